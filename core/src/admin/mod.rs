@@ -1,0 +1,5 @@
+//! The control-plane protocol between `streampackctl` and `streampackd`: requests and views
+//! ([`proto`]) carried in length-prefixed, versioned postcard frames ([`frame`]).
+
+pub mod frame;
+pub mod proto;

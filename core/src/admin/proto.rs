@@ -1,0 +1,262 @@
+//! Admin requests and the views the daemon answers with. Views are also what
+//! `streampackctl --json` prints, so their field names are a public contract.
+//!
+//! Postcard is not self-describing: no `skip_serializing_if` or untagged enums here.
+
+use crate::channel::config::{EndpointType, Protocol};
+use crate::state::ControlError;
+use serde::{Deserialize, Serialize};
+
+/// A request from the CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Daemon-wide status.
+    Status,
+    /// Create a channel.
+    ChannelCreate(ChannelCreate),
+    /// All channels.
+    ChannelList,
+    /// One channel by id or name.
+    ChannelShow {
+        /// Id or name.
+        channel: String,
+    },
+    /// Change a channel.
+    ChannelEdit {
+        /// Id or name.
+        channel: String,
+        /// Fields to change.
+        patch: ChannelPatch,
+    },
+    /// Delete a channel without endpoints.
+    ChannelDelete {
+        /// Id or name.
+        channel: String,
+    },
+    /// Create an endpoint on a channel.
+    EndpointCreate {
+        /// Id or name.
+        channel: String,
+        /// The endpoint.
+        spec: EndpointCreate,
+    },
+    /// A channel's endpoints.
+    EndpointList {
+        /// Id or name.
+        channel: String,
+    },
+    /// One endpoint.
+    EndpointShow {
+        /// Id or name.
+        channel: String,
+        /// Id or name.
+        endpoint: String,
+    },
+    /// Change an endpoint.
+    EndpointEdit {
+        /// Id or name.
+        channel: String,
+        /// Id or name.
+        endpoint: String,
+        /// Fields to change.
+        patch: EndpointPatch,
+    },
+    /// Delete an endpoint.
+    EndpointDelete {
+        /// Id or name.
+        channel: String,
+        /// Id or name.
+        endpoint: String,
+    },
+}
+
+/// Fields of a new channel; `None` takes the default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelCreate {
+    /// 1–32 `[A-Za-z0-9_-]`, unique.
+    pub name: String,
+    /// `hls` or `dash`.
+    pub protocol: Protocol,
+    /// Seconds, default 15.
+    pub max_segment_duration: Option<u32>,
+    /// Seconds, default 600.
+    pub max_playlist_duration: Option<u32>,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+impl Default for ChannelCreate {
+    fn default() -> Self {
+        ChannelCreate {
+            name: String::new(),
+            protocol: Protocol::Hls,
+            max_segment_duration: None,
+            max_playlist_duration: None,
+            description: None,
+        }
+    }
+}
+
+/// Channel fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New max segment duration, seconds.
+    pub max_segment_duration: Option<u32>,
+    /// New window, seconds.
+    pub max_playlist_duration: Option<u32>,
+    /// New description.
+    pub description: Option<String>,
+}
+
+/// Fields of a new endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointCreate {
+    /// 1–32 `[A-Za-z0-9_-]`, unique in the channel.
+    pub name: String,
+    /// Default: the channel protocol's own type.
+    pub kind: Option<EndpointType>,
+    /// Default `main`.
+    pub manifest_name: Option<String>,
+}
+
+/// Endpoint fields to change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New manifest name.
+    pub manifest_name: Option<String>,
+}
+
+/// The daemon's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    /// Daemon status.
+    Status(StatusView),
+    /// One channel.
+    Channel(ChannelView),
+    /// Several channels.
+    Channels(Vec<ChannelView>),
+    /// One endpoint.
+    Endpoint(EndpointView),
+    /// Several endpoints.
+    Endpoints(Vec<EndpointView>),
+    /// Something was deleted; the id says what.
+    Deleted {
+        /// Id of what was deleted.
+        id: String,
+    },
+    /// The request was refused.
+    Error(ControlError),
+}
+
+/// A channel as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelView {
+    /// 28 hex characters.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// `hls` or `dash`.
+    pub protocol: Protocol,
+    /// Seconds.
+    pub max_segment_duration: u32,
+    /// Seconds.
+    pub max_playlist_duration: u32,
+    /// Free text.
+    pub description: String,
+    /// Primary then backup.
+    pub inputs: Vec<InputView>,
+    /// In creation order.
+    pub endpoints: Vec<EndpointView>,
+    /// What the channel is doing now.
+    pub live: LiveView,
+}
+
+/// An input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputView {
+    /// 28 hex characters.
+    pub id: String,
+    /// `primary` or `backup`.
+    pub role: String,
+    /// The prefix an encoder appends its file names to (`<url>/main.m3u8`).
+    pub url: String,
+}
+
+/// An endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointView {
+    /// 28 hex characters.
+    pub id: String,
+    /// Name, unique in its channel.
+    pub name: String,
+    /// `hls`, `dash` or `cmaf`.
+    #[serde(rename = "type")]
+    pub kind: EndpointType,
+    /// Manifest file stem.
+    pub manifest_name: String,
+    /// Full manifest URL.
+    pub url: String,
+    /// Id of the channel it belongs to.
+    pub channel_id: String,
+}
+
+/// Live state of a channel.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveView {
+    /// `primary`, `backup`, or `None` before any input delivered.
+    pub active_input: Option<String>,
+    /// Per input, primary then backup.
+    pub inputs: Vec<InputLiveView>,
+    /// Segments in the served window (all renditions).
+    pub window_segments: u64,
+    /// Media bytes held in memory for this channel.
+    pub held_bytes: u64,
+    /// Input switches since the daemon started.
+    pub failovers: u64,
+    /// The encoder ended the stream (`EXT-X-ENDLIST`).
+    pub ended: bool,
+}
+
+/// Live state of one input.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InputLiveView {
+    /// `primary` or `backup`.
+    pub role: String,
+    /// Milliseconds since this input last delivered a segment.
+    pub last_segment_age_ms: Option<u64>,
+    /// Segments received since the daemon started.
+    pub segments: u64,
+    /// Bytes received since the daemon started.
+    pub bytes: u64,
+}
+
+/// Daemon-wide status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusView {
+    /// streampackd version.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// `io_uring` or `epoll`.
+    pub io_driver: String,
+    /// Executor threads.
+    pub shards: u32,
+    /// Channels configured.
+    pub channels: u32,
+    /// Endpoints configured.
+    pub endpoints: u32,
+    /// Client connections open now.
+    pub connections: u64,
+    /// Media bytes held in memory.
+    pub held_bytes: u64,
+    /// Base URL encoders push to.
+    pub ingest_url: String,
+    /// Base URL players pull from.
+    pub pull_url: String,
+    /// State directory.
+    pub state_dir: String,
+}

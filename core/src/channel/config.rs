@@ -1,0 +1,385 @@
+//! The product model as the operator configures it: channels, their two inputs, endpoints.
+//! Everything here is persisted in the state directory and validated before it is accepted.
+
+use crate::id::Id;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Default `max_segment_duration`, seconds (the seed service's default).
+pub const DEFAULT_MAX_SEGMENT_DURATION: u32 = 15;
+/// Default `max_playlist_duration`, seconds (the seed service's default).
+pub const DEFAULT_MAX_PLAYLIST_DURATION: u32 = 600;
+/// Accepted range of `max_segment_duration`, seconds.
+pub const SEGMENT_DURATION_RANGE: (u32, u32) = (1, 60);
+/// Accepted range of `max_playlist_duration`, seconds (24 hours at most: media is held in memory).
+pub const PLAYLIST_DURATION_RANGE: (u32, u32) = (6, 86_400);
+/// A live playlist must span at least this many target durations (RFC 8216 §6.2.2).
+pub const MIN_SEGMENTS_PER_WINDOW: u32 = 3;
+/// Longest description, characters.
+pub const MAX_DESCRIPTION_LEN: usize = 256;
+/// Default manifest name of an endpoint (`main.m3u8`, `main.mpd`).
+pub const DEFAULT_MANIFEST_NAME: &str = "main";
+
+/// What a channel ingests (fixed at creation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// HLS pushed as TS or fMP4 segments plus playlists.
+    Hls,
+    /// DASH pushed as an MPD plus init and media segments.
+    Dash,
+}
+
+impl Protocol {
+    /// Lowercase name as used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Hls => "hls",
+            Protocol::Dash => "dash",
+        }
+    }
+
+    /// Parses `hls` or `dash`.
+    pub fn parse(s: &str) -> Option<Protocol> {
+        match s {
+            "hls" => Some(Protocol::Hls),
+            "dash" => Some(Protocol::Dash),
+            _ => None,
+        }
+    }
+
+    /// The endpoint type a channel of this protocol gets when none is asked for.
+    pub fn default_endpoint_type(self) -> EndpointType {
+        match self {
+            Protocol::Hls => EndpointType::Hls,
+            Protocol::Dash => EndpointType::Dash,
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an endpoint serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointType {
+    /// HLS playlists and the pushed segments.
+    Hls,
+    /// A DASH MPD and the pushed segments.
+    Dash,
+    /// An HLS/TS input repackaged into CMAF (fMP4), as DASH and fMP4 HLS.
+    Cmaf,
+}
+
+impl EndpointType {
+    /// Lowercase name as used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointType::Hls => "hls",
+            EndpointType::Dash => "dash",
+            EndpointType::Cmaf => "cmaf",
+        }
+    }
+
+    /// Parses `hls`, `dash` or `cmaf`.
+    pub fn parse(s: &str) -> Option<EndpointType> {
+        match s {
+            "hls" => Some(EndpointType::Hls),
+            "dash" => Some(EndpointType::Dash),
+            "cmaf" => Some(EndpointType::Cmaf),
+            _ => None,
+        }
+    }
+
+    /// File extension of this endpoint's manifest.
+    pub fn manifest_extension(self) -> &'static str {
+        match self {
+            EndpointType::Hls => "m3u8",
+            EndpointType::Dash | EndpointType::Cmaf => "mpd",
+        }
+    }
+}
+
+impl fmt::Display for EndpointType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which of the channel's two inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputRole {
+    /// The first input.
+    Primary,
+    /// The second input.
+    Backup,
+}
+
+impl InputRole {
+    /// Both roles, in slot order.
+    pub const ALL: [InputRole; 2] = [InputRole::Primary, InputRole::Backup];
+
+    /// Slot index (0 primary, 1 backup).
+    pub fn index(self) -> usize {
+        match self {
+            InputRole::Primary => 0,
+            InputRole::Backup => 1,
+        }
+    }
+
+    /// The other input.
+    pub fn other(self) -> InputRole {
+        match self {
+            InputRole::Primary => InputRole::Backup,
+            InputRole::Backup => InputRole::Primary,
+        }
+    }
+
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputRole::Primary => "primary",
+            InputRole::Backup => "backup",
+        }
+    }
+}
+
+impl fmt::Display for InputRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One of a channel's inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputConfig {
+    /// Id that appears in the input URL.
+    pub id: Id,
+    /// Primary or backup.
+    pub role: InputRole,
+}
+
+/// An endpoint players pull from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointConfig {
+    /// Id that appears in the endpoint URL.
+    pub id: Id,
+    /// Unique within its channel.
+    pub name: String,
+    /// What it serves.
+    #[serde(rename = "type")]
+    pub kind: EndpointType,
+    /// Manifest file stem (`main` → `main.m3u8`).
+    pub manifest_name: String,
+}
+
+impl EndpointConfig {
+    /// The manifest file name this endpoint answers to (`main.m3u8`).
+    pub fn manifest_file(&self) -> String {
+        format!("{}.{}", self.manifest_name, self.kind.manifest_extension())
+    }
+}
+
+/// A channel and everything configured on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelConfig {
+    /// Generated id.
+    pub id: Id,
+    /// Unique name.
+    pub name: String,
+    /// Fixed at creation.
+    pub protocol: Protocol,
+    /// Longest segment accepted, seconds.
+    pub max_segment_duration: u32,
+    /// Length of the served window, seconds; older media is freed.
+    pub max_playlist_duration: u32,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Primary then backup.
+    pub inputs: [InputConfig; 2],
+    /// In creation order.
+    #[serde(default)]
+    pub endpoints: Vec<EndpointConfig>,
+}
+
+impl ChannelConfig {
+    /// The input with this id.
+    pub fn input(&self, id: &Id) -> Option<&InputConfig> {
+        self.inputs.iter().find(|i| &i.id == id)
+    }
+
+    /// The endpoint with this id.
+    pub fn endpoint(&self, id: &Id) -> Option<&EndpointConfig> {
+        self.endpoints.iter().find(|e| &e.id == id)
+    }
+
+    /// Window length in milliseconds.
+    pub fn window_ms(&self) -> u64 {
+        u64::from(self.max_playlist_duration) * 1000
+    }
+
+    /// Longest accepted segment in milliseconds.
+    pub fn max_segment_ms(&self) -> u64 {
+        u64::from(self.max_segment_duration) * 1000
+    }
+}
+
+/// Why a configuration value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+/// Checks a channel or endpoint name: 1–32 characters of `[A-Za-z0-9_-]`.
+pub fn validate_name(what: &str, name: &str) -> Result<(), Invalid> {
+    validate_token(what, name, 32)
+}
+
+/// Checks a manifest name: 1–64 characters of `[A-Za-z0-9_-]` (it becomes a file name).
+pub fn validate_manifest_name(name: &str) -> Result<(), Invalid> {
+    validate_token("manifest name", name, 64)
+}
+
+fn validate_token(what: &str, s: &str, max: usize) -> Result<(), Invalid> {
+    if s.is_empty() || s.len() > max {
+        return Err(Invalid(format!(
+            "{what} must be 1-{max} characters, got {}",
+            s.chars().count()
+        )));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(Invalid(format!(
+            "{what} {s:?} contains {c:?}: only letters, digits, '_' and '-' are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the two durations alone and together.
+pub fn validate_durations(max_segment: u32, max_playlist: u32) -> Result<(), Invalid> {
+    let (smin, smax) = SEGMENT_DURATION_RANGE;
+    if !(smin..=smax).contains(&max_segment) {
+        return Err(Invalid(format!(
+            "max segment duration must be {smin}-{smax} seconds, got {max_segment}"
+        )));
+    }
+    let (pmin, pmax) = PLAYLIST_DURATION_RANGE;
+    if !(pmin..=pmax).contains(&max_playlist) {
+        return Err(Invalid(format!(
+            "max playlist duration must be {pmin}-{pmax} seconds, got {max_playlist}"
+        )));
+    }
+    if max_playlist < MIN_SEGMENTS_PER_WINDOW * max_segment {
+        return Err(Invalid(format!(
+            "max playlist duration ({max_playlist} s) must be at least {MIN_SEGMENTS_PER_WINDOW} times \
+             the max segment duration ({max_segment} s): a live playlist must hold {MIN_SEGMENTS_PER_WINDOW} segments"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a description's length and characters.
+pub fn validate_description(d: &str) -> Result<(), Invalid> {
+    if d.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(Invalid(format!(
+            "description must be at most {MAX_DESCRIPTION_LEN} characters"
+        )));
+    }
+    if d.chars().any(|c| c.is_control()) {
+        return Err(Invalid(
+            "description must not contain control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that an endpoint type fits the channel's protocol, and is served by this build.
+pub fn validate_endpoint_type(protocol: Protocol, kind: EndpointType) -> Result<(), Invalid> {
+    match (protocol, kind) {
+        (Protocol::Hls, EndpointType::Hls) => Ok(()),
+        (Protocol::Dash, EndpointType::Hls) => Err(Invalid(
+            "a dash channel cannot have hls endpoints: use --type dash".into(),
+        )),
+        (Protocol::Hls, EndpointType::Dash) => Err(Invalid(
+            "an hls channel cannot have dash endpoints: use --type hls (or cmaf, to repackage into DASH/CMAF)".into(),
+        )),
+        (Protocol::Dash, EndpointType::Cmaf) => Err(Invalid(
+            "cmaf endpoints repackage HLS/TS input: they exist only on hls channels; use --type dash".into(),
+        )),
+        (Protocol::Dash, EndpointType::Dash) | (Protocol::Hls, EndpointType::Cmaf) => Err(Invalid(format!(
+            "{} endpoints are not supported by this build yet",
+            kind.as_str()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        let table: &[(&str, bool)] = &[
+            ("a", true),
+            ("live_1-B", true),
+            (&"x".repeat(32), true),
+            ("", false),
+            (&"x".repeat(33), false),
+            ("has space", false),
+            ("dot.ted", false),
+            ("slash/", false),
+            ("é", false),
+        ];
+        for (name, ok) in table {
+            assert_eq!(validate_name("channel name", name).is_ok(), *ok, "{name:?}");
+        }
+        let err = validate_name("channel name", "a b").unwrap_err();
+        assert!(err.0.contains("' '"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        let table = [
+            (15, 600, true),
+            (1, 6, true),
+            (60, 86_400, true),
+            (2, 6, true),
+            (0, 600, false),
+            (61, 600, false),
+            (15, 5, false),
+            (15, 86_401, false),
+            (15, 44, false),
+            (15, 45, true),
+        ];
+        for (s, p, ok) in table {
+            assert_eq!(validate_durations(s, p).is_ok(), ok, "{s} {p}");
+        }
+        assert!(validate_durations(15, 44)
+            .unwrap_err()
+            .0
+            .contains("3 times"));
+    }
+
+    #[test]
+    fn endpoint_types_follow_protocol() {
+        assert!(validate_endpoint_type(Protocol::Hls, EndpointType::Hls).is_ok());
+        let e = validate_endpoint_type(Protocol::Dash, EndpointType::Hls).unwrap_err();
+        assert!(e.0.contains("--type dash"), "{e}");
+        assert!(validate_endpoint_type(Protocol::Dash, EndpointType::Cmaf).is_err());
+    }
+
+    #[test]
+    fn descriptions() {
+        assert!(validate_description("Main feed, studio A").is_ok());
+        assert!(validate_description(&"d".repeat(257)).is_err());
+        assert!(validate_description("line\nbreak").is_err());
+    }
+}

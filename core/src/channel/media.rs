@@ -1,0 +1,1 @@
+//! Channel media state (placeholder, being written)

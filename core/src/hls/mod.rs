@@ -1,0 +1,1 @@
+//! HLS (placeholder, being written)

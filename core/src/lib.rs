@@ -1,0 +1,21 @@
+//! streampack's sans-io core: everything that can be decided from bytes and a clock reading
+//! passed in, with no sockets, files or system clock.
+//!
+//! # Layout
+//! - [`http`]: HTTP/1.1 request heads (on `httparse`), `Content-Length` and chunked bodies,
+//!   response heads, limits, the status codes a client sees, and request-target routing.
+//! - [`hls`]: parsing the playlists encoders push (on `m3u8-rs`) and rendering the origin's own.
+//! - [`channel`]: the product model (channel, inputs, endpoints, validation) and the per-channel
+//!   media state: ingest store, output timeline, sliding window, published snapshots.
+//! - [`admin`]: the control-plane protocol spoken over the Unix socket (postcard frames).
+//! - [`state`]: the persisted control-plane state (what survives a restart).
+//! - [`id`]: 28-hex-character ids.
+//! - [`time`]: the `now` callers pass in.
+
+pub mod admin;
+pub mod channel;
+pub mod hls;
+pub mod http;
+pub mod id;
+pub mod state;
+pub mod time;

@@ -1,0 +1,586 @@
+//! The control-plane state: every channel with its inputs and endpoints. The admin socket
+//! changes it, the daemon persists it (as JSON, atomically) and restores it on start.
+//!
+//! All rules the operator can run into live here (unique names, id-or-name lookup, the
+//! endpoint-before-channel delete rule) so they are tested without a daemon.
+
+use crate::admin::proto::{ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch};
+use crate::channel::config::{
+    validate_description, validate_durations, validate_endpoint_type, validate_manifest_name,
+    validate_name, ChannelConfig, EndpointConfig, InputConfig, InputRole, DEFAULT_MANIFEST_NAME,
+    DEFAULT_MAX_PLAYLIST_DURATION, DEFAULT_MAX_SEGMENT_DURATION,
+};
+use crate::id::Id;
+use serde::{Deserialize, Serialize};
+
+/// Version of the state file's format.
+pub const STATE_FORMAT: u32 = 1;
+/// Most channels one daemon holds.
+pub const MAX_CHANNELS: usize = 10_000;
+/// Most endpoints one channel holds.
+pub const MAX_ENDPOINTS_PER_CHANNEL: usize = 64;
+
+/// Why a control-plane request was refused. The kind decides the CLI's exit status; the
+/// message is shown to the operator as is, so it says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum ControlError {
+    /// No such channel or endpoint.
+    #[error("{0}")]
+    NotFound(String),
+    /// A value is out of range or malformed.
+    #[error("{0}")]
+    Invalid(String),
+    /// The request conflicts with existing state (duplicate name, channel still has endpoints).
+    #[error("{0}")]
+    Conflict(String),
+    /// A limit was reached.
+    #[error("{0}")]
+    Limit(String),
+}
+
+impl From<crate::channel::Invalid> for ControlError {
+    fn from(e: crate::channel::Invalid) -> Self {
+        ControlError::Invalid(e.0)
+    }
+}
+
+/// Everything the daemon persists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlState {
+    /// Format version of the file.
+    pub format: u32,
+    /// Channels in creation order.
+    pub channels: Vec<ChannelConfig>,
+}
+
+/// Why a state file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Not valid JSON of the expected shape.
+    #[error("state file is corrupt: {0}")]
+    Corrupt(String),
+    /// Written by a newer streampack.
+    #[error("state file has format {0}, this build reads format {STATE_FORMAT}")]
+    Format(u32),
+    /// Parsed, but breaks a rule (e.g. duplicate names) that the daemon never lets through.
+    #[error("state file is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+impl ControlState {
+    /// An empty state.
+    pub fn new() -> ControlState {
+        ControlState {
+            format: STATE_FORMAT,
+            channels: Vec::new(),
+        }
+    }
+
+    /// Serializes for the state file.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+
+    /// Parses a state file, refusing anything corrupt rather than starting empty.
+    pub fn from_json(bytes: &[u8]) -> Result<ControlState, LoadError> {
+        let st: ControlState =
+            serde_json::from_slice(bytes).map_err(|e| LoadError::Corrupt(e.to_string()))?;
+        if st.format != STATE_FORMAT {
+            return Err(LoadError::Format(st.format));
+        }
+        st.check().map_err(LoadError::Inconsistent)?;
+        Ok(st)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let mut names = std::collections::HashSet::new();
+        let mut ids = std::collections::HashSet::new();
+        for c in &self.channels {
+            if !names.insert(c.name.as_str()) {
+                return Err(format!("duplicate channel name {:?}", c.name));
+            }
+            for id in [c.id, c.inputs[0].id, c.inputs[1].id] {
+                if !ids.insert(id) {
+                    return Err(format!("duplicate id {id}"));
+                }
+            }
+            if c.inputs[0].role != InputRole::Primary || c.inputs[1].role != InputRole::Backup {
+                return Err(format!(
+                    "channel {} inputs are not primary then backup",
+                    c.id
+                ));
+            }
+            let mut ep_names = std::collections::HashSet::new();
+            for e in &c.endpoints {
+                if !ep_names.insert(e.name.as_str()) || !ids.insert(e.id) {
+                    return Err(format!("duplicate endpoint {} in channel {}", e.name, c.id));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds a channel by id or by name.
+    pub fn channel(&self, key: &str) -> Result<&ChannelConfig, ControlError> {
+        self.channel_index(key).map(|i| &self.channels[i])
+    }
+
+    fn channel_index(&self, key: &str) -> Result<usize, ControlError> {
+        let by_id = Id::parse(key);
+        self.channels
+            .iter()
+            .position(|c| Some(c.id) == by_id || c.name == key)
+            .ok_or_else(|| ControlError::NotFound(format!("no channel with id or name {key:?}")))
+    }
+
+    /// Creates a channel with two fresh inputs. `new_id` draws ids.
+    pub fn create_channel(
+        &mut self,
+        req: &ChannelCreate,
+        new_id: &mut dyn FnMut() -> Id,
+    ) -> Result<&ChannelConfig, ControlError> {
+        validate_name("channel name", &req.name)?;
+        let seg = req
+            .max_segment_duration
+            .unwrap_or(DEFAULT_MAX_SEGMENT_DURATION);
+        let pl = req
+            .max_playlist_duration
+            .unwrap_or(DEFAULT_MAX_PLAYLIST_DURATION);
+        validate_durations(seg, pl)?;
+        let description = req.description.clone().unwrap_or_default();
+        validate_description(&description)?;
+        if self.channels.iter().any(|c| c.name == req.name) {
+            return Err(ControlError::Conflict(format!(
+                "a channel named {:?} already exists",
+                req.name
+            )));
+        }
+        if self.channels.len() >= MAX_CHANNELS {
+            return Err(ControlError::Limit(format!(
+                "at most {MAX_CHANNELS} channels"
+            )));
+        }
+        let id = self.fresh_id(new_id, &[]);
+        let primary = self.fresh_id(new_id, &[id]);
+        let backup = self.fresh_id(new_id, &[id, primary]);
+        let cfg = ChannelConfig {
+            id,
+            name: req.name.clone(),
+            protocol: req.protocol,
+            max_segment_duration: seg,
+            max_playlist_duration: pl,
+            description,
+            inputs: [
+                InputConfig {
+                    id: primary,
+                    role: InputRole::Primary,
+                },
+                InputConfig {
+                    id: backup,
+                    role: InputRole::Backup,
+                },
+            ],
+            endpoints: Vec::new(),
+        };
+        self.channels.push(cfg);
+        Ok(&self.channels[self.channels.len() - 1])
+    }
+
+    /// Draws ids until one is used nowhere (random 112-bit ids collide only in tests).
+    fn fresh_id(&self, new_id: &mut dyn FnMut() -> Id, also_taken: &[Id]) -> Id {
+        loop {
+            let id = new_id();
+            let taken = also_taken.contains(&id)
+                || self.channels.iter().any(|c| {
+                    c.id == id
+                        || c.inputs.iter().any(|i| i.id == id)
+                        || c.endpoints.iter().any(|e| e.id == id)
+                });
+            if !taken {
+                return id;
+            }
+        }
+    }
+
+    /// Applies an edit; the protocol cannot change.
+    pub fn edit_channel(
+        &mut self,
+        key: &str,
+        patch: &ChannelPatch,
+    ) -> Result<&ChannelConfig, ControlError> {
+        let i = self.channel_index(key)?;
+        let cur = &self.channels[i];
+        let mut next = cur.clone();
+        if let Some(name) = &patch.name {
+            validate_name("channel name", name)?;
+            if self
+                .channels
+                .iter()
+                .any(|c| c.id != cur.id && &c.name == name)
+            {
+                return Err(ControlError::Conflict(format!(
+                    "a channel named {name:?} already exists"
+                )));
+            }
+            next.name = name.clone();
+        }
+        if let Some(s) = patch.max_segment_duration {
+            next.max_segment_duration = s;
+        }
+        if let Some(p) = patch.max_playlist_duration {
+            next.max_playlist_duration = p;
+        }
+        validate_durations(next.max_segment_duration, next.max_playlist_duration)?;
+        if let Some(d) = &patch.description {
+            validate_description(d)?;
+            next.description = d.clone();
+        }
+        self.channels[i] = next;
+        Ok(&self.channels[i])
+    }
+
+    /// Deletes a channel that has no endpoints.
+    pub fn delete_channel(&mut self, key: &str) -> Result<ChannelConfig, ControlError> {
+        let i = self.channel_index(key)?;
+        let c = &self.channels[i];
+        if !c.endpoints.is_empty() {
+            let names: Vec<String> = c
+                .endpoints
+                .iter()
+                .map(|e| format!("{} ({})", e.name, e.id))
+                .collect();
+            return Err(ControlError::Conflict(format!(
+                "channel {:?} still has {} endpoint(s): {}; delete them first",
+                c.name,
+                c.endpoints.len(),
+                names.join(", ")
+            )));
+        }
+        Ok(self.channels.remove(i))
+    }
+
+    fn endpoint_index(&self, ci: usize, key: &str) -> Result<usize, ControlError> {
+        let c = &self.channels[ci];
+        let by_id = Id::parse(key);
+        c.endpoints
+            .iter()
+            .position(|e| Some(e.id) == by_id || e.name == key)
+            .ok_or_else(|| {
+                ControlError::NotFound(format!(
+                    "channel {:?} has no endpoint with id or name {key:?}",
+                    c.name
+                ))
+            })
+    }
+
+    /// Finds an endpoint of a channel by id or name.
+    pub fn endpoint(
+        &self,
+        channel: &str,
+        key: &str,
+    ) -> Result<(&ChannelConfig, &EndpointConfig), ControlError> {
+        let ci = self.channel_index(channel)?;
+        let ei = self.endpoint_index(ci, key)?;
+        Ok((&self.channels[ci], &self.channels[ci].endpoints[ei]))
+    }
+
+    /// Creates an endpoint on a channel.
+    pub fn create_endpoint(
+        &mut self,
+        channel: &str,
+        req: &EndpointCreate,
+        new_id: &mut dyn FnMut() -> Id,
+    ) -> Result<(&ChannelConfig, &EndpointConfig), ControlError> {
+        let ci = self.channel_index(channel)?;
+        validate_name("endpoint name", &req.name)?;
+        let c = &self.channels[ci];
+        let kind = req
+            .kind
+            .unwrap_or_else(|| c.protocol.default_endpoint_type());
+        validate_endpoint_type(c.protocol, kind)?;
+        let manifest_name = req
+            .manifest_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MANIFEST_NAME.into());
+        validate_manifest_name(&manifest_name)?;
+        if c.endpoints.iter().any(|e| e.name == req.name) {
+            return Err(ControlError::Conflict(format!(
+                "channel {:?} already has an endpoint named {:?}",
+                c.name, req.name
+            )));
+        }
+        if c.endpoints.len() >= MAX_ENDPOINTS_PER_CHANNEL {
+            return Err(ControlError::Limit(format!(
+                "at most {MAX_ENDPOINTS_PER_CHANNEL} endpoints per channel"
+            )));
+        }
+        let id = self.fresh_id(new_id, &[]);
+        self.channels[ci].endpoints.push(EndpointConfig {
+            id,
+            name: req.name.clone(),
+            kind,
+            manifest_name,
+        });
+        let c = &self.channels[ci];
+        Ok((c, &c.endpoints[c.endpoints.len() - 1]))
+    }
+
+    /// Edits an endpoint (name, manifest name; the type is fixed).
+    pub fn edit_endpoint(
+        &mut self,
+        channel: &str,
+        key: &str,
+        patch: &EndpointPatch,
+    ) -> Result<(&ChannelConfig, &EndpointConfig), ControlError> {
+        let ci = self.channel_index(channel)?;
+        let ei = self.endpoint_index(ci, key)?;
+        let mut next = self.channels[ci].endpoints[ei].clone();
+        if let Some(name) = &patch.name {
+            validate_name("endpoint name", name)?;
+            if self.channels[ci]
+                .endpoints
+                .iter()
+                .any(|e| e.id != next.id && &e.name == name)
+            {
+                return Err(ControlError::Conflict(format!(
+                    "channel {:?} already has an endpoint named {name:?}",
+                    self.channels[ci].name
+                )));
+            }
+            next.name = name.clone();
+        }
+        if let Some(m) = &patch.manifest_name {
+            validate_manifest_name(m)?;
+            next.manifest_name = m.clone();
+        }
+        self.channels[ci].endpoints[ei] = next;
+        let c = &self.channels[ci];
+        Ok((c, &c.endpoints[ei]))
+    }
+
+    /// Deletes an endpoint.
+    pub fn delete_endpoint(
+        &mut self,
+        channel: &str,
+        key: &str,
+    ) -> Result<EndpointConfig, ControlError> {
+        let ci = self.channel_index(channel)?;
+        let ei = self.endpoint_index(ci, key)?;
+        Ok(self.channels[ci].endpoints.remove(ei))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::{EndpointType, Protocol};
+
+    fn ids() -> impl FnMut() -> Id {
+        let mut n = 0u8;
+        move || {
+            n += 1;
+            Id::from_random([n; 14])
+        }
+    }
+
+    fn create(
+        st: &mut ControlState,
+        name: &str,
+        gen: &mut dyn FnMut() -> Id,
+    ) -> Result<Id, ControlError> {
+        let req = ChannelCreate {
+            name: name.into(),
+            protocol: Protocol::Hls,
+            ..Default::default()
+        };
+        st.create_channel(&req, gen).map(|c| c.id)
+    }
+
+    #[test]
+    fn create_applies_defaults_and_generates_two_inputs() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        let id = create(&mut st, "news", &mut gen).unwrap();
+        let c = st.channel("news").unwrap();
+        assert_eq!(c.id, id);
+        assert_eq!((c.max_segment_duration, c.max_playlist_duration), (15, 600));
+        assert_eq!(c.inputs[0].role, InputRole::Primary);
+        assert_eq!(c.inputs[1].role, InputRole::Backup);
+        assert_ne!(c.inputs[0].id, c.inputs[1].id);
+        assert_eq!(st.channel(id.as_str()).unwrap().name, "news");
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        create(&mut st, "a", &mut gen).unwrap();
+        let e = create(&mut st, "a", &mut gen).unwrap_err();
+        assert!(matches!(e, ControlError::Conflict(_)), "{e}");
+        create(&mut st, "b", &mut gen).unwrap();
+        let e = st
+            .edit_channel(
+                "b",
+                &ChannelPatch {
+                    name: Some("a".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(e, ControlError::Conflict(_)));
+    }
+
+    #[test]
+    fn fresh_ids_skip_taken_ones() {
+        let mut st = ControlState::new();
+        let mut seq = [1u8, 1, 1, 2, 2, 3, 1, 2, 3, 4].into_iter();
+        let mut gen = move || Id::from_random([seq.next().unwrap_or(99); 14]);
+        create(&mut st, "a", &mut gen).unwrap();
+        let c = st.channel("a").unwrap();
+        assert_eq!(
+            [c.id, c.inputs[0].id, c.inputs[1].id],
+            [1, 2, 3].map(|n| Id::from_random([n; 14]))
+        );
+        let req = EndpointCreate {
+            name: "e".into(),
+            ..Default::default()
+        };
+        let (_, ep) = st.create_endpoint("a", &req, &mut gen).unwrap();
+        assert_eq!(ep.id, Id::from_random([4; 14]));
+    }
+
+    #[test]
+    fn edit_validates_the_combination() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        create(&mut st, "a", &mut gen).unwrap();
+        let e = st
+            .edit_channel(
+                "a",
+                &ChannelPatch {
+                    max_segment_duration: Some(30),
+                    max_playlist_duration: Some(60),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(e, ControlError::Invalid(_)), "{e}");
+        assert_eq!(
+            st.channel("a").unwrap().max_segment_duration,
+            15,
+            "refused edit left state alone"
+        );
+        st.edit_channel(
+            "a",
+            &ChannelPatch {
+                max_playlist_duration: Some(60),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(st.channel("a").unwrap().max_playlist_duration, 60);
+    }
+
+    #[test]
+    fn channel_with_endpoints_cannot_be_deleted_and_error_names_them() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        create(&mut st, "a", &mut gen).unwrap();
+        let req = EndpointCreate {
+            name: "web".into(),
+            ..Default::default()
+        };
+        let (_, ep) = st.create_endpoint("a", &req, &mut gen).unwrap();
+        assert_eq!(ep.kind, EndpointType::Hls);
+        assert_eq!(ep.manifest_name, "main");
+        let e = st.delete_channel("a").unwrap_err();
+        assert!(matches!(e, ControlError::Conflict(_)));
+        assert!(e.to_string().contains("web"), "{e}");
+        st.delete_endpoint("a", "web").unwrap();
+        st.delete_channel("a").unwrap();
+        assert!(matches!(st.channel("a"), Err(ControlError::NotFound(_))));
+    }
+
+    #[test]
+    fn endpoint_rules() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        create(&mut st, "a", &mut gen).unwrap();
+        let req = EndpointCreate {
+            name: "web".into(),
+            ..Default::default()
+        };
+        st.create_endpoint("a", &req, &mut gen).unwrap();
+        assert!(matches!(
+            st.create_endpoint("a", &req, &mut gen),
+            Err(ControlError::Conflict(_))
+        ));
+        let dash = EndpointCreate {
+            name: "d".into(),
+            kind: Some(EndpointType::Dash),
+            ..Default::default()
+        };
+        assert!(matches!(
+            st.create_endpoint("a", &dash, &mut gen),
+            Err(ControlError::Invalid(_))
+        ));
+        let bad = EndpointCreate {
+            name: "x".into(),
+            manifest_name: Some("a.b".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            st.create_endpoint("a", &bad, &mut gen),
+            Err(ControlError::Invalid(_))
+        ));
+        let (_, ep) = st
+            .edit_endpoint(
+                "a",
+                "web",
+                &EndpointPatch {
+                    manifest_name: Some("index".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(ep.manifest_file(), "index.m3u8");
+        assert!(matches!(
+            st.endpoint("a", "nope"),
+            Err(ControlError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn json_round_trip_and_corruption_is_an_error() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        create(&mut st, "a", &mut gen).unwrap();
+        st.create_endpoint(
+            "a",
+            &EndpointCreate {
+                name: "web".into(),
+                ..Default::default()
+            },
+            &mut gen,
+        )
+        .unwrap();
+        let bytes = st.to_json();
+        assert_eq!(ControlState::from_json(&bytes).unwrap(), st);
+        assert!(matches!(
+            ControlState::from_json(&bytes[..bytes.len() / 2]),
+            Err(LoadError::Corrupt(_))
+        ));
+        assert!(matches!(
+            ControlState::from_json(b"{\"format\":99,\"channels\":[]}"),
+            Err(LoadError::Format(99))
+        ));
+        let mut dup = st.clone();
+        dup.channels.push(st.channels[0].clone());
+        assert!(matches!(
+            ControlState::from_json(&dup.to_json()),
+            Err(LoadError::Inconsistent(_))
+        ));
+    }
+}
