@@ -36,6 +36,10 @@ pub enum ControlError {
     /// A limit was reached.
     #[error("{0}")]
     Limit(String),
+    /// The daemon could not carry the change out (e.g. the state file could not be written);
+    /// nothing was changed.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<crate::channel::Invalid> for ControlError {
