@@ -23,9 +23,10 @@ pub enum CtlError {
     /// Nothing accepted the connection.
     #[error(
         "streampackd is not running or not reachable at {} ({source}): start it (see README) \
-         or pass --socket PATH{}",
+         or pass --socket PATH{}{}",
         path.display(),
-        tried_note(tried)
+        tried_note(tried),
+        permission_note(source)
     )]
     Unreachable {
         /// Socket connected to.
@@ -93,6 +94,14 @@ fn tried_note(tried: &[PathBuf]) -> String {
     format!(" (looked at {})", list.join(", "))
 }
 
+fn permission_note(e: &io::Error) -> &'static str {
+    if e.kind() == io::ErrorKind::PermissionDenied {
+        "; the socket is restricted to its owner and group: run as root or as a member of that group"
+    } else {
+        ""
+    }
+}
+
 impl CtlError {
     /// The process exit status for this failure.
     pub fn exit_code(&self) -> u8 {
@@ -138,6 +147,21 @@ mod tests {
         assert!(msg.contains("or pass --socket PATH"), "{msg}");
         assert!(msg.contains("/run/streampack/streampackd.sock"), "{msg}");
         assert_eq!(e.exit_code(), EXIT_UNREACHABLE);
+        assert!(!msg.contains("restricted"), "{msg}");
+    }
+
+    #[test]
+    fn permission_denied_says_how_to_get_access() {
+        let e = CtlError::Unreachable {
+            path: PathBuf::from("/run/streampack/streampackd.sock"),
+            tried: Vec::new(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("or pass --socket PATH; the socket is restricted"),
+            "{msg}"
+        );
     }
 
     #[test]
