@@ -1,0 +1,533 @@
+//! The command line: clap definitions and their mapping onto admin [`Request`]s.
+//!
+//! Only shapes are checked here (a number is a `u32`, a protocol is `hls` or `dash`); every
+//! rule about values lives in the daemon, whose refusals already say what to fix.
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use streampack_core::admin::proto::{
+    ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, Request,
+};
+use streampack_core::channel::{EndpointType, Protocol};
+
+/// Manage a running streampackd over its admin socket.
+#[derive(Debug, Parser)]
+#[command(name = "streampackctl", version)]
+pub struct Cli {
+    /// Admin socket of streampackd [default: $STREAMPACK_SOCKET, else
+    /// /run/streampack/streampackd.sock if it exists, else ./streampack-state/streampackd.sock]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Channels: an ingest protocol, two inputs, and the endpoints players pull from
+    #[command(subcommand)]
+    Channel(ChannelCmd),
+    /// Endpoints of a channel: the URLs players and CDNs pull from
+    #[command(subcommand)]
+    Endpoint(EndpointCmd),
+    /// Daemon version, uptime, URLs and totals
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCmd {
+    /// Create a channel (its primary and backup inputs come with it)
+    Create(ChannelCreateArgs),
+    /// List all channels
+    List,
+    /// Show a channel: settings, input URLs, endpoints, live state
+    Show {
+        /// Channel id or name
+        #[arg(value_name = "CH")]
+        channel: String,
+    },
+    /// Change a channel's name, durations or description (the protocol is fixed)
+    Edit(ChannelEditArgs),
+    /// Delete a channel (delete its endpoints first)
+    Delete {
+        /// Channel id or name
+        #[arg(value_name = "CH")]
+        channel: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelCreateArgs {
+    /// 1-32 letters, digits, '_' or '-', unique
+    #[arg(long)]
+    pub name: String,
+    /// What encoders push; fixed once created
+    #[arg(long, value_enum)]
+    pub protocol: ProtocolArg,
+    /// Longest segment accepted, seconds [daemon default: 15]
+    #[arg(long, value_name = "S")]
+    pub max_segment_duration: Option<u32>,
+    /// Length of the served window, seconds [daemon default: 600]
+    #[arg(long, value_name = "S")]
+    pub max_playlist_duration: Option<u32>,
+    /// Free text
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("changes")
+        .required(true)
+        .multiple(true)
+        .args(["name", "max_segment_duration", "max_playlist_duration", "description"])
+))]
+pub struct ChannelEditArgs {
+    /// Channel id or name
+    #[arg(value_name = "CH")]
+    pub channel: String,
+    /// New name
+    #[arg(long, value_name = "N")]
+    pub name: Option<String>,
+    /// New longest segment, seconds
+    #[arg(long, value_name = "S")]
+    pub max_segment_duration: Option<u32>,
+    /// New window length, seconds
+    #[arg(long, value_name = "S")]
+    pub max_playlist_duration: Option<u32>,
+    /// New description ("" clears it)
+    #[arg(long, value_name = "T")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EndpointCmd {
+    /// Create an endpoint on a channel
+    Create(EndpointCreateArgs),
+    /// List a channel's endpoints
+    List {
+        /// Channel id or name
+        #[arg(value_name = "CH")]
+        channel: String,
+    },
+    /// Show one endpoint
+    Show {
+        /// Channel id or name
+        #[arg(value_name = "CH")]
+        channel: String,
+        /// Endpoint id or name
+        #[arg(value_name = "EP")]
+        endpoint: String,
+    },
+    /// Change an endpoint's name or manifest name
+    Edit(EndpointEditArgs),
+    /// Delete an endpoint
+    Delete {
+        /// Channel id or name
+        #[arg(value_name = "CH")]
+        channel: String,
+        /// Endpoint id or name
+        #[arg(value_name = "EP")]
+        endpoint: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EndpointCreateArgs {
+    /// Channel id or name
+    #[arg(value_name = "CH")]
+    pub channel: String,
+    /// 1-32 letters, digits, '_' or '-', unique in the channel
+    #[arg(long)]
+    pub name: String,
+    /// What it serves [daemon default: the channel's protocol]
+    #[arg(long = "type", value_enum)]
+    pub kind: Option<EndpointTypeArg>,
+    /// Manifest file stem [daemon default: main]
+    #[arg(long, value_name = "M")]
+    pub manifest_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("changes")
+        .required(true)
+        .multiple(true)
+        .args(["name", "manifest_name"])
+))]
+pub struct EndpointEditArgs {
+    /// Channel id or name
+    #[arg(value_name = "CH")]
+    pub channel: String,
+    /// Endpoint id or name
+    #[arg(value_name = "EP")]
+    pub endpoint: String,
+    /// New name
+    #[arg(long, value_name = "N")]
+    pub name: Option<String>,
+    /// New manifest file stem
+    #[arg(long, value_name = "M")]
+    pub manifest_name: Option<String>,
+}
+
+/// `--protocol` values (core's [`Protocol`] knows nothing of clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    Hls,
+    Dash,
+}
+
+impl From<ProtocolArg> for Protocol {
+    fn from(p: ProtocolArg) -> Protocol {
+        match p {
+            ProtocolArg::Hls => Protocol::Hls,
+            ProtocolArg::Dash => Protocol::Dash,
+        }
+    }
+}
+
+/// `--type` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EndpointTypeArg {
+    Hls,
+    Dash,
+    Cmaf,
+}
+
+impl From<EndpointTypeArg> for EndpointType {
+    fn from(t: EndpointTypeArg) -> EndpointType {
+        match t {
+            EndpointTypeArg::Hls => EndpointType::Hls,
+            EndpointTypeArg::Dash => EndpointType::Dash,
+            EndpointTypeArg::Cmaf => EndpointType::Cmaf,
+        }
+    }
+}
+
+impl Command {
+    /// The request this command sends.
+    pub fn into_request(self) -> Request {
+        match self {
+            Command::Status => Request::Status,
+            Command::Channel(c) => match c {
+                ChannelCmd::Create(a) => Request::ChannelCreate(ChannelCreate {
+                    name: a.name,
+                    protocol: a.protocol.into(),
+                    max_segment_duration: a.max_segment_duration,
+                    max_playlist_duration: a.max_playlist_duration,
+                    description: a.description,
+                }),
+                ChannelCmd::List => Request::ChannelList,
+                ChannelCmd::Show { channel } => Request::ChannelShow { channel },
+                ChannelCmd::Edit(a) => Request::ChannelEdit {
+                    channel: a.channel,
+                    patch: ChannelPatch {
+                        name: a.name,
+                        max_segment_duration: a.max_segment_duration,
+                        max_playlist_duration: a.max_playlist_duration,
+                        description: a.description,
+                    },
+                },
+                ChannelCmd::Delete { channel } => Request::ChannelDelete { channel },
+            },
+            Command::Endpoint(e) => match e {
+                EndpointCmd::Create(a) => Request::EndpointCreate {
+                    channel: a.channel,
+                    spec: EndpointCreate {
+                        name: a.name,
+                        kind: a.kind.map(Into::into),
+                        manifest_name: a.manifest_name,
+                    },
+                },
+                EndpointCmd::List { channel } => Request::EndpointList { channel },
+                EndpointCmd::Show { channel, endpoint } => {
+                    Request::EndpointShow { channel, endpoint }
+                }
+                EndpointCmd::Edit(a) => Request::EndpointEdit {
+                    channel: a.channel,
+                    endpoint: a.endpoint,
+                    patch: EndpointPatch {
+                        name: a.name,
+                        manifest_name: a.manifest_name,
+                    },
+                },
+                EndpointCmd::Delete { channel, endpoint } => {
+                    Request::EndpointDelete { channel, endpoint }
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("streampackctl").chain(args.iter().copied()))
+    }
+
+    fn s(v: &str) -> String {
+        v.to_string()
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_maps_to_its_request() -> Result<(), clap::Error> {
+        let table: Vec<(&[&str], Request)> = vec![
+            (&["status"], Request::Status),
+            (
+                &["channel", "create", "--name", "news", "--protocol", "hls"],
+                Request::ChannelCreate(ChannelCreate {
+                    name: s("news"),
+                    protocol: Protocol::Hls,
+                    ..ChannelCreate::default()
+                }),
+            ),
+            (
+                &[
+                    "channel",
+                    "create",
+                    "--name",
+                    "sport",
+                    "--protocol",
+                    "dash",
+                    "--max-segment-duration",
+                    "4",
+                    "--max-playlist-duration",
+                    "120",
+                    "--description",
+                    "Studio B",
+                ],
+                Request::ChannelCreate(ChannelCreate {
+                    name: s("sport"),
+                    protocol: Protocol::Dash,
+                    max_segment_duration: Some(4),
+                    max_playlist_duration: Some(120),
+                    description: Some(s("Studio B")),
+                }),
+            ),
+            (&["channel", "list"], Request::ChannelList),
+            (
+                &["channel", "show", "news"],
+                Request::ChannelShow { channel: s("news") },
+            ),
+            (
+                &["channel", "edit", "news", "--name", "news2"],
+                Request::ChannelEdit {
+                    channel: s("news"),
+                    patch: ChannelPatch {
+                        name: Some(s("news2")),
+                        ..ChannelPatch::default()
+                    },
+                },
+            ),
+            (
+                &[
+                    "channel",
+                    "edit",
+                    "news",
+                    "--max-segment-duration",
+                    "6",
+                    "--max-playlist-duration",
+                    "60",
+                    "--description",
+                    "",
+                ],
+                Request::ChannelEdit {
+                    channel: s("news"),
+                    patch: ChannelPatch {
+                        name: None,
+                        max_segment_duration: Some(6),
+                        max_playlist_duration: Some(60),
+                        description: Some(s("")),
+                    },
+                },
+            ),
+            (
+                &["channel", "delete", "news"],
+                Request::ChannelDelete { channel: s("news") },
+            ),
+            (
+                &["endpoint", "create", "news", "--name", "web"],
+                Request::EndpointCreate {
+                    channel: s("news"),
+                    spec: EndpointCreate {
+                        name: s("web"),
+                        kind: None,
+                        manifest_name: None,
+                    },
+                },
+            ),
+            (
+                &[
+                    "endpoint",
+                    "create",
+                    "news",
+                    "--name",
+                    "cmaf1",
+                    "--type",
+                    "cmaf",
+                    "--manifest-name",
+                    "index",
+                ],
+                Request::EndpointCreate {
+                    channel: s("news"),
+                    spec: EndpointCreate {
+                        name: s("cmaf1"),
+                        kind: Some(EndpointType::Cmaf),
+                        manifest_name: Some(s("index")),
+                    },
+                },
+            ),
+            (
+                &["endpoint", "list", "news"],
+                Request::EndpointList { channel: s("news") },
+            ),
+            (
+                &["endpoint", "show", "news", "web"],
+                Request::EndpointShow {
+                    channel: s("news"),
+                    endpoint: s("web"),
+                },
+            ),
+            (
+                &["endpoint", "edit", "news", "web", "--manifest-name", "live"],
+                Request::EndpointEdit {
+                    channel: s("news"),
+                    endpoint: s("web"),
+                    patch: EndpointPatch {
+                        name: None,
+                        manifest_name: Some(s("live")),
+                    },
+                },
+            ),
+            (
+                &["endpoint", "edit", "news", "web", "--name", "web2"],
+                Request::EndpointEdit {
+                    channel: s("news"),
+                    endpoint: s("web"),
+                    patch: EndpointPatch {
+                        name: Some(s("web2")),
+                        manifest_name: None,
+                    },
+                },
+            ),
+            (
+                &["endpoint", "delete", "news", "web"],
+                Request::EndpointDelete {
+                    channel: s("news"),
+                    endpoint: s("web"),
+                },
+            ),
+        ];
+        for (args, want) in table {
+            assert_eq!(parse(args)?.command.into_request(), want, "{args:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_the_subcommand() -> Result<(), clap::Error> {
+        for args in [
+            &["--socket", "/tmp/s", "--json", "channel", "list"][..],
+            &["channel", "list", "--socket", "/tmp/s", "--json"][..],
+            &["channel", "--json", "list", "--socket=/tmp/s"][..],
+        ] {
+            let cli = parse(args)?;
+            assert!(cli.json, "{args:?}");
+            assert_eq!(cli.socket, Some(PathBuf::from("/tmp/s")), "{args:?}");
+            assert_eq!(cli.command.into_request(), Request::ChannelList);
+        }
+        let cli = parse(&["status"])?;
+        assert!(!cli.json);
+        assert_eq!(cli.socket, None);
+        Ok(())
+    }
+
+    #[test]
+    fn shapes_are_usage_errors() {
+        use clap::error::ErrorKind;
+        let table: &[(&[&str], ErrorKind)] = &[
+            (&[], ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand),
+            (
+                &["channel", "create", "--name", "x"],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                &["channel", "create", "--name", "x", "--protocol", "rtmp"],
+                ErrorKind::InvalidValue,
+            ),
+            (
+                &[
+                    "channel",
+                    "create",
+                    "--name",
+                    "x",
+                    "--protocol",
+                    "hls",
+                    "--max-segment-duration",
+                    "-1",
+                ],
+                ErrorKind::UnknownArgument,
+            ),
+            (
+                &[
+                    "channel",
+                    "create",
+                    "--name",
+                    "x",
+                    "--protocol",
+                    "hls",
+                    "--max-segment-duration",
+                    "ten",
+                ],
+                ErrorKind::ValueValidation,
+            ),
+            (
+                &[
+                    "channel",
+                    "create",
+                    "--name",
+                    "x",
+                    "--protocol",
+                    "hls",
+                    "--max-playlist-duration",
+                    "4294967296",
+                ],
+                ErrorKind::ValueValidation,
+            ),
+            (
+                &["channel", "edit", "news"],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                &["endpoint", "edit", "news", "web"],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                &[
+                    "endpoint", "create", "news", "--name", "w", "--type", "rtmp",
+                ],
+                ErrorKind::InvalidValue,
+            ),
+            (
+                &["endpoint", "show", "news"],
+                ErrorKind::MissingRequiredArgument,
+            ),
+        ];
+        for (args, kind) in table {
+            assert_eq!(parse(args).err().map(|e| e.kind()), Some(*kind), "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! What a command prints for the daemon's answer: the view as pretty JSON (`--json`, a
+//! contract for scripts) or as text. A refusal becomes [`CtlError::Refused`].
+
+use crate::error::CtlError;
+use crate::render;
+use serde::Serialize;
+use streampack_core::admin::proto::{Request, Response};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned tables and key/value lines.
+    Human,
+    /// Pretty-printed JSON of the view.
+    Json,
+}
+
+/// Renders `resp` as the answer to `req`, checking that the answer fits the request.
+pub fn format(req: &Request, resp: Response, fmt: Format) -> Result<String, CtlError> {
+    use Request as Q;
+    use Response as A;
+    let json = fmt == Format::Json;
+    match (req, resp) {
+        (_, A::Error(e)) => Err(CtlError::Refused(e)),
+        (Q::Status, A::Status(s)) if json => to_json(&s),
+        (Q::Status, A::Status(s)) => Ok(render::status(&s)),
+        (Q::ChannelCreate(_) | Q::ChannelShow { .. } | Q::ChannelEdit { .. }, A::Channel(c)) => {
+            if json {
+                to_json(&c)
+            } else {
+                Ok(render::channel_detail(&c))
+            }
+        }
+        (Q::ChannelList, A::Channels(cs)) if json => to_json(&cs),
+        (Q::ChannelList, A::Channels(cs)) => Ok(render::channel_table(&cs)),
+        (
+            Q::EndpointCreate { .. } | Q::EndpointShow { .. } | Q::EndpointEdit { .. },
+            A::Endpoint(e),
+        ) => {
+            if json {
+                to_json(&e)
+            } else {
+                Ok(render::endpoint_detail(&e))
+            }
+        }
+        (Q::EndpointList { .. }, A::Endpoints(es)) if json => to_json(&es),
+        (Q::EndpointList { .. }, A::Endpoints(es)) => Ok(render::endpoint_table(&es)),
+        (Q::ChannelDelete { .. } | Q::EndpointDelete { .. }, A::Deleted { id }) => {
+            if json {
+                to_json(&serde_json::json!({ "deleted": id }))
+            } else {
+                let what = match req {
+                    Q::ChannelDelete { .. } => "channel",
+                    _ => "endpoint",
+                };
+                Ok(format!("deleted {what} {id}\n"))
+            }
+        }
+        (req, resp) => Err(CtlError::Mismatch {
+            sent: request_kind(req),
+            got: response_kind(&resp),
+        }),
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<String, CtlError> {
+    let mut s = serde_json::to_string_pretty(v).map_err(|e| CtlError::Output(e.into()))?;
+    s.push('\n');
+    Ok(s)
+}
+
+fn request_kind(req: &Request) -> &'static str {
+    match req {
+        Request::Status => "status",
+        Request::ChannelCreate(_) => "channel create",
+        Request::ChannelList => "channel list",
+        Request::ChannelShow { .. } => "channel show",
+        Request::ChannelEdit { .. } => "channel edit",
+        Request::ChannelDelete { .. } => "channel delete",
+        Request::EndpointCreate { .. } => "endpoint create",
+        Request::EndpointList { .. } => "endpoint list",
+        Request::EndpointShow { .. } => "endpoint show",
+        Request::EndpointEdit { .. } => "endpoint edit",
+        Request::EndpointDelete { .. } => "endpoint delete",
+    }
+}
+
+fn response_kind(resp: &Response) -> &'static str {
+    match resp {
+        Response::Status(_) => "a status",
+        Response::Channel(_) => "a channel",
+        Response::Channels(_) => "a channel list",
+        Response::Endpoint(_) => "an endpoint",
+        Response::Endpoints(_) => "an endpoint list",
+        Response::Deleted { .. } => "a deletion",
+        Response::Error(_) => "an error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::tests::{sample_channel, sample_endpoint, CH_ID};
+    use serde_json::Value;
+    use streampack_core::state::ControlError;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn keys(v: &Value) -> Vec<&str> {
+        v.as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn channel_json_uses_the_documented_field_names() -> TestResult {
+        let show = Request::ChannelShow {
+            channel: "news".into(),
+        };
+        let out = format(&show, Response::Channel(sample_channel()), Format::Json)?;
+        let v: Value = serde_json::from_str(&out)?;
+        let mut top = keys(&v);
+        top.sort_unstable();
+        assert_eq!(
+            top,
+            [
+                "description",
+                "endpoints",
+                "id",
+                "inputs",
+                "live",
+                "max_playlist_duration",
+                "max_segment_duration",
+                "name",
+                "protocol"
+            ]
+        );
+        assert_eq!(v["id"], CH_ID);
+        assert_eq!(v["protocol"], "hls");
+        assert_eq!(v["max_segment_duration"], 6);
+        let mut input = keys(&v["inputs"][0]);
+        input.sort_unstable();
+        assert_eq!(input, ["id", "role", "url"]);
+        let mut ep = keys(&v["endpoints"][0]);
+        ep.sort_unstable();
+        assert_eq!(
+            ep,
+            ["channel_id", "id", "manifest_name", "name", "type", "url"]
+        );
+        assert_eq!(v["endpoints"][0]["type"], "hls");
+        assert_eq!(v["live"]["active_input"], "primary");
+        assert_eq!(v["live"]["inputs"][1]["last_segment_age_ms"], Value::Null);
+        assert!(out.contains("\n  \"id\""), "not pretty: {out}");
+        Ok(())
+    }
+
+    #[test]
+    fn lists_are_arrays_and_deletes_name_the_id() -> TestResult {
+        let out = format(
+            &Request::ChannelList,
+            Response::Channels(vec![sample_channel()]),
+            Format::Json,
+        )?;
+        let v: Value = serde_json::from_str(&out)?;
+        assert_eq!(v.as_array().map(Vec::len), Some(1));
+
+        let list = Request::EndpointList {
+            channel: "news".into(),
+        };
+        let out = format(
+            &list,
+            Response::Endpoints(vec![sample_endpoint()]),
+            Format::Json,
+        )?;
+        let v: Value = serde_json::from_str(&out)?;
+        assert_eq!(v[0]["name"], "web");
+
+        let del = Request::EndpointDelete {
+            channel: "news".into(),
+            endpoint: "web".into(),
+        };
+        let gone = || Response::Deleted { id: "cc".into() };
+        let v: Value = serde_json::from_str(&format(&del, gone(), Format::Json)?)?;
+        assert_eq!(v, serde_json::json!({ "deleted": "cc" }));
+        assert_eq!(
+            format(&del, gone(), Format::Human)?,
+            "deleted endpoint cc\n"
+        );
+        let del = Request::ChannelDelete {
+            channel: "news".into(),
+        };
+        assert_eq!(format(&del, gone(), Format::Human)?, "deleted channel cc\n");
+        Ok(())
+    }
+
+    #[test]
+    fn create_prints_what_show_prints() -> TestResult {
+        let create = Request::ChannelCreate(Default::default());
+        let show = Request::ChannelShow {
+            channel: "news".into(),
+        };
+        let a = format(&create, Response::Channel(sample_channel()), Format::Human)?;
+        let b = format(&show, Response::Channel(sample_channel()), Format::Human)?;
+        assert_eq!(a, b);
+        Ok(())
+    }
+
+    #[test]
+    fn refusals_and_mismatches_are_errors() {
+        let r = format(
+            &Request::ChannelList,
+            Response::Error(ControlError::NotFound("no channel".into())),
+            Format::Json,
+        );
+        assert!(matches!(
+            r,
+            Err(CtlError::Refused(ControlError::NotFound(_)))
+        ));
+        let r = format(
+            &Request::ChannelList,
+            Response::Endpoint(sample_endpoint()),
+            Format::Human,
+        );
+        assert!(
+            matches!(&r, Err(e @ CtlError::Mismatch { .. }) if e.exit_code() == 4),
+            "{r:?}"
+        );
+    }
+}

@@ -1,0 +1,459 @@
+//! Human-readable text for the daemon's views: aligned tables and key/value lines.
+//! Pure functions from a view to a `String`, so what an operator sees is unit-tested.
+
+use std::fmt::Write as _;
+use streampack_core::admin::proto::{ChannelView, EndpointView, LiveView, StatusView};
+
+/// `channel list`: one row per channel.
+pub fn channel_table(channels: &[ChannelView]) -> String {
+    if channels.is_empty() {
+        return "no channels: create one with \
+                `streampackctl channel create --name NAME --protocol hls`\n"
+            .to_string();
+    }
+    let rows = channels
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.clone(),
+                c.name.clone(),
+                c.protocol.to_string(),
+                format!("{}s", c.max_segment_duration),
+                format!("{}s", c.max_playlist_duration),
+                c.endpoints.len().to_string(),
+                c.live.active_input.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(
+        "",
+        &[
+            "ID",
+            "NAME",
+            "PROTOCOL",
+            "SEG",
+            "WINDOW",
+            "ENDPOINTS",
+            "ACTIVE",
+        ],
+        &rows,
+    )
+}
+
+/// `channel show`/`create`/`edit`: settings, inputs, endpoints, live state.
+pub fn channel_detail(c: &ChannelView) -> String {
+    let mut out = kv(
+        "",
+        &[
+            ("id", c.id.clone()),
+            ("name", c.name.clone()),
+            ("protocol", c.protocol.to_string()),
+            (
+                "max segment duration",
+                format!("{} s", c.max_segment_duration),
+            ),
+            (
+                "max playlist duration",
+                format!("{} s", c.max_playlist_duration),
+            ),
+            ("description", or_dash(&c.description)),
+        ],
+    );
+
+    out.push_str("\ninputs (encoders push to <url>/<file>):\n");
+    let inputs = c
+        .inputs
+        .iter()
+        .map(|i| vec![i.role.clone(), i.id.clone(), i.url.clone()])
+        .collect::<Vec<_>>();
+    out.push_str(&table("  ", &["ROLE", "ID", "URL"], &inputs));
+
+    out.push_str("\nendpoints:\n");
+    if c.endpoints.is_empty() {
+        let _ = writeln!(
+            out,
+            "  none: add one with `streampackctl endpoint create {} --name NAME`",
+            c.name
+        );
+    } else {
+        let eps = c
+            .endpoints
+            .iter()
+            .map(|e| vec![e.name.clone(), e.kind.to_string(), e.url.clone()])
+            .collect::<Vec<_>>();
+        out.push_str(&table("  ", &["NAME", "TYPE", "URL"], &eps));
+    }
+
+    out.push_str("\nlive:\n");
+    out.push_str(&live(&c.live));
+    out
+}
+
+fn live(l: &LiveView) -> String {
+    let active = match &l.active_input {
+        Some(role) => role.clone(),
+        None => "none yet (no input has delivered a segment)".into(),
+    };
+    let mut out = kv("  ", &[("active input", active)]);
+    let rows = l
+        .inputs
+        .iter()
+        .map(|i| {
+            vec![
+                i.role.clone(),
+                i.last_segment_age_ms.map_or_else(|| "never".into(), age),
+                i.segments.to_string(),
+                bytes(i.bytes),
+            ]
+        })
+        .collect::<Vec<_>>();
+    out.push_str(&table(
+        "  ",
+        &["INPUT", "LAST SEGMENT", "SEGMENTS", "BYTES"],
+        &rows,
+    ));
+    out.push_str(&kv(
+        "  ",
+        &[
+            ("window segments", l.window_segments.to_string()),
+            ("held bytes", bytes(l.held_bytes)),
+            ("failovers", l.failovers.to_string()),
+            ("ended", if l.ended { "yes" } else { "no" }.into()),
+        ],
+    ));
+    out
+}
+
+/// `endpoint list`: one row per endpoint.
+pub fn endpoint_table(endpoints: &[EndpointView]) -> String {
+    if endpoints.is_empty() {
+        return "no endpoints: add one with \
+                `streampackctl endpoint create CH --name NAME`\n"
+            .to_string();
+    }
+    let rows = endpoints
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.clone(),
+                e.name.clone(),
+                e.kind.to_string(),
+                e.manifest_name.clone(),
+                e.url.clone(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table("", &["ID", "NAME", "TYPE", "MANIFEST", "URL"], &rows)
+}
+
+/// `endpoint show`/`create`/`edit`.
+pub fn endpoint_detail(e: &EndpointView) -> String {
+    kv(
+        "",
+        &[
+            ("id", e.id.clone()),
+            ("name", e.name.clone()),
+            ("type", e.kind.to_string()),
+            ("manifest name", e.manifest_name.clone()),
+            ("url", e.url.clone()),
+            ("channel id", e.channel_id.clone()),
+        ],
+    )
+}
+
+/// `status`.
+pub fn status(s: &StatusView) -> String {
+    kv(
+        "",
+        &[
+            ("version", s.version.clone()),
+            ("uptime", duration(s.uptime_secs)),
+            ("io driver", s.io_driver.clone()),
+            ("shards", s.shards.to_string()),
+            ("channels", s.channels.to_string()),
+            ("endpoints", s.endpoints.to_string()),
+            ("connections", s.connections.to_string()),
+            ("held bytes", bytes(s.held_bytes)),
+            ("ingest url", s.ingest_url.clone()),
+            ("pull url", s.pull_url.clone()),
+            ("state dir", s.state_dir.clone()),
+        ],
+    )
+}
+
+/// Columns padded to their widest cell, two spaces apart, no trailing blanks.
+fn table(indent: &str, header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let head = header.iter().map(|h| h.to_string()).collect::<Vec<_>>();
+    for row in std::iter::once(&head).chain(rows) {
+        let mut line = indent.to_string();
+        for (cell, w) in row.iter().zip(&widths) {
+            let _ = write!(line, "{cell:<w$}  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `key: value` lines with the values aligned.
+fn kv(indent: &str, pairs: &[(&str, String)]) -> String {
+    let width = pairs
+        .iter()
+        .map(|(k, _)| k.chars().count() + 1)
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in pairs {
+        let key = format!("{k}:");
+        let _ = writeln!(out, "{}", format!("{indent}{key:<width$} {v}").trim_end());
+    }
+    out
+}
+
+fn or_dash(s: &str) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// How long ago, from milliseconds: `1.2 s ago` under a minute, coarser beyond.
+pub fn age(ms: u64) -> String {
+    if ms < 60_000 {
+        let tenths = ms / 100;
+        format!("{}.{} s ago", tenths / 10, tenths % 10)
+    } else {
+        format!("{} ago", duration(ms / 1000))
+    }
+}
+
+/// A span in seconds, in its two largest units: `42 s`, `5 min 3 s`, `2 h 0 min`, `3 d 4 h`.
+pub fn duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d} d {h} h")
+    } else if h > 0 {
+        format!("{h} h {m} min")
+    } else if m > 0 {
+        format!("{m} min {s} s")
+    } else {
+        format!("{s} s")
+    }
+}
+
+/// A byte count in binary units with one decimal, rounded down: `512 B`, `1.5 KiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut scale: u128 = 1024;
+    let mut unit = UNITS[0];
+    for u in UNITS.iter().skip(1) {
+        if u128::from(n) < scale * 1024 {
+            break;
+        }
+        scale *= 1024;
+        unit = u;
+    }
+    let tenths = u128::from(n) * 10 / scale;
+    format!("{}.{} {unit}", tenths / 10, tenths % 10)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use streampack_core::admin::proto::{InputLiveView, InputView};
+    use streampack_core::channel::{EndpointType, Protocol};
+
+    pub(crate) const CH_ID: &str = "0123456789abcdef0123456789ab";
+
+    /// A channel with one endpoint, the primary live and the backup silent.
+    pub(crate) fn sample_channel() -> ChannelView {
+        ChannelView {
+            id: CH_ID.into(),
+            name: "news".into(),
+            protocol: Protocol::Hls,
+            max_segment_duration: 6,
+            max_playlist_duration: 600,
+            description: "Studio A".into(),
+            inputs: vec![
+                InputView {
+                    id: "aaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
+                    role: "primary".into(),
+                    url: format!("http://10.0.0.1:8080/v1/{CH_ID}/aaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+                },
+                InputView {
+                    id: "bbbbbbbbbbbbbbbbbbbbbbbbbbbb".into(),
+                    role: "backup".into(),
+                    url: format!("http://10.0.0.1:8080/v1/{CH_ID}/bbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+                },
+            ],
+            endpoints: vec![sample_endpoint()],
+            live: LiveView {
+                active_input: Some("primary".into()),
+                inputs: vec![
+                    InputLiveView {
+                        role: "primary".into(),
+                        last_segment_age_ms: Some(1234),
+                        segments: 42,
+                        bytes: 12_900_000,
+                    },
+                    InputLiveView {
+                        role: "backup".into(),
+                        last_segment_age_ms: None,
+                        segments: 0,
+                        bytes: 0,
+                    },
+                ],
+                window_segments: 100,
+                held_bytes: 3 * 1024 * 1024,
+                failovers: 2,
+                ended: false,
+            },
+        }
+    }
+
+    pub(crate) fn sample_endpoint() -> EndpointView {
+        EndpointView {
+            id: "cccccccccccccccccccccccccccc".into(),
+            name: "web".into(),
+            kind: EndpointType::Hls,
+            manifest_name: "main".into(),
+            url: format!("http://10.0.0.1:8081/v1/{CH_ID}/cccccccccccccccccccccccccccc/main.m3u8"),
+            channel_id: CH_ID.into(),
+        }
+    }
+
+    #[test]
+    fn channel_list_is_aligned() {
+        let mut other = sample_channel();
+        other.id = "ffffffffffffffffffffffffffff".into();
+        other.name = "a-much-longer-name".into();
+        other.protocol = Protocol::Dash;
+        other.max_playlist_duration = 86_400;
+        other.endpoints.clear();
+        other.live = LiveView::default();
+        let got = channel_table(&[sample_channel(), other]);
+        let want = "\
+ID                            NAME                PROTOCOL  SEG  WINDOW  ENDPOINTS  ACTIVE
+0123456789abcdef0123456789ab  news                hls       6s   600s    1          primary
+ffffffffffffffffffffffffffff  a-much-longer-name  dash      6s   86400s  0          -
+";
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn channel_detail_shows_inputs_endpoints_and_live_state() {
+        let got = channel_detail(&sample_channel());
+        let want = format!(
+            "\
+id:                    {CH_ID}
+name:                  news
+protocol:              hls
+max segment duration:  6 s
+max playlist duration: 600 s
+description:           Studio A
+
+inputs (encoders push to <url>/<file>):
+  ROLE     ID                            URL
+  primary  aaaaaaaaaaaaaaaaaaaaaaaaaaaa  http://10.0.0.1:8080/v1/{CH_ID}/aaaaaaaaaaaaaaaaaaaaaaaaaaaa
+  backup   bbbbbbbbbbbbbbbbbbbbbbbbbbbb  http://10.0.0.1:8080/v1/{CH_ID}/bbbbbbbbbbbbbbbbbbbbbbbbbbbb
+
+endpoints:
+  NAME  TYPE  URL
+  web   hls   http://10.0.0.1:8081/v1/{CH_ID}/cccccccccccccccccccccccccccc/main.m3u8
+
+live:
+  active input: primary
+  INPUT    LAST SEGMENT  SEGMENTS  BYTES
+  primary  1.2 s ago     42        12.3 MiB
+  backup   never         0         0 B
+  window segments: 100
+  held bytes:      3.0 MiB
+  failovers:       2
+  ended:           no
+"
+        );
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_fresh_channel_says_what_to_do_next() {
+        let mut c = sample_channel();
+        c.endpoints.clear();
+        c.description.clear();
+        c.live = LiveView::default();
+        let got = channel_detail(&c);
+        assert!(got.contains("description:           -\n"), "{got}");
+        assert!(
+            got.contains("  none: add one with `streampackctl endpoint create news --name NAME`"),
+            "{got}"
+        );
+        assert!(got.contains("active input: none yet"), "{got}");
+        assert!(
+            !got.lines().any(|l| l.ends_with(' ')),
+            "trailing blanks:\n{got}"
+        );
+    }
+
+    #[test]
+    fn endpoint_views() {
+        let e = sample_endpoint();
+        assert_eq!(
+            endpoint_table(std::slice::from_ref(&e)),
+            format!(
+                "ID                            NAME  TYPE  MANIFEST  URL\n\
+                 cccccccccccccccccccccccccccc  web   hls   main      {}\n",
+                e.url
+            )
+        );
+        let detail = endpoint_detail(&e);
+        assert!(detail.starts_with("id:            cccc"), "{detail}");
+        assert!(
+            detail.contains(&format!("url:           {}\n", e.url)),
+            "{detail}"
+        );
+        assert!(
+            detail.contains(&format!("channel id:    {CH_ID}\n")),
+            "{detail}"
+        );
+        assert!(endpoint_table(&[]).starts_with("no endpoints"));
+    }
+
+    #[test]
+    fn units() {
+        let ages = [
+            (0, "0.0 s ago"),
+            (1234, "1.2 s ago"),
+            (59_999, "59.9 s ago"),
+            (60_000, "1 min 0 s ago"),
+            (3_725_000, "1 h 2 min ago"),
+        ];
+        for (ms, want) in ages {
+            assert_eq!(age(ms), want, "{ms}");
+        }
+        let sizes = [
+            (0, "0 B"),
+            (1023, "1023 B"),
+            (1024, "1.0 KiB"),
+            (1536, "1.5 KiB"),
+            (1024 * 1024 - 1, "1023.9 KiB"),
+            (5 * 1024 * 1024 * 1024, "5.0 GiB"),
+            (u64::MAX, "15.9 EiB"),
+        ];
+        for (n, want) in sizes {
+            assert_eq!(bytes(n), want, "{n}");
+        }
+        assert_eq!(duration(2 * 86_400 + 3600), "2 d 1 h");
+        assert_eq!(duration(42), "42 s");
+    }
+}
