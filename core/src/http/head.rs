@@ -443,3 +443,513 @@ pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
         acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// Parses `$buf` with default limits; the closure sees the head and what stayed in the buffer.
+    macro_rules! req {
+        ($name:ident, $buf:expr, |$req:ident, $rest:ident| $body:expr) => {
+            #[test]
+            fn $name() {
+                let mut buf = BytesMut::from(&$buf[..]);
+                let $req = parse_head(&mut buf, &Limits::default())
+                    .expect("parses")
+                    .expect("complete");
+                let $rest: &[u8] = &buf[..];
+                $body
+            }
+        };
+        ($name:ident, $buf:expr, Err($status:expr, $reason:expr)) => {
+            #[test]
+            fn $name() {
+                let mut buf = BytesMut::from(&$buf[..]);
+                let err = parse_head(&mut buf, &Limits::default()).expect_err("refused");
+                assert_eq!(err.status, $status, "{err}");
+                assert!(err.reason.contains($reason), "{err}");
+            }
+        };
+    }
+
+    const ID: &str = "0123456789abcdef0123456789ab";
+
+    req! {
+        ffmpeg_segment_put,
+        format!("PUT /v1/{ID}/{ID}/seg_00001.ts HTTP/1.1\r\nUser-Agent: Lavf/59.27.100\r\n\
+                 Accept: */*\r\nConnection: keep-alive\r\nHost: origin:8080\r\n\
+                 Icy-MetaData: 1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n").as_bytes(),
+        |req, rest| {
+            assert_eq!(req.method, Method::Put);
+            assert_eq!(req.version, Version::Http11);
+            assert_eq!(&req.target[..], format!("/v1/{ID}/{ID}/seg_00001.ts").as_bytes());
+            assert_eq!(req.body, BodyKind::Chunked);
+            assert!(req.keep_alive);
+            assert!(!req.expect_continue);
+            assert_eq!(req.headers.len(), 6);
+            assert_eq!(req.header("host"), Some(&b"origin:8080"[..]));
+            assert_eq!(rest, b"5\r\nhello\r\n");
+        }
+    }
+
+    req! {
+        simple_get,
+        b"GET /v1/a/b/main.m3u8?_HLS_msn=3 HTTP/1.1\r\nHost: x\r\n\r\n",
+        |req, rest| {
+            assert_eq!(req.method, Method::Get);
+            assert_eq!(req.path(), b"/v1/a/b/main.m3u8");
+            assert_eq!(&req.target[..], b"/v1/a/b/main.m3u8?_HLS_msn=3");
+            assert_eq!(req.body, BodyKind::Empty);
+            assert!(req.keep_alive);
+            assert!(rest.is_empty());
+        }
+    }
+
+    req! {
+        head_request,
+        b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        |req, _rest| {
+            assert_eq!(req.method, Method::Head);
+            assert!(!req.keep_alive);
+        }
+    }
+
+    req! {
+        ffmpeg_delete_with_expect,
+        b"DELETE /v1/a/b/seg_1.ts HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\
+          Expect: 100-Continue\r\nHost: x\r\n\r\n0\r\n\r\n",
+        |req, rest| {
+            assert_eq!(req.method, Method::Delete);
+            assert_eq!(req.body, BodyKind::Chunked);
+            assert!(req.expect_continue);
+            assert_eq!(rest, b"0\r\n\r\n");
+        }
+    }
+
+    req! {
+        other_expectations_are_ignored,
+        b"PUT / HTTP/1.1\r\nExpect: something-else\r\nContent-Length: 0\r\n\r\n",
+        |req, _rest| {
+            assert!(!req.expect_continue);
+            assert_eq!(req.body, BodyKind::Length(0));
+        }
+    }
+
+    req! {
+        other_methods_are_kept,
+        b"PATCH /x HTTP/1.1\r\n\r\n",
+        |req, _rest| {
+            assert_eq!(req.method, Method::Other("PATCH".into()));
+            assert_eq!(req.method.as_str(), "PATCH");
+        }
+    }
+
+    req! {
+        methods_are_case_sensitive,
+        b"get /x HTTP/1.1\r\n\r\n",
+        |req, _rest| assert_eq!(req.method, Method::Other("get".into()))
+    }
+
+    req! {
+        http10_closes_by_default,
+        b"GET / HTTP/1.0\r\n\r\n",
+        |req, _rest| {
+            assert_eq!(req.version, Version::Http10);
+            assert!(!req.keep_alive);
+        }
+    }
+
+    req! {
+        http10_keep_alive_on_request,
+        b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+        |req, _rest| assert!(req.keep_alive)
+    }
+
+    req! {
+        http10_ignores_expect_continue,
+        b"PUT / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+        |req, _rest| {
+            assert!(!req.expect_continue);
+            assert_eq!(req.body, BodyKind::Length(3));
+        }
+    }
+
+    req! {
+        close_wins_over_keep_alive,
+        b"GET / HTTP/1.1\r\nConnection: keep-alive, CLOSE\r\n\r\n",
+        |req, _rest| assert!(!req.keep_alive)
+    }
+
+    req! {
+        connection_tokens_in_a_list,
+        b"GET / HTTP/1.1\r\nConnection: Upgrade, close\r\n\r\n",
+        |req, _rest| assert!(!req.keep_alive)
+    }
+
+    req! {
+        header_names_are_case_insensitive,
+        b"PUT / HTTP/1.1\r\nCONTENT-length: 12\r\nx-Custom: A b\r\n\r\n",
+        |req, _rest| {
+            assert_eq!(req.body, BodyKind::Length(12));
+            assert_eq!(req.header("X-CUSTOM"), Some(&b"A b"[..]));
+            assert_eq!(req.header_str("x-custom"), Some("A b"));
+            assert_eq!(&req.headers[0].0[..], b"CONTENT-length", "names as sent");
+            assert_eq!(req.header("missing"), None);
+        }
+    }
+
+    req! {
+        header_str_refuses_non_utf8,
+        b"GET / HTTP/1.1\r\nX-Bin: \xff\xfe\r\n\r\n",
+        |req, _rest| {
+            assert_eq!(req.header("x-bin"), Some(&b"\xff\xfe"[..]));
+            assert_eq!(req.header_str("x-bin"), None);
+        }
+    }
+
+    req! {
+        first_header_wins,
+        b"GET / HTTP/1.1\r\nA: 1\r\na: 2\r\n\r\n",
+        |req, _rest| assert_eq!(req.header("a"), Some(&b"1"[..]))
+    }
+
+    req! {
+        identical_content_lengths_are_one,
+        b"PUT / HTTP/1.1\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\nhello",
+        |req, rest| {
+            assert_eq!(req.body, BodyKind::Length(5));
+            assert_eq!(rest, b"hello");
+        }
+    }
+
+    req! {
+        largest_content_length,
+        b"PUT / HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n",
+        |req, _rest| assert_eq!(req.body, BodyKind::Length(u64::MAX))
+    }
+
+    req! {
+        chunked_is_case_insensitive,
+        b"PUT / HTTP/1.1\r\nTransfer-Encoding: CHUNKED\r\n\r\n",
+        |req, _rest| assert_eq!(req.body, BodyKind::Chunked)
+    }
+
+    req! {
+        leading_empty_lines_are_skipped,
+        b"\r\n\r\n\nGET /a HTTP/1.1\r\n\r\n",
+        |req, _rest| assert_eq!(&req.target[..], b"/a")
+    }
+
+    req! {
+        pipelined_request_stays_in_buffer,
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+        |req, rest| {
+            assert_eq!(&req.target[..], b"/a");
+            assert_eq!(rest, b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+        }
+    }
+
+    req! {
+        absolute_form_target,
+        b"GET http://origin/v1/x HTTP/1.1\r\n\r\n",
+        |req, _rest| assert_eq!(req.path(), b"http://origin/v1/x")
+    }
+
+    req!(
+        malformed_request_line,
+        b"GET  / HTTP/1.1\r\n\r\n",
+        Err(Status::BAD_REQUEST, "malformed request head")
+    );
+    req!(
+        space_before_colon,
+        b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+        Err(
+            Status::BAD_REQUEST,
+            "malformed request head: invalid header name"
+        )
+    );
+    req!(
+        bare_cr_before_request_line,
+        b"\rGET / HTTP/1.1\r\n\r\n",
+        Err(Status::BAD_REQUEST, "stray CR")
+    );
+    req!(
+        garbage_version,
+        b"GET / FOO/1.1\r\n\r\n",
+        Err(Status::BAD_REQUEST, "invalid HTTP version")
+    );
+    req!(
+        http2_preface,
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        Err(Status::VERSION_NOT_SUPPORTED, "HTTP/2")
+    );
+    req!(
+        http2_preface_prefix,
+        b"PRI * HTTP/2.0\r\n",
+        Err(Status::VERSION_NOT_SUPPORTED, "HTTP/2")
+    );
+    req!(
+        http_1_2,
+        b"GET / HTTP/1.2\r\n\r\n",
+        Err(Status::VERSION_NOT_SUPPORTED, "HTTP/1.0 and HTTP/1.1")
+    );
+    req!(
+        http_3_0,
+        b"GET / HTTP/3.0\r\n\r\n",
+        Err(Status::VERSION_NOT_SUPPORTED, "HTTP/1.0 and HTTP/1.1")
+    );
+    req!(
+        content_length_letters,
+        b"PUT / HTTP/1.1\r\nContent-Length: 12a\r\n\r\n",
+        Err(Status::BAD_REQUEST, "invalid Content-Length")
+    );
+    req!(
+        content_length_signed,
+        b"PUT / HTTP/1.1\r\nContent-Length: +12\r\n\r\n",
+        Err(Status::BAD_REQUEST, "invalid Content-Length")
+    );
+    req!(
+        content_length_negative,
+        b"PUT / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        Err(Status::BAD_REQUEST, "invalid Content-Length")
+    );
+    req!(
+        content_length_empty,
+        b"PUT / HTTP/1.1\r\nContent-Length: \r\n\r\n",
+        Err(Status::BAD_REQUEST, "Content-Length")
+    );
+    req!(
+        content_length_empty_element,
+        b"PUT / HTTP/1.1\r\nContent-Length: 5,\r\n\r\n",
+        Err(Status::BAD_REQUEST, "invalid Content-Length")
+    );
+    req!(
+        content_length_overflow,
+        b"PUT / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n",
+        Err(Status::BAD_REQUEST, "invalid Content-Length")
+    );
+    req!(
+        content_length_differs_in_list,
+        b"PUT / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n",
+        Err(Status::BAD_REQUEST, "different Content-Length")
+    );
+    req!(
+        content_length_differs_across_fields,
+        b"PUT / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 50\r\n\r\n",
+        Err(Status::BAD_REQUEST, "different Content-Length")
+    );
+    req!(
+        length_and_chunked,
+        b"PUT / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        Err(
+            Status::BAD_REQUEST,
+            "both Content-Length and Transfer-Encoding"
+        )
+    );
+    req!(
+        chunked_then_length,
+        b"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+        Err(Status::BAD_REQUEST, "both")
+    );
+    req!(
+        gzip_then_chunked,
+        b"PUT / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        Err(Status::NOT_IMPLEMENTED, "unsupported transfer coding")
+    );
+    req!(
+        gzip_field_then_chunked_field,
+        b"PUT / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+        Err(Status::NOT_IMPLEMENTED, "unsupported transfer coding")
+    );
+    req!(
+        chunked_not_last,
+        b"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        Err(Status::BAD_REQUEST, "final transfer coding is not chunked")
+    );
+    req!(
+        gzip_alone,
+        b"PUT / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        Err(Status::BAD_REQUEST, "final transfer coding is not chunked")
+    );
+    req!(
+        chunked_twice,
+        b"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+        Err(Status::BAD_REQUEST, "applied twice")
+    );
+    req!(
+        te_empty,
+        b"PUT / HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n",
+        Err(Status::BAD_REQUEST, "empty Transfer-Encoding")
+    );
+    req!(
+        te_on_http10,
+        b"PUT / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        Err(Status::BAD_REQUEST, "HTTP/1.0")
+    );
+
+    fn parse_with(
+        input: &[u8],
+        limits: &Limits,
+    ) -> (Result<Option<RequestHead>, HttpError>, BytesMut) {
+        let mut buf = BytesMut::from(input);
+        let r = parse_head(&mut buf, limits);
+        (r, buf)
+    }
+
+    #[test]
+    fn incomplete_heads_need_more_at_every_cut() {
+        let full = b"\r\nPUT /v1/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        for cut in 0..full.len() {
+            let (r, _) = parse_with(&full[..cut], &Limits::default());
+            assert!(matches!(r, Ok(None)), "cut {cut}: {r:?}");
+        }
+        let (r, rest) = parse_with(full, &Limits::default());
+        assert_eq!(r.unwrap().unwrap().body, BodyKind::Chunked);
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn head_bytes_limit() {
+        let limits = Limits {
+            max_head_bytes: 64,
+            max_headers: 64,
+        };
+        let head = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(41));
+        assert_eq!(head.len(), 64);
+        assert!(
+            parse_with(head.as_bytes(), &limits).0.unwrap().is_some(),
+            "exactly at the limit"
+        );
+
+        let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(42));
+        assert_eq!(
+            parse_with(big.as_bytes(), &limits).0.unwrap_err().status,
+            Status::HEADERS_TOO_LARGE
+        );
+
+        // Incomplete: fine up to the limit, refused past it even though the end never came.
+        let partial = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(200));
+        assert!(matches!(
+            parse_with(&partial.as_bytes()[..64], &limits).0,
+            Ok(None)
+        ));
+        let err = parse_with(&partial.as_bytes()[..65], &limits)
+            .0
+            .unwrap_err();
+        assert_eq!(err.status, Status::HEADERS_TOO_LARGE);
+
+        // A complete head followed by a large body is fine: only the head counts.
+        let with_body = format!(
+            "PUT / HTTP/1.1\r\nContent-Length: 100\r\n\r\n{}",
+            "b".repeat(100)
+        );
+        let (r, rest) = parse_with(with_body.as_bytes(), &limits);
+        assert_eq!(r.unwrap().unwrap().body, BodyKind::Length(100));
+        assert_eq!(rest.len(), 100);
+    }
+
+    #[test]
+    fn default_limits_refuse_a_huge_head() {
+        let head = format!(
+            "GET / HTTP/1.1\r\nCookie: {}\r\n\r\n",
+            "c".repeat(16 * 1024)
+        );
+        let err = parse_with(head.as_bytes(), &Limits::default())
+            .0
+            .unwrap_err();
+        assert_eq!(err.status, Status::HEADERS_TOO_LARGE);
+        assert!(err.reason.contains("16384"), "{err}");
+    }
+
+    #[test]
+    fn header_count_limit() {
+        let mut head = String::from("GET / HTTP/1.1\r\n");
+        for i in 0..64 {
+            head.push_str(&format!("X-{i}: v\r\n"));
+        }
+        let ok = format!("{head}\r\n");
+        assert_eq!(
+            parse_with(ok.as_bytes(), &Limits::default())
+                .0
+                .unwrap()
+                .unwrap()
+                .headers
+                .len(),
+            64
+        );
+        let too_many = format!("{head}X-64: v\r\n\r\n");
+        let err = parse_with(too_many.as_bytes(), &Limits::default())
+            .0
+            .unwrap_err();
+        assert_eq!(err.status, Status::HEADERS_TOO_LARGE);
+        assert!(err.reason.contains("64 header fields"), "{err}");
+
+        // A configured limit above the stack array is capped, not trusted.
+        let limits = Limits {
+            max_head_bytes: 1 << 20,
+            max_headers: 1000,
+        };
+        let mut many = String::from("GET / HTTP/1.1\r\n");
+        for i in 0..=MAX_HEADERS_CAP {
+            many.push_str(&format!("X-{i}: v\r\n"));
+        }
+        many.push_str("\r\n");
+        let err = parse_with(many.as_bytes(), &limits).0.unwrap_err();
+        assert_eq!(err.status, Status::HEADERS_TOO_LARGE);
+    }
+
+    #[test]
+    fn target_length_limit() {
+        let limits = Limits {
+            max_head_bytes: 64 * 1024,
+            max_headers: 64,
+        };
+        let ok = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_TARGET_LEN - 1));
+        assert!(parse_with(ok.as_bytes(), &limits).0.unwrap().is_some());
+        let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_TARGET_LEN));
+        assert_eq!(
+            parse_with(long.as_bytes(), &limits).0.unwrap_err().status,
+            Status::URI_TOO_LONG
+        );
+        // A request line that alone overflows the head limit is blamed on the URL.
+        let huge = format!("GET /{}", "a".repeat(20 * 1024));
+        let err = parse_with(huge.as_bytes(), &Limits::default())
+            .0
+            .unwrap_err();
+        assert_eq!(err.status, Status::URI_TOO_LONG);
+    }
+
+    #[test]
+    fn slices_are_zero_copy() {
+        let input = b"PUT /v1/file.ts HTTP/1.1\r\nHost: origin\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        let mut buf = BytesMut::with_capacity(4096);
+        buf.extend_from_slice(input);
+        let start = buf.as_ptr() as usize;
+        let end = start + buf.capacity();
+        let req = parse_head(&mut buf, &Limits::default()).unwrap().unwrap();
+        let inside = |b: &Bytes| {
+            let p = b.as_ptr() as usize;
+            p >= start && p + b.len() <= end
+        };
+        assert!(inside(&req.target));
+        assert_eq!(req.target.as_ptr() as usize, start + 4);
+        for (n, v) in &req.headers {
+            assert!(inside(n) && inside(v));
+        }
+        // The body's bytes are still in the same allocation, right after the head.
+        assert_eq!(buf.as_ptr() as usize, start + input.len() - 5);
+    }
+
+    #[test]
+    fn decimal_parsing() {
+        assert_eq!(parse_decimal(b"0"), Some(0));
+        assert_eq!(parse_decimal(b"007"), Some(7));
+        assert_eq!(parse_decimal(b""), None);
+        assert_eq!(parse_decimal(b"1 "), None);
+        assert_eq!(parse_decimal(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_decimal(b"18446744073709551616"), None);
+        assert_eq!(trim_ows(b" \t a b\t "), b"a b");
+        assert_eq!(trim_ows(b"   "), b"");
+    }
+}
