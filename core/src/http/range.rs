@@ -148,3 +148,100 @@ fn skip_list_separators(s: &[u8]) -> &[u8] {
         .count();
     &s[n..]
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use RangeOutcome::{Full, Partial, Unsatisfiable};
+
+    fn part(start: u64, end_inclusive: u64) -> RangeOutcome {
+        Partial {
+            start,
+            end_inclusive,
+        }
+    }
+
+    #[test]
+    fn ranges() {
+        let table: &[(&str, u64, RangeOutcome)] = &[
+            ("bytes=0-99", 1000, part(0, 99)),
+            ("bytes=0-0", 1000, part(0, 0)),
+            ("bytes=100-", 1000, part(100, 999)),
+            ("bytes=0-", 1000, part(0, 999)),
+            ("bytes=-100", 1000, part(900, 999)),
+            ("bytes=-5000", 1000, part(0, 999)),
+            ("bytes=500-5000", 1000, part(500, 999)),
+            ("bytes=999-999", 1000, part(999, 999)),
+            ("Bytes=1-2", 1000, part(1, 2)),
+            ("BYTES = 1-2", 1000, part(1, 2)),
+            (" bytes=1-2 ", 1000, part(1, 2)),
+            ("bytes= 1-2 ,", 1000, part(1, 2)),
+            ("bytes=0-99999999999999999999999", 10, part(0, 9)),
+            ("bytes=-99999999999999999999999", 10, part(0, 9)),
+            // Unsatisfiable: start at or past the end, a zero suffix, nothing to serve.
+            ("bytes=1000-", 1000, Unsatisfiable),
+            ("bytes=1000-2000", 1000, Unsatisfiable),
+            ("bytes=99999999999999999999999-", 10, Unsatisfiable),
+            ("bytes=-0", 1000, Unsatisfiable),
+            ("bytes=0-", 0, Unsatisfiable),
+            ("bytes=-5", 0, Unsatisfiable),
+            // Ignored: whole representation.
+            ("bytes=0-1,5-6", 1000, Full),
+            ("bytes=0-1, -5", 1000, Full),
+            ("items=0-1", 1000, Full),
+            ("bytes 0-1", 1000, Full),
+            ("bytes=", 1000, Full),
+            ("bytes=-", 1000, Full),
+            ("bytes=5", 1000, Full),
+            ("bytes=5-1", 1000, Full),
+            ("bytes=a-b", 1000, Full),
+            ("bytes=1-2x", 1000, Full),
+            ("bytes=+1-2", 1000, Full),
+            ("bytes=1--2", 1000, Full),
+            ("bytes=- 5", 1000, Full),
+            ("", 1000, Full),
+            ("bytes=5-1", 0, Full),
+        ];
+        for (value, len, want) in table {
+            assert_eq!(
+                parse_range(value.as_bytes(), *len),
+                *want,
+                "{value:?} of {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn if_none_match() {
+        let table: &[(&str, &str, bool)] = &[
+            ("\"abc\"", "\"abc\"", true),
+            ("*", "\"abc\"", true),
+            (" * ", "\"abc\"", true),
+            ("W/\"abc\"", "\"abc\"", true),
+            ("\"abc\"", "W/\"abc\"", true),
+            ("\"x\", \"abc\"", "\"abc\"", true),
+            ("\"x\",W/\"abc\" , \"y\"", "\"abc\"", true),
+            (",, \"abc\"", "\"abc\"", true),
+            ("\"a,b\"", "\"a,b\"", true),
+            ("\"a,b\"", "\"a\"", false),
+            ("\"abc\"", "\"abcd\"", false),
+            ("\"ABC\"", "\"abc\"", false),
+            ("\"x\", \"y\"", "\"abc\"", false),
+            ("abc", "\"abc\"", false),
+            ("w/\"abc\"", "\"abc\"", false),
+            ("\"abc", "\"abc\"", false),
+            ("\"x\"junk, \"abc\"", "\"abc\"", false),
+            ("", "\"abc\"", false),
+            ("\"abc\"", "abc", false),
+            ("\"\"", "\"\"", true),
+        ];
+        for (value, etag, want) in table {
+            assert_eq!(
+                if_none_match_matches(value.as_bytes(), etag),
+                *want,
+                "{value:?} vs {etag:?}"
+            );
+        }
+    }
+}

@@ -99,3 +99,88 @@ fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
     }
     out.extend_from_slice(&digits[at..]);
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn head(
+        status: Status,
+        headers: &[(&str, &[u8])],
+        len: Option<u64>,
+        keep_alive: bool,
+    ) -> String {
+        let mut out = Vec::new();
+        write_head(&mut out, status, headers, len, keep_alive);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn heads_on_the_wire() {
+        assert_eq!(
+            head(
+                Status::OK,
+                &[("Content-Type", b"video/mp2t")],
+                Some(1316),
+                true
+            ),
+            "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: 1316\r\n\r\n"
+        );
+        assert_eq!(
+            head(Status::NO_CONTENT, &[], None, false),
+            "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+        );
+        assert_eq!(
+            head(Status::CREATED, &[], Some(0), true),
+            "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+        );
+        assert_eq!(
+            head(Status::OK, &[], Some(u64::MAX), true),
+            "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n"
+        );
+        assert_eq!(
+            head(Status(299), &[], None, true),
+            "HTTP/1.1 299 Unknown\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn header_values_cannot_break_the_head() {
+        assert_eq!(
+            head(Status::OK, &[("X", b"a\r\nSet-Cookie: b\n")], None, true),
+            "HTTP/1.1 200 OK\r\nX: a  Set-Cookie: b \r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn decimal_digits() {
+        for n in [0u64, 7, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
+            let mut out = Vec::new();
+            write_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn error_responses() {
+        let err = HttpError::new(Status::METHOD_NOT_ALLOWED, "method not allowed");
+        let full = error_response(&err, &[("Allow", b"GET, HEAD, OPTIONS")], true, false);
+        assert_eq!(
+            String::from_utf8(full).unwrap(),
+            "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Allow: GET, HEAD, OPTIONS\r\nContent-Length: 19\r\n\r\nmethod not allowed\n"
+        );
+        let head_only = error_response(&err, &[], false, true);
+        assert_eq!(
+            String::from_utf8(head_only).unwrap(),
+            "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: 19\r\nConnection: close\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn continue_line() {
+        assert_eq!(CONTINUE_100, b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+}

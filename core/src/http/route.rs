@@ -153,3 +153,149 @@ fn too_long() -> HttpError {
 fn not_found(reason: &'static str) -> HttpError {
     HttpError::new(Status::NOT_FOUND, reason)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    const C: &str = "0123456789abcdef0123456789ab";
+    const I: &str = "ba9876543210fedcba9876543210";
+
+    fn route(rest: &str) -> Result<V1Path, HttpError> {
+        parse_v1_path(format!("/v1/{C}/{I}/{rest}").as_bytes())
+    }
+
+    #[test]
+    fn good_paths() {
+        let table: &[(&str, &str)] = &[
+            ("main.m3u8", "main.m3u8"),
+            ("seg_00001.ts", "seg_00001.ts"),
+            ("hi/seg_00001.m4s", "hi/seg_00001.m4s"),
+            ("a/b/c/init.mp4", "a/b/c/init.mp4"),
+            ("chunk-stream0-00001.m4s", "chunk-stream0-00001.m4s"),
+            ("with%20space.ts", "with space.ts"),
+            ("caf%C3%A9.ts", "café.ts"),
+            ("café.ts", "café.ts"),
+            ("%41%62c", "Abc"),
+            ("...", "..."),
+            ("..a/.b/c..", "..a/.b/c.."),
+            ("a%25b", "a%b"),
+            ("a+b", "a+b"),
+        ];
+        for (rest, want) in table {
+            let r = route(rest).unwrap_or_else(|e| panic!("{rest:?}: {e}"));
+            assert_eq!(r.rest, *want, "{rest:?}");
+            assert_eq!(r.channel.as_str(), C);
+            assert_eq!(r.second.as_str(), I);
+        }
+        let longest = "a".repeat(MAX_REST_LEN);
+        assert_eq!(route(&longest).unwrap().rest, longest);
+        let longest_encoded = "%61".repeat(MAX_REST_LEN);
+        assert_eq!(route(&longest_encoded).unwrap().rest, longest);
+    }
+
+    #[test]
+    fn unsafe_paths_are_400() {
+        let long = "a".repeat(MAX_REST_LEN + 1);
+        let long_encoded = "%61".repeat(MAX_REST_LEN + 1);
+        let table: &[(&str, &str)] = &[
+            ("", "empty file path"),
+            ("/", "empty segment"),
+            ("/etc/passwd", "empty segment"),
+            ("a//b", "empty segment"),
+            ("a/", "empty segment"),
+            (".", "'..' segment"),
+            ("..", "'..' segment"),
+            ("../x", "'..' segment"),
+            ("a/../../x", "'..' segment"),
+            ("a/./b", "'..' segment"),
+            ("%2e%2e/x", "'..' segment"),
+            ("%2E%2E/x", "'..' segment"),
+            ("%2E./x", "'..' segment"),
+            (".%2e/x", "'..' segment"),
+            ("a/%2e", "'..' segment"),
+            ("a%2Fb", "encoded '/'"),
+            ("a%2fb", "encoded '/'"),
+            ("..%2F..%2Fetc", "encoded '/'"),
+            ("a\\b", "backslash"),
+            ("..\\x", "backslash"),
+            ("a%5Cb", "backslash"),
+            ("a%5cb", "backslash"),
+            ("a%00b", "control byte"),
+            ("a\u{0}b", "control byte"),
+            ("a%0Ab", "control byte"),
+            ("a%0d%0ab", "control byte"),
+            ("a\tb", "control byte"),
+            ("a%7Fb", "control byte"),
+            ("a%1", "percent-encoding"),
+            ("a%", "percent-encoding"),
+            ("a%zz", "percent-encoding"),
+            ("a%%41", "percent-encoding"),
+            ("%ff%fe", "UTF-8"),
+            ("%C3", "UTF-8"),
+            (&long, "longer than 1024"),
+            (&long_encoded, "longer than 1024"),
+        ];
+        for (rest, reason) in table {
+            let err = route(rest).expect_err(rest);
+            assert_eq!(err.status, Status::BAD_REQUEST, "{rest:?}: {err}");
+            assert!(err.reason.contains(reason), "{rest:?}: {err}");
+        }
+        let raw_invalid = [format!("/v1/{C}/{I}/").into_bytes(), b"\xff.ts".to_vec()].concat();
+        assert!(parse_v1_path(&raw_invalid)
+            .unwrap_err()
+            .reason
+            .contains("UTF-8"));
+        let missing_rest = format!("/v1/{C}/{I}");
+        assert_eq!(
+            parse_v1_path(missing_rest.as_bytes()).unwrap_err().status,
+            Status::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn unknown_routes_are_404() {
+        let table: Vec<(String, &str)> = vec![
+            ("/".into(), "no such path"),
+            ("".into(), "no such path"),
+            ("/v1".into(), "no such path"),
+            ("/v2/x".into(), "no such path"),
+            ("/V1/x".into(), "no such path"),
+            ("//v1/x".into(), "no such path"),
+            ("v1/x".into(), "no such path"),
+            ("/favicon.ico".into(), "no such path"),
+            (format!("/v1/{C}"), "no such path"),
+            (format!("/v1/{C}/"), "unknown input or endpoint"),
+            ("/v1/".into(), "unknown channel"),
+            ("/v1//x/y".into(), "unknown channel"),
+            ("/v1/nothex/x/y".into(), "unknown channel"),
+            (format!("/v1/{}/{I}/a", C.to_uppercase()), "unknown channel"),
+            (format!("/v1/{C}0/{I}/a"), "unknown channel"),
+            (format!("/v1/%30{}/{I}/a", &C[1..]), "unknown channel"),
+            (format!("/v1/{C}/short/a"), "unknown input or endpoint"),
+            (format!("/v1/{C}//a"), "unknown input or endpoint"),
+            ("http://host".into(), "no such path"),
+            ("http://host/v2/x".into(), "no such path"),
+        ];
+        for (path, reason) in &table {
+            let err = parse_v1_path(path.as_bytes()).expect_err(path);
+            assert_eq!(err.status, Status::NOT_FOUND, "{path:?}: {err}");
+            assert_eq!(err.reason, *reason, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn absolute_form() {
+        for prefix in [
+            "http://origin",
+            "HTTP://origin:8080",
+            "https://a.b.c",
+            "http://[::1]:80",
+        ] {
+            let target = format!("{prefix}/v1/{C}/{I}/main.m3u8");
+            let r = parse_v1_path(target.as_bytes()).unwrap_or_else(|e| panic!("{target}: {e}"));
+            assert_eq!(r.rest, "main.m3u8");
+        }
+    }
+}
