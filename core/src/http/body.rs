@@ -762,6 +762,19 @@ mod tests {
         }
 
         #[test]
+        fn arbitrary_bytes_never_panic(
+            input in proptest::collection::vec(any::<u8>(), 0..400),
+            max in 0u64..64,
+        ) {
+            let mut dec = BodyDecoder::new(BodyKind::Chunked, max).unwrap();
+            let mut buf = BytesMut::from(&input[..]);
+            let mut out = BytesMut::new();
+            let _ = dec.decode(&mut buf, &mut out);
+            prop_assert!(out.len() as u64 <= max);
+            prop_assert!(input.ends_with(&buf));
+        }
+
+        #[test]
         fn length_round_trip_with_advance(
             payload in proptest::collection::vec(any::<u8>(), 0..1500),
             suffix in proptest::collection::vec(any::<u8>(), 0..40),

@@ -788,6 +788,20 @@ mod tests {
         Err(Status::BAD_REQUEST, "HTTP/1.0")
     );
 
+    req!(
+        obs_fold_is_refused,
+        b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n",
+        Err(Status::BAD_REQUEST, "malformed request head")
+    );
+    req!(
+        nul_in_header_value,
+        b"GET / HTTP/1.1\r\nA: b\x00c\r\n\r\n",
+        Err(
+            Status::BAD_REQUEST,
+            "malformed request head: invalid header value"
+        )
+    );
+
     fn parse_with(
         input: &[u8],
         limits: &Limits,
@@ -951,5 +965,29 @@ mod tests {
         assert_eq!(parse_decimal(b"18446744073709551616"), None);
         assert_eq!(trim_ows(b" \t a b\t "), b"a b");
         assert_eq!(trim_ows(b"   "), b"");
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, parsing neither panics nor loses bytes: a head is split off the
+        /// front, or nothing but leading empty lines is consumed.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            prefix in proptest::sample::select(vec![
+                &b""[..], b"GET / HTTP/1.1\r\n", b"PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n",
+                b"GET / HTTP/1.0\r\nContent-Length: ",
+            ]),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let input = [prefix, &tail[..]].concat();
+            let limits = Limits { max_head_bytes: 256, max_headers: 8 };
+            let mut buf = BytesMut::from(&input[..]);
+            if let Ok(Some(head)) = parse_head(&mut buf, &limits) {
+                proptest::prop_assert!(buf.len() < input.len());
+                proptest::prop_assert!(input.ends_with(&buf));
+                proptest::prop_assert!(head.headers.len() <= 8);
+            } else {
+                proptest::prop_assert!(input.ends_with(&buf));
+            }
+        }
     }
 }
