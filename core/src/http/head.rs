@@ -329,9 +329,9 @@ impl Framing {
         Ok(f)
     }
 
-    /// `Content-Length: 5` or a list of identical values (`5, 5`, RFC 9110 §8.6).
+    /// `Content-Length: 5` or a list of identical values (`5, 5`, RFC 9110 §8.6). Every
+    /// element must be digits, so an empty value or an empty element is refused.
     fn content_length(&mut self, value: &[u8]) -> Result<(), HttpError> {
-        let mut any = false;
         for element in value.split(|&b| b == b',') {
             let n = parse_decimal(trim_ows(element))
                 .ok_or_else(|| HttpError::new(Status::BAD_REQUEST, "invalid Content-Length"))?;
@@ -342,10 +342,6 @@ impl Framing {
                 ));
             }
             self.content_length = Some(n);
-            any = true;
-        }
-        if !any {
-            return Err(HttpError::new(Status::BAD_REQUEST, "empty Content-Length"));
         }
         Ok(())
     }
