@@ -1,0 +1,351 @@
+//! The admin socket: a Unix socket (mode 0600) speaking length-prefixed postcard frames, one
+//! request per connection. Served by its own thread with blocking I/O: the control plane is
+//! rare and must never stall a data-plane core (state writes fsync).
+//!
+//! Every change is applied to a copy of the state, persisted atomically, and only then made
+//! visible: a refused or failed change leaves both the file and the running daemon as they were.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use streampack_core::admin::frame;
+use streampack_core::admin::proto::{
+    ChannelView, EndpointView, InputLiveView, InputView, LiveView, Request, Response, StatusView,
+};
+use streampack_core::channel::{ChannelConfig, EndpointConfig, InputRole};
+use streampack_core::id::Id;
+use streampack_core::state::{ControlError, ControlState};
+
+use crate::clock;
+use crate::persist;
+use crate::registry::{Registry, Shared};
+
+/// The control plane: the authoritative state and where it is persisted.
+pub struct Admin {
+    shared: Arc<Shared>,
+    state: Mutex<ControlState>,
+    dir: PathBuf,
+}
+
+/// Binds the admin socket with mode 0600, refusing to steal a live daemon's socket.
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!(
+                    "another streampackd is running with admin socket {}",
+                    path.display()
+                ),
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    // No window in which the socket is reachable by others: umask first, chmod to be sure.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(path);
+    nix::sys::stat::umask(old);
+    let listener = bound?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+impl Admin {
+    /// The control plane over `state`, persisted in `dir`.
+    pub fn new(shared: Arc<Shared>, state: ControlState, dir: PathBuf) -> Admin {
+        Admin {
+            shared,
+            state: Mutex::new(state),
+            dir,
+        }
+    }
+
+    /// Waits for any change in progress to finish (used at shutdown).
+    pub fn quiesce(&self) {
+        drop(self.state.lock());
+    }
+
+    /// Accepts connections until the listener fails; each one on its own short-lived thread.
+    pub fn serve(self: Arc<Self>, listener: UnixListener) {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let admin = Arc::clone(&self);
+            let spawned = std::thread::Builder::new()
+                .name("admin-conn".into())
+                .spawn(move || admin.handle_conn(conn));
+            if let Err(e) = spawned {
+                tracing::warn!("admin connection dropped: {e}");
+            }
+        }
+    }
+
+    fn handle_conn(&self, mut conn: UnixStream) {
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = conn.set_write_timeout(Some(Duration::from_secs(10)));
+        let mut buf = Vec::with_capacity(1024);
+        let mut chunk = [0u8; 8192];
+        let req = loop {
+            match frame::decode::<Request>(&buf) {
+                Ok(Some((req, _))) => break req,
+                Ok(None) => {}
+                Err(e) => {
+                    let resp = Response::Error(ControlError::Invalid(e.to_string()));
+                    if let Ok(bytes) = frame::encode(&resp) {
+                        let _ = conn.write_all(&bytes);
+                    }
+                    return;
+                }
+            }
+            match conn.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let resp = self.dispatch(req);
+        match frame::encode(&resp) {
+            Ok(bytes) => {
+                let _ = conn.write_all(&bytes);
+            }
+            Err(e) => tracing::error!("admin response cannot be encoded: {e}"),
+        }
+    }
+
+    /// Answers one request.
+    pub fn dispatch(&self, req: Request) -> Response {
+        match self.try_dispatch(req) {
+            Ok(r) => r,
+            Err(e) => Response::Error(e),
+        }
+    }
+
+    fn try_dispatch(&self, req: Request) -> Result<Response, ControlError> {
+        Ok(match req {
+            Request::Status => Response::Status(self.status()),
+            Request::ChannelList => {
+                let st = self.lock()?;
+                Response::Channels(st.channels.iter().map(|c| self.channel_view(c)).collect())
+            }
+            Request::ChannelShow { channel } => {
+                Response::Channel(self.channel_view(self.lock()?.channel(&channel)?))
+            }
+            Request::ChannelCreate(spec) => {
+                let view = self.mutate(|st, gen| {
+                    st.create_channel(&spec, gen).map(|c| self.channel_view(c))
+                })?;
+                tracing::info!(channel = %view.id, name = %view.name, protocol = %view.protocol, "channel created");
+                Response::Channel(view)
+            }
+            Request::ChannelEdit { channel, patch } => {
+                let view = self.mutate(|st, _| {
+                    st.edit_channel(&channel, &patch)
+                        .map(|c| self.channel_view(c))
+                })?;
+                tracing::info!(channel = %view.id, "channel edited");
+                Response::Channel(view)
+            }
+            Request::ChannelDelete { channel } => {
+                let gone = self.mutate(|st, _| st.delete_channel(&channel))?;
+                tracing::info!(channel = %gone.id, name = %gone.name, "channel deleted");
+                Response::Deleted {
+                    id: gone.id.to_string(),
+                }
+            }
+            Request::EndpointCreate { channel, spec } => {
+                let view = self.mutate(|st, gen| {
+                    st.create_endpoint(&channel, &spec, gen)
+                        .map(|(c, e)| self.endpoint_view(c, e))
+                })?;
+                tracing::info!(channel = %view.channel_id, endpoint = %view.id, kind = %view.kind, "endpoint created");
+                Response::Endpoint(view)
+            }
+            Request::EndpointList { channel } => {
+                let st = self.lock()?;
+                let c = st.channel(&channel)?;
+                Response::Endpoints(
+                    c.endpoints
+                        .iter()
+                        .map(|e| self.endpoint_view(c, e))
+                        .collect(),
+                )
+            }
+            Request::EndpointShow { channel, endpoint } => {
+                let st = self.lock()?;
+                let (c, e) = st.endpoint(&channel, &endpoint)?;
+                Response::Endpoint(self.endpoint_view(c, e))
+            }
+            Request::EndpointEdit {
+                channel,
+                endpoint,
+                patch,
+            } => {
+                let view = self.mutate(|st, _| {
+                    st.edit_endpoint(&channel, &endpoint, &patch)
+                        .map(|(c, e)| self.endpoint_view(c, e))
+                })?;
+                tracing::info!(channel = %view.channel_id, endpoint = %view.id, "endpoint edited");
+                Response::Endpoint(view)
+            }
+            Request::EndpointDelete { channel, endpoint } => {
+                let gone = self.mutate(|st, _| st.delete_endpoint(&channel, &endpoint))?;
+                tracing::info!(endpoint = %gone.id, name = %gone.name, "endpoint deleted");
+                Response::Deleted {
+                    id: gone.id.to_string(),
+                }
+            }
+        })
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, ControlState>, ControlError> {
+        self.state
+            .lock()
+            .map_err(|_| ControlError::Unavailable("control state is unavailable".into()))
+    }
+
+    /// Applies `f` to a copy of the state, persists it, then publishes it.
+    fn mutate<T>(
+        &self,
+        f: impl FnOnce(&mut ControlState, &mut dyn FnMut() -> Id) -> Result<T, ControlError>,
+    ) -> Result<T, ControlError> {
+        let mut guard = self.lock()?;
+        let mut next = guard.clone();
+        let mut rng_failed = false;
+        let mut gen = || {
+            let mut b = [0u8; 14];
+            if getrandom::fill(&mut b).is_err() {
+                rng_failed = true;
+            }
+            Id::from_random(b)
+        };
+        let out = f(&mut next, &mut gen)?;
+        if rng_failed {
+            return Err(ControlError::Unavailable(
+                "the system random number generator failed; nothing changed".into(),
+            ));
+        }
+        persist::save(&self.dir, &next).map_err(|e| {
+            tracing::error!("{e}");
+            ControlError::Unavailable(format!("cannot persist the change, nothing changed: {e}"))
+        })?;
+        *guard = next;
+        let reg = Registry::rebuild(&guard, &self.shared.registry.load());
+        self.shared.registry.store(Arc::new(reg));
+        Ok(out)
+    }
+
+    fn channel_view(&self, c: &ChannelConfig) -> ChannelView {
+        ChannelView {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            protocol: c.protocol,
+            max_segment_duration: c.max_segment_duration,
+            max_playlist_duration: c.max_playlist_duration,
+            description: c.description.clone(),
+            inputs: c
+                .inputs
+                .iter()
+                .map(|i| InputView {
+                    id: i.id.to_string(),
+                    role: i.role.to_string(),
+                    url: format!("{}/v1/{}/{}", self.shared.ingest_base, c.id, i.id),
+                })
+                .collect(),
+            endpoints: c
+                .endpoints
+                .iter()
+                .map(|e| self.endpoint_view(c, e))
+                .collect(),
+            live: self.live_view(&c.id),
+        }
+    }
+
+    fn endpoint_view(&self, c: &ChannelConfig, e: &EndpointConfig) -> EndpointView {
+        EndpointView {
+            id: e.id.to_string(),
+            name: e.name.clone(),
+            kind: e.kind,
+            manifest_name: e.manifest_name.clone(),
+            url: format!(
+                "{}/v1/{}/{}/{}",
+                self.shared.pull_base,
+                c.id,
+                e.id,
+                e.manifest_file()
+            ),
+            channel_id: c.id.to_string(),
+        }
+    }
+
+    fn live_view(&self, id: &Id) -> LiveView {
+        let reg = self.shared.registry.load();
+        let snap = reg.channels.get(id).and_then(|e| e.media.hls.load_full());
+        let Some(snap) = snap else {
+            return LiveView {
+                inputs: InputRole::ALL
+                    .iter()
+                    .map(|r| InputLiveView {
+                        role: r.to_string(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            };
+        };
+        let s = &snap.status;
+        LiveView {
+            active_input: s.active.map(|r| r.to_string()),
+            inputs: InputRole::ALL
+                .iter()
+                .map(|r| {
+                    let i = &s.inputs[r.index()];
+                    InputLiveView {
+                        role: r.to_string(),
+                        last_segment_age_ms: i.last_segment_mono_ms.map(clock::age_ms),
+                        segments: i.segments,
+                        bytes: i.bytes,
+                    }
+                })
+                .collect(),
+            window_segments: s.window_segments,
+            held_bytes: s.held_bytes,
+            failovers: s.failovers,
+            ended: s.ended,
+        }
+    }
+
+    fn status(&self) -> StatusView {
+        let (channels, endpoints) = match self.state.lock() {
+            Ok(st) => (
+                st.channels.len(),
+                st.channels.iter().map(|c| c.endpoints.len()).sum(),
+            ),
+            Err(_) => (0, 0),
+        };
+        let reg = self.shared.registry.load();
+        let held_bytes = reg
+            .channels
+            .values()
+            .filter_map(|e| e.media.hls.load_full())
+            .map(|s| s.status.held_bytes)
+            .sum();
+        StatusView {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_secs: self.shared.started.elapsed().as_secs(),
+            io_driver: self.shared.io_driver.to_owned(),
+            shards: u32::try_from(self.shared.shards()).unwrap_or(u32::MAX),
+            channels: u32::try_from(channels).unwrap_or(u32::MAX),
+            endpoints: u32::try_from(endpoints).unwrap_or(u32::MAX),
+            connections: self.shared.connections.load(Ordering::Relaxed),
+            held_bytes,
+            ingest_url: self.shared.ingest_base.clone(),
+            pull_url: self.shared.pull_base.clone(),
+            state_dir: self.dir.display().to_string(),
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! Daemon configuration: one serde struct with embedded defaults, an optional TOML file, and
+//! command-line flags that override both; `validate()` runs before anything starts.
+
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Which io driver the executors use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum IoDriver {
+    /// io_uring, falling back to epoll when the ring cannot be created.
+    Auto,
+    /// io_uring only: fail to start without it.
+    Uring,
+    /// epoll only.
+    Epoll,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything the daemon can be configured with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where channels, inputs and endpoints are persisted.
+    pub state_dir: PathBuf,
+    /// Admin socket path; default: `$RUNTIME_DIRECTORY/streampackd.sock` under systemd, else
+    /// inside the state directory.
+    pub admin_socket: Option<PathBuf>,
+    /// io driver choice.
+    pub io_driver: IoDriver,
+    /// Executor threads; 0 = one per available core.
+    pub cores: usize,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Where encoders push.
+    pub ingest: Listener,
+    /// Where players and CDNs pull.
+    pub pull: Listener,
+    /// Protocol limits and timeouts.
+    pub limits: Limits,
+    /// Cache lifetimes sent to players and CDNs.
+    pub cache: Cache,
+}
+
+/// One listening address and the URL clients know it by.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// Base URL shown in input/endpoint URLs; default `http://<listen>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+impl Listener {
+    /// The base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+/// Limits that keep one client from hurting the others.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request head, bytes (431 above).
+    pub max_head_bytes: usize,
+    /// Most request headers (431 above).
+    pub max_headers: usize,
+    /// Largest segment or init object, bytes (413 above).
+    pub max_object_bytes: u64,
+    /// Largest playlist or manifest, bytes (413 above).
+    pub max_manifest_bytes: u64,
+    /// Seconds to receive a complete request head once it started (408).
+    pub head_timeout_secs: u64,
+    /// Seconds a keep-alive connection may sit idle between requests.
+    pub idle_timeout_secs: u64,
+    /// Least seconds allowed for a request body. The actual limit is the larger of this and
+    /// `2 × max_segment_duration + 5` of the channel: encoders stream a segment's body while
+    /// they encode it.
+    pub body_timeout_min_secs: u64,
+    /// Most client connections open at once per listener shard (new ones are closed at once).
+    pub max_connections_per_shard: usize,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+/// `Cache-Control` lifetimes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cache {
+    /// Playlists and manifests, seconds (1–60).
+    pub manifest_max_age_secs: u32,
+    /// Segments, seconds (10–1800).
+    pub segment_max_age_secs: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            state_dir: std::env::var_os("STATE_DIRECTORY")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("streampack-state")),
+            admin_socket: None,
+            io_driver: IoDriver::Auto,
+            cores: 0,
+            log_format: LogFormat::Text,
+            ingest: Listener {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+                public_url: None,
+            },
+            pull: Listener {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                public_url: None,
+            },
+            limits: Limits::default(),
+            cache: Cache::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head_bytes: 16 * 1024,
+            max_headers: 64,
+            max_object_bytes: 64 * 1024 * 1024,
+            max_manifest_bytes: 1024 * 1024,
+            head_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            body_timeout_min_secs: 10,
+            max_connections_per_shard: 20_000,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache {
+            manifest_max_age_secs: 1,
+            segment_max_age_secs: 600,
+        }
+    }
+}
+
+/// Command-line flags; each one overrides the config file.
+#[derive(Debug, Parser)]
+#[command(
+    name = "streampackd",
+    version,
+    about = "streampack live packaging and origin daemon"
+)]
+pub struct Args {
+    /// TOML config file (optional: embedded defaults otherwise).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// State directory (channels, inputs, endpoints).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Admin socket path.
+    #[arg(long)]
+    pub admin_socket: Option<PathBuf>,
+    /// Ingest listen address (encoders push here).
+    #[arg(long)]
+    pub ingest_listen: Option<SocketAddr>,
+    /// Pull listen address (players pull here).
+    #[arg(long)]
+    pub pull_listen: Option<SocketAddr>,
+    /// Base URL shown for inputs (e.g. behind NAT).
+    #[arg(long)]
+    pub public_ingest_url: Option<String>,
+    /// Base URL shown for endpoints.
+    #[arg(long)]
+    pub public_pull_url: Option<String>,
+    /// io driver.
+    #[arg(long, value_enum)]
+    pub io_driver: Option<IoDriver>,
+    /// Executor threads (0 = one per core).
+    #[arg(long)]
+    pub cores: Option<usize>,
+    /// Log format.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads the file (if any) and applies the flags.
+    pub fn load(args: &Args) -> Result<Config, ConfigError> {
+        let mut cfg = match &args.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(v) = &args.state_dir {
+            cfg.state_dir = v.clone();
+        }
+        if let Some(v) = &args.admin_socket {
+            cfg.admin_socket = Some(v.clone());
+        }
+        if let Some(v) = args.ingest_listen {
+            cfg.ingest.listen = v;
+        }
+        if let Some(v) = args.pull_listen {
+            cfg.pull.listen = v;
+        }
+        if let Some(v) = &args.public_ingest_url {
+            cfg.ingest.public_url = Some(v.clone());
+        }
+        if let Some(v) = &args.public_pull_url {
+            cfg.pull.public_url = Some(v.clone());
+        }
+        if let Some(v) = args.io_driver {
+            cfg.io_driver = v;
+        }
+        if let Some(v) = args.cores {
+            cfg.cores = v;
+        }
+        if let Some(v) = args.log_format {
+            cfg.log_format = v;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses a TOML file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks ranges and combinations.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.ingest.listen == self.pull.listen {
+            return bad(format!(
+                "ingest and pull listen on the same address {}",
+                self.ingest.listen
+            ));
+        }
+        for (what, l) in [("ingest", &self.ingest), ("pull", &self.pull)] {
+            if let Some(u) = &l.public_url {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return bad(format!(
+                        "{what} public URL {u:?} must start with http:// or https://"
+                    ));
+                }
+            }
+        }
+        let l = &self.limits;
+        if !(1024..=1024 * 1024).contains(&l.max_head_bytes) {
+            return bad("limits.max_head_bytes must be 1024-1048576".into());
+        }
+        if !(8..=100).contains(&l.max_headers) {
+            return bad("limits.max_headers must be 8-100".into());
+        }
+        if l.max_object_bytes < 1024 || l.max_manifest_bytes < 1024 {
+            return bad(
+                "limits.max_object_bytes and max_manifest_bytes must be at least 1024".into(),
+            );
+        }
+        if l.head_timeout_secs == 0 || l.idle_timeout_secs == 0 || l.body_timeout_min_secs == 0 {
+            return bad("limits timeouts must be at least 1 second".into());
+        }
+        if l.max_connections_per_shard == 0 {
+            return bad("limits.max_connections_per_shard must be at least 1".into());
+        }
+        if !(1..=60).contains(&self.cache.manifest_max_age_secs) {
+            return bad("cache.manifest_max_age_secs must be 1-60".into());
+        }
+        if !(10..=1800).contains(&self.cache.segment_max_age_secs) {
+            return bad("cache.segment_max_age_secs must be 10-1800".into());
+        }
+        if self.cores > 1024 {
+            return bad("cores must be 0 (one per core) to 1024".into());
+        }
+        Ok(())
+    }
+
+    /// The admin socket path in effect.
+    pub fn admin_socket_path(&self) -> PathBuf {
+        if let Some(p) = &self.admin_socket {
+            return p.clone();
+        }
+        match std::env::var_os("RUNTIME_DIRECTORY") {
+            Some(dir) => PathBuf::from(dir).join("streampackd.sock"),
+            None => self.state_dir.join("streampackd.sock"),
+        }
+    }
+
+    /// Executor threads in effect.
+    pub fn shard_count(&self) -> usize {
+        if self.cores > 0 {
+            return self.cores;
+        }
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    }
+
+    /// The effective configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_loopback() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert!(c.ingest.listen.ip().is_loopback() && c.pull.listen.ip().is_loopback());
+        assert_eq!(c.pull.base_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn file_and_flags_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "cores = 3\n[pull]\nlisten = \"127.0.0.1:9000\"\npublic_url = \"https://cdn.example/\"\n[limits]\nmax_object_bytes = 2048\n").unwrap();
+        let args = Args::parse_from([
+            "streampackd",
+            "--config",
+            f.to_str().unwrap(),
+            "--cores",
+            "2",
+        ]);
+        let c = Config::load(&args).unwrap();
+        assert_eq!(c.cores, 2);
+        assert_eq!(c.pull.listen.port(), 9000);
+        assert_eq!(c.pull.base_url(), "https://cdn.example");
+        assert_eq!(c.limits.max_object_bytes, 2048);
+        assert_eq!(c.limits.max_headers, 64, "unset keys keep defaults");
+    }
+
+    #[test]
+    fn bad_files_say_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "colors = 3\n").unwrap();
+        let e = Config::from_file(&f).unwrap_err().to_string();
+        assert!(e.contains("colors"), "{e}");
+        let mut c = Config::default();
+        c.pull.listen = c.ingest.listen;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("same address"));
+        let mut c = Config::default();
+        c.cache.manifest_max_age_secs = 0;
+        assert!(c.validate().is_err());
+    }
+}

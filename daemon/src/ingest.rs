@@ -1,0 +1,154 @@
+//! Ingest requests: `PUT|POST|DELETE /v1/<channelId>/<inputId>/<path>`. Everything that can be
+//! refused from the head (route, method, size) is refused before the body is read, so an
+//! encoder that sent `Expect: 100-continue` never uploads a body for nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+use streampack_core::channel::media::IngestError;
+use streampack_core::http::{
+    parse_v1_path, write_head, BodyDecoder, BodyKind, HttpError, Method, RequestHead, Status,
+    CONTINUE_100,
+};
+
+use crate::conn::Conn;
+use crate::registry::Shared;
+use crate::shard::{IngestDone, IngestOp, ShardMsg};
+
+const ALLOW: &[u8] = b"PUT, POST, DELETE";
+
+/// Is this path a manifest (smaller size cap)?
+fn is_manifest(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    p.ends_with(".m3u8") || p.ends_with(".mpd")
+}
+
+/// Maps the core's ingest errors to HTTP: the one place this is decided.
+pub fn ingest_error(e: &IngestError) -> HttpError {
+    let status = match e {
+        IngestError::UnsupportedMedia(_) => Status::UNSUPPORTED_MEDIA_TYPE,
+        IngestError::BadPlaylist(_) => Status::BAD_REQUEST,
+    };
+    HttpError::new(status, e.to_string())
+}
+
+/// Handles one ingest request; returns whether the connection stays open.
+pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) -> bool {
+    let keep = head.keep_alive;
+    let has_body = head.body != BodyKind::Empty;
+    // An error answered before the body was read must close the connection unless there is
+    // no body: the unread bytes would otherwise be taken for the next request.
+    let early = |e: HttpError| (e, keep && !has_body);
+
+    let outcome: Result<Status, (HttpError, bool)> = async {
+        let is_delete = match head.method {
+            Method::Put | Method::Post => false,
+            Method::Delete => true,
+            _ => {
+                let e = HttpError::new(
+                    Status::METHOD_NOT_ALLOWED,
+                    "ingest accepts PUT, POST and DELETE",
+                );
+                return Err(early(e));
+            }
+        };
+        let route = parse_v1_path(head.path()).map_err(early)?;
+        let reg = shared.registry.load();
+        let Some(entry) = reg.channels.get(&route.channel) else {
+            return Err(early(HttpError::new(Status::NOT_FOUND, "unknown channel")));
+        };
+        let Some(input) = entry.config.input(&route.second) else {
+            return Err(early(HttpError::new(
+                Status::NOT_FOUND,
+                "unknown input for this channel",
+            )));
+        };
+        let role = input.role;
+        let limits = &shared.config.limits;
+        let cap = if is_manifest(&route.rest) {
+            limits.max_manifest_bytes
+        } else {
+            limits.max_object_bytes
+        };
+        if !is_delete && head.body == BodyKind::Empty {
+            let e = HttpError::new(
+                Status::LENGTH_REQUIRED,
+                "PUT/POST needs Content-Length or chunked Transfer-Encoding",
+            );
+            return Err(early(e));
+        }
+        let dec = BodyDecoder::new(head.body, if is_delete { 64 * 1024 } else { cap })
+            .map_err(|e| (e, false))?;
+        if head.expect_continue && !conn.write(CONTINUE_100.to_vec()).await {
+            return Err((
+                HttpError::new(Status::BAD_REQUEST, "connection lost"),
+                false,
+            ));
+        }
+        let seg_secs = u64::from(entry.config.max_segment_duration);
+        let body_limit = Duration::from_secs(limits.body_timeout_min_secs.max(2 * seg_secs + 5));
+        let hint = match head.body {
+            BodyKind::Length(n) => usize::try_from(n).unwrap_or(0),
+            _ => 0,
+        };
+        let channel = entry.config.id;
+        drop(reg);
+        let body = conn
+            .read_body(dec, body_limit, hint)
+            .await
+            .map_err(|e| (e, false))?;
+        let (tx, rx) = flume::bounded(1);
+        let op = IngestOp {
+            channel,
+            input: role,
+            path: route.rest,
+            body: if is_delete { None } else { Some(body) },
+            reply: tx,
+        };
+        let owner = streampack_core::id::shard_for(&channel, shared.shards());
+        let unavailable = || {
+            (
+                HttpError::new(Status::SERVICE_UNAVAILABLE, "shutting down"),
+                false,
+            )
+        };
+        let Some(inbox) = shared.inboxes.get(owner) else {
+            return Err(unavailable());
+        };
+        inbox
+            .send_async(ShardMsg::Ingest(op))
+            .await
+            .map_err(|_| unavailable())?;
+        match rx.recv_async().await {
+            Ok(Ok(IngestDone::Stored(outcome))) => {
+                for w in outcome.warnings {
+                    tracing::warn!(channel = %channel, input = %role, "{w}");
+                }
+                Ok(Status::CREATED)
+            }
+            Ok(Ok(IngestDone::Deleted(_))) => Ok(Status::NO_CONTENT),
+            Ok(Err(e)) => {
+                tracing::debug!(channel = %channel, input = %role, "ingest refused: {e}");
+                Err((ingest_error(&e), keep))
+            }
+            Err(_) => Err(unavailable()),
+        }
+    }
+    .await;
+
+    match outcome {
+        Ok(status) => {
+            let mut out = Vec::with_capacity(128);
+            let len = (status != Status::NO_CONTENT).then_some(0);
+            write_head(&mut out, status, &[], len, keep);
+            conn.write(out).await && keep
+        }
+        Err((e, keep_open)) => {
+            let extra: &[(&str, &[u8])] = if e.status == Status::METHOD_NOT_ALLOWED {
+                &[("Allow", ALLOW)]
+            } else {
+                &[]
+            };
+            conn.send_error_with(&e, extra, keep_open, false).await
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! `streampackd`: the thin I/O shell around `streampack-core`.
+//!
+//! # Layout
+//! - [`config`]: defaults, TOML file, flags, validation.
+//! - [`server`]: start-up (state, `SO_REUSEPORT` listeners, one monoio executor per core with
+//!   io_uring or epoll, admin thread, readiness) and graceful shutdown.
+//! - [`conn`]: one connection's reads and writes (head + shared body in one `writev`).
+//! - [`ingest`] / [`pull`]: the two request handlers.
+//! - [`shard`]: the owner side of a shard: channels' media state, ingest applied, snapshots published.
+//! - [`registry`]: what every core reads lock-free.
+//! - [`admin`]: the Unix-socket control plane; [`persist`]: the state file.
+//! - [`clock`], [`notify`]: clocks for the core; systemd notification.
+
+pub mod admin;
+pub mod clock;
+pub mod config;
+pub mod conn;
+pub mod ingest;
+pub mod notify;
+pub mod persist;
+pub mod pull;
+pub mod registry;
+pub mod server;
+pub mod shard;

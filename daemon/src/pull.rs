@@ -1,0 +1,262 @@
+//! Pull requests: `GET|HEAD /v1/<channelId>/<endpointId>/<file>` from players and CDNs.
+//! The hot path loads the registry and the channel's snapshot lock-free, finds the
+//! pre-rendered playlist or the shared segment `Bytes`, and writes it without copying.
+
+use bytes::Bytes;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use streampack_core::channel::media::Lookup;
+use streampack_core::channel::EndpointType;
+use streampack_core::http::{
+    if_none_match_matches, parse_range, parse_v1_path, write_head, HttpError, Method, RangeOutcome,
+    RequestHead, Status,
+};
+
+use crate::conn::Conn;
+use crate::registry::Shared;
+
+const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
+const PLAYLIST_TYPE: &[u8] = b"application/vnd.apple.mpegurl";
+
+/// What a successful pull answers with.
+struct Answer<'a> {
+    body: Bytes,
+    content_type: &'a [u8],
+    etag: &'a str,
+    last_modified_unix_ms: u64,
+    cache_control: &'a str,
+    ranges: bool,
+}
+
+/// Handles one pull request; returns whether the connection stays open.
+pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) -> bool {
+    let keep = head.keep_alive;
+    let head_only = head.method == Method::Head;
+    match head.method {
+        Method::Get | Method::Head => {}
+        Method::Options => return preflight(conn, &head, shared).await,
+        _ => {
+            let e = HttpError::new(
+                Status::METHOD_NOT_ALLOWED,
+                "endpoints answer GET, HEAD and OPTIONS",
+            );
+            let keep_open = keep && head.body == streampack_core::http::BodyKind::Empty;
+            return conn
+                .send_error_with(&e, &[("Allow", ALLOW)], keep_open, false)
+                .await;
+        }
+    }
+    if let Err(e) = conn.discard_body(head.body, shared).await {
+        return conn.send_error(&e, false, head_only).await;
+    }
+    if head.path() == b"/healthz" {
+        let mut out = Vec::with_capacity(128);
+        write_head(
+            &mut out,
+            Status::OK,
+            &[
+                ("Content-Type", b"text/plain"),
+                ("Cache-Control", b"no-store"),
+            ],
+            Some(3),
+            keep,
+        );
+        if !head_only {
+            out.extend_from_slice(b"ok\n");
+        }
+        return conn.write(out).await && keep;
+    }
+    let route = match parse_v1_path(head.path()) {
+        Ok(r) => r,
+        Err(e) => return conn.send_error(&e, keep, head_only).await,
+    };
+    let reg = shared.registry.load();
+    let Some(entry) = reg.channels.get(&route.channel) else {
+        return conn
+            .send_error(
+                &HttpError::new(Status::NOT_FOUND, "unknown channel"),
+                keep,
+                head_only,
+            )
+            .await;
+    };
+    let Some(endpoint) = entry.config.endpoint(&route.second) else {
+        let e = HttpError::new(Status::NOT_FOUND, "unknown endpoint for this channel");
+        return conn.send_error(&e, keep, head_only).await;
+    };
+    if endpoint.kind != EndpointType::Hls {
+        let e = HttpError::new(
+            Status::NOT_IMPLEMENTED,
+            "this endpoint type is not served by this build",
+        );
+        return conn.send_error(&e, keep, head_only).await;
+    }
+    let snap = entry.media.hls.load();
+    let Some(snap) = snap.as_ref().filter(|s| s.main.is_some()) else {
+        let e = HttpError::new(
+            Status::SERVICE_UNAVAILABLE,
+            "no input has delivered media to this channel yet",
+        );
+        return conn
+            .send_error_with(&e, &[("Retry-After", b"2")], keep, head_only)
+            .await;
+    };
+    let manifest = endpoint.manifest_file();
+    let answer = match snap.lookup(&manifest, &route.rest) {
+        Lookup::Playlist(r) => Answer {
+            body: r.body.clone(),
+            content_type: PLAYLIST_TYPE,
+            etag: &r.etag,
+            last_modified_unix_ms: r.last_modified_unix_ms,
+            cache_control: &shared.manifest_cache_control,
+            ranges: false,
+        },
+        Lookup::Object(o) => Answer {
+            body: o.body.clone(),
+            content_type: o.content_type.as_bytes(),
+            etag: &o.etag,
+            last_modified_unix_ms: o.last_modified_unix_ms,
+            cache_control: &shared.segment_cache_control,
+            ranges: true,
+        },
+        Lookup::NotFound => {
+            let e = HttpError::new(
+                Status::NOT_FOUND,
+                "no such playlist or segment (segments leave after the window)",
+            );
+            return conn.send_error(&e, keep, head_only).await;
+        }
+    };
+    let (out, body) = respond(&head, &answer);
+    if head_only || body.is_empty() {
+        conn.write(out).await && keep
+    } else {
+        conn.write_with_body(out, body).await && keep
+    }
+}
+
+/// Builds the response head (and the body slice to send) for a found object.
+fn respond(head: &RequestHead, a: &Answer<'_>) -> (Vec<u8>, Bytes) {
+    let keep = head.keep_alive;
+    let lm = http_date(a.last_modified_unix_ms);
+    let date = now_http_date();
+    let mut hdrs: Vec<(&str, &[u8])> = vec![
+        ("Date", date.as_bytes()),
+        ("Content-Type", a.content_type),
+        ("Cache-Control", a.cache_control.as_bytes()),
+        ("ETag", a.etag.as_bytes()),
+        ("Last-Modified", lm.as_bytes()),
+        ("Access-Control-Allow-Origin", b"*"),
+        (
+            "Access-Control-Expose-Headers",
+            b"Content-Length, Content-Range, ETag, Age",
+        ),
+    ];
+    if a.ranges {
+        hdrs.push(("Accept-Ranges", b"bytes"));
+    }
+    let mut out = Vec::with_capacity(512);
+    if not_modified(head, a) {
+        write_head(&mut out, Status::NOT_MODIFIED, &hdrs, None, keep);
+        return (out, Bytes::new());
+    }
+    let len = a.body.len() as u64;
+    if a.ranges {
+        if let Some(value) = head.header("range") {
+            match parse_range(value, len) {
+                RangeOutcome::Full => {}
+                RangeOutcome::Partial {
+                    start,
+                    end_inclusive,
+                } => {
+                    let cr = format!("bytes {start}-{end_inclusive}/{len}");
+                    hdrs.push(("Content-Range", cr.as_bytes()));
+                    // Bounds come from parse_range, which clamps them to `len`.
+                    let (s, e) = (start as usize, end_inclusive as usize + 1);
+                    let part = a.body.slice(s.min(a.body.len())..e.min(a.body.len()));
+                    write_head(
+                        &mut out,
+                        Status::PARTIAL_CONTENT,
+                        &hdrs,
+                        Some(part.len() as u64),
+                        keep,
+                    );
+                    return (out, part);
+                }
+                RangeOutcome::Unsatisfiable => {
+                    let cr = format!("bytes */{len}");
+                    hdrs.push(("Content-Range", cr.as_bytes()));
+                    write_head(
+                        &mut out,
+                        Status::RANGE_NOT_SATISFIABLE,
+                        &hdrs,
+                        Some(0),
+                        keep,
+                    );
+                    return (out, Bytes::new());
+                }
+            }
+        }
+    }
+    write_head(&mut out, Status::OK, &hdrs, Some(len), keep);
+    (out, a.body.clone())
+}
+
+fn not_modified(head: &RequestHead, a: &Answer<'_>) -> bool {
+    if let Some(inm) = head.header("if-none-match") {
+        return if_none_match_matches(inm, a.etag);
+    }
+    if let Some(ims) = head.header_str("if-modified-since") {
+        if let Ok(t) = httpdate::parse_http_date(ims) {
+            let since = t
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            return a.last_modified_unix_ms / 1000 <= since;
+        }
+    }
+    false
+}
+
+async fn preflight(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> bool {
+    if let Err(e) = conn.discard_body(head.body, shared).await {
+        return conn.send_error(&e, false, false).await;
+    }
+    let req_headers = head
+        .header("access-control-request-headers")
+        .unwrap_or(b"*");
+    let hdrs: [(&str, &[u8]); 5] = [
+        ("Access-Control-Allow-Origin", b"*"),
+        ("Access-Control-Allow-Methods", ALLOW),
+        ("Access-Control-Allow-Headers", req_headers),
+        ("Access-Control-Max-Age", b"86400"),
+        ("Allow", ALLOW),
+    ];
+    let mut out = Vec::with_capacity(256);
+    write_head(&mut out, Status::NO_CONTENT, &hdrs, None, head.keep_alive);
+    conn.write(out).await && head.keep_alive
+}
+
+fn http_date(unix_ms: u64) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(unix_ms))
+}
+
+/// `Date` header value, formatted at most once per second per thread.
+fn now_http_date() -> String {
+    thread_local! {
+        static CACHE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+    }
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs || c.1.is_empty() {
+            *c = (secs, httpdate::fmt_http_date(now));
+        }
+        c.1.clone()
+    })
+}

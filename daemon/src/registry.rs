@@ -1,0 +1,103 @@
+//! What every shard reads without locks: the published control-plane registry (channels with
+//! their config) and, per channel, the latest media snapshot its owner published.
+//!
+//! Both are behind `ArcSwap`: readers `load()` a guard (no lock, no refcount traffic on the
+//! fast path); writers build a new value and `store()` it.
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use streampack_core::channel::media::HlsSnapshot;
+use streampack_core::channel::ChannelConfig;
+use streampack_core::id::Id;
+use streampack_core::state::ControlState;
+
+use crate::config::Config;
+use crate::shard::ShardMsg;
+
+/// The slot a channel's owner publishes snapshots into. It survives config edits.
+#[derive(Default)]
+pub struct MediaSlot {
+    /// Latest HLS output, `None` before the owner first published.
+    pub hls: ArcSwapOption<HlsSnapshot>,
+}
+
+/// A channel as the data plane sees it.
+pub struct ChannelEntry {
+    /// Its configuration at the time the registry was built.
+    pub config: ChannelConfig,
+    /// Where its owner publishes media.
+    pub media: Arc<MediaSlot>,
+}
+
+/// The data plane's view of the control-plane state.
+#[derive(Default)]
+pub struct Registry {
+    /// Channels by id.
+    pub channels: HashMap<Id, Arc<ChannelEntry>>,
+}
+
+impl Registry {
+    /// Builds the registry for `state`, keeping the media slots of channels that still exist.
+    pub fn rebuild(state: &ControlState, old: &Registry) -> Registry {
+        let channels = state
+            .channels
+            .iter()
+            .map(|c| {
+                let media = old
+                    .channels
+                    .get(&c.id)
+                    .map(|e| Arc::clone(&e.media))
+                    .unwrap_or_default();
+                (
+                    c.id,
+                    Arc::new(ChannelEntry {
+                        config: c.clone(),
+                        media,
+                    }),
+                )
+            })
+            .collect();
+        Registry { channels }
+    }
+}
+
+/// State shared by every thread of the daemon.
+pub struct Shared {
+    /// Effective configuration.
+    pub config: Config,
+    /// Published registry.
+    pub registry: ArcSwap<Registry>,
+    /// Each owner shard's inbox, by shard index.
+    pub inboxes: Vec<flume::Sender<ShardMsg>>,
+    /// Set once shutdown began.
+    pub shutting_down: AtomicBool,
+    /// Client connections open now, all listeners and shards.
+    pub connections: AtomicU64,
+    /// When the daemon started.
+    pub started: Instant,
+    /// Name of the io driver in use.
+    pub io_driver: &'static str,
+    /// Base URL of inputs.
+    pub ingest_base: String,
+    /// Base URL of endpoints.
+    pub pull_base: String,
+    /// `Cache-Control` of playlists and manifests.
+    pub manifest_cache_control: String,
+    /// `Cache-Control` of segments.
+    pub segment_cache_control: String,
+}
+
+impl Shared {
+    /// Number of owner shards.
+    pub fn shards(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    /// Whether shutdown began.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+}

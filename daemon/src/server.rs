@@ -1,0 +1,359 @@
+//! Start-up and shutdown: state, listeners, shard threads, admin socket, readiness, signals.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use streampack_core::http::Limits;
+
+use crate::admin::{self, Admin};
+use crate::config::{Config, IoDriver};
+use crate::conn::{Conn, ConnGuard};
+use crate::registry::{Registry, Shared};
+use crate::shard::{self, ShardMsg};
+use crate::{ingest, notify, persist, pull};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// State could not be loaded.
+    #[error(transparent)]
+    State(#[from] persist::PersistError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Listen {
+        /// Which listener.
+        what: &'static str,
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The admin socket could not be created.
+    #[error("cannot create admin socket {path}: {source}")]
+    AdminSocket {
+        /// Path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// io_uring was required and is unavailable.
+    #[error("io_uring is unavailable ({0}); use --io-driver auto or epoll")]
+    Uring(std::io::Error),
+    /// A thread could not be started.
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+    /// Signal handling could not be set up.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Which driver the shards run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    Uring,
+    Epoll,
+}
+
+impl Driver {
+    fn name(self) -> &'static str {
+        match self {
+            Driver::Uring => "io_uring",
+            Driver::Epoll => "epoll",
+        }
+    }
+}
+
+/// monoio's automatic driver does not fall back when the ring cannot be created for lack of
+/// locked memory, so try a ring ourselves and decide.
+fn choose_driver(want: IoDriver) -> Result<Driver, StartError> {
+    match want {
+        IoDriver::Epoll => Ok(Driver::Epoll),
+        IoDriver::Uring | IoDriver::Auto => {
+            match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+                .enable_timer()
+                .build()
+            {
+                Ok(rt) => {
+                    drop(rt);
+                    Ok(Driver::Uring)
+                }
+                Err(e) if want == IoDriver::Auto => {
+                    tracing::warn!("io_uring unavailable ({e}); falling back to epoll");
+                    Ok(Driver::Epoll)
+                }
+                Err(e) => Err(StartError::Uring(e)),
+            }
+        }
+    }
+}
+
+/// Binds `n` listening sockets on one address with `SO_REUSEPORT`, one per shard: the kernel
+/// spreads connections across them. A port of 0 is resolved once and reused for the rest.
+fn bind_reuseport(
+    what: &'static str,
+    addr: SocketAddr,
+    n: usize,
+) -> Result<Vec<std::net::TcpListener>, StartError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut out = Vec::with_capacity(n);
+    let mut addr = addr;
+    for _ in 0..n {
+        let err = |source| StartError::Listen { what, addr, source };
+        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .map_err(err)?;
+        sock.set_reuse_address(true).map_err(err)?;
+        sock.set_reuse_port(true).map_err(err)?;
+        sock.set_nonblocking(true).map_err(err)?;
+        sock.bind(&addr.into()).map_err(err)?;
+        sock.listen(4096).map_err(err)?;
+        let l: std::net::TcpListener = sock.into();
+        if addr.port() == 0 {
+            addr = l.local_addr().map_err(err)?;
+        }
+        out.push(l);
+    }
+    Ok(out)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(cfg: Config) -> Result<(), StartError> {
+    let state = persist::load(&cfg.state_dir)?;
+    let shards = cfg.shard_count().max(1);
+    let ingest_socks = bind_reuseport("ingest", cfg.ingest.listen, shards)?;
+    let pull_socks = bind_reuseport("pull", cfg.pull.listen, shards)?;
+    let driver = choose_driver(cfg.io_driver)?;
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .map_err(StartError::Signals)?;
+
+    let (inbox_tx, inbox_rx): (Vec<_>, Vec<_>) =
+        (0..shards).map(|_| flume::unbounded::<ShardMsg>()).unzip();
+    let registry = Registry::rebuild(&state, &Registry::default());
+    let shared = Arc::new(Shared {
+        manifest_cache_control: format!("public, max-age={}", cfg.cache.manifest_max_age_secs),
+        segment_cache_control: format!("public, max-age={}", cfg.cache.segment_max_age_secs),
+        ingest_base: cfg.ingest.base_url(),
+        pull_base: cfg.pull.base_url(),
+        config: cfg.clone(),
+        registry: arc_swap::ArcSwap::from_pointee(registry),
+        inboxes: inbox_tx,
+        shutting_down: AtomicBool::new(false),
+        connections: AtomicU64::new(0),
+        started: Instant::now(),
+        io_driver: driver.name(),
+    });
+
+    let socket_path = cfg.admin_socket_path();
+    let admin_listener = admin::bind(&socket_path).map_err(|source| StartError::AdminSocket {
+        path: socket_path.display().to_string(),
+        source,
+    })?;
+    let admin = Arc::new(Admin::new(
+        Arc::clone(&shared),
+        state,
+        cfg.state_dir.clone(),
+    ));
+    {
+        let admin = Arc::clone(&admin);
+        std::thread::Builder::new()
+            .name("admin".into())
+            .spawn(move || admin.serve(admin_listener))
+            .map_err(StartError::Thread)?;
+    }
+
+    let (shutdown_tx, shutdown_rx) = flume::bounded::<()>(1);
+    let mut threads = Vec::with_capacity(shards);
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    for (i, ((ingest, pull), inbox)) in ingest_socks
+        .into_iter()
+        .zip(pull_socks)
+        .zip(inbox_rx)
+        .enumerate()
+    {
+        let shared = Arc::clone(&shared);
+        let shutdown = shutdown_rx.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("shard-{i}"))
+            .spawn(move || run_shard(driver, i % ncpu, shared, ingest, pull, inbox, shutdown))
+            .map_err(StartError::Thread)?;
+        threads.push(t);
+    }
+    drop(shutdown_rx);
+
+    tracing::info!(
+        ingest = %cfg.ingest.listen, pull = %cfg.pull.listen, admin_socket = %socket_path.display(),
+        state_dir = %cfg.state_dir.display(), io_driver = driver.name(), shards,
+        "streampackd ready"
+    );
+    notify::notify("READY=1");
+
+    let sig = signals.forever().next();
+    tracing::info!(signal = ?sig, "shutting down: finishing in-flight requests");
+    notify::notify("STOPPING=1");
+    shared.shutting_down.store(true, Ordering::SeqCst);
+    drop(shutdown_tx);
+    for t in threads {
+        if t.join().is_err() {
+            tracing::error!("a shard thread panicked");
+        }
+    }
+    admin.quiesce();
+    let _ = std::fs::remove_file(&socket_path);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn run_shard(
+    driver: Driver,
+    cpu: usize,
+    shared: Arc<Shared>,
+    ingest: std::net::TcpListener,
+    pull: std::net::TcpListener,
+    inbox: flume::Receiver<ShardMsg>,
+    shutdown: flume::Receiver<()>,
+) {
+    let mut set = nix::sched::CpuSet::new();
+    if set.set(cpu).is_ok() {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+    }
+    let main = shard_main(shared, ingest, pull, inbox, shutdown);
+    if driver == Driver::Uring {
+        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .build()
+        {
+            Ok(mut rt) => return rt.block_on(main),
+            Err(e) => {
+                tracing::warn!("io_uring ring cannot be created on this shard ({e}); using epoll")
+            }
+        }
+    }
+    match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+    {
+        Ok(mut rt) => rt.block_on(main),
+        Err(e) => tracing::error!("cannot start an executor: {e}"),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Ingest,
+    Pull,
+}
+
+async fn shard_main(
+    shared: Arc<Shared>,
+    ingest: std::net::TcpListener,
+    pull: std::net::TcpListener,
+    inbox: flume::Receiver<ShardMsg>,
+    shutdown: flume::Receiver<()>,
+) {
+    let open = Rc::new(Cell::new(0usize));
+    let owner = monoio::spawn(shard::owner_loop(
+        Arc::clone(&shared),
+        inbox,
+        shutdown.clone(),
+    ));
+    let a = monoio::spawn(accept_loop(
+        Arc::clone(&shared),
+        ingest,
+        Role::Ingest,
+        shutdown.clone(),
+        Rc::clone(&open),
+    ));
+    let b = monoio::spawn(accept_loop(
+        Arc::clone(&shared),
+        pull,
+        Role::Pull,
+        shutdown.clone(),
+        Rc::clone(&open),
+    ));
+    let _ = a.await;
+    let _ = b.await;
+    let deadline = Instant::now() + Duration::from_secs(shared.config.limits.shutdown_grace_secs);
+    while open.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = owner.await;
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: std::net::TcpListener,
+    role: Role,
+    shutdown: flume::Receiver<()>,
+    open: Rc<Cell<usize>>,
+) {
+    let listener = match monoio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("listener unusable: {e}");
+            return;
+        }
+    };
+    let max = shared.config.limits.max_connections_per_shard;
+    loop {
+        let accepted = monoio::select! {
+            _ = shutdown.recv_async() => return,
+            r = listener.accept() => r,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::debug!("accept failed: {e}");
+                // Out of descriptors and the like: let the situation pass instead of spinning.
+                monoio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if open.get() >= max {
+            drop(stream);
+            continue;
+        }
+        open.set(open.get() + 1);
+        let shared = Arc::clone(&shared);
+        let shutdown = shutdown.clone();
+        let open = Rc::clone(&open);
+        monoio::spawn(async move {
+            serve(stream, peer, role, shared, shutdown).await;
+            open.set(open.get().saturating_sub(1));
+        });
+    }
+}
+
+async fn serve(
+    stream: monoio::net::TcpStream,
+    peer: SocketAddr,
+    role: Role,
+    shared: Arc<Shared>,
+    shutdown: flume::Receiver<()>,
+) {
+    let _guard = ConnGuard::new(Arc::clone(&shared));
+    let mut conn = Conn::new(stream, peer);
+    let limits = Limits {
+        max_head_bytes: shared.config.limits.max_head_bytes,
+        max_headers: shared.config.limits.max_headers,
+    };
+    loop {
+        let head = match conn.next_head(&shared, &limits, &shutdown).await {
+            Ok(Some(h)) => h,
+            _ => return,
+        };
+        let keep = match role {
+            Role::Ingest => ingest::handle(&mut conn, head, &shared).await,
+            Role::Pull => pull::handle(&mut conn, head, &shared).await,
+        };
+        if !keep || shared.is_shutting_down() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The owner side of a shard: the live media state of the channels this shard owns
+//! (`shard_for(channel_id)`). Ingest from any core is handed here as a message; the owner
+//! applies it to its `ChannelMedia` and publishes a new immutable snapshot when the output
+//! changed. Nothing here is shared: no locks.
+
+use bytes::Bytes;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use streampack_core::channel::media::{ChannelMedia, IngestError, MediaParams, PutOutcome};
+use streampack_core::channel::{ChannelConfig, InputRole};
+use streampack_core::id::Id;
+
+use crate::clock;
+use crate::registry::{MediaSlot, Shared};
+
+/// How often owners run time-based work (pending segments, failover, eviction).
+pub const TICK: Duration = Duration::from_millis(500);
+
+/// A message to an owner shard.
+pub enum ShardMsg {
+    /// Store or delete an object of a channel's input.
+    Ingest(IngestOp),
+}
+
+/// One ingest request, handed to the channel's owner.
+pub struct IngestOp {
+    /// Channel.
+    pub channel: Id,
+    /// Input the encoder pushed to.
+    pub input: InputRole,
+    /// Safe relative path under the input.
+    pub path: String,
+    /// Body to store, or `None` to delete.
+    pub body: Option<Bytes>,
+    /// Where the outcome goes.
+    pub reply: flume::Sender<IngestReply>,
+}
+
+/// What the owner did with an [`IngestOp`].
+pub enum IngestDone {
+    /// Stored; warnings to log.
+    Stored(PutOutcome),
+    /// Deleted (whether it existed).
+    Deleted(bool),
+}
+
+/// The owner's answer.
+pub type IngestReply = Result<IngestDone, IngestError>;
+
+struct Owned {
+    media: ChannelMedia,
+    params: MediaParams,
+    slot: Arc<MediaSlot>,
+    published: u64,
+}
+
+fn params_of(c: &ChannelConfig) -> MediaParams {
+    MediaParams {
+        max_segment_ms: c.max_segment_ms(),
+        window_ms: c.window_ms(),
+    }
+}
+
+type Channels = Rc<RefCell<HashMap<Id, Owned>>>;
+
+/// Runs the owner loop until the inbox closes or shutdown begins.
+pub async fn owner_loop(
+    shared: Arc<Shared>,
+    inbox: flume::Receiver<ShardMsg>,
+    shutdown: flume::Receiver<()>,
+) {
+    let channels: Channels = Rc::new(RefCell::new(HashMap::new()));
+    let ticker = monoio::spawn(tick_loop(
+        Arc::clone(&shared),
+        Rc::clone(&channels),
+        shutdown.clone(),
+    ));
+    loop {
+        let msg = monoio::select! {
+            _ = shutdown.recv_async() => break,
+            m = inbox.recv_async() => m,
+        };
+        match msg {
+            Ok(ShardMsg::Ingest(op)) => {
+                let reply = op.reply.clone();
+                let out = apply(&shared, &channels, op);
+                let _ = reply.send(out);
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = ticker.await;
+}
+
+fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
+    let now = clock::now();
+    let reg = shared.registry.load();
+    let mut map = channels.borrow_mut();
+    let Some(entry) = reg.channels.get(&op.channel) else {
+        // Deleted between routing and now: nothing to store into.
+        map.remove(&op.channel);
+        return Ok(IngestDone::Deleted(false));
+    };
+    let params = params_of(&entry.config);
+    let owned = map.entry(op.channel).or_insert_with(|| Owned {
+        media: ChannelMedia::new(params, now),
+        params,
+        slot: Arc::clone(&entry.media),
+        published: u64::MAX,
+    });
+    if owned.params != params {
+        owned.media.set_params(params, now);
+        owned.params = params;
+    }
+    let result = match op.body {
+        Some(body) => owned
+            .media
+            .put(op.input, &op.path, body, now)
+            .map(IngestDone::Stored),
+        None => Ok(IngestDone::Deleted(
+            owned.media.delete(op.input, &op.path, now),
+        )),
+    };
+    publish(owned);
+    result
+}
+
+fn publish(owned: &mut Owned) {
+    let v = owned.media.version();
+    if v != owned.published {
+        owned.slot.hls.store(Some(owned.media.snapshot()));
+        owned.published = v;
+    }
+}
+
+async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Receiver<()>) {
+    loop {
+        monoio::select! {
+            _ = shutdown.recv_async() => return,
+            _ = monoio::time::sleep(TICK) => {},
+        }
+        let now = clock::now();
+        let reg = shared.registry.load();
+        let mut map = channels.borrow_mut();
+        map.retain(|id, owned| match reg.channels.get(id) {
+            Some(entry) => {
+                let params = params_of(&entry.config);
+                if owned.params != params {
+                    owned.media.set_params(params, now);
+                    owned.params = params;
+                }
+                if !Arc::ptr_eq(&owned.slot, &entry.media) {
+                    owned.slot = Arc::clone(&entry.media);
+                    owned.published = u64::MAX;
+                }
+                owned.media.tick(now);
+                publish(owned);
+                true
+            }
+            None => {
+                tracing::info!(channel = %id, "channel deleted: media freed");
+                false
+            }
+        });
+    }
+}
