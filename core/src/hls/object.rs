@@ -67,6 +67,7 @@ pub fn classify(path: &str) -> Result<ObjectKind, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -205,10 +205,8 @@ fn lint_media(text: &str) -> Result<(), String> {
             return Err(format!(
                 "line {n}: EXT-X-STREAM-INF in a media playlist (mixed master and media tags)"
             ));
-        } else if !line.starts_with('#') {
-            if open_extinf.take().is_none() {
-                return Err(format!("line {n}: segment {line:?} has no #EXTINF"));
-            }
+        } else if !line.starts_with('#') && open_extinf.take().is_none() {
+            return Err(format!("line {n}: segment {line:?} has no #EXTINF"));
         }
     }
     match open_extinf {
@@ -269,7 +267,7 @@ fn convert_media(
             return Err(format!("{}segment URI {:?} is a playlist", at(), seg.uri));
         }
         let d = f64::from(seg.duration);
-        if !d.is_finite() || d < 0.0 || d > 86_400.0 {
+        if !(0.0..=86_400.0).contains(&d) {
             return Err(format!("{}EXTINF duration {d} is out of range", at()));
         }
         // Rounded to the millisecond: bookkeeping is integer from here on.
@@ -385,5 +383,6 @@ pub fn resolve_uri(base: &str, uri: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #[path = "parse_tests.rs"]
 mod tests;
