@@ -181,7 +181,7 @@ impl ChannelMedia {
             ObjectKind::Media { .. } => store.put_object(path, body, now.mono_ms),
             ObjectKind::Playlist => match parse_playlist(path, &body) {
                 Err(why) => return Err(IngestError::BadPlaylist(format!("{path}: {why}"))),
-                Ok(PlaylistIn::Master(m)) => store.master = Some(m),
+                Ok(PlaylistIn::Master(m)) => store.put_master(path, m),
                 Ok(PlaylistIn::Media(m)) => {
                     if store.put_media(path, m, now.mono_ms) && self.active == Some(input) {
                         self.reset(StartAt::First);
@@ -347,13 +347,19 @@ impl ChannelMedia {
                 }
             }
         }
-        if store.master.is_some() {
-            for r in &mut self.renditions {
-                if r.listed && !sources.contains(&r.source.as_str()) {
-                    r.listed = false;
-                    r.clear();
-                    changed = true;
-                }
+        // With a master, what it does not list goes; without, a rendition whose playlist the
+        // store forgot (not updated for a whole window) goes.
+        let has_master = store.master.is_some();
+        for r in &mut self.renditions {
+            let gone = if has_master {
+                !sources.contains(&r.source.as_str())
+            } else {
+                !store.media.contains_key(&r.source)
+            };
+            if r.listed && gone {
+                r.listed = false;
+                r.clear();
+                changed = true;
             }
         }
         if store.master.is_some() || self.renditions.len() > 1 {
@@ -390,6 +396,9 @@ fn unique_name(existing: &[Rendition], source: &str) -> String {
     name
 }
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod proptests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;

@@ -33,6 +33,8 @@ pub(crate) struct MediaEntry {
 pub(crate) struct InputStore {
     pub objects: HashMap<String, StoredObject>,
     pub master: Option<MasterPlaylistIn>,
+    /// Where the master was pushed (a media playlist pushed there later replaces it).
+    pub master_path: Option<String>,
     /// Media playlists by path (sorted: a stable order for renditions without a master).
     pub media: BTreeMap<String, MediaEntry>,
     /// Bumped when the encoder restarts: playlists of an older run no longer drive the output
@@ -58,8 +60,20 @@ impl InputStore {
         );
     }
 
+    /// Stores a master playlist (replacing any media playlist at that path).
+    pub fn put_master(&mut self, path: &str, master: MasterPlaylistIn) {
+        self.media.remove(path);
+        self.master = Some(master);
+        self.master_path = Some(path.to_string());
+    }
+
     /// Stores a media playlist; returns whether it shows that the encoder restarted.
     pub fn put_media(&mut self, path: &str, playlist: MediaPlaylistIn, now_mono: u64) -> bool {
+        if self.master_path.as_deref() == Some(path) {
+            // The encoder went from several renditions to one, under the same name.
+            self.master = None;
+            self.master_path = None;
+        }
         let restarted = self
             .media
             .get(path)
@@ -115,11 +129,16 @@ impl InputStore {
         if self.objects.remove(path).is_some() {
             return true;
         }
-        if self.media.remove(path).is_some() {
+        if self.media.contains_key(path) {
+            // Kept until it ages out (see `gc`): forgetting it now would end its rendition and
+            // take segments out of the window players are reading.
             return true;
         }
-        // The master is not kept by path: a DELETE of any playlist path that is not a media
-        // playlist cannot be matched against it, and encoders do not delete masters.
+        if self.master_path.as_deref() == Some(path) {
+            self.master = None;
+            self.master_path = None;
+            return true;
+        }
         false
     }
 

@@ -168,7 +168,7 @@ fn nothing_playable_until_a_listed_segment_arrives() {
     assert!(s.main.is_some());
     assert_eq!(s.status.active, Some(Primary));
     assert_eq!(object(&s, &format!("main/{SEED}.ts")), Some(body("a")));
-    assert_eq!(s.lookup("main.m3u8", "main/seg_0.ts").is_not_found(), true);
+    assert!(s.lookup("main.m3u8", "main/seg_0.ts").is_not_found());
 }
 
 impl Lookup<'_> {
@@ -723,4 +723,43 @@ fn a_restarted_daemon_numbers_above_what_it_served() {
     let mut again = ChannelMedia::new(params(), at(100_000));
     encoder_ts(&mut again, Primary, 50..51, 100_000, false);
     assert!(again.snapshot().renditions[0].first_seq > served);
+}
+
+#[test]
+fn a_media_playlist_replacing_the_master_ends_master_mode_renditions() {
+    let mut m = ChannelMedia::new(params(), at(0));
+    m.put(
+        Primary,
+        "main.m3u8",
+        Bytes::from_static(MASTER.as_bytes()),
+        at(0),
+    )
+    .unwrap();
+    m.put(Primary, "hi_seg_00000.ts", body("hi"), at(0))
+        .unwrap();
+    m.put(
+        Primary,
+        "main_hi.m3u8",
+        pl(0, &[("hi_seg_00000.ts", 2.0)], false),
+        at(5),
+    )
+    .unwrap();
+    assert!(main_text(&mut m).contains("main_hi/index.m3u8"));
+    assert!(m.delete(Primary, "main.m3u8", at(10)));
+    // Restarted as a single rendition pushing main.m3u8: it is served (inside the master,
+    // since players that cached a master keep reloading it as one).
+    m.put(Primary, "seg_0.ts", body("single"), at(100)).unwrap();
+    m.put(
+        Primary,
+        "main.m3u8",
+        pl(0, &[("seg_0.ts", 2.0)], false),
+        at(110),
+    )
+    .unwrap();
+    let s = m.snapshot();
+    assert_eq!(
+        object(&s, &format!("main/{}.ts", SEED)),
+        Some(body("single"))
+    );
+    assert!(main_text(&mut m).contains("main/index.m3u8"));
 }
