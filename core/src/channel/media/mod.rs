@@ -32,7 +32,7 @@
 mod publish;
 pub mod snapshot;
 mod store;
-pub mod timeline;
+mod timeline;
 
 pub use snapshot::{
     HlsSnapshot, InitEntry, InputStatus, Lookup, MediaObject, MediaStatus, Rendered,

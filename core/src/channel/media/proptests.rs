@@ -231,7 +231,11 @@ impl Harness {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // 96 cases keep `cargo test` fast; PROPTEST_CASES=5000 for a longer hunt.
+    #![proptest_config(ProptestConfig {
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() { ProptestConfig::default().cases } else { 96 },
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_scripts_keep_the_output_sound(multi in any::<bool>(), ops in prop::collection::vec(op(), 1..120)) {

@@ -763,3 +763,84 @@ fn a_media_playlist_replacing_the_master_ends_master_mode_renditions() {
     );
     assert!(main_text(&mut m).contains("main/index.m3u8"));
 }
+
+#[test]
+fn shared_across_threads() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<ChannelMedia>();
+    send_sync::<HlsSnapshot>();
+}
+
+#[test]
+fn real_ffmpeg_fmp4_output_is_served() {
+    let init = Bytes::from_static(include_bytes!("../../../../samples/hls/fmp4/init.mp4"));
+    let seg = Bytes::from_static(include_bytes!("../../../../samples/hls/fmp4/seg_00003.m4s"));
+    let playlist = Bytes::from_static(include_bytes!("../../../../samples/hls/fmp4/main.m3u8"));
+    let mut m = ChannelMedia::new(params(), at(0));
+    // Only the last segment of the run reached us (the daemon started late): it is served
+    // at once, the older ones are not waited for.
+    m.put(Primary, "init.mp4", init.clone(), at(0)).unwrap();
+    m.put(Primary, "seg_00003.m4s", seg.clone(), at(0)).unwrap();
+    m.put(Primary, "main.m3u8", playlist, at(10)).unwrap();
+    let s = m.snapshot();
+    check(&s);
+    assert_eq!(
+        text(s.main.as_ref().unwrap()),
+        format!(
+            "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:{SEED}\n\
+             #EXT-X-DISCONTINUITY-SEQUENCE:0\n#EXT-X-MAP:URI=\"main/init0.mp4\"\n#EXTINF:1.000,\n\
+             main/{SEED}.m4s\n#EXT-X-ENDLIST\n"
+        )
+    );
+    assert_eq!(object(&s, "main/init0.mp4"), Some(init));
+    assert_eq!(object(&s, &format!("main/{SEED}.m4s")), Some(seg));
+    assert!(s.status.ended);
+}
+
+#[test]
+fn unlisted_rendition_counts_its_break_when_it_returns() {
+    let mut m = ChannelMedia::new(params(), at(0));
+    let master = |v: &[&str]| {
+        let mut s = String::from("#EXTM3U\n");
+        for x in v {
+            s.push_str(&format!("#EXT-X-STREAM-INF:BANDWIDTH=1000\n{x}.m3u8\n"));
+        }
+        Bytes::from(s)
+    };
+    m.put(Primary, "main.m3u8", master(&["a", "b"]), at(0))
+        .unwrap();
+    for v in ["a", "b"] {
+        m.put(Primary, &format!("{v}0.ts"), body(v), at(0)).unwrap();
+        m.put(
+            Primary,
+            &format!("{v}.m3u8"),
+            pl(0, &[(&format!("{v}0.ts"), 2.0)], false),
+            at(5),
+        )
+        .unwrap();
+    }
+    m.put(Primary, "main.m3u8", master(&["a"]), at(100))
+        .unwrap();
+    assert!(m
+        .snapshot()
+        .lookup("main.m3u8", "b/index.m3u8")
+        .is_not_found());
+    m.put(Primary, "main.m3u8", master(&["a", "b"]), at(200))
+        .unwrap();
+    m.put(Primary, "b1.ts", body("b1"), at(2000)).unwrap();
+    let segs = [("b0.ts", 2.0), ("b1.ts", 2.0)];
+    m.put(Primary, "b.m3u8", pl(0, &segs, false), at(2005))
+        .unwrap();
+    let t = rendition_text(&mut m, "b");
+    assert!(
+        t.contains(&format!(
+            "#EXT-X-DISCONTINUITY-SEQUENCE:1\n#EXTINF:2.000,\n{}.ts\n",
+            SEED + 1
+        )),
+        "{t}"
+    );
+    // It goes on where it was: b0 is not served again under a new number.
+    let s = m.snapshot();
+    assert_eq!(object(&s, &format!("b/{}.ts", SEED + 1)), Some(body("b1")));
+}

@@ -75,6 +75,7 @@ pub(crate) struct Rendition {
     /// Next output sequence number; `None` until the first publish.
     next_out: Option<u64>,
     disc_pending: bool,
+    has_published: bool,
     /// (input seq, since) of a listed segment whose bytes have not arrived.
     pending: Option<(u64, u64)>,
 }
@@ -96,6 +97,7 @@ impl Rendition {
             next_in: None,
             next_out: None,
             disc_pending: false,
+            has_published: false,
             pending: None,
         }
     }
@@ -110,7 +112,8 @@ impl Rendition {
     /// Empties the window (rendition no longer listed); numbering goes on from where it was.
     pub fn clear(&mut self) {
         while self.pop_front() {}
-        self.reset();
+        self.pending = None;
+        self.disc_pending = self.has_published;
     }
 
     fn pop_front(&mut self) -> bool {
@@ -286,11 +289,18 @@ impl Rendition {
         init: Option<u64>,
         ctx: &mut Ctx<'_>,
     ) {
+        let published_before = self.has_published;
         let seq = self.next_out.unwrap_or(*ctx.next_free_out);
         self.next_out = Some(seq.saturating_add(1));
+        self.has_published = true;
         *ctx.next_free_out = (*ctx.next_free_out).max(seq.saturating_add(1));
-        let discontinuity =
-            !self.segments.is_empty() && (seg.discontinuity || self.disc_pending || self.ended);
+        let break_before = seg.discontinuity || self.disc_pending || self.ended;
+        let discontinuity = !self.segments.is_empty() && break_before;
+        if self.segments.is_empty() && break_before && published_before {
+            // The window was emptied (rendition unlisted): the break has no segment to sit
+            // before, so it counts as one that already slid out.
+            self.disc_seq = self.disc_seq.saturating_add(1);
+        }
         self.disc_pending = false;
         self.ended = false;
         self.target_s = self.target_s.max(seg.duration_ms.div_ceil(1000)).max(1);
