@@ -1,5 +1,5 @@
-//! A channel's live HLS media: what its two inputs pushed ([`store`]), the output timeline of
-//! each rendition ([`timeline`]), and the immutable snapshots pull requests read ([`snapshot`]).
+//! A channel's live HLS media: what its two inputs pushed (`store`), the output timeline of
+//! each rendition (`timeline`), and the immutable snapshots pull requests read ([`snapshot`]).
 //!
 //! [`ChannelMedia`] is owned by one thread (the channel's owner shard); it is sans-io: callers
 //! pass the bytes in and the clock reading `now`.
@@ -22,7 +22,7 @@
 //! (`out = in + delta`) chosen when the input goes on air, when its encoder restarts (media
 //! sequence going backwards, a different URI at a sequence number already given, a live
 //! playlist after `EXT-X-ENDLIST`) and at a failover; numbering stays gapless per rendition
-//! (see [`timeline`]).
+//! (see the `timeline` module).
 //!
 //! # Output URLs
 //! `<manifest>` (the master playlist, or the single rendition's media playlist),
