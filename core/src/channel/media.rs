@@ -1,1 +1,0 @@
-//! Channel media state (placeholder, being written)

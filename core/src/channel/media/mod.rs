@@ -1,0 +1,404 @@
+//! A channel's live HLS media: what its two inputs pushed (`store`), the output timeline of
+//! each rendition (`timeline`), and the immutable snapshots pull requests read ([`snapshot`]).
+//!
+//! [`ChannelMedia`] is owned by one thread (the channel's owner shard); it is sans-io: callers
+//! pass the bytes in and the clock reading `now`.
+//!
+//! # Failover policy (basic)
+//! - The active input is the first input that has a playlist listing a segment it received
+//!   (primary wins a tie).
+//! - If the active input pushed no segment for [`failover_ms`] (twice the maximum segment
+//!   duration) while the other one did within that time and has a playable segment, the output
+//!   switches to the other input, starting at its newest segment, behind an
+//!   `EXT-X-DISCONTINUITY`; `failovers` counts switches. There is no automatic switch back while
+//!   the new active input keeps delivering.
+//! - Only the active input's playlists drive the output. The other input's media is stored and
+//!   indexed, bounded the same way, so a switch can take its next segment at once.
+//!
+//! # Sequence numbers
+//! Output sequence numbers are the origin's own. The first is seeded from `now.unix_ms / 100`
+//! (segments never arrive faster than 10 per second in real time, so a restarted daemon starts
+//! above every number it served before). An input's renditions share one delta
+//! (`out = in + delta`) chosen when the input goes on air, when its encoder restarts (media
+//! sequence going backwards, a different URI at a sequence number already given, a live
+//! playlist after `EXT-X-ENDLIST`) and at a failover; numbering stays gapless per rendition
+//! (see the `timeline` module).
+//!
+//! # Output URLs
+//! `<manifest>` (the master playlist, or the single rendition's media playlist),
+//! `R/index.m3u8`, `R/<seq>.<ext>`, `R/init<k>.<ext>`: relative, so one render serves every
+//! endpoint of the channel, and never an encoder's file name.
+
+mod publish;
+pub mod snapshot;
+mod store;
+mod timeline;
+
+pub use snapshot::{
+    HlsSnapshot, InitEntry, InputStatus, Lookup, MediaObject, MediaStatus, Rendered,
+    RenditionSnapshot, SegmentEntry,
+};
+pub use timeline::OVERLONG_TOLERANCE_MS;
+
+use crate::channel::config::InputRole;
+use crate::hls::{classify, parse_playlist, ObjectKind, PlaylistIn};
+use crate::time::Now;
+use bytes::Bytes;
+use std::sync::Arc;
+use store::InputStore;
+use timeline::{Ctx, Rendition, StartAt};
+
+/// The channel settings media handling depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaParams {
+    /// Longest accepted segment, ms (`max_segment_duration`).
+    pub max_segment_ms: u64,
+    /// Served window, ms (`max_playlist_duration`).
+    pub window_ms: u64,
+}
+
+/// How long the active input may go without pushing a segment before the other takes over:
+/// twice the longest segment, so one late segment never triggers a switch.
+pub const fn failover_ms(max_segment_ms: u64) -> u64 {
+    max_segment_ms.saturating_mul(2)
+}
+
+/// What a successful PUT has to say (the daemon logs the warnings).
+#[derive(Debug, Default)]
+pub struct PutOutcome {
+    /// E.g. a refused overlong segment, naming it and both durations.
+    pub warnings: Vec<String>,
+}
+
+/// Why an ingest PUT was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Not something an HLS input accepts (HTTP 415).
+    #[error("{0}")]
+    UnsupportedMedia(String),
+    /// A playlist that cannot be used (HTTP 400); the previous good state is untouched.
+    #[error("{0}")]
+    BadPlaylist(String),
+}
+
+impl IngestError {
+    /// The HTTP status the daemon answers with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            IngestError::UnsupportedMedia(_) => 415,
+            IngestError::BadPlaylist(_) => 400,
+        }
+    }
+}
+
+/// Strong etags unique across daemon restarts: a seed from the wall clock plus a counter.
+#[derive(Debug)]
+pub(crate) struct EtagGen {
+    seed: u64,
+    n: u64,
+}
+
+impl EtagGen {
+    pub(crate) fn next(&mut self) -> String {
+        self.n = self.n.wrapping_add(1);
+        format!("\"{:x}-{:x}\"", self.seed, self.n)
+    }
+}
+
+/// A channel's media state. See the module docs for the policies.
+#[derive(Debug)]
+pub struct ChannelMedia {
+    params: MediaParams,
+    inputs: [InputStore; 2],
+    active: Option<InputRole>,
+    delta: Option<i128>,
+    start_in: Option<u64>,
+    start_at: StartAt,
+    next_free_out: u64,
+    renditions: Vec<Rendition>,
+    /// Once a master was served, `main` stays a master (players cached it as one).
+    master_mode: bool,
+    failovers: u64,
+    refused: u64,
+    version: u64,
+    etag: EtagGen,
+    cache: Option<Arc<HlsSnapshot>>,
+    /// Previous renders, reused while their text is unchanged (stable etags).
+    rendered: publish::RenderCache,
+    /// The latest `now` seen (`Last-Modified` of renders).
+    last_now: Now,
+}
+
+impl ChannelMedia {
+    /// Empty media for a channel created (or restored) at `now`.
+    pub fn new(params: MediaParams, now: Now) -> ChannelMedia {
+        ChannelMedia {
+            params,
+            inputs: [InputStore::default(), InputStore::default()],
+            active: None,
+            delta: None,
+            start_in: None,
+            start_at: StartAt::First,
+            next_free_out: now.unix_ms / 100,
+            renditions: Vec::new(),
+            master_mode: false,
+            failovers: 0,
+            refused: 0,
+            version: 1,
+            etag: EtagGen {
+                seed: now.unix_ms,
+                n: 0,
+            },
+            cache: None,
+            rendered: publish::RenderCache::default(),
+            last_now: now,
+        }
+    }
+
+    /// Applies edited channel settings; a smaller window applies at once.
+    pub fn set_params(&mut self, params: MediaParams, now: Now) {
+        self.params = params;
+        self.last_now = now;
+        for r in &mut self.renditions {
+            r.trim(params.window_ms);
+        }
+        self.process(now, &mut Vec::new());
+        self.bump();
+    }
+
+    /// Stores an object pushed to `<input url>/<path>`: playlists are parsed, segments stored.
+    pub fn put(
+        &mut self,
+        input: InputRole,
+        path: &str,
+        body: Bytes,
+        now: Now,
+    ) -> Result<PutOutcome, IngestError> {
+        self.last_now = now;
+        let kind = classify(path).map_err(IngestError::UnsupportedMedia)?;
+        let store = &mut self.inputs[input.index()];
+        match kind {
+            ObjectKind::Media { .. } => store.put_object(path, body, now.mono_ms),
+            ObjectKind::Playlist => match parse_playlist(path, &body) {
+                Err(why) => return Err(IngestError::BadPlaylist(format!("{path}: {why}"))),
+                Ok(PlaylistIn::Master(m)) => store.put_master(path, m),
+                Ok(PlaylistIn::Media(m)) => {
+                    if store.put_media(path, m, now.mono_ms) && self.active == Some(input) {
+                        self.reset(StartAt::First);
+                    }
+                }
+            },
+        }
+        let mut warnings = Vec::new();
+        self.process(now, &mut warnings);
+        self.bump();
+        Ok(PutOutcome { warnings })
+    }
+
+    /// Encoder DELETE. Returns whether the object existed. The output keeps its own reference
+    /// to what it serves, so this never removes a segment from the window.
+    pub fn delete(&mut self, input: InputRole, path: &str, now: Now) -> bool {
+        self.last_now = now;
+        let existed = self.inputs[input.index()].delete(path);
+        if existed {
+            self.process(now, &mut Vec::new());
+            self.bump();
+        }
+        existed
+    }
+
+    /// Periodic work (about every 500 ms): pending-segment timeouts, failover, eviction.
+    pub fn tick(&mut self, now: Now) {
+        self.last_now = now;
+        if self.process(now, &mut Vec::new()) {
+            self.bump();
+        }
+    }
+
+    /// Increments whenever the published output (or its status) changes.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The current snapshot: rebuilt once per change, otherwise a cheap `Arc` clone.
+    pub fn snapshot(&mut self) -> Arc<HlsSnapshot> {
+        if let Some(s) = self.cache.as_ref().filter(|s| s.version == self.version) {
+            return s.clone();
+        }
+        let snap = Arc::new(publish::build(self));
+        self.cache = Some(snap.clone());
+        snap
+    }
+
+    fn bump(&mut self) {
+        self.version = self.version.wrapping_add(1);
+    }
+
+    /// A new delta will be chosen: every rendition starts again behind a discontinuity.
+    fn reset(&mut self, start_at: StartAt) {
+        self.delta = None;
+        self.start_in = None;
+        self.start_at = start_at;
+        for r in &mut self.renditions {
+            r.reset();
+        }
+    }
+
+    /// Decides the active input, advances every rendition, applies the bounds. Returns whether
+    /// anything changed.
+    fn process(&mut self, now: Now, warnings: &mut Vec<String>) -> bool {
+        let mut changed = self.choose_active(now);
+        if let Some(active) = self.active {
+            changed |= self.sync_renditions(active);
+            let store = &self.inputs[active.index()];
+            let mut ctx = Ctx {
+                store,
+                now,
+                max_segment_ms: self.params.max_segment_ms,
+                delta: &mut self.delta,
+                start_in: &mut self.start_in,
+                start_at: self.start_at,
+                next_free_out: &mut self.next_free_out,
+                etag: &mut self.etag,
+                warnings,
+                refused: &mut self.refused,
+            };
+            for r in self.renditions.iter_mut().filter(|r| r.listed) {
+                if let Some(pl) = store.current_media(&r.source) {
+                    changed |= r.advance(pl, &mut ctx);
+                }
+                changed |= r.trim(self.params.window_ms);
+            }
+        }
+        for s in &mut self.inputs {
+            changed |= s.gc(now.mono_ms, self.params.window_ms);
+        }
+        changed
+    }
+
+    fn choose_active(&mut self, now: Now) -> bool {
+        match self.active {
+            None => {
+                let Some(role) = InputRole::ALL
+                    .into_iter()
+                    .find(|r| self.inputs[r.index()].has_publishable())
+                else {
+                    return false;
+                };
+                self.active = Some(role);
+                self.reset(StartAt::First);
+                true
+            }
+            Some(a) => {
+                let limit = failover_ms(self.params.max_segment_ms);
+                let age = |r: InputRole| {
+                    self.inputs[r.index()]
+                        .status
+                        .last_segment_mono_ms
+                        .map(|t| now.mono_ms.saturating_sub(t))
+                };
+                let b = a.other();
+                let a_silent = age(a).is_none_or(|x| x >= limit);
+                let b_fresh = age(b).is_some_and(|x| x < limit);
+                if a_silent && b_fresh && self.inputs[b.index()].has_publishable() {
+                    self.active = Some(b);
+                    self.failovers = self.failovers.saturating_add(1);
+                    self.reset(StartAt::Last);
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+
+    /// Makes the rendition list follow the active input: its master's variants and renditions,
+    /// or (no master) every current media playlist.
+    fn sync_renditions(&mut self, active: InputRole) -> bool {
+        let store = &self.inputs[active.index()];
+        let sources: Vec<&str> = match &store.master {
+            Some(m) => m
+                .media
+                .iter()
+                .filter_map(|x| x.uri.as_deref())
+                .chain(m.variants.iter().map(|v| v.uri.as_str()))
+                .collect(),
+            None => store
+                .media
+                .iter()
+                .filter(|(_, e)| e.epoch == store.epoch)
+                .map(|(p, _)| p.as_str())
+                .collect(),
+        };
+        let mut changed = false;
+        for src in &sources {
+            match self.renditions.iter_mut().find(|r| r.source == *src) {
+                Some(r) => {
+                    if !r.listed {
+                        r.listed = true;
+                        changed = true;
+                    }
+                }
+                None => {
+                    let name = unique_name(&self.renditions, src);
+                    self.renditions
+                        .push(Rendition::new(name, (*src).to_string()));
+                    changed = true;
+                }
+            }
+        }
+        // With a master, what it does not list goes; without, a rendition whose playlist the
+        // store forgot (not updated for a whole window) goes.
+        let has_master = store.master.is_some();
+        for r in &mut self.renditions {
+            let gone = if has_master {
+                !sources.contains(&r.source.as_str())
+            } else {
+                !store.media.contains_key(&r.source)
+            };
+            if r.listed && gone {
+                r.listed = false;
+                r.clear();
+                changed = true;
+            }
+        }
+        if store.master.is_some() || self.renditions.len() > 1 {
+            self.master_mode = true;
+        }
+        changed
+    }
+}
+
+/// A rendition name from its playlist's file stem, `[A-Za-z0-9_-]` only, unique.
+fn unique_name(existing: &[Rendition], source: &str) -> String {
+    let file = source.rsplit('/').next().unwrap_or(source);
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let mut base: String = stem
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if base.is_empty() {
+        base.push('r');
+    }
+    let mut name = base.clone();
+    let mut n = 2u32;
+    while existing.iter().any(|r| r.name == name) {
+        name = format!("{base}_{n}");
+        n = n.saturating_add(1);
+    }
+    name
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod proptests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;

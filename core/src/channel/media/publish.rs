@@ -1,0 +1,184 @@
+//! Building a [`HlsSnapshot`] from the channel's state: render every playlist (reusing the
+//! previous render, etag included, when the text is unchanged), collect the objects, and
+//! compute the status.
+
+use super::snapshot::{HlsSnapshot, MediaStatus, Rendered, RenditionSnapshot};
+use super::timeline::Rendition;
+use super::ChannelMedia;
+use crate::hls::{render_master, render_media, MasterPlaylistIn, VariantIn};
+use bytes::Bytes;
+use std::collections::{HashMap, HashSet};
+
+/// Last render of each playlist.
+#[derive(Debug, Default)]
+pub(crate) struct RenderCache {
+    main: Option<Rendered>,
+    renditions: HashMap<String, Rendered>,
+}
+
+fn reuse_or(prev: Option<&Rendered>, text: String, media: &mut ChannelMediaParts<'_>) -> Rendered {
+    match prev {
+        Some(p) if p.body == text.as_bytes() => p.clone(),
+        _ => Rendered {
+            body: Bytes::from(text),
+            etag: media.etag.next(),
+            last_modified_unix_ms: media.unix_ms,
+        },
+    }
+}
+
+struct ChannelMediaParts<'a> {
+    etag: &'a mut super::EtagGen,
+    unix_ms: u64,
+}
+
+/// Builds the snapshot for the current version.
+pub(crate) fn build(cm: &mut ChannelMedia) -> HlsSnapshot {
+    let mut parts = ChannelMediaParts {
+        etag: &mut cm.etag,
+        unix_ms: cm.last_now.unix_ms,
+    };
+    let live: Vec<&Rendition> = cm
+        .renditions
+        .iter()
+        .filter(|r| r.listed && !r.segments.is_empty())
+        .collect();
+    let mut renditions = Vec::with_capacity(live.len());
+    let mut new_cache = HashMap::with_capacity(live.len());
+    for r in &live {
+        let text = render_media(&r.playlist(""));
+        let rendered = reuse_or(cm.rendered.renditions.get(&r.name), text, &mut parts);
+        new_cache.insert(r.name.clone(), rendered.clone());
+        renditions.push(RenditionSnapshot {
+            name: r.name.clone(),
+            playlist: rendered,
+            first_seq: r.segments.front().map_or(0, |s| s.entry.seq),
+            segments: r.segments.iter().map(|s| s.entry.clone()).collect(),
+            inits: r.inits.iter().cloned().collect(),
+        });
+    }
+    let main_text = if live.is_empty() {
+        None
+    } else if cm.master_mode {
+        let master = cm.active.and_then(|a| cm.inputs[a.index()].master.as_ref());
+        let out = match master {
+            Some(m) => rewrite_master(m, &live),
+            None => synthesize_master(&live),
+        };
+        let version = if live.iter().any(|r| !r.inits.is_empty()) {
+            6
+        } else {
+            3
+        };
+        (!out.variants.is_empty()).then(|| render_master(&out, version))
+    } else {
+        live.first().map(|r| {
+            let prefix = format!("{}/", r.name);
+            render_media(&r.playlist(&prefix))
+        })
+    };
+    let main = main_text.map(|t| reuse_or(cm.rendered.main.as_ref(), t, &mut parts));
+    let status = status(cm, &live);
+    cm.rendered = RenderCache {
+        main: main.clone(),
+        renditions: new_cache,
+    };
+    HlsSnapshot {
+        version: cm.version,
+        main,
+        renditions,
+        status,
+    }
+}
+
+fn rendition_uri(r: &Rendition) -> String {
+    format!("{}/index.m3u8", r.name)
+}
+
+/// The encoder's master with URIs pointing at our renditions; entries whose rendition has no
+/// segment yet are left out (a player would fail on them).
+fn rewrite_master(m: &MasterPlaylistIn, live: &[&Rendition]) -> MasterPlaylistIn {
+    let find = |src: &str| live.iter().find(|r| r.source == src);
+    MasterPlaylistIn {
+        independent_segments: m.independent_segments,
+        variants: m
+            .variants
+            .iter()
+            .filter_map(|v| {
+                find(&v.uri).map(|r| VariantIn {
+                    uri: rendition_uri(r),
+                    ..v.clone()
+                })
+            })
+            .collect(),
+        media: m
+            .media
+            .iter()
+            .filter_map(|x| match &x.uri {
+                None => Some(x.clone()),
+                Some(u) => find(u).map(|r| crate::hls::MediaIn {
+                    uri: Some(rendition_uri(r)),
+                    ..x.clone()
+                }),
+            })
+            .collect(),
+    }
+}
+
+/// Several media playlists and no master: one variant each, `BANDWIDTH` the peak segment
+/// bit rate in the window (RFC 8216 §4.3.4.2).
+fn synthesize_master(live: &[&Rendition]) -> MasterPlaylistIn {
+    MasterPlaylistIn {
+        independent_segments: live.iter().all(|r| r.independent),
+        variants: live
+            .iter()
+            .map(|r| VariantIn {
+                uri: rendition_uri(r),
+                bandwidth: peak_bps(r),
+                ..VariantIn::default()
+            })
+            .collect(),
+        media: Vec::new(),
+    }
+}
+
+fn peak_bps(r: &Rendition) -> u64 {
+    r.segments
+        .iter()
+        .filter(|s| s.entry.duration_ms > 0)
+        .map(|s| {
+            (s.entry.object.body.len() as u64)
+                .saturating_mul(8_000)
+                .checked_div(s.entry.duration_ms)
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1)
+}
+
+fn status(cm: &ChannelMedia, live: &[&Rendition]) -> MediaStatus {
+    let mut seen: HashSet<(usize, usize)> = HashSet::new();
+    let mut held = 0u64;
+    let mut count = |b: &Bytes| {
+        if !b.is_empty() && seen.insert((b.as_ptr() as usize, b.len())) {
+            held = held.saturating_add(b.len() as u64);
+        }
+    };
+    for s in &cm.inputs {
+        s.objects.values().for_each(|o| count(&o.body));
+    }
+    for r in &cm.renditions {
+        r.segments.iter().for_each(|s| count(&s.entry.object.body));
+        r.inits.iter().for_each(|i| count(&i.object.body));
+    }
+    MediaStatus {
+        active: cm.active,
+        inputs: [cm.inputs[0].status, cm.inputs[1].status],
+        window_segments: live.iter().map(|r| r.segments.len() as u64).sum(),
+        held_bytes: held,
+        failovers: cm.failovers,
+        ended: !live.is_empty() && live.iter().all(|r| r.ended),
+        refused_segments: cm.refused,
+    }
+}

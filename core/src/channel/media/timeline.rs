@@ -1,0 +1,365 @@
+//! One rendition's output timeline: the cursor into the active input's media playlist, the
+//! published window, and the rules that keep it a gapless, monotonic HLS playlist.
+//!
+//! Output numbering is gapless per rendition (a segment's number is `MEDIA-SEQUENCE` plus its
+//! index, RFC 8216 §6.2.2), so the next published segment always gets `last + 1`. Renditions of
+//! one input share one delta (`out = in + delta`) chosen when the input goes on air or its
+//! encoder restarts; a rendition that must skip a segment (timed out, overlong) or starts late
+//! keeps counting from its own last number, behind a discontinuity.
+
+use super::snapshot::{InitEntry, MediaObject, SegmentEntry};
+use super::store::InputStore;
+use crate::hls::{MediaPlaylistIn, MediaPlaylistOut, SegmentOut};
+use crate::time::Now;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Segments up to this much longer than `max_segment_ms` are still accepted: encoders round
+/// `EXTINF` (ffmpeg's `-hls_time 2` gives 2.002 s or 2.08 s when keyframes fall late), and a
+/// hard cut at the exact limit would refuse healthy streams.
+pub const OVERLONG_TOLERANCE_MS: u64 = 500;
+
+/// Where a fresh cursor starts in the leader rendition's playlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartAt {
+    /// The oldest segment present (first go on air, encoder restart).
+    First,
+    /// The newest segment present (failover: take the live edge of the other input).
+    Last,
+}
+
+/// Shared state of the active input while renditions advance.
+pub(crate) struct Ctx<'a> {
+    pub store: &'a InputStore,
+    pub now: Now,
+    pub max_segment_ms: u64,
+    /// `out = in + delta`, chosen by the first rendition that starts after a reset.
+    pub delta: &'a mut Option<i128>,
+    /// Input sequence number the leader started at: other renditions start at or after it.
+    pub start_in: &'a mut Option<u64>,
+    pub start_at: StartAt,
+    /// One more than the highest sequence number ever issued on this channel.
+    pub next_free_out: &'a mut u64,
+    pub etag: &'a mut super::EtagGen,
+    pub warnings: &'a mut Vec<String>,
+    pub refused: &'a mut u64,
+}
+
+/// A published segment.
+#[derive(Debug)]
+pub(crate) struct OutSegment {
+    pub entry: SegmentEntry,
+    pub discontinuity: bool,
+    pub pdt: Option<String>,
+    pub init: Option<u64>,
+}
+
+/// One rendition.
+#[derive(Debug)]
+pub(crate) struct Rendition {
+    pub name: String,
+    /// Path of its media playlist inside the input.
+    pub source: String,
+    /// Listed by the active input's master (or no master): unlisted ones are hidden and empty.
+    pub listed: bool,
+    pub segments: VecDeque<OutSegment>,
+    pub inits: VecDeque<InitEntry>,
+    next_init_k: u64,
+    total_ms: u64,
+    pub disc_seq: u64,
+    pub target_s: u64,
+    pub independent: bool,
+    pub ended: bool,
+    /// Next input sequence number to publish; `None` = fresh (to be placed).
+    next_in: Option<u64>,
+    /// Next output sequence number; `None` until the first publish.
+    next_out: Option<u64>,
+    disc_pending: bool,
+    has_published: bool,
+    /// (input seq, since) of a listed segment whose bytes have not arrived.
+    pending: Option<(u64, u64)>,
+}
+
+impl Rendition {
+    pub fn new(name: String, source: String) -> Rendition {
+        Rendition {
+            name,
+            source,
+            listed: true,
+            segments: VecDeque::new(),
+            inits: VecDeque::new(),
+            next_init_k: 0,
+            total_ms: 0,
+            disc_seq: 0,
+            target_s: 1,
+            independent: false,
+            ended: false,
+            next_in: None,
+            next_out: None,
+            disc_pending: false,
+            has_published: false,
+            pending: None,
+        }
+    }
+
+    /// A new delta is being chosen: place the cursor again, behind a discontinuity.
+    pub fn reset(&mut self) {
+        self.next_in = None;
+        self.pending = None;
+        self.disc_pending = self.next_out.is_some();
+    }
+
+    /// Empties the window (rendition no longer listed); numbering goes on from where it was.
+    pub fn clear(&mut self) {
+        while self.pop_front() {}
+        self.pending = None;
+        self.disc_pending = self.has_published;
+    }
+
+    fn pop_front(&mut self) -> bool {
+        let Some(s) = self.segments.pop_front() else {
+            return false;
+        };
+        self.total_ms = self.total_ms.saturating_sub(s.entry.duration_ms);
+        if s.discontinuity {
+            self.disc_seq = self.disc_seq.saturating_add(1);
+        }
+        self.prune_inits();
+        true
+    }
+
+    fn prune_inits(&mut self) {
+        let segments = &self.segments;
+        self.inits
+            .retain(|i| segments.iter().any(|s| s.init == Some(i.k)));
+    }
+
+    /// Drops from the front until the window fits `window_ms` (keeping at least one segment).
+    pub fn trim(&mut self, window_ms: u64) -> bool {
+        let mut changed = false;
+        while self.total_ms > window_ms && self.segments.len() > 1 {
+            changed |= self.pop_front();
+        }
+        changed
+    }
+
+    /// Publishes what the playlist allows; returns whether the output changed.
+    pub fn advance(&mut self, pl: &MediaPlaylistIn, ctx: &mut Ctx<'_>) -> bool {
+        let mut changed = false;
+        self.independent = pl.independent_segments;
+        let first = pl.media_sequence;
+        let end = first.saturating_add(pl.segments.len() as u64);
+        let seg_at = |i: u64| {
+            i.checked_sub(first)
+                .and_then(|o| usize::try_from(o).ok())
+                .and_then(|o| pl.segments.get(o))
+        };
+        loop {
+            let ni = match self.next_in {
+                Some(n) => n,
+                None => match self.place(pl, ctx) {
+                    Some(n) => n,
+                    None => break,
+                },
+            };
+            if ni < first {
+                // What we were waiting for slid out of the encoder's playlist.
+                self.next_in = Some(first);
+                self.disc_pending = true;
+                self.pending = None;
+                continue;
+            }
+            let Some(seg) = seg_at(ni).filter(|_| ni < end) else {
+                self.pending = None;
+                break;
+            };
+            if seg.duration_ms > ctx.max_segment_ms.saturating_add(OVERLONG_TOLERANCE_MS) {
+                ctx.warnings.push(format!(
+                    "refused segment {:?}: {} ms is longer than the channel's maximum of {} ms",
+                    seg.uri, seg.duration_ms, ctx.max_segment_ms
+                ));
+                *ctx.refused = ctx.refused.saturating_add(1);
+                self.skip(ni);
+                continue;
+            }
+            let body = ctx.store.object(&seg.uri);
+            let init = seg.map_uri.as_deref().map(|m| (m, ctx.store.object(m)));
+            let (Some(body), None | Some((_, Some(_)))) = (body, init) else {
+                let now = ctx.now.mono_ms;
+                match self.pending {
+                    Some((p, since)) if p == ni => {
+                        if now.saturating_sub(since) >= ctx.max_segment_ms {
+                            ctx.warnings.push(format!(
+                                "skipped segment {:?}: listed but not received within {} ms",
+                                seg.uri, ctx.max_segment_ms
+                            ));
+                            self.skip(ni);
+                            continue;
+                        }
+                    }
+                    _ => self.pending = Some((ni, now)),
+                }
+                break;
+            };
+            let init_k = match init {
+                Some((m, Some(bytes))) => Some(self.init_for(m, bytes, ctx)),
+                _ => None,
+            };
+            self.publish(seg, body.clone(), init_k, ctx);
+            self.next_in = Some(ni.saturating_add(1));
+            self.pending = None;
+            changed = true;
+        }
+        let ended =
+            pl.end_list && !self.segments.is_empty() && self.next_in.is_some_and(|n| n >= end);
+        if ended != self.ended {
+            self.ended = ended;
+            changed = true;
+        }
+        changed
+    }
+
+    fn skip(&mut self, ni: u64) {
+        self.next_in = Some(ni.saturating_add(1));
+        self.disc_pending = true;
+        self.pending = None;
+    }
+
+    /// Places a fresh cursor; fixes the input's delta when it is the first to do so.
+    fn place(&mut self, pl: &MediaPlaylistIn, ctx: &mut Ctx<'_>) -> Option<u64> {
+        let bound = ctx.start_in.unwrap_or(0);
+        let listed = pl
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (pl.media_sequence.saturating_add(i as u64), s))
+            .filter(|(n, _)| *n >= bound);
+        let present = |(_, s): &(u64, &crate::hls::SegmentIn)| {
+            ctx.store.has_segment(&s.uri, s.map_uri.as_deref())
+        };
+        let pick = if ctx.delta.is_none() && ctx.start_at == StartAt::Last {
+            listed.clone().rfind(present)
+        } else {
+            listed.clone().find(present)
+        };
+        let start = pick.or_else(|| listed.clone().next()).map(|(n, _)| n)?;
+        if ctx.delta.is_none() {
+            *ctx.delta = Some(i128::from(*ctx.next_free_out) - i128::from(start));
+            *ctx.start_in = Some(start);
+        }
+        if self.next_out.is_none() {
+            let mapped = ctx
+                .delta
+                .and_then(|d| u64::try_from(i128::from(start) + d).ok())
+                .unwrap_or(*ctx.next_free_out);
+            // A rendition that never published may take any number: aligned with its peers.
+            self.next_out = Some(mapped);
+        }
+        self.next_in = Some(start);
+        Some(start)
+    }
+
+    /// The init number for this init content: the current one if the bytes are the same.
+    fn init_for(&mut self, uri: &str, bytes: &bytes::Bytes, ctx: &mut Ctx<'_>) -> u64 {
+        if let Some(cur) = self.inits.back() {
+            if cur.object.body == bytes {
+                return cur.k;
+            }
+        }
+        let k = self.next_init_k;
+        self.next_init_k = self.next_init_k.saturating_add(1);
+        let (ext, content_type) = ext_of(uri);
+        self.inits.push_back(InitEntry {
+            k,
+            ext,
+            object: Arc::new(MediaObject {
+                body: bytes.clone(),
+                content_type,
+                etag: ctx.etag.next(),
+                last_modified_unix_ms: ctx.now.unix_ms,
+            }),
+        });
+        k
+    }
+
+    fn publish(
+        &mut self,
+        seg: &crate::hls::SegmentIn,
+        body: bytes::Bytes,
+        init: Option<u64>,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let published_before = self.has_published;
+        let seq = self.next_out.unwrap_or(*ctx.next_free_out);
+        self.next_out = Some(seq.saturating_add(1));
+        self.has_published = true;
+        *ctx.next_free_out = (*ctx.next_free_out).max(seq.saturating_add(1));
+        let break_before = seg.discontinuity || self.disc_pending || self.ended;
+        let discontinuity = !self.segments.is_empty() && break_before;
+        if self.segments.is_empty() && break_before && published_before {
+            // The window was emptied (rendition unlisted): the break has no segment to sit
+            // before, so it counts as one that already slid out.
+            self.disc_seq = self.disc_seq.saturating_add(1);
+        }
+        self.disc_pending = false;
+        self.ended = false;
+        self.target_s = self.target_s.max(seg.duration_ms.div_ceil(1000)).max(1);
+        self.total_ms = self.total_ms.saturating_add(seg.duration_ms);
+        let (ext, content_type) = ext_of(&seg.uri);
+        self.segments.push_back(OutSegment {
+            entry: SegmentEntry {
+                seq,
+                ext,
+                duration_ms: seg.duration_ms,
+                object: Arc::new(MediaObject {
+                    body,
+                    content_type,
+                    etag: ctx.etag.next(),
+                    last_modified_unix_ms: ctx.now.unix_ms,
+                }),
+            },
+            discontinuity,
+            pdt: seg.program_date_time.clone(),
+            init,
+        });
+    }
+
+    /// The playlist to render, URIs prefixed with `prefix`.
+    pub fn playlist<'a>(&'a self, prefix: &'a str) -> MediaPlaylistOut<'a> {
+        let init_ext = |k: u64| {
+            self.inits
+                .iter()
+                .find(|i| i.k == k)
+                .map_or("mp4", |i| i.ext)
+        };
+        MediaPlaylistOut {
+            target_duration_s: self.target_s,
+            media_sequence: self.segments.front().map_or(0, |s| s.entry.seq),
+            discontinuity_sequence: self.disc_seq,
+            independent_segments: self.independent,
+            end_list: self.ended,
+            uri_prefix: prefix,
+            segments: self
+                .segments
+                .iter()
+                .map(|s| SegmentOut {
+                    seq: s.entry.seq,
+                    ext: s.entry.ext,
+                    duration_ms: s.entry.duration_ms,
+                    discontinuity: s.discontinuity,
+                    program_date_time: s.pdt.as_deref(),
+                    init: s.init.map(|k| (k, init_ext(k))),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Canonical extension and content type of a stored object's path (the store only holds
+/// objects whose extension was accepted, so the fallback is never used in practice).
+fn ext_of(path: &str) -> (&'static str, &'static str) {
+    match crate::hls::classify(path) {
+        Ok(crate::hls::ObjectKind::Media { ext, content_type }) => (ext, content_type),
+        _ => ("bin", "application/octet-stream"),
+    }
+}
