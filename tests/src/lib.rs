@@ -104,12 +104,14 @@ pub fn require_tool_with(name: &str, present: bool, ci: bool) -> bool {
     if ci {
         panic!("{name} is required in CI (CI=true) but is not on PATH: install it (see .ci/run)");
     }
-    eprintln!(
+    // Straight to the process's stderr: libtest hides eprintln! output of passing tests.
+    let notice = format!(
         "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
          !!! SKIPPED: {name} is not installed, so this test checked NOTHING.\n\
          !!! Install it (apt-get install {name}) or run under CI=true to make this a failure.\n\
          !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
     );
+    let _ = io::stderr().write_all(notice.as_bytes());
     false
 }
 

@@ -113,9 +113,9 @@ fn decode(url: &str, seconds: u32) -> (u64, std::process::Output) {
     );
     let frames = text(&out.stdout)
         .lines()
+        .rev()
         .filter_map(|l| l.strip_prefix("frame="))
-        .filter_map(|v| v.trim().parse::<u64>().ok())
-        .last()
+        .find_map(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
     (frames, out)
 }

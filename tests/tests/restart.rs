@@ -85,7 +85,8 @@ fn state_survives_sigterm_sigint_and_sigkill() {
     );
 
     // Changes acknowledged by the CLI are on disk before the answer: SIGKILL right after.
-    d.ctl_json(&["endpoint", "delete", "news", "tv"]);
+    let out = d.ctl(&["endpoint", "delete", "news", "tv"]);
+    assert!(out.status.success(), "{out:?}");
     d.ctl_json(&[
         "channel",
         "edit",
