@@ -1,1 +1,1 @@
-
+//! Benchmarks of streampack: criterion benches of the core's hot paths (`benches/`).
