@@ -23,6 +23,8 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod seccomp;
+
 /// How long a daemon may take to answer `status` after it was spawned.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a daemon may take to exit after SIGTERM.
@@ -203,6 +205,9 @@ pub struct DaemonOpts {
     pub args: Vec<String>,
     /// Files to place in the state dir before the first start (name, bytes).
     pub state_files: Vec<(String, Vec<u8>)>,
+    /// Start the daemon under a seccomp filter that fails `io_uring_setup` with EPERM, as
+    /// container runtimes' default profiles do: io_uring is really unavailable to it.
+    pub block_io_uring: bool,
 }
 
 impl DaemonOpts {
@@ -229,6 +234,7 @@ pub struct Daemon {
     pub pull: SocketAddr,
     args: Vec<String>,
     stderr_path: PathBuf,
+    block_io_uring: bool,
 }
 
 impl Daemon {
@@ -287,6 +293,7 @@ impl Daemon {
             pull,
             args,
             stderr_path,
+            block_io_uring: opts.block_io_uring,
         };
         d.spawn();
         d
@@ -304,7 +311,15 @@ impl Daemon {
             .append(true)
             .open(self.dir.path().join("streampackd.stdout.log"))
             .expect("open stdout log");
-        let child = Command::new(streampackd())
+        let mut cmd = Command::new(streampackd());
+        if self.block_io_uring {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: the hook only calls prctl(2), which is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(seccomp::deny_io_uring_setup);
+            }
+        }
+        let child = cmd
             .args(&self.args)
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
