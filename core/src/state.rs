@@ -81,10 +81,10 @@ impl ControlState {
     }
 
     /// Serializes for the state file.
-    pub fn to_json(&self) -> Vec<u8> {
-        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut v = serde_json::to_vec_pretty(self)?;
         v.push(b'\n');
-        v
+        Ok(v)
     }
 
     /// Parses a state file, refusing anything corrupt rather than starting empty.
@@ -570,7 +570,7 @@ mod tests {
             &mut gen,
         )
         .unwrap();
-        let bytes = st.to_json();
+        let bytes = st.to_json().unwrap();
         assert_eq!(ControlState::from_json(&bytes).unwrap(), st);
         assert!(matches!(
             ControlState::from_json(&bytes[..bytes.len() / 2]),
@@ -583,7 +583,7 @@ mod tests {
         let mut dup = st.clone();
         dup.channels.push(st.channels[0].clone());
         assert!(matches!(
-            ControlState::from_json(&dup.to_json()),
+            ControlState::from_json(&dup.to_json().unwrap()),
             Err(LoadError::Inconsistent(_))
         ));
     }

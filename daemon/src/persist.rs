@@ -65,6 +65,7 @@ pub fn save(dir: &Path, state: &ControlState) -> Result<(), PersistError> {
         path: path.clone(),
         source,
     };
+    let json = state.to_json().map_err(|e| io(std::io::Error::other(e)))?;
     {
         let mut f = OpenOptions::new()
             .write(true)
@@ -73,7 +74,7 @@ pub fn save(dir: &Path, state: &ControlState) -> Result<(), PersistError> {
             .mode(0o600)
             .open(&tmp)
             .map_err(io)?;
-        f.write_all(&state.to_json()).map_err(io)?;
+        f.write_all(&json).map_err(io)?;
         f.sync_all().map_err(io)?;
     }
     fs::rename(&tmp, &path).map_err(io)?;
