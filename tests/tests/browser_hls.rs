@@ -4,6 +4,7 @@
 //! without them, failed under CI).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::io::Write;
 use std::process::Child;
 use std::time::{Duration, Instant};
 use streampack_tests::*;
@@ -114,8 +115,10 @@ fn push_and_watch(kind: HlsPush, name: &str) {
         "[browser_hls {name}] joined {joined:?} into the push, watched until {watched_until:?}: {}",
         pb.json
     );
+    // Straight to the process's stderr, so CI logs show them even when the test passes.
     for e in &pb.errors {
-        eprintln!("[browser_hls {name}] hls.js non-fatal error: {e}");
+        let _ = std::io::stderr()
+            .write_all(format!("[browser_hls {name}] hls.js reported: {e}\n").as_bytes());
     }
 
     assert!(
@@ -160,4 +163,67 @@ fn hlsjs_plays_live_hls_fmp4() {
 #[test]
 fn hlsjs_plays_live_hls_master_two_renditions() {
     push_and_watch(HlsPush::Master, "master");
+}
+
+// The harness can fail: a player that cannot start and a stream that stops are seen as such.
+
+#[test]
+fn hlsjs_reports_an_endpoint_without_input_as_fatal() {
+    if !require_browser() {
+        return;
+    }
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel("idle", &[]);
+    // No input has delivered yet: the origin answers 503 and hls.js gives up on the manifest.
+    let pb = play_in_browser(Player::HlsJs, &f.endpoint_url, 4).unwrap();
+    eprintln!("[browser_hls idle] {}", pb.json);
+    assert!(pb.fatal, "hls.js on a 503 manifest: {}", pb.json);
+    assert!(
+        pb.errors.iter().any(|e| e.contains("manifestLoadError")),
+        "{}",
+        pb.json
+    );
+    assert_eq!((pb.advanced, pb.frames_decoded), (0.0, 0), "{}", pb.json);
+}
+
+#[test]
+fn hlsjs_stalls_when_the_encoder_dies() {
+    if !require_tool("ffmpeg") || !require_browser() {
+        return;
+    }
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel(
+        "dies",
+        &[
+            "--max-segment-duration",
+            "4",
+            "--max-playlist-duration",
+            "12",
+        ],
+    );
+    let push_log = d.dir().join("ffmpeg-push.log");
+    let push = Encoder(ffmpeg_push_hls(
+        HlsPush::Ts,
+        &f.primary_url,
+        PUSH_SECONDS,
+        &push_log,
+    ));
+    let first = wait_for_200(d.pull, &f.endpoint_path, Duration::from_secs(15));
+    assert_eq!(first.status, 200, "{first:?}");
+    wait_for_segments(&d, &f, SEGMENTS_BEFORE_JOIN, &push_log);
+    // SIGKILL a few seconds into the watch: no EXT-X-ENDLIST, so the playlist just stops
+    // growing and hls.js runs out of media about 6 s (its live delay) later.
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(4));
+        drop(push);
+    });
+    let pb = play_in_browser(Player::HlsJs, &f.endpoint_url, 16).unwrap();
+    killer.join().unwrap();
+    eprintln!("[browser_hls dies] {}", pb.json);
+    assert!(
+        pb.stalls >= 1 && pb.longest_stall_s >= 2.0,
+        "hls.js did not stall after the encoder died: {}",
+        pb.json
+    );
+    assert!(pb.advanced < 14.0, "{}", pb.json);
 }
