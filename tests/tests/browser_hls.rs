@@ -175,12 +175,15 @@ fn hlsjs_reports_an_endpoint_without_input_as_fatal() {
     let d = Daemon::start(DaemonOpts::default());
     let f = d.hls_channel("idle", &[]);
     // No input has delivered yet: the origin answers 503 and hls.js gives up on the manifest.
+    // It sees the 503 itself, not a network error (status 0): error answers carry CORS.
     let pb = play_in_browser(Player::HlsJs, &f.endpoint_url, 4).unwrap();
     eprintln!("[browser_hls idle] {}", pb.json);
     assert!(pb.fatal, "hls.js on a 503 manifest: {}", pb.json);
     assert!(
-        pb.errors.iter().any(|e| e.contains("manifestLoadError")),
-        "{}",
+        pb.errors
+            .iter()
+            .any(|e| e.contains("manifestLoadError") && e.contains("HTTP 503")),
+        "hls.js should report the manifest's 503: {}",
         pb.json
     );
     assert_eq!((pb.advanced, pb.frames_decoded), (0.0, 0), "{}", pb.json);
