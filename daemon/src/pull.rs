@@ -17,6 +17,12 @@ use crate::conn::Conn;
 use crate::registry::Shared;
 
 const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
+/// Error answers carry CORS too: without it a browser player on another origin sees status 0
+/// (a network error) instead of the 404 or 503, and cannot read the 503's `Retry-After`.
+const ERROR_CORS: [(&str, &[u8]); 2] = [
+    ("Access-Control-Allow-Origin", b"*"),
+    ("Access-Control-Expose-Headers", b"Retry-After"),
+];
 const PLAYLIST_TYPE: &[u8] = b"application/vnd.apple.mpegurl";
 
 /// What a successful pull answers with.
@@ -42,13 +48,11 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
                 "endpoints answer GET, HEAD and OPTIONS",
             );
             let keep_open = keep && head.body == streampack_core::http::BodyKind::Empty;
-            return conn
-                .send_error_with(&e, &[("Allow", ALLOW)], keep_open, false)
-                .await;
+            return send_error_with(conn, &e, &[("Allow", ALLOW)], keep_open, false).await;
         }
     }
     if let Err(e) = conn.discard_body(head.body, shared).await {
-        return conn.send_error(&e, false, head_only).await;
+        return send_error(conn, &e, false, head_only).await;
     }
     if head.path() == b"/healthz" {
         let mut out = Vec::with_capacity(128);
@@ -69,28 +73,28 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
     }
     let route = match parse_v1_path(head.path()) {
         Ok(r) => r,
-        Err(e) => return conn.send_error(&e, keep, head_only).await,
+        Err(e) => return send_error(conn, &e, keep, head_only).await,
     };
     let reg = shared.registry.load();
     let Some(entry) = reg.channels.get(&route.channel) else {
-        return conn
-            .send_error(
-                &HttpError::new(Status::NOT_FOUND, "unknown channel"),
-                keep,
-                head_only,
-            )
-            .await;
+        return send_error(
+            conn,
+            &HttpError::new(Status::NOT_FOUND, "unknown channel"),
+            keep,
+            head_only,
+        )
+        .await;
     };
     let Some(endpoint) = entry.config.endpoint(&route.second) else {
         let e = HttpError::new(Status::NOT_FOUND, "unknown endpoint for this channel");
-        return conn.send_error(&e, keep, head_only).await;
+        return send_error(conn, &e, keep, head_only).await;
     };
     if endpoint.kind != EndpointType::Hls {
         let e = HttpError::new(
             Status::NOT_IMPLEMENTED,
             "this endpoint type is not served by this build",
         );
-        return conn.send_error(&e, keep, head_only).await;
+        return send_error(conn, &e, keep, head_only).await;
     }
     let snap = entry.media.hls.load();
     let Some(snap) = snap.as_ref().filter(|s| s.main.is_some()) else {
@@ -98,9 +102,7 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
             Status::SERVICE_UNAVAILABLE,
             "no input has delivered media to this channel yet",
         );
-        return conn
-            .send_error_with(&e, &[("Retry-After", b"2")], keep, head_only)
-            .await;
+        return send_error_with(conn, &e, &[("Retry-After", b"2")], keep, head_only).await;
     };
     let manifest = endpoint.manifest_file();
     let answer = match snap.lookup(&manifest, &route.rest) {
@@ -125,7 +127,7 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
                 Status::NOT_FOUND,
                 "no such playlist or segment (segments leave after the window)",
             );
-            return conn.send_error(&e, keep, head_only).await;
+            return send_error(conn, &e, keep, head_only).await;
         }
     };
     let (out, body) = respond(&head, &answer);
@@ -134,6 +136,25 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
     } else {
         conn.write_with_body(out, body).await && keep
     }
+}
+
+/// Answers an error with [`ERROR_CORS`].
+async fn send_error(conn: &mut Conn, e: &HttpError, keep_alive: bool, head_only: bool) -> bool {
+    send_error_with(conn, e, &[], keep_alive, head_only).await
+}
+
+/// Answers an error with [`ERROR_CORS`] and `extra` headers.
+async fn send_error_with(
+    conn: &mut Conn,
+    e: &HttpError,
+    extra: &[(&str, &[u8])],
+    keep_alive: bool,
+    head_only: bool,
+) -> bool {
+    let mut hdrs: Vec<(&str, &[u8])> = Vec::with_capacity(ERROR_CORS.len() + extra.len());
+    hdrs.extend_from_slice(&ERROR_CORS);
+    hdrs.extend_from_slice(extra);
+    conn.send_error_with(e, &hdrs, keep_alive, head_only).await
 }
 
 /// Builds the response head (and the body slice to send) for a found object.
@@ -221,7 +242,7 @@ fn not_modified(head: &RequestHead, a: &Answer<'_>) -> bool {
 
 async fn preflight(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> bool {
     if let Err(e) = conn.discard_body(head.body, shared).await {
-        return conn.send_error(&e, false, false).await;
+        return send_error(conn, &e, false, false).await;
     }
     let req_headers = head
         .header("access-control-request-headers")

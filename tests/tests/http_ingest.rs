@@ -562,6 +562,51 @@ fn cors_and_cache_control_present() {
     }
 }
 
+/// A browser player on another origin sees an error's status only when the error carries CORS:
+/// without it, hls.js reports status 0 (a network error) for a 404 or a 503.
+#[test]
+fn cors_on_error_answers() {
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel("corserr", &[]);
+    let before = get(d.pull, &f.endpoint_path);
+    assert_error(&before, 503, "endpoint before any media");
+    let ghost = "0123456789abcdef0123456789ab";
+    let unknown = get(d.pull, &format!("/v1/{ghost}/{ghost}/main.m3u8"));
+    assert_error(&unknown, 404, "unknown channel");
+    let head = http(d.pull, "HEAD", &f.endpoint_path, &[], None);
+    let put = http(d.pull, "PUT", &f.endpoint_path, &[], Some(b"#EXTM3U\n"));
+    assert_error(&put, 405, "PUT on pull");
+    for (what, r) in [
+        ("503", &before),
+        ("404", &unknown),
+        ("HEAD 503", &head),
+        ("405", &put),
+    ] {
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            Some("*"),
+            "CORS on the {what} answer: {r:?}"
+        );
+    }
+    let exposed = before
+        .header("access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        before.header("retry-after").is_some() && exposed.contains("retry-after"),
+        "the 503's Retry-After is readable by a page: {before:?}"
+    );
+
+    let l = live_channel(&d);
+    let gone = get(d.pull, &resolve(&l.media_path, "999999999.ts"));
+    assert_eq!(gone.status, 404, "{gone:?}");
+    assert_eq!(
+        gone.header("access-control-allow-origin"),
+        Some("*"),
+        "CORS on a segment 404: {gone:?}"
+    );
+}
+
 #[test]
 fn keep_alive_and_pipelining() {
     let d = Daemon::start(DaemonOpts::default());
