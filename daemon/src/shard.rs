@@ -58,10 +58,7 @@ struct Owned {
 }
 
 fn params_of(c: &ChannelConfig) -> MediaParams {
-    MediaParams {
-        max_segment_ms: c.max_segment_ms(),
-        window_ms: c.window_ms(),
-    }
+    MediaParams::new(c.max_segment_ms(), c.window_ms())
 }
 
 type Channels = Rc<RefCell<HashMap<Id, Owned>>>;
