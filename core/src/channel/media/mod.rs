@@ -446,6 +446,11 @@ impl ChannelMedia {
         // With a master, what it does not list goes; without, a rendition whose playlist the
         // store forgot (not updated for a whole window) goes.
         let has_master = store.master.is_some();
+        if !has_master && store.media.is_empty() {
+            // The whole input went quiet (both inputs down): hold the window as it is rather
+            // than empty it under the players' feet; it resumes when media comes back.
+            return changed;
+        }
         for r in &mut self.renditions {
             let gone = if has_master {
                 !sources.contains(&r.source.as_str())
@@ -492,6 +497,9 @@ fn unique_name(existing: &[Rendition], source: &str) -> String {
     name
 }
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod failover_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod proptests;
