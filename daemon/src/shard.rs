@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use streampack_core::channel::media::{ChannelMedia, IngestError, MediaParams, PutOutcome};
+use streampack_core::channel::media::{
+    ChannelMedia, IngestError, MediaEvent, MediaParams, PutOutcome,
+};
 use streampack_core::channel::{ChannelConfig, InputRole};
 use streampack_core::id::Id;
 
@@ -121,8 +123,44 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
             owned.media.delete(op.input, &op.path, now),
         )),
     };
+    log_events(&op.channel, &mut owned.media);
     publish(owned);
     result
+}
+
+/// Logs what happened to the channel's inputs: every switch with its reason, inputs going
+/// up, down, or restarting.
+fn log_events(channel: &Id, media: &mut ChannelMedia) {
+    for e in media.drain_events() {
+        match e {
+            MediaEvent::Switched {
+                from,
+                to,
+                reason,
+                aligned,
+            } => tracing::info!(
+                channel = %channel,
+                from = from.map_or("none", |r| r.as_str()),
+                input = to.as_str(),
+                aligned,
+                "input switch: {reason}"
+            ),
+            MediaEvent::InputUp { input } => {
+                tracing::info!(channel = %channel, input = input.as_str(), "input up")
+            }
+            MediaEvent::InputDown { input, silent_ms } => tracing::warn!(
+                channel = %channel,
+                input = input.as_str(),
+                silent_ms,
+                "input down: no segment for {silent_ms} ms"
+            ),
+            MediaEvent::InputRestarted { input } => tracing::info!(
+                channel = %channel,
+                input = input.as_str(),
+                "input encoder restarted (numbering went back)"
+            ),
+        }
+    }
 }
 
 fn publish(owned: &mut Owned) {
@@ -154,6 +192,7 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
                     owned.published = u64::MAX;
                 }
                 owned.media.tick(now);
+                log_events(id, &mut owned.media);
                 publish(owned);
                 true
             }
