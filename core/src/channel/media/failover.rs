@@ -251,10 +251,16 @@ impl Tracker {
                 let this_pdt = pdt;
                 pdt = pdt.map(|p| p.saturating_add(i64::try_from(seg.duration_ms).unwrap_or(0)));
                 let t = &self.inputs[role.index()];
-                let newer = match &t.last {
-                    Some((p, s)) if p == path => seq > *s,
-                    _ => true,
-                };
+                // Newer: a higher number, or bytes pushed after the last delivery (an encoder
+                // that restarted after its old playlist was forgotten numbers from 0 again).
+                let newer = !t.log.contains_key(&(path.to_string(), seq))
+                    && (match &t.last {
+                        Some((p, s)) if p == path => seq > *s,
+                        _ => true,
+                    } || store
+                        .objects
+                        .get(&seg.uri)
+                        .is_some_and(|o| t.last_at.is_some_and(|l| o.arrived_mono_ms > l)));
                 // A listed segment still missing is not waited for: if a later one is here,
                 // the gap breaks the streak; arriving late, it is older than the last and ignored.
                 if newer && store.has_segment(&seg.uri, seg.map_uri.as_deref()) {

@@ -444,6 +444,38 @@ fn revert_never_and_always() {
 }
 
 #[test]
+fn an_encoder_restarting_after_its_playlist_was_forgotten_is_up_again() {
+    // The primary dies at 8; its playlist is forgotten a window (20 s) later; at 40 its encoder
+    // starts again from 0 with the same file names.
+    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let (p, b) = (Enc::new(Primary), Enc::new(Backup));
+    for n in 0..30u64 {
+        let t = n * SEG_MS;
+        if n < 8 {
+            p.emit(&mut m, n, n, t);
+        } else if n >= 20 {
+            p.emit(&mut m, n - 20, n, t + 700);
+        }
+        b.emit(&mut m, n, n, t + 100);
+        m.tick(at(t + 1000));
+        if n == 19 {
+            assert_eq!(m.snapshot().status.inputs[0].health, Health::Down);
+        }
+    }
+    let s = m.snapshot();
+    assert_eq!(s.status.inputs[0].health, Health::Healthy);
+    assert_eq!(s.status.inputs[0].good_streak, 10);
+    assert_eq!(s.status.active, Some(Backup), "unaligned: no switch back");
+    assert!(!s.status.aligned);
+    let ev = m.drain_events();
+    let ups = ev
+        .iter()
+        .filter(|e| **e == MediaEvent::InputUp { input: Primary })
+        .count();
+    assert_eq!(ups, 2);
+}
+
+#[test]
 fn a_flapping_preferred_input_is_reverted_to_less_and_less() {
     // The primary delivers 6 segments, vanishes for 10 s, again and again; aligned.
     let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));

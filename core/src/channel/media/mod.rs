@@ -308,12 +308,12 @@ impl ChannelMedia {
             .max_segment_ms
             .saturating_add(OVERLONG_TOLERANCE_MS);
         let before = self.health();
-        self.tracker.observe(&self.inputs, now.mono_ms, max_ok);
         self.tracker.age(
             now.mono_ms,
             policy.timeout_ms(self.params.max_segment_ms),
             self.params.window_ms,
         );
+        self.tracker.observe(&self.inputs, now.mono_ms, max_ok);
         // Health shows in the status: a change is a change of the output.
         let health_changed = before != self.health();
         let Some(a) = self.active else {
