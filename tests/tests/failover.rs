@@ -126,7 +126,7 @@ fn watch(pull: String, path: String, stop: Arc<AtomicBool>) -> Watch {
                 }
                 if let Some(s) = w.segments.get(&n) {
                     // Same number, same bytes: fetch again now and then.
-                    if n % 5 == 0 && w.polls % 7 == 0 {
+                    if n.is_multiple_of(5) && w.polls.is_multiple_of(7) {
                         let again = get(&pull, &resolve(&path, line));
                         if again.status == 200 && hash(&again.body) != s.hash {
                             w.problems.push(format!("segment {n} changed content"));
