@@ -9,8 +9,11 @@
 //! - tools: [`require_tool`], [`ffmpeg_push_hls`], [`run_with_timeout`].
 //! - HLS: [`media_sequence`], [`playlist_uris`], [`resolve`], [`split_url`].
 //! - io_uring blocked for a daemon: [`seccomp`].
+//! - a real browser as a player: [`play_in_browser`] with [`Player`] → [`Playback`]
+//!   (headless chromium running `tests/browser/play.mjs`).
 //!
-//! Each part lives in its own module (`tools`, `ports`, `daemon`, `http`, `hls`, `ffmpeg`) and is
+//! Each part lives in its own module (`tools`, `ports`, `daemon`, `http`, `hls`, `ffmpeg`,
+//! `browser`) and is
 //! re-exported here, so tests just `use streampack_tests::*`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -29,6 +32,8 @@ mod hls;
 pub use hls::*;
 mod ffmpeg;
 pub use ffmpeg::*;
+mod browser;
+pub use browser::*;
 
 /// How long a daemon may take to answer `status` after it was spawned.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -144,6 +149,46 @@ mod tests {
         assert!(p.ends_with("#EXT-X-ENDLIST\n"));
         assert!(!is_master(&p));
         assert_eq!(fake_ts(1, 3).len(), 564);
+    }
+
+    #[test]
+    fn playback_json_is_parsed() {
+        let line = r#"{"player":"hls","url":"http://h/x.m3u8","seconds_watched":20.0,"start_time":6.1,"end_time":25.9,"advanced":19.8,"stalls":1,"longest_stall_s":0.5,"errors":["hls.js mediaError/bufferStalledError"],"fatal":false,"frames_decoded":495,"frames_dropped":2,"buffered_end":30.0,"stall_log":[]}"#;
+        let p = Playback::from_json(line).unwrap();
+        assert_eq!(
+            p,
+            Playback {
+                advanced: 19.8,
+                stalls: 1,
+                longest_stall_s: 0.5,
+                errors: vec!["hls.js mediaError/bufferStalledError".into()],
+                fatal: false,
+                frames_decoded: 495,
+                frames_dropped: 2,
+                json: line.into(),
+            }
+        );
+        assert!(Playback::from_json("{}").is_err());
+        assert!(Playback::from_json("not json").is_err());
+        assert_eq!(Player::DashJs.arg(), "dash");
+    }
+
+    #[test]
+    fn browser_packages_missing_outside_ci_skips() {
+        assert!(require_browser_packages_with(true, true));
+        assert!(!require_browser_packages_with(false, false));
+    }
+
+    #[test]
+    #[should_panic(expected = "npm ci --prefix tests/browser")]
+    fn browser_packages_missing_in_ci_fails() {
+        require_browser_packages_with(false, true);
+    }
+
+    #[test]
+    fn play_script_is_in_the_tree() {
+        assert!(browser_dir().join("play.mjs").is_file());
+        assert!(browser_dir().join("package-lock.json").is_file());
     }
 
     #[test]

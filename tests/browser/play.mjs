@@ -1,0 +1,275 @@
+#!/usr/bin/env node
+// Plays a live manifest in a real browser and prints what a viewer would have seen.
+//
+//   node tests/browser/play.mjs <hls|dash|shaka> <manifest-url> <seconds>
+//
+// Serves a tiny page (and the player library from node_modules) on a loopback port, launches
+// Debian's headless chromium through playwright-core, lets the player play the manifest for
+// <seconds> and prints ONE JSON line on stdout:
+//   {player, url, seconds_watched, start_time, end_time, advanced, stalls, longest_stall_s,
+//    errors:[...], fatal, frames_decoded, frames_dropped, buffered_end, ...}
+// `advanced` is media time actually played (the sum of `video.played`), so a seek to the live
+// edge does not count as playback. A stall is a `waiting` after the first `playing`, until the
+// next `playing` (one still open at the end counts up to the end).
+// Player errors go in the JSON; the exit status is non-zero only when the harness itself failed
+// (bad arguments, no chromium, the page or the player library did not load).
+// Diagnostics go to stderr; PLAY_DEBUG=1 adds a per-second timeline and every HTTP request.
+
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const DEBUG = process.env.PLAY_DEBUG === '1';
+
+const LIBS = {
+  hls: 'node_modules/hls.js/dist/hls.min.js',
+  dash: 'node_modules/dashjs/dist/modern/umd/dash.all.min.js',
+  shaka: 'node_modules/shaka-player/dist/shaka-player.compiled.js',
+};
+
+function usage(msg) {
+  process.stderr.write(`play.mjs: ${msg}\nusage: node play.mjs <hls|dash|shaka> <manifest-url> <seconds>\n`);
+  process.exit(2);
+}
+
+function log(msg) {
+  process.stderr.write(`[play.mjs ${new Date().toISOString()}] ${msg}\n`);
+}
+
+const [player, url, secondsArg] = process.argv.slice(2);
+if (!LIBS[player]) usage(`unknown player ${JSON.stringify(player)}`);
+if (!url || !/^https?:\/\//.test(url)) usage(`not a URL: ${JSON.stringify(url)}`);
+const seconds = Number(secondsArg);
+if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) usage(`bad seconds ${JSON.stringify(secondsArg)}`);
+
+// Everything below the watch itself has a deadline: a harness that hangs is a harness failure.
+const watchdog = setTimeout(() => {
+  log(`harness did not finish within ${seconds + 45} s`);
+  process.exit(1);
+}, (seconds + 45) * 1000);
+watchdog.unref();
+
+// The page: instrumentation first, then the player. Stats live in window.__pb.
+const PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>streampack play</title></head>
+<body>
+<video id="v" muted playsinline width="640" height="360"></video>
+<script>
+(() => {
+  const v = document.getElementById('v');
+  const pb = window.__pb = {
+    started: false, firstPlayingAt: null, startTime: null, stalls: 0, longestStall: 0,
+    stallSince: null, stallLog: [], errors: [], fatal: false, events: [], samples: [],
+  };
+  const now = () => performance.now() / 1000;
+  pb.err = (msg, fatal) => {
+    if (pb.errors.length < 50) pb.errors.push(msg);
+    if (fatal) pb.fatal = true;
+  };
+  v.addEventListener('playing', () => {
+    const t = now();
+    if (!pb.started) {
+      pb.started = true; pb.firstPlayingAt = t; pb.startTime = v.currentTime;
+    } else if (pb.stallSince !== null) {
+      const d = t - pb.stallSince;
+      pb.longestStall = Math.max(pb.longestStall, d);
+      pb.stallLog.push({ at: +v.currentTime.toFixed(3), seconds: +d.toFixed(3) });
+    }
+    pb.stallSince = null;
+  });
+  v.addEventListener('waiting', () => {
+    if (pb.started && pb.stallSince === null) { pb.stalls++; pb.stallSince = now(); }
+  });
+  for (const e of ['loadedmetadata', 'canplay', 'playing', 'waiting', 'seeking', 'seeked', 'ended', 'pause'])
+    v.addEventListener(e, () => { if (pb.events.length < 200) pb.events.push([+now().toFixed(2), e, +v.currentTime.toFixed(3)]); });
+  v.addEventListener('error', () => {
+    const e = v.error;
+    pb.err('video element error: ' + (e ? e.code + ' ' + e.message : 'unknown'), true);
+  });
+  const bufferedEnd = () => v.buffered.length ? v.buffered.end(v.buffered.length - 1) : 0;
+  setInterval(() => {
+    if (pb.samples.length < 600) pb.samples.push([+now().toFixed(2), +v.currentTime.toFixed(3), +bufferedEnd().toFixed(3), v.readyState]);
+  }, 1000);
+  pb.result = () => {
+    const t = now();
+    let longest = pb.longestStall;
+    if (pb.stallSince !== null) longest = Math.max(longest, t - pb.stallSince);
+    let played = 0;
+    for (let i = 0; i < v.played.length; i++) played += v.played.end(i) - v.played.start(i);
+    const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
+    return {
+      start_time: pb.startTime, end_time: v.currentTime, advanced: played,
+      stalls: pb.stalls, longest_stall_s: longest, errors: pb.errors, fatal: pb.fatal,
+      frames_decoded: q ? q.totalVideoFrames : 0, frames_dropped: q ? q.droppedVideoFrames : 0,
+      buffered_end: bufferedEnd(), stall_log: pb.stallLog,
+      time_to_first_frame_s: pb.firstPlayingAt, events: pb.events, samples: pb.samples,
+    };
+  };
+})();
+</script>
+<script src="/lib/player.js"></script>
+<script>
+(async () => {
+  const v = document.getElementById('v');
+  const pb = window.__pb;
+  const q = new URLSearchParams(location.search);
+  const kind = q.get('player'), url = q.get('url');
+  try {
+    if (kind === 'hls') {
+      if (!window.Hls || !Hls.isSupported()) throw new Error('hls.js missing or MSE unsupported');
+      const hls = new Hls({ debug: false });
+      hls.on(Hls.Events.ERROR, (_, d) => {
+        const u = (d.frag && d.frag.url) || (d.context && d.context.url) || (d.url) || '';
+        const code = d.response && d.response.code !== undefined ? ' HTTP ' + d.response.code : '';
+        pb.err('hls.js ' + d.type + '/' + d.details + (d.fatal ? ' (fatal)' : '') + code + (u ? ' ' + u : '') +
+          (d.reason ? ' reason: ' + d.reason : '') + (d.error && d.error.message ? ' error: ' + d.error.message : ''), d.fatal);
+      });
+      hls.on(Hls.Events.MANIFEST_PARSED, () => { v.play().catch((e) => pb.err('video.play(): ' + e, false)); });
+      hls.loadSource(url);
+      hls.attachMedia(v);
+      window.__player = hls;
+    } else if (kind === 'dash') {
+      if (!window.dashjs) throw new Error('dash.js missing');
+      const p = dashjs.MediaPlayer().create();
+      // dash.js reports what it cannot recover from through its error event.
+      p.on(dashjs.MediaPlayer.events.ERROR, (e) => {
+        const er = e.error || {};
+        pb.err('dash.js error ' + (er.code !== undefined ? er.code : '') + ' ' + (er.message || JSON.stringify(er)), true);
+      });
+      p.on(dashjs.MediaPlayer.events.PLAYBACK_ERROR, (e) => pb.err('dash.js playback error ' + JSON.stringify(e.error || e), false));
+      // autoplay=true: dash.js starts playback itself once it is attached (no early video.play()).
+      p.initialize(v, url, true);
+      window.__player = p;
+    } else if (kind === 'shaka') {
+      if (!window.shaka) throw new Error('shaka missing');
+      shaka.polyfill.installAll();
+      if (!shaka.Player.isBrowserSupported()) throw new Error('shaka: browser not supported');
+      const p = new shaka.Player();
+      p.addEventListener('error', (ev) => {
+        const e = ev.detail || {};
+        pb.err('shaka error ' + e.code + ' category ' + e.category + ' severity ' + e.severity +
+          (e.data ? ' ' + JSON.stringify(e.data).slice(0, 300) : ''), e.severity === 2);
+      });
+      await p.attach(v);
+      window.__player = p;
+      // The harness is set up once the player is attached; load() may retry for a long time
+      // and its failure is the player's, reported in the JSON.
+      pb.ready = true;
+      p.load(url).then(
+        () => v.play().catch((e) => pb.err('video.play(): ' + e, false)),
+        (e) => pb.err('shaka load failed: code ' + e.code + ' ' + (e.message || ''), true));
+    } else {
+      throw new Error('unknown player ' + kind);
+    }
+    pb.ready = true;
+  } catch (e) {
+    pb.setupError = String(e && e.stack || e);
+  }
+})();
+</script>
+</body></html>`;
+
+function serve() {
+  const lib = fs.readFileSync(path.join(here, LIBS[player]));
+  const server = http.createServer((req, res) => {
+    const p = new URL(req.url, 'http://x').pathname;
+    if (p === '/') {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end(PAGE);
+    } else if (p === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
+    } else if (p === '/lib/player.js') {
+      res.writeHead(200, { 'Content-Type': 'text/javascript', 'Cache-Control': 'no-store' });
+      res.end(lib);
+    } else {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+async function main() {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (apt-get install chromium)`);
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (e) {
+    throw new Error(`playwright-core not installed (npm ci --prefix tests/browser): ${e.message}`);
+  }
+  const server = await serve();
+  const pagePort = server.address().port;
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-chromium-'));
+  let context;
+  try {
+    // A persistent context is how playwright takes a --user-data-dir: a fresh one per run.
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+      timeout: 30_000,
+    });
+    const page = context.pages()[0] || await context.newPage();
+    const httpErrors = [];
+    let requests = 0;
+    page.on('pageerror', (e) => log(`page error: ${e.message}`));
+    page.on('console', (m) => { if (DEBUG || m.type() === 'error') log(`console.${m.type()}: ${m.text()}`); });
+    page.on('requestfailed', (r) => {
+      const f = r.failure();
+      if (httpErrors.length < 50) httpErrors.push(`${r.method()} ${r.url()} failed: ${f ? f.errorText : '?'}`);
+    });
+    page.on('response', (r) => {
+      requests++;
+      if (DEBUG) log(`${r.status()} ${r.request().method()} ${r.url()}`);
+      if (r.status() >= 400 && httpErrors.length < 50) httpErrors.push(`${r.request().method()} ${r.url()} -> ${r.status()}`);
+    });
+
+    const pageUrl = `http://127.0.0.1:${pagePort}/?player=${player}&url=${encodeURIComponent(url)}`;
+    await page.goto(pageUrl, { waitUntil: 'load', timeout: 20_000 });
+    await page.waitForFunction(() => window.__pb && (window.__pb.ready || window.__pb.setupError), null, { timeout: 20_000 });
+    const setupError = await page.evaluate(() => window.__pb.setupError);
+    if (setupError) throw new Error(`player setup failed: ${setupError}`);
+
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const watched = (Date.now() - t0) / 1000;
+    const res = await page.evaluate(() => window.__pb.result());
+    const out = {
+      player, url, seconds_watched: watched,
+      start_time: res.start_time, end_time: res.end_time, advanced: res.advanced,
+      stalls: res.stalls, longest_stall_s: res.longest_stall_s, errors: res.errors, fatal: res.fatal,
+      frames_decoded: res.frames_decoded, frames_dropped: res.frames_dropped, buffered_end: res.buffered_end,
+      stall_log: res.stall_log, time_to_first_frame_s: res.time_to_first_frame_s, http_errors: httpErrors,
+      requests,
+    };
+    if (DEBUG) {
+      log(`events: ${JSON.stringify(res.events)}`);
+      log(`samples [t, currentTime, bufferedEnd, readyState]: ${JSON.stringify(res.samples)}`);
+    }
+    process.stdout.write(JSON.stringify(out) + '\n');
+  } finally {
+    if (context) await context.close().catch((e) => log(`closing chromium: ${e.message}`));
+    server.close();
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    log(`harness failure: ${e && e.stack || e}`);
+    process.exit(1);
+  },
+);

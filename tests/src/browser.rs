@@ -1,0 +1,189 @@
+//! A real browser as a player: headless Debian `chromium` driven by `tests/browser/play.mjs`
+//! (playwright-core), playing a manifest with hls.js, dash.js or Shaka and reporting what a
+//! viewer would have seen.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::*;
+use serde_json::Value;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Where Debian's chromium lives; `play.mjs` launches exactly this one.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Which player library the page loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Player {
+    /// hls.js (HLS).
+    HlsJs,
+    /// dash.js (DASH).
+    DashJs,
+    /// Shaka Player (DASH or HLS).
+    Shaka,
+}
+
+impl Player {
+    /// `play.mjs`'s name for the player.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Player::HlsJs => "hls",
+            Player::DashJs => "dash",
+            Player::Shaka => "shaka",
+        }
+    }
+}
+
+/// What the viewer saw, from `play.mjs`'s JSON line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Playback {
+    /// Media seconds actually played (sum of `video.played`; seeks do not count).
+    pub advanced: f64,
+    /// `waiting` events after playback had started.
+    pub stalls: u32,
+    /// Longest stall, seconds (one still open at the end counts up to the end).
+    pub longest_stall_s: f64,
+    /// Player errors, fatal or not, as text (with the URL and HTTP status when the player gave one).
+    pub errors: Vec<String>,
+    /// Whether the player (or the video element) gave up.
+    pub fatal: bool,
+    /// `getVideoPlaybackQuality().totalVideoFrames`.
+    pub frames_decoded: u64,
+    /// `getVideoPlaybackQuality().droppedVideoFrames`.
+    pub frames_dropped: u64,
+    /// The whole JSON line (stall log, failed requests, time to first frame …) for messages.
+    pub json: String,
+}
+
+impl Playback {
+    /// Parses `play.mjs`'s JSON line.
+    pub fn from_json(line: &str) -> Result<Playback, String> {
+        let v: Value = serde_json::from_str(line).map_err(|e| format!("{e}: {line}"))?;
+        let num = |k: &str| {
+            v[k].as_f64()
+                .ok_or_else(|| format!("{k} is not a number in {line}"))
+        };
+        let int = |k: &str| {
+            v[k].as_u64()
+                .ok_or_else(|| format!("{k} is not an integer in {line}"))
+        };
+        let errors = v["errors"]
+            .as_array()
+            .ok_or_else(|| format!("errors is not an array in {line}"))?
+            .iter()
+            .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_string))
+            .collect();
+        Ok(Playback {
+            advanced: num("advanced")?,
+            stalls: u32::try_from(int("stalls")?).map_err(|e| e.to_string())?,
+            longest_stall_s: num("longest_stall_s")?,
+            errors,
+            fatal: v["fatal"]
+                .as_bool()
+                .ok_or_else(|| format!("fatal is not a boolean in {line}"))?,
+            frames_decoded: int("frames_decoded")?,
+            frames_dropped: int("frames_dropped")?,
+            json: line.to_string(),
+        })
+    }
+}
+
+/// `tests/browser/`: the node project with `play.mjs` and its `node_modules`.
+pub fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
+}
+
+/// Whether `npm ci --prefix tests/browser` has run (the player libraries and playwright-core).
+pub fn browser_packages_installed() -> bool {
+    let nm = browser_dir().join("node_modules");
+    [
+        "playwright-core/package.json",
+        "hls.js/dist/hls.min.js",
+        "dashjs/dist/modern/umd/dash.all.min.js",
+        "shaka-player/dist/shaka-player.compiled.js",
+    ]
+    .iter()
+    .all(|f| nm.join(f).is_file())
+}
+
+/// `true` when chromium, node and the npm packages are there. When one is missing: panics under
+/// `CI=true`, otherwise prints a loud skip notice and returns `false` so the caller returns
+/// early. Call it first in a test, before spending time on a daemon and an encoder.
+pub fn require_browser() -> bool {
+    let ci = in_ci();
+    require_tool_with("chromium", Path::new(CHROMIUM).is_file(), ci)
+        && require_tool("node")
+        && require_browser_packages_with(browser_packages_installed(), ci)
+}
+
+/// [`require_browser`]'s decision about the npm packages, with the facts passed in.
+pub fn require_browser_packages_with(present: bool, ci: bool) -> bool {
+    if present {
+        return true;
+    }
+    let dir = browser_dir();
+    if ci {
+        panic!(
+            "the npm packages of {} are required in CI (CI=true) but are not installed: \
+             run `npm ci --prefix tests/browser` (see .ci/run)",
+            dir.display()
+        );
+    }
+    let notice = format!(
+        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+         !!! SKIPPED: {}/node_modules is missing, so this test checked NOTHING.\n\
+         !!! Run `npm ci --prefix tests/browser`, or run under CI=true to make this a failure.\n\
+         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
+        dir.display()
+    );
+    let _ = io::stderr().write_all(notice.as_bytes());
+    false
+}
+
+/// Plays `manifest_url` with `player` in headless chromium for `seconds` and returns what the
+/// viewer saw. Returns `None` (after a loud skip message) when chromium, node or the npm
+/// packages are missing outside CI; panics when they are missing under `CI=true`. Panics with
+/// the script's stderr when the harness itself failed (not when the player failed: that is in
+/// the returned [`Playback`]).
+pub fn play_in_browser(player: Player, manifest_url: &str, seconds: u32) -> Option<Playback> {
+    if !require_browser() {
+        return None;
+    }
+    let script = browser_dir().join("play.mjs");
+    let timeout = Duration::from_secs(u64::from(seconds) + 60);
+    let out = run_with_timeout(
+        Command::new("node")
+            .arg(&script)
+            .arg(player.arg())
+            .arg(manifest_url)
+            .arg(seconds.to_string()),
+        timeout,
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    if !out.status.success() {
+        panic!(
+            "browser harness failed ({}): node {} {} {manifest_url} {seconds}\n--- stdout ---\n{stdout}\
+             --- stderr ---\n{stderr}",
+            out.status,
+            script.display(),
+            player.arg()
+        );
+    }
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!("browser harness printed no JSON line\n--- stdout ---\n{stdout}--- stderr ---\n{stderr}")
+        });
+    let pb = Playback::from_json(line).unwrap_or_else(|e| {
+        panic!("browser harness printed bad JSON: {e}\n--- stderr ---\n{stderr}")
+    });
+    if !stderr.trim().is_empty() {
+        // Player console errors and the like: useful when an assertion on the result fails.
+        let _ = io::stderr().write_all(format!("--- play.mjs stderr ---\n{stderr}").as_bytes());
+    }
+    Some(pb)
+}
