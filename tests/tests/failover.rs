@@ -1,14 +1,16 @@
 //! Input failover with real encoders: two ffmpeg processes push the same `testsrc2` to a
-//! channel's primary and backup inputs; an ffmpeg player reads the endpoint for 40 s while the
-//! primary encoder is killed at ~15 s and started again at ~28 s. What the player decodes, every
-//! playlist and segment served, the CLI's live view and the daemon's log are checked.
+//! channel's primary and backup inputs; a player (ffmpeg, or hls.js in headless chromium) reads
+//! the endpoint for 40 s while the primary encoder is killed at ~15 s and started again at
+//! ~28 s. What the player saw, every playlist and segment served, the CLI's live view and the
+//! daemon's log are checked.
 //!
 //! - aligned encoders (started together: same numbering, same timestamps): a seamless switch,
 //!   no `EXT-X-DISCONTINUITY` ever, consecutive segments' timestamps 2 s apart across it;
 //! - unaligned (the backup started ~7 s later): the switch is signalled by a discontinuity.
 //!
-//! Needs ffmpeg (skipped loudly without it, failed under CI). The two tests take turns: four
-//! encoders and two players at once would not keep real time on a small machine.
+//! Needs ffmpeg, and for hls.js chromium, node and `npm ci --prefix tests/browser` (skipped
+//! loudly without them, failed under CI). The tests take turns: four encoders and two players
+//! at once would not keep real time on a small machine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::hash_map::DefaultHasher;
@@ -191,25 +193,53 @@ fn wait_live(
     }
 }
 
-/// Kills an encoder the hard way (no final playlist, like a crash or a cable pull).
-fn kill(c: &mut Child) {
-    let _ = c.kill();
-    let _ = c.wait();
+/// An encoder, killed the hard way (no final playlist, like a crash or a cable pull) when
+/// the test kills it or ends, however it ends.
+struct Encoder(Child);
+
+impl Encoder {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Encoder {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Who watches the endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Viewer {
+    /// `ffmpeg -i <endpoint> -t 40 -f null -`.
+    Ffmpeg,
+    /// hls.js in headless chromium.
+    HlsJs,
+}
+
+/// What the viewer saw.
+enum Viewed {
+    Ffmpeg {
+        frames: u64,
+        errors: String,
+        ok: bool,
+    },
+    Browser(Playback),
 }
 
 struct Run {
     watch: Watch,
-    frames: u64,
-    player_errors: String,
-    player_ok: bool,
+    viewed: Viewed,
     live_after_switch: serde_json::Value,
     live_end: serde_json::Value,
     daemon_log: String,
 }
 
 /// Runs the scenario; `backup_delay` is how long after the primary the backup encoder starts.
-fn scenario(name: &str, backup_delay: Duration) -> Option<Run> {
-    if !require_tool("ffmpeg") {
+fn scenario(name: &str, backup_delay: Duration, viewer: Viewer) -> Option<Run> {
+    if !require_tool("ffmpeg") || (viewer == Viewer::HlsJs && !require_browser()) {
         return None;
     }
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -225,11 +255,17 @@ fn scenario(name: &str, backup_delay: Duration) -> Option<Run> {
     );
     let dir = d.dir().to_path_buf();
     let t0 = Instant::now();
-    let mut primary = push(&f.primary_url, 80, &dir.join("primary.log"));
+    let mut primary = Encoder(push(&f.primary_url, 80, &dir.join("primary.log")));
     thread::sleep(backup_delay);
-    let mut backup = push(&f.backup_url, 80, &dir.join("backup.log"));
+    let mut backup = Encoder(push(&f.backup_url, 80, &dir.join("backup.log")));
     let first = wait_for_200(d.pull, &f.endpoint_path, Duration::from_secs(20));
     assert_eq!(first.status, 200, "endpoint never served: {first:?}");
+    // A viewer joins a running channel: three segments listed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while playlist_uris(&get(d.pull, &f.endpoint_path).text()).len() < 3 {
+        assert!(Instant::now() < deadline, "three segments never listed");
+        thread::sleep(Duration::from_millis(200));
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = {
@@ -238,7 +274,19 @@ fn scenario(name: &str, backup_delay: Duration) -> Option<Run> {
     };
     let player = {
         let url = f.endpoint_url.clone();
-        thread::spawn(move || ffmpeg_decode(&url, PLAY_SECONDS, Duration::from_secs(120)))
+        thread::spawn(move || match viewer {
+            Viewer::Ffmpeg => {
+                let (frames, out) = ffmpeg_decode(&url, PLAY_SECONDS, Duration::from_secs(120));
+                Some(Viewed::Ffmpeg {
+                    frames,
+                    errors: text(&out.stderr),
+                    ok: out.status.success(),
+                })
+            }
+            Viewer::HlsJs => {
+                play_in_browser(Player::HlsJs, &url, PLAY_SECONDS).map(Viewed::Browser)
+            }
+        })
     };
     let play_started = Instant::now();
 
@@ -249,7 +297,7 @@ fn scenario(name: &str, backup_delay: Duration) -> Option<Run> {
     if let Some(rest) = Duration::from_secs(15).checked_sub(t0.elapsed()) {
         thread::sleep(rest);
     }
-    kill(&mut primary);
+    primary.kill();
     let killed = Instant::now();
     let live_after_switch = wait_live(
         &d,
@@ -265,21 +313,19 @@ fn scenario(name: &str, backup_delay: Duration) -> Option<Run> {
     if let Some(rest) = Duration::from_secs(28).checked_sub(t0.elapsed()) {
         thread::sleep(rest);
     }
-    let mut primary2 = push(&f.primary_url, 40, &dir.join("primary2.log"));
-    let (frames, out) = player.join().unwrap();
+    let mut primary2 = Encoder(push(&f.primary_url, 40, &dir.join("primary2.log")));
+    let viewed = player.join().unwrap()?;
     eprintln!("{name}: player ran {:?}", play_started.elapsed());
     let live_end = wait_live(&d, &f.id, Duration::from_secs(10), "primary back", |l| {
         l["inputs"][0]["health"] == "healthy"
     });
     stop.store(true, Ordering::Relaxed);
     let watch = watcher.join().unwrap();
-    kill(&mut primary2);
-    kill(&mut backup);
+    primary2.kill();
+    backup.kill();
     Some(Run {
         watch,
-        frames,
-        player_errors: text(&out.stderr),
-        player_ok: out.status.success(),
+        viewed,
         live_after_switch,
         live_end,
         daemon_log: strip_ansi(&d.stderr_log()),
@@ -316,17 +362,39 @@ fn common_asserts(name: &str, r: &Run) {
         r.watch.problems
     );
     assert!(r.watch.polls >= 40, "{name}: only {} polls", r.watch.polls);
-    let want = u64::from(PLAY_SECONDS) * FPS;
-    assert!(
-        r.player_ok && r.player_errors.trim().is_empty(),
-        "{name}: the player failed or printed errors:\n{}",
-        r.player_errors
-    );
-    assert!(
-        r.frames >= want - 2 * FPS,
-        "{name}: the player decoded {} frames of {want}",
-        r.frames
-    );
+    match &r.viewed {
+        Viewed::Ffmpeg { frames, errors, ok } => {
+            let want = u64::from(PLAY_SECONDS) * FPS;
+            assert!(
+                *ok && errors.trim().is_empty(),
+                "{name}: the player failed or printed errors:\n{errors}"
+            );
+            assert!(
+                *frames >= want - 2 * FPS,
+                "{name}: the player decoded {frames} frames of {want}"
+            );
+        }
+        Viewed::Browser(pb) => {
+            eprintln!("{name}: hls.js saw {}", pb.json);
+            assert!(
+                !pb.fatal,
+                "{name}: hls.js gave up: {:?}\n{}",
+                pb.errors, pb.json
+            );
+            assert!(
+                pb.advanced >= f64::from(PLAY_SECONDS) - 5.0,
+                "{name}: hls.js played {:.1} s of {PLAY_SECONDS}\n{}",
+                pb.advanced,
+                pb.json
+            );
+            assert!(
+                pb.longest_stall_s <= 2.0,
+                "{name}: hls.js stalled {:.1} s (longer than a segment)\n{}",
+                pb.longest_stall_s,
+                pb.json
+            );
+        }
+    }
     let l = &r.live_after_switch;
     assert_eq!(l["active_input"], "backup", "{l:#}");
     assert_eq!(l["inputs"][1]["health"], "healthy", "{l:#}");
@@ -343,13 +411,8 @@ fn common_asserts(name: &str, r: &Run) {
     assert_eq!(r.live_end["active_input"], "backup", "{:#}", r.live_end);
 }
 
-#[test]
-fn aligned_encoders_fail_over_seamlessly() {
-    let Some(r) = scenario("aligned", Duration::ZERO) else {
-        return;
-    };
-    common_asserts("aligned", &r);
-
+/// What both aligned runs assert on the served playlists and segments.
+fn aligned_asserts(r: &Run) {
     assert_eq!(
         r.watch.discontinuity_tags, 0,
         "aligned inputs: no EXT-X-DISCONTINUITY ever"
@@ -376,9 +439,29 @@ fn aligned_encoders_fail_over_seamlessly() {
     assert!(breaks.is_empty(), "gaps or repeats: {breaks:#?}");
 }
 
+/// hls.js in chromium watches the aligned failover: it plays on (at least 35 of 40 s), never
+/// gives up, never stalls longer than one segment (2 s).
+#[test]
+fn aligned_encoders_fail_over_seamlessly_in_hlsjs() {
+    let Some(r) = scenario("aligned-hlsjs", Duration::ZERO, Viewer::HlsJs) else {
+        return;
+    };
+    common_asserts("aligned-hlsjs", &r);
+    aligned_asserts(&r);
+}
+
+#[test]
+fn aligned_encoders_fail_over_seamlessly() {
+    let Some(r) = scenario("aligned", Duration::ZERO, Viewer::Ffmpeg) else {
+        return;
+    };
+    common_asserts("aligned", &r);
+    aligned_asserts(&r);
+}
+
 #[test]
 fn unaligned_encoders_fail_over_behind_a_discontinuity() {
-    let Some(r) = scenario("unaligned", Duration::from_secs(7)) else {
+    let Some(r) = scenario("unaligned", Duration::from_secs(7), Viewer::Ffmpeg) else {
         return;
     };
     common_asserts("unaligned", &r);
