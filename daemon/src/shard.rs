@@ -59,8 +59,11 @@ struct Owned {
     published: u64,
 }
 
-fn params_of(c: &ChannelConfig) -> MediaParams {
-    MediaParams::new(c.max_segment_ms(), c.window_ms())
+fn params_of(shared: &Shared, c: &ChannelConfig) -> MediaParams {
+    MediaParams {
+        failover: shared.config.failover.policy(),
+        ..MediaParams::new(c.max_segment_ms(), c.window_ms())
+    }
 }
 
 type Channels = Rc<RefCell<HashMap<Id, Owned>>>;
@@ -103,7 +106,7 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
         map.remove(&op.channel);
         return Ok(IngestDone::Deleted(false));
     };
-    let params = params_of(&entry.config);
+    let params = params_of(shared, &entry.config);
     let owned = map.entry(op.channel).or_insert_with(|| Owned {
         media: ChannelMedia::new(params, now),
         params,
@@ -182,7 +185,7 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
         let mut map = channels.borrow_mut();
         map.retain(|id, owned| match reg.channels.get(id) {
             Some(entry) => {
-                let params = params_of(&entry.config);
+                let params = params_of(&shared, &entry.config);
                 if owned.params != params {
                     owned.media.set_params(params, now);
                     owned.params = params;
