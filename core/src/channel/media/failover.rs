@@ -77,6 +77,9 @@ pub enum SwitchReason {
         /// Time since the active input's last delivery.
         silent_ms: u64,
     },
+    /// The active input's encoder ended its stream (`EXT-X-ENDLIST`) while the other one goes
+    /// on: a clean stop of one encoder is not the end of the channel.
+    ActiveEnded,
     /// The preferred input has been healthy for `segments` consecutive segments.
     PreferredHealthy {
         /// Its good streak.
@@ -91,6 +94,7 @@ impl fmt::Display for SwitchReason {
             SwitchReason::ActiveSilent { silent_ms } => {
                 write!(f, "active input delivered no segment for {silent_ms} ms")
             }
+            SwitchReason::ActiveEnded => f.write_str("active input ended its stream"),
             SwitchReason::PreferredHealthy { segments } => {
                 write!(f, "preferred input healthy for {segments} segments")
             }
@@ -207,6 +211,13 @@ pub(crate) fn leader_path(store: &InputStore) -> Option<&str> {
             .find(|(_, e)| e.epoch == store.epoch)
             .map(|(p, _)| p.as_str()),
     }
+}
+
+/// Whether the input's leader playlist ended (`EXT-X-ENDLIST`).
+pub(crate) fn ended(store: &InputStore) -> bool {
+    leader_path(store)
+        .and_then(|p| store.current_media(p))
+        .is_some_and(|pl| pl.end_list)
 }
 
 impl Tracker {

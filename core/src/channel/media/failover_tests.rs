@@ -497,6 +497,56 @@ fn a_flapping_preferred_input_is_reverted_to_less_and_less() {
 }
 
 #[test]
+fn an_encoder_ending_its_stream_hands_over_at_once_when_the_other_goes_on() {
+    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let (p, b) = (Enc::new(Primary), Enc::new(Backup));
+    for n in 0..8u64 {
+        p.emit(&mut m, n, n, n * SEG_MS);
+        b.emit(&mut m, n, n, n * SEG_MS + 300);
+    }
+    // The primary's encoder stops cleanly: its last playlist says EXT-X-ENDLIST.
+    let ended = |first: u64, last: u64| {
+        let mut s = format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
+        );
+        for k in first..=last {
+            s.push_str(&format!("#EXTINF:2.000,\nr0_seg_{k}.ts\n"));
+        }
+        s.push_str("#EXT-X-ENDLIST\n");
+        Bytes::from(s)
+    };
+    m.put(Primary, "r0_seg_8.ts", Bytes::from("P:8;"), at(16_000))
+        .unwrap();
+    m.put(Primary, "main.m3u8", ended(3, 8), at(16_005))
+        .unwrap();
+    let st = m.snapshot();
+    assert_eq!(st.status.active, Some(Backup));
+    assert!(!st.status.ended, "players never see the primary's end");
+    b.emit(&mut m, 8, 8, 16_300);
+    b.emit(&mut m, 9, 9, 18_300);
+    let o = out(&mut m);
+    assert_continuous(&o);
+    assert!(o.segs.iter().all(|s| !s.1), "aligned: seamless");
+    assert_eq!(o.segs.last().unwrap().3, 9);
+    let ev = m.drain_events();
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        MediaEvent::Switched {
+            to: Backup,
+            reason: SwitchReason::ActiveEnded,
+            aligned: true,
+            ..
+        }
+    )));
+    // Then the backup ends too: that is the end of the channel, no switch back.
+    m.put(Backup, "main.m3u8", ended(4, 9), at(18_400)).unwrap();
+    let st = m.snapshot();
+    assert_eq!(st.status.active, Some(Backup));
+    assert!(st.status.ended);
+    assert_eq!(switches(&m.drain_events()), vec![]);
+}
+
+#[test]
 fn status_shows_health_and_alignment() {
     let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
     let (p, b) = (Enc::new(Primary), Enc::new(Backup));

@@ -7,8 +7,9 @@
 //! # Failover (see [`failover`] and `docs/failover.md`)
 //! - The active input is the first input that has a playlist listing a segment it received
 //!   (primary wins a tie).
-//! - When the active input delivers nothing for [`FailoverPolicy::timeout_ms`] and the other is
-//!   healthy, the output switches to it; it goes back to the preferred input only as
+//! - When the active input delivers nothing for [`FailoverPolicy::timeout_ms`] (or ends its
+//!   stream with `EXT-X-ENDLIST`) and the other is healthy (and not ended), the output switches
+//!   to it; it goes back to the preferred input only as
 //!   [`Revert`] says, after a run of good segments that doubles each time the preferred input
 //!   fails again (no flapping). Both down: the output holds (the playlist stops growing).
 //! - Aligned inputs switch seamlessly: the output keeps its numbering (`delta`) and its
@@ -331,17 +332,19 @@ impl ChannelMedia {
             self.tracker.health(a, &policy),
             Health::Down | Health::Never
         );
+        let a_ended = failover::ended(&self.inputs[a.index()]);
         let b_healthy = self.tracker.health(b, &policy) == Health::Healthy
-            && self.inputs[b.index()].has_publishable();
-        if a_down && b_healthy {
-            let silent_ms = self.tracker.silent_ms(a, now.mono_ms).unwrap_or(0);
+            && self.inputs[b.index()].has_publishable()
+            && !failover::ended(&self.inputs[b.index()]);
+        if (a_down || a_ended) && b_healthy {
+            let reason = match self.tracker.silent_ms(a, now.mono_ms) {
+                Some(_) if !a_down => SwitchReason::ActiveEnded,
+                silent => SwitchReason::ActiveSilent {
+                    silent_ms: silent.unwrap_or(0),
+                },
+            };
             let aligned = self.aligned(a);
-            self.switch(
-                Some(a),
-                b,
-                SwitchReason::ActiveSilent { silent_ms },
-                aligned,
-            );
+            self.switch(Some(a), b, reason, aligned);
             return true;
         }
         if b == policy.preferred && policy.revert != Revert::Never && b_healthy && !a_down {
