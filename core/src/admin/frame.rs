@@ -100,8 +100,9 @@ mod tests {
             decode::<Request>(&[0, 0, 0, 3, 0, 9, 0]),
             Err(FrameError::Version { peer: 9 })
         );
+        let [v0, v1] = PROTOCOL_VERSION.to_be_bytes();
         assert!(matches!(
-            decode::<Request>(&[0, 0, 0, 3, 0, 1, 0xee]),
+            decode::<Request>(&[0, 0, 0, 3, v0, v1, 0xee]),
             Err(FrameError::Malformed(_))
         ));
     }
