@@ -101,6 +101,11 @@ fn live(l: &LiveView) -> String {
         .map(|i| {
             vec![
                 i.role.clone(),
+                if i.health.is_empty() {
+                    "-".into()
+                } else {
+                    i.health.clone()
+                },
                 i.last_segment_age_ms.map_or_else(|| "never".into(), age),
                 i.segments.to_string(),
                 bytes(i.bytes),
@@ -109,7 +114,7 @@ fn live(l: &LiveView) -> String {
         .collect::<Vec<_>>();
     out.push_str(&table(
         "  ",
-        &["INPUT", "LAST SEGMENT", "SEGMENTS", "BYTES"],
+        &["INPUT", "HEALTH", "LAST SEGMENT", "SEGMENTS", "BYTES"],
         &rows,
     ));
     out.push_str(&kv(
@@ -118,6 +123,10 @@ fn live(l: &LiveView) -> String {
             ("window segments", l.window_segments.to_string()),
             ("held bytes", bytes(l.held_bytes)),
             ("failovers", l.failovers.to_string()),
+            (
+                "inputs aligned",
+                if l.inputs_aligned { "yes" } else { "no" }.into(),
+            ),
             ("ended", if l.ended { "yes" } else { "no" }.into()),
         ],
     ));
@@ -306,18 +315,21 @@ pub(crate) mod tests {
                         last_segment_age_ms: Some(1234),
                         segments: 42,
                         bytes: 12_900_000,
+                        health: "healthy".into(),
                     },
                     InputLiveView {
                         role: "backup".into(),
                         last_segment_age_ms: None,
                         segments: 0,
                         bytes: 0,
+                        health: "never".into(),
                     },
                 ],
                 window_segments: 100,
                 held_bytes: 3 * 1024 * 1024,
                 failovers: 2,
                 ended: false,
+                inputs_aligned: false,
             },
         }
     }
@@ -374,12 +386,13 @@ endpoints:
 
 live:
   active input: primary
-  INPUT    LAST SEGMENT  SEGMENTS  BYTES
-  primary  1.2 s ago     42        12.3 MiB
-  backup   never         0         0 B
+  INPUT    HEALTH   LAST SEGMENT  SEGMENTS  BYTES
+  primary  healthy  1.2 s ago     42        12.3 MiB
+  backup   never    never         0         0 B
   window segments: 100
   held bytes:      3.0 MiB
   failovers:       2
+  inputs aligned:  no
   ended:           no
 "
         );

@@ -95,6 +95,7 @@ fn channel() -> ChannelView {
                 .iter()
                 .map(|r| InputLiveView {
                     role: (*r).into(),
+                    health: "never".into(),
                     ..InputLiveView::default()
                 })
                 .collect(),

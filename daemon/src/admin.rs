@@ -291,6 +291,7 @@ impl Admin {
                     .iter()
                     .map(|r| InputLiveView {
                         role: r.to_string(),
+                        health: "never".into(),
                         ..Default::default()
                     })
                     .collect(),
@@ -309,6 +310,7 @@ impl Admin {
                         last_segment_age_ms: i.last_segment_mono_ms.map(clock::age_ms),
                         segments: i.segments,
                         bytes: i.bytes,
+                        health: i.health.as_str().to_owned(),
                     }
                 })
                 .collect(),
@@ -316,6 +318,7 @@ impl Admin {
             held_bytes: s.held_bytes,
             failovers: s.failovers,
             ended: s.ended,
+            inputs_aligned: s.aligned,
         }
     }
 

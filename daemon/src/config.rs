@@ -5,6 +5,8 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use streampack_core::channel::media::{FailoverPolicy, Revert};
+use streampack_core::channel::InputRole;
 
 /// Which io driver the executors use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -51,6 +53,75 @@ pub struct Config {
     pub limits: Limits,
     /// Cache lifetimes sent to players and CDNs.
     pub cache: Cache,
+    /// Input failover policy of every channel (`docs/failover.md`).
+    pub failover: Failover,
+}
+
+/// When to go back to the preferred input (see `docs/failover.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevertMode {
+    /// Stay on the input that serves until it fails.
+    Never,
+    /// Only when the switch is seamless (the inputs are aligned).
+    WhenAligned,
+    /// Even behind a discontinuity.
+    Always,
+}
+
+/// `[failover]`: the policy of `streampack_core::channel::media::FailoverPolicy`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Failover {
+    /// Timeout in percent of the channel's `max_segment_duration` (100–1000; default 200).
+    pub timeout_pct: u32,
+    /// Good segments in a row before an input may take over (1–20; default 3).
+    pub healthy_segments: u32,
+    /// The input to go back to (`primary` or `backup`).
+    pub preferred: InputRole,
+    /// `never`, `when-aligned` (default) or `always`.
+    pub revert: RevertMode,
+    /// Good segments in a row the preferred input needs before going back (1–100; default 5).
+    pub revert_after_segments: u32,
+}
+
+impl Default for Failover {
+    fn default() -> Self {
+        Failover::from(FailoverPolicy::default())
+    }
+}
+
+impl From<FailoverPolicy> for Failover {
+    fn from(p: FailoverPolicy) -> Self {
+        Failover {
+            timeout_pct: p.timeout_pct,
+            healthy_segments: p.healthy_segments,
+            preferred: p.preferred,
+            revert: match p.revert {
+                Revert::Never => RevertMode::Never,
+                Revert::WhenAligned => RevertMode::WhenAligned,
+                Revert::Always => RevertMode::Always,
+            },
+            revert_after_segments: p.revert_after_segments,
+        }
+    }
+}
+
+impl Failover {
+    /// The core policy.
+    pub fn policy(&self) -> FailoverPolicy {
+        FailoverPolicy {
+            timeout_pct: self.timeout_pct,
+            healthy_segments: self.healthy_segments,
+            preferred: self.preferred,
+            revert: match self.revert {
+                RevertMode::Never => Revert::Never,
+                RevertMode::WhenAligned => Revert::WhenAligned,
+                RevertMode::Always => Revert::Always,
+            },
+            revert_after_segments: self.revert_after_segments,
+        }
+    }
 }
 
 /// One listening address and the URL clients know it by.
@@ -130,6 +201,7 @@ impl Default for Config {
             },
             limits: Limits::default(),
             cache: Cache::default(),
+            failover: Failover::default(),
         }
     }
 }
@@ -318,6 +390,16 @@ impl Config {
         if !(10..=1800).contains(&self.cache.segment_max_age_secs) {
             return bad("cache.segment_max_age_secs must be 10-1800".into());
         }
+        let f = &self.failover;
+        if !(100..=1000).contains(&f.timeout_pct) {
+            return bad("failover.timeout_pct must be 100-1000".into());
+        }
+        if !(1..=20).contains(&f.healthy_segments) {
+            return bad("failover.healthy_segments must be 1-20".into());
+        }
+        if !(1..=100).contains(&f.revert_after_segments) {
+            return bad("failover.revert_after_segments must be 1-100".into());
+        }
         if self.cores > 1024 {
             return bad("cores must be 0 (one per core) to 1024".into());
         }
@@ -401,5 +483,33 @@ mod tests {
         let mut c = Config::default();
         c.cache.manifest_max_age_secs = 0;
         assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.failover.timeout_pct = 50;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("failover.timeout_pct"));
+    }
+
+    #[test]
+    fn failover_section_maps_to_the_core_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(
+            &f,
+            "[failover]\ntimeout_pct = 150\npreferred = \"backup\"\nrevert = \"always\"\n",
+        )
+        .unwrap();
+        let c = Config::from_file(&f).unwrap();
+        let p = c.failover.policy();
+        assert_eq!(p.timeout_pct, 150);
+        assert_eq!(p.preferred, InputRole::Backup);
+        assert_eq!(p.revert, Revert::Always);
+        assert_eq!(p.healthy_segments, 3, "unset keys keep defaults");
+        assert_eq!(
+            Config::default().failover.policy(),
+            FailoverPolicy::default()
+        );
     }
 }

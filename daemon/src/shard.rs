@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use streampack_core::channel::media::{ChannelMedia, IngestError, MediaParams, PutOutcome};
+use streampack_core::channel::media::{
+    ChannelMedia, IngestError, MediaEvent, MediaParams, PutOutcome,
+};
 use streampack_core::channel::{ChannelConfig, InputRole};
 use streampack_core::id::Id;
 
@@ -57,10 +59,10 @@ struct Owned {
     published: u64,
 }
 
-fn params_of(c: &ChannelConfig) -> MediaParams {
+fn params_of(shared: &Shared, c: &ChannelConfig) -> MediaParams {
     MediaParams {
-        max_segment_ms: c.max_segment_ms(),
-        window_ms: c.window_ms(),
+        failover: shared.config.failover.policy(),
+        ..MediaParams::new(c.max_segment_ms(), c.window_ms())
     }
 }
 
@@ -104,7 +106,7 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
         map.remove(&op.channel);
         return Ok(IngestDone::Deleted(false));
     };
-    let params = params_of(&entry.config);
+    let params = params_of(shared, &entry.config);
     let owned = map.entry(op.channel).or_insert_with(|| Owned {
         media: ChannelMedia::new(params, now),
         params,
@@ -124,8 +126,44 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
             owned.media.delete(op.input, &op.path, now),
         )),
     };
+    log_events(&op.channel, &mut owned.media);
     publish(owned);
     result
+}
+
+/// Logs what happened to the channel's inputs: every switch with its reason, inputs going
+/// up, down, or restarting.
+fn log_events(channel: &Id, media: &mut ChannelMedia) {
+    for e in media.drain_events() {
+        match e {
+            MediaEvent::Switched {
+                from,
+                to,
+                reason,
+                aligned,
+            } => tracing::info!(
+                channel = %channel,
+                from = from.map_or("none", |r| r.as_str()),
+                input = to.as_str(),
+                aligned,
+                "input switch: {reason}"
+            ),
+            MediaEvent::InputUp { input } => {
+                tracing::info!(channel = %channel, input = input.as_str(), "input up")
+            }
+            MediaEvent::InputDown { input, silent_ms } => tracing::warn!(
+                channel = %channel,
+                input = input.as_str(),
+                silent_ms,
+                "input down: no segment for {silent_ms} ms"
+            ),
+            MediaEvent::InputRestarted { input } => tracing::info!(
+                channel = %channel,
+                input = input.as_str(),
+                "input encoder restarted (numbering went back)"
+            ),
+        }
+    }
 }
 
 fn publish(owned: &mut Owned) {
@@ -147,7 +185,7 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
         let mut map = channels.borrow_mut();
         map.retain(|id, owned| match reg.channels.get(id) {
             Some(entry) => {
-                let params = params_of(&entry.config);
+                let params = params_of(&shared, &entry.config);
                 if owned.params != params {
                     owned.media.set_params(params, now);
                     owned.params = params;
@@ -157,6 +195,7 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
                     owned.published = u64::MAX;
                 }
                 owned.media.tick(now);
+                log_events(id, &mut owned.media);
                 publish(owned);
                 true
             }

@@ -163,3 +163,63 @@ pub fn wait_child(child: &mut Child, timeout: Duration) -> ExitStatus {
         thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Decodes `seconds` of a live HLS URL with ffmpeg (`-f null`, errors only); returns (decoded
+/// video frames, ffmpeg's output). ffmpeg waits for a live playlist to grow, so this takes
+/// about `seconds` of wall time.
+pub fn ffmpeg_decode(url: &str, seconds: u32, timeout: Duration) -> (u64, std::process::Output) {
+    let out = crate::run_with_timeout(
+        Command::new("ffmpeg").args([
+            "-nostdin",
+            "-nostats",
+            "-loglevel",
+            "error",
+            "-i",
+            url,
+            "-t",
+            &seconds.to_string(),
+            "-f",
+            "null",
+            "-progress",
+            "pipe:1",
+            "-",
+        ]),
+        timeout,
+    );
+    let frames = crate::text(&out.stdout)
+        .lines()
+        .rev()
+        .filter_map(|l| l.strip_prefix("frame="))
+        .find_map(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    (frames, out)
+}
+
+/// The first video PES timestamp (90 kHz) in a TS segment.
+pub fn ts_first_video_pts(ts: &[u8]) -> Option<u64> {
+    for p in ts.chunks_exact(188) {
+        if p[0] != 0x47 || p[1] & 0x40 == 0 {
+            continue;
+        }
+        let payload = match (p[3] >> 4) & 3 {
+            1 => &p[4..],
+            3 => p.get(5 + usize::from(p[4])..)?,
+            _ => continue,
+        };
+        if payload.len() < 14 || payload[..3] != [0, 0, 1] || !(0xE0..=0xEF).contains(&payload[3]) {
+            continue;
+        }
+        if payload[7] >> 6 < 2 {
+            continue;
+        }
+        let b = &payload[9..14];
+        return Some(
+            (u64::from(b[0] >> 1) & 7) << 30
+                | u64::from(b[1]) << 22
+                | u64::from(b[2] >> 1) << 15
+                | u64::from(b[3]) << 7
+                | u64::from(b[4] >> 1),
+        );
+    }
+    None
+}

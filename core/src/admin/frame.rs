@@ -5,7 +5,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 /// Version of the admin protocol. Bumped on any incompatible change of [`super::proto`].
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Largest frame accepted (a full channel list stays far below this).
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 
@@ -100,8 +100,9 @@ mod tests {
             decode::<Request>(&[0, 0, 0, 3, 0, 9, 0]),
             Err(FrameError::Version { peer: 9 })
         );
+        let [v0, v1] = PROTOCOL_VERSION.to_be_bytes();
         assert!(matches!(
-            decode::<Request>(&[0, 0, 0, 3, 0, 1, 0xee]),
+            decode::<Request>(&[0, 0, 0, 3, v0, v1, 0xee]),
             Err(FrameError::Malformed(_))
         ));
     }

@@ -219,6 +219,9 @@ pub struct LiveView {
     pub failovers: u64,
     /// The encoder ended the stream (`EXT-X-ENDLIST`).
     pub ended: bool,
+    /// The two inputs number the same moments alike: a switch would be seamless (no
+    /// discontinuity). See `docs/failover.md`.
+    pub inputs_aligned: bool,
 }
 
 /// Live state of one input.
@@ -232,6 +235,9 @@ pub struct InputLiveView {
     pub segments: u64,
     /// Bytes received since the daemon started.
     pub bytes: u64,
+    /// `never`, `starting`, `healthy` (may take over) or `down` (silent for the failover
+    /// timeout).
+    pub health: String,
 }
 
 /// Daemon-wide status.

@@ -4,16 +4,21 @@
 //! [`ChannelMedia`] is owned by one thread (the channel's owner shard); it is sans-io: callers
 //! pass the bytes in and the clock reading `now`.
 //!
-//! # Failover policy (basic)
+//! # Failover (see [`failover`] and `docs/failover.md`)
 //! - The active input is the first input that has a playlist listing a segment it received
 //!   (primary wins a tie).
-//! - If the active input pushed no segment for [`failover_ms`] (twice the maximum segment
-//!   duration) while the other one did within that time and has a playable segment, the output
-//!   switches to the other input, starting at its newest segment, behind an
-//!   `EXT-X-DISCONTINUITY`; `failovers` counts switches. There is no automatic switch back while
-//!   the new active input keeps delivering.
+//! - When the active input delivers nothing for [`FailoverPolicy::timeout_ms`] (or ends its
+//!   stream with `EXT-X-ENDLIST`) and the other is healthy (and not ended), the output switches
+//!   to it; it goes back to the preferred input only as
+//!   [`Revert`] says, after a run of good segments that doubles each time the preferred input
+//!   fails again (no flapping). Both down: the output holds (the playlist stops growing).
+//! - Aligned inputs switch seamlessly: the output keeps its numbering (`delta`) and its
+//!   cursors and goes on with the other input's next segment, no discontinuity. Unaligned
+//!   inputs switch behind an `EXT-X-DISCONTINUITY`, at the other input's newest segment.
 //! - Only the active input's playlists drive the output. The other input's media is stored and
 //!   indexed, bounded the same way, so a switch can take its next segment at once.
+//! - What happened (inputs up/down/restarted, switches with their reason) is queued as
+//!   [`MediaEvent`]s for the caller ([`ChannelMedia::drain_events`]).
 //!
 //! # Sequence numbers
 //! Output sequence numbers are the origin's own. The first is seeded from `now.unix_ms / 100`
@@ -29,11 +34,13 @@
 //! `R/index.m3u8`, `R/<seq>.<ext>`, `R/init<k>.<ext>`: relative, so one render serves every
 //! endpoint of the channel, and never an encoder's file name.
 
+pub mod failover;
 mod publish;
 pub mod snapshot;
 mod store;
 mod timeline;
 
+pub use failover::{FailoverPolicy, Health, MediaEvent, Revert, SwitchReason};
 pub use snapshot::{
     HlsSnapshot, InitEntry, InputStatus, Lookup, MediaObject, MediaStatus, Rendered,
     RenditionSnapshot, SegmentEntry,
@@ -55,12 +62,19 @@ pub struct MediaParams {
     pub max_segment_ms: u64,
     /// Served window, ms (`max_playlist_duration`).
     pub window_ms: u64,
+    /// When to switch inputs.
+    pub failover: FailoverPolicy,
 }
 
-/// How long the active input may go without pushing a segment before the other takes over:
-/// twice the longest segment, so one late segment never triggers a switch.
-pub const fn failover_ms(max_segment_ms: u64) -> u64 {
-    max_segment_ms.saturating_mul(2)
+impl MediaParams {
+    /// The settings with the default failover policy.
+    pub fn new(max_segment_ms: u64, window_ms: u64) -> MediaParams {
+        MediaParams {
+            max_segment_ms,
+            window_ms,
+            failover: FailoverPolicy::default(),
+        }
+    }
 }
 
 /// What a successful PUT has to say (the daemon logs the warnings).
@@ -119,6 +133,8 @@ pub struct ChannelMedia {
     /// Once a master was served, `main` stays a master (players cached it as one).
     master_mode: bool,
     failovers: u64,
+    /// Input health, alignment evidence, undrained events.
+    tracker: failover::Tracker,
     refused: u64,
     version: u64,
     etag: EtagGen,
@@ -143,6 +159,7 @@ impl ChannelMedia {
             renditions: Vec::new(),
             master_mode: false,
             failovers: 0,
+            tracker: failover::Tracker::default(),
             refused: 0,
             version: 1,
             etag: EtagGen {
@@ -183,8 +200,11 @@ impl ChannelMedia {
                 Err(why) => return Err(IngestError::BadPlaylist(format!("{path}: {why}"))),
                 Ok(PlaylistIn::Master(m)) => store.put_master(path, m),
                 Ok(PlaylistIn::Media(m)) => {
-                    if store.put_media(path, m, now.mono_ms) && self.active == Some(input) {
-                        self.reset(StartAt::First);
+                    if store.put_media(path, m, now.mono_ms) {
+                        self.tracker.restarted(input);
+                        if self.active == Some(input) {
+                            self.reset(StartAt::First);
+                        }
                     }
                 }
             },
@@ -213,6 +233,12 @@ impl ChannelMedia {
         if self.process(now, &mut Vec::new()) {
             self.bump();
         }
+    }
+
+    /// Takes the events since the last call (inputs up, down, restarted; switches). At most
+    /// 256 are kept for a caller that does not drain them.
+    pub fn drain_events(&mut self) -> Vec<MediaEvent> {
+        self.tracker.drain()
     }
 
     /// Increments whenever the published output (or its status) changes.
@@ -277,39 +303,112 @@ impl ChannelMedia {
     }
 
     fn choose_active(&mut self, now: Now) -> bool {
-        match self.active {
-            None => {
-                let Some(role) = InputRole::ALL
-                    .into_iter()
-                    .find(|r| self.inputs[r.index()].has_publishable())
-                else {
-                    return false;
-                };
-                self.active = Some(role);
-                self.reset(StartAt::First);
-                true
-            }
-            Some(a) => {
-                let limit = failover_ms(self.params.max_segment_ms);
-                let age = |r: InputRole| {
-                    self.inputs[r.index()]
-                        .status
-                        .last_segment_mono_ms
-                        .map(|t| now.mono_ms.saturating_sub(t))
-                };
-                let b = a.other();
-                let a_silent = age(a).is_none_or(|x| x >= limit);
-                let b_fresh = age(b).is_some_and(|x| x < limit);
-                if a_silent && b_fresh && self.inputs[b.index()].has_publishable() {
-                    self.active = Some(b);
-                    self.failovers = self.failovers.saturating_add(1);
-                    self.reset(StartAt::Last);
-                    true
-                } else {
-                    false
+        let policy = self.params.failover;
+        let max_ok = self
+            .params
+            .max_segment_ms
+            .saturating_add(OVERLONG_TOLERANCE_MS);
+        let before = self.health();
+        self.tracker.age(
+            now.mono_ms,
+            policy.timeout_ms(self.params.max_segment_ms),
+            self.params.window_ms,
+        );
+        self.tracker.observe(&self.inputs, now.mono_ms, max_ok);
+        // Health shows in the status: a change is a change of the output.
+        let health_changed = before != self.health();
+        let Some(a) = self.active else {
+            let Some(role) = InputRole::ALL
+                .into_iter()
+                .find(|r| self.inputs[r.index()].has_publishable())
+            else {
+                return health_changed;
+            };
+            self.switch(None, role, SwitchReason::FirstInput, false);
+            return true;
+        };
+        let b = a.other();
+        let a_down = matches!(
+            self.tracker.health(a, &policy),
+            Health::Down | Health::Never
+        );
+        let a_ended = failover::ended(&self.inputs[a.index()]);
+        let b_healthy = self.tracker.health(b, &policy) == Health::Healthy
+            && self.inputs[b.index()].has_publishable()
+            && !failover::ended(&self.inputs[b.index()]);
+        if (a_down || a_ended) && b_healthy {
+            let reason = match self.tracker.silent_ms(a, now.mono_ms) {
+                Some(_) if !a_down => SwitchReason::ActiveEnded,
+                silent => SwitchReason::ActiveSilent {
+                    silent_ms: silent.unwrap_or(0),
+                },
+            };
+            let aligned = self.aligned(a);
+            self.switch(Some(a), b, reason, aligned);
+            return true;
+        }
+        if b == policy.preferred && policy.revert != Revert::Never && b_healthy && !a_down {
+            let segments = self.tracker.inputs[b.index()].streak;
+            if segments >= self.tracker.revert_requirement(&policy) {
+                let aligned = self.aligned(a);
+                if aligned || policy.revert == Revert::Always {
+                    let reason = SwitchReason::PreferredHealthy { segments };
+                    self.switch(Some(a), b, reason, aligned);
+                    return true;
                 }
             }
         }
+        self.tracker.served(a, &policy);
+        health_changed
+    }
+
+    fn health(&self) -> [(Health, u32); 2] {
+        let p = &self.params.failover;
+        InputRole::ALL.map(|r| {
+            (
+                self.tracker.health(r, p),
+                self.tracker.inputs[r.index()].streak,
+            )
+        })
+    }
+
+    /// Whether the active input `a` and the other one are aligned (see [`failover::aligned`]).
+    fn aligned(&self, a: InputRole) -> bool {
+        let sources: Vec<&str> = self
+            .renditions
+            .iter()
+            .filter(|r| r.listed)
+            .map(|r| r.source.as_str())
+            .collect();
+        failover::aligned(&self.tracker.inputs, &self.inputs, a, &sources)
+    }
+
+    /// Puts `to` on air. Aligned: numbering and cursors carry on; else a new delta behind a
+    /// discontinuity, from the new input's newest segment.
+    fn switch(
+        &mut self,
+        from: Option<InputRole>,
+        to: InputRole,
+        reason: SwitchReason,
+        aligned: bool,
+    ) {
+        self.active = Some(to);
+        if from.is_some() {
+            self.failovers = self.failovers.saturating_add(1);
+            if !aligned {
+                self.reset(StartAt::Last);
+            }
+        } else {
+            self.reset(StartAt::First);
+        }
+        let policy = self.params.failover;
+        self.tracker.switched(from, &policy);
+        self.tracker.push(MediaEvent::Switched {
+            from,
+            to,
+            reason,
+            aligned,
+        });
     }
 
     /// Makes the rendition list follow the active input: its master's variants and renditions,
@@ -350,6 +449,11 @@ impl ChannelMedia {
         // With a master, what it does not list goes; without, a rendition whose playlist the
         // store forgot (not updated for a whole window) goes.
         let has_master = store.master.is_some();
+        if !has_master && store.media.is_empty() {
+            // The whole input went quiet (both inputs down): hold the window as it is rather
+            // than empty it under the players' feet; it resumes when media comes back.
+            return changed;
+        }
         for r in &mut self.renditions {
             let gone = if has_master {
                 !sources.contains(&r.source.as_str())
@@ -396,6 +500,9 @@ fn unique_name(existing: &[Rendition], source: &str) -> String {
     name
 }
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod failover_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod proptests;

@@ -5,6 +5,7 @@
 use super::snapshot::{HlsSnapshot, MediaStatus, Rendered, RenditionSnapshot};
 use super::timeline::Rendition;
 use super::ChannelMedia;
+use crate::channel::config::InputRole;
 use crate::hls::{render_master, render_media, MasterPlaylistIn, VariantIn};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
@@ -172,9 +173,15 @@ fn status(cm: &ChannelMedia, live: &[&Rendition]) -> MediaStatus {
         r.segments.iter().for_each(|s| count(&s.entry.object.body));
         r.inits.iter().for_each(|i| count(&i.object.body));
     }
+    let mut inputs = [cm.inputs[0].status, cm.inputs[1].status];
+    for (role, i) in InputRole::ALL.into_iter().zip(inputs.iter_mut()) {
+        i.health = cm.tracker.health(role, &cm.params.failover);
+        i.good_streak = cm.tracker.inputs[role.index()].streak;
+    }
     MediaStatus {
         active: cm.active,
-        inputs: [cm.inputs[0].status, cm.inputs[1].status],
+        inputs,
+        aligned: cm.active.is_some_and(|a| cm.aligned(a)),
         window_segments: live.iter().map(|r| r.segments.len() as u64).sum(),
         held_bytes: held,
         failovers: cm.failovers,

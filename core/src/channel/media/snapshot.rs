@@ -109,6 +109,8 @@ pub struct MediaStatus {
     pub ended: bool,
     /// Segments refused for being longer than the channel's maximum.
     pub refused_segments: u64,
+    /// The inputs number the same moments alike: a switch now would be seamless.
+    pub aligned: bool,
 }
 
 /// Live state of one input.
@@ -120,6 +122,10 @@ pub struct InputStatus {
     pub segments: u64,
     /// Bytes of those.
     pub bytes: u64,
+    /// Health as the failover policy sees it.
+    pub health: super::Health,
+    /// Good segments in a row (of its leader playlist).
+    pub good_streak: u32,
 }
 
 /// Parses a canonical decimal sequence number (no sign, no leading zeros).

@@ -6,6 +6,10 @@
 //! one input share one delta (`out = in + delta`) chosen when the input goes on air or its
 //! encoder restarts; a rendition that must skip a segment (timed out, overlong) or starts late
 //! keeps counting from its own last number, behind a discontinuity.
+//!
+//! A listed segment whose bytes have not arrived holds the rendition back for at most
+//! `max_segment_duration`, or half of it once a later listed segment has been here that long
+//! (encoders push in order: the missing PUT failed, e.g. during a network outage).
 
 use super::snapshot::{InitEntry, MediaObject, SegmentEntry};
 use super::store::InputStore;
@@ -188,10 +192,23 @@ impl Rendition {
                 let now = ctx.now.mono_ms;
                 match self.pending {
                     Some((p, since)) if p == ni => {
-                        if now.saturating_sub(since) >= ctx.max_segment_ms {
+                        let waited = now.saturating_sub(since);
+                        // Encoders push in order: a later segment here for a while means this
+                        // one's PUT failed (an outage), so waiting the full time only stalls.
+                        let later = usize::try_from(ni - first).unwrap_or(usize::MAX);
+                        let overtaken = pl
+                            .segments
+                            .iter()
+                            .skip(later.saturating_add(1))
+                            .filter(|s| ctx.store.has_segment(&s.uri, s.map_uri.as_deref()))
+                            .filter_map(|s| ctx.store.objects.get(&s.uri))
+                            .any(|o| {
+                                now.saturating_sub(o.arrived_mono_ms) >= ctx.max_segment_ms / 2
+                            });
+                        if waited >= ctx.max_segment_ms || overtaken {
                             ctx.warnings.push(format!(
-                                "skipped segment {:?}: listed but not received within {} ms",
-                                seg.uri, ctx.max_segment_ms
+                                "skipped segment {:?}: listed but not received within {waited} ms",
+                                seg.uri
                             ));
                             self.skip(ni);
                             continue;
