@@ -40,7 +40,12 @@ pub struct Conn {
     pub rbuf: BytesMut,
     /// The peer's address.
     pub peer: SocketAddr,
+    /// Time a response may take to be written, plus one second per [`SEND_BYTES_PER_SEC`].
+    pub send_timeout: Duration,
 }
+
+/// Slowest average rate a response body is granted on top of [`Conn::send_timeout`].
+const SEND_BYTES_PER_SEC: usize = 64 * 1024;
 
 impl Conn {
     /// Wraps an accepted stream.
@@ -50,6 +55,7 @@ impl Conn {
             stream,
             rbuf: BytesMut::with_capacity(HEAD_READ),
             peer,
+            send_timeout: Duration::from_secs(60),
         }
     }
 
@@ -171,10 +177,29 @@ impl Conn {
         self.read_body(dec, limit, 0).await.map(|_| ())
     }
 
+    /// How long writing `len` bytes may take before the client counts as not reading.
+    fn send_limit(&self, len: usize) -> Duration {
+        let per_rate = u64::try_from(len / SEND_BYTES_PER_SEC).unwrap_or(u64::MAX);
+        self.send_timeout
+            .saturating_add(Duration::from_secs(per_rate))
+    }
+
+    /// A write that did not finish in time: the client stopped reading.
+    fn send_timed_out(&self) -> bool {
+        crate::limits::log_limit(
+            self.peer.ip(),
+            "response not taken by the client within limits.send_timeout_secs: connection closed",
+        );
+        false
+    }
+
     /// Writes raw bytes.
     pub async fn write(&mut self, bytes: Vec<u8>) -> bool {
-        let (res, _) = self.stream.write_all(bytes).await;
-        res.is_ok()
+        let limit = self.send_limit(bytes.len());
+        match monoio::time::timeout(limit, self.stream.write_all(bytes)).await {
+            Ok((res, _)) => res.is_ok(),
+            Err(_) => self.send_timed_out(),
+        }
     }
 
     /// Writes a head and a shared body in one `writev`.
@@ -182,11 +207,12 @@ impl Conn {
         if body.is_empty() {
             return self.write(head).await;
         }
-        let (res, _) = self
-            .stream
-            .write_vectored_all(HeadBody::new(head, body))
-            .await;
-        res.is_ok()
+        let limit = self.send_limit(head.len().saturating_add(body.len()));
+        let write = self.stream.write_vectored_all(HeadBody::new(head, body));
+        match monoio::time::timeout(limit, write).await {
+            Ok((res, _)) => res.is_ok(),
+            Err(_) => self.send_timed_out(),
+        }
     }
 
     /// Answers an error with a text body.
@@ -202,6 +228,18 @@ impl Conn {
         keep_alive: bool,
         head_only: bool,
     ) -> bool {
+        if matches!(
+            err.status,
+            Status::REQUEST_TIMEOUT
+                | Status::PAYLOAD_TOO_LARGE
+                | Status::URI_TOO_LONG
+                | Status::HEADERS_TOO_LARGE
+        ) {
+            crate::limits::log_limit(
+                self.peer.ip(),
+                &format!("{} {}", err.status.code(), err.reason),
+            );
+        }
         let bytes = error_response(err, extra, keep_alive, head_only);
         self.write(bytes).await && keep_alive
     }
