@@ -15,8 +15,11 @@ use crate::http::{parse_head, BodyDecoder, BodyKind, Limits};
 use crate::time::Now;
 use bytes::{Bytes, BytesMut};
 
+/// A fuzz target's entry point.
+pub type Target = fn(&[u8]);
+
 /// Every fuzz target, by name, for the regression runner.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("http_head", http_head),
     ("http_chunked", http_chunked),
     ("hls_parse", hls_parse),

@@ -3,7 +3,7 @@
 //! in one `writev`, the body being the very `Bytes` every other reader shares (no copy).
 
 use bytes::{Bytes, BytesMut};
-use monoio::buf::IoVecBuf;
+use monoio::buf::{IoBufMut, IoVecBuf};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use std::net::SocketAddr;
@@ -63,10 +63,14 @@ impl Conn {
     pub async fn read_more(&mut self, want: usize, limit: Duration) -> Result<usize, ReadError> {
         let mut buf = std::mem::take(&mut self.rbuf);
         buf.reserve(want);
-        match monoio::time::timeout(limit, self.stream.read(buf)).await {
+        // monoio reads into a `BytesMut` from its start: read into the spare capacity after
+        // what is buffered, or a partial head or chunk line would be overwritten.
+        let len = buf.len();
+        let spare = buf.slice_mut(len..);
+        match monoio::time::timeout(limit, self.stream.read(spare)).await {
             Err(_) => Err(ReadError::Timeout),
-            Ok((res, buf)) => {
-                self.rbuf = buf;
+            Ok((res, spare)) => {
+                self.rbuf = spare.into_inner();
                 match res {
                     Ok(0) => Err(ReadError::Eof),
                     Ok(n) => Ok(n),
