@@ -99,7 +99,10 @@ impl Conn {
                     return Err(());
                 }
             }
-            let idle = self.rbuf.is_empty();
+            // Idle only until the first byte: empty lines before a request line are consumed by
+            // the parser but still start the head clock, or a client trickling CRLFs would
+            // hold the connection forever on the idle timeout.
+            let idle = self.rbuf.is_empty() && started.is_none();
             let limit = if idle {
                 if shared.is_shutting_down() {
                     return Ok(None);
@@ -119,9 +122,7 @@ impl Conn {
             };
             match r {
                 Ok(_) => {
-                    if started.is_none() && !self.rbuf.is_empty() {
-                        started = Some(monoio::time::Instant::now());
-                    }
+                    started.get_or_insert_with(monoio::time::Instant::now);
                 }
                 Err(ReadError::Timeout) if !idle => {
                     let e = HttpError::new(

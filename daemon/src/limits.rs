@@ -121,37 +121,46 @@ pub fn set_log_interval(secs: u64) {
 }
 
 thread_local! {
-    static LAST_LOGGED: RefCell<HashMap<IpAddr, Instant>> = RefCell::new(HashMap::new());
+    /// Per client: when it was last logged, and hits not logged since.
+    static LAST_LOGGED: RefCell<HashMap<IpAddr, (Instant, u64)>> = RefCell::new(HashMap::new());
 }
 
 /// Whether a line about `ip` may be logged now: at most once per interval per client (and per
-/// shard thread), so a hostile client cannot flood the log.
-pub fn should_log(ip: IpAddr, now: Instant) -> bool {
+/// shard thread), so a hostile client cannot flood the log. `Some(n)`: log, mentioning the
+/// `n` hits of this client that were not logged since its previous line.
+pub fn should_log(ip: IpAddr, now: Instant) -> Option<u64> {
     let interval = Duration::from_secs(LOG_INTERVAL_SECS.load(Ordering::Relaxed));
     let key = client_key(ip);
     LAST_LOGGED.with(|m| {
         let mut m = m.borrow_mut();
-        if let Some(last) = m.get(&key) {
+        let mut skipped = 0;
+        if let Some((last, n)) = m.get_mut(&key) {
             if now.saturating_duration_since(*last) < interval {
-                return false;
+                *n = n.saturating_add(1);
+                return None;
             }
+            skipped = *n;
         }
         if m.len() >= LOG_MEMORY {
-            m.retain(|_, t| now.saturating_duration_since(*t) < interval);
+            m.retain(|_, (t, _)| now.saturating_duration_since(*t) < interval);
             if m.len() >= LOG_MEMORY {
                 // Many clients at once: forget them all rather than grow without bound.
                 m.clear();
             }
         }
-        m.insert(key, now);
-        true
+        m.insert(key, (now, 0));
+        Some(skipped)
     })
 }
 
 /// Logs that `ip` hit a limit, at most once per client per interval.
 pub fn log_limit(ip: IpAddr, what: &str) {
-    if should_log(ip, Instant::now()) {
-        tracing::warn!(client = %ip, "limit hit: {what} (further hits by this client are not logged for {} s)", LOG_INTERVAL_SECS.load(Ordering::Relaxed));
+    if let Some(skipped) = should_log(ip, Instant::now()) {
+        let secs = LOG_INTERVAL_SECS.load(Ordering::Relaxed);
+        tracing::warn!(
+            client = %ip,
+            "limit hit: {what} ({skipped} earlier hits not logged; next line for this client in {secs} s at the earliest)"
+        );
     }
 }
 
@@ -214,10 +223,21 @@ mod tests {
     fn logs_once_per_client_per_interval() {
         set_log_interval(10);
         let t0 = Instant::now();
-        assert!(should_log(ip("192.0.2.1"), t0));
-        assert!(!should_log(ip("192.0.2.1"), t0 + Duration::from_secs(9)));
-        assert!(should_log(ip("192.0.2.2"), t0), "another client is logged");
-        assert!(should_log(ip("192.0.2.1"), t0 + Duration::from_secs(10)));
+        assert_eq!(should_log(ip("192.0.2.1"), t0), Some(0));
+        assert_eq!(
+            should_log(ip("192.0.2.1"), t0 + Duration::from_secs(9)),
+            None
+        );
+        assert_eq!(
+            should_log(ip("192.0.2.1"), t0 + Duration::from_secs(9)),
+            None
+        );
+        assert_eq!(should_log(ip("192.0.2.2"), t0), Some(0), "another client");
+        assert_eq!(
+            should_log(ip("192.0.2.1"), t0 + Duration::from_secs(10)),
+            Some(2),
+            "the next line counts the hits it stood for"
+        );
         // Memory stays bounded under many clients.
         for i in 0..(LOG_MEMORY as u32 * 2) {
             should_log(IpAddr::V4(i.into()), t0);
