@@ -456,7 +456,11 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, ControlError::Limit(_)), "{e:?}");
         let back = ControlState::from_json(&st.to_json()).unwrap();
-        assert_eq!(back.limits, StateLimits::default(), "limits come from the config");
+        assert_eq!(
+            back.limits,
+            StateLimits::default(),
+            "limits come from the config"
+        );
         assert_eq!(back.channels, st.channels);
     }
 

@@ -842,7 +842,12 @@ fn bytes_arriving_in_several_reads_are_appended() {
     let pause = || thread::sleep(Duration::from_millis(150));
 
     let mut c = Conn::connect(d.pull);
-    for piece in [&b"GET /hea"[..], b"lthz HTTP/1.1\r\nHo", b"st: x\r\n", b"\r\n"] {
+    for piece in [
+        &b"GET /hea"[..],
+        b"lthz HTTP/1.1\r\nHo",
+        b"st: x\r\n",
+        b"\r\n",
+    ] {
         c.send(piece).unwrap();
         pause();
     }
@@ -868,8 +873,15 @@ fn bytes_arriving_in_several_reads_are_appended() {
     let r = c.read_response(false).unwrap();
     assert_eq!(r.status, 201, "{r:?} {}", r.text());
     let pl = encoder_playlist(7, &[("s7.ts".into(), 2.0)], false);
-    assert_eq!(c.put_chunked(&f.ingest("main.m3u8"), pl.as_bytes()).status, 201);
+    assert_eq!(
+        c.put_chunked(&f.ingest("main.m3u8"), pl.as_bytes()).status,
+        201
+    );
     let served = wait_for_200(d.pull, &f.endpoint_path, Duration::from_secs(5));
     let seg_path = resolve(&f.endpoint_path, &playlist_uris(&served.text())[0]);
-    assert_eq!(get(d.pull, &seg_path).body, seg, "the segment is stored intact");
+    assert_eq!(
+        get(d.pull, &seg_path).body,
+        seg,
+        "the segment is stored intact"
+    );
 }
