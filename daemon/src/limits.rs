@@ -110,6 +110,31 @@ impl Drop for ConnPermit {
     }
 }
 
+/// Warns when `max_connections` cannot be reached because the process may open fewer files
+/// (`ulimit -n`; the systemd unit sets `LimitNOFILE`): accept would then fail with EMFILE
+/// before the limit refuses anyone.
+pub fn check_nofile(max_connections: usize) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct passed, nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return;
+    }
+    // Listeners, the admin socket, the state file and logs need a few descriptors too.
+    let needed = u64::try_from(max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(64);
+    if lim.rlim_cur < needed {
+        tracing::warn!(
+            "limits.max_connections is {max_connections} but the open-file limit is {} \
+             (ulimit -n): raise it (LimitNOFILE=) or lower max_connections",
+            lim.rlim_cur
+        );
+    }
+}
+
 /// Seconds between two log lines about the same client hitting limits.
 static LOG_INTERVAL_SECS: AtomicU64 = AtomicU64::new(10);
 /// Most clients remembered per thread for log rate limiting.

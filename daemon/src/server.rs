@@ -126,6 +126,7 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         max_endpoints_per_channel: cfg.limits.max_endpoints_per_channel,
     };
     limits::set_log_interval(cfg.limits.log_interval_secs);
+    limits::check_nofile(cfg.limits.max_connections);
     let shards = cfg.shard_count().max(1);
     let ingest_socks = bind_reuseport("ingest", cfg.ingest.listen, shards)?;
     let pull_socks = bind_reuseport("pull", cfg.pull.listen, shards)?;
