@@ -488,7 +488,7 @@ fn slowloris(d: &Daemon) {
          {still_open} still open after {limit:?} ({crlf_open} of them trickling only CRLFs)"
     );
     assert!(
-        admitted <= PER_IP && admitted >= PER_IP / 2,
+        (PER_IP / 2..=PER_IP).contains(&admitted),
         "the per-client limit ({PER_IP}) admits at most {PER_IP} and no fewer than half: admitted {admitted}"
     );
 }
