@@ -433,5 +433,17 @@ mod tests {
         let mut c = Config::default();
         c.cache.manifest_max_age_secs = 0;
         assert!(c.validate().is_err());
+        for bad in [
+            "[limits]\nmax_connections_per_ip = 0\n",
+            "[limits]\nmax_connections = 0\n",
+            "[limits]\nsend_timeout_secs = 0\n",
+            "[limits]\nmax_channels = 0\n",
+            "[limits]\nmax_endpoints_per_channel = 5000\n",
+        ] {
+            std::fs::write(&f, bad).unwrap();
+            let c = Config::from_file(&f).unwrap();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("limits."), "{bad}: {e}");
+        }
     }
 }
