@@ -44,6 +44,11 @@ pub struct Conn {
     pub send_timeout: Duration,
 }
 
+/// Longest a closing connection is drained ([`Conn::linger`]).
+const LINGER_TIME: Duration = Duration::from_secs(2);
+/// Most bytes drained from a closing connection.
+const LINGER_BYTES: usize = 64 * 1024 * 1024;
+
 /// Slowest average rate a response body is granted on top of [`Conn::send_timeout`].
 const SEND_BYTES_PER_SEC: usize = 64 * 1024;
 
@@ -76,6 +81,34 @@ impl Conn {
                     Ok(n) => Ok(n),
                     Err(_) => Err(ReadError::Io),
                 }
+            }
+        }
+    }
+
+    /// Closes so that the client can read the last answer (nginx's lingering close): stop
+    /// writing (FIN), then read and drop what the client still sends, for at most
+    /// [`LINGER_TIME`] and [`LINGER_BYTES`]. Closing with unread bytes in the kernel would
+    /// answer them with a reset, which can destroy a 4xx still in flight (a 413 for an upload,
+    /// a 431 for a huge head).
+    pub async fn linger(&mut self) {
+        use monoio::io::AsyncWriteRent;
+        if self.stream.shutdown().await.is_err() {
+            return;
+        }
+        let deadline = monoio::time::Instant::now() + LINGER_TIME;
+        let mut drained = 0usize;
+        self.rbuf.clear();
+        while drained < LINGER_BYTES {
+            let left = deadline.saturating_duration_since(monoio::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.read_more(HEAD_READ * 4, left).await {
+                Ok(n) => {
+                    drained = drained.saturating_add(n);
+                    self.rbuf.clear();
+                }
+                Err(_) => break,
             }
         }
     }

@@ -362,13 +362,17 @@ async fn serve(
     loop {
         let head = match conn.next_head(&shared, &limits, &shutdown).await {
             Ok(Some(h)) => h,
-            _ => return,
+            Ok(None) => return,
+            Err(()) => return conn.linger().await,
         };
         let keep = match role {
             Role::Ingest => ingest::handle(&mut conn, head, &shared).await,
             Role::Pull => pull::handle(&mut conn, head, &shared).await,
         };
-        if !keep || shared.is_shutting_down() {
+        if !keep {
+            return conn.linger().await;
+        }
+        if shared.is_shutting_down() {
             return;
         }
     }
