@@ -676,3 +676,29 @@ fn refusals_reach_clients_that_send_everything_first() {
         );
     }
 }
+
+/// Keep-alive connections with no request started are closed after `idle_timeout_secs`, and
+/// so are connections that never send anything.
+#[test]
+fn idle_connections_are_closed() {
+    let d = Daemon::start(DaemonOpts {
+        config_toml: Some("[limits]\nidle_timeout_secs = 2\n".into()),
+        ..DaemonOpts::default()
+    });
+    let mut used = Conn::connect(d.pull);
+    assert_eq!(used.request("GET", "/healthz", &[], None).status, 200);
+    let mut silent = Conn::connect(d.pull);
+    let t = Instant::now();
+    let (rest, closed) = used.read_to_close(Duration::from_secs(6));
+    assert!(closed && rest.is_empty(), "idle keep-alive closed quietly");
+    let (rest, closed) = silent.read_to_close(Duration::from_secs(6));
+    assert!(
+        closed && rest.is_empty(),
+        "silent connection closed quietly"
+    );
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(5),
+        "closed after about idle_timeout_secs (2 s): {took:?}"
+    );
+}
