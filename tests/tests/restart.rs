@@ -246,6 +246,7 @@ fn sigkill_during_admin_changes_loses_nothing_acknowledged() {
     let rounds = 20;
     let mut acked_total = 0;
     let mut in_flight_applied = 0;
+    let mut in_flight_absent = 0;
     for round in 0..rounds {
         let socket = d.socket.clone();
         let existing: Vec<String> = model
@@ -254,6 +255,8 @@ fn sigkill_during_admin_changes_loses_nothing_acknowledged() {
             .filter(|n| *n != "base")
             .cloned()
             .collect();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let done_w = std::sync::Arc::clone(&done);
         let writer = std::thread::spawn(move || {
             let mut acked = Vec::new();
             let mut to_delete = existing;
@@ -287,6 +290,7 @@ fn sigkill_during_admin_changes_loses_nothing_acknowledged() {
                         to_delete.insert(0, n.clone());
                     }
                     acked.push(change);
+                    done_w.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 } else {
                     // The daemon died under it: this change may or may not have been made.
                     return (acked, Some(change), out.status.code(), text(&out.stderr));
@@ -294,7 +298,16 @@ fn sigkill_during_admin_changes_loses_nothing_acknowledged() {
             }
             unreachable!()
         });
-        std::thread::sleep(Duration::from_millis(150 + (round * 37 % 400)));
+        // Kill a few changes in, at a moment that sweeps across one CLI call (process start,
+        // request, the daemon's fsync and rename, the answer).
+        let wait_for = 2 + (round as usize % 5);
+        let t = std::time::Instant::now();
+        while done.load(std::sync::atomic::Ordering::SeqCst) < wait_for
+            && t.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(round * 7 % 40));
         d.kill9();
         let (acked, in_flight, code, why) = writer.join().unwrap();
         assert!(
@@ -323,11 +336,14 @@ fn sigkill_during_admin_changes_loses_nothing_acknowledged() {
         if got == with && got != model {
             in_flight_applied += 1;
         }
+        if code == Some(3) && got == model {
+            in_flight_absent += 1;
+        }
         model = got;
     }
     eprintln!(
-        "{rounds} SIGKILLs, {acked_total} acknowledged changes all kept, {in_flight_applied} \
-         in-flight changes found applied"
+        "{rounds} SIGKILLs, {acked_total} acknowledged changes all kept; changes cut by the \
+         kill: {in_flight_applied} found applied, {in_flight_absent} absent"
     );
     assert!(
         acked_total as u64 >= rounds,
