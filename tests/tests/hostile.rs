@@ -401,6 +401,27 @@ fn single_cases(d: &Daemon, ingest_b: &str, pull_b: &str, seg_b: &str) -> usize 
             |s, _, _| s == Some(505),
         ),
         (
+            "overflowing Range",
+            pull,
+            format!(
+                "GET {seg_b} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Range: bytes=18446744073709551615-99999999999999999999999\r\n\r\n"
+            )
+            .into_bytes(),
+            |s, _, _| s == Some(416) || s == Some(200),
+        ),
+        (
+            "inverted and many Range parts",
+            pull,
+            format!(
+                "GET {seg_b} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Range: bytes=5-1,{}\r\n\r\n",
+                "0-0,".repeat(500)
+            )
+            .into_bytes(),
+            |s, _, _| matches!(s, Some(200 | 206 | 416)),
+        ),
+        (
             "pipelined junk after a good request",
             pull,
             b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\x16\x03\x01junk junk\r\n\r\n".to_vec(),
