@@ -11,9 +11,12 @@
 //! - [`state`]: the persisted control-plane state (what survives a restart).
 //! - [`id`]: 28-hex-character ids.
 //! - [`time`]: the `now` callers pass in.
+//! - `fuzzing` (tests and the `fuzzing` feature only): the fuzz targets' entry points.
 
 pub mod admin;
 pub mod channel;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod hls;
 pub mod http;
 pub mod id;

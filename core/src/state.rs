@@ -15,10 +15,29 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the state file's format.
 pub const STATE_FORMAT: u32 = 1;
-/// Most channels one daemon holds.
+/// Most channels one daemon holds, unless [`StateLimits`] says otherwise.
 pub const MAX_CHANNELS: usize = 10_000;
-/// Most endpoints one channel holds.
+/// Most endpoints one channel holds, unless [`StateLimits`] says otherwise.
 pub const MAX_ENDPOINTS_PER_CHANNEL: usize = 64;
+
+/// How much the control plane may hold (the daemon's `[limits]`). Not persisted: a lower limit
+/// set later keeps what exists and refuses new ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateLimits {
+    /// Most channels.
+    pub max_channels: usize,
+    /// Most endpoints per channel.
+    pub max_endpoints_per_channel: usize,
+}
+
+impl Default for StateLimits {
+    fn default() -> Self {
+        StateLimits {
+            max_channels: MAX_CHANNELS,
+            max_endpoints_per_channel: MAX_ENDPOINTS_PER_CHANNEL,
+        }
+    }
+}
 
 /// Why a control-plane request was refused. The kind decides the CLI's exit status; the
 /// message is shown to the operator as is, so it says what to fix.
@@ -55,6 +74,9 @@ pub struct ControlState {
     pub format: u32,
     /// Channels in creation order.
     pub channels: Vec<ChannelConfig>,
+    /// Limits enforced on changes (not part of the file).
+    #[serde(skip)]
+    pub limits: StateLimits,
 }
 
 /// Why a state file could not be loaded.
@@ -77,6 +99,7 @@ impl ControlState {
         ControlState {
             format: STATE_FORMAT,
             channels: Vec::new(),
+            limits: StateLimits::default(),
         }
     }
 
@@ -161,9 +184,10 @@ impl ControlState {
                 req.name
             )));
         }
-        if self.channels.len() >= MAX_CHANNELS {
+        if self.channels.len() >= self.limits.max_channels {
             return Err(ControlError::Limit(format!(
-                "at most {MAX_CHANNELS} channels"
+                "at most {} channels (limits.max_channels)",
+                self.limits.max_channels
             )));
         }
         let id = self.fresh_id(new_id, &[]);
@@ -315,9 +339,10 @@ impl ControlState {
                 c.name, req.name
             )));
         }
-        if c.endpoints.len() >= MAX_ENDPOINTS_PER_CHANNEL {
+        if c.endpoints.len() >= self.limits.max_endpoints_per_channel {
             return Err(ControlError::Limit(format!(
-                "at most {MAX_ENDPOINTS_PER_CHANNEL} endpoints per channel"
+                "at most {} endpoints per channel (limits.max_endpoints_per_channel)",
+                self.limits.max_endpoints_per_channel
             )));
         }
         let id = self.fresh_id(new_id, &[]);
@@ -400,6 +425,43 @@ mod tests {
             ..Default::default()
         };
         st.create_channel(&req, gen).map(|c| c.id)
+    }
+
+    #[test]
+    fn configured_limits_are_enforced_and_not_persisted() {
+        let mut st = ControlState::new();
+        st.limits = StateLimits {
+            max_channels: 2,
+            max_endpoints_per_channel: 1,
+        };
+        let mut gen = ids();
+        let a = create(&mut st, "a", &mut gen).unwrap();
+        create(&mut st, "b", &mut gen).unwrap();
+        let e = create(&mut st, "c", &mut gen).unwrap_err();
+        assert!(
+            matches!(&e, ControlError::Limit(m) if m.contains("at most 2 channels")),
+            "{e:?}"
+        );
+        let ep = EndpointCreate {
+            name: "x".into(),
+            ..Default::default()
+        };
+        st.create_endpoint(&a.to_string(), &ep, &mut gen).unwrap();
+        let ep2 = EndpointCreate {
+            name: "y".into(),
+            ..Default::default()
+        };
+        let e = st
+            .create_endpoint(&a.to_string(), &ep2, &mut gen)
+            .unwrap_err();
+        assert!(matches!(e, ControlError::Limit(_)), "{e:?}");
+        let back = ControlState::from_json(&st.to_json().unwrap()).unwrap();
+        assert_eq!(
+            back.limits,
+            StateLimits::default(),
+            "limits come from the config"
+        );
+        assert_eq!(back.channels, st.channels);
     }
 
     #[test]

@@ -165,8 +165,24 @@ pub struct Limits {
     /// `2 × max_segment_duration + 5` of the channel: encoders stream a segment's body while
     /// they encode it.
     pub body_timeout_min_secs: u64,
-    /// Most client connections open at once per listener shard (new ones are closed at once).
-    pub max_connections_per_shard: usize,
+    /// Most client connections open at once, ingest and pull together (new ones are closed at
+    /// once). Each of the N shards admits `max_connections / N`.
+    pub max_connections: usize,
+    /// Most connections open at once from one client address (an IPv4 address or an IPv6 /64).
+    /// Each of the N shards admits `max_connections_per_ip / N` from one client, so the sum
+    /// never exceeds it (a client may be refused slightly before when the kernel spreads its
+    /// connections unevenly).
+    pub max_connections_per_ip: usize,
+    /// Seconds a response may take to be written, plus one second per 64 KiB of body; a
+    /// client that stops reading is disconnected after that.
+    pub send_timeout_secs: u64,
+    /// Most channels the daemon holds.
+    pub max_channels: usize,
+    /// Most endpoints one channel holds.
+    pub max_endpoints_per_channel: usize,
+    /// A client hitting limits (refused connections, 408/413/414/431) is logged at most once
+    /// per this many seconds.
+    pub log_interval_secs: u64,
     /// Seconds to let in-flight requests finish on shutdown.
     pub shutdown_grace_secs: u64,
 }
@@ -216,7 +232,12 @@ impl Default for Limits {
             head_timeout_secs: 10,
             idle_timeout_secs: 60,
             body_timeout_min_secs: 10,
-            max_connections_per_shard: 20_000,
+            max_connections: 16_384,
+            max_connections_per_ip: 512,
+            send_timeout_secs: 60,
+            max_channels: streampack_core::state::MAX_CHANNELS,
+            max_endpoints_per_channel: streampack_core::state::MAX_ENDPOINTS_PER_CHANNEL,
+            log_interval_secs: 10,
             shutdown_grace_secs: 5,
         }
     }
@@ -381,8 +402,19 @@ impl Config {
         if l.head_timeout_secs == 0 || l.idle_timeout_secs == 0 || l.body_timeout_min_secs == 0 {
             return bad("limits timeouts must be at least 1 second".into());
         }
-        if l.max_connections_per_shard == 0 {
-            return bad("limits.max_connections_per_shard must be at least 1".into());
+        if l.max_connections == 0 || l.max_connections_per_ip == 0 {
+            return bad(
+                "limits.max_connections and max_connections_per_ip must be at least 1".into(),
+            );
+        }
+        if l.send_timeout_secs == 0 || l.log_interval_secs == 0 {
+            return bad("limits.send_timeout_secs and log_interval_secs must be at least 1".into());
+        }
+        if !(1..=1_000_000).contains(&l.max_channels) {
+            return bad("limits.max_channels must be 1-1000000".into());
+        }
+        if !(1..=4096).contains(&l.max_endpoints_per_channel) {
+            return bad("limits.max_endpoints_per_channel must be 1-4096".into());
         }
         if !(1..=60).contains(&self.cache.manifest_max_age_secs) {
             return bad("cache.manifest_max_age_secs must be 1-60".into());
@@ -483,6 +515,18 @@ mod tests {
         let mut c = Config::default();
         c.cache.manifest_max_age_secs = 0;
         assert!(c.validate().is_err());
+        for bad in [
+            "[limits]\nmax_connections_per_ip = 0\n",
+            "[limits]\nmax_connections = 0\n",
+            "[limits]\nsend_timeout_secs = 0\n",
+            "[limits]\nmax_channels = 0\n",
+            "[limits]\nmax_endpoints_per_channel = 5000\n",
+        ] {
+            std::fs::write(&f, bad).unwrap();
+            let c = Config::from_file(&f).unwrap();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("limits."), "{bad}: {e}");
+        }
         let mut c = Config::default();
         c.failover.timeout_pct = 50;
         assert!(c

@@ -3,7 +3,7 @@
 //! in one `writev`, the body being the very `Bytes` every other reader shares (no copy).
 
 use bytes::{Bytes, BytesMut};
-use monoio::buf::IoVecBuf;
+use monoio::buf::{IoBufMut, IoVecBuf};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use std::net::SocketAddr;
@@ -40,7 +40,17 @@ pub struct Conn {
     pub rbuf: BytesMut,
     /// The peer's address.
     pub peer: SocketAddr,
+    /// Time a response may take to be written, plus one second per [`SEND_BYTES_PER_SEC`].
+    pub send_timeout: Duration,
 }
+
+/// Longest a closing connection is drained ([`Conn::linger`]).
+const LINGER_TIME: Duration = Duration::from_secs(2);
+/// Most bytes drained from a closing connection.
+const LINGER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Slowest average rate a response body is granted on top of [`Conn::send_timeout`].
+const SEND_BYTES_PER_SEC: usize = 64 * 1024;
 
 impl Conn {
     /// Wraps an accepted stream.
@@ -50,6 +60,7 @@ impl Conn {
             stream,
             rbuf: BytesMut::with_capacity(HEAD_READ),
             peer,
+            send_timeout: Duration::from_secs(60),
         }
     }
 
@@ -57,15 +68,47 @@ impl Conn {
     pub async fn read_more(&mut self, want: usize, limit: Duration) -> Result<usize, ReadError> {
         let mut buf = std::mem::take(&mut self.rbuf);
         buf.reserve(want);
-        match monoio::time::timeout(limit, self.stream.read(buf)).await {
+        // monoio reads into a `BytesMut` from its start: read into the spare capacity after
+        // what is buffered, or a partial head or chunk line would be overwritten.
+        let len = buf.len();
+        let spare = buf.slice_mut(len..);
+        match monoio::time::timeout(limit, self.stream.read(spare)).await {
             Err(_) => Err(ReadError::Timeout),
-            Ok((res, buf)) => {
-                self.rbuf = buf;
+            Ok((res, spare)) => {
+                self.rbuf = spare.into_inner();
                 match res {
                     Ok(0) => Err(ReadError::Eof),
                     Ok(n) => Ok(n),
                     Err(_) => Err(ReadError::Io),
                 }
+            }
+        }
+    }
+
+    /// Closes so that the client can read the last answer (nginx's lingering close): stop
+    /// writing (FIN), then read and drop what the client still sends, for at most
+    /// [`LINGER_TIME`] and [`LINGER_BYTES`]. Closing with unread bytes in the kernel would
+    /// answer them with a reset, which can destroy a 4xx still in flight (a 413 for an upload,
+    /// a 431 for a huge head).
+    pub async fn linger(&mut self) {
+        use monoio::io::AsyncWriteRent;
+        if self.stream.shutdown().await.is_err() {
+            return;
+        }
+        let deadline = monoio::time::Instant::now() + LINGER_TIME;
+        let mut drained = 0usize;
+        self.rbuf.clear();
+        while drained < LINGER_BYTES {
+            let left = deadline.saturating_duration_since(monoio::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.read_more(HEAD_READ * 4, left).await {
+                Ok(n) => {
+                    drained = drained.saturating_add(n);
+                    self.rbuf.clear();
+                }
+                Err(_) => break,
             }
         }
     }
@@ -89,7 +132,10 @@ impl Conn {
                     return Err(());
                 }
             }
-            let idle = self.rbuf.is_empty();
+            // Idle only until the first byte: empty lines before a request line are consumed by
+            // the parser but still start the head clock, or a client trickling CRLFs would
+            // hold the connection forever on the idle timeout.
+            let idle = self.rbuf.is_empty() && started.is_none();
             let limit = if idle {
                 if shared.is_shutting_down() {
                     return Ok(None);
@@ -109,9 +155,7 @@ impl Conn {
             };
             match r {
                 Ok(_) => {
-                    if started.is_none() && !self.rbuf.is_empty() {
-                        started = Some(monoio::time::Instant::now());
-                    }
+                    started.get_or_insert_with(monoio::time::Instant::now);
                 }
                 Err(ReadError::Timeout) if !idle => {
                     let e = HttpError::new(
@@ -171,10 +215,29 @@ impl Conn {
         self.read_body(dec, limit, 0).await.map(|_| ())
     }
 
+    /// How long writing `len` bytes may take before the client counts as not reading.
+    fn send_limit(&self, len: usize) -> Duration {
+        let per_rate = u64::try_from(len / SEND_BYTES_PER_SEC).unwrap_or(u64::MAX);
+        self.send_timeout
+            .saturating_add(Duration::from_secs(per_rate))
+    }
+
+    /// A write that did not finish in time: the client stopped reading.
+    fn send_timed_out(&self) -> bool {
+        crate::limits::log_limit(
+            self.peer.ip(),
+            "response not taken by the client within limits.send_timeout_secs: connection closed",
+        );
+        false
+    }
+
     /// Writes raw bytes.
     pub async fn write(&mut self, bytes: Vec<u8>) -> bool {
-        let (res, _) = self.stream.write_all(bytes).await;
-        res.is_ok()
+        let limit = self.send_limit(bytes.len());
+        match monoio::time::timeout(limit, self.stream.write_all(bytes)).await {
+            Ok((res, _)) => res.is_ok(),
+            Err(_) => self.send_timed_out(),
+        }
     }
 
     /// Writes a head and a shared body in one `writev`.
@@ -182,11 +245,12 @@ impl Conn {
         if body.is_empty() {
             return self.write(head).await;
         }
-        let (res, _) = self
-            .stream
-            .write_vectored_all(HeadBody::new(head, body))
-            .await;
-        res.is_ok()
+        let limit = self.send_limit(head.len().saturating_add(body.len()));
+        let write = self.stream.write_vectored_all(HeadBody::new(head, body));
+        match monoio::time::timeout(limit, write).await {
+            Ok((res, _)) => res.is_ok(),
+            Err(_) => self.send_timed_out(),
+        }
     }
 
     /// Answers an error with a text body.
@@ -202,6 +266,18 @@ impl Conn {
         keep_alive: bool,
         head_only: bool,
     ) -> bool {
+        if matches!(
+            err.status,
+            Status::REQUEST_TIMEOUT
+                | Status::PAYLOAD_TOO_LARGE
+                | Status::URI_TOO_LONG
+                | Status::HEADERS_TOO_LARGE
+        ) {
+            crate::limits::log_limit(
+                self.peer.ip(),
+                &format!("{} {}", err.status.code(), err.reason),
+            );
+        }
         let bytes = error_response(err, extra, keep_alive, head_only);
         self.write(bytes).await && keep_alive
     }

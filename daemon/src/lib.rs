@@ -6,6 +6,7 @@
 //!   io_uring or epoll, admin thread, readiness) and graceful shutdown.
 //! - [`conn`]: one connection's reads and writes (head + shared body in one `writev`).
 //! - [`ingest`] / [`pull`]: the two request handlers.
+//! - [`limits`]: connections per shard and per client, rate-limited logging of limit hits.
 //! - [`shard`]: the owner side of a shard: channels' media state, ingest applied, snapshots published.
 //! - [`registry`]: what every core reads lock-free.
 //! - [`admin`]: the Unix-socket control plane; [`persist`]: the state file.
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod ingest;
+pub mod limits;
 pub mod notify;
 pub mod persist;
 pub mod pull;

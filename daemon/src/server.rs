@@ -1,6 +1,5 @@
 //! Start-up and shutdown: state, listeners, shard threads, admin socket, readiness, signals.
 
-use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,6 +10,7 @@ use streampack_core::http::Limits;
 use crate::admin::{self, Admin};
 use crate::config::{Config, IoDriver};
 use crate::conn::{Conn, ConnGuard};
+use crate::limits::{self, ShardConns};
 use crate::registry::{Registry, Shared};
 use crate::shard::{self, ShardMsg};
 use crate::{ingest, notify, persist, pull};
@@ -120,7 +120,13 @@ fn bind_reuseport(
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(cfg: Config) -> Result<(), StartError> {
-    let state = persist::load(&cfg.state_dir)?;
+    let mut state = persist::load(&cfg.state_dir)?;
+    state.limits = streampack_core::state::StateLimits {
+        max_channels: cfg.limits.max_channels,
+        max_endpoints_per_channel: cfg.limits.max_endpoints_per_channel,
+    };
+    limits::set_log_interval(cfg.limits.log_interval_secs);
+    limits::check_nofile(cfg.limits.max_connections);
     let shards = cfg.shard_count().max(1);
     let ingest_socks = bind_reuseport("ingest", cfg.ingest.listen, shards)?;
     let pull_socks = bind_reuseport("pull", cfg.pull.listen, shards)?;
@@ -257,7 +263,8 @@ async fn shard_main(
     inbox: flume::Receiver<ShardMsg>,
     shutdown: flume::Receiver<()>,
 ) {
-    let open = Rc::new(Cell::new(0usize));
+    let l = &shared.config.limits;
+    let open = ShardConns::new(l.max_connections, l.max_connections_per_ip, shared.shards());
     let owner = monoio::spawn(shard::owner_loop(
         Arc::clone(&shared),
         inbox,
@@ -280,7 +287,7 @@ async fn shard_main(
     let _ = a.await;
     let _ = b.await;
     let deadline = Instant::now() + Duration::from_secs(shared.config.limits.shutdown_grace_secs);
-    while open.get() > 0 && Instant::now() < deadline {
+    while open.open() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = owner.await;
@@ -291,7 +298,7 @@ async fn accept_loop(
     listener: std::net::TcpListener,
     role: Role,
     shutdown: flume::Receiver<()>,
-    open: Rc<Cell<usize>>,
+    open: Rc<ShardConns>,
 ) {
     let listener = match monoio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
@@ -300,7 +307,6 @@ async fn accept_loop(
             return;
         }
     };
-    let max = shared.config.limits.max_connections_per_shard;
     loop {
         let accepted = monoio::select! {
             _ = shutdown.recv_async() => return,
@@ -315,17 +321,26 @@ async fn accept_loop(
                 continue;
             }
         };
-        if open.get() >= max {
-            drop(stream);
-            continue;
-        }
-        open.set(open.get() + 1);
+        let permit = match open.admit(peer.ip()) {
+            Ok(p) => p,
+            Err(why) => {
+                // Closed at once: answering would spend a write on a client over its limit.
+                drop(stream);
+                let what = match why {
+                    limits::Refused::Total => "max_connections reached: connection closed",
+                    limits::Refused::PerClient => {
+                        "max_connections_per_ip reached: connection closed"
+                    }
+                };
+                limits::log_limit(peer.ip(), what);
+                continue;
+            }
+        };
         let shared = Arc::clone(&shared);
         let shutdown = shutdown.clone();
-        let open = Rc::clone(&open);
         monoio::spawn(async move {
             serve(stream, peer, role, shared, shutdown).await;
-            open.set(open.get().saturating_sub(1));
+            drop(permit);
         });
     }
 }
@@ -339,6 +354,7 @@ async fn serve(
 ) {
     let _guard = ConnGuard::new(Arc::clone(&shared));
     let mut conn = Conn::new(stream, peer);
+    conn.send_timeout = Duration::from_secs(shared.config.limits.send_timeout_secs);
     let limits = Limits {
         max_head_bytes: shared.config.limits.max_head_bytes,
         max_headers: shared.config.limits.max_headers,
@@ -346,13 +362,17 @@ async fn serve(
     loop {
         let head = match conn.next_head(&shared, &limits, &shutdown).await {
             Ok(Some(h)) => h,
-            _ => return,
+            Ok(None) => return,
+            Err(()) => return conn.linger().await,
         };
         let keep = match role {
             Role::Ingest => ingest::handle(&mut conn, head, &shared).await,
             Role::Pull => pull::handle(&mut conn, head, &shared).await,
         };
-        if !keep || shared.is_shutting_down() {
+        if !keep {
+            return conn.linger().await;
+        }
+        if shared.is_shutting_down() {
             return;
         }
     }

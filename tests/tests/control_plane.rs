@@ -709,3 +709,21 @@ fn public_url_flags_shape_the_printed_urls() {
         f.endpoint_url
     );
 }
+
+#[test]
+fn channel_and_endpoint_caps_come_from_the_config() {
+    let d = Daemon::start(DaemonOpts {
+        config_toml: Some("[limits]\nmax_channels = 2\nmax_endpoints_per_channel = 1\n".into()),
+        ..DaemonOpts::default()
+    });
+    d.ctl_json(&["channel", "create", "--name", "one", "--protocol", "hls"]);
+    d.ctl_json(&["channel", "create", "--name", "two", "--protocol", "hls"]);
+    let err = d.ctl_refused(&["channel", "create", "--name", "three", "--protocol", "hls"]);
+    assert!(err.contains("at most 2 channels"), "{err}");
+    d.ctl_json(&["endpoint", "create", "one", "--name", "a"]);
+    let err = d.ctl_refused(&["endpoint", "create", "one", "--name", "b"]);
+    assert!(err.contains("at most 1 endpoints"), "{err}");
+    // Deleting makes room again.
+    assert!(d.ctl(&["channel", "delete", "two"]).status.success());
+    d.ctl_json(&["channel", "create", "--name", "three", "--protocol", "hls"]);
+}

@@ -876,3 +876,57 @@ fn window_slides_and_evicts() {
         "segment 0 ({old}) slid out of the 6 s window: {r:?}"
     );
 }
+
+/// A head, and a chunked body, that arrive in several reads are read whole: each read appends
+/// to what is buffered. (monoio reads into a `BytesMut` from its start, not its end: reading
+/// into the buffer itself overwrote a partial head or chunk line with the next bytes.)
+#[test]
+fn bytes_arriving_in_several_reads_are_appended() {
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel("split", &[]);
+    let pause = || thread::sleep(Duration::from_millis(150));
+
+    let mut c = Conn::connect(d.pull);
+    for piece in [
+        &b"GET /hea"[..],
+        b"lthz HTTP/1.1\r\nHo",
+        b"st: x\r\n",
+        b"\r\n",
+    ] {
+        c.send(piece).unwrap();
+        pause();
+    }
+    let r = c.read_response(false).unwrap();
+    assert_eq!((r.status, r.text()), (200, "ok\n".to_string()), "{r:?}");
+
+    let seg = fake_ts(7, 100);
+    let mut c = Conn::connect(d.ingest);
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        f.ingest("s7.ts")
+    );
+    c.send(head.as_bytes()).unwrap();
+    pause();
+    let wire = chunked(&seg, 5000);
+    // Cut inside chunk-size lines and between the CR and LF that end a chunk's data.
+    let mut at = 0;
+    for cut in [1, 4, 5003, 5004, 5006, 10011, wire.len()] {
+        c.send(&wire[at..cut.min(wire.len())]).unwrap();
+        at = cut.min(wire.len());
+        pause();
+    }
+    let r = c.read_response(false).unwrap();
+    assert_eq!(r.status, 201, "{r:?} {}", r.text());
+    let pl = encoder_playlist(7, &[("s7.ts".into(), 2.0)], false);
+    assert_eq!(
+        c.put_chunked(&f.ingest("main.m3u8"), pl.as_bytes()).status,
+        201
+    );
+    let served = wait_for_200(d.pull, &f.endpoint_path, Duration::from_secs(5));
+    let seg_path = resolve(&f.endpoint_path, &playlist_uris(&served.text())[0]);
+    assert_eq!(
+        get(d.pull, &seg_path).body,
+        seg,
+        "the segment is stored intact"
+    );
+}

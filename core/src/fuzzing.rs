@@ -1,0 +1,257 @@
+//! Entry points shared by the cargo-fuzz targets (`fuzz/`), the property tests and the saved
+//! crash-regression inputs (`core/tests/fuzz-regressions/<target>/`): one function per parser
+//! that reads outside bytes, checking what must hold whatever the bytes. Each panics (through
+//! `assert!`) on a finding, which is what a fuzzer looks for.
+//!
+//! Compiled for tests and with the `fuzzing` feature only.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::admin::frame::{decode, encode};
+use crate::admin::proto::Request;
+use crate::channel::media::{ChannelMedia, MediaParams};
+use crate::channel::InputRole;
+use crate::hls::{parse_playlist, PlaylistIn};
+use crate::http::{parse_head, BodyDecoder, BodyKind, Limits};
+use crate::time::Now;
+use bytes::{Bytes, BytesMut};
+
+/// A fuzz target's entry point.
+pub type Target = fn(&[u8]);
+
+/// Every fuzz target, by name, for the regression runner.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("http_head", http_head),
+    ("http_chunked", http_chunked),
+    ("hls_parse", hls_parse),
+    ("hls_ingest", hls_ingest),
+    ("admin_frame", admin_frame),
+];
+
+/// Request heads, fed whole and then in two reads (the first byte picks the cut): never a
+/// panic, never a lost byte (what is left is a suffix of the input), never more headers than
+/// the limit.
+pub fn http_head(data: &[u8]) {
+    let limits = Limits {
+        max_head_bytes: 4096,
+        max_headers: 32,
+    };
+    let mut buf = BytesMut::from(data);
+    if let Ok(Some(head)) = parse_head(&mut buf, &limits) {
+        assert!(head.headers.len() <= 32);
+        let _ = head.path();
+        let _ = crate::http::parse_v1_path(head.path());
+    }
+    assert!(data.ends_with(&buf));
+    let cut = data.first().map_or(0, |&b| usize::from(b)).min(data.len());
+    let mut buf = BytesMut::from(&data[..cut]);
+    if let Ok(None) = parse_head(&mut buf, &limits) {
+        buf.extend_from_slice(&data[cut..]);
+        let _ = parse_head(&mut buf, &limits);
+        assert!(data.ends_with(&buf));
+    }
+}
+
+/// Chunked bodies, capped at `16 × first byte` and fed in two reads: never a panic, never more
+/// payload than the cap, and what is left unconsumed is a suffix of the input.
+pub fn http_chunked(data: &[u8]) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let max = u64::from(first) * 16;
+    let Ok(mut dec) = BodyDecoder::new(BodyKind::Chunked, max) else {
+        return;
+    };
+    let cut = usize::from(first).min(rest.len());
+    let mut input = BytesMut::from(&rest[..cut]);
+    let mut out = BytesMut::new();
+    if dec.decode(&mut input, &mut out).is_ok() {
+        input.extend_from_slice(&rest[cut..]);
+        let _ = dec.decode(&mut input, &mut out);
+        assert!(rest.ends_with(&input));
+    }
+    assert!(out.len() as u64 <= max);
+}
+
+fn assert_safe_path(uri: &str) {
+    assert!(!uri.is_empty() && !uri.starts_with('/'), "{uri:?}");
+    assert!(
+        uri.split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".."),
+        "{uri:?}"
+    );
+}
+
+/// Ingested playlists through [`parse_playlist`]: never a panic, and every URI that comes out
+/// is a safe relative path inside the input.
+pub fn hls_parse(data: &[u8]) {
+    match parse_playlist("hi/index.m3u8", data) {
+        Ok(PlaylistIn::Media(m)) => {
+            for s in &m.segments {
+                assert_safe_path(&s.uri);
+                if let Some(u) = &s.map_uri {
+                    assert_safe_path(u);
+                }
+            }
+        }
+        Ok(PlaylistIn::Master(m)) => {
+            for v in &m.variants {
+                assert_safe_path(&v.uri);
+            }
+            for r in m.media.iter().filter_map(|r| r.uri.as_deref()) {
+                assert_safe_path(r);
+            }
+        }
+        Err(_) => {}
+    }
+}
+
+/// Ingested playlists through [`ChannelMedia::put`], the way the daemon applies them: a few
+/// segments first, then the bytes as a rendition playlist and as the master of both inputs,
+/// then time passes. Never a panic; the snapshot renders and answers lookups.
+pub fn hls_ingest(data: &[u8]) {
+    let params = MediaParams {
+        max_segment_ms: 6_000,
+        window_ms: 60_000,
+        failover: Default::default(),
+    };
+    let now = Now {
+        mono_ms: 1_000,
+        unix_ms: 1_700_000_000_000,
+    };
+    let mut m = ChannelMedia::new(params, now);
+    let ts = Bytes::from_static(&[0x47; 188]);
+    for name in [
+        "seg0.ts",
+        "seg1.ts",
+        "hi/seg0.ts",
+        "hi/seg1.ts",
+        "a.m4s",
+        "init.mp4",
+    ] {
+        let _ = m.put(InputRole::Primary, name, ts.clone(), now);
+    }
+    let body = Bytes::copy_from_slice(data);
+    let _ = m.put(
+        InputRole::Primary,
+        "hi/index.m3u8",
+        body.clone(),
+        now.plus_ms(100),
+    );
+    let _ = m.put(
+        InputRole::Primary,
+        "main.m3u8",
+        body.clone(),
+        now.plus_ms(200),
+    );
+    let _ = m.put(InputRole::Backup, "main.m3u8", body, now.plus_ms(300));
+    m.tick(now.plus_ms(20_000));
+    let snap = m.snapshot();
+    let _ = snap.lookup("main.m3u8", "main.m3u8");
+    let _ = snap.lookup("main.m3u8", "0/index.m3u8");
+}
+
+/// Admin socket frames: never a panic, a decoded frame never claims more bytes than it was
+/// given, and what decodes re-encodes to a frame that decodes the same.
+pub fn admin_frame(data: &[u8]) {
+    if let Ok(Some((req, used))) = decode::<Request>(data) {
+        assert!(used <= data.len());
+        if let Ok(bytes) = encode(&req) {
+            let again = decode::<Request>(&bytes);
+            assert!(matches!(again, Ok(Some((ref r, n))) if *r == req && n == bytes.len()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The saved inputs of every target (crashes the fuzzers found, and seeds), replayed.
+    #[test]
+    fn fuzz_regressions_replay() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
+        let mut n = 0;
+        for (name, target) in TARGETS {
+            let dir = root.join(name);
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries {
+                let path = e.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                let r = std::panic::catch_unwind(|| target(&bytes));
+                assert!(r.is_ok(), "{name}: {} fails again", path.display());
+                n += 1;
+            }
+        }
+        assert!(n > 0, "no saved inputs found under {}", root.display());
+    }
+
+    /// Lines a playlist is made of, good and bad, for the generators below.
+    fn playlist_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("#EXTM3U".to_string()),
+            Just("#EXT-X-VERSION:3".to_string()),
+            (0u64..20).prop_map(|d| format!("#EXT-X-TARGETDURATION:{d}")),
+            any::<u64>().prop_map(|s| format!("#EXT-X-MEDIA-SEQUENCE:{s}")),
+            "-?[0-9]{0,6}(\\.[0-9]{0,4})?(e[0-9]{1,3})?".prop_map(|d| format!("#EXTINF:{d},")),
+            Just("#EXT-X-DISCONTINUITY".to_string()),
+            Just("#EXT-X-ENDLIST".to_string()),
+            "[a-z0-9./%?#:]{0,12}".prop_map(|u| format!("#EXT-X-MAP:URI=\"{u}\"")),
+            "[A-Z=,\"0-9a-z.-]{0,30}".prop_map(|a| format!("#EXT-X-STREAM-INF:{a}")),
+            "[A-Z=,\"0-9a-z./-]{0,30}".prop_map(|a| format!("#EXT-X-MEDIA:{a}")),
+            Just("#EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:00.000+0000".to_string()),
+            "(\\.\\./|\\./|/|[a-z]{1,4}/){0,3}[a-z0-9_]{0,6}\\.(ts|m4s|mp4|m3u8|aac|x)"
+                .prop_map(|u| u),
+            "[ -~]{0,20}".prop_map(|u| u),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn playlists_from_lines(lines in proptest::collection::vec(playlist_line(), 0..16),
+                                crlf in any::<bool>()) {
+            let sep = if crlf { "\r\n" } else { "\n" };
+            let text = lines.join(sep);
+            hls_parse(text.as_bytes());
+            hls_ingest(text.as_bytes());
+        }
+
+        #[test]
+        fn arbitrary_bytes_everywhere(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            for (_, target) in TARGETS {
+                target(&data);
+            }
+        }
+
+        #[test]
+        fn admin_frames_with_a_valid_header(
+            payload in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut data = u32::try_from(payload.len() + 2).unwrap().to_be_bytes().to_vec();
+            data.extend_from_slice(&crate::admin::frame::PROTOCOL_VERSION.to_be_bytes());
+            data.extend_from_slice(&payload);
+            admin_frame(&data);
+        }
+
+        #[test]
+        fn heads_from_pieces(
+            method in "(GET|PUT|POST|DELETE|HEAD|OPTIONS|get|[A-Z]{1,8})",
+            target in "(/v1/[0-9a-f]{28}/[0-9a-f]{28}/)?[ -~]{0,40}",
+            version in "HTTP/(1\\.0|1\\.1|0\\.9|2\\.0|1\\.2)",
+            headers in proptest::collection::vec(
+                "(Content-Length|Transfer-Encoding|Connection|Expect|Host|X-[a-z]{1,4}): ?[ -~]{0,24}", 0..8),
+        ) {
+            let mut head = format!("{method} {target} {version}\r\n");
+            for h in headers {
+                head.push_str(&h);
+                head.push_str("\r\n");
+            }
+            head.push_str("\r\n");
+            http_head(head.as_bytes());
+        }
+    }
+}
