@@ -101,17 +101,48 @@ fn live(l: &LiveView) -> String {
         .map(|i| {
             vec![
                 i.role.clone(),
+                if i.delivering { "delivering" } else { "idle" }.into(),
                 i.last_segment_age_ms.map_or_else(|| "never".into(), age),
+                i.bitrate_bps.map_or_else(|| "-".into(), bitrate),
                 i.segments.to_string(),
                 bytes(i.bytes),
+                i.ingest_errors.to_string(),
             ]
         })
         .collect::<Vec<_>>();
     out.push_str(&table(
         "  ",
-        &["INPUT", "LAST SEGMENT", "SEGMENTS", "BYTES"],
+        &[
+            "INPUT",
+            "STATE",
+            "LAST SEGMENT",
+            "BITRATE",
+            "SEGMENTS",
+            "BYTES",
+            "ERRORS",
+        ],
         &rows,
     ));
+    if !l.endpoints.is_empty() {
+        let rows = l
+            .endpoints
+            .iter()
+            .map(|e| {
+                vec![
+                    e.name.clone(),
+                    e.requests_per_sec
+                        .map_or_else(|| "-".into(), |r| format!("{r:.1}/s")),
+                    e.requests.to_string(),
+                    bytes(e.bytes),
+                ]
+            })
+            .collect::<Vec<_>>();
+        out.push_str(&table(
+            "  ",
+            &["ENDPOINT", "REQUESTS", "TOTAL", "BYTES OUT"],
+            &rows,
+        ));
+    }
     out.push_str(&kv(
         "  ",
         &[
@@ -177,8 +208,34 @@ pub fn status(s: &StatusView) -> String {
             ("ingest url", s.ingest_url.clone()),
             ("pull url", s.pull_url.clone()),
             ("state dir", s.state_dir.clone()),
+            (
+                "metrics",
+                s.metrics_url.clone().unwrap_or_else(|| "off".into()),
+            ),
+            (
+                "access log",
+                s.access_log.clone().unwrap_or_else(|| "off".into()),
+            ),
+            ("connections accepted", s.connections_accepted.to_string()),
+            (
+                "connections refused",
+                format!("{} (by connection limit)", s.connections_refused),
+            ),
+            ("memory (rss)", bytes(s.rss_bytes)),
         ],
     )
+}
+
+/// Bits per second: `812 kbit/s`, `2.4 Mbit/s`.
+pub fn bitrate(bps: u64) -> String {
+    if bps < 1_000 {
+        format!("{bps} bit/s")
+    } else if bps < 1_000_000 {
+        format!("{} kbit/s", bps / 1_000)
+    } else {
+        let tenths = bps / 100_000;
+        format!("{}.{} Mbit/s", tenths / 10, tenths % 10)
+    }
 }
 
 /// Columns padded to their widest cell, two spaces apart, no trailing blanks.
@@ -271,7 +328,7 @@ pub fn bytes(n: u64) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use streampack_core::admin::proto::{InputLiveView, InputView};
+    use streampack_core::admin::proto::{EndpointLiveView, InputLiveView, InputView};
     use streampack_core::channel::{EndpointType, Protocol};
 
     pub(crate) const CH_ID: &str = "0123456789abcdef0123456789ab";
@@ -306,18 +363,31 @@ pub(crate) mod tests {
                         last_segment_age_ms: Some(1234),
                         segments: 42,
                         bytes: 12_900_000,
+                        bitrate_bps: Some(896_000),
+                        ingest_errors: 1,
+                        delivering: true,
                     },
                     InputLiveView {
                         role: "backup".into(),
                         last_segment_age_ms: None,
                         segments: 0,
                         bytes: 0,
+                        bitrate_bps: None,
+                        ingest_errors: 0,
+                        delivering: false,
                     },
                 ],
                 window_segments: 100,
                 held_bytes: 3 * 1024 * 1024,
                 failovers: 2,
                 ended: false,
+                endpoints: vec![EndpointLiveView {
+                    id: "cccccccccccccccccccccccccccc".into(),
+                    name: "web".into(),
+                    requests_per_sec: Some(12.34),
+                    requests: 1500,
+                    bytes: 5 * 1024 * 1024,
+                }],
             },
         }
     }
@@ -374,9 +444,11 @@ endpoints:
 
 live:
   active input: primary
-  INPUT    LAST SEGMENT  SEGMENTS  BYTES
-  primary  1.2 s ago     42        12.3 MiB
-  backup   never         0         0 B
+  INPUT    STATE       LAST SEGMENT  BITRATE     SEGMENTS  BYTES     ERRORS
+  primary  delivering  1.2 s ago     896 kbit/s  42        12.3 MiB  1
+  backup   idle        never         -           0         0 B       0
+  ENDPOINT  REQUESTS  TOTAL  BYTES OUT
+  web       12.3/s    1500   5.0 MiB
   window segments: 100
   held bytes:      3.0 MiB
   failovers:       2

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub use crate::metrics::settings::{AccessLogTarget, MetricsListen, Observability};
+
 /// Which io driver the executors use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -51,6 +53,8 @@ pub struct Config {
     pub limits: Limits,
     /// Cache lifetimes sent to players and CDNs.
     pub cache: Cache,
+    /// Metrics listener and access log.
+    pub observability: Observability,
 }
 
 /// One listening address and the URL clients know it by.
@@ -130,6 +134,7 @@ impl Default for Config {
             },
             limits: Limits::default(),
             cache: Cache::default(),
+            observability: Observability::default(),
         }
     }
 }
@@ -197,6 +202,12 @@ pub struct Args {
     /// Log format.
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Prometheus `/metrics` listen address, or `off` (default 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR:PORT|off")]
+    pub metrics_listen: Option<MetricsListen>,
+    /// Access log: `off` (default), `-` for standard output, or a file to append to.
+    #[arg(long, value_name = "PATH|-|off")]
+    pub access_log: Option<AccessLogTarget>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -260,6 +271,12 @@ impl Config {
         if let Some(v) = args.log_format {
             cfg.log_format = v;
         }
+        if let Some(v) = args.metrics_listen {
+            cfg.observability.metrics_listen = v;
+        }
+        if let Some(v) = &args.access_log {
+            cfg.observability.access_log = v.clone();
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -317,6 +334,12 @@ impl Config {
         }
         if !(10..=1800).contains(&self.cache.segment_max_age_secs) {
             return bad("cache.segment_max_age_secs must be 10-1800".into());
+        }
+        if let Err(m) = self
+            .observability
+            .validate(self.ingest.listen, self.pull.listen)
+        {
+            return bad(m);
         }
         if self.cores > 1024 {
             return bad("cores must be 0 (one per core) to 1024".into());

@@ -40,6 +40,10 @@ pub struct Conn {
     pub rbuf: BytesMut,
     /// The peer's address.
     pub peer: SocketAddr,
+    /// Status of the last response head written (metrics, access log); 0 before any.
+    pub last_status: u16,
+    /// Bytes written on this connection so far.
+    pub sent: u64,
 }
 
 impl Conn {
@@ -50,6 +54,8 @@ impl Conn {
             stream,
             rbuf: BytesMut::with_capacity(HEAD_READ),
             peer,
+            last_status: 0,
+            sent: 0,
         }
     }
 
@@ -173,6 +179,7 @@ impl Conn {
 
     /// Writes raw bytes.
     pub async fn write(&mut self, bytes: Vec<u8>) -> bool {
+        self.note(&bytes, 0);
         let (res, _) = self.stream.write_all(bytes).await;
         res.is_ok()
     }
@@ -182,11 +189,25 @@ impl Conn {
         if body.is_empty() {
             return self.write(head).await;
         }
+        self.note(&head, body.len());
         let (res, _) = self
             .stream
             .write_vectored_all(HeadBody::new(head, body))
             .await;
         res.is_ok()
+    }
+
+    /// Remembers the status of a response head (`HTTP/1.1 NNN …`) and counts what goes out.
+    #[inline]
+    fn note(&mut self, head: &[u8], body_len: usize) {
+        if let Some([a, b, c]) = head.get(9..12) {
+            let d = |x: u8| u16::from(x.wrapping_sub(b'0'));
+            self.last_status = d(*a) * 100 + d(*b) * 10 + d(*c);
+        }
+        self.sent = self
+            .sent
+            .wrapping_add(head.len() as u64)
+            .wrapping_add(body_len as u64);
     }
 
     /// Answers an error with a text body.
