@@ -9,8 +9,9 @@
 //! - tools: [`require_tool`], [`ffmpeg_push_hls`], [`run_with_timeout`].
 //! - HLS: [`media_sequence`], [`playlist_uris`], [`resolve`], [`split_url`].
 //! - io_uring blocked for a daemon: [`seccomp`].
+//! - metrics: [`scrape`], [`Scrape`] (parsed `/metrics`).
 //!
-//! Each part lives in its own module (`tools`, `ports`, `daemon`, `http`, `hls`, `ffmpeg`) and is
+//! Each part lives in its own module (`tools`, `ports`, `daemon`, `http`, `hls`, `ffmpeg`, `scrape`) and is
 //! re-exported here, so tests just `use streampack_tests::*`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -29,6 +30,8 @@ mod hls;
 pub use hls::*;
 mod ffmpeg;
 pub use ffmpeg::*;
+mod scrape;
+pub use scrape::*;
 
 /// How long a daemon may take to answer `status` after it was spawned.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
