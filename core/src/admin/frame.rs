@@ -100,8 +100,9 @@ mod tests {
             decode::<Request>(&[0, 0, 0, 3, 0, 9, 0]),
             Err(FrameError::Version { peer: 9 })
         );
+        let [hi, lo] = PROTOCOL_VERSION.to_be_bytes();
         assert!(matches!(
-            decode::<Request>(&[0, 0, 0, 3, 0, 1, 0xee]),
+            decode::<Request>(&[0, 0, 0, 3, hi, lo, 0xee]),
             Err(FrameError::Malformed(_))
         ));
     }
