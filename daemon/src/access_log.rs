@@ -185,7 +185,9 @@ pub fn hand_off(shared: &Shared) {
     }
 }
 
-/// A shard's flush task: hands lines over every [`FLUSH_EVERY`] until shutdown, then once more.
+/// A shard's flush task: hands lines over every [`FLUSH_EVERY`] until shutdown. Lines of
+/// requests that finish during the shutdown grace period are handed over by the shard's last
+/// call to [`hand_off`], once its connections are closed.
 pub async fn flush_loop(shared: Arc<Shared>, shutdown: flume::Receiver<()>) {
     if shared.access_log.is_none() {
         return;
@@ -196,11 +198,7 @@ pub async fn flush_loop(shared: Arc<Shared>, shutdown: flume::Receiver<()>) {
             _ = monoio::time::sleep(FLUSH_EVERY) => hand_off(&shared),
         }
     }
-    // Requests still finishing after shutdown began are flushed by the last passes.
-    for _ in 0..(shared.config.limits.shutdown_grace_secs * 2 + 1) {
-        hand_off(&shared);
-        monoio::time::sleep(FLUSH_EVERY).await;
-    }
+    hand_off(&shared);
 }
 
 /// Bytes as a quoted-string body: printable ASCII kept, `"` and `\` and the rest as `\xHH`.

@@ -336,6 +336,7 @@ async fn shard_main(
     }
     let _ = owner.await;
     let _ = flush.await;
+    access_log::hand_off(&shared);
 }
 
 async fn accept_loop(

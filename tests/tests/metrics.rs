@@ -102,6 +102,13 @@ fn counters_grow_by_what_the_test_did_and_deleted_channels_vanish() {
         b"x",
     );
     assert_eq!(r.status, 404);
+    // A limit hit: refused from the head (413), counted on the input and logged.
+    let big = format!(
+        "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
+        f.ingest("big.ts")
+    );
+    let r = raw(d.ingest, big.as_bytes());
+    assert!(text_of(&r).starts_with("HTTP/1.1 413"), "{}", text_of(&r));
     let main = wait_for_200(d.pull, &f.endpoint_path, Duration::from_secs(5));
     assert_eq!(main.status, 200, "{main:?}");
     let seg = resolve(
@@ -124,6 +131,13 @@ fn counters_grow_by_what_the_test_did_and_deleted_channels_vanish() {
     assert!((0.0..10.0).contains(&age), "age {age}");
     let e415 = [primary[0], primary[2], ("status", "415")];
     assert_eq!(s1.get("streampack_input_ingest_errors_total", &e415), 1.0);
+    let e413 = [primary[0], primary[2], ("status", "413")];
+    assert_eq!(s1.get("streampack_input_ingest_errors_total", &e413), 1.0);
+    assert!(
+        d.stderr_log().contains("limit reached"),
+        "{}",
+        d.stderr_log()
+    );
     let unrouted = [("listener", "ingest"), ("status_class", "4xx")];
     assert_eq!(s1.get("streampack_unrouted_requests_total", &unrouted), 1.0);
     assert!(s1.get("streampack_held_media_bytes", &[]) >= bytes as f64);
@@ -188,7 +202,7 @@ fn counters_grow_by_what_the_test_did_and_deleted_channels_vanish() {
     let live = &show["live"];
     assert_eq!(live["active_input"], "primary");
     assert_eq!(live["inputs"][0]["segments"], 3);
-    assert_eq!(live["inputs"][0]["ingest_errors"], 1);
+    assert_eq!(live["inputs"][0]["ingest_errors"], 2);
     assert_eq!(live["inputs"][0]["delivering"], true);
     assert_eq!(live["endpoints"][0]["name"], "ep1");
     let total = s2.get("streampack_endpoint_requests_total", &epl);
@@ -288,7 +302,11 @@ fn active_input_gauge_flips_on_failover() {
     );
     thread::sleep(Duration::from_millis(1500));
     let log = d.stderr_log();
-    assert!(log.contains("active input changed"), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("active input changed") && l.contains("from=primary to=backup")),
+        "{log}"
+    );
 }
 
 #[test]
@@ -474,4 +492,49 @@ fn ffmpeg_push_and_pull_are_counted_and_prometheus_scrapes() {
         thread::sleep(Duration::from_millis(500));
     }
     drop(prom);
+}
+
+#[test]
+fn json_logs_carry_ids_and_there_is_no_line_per_request() {
+    let d = Daemon::start(DaemonOpts::args(&["--log-format", "json"]));
+    let f = d.hls_channel("metrics-log", &[]);
+    push(&d, &f.primary_path, 0..2);
+    let main = wait_for_200(d.pull, &f.endpoint_path, Duration::from_secs(5));
+    assert_eq!(main.status, 200);
+    for _ in 0..20 {
+        assert_eq!(get(d.pull, &f.endpoint_path).status, 200);
+    }
+    // The sampler notices the input within a second.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let started = loop {
+        let lines: Vec<Value> = d
+            .stderr_log()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        let hit = lines.iter().find(|v| {
+            v["fields"]["message"] == "input started delivering"
+                && v["fields"]["channel"] == f.id.as_str()
+        });
+        if let Some(v) = hit {
+            break v.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no input start line in {lines:?}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(started["fields"]["input"], "primary");
+    assert_eq!(started["fields"]["input_id"], f.channel["inputs"][0]["id"]);
+    assert_eq!(started["level"], "INFO");
+    let log = d.stderr_log();
+    assert!(
+        log.contains("\"channel created\"") && log.contains("\"endpoint created\""),
+        "{log}"
+    );
+    assert!(
+        !log.contains(&f.endpoint_path) && !log.contains("main.m3u8"),
+        "a request was logged without the access log:\n{log}"
+    );
 }

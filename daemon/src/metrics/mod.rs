@@ -257,7 +257,8 @@ pub struct EndpointMetrics {
 }
 
 impl EndpointMetrics {
-    fn new(id: Id, shards: usize) -> EndpointMetrics {
+    /// Zeroed counters of endpoint `id` for `shards` shard threads.
+    pub fn new(id: Id, shards: usize) -> EndpointMetrics {
         EndpointMetrics {
             id,
             shards: PerShard::new(shards),
