@@ -197,7 +197,7 @@ impl Admin {
             }
             Request::EndpointDelete { channel, endpoint } => {
                 let gone = self.mutate(|st, _| st.delete_endpoint(&channel, &endpoint))?;
-                tracing::info!(endpoint = %gone.id, name = %gone.name, "endpoint deleted");
+                tracing::info!(channel = %channel, endpoint = %gone.id, name = %gone.name, "endpoint deleted");
                 Response::Deleted {
                     id: gone.id.to_string(),
                 }

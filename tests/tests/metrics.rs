@@ -538,3 +538,69 @@ fn json_logs_carry_ids_and_there_is_no_line_per_request() {
         "a request was logged without the access log:\n{log}"
     );
 }
+
+#[test]
+fn connection_limit_hits_are_counted_and_logged() {
+    let d = Daemon::start(DaemonOpts {
+        config_toml: Some("cores = 1\n[limits]\nmax_connections_per_shard = 1\n".into()),
+        ..DaemonOpts::default()
+    });
+    // Holds the only slot (keep-alive, idle).
+    let mut first = Conn::connect(d.pull);
+    assert_eq!(first.request("GET", "/healthz", &[], None).status, 200);
+    let (bytes, closed) = Conn::connect(d.pull).read_to_close(Duration::from_secs(5));
+    assert!(
+        closed && bytes.is_empty(),
+        "the second connection is closed at once"
+    );
+    let s = scrape(d.metrics);
+    let l = [("listener", "pull"), ("limit", "max_connections_per_shard")];
+    assert!(
+        s.get("streampack_connections_refused_total", &l) >= 1.0,
+        "{}",
+        s.text
+    );
+    assert_eq!(s.get("streampack_connections_open", &[]), 1.0);
+    assert!(
+        d.stderr_log().contains("connection limit reached"),
+        "{}",
+        d.stderr_log()
+    );
+    assert_eq!(d.ctl_json(&["status"])["connections_refused"], 1);
+}
+
+#[test]
+fn access_log_is_complete_after_a_graceful_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let access = dir.path().join("access.log");
+    let mut d = Daemon::start(DaemonOpts::args(&[
+        "--access-log",
+        access.to_str().unwrap(),
+    ]));
+    let mut c = Conn::connect(d.pull);
+    for _ in 0..25 {
+        c.request("GET", "/healthz", &[("User-Agent", "probe \"q\"")], None);
+    }
+    let nope = get(d.pull, "/nope").status;
+    assert!(nope >= 400, "{nope}");
+    drop(c);
+    let t0 = Instant::now();
+    d.stop_term();
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "stop took {:?}",
+        t0.elapsed()
+    );
+    // Shards hand their buffers over independently: order is only kept within a shard.
+    let lines = access_lines(&access);
+    assert_eq!(lines.len(), 26, "{lines:?}");
+    let health = lines
+        .iter()
+        .filter(|l| {
+            l.contains("\"GET /healthz HTTP/1.1\" 200 ") && l.contains("\"probe \\x22q\\x22\"")
+        })
+        .count();
+    assert_eq!(health, 25, "{lines:?}");
+    let want = format!("\"GET /nope HTTP/1.1\" {nope} ");
+    assert!(lines.iter().any(|l| l.contains(&want)), "{lines:?}");
+}

@@ -9,8 +9,8 @@ use streampack_core::channel::InputRole;
 
 use super::expo::{Kind, Value, Writer};
 use super::{
-    ingest_error_label, rss_bytes, EndpointMetrics, Listener, ObjectType, LATENCY_LE,
-    STATUS_CLASSES,
+    ingest_error_label, rss_bytes, EndpointMetrics, Listener, ObjectType, CONNECTION_LIMITS,
+    LATENCY_LE, STATUS_CLASSES,
 };
 use crate::clock;
 use crate::registry::{ChannelEntry, Shared};
@@ -128,14 +128,13 @@ fn daemon(shared: &Shared, chans: &[Chan], w: &mut Writer) {
         "Client connections closed at once because a connection limit was reached, by listener and limit.",
     );
     for l in Listener::ALL {
-        w.sample(
-            "streampack_connections_refused_total",
-            &[
-                ("listener", l.name()),
-                ("limit", "max_connections_per_shard"),
-            ],
-            Value::Int(m.refused(l)),
-        );
+        for (i, limit) in CONNECTION_LIMITS.iter().enumerate() {
+            w.sample(
+                "streampack_connections_refused_total",
+                &[("listener", l.name()), ("limit", limit)],
+                Value::Int(m.refused_by(l, i)),
+            );
+        }
     }
     w.family(
         "streampack_unrouted_requests_total",

@@ -393,11 +393,22 @@ impl ChannelMetrics {
     }
 }
 
+/// Connection limits counted by name (`limit` label); any other name counts as `other`.
+/// A new limit adds its name here.
+pub const CONNECTION_LIMITS: [&str; 2] = ["max_connections_per_shard", "other"];
+
+fn limit_index(limit: &str) -> usize {
+    CONNECTION_LIMITS
+        .iter()
+        .position(|&l| l == limit)
+        .unwrap_or(CONNECTION_LIMITS.len() - 1)
+}
+
 /// Daemon-wide counters of one shard.
 #[derive(Debug, Default)]
 pub struct ShardCounters {
     accepted: [Counter; 2],
-    refused_by_limit: [Counter; 2],
+    refused_by_limit: [[Counter; CONNECTION_LIMITS.len()]; 2],
     /// Requests answered before they could be tied to a channel's input or endpoint
     /// (malformed heads, unknown channels, `/healthz`), by listener and status class.
     unrouted: [[Counter; 4]; 2],
@@ -441,7 +452,9 @@ impl Metrics {
     /// A connection was closed at once because a connection limit was reached.
     pub fn connection_refused(&self, l: Listener, limit: &'static str) {
         if let Some(c) = self.shards.mine() {
-            c.refused_by_limit[l.index()].add(1);
+            if let Some(n) = c.refused_by_limit[l.index()].get(limit_index(limit)) {
+                n.add(1);
+            }
         }
         limit_hit(limit, || {
             tracing::warn!(
@@ -482,9 +495,17 @@ impl Metrics {
         self.shards.sum(|c| c.accepted[l.index()].get())
     }
 
-    /// Connections refused by a limit on `l`, all shards.
+    /// Connections refused by any limit on `l`, all shards.
     pub fn refused(&self, l: Listener) -> u64 {
-        self.shards.sum(|c| c.refused_by_limit[l.index()].get())
+        (0..CONNECTION_LIMITS.len())
+            .map(|i| self.refused_by(l, i))
+            .sum()
+    }
+
+    /// Connections refused on `l` by the limit [`CONNECTION_LIMITS`]`[i]`, all shards.
+    pub fn refused_by(&self, l: Listener, i: usize) -> u64 {
+        self.shards
+            .sum(|c| c.refused_by_limit[l.index()].get(i).map_or(0, Counter::get))
     }
 
     /// Unrouted requests on `l` of status class `class`, all shards.
