@@ -108,7 +108,10 @@ async fn serve_request<'r>(
         let e = HttpError::new(Status::NOT_FOUND, "unknown endpoint for this channel");
         return conn.send_error(&e, keep, head_only).await;
     };
-    *tag = (entry.metrics.endpoint(&endpoint.id)).map(|m| (m, ObjectType::of_path(&route.rest)));
+    *tag = entry
+        .metrics
+        .endpoint(&endpoint.id)
+        .map(|m| (m, ObjectType::of_path(&route.rest)));
     if endpoint.kind != EndpointType::Hls {
         let e = HttpError::new(
             Status::NOT_IMPLEMENTED,
