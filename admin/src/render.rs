@@ -328,7 +328,7 @@ pub fn bytes(n: u64) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use streampack_core::admin::proto::{EndpointLiveView, InputLiveView, InputView};
+    use streampack_core::admin::proto::{EndpointLiveView, InputLiveView, InputView, StatusView};
     use streampack_core::channel::{EndpointType, Protocol};
 
     pub(crate) const CH_ID: &str = "0123456789abcdef0123456789ab";
@@ -499,6 +499,42 @@ live:
             "{detail}"
         );
         assert!(endpoint_table(&[]).starts_with("no endpoints"));
+    }
+
+    #[test]
+    fn status_shows_metrics_access_log_and_connections() {
+        let s = StatusView {
+            version: "0.1.0".into(),
+            uptime_secs: 3725,
+            io_driver: "epoll".into(),
+            shards: 2,
+            channels: 1,
+            endpoints: 2,
+            connections: 3,
+            held_bytes: 5 << 20,
+            ingest_url: "http://127.0.0.1:8081".into(),
+            pull_url: "http://127.0.0.1:8080".into(),
+            state_dir: "/var/lib/streampack".into(),
+            metrics_url: Some("http://127.0.0.1:9464/metrics".into()),
+            access_log: None,
+            connections_accepted: 120,
+            connections_refused: 4,
+            rss_bytes: 24 << 20,
+        };
+        let got = status(&s);
+        for want in [
+            "uptime:               1 h 2 min\n",
+            "metrics:              http://127.0.0.1:9464/metrics\n",
+            "access log:           off\n",
+            "connections accepted: 120\n",
+            "connections refused:  4 (by connection limit)\n",
+            "memory (rss):         24.0 MiB\n",
+        ] {
+            assert!(got.contains(want), "{want:?} missing in:\n{got}");
+        }
+        assert_eq!(bitrate(999), "999 bit/s");
+        assert_eq!(bitrate(896_000), "896 kbit/s");
+        assert_eq!(bitrate(2_450_000), "2.4 Mbit/s");
     }
 
     #[test]
