@@ -90,6 +90,11 @@ mod tests {
             ingest_url: "http://127.0.0.1:8080".into(),
             pull_url: "http://127.0.0.1:8081".into(),
             state_dir: "/var/lib/streampack".into(),
+            metrics_url: Some("http://127.0.0.1:9464/metrics".into()),
+            access_log: None,
+            connections_accepted: 7,
+            connections_refused: 0,
+            rss_bytes: 12 << 20,
         }
     }
 

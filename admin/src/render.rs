@@ -106,17 +106,49 @@ fn live(l: &LiveView) -> String {
                 } else {
                     i.health.clone()
                 },
+                if i.delivering { "delivering" } else { "idle" }.into(),
                 i.last_segment_age_ms.map_or_else(|| "never".into(), age),
+                i.bitrate_bps.map_or_else(|| "-".into(), bitrate),
                 i.segments.to_string(),
                 bytes(i.bytes),
+                i.ingest_errors.to_string(),
             ]
         })
         .collect::<Vec<_>>();
     out.push_str(&table(
         "  ",
-        &["INPUT", "HEALTH", "LAST SEGMENT", "SEGMENTS", "BYTES"],
+        &[
+            "INPUT",
+            "HEALTH",
+            "STATE",
+            "LAST SEGMENT",
+            "BITRATE",
+            "SEGMENTS",
+            "BYTES",
+            "ERRORS",
+        ],
         &rows,
     ));
+    if !l.endpoints.is_empty() {
+        let rows = l
+            .endpoints
+            .iter()
+            .map(|e| {
+                vec![
+                    e.name.clone(),
+                    e.requests_per_sec
+                        .map_or_else(|| "-".into(), |r| format!("{r:.1}/s")),
+                    e.requests.to_string(),
+                    bytes(e.bytes),
+                ]
+            })
+            .collect::<Vec<_>>();
+        out.push_str(&table(
+            "  ",
+            &["ENDPOINT", "REQUESTS", "TOTAL", "BYTES OUT"],
+            &rows,
+        ));
+    }
     out.push_str(&kv(
         "  ",
         &[
@@ -186,8 +218,34 @@ pub fn status(s: &StatusView) -> String {
             ("ingest url", s.ingest_url.clone()),
             ("pull url", s.pull_url.clone()),
             ("state dir", s.state_dir.clone()),
+            (
+                "metrics",
+                s.metrics_url.clone().unwrap_or_else(|| "off".into()),
+            ),
+            (
+                "access log",
+                s.access_log.clone().unwrap_or_else(|| "off".into()),
+            ),
+            ("connections accepted", s.connections_accepted.to_string()),
+            (
+                "connections refused",
+                format!("{} (by connection limit)", s.connections_refused),
+            ),
+            ("memory (rss)", bytes(s.rss_bytes)),
         ],
     )
+}
+
+/// Bits per second: `812 kbit/s`, `2.4 Mbit/s`.
+pub fn bitrate(bps: u64) -> String {
+    if bps < 1_000 {
+        format!("{bps} bit/s")
+    } else if bps < 1_000_000 {
+        format!("{} kbit/s", bps / 1_000)
+    } else {
+        let tenths = bps / 100_000;
+        format!("{}.{} Mbit/s", tenths / 10, tenths % 10)
+    }
 }
 
 /// Columns padded to their widest cell, two spaces apart, no trailing blanks.
@@ -280,7 +338,7 @@ pub fn bytes(n: u64) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use streampack_core::admin::proto::{InputLiveView, InputView};
+    use streampack_core::admin::proto::{EndpointLiveView, InputLiveView, InputView, StatusView};
     use streampack_core::channel::{EndpointType, Protocol};
 
     pub(crate) const CH_ID: &str = "0123456789abcdef0123456789ab";
@@ -316,6 +374,9 @@ pub(crate) mod tests {
                         segments: 42,
                         bytes: 12_900_000,
                         health: "healthy".into(),
+                        bitrate_bps: Some(896_000),
+                        ingest_errors: 1,
+                        delivering: true,
                     },
                     InputLiveView {
                         role: "backup".into(),
@@ -323,6 +384,9 @@ pub(crate) mod tests {
                         segments: 0,
                         bytes: 0,
                         health: "never".into(),
+                        bitrate_bps: None,
+                        ingest_errors: 0,
+                        delivering: false,
                     },
                 ],
                 window_segments: 100,
@@ -330,6 +394,13 @@ pub(crate) mod tests {
                 failovers: 2,
                 ended: false,
                 inputs_aligned: false,
+                endpoints: vec![EndpointLiveView {
+                    id: "cccccccccccccccccccccccccccc".into(),
+                    name: "web".into(),
+                    requests_per_sec: Some(12.34),
+                    requests: 1500,
+                    bytes: 5 * 1024 * 1024,
+                }],
             },
         }
     }
@@ -386,9 +457,11 @@ endpoints:
 
 live:
   active input: primary
-  INPUT    HEALTH   LAST SEGMENT  SEGMENTS  BYTES
-  primary  healthy  1.2 s ago     42        12.3 MiB
-  backup   never    never         0         0 B
+  INPUT    HEALTH   STATE       LAST SEGMENT  BITRATE     SEGMENTS  BYTES     ERRORS
+  primary  healthy  delivering  1.2 s ago     896 kbit/s  42        12.3 MiB  1
+  backup   never    idle        never         -           0         0 B       0
+  ENDPOINT  REQUESTS  TOTAL  BYTES OUT
+  web       12.3/s    1500   5.0 MiB
   window segments: 100
   held bytes:      3.0 MiB
   failovers:       2
@@ -440,6 +513,42 @@ live:
             "{detail}"
         );
         assert!(endpoint_table(&[]).starts_with("no endpoints"));
+    }
+
+    #[test]
+    fn status_shows_metrics_access_log_and_connections() {
+        let s = StatusView {
+            version: "0.1.0".into(),
+            uptime_secs: 3725,
+            io_driver: "epoll".into(),
+            shards: 2,
+            channels: 1,
+            endpoints: 2,
+            connections: 3,
+            held_bytes: 5 << 20,
+            ingest_url: "http://127.0.0.1:8081".into(),
+            pull_url: "http://127.0.0.1:8080".into(),
+            state_dir: "/var/lib/streampack".into(),
+            metrics_url: Some("http://127.0.0.1:9464/metrics".into()),
+            access_log: None,
+            connections_accepted: 120,
+            connections_refused: 4,
+            rss_bytes: 24 << 20,
+        };
+        let got = status(&s);
+        for want in [
+            "uptime:               1 h 2 min\n",
+            "metrics:              http://127.0.0.1:9464/metrics\n",
+            "access log:           off\n",
+            "connections accepted: 120\n",
+            "connections refused:  4 (by connection limit)\n",
+            "memory (rss):         24.0 MiB\n",
+        ] {
+            assert!(got.contains(want), "{want:?} missing in:\n{got}");
+        }
+        assert_eq!(bitrate(999), "999 bit/s");
+        assert_eq!(bitrate(896_000), "896 kbit/s");
+        assert_eq!(bitrate(2_450_000), "2.4 Mbit/s");
     }
 
     #[test]

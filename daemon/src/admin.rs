@@ -14,13 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use streampack_core::admin::frame;
 use streampack_core::admin::proto::{
-    ChannelView, EndpointView, InputLiveView, InputView, LiveView, Request, Response, StatusView,
+    ChannelView, EndpointLiveView, EndpointView, InputLiveView, InputView, LiveView, Request,
+    Response, StatusView,
 };
 use streampack_core::channel::{ChannelConfig, EndpointConfig, InputRole};
 use streampack_core::id::Id;
 use streampack_core::state::{ControlError, ControlState};
 
 use crate::clock;
+use crate::metrics::Listener;
 use crate::persist;
 use crate::registry::{Registry, Shared};
 
@@ -194,7 +196,7 @@ impl Admin {
             }
             Request::EndpointDelete { channel, endpoint } => {
                 let gone = self.mutate(|st, _| st.delete_endpoint(&channel, &endpoint))?;
-                tracing::info!(endpoint = %gone.id, name = %gone.name, "endpoint deleted");
+                tracing::info!(channel = %channel, endpoint = %gone.id, name = %gone.name, "endpoint deleted");
                 Response::Deleted {
                     id: gone.id.to_string(),
                 }
@@ -261,7 +263,7 @@ impl Admin {
                 .iter()
                 .map(|e| self.endpoint_view(c, e))
                 .collect(),
-            live: self.live_view(&c.id),
+            live: self.live_view(c),
         }
     }
 
@@ -282,43 +284,62 @@ impl Admin {
         }
     }
 
-    fn live_view(&self, id: &Id) -> LiveView {
+    fn live_view(&self, c: &ChannelConfig) -> LiveView {
+        let id = &c.id;
         let reg = self.shared.registry.load();
-        let snap = reg.channels.get(id).and_then(|e| e.media.hls.load_full());
+        let entry = reg.channels.get(id);
+        let snap = entry.and_then(|e| e.media.hls.load_full());
+        let live = self.shared.metrics.live.lock().ok();
+        let endpoints = c
+            .endpoints
+            .iter()
+            .map(|e| {
+                let m = entry.and_then(|en| en.metrics.endpoint(&e.id));
+                EndpointLiveView {
+                    id: e.id.to_string(),
+                    name: e.name.clone(),
+                    requests_per_sec: live.as_ref().and_then(|l| l.endpoint_rate(id, &e.id)),
+                    requests: m.map_or(0, |m| m.requests_total()),
+                    bytes: m.map_or(0, |m| m.bytes_total()),
+                }
+            })
+            .collect();
+        let timeout = self.shared.failover_timeout_ms(c.max_segment_ms());
+        let inputs = InputRole::ALL
+            .iter()
+            .map(|r| {
+                let i = snap.as_ref().map(|s| s.status.inputs[r.index()]);
+                let age = i.and_then(|i| i.last_segment_mono_ms).map(clock::age_ms);
+                InputLiveView {
+                    role: r.to_string(),
+                    last_segment_age_ms: age,
+                    segments: i.map_or(0, |i| i.segments),
+                    bytes: i.map_or(0, |i| i.bytes),
+                    bitrate_bps: live.as_ref().and_then(|l| l.input_bitrate(id, *r)),
+                    ingest_errors: entry
+                        .map_or(0, |e| e.metrics.ingest_errors(*r).iter().sum::<u64>()),
+                    delivering: age.is_some_and(|a| a <= timeout),
+                    health: i.map_or_else(|| "never".into(), |i| i.health.as_str().to_owned()),
+                }
+            })
+            .collect();
         let Some(snap) = snap else {
             return LiveView {
-                inputs: InputRole::ALL
-                    .iter()
-                    .map(|r| InputLiveView {
-                        role: r.to_string(),
-                        health: "never".into(),
-                        ..Default::default()
-                    })
-                    .collect(),
+                inputs,
+                endpoints,
                 ..Default::default()
             };
         };
         let s = &snap.status;
         LiveView {
             active_input: s.active.map(|r| r.to_string()),
-            inputs: InputRole::ALL
-                .iter()
-                .map(|r| {
-                    let i = &s.inputs[r.index()];
-                    InputLiveView {
-                        role: r.to_string(),
-                        last_segment_age_ms: i.last_segment_mono_ms.map(clock::age_ms),
-                        segments: i.segments,
-                        bytes: i.bytes,
-                        health: i.health.as_str().to_owned(),
-                    }
-                })
-                .collect(),
+            inputs,
             window_segments: s.window_segments,
             held_bytes: s.held_bytes,
             failovers: s.failovers,
             ended: s.ended,
             inputs_aligned: s.aligned,
+            endpoints,
         }
     }
 
@@ -349,6 +370,22 @@ impl Admin {
             ingest_url: self.shared.ingest_base.clone(),
             pull_url: self.shared.pull_base.clone(),
             state_dir: self.dir.display().to_string(),
+            metrics_url: self
+                .shared
+                .metrics
+                .listen
+                .get()
+                .map(|a| format!("http://{a}/metrics")),
+            access_log: self.shared.access_log.as_ref().map(|l| l.target.clone()),
+            connections_accepted: Listener::ALL
+                .iter()
+                .map(|&l| self.shared.metrics.accepted(l))
+                .sum(),
+            connections_refused: Listener::ALL
+                .iter()
+                .map(|&l| self.shared.metrics.refused(l))
+                .sum(),
+            rss_bytes: crate::metrics::rss_bytes(),
         }
     }
 }

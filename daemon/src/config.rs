@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use streampack_core::channel::media::{FailoverPolicy, Revert};
 use streampack_core::channel::InputRole;
 
+pub use crate::metrics::settings::{AccessLogTarget, MetricsListen, Observability};
+
 /// Which io driver the executors use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -55,6 +57,8 @@ pub struct Config {
     pub cache: Cache,
     /// Input failover policy of every channel (`docs/failover.md`).
     pub failover: Failover,
+    /// Metrics listener and access log.
+    pub observability: Observability,
 }
 
 /// When to go back to the preferred input (see `docs/failover.md`).
@@ -218,6 +222,7 @@ impl Default for Config {
             limits: Limits::default(),
             cache: Cache::default(),
             failover: Failover::default(),
+            observability: Observability::default(),
         }
     }
 }
@@ -290,6 +295,12 @@ pub struct Args {
     /// Log format.
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Prometheus `/metrics` listen address, or `off` (default 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR:PORT|off")]
+    pub metrics_listen: Option<MetricsListen>,
+    /// Access log: `off` (default), `-` for standard output, or a file to append to.
+    #[arg(long, value_name = "PATH|-|off")]
+    pub access_log: Option<AccessLogTarget>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -352,6 +363,12 @@ impl Config {
         }
         if let Some(v) = args.log_format {
             cfg.log_format = v;
+        }
+        if let Some(v) = args.metrics_listen {
+            cfg.observability.metrics_listen = v;
+        }
+        if let Some(v) = &args.access_log {
+            cfg.observability.access_log = v.clone();
         }
         cfg.validate()?;
         Ok(cfg)
@@ -431,6 +448,12 @@ impl Config {
         }
         if !(1..=100).contains(&f.revert_after_segments) {
             return bad("failover.revert_after_segments must be 1-100".into());
+        }
+        if let Err(m) = self
+            .observability
+            .validate(self.ingest.listen, self.pull.listen)
+        {
+            return bad(m);
         }
         if self.cores > 1024 {
             return bad("cores must be 0 (one per core) to 1024".into());

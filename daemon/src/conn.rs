@@ -42,6 +42,10 @@ pub struct Conn {
     pub peer: SocketAddr,
     /// Time a response may take to be written, plus one second per [`SEND_BYTES_PER_SEC`].
     pub send_timeout: Duration,
+    /// Status of the last response head written (metrics, access log); 0 before any.
+    pub last_status: u16,
+    /// Bytes written on this connection so far.
+    pub sent: u64,
 }
 
 /// Longest a closing connection is drained ([`Conn::linger`]).
@@ -61,6 +65,8 @@ impl Conn {
             rbuf: BytesMut::with_capacity(HEAD_READ),
             peer,
             send_timeout: Duration::from_secs(60),
+            last_status: 0,
+            sent: 0,
         }
     }
 
@@ -233,6 +239,7 @@ impl Conn {
 
     /// Writes raw bytes.
     pub async fn write(&mut self, bytes: Vec<u8>) -> bool {
+        self.note(&bytes, 0);
         let limit = self.send_limit(bytes.len());
         match monoio::time::timeout(limit, self.stream.write_all(bytes)).await {
             Ok((res, _)) => res.is_ok(),
@@ -245,12 +252,26 @@ impl Conn {
         if body.is_empty() {
             return self.write(head).await;
         }
+        self.note(&head, body.len());
         let limit = self.send_limit(head.len().saturating_add(body.len()));
         let write = self.stream.write_vectored_all(HeadBody::new(head, body));
         match monoio::time::timeout(limit, write).await {
             Ok((res, _)) => res.is_ok(),
             Err(_) => self.send_timed_out(),
         }
+    }
+
+    /// Remembers the status of a response head (`HTTP/1.1 NNN …`) and counts what goes out.
+    #[inline]
+    fn note(&mut self, head: &[u8], body_len: usize) {
+        if let Some([a, b, c]) = head.get(9..12) {
+            let d = |x: u8| u16::from(x.wrapping_sub(b'0'));
+            self.last_status = d(*a) * 100 + d(*b) * 10 + d(*c);
+        }
+        self.sent = self
+            .sent
+            .wrapping_add(head.len() as u64)
+            .wrapping_add(body_len as u64);
     }
 
     /// Answers an error with a text body.

@@ -3,16 +3,19 @@
 //! encoder that sent `Expect: 100-continue` never uploads a body for nothing.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use streampack_core::channel::media::IngestError;
+use streampack_core::channel::InputRole;
 use streampack_core::http::{
     parse_v1_path, write_head, BodyDecoder, BodyKind, HttpError, Method, RequestHead, Status,
     CONTINUE_100,
 };
+use streampack_core::id::Id;
 
 use crate::conn::Conn;
 use crate::registry::Shared;
 use crate::shard::{IngestDone, IngestOp, ShardMsg};
+use crate::{access_log, metrics};
 
 const ALLOW: &[u8] = b"PUT, POST, DELETE";
 
@@ -31,8 +34,27 @@ pub fn ingest_error(e: &IngestError) -> HttpError {
     HttpError::new(status, e.to_string())
 }
 
-/// Handles one ingest request; returns whether the connection stays open.
+/// Handles one ingest request; returns whether the connection stays open. Refusals are
+/// counted on their input (or as unrouted) and, when the access log is on, it is logged.
 pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) -> bool {
+    let started = Instant::now();
+    let log = access_log::begin(shared, &head);
+    let sent = conn.sent;
+    conn.last_status = 0;
+    let mut tag = None;
+    let keep = serve_request(conn, head, shared, &mut tag).await;
+    metrics::ingest_done(shared, tag, conn.last_status);
+    let bytes = conn.sent.wrapping_sub(sent);
+    access_log::end(shared, log, conn.peer, conn.last_status, bytes, started);
+    keep
+}
+
+async fn serve_request(
+    conn: &mut Conn,
+    head: RequestHead,
+    shared: &Arc<Shared>,
+    tag: &mut Option<(Id, InputRole)>,
+) -> bool {
     let keep = head.keep_alive;
     let has_body = head.body != BodyKind::Empty;
     // An error answered before the body was read must close the connection unless there is
@@ -63,6 +85,7 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
             )));
         };
         let role = input.role;
+        *tag = Some((entry.config.id, role));
         let limits = &shared.config.limits;
         let cap = if is_manifest(&route.rest) {
             limits.max_manifest_bytes

@@ -11,13 +11,17 @@
 //! - [`registry`]: what every core reads lock-free.
 //! - [`admin`]: the Unix-socket control plane; [`persist`]: the state file.
 //! - [`clock`], [`notify`]: clocks for the core; systemd notification.
+//! - [`metrics`]: Prometheus metrics, live rates and state-change logs; [`access_log`]: the
+//!   optional per-request log.
 
+pub mod access_log;
 pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod ingest;
 pub mod limits;
+pub mod metrics;
 pub mod notify;
 pub mod persist;
 pub mod pull;

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use streampack_core::channel::media::Lookup;
 use streampack_core::channel::EndpointType;
 use streampack_core::http::{
@@ -13,8 +13,10 @@ use streampack_core::http::{
     RequestHead, Status,
 };
 
+use crate::access_log;
 use crate::conn::Conn;
-use crate::registry::Shared;
+use crate::metrics::{self, EndpointMetrics, ObjectType};
+use crate::registry::{Registry, Shared};
 
 const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
 /// Error answers carry CORS too: without it a browser player on another origin sees status 0
@@ -35,8 +37,30 @@ struct Answer<'a> {
     ranges: bool,
 }
 
-/// Handles one pull request; returns whether the connection stays open.
+/// Handles one pull request; returns whether the connection stays open. The request is
+/// counted on its endpoint (or as unrouted when it never reached one) and, when the access
+/// log is on, logged.
 pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) -> bool {
+    let started = Instant::now();
+    let log = access_log::begin(shared, &head);
+    let reg = shared.registry.load();
+    let sent = conn.sent;
+    conn.last_status = 0;
+    let mut tag = None;
+    let keep = serve_request(conn, head, shared, &reg, &mut tag).await;
+    let bytes = conn.sent.wrapping_sub(sent);
+    metrics::pull_done(shared, tag, conn.last_status, bytes, started);
+    access_log::end(shared, log, conn.peer, conn.last_status, bytes, started);
+    keep
+}
+
+async fn serve_request<'r>(
+    conn: &mut Conn,
+    head: RequestHead,
+    shared: &Arc<Shared>,
+    reg: &'r Registry,
+    tag: &mut Option<(&'r EndpointMetrics, ObjectType)>,
+) -> bool {
     let keep = head.keep_alive;
     let head_only = head.method == Method::Head;
     match head.method {
@@ -75,7 +99,6 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
         Ok(r) => r,
         Err(e) => return send_error(conn, &e, keep, head_only).await,
     };
-    let reg = shared.registry.load();
     let Some(entry) = reg.channels.get(&route.channel) else {
         return send_error(
             conn,
@@ -89,6 +112,10 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
         let e = HttpError::new(Status::NOT_FOUND, "unknown endpoint for this channel");
         return send_error(conn, &e, keep, head_only).await;
     };
+    *tag = entry
+        .metrics
+        .endpoint(&endpoint.id)
+        .map(|m| (m, ObjectType::of_path(&route.rest)));
     if endpoint.kind != EndpointType::Hls {
         let e = HttpError::new(
             Status::NOT_IMPLEMENTED,

@@ -15,6 +15,7 @@ use streampack_core::id::Id;
 use streampack_core::state::ControlState;
 
 use crate::config::Config;
+use crate::metrics::{ChannelMetrics, Metrics};
 use crate::shard::ShardMsg;
 
 /// The slot a channel's owner publishes snapshots into. It survives config edits.
@@ -30,6 +31,8 @@ pub struct ChannelEntry {
     pub config: ChannelConfig,
     /// Where its owner publishes media.
     pub media: Arc<MediaSlot>,
+    /// Its ingest and endpoint counters (kept across rebuilds while it exists).
+    pub metrics: ChannelMetrics,
 }
 
 /// The data plane's view of the control-plane state.
@@ -37,30 +40,42 @@ pub struct ChannelEntry {
 pub struct Registry {
     /// Channels by id.
     pub channels: HashMap<Id, Arc<ChannelEntry>>,
+    /// Shard threads: one counter slot each in every channel's metrics.
+    pub shards: usize,
 }
 
 impl Registry {
+    /// An empty registry whose channels will count for `shards` shard threads.
+    pub fn for_shards(shards: usize) -> Registry {
+        Registry {
+            channels: HashMap::new(),
+            shards,
+        }
+    }
+
     /// Builds the registry for `state`, keeping the media slots of channels that still exist.
     pub fn rebuild(state: &ControlState, old: &Registry) -> Registry {
         let channels = state
             .channels
             .iter()
             .map(|c| {
-                let media = old
-                    .channels
-                    .get(&c.id)
-                    .map(|e| Arc::clone(&e.media))
-                    .unwrap_or_default();
+                let prev = old.channels.get(&c.id);
+                let media = prev.map(|e| Arc::clone(&e.media)).unwrap_or_default();
+                let metrics = ChannelMetrics::rebuild(c, prev.map(|e| &e.metrics), old.shards);
                 (
                     c.id,
                     Arc::new(ChannelEntry {
                         config: c.clone(),
                         media,
+                        metrics,
                     }),
                 )
             })
             .collect();
-        Registry { channels }
+        Registry {
+            channels,
+            shards: old.shards,
+        }
     }
 }
 
@@ -88,9 +103,19 @@ pub struct Shared {
     pub manifest_cache_control: String,
     /// `Cache-Control` of segments.
     pub segment_cache_control: String,
+    /// Daemon-wide counters and live rates.
+    pub metrics: Metrics,
+    /// The access log, when on.
+    pub access_log: Option<crate::access_log::Sink>,
 }
 
 impl Shared {
+    /// How long an input may deliver nothing before it counts as down (the channel's
+    /// failover timeout under the configured policy).
+    pub fn failover_timeout_ms(&self, max_segment_ms: u64) -> u64 {
+        self.config.failover.policy().timeout_ms(max_segment_ms)
+    }
+
     /// Number of owner shards.
     pub fn shards(&self) -> usize {
         self.inboxes.len()

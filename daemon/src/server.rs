@@ -11,9 +11,10 @@ use crate::admin::{self, Admin};
 use crate::config::{Config, IoDriver};
 use crate::conn::{Conn, ConnGuard};
 use crate::limits::{self, ShardConns};
+use crate::metrics::{self, Listener, Metrics};
 use crate::registry::{Registry, Shared};
 use crate::shard::{self, ShardMsg};
-use crate::{ingest, notify, persist, pull};
+use crate::{access_log, ingest, notify, persist, pull};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,14 @@ pub enum StartError {
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
+    /// The access log could not be opened.
+    #[error("cannot open access log {path}: {source}")]
+    AccessLog {
+        /// Path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
     /// Signal handling could not be set up.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -139,7 +148,23 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
 
     let (inbox_tx, inbox_rx): (Vec<_>, Vec<_>) =
         (0..shards).map(|_| flume::unbounded::<ShardMsg>()).unzip();
-    let registry = Registry::rebuild(&state, &Registry::default());
+    let registry = Registry::rebuild(&state, &Registry::for_shards(shards));
+    let metrics_listener = match cfg.observability.metrics_listen {
+        crate::config::MetricsListen::Off => None,
+        crate::config::MetricsListen::At(addr) => Some(metrics::serve::bind(addr).map_err(
+            |source| StartError::Listen {
+                what: "metrics",
+                addr,
+                source,
+            },
+        )?),
+    };
+    let access_log = access_log::open(&cfg.observability.access_log).map_err(|source| {
+        StartError::AccessLog {
+            path: cfg.observability.access_log.to_string(),
+            source,
+        }
+    })?;
     let shared = Arc::new(Shared {
         manifest_cache_control: format!("public, max-age={}", cfg.cache.manifest_max_age_secs),
         segment_cache_control: format!("public, max-age={}", cfg.cache.segment_max_age_secs),
@@ -152,7 +177,13 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         connections: AtomicU64::new(0),
         started: Instant::now(),
         io_driver: driver.name(),
+        metrics: Metrics::new(shards),
+        access_log,
     });
+    if let Some(l) = metrics_listener {
+        metrics::serve::spawn(Arc::clone(&shared), l).map_err(StartError::Thread)?;
+    }
+    metrics::live::spawn(Arc::clone(&shared)).map_err(StartError::Thread)?;
 
     let socket_path = cfg.admin_socket_path();
     let admin_listener = admin::bind(&socket_path).map_err(|source| StartError::AdminSocket {
@@ -187,7 +218,10 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         let shutdown = shutdown_rx.clone();
         let t = std::thread::Builder::new()
             .name(format!("shard-{i}"))
-            .spawn(move || run_shard(driver, i % ncpu, shared, ingest, pull, inbox, shutdown))
+            .spawn(move || {
+                metrics::enter_shard(i);
+                run_shard(driver, i % ncpu, shared, ingest, pull, inbox, shutdown)
+            })
             .map_err(StartError::Thread)?;
         threads.push(t);
     }
@@ -196,6 +230,7 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     tracing::info!(
         ingest = %cfg.ingest.listen, pull = %cfg.pull.listen, admin_socket = %socket_path.display(),
         state_dir = %cfg.state_dir.display(), io_driver = driver.name(), shards,
+        metrics = %cfg.observability.metrics_listen, access_log = %cfg.observability.access_log,
         "streampackd ready"
     );
     notify::notify("READY=1");
@@ -211,6 +246,9 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         }
     }
     admin.quiesce();
+    if let Some(log) = &shared.access_log {
+        log.finish();
+    }
     let _ = std::fs::remove_file(&socket_path);
     tracing::info!("stopped");
     Ok(())
@@ -256,6 +294,15 @@ enum Role {
     Pull,
 }
 
+impl Role {
+    fn listener(self) -> Listener {
+        match self {
+            Role::Ingest => Listener::Ingest,
+            Role::Pull => Listener::Pull,
+        }
+    }
+}
+
 async fn shard_main(
     shared: Arc<Shared>,
     ingest: std::net::TcpListener,
@@ -284,6 +331,10 @@ async fn shard_main(
         shutdown.clone(),
         Rc::clone(&open),
     ));
+    let flush = monoio::spawn(access_log::flush_loop(
+        Arc::clone(&shared),
+        shutdown.clone(),
+    ));
     let _ = a.await;
     let _ = b.await;
     let deadline = Instant::now() + Duration::from_secs(shared.config.limits.shutdown_grace_secs);
@@ -291,6 +342,8 @@ async fn shard_main(
         monoio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = owner.await;
+    let _ = flush.await;
+    access_log::hand_off(&shared);
 }
 
 async fn accept_loop(
@@ -326,16 +379,22 @@ async fn accept_loop(
             Err(why) => {
                 // Closed at once: answering would spend a write on a client over its limit.
                 drop(stream);
-                let what = match why {
-                    limits::Refused::Total => "max_connections reached: connection closed",
-                    limits::Refused::PerClient => {
-                        "max_connections_per_ip reached: connection closed"
-                    }
+                let (limit, what) = match why {
+                    limits::Refused::Total => (
+                        "max_connections",
+                        "max_connections reached: connection closed",
+                    ),
+                    limits::Refused::PerClient => (
+                        "max_connections_per_ip",
+                        "max_connections_per_ip reached: connection closed",
+                    ),
                 };
+                shared.metrics.connection_refused(role.listener(), limit);
                 limits::log_limit(peer.ip(), what);
                 continue;
             }
         };
+        shared.metrics.connection_accepted(role.listener());
         let shared = Arc::clone(&shared);
         let shutdown = shutdown.clone();
         monoio::spawn(async move {
@@ -363,7 +422,11 @@ async fn serve(
         let head = match conn.next_head(&shared, &limits, &shutdown).await {
             Ok(Some(h)) => h,
             Ok(None) => return,
-            Err(()) => return conn.linger().await,
+            Err(()) => {
+                // Answered already (malformed head, too large, too slow).
+                shared.metrics.unrouted(role.listener(), conn.last_status);
+                return conn.linger().await;
+            }
         };
         let keep = match role {
             Role::Ingest => ingest::handle(&mut conn, head, &shared).await,

@@ -148,10 +148,12 @@ fn log_events(channel: &Id, media: &mut ChannelMedia) {
                 aligned,
                 "input switch: {reason}"
             ),
+            // Info-level "started/stopped delivering" lines come from the metrics sampler, with
+            // the channel's name and the input's id; these stay for debugging the policy.
             MediaEvent::InputUp { input } => {
-                tracing::info!(channel = %channel, input = input.as_str(), "input up")
+                tracing::debug!(channel = %channel, input = input.as_str(), "input up")
             }
-            MediaEvent::InputDown { input, silent_ms } => tracing::warn!(
+            MediaEvent::InputDown { input, silent_ms } => tracing::debug!(
                 channel = %channel,
                 input = input.as_str(),
                 silent_ms,

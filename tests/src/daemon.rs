@@ -48,6 +48,8 @@ pub struct Daemon {
     pub ingest: SocketAddr,
     /// `--pull-listen`.
     pub pull: SocketAddr,
+    /// `--metrics-listen` (a free port, so parallel daemons never share the default one).
+    pub metrics: SocketAddr,
     args: Vec<String>,
     stderr_path: PathBuf,
     block_io_uring: bool,
@@ -75,6 +77,7 @@ impl Daemon {
         let socket = dir.path().join("ctl.sock");
         let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let pull: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let metrics: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut args = vec![
             "--state-dir".to_string(),
             state_dir.display().to_string(),
@@ -98,6 +101,10 @@ impl Daemon {
                 args.push(drv);
             }
         }
+        if !opts.args.iter().any(|a| a.starts_with("--metrics-listen")) {
+            args.push("--metrics-listen".into());
+            args.push(metrics.to_string());
+        }
         args.extend(opts.args.iter().cloned());
         let stderr_path = dir.path().join("streampackd.stderr.log");
         let mut d = Daemon {
@@ -107,6 +114,7 @@ impl Daemon {
             socket,
             ingest,
             pull,
+            metrics,
             args,
             stderr_path,
             block_io_uring: opts.block_io_uring,

@@ -11,9 +11,10 @@
 //! - io_uring blocked for a daemon: [`seccomp`].
 //! - a real browser as a player: [`play_in_browser`] with [`Player`] → [`Playback`]
 //!   (headless chromium running `tests/browser/play.mjs`).
+//! - metrics: [`scrape`], [`Scrape`] (parsed `/metrics`).
 //!
 //! Each part lives in its own module (`tools`, `ports`, `daemon`, `http`, `hls`, `ffmpeg`,
-//! `browser`) and is
+//! `browser`, `scrape`) and is
 //! re-exported here, so tests just `use streampack_tests::*`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -34,6 +35,8 @@ mod ffmpeg;
 pub use ffmpeg::*;
 mod browser;
 pub use browser::*;
+mod scrape;
+pub use scrape::*;
 
 /// How long a daemon may take to answer `status` after it was spawned.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);

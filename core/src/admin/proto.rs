@@ -222,6 +222,23 @@ pub struct LiveView {
     /// The two inputs number the same moments alike: a switch would be seamless (no
     /// discontinuity). See `docs/failover.md`.
     pub inputs_aligned: bool,
+    /// Per endpoint, in creation order: what the audience gets.
+    pub endpoints: Vec<EndpointLiveView>,
+}
+
+/// Live figures of one endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointLiveView {
+    /// 28 hex characters.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Requests answered per second over the last few seconds (`None` until measured).
+    pub requests_per_sec: Option<f64>,
+    /// Requests answered since the daemon started.
+    pub requests: u64,
+    /// Bytes written since the daemon started.
+    pub bytes: u64,
 }
 
 /// Live state of one input.
@@ -238,6 +255,12 @@ pub struct InputLiveView {
     /// `never`, `starting`, `healthy` (may take over) or `down` (silent for the failover
     /// timeout).
     pub health: String,
+    /// Bits per second received over the last few seconds (`None` until measured).
+    pub bitrate_bps: Option<u64>,
+    /// Ingest requests refused since the daemon started.
+    pub ingest_errors: u64,
+    /// Whether it delivered a segment within the failover timeout.
+    pub delivering: bool,
 }
 
 /// Daemon-wide status.
@@ -265,4 +288,14 @@ pub struct StatusView {
     pub pull_url: String,
     /// State directory.
     pub state_dir: String,
+    /// Where Prometheus scrapes (`http://ADDR/metrics`), `None` when off.
+    pub metrics_url: Option<String>,
+    /// Access log target (`-` or a path), `None` when off.
+    pub access_log: Option<String>,
+    /// Client connections accepted since start.
+    pub connections_accepted: u64,
+    /// Client connections closed at once by a connection limit since start.
+    pub connections_refused: u64,
+    /// Resident memory of the daemon, bytes.
+    pub rss_bytes: u64,
 }
