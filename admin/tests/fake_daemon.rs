@@ -124,7 +124,10 @@ fn create_sends_the_request_and_prints_the_channel() -> TestResult {
         stdout.contains(&format!("id:                    {CH_ID}\n")),
         "{stdout}"
     );
-    assert!(stdout.contains("  backup   idle   never"), "{stdout}");
+    assert!(
+        stdout.contains("  backup   never   idle   never"),
+        "{stdout}"
+    );
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     Ok(())
 }
