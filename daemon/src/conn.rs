@@ -4,7 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 use monoio::buf::{IoBufMut, IoVecBuf};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent};
 use monoio::net::TcpStream;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,13 +72,32 @@ impl Conn {
         }
     }
 
+    /// Reads more bytes into `rbuf` between requests: like [`Conn::read_more`], and ended by
+    /// the shard's canceller when shutdown begins.
+    async fn read_idle(&mut self, limit: Duration, c: CancelHandle) -> Result<usize, ReadError> {
+        let mut buf = std::mem::take(&mut self.rbuf);
+        buf.reserve(HEAD_READ);
+        match monoio::time::timeout(limit, self.stream.cancelable_read(buf, c)).await {
+            Err(_) => Err(ReadError::Timeout),
+            Ok((res, buf)) => {
+                self.rbuf = buf;
+                match res {
+                    Ok(0) => Err(ReadError::Eof),
+                    Ok(n) => Ok(n),
+                    Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => Err(ReadError::Shutdown),
+                    Err(_) => Err(ReadError::Io),
+                }
+            }
+        }
+    }
+
     /// Reads the next request head. `Ok(None)`: the connection ended quietly (peer closed
     /// while idle, idle timeout, shutdown); an error was already answered when `Err`.
     pub async fn next_head(
         &mut self,
         shared: &Shared,
         limits: &Limits,
-        shutdown: &flume::Receiver<()>,
+        idle_reads: &CancelHandle,
     ) -> Result<Option<RequestHead>, ()> {
         let cfg = &shared.config.limits;
         let mut started: Option<monoio::time::Instant> = None;
@@ -102,10 +121,7 @@ impl Conn {
                 Duration::from_secs(cfg.head_timeout_secs).saturating_sub(t0.elapsed())
             };
             let r = if idle {
-                monoio::select! {
-                    _ = shutdown.recv_async() => Err(ReadError::Shutdown),
-                    r = self.read_more(HEAD_READ, limit) => r,
-                }
+                self.read_idle(limit, idle_reads.clone()).await
             } else {
                 self.read_more(HEAD_READ, limit).await
             };

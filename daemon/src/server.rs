@@ -1,5 +1,6 @@
 //! Start-up and shutdown: state, listeners, shard threads, admin socket, readiness, signals.
 
+use monoio::io::{CancelHandle, Canceller};
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -258,6 +259,18 @@ async fn shard_main(
     shutdown: flume::Receiver<()>,
 ) {
     let open = Rc::new(Cell::new(0usize));
+    // Idle keep-alive reads end at shutdown through one shard-local canceller: O(1) per read,
+    // where waiting on the shared shutdown channel in every read cost a lock and an O(waiters)
+    // removal (flume) per request.
+    let idle = Canceller::new();
+    let idle_reads = idle.handle();
+    monoio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            let _ = shutdown.recv_async().await;
+            drop(idle.cancel());
+        }
+    });
     let owner = monoio::spawn(shard::owner_loop(
         Arc::clone(&shared),
         inbox,
@@ -268,6 +281,7 @@ async fn shard_main(
         ingest,
         Role::Ingest,
         shutdown.clone(),
+        idle_reads.clone(),
         Rc::clone(&open),
     ));
     let b = monoio::spawn(accept_loop(
@@ -275,6 +289,7 @@ async fn shard_main(
         pull,
         Role::Pull,
         shutdown.clone(),
+        idle_reads,
         Rc::clone(&open),
     ));
     let _ = a.await;
@@ -291,6 +306,7 @@ async fn accept_loop(
     listener: std::net::TcpListener,
     role: Role,
     shutdown: flume::Receiver<()>,
+    idle_reads: CancelHandle,
     open: Rc<Cell<usize>>,
 ) {
     let listener = match monoio::net::TcpListener::from_std(listener) {
@@ -321,10 +337,10 @@ async fn accept_loop(
         }
         open.set(open.get() + 1);
         let shared = Arc::clone(&shared);
-        let shutdown = shutdown.clone();
+        let idle_reads = idle_reads.clone();
         let open = Rc::clone(&open);
         monoio::spawn(async move {
-            serve(stream, peer, role, shared, shutdown).await;
+            serve(stream, peer, role, shared, idle_reads).await;
             open.set(open.get().saturating_sub(1));
         });
     }
@@ -335,7 +351,7 @@ async fn serve(
     peer: SocketAddr,
     role: Role,
     shared: Arc<Shared>,
-    shutdown: flume::Receiver<()>,
+    idle_reads: CancelHandle,
 ) {
     let _guard = ConnGuard::new(Arc::clone(&shared));
     let mut conn = Conn::new(stream, peer);
@@ -344,7 +360,7 @@ async fn serve(
         max_headers: shared.config.limits.max_headers,
     };
     loop {
-        let head = match conn.next_head(&shared, &limits, &shutdown).await {
+        let head = match conn.next_head(&shared, &limits, &idle_reads).await {
             Ok(Some(h)) => h,
             _ => return,
         };
