@@ -248,7 +248,10 @@ fn http_date(unix_ms: u64) -> String {
     LAST.with(|c| {
         let mut c = c.borrow_mut();
         if c.0 != secs || c.1.is_empty() {
-            *c = (secs, httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs)));
+            *c = (
+                secs,
+                httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs)),
+            );
         }
         c.1.clone()
     })
