@@ -1,1 +1,13 @@
-//! Benchmarks of streampack: criterion benches of the core's hot paths (`benches/`).
+//! Benchmarks of streampack.
+//!
+//! - `benches/*.rs`: criterion benches of the core's hot paths (`cargo bench -p streampack-benches`):
+//!   request heads, chunked bodies, playlist rendering (snapshot rebuilds), segment indexing on
+//!   ingest.
+//! - `streampack-load` (`src/bin/`): a load generator on monoio, the daemon's runtime: hammer one
+//!   URL, simulate live players, simulate encoders. See [`load`].
+//! - `side-by-side.sh`: streampack against nginx on the same media, printing ratios.
+//!
+//! [`media`] builds the channel state the criterion benches start from.
+
+pub mod load;
+pub mod media;

@@ -4,7 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 use monoio::buf::{IoBufMut, IoVecBuf};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent};
 use monoio::net::TcpStream;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +20,8 @@ use crate::registry::Shared;
 const HEAD_READ: usize = 16 * 1024;
 /// Bytes asked of the kernel per read while reading bodies.
 const BODY_READ: usize = 256 * 1024;
+/// Most bytes allocated up front for a body from its `Content-Length` (already within the cap).
+const MAX_PREALLOC: usize = 16 * 1024 * 1024;
 
 /// Why reading stopped.
 pub enum ReadError {
@@ -119,13 +121,35 @@ impl Conn {
         }
     }
 
+    /// Reads more bytes into `rbuf` between requests: like [`Conn::read_more`], and ended by
+    /// the shard's canceller when shutdown begins.
+    async fn read_idle(&mut self, limit: Duration, c: CancelHandle) -> Result<usize, ReadError> {
+        let mut buf = std::mem::take(&mut self.rbuf);
+        buf.reserve(HEAD_READ);
+        // As in `read_more`: read after what is buffered, never over it.
+        let len = buf.len();
+        let spare = buf.slice_mut(len..);
+        match monoio::time::timeout(limit, self.stream.cancelable_read(spare, c)).await {
+            Err(_) => Err(ReadError::Timeout),
+            Ok((res, spare)) => {
+                self.rbuf = spare.into_inner();
+                match res {
+                    Ok(0) => Err(ReadError::Eof),
+                    Ok(n) => Ok(n),
+                    Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => Err(ReadError::Shutdown),
+                    Err(_) => Err(ReadError::Io),
+                }
+            }
+        }
+    }
+
     /// Reads the next request head. `Ok(None)`: the connection ended quietly (peer closed
     /// while idle, idle timeout, shutdown); an error was already answered when `Err`.
     pub async fn next_head(
         &mut self,
         shared: &Shared,
         limits: &Limits,
-        shutdown: &flume::Receiver<()>,
+        idle_reads: &CancelHandle,
     ) -> Result<Option<RequestHead>, ()> {
         let cfg = &shared.config.limits;
         let mut started: Option<monoio::time::Instant> = None;
@@ -152,10 +176,7 @@ impl Conn {
                 Duration::from_secs(cfg.head_timeout_secs).saturating_sub(t0.elapsed())
             };
             let r = if idle {
-                monoio::select! {
-                    _ = shutdown.recv_async() => Err(ReadError::Shutdown),
-                    r = self.read_more(HEAD_READ, limit) => r,
-                }
+                self.read_idle(limit, idle_reads.clone()).await
             } else {
                 self.read_more(HEAD_READ, limit).await
             };
@@ -176,6 +197,30 @@ impl Conn {
         }
     }
 
+    /// Reads at most `max` bytes onto the end of `out`, giving up after `limit`.
+    async fn read_into(
+        &mut self,
+        out: &mut BytesMut,
+        max: usize,
+        limit: Duration,
+    ) -> Result<usize, ReadError> {
+        let mut buf = std::mem::take(out);
+        buf.reserve(max);
+        let start = buf.len();
+        let end = start.saturating_add(max).min(buf.capacity());
+        match monoio::time::timeout(limit, self.stream.read(buf.slice_mut(start..end))).await {
+            Err(_) => Err(ReadError::Timeout),
+            Ok((res, slice)) => {
+                *out = slice.into_inner();
+                match res {
+                    Ok(0) => Err(ReadError::Eof),
+                    Ok(n) => Ok(n),
+                    Err(_) => Err(ReadError::Io),
+                }
+            }
+        }
+    }
+
     /// Reads a whole body into one buffer, within `limit` in total.
     pub async fn read_body(
         &mut self,
@@ -184,7 +229,8 @@ impl Conn {
         size_hint: usize,
     ) -> Result<Bytes, HttpError> {
         let deadline = monoio::time::Instant::now() + limit;
-        let mut out = BytesMut::with_capacity(size_hint.min(BODY_READ * 4));
+        // A Content-Length body gets its whole buffer at once (no regrowth copies).
+        let mut out = BytesMut::with_capacity(size_hint.min(MAX_PREALLOC));
         loop {
             if dec.decode(&mut self.rbuf, &mut out)? == BodyStatus::Done {
                 return Ok(out.freeze());
@@ -193,7 +239,17 @@ impl Conn {
             let want = dec.remaining().map_or(BODY_READ, |r| {
                 usize::try_from(r).unwrap_or(BODY_READ).clamp(1, BODY_READ)
             });
-            match self.read_more(want, left).await {
+            // Content-Length with `rbuf` drained: read straight into the body, one copy less.
+            let direct = dec.remaining().is_some() && self.rbuf.is_empty();
+            let read = if direct {
+                self.read_into(&mut out, want, left).await
+            } else {
+                self.read_more(want, left).await
+            };
+            match read {
+                Ok(n) if direct => {
+                    dec.advance(n)?;
+                }
                 Ok(_) => {}
                 Err(ReadError::Timeout) => {
                     return Err(HttpError::new(

@@ -286,8 +286,23 @@ async fn preflight(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> bool
     conn.write(out).await && head.keep_alive
 }
 
+/// `Last-Modified` value; the last one formatted is kept per thread, as the same playlist or
+/// segment is asked for many times in a row.
 fn http_date(unix_ms: u64) -> String {
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(unix_ms))
+    thread_local! {
+        static LAST: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+    }
+    let secs = unix_ms / 1000;
+    LAST.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs || c.1.is_empty() {
+            *c = (
+                secs,
+                httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs)),
+            );
+        }
+        c.1.clone()
+    })
 }
 
 /// `Date` header value, formatted at most once per second per thread.

@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# streampack vs nginx, side by side on loopback, on the same media, in one run.
+#
+#   benches/side-by-side.sh                 # defaults: server on CPU 0, load generator on CPU 1
+#   DUR=10 PLAYERS=500 benches/side-by-side.sh
+#
+# Builds release binaries, makes ~1 MiB TS segments with ffmpeg (once), starts streampackd
+# (--cores $CORES) and nginx (same worker count, sendfile, open_file_cache, access_log off,
+# WebDAV PUT) pinned to the same CPUs, and measures with the load generator pinned to the
+# other CPUs:
+#   playlist GET (wrk), 1 MiB segment GET (h2load --h1, and streampack-load hammer),
+#   ingest (streampack-load encoders: PUT to streampack vs WebDAV PUT to nginx),
+#   live players (streampack-load players on a live stream fed in real time),
+#   streampack's io drivers (uring vs epoll), and RSS against held media.
+# Prints a table of ratios (streampack / nginx) and writes it to $OUT.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CORES="${CORES:-1}"                 # streampack shards = nginx workers
+SERVER_CPUS="${SERVER_CPUS:-0}"     # taskset list for both servers
+LOAD_CPUS="${LOAD_CPUS:-1}"         # taskset list for every load generator
+LOAD_THREADS="${LOAD_THREADS:-1}"
+DUR="${DUR:-10}"                    # seconds per GET / ingest measurement
+ROUNDS="${ROUNDS:-2}"               # GET rounds, nginx and streampack alternated; best of them kept
+PLAYERS="${PLAYERS:-500}"
+PLAYERS_DUR="${PLAYERS_DUR:-20}"
+ENCODERS="${ENCODERS:-8}"
+MEM_CHANNELS="${MEM_CHANNELS:-100}"
+MEM_SEGMENTS="${MEM_SEGMENTS:-10}"
+IDLE_CHANNELS="${IDLE_CHANNELS:-1000}"
+OUT="${OUT:-$ROOT/benches/results/latest.md}"
+SP_PULL=18480 SP_INGEST=18481 NGX_PORT=18490
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+need() { command -v "$1" >/dev/null 2>&1; }
+missing=()
+need nginx || missing+=(nginx-light)
+need wrk || missing+=(wrk)
+need h2load || missing+=(nghttp2-client)
+need ffmpeg || missing+=(ffmpeg)
+if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+log "building release binaries"
+(cd "$ROOT" && cargo build --release -q -p streampackd -p streampackctl -p streampack-benches --bin streampack-load)
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+SPD="$BIN/streampackd" CTL="$BIN/streampackctl" LOAD="$BIN/streampack-load"
+
+MEDIA="${CARGO_TARGET_DIR:-$ROOT/target}/bench-media"
+if [ ! -f "$MEDIA/seg_00005.ts" ]; then
+    log "making 1 MiB segments with ffmpeg (once, in $MEDIA)"
+    mkdir -p "$MEDIA"
+    # 720p at ~4 Mbit/s CBR: 2 s segments of ~1 MiB.
+    ffmpeg -nostdin -loglevel error -f lavfi -i testsrc2=size=1280x720:rate=25 \
+        -f lavfi -i sine=frequency=440:sample_rate=48000 -t 12 -c:v libx264 -preset ultrafast \
+        -g 50 -keyint_min 50 -sc_threshold 0 -b:v 3900k -maxrate 3900k -bufsize 2000k \
+        -x264-params nal-hrd=cbr -c:a aac -b:a 96k -f hls -hls_time 2 -hls_list_size 0 \
+        -hls_segment_filename "$MEDIA/seg_%05d.ts" "$MEDIA/main.m3u8"
+fi
+SEGS=("$MEDIA"/seg_0000[0-5].ts)
+
+WORK="$(mktemp -d /tmp/streampack-bench.XXXXXX)"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+# nginx's document root in memory, like streampack's media (tmpfs when available).
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then NGX_HOME="$(mktemp -d /dev/shm/streampack-bench-nginx.XXXXXX)"; else NGX_HOME="$WORK/nginx"; fi
+trap 'cleanup; rm -rf "$NGX_HOME"' EXIT
+
+L() { taskset -c "$LOAD_CPUS" "$LOAD" --threads "$LOAD_THREADS" "$@"; }
+kv() { sed -n 's/^RESULT //p' | tr ' ' '\n' | sed -n "s/^$1=//p" | tail -1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+mib() { awk -v a="$1" 'BEGIN { printf "%.1f", a / 1048576 }'; }
+ms() { awk -v a="$1" 'BEGIN { printf "%.2f ms", a / 1000 }'; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+SP_PID=""
+# start_sp DRIVER: a fresh streampackd with an empty state directory.
+start_sp() {
+    stop_sp
+    local st="$WORK/sp-$1-$RANDOM"
+    mkdir -p "$st"
+    taskset -c "$SERVER_CPUS" "$SPD" --state-dir "$st" --cores "$CORES" --io-driver "$1" \
+        --ingest-listen "127.0.0.1:$SP_INGEST" --pull-listen "127.0.0.1:$SP_PULL" \
+        2>"$st/log" &
+    SP_PID=$!
+    PIDS+=("$SP_PID")
+    SOCK="$st/streampackd.sock"
+    for _ in $(seq 100); do
+        "$CTL" --socket "$SOCK" status >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    cat "$st/log" >&2
+    return 1
+}
+stop_sp() {
+    if [ -n "$SP_PID" ]; then
+        kill "$SP_PID" 2>/dev/null || true
+        wait "$SP_PID" 2>/dev/null || true
+        SP_PID=""
+    fi
+}
+ctl() { "$CTL" --socket "$SOCK" "$@"; }
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+# new_channel NAME [ARGS]: prints "INPUT_URL ENDPOINT_URL".
+new_channel() {
+    local name="$1"; shift
+    local in ep
+    in="$(ctl --json channel create --name "$name" --protocol hls "$@" | json '["inputs"][0]["url"]')"
+    ep="$(ctl --json endpoint create "$name" --name web | json '["url"]')"
+    echo "$in $ep"
+}
+
+start_nginx() {
+    mkdir -p "$NGX_HOME/root/dav" "$NGX_HOME/tmp"
+    local user=""
+    [ "$(id -u)" = 0 ] && user="user root;"
+    cat >"$NGX_HOME/nginx.conf" <<EOF
+$user
+worker_processes $CORES;
+pid $NGX_HOME/nginx.pid;
+error_log $NGX_HOME/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+    types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+    default_type application/octet-stream;
+    client_body_temp_path $NGX_HOME/tmp;
+    server {
+        listen 127.0.0.1:$NGX_PORT reuseport;
+        root $NGX_HOME/root;
+        add_header Access-Control-Allow-Origin "*";
+        add_header Cache-Control "public, max-age=600";
+        # Static copy of streampack's output: what nginx serves best.
+        location /v1/ {
+            open_file_cache max=10000 inactive=60s;
+            open_file_cache_valid 60s;
+            open_file_cache_min_uses 1;
+            open_file_cache_errors on;
+        }
+        # Live ingest by WebDAV. No open_file_cache here: it would serve a replaced playlist
+        # for up to open_file_cache_valid (players would see stale playlists).
+        location /dav/ {
+            dav_methods PUT DELETE;
+            create_full_put_path on;
+            dav_access user:rw group:r all:r;
+            client_max_body_size 64m;
+            client_body_buffer_size 1m;
+        }
+    }
+}
+EOF
+    taskset -c "$SERVER_CPUS" nginx -e "$NGX_HOME/error.log" -c "$NGX_HOME/nginx.conf" -g 'daemon off;' &
+    NGX_PID=$!
+    PIDS+=("$NGX_PID")
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/" && return 0
+        sleep 0.05
+    done
+    cat "$NGX_HOME/error.log" >&2
+    return 1
+}
+
+# setup_static: pushes the 6 segments into a streampack channel and mirrors what streampack
+# serves (its playlist and segments, same paths) into nginx's root. Sets PL_PATH and SEG_PATH.
+setup_static() {
+    local t
+    t="$(new_channel static)"
+    echo "$t" >"$WORK/static.targets"
+    L encoders --targets "$WORK/static.targets" --segments "${SEGS[@]}" --count 6 >/dev/null
+    local ep="${t#* }"
+    PL_PATH="/${ep#http://*/}"
+    local dir="${PL_PATH%/*}"
+    local body
+    body="$(curl -sf "http://127.0.0.1:$SP_PULL$PL_PATH")"
+    mkdir -p "$NGX_HOME/root$dir"
+    printf '%s\n' "$body" >"$NGX_HOME/root$PL_PATH"
+    local seg
+    for seg in $(printf '%s\n' "$body" | grep -v '^#'); do
+        mkdir -p "$(dirname "$NGX_HOME/root$dir/$seg")"
+        curl -sf -o "$NGX_HOME/root$dir/$seg" "http://127.0.0.1:$SP_PULL$dir/$seg"
+    done
+    # The third segment (~1 MiB) is the one fetched.
+    SEG_PATH="$dir/$(printf '%s\n' "$body" | grep -v '^#' | sed -n 3p)"
+    cmp -s "$NGX_HOME/root$SEG_PATH" "${SEGS[2]}" || { echo "mirrored segment differs" >&2; return 1; }
+}
+
+wrk_rps() { taskset -c "$LOAD_CPUS" wrk -t"$LOAD_THREADS" -c64 -d"${DUR}s" "$1" | awk '/^Requests\/sec:/ { print $2 }'; }
+h2load_rps() {
+    taskset -c "$LOAD_CPUS" h2load --h1 -c16 -t"$LOAD_THREADS" -D "$DUR" "$1" 2>/dev/null |
+        awk '/^finished in/ { gsub(",", ""); print $4 }'
+}
+
+declare -A R
+# keep KEY VALUE [min]: the best value seen over the rounds (other people's load on a shared
+# machine only ever slows a measurement down, so the best round is the least disturbed one).
+keep() {
+    local old="${R[$1]:-}"
+    if [ -z "$old" ] || awk -v n="$2" -v o="$old" -v m="${3:-max}" 'BEGIN { exit !((m == "max") ? n > o : n < o) }'; then
+        R[$1]="$2"
+    fi
+}
+measure_gets() { # PREFIX BASE_URL
+    keep "$1.playlist" "$(wrk_rps "$2$PL_PATH")"
+    keep "$1.segment_h2load" "$(h2load_rps "$2$SEG_PATH")"
+    local out
+    out="$(L hammer -c16 -d "$DUR" "$2$SEG_PATH")"
+    keep "$1.segment_load" "$(kv req_per_s <<<"$out")"
+    out="$(L hammer -c64 -d "$DUR" "$2$PL_PATH")"
+    keep "$1.playlist_p99" "$(kv p99_us <<<"$out")" min
+}
+
+log "GETs: nginx (a static copy of streampack's output), streampack io_uring, streampack epoll"
+start_sp uring
+setup_static
+start_nginx
+for _ in $(seq "$ROUNDS"); do
+    measure_gets ngx "http://127.0.0.1:$NGX_PORT"
+    measure_gets uring "http://127.0.0.1:$SP_PULL"
+done
+start_sp epoll
+setup_static
+for _ in $(seq "$ROUNDS"); do
+    measure_gets epoll "http://127.0.0.1:$SP_PULL"
+    measure_gets ngx "http://127.0.0.1:$NGX_PORT"
+done
+
+log "ingest: $ENCODERS encoders back to back, ${DUR}s"
+start_sp uring
+: >"$WORK/sp.targets"
+: >"$WORK/ngx.targets"
+for i in $(seq "$ENCODERS"); do
+    new_channel "enc$i" --max-playlist-duration 60 >>"$WORK/sp.targets"
+    echo "http://127.0.0.1:$NGX_PORT/dav/enc$i/ http://127.0.0.1:$NGX_PORT/dav/enc$i/main.m3u8" >>"$WORK/ngx.targets"
+done
+out="$(L encoders --targets "$WORK/sp.targets" --segments "${SEGS[@]}" -d "$DUR" --delete)"
+echo "$out" >&2
+R[sp.ingest]="$(kv bytes_per_s <<<"$out")"
+R[sp.ingest_vis_p99]="$(kv visible_p99_us <<<"$out")"
+out="$(L encoders --targets "$WORK/ngx.targets" --segments "${SEGS[@]}" -d "$DUR" --delete)"
+echo "$out" >&2
+R[ngx.ingest]="$(kv bytes_per_s <<<"$out")"
+R[ngx.ingest_vis_p99]="$(kv visible_p99_us <<<"$out")"
+
+# live: one encoder in real time (2 s segments), $PLAYERS players following it.
+live() { # PREFIX TARGET_LINE PLAYLIST_URL
+    echo "$2" >"$WORK/live.targets"
+    L encoders --targets "$WORK/live.targets" --segments "${SEGS[@]}" --realtime --delete \
+        -d $((PLAYERS_DUR + 8)) >"$WORK/live.out" &
+    local enc=$!
+    sleep 5
+    local out
+    out="$(L players -n "$PLAYERS" -d "$PLAYERS_DUR" "$3")"
+    echo "$out" >&2
+    wait "$enc" || true
+    cat "$WORK/live.out" >&2
+    R[$1.players_well]="$(kv served_well <<<"$out")"
+    R[$1.players]="$(kv players <<<"$out")"
+    R[$1.seg_p99]="$(kv seg_p99_us <<<"$out")"
+    R[$1.live_vis_p99]="$(kv visible_p99_us <"$WORK/live.out")"
+    R[$1.live_vis_p50]="$(kv visible_p50_us <"$WORK/live.out")"
+}
+log "live players: $PLAYERS players, ${PLAYERS_DUR}s"
+t="$(new_channel live)"
+live sp "$t" "${t#* }"
+live ngx "http://127.0.0.1:$NGX_PORT/dav/live/ http://127.0.0.1:$NGX_PORT/dav/live/main.m3u8" \
+    "http://127.0.0.1:$NGX_PORT/dav/live/main.m3u8"
+
+log "memory: $MEM_CHANNELS channels x $MEM_SEGMENTS segments"
+start_sp uring
+: >"$WORK/mem.targets"
+for i in $(seq "$MEM_CHANNELS"); do
+    new_channel "mem$i" | cut -d' ' -f1 >>"$WORK/mem.targets"
+done
+L encoders --targets "$WORK/mem.targets" --segments "${SEGS[@]}" --count "$MEM_SEGMENTS" -d 600 >/dev/null
+sleep 1.5 # an owner tick: the snapshot's held_bytes is current
+R[mem.rss_kib]="$(rss_kib "$SP_PID")"
+R[mem.held]="$(ctl --json status | json '["held_bytes"]')"
+
+log "memory: $IDLE_CHANNELS idle channels"
+start_sp uring
+R[idle.rss0_kib]="$(rss_kib "$SP_PID")"
+for i in $(seq "$IDLE_CHANNELS"); do ctl channel create --name "idle$i" --protocol hls >/dev/null; done
+sleep 1
+R[idle.rss_kib]="$(rss_kib "$SP_PID")"
+stop_sp
+
+kill "$NGX_PID" 2>/dev/null || true
+
+mem_ratio="$(awk -v r="${R[mem.rss_kib]}" -v h="${R[mem.held]}" 'BEGIN { printf "%.3f", r * 1024 / h }')"
+{
+    echo "| measurement | streampack | nginx | ratio (streampack / nginx) | target |"
+    echo "| --- | ---: | ---: | ---: | --- |"
+    echo "| playlist GET, wrk -c64 (req/s) | ${R[uring.playlist]} | ${R[ngx.playlist]} | $(ratio "${R[uring.playlist]}" "${R[ngx.playlist]}") | ≥ 2 |"
+    echo "| 1 MiB segment GET, h2load --h1 -c16 (req/s) | ${R[uring.segment_h2load]} | ${R[ngx.segment_h2load]} | $(ratio "${R[uring.segment_h2load]}" "${R[ngx.segment_h2load]}") | ≥ 1.3 |"
+    echo "| 1 MiB segment GET, streampack-load -c16 (req/s) | ${R[uring.segment_load]} | ${R[ngx.segment_load]} | $(ratio "${R[uring.segment_load]}" "${R[ngx.segment_load]}") | ≥ 1.3 |"
+    echo "| playlist GET p99 latency, streampack-load -c64 | $(ms "${R[uring.playlist_p99]}") | $(ms "${R[ngx.playlist_p99]}") | $(ratio "${R[uring.playlist_p99]}" "${R[ngx.playlist_p99]}") | (lower is better) |"
+    echo "| ingest, $ENCODERS encoders back to back (MiB/s) | $(mib "${R[sp.ingest]}") | $(mib "${R[ngx.ingest]}") (WebDAV) | $(ratio "${R[sp.ingest]}" "${R[ngx.ingest]}") | ≥ 3 |"
+    echo "| segment last byte → in served playlist, p99, real-time encoder | $(ms "${R[sp.live_vis_p99]}") | $(ms "${R[ngx.live_vis_p99]}") | $(ratio "${R[sp.live_vis_p99]}" "${R[ngx.live_vis_p99]}") | ≤ 1 ms |"
+    echo "| same, p99 under back-to-back ingest of $ENCODERS encoders | $(ms "${R[sp.ingest_vis_p99]}") | $(ms "${R[ngx.ingest_vis_p99]}") | $(ratio "${R[sp.ingest_vis_p99]}" "${R[ngx.ingest_vis_p99]}") | |"
+    echo "| live players served every segment in time | ${R[sp.players_well]}/${R[sp.players]} | ${R[ngx.players_well]}/${R[ngx.players]} | $(ratio "${R[sp.players_well]}" "${R[ngx.players_well]}") | all |"
+    echo "| live players: segment fetch p99 | $(ms "${R[sp.seg_p99]}") | $(ms "${R[ngx.seg_p99]}") | $(ratio "${R[sp.seg_p99]}" "${R[ngx.seg_p99]}") | |"
+    echo
+    echo "| streampack io driver | epoll | io_uring | epoll / io_uring |"
+    echo "| --- | ---: | ---: | ---: |"
+    echo "| playlist GET, wrk (req/s) | ${R[epoll.playlist]} | ${R[uring.playlist]} | $(ratio "${R[epoll.playlist]}" "${R[uring.playlist]}") |"
+    echo "| 1 MiB segment GET, h2load (req/s) | ${R[epoll.segment_h2load]} | ${R[uring.segment_h2load]} | $(ratio "${R[epoll.segment_h2load]}" "${R[uring.segment_h2load]}") |"
+    echo "| 1 MiB segment GET, streampack-load (req/s) | ${R[epoll.segment_load]} | ${R[uring.segment_load]} | $(ratio "${R[epoll.segment_load]}" "${R[uring.segment_load]}") |"
+    echo "| (nginx, for reference: playlist / segment h2load) | ${R[ngx.playlist]} | ${R[ngx.segment_h2load]} | epoll/nginx $(ratio "${R[epoll.playlist]}" "${R[ngx.playlist]}") / $(ratio "${R[epoll.segment_h2load]}" "${R[ngx.segment_h2load]}") |"
+    echo
+    echo "| memory | value | target |"
+    echo "| --- | ---: | --- |"
+    echo "| RSS / held media, $MEM_CHANNELS channels × $MEM_SEGMENTS segments | $((R[mem.rss_kib] / 1024)) MiB / $(mib "${R[mem.held]}") MiB = $mem_ratio | ≤ 1.1 |"
+    echo "| RSS with $IDLE_CHANNELS idle channels (empty daemon: $((R[idle.rss0_kib] / 1024)) MiB) | $((R[idle.rss_kib] / 1024)) MiB | < 100 MiB |"
+    echo
+    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs ($(uname -r)); servers on CPU $SERVER_CPUS ($CORES shard/worker), load generators on CPU $LOAD_CPUS; DUR=${DUR}s; GETs: best of $ROUNDS rounds alternating nginx and streampack (nginx best of $((2 * ROUNDS))); load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)."
+} >"$WORK/table.md"
+mkdir -p "$(dirname "$OUT")"
+cp "$WORK/table.md" "$OUT"
+echo
+cat "$OUT"

@@ -1,0 +1,266 @@
+//! `streampack-load`: load generator for streampack (and any HTTP/1.1 origin, e.g. nginx).
+//! Each run prints a human summary and one `RESULT key=value …` line for scripts.
+
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+use std::time::Duration;
+use streampack_benches::load::client::Url;
+use streampack_benches::load::encoders::{self, EncodersArgs, Target};
+use streampack_benches::load::hammer::{self, HammerArgs};
+use streampack_benches::load::players::{self, PlayersArgs};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "streampack-load",
+    version,
+    about = "Load generator for live HLS origins"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Args, Debug)]
+struct Common {
+    /// Executor threads of the load generator.
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+    /// Seconds to run.
+    #[arg(long, short = 'd', global = true, default_value_t = 10.0)]
+    duration: f64,
+    /// io driver of the load generator (`uring` falls back to epoll when unavailable).
+    #[arg(long, global = true, value_parser = ["uring", "epoll"], default_value = "epoll")]
+    io_driver: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// N keep-alive connections request one URL back to back: req/s, bytes/s, latency.
+    Hammer {
+        /// The URL.
+        url: String,
+        /// Connections in total.
+        #[arg(long, short = 'c', default_value_t = 64)]
+        connections: usize,
+        /// HEAD instead of GET.
+        #[arg(long)]
+        head: bool,
+    },
+    /// N live HLS players following an endpoint: how many got every segment in time.
+    Players {
+        /// The endpoint's main playlist URL.
+        url: String,
+        /// Players.
+        #[arg(long, short = 'n', default_value_t = 100)]
+        players: usize,
+        /// Seconds over which player starts are spread.
+        #[arg(long, default_value_t = 2.0)]
+        ramp: f64,
+    },
+    /// M encoders pushing segments and playlists by PUT, one channel each.
+    Encoders {
+        /// File of targets, one line per encoder: `INPUT_BASE_URL [SERVED_PLAYLIST_URL]`.
+        #[arg(long)]
+        targets: std::path::PathBuf,
+        /// Segment files to push (in turn).
+        #[arg(long, required = true, num_args = 1..)]
+        segments: Vec<std::path::PathBuf>,
+        /// Segment duration written in the playlists, seconds.
+        #[arg(long, default_value_t = 2.0)]
+        segment_duration: f64,
+        /// One segment per segment duration (a live encoder) instead of back to back.
+        #[arg(long)]
+        realtime: bool,
+        /// Stop after this many segments per encoder.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Segments listed by each playlist.
+        #[arg(long, default_value_t = 6)]
+        list_size: u64,
+        /// DELETE segments that left the playlist, as ffmpeg's `delete_segments`.
+        #[arg(long)]
+        delete: bool,
+    },
+}
+
+fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let input = words.next().ok_or("empty target line")?;
+        let mut input = Url::parse(input)?;
+        if !input.path.ends_with('/') {
+            input.path.push('/');
+        }
+        let served = words.next().map(Url::parse).transpose()?;
+        out.push(Target { input, served });
+    }
+    if out.is_empty() {
+        return Err("no targets".into());
+    }
+    Ok(out)
+}
+
+fn duration(secs: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("bad duration {secs}: {e}"))
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let c = &cli.common;
+    let uring = c.io_driver == "uring";
+    let d = duration(c.duration)?;
+    match cli.mode {
+        Mode::Hammer {
+            url,
+            connections,
+            head,
+        } => {
+            let r = hammer::run(&HammerArgs {
+                url: Url::parse(&url)?,
+                connections,
+                duration: d,
+                threads: c.threads,
+                head,
+                uring,
+            });
+            if r.ok == 0 {
+                return Err("no request succeeded".into());
+            }
+        }
+        Mode::Players { url, players, ramp } => {
+            players::run(&PlayersArgs {
+                url: Url::parse(&url)?,
+                players,
+                duration: d,
+                threads: c.threads,
+                uring,
+                ramp: duration(ramp)?,
+            });
+        }
+        Mode::Encoders {
+            targets,
+            segments,
+            segment_duration,
+            realtime,
+            count,
+            list_size,
+            delete,
+        } => {
+            let text = std::fs::read_to_string(&targets)
+                .map_err(|e| format!("{}: {e}", targets.display()))?;
+            let bodies = segments
+                .iter()
+                .map(|p| {
+                    std::fs::read(p)
+                        .map(Bytes::from)
+                        .map_err(|e| format!("{}: {e}", p.display()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let r = encoders::run(&EncodersArgs {
+                targets: parse_targets(&text)?,
+                segments: bodies,
+                segment_duration,
+                realtime,
+                duration: d,
+                count,
+                list_size,
+                delete,
+                threads: c.threads,
+                uring,
+            });
+            if r.segments == 0 {
+                return Err("no segment was accepted".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("streampack-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_modes_and_common_flags() {
+        let cli = Cli::try_parse_from([
+            "streampack-load",
+            "hammer",
+            "http://127.0.0.1:8080/x",
+            "-c",
+            "8",
+            "--threads",
+            "2",
+            "-d",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(cli.common.threads, 2);
+        assert_eq!(cli.common.duration, 3.0);
+        assert!(matches!(
+            cli.mode,
+            Mode::Hammer {
+                connections: 8,
+                head: false,
+                ..
+            }
+        ));
+        let cli = Cli::try_parse_from([
+            "streampack-load",
+            "encoders",
+            "--targets",
+            "t.txt",
+            "--segments",
+            "a.ts",
+            "b.ts",
+            "--count",
+            "5",
+        ])
+        .unwrap();
+        let Mode::Encoders {
+            segments, count, ..
+        } = cli.mode
+        else {
+            panic!("encoders")
+        };
+        assert_eq!(segments.len(), 2);
+        assert_eq!(count, Some(5));
+        assert!(Cli::try_parse_from(["streampack-load", "players"]).is_err());
+        assert!(
+            Cli::try_parse_from(["streampack-load", "--io-driver", "x", "hammer", "u"]).is_err()
+        );
+    }
+
+    #[test]
+    fn targets_file() {
+        let t = parse_targets(
+            "# comment\nhttp://127.0.0.1:8081/v1/a/b http://127.0.0.1:8080/v1/a/e/main.m3u8\n\nhttp://127.0.0.1:9/dav/ch1/\n",
+        )
+        .unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].input.path, "/v1/a/b/");
+        assert_eq!(t[0].served.as_ref().unwrap().path, "/v1/a/e/main.m3u8");
+        assert_eq!(
+            t[1].input.join("seg_00001.ts").unwrap().path,
+            "/dav/ch1/seg_00001.ts"
+        );
+        assert!(t[1].served.is_none());
+        assert!(parse_targets("\n").is_err());
+        assert!(duration(-1.0).is_err());
+    }
+}

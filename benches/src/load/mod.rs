@@ -1,0 +1,78 @@
+//! The load generator behind `streampack-load`, on monoio like the daemon: one executor per
+//! thread, connections spread over the threads, HTTP/1.1 keep-alive.
+//!
+//! - [`hammer`]: N connections request one URL back to back for T seconds (like wrk).
+//! - [`players`]: N live HLS players (reload every target duration, fetch each new segment once).
+//! - [`encoders`]: M encoders PUT segments and playlists to M channels and watch the served
+//!   playlist for each new segment.
+//!
+//! [`client`] is the minimal HTTP/1.1 client they share, [`stats`] the latency percentiles.
+
+pub mod client;
+pub mod encoders;
+pub mod hammer;
+pub mod players;
+pub mod playlist;
+pub mod stats;
+
+use std::future::Future;
+
+/// Runs `f` on a fresh monoio executor: io_uring when `uring` and a ring can be made, else
+/// epoll. `None` if no executor could be built.
+pub fn block_on<F: Future>(uring: bool, f: F) -> Option<F::Output> {
+    if uring {
+        if let Ok(mut rt) = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .build()
+        {
+            return Some(rt.block_on(f));
+        }
+    }
+    match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+    {
+        Ok(mut rt) => Some(rt.block_on(f)),
+        Err(_) => None,
+    }
+}
+
+/// Runs `threads` executors, thread `i` running `make(i)`, and collects their results.
+pub fn run_threads<T, F, Fut>(threads: usize, uring: bool, make: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = T>,
+{
+    let handles: Vec<_> = (0..threads.max(1))
+        .map(|i| {
+            let make = make.clone();
+            std::thread::spawn(move || block_on(uring, make(i)))
+        })
+        .collect();
+    handles
+        .into_iter()
+        .filter_map(|h| h.join().ok().flatten())
+        .collect()
+}
+
+/// Splits `n` items over `parts` threads: how many thread `i` gets.
+pub fn share(n: usize, parts: usize, i: usize) -> usize {
+    let parts = parts.max(1);
+    n / parts + usize::from(i < n % parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn shares_add_up() {
+        for n in 0..50 {
+            for parts in 1..7 {
+                let total: usize = (0..parts).map(|i| share(n, parts, i)).sum();
+                assert_eq!(total, n, "n={n} parts={parts}");
+            }
+        }
+    }
+}
