@@ -68,6 +68,29 @@ pub enum Request {
         /// Id or name.
         endpoint: String,
     },
+    /// Enable, disable or rotate an input's ingest credentials.
+    InputAuth {
+        /// Id or name.
+        channel: String,
+        /// `1`/`primary`, `2`/`backup`, or the input's id.
+        input: String,
+        /// What to do.
+        action: InputAuthAction,
+    },
+}
+
+/// What `input auth` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InputAuthAction {
+    /// Generate credentials (keeps existing ones if already enabled).
+    Enable,
+    /// Remove the check.
+    Disable,
+    /// Replace the credentials; the old ones stay valid for `grace_secs` (0: fail at once).
+    Rotate {
+        /// Seconds the old credentials stay valid.
+        grace_secs: u32,
+    },
 }
 
 /// Fields of a new channel; `None` takes the default.
@@ -119,6 +142,12 @@ pub struct EndpointCreate {
     pub kind: Option<EndpointType>,
     /// Default `main`.
     pub manifest_name: Option<String>,
+    /// Allowlist CIDRs (empty: everyone).
+    pub allow: Vec<String>,
+    /// Blocklist CIDRs.
+    pub block: Vec<String>,
+    /// AuthKeys (empty: none required).
+    pub auth_keys: Vec<String>,
 }
 
 /// Endpoint fields to change.
@@ -128,6 +157,12 @@ pub struct EndpointPatch {
     pub name: Option<String>,
     /// New manifest name.
     pub manifest_name: Option<String>,
+    /// Replaces the allowlist (`Some(vec![])` clears it).
+    pub allow: Option<Vec<String>>,
+    /// Replaces the blocklist.
+    pub block: Option<Vec<String>>,
+    /// Replaces the AuthKeys.
+    pub auth_keys: Option<Vec<String>>,
 }
 
 /// The daemon's answer.
@@ -184,6 +219,21 @@ pub struct InputView {
     pub role: String,
     /// The prefix an encoder appends its file names to (`<url>/main.m3u8`).
     pub url: String,
+    /// Ingest credentials.
+    pub auth: InputAuthView,
+}
+
+/// An input's ingest credentials as the operator sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputAuthView {
+    /// Whether pushes must authenticate.
+    pub enabled: bool,
+    /// Current username (`None` when disabled).
+    pub username: Option<String>,
+    /// Current password (`None` when disabled).
+    pub password: Option<String>,
+    /// Until when (Unix ms) the credentials before the last rotation are still accepted.
+    pub previous_valid_until_unix_ms: Option<u64>,
 }
 
 /// An endpoint.
@@ -202,6 +252,12 @@ pub struct EndpointView {
     pub url: String,
     /// Id of the channel it belongs to.
     pub channel_id: String,
+    /// Allowlist CIDRs (empty: everyone).
+    pub allow: Vec<String>,
+    /// Blocklist CIDRs.
+    pub block: Vec<String>,
+    /// AuthKeys, one of which a request must carry in the daemon's AuthKey header.
+    pub auth_keys: Vec<String>,
 }
 
 /// Live state of a channel.
