@@ -6,7 +6,7 @@
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use streampack_core::admin::proto::{
-    ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, Request,
+    ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, InputAuthAction, Request,
 };
 use streampack_core::channel::{EndpointType, Protocol};
 
@@ -35,8 +35,44 @@ pub enum Command {
     /// Endpoints of a channel: the URLs players and CDNs pull from
     #[command(subcommand)]
     Endpoint(EndpointCmd),
+    /// Inputs of a channel: ingest credentials
+    #[command(subcommand)]
+    Input(InputCmd),
     /// Daemon version, uptime, URLs and totals
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InputCmd {
+    /// Ingest authentication of an input (HTTP Basic and its credentials)
+    #[command(subcommand)]
+    Auth(InputAuthCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InputAuthCmd {
+    /// Require credentials; generates a username and a random password (shown by `channel show`)
+    Enable(InputRef),
+    /// Stop requiring credentials
+    Disable(InputRef),
+    /// Replace the credentials; the old ones fail at once unless --grace is given
+    Rotate {
+        #[command(flatten)]
+        input: InputRef,
+        /// Keep the old credentials valid this many seconds [default: 0]
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        grace: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InputRef {
+    /// Channel id or name
+    #[arg(value_name = "CH")]
+    pub channel: String,
+    /// 1 (primary), 2 (backup), or the input id
+    #[arg(value_name = "INPUT")]
+    pub input: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +187,15 @@ pub struct EndpointCreateArgs {
     /// Manifest file stem [daemon default: main]
     #[arg(long, value_name = "M")]
     pub manifest_name: Option<String>,
+    /// Admit only clients in this IPv4/IPv6 CIDR (repeatable; none: everyone)
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<String>,
+    /// Refuse clients in this CIDR (repeatable; wins over --allow)
+    #[arg(long, value_name = "CIDR")]
+    pub block: Vec<String>,
+    /// Require this key in the AuthKey header (repeatable: any one is accepted)
+    #[arg(long = "auth-key", value_name = "KEY")]
+    pub auth_keys: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -158,7 +203,16 @@ pub struct EndpointCreateArgs {
     ArgGroup::new("changes")
         .required(true)
         .multiple(true)
-        .args(["name", "manifest_name"])
+        .args([
+            "name",
+            "manifest_name",
+            "allow",
+            "block",
+            "auth_keys",
+            "clear_allow",
+            "clear_block",
+            "clear_auth_keys",
+        ])
 ))]
 pub struct EndpointEditArgs {
     /// Channel id or name
@@ -173,6 +227,39 @@ pub struct EndpointEditArgs {
     /// New manifest file stem
     #[arg(long, value_name = "M")]
     pub manifest_name: Option<String>,
+    /// Replace the allowlist with these CIDRs (repeatable)
+    #[arg(long, value_name = "CIDR", conflicts_with = "clear_allow")]
+    pub allow: Vec<String>,
+    /// Replace the blocklist with these CIDRs (repeatable)
+    #[arg(long, value_name = "CIDR", conflicts_with = "clear_block")]
+    pub block: Vec<String>,
+    /// Replace the AuthKeys with these (repeatable)
+    #[arg(
+        long = "auth-key",
+        value_name = "KEY",
+        conflicts_with = "clear_auth_keys"
+    )]
+    pub auth_keys: Vec<String>,
+    /// Empty the allowlist (everyone admitted unless blocked)
+    #[arg(long)]
+    pub clear_allow: bool,
+    /// Empty the blocklist
+    #[arg(long)]
+    pub clear_block: bool,
+    /// Require no AuthKey any more
+    #[arg(long)]
+    pub clear_auth_keys: bool,
+}
+
+/// `edit` semantics of a repeatable list flag: given → replace, `--clear-…` → empty, else keep.
+fn replace_list(given: Vec<String>, clear: bool) -> Option<Vec<String>> {
+    if clear {
+        Some(Vec::new())
+    } else if given.is_empty() {
+        None
+    } else {
+        Some(given)
+    }
 }
 
 /// `--protocol` values (core's [`Protocol`] knows nothing of clap).
@@ -214,6 +301,20 @@ impl Command {
     pub fn into_request(self) -> Request {
         match self {
             Command::Status => Request::Status,
+            Command::Input(InputCmd::Auth(a)) => {
+                let (r, action) = match a {
+                    InputAuthCmd::Enable(r) => (r, InputAuthAction::Enable),
+                    InputAuthCmd::Disable(r) => (r, InputAuthAction::Disable),
+                    InputAuthCmd::Rotate { input, grace } => {
+                        (input, InputAuthAction::Rotate { grace_secs: grace })
+                    }
+                };
+                Request::InputAuth {
+                    channel: r.channel,
+                    input: r.input,
+                    action,
+                }
+            }
             Command::Channel(c) => match c {
                 ChannelCmd::Create(a) => Request::ChannelCreate(ChannelCreate {
                     name: a.name,
@@ -242,6 +343,9 @@ impl Command {
                         name: a.name,
                         kind: a.kind.map(Into::into),
                         manifest_name: a.manifest_name,
+                        allow: a.allow,
+                        block: a.block,
+                        auth_keys: a.auth_keys,
                     },
                 },
                 EndpointCmd::List { channel } => Request::EndpointList { channel },
@@ -254,6 +358,9 @@ impl Command {
                     patch: EndpointPatch {
                         name: a.name,
                         manifest_name: a.manifest_name,
+                        allow: replace_list(a.allow, a.clear_allow),
+                        block: replace_list(a.block, a.clear_block),
+                        auth_keys: replace_list(a.auth_keys, a.clear_auth_keys),
                     },
                 },
                 EndpointCmd::Delete { channel, endpoint } => {
@@ -355,6 +462,79 @@ mod tests {
                 },
             ),
             (
+                &["input", "auth", "enable", "news", "1"],
+                Request::InputAuth {
+                    channel: s("news"),
+                    input: s("1"),
+                    action: InputAuthAction::Enable,
+                },
+            ),
+            (
+                &["input", "auth", "rotate", "news", "backup", "--grace", "30"],
+                Request::InputAuth {
+                    channel: s("news"),
+                    input: s("backup"),
+                    action: InputAuthAction::Rotate { grace_secs: 30 },
+                },
+            ),
+            (
+                &["input", "auth", "disable", "news", "2"],
+                Request::InputAuth {
+                    channel: s("news"),
+                    input: s("2"),
+                    action: InputAuthAction::Disable,
+                },
+            ),
+            (
+                &[
+                    "endpoint",
+                    "create",
+                    "news",
+                    "--name",
+                    "sec",
+                    "--allow",
+                    "10.0.0.0/8",
+                    "--allow",
+                    "::1",
+                    "--block",
+                    "10.9.0.0/16",
+                    "--auth-key",
+                    "k1-aaaaaa",
+                ],
+                Request::EndpointCreate {
+                    channel: s("news"),
+                    spec: EndpointCreate {
+                        name: s("sec"),
+                        allow: vec![s("10.0.0.0/8"), s("::1")],
+                        block: vec![s("10.9.0.0/16")],
+                        auth_keys: vec![s("k1-aaaaaa")],
+                        ..Default::default()
+                    },
+                },
+            ),
+            (
+                &[
+                    "endpoint",
+                    "edit",
+                    "news",
+                    "sec",
+                    "--clear-allow",
+                    "--auth-key",
+                    "a-key-111",
+                    "--auth-key",
+                    "b-key-222",
+                ],
+                Request::EndpointEdit {
+                    channel: s("news"),
+                    endpoint: s("sec"),
+                    patch: EndpointPatch {
+                        allow: Some(vec![]),
+                        auth_keys: Some(vec![s("a-key-111"), s("b-key-222")]),
+                        ..Default::default()
+                    },
+                },
+            ),
+            (
                 &["channel", "delete", "news"],
                 Request::ChannelDelete { channel: s("news") },
             ),
@@ -366,6 +546,7 @@ mod tests {
                         name: s("web"),
                         kind: None,
                         manifest_name: None,
+                        ..Default::default()
                     },
                 },
             ),
@@ -387,6 +568,7 @@ mod tests {
                         name: s("cmaf1"),
                         kind: Some(EndpointType::Cmaf),
                         manifest_name: Some(s("index")),
+                        ..Default::default()
                     },
                 },
             ),
@@ -409,6 +591,7 @@ mod tests {
                     patch: EndpointPatch {
                         name: None,
                         manifest_name: Some(s("live")),
+                        ..Default::default()
                     },
                 },
             ),
@@ -420,6 +603,7 @@ mod tests {
                     patch: EndpointPatch {
                         name: Some(s("web2")),
                         manifest_name: None,
+                        ..Default::default()
                     },
                 },
             ),

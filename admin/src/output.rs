@@ -24,7 +24,13 @@ pub fn format(req: &Request, resp: Response, fmt: Format) -> Result<String, CtlE
         (_, A::Error(e)) => Err(CtlError::Refused(e)),
         (Q::Status, A::Status(s)) if json => to_json(&s),
         (Q::Status, A::Status(s)) => Ok(render::status(&s)),
-        (Q::ChannelCreate(_) | Q::ChannelShow { .. } | Q::ChannelEdit { .. }, A::Channel(c)) => {
+        (
+            Q::ChannelCreate(_)
+            | Q::ChannelShow { .. }
+            | Q::ChannelEdit { .. }
+            | Q::InputAuth { .. },
+            A::Channel(c),
+        ) => {
             if json {
                 to_json(&c)
             } else {
@@ -82,6 +88,7 @@ fn request_kind(req: &Request) -> &'static str {
         Request::EndpointShow { .. } => "endpoint show",
         Request::EndpointEdit { .. } => "endpoint edit",
         Request::EndpointDelete { .. } => "endpoint delete",
+        Request::InputAuth { .. } => "input auth",
     }
 }
 
@@ -140,12 +147,35 @@ mod tests {
         assert_eq!(v["max_segment_duration"], 6);
         let mut input = keys(&v["inputs"][0]);
         input.sort_unstable();
-        assert_eq!(input, ["id", "role", "url"]);
+        assert_eq!(input, ["auth", "id", "role", "url"]);
+        let mut auth = keys(&v["inputs"][0]["auth"]);
+        auth.sort_unstable();
+        assert_eq!(
+            auth,
+            [
+                "enabled",
+                "password",
+                "previous_valid_until_unix_ms",
+                "username"
+            ]
+        );
+        assert_eq!(v["inputs"][0]["auth"]["username"], "enc-01020304");
+        assert_eq!(v["inputs"][1]["auth"]["enabled"], false);
         let mut ep = keys(&v["endpoints"][0]);
         ep.sort_unstable();
         assert_eq!(
             ep,
-            ["channel_id", "id", "manifest_name", "name", "type", "url"]
+            [
+                "allow",
+                "auth_keys",
+                "block",
+                "channel_id",
+                "id",
+                "manifest_name",
+                "name",
+                "type",
+                "url"
+            ]
         );
         assert_eq!(v["endpoints"][0]["type"], "hls");
         assert_eq!(v["live"]["active_input"], "primary");

@@ -2,7 +2,9 @@
 //! Pure functions from a view to a `String`, so what an operator sees is unit-tested.
 
 use std::fmt::Write as _;
-use streampack_core::admin::proto::{ChannelView, EndpointView, LiveView, StatusView};
+use streampack_core::admin::proto::{
+    ChannelView, EndpointView, InputAuthView, LiveView, StatusView,
+};
 
 /// `channel list`: one row per channel.
 pub fn channel_table(channels: &[ChannelView]) -> String {
@@ -64,9 +66,9 @@ pub fn channel_detail(c: &ChannelView) -> String {
     let inputs = c
         .inputs
         .iter()
-        .map(|i| vec![i.role.clone(), i.id.clone(), i.url.clone()])
+        .map(|i| vec![i.role.clone(), i.id.clone(), i.url.clone(), auth(&i.auth)])
         .collect::<Vec<_>>();
-    out.push_str(&table("  ", &["ROLE", "ID", "URL"], &inputs));
+    out.push_str(&table("  ", &["ROLE", "ID", "URL", "AUTH"], &inputs));
 
     out.push_str("\nendpoints:\n");
     if c.endpoints.is_empty() {
@@ -87,6 +89,28 @@ pub fn channel_detail(c: &ChannelView) -> String {
     out.push_str("\nlive:\n");
     out.push_str(&live(&c.live));
     out
+}
+
+/// `off`, or `USER:PASSWORD` (what goes into `http://USER:PASSWORD@host/…`).
+fn auth(a: &InputAuthView) -> String {
+    match (a.enabled, &a.username, &a.password) {
+        (true, Some(u), Some(p)) => {
+            let mut s = format!("{u}:{p}");
+            if let Some(t) = a.previous_valid_until_unix_ms {
+                let _ = write!(s, " (previous credentials valid until unix ms {t})");
+            }
+            s
+        }
+        _ => "off".into(),
+    }
+}
+
+fn list_or_dash(v: &[String]) -> String {
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 fn live(l: &LiveView) -> String {
@@ -198,6 +222,16 @@ pub fn endpoint_detail(e: &EndpointView) -> String {
             ("manifest name", e.manifest_name.clone()),
             ("url", e.url.clone()),
             ("channel id", e.channel_id.clone()),
+            (
+                "allow",
+                if e.allow.is_empty() {
+                    "everyone".into()
+                } else {
+                    e.allow.join(", ")
+                },
+            ),
+            ("block", list_or_dash(&e.block)),
+            ("auth keys", list_or_dash(&e.auth_keys)),
         ],
     )
 }
@@ -357,11 +391,18 @@ pub(crate) mod tests {
                     id: "aaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
                     role: "primary".into(),
                     url: format!("http://10.0.0.1:8080/v1/{CH_ID}/aaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+                    auth: InputAuthView {
+                        enabled: true,
+                        username: Some("enc-01020304".into()),
+                        password: Some("00112233445566778899aabbccddeeff".into()),
+                        previous_valid_until_unix_ms: None,
+                    },
                 },
                 InputView {
                     id: "bbbbbbbbbbbbbbbbbbbbbbbbbbbb".into(),
                     role: "backup".into(),
                     url: format!("http://10.0.0.1:8080/v1/{CH_ID}/bbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+                    auth: InputAuthView::default(),
                 },
             ],
             endpoints: vec![sample_endpoint()],
@@ -413,6 +454,9 @@ pub(crate) mod tests {
             manifest_name: "main".into(),
             url: format!("http://10.0.0.1:8081/v1/{CH_ID}/cccccccccccccccccccccccccccc/main.m3u8"),
             channel_id: CH_ID.into(),
+            allow: vec!["10.0.0.0/8".into()],
+            block: vec![],
+            auth_keys: vec![],
         }
     }
 
@@ -447,9 +491,9 @@ max playlist duration: 600 s
 description:           Studio A
 
 inputs (encoders push to <url>/<file>):
-  ROLE     ID                            URL
-  primary  aaaaaaaaaaaaaaaaaaaaaaaaaaaa  http://10.0.0.1:8080/v1/{CH_ID}/aaaaaaaaaaaaaaaaaaaaaaaaaaaa
-  backup   bbbbbbbbbbbbbbbbbbbbbbbbbbbb  http://10.0.0.1:8080/v1/{CH_ID}/bbbbbbbbbbbbbbbbbbbbbbbbbbbb
+  ROLE     ID                            URL                                                                                AUTH
+  primary  aaaaaaaaaaaaaaaaaaaaaaaaaaaa  http://10.0.0.1:8080/v1/{CH_ID}/aaaaaaaaaaaaaaaaaaaaaaaaaaaa  enc-01020304:00112233445566778899aabbccddeeff
+  backup   bbbbbbbbbbbbbbbbbbbbbbbbbbbb  http://10.0.0.1:8080/v1/{CH_ID}/bbbbbbbbbbbbbbbbbbbbbbbbbbbb  off
 
 endpoints:
   NAME  TYPE  URL

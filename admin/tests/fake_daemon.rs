@@ -76,6 +76,7 @@ fn channel() -> ChannelView {
         id: id.into(),
         role: role.into(),
         url: format!("http://127.0.0.1:8080/v1/{CH_ID}/{id}"),
+        auth: Default::default(),
     };
     ChannelView {
         id: CH_ID.into(),
@@ -124,7 +125,7 @@ fn create_sends_the_request_and_prints_the_channel() -> TestResult {
         stdout.contains(&format!("id:                    {CH_ID}\n")),
         "{stdout}"
     );
-    assert!(stdout.contains("  backup   idle   never"), "{stdout}");
+    assert!(stdout.contains("  backup   never   idle"), "{stdout}");
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     Ok(())
 }

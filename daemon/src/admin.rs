@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use streampack_core::admin::frame;
 use streampack_core::admin::proto::{
-    ChannelView, EndpointLiveView, EndpointView, InputLiveView, InputView, LiveView, Request,
-    Response, StatusView,
+    ChannelView, EndpointLiveView, EndpointView, InputAuthView, InputLiveView, InputView, LiveView,
+    Request, Response, StatusView,
 };
 use streampack_core::channel::{ChannelConfig, EndpointConfig, InputRole};
 use streampack_core::id::Id;
@@ -194,6 +194,26 @@ impl Admin {
                 tracing::info!(channel = %view.channel_id, endpoint = %view.id, "endpoint edited");
                 Response::Endpoint(view)
             }
+            Request::InputAuth {
+                channel,
+                input,
+                action,
+            } => {
+                let now = clock::now().unix_ms;
+                // Drawn before the change: a failing generator leaves everything as it was.
+                let mut bytes = [0u8; streampack_core::access::credentials::RANDOM_BYTES];
+                getrandom::fill(&mut bytes).map_err(|_| {
+                    ControlError::Unavailable(
+                        "the system random number generator failed; nothing changed".into(),
+                    )
+                })?;
+                let view = self.mutate(|st, _| {
+                    st.input_auth(&channel, &input, action, now, &mut || bytes)
+                        .map(|c| self.channel_view(c))
+                })?;
+                tracing::info!(channel = %view.id, input = %input, ?action, "input authentication changed");
+                Response::Channel(view)
+            }
             Request::EndpointDelete { channel, endpoint } => {
                 let gone = self.mutate(|st, _| st.delete_endpoint(&channel, &endpoint))?;
                 tracing::info!(channel = %channel, endpoint = %gone.id, name = %gone.name, "endpoint deleted");
@@ -256,6 +276,19 @@ impl Admin {
                     id: i.id.to_string(),
                     role: i.role.to_string(),
                     url: format!("{}/v1/{}/{}", self.shared.ingest_base, c.id, i.id),
+                    auth: match &i.auth {
+                        None => InputAuthView::default(),
+                        Some(a) => InputAuthView {
+                            enabled: true,
+                            username: Some(a.username.clone()),
+                            password: Some(a.password.clone()),
+                            previous_valid_until_unix_ms: a
+                                .previous
+                                .as_ref()
+                                .map(|p| p.valid_until_unix_ms)
+                                .filter(|&t| t > clock::now().unix_ms),
+                        },
+                    },
                 })
                 .collect(),
             endpoints: c
@@ -281,6 +314,9 @@ impl Admin {
                 e.manifest_file()
             ),
             channel_id: c.id.to_string(),
+            allow: e.allow.iter().map(|n| n.to_string()).collect(),
+            block: e.block.iter().map(|n| n.to_string()).collect(),
+            auth_keys: e.auth_keys.clone(),
         }
     }
 

@@ -59,6 +59,42 @@ pub struct Config {
     pub failover: Failover,
     /// Metrics listener and access log.
     pub observability: Observability,
+    /// Endpoint access control: the AuthKey header and the proxies trusted for
+    /// `X-Forwarded-For`.
+    pub access: Access,
+}
+
+/// Daemon-wide access-control settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Access {
+    /// Header an endpoint's AuthKey travels in.
+    pub auth_key_header: String,
+    /// CIDRs of proxies (a CDN's edges, a load balancer) whose `X-Forwarded-For` is believed.
+    /// Empty: the header is never trusted and the connecting address is the client.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Access {
+            auth_key_header: "X-TENCENT-PACKAGE".into(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl Access {
+    /// The trusted proxies, parsed.
+    pub fn trusted_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                streampack_core::access::parse_cidr(s)
+                    .map_err(|e| format!("access.trusted_proxies: {}", e.0))
+            })
+            .collect()
+    }
 }
 
 /// When to go back to the preferred input (see `docs/failover.md`).
@@ -223,6 +259,7 @@ impl Default for Config {
             cache: Cache::default(),
             failover: Failover::default(),
             observability: Observability::default(),
+            access: Access::default(),
         }
     }
 }
@@ -453,6 +490,19 @@ impl Config {
             .observability
             .validate(self.ingest.listen, self.pull.listen)
         {
+            return bad(m);
+        }
+        let h = &self.access.auth_key_header;
+        if h.is_empty()
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            return bad(format!(
+                "access.auth_key_header {h:?} is not a valid HTTP header name"
+            ));
+        }
+        if let Err(m) = self.access.trusted_nets() {
             return bad(m);
         }
         if self.cores > 1024 {

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use streampack_core::access::{check_basic, AuthOutcome};
 use streampack_core::channel::media::IngestError;
 use streampack_core::channel::InputRole;
 use streampack_core::http::{
@@ -18,6 +19,7 @@ use crate::shard::{IngestDone, IngestOp, ShardMsg};
 use crate::{access_log, metrics};
 
 const ALLOW: &[u8] = b"PUT, POST, DELETE";
+const WWW_AUTHENTICATE: &[u8] = b"Basic realm=\"streampack ingest\", charset=\"UTF-8\"";
 
 /// Is this path a manifest (smaller size cap)?
 fn is_manifest(path: &str) -> bool {
@@ -86,6 +88,27 @@ async fn serve_request(
         };
         let role = input.role;
         *tag = Some((entry.config.id, role));
+        // Before `100 Continue` and before any body byte: a client that sent
+        // `Expect: 100-continue` without credentials (ffmpeg with `user:pass@` URLs) retries
+        // with them and loses nothing.
+        if let Some(auth) = &input.auth {
+            let now = crate::clock::now().unix_ms;
+            match check_basic(auth, head.header("authorization"), now) {
+                AuthOutcome::Ok => {}
+                AuthOutcome::Missing => {
+                    return Err(early(HttpError::new(
+                        Status::UNAUTHORIZED,
+                        "this input requires credentials (HTTP Basic)",
+                    )))
+                }
+                AuthOutcome::Wrong => {
+                    return Err(early(HttpError::new(
+                        Status::UNAUTHORIZED,
+                        "wrong credentials for this input",
+                    )))
+                }
+            }
+        }
         let limits = &shared.config.limits;
         let cap = if is_manifest(&route.rest) {
             limits.max_manifest_bytes
@@ -168,6 +191,8 @@ async fn serve_request(
         Err((e, keep_open)) => {
             let extra: &[(&str, &[u8])] = if e.status == Status::METHOD_NOT_ALLOWED {
                 &[("Allow", ALLOW)]
+            } else if e.status == Status::UNAUTHORIZED {
+                &[("WWW-Authenticate", WWW_AUTHENTICATE)]
             } else {
                 &[]
             };

@@ -6,8 +6,9 @@ use bytes::Bytes;
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use streampack_core::access::{auth_key_ok, client_ip, ip_allowed};
 use streampack_core::channel::media::Lookup;
-use streampack_core::channel::EndpointType;
+use streampack_core::channel::{EndpointConfig, EndpointType};
 use streampack_core::http::{
     if_none_match_matches, parse_range, parse_v1_path, write_head, HttpError, Method, RangeOutcome,
     RequestHead, Status,
@@ -116,6 +117,9 @@ async fn serve_request<'r>(
         .metrics
         .endpoint(&endpoint.id)
         .map(|m| (m, ObjectType::of_path(&route.rest)));
+    if let Some(e) = access_denied(conn, &head, shared, endpoint) {
+        return send_error(conn, &e, keep, head_only).await;
+    }
     if endpoint.kind != EndpointType::Hls {
         let e = HttpError::new(
             Status::NOT_IMPLEMENTED,
@@ -163,6 +167,37 @@ async fn serve_request<'r>(
     } else {
         conn.write_with_body(out, body).await && keep
     }
+}
+
+/// The endpoint's IP lists, then its AuthKeys: `Some(403)` when the request may not pass.
+fn access_denied(
+    conn: &Conn,
+    head: &RequestHead,
+    shared: &Shared,
+    endpoint: &EndpointConfig,
+) -> Option<HttpError> {
+    if !endpoint.allow.is_empty() || !endpoint.block.is_empty() {
+        let client = client_ip(
+            conn.peer.ip(),
+            head.header("x-forwarded-for"),
+            &shared.trusted_proxies,
+        );
+        if let Err(why) = ip_allowed(&endpoint.allow, &endpoint.block, client) {
+            return Some(HttpError::new(Status::FORBIDDEN, why.to_string()));
+        }
+    }
+    if !auth_key_ok(&endpoint.auth_keys, head.header(&shared.auth_key_header)) {
+        let why = if head.header(&shared.auth_key_header).is_some() {
+            format!("wrong {} key for this endpoint", shared.auth_key_header)
+        } else {
+            format!(
+                "this endpoint requires the {} header",
+                shared.auth_key_header
+            )
+        };
+        return Some(HttpError::new(Status::FORBIDDEN, why));
+    }
+    None
 }
 
 /// Answers an error with [`ERROR_CORS`].

@@ -103,6 +103,10 @@ pub struct Shared {
     pub manifest_cache_control: String,
     /// `Cache-Control` of segments.
     pub segment_cache_control: String,
+    /// AuthKey header name (looked up case-insensitively).
+    pub auth_key_header: String,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Daemon-wide counters and live rates.
     pub metrics: Metrics,
     /// The access log, when on.

@@ -168,6 +168,9 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     let shared = Arc::new(Shared {
         manifest_cache_control: format!("public, max-age={}", cfg.cache.manifest_max_age_secs),
         segment_cache_control: format!("public, max-age={}", cfg.cache.segment_max_age_secs),
+        auth_key_header: cfg.access.auth_key_header.clone(),
+        // validate() parsed these already: nothing can be dropped here.
+        trusted_proxies: cfg.access.trusted_nets().unwrap_or_default(),
         ingest_base: cfg.ingest.base_url(),
         pull_base: cfg.pull.base_url(),
         config: cfg.clone(),
