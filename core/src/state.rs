@@ -4,6 +4,7 @@
 //! All rules the operator can run into live here (unique names, id-or-name lookup, the
 //! endpoint-before-channel delete rule) so they are tested without a daemon.
 
+use crate::access::cdn::normalize_domain;
 use crate::access::credentials::RANDOM_BYTES;
 use crate::access::{parse_cidr, InputAuth};
 use crate::admin::proto::{
@@ -11,8 +12,9 @@ use crate::admin::proto::{
 };
 use crate::channel::config::{
     validate_auth_key, validate_description, validate_durations, validate_endpoint_type,
-    validate_manifest_name, validate_name, ChannelConfig, EndpointConfig, InputConfig, InputRole,
-    DEFAULT_MANIFEST_NAME, DEFAULT_MAX_PLAYLIST_DURATION, DEFAULT_MAX_SEGMENT_DURATION,
+    validate_manifest_name, validate_name, validate_ttls, ChannelConfig, EndpointConfig,
+    InputConfig, InputRole, DEFAULT_MANIFEST_NAME, DEFAULT_MAX_PLAYLIST_DURATION,
+    DEFAULT_MAX_SEGMENT_DURATION,
 };
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
@@ -128,6 +130,7 @@ impl ControlState {
     fn check(&self) -> Result<(), String> {
         let mut names = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();
+        let mut domains = std::collections::HashSet::new();
         for c in &self.channels {
             if !names.insert(c.name.as_str()) {
                 return Err(format!("duplicate channel name {:?}", c.name));
@@ -142,6 +145,11 @@ impl ControlState {
                     "channel {} inputs are not primary then backup",
                     c.id
                 ));
+            }
+            for d in &c.cdn_domains {
+                if !domains.insert(d.as_str()) {
+                    return Err(format!("CDN domain {d} is bound to two channels"));
+                }
             }
             let mut ep_names = std::collections::HashSet::new();
             for e in &c.endpoints {
@@ -182,6 +190,7 @@ impl ControlState {
         validate_durations(seg, pl)?;
         let description = req.description.clone().unwrap_or_default();
         validate_description(&description)?;
+        validate_ttls(req.manifest_ttl, req.segment_ttl)?;
         if self.channels.iter().any(|c| c.name == req.name) {
             return Err(ControlError::Conflict(format!(
                 "a channel named {:?} already exists",
@@ -217,6 +226,9 @@ impl ControlState {
                 },
             ],
             endpoints: Vec::new(),
+            cdn_domains: Vec::new(),
+            manifest_ttl: req.manifest_ttl,
+            segment_ttl: req.segment_ttl,
         };
         self.channels.push(cfg);
         Ok(&self.channels[self.channels.len() - 1])
@@ -270,6 +282,13 @@ impl ControlState {
         if let Some(d) = &patch.description {
             validate_description(d)?;
             next.description = d.clone();
+        }
+        validate_ttls(patch.manifest_ttl, patch.segment_ttl)?;
+        if patch.manifest_ttl.is_some() {
+            next.manifest_ttl = patch.manifest_ttl;
+        }
+        if patch.segment_ttl.is_some() {
+            next.segment_ttl = patch.segment_ttl;
         }
         self.channels[i] = next;
         Ok(&self.channels[i])
@@ -500,6 +519,61 @@ impl ControlState {
         Ok(&self.channels[ci])
     }
 }
+
+impl ControlState {
+    /// Binds a CDN playback domain to a channel; a domain belongs to one channel at most.
+    /// Binding a domain the channel already has changes nothing.
+    pub fn cdn_bind(
+        &mut self,
+        channel: &str,
+        domain: &str,
+    ) -> Result<&ChannelConfig, ControlError> {
+        let ci = self.channel_index(channel)?;
+        let d = normalize_domain(domain)?;
+        if let Some(other) = self
+            .channels
+            .iter()
+            .find(|c| c.id != self.channels[ci].id && c.cdn_domains.contains(&d))
+        {
+            return Err(ControlError::Conflict(format!(
+                "{d} is already bound to channel {:?} ({}); unbind it there first",
+                other.name, other.id
+            )));
+        }
+        let c = &mut self.channels[ci];
+        if !c.cdn_domains.contains(&d) {
+            if c.cdn_domains.len() >= MAX_CDN_DOMAINS_PER_CHANNEL {
+                return Err(ControlError::Limit(format!(
+                    "at most {MAX_CDN_DOMAINS_PER_CHANNEL} CDN domains per channel"
+                )));
+            }
+            c.cdn_domains.push(d);
+        }
+        Ok(&self.channels[ci])
+    }
+
+    /// Unbinds a CDN playback domain from a channel.
+    pub fn cdn_unbind(
+        &mut self,
+        channel: &str,
+        domain: &str,
+    ) -> Result<&ChannelConfig, ControlError> {
+        let ci = self.channel_index(channel)?;
+        let d = normalize_domain(domain)?;
+        let c = &mut self.channels[ci];
+        let Some(i) = c.cdn_domains.iter().position(|x| *x == d) else {
+            return Err(ControlError::NotFound(format!(
+                "{d} is not bound to channel {:?}",
+                c.name
+            )));
+        };
+        c.cdn_domains.remove(i);
+        Ok(&self.channels[ci])
+    }
+}
+
+/// Most CDN domains one channel holds.
+pub const MAX_CDN_DOMAINS_PER_CHANNEL: usize = 16;
 
 /// Longest grace window of a rotation, seconds (one week).
 pub const MAX_ROTATION_GRACE_SECS: u32 = 7 * 24 * 3600;
@@ -867,5 +941,70 @@ mod tests {
         assert!(e.to_string().contains("--auth-key"), "{e}");
         let back = ControlState::from_json(&st.to_json().unwrap()).unwrap();
         assert_eq!(back.channels, st.channels);
+    }
+
+    #[test]
+    fn cdn_domains_belong_to_one_channel() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        create(&mut st, "a", &mut gen).unwrap();
+        create(&mut st, "b", &mut gen).unwrap();
+        let c = st.cdn_bind("a", "Live.Example.com.").unwrap();
+        assert_eq!(c.cdn_domains, vec!["live.example.com".to_string()]);
+        st.cdn_bind("a", "live.example.com").unwrap();
+        assert_eq!(st.channels[0].cdn_domains.len(), 1, "idempotent");
+        let e = st.cdn_bind("b", "live.example.com").unwrap_err();
+        assert!(
+            matches!(&e, ControlError::Conflict(m) if m.contains("channel \"a\"")),
+            "{e:?}"
+        );
+        let e = st.cdn_bind("b", "http://x.example/").unwrap_err();
+        assert!(matches!(e, ControlError::Invalid(_)), "{e:?}");
+        let back = ControlState::from_json(&st.to_json().unwrap()).unwrap();
+        assert_eq!(back.channels, st.channels);
+        let mut dup = st.clone();
+        dup.channels[1].cdn_domains.push("live.example.com".into());
+        assert!(matches!(
+            ControlState::from_json(&dup.to_json().unwrap()),
+            Err(LoadError::Inconsistent(_))
+        ));
+        st.cdn_unbind("a", "live.example.com").unwrap();
+        assert!(matches!(
+            st.cdn_unbind("a", "live.example.com"),
+            Err(ControlError::NotFound(_))
+        ));
+        st.cdn_bind("b", "live.example.com").unwrap();
+    }
+
+    #[test]
+    fn ttls_are_validated() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        let req = ChannelCreate {
+            name: "t".into(),
+            manifest_ttl: Some(61),
+            ..Default::default()
+        };
+        let e = st.create_channel(&req, &mut gen).unwrap_err();
+        assert!(e.to_string().contains("1-60"), "{e}");
+        let req = ChannelCreate {
+            name: "t".into(),
+            manifest_ttl: Some(2),
+            segment_ttl: Some(1800),
+            ..Default::default()
+        };
+        st.create_channel(&req, &mut gen).unwrap();
+        let patch = ChannelPatch {
+            segment_ttl: Some(9),
+            ..Default::default()
+        };
+        let e = st.edit_channel("t", &patch).unwrap_err();
+        assert!(e.to_string().contains("10-1800"), "{e}");
+        let patch = ChannelPatch {
+            segment_ttl: Some(30),
+            ..Default::default()
+        };
+        let c = st.edit_channel("t", &patch).unwrap();
+        assert_eq!((c.manifest_ttl, c.segment_ttl), (Some(2), Some(30)));
     }
 }

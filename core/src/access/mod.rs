@@ -2,9 +2,11 @@
 //! - [`credentials`]: per-input ingest credentials (HTTP Basic), rotation with an optional grace
 //!   window, constant-time comparison;
 //! - [`ip`]: endpoint allow/block lists of CIDRs and the client address behind trusted proxies;
-//! - [`authkey`]: the endpoint AuthKey header check.
+//! - [`authkey`]: the endpoint AuthKey header check;
+//! - [`cdn`]: CDN playback domains and which `Host` may reach a channel.
 
 pub mod authkey;
+pub mod cdn;
 pub mod credentials;
 pub mod ip;
 

@@ -77,6 +77,8 @@ mod tests {
             max_segment_duration: Some(4),
             max_playlist_duration: None,
             description: Some("d".into()),
+            manifest_ttl: Some(2),
+            segment_ttl: None,
         });
         let bytes = encode(&req).unwrap();
         for cut in 0..bytes.len() {

@@ -68,6 +68,25 @@ pub enum Request {
         /// Id or name.
         endpoint: String,
     },
+    /// Bind a CDN playback domain to a channel.
+    CdnBind {
+        /// Id or name.
+        channel: String,
+        /// Bare host name.
+        domain: String,
+    },
+    /// Unbind a CDN playback domain.
+    CdnUnbind {
+        /// Id or name.
+        channel: String,
+        /// Bare host name.
+        domain: String,
+    },
+    /// A channel's CDN domains (answered with the channel).
+    CdnList {
+        /// Id or name.
+        channel: String,
+    },
     /// Enable, disable or rotate an input's ingest credentials.
     InputAuth {
         /// Id or name.
@@ -106,6 +125,10 @@ pub struct ChannelCreate {
     pub max_playlist_duration: Option<u32>,
     /// Free text.
     pub description: Option<String>,
+    /// Playlist TTL, seconds (1-60); default: the daemon's.
+    pub manifest_ttl: Option<u32>,
+    /// Segment TTL, seconds (10-1800); default: the daemon's.
+    pub segment_ttl: Option<u32>,
 }
 
 impl Default for ChannelCreate {
@@ -116,6 +139,8 @@ impl Default for ChannelCreate {
             max_segment_duration: None,
             max_playlist_duration: None,
             description: None,
+            manifest_ttl: None,
+            segment_ttl: None,
         }
     }
 }
@@ -131,6 +156,10 @@ pub struct ChannelPatch {
     pub max_playlist_duration: Option<u32>,
     /// New description.
     pub description: Option<String>,
+    /// New playlist TTL, seconds.
+    pub manifest_ttl: Option<u32>,
+    /// New segment TTL, seconds.
+    pub segment_ttl: Option<u32>,
 }
 
 /// Fields of a new endpoint.
@@ -206,6 +235,12 @@ pub struct ChannelView {
     pub inputs: Vec<InputView>,
     /// In creation order.
     pub endpoints: Vec<EndpointView>,
+    /// Bound CDN playback domains.
+    pub cdn_domains: Vec<String>,
+    /// Playlist `Cache-Control: max-age` in effect, seconds.
+    pub manifest_ttl: u32,
+    /// Segment `Cache-Control: max-age` in effect, seconds.
+    pub segment_ttl: u32,
     /// What the channel is doing now.
     pub live: LiveView,
 }
@@ -258,6 +293,8 @@ pub struct EndpointView {
     pub block: Vec<String>,
     /// AuthKeys, one of which a request must carry in the daemon's AuthKey header.
     pub auth_keys: Vec<String>,
+    /// The manifest URL through each bound CDN domain.
+    pub cdn_urls: Vec<String>,
 }
 
 /// Live state of a channel.

@@ -220,6 +220,15 @@ pub struct ChannelConfig {
     /// In creation order.
     #[serde(default)]
     pub endpoints: Vec<EndpointConfig>,
+    /// CDN playback domains bound to this channel (each bound to one channel at most).
+    #[serde(default)]
+    pub cdn_domains: Vec<String>,
+    /// Playlist/manifest `Cache-Control: max-age`, seconds; `None`: the daemon's default.
+    #[serde(default)]
+    pub manifest_ttl: Option<u32>,
+    /// Segment `Cache-Control: max-age`, seconds; `None`: the daemon's default.
+    #[serde(default)]
+    pub segment_ttl: Option<u32>,
 }
 
 impl ChannelConfig {
@@ -272,6 +281,28 @@ fn validate_token(what: &str, s: &str, max: usize) -> Result<(), Invalid> {
     {
         return Err(Invalid(format!(
             "{what} {s:?} contains {c:?}: only letters, digits, '_' and '-' are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// Accepted playlist/manifest TTLs, seconds (the seed service's range).
+pub const MANIFEST_TTL_RANGE: (u32, u32) = (1, 60);
+/// Accepted segment TTLs, seconds (10 s to 30 min, the seed service's range).
+pub const SEGMENT_TTL_RANGE: (u32, u32) = (10, 1800);
+
+/// Checks per-channel cache TTLs.
+pub fn validate_ttls(manifest: Option<u32>, segment: Option<u32>) -> Result<(), Invalid> {
+    let (mlo, mhi) = MANIFEST_TTL_RANGE;
+    if let Some(m) = manifest.filter(|m| !(mlo..=mhi).contains(m)) {
+        return Err(Invalid(format!(
+            "manifest TTL must be {mlo}-{mhi} seconds, got {m}"
+        )));
+    }
+    let (slo, shi) = SEGMENT_TTL_RANGE;
+    if let Some(s) = segment.filter(|s| !(slo..=shi).contains(s)) {
+        return Err(Invalid(format!(
+            "segment TTL must be {slo}-{shi} seconds, got {s}"
         )));
     }
     Ok(())
