@@ -35,11 +35,38 @@ pub enum Command {
     /// Endpoints of a channel: the URLs players and CDNs pull from
     #[command(subcommand)]
     Endpoint(EndpointCmd),
+    /// CDN playback domains of a channel
+    #[command(subcommand)]
+    Cdn(CdnCmd),
     /// Inputs of a channel: ingest credentials
     #[command(subcommand)]
     Input(InputCmd),
     /// Daemon version, uptime, URLs and totals
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CdnCmd {
+    /// Bind a playback domain: requests whose Host is DOMAIN are served this channel's endpoints
+    Bind(CdnArgs),
+    /// Unbind a playback domain
+    Unbind(CdnArgs),
+    /// List a channel's playback domains and the CDN URLs of its endpoints
+    List {
+        /// Channel id or name
+        #[arg(value_name = "CH")]
+        channel: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CdnArgs {
+    /// Channel id or name
+    #[arg(value_name = "CH")]
+    pub channel: String,
+    /// Bare host name, e.g. live.example.com (a domain belongs to one channel at most)
+    #[arg(value_name = "DOMAIN")]
+    pub domain: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +141,12 @@ pub struct ChannelCreateArgs {
     /// Free text
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
+    /// Playlist Cache-Control max-age, seconds, 1-60 [daemon default: cache.manifest_max_age_secs]
+    #[arg(long, value_name = "S")]
+    pub manifest_ttl: Option<u32>,
+    /// Segment Cache-Control max-age, seconds, 10-1800 [daemon default: cache.segment_max_age_secs]
+    #[arg(long, value_name = "S")]
+    pub segment_ttl: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -121,7 +154,14 @@ pub struct ChannelCreateArgs {
     ArgGroup::new("changes")
         .required(true)
         .multiple(true)
-        .args(["name", "max_segment_duration", "max_playlist_duration", "description"])
+        .args([
+            "name",
+            "max_segment_duration",
+            "max_playlist_duration",
+            "description",
+            "manifest_ttl",
+            "segment_ttl",
+        ])
 ))]
 pub struct ChannelEditArgs {
     /// Channel id or name
@@ -139,6 +179,12 @@ pub struct ChannelEditArgs {
     /// New description ("" clears it)
     #[arg(long, value_name = "T")]
     pub description: Option<String>,
+    /// New playlist Cache-Control max-age, seconds (1-60)
+    #[arg(long, value_name = "S")]
+    pub manifest_ttl: Option<u32>,
+    /// New segment Cache-Control max-age, seconds (10-1800)
+    #[arg(long, value_name = "S")]
+    pub segment_ttl: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -301,6 +347,17 @@ impl Command {
     pub fn into_request(self) -> Request {
         match self {
             Command::Status => Request::Status,
+            Command::Cdn(c) => match c {
+                CdnCmd::Bind(a) => Request::CdnBind {
+                    channel: a.channel,
+                    domain: a.domain,
+                },
+                CdnCmd::Unbind(a) => Request::CdnUnbind {
+                    channel: a.channel,
+                    domain: a.domain,
+                },
+                CdnCmd::List { channel } => Request::CdnList { channel },
+            },
             Command::Input(InputCmd::Auth(a)) => {
                 let (r, action) = match a {
                     InputAuthCmd::Enable(r) => (r, InputAuthAction::Enable),
@@ -322,6 +379,8 @@ impl Command {
                     max_segment_duration: a.max_segment_duration,
                     max_playlist_duration: a.max_playlist_duration,
                     description: a.description,
+                    manifest_ttl: a.manifest_ttl,
+                    segment_ttl: a.segment_ttl,
                 }),
                 ChannelCmd::List => Request::ChannelList,
                 ChannelCmd::Show { channel } => Request::ChannelShow { channel },
@@ -332,6 +391,8 @@ impl Command {
                         max_segment_duration: a.max_segment_duration,
                         max_playlist_duration: a.max_playlist_duration,
                         description: a.description,
+                        manifest_ttl: a.manifest_ttl,
+                        segment_ttl: a.segment_ttl,
                     },
                 },
                 ChannelCmd::Delete { channel } => Request::ChannelDelete { channel },
@@ -415,6 +476,8 @@ mod tests {
                     "120",
                     "--description",
                     "Studio B",
+                    "--manifest-ttl",
+                    "2",
                 ],
                 Request::ChannelCreate(ChannelCreate {
                     name: s("sport"),
@@ -422,6 +485,8 @@ mod tests {
                     max_segment_duration: Some(4),
                     max_playlist_duration: Some(120),
                     description: Some(s("Studio B")),
+                    manifest_ttl: Some(2),
+                    segment_ttl: None,
                 }),
             ),
             (&["channel", "list"], Request::ChannelList),
@@ -458,6 +523,44 @@ mod tests {
                         max_segment_duration: Some(6),
                         max_playlist_duration: Some(60),
                         description: Some(s("")),
+                        ..Default::default()
+                    },
+                },
+            ),
+            (
+                &["cdn", "bind", "news", "live.example.com"],
+                Request::CdnBind {
+                    channel: s("news"),
+                    domain: s("live.example.com"),
+                },
+            ),
+            (
+                &["cdn", "unbind", "news", "live.example.com"],
+                Request::CdnUnbind {
+                    channel: s("news"),
+                    domain: s("live.example.com"),
+                },
+            ),
+            (
+                &["cdn", "list", "news"],
+                Request::CdnList { channel: s("news") },
+            ),
+            (
+                &[
+                    "channel",
+                    "edit",
+                    "news",
+                    "--manifest-ttl",
+                    "2",
+                    "--segment-ttl",
+                    "900",
+                ],
+                Request::ChannelEdit {
+                    channel: s("news"),
+                    patch: ChannelPatch {
+                        manifest_ttl: Some(2),
+                        segment_ttl: Some(900),
+                        ..Default::default()
                     },
                 },
             ),

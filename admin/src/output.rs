@@ -28,7 +28,9 @@ pub fn format(req: &Request, resp: Response, fmt: Format) -> Result<String, CtlE
             Q::ChannelCreate(_)
             | Q::ChannelShow { .. }
             | Q::ChannelEdit { .. }
-            | Q::InputAuth { .. },
+            | Q::InputAuth { .. }
+            | Q::CdnBind { .. }
+            | Q::CdnUnbind { .. },
             A::Channel(c),
         ) => {
             if json {
@@ -37,6 +39,14 @@ pub fn format(req: &Request, resp: Response, fmt: Format) -> Result<String, CtlE
                 Ok(render::channel_detail(&c))
             }
         }
+        (Q::CdnList { .. }, A::Channel(c)) if json => to_json(&serde_json::json!({
+            "channel_id": c.id,
+            "cdn_domains": c.cdn_domains,
+            "endpoints": c.endpoints.iter().map(|e| serde_json::json!({
+                "id": e.id, "name": e.name, "cdn_urls": e.cdn_urls,
+            })).collect::<Vec<_>>(),
+        })),
+        (Q::CdnList { .. }, A::Channel(c)) => Ok(render::cdn_list(&c)),
         (Q::ChannelList, A::Channels(cs)) if json => to_json(&cs),
         (Q::ChannelList, A::Channels(cs)) => Ok(render::channel_table(&cs)),
         (
@@ -89,6 +99,9 @@ fn request_kind(req: &Request) -> &'static str {
         Request::EndpointEdit { .. } => "endpoint edit",
         Request::EndpointDelete { .. } => "endpoint delete",
         Request::InputAuth { .. } => "input auth",
+        Request::CdnBind { .. } => "cdn bind",
+        Request::CdnUnbind { .. } => "cdn unbind",
+        Request::CdnList { .. } => "cdn list",
     }
 }
 
@@ -131,15 +144,18 @@ mod tests {
         assert_eq!(
             top,
             [
+                "cdn_domains",
                 "description",
                 "endpoints",
                 "id",
                 "inputs",
                 "live",
+                "manifest_ttl",
                 "max_playlist_duration",
                 "max_segment_duration",
                 "name",
-                "protocol"
+                "protocol",
+                "segment_ttl"
             ]
         );
         assert_eq!(v["id"], CH_ID);
@@ -169,6 +185,7 @@ mod tests {
                 "allow",
                 "auth_keys",
                 "block",
+                "cdn_urls",
                 "channel_id",
                 "id",
                 "manifest_name",

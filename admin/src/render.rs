@@ -59,6 +59,9 @@ pub fn channel_detail(c: &ChannelView) -> String {
                 format!("{} s", c.max_playlist_duration),
             ),
             ("description", or_dash(&c.description)),
+            ("playlist TTL", format!("{} s", c.manifest_ttl)),
+            ("segment TTL", format!("{} s", c.segment_ttl)),
+            ("CDN domains", list_or_dash(&c.cdn_domains)),
         ],
     );
 
@@ -84,6 +87,14 @@ pub fn channel_detail(c: &ChannelView) -> String {
             .map(|e| vec![e.name.clone(), e.kind.to_string(), e.url.clone()])
             .collect::<Vec<_>>();
         out.push_str(&table("  ", &["NAME", "TYPE", "URL"], &eps));
+        let cdn = c
+            .endpoints
+            .iter()
+            .flat_map(|e| e.cdn_urls.iter().map(|u| vec![e.name.clone(), u.clone()]))
+            .collect::<Vec<_>>();
+        if !cdn.is_empty() {
+            out.push_str(&table("  ", &["NAME", "CDN URL"], &cdn));
+        }
     }
 
     out.push_str("\nlive:\n");
@@ -189,6 +200,30 @@ fn live(l: &LiveView) -> String {
     out
 }
 
+/// `cdn list`: the channel's domains, then each endpoint's CDN URLs.
+pub fn cdn_list(c: &ChannelView) -> String {
+    if c.cdn_domains.is_empty() {
+        return format!(
+            "no CDN domains: bind one with `streampackctl cdn bind {} DOMAIN`\n",
+            c.name
+        );
+    }
+    let mut out = String::new();
+    for d in &c.cdn_domains {
+        let _ = writeln!(out, "{d}");
+    }
+    let rows = c
+        .endpoints
+        .iter()
+        .flat_map(|e| e.cdn_urls.iter().map(|u| vec![e.name.clone(), u.clone()]))
+        .collect::<Vec<_>>();
+    if !rows.is_empty() {
+        out.push('\n');
+        out.push_str(&table("", &["ENDPOINT", "CDN URL"], &rows));
+    }
+    out
+}
+
 /// `endpoint list`: one row per endpoint.
 pub fn endpoint_table(endpoints: &[EndpointView]) -> String {
     if endpoints.is_empty() {
@@ -232,6 +267,7 @@ pub fn endpoint_detail(e: &EndpointView) -> String {
             ),
             ("block", list_or_dash(&e.block)),
             ("auth keys", list_or_dash(&e.auth_keys)),
+            ("cdn urls", list_or_dash(&e.cdn_urls)),
         ],
     )
 }
@@ -406,6 +442,9 @@ pub(crate) mod tests {
                 },
             ],
             endpoints: vec![sample_endpoint()],
+            cdn_domains: vec![],
+            manifest_ttl: 1,
+            segment_ttl: 600,
             live: LiveView {
                 active_input: Some("primary".into()),
                 inputs: vec![
@@ -457,6 +496,7 @@ pub(crate) mod tests {
             allow: vec!["10.0.0.0/8".into()],
             block: vec![],
             auth_keys: vec![],
+            cdn_urls: vec![],
         }
     }
 
@@ -489,6 +529,9 @@ protocol:              hls
 max segment duration:  6 s
 max playlist duration: 600 s
 description:           Studio A
+playlist TTL:          1 s
+segment TTL:           600 s
+CDN domains:           -
 
 inputs (encoders push to <url>/<file>):
   ROLE     ID                            URL                                                                                AUTH

@@ -90,6 +90,9 @@ fn channel() -> ChannelView {
             input("bbbbbbbbbbbbbbbbbbbbbbbbbbbb", "backup"),
         ],
         endpoints: Vec::new(),
+        cdn_domains: Vec::new(),
+        manifest_ttl: 1,
+        segment_ttl: 600,
         live: LiveView {
             active_input: None,
             inputs: ["primary", "backup"]

@@ -194,6 +194,23 @@ impl Admin {
                 tracing::info!(channel = %view.channel_id, endpoint = %view.id, "endpoint edited");
                 Response::Endpoint(view)
             }
+            Request::CdnBind { channel, domain } => {
+                let view = self
+                    .mutate(|st, _| st.cdn_bind(&channel, &domain).map(|c| self.channel_view(c)))?;
+                tracing::info!(channel = %view.id, domain = %domain, "CDN domain bound");
+                Response::Channel(view)
+            }
+            Request::CdnUnbind { channel, domain } => {
+                let view = self.mutate(|st, _| {
+                    st.cdn_unbind(&channel, &domain)
+                        .map(|c| self.channel_view(c))
+                })?;
+                tracing::info!(channel = %view.id, domain = %domain, "CDN domain unbound");
+                Response::Channel(view)
+            }
+            Request::CdnList { channel } => {
+                Response::Channel(self.channel_view(self.lock()?.channel(&channel)?))
+            }
             Request::InputAuth {
                 channel,
                 input,
@@ -296,6 +313,13 @@ impl Admin {
                 .iter()
                 .map(|e| self.endpoint_view(c, e))
                 .collect(),
+            cdn_domains: c.cdn_domains.clone(),
+            manifest_ttl: c
+                .manifest_ttl
+                .unwrap_or(self.shared.config.cache.manifest_max_age_secs),
+            segment_ttl: c
+                .segment_ttl
+                .unwrap_or(self.shared.config.cache.segment_max_age_secs),
             live: self.live_view(c),
         }
     }
@@ -317,7 +341,28 @@ impl Admin {
             allow: e.allow.iter().map(|n| n.to_string()).collect(),
             block: e.block.iter().map(|n| n.to_string()).collect(),
             auth_keys: e.auth_keys.clone(),
+            cdn_urls: c
+                .cdn_domains
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}://{d}/v1/{}/{}/{}",
+                        self.pull_scheme(),
+                        c.id,
+                        e.id,
+                        e.manifest_file()
+                    )
+                })
+                .collect(),
         }
+    }
+
+    /// `http` or `https`, as in the pull base URL: the CDN URL keeps the origin's scheme.
+    fn pull_scheme(&self) -> &str {
+        self.shared
+            .pull_base
+            .split_once("://")
+            .map_or("http", |(s, _)| s)
     }
 
     fn live_view(&self, c: &ChannelConfig) -> LiveView {

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use streampack_core::access::cdn::{host_may_reach, host_of};
 use streampack_core::access::{auth_key_ok, client_ip, ip_allowed};
 use streampack_core::channel::media::Lookup;
 use streampack_core::channel::{EndpointConfig, EndpointType};
@@ -113,6 +114,17 @@ async fn serve_request<'r>(
         let e = HttpError::new(Status::NOT_FOUND, "unknown endpoint for this channel");
         return send_error(conn, &e, keep, head_only).await;
     };
+    let host = head.header("host").and_then(host_of);
+    if let Err(why) = host_may_reach(
+        host.as_deref(),
+        &entry.config.id,
+        !entry.config.cdn_domains.is_empty(),
+        |h| reg.domains.get(h).copied(),
+        &shared.pull_host,
+    ) {
+        let e = HttpError::new(Status::NOT_FOUND, why);
+        return send_error(conn, &e, keep, head_only).await;
+    }
     *tag = entry
         .metrics
         .endpoint(&endpoint.id)
@@ -142,7 +154,10 @@ async fn serve_request<'r>(
             content_type: PLAYLIST_TYPE,
             etag: &r.etag,
             last_modified_unix_ms: r.last_modified_unix_ms,
-            cache_control: &shared.manifest_cache_control,
+            cache_control: entry
+                .manifest_cache_control
+                .as_deref()
+                .unwrap_or(&shared.manifest_cache_control),
             ranges: false,
         },
         Lookup::Object(o) => Answer {
@@ -150,7 +165,10 @@ async fn serve_request<'r>(
             content_type: o.content_type.as_bytes(),
             etag: &o.etag,
             last_modified_unix_ms: o.last_modified_unix_ms,
-            cache_control: &shared.segment_cache_control,
+            cache_control: entry
+                .segment_cache_control
+                .as_deref()
+                .unwrap_or(&shared.segment_cache_control),
             ranges: true,
         },
         Lookup::NotFound => {

@@ -173,6 +173,7 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         trusted_proxies: cfg.access.trusted_nets().unwrap_or_default(),
         ingest_base: cfg.ingest.base_url(),
         pull_base: cfg.pull.base_url(),
+        pull_host: url_host(&cfg.pull.base_url()),
         config: cfg.clone(),
         registry: arc_swap::ArcSwap::from_pointee(registry),
         inboxes: inbox_tx,
@@ -442,4 +443,11 @@ async fn serve(
             return;
         }
     }
+}
+
+/// Host of a base URL (`http://HOST:PORT/…` → `host`), lowercase, IPv6 without brackets.
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    streampack_core::access::cdn::host_of(authority.as_bytes()).unwrap_or_default()
 }
