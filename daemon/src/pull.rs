@@ -231,8 +231,16 @@ async fn send_error_with(
     keep_alive: bool,
     head_only: bool,
 ) -> bool {
-    let mut hdrs: Vec<(&str, &[u8])> = Vec::with_capacity(ERROR_CORS.len() + extra.len());
+    let mut hdrs: Vec<(&str, &[u8])> = Vec::with_capacity(ERROR_CORS.len() + extra.len() + 1);
     hdrs.extend_from_slice(&ERROR_CORS);
+    // A CDN may remember a 404 briefly (a segment not yet there appears within a second); an
+    // answer that depends on who asks (403) or on the moment (503, 4xx/5xx) must not be stored.
+    let cache: &[u8] = if e.status == Status::NOT_FOUND {
+        b"public, max-age=1"
+    } else {
+        b"no-store"
+    };
+    hdrs.push(("Cache-Control", cache));
     hdrs.extend_from_slice(extra);
     conn.send_error_with(e, &hdrs, keep_alive, head_only).await
 }
