@@ -68,8 +68,10 @@ pub enum AuthOutcome {
     Ok,
     /// No `Authorization` header, or not a Basic one.
     Missing,
-    /// Basic credentials that do not match.
+    /// Credentials that do not match.
     Wrong,
+    /// Right Digest credentials on an expired nonce: answer 401 with `stale=true`.
+    Stale,
 }
 
 /// Splits `Basic base64(user:pass)`; `None` when it is not a well-formed Basic header.
@@ -108,6 +110,42 @@ pub fn check_basic(auth: &InputAuth, header: Option<&[u8]>, now_unix_ms: u64) ->
     } else {
         AuthOutcome::Wrong
     }
+}
+
+/// Checks an `Authorization` header, Basic or Digest (RFC 7616, MD5 or SHA-256), against
+/// `auth` for a request `method target` at `now_unix_ms`. Credentials in their grace window
+/// count like the current ones.
+pub fn check_request(
+    auth: &InputAuth,
+    header: Option<&[u8]>,
+    method: &str,
+    target: &[u8],
+    now_unix_ms: u64,
+) -> AuthOutcome {
+    let Some(h) = header else {
+        return AuthOutcome::Missing;
+    };
+    if let Some(p) = super::digest::parse_digest(h) {
+        use super::digest::{check, NonceCheck};
+        let mut pairs = vec![(auth.username.as_str(), auth.password.as_str())];
+        if let Some(prev) = auth
+            .previous
+            .as_ref()
+            .filter(|p| now_unix_ms < p.valid_until_unix_ms)
+        {
+            pairs.push((prev.username.as_str(), prev.password.as_str()));
+        }
+        let mut out = AuthOutcome::Wrong;
+        for (u, pw) in pairs {
+            match check(&p, u, pw, method, target, now_unix_ms) {
+                Ok(NonceCheck::Valid) => return AuthOutcome::Ok,
+                Ok(_) => out = AuthOutcome::Stale,
+                Err(()) => {}
+            }
+        }
+        return out;
+    }
+    check_basic(auth, Some(h), now_unix_ms)
 }
 
 #[cfg(test)]
@@ -180,6 +218,66 @@ mod tests {
         let b = a.rotate([2; RANDOM_BYTES], 0, 60);
         let mixed = basic(&a.username, &b.password);
         assert_eq!(check_basic(&b, Some(&mixed), 1), AuthOutcome::Wrong);
+    }
+
+    #[test]
+    fn digest_with_rotation_and_grace() {
+        use crate::access::digest::{
+            expected_response, make_nonce, Algorithm, DigestParams, REALM,
+        };
+        let header = |u: &str, pw: &str, nonce_key: &str, now: u64| {
+            let mut p = DigestParams {
+                username: u.into(),
+                realm: REALM.into(),
+                nonce: make_nonce(nonce_key.as_bytes(), now),
+                uri: "/v1/c/i/seg.ts".into(),
+                algorithm: Some("SHA-256".into()),
+                qop: Some("auth".into()),
+                nc: Some("00000001".into()),
+                cnonce: Some("abc".into()),
+                ..Default::default()
+            };
+            p.response = expected_response(Algorithm::Sha256, &p, pw, "PUT").unwrap();
+            format!(
+                r#"Digest username="{}", realm="{REALM}", nonce="{}", uri="{}", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="abc", response="{}""#,
+                p.username, p.nonce, p.uri, p.response
+            )
+        };
+        let a = InputAuth::generate([1; RANDOM_BYTES]);
+        let t = b"/v1/c/i/seg.ts";
+        let h = header(&a.username, &a.password, &a.password, 0);
+        assert_eq!(
+            check_request(&a, Some(h.as_bytes()), "PUT", t, 0),
+            AuthOutcome::Ok
+        );
+        assert_eq!(
+            check_request(&a, Some(h.as_bytes()), "PUT", b"/v1/c/i/other.ts", 0),
+            AuthOutcome::Wrong
+        );
+        let late = crate::access::digest::NONCE_LIFETIME_MS + 1;
+        assert_eq!(
+            check_request(&a, Some(h.as_bytes()), "PUT", t, late),
+            AuthOutcome::Stale
+        );
+        let b = a.rotate([2; RANDOM_BYTES], 0, 10);
+        assert_eq!(
+            check_request(&b, Some(h.as_bytes()), "PUT", t, 5_000),
+            AuthOutcome::Ok
+        );
+        assert_eq!(
+            check_request(&b, Some(h.as_bytes()), "PUT", t, 10_000),
+            AuthOutcome::Wrong
+        );
+        let c = a.rotate([3; RANDOM_BYTES], 0, 0);
+        assert_eq!(
+            check_request(&c, Some(h.as_bytes()), "PUT", t, 0),
+            AuthOutcome::Wrong
+        );
+        let basic = basic(&c.username, &c.password);
+        assert_eq!(
+            check_request(&c, Some(&basic), "PUT", t, 0),
+            AuthOutcome::Ok
+        );
     }
 
     proptest! {
