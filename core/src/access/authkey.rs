@@ -22,10 +22,12 @@ pub fn auth_key_ok(keys: &[String], presented: Option<&[u8]>) -> bool {
 mod tests {
     use super::*;
 
+    type Row<'a> = (&'a [String], Option<&'a [u8]>, bool);
+
     #[test]
     fn table() {
         let two = vec!["old-key".to_string(), "new-key".to_string()];
-        let table: &[(&[String], Option<&[u8]>, bool)] = &[
+        let table: &[Row<'_>] = &[
             (&[], None, true),
             (&[], Some(b"anything"), true),
             (&two, None, false),

@@ -138,9 +138,9 @@ pub fn check_request(
         let mut out = AuthOutcome::Wrong;
         for (u, pw) in pairs {
             match check(&p, u, pw, method, target, now_unix_ms) {
-                Ok(NonceCheck::Valid) => return AuthOutcome::Ok,
-                Ok(_) => out = AuthOutcome::Stale,
-                Err(()) => {}
+                Some(NonceCheck::Valid) => return AuthOutcome::Ok,
+                Some(_) => out = AuthOutcome::Stale,
+                None => {}
             }
         }
         return out;
@@ -158,9 +158,11 @@ mod tests {
         format!("Basic {enc}").into_bytes()
     }
 
+    type Row<'a> = (&'a [u8], Option<(&'a str, &'a str)>);
+
     #[test]
     fn parse_table() {
-        let table: &[(&[u8], Option<(&str, &str)>)] = &[
+        let table: &[Row<'_>] = &[
             (b"Basic dXNlcjpwYXNz", Some(("user", "pass"))),
             (b"basic   dXNlcjpwYXNz ", Some(("user", "pass"))),
             (b"Basic dXNlcjpwYTpzcw==", Some(("user", "pa:ss"))),

@@ -227,8 +227,8 @@ pub fn algorithm_of(p: &DigestParams) -> Option<Algorithm> {
     }
 }
 
-/// Checks Digest credentials for `(username, password)`: `Ok(Valid)` when they match and the
-/// nonce is fresh, `Ok(Stale)` when they match with an expired nonce, `Err(())` otherwise.
+/// Checks Digest credentials for `(username, password)`: `Some(Valid)` when they match and the
+/// nonce is fresh, `Some(Stale)` when they match with an expired nonce, `None` otherwise.
 /// `target` is the request-target the request was sent to: the `uri` must name it.
 pub fn check(
     p: &DigestParams,
@@ -237,19 +237,19 @@ pub fn check(
     method: &str,
     target: &[u8],
     now_unix_ms: u64,
-) -> Result<NonceCheck, ()> {
-    let alg = algorithm_of(p).ok_or(())?;
+) -> Option<NonceCheck> {
+    let alg = algorithm_of(p)?;
     let user_ok = ct_eq(p.username.as_bytes(), username.as_bytes());
     let uri_ok = p.uri.as_bytes() == target;
     let realm_ok = p.realm == REALM;
-    let want = expected_response(alg, p, password, method).ok_or(())?;
+    let want = expected_response(alg, p, password, method)?;
     let resp_ok = ct_eq(p.response.as_bytes(), want.as_bytes());
     if !(user_ok & uri_ok & realm_ok & resp_ok) {
-        return Err(());
+        return None;
     }
     match check_nonce(password.as_bytes(), &p.nonce, now_unix_ms) {
-        NonceCheck::Invalid => Err(()),
-        ok => Ok(ok),
+        NonceCheck::Invalid => None,
+        ok => Some(ok),
     }
 }
 
@@ -343,24 +343,27 @@ mod tests {
     fn check_table() {
         for alg in [Algorithm::Md5, Algorithm::Sha256] {
             let p = signed(alg, "u", "pw", "/x", 5);
-            assert_eq!(check(&p, "u", "pw", "PUT", b"/x", 5), Ok(NonceCheck::Valid));
+            assert_eq!(
+                check(&p, "u", "pw", "PUT", b"/x", 5),
+                Some(NonceCheck::Valid)
+            );
             assert_eq!(
                 check(&p, "u", "pw", "PUT", b"/x", 6 + NONCE_LIFETIME_MS),
-                Ok(NonceCheck::Stale)
+                Some(NonceCheck::Stale)
             );
             assert!(
-                check(&p, "u", "other", "PUT", b"/x", 5).is_err(),
+                check(&p, "u", "other", "PUT", b"/x", 5).is_none(),
                 "password"
             );
-            assert!(check(&p, "v", "pw", "PUT", b"/x", 5).is_err(), "user");
+            assert!(check(&p, "v", "pw", "PUT", b"/x", 5).is_none(), "user");
             assert!(
-                check(&p, "u", "pw", "PUT", b"/y", 5).is_err(),
+                check(&p, "u", "pw", "PUT", b"/y", 5).is_none(),
                 "uri of another request"
             );
-            assert!(check(&p, "u", "pw", "POST", b"/x", 5).is_err(), "method");
+            assert!(check(&p, "u", "pw", "POST", b"/x", 5).is_none(), "method");
             let mut md5_sess = p.clone();
             md5_sess.algorithm = Some("MD5-sess".into());
-            assert!(check(&md5_sess, "u", "pw", "PUT", b"/x", 5).is_err());
+            assert!(check(&md5_sess, "u", "pw", "PUT", b"/x", 5).is_none());
         }
     }
 
@@ -368,9 +371,9 @@ mod tests {
         #[test]
         fn only_the_password_signs(pw in "[a-f0-9]{8,32}", other in "[a-f0-9]{8,32}", now in 0u64..1u64 << 50) {
             let p = signed(Algorithm::Sha256, "u", &pw, "/v1/x", now);
-            prop_assert_eq!(check(&p, "u", &pw, "PUT", b"/v1/x", now), Ok(NonceCheck::Valid));
+            prop_assert_eq!(check(&p, "u", &pw, "PUT", b"/v1/x", now), Some(NonceCheck::Valid));
             if other != pw {
-                prop_assert!(check(&p, "u", &other, "PUT", b"/v1/x", now).is_err());
+                prop_assert!(check(&p, "u", &other, "PUT", b"/v1/x", now).is_none());
             }
         }
     }
