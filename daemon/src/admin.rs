@@ -33,8 +33,22 @@ pub struct Admin {
     dir: PathBuf,
 }
 
-/// Binds the admin socket with mode 0600, refusing to steal a live daemon's socket.
-pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+/// Binds the admin socket with mode 0600 (0660 owned by `group` when one is given), refusing
+/// to steal a live daemon's socket.
+pub fn bind(path: &Path, group: Option<&str>) -> std::io::Result<UnixListener> {
+    let gid = match group {
+        None => None,
+        Some(name) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => Some(g.gid),
+            Ok(None) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("admin_socket_group: no group named {name:?}"),
+                ))
+            }
+            Err(e) => return Err(std::io::Error::from(e)),
+        },
+    };
     if path.exists() {
         if UnixStream::connect(path).is_ok() {
             return Err(std::io::Error::new(
@@ -56,6 +70,11 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     nix::sys::stat::umask(old);
     let listener = bound?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    if let Some(gid) = gid {
+        // Group first, then the group bits: never readable by a group that is not the one asked.
+        nix::unistd::chown(path, None, Some(gid)).map_err(std::io::Error::from)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    }
     Ok(listener)
 }
 

@@ -41,6 +41,9 @@ pub struct Config {
     /// Admin socket path; default: `$RUNTIME_DIRECTORY/streampackd.sock` under systemd, else
     /// inside the state directory.
     pub admin_socket: Option<PathBuf>,
+    /// Group allowed to use the admin socket (mode 0660, owned by this group); unset: mode 0600,
+    /// the daemon's user only.
+    pub admin_socket_group: Option<String>,
     /// io driver choice.
     pub io_driver: IoDriver,
     /// Executor threads; 0 = one per available core.
@@ -244,6 +247,7 @@ impl Default for Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("streampack-state")),
             admin_socket: None,
+            admin_socket_group: None,
             io_driver: IoDriver::Auto,
             cores: 0,
             log_format: LogFormat::Text,

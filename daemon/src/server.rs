@@ -190,10 +190,13 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     metrics::live::spawn(Arc::clone(&shared)).map_err(StartError::Thread)?;
 
     let socket_path = cfg.admin_socket_path();
-    let admin_listener = admin::bind(&socket_path).map_err(|source| StartError::AdminSocket {
-        path: socket_path.display().to_string(),
-        source,
-    })?;
+    let admin_listener =
+        admin::bind(&socket_path, cfg.admin_socket_group.as_deref()).map_err(|source| {
+            StartError::AdminSocket {
+                path: socket_path.display().to_string(),
+                source,
+            }
+        })?;
     let admin = Arc::new(Admin::new(
         Arc::clone(&shared),
         state,

@@ -619,3 +619,38 @@ fn digest_md5_sha256_and_curl() {
         "only authenticated PUTs stored"
     );
 }
+
+/// The admin socket is 0600 by default; `admin_socket_group` makes it 0660 owned by that group;
+/// an unknown group stops the daemon with a message naming it.
+#[test]
+fn admin_socket_mode_and_group() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let d = Daemon::start(DaemonOpts::default());
+    let m = std::fs::metadata(&d.socket).unwrap();
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
+
+    let gid = nix::unistd::getegid();
+    let group = nix::unistd::Group::from_gid(gid)
+        .unwrap()
+        .expect("own group")
+        .name;
+    let g = Daemon::start(DaemonOpts {
+        config_toml: Some(format!("admin_socket_group = \"{group}\"\n")),
+        ..DaemonOpts::default()
+    });
+    let m = std::fs::metadata(&g.socket).unwrap();
+    assert_eq!(m.permissions().mode() & 0o777, 0o660);
+    assert_eq!(m.gid(), gid.as_raw());
+    assert!(g.ctl_json(&["status"])["version"].is_string());
+
+    let mut bad = Daemon::launch(DaemonOpts {
+        config_toml: Some("admin_socket_group = \"no-such-group-sp\"\n".into()),
+        ..DaemonOpts::default()
+    });
+    let st = bad
+        .wait_exit(Duration::from_secs(10))
+        .expect("daemon exits");
+    assert!(!st.success());
+    let log = bad.stderr_log();
+    assert!(log.contains("no-such-group-sp"), "{log}");
+}
