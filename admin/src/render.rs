@@ -560,6 +560,31 @@ live:
     }
 
     #[test]
+    fn cdn_list_prints_domains_and_urls() {
+        let mut c = sample_channel();
+        assert!(cdn_list(&c).contains("streampackctl cdn bind news DOMAIN"));
+        c.cdn_domains = vec!["live.example.com".into()];
+        c.endpoints[0].cdn_urls = vec![format!(
+            "http://live.example.com/v1/{CH_ID}/cccccccccccccccccccccccccccc/main.m3u8"
+        )];
+        let out = cdn_list(&c);
+        assert!(out.starts_with("live.example.com\n"), "{out}");
+        assert!(
+            out.contains("web       http://live.example.com/v1/"),
+            "{out}"
+        );
+        let detail = endpoint_detail(&c.endpoints[0]);
+        assert!(
+            detail.contains("cdn urls:") && detail.contains("live.example.com"),
+            "{detail}"
+        );
+        assert!(
+            detail.contains("allow:") && detail.contains("10.0.0.0/8"),
+            "{detail}"
+        );
+    }
+
+    #[test]
     fn a_fresh_channel_says_what_to_do_next() {
         let mut c = sample_channel();
         c.endpoints.clear();

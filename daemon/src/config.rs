@@ -614,6 +614,41 @@ mod tests {
     }
 
     #[test]
+    fn access_section_is_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(
+            &f,
+            "[access]\nauth_key_header = \"X-Edge-Key\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
+        )
+        .unwrap();
+        let c = Config::from_file(&f).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.access.trusted_nets().unwrap().len(), 2);
+        assert_eq!(
+            Config::default().access.auth_key_header,
+            "X-TENCENT-PACKAGE"
+        );
+        for (bad, why) in [
+            ("[access]\nauth_key_header = \"X Key\"\n", "auth_key_header"),
+            ("[access]\nauth_key_header = \"\"\n", "auth_key_header"),
+            (
+                "[access]\ntrusted_proxies = [\"10.0.0.1/8\"]\n",
+                "did you mean 10.0.0.0/8",
+            ),
+            ("[access]\ntrusted_proxies = [\"cdn\"]\n", "trusted_proxies"),
+        ] {
+            std::fs::write(&f, bad).unwrap();
+            let e = Config::from_file(&f)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn failover_section_maps_to_the_core_policy() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.toml");
