@@ -6,7 +6,7 @@
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use streampack_core::admin::proto::{
-    ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, Request,
+    ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, InputAuthAction, Request,
 };
 use streampack_core::channel::{EndpointType, Protocol};
 
@@ -35,8 +35,71 @@ pub enum Command {
     /// Endpoints of a channel: the URLs players and CDNs pull from
     #[command(subcommand)]
     Endpoint(EndpointCmd),
+    /// CDN playback domains of a channel
+    #[command(subcommand)]
+    Cdn(CdnCmd),
+    /// Inputs of a channel: ingest credentials
+    #[command(subcommand)]
+    Input(InputCmd),
     /// Daemon version, uptime, URLs and totals
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CdnCmd {
+    /// Bind a playback domain: requests whose Host is DOMAIN are served this channel's endpoints
+    Bind(CdnArgs),
+    /// Unbind a playback domain
+    Unbind(CdnArgs),
+    /// List a channel's playback domains and the CDN URLs of its endpoints
+    List {
+        /// Channel id or name
+        #[arg(value_name = "CH")]
+        channel: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CdnArgs {
+    /// Channel id or name
+    #[arg(value_name = "CH")]
+    pub channel: String,
+    /// Bare host name, e.g. live.example.com (a domain belongs to one channel at most)
+    #[arg(value_name = "DOMAIN")]
+    pub domain: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InputCmd {
+    /// Ingest authentication of an input (HTTP Basic and its credentials)
+    #[command(subcommand)]
+    Auth(InputAuthCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InputAuthCmd {
+    /// Require credentials; generates a username and a random password (shown by `channel show`)
+    Enable(InputRef),
+    /// Stop requiring credentials
+    Disable(InputRef),
+    /// Replace the credentials; the old ones fail at once unless --grace is given
+    Rotate {
+        #[command(flatten)]
+        input: InputRef,
+        /// Keep the old credentials valid this many seconds [default: 0]
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        grace: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InputRef {
+    /// Channel id or name
+    #[arg(value_name = "CH")]
+    pub channel: String,
+    /// 1 (primary), 2 (backup), or the input id
+    #[arg(value_name = "INPUT")]
+    pub input: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +141,12 @@ pub struct ChannelCreateArgs {
     /// Free text
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
+    /// Playlist Cache-Control max-age, seconds, 1-60 [daemon default: cache.manifest_max_age_secs]
+    #[arg(long, value_name = "S")]
+    pub manifest_ttl: Option<u32>,
+    /// Segment Cache-Control max-age, seconds, 10-1800 [daemon default: cache.segment_max_age_secs]
+    #[arg(long, value_name = "S")]
+    pub segment_ttl: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -85,7 +154,14 @@ pub struct ChannelCreateArgs {
     ArgGroup::new("changes")
         .required(true)
         .multiple(true)
-        .args(["name", "max_segment_duration", "max_playlist_duration", "description"])
+        .args([
+            "name",
+            "max_segment_duration",
+            "max_playlist_duration",
+            "description",
+            "manifest_ttl",
+            "segment_ttl",
+        ])
 ))]
 pub struct ChannelEditArgs {
     /// Channel id or name
@@ -103,6 +179,12 @@ pub struct ChannelEditArgs {
     /// New description ("" clears it)
     #[arg(long, value_name = "T")]
     pub description: Option<String>,
+    /// New playlist Cache-Control max-age, seconds (1-60)
+    #[arg(long, value_name = "S")]
+    pub manifest_ttl: Option<u32>,
+    /// New segment Cache-Control max-age, seconds (10-1800)
+    #[arg(long, value_name = "S")]
+    pub segment_ttl: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +233,15 @@ pub struct EndpointCreateArgs {
     /// Manifest file stem [daemon default: main]
     #[arg(long, value_name = "M")]
     pub manifest_name: Option<String>,
+    /// Admit only clients in this IPv4/IPv6 CIDR (repeatable; none: everyone)
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<String>,
+    /// Refuse clients in this CIDR (repeatable; wins over --allow)
+    #[arg(long, value_name = "CIDR")]
+    pub block: Vec<String>,
+    /// Require this key in the AuthKey header (repeatable: any one is accepted)
+    #[arg(long = "auth-key", value_name = "KEY")]
+    pub auth_keys: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -158,7 +249,16 @@ pub struct EndpointCreateArgs {
     ArgGroup::new("changes")
         .required(true)
         .multiple(true)
-        .args(["name", "manifest_name"])
+        .args([
+            "name",
+            "manifest_name",
+            "allow",
+            "block",
+            "auth_keys",
+            "clear_allow",
+            "clear_block",
+            "clear_auth_keys",
+        ])
 ))]
 pub struct EndpointEditArgs {
     /// Channel id or name
@@ -173,6 +273,39 @@ pub struct EndpointEditArgs {
     /// New manifest file stem
     #[arg(long, value_name = "M")]
     pub manifest_name: Option<String>,
+    /// Replace the allowlist with these CIDRs (repeatable)
+    #[arg(long, value_name = "CIDR", conflicts_with = "clear_allow")]
+    pub allow: Vec<String>,
+    /// Replace the blocklist with these CIDRs (repeatable)
+    #[arg(long, value_name = "CIDR", conflicts_with = "clear_block")]
+    pub block: Vec<String>,
+    /// Replace the AuthKeys with these (repeatable)
+    #[arg(
+        long = "auth-key",
+        value_name = "KEY",
+        conflicts_with = "clear_auth_keys"
+    )]
+    pub auth_keys: Vec<String>,
+    /// Empty the allowlist (everyone admitted unless blocked)
+    #[arg(long)]
+    pub clear_allow: bool,
+    /// Empty the blocklist
+    #[arg(long)]
+    pub clear_block: bool,
+    /// Require no AuthKey any more
+    #[arg(long)]
+    pub clear_auth_keys: bool,
+}
+
+/// `edit` semantics of a repeatable list flag: given → replace, `--clear-…` → empty, else keep.
+fn replace_list(given: Vec<String>, clear: bool) -> Option<Vec<String>> {
+    if clear {
+        Some(Vec::new())
+    } else if given.is_empty() {
+        None
+    } else {
+        Some(given)
+    }
 }
 
 /// `--protocol` values (core's [`Protocol`] knows nothing of clap).
@@ -214,6 +347,31 @@ impl Command {
     pub fn into_request(self) -> Request {
         match self {
             Command::Status => Request::Status,
+            Command::Cdn(c) => match c {
+                CdnCmd::Bind(a) => Request::CdnBind {
+                    channel: a.channel,
+                    domain: a.domain,
+                },
+                CdnCmd::Unbind(a) => Request::CdnUnbind {
+                    channel: a.channel,
+                    domain: a.domain,
+                },
+                CdnCmd::List { channel } => Request::CdnList { channel },
+            },
+            Command::Input(InputCmd::Auth(a)) => {
+                let (r, action) = match a {
+                    InputAuthCmd::Enable(r) => (r, InputAuthAction::Enable),
+                    InputAuthCmd::Disable(r) => (r, InputAuthAction::Disable),
+                    InputAuthCmd::Rotate { input, grace } => {
+                        (input, InputAuthAction::Rotate { grace_secs: grace })
+                    }
+                };
+                Request::InputAuth {
+                    channel: r.channel,
+                    input: r.input,
+                    action,
+                }
+            }
             Command::Channel(c) => match c {
                 ChannelCmd::Create(a) => Request::ChannelCreate(ChannelCreate {
                     name: a.name,
@@ -221,6 +379,8 @@ impl Command {
                     max_segment_duration: a.max_segment_duration,
                     max_playlist_duration: a.max_playlist_duration,
                     description: a.description,
+                    manifest_ttl: a.manifest_ttl,
+                    segment_ttl: a.segment_ttl,
                 }),
                 ChannelCmd::List => Request::ChannelList,
                 ChannelCmd::Show { channel } => Request::ChannelShow { channel },
@@ -231,6 +391,8 @@ impl Command {
                         max_segment_duration: a.max_segment_duration,
                         max_playlist_duration: a.max_playlist_duration,
                         description: a.description,
+                        manifest_ttl: a.manifest_ttl,
+                        segment_ttl: a.segment_ttl,
                     },
                 },
                 ChannelCmd::Delete { channel } => Request::ChannelDelete { channel },
@@ -242,6 +404,9 @@ impl Command {
                         name: a.name,
                         kind: a.kind.map(Into::into),
                         manifest_name: a.manifest_name,
+                        allow: a.allow,
+                        block: a.block,
+                        auth_keys: a.auth_keys,
                     },
                 },
                 EndpointCmd::List { channel } => Request::EndpointList { channel },
@@ -254,6 +419,9 @@ impl Command {
                     patch: EndpointPatch {
                         name: a.name,
                         manifest_name: a.manifest_name,
+                        allow: replace_list(a.allow, a.clear_allow),
+                        block: replace_list(a.block, a.clear_block),
+                        auth_keys: replace_list(a.auth_keys, a.clear_auth_keys),
                     },
                 },
                 EndpointCmd::Delete { channel, endpoint } => {
@@ -308,6 +476,8 @@ mod tests {
                     "120",
                     "--description",
                     "Studio B",
+                    "--manifest-ttl",
+                    "2",
                 ],
                 Request::ChannelCreate(ChannelCreate {
                     name: s("sport"),
@@ -315,6 +485,8 @@ mod tests {
                     max_segment_duration: Some(4),
                     max_playlist_duration: Some(120),
                     description: Some(s("Studio B")),
+                    manifest_ttl: Some(2),
+                    segment_ttl: None,
                 }),
             ),
             (&["channel", "list"], Request::ChannelList),
@@ -351,6 +523,117 @@ mod tests {
                         max_segment_duration: Some(6),
                         max_playlist_duration: Some(60),
                         description: Some(s("")),
+                        ..Default::default()
+                    },
+                },
+            ),
+            (
+                &["cdn", "bind", "news", "live.example.com"],
+                Request::CdnBind {
+                    channel: s("news"),
+                    domain: s("live.example.com"),
+                },
+            ),
+            (
+                &["cdn", "unbind", "news", "live.example.com"],
+                Request::CdnUnbind {
+                    channel: s("news"),
+                    domain: s("live.example.com"),
+                },
+            ),
+            (
+                &["cdn", "list", "news"],
+                Request::CdnList { channel: s("news") },
+            ),
+            (
+                &[
+                    "channel",
+                    "edit",
+                    "news",
+                    "--manifest-ttl",
+                    "2",
+                    "--segment-ttl",
+                    "900",
+                ],
+                Request::ChannelEdit {
+                    channel: s("news"),
+                    patch: ChannelPatch {
+                        manifest_ttl: Some(2),
+                        segment_ttl: Some(900),
+                        ..Default::default()
+                    },
+                },
+            ),
+            (
+                &["input", "auth", "enable", "news", "1"],
+                Request::InputAuth {
+                    channel: s("news"),
+                    input: s("1"),
+                    action: InputAuthAction::Enable,
+                },
+            ),
+            (
+                &["input", "auth", "rotate", "news", "backup", "--grace", "30"],
+                Request::InputAuth {
+                    channel: s("news"),
+                    input: s("backup"),
+                    action: InputAuthAction::Rotate { grace_secs: 30 },
+                },
+            ),
+            (
+                &["input", "auth", "disable", "news", "2"],
+                Request::InputAuth {
+                    channel: s("news"),
+                    input: s("2"),
+                    action: InputAuthAction::Disable,
+                },
+            ),
+            (
+                &[
+                    "endpoint",
+                    "create",
+                    "news",
+                    "--name",
+                    "sec",
+                    "--allow",
+                    "10.0.0.0/8",
+                    "--allow",
+                    "::1",
+                    "--block",
+                    "10.9.0.0/16",
+                    "--auth-key",
+                    "k1-aaaaaa",
+                ],
+                Request::EndpointCreate {
+                    channel: s("news"),
+                    spec: EndpointCreate {
+                        name: s("sec"),
+                        allow: vec![s("10.0.0.0/8"), s("::1")],
+                        block: vec![s("10.9.0.0/16")],
+                        auth_keys: vec![s("k1-aaaaaa")],
+                        ..Default::default()
+                    },
+                },
+            ),
+            (
+                &[
+                    "endpoint",
+                    "edit",
+                    "news",
+                    "sec",
+                    "--clear-allow",
+                    "--auth-key",
+                    "a-key-111",
+                    "--auth-key",
+                    "b-key-222",
+                ],
+                Request::EndpointEdit {
+                    channel: s("news"),
+                    endpoint: s("sec"),
+                    patch: EndpointPatch {
+                        allow: Some(vec![]),
+                        auth_keys: Some(vec![s("a-key-111"), s("b-key-222")]),
+                        ..Default::default()
                     },
                 },
             ),
@@ -366,6 +649,7 @@ mod tests {
                         name: s("web"),
                         kind: None,
                         manifest_name: None,
+                        ..Default::default()
                     },
                 },
             ),
@@ -387,6 +671,7 @@ mod tests {
                         name: s("cmaf1"),
                         kind: Some(EndpointType::Cmaf),
                         manifest_name: Some(s("index")),
+                        ..Default::default()
                     },
                 },
             ),
@@ -409,6 +694,7 @@ mod tests {
                     patch: EndpointPatch {
                         name: None,
                         manifest_name: Some(s("live")),
+                        ..Default::default()
                     },
                 },
             ),
@@ -420,6 +706,7 @@ mod tests {
                     patch: EndpointPatch {
                         name: Some(s("web2")),
                         manifest_name: None,
+                        ..Default::default()
                     },
                 },
             ),

@@ -24,13 +24,29 @@ pub fn format(req: &Request, resp: Response, fmt: Format) -> Result<String, CtlE
         (_, A::Error(e)) => Err(CtlError::Refused(e)),
         (Q::Status, A::Status(s)) if json => to_json(&s),
         (Q::Status, A::Status(s)) => Ok(render::status(&s)),
-        (Q::ChannelCreate(_) | Q::ChannelShow { .. } | Q::ChannelEdit { .. }, A::Channel(c)) => {
+        (
+            Q::ChannelCreate(_)
+            | Q::ChannelShow { .. }
+            | Q::ChannelEdit { .. }
+            | Q::InputAuth { .. }
+            | Q::CdnBind { .. }
+            | Q::CdnUnbind { .. },
+            A::Channel(c),
+        ) => {
             if json {
                 to_json(&c)
             } else {
                 Ok(render::channel_detail(&c))
             }
         }
+        (Q::CdnList { .. }, A::Channel(c)) if json => to_json(&serde_json::json!({
+            "channel_id": c.id,
+            "cdn_domains": c.cdn_domains,
+            "endpoints": c.endpoints.iter().map(|e| serde_json::json!({
+                "id": e.id, "name": e.name, "cdn_urls": e.cdn_urls,
+            })).collect::<Vec<_>>(),
+        })),
+        (Q::CdnList { .. }, A::Channel(c)) => Ok(render::cdn_list(&c)),
         (Q::ChannelList, A::Channels(cs)) if json => to_json(&cs),
         (Q::ChannelList, A::Channels(cs)) => Ok(render::channel_table(&cs)),
         (
@@ -82,6 +98,10 @@ fn request_kind(req: &Request) -> &'static str {
         Request::EndpointShow { .. } => "endpoint show",
         Request::EndpointEdit { .. } => "endpoint edit",
         Request::EndpointDelete { .. } => "endpoint delete",
+        Request::InputAuth { .. } => "input auth",
+        Request::CdnBind { .. } => "cdn bind",
+        Request::CdnUnbind { .. } => "cdn unbind",
+        Request::CdnList { .. } => "cdn list",
     }
 }
 
@@ -124,15 +144,18 @@ mod tests {
         assert_eq!(
             top,
             [
+                "cdn_domains",
                 "description",
                 "endpoints",
                 "id",
                 "inputs",
                 "live",
+                "manifest_ttl",
                 "max_playlist_duration",
                 "max_segment_duration",
                 "name",
-                "protocol"
+                "protocol",
+                "segment_ttl"
             ]
         );
         assert_eq!(v["id"], CH_ID);
@@ -140,12 +163,36 @@ mod tests {
         assert_eq!(v["max_segment_duration"], 6);
         let mut input = keys(&v["inputs"][0]);
         input.sort_unstable();
-        assert_eq!(input, ["id", "role", "url"]);
+        assert_eq!(input, ["auth", "id", "role", "url"]);
+        let mut auth = keys(&v["inputs"][0]["auth"]);
+        auth.sort_unstable();
+        assert_eq!(
+            auth,
+            [
+                "enabled",
+                "password",
+                "previous_valid_until_unix_ms",
+                "username"
+            ]
+        );
+        assert_eq!(v["inputs"][0]["auth"]["username"], "enc-01020304");
+        assert_eq!(v["inputs"][1]["auth"]["enabled"], false);
         let mut ep = keys(&v["endpoints"][0]);
         ep.sort_unstable();
         assert_eq!(
             ep,
-            ["channel_id", "id", "manifest_name", "name", "type", "url"]
+            [
+                "allow",
+                "auth_keys",
+                "block",
+                "cdn_urls",
+                "channel_id",
+                "id",
+                "manifest_name",
+                "name",
+                "type",
+                "url"
+            ]
         );
         assert_eq!(v["endpoints"][0]["type"], "hls");
         assert_eq!(v["live"]["active_input"], "primary");

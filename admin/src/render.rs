@@ -2,7 +2,9 @@
 //! Pure functions from a view to a `String`, so what an operator sees is unit-tested.
 
 use std::fmt::Write as _;
-use streampack_core::admin::proto::{ChannelView, EndpointView, LiveView, StatusView};
+use streampack_core::admin::proto::{
+    ChannelView, EndpointView, InputAuthView, LiveView, StatusView,
+};
 
 /// `channel list`: one row per channel.
 pub fn channel_table(channels: &[ChannelView]) -> String {
@@ -57,6 +59,9 @@ pub fn channel_detail(c: &ChannelView) -> String {
                 format!("{} s", c.max_playlist_duration),
             ),
             ("description", or_dash(&c.description)),
+            ("playlist TTL", format!("{} s", c.manifest_ttl)),
+            ("segment TTL", format!("{} s", c.segment_ttl)),
+            ("CDN domains", list_or_dash(&c.cdn_domains)),
         ],
     );
 
@@ -64,9 +69,9 @@ pub fn channel_detail(c: &ChannelView) -> String {
     let inputs = c
         .inputs
         .iter()
-        .map(|i| vec![i.role.clone(), i.id.clone(), i.url.clone()])
+        .map(|i| vec![i.role.clone(), i.id.clone(), i.url.clone(), auth(&i.auth)])
         .collect::<Vec<_>>();
-    out.push_str(&table("  ", &["ROLE", "ID", "URL"], &inputs));
+    out.push_str(&table("  ", &["ROLE", "ID", "URL", "AUTH"], &inputs));
 
     out.push_str("\nendpoints:\n");
     if c.endpoints.is_empty() {
@@ -82,11 +87,41 @@ pub fn channel_detail(c: &ChannelView) -> String {
             .map(|e| vec![e.name.clone(), e.kind.to_string(), e.url.clone()])
             .collect::<Vec<_>>();
         out.push_str(&table("  ", &["NAME", "TYPE", "URL"], &eps));
+        let cdn = c
+            .endpoints
+            .iter()
+            .flat_map(|e| e.cdn_urls.iter().map(|u| vec![e.name.clone(), u.clone()]))
+            .collect::<Vec<_>>();
+        if !cdn.is_empty() {
+            out.push_str(&table("  ", &["NAME", "CDN URL"], &cdn));
+        }
     }
 
     out.push_str("\nlive:\n");
     out.push_str(&live(&c.live));
     out
+}
+
+/// `off`, or `USER:PASSWORD` (what goes into `http://USER:PASSWORD@host/…`).
+fn auth(a: &InputAuthView) -> String {
+    match (a.enabled, &a.username, &a.password) {
+        (true, Some(u), Some(p)) => {
+            let mut s = format!("{u}:{p}");
+            if let Some(t) = a.previous_valid_until_unix_ms {
+                let _ = write!(s, " (previous credentials valid until unix ms {t})");
+            }
+            s
+        }
+        _ => "off".into(),
+    }
+}
+
+fn list_or_dash(v: &[String]) -> String {
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 fn live(l: &LiveView) -> String {
@@ -165,6 +200,30 @@ fn live(l: &LiveView) -> String {
     out
 }
 
+/// `cdn list`: the channel's domains, then each endpoint's CDN URLs.
+pub fn cdn_list(c: &ChannelView) -> String {
+    if c.cdn_domains.is_empty() {
+        return format!(
+            "no CDN domains: bind one with `streampackctl cdn bind {} DOMAIN`\n",
+            c.name
+        );
+    }
+    let mut out = String::new();
+    for d in &c.cdn_domains {
+        let _ = writeln!(out, "{d}");
+    }
+    let rows = c
+        .endpoints
+        .iter()
+        .flat_map(|e| e.cdn_urls.iter().map(|u| vec![e.name.clone(), u.clone()]))
+        .collect::<Vec<_>>();
+    if !rows.is_empty() {
+        out.push('\n');
+        out.push_str(&table("", &["ENDPOINT", "CDN URL"], &rows));
+    }
+    out
+}
+
 /// `endpoint list`: one row per endpoint.
 pub fn endpoint_table(endpoints: &[EndpointView]) -> String {
     if endpoints.is_empty() {
@@ -198,6 +257,17 @@ pub fn endpoint_detail(e: &EndpointView) -> String {
             ("manifest name", e.manifest_name.clone()),
             ("url", e.url.clone()),
             ("channel id", e.channel_id.clone()),
+            (
+                "allow",
+                if e.allow.is_empty() {
+                    "everyone".into()
+                } else {
+                    e.allow.join(", ")
+                },
+            ),
+            ("block", list_or_dash(&e.block)),
+            ("auth keys", list_or_dash(&e.auth_keys)),
+            ("cdn urls", list_or_dash(&e.cdn_urls)),
         ],
     )
 }
@@ -357,14 +427,24 @@ pub(crate) mod tests {
                     id: "aaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
                     role: "primary".into(),
                     url: format!("http://10.0.0.1:8080/v1/{CH_ID}/aaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+                    auth: InputAuthView {
+                        enabled: true,
+                        username: Some("enc-01020304".into()),
+                        password: Some("00112233445566778899aabbccddeeff".into()),
+                        previous_valid_until_unix_ms: None,
+                    },
                 },
                 InputView {
                     id: "bbbbbbbbbbbbbbbbbbbbbbbbbbbb".into(),
                     role: "backup".into(),
                     url: format!("http://10.0.0.1:8080/v1/{CH_ID}/bbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+                    auth: InputAuthView::default(),
                 },
             ],
             endpoints: vec![sample_endpoint()],
+            cdn_domains: vec![],
+            manifest_ttl: 1,
+            segment_ttl: 600,
             live: LiveView {
                 active_input: Some("primary".into()),
                 inputs: vec![
@@ -413,6 +493,10 @@ pub(crate) mod tests {
             manifest_name: "main".into(),
             url: format!("http://10.0.0.1:8081/v1/{CH_ID}/cccccccccccccccccccccccccccc/main.m3u8"),
             channel_id: CH_ID.into(),
+            allow: vec!["10.0.0.0/8".into()],
+            block: vec![],
+            auth_keys: vec![],
+            cdn_urls: vec![],
         }
     }
 
@@ -445,11 +529,14 @@ protocol:              hls
 max segment duration:  6 s
 max playlist duration: 600 s
 description:           Studio A
+playlist TTL:          1 s
+segment TTL:           600 s
+CDN domains:           -
 
 inputs (encoders push to <url>/<file>):
-  ROLE     ID                            URL
-  primary  aaaaaaaaaaaaaaaaaaaaaaaaaaaa  http://10.0.0.1:8080/v1/{CH_ID}/aaaaaaaaaaaaaaaaaaaaaaaaaaaa
-  backup   bbbbbbbbbbbbbbbbbbbbbbbbbbbb  http://10.0.0.1:8080/v1/{CH_ID}/bbbbbbbbbbbbbbbbbbbbbbbbbbbb
+  ROLE     ID                            URL                                                                                AUTH
+  primary  aaaaaaaaaaaaaaaaaaaaaaaaaaaa  http://10.0.0.1:8080/v1/{CH_ID}/aaaaaaaaaaaaaaaaaaaaaaaaaaaa  enc-01020304:00112233445566778899aabbccddeeff
+  backup   bbbbbbbbbbbbbbbbbbbbbbbbbbbb  http://10.0.0.1:8080/v1/{CH_ID}/bbbbbbbbbbbbbbbbbbbbbbbbbbbb  off
 
 endpoints:
   NAME  TYPE  URL
@@ -470,6 +557,31 @@ live:
 "
         );
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn cdn_list_prints_domains_and_urls() {
+        let mut c = sample_channel();
+        assert!(cdn_list(&c).contains("streampackctl cdn bind news DOMAIN"));
+        c.cdn_domains = vec!["live.example.com".into()];
+        c.endpoints[0].cdn_urls = vec![format!(
+            "http://live.example.com/v1/{CH_ID}/cccccccccccccccccccccccccccc/main.m3u8"
+        )];
+        let out = cdn_list(&c);
+        assert!(out.starts_with("live.example.com\n"), "{out}");
+        assert!(
+            out.contains("web       http://live.example.com/v1/"),
+            "{out}"
+        );
+        let detail = endpoint_detail(&c.endpoints[0]);
+        assert!(
+            detail.contains("cdn urls:") && detail.contains("live.example.com"),
+            "{detail}"
+        );
+        assert!(
+            detail.contains("allow:") && detail.contains("10.0.0.0/8"),
+            "{detail}"
+        );
     }
 
     #[test]

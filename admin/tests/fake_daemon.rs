@@ -76,6 +76,7 @@ fn channel() -> ChannelView {
         id: id.into(),
         role: role.into(),
         url: format!("http://127.0.0.1:8080/v1/{CH_ID}/{id}"),
+        auth: Default::default(),
     };
     ChannelView {
         id: CH_ID.into(),
@@ -89,6 +90,9 @@ fn channel() -> ChannelView {
             input("bbbbbbbbbbbbbbbbbbbbbbbbbbbb", "backup"),
         ],
         endpoints: Vec::new(),
+        cdn_domains: Vec::new(),
+        manifest_ttl: 1,
+        segment_ttl: 600,
         live: LiveView {
             active_input: None,
             inputs: ["primary", "backup"]

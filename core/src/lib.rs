@@ -2,6 +2,7 @@
 //! passed in, with no sockets, files or system clock.
 //!
 //! # Layout
+//! - [`access`]: ingest credentials (Basic, rotation), endpoint IP lists and AuthKey.
 //! - [`http`]: HTTP/1.1 request heads (on `httparse`), `Content-Length` and chunked bodies,
 //!   response heads, limits, the status codes a client sees, and request-target routing.
 //! - [`hls`]: parsing the playlists encoders push (on `m3u8-rs`) and rendering the origin's own.
@@ -13,6 +14,7 @@
 //! - [`time`]: the `now` callers pass in.
 //! - `fuzzing` (tests and the `fuzzing` feature only): the fuzz targets' entry points.
 
+pub mod access;
 pub mod admin;
 pub mod channel;
 #[cfg(any(test, feature = "fuzzing"))]

@@ -4,11 +4,17 @@
 //! All rules the operator can run into live here (unique names, id-or-name lookup, the
 //! endpoint-before-channel delete rule) so they are tested without a daemon.
 
-use crate::admin::proto::{ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch};
+use crate::access::cdn::normalize_domain;
+use crate::access::credentials::RANDOM_BYTES;
+use crate::access::{parse_cidr, InputAuth};
+use crate::admin::proto::{
+    ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, InputAuthAction,
+};
 use crate::channel::config::{
-    validate_description, validate_durations, validate_endpoint_type, validate_manifest_name,
-    validate_name, ChannelConfig, EndpointConfig, InputConfig, InputRole, DEFAULT_MANIFEST_NAME,
-    DEFAULT_MAX_PLAYLIST_DURATION, DEFAULT_MAX_SEGMENT_DURATION,
+    validate_auth_key, validate_description, validate_durations, validate_endpoint_type,
+    validate_manifest_name, validate_name, validate_ttls, ChannelConfig, EndpointConfig,
+    InputConfig, InputRole, DEFAULT_MANIFEST_NAME, DEFAULT_MAX_PLAYLIST_DURATION,
+    DEFAULT_MAX_SEGMENT_DURATION,
 };
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
@@ -124,6 +130,7 @@ impl ControlState {
     fn check(&self) -> Result<(), String> {
         let mut names = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();
+        let mut domains = std::collections::HashSet::new();
         for c in &self.channels {
             if !names.insert(c.name.as_str()) {
                 return Err(format!("duplicate channel name {:?}", c.name));
@@ -138,6 +145,11 @@ impl ControlState {
                     "channel {} inputs are not primary then backup",
                     c.id
                 ));
+            }
+            for d in &c.cdn_domains {
+                if !domains.insert(d.as_str()) {
+                    return Err(format!("CDN domain {d} is bound to two channels"));
+                }
             }
             let mut ep_names = std::collections::HashSet::new();
             for e in &c.endpoints {
@@ -178,6 +190,7 @@ impl ControlState {
         validate_durations(seg, pl)?;
         let description = req.description.clone().unwrap_or_default();
         validate_description(&description)?;
+        validate_ttls(req.manifest_ttl, req.segment_ttl)?;
         if self.channels.iter().any(|c| c.name == req.name) {
             return Err(ControlError::Conflict(format!(
                 "a channel named {:?} already exists",
@@ -204,13 +217,18 @@ impl ControlState {
                 InputConfig {
                     id: primary,
                     role: InputRole::Primary,
+                    auth: None,
                 },
                 InputConfig {
                     id: backup,
                     role: InputRole::Backup,
+                    auth: None,
                 },
             ],
             endpoints: Vec::new(),
+            cdn_domains: Vec::new(),
+            manifest_ttl: req.manifest_ttl,
+            segment_ttl: req.segment_ttl,
         };
         self.channels.push(cfg);
         Ok(&self.channels[self.channels.len() - 1])
@@ -264,6 +282,13 @@ impl ControlState {
         if let Some(d) = &patch.description {
             validate_description(d)?;
             next.description = d.clone();
+        }
+        validate_ttls(patch.manifest_ttl, patch.segment_ttl)?;
+        if patch.manifest_ttl.is_some() {
+            next.manifest_ttl = patch.manifest_ttl;
+        }
+        if patch.segment_ttl.is_some() {
+            next.segment_ttl = patch.segment_ttl;
         }
         self.channels[i] = next;
         Ok(&self.channels[i])
@@ -345,12 +370,18 @@ impl ControlState {
                 self.limits.max_endpoints_per_channel
             )));
         }
+        let allow = parse_cidrs("--allow", &req.allow)?;
+        let block = parse_cidrs("--block", &req.block)?;
+        let auth_keys = check_auth_keys(&req.auth_keys)?;
         let id = self.fresh_id(new_id, &[]);
         self.channels[ci].endpoints.push(EndpointConfig {
             id,
             name: req.name.clone(),
             kind,
             manifest_name,
+            allow,
+            block,
+            auth_keys,
         });
         let c = &self.channels[ci];
         Ok((c, &c.endpoints[c.endpoints.len() - 1]))
@@ -384,6 +415,15 @@ impl ControlState {
             validate_manifest_name(m)?;
             next.manifest_name = m.clone();
         }
+        if let Some(a) = &patch.allow {
+            next.allow = parse_cidrs("--allow", a)?;
+        }
+        if let Some(b) = &patch.block {
+            next.block = parse_cidrs("--block", b)?;
+        }
+        if let Some(k) = &patch.auth_keys {
+            next.auth_keys = check_auth_keys(k)?;
+        }
         self.channels[ci].endpoints[ei] = next;
         let c = &self.channels[ci];
         Ok((c, &c.endpoints[ei]))
@@ -400,6 +440,143 @@ impl ControlState {
         Ok(self.channels[ci].endpoints.remove(ei))
     }
 }
+
+/// Parses a list of CIDRs; the error names the flag and the value.
+fn parse_cidrs(flag: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, ControlError> {
+    let mut out: Vec<ipnet::IpNet> = Vec::with_capacity(list.len());
+    for s in list {
+        let net = parse_cidr(s).map_err(|e| ControlError::Invalid(format!("{flag}: {}", e.0)))?;
+        if !out.contains(&net) {
+            out.push(net);
+        }
+    }
+    Ok(out)
+}
+
+fn check_auth_keys(keys: &[String]) -> Result<Vec<String>, ControlError> {
+    let mut out: Vec<String> = Vec::with_capacity(keys.len());
+    for k in keys {
+        validate_auth_key(k).map_err(|e| ControlError::Invalid(format!("--auth-key: {}", e.0)))?;
+        if !out.contains(k) {
+            out.push(k.clone());
+        }
+    }
+    Ok(out)
+}
+
+impl ControlState {
+    fn input_slot(&self, ci: usize, key: &str) -> Result<usize, ControlError> {
+        let c = &self.channels[ci];
+        let slot = match key {
+            "1" | "primary" => Some(0),
+            "2" | "backup" => Some(1),
+            _ => Id::parse(key).and_then(|id| c.inputs.iter().position(|i| i.id == id)),
+        };
+        slot.ok_or_else(|| {
+            ControlError::NotFound(format!(
+                "channel {:?} has no input {key:?} (use 1, 2, primary, backup or the input id)",
+                c.name
+            ))
+        })
+    }
+
+    /// Enables, disables or rotates an input's ingest credentials. `random` draws the bytes new
+    /// credentials are made from; `now_unix_ms` starts a rotation's grace window.
+    pub fn input_auth(
+        &mut self,
+        channel: &str,
+        input: &str,
+        action: InputAuthAction,
+        now_unix_ms: u64,
+        random: &mut dyn FnMut() -> [u8; RANDOM_BYTES],
+    ) -> Result<&ChannelConfig, ControlError> {
+        let ci = self.channel_index(channel)?;
+        let slot = self.input_slot(ci, input)?;
+        let c = &mut self.channels[ci];
+        let inp = &mut c.inputs[slot];
+        match action {
+            InputAuthAction::Enable => {
+                if inp.auth.is_none() {
+                    inp.auth = Some(InputAuth::generate(random()));
+                }
+            }
+            InputAuthAction::Disable => inp.auth = None,
+            InputAuthAction::Rotate { grace_secs } => {
+                if grace_secs > MAX_ROTATION_GRACE_SECS {
+                    return Err(ControlError::Invalid(format!(
+                        "--grace must be at most {MAX_ROTATION_GRACE_SECS} seconds, got {grace_secs}"
+                    )));
+                }
+                let Some(cur) = &inp.auth else {
+                    return Err(ControlError::Invalid(format!(
+                        "authentication is not enabled on the {} input of channel {:?}: run `input auth enable` first",
+                        inp.role, c.name
+                    )));
+                };
+                inp.auth = Some(cur.rotate(random(), now_unix_ms, grace_secs));
+            }
+        }
+        Ok(&self.channels[ci])
+    }
+}
+
+impl ControlState {
+    /// Binds a CDN playback domain to a channel; a domain belongs to one channel at most.
+    /// Binding a domain the channel already has changes nothing.
+    pub fn cdn_bind(
+        &mut self,
+        channel: &str,
+        domain: &str,
+    ) -> Result<&ChannelConfig, ControlError> {
+        let ci = self.channel_index(channel)?;
+        let d = normalize_domain(domain)?;
+        if let Some(other) = self
+            .channels
+            .iter()
+            .find(|c| c.id != self.channels[ci].id && c.cdn_domains.contains(&d))
+        {
+            return Err(ControlError::Conflict(format!(
+                "{d} is already bound to channel {:?} ({}); unbind it there first",
+                other.name, other.id
+            )));
+        }
+        let c = &mut self.channels[ci];
+        if !c.cdn_domains.contains(&d) {
+            if c.cdn_domains.len() >= MAX_CDN_DOMAINS_PER_CHANNEL {
+                return Err(ControlError::Limit(format!(
+                    "at most {MAX_CDN_DOMAINS_PER_CHANNEL} CDN domains per channel"
+                )));
+            }
+            c.cdn_domains.push(d);
+        }
+        Ok(&self.channels[ci])
+    }
+
+    /// Unbinds a CDN playback domain from a channel.
+    pub fn cdn_unbind(
+        &mut self,
+        channel: &str,
+        domain: &str,
+    ) -> Result<&ChannelConfig, ControlError> {
+        let ci = self.channel_index(channel)?;
+        let d = normalize_domain(domain)?;
+        let c = &mut self.channels[ci];
+        let Some(i) = c.cdn_domains.iter().position(|x| *x == d) else {
+            return Err(ControlError::NotFound(format!(
+                "{d} is not bound to channel {:?}",
+                c.name
+            )));
+        };
+        c.cdn_domains.remove(i);
+        Ok(&self.channels[ci])
+    }
+}
+
+/// Most CDN domains one channel holds.
+pub const MAX_CDN_DOMAINS_PER_CHANNEL: usize = 16;
+
+/// Longest grace window of a rotation, seconds (one week).
+pub const MAX_ROTATION_GRACE_SECS: u32 = 7 * 24 * 3600;
 
 #[cfg(test)]
 mod tests {
@@ -648,5 +825,186 @@ mod tests {
             ControlState::from_json(&dup.to_json().unwrap()),
             Err(LoadError::Inconsistent(_))
         ));
+    }
+
+    #[test]
+    fn input_auth_enable_rotate_disable_persist() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        create(&mut st, "a", &mut gen).unwrap();
+        let mut n = 0u8;
+        let mut rnd = || {
+            n += 1;
+            [n; RANDOM_BYTES]
+        };
+        let e = st
+            .input_auth(
+                "a",
+                "1",
+                InputAuthAction::Rotate { grace_secs: 0 },
+                0,
+                &mut rnd,
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("input auth enable"), "{e}");
+        let c = st
+            .input_auth("a", "primary", InputAuthAction::Enable, 0, &mut rnd)
+            .unwrap();
+        let first = c.inputs[0].auth.clone().unwrap();
+        assert!(c.inputs[1].auth.is_none());
+        // Enabling again keeps what encoders were given.
+        let c = st
+            .input_auth("a", "1", InputAuthAction::Enable, 0, &mut rnd)
+            .unwrap();
+        assert_eq!(c.inputs[0].auth.as_ref(), Some(&first));
+        let c = st
+            .input_auth(
+                "a",
+                "1",
+                InputAuthAction::Rotate { grace_secs: 30 },
+                5_000,
+                &mut rnd,
+            )
+            .unwrap();
+        let second = c.inputs[0].auth.clone().unwrap();
+        assert_ne!(second.password, first.password);
+        assert_eq!(
+            second.previous.as_ref().unwrap().valid_until_unix_ms,
+            35_000
+        );
+        let back = ControlState::from_json(&st.to_json().unwrap()).unwrap();
+        assert_eq!(back.channels[0].inputs[0].auth.as_ref(), Some(&second));
+        let backup_id = st.channels[0].inputs[1].id.to_string();
+        st.input_auth("a", &backup_id, InputAuthAction::Enable, 0, &mut rnd)
+            .unwrap();
+        assert!(st.channels[0].inputs[1].auth.is_some());
+        st.input_auth("a", "1", InputAuthAction::Disable, 0, &mut rnd)
+            .unwrap();
+        assert!(st.channels[0].inputs[0].auth.is_none());
+        let e = st
+            .input_auth("a", "3", InputAuthAction::Enable, 0, &mut rnd)
+            .unwrap_err();
+        assert!(matches!(e, ControlError::NotFound(_)), "{e:?}");
+        let e = st
+            .input_auth(
+                "a",
+                "1",
+                InputAuthAction::Rotate {
+                    grace_secs: u32::MAX,
+                },
+                0,
+                &mut rnd,
+            )
+            .unwrap_err();
+        assert!(matches!(e, ControlError::Invalid(_)), "{e:?}");
+    }
+
+    #[test]
+    fn endpoint_access_lists_are_validated_and_replaced_on_edit() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        create(&mut st, "a", &mut gen).unwrap();
+        let bad = EndpointCreate {
+            name: "web".into(),
+            allow: vec!["10.0.0.0/8".into(), "10.0.0.0/40".into()],
+            ..Default::default()
+        };
+        let e = st.create_endpoint("a", &bad, &mut gen).unwrap_err();
+        assert!(
+            e.to_string().contains("--allow") && e.to_string().contains("10.0.0.0/40"),
+            "{e}"
+        );
+        let req = EndpointCreate {
+            name: "web".into(),
+            allow: vec!["127.0.0.1".into(), "::1".into()],
+            block: vec!["192.0.2.0/24".into()],
+            auth_keys: vec!["key-one-1".into(), "key-two-2".into()],
+            ..Default::default()
+        };
+        let (_, e) = st.create_endpoint("a", &req, &mut gen).unwrap();
+        assert_eq!(e.allow.len(), 2);
+        assert_eq!(e.auth_keys.len(), 2);
+        let patch = EndpointPatch {
+            allow: Some(vec![]),
+            auth_keys: Some(vec!["key-three".into()]),
+            ..Default::default()
+        };
+        let (_, e) = st.edit_endpoint("a", "web", &patch).unwrap();
+        assert!(e.allow.is_empty());
+        assert_eq!(e.block.len(), 1, "untouched");
+        assert_eq!(e.auth_keys, vec!["key-three".to_string()]);
+        let patch = EndpointPatch {
+            auth_keys: Some(vec!["short".into()]),
+            ..Default::default()
+        };
+        let e = st.edit_endpoint("a", "web", &patch).unwrap_err();
+        assert!(e.to_string().contains("--auth-key"), "{e}");
+        let back = ControlState::from_json(&st.to_json().unwrap()).unwrap();
+        assert_eq!(back.channels, st.channels);
+    }
+
+    #[test]
+    fn cdn_domains_belong_to_one_channel() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        create(&mut st, "a", &mut gen).unwrap();
+        create(&mut st, "b", &mut gen).unwrap();
+        let c = st.cdn_bind("a", "Live.Example.com.").unwrap();
+        assert_eq!(c.cdn_domains, vec!["live.example.com".to_string()]);
+        st.cdn_bind("a", "live.example.com").unwrap();
+        assert_eq!(st.channels[0].cdn_domains.len(), 1, "idempotent");
+        let e = st.cdn_bind("b", "live.example.com").unwrap_err();
+        assert!(
+            matches!(&e, ControlError::Conflict(m) if m.contains("channel \"a\"")),
+            "{e:?}"
+        );
+        let e = st.cdn_bind("b", "http://x.example/").unwrap_err();
+        assert!(matches!(e, ControlError::Invalid(_)), "{e:?}");
+        let back = ControlState::from_json(&st.to_json().unwrap()).unwrap();
+        assert_eq!(back.channels, st.channels);
+        let mut dup = st.clone();
+        dup.channels[1].cdn_domains.push("live.example.com".into());
+        assert!(matches!(
+            ControlState::from_json(&dup.to_json().unwrap()),
+            Err(LoadError::Inconsistent(_))
+        ));
+        st.cdn_unbind("a", "live.example.com").unwrap();
+        assert!(matches!(
+            st.cdn_unbind("a", "live.example.com"),
+            Err(ControlError::NotFound(_))
+        ));
+        st.cdn_bind("b", "live.example.com").unwrap();
+    }
+
+    #[test]
+    fn ttls_are_validated() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        let req = ChannelCreate {
+            name: "t".into(),
+            manifest_ttl: Some(61),
+            ..Default::default()
+        };
+        let e = st.create_channel(&req, &mut gen).unwrap_err();
+        assert!(e.to_string().contains("1-60"), "{e}");
+        let req = ChannelCreate {
+            name: "t".into(),
+            manifest_ttl: Some(2),
+            segment_ttl: Some(1800),
+            ..Default::default()
+        };
+        st.create_channel(&req, &mut gen).unwrap();
+        let patch = ChannelPatch {
+            segment_ttl: Some(9),
+            ..Default::default()
+        };
+        let e = st.edit_channel("t", &patch).unwrap_err();
+        assert!(e.to_string().contains("10-1800"), "{e}");
+        let patch = ChannelPatch {
+            segment_ttl: Some(30),
+            ..Default::default()
+        };
+        let c = st.edit_channel("t", &patch).unwrap();
+        assert_eq!((c.manifest_ttl, c.segment_ttl), (Some(2), Some(30)));
     }
 }

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use streampack_core::admin::frame;
 use streampack_core::admin::proto::{
-    ChannelView, EndpointLiveView, EndpointView, InputLiveView, InputView, LiveView, Request,
-    Response, StatusView,
+    ChannelView, EndpointLiveView, EndpointView, InputAuthView, InputLiveView, InputView, LiveView,
+    Request, Response, StatusView,
 };
 use streampack_core::channel::{ChannelConfig, EndpointConfig, InputRole};
 use streampack_core::id::Id;
@@ -33,8 +33,22 @@ pub struct Admin {
     dir: PathBuf,
 }
 
-/// Binds the admin socket with mode 0600, refusing to steal a live daemon's socket.
-pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+/// Binds the admin socket with mode 0600 (0660 owned by `group` when one is given), refusing
+/// to steal a live daemon's socket.
+pub fn bind(path: &Path, group: Option<&str>) -> std::io::Result<UnixListener> {
+    let gid = match group {
+        None => None,
+        Some(name) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => Some(g.gid),
+            Ok(None) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("admin_socket_group: no group named {name:?}"),
+                ))
+            }
+            Err(e) => return Err(std::io::Error::from(e)),
+        },
+    };
     if path.exists() {
         if UnixStream::connect(path).is_ok() {
             return Err(std::io::Error::new(
@@ -56,6 +70,11 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     nix::sys::stat::umask(old);
     let listener = bound?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    if let Some(gid) = gid {
+        // Group first, then the group bits: never readable by a group that is not the one asked.
+        nix::unistd::chown(path, None, Some(gid)).map_err(std::io::Error::from)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    }
     Ok(listener)
 }
 
@@ -194,6 +213,43 @@ impl Admin {
                 tracing::info!(channel = %view.channel_id, endpoint = %view.id, "endpoint edited");
                 Response::Endpoint(view)
             }
+            Request::CdnBind { channel, domain } => {
+                let view = self
+                    .mutate(|st, _| st.cdn_bind(&channel, &domain).map(|c| self.channel_view(c)))?;
+                tracing::info!(channel = %view.id, domain = %domain, "CDN domain bound");
+                Response::Channel(view)
+            }
+            Request::CdnUnbind { channel, domain } => {
+                let view = self.mutate(|st, _| {
+                    st.cdn_unbind(&channel, &domain)
+                        .map(|c| self.channel_view(c))
+                })?;
+                tracing::info!(channel = %view.id, domain = %domain, "CDN domain unbound");
+                Response::Channel(view)
+            }
+            Request::CdnList { channel } => {
+                Response::Channel(self.channel_view(self.lock()?.channel(&channel)?))
+            }
+            Request::InputAuth {
+                channel,
+                input,
+                action,
+            } => {
+                let now = clock::now().unix_ms;
+                // Drawn before the change: a failing generator leaves everything as it was.
+                let mut bytes = [0u8; streampack_core::access::credentials::RANDOM_BYTES];
+                getrandom::fill(&mut bytes).map_err(|_| {
+                    ControlError::Unavailable(
+                        "the system random number generator failed; nothing changed".into(),
+                    )
+                })?;
+                let view = self.mutate(|st, _| {
+                    st.input_auth(&channel, &input, action, now, &mut || bytes)
+                        .map(|c| self.channel_view(c))
+                })?;
+                tracing::info!(channel = %view.id, input = %input, ?action, "input authentication changed");
+                Response::Channel(view)
+            }
             Request::EndpointDelete { channel, endpoint } => {
                 let gone = self.mutate(|st, _| st.delete_endpoint(&channel, &endpoint))?;
                 tracing::info!(channel = %channel, endpoint = %gone.id, name = %gone.name, "endpoint deleted");
@@ -256,6 +312,19 @@ impl Admin {
                     id: i.id.to_string(),
                     role: i.role.to_string(),
                     url: format!("{}/v1/{}/{}", self.shared.ingest_base, c.id, i.id),
+                    auth: match &i.auth {
+                        None => InputAuthView::default(),
+                        Some(a) => InputAuthView {
+                            enabled: true,
+                            username: Some(a.username.clone()),
+                            password: Some(a.password.clone()),
+                            previous_valid_until_unix_ms: a
+                                .previous
+                                .as_ref()
+                                .map(|p| p.valid_until_unix_ms)
+                                .filter(|&t| t > clock::now().unix_ms),
+                        },
+                    },
                 })
                 .collect(),
             endpoints: c
@@ -263,6 +332,13 @@ impl Admin {
                 .iter()
                 .map(|e| self.endpoint_view(c, e))
                 .collect(),
+            cdn_domains: c.cdn_domains.clone(),
+            manifest_ttl: c
+                .manifest_ttl
+                .unwrap_or(self.shared.config.cache.manifest_max_age_secs),
+            segment_ttl: c
+                .segment_ttl
+                .unwrap_or(self.shared.config.cache.segment_max_age_secs),
             live: self.live_view(c),
         }
     }
@@ -281,7 +357,31 @@ impl Admin {
                 e.manifest_file()
             ),
             channel_id: c.id.to_string(),
+            allow: e.allow.iter().map(|n| n.to_string()).collect(),
+            block: e.block.iter().map(|n| n.to_string()).collect(),
+            auth_keys: e.auth_keys.clone(),
+            cdn_urls: c
+                .cdn_domains
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}://{d}/v1/{}/{}/{}",
+                        self.pull_scheme(),
+                        c.id,
+                        e.id,
+                        e.manifest_file()
+                    )
+                })
+                .collect(),
         }
+    }
+
+    /// `http` or `https`, as in the pull base URL: the CDN URL keeps the origin's scheme.
+    fn pull_scheme(&self) -> &str {
+        self.shared
+            .pull_base
+            .split_once("://")
+            .map_or("http", |(s, _)| s)
     }
 
     fn live_view(&self, c: &ChannelConfig) -> LiveView {

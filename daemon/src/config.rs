@@ -41,6 +41,9 @@ pub struct Config {
     /// Admin socket path; default: `$RUNTIME_DIRECTORY/streampackd.sock` under systemd, else
     /// inside the state directory.
     pub admin_socket: Option<PathBuf>,
+    /// Group allowed to use the admin socket (mode 0660, owned by this group); unset: mode 0600,
+    /// the daemon's user only.
+    pub admin_socket_group: Option<String>,
     /// io driver choice.
     pub io_driver: IoDriver,
     /// Executor threads; 0 = one per available core.
@@ -59,6 +62,42 @@ pub struct Config {
     pub failover: Failover,
     /// Metrics listener and access log.
     pub observability: Observability,
+    /// Endpoint access control: the AuthKey header and the proxies trusted for
+    /// `X-Forwarded-For`.
+    pub access: Access,
+}
+
+/// Daemon-wide access-control settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Access {
+    /// Header an endpoint's AuthKey travels in.
+    pub auth_key_header: String,
+    /// CIDRs of proxies (a CDN's edges, a load balancer) whose `X-Forwarded-For` is believed.
+    /// Empty: the header is never trusted and the connecting address is the client.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Access {
+            auth_key_header: "X-TENCENT-PACKAGE".into(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl Access {
+    /// The trusted proxies, parsed.
+    pub fn trusted_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                streampack_core::access::parse_cidr(s)
+                    .map_err(|e| format!("access.trusted_proxies: {}", e.0))
+            })
+            .collect()
+    }
 }
 
 /// When to go back to the preferred input (see `docs/failover.md`).
@@ -208,6 +247,7 @@ impl Default for Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("streampack-state")),
             admin_socket: None,
+            admin_socket_group: None,
             io_driver: IoDriver::Auto,
             cores: 0,
             log_format: LogFormat::Text,
@@ -223,6 +263,7 @@ impl Default for Config {
             cache: Cache::default(),
             failover: Failover::default(),
             observability: Observability::default(),
+            access: Access::default(),
         }
     }
 }
@@ -455,6 +496,19 @@ impl Config {
         {
             return bad(m);
         }
+        let h = &self.access.auth_key_header;
+        if h.is_empty()
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            return bad(format!(
+                "access.auth_key_header {h:?} is not a valid HTTP header name"
+            ));
+        }
+        if let Err(m) = self.access.trusted_nets() {
+            return bad(m);
+        }
         if self.cores > 1024 {
             return bad("cores must be 0 (one per core) to 1024".into());
         }
@@ -557,6 +611,41 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("failover.timeout_pct"));
+    }
+
+    #[test]
+    fn access_section_is_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(
+            &f,
+            "[access]\nauth_key_header = \"X-Edge-Key\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
+        )
+        .unwrap();
+        let c = Config::from_file(&f).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.access.trusted_nets().unwrap().len(), 2);
+        assert_eq!(
+            Config::default().access.auth_key_header,
+            "X-TENCENT-PACKAGE"
+        );
+        for (bad, why) in [
+            ("[access]\nauth_key_header = \"X Key\"\n", "auth_key_header"),
+            ("[access]\nauth_key_header = \"\"\n", "auth_key_header"),
+            (
+                "[access]\ntrusted_proxies = [\"10.0.0.1/8\"]\n",
+                "did you mean 10.0.0.0/8",
+            ),
+            ("[access]\ntrusted_proxies = [\"cdn\"]\n", "trusted_proxies"),
+        ] {
+            std::fs::write(&f, bad).unwrap();
+            let e = Config::from_file(&f)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use streampack_core::access::{check_request, digest, AuthOutcome};
 use streampack_core::channel::media::IngestError;
 use streampack_core::channel::InputRole;
 use streampack_core::http::{
@@ -56,6 +57,9 @@ async fn serve_request(
     tag: &mut Option<(Id, InputRole)>,
 ) -> bool {
     let keep = head.keep_alive;
+    // `WWW-Authenticate` values when the answer is 401.
+    let mut challenge_values: Vec<String> = Vec::new();
+    let challenge = &mut challenge_values;
     let has_body = head.body != BodyKind::Empty;
     // An error answered before the body was read must close the connection unless there is
     // no body: the unread bytes would otherwise be taken for the next request.
@@ -86,6 +90,40 @@ async fn serve_request(
         };
         let role = input.role;
         *tag = Some((entry.config.id, role));
+        // Before `100 Continue` and before any body byte: a client that sent
+        // `Expect: 100-continue` without credentials (ffmpeg with `user:pass@` URLs) retries
+        // with them and loses nothing.
+        if let Some(auth) = &input.auth {
+            let now = crate::clock::now().unix_ms;
+            let method = if is_delete {
+                "DELETE"
+            } else {
+                head.method.as_str()
+            };
+            let outcome = check_request(
+                auth,
+                head.header("authorization"),
+                method,
+                &head.target,
+                now,
+            );
+            let why = match outcome {
+                AuthOutcome::Ok => None,
+                AuthOutcome::Missing => {
+                    Some("this input requires credentials (HTTP Basic or Digest)")
+                }
+                AuthOutcome::Wrong => Some("wrong credentials for this input"),
+                AuthOutcome::Stale => Some("the Digest nonce expired; retry with the new one"),
+            };
+            if let Some(why) = why {
+                *challenge = digest::challenges(
+                    auth.password.as_bytes(),
+                    now,
+                    outcome == AuthOutcome::Stale,
+                );
+                return Err(early(HttpError::new(Status::UNAUTHORIZED, why)));
+            }
+        }
         let limits = &shared.config.limits;
         let cap = if is_manifest(&route.rest) {
             limits.max_manifest_bytes
@@ -166,12 +204,17 @@ async fn serve_request(
             conn.write(out).await && keep
         }
         Err((e, keep_open)) => {
-            let extra: &[(&str, &[u8])] = if e.status == Status::METHOD_NOT_ALLOWED {
-                &[("Allow", ALLOW)]
+            let extra: Vec<(&str, &[u8])> = if e.status == Status::METHOD_NOT_ALLOWED {
+                vec![("Allow", ALLOW)]
+            } else if e.status == Status::UNAUTHORIZED {
+                challenge_values
+                    .iter()
+                    .map(|v| ("WWW-Authenticate", v.as_bytes()))
+                    .collect()
             } else {
-                &[]
+                Vec::new()
             };
-            conn.send_error_with(&e, extra, keep_open, false).await
+            conn.send_error_with(&e, &extra, keep_open, false).await
         }
     }
 }

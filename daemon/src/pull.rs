@@ -6,8 +6,10 @@ use bytes::Bytes;
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use streampack_core::access::cdn::{host_may_reach, host_of};
+use streampack_core::access::{auth_key_ok, client_ip, ip_allowed};
 use streampack_core::channel::media::Lookup;
-use streampack_core::channel::EndpointType;
+use streampack_core::channel::{EndpointConfig, EndpointType};
 use streampack_core::http::{
     if_none_match_matches, parse_range, parse_v1_path, write_head, HttpError, Method, RangeOutcome,
     RequestHead, Status,
@@ -112,10 +114,24 @@ async fn serve_request<'r>(
         let e = HttpError::new(Status::NOT_FOUND, "unknown endpoint for this channel");
         return send_error(conn, &e, keep, head_only).await;
     };
+    let host = head.header("host").and_then(host_of);
+    if let Err(why) = host_may_reach(
+        host.as_deref(),
+        &entry.config.id,
+        !entry.config.cdn_domains.is_empty(),
+        |h| reg.domains.get(h).copied(),
+        &shared.pull_host,
+    ) {
+        let e = HttpError::new(Status::NOT_FOUND, why);
+        return send_error(conn, &e, keep, head_only).await;
+    }
     *tag = entry
         .metrics
         .endpoint(&endpoint.id)
         .map(|m| (m, ObjectType::of_path(&route.rest)));
+    if let Some(e) = access_denied(conn, &head, shared, endpoint) {
+        return send_error(conn, &e, keep, head_only).await;
+    }
     if endpoint.kind != EndpointType::Hls {
         let e = HttpError::new(
             Status::NOT_IMPLEMENTED,
@@ -138,7 +154,10 @@ async fn serve_request<'r>(
             content_type: PLAYLIST_TYPE,
             etag: &r.etag,
             last_modified_unix_ms: r.last_modified_unix_ms,
-            cache_control: &shared.manifest_cache_control,
+            cache_control: entry
+                .manifest_cache_control
+                .as_deref()
+                .unwrap_or(&shared.manifest_cache_control),
             ranges: false,
         },
         Lookup::Object(o) => Answer {
@@ -146,7 +165,10 @@ async fn serve_request<'r>(
             content_type: o.content_type.as_bytes(),
             etag: &o.etag,
             last_modified_unix_ms: o.last_modified_unix_ms,
-            cache_control: &shared.segment_cache_control,
+            cache_control: entry
+                .segment_cache_control
+                .as_deref()
+                .unwrap_or(&shared.segment_cache_control),
             ranges: true,
         },
         Lookup::NotFound => {
@@ -165,6 +187,37 @@ async fn serve_request<'r>(
     }
 }
 
+/// The endpoint's IP lists, then its AuthKeys: `Some(403)` when the request may not pass.
+fn access_denied(
+    conn: &Conn,
+    head: &RequestHead,
+    shared: &Shared,
+    endpoint: &EndpointConfig,
+) -> Option<HttpError> {
+    if !endpoint.allow.is_empty() || !endpoint.block.is_empty() {
+        let client = client_ip(
+            conn.peer.ip(),
+            head.header("x-forwarded-for"),
+            &shared.trusted_proxies,
+        );
+        if let Err(why) = ip_allowed(&endpoint.allow, &endpoint.block, client) {
+            return Some(HttpError::new(Status::FORBIDDEN, why.to_string()));
+        }
+    }
+    if !auth_key_ok(&endpoint.auth_keys, head.header(&shared.auth_key_header)) {
+        let why = if head.header(&shared.auth_key_header).is_some() {
+            format!("wrong {} key for this endpoint", shared.auth_key_header)
+        } else {
+            format!(
+                "this endpoint requires the {} header",
+                shared.auth_key_header
+            )
+        };
+        return Some(HttpError::new(Status::FORBIDDEN, why));
+    }
+    None
+}
+
 /// Answers an error with [`ERROR_CORS`].
 async fn send_error(conn: &mut Conn, e: &HttpError, keep_alive: bool, head_only: bool) -> bool {
     send_error_with(conn, e, &[], keep_alive, head_only).await
@@ -178,8 +231,16 @@ async fn send_error_with(
     keep_alive: bool,
     head_only: bool,
 ) -> bool {
-    let mut hdrs: Vec<(&str, &[u8])> = Vec::with_capacity(ERROR_CORS.len() + extra.len());
+    let mut hdrs: Vec<(&str, &[u8])> = Vec::with_capacity(ERROR_CORS.len() + extra.len() + 1);
     hdrs.extend_from_slice(&ERROR_CORS);
+    // A CDN may remember a 404 briefly (a segment not yet there appears within a second); an
+    // answer that depends on who asks (403) or on the moment (503, 4xx/5xx) must not be stored.
+    let cache: &[u8] = if e.status == Status::NOT_FOUND {
+        b"public, max-age=1"
+    } else {
+        b"no-store"
+    };
+    hdrs.push(("Cache-Control", cache));
     hdrs.extend_from_slice(extra);
     conn.send_error_with(e, &hdrs, keep_alive, head_only).await
 }

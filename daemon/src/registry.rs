@@ -33,6 +33,10 @@ pub struct ChannelEntry {
     pub media: Arc<MediaSlot>,
     /// Its ingest and endpoint counters (kept across rebuilds while it exists).
     pub metrics: ChannelMetrics,
+    /// `Cache-Control` of its playlists when the channel sets its own TTL.
+    pub manifest_cache_control: Option<String>,
+    /// `Cache-Control` of its segments when the channel sets its own TTL.
+    pub segment_cache_control: Option<String>,
 }
 
 /// The data plane's view of the control-plane state.
@@ -40,6 +44,8 @@ pub struct ChannelEntry {
 pub struct Registry {
     /// Channels by id.
     pub channels: HashMap<Id, Arc<ChannelEntry>>,
+    /// CDN playback domains and the channel each is bound to.
+    pub domains: HashMap<String, Id>,
     /// Shard threads: one counter slot each in every channel's metrics.
     pub shards: usize,
 }
@@ -49,6 +55,7 @@ impl Registry {
     pub fn for_shards(shards: usize) -> Registry {
         Registry {
             channels: HashMap::new(),
+            domains: HashMap::new(),
             shards,
         }
     }
@@ -68,12 +75,24 @@ impl Registry {
                         config: c.clone(),
                         media,
                         metrics,
+                        manifest_cache_control: c
+                            .manifest_ttl
+                            .map(|t| format!("public, max-age={t}")),
+                        segment_cache_control: c
+                            .segment_ttl
+                            .map(|t| format!("public, max-age={t}")),
                     }),
                 )
             })
             .collect();
+        let domains = state
+            .channels
+            .iter()
+            .flat_map(|c| c.cdn_domains.iter().map(|d| (d.clone(), c.id)))
+            .collect();
         Registry {
             channels,
+            domains,
             shards: old.shards,
         }
     }
@@ -99,10 +118,16 @@ pub struct Shared {
     pub ingest_base: String,
     /// Base URL of endpoints.
     pub pull_base: String,
+    /// Host of [`Shared::pull_base`], lowercase: requests naming it reach every channel.
+    pub pull_host: String,
     /// `Cache-Control` of playlists and manifests.
     pub manifest_cache_control: String,
     /// `Cache-Control` of segments.
     pub segment_cache_control: String,
+    /// AuthKey header name (looked up case-insensitively).
+    pub auth_key_header: String,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Daemon-wide counters and live rates.
     pub metrics: Metrics,
     /// The access log, when on.

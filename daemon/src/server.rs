@@ -169,8 +169,12 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     let shared = Arc::new(Shared {
         manifest_cache_control: format!("public, max-age={}", cfg.cache.manifest_max_age_secs),
         segment_cache_control: format!("public, max-age={}", cfg.cache.segment_max_age_secs),
+        auth_key_header: cfg.access.auth_key_header.clone(),
+        // validate() parsed these already: nothing can be dropped here.
+        trusted_proxies: cfg.access.trusted_nets().unwrap_or_default(),
         ingest_base: cfg.ingest.base_url(),
         pull_base: cfg.pull.base_url(),
+        pull_host: url_host(&cfg.pull.base_url()),
         config: cfg.clone(),
         registry: arc_swap::ArcSwap::from_pointee(registry),
         inboxes: inbox_tx,
@@ -187,10 +191,13 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     metrics::live::spawn(Arc::clone(&shared)).map_err(StartError::Thread)?;
 
     let socket_path = cfg.admin_socket_path();
-    let admin_listener = admin::bind(&socket_path).map_err(|source| StartError::AdminSocket {
-        path: socket_path.display().to_string(),
-        source,
-    })?;
+    let admin_listener =
+        admin::bind(&socket_path, cfg.admin_socket_group.as_deref()).map_err(|source| {
+            StartError::AdminSocket {
+                path: socket_path.display().to_string(),
+                source,
+            }
+        })?;
     let admin = Arc::new(Admin::new(
         Arc::clone(&shared),
         state,
@@ -455,4 +462,11 @@ async fn serve(
             return;
         }
     }
+}
+
+/// Host of a base URL (`http://HOST:PORT/…` → `host`), lowercase, IPv6 without brackets.
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    streampack_core::access::cdn::host_of(authority.as_bytes()).unwrap_or_default()
 }

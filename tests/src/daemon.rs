@@ -24,6 +24,8 @@ pub struct DaemonOpts {
     /// Start the daemon under a seccomp filter that fails `io_uring_setup` with EPERM, as
     /// container runtimes' default profiles do: io_uring is really unavailable to it.
     pub block_io_uring: bool,
+    /// Listen for pulls on `[::1]` instead of `127.0.0.1` (IPv6 clients).
+    pub pull_ipv6: bool,
 }
 
 impl DaemonOpts {
@@ -76,7 +78,11 @@ impl Daemon {
         }
         let socket = dir.path().join("ctl.sock");
         let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let pull: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let pull: SocketAddr = if opts.pull_ipv6 {
+            format!("[::1]:{}", free_port()).parse().unwrap()
+        } else {
+            format!("127.0.0.1:{}", free_port()).parse().unwrap()
+        };
         let metrics: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut args = vec![
             "--state-dir".to_string(),

@@ -5,7 +5,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 /// Version of the admin protocol. Bumped on any incompatible change of [`super::proto`].
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 /// Largest frame accepted (a full channel list stays far below this).
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 
@@ -77,6 +77,8 @@ mod tests {
             max_segment_duration: Some(4),
             max_playlist_duration: None,
             description: Some("d".into()),
+            manifest_ttl: Some(2),
+            segment_ttl: None,
         });
         let bytes = encode(&req).unwrap();
         for cut in 0..bytes.len() {

@@ -68,6 +68,48 @@ pub enum Request {
         /// Id or name.
         endpoint: String,
     },
+    /// Bind a CDN playback domain to a channel.
+    CdnBind {
+        /// Id or name.
+        channel: String,
+        /// Bare host name.
+        domain: String,
+    },
+    /// Unbind a CDN playback domain.
+    CdnUnbind {
+        /// Id or name.
+        channel: String,
+        /// Bare host name.
+        domain: String,
+    },
+    /// A channel's CDN domains (answered with the channel).
+    CdnList {
+        /// Id or name.
+        channel: String,
+    },
+    /// Enable, disable or rotate an input's ingest credentials.
+    InputAuth {
+        /// Id or name.
+        channel: String,
+        /// `1`/`primary`, `2`/`backup`, or the input's id.
+        input: String,
+        /// What to do.
+        action: InputAuthAction,
+    },
+}
+
+/// What `input auth` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InputAuthAction {
+    /// Generate credentials (keeps existing ones if already enabled).
+    Enable,
+    /// Remove the check.
+    Disable,
+    /// Replace the credentials; the old ones stay valid for `grace_secs` (0: fail at once).
+    Rotate {
+        /// Seconds the old credentials stay valid.
+        grace_secs: u32,
+    },
 }
 
 /// Fields of a new channel; `None` takes the default.
@@ -83,6 +125,10 @@ pub struct ChannelCreate {
     pub max_playlist_duration: Option<u32>,
     /// Free text.
     pub description: Option<String>,
+    /// Playlist TTL, seconds (1-60); default: the daemon's.
+    pub manifest_ttl: Option<u32>,
+    /// Segment TTL, seconds (10-1800); default: the daemon's.
+    pub segment_ttl: Option<u32>,
 }
 
 impl Default for ChannelCreate {
@@ -93,6 +139,8 @@ impl Default for ChannelCreate {
             max_segment_duration: None,
             max_playlist_duration: None,
             description: None,
+            manifest_ttl: None,
+            segment_ttl: None,
         }
     }
 }
@@ -108,6 +156,10 @@ pub struct ChannelPatch {
     pub max_playlist_duration: Option<u32>,
     /// New description.
     pub description: Option<String>,
+    /// New playlist TTL, seconds.
+    pub manifest_ttl: Option<u32>,
+    /// New segment TTL, seconds.
+    pub segment_ttl: Option<u32>,
 }
 
 /// Fields of a new endpoint.
@@ -119,6 +171,12 @@ pub struct EndpointCreate {
     pub kind: Option<EndpointType>,
     /// Default `main`.
     pub manifest_name: Option<String>,
+    /// Allowlist CIDRs (empty: everyone).
+    pub allow: Vec<String>,
+    /// Blocklist CIDRs.
+    pub block: Vec<String>,
+    /// AuthKeys (empty: none required).
+    pub auth_keys: Vec<String>,
 }
 
 /// Endpoint fields to change.
@@ -128,6 +186,12 @@ pub struct EndpointPatch {
     pub name: Option<String>,
     /// New manifest name.
     pub manifest_name: Option<String>,
+    /// Replaces the allowlist (`Some(vec![])` clears it).
+    pub allow: Option<Vec<String>>,
+    /// Replaces the blocklist.
+    pub block: Option<Vec<String>>,
+    /// Replaces the AuthKeys.
+    pub auth_keys: Option<Vec<String>>,
 }
 
 /// The daemon's answer.
@@ -171,6 +235,12 @@ pub struct ChannelView {
     pub inputs: Vec<InputView>,
     /// In creation order.
     pub endpoints: Vec<EndpointView>,
+    /// Bound CDN playback domains.
+    pub cdn_domains: Vec<String>,
+    /// Playlist `Cache-Control: max-age` in effect, seconds.
+    pub manifest_ttl: u32,
+    /// Segment `Cache-Control: max-age` in effect, seconds.
+    pub segment_ttl: u32,
     /// What the channel is doing now.
     pub live: LiveView,
 }
@@ -184,6 +254,21 @@ pub struct InputView {
     pub role: String,
     /// The prefix an encoder appends its file names to (`<url>/main.m3u8`).
     pub url: String,
+    /// Ingest credentials.
+    pub auth: InputAuthView,
+}
+
+/// An input's ingest credentials as the operator sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputAuthView {
+    /// Whether pushes must authenticate.
+    pub enabled: bool,
+    /// Current username (`None` when disabled).
+    pub username: Option<String>,
+    /// Current password (`None` when disabled).
+    pub password: Option<String>,
+    /// Until when (Unix ms) the credentials before the last rotation are still accepted.
+    pub previous_valid_until_unix_ms: Option<u64>,
 }
 
 /// An endpoint.
@@ -202,6 +287,14 @@ pub struct EndpointView {
     pub url: String,
     /// Id of the channel it belongs to.
     pub channel_id: String,
+    /// Allowlist CIDRs (empty: everyone).
+    pub allow: Vec<String>,
+    /// Blocklist CIDRs.
+    pub block: Vec<String>,
+    /// AuthKeys, one of which a request must carry in the daemon's AuthKey header.
+    pub auth_keys: Vec<String>,
+    /// The manifest URL through each bound CDN domain.
+    pub cdn_urls: Vec<String>,
 }
 
 /// Live state of a channel.

@@ -1,7 +1,9 @@
 //! The product model as the operator configures it: channels, their two inputs, endpoints.
 //! Everything here is persisted in the state directory and validated before it is accepted.
 
+use crate::access::InputAuth;
 use crate::id::Id;
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -162,6 +164,9 @@ pub struct InputConfig {
     pub id: Id,
     /// Primary or backup.
     pub role: InputRole,
+    /// Ingest credentials; `None`: anyone who knows the URL may push.
+    #[serde(default)]
+    pub auth: Option<InputAuth>,
 }
 
 /// An endpoint players pull from.
@@ -176,6 +181,15 @@ pub struct EndpointConfig {
     pub kind: EndpointType,
     /// Manifest file stem (`main` → `main.m3u8`).
     pub manifest_name: String,
+    /// Client networks admitted; empty: everyone (unless blocked).
+    #[serde(default)]
+    pub allow: Vec<IpNet>,
+    /// Client networks refused; wins over `allow`.
+    #[serde(default)]
+    pub block: Vec<IpNet>,
+    /// AuthKeys, any one of which a request must carry; empty: none needed.
+    #[serde(default)]
+    pub auth_keys: Vec<String>,
 }
 
 impl EndpointConfig {
@@ -206,6 +220,15 @@ pub struct ChannelConfig {
     /// In creation order.
     #[serde(default)]
     pub endpoints: Vec<EndpointConfig>,
+    /// CDN playback domains bound to this channel (each bound to one channel at most).
+    #[serde(default)]
+    pub cdn_domains: Vec<String>,
+    /// Playlist/manifest `Cache-Control: max-age`, seconds; `None`: the daemon's default.
+    #[serde(default)]
+    pub manifest_ttl: Option<u32>,
+    /// Segment `Cache-Control: max-age`, seconds; `None`: the daemon's default.
+    #[serde(default)]
+    pub segment_ttl: Option<u32>,
 }
 
 impl ChannelConfig {
@@ -258,6 +281,47 @@ fn validate_token(what: &str, s: &str, max: usize) -> Result<(), Invalid> {
     {
         return Err(Invalid(format!(
             "{what} {s:?} contains {c:?}: only letters, digits, '_' and '-' are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// Accepted playlist/manifest TTLs, seconds (the seed service's range).
+pub const MANIFEST_TTL_RANGE: (u32, u32) = (1, 60);
+/// Accepted segment TTLs, seconds (10 s to 30 min, the seed service's range).
+pub const SEGMENT_TTL_RANGE: (u32, u32) = (10, 1800);
+
+/// Checks per-channel cache TTLs.
+pub fn validate_ttls(manifest: Option<u32>, segment: Option<u32>) -> Result<(), Invalid> {
+    let (mlo, mhi) = MANIFEST_TTL_RANGE;
+    if let Some(m) = manifest.filter(|m| !(mlo..=mhi).contains(m)) {
+        return Err(Invalid(format!(
+            "manifest TTL must be {mlo}-{mhi} seconds, got {m}"
+        )));
+    }
+    let (slo, shi) = SEGMENT_TTL_RANGE;
+    if let Some(s) = segment.filter(|s| !(slo..=shi).contains(s)) {
+        return Err(Invalid(format!(
+            "segment TTL must be {slo}-{shi} seconds, got {s}"
+        )));
+    }
+    Ok(())
+}
+
+/// Longest AuthKey, characters.
+pub const MAX_AUTH_KEY_LEN: usize = 256;
+
+/// Checks an AuthKey: 8–256 visible ASCII characters (it travels in a header value).
+pub fn validate_auth_key(k: &str) -> Result<(), Invalid> {
+    if k.len() < 8 || k.len() > MAX_AUTH_KEY_LEN {
+        return Err(Invalid(format!(
+            "an auth key must be 8-{MAX_AUTH_KEY_LEN} characters, got {}",
+            k.chars().count()
+        )));
+    }
+    if let Some(c) = k.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(Invalid(format!(
+            "auth key contains {c:?}: only visible ASCII characters (no spaces) are allowed"
         )));
     }
     Ok(())
@@ -374,6 +438,30 @@ mod tests {
         let e = validate_endpoint_type(Protocol::Dash, EndpointType::Hls).unwrap_err();
         assert!(e.0.contains("--type dash"), "{e}");
         assert!(validate_endpoint_type(Protocol::Dash, EndpointType::Cmaf).is_err());
+    }
+
+    #[test]
+    fn auth_keys() {
+        assert!(validate_auth_key("k3y-2026-a").is_ok());
+        assert!(validate_auth_key("short").unwrap_err().0.contains("8-256"));
+        assert!(validate_auth_key("has a space")
+            .unwrap_err()
+            .0
+            .contains("' '"));
+        assert!(validate_auth_key(&"k".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn old_state_without_access_fields_loads() {
+        let e: EndpointConfig = serde_json::from_str(
+            r#"{"id":"0123456789abcdef0123456789ab","name":"e","type":"hls","manifest_name":"main"}"#,
+        )
+        .unwrap();
+        assert!(e.allow.is_empty() && e.block.is_empty() && e.auth_keys.is_empty());
+        let i: InputConfig =
+            serde_json::from_str(r#"{"id":"0123456789abcdef0123456789ab","role":"primary"}"#)
+                .unwrap();
+        assert!(i.auth.is_none());
     }
 
     #[test]
