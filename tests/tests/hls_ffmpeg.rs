@@ -91,35 +91,6 @@ fn watch(pull: String, main_path: String, stop: Arc<AtomicBool>) -> Watch {
     w
 }
 
-/// Decodes `seconds` of the live endpoint with ffmpeg; returns (decoded video frames, output).
-fn decode(url: &str, seconds: u32) -> (u64, std::process::Output) {
-    let out = run_with_timeout(
-        Command::new("ffmpeg").args([
-            "-nostdin",
-            "-nostats",
-            "-loglevel",
-            "error",
-            "-i",
-            url,
-            "-t",
-            &seconds.to_string(),
-            "-f",
-            "null",
-            "-progress",
-            "pipe:1",
-            "-",
-        ]),
-        Duration::from_secs(60),
-    );
-    let frames = text(&out.stdout)
-        .lines()
-        .rev()
-        .filter_map(|l| l.strip_prefix("frame="))
-        .find_map(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    (frames, out)
-}
-
 fn probe(url: &str) -> std::process::Output {
     run_with_timeout(
         Command::new("ffprobe").args([
@@ -173,7 +144,7 @@ fn push_and_play(kind: HlsPush, name: &str) {
     // Play and probe while the stream is live.
     let url = f.endpoint_url.clone();
     let prober = thread::spawn(move || probe(&url));
-    let (frames, play) = decode(&f.endpoint_url, 10);
+    let (frames, play) = ffmpeg_decode(&f.endpoint_url, 10, Duration::from_secs(60));
     let probed = prober.join().unwrap();
 
     let push_status = wait_child(&mut push, Duration::from_secs(PUSH_SECONDS as u64 + 30));
