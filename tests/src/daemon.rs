@@ -230,6 +230,16 @@ impl Daemon {
         )
     }
 
+    /// Channel names, in the order `channel list --json` gives them.
+    pub fn channel_names(&self) -> Vec<String> {
+        self.ctl_json(&["channel", "list"])
+            .as_array()
+            .expect("channel list is an array")
+            .iter()
+            .map(|c| c["name"].as_str().expect("channel name").to_string())
+            .collect()
+    }
+
     /// Runs `streampackctl --socket S --json ARGS...`, asserts it succeeded and parses stdout.
     pub fn ctl_json(&self, args: &[&str]) -> Value {
         let mut full = vec!["--json"];

@@ -552,13 +552,7 @@ fn validation_errors_exit_1_with_a_reason() {
     d.ctl_json(&["endpoint", "create", "b1", "--name", "web"]);
 
     // Nothing refused was created, nothing refused was changed.
-    let names: Vec<String> = d
-        .ctl_json(&["channel", "list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap().to_string())
-        .collect();
+    let names = d.channel_names();
     assert_eq!(
         names,
         ["taken", "b1", "b2", "b3", "b4", ok32.as_str(), "A-z_09"]

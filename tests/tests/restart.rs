@@ -164,13 +164,7 @@ fn corrupt_state_is_refused_and_kept() {
     // Put the good file back: the daemon starts with everything there.
     fs::write(d.state_dir.join("state.json"), &good).unwrap();
     d.restart();
-    let names: Vec<String> = d
-        .ctl_json(&["channel", "list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap().to_string())
-        .collect();
+    let names = d.channel_names();
     assert_eq!(names, ["news", "sport", "dashy"]);
 }
 
