@@ -1,6 +1,8 @@
 use super::*;
+use crate::cmaf::Codec;
 use crate::fmp4::fragment::parse_media_segment;
 use crate::fmp4::reader::{parse_boxes, top_level};
+use crate::ts::adts::{self, AdtsConfig};
 use crate::ts::demux::{build_pes, packetize};
 use crate::ts::psi::{build_pat, build_pmt};
 use crate::ts::PTS_MODULUS;
