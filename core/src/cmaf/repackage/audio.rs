@@ -23,7 +23,7 @@ pub(super) fn audio_track(
     stats: &mut RepackageStats,
 ) -> Result<Option<TrackSamples>, RepackageError> {
     let mut config: Option<AdtsConfig> = None;
-    let mut samples = Vec::new();
+    let mut samples: Vec<Sample> = Vec::new();
     let mut mdat = Vec::new();
     let mut first_time: Option<u64> = None;
     // Bytes of a frame that continues in the next PES, and the time its frame starts at.
@@ -43,37 +43,50 @@ pub(super) fn audio_track(
                     let rate = u64::from(c.sample_rate());
                     // Frames starting in this PES take its PTS; snap to the running clock when
                     // within half a frame, so rounding 90 kHz → sample rate never leaves gaps.
-                    let mut t = match (off >= carried, pts) {
-                        (true, Some(pts)) => to_timescale(pts, rate)
-                            .saturating_add(pes_frames * u64::from(FRAME_SAMPLES)),
-                        _ => next.unwrap_or(0),
+                    let t = match (off >= carried, pts) {
+                        (true, Some(pts)) => Some(
+                            to_timescale(pts, rate)
+                                .saturating_add(pes_frames * u64::from(FRAME_SAMPLES)),
+                        ),
+                        _ => next,
                     };
-                    if let Some(n) = next {
-                        if t.abs_diff(n) <= half_frame {
-                            t = n;
-                        }
-                    }
                     if off >= carried {
                         pes_frames += 1;
                     }
-                    if f.config != c {
-                        // A configuration change inside a segment: keep the first one.
-                        stats.skipped_audio_bytes += f.frame_len as u64;
-                    } else {
-                        first_time.get_or_insert(t);
-                        let raw = &data[off + f.header_len..off + f.frame_len];
-                        mdat.extend_from_slice(raw);
-                        samples.push(Sample {
-                            duration: FRAME_SAMPLES,
-                            size: raw.len() as u32,
-                            flags: SAMPLE_SYNC,
-                            composition_offset: 0,
-                        });
-                        if p.damaged {
-                            stats.damaged_samples += 1;
+                    let t = match (t, next) {
+                        (Some(t), Some(n)) if t.abs_diff(n) <= half_frame => Some(n),
+                        // Inside the fragment samples follow each other: a gap in the source
+                        // lengthens the previous sample; an overlap drops this frame.
+                        (Some(t), Some(n)) if !samples.is_empty() && t > n => {
+                            if let Some(last) = samples.last_mut() {
+                                let gap = u32::try_from(t - n).unwrap_or(u32::MAX);
+                                last.duration = last.duration.saturating_add(gap);
+                            }
+                            Some(t)
                         }
-                        next = Some(t.saturating_add(u64::from(FRAME_SAMPLES)));
+                        (Some(_), Some(_)) if !samples.is_empty() => None,
+                        (t, _) => t,
+                    };
+                    let Some(t) = t.filter(|_| f.config == c) else {
+                        // Untimed (no PTS seen yet), overlapping, or a configuration change
+                        // inside the segment (the first configuration is kept).
+                        stats.skipped_audio_bytes += f.frame_len as u64;
+                        off += f.frame_len;
+                        continue;
+                    };
+                    first_time.get_or_insert(t);
+                    let raw = &data[off + f.header_len..off + f.frame_len];
+                    mdat.extend_from_slice(raw);
+                    samples.push(Sample {
+                        duration: FRAME_SAMPLES,
+                        size: raw.len() as u32,
+                        flags: SAMPLE_SYNC,
+                        composition_offset: 0,
+                    });
+                    if p.damaged {
+                        stats.damaged_samples += 1;
                     }
+                    next = Some(t.saturating_add(u64::from(FRAME_SAMPLES)));
                     off += f.frame_len;
                 }
                 Ok(Adts::Incomplete) => {

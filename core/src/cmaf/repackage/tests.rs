@@ -422,3 +422,38 @@ proptest! {
         check(&out);
     }
 }
+
+#[test]
+fn audio_gaps_lengthen_the_previous_sample_and_overlaps_are_dropped() {
+    let two = adts_frames(2, 10);
+    // 2 frames at 0, 2 frames 1 s later (a gap of 48000 - 2048 samples), then a PES that
+    // overlaps the previous one by a whole frame.
+    let ts = synthetic(
+        &[(0x0F, 0x101)],
+        &[
+            (0x101, Some(0), &two),
+            (0x101, Some(90_000), &two),
+            (0x101, Some(90_000 + 1920), &two),
+        ],
+    );
+    let out = Repackager::new().repackage(&ts, 1).unwrap();
+    let p = parse_media_segment(&out.fragments[0].bytes).unwrap();
+    let durations: Vec<u32> = p.samples.iter().map(|s| s.duration).collect();
+    // The overlapping PES: its first frame overlaps (dropped), its second snaps onto the clock.
+    assert_eq!(durations, vec![1024, 48_000 - 1024, 1024, 1024, 1024]);
+    assert_eq!(out.fragments[0].duration, 48_000 + 3 * 1024);
+    assert_eq!(out.stats.skipped_audio_bytes, 17);
+}
+
+#[test]
+fn audio_without_any_pts_is_skipped_not_timed_at_zero() {
+    let two = adts_frames(2, 10);
+    let ts = synthetic(
+        &[(0x0F, 0x101)],
+        &[(0x101, None, &two), (0x101, Some(9000), &two)],
+    );
+    let out = Repackager::new().repackage(&ts, 1).unwrap();
+    assert_eq!(out.fragments[0].samples, 2);
+    assert_eq!(out.fragments[0].base_decode_time, 4800);
+    assert_eq!(out.stats.skipped_audio_bytes, 34);
+}
