@@ -64,6 +64,7 @@ pub(super) struct TrackSamples {
 }
 
 impl Repackager {
+    /// A repackager for a new rendition: no timestamps or parameter sets seen yet.
     pub fn new() -> Repackager {
         Repackager::default()
     }

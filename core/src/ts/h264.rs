@@ -4,6 +4,8 @@
 use super::bits::{rbsp, Bits};
 use super::EsError;
 
+/// `nal_unit_type`s the repackager acts on: IDR marks sync samples; SPS/PPS go to `avcC`;
+/// AUD is dropped.
 pub const NAL_IDR: u8 = 5;
 pub const NAL_SEI: u8 = 6;
 pub const NAL_SPS: u8 = 7;

@@ -5,6 +5,8 @@
 use super::bits::{rbsp, Bits};
 use super::EsError;
 
+/// `nal_unit_type`s the repackager takes out of samples: VPS/SPS/PPS go to `hvcC`, AUD is
+/// dropped.
 pub const NAL_VPS: u8 = 32;
 pub const NAL_SPS: u8 = 33;
 pub const NAL_PPS: u8 = 34;
