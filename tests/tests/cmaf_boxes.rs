@@ -449,6 +449,7 @@ fn fresh_ffmpeg_ts_ntsc_rate_and_44k1_stereo() {
         (tracks[1].info.sample_rate, tracks[1].info.channels),
         (44_100, 2)
     );
+    assert_eq!(tracks[0].info.frame_rate, Some((30000, 1001)));
 }
 
 /// What a viewer would notice: the H.264 + AAC tracks, fed to Media Source Extensions in

@@ -120,6 +120,7 @@ pub(super) fn audio_track(
         timescale: sample_rate,
         width: 0,
         height: 0,
+        frame_rate: None,
         sample_rate,
         channels: c.channels(),
         init: Bytes::from(fmp4::init_segment(&InitParams {

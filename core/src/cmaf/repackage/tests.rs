@@ -457,3 +457,35 @@ fn audio_without_any_pts_is_skipped_not_timed_at_zero() {
     assert_eq!(out.fragments[0].base_decode_time, 4800);
     assert_eq!(out.stats.skipped_audio_bytes, 34);
 }
+
+#[test]
+fn frame_rates_signalled_or_measured() {
+    let rate = |ts: &[u8]| Repackager::new().repackage(ts, 1).unwrap().tracks[0].frame_rate;
+    // x264 writes VUI timing; x265 writes none in its VPS: measured on the decode times.
+    assert_eq!(rate(H264_AAC[0]), Some((25, 1)));
+    assert_eq!(rate(H265_AAC[0]), Some((25, 1)));
+    assert_eq!(rate(WRAP[1]), Some((25, 1)), "through the wrap");
+    let out = Repackager::new().repackage(H264_AAC[0], 1).unwrap();
+    assert_eq!(out.tracks[1].frame_rate, None, "audio");
+
+    let steps = |d: &[u64]| {
+        let mut t = 1000u64;
+        let mut v = vec![(t, t)];
+        for s in d {
+            t += s;
+            v.push((t, t));
+        }
+        video::measured_frame_rate(&v)
+    };
+    assert_eq!(steps(&[3003; 10]), Some((30000, 1001)));
+    assert_eq!(steps(&[1501, 1502, 1501]), Some((60000, 1001)));
+    assert_eq!(steps(&[3750; 4]), Some((24, 1)));
+    assert_eq!(
+        steps(&[7500; 4]),
+        Some((12, 1)),
+        "whole rates outside the table"
+    );
+    assert_eq!(steps(&[3000, 4000]), None, "no rate near 25.7 fps");
+    assert_eq!(steps(&[]), None);
+    assert_eq!(steps(&[0, 0]), None);
+}

@@ -159,48 +159,54 @@ pub(super) fn video_track(
         base_decode_time.saturating_add(samples.iter().map(|s| u64::from(s.duration)).sum::<u64>()),
     );
 
-    let (config, entry, info) = if hevc {
+    let cfg = if hevc {
         let parsed = h265::parse_sps(&state.sps[0]).map_err(bad)?;
         let v: Vec<&[u8]> = state.vps.iter().map(Vec::as_slice).collect();
         let s: Vec<&[u8]> = state.sps.iter().map(Vec::as_slice).collect();
         let p: Vec<&[u8]> = state.pps.iter().map(Vec::as_slice).collect();
         let hvcc = h265::hevc_config(&v, &s, &p, &parsed);
-        let entry = SampleEntry::Hevc {
-            width: parsed.width as u16,
-            height: parsed.height as u16,
-            hvcc: hvcc.clone(),
-        };
-        (
-            hvcc,
-            entry,
-            (
-                Codec::H265,
-                h265::codecs(&parsed),
-                parsed.width,
-                parsed.height,
-            ),
-        )
+        VideoConfig {
+            entry: SampleEntry::Hevc {
+                width: parsed.width as u16,
+                height: parsed.height as u16,
+                hvcc: hvcc.clone(),
+            },
+            record: hvcc,
+            codec: Codec::H265,
+            codecs: h265::codecs(&parsed),
+            width: parsed.width,
+            height: parsed.height,
+            frame_rate: state.vps.first().and_then(|v| h265::vps_frame_rate(v)),
+        }
     } else {
         let parsed = h264::parse_sps(&state.sps[0]).map_err(bad)?;
         let p: Vec<&[u8]> = state.pps.iter().map(Vec::as_slice).collect();
         let avcc = h264::avc_config(&state.sps[0], &p, &parsed);
-        let entry = SampleEntry::Avc {
-            width: parsed.width as u16,
-            height: parsed.height as u16,
-            avcc: avcc.clone(),
-        };
-        (
-            avcc,
-            entry,
-            (
-                Codec::H264,
-                h264::codecs(&parsed),
-                parsed.width,
-                parsed.height,
-            ),
-        )
+        VideoConfig {
+            entry: SampleEntry::Avc {
+                width: parsed.width as u16,
+                height: parsed.height as u16,
+                avcc: avcc.clone(),
+            },
+            record: avcc,
+            codec: Codec::H264,
+            codecs: h264::codecs(&parsed),
+            width: parsed.width,
+            height: parsed.height,
+            frame_rate: parsed.frame_rate,
+        }
     };
-    let (codec, codecs, width, height) = info;
+    let VideoConfig {
+        record: config,
+        entry,
+        codec,
+        codecs,
+        width,
+        height,
+        frame_rate,
+    } = cfg;
+    // Streams that do not signal a frame rate: measure it on the decode times.
+    let frame_rate = frame_rate.or_else(|| measured_frame_rate(&times));
     let hd = width <= 1920 && height <= 1080;
     let brand = match codec {
         Codec::H264 if hd => Some(*b"cfhd"),
@@ -213,6 +219,7 @@ pub(super) fn video_track(
         codec,
         codecs,
         timescale: VIDEO_TIMESCALE,
+        frame_rate,
         width,
         height,
         sample_rate: 0,
@@ -232,4 +239,55 @@ pub(super) fn video_track(
         earliest_presentation_time,
         info,
     }))
+}
+
+/// What the parameter sets say about a video track.
+struct VideoConfig {
+    /// avcC / hvcC body.
+    record: Vec<u8>,
+    entry: SampleEntry,
+    codec: Codec,
+    codecs: String,
+    width: u32,
+    height: u32,
+    frame_rate: Option<(u32, u32)>,
+}
+
+/// Rates encoders use, as `(num, den)`.
+const COMMON_RATES: [(u32, u32); 10] = [
+    (24000, 1001),
+    (24, 1),
+    (25, 1),
+    (30000, 1001),
+    (30, 1),
+    (48, 1),
+    (50, 1),
+    (60000, 1001),
+    (60, 1),
+    (120, 1),
+];
+
+/// The frame rate the decode times show: their mean step, matched to a common rate within
+/// 0.05 % (24 and 24000/1001 are 0.1 % apart), else rounded to whole frames per second when
+/// within 1 %; `None` with fewer than two samples or no rate near.
+pub(super) fn measured_frame_rate(times: &[(u64, u64)]) -> Option<(u32, u32)> {
+    let (first, last) = (times.first()?.0, times.last()?.0);
+    let steps = u128::try_from(times.len().checked_sub(1).filter(|&n| n > 0)?).ok()?;
+    let span = u128::from(last.checked_sub(first).filter(|&s| s > 0)?);
+    // fps = 90000 · steps / span; compared with n/d as |90000·steps·d − n·span| ≤ n·span / per.
+    let ticks = 90_000 * steps;
+    let near = |(n, d): (u32, u32), per: u128| {
+        let (n128, d128) = (u128::from(n), u128::from(d));
+        ((ticks * d128).abs_diff(n128 * span) * per <= n128 * span).then_some((n, d))
+    };
+    COMMON_RATES
+        .iter()
+        .find_map(|&r| near(r, 2000))
+        .or_else(|| {
+            let whole = (2 * ticks + span) / (2 * span);
+            let whole = u32::try_from(whole)
+                .ok()
+                .filter(|w| (1..=1000).contains(w))?;
+            near((whole, 1), 100)
+        })
 }
