@@ -1,6 +1,5 @@
 //! The repackager: one TS segment in, one CMAF fragment per track out, with the state that
 //! must survive between segments (33-bit unwrap, parameter sets, expected decode times).
-
 //!
 //! Stages: [`crate::ts::Demuxer`] → PES with unwrapped timestamps ([`TimedPes`]) → samples per
 //! track ([`video::video_track`], [`audio::audio_track`]) → [`crate::fmp4`] writers.
@@ -11,7 +10,7 @@ use bytes::Bytes;
 
 use super::{RepackageError, Repackaged, TrackFragment, TrackInfo, TrackKind};
 use crate::fmp4::{self, FragmentParams, Sample, SAMPLE_SYNC};
-use crate::ts::{DemuxStats, Demuxer, Pes, PtsUnwrapper, StreamType};
+use crate::ts::{DemuxStats, Demuxer, Pes, Program, PtsUnwrapper, StreamType};
 
 mod audio;
 mod video;
@@ -86,11 +85,20 @@ impl Repackager {
         if demuxed.programs.is_empty() {
             return Err(RepackageError::NoProgram);
         }
-        // The first program (in PAT order) that carries media we support.
+        // The first program (in PAT order) with media we support in this segment; failing
+        // that, the first that declares some (its error will say what is missing).
+        let has_pes = |pid: u16| demuxed.pes.iter().any(|p| p.pid == pid);
+        let supported = |p: &&Program| p.streams.iter().any(|s| s.stream_type.supported());
         let Some(program) = demuxed
             .programs
             .iter()
-            .find(|p| p.streams.iter().any(|s| s.stream_type.supported()))
+            .filter(supported)
+            .find(|p| {
+                p.streams
+                    .iter()
+                    .any(|s| s.stream_type.supported() && has_pes(s.pid))
+            })
+            .or_else(|| demuxed.programs.iter().find(supported))
         else {
             let types: Vec<String> = demuxed
                 .programs

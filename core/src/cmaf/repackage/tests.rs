@@ -311,6 +311,22 @@ fn first_program_with_media_is_used() {
     );
     let out = Repackager::new().repackage(&ts, 7).unwrap();
     check(&out);
+    // A first program that declares H.264 but carries nothing in this segment is passed over.
+    let silent = synthetic_programs(
+        &[
+            (1, 0x1000, &[(0x1B, 0x300)]),
+            (2, 0x1001, &[(0x1B, 0x200), (0x0F, 0x201)]),
+        ],
+        &[(0x200, Some(9000), &v), (0x201, Some(9000), &a)],
+    );
+    assert_eq!(
+        Repackager::new()
+            .repackage(&silent, 1)
+            .unwrap()
+            .tracks
+            .len(),
+        2
+    );
     assert_eq!(
         out.tracks
             .iter()
