@@ -11,6 +11,8 @@ pub const NAL_SEI: u8 = 6;
 pub const NAL_SPS: u8 = 7;
 pub const NAL_PPS: u8 = 8;
 pub const NAL_AUD: u8 = 9;
+/// SPS extension (alpha planes): not part of `avcC`'s main arrays; dropped.
+pub const NAL_SPS_EXT: u8 = 13;
 
 /// The NAL units of an Annex B byte stream (start codes `00 00 01` / `00 00 00 01` removed,
 /// trailing zero bytes of each unit dropped).

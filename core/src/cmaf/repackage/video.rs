@@ -76,7 +76,10 @@ pub(super) fn video_track(
                     sync |= t == h264::NAL_IDR;
                     (
                         t,
-                        !matches!(t, h264::NAL_SPS | h264::NAL_PPS | h264::NAL_AUD | 13),
+                        !matches!(
+                            t,
+                            h264::NAL_SPS | h264::NAL_PPS | h264::NAL_AUD | h264::NAL_SPS_EXT
+                        ),
                     )
                 };
                 if !keep {
