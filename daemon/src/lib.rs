@@ -5,7 +5,7 @@
 //! - [`server`]: start-up (state, `SO_REUSEPORT` listeners, one monoio executor per core with
 //!   io_uring or epoll, admin thread, readiness) and graceful shutdown.
 //! - [`conn`]: one connection's reads and writes (head + shared body in one `writev`).
-//! - [`ingest`] / [`pull`]: the two request handlers.
+//! - [`ingest`] / [`pull`]: the two request handlers; [`dash`]: DASH pieces of pull (`/time`).
 //! - [`limits`]: connections per shard and per client, rate-limited logging of limit hits.
 //! - [`shard`]: the owner side of a shard: channels' media state, ingest applied, snapshots published.
 //! - [`registry`]: what every core reads lock-free.
@@ -19,6 +19,7 @@ pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod conn;
+pub mod dash;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;

@@ -17,6 +17,7 @@ use streampack_core::http::{
 
 use crate::access_log;
 use crate::conn::Conn;
+use crate::dash;
 use crate::metrics::{self, EndpointMetrics, ObjectType};
 use crate::registry::{Registry, Shared};
 
@@ -96,6 +97,9 @@ async fn serve_request<'r>(
             out.extend_from_slice(b"ok\n");
         }
         return conn.write(out).await && keep;
+    }
+    if head.path() == dash::TIME_PATH {
+        return dash::serve_time(conn, &head, head_only).await;
     }
     let route = match parse_v1_path(head.path()) {
         Ok(r) => r,

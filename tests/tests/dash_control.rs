@@ -1,0 +1,61 @@
+//! DASH channels without an encoder: the `/time` clock that MPDs name in `UTCTiming`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+use streampack_tests::*;
+
+fn unix_ms_of_iso(s: &str) -> u64 {
+    // 2026-11-24T01:02:03.456Z
+    assert_eq!(s.len(), 24, "ISO 8601 with milliseconds: {s:?}");
+    assert!(
+        s.ends_with('Z') && &s[10..11] == "T" && &s[19..20] == ".",
+        "{s:?}"
+    );
+    let n = |r: std::ops::Range<usize>| s[r].parse::<u64>().unwrap();
+    let (y, mo, d) = (n(0..4), n(5..7), n(8..10));
+    let (h, mi, se, ms) = (n(11..13), n(14..16), n(17..19), n(20..23));
+    // Days from civil (H. Hinnant), independent of the daemon's formatter's direction.
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    ((days * 86_400 + h * 3600 + mi * 60 + se) * 1000) + ms
+}
+
+#[test]
+fn time_answers_iso_utc_uncached_with_cors() {
+    let d = Daemon::start(DaemonOpts::default());
+    let before = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let r = get(d.pull, "/time");
+    let after = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    let t = unix_ms_of_iso(r.text().trim());
+    assert!(
+        before <= t && t <= after,
+        "/time said {} ({t}), the test's clock was {before}..{after}",
+        r.text()
+    );
+
+    // HEAD: same head, no body; a query string (cache busting) is ignored.
+    let h = http(d.pull, "HEAD", "/time", &[], None);
+    assert_eq!(h.status, 200);
+    assert_eq!(h.header("content-length"), Some("24"));
+    assert!(h.body.is_empty());
+    let q = get(d.pull, "/time?_=123");
+    assert_eq!(q.status, 200);
+    unix_ms_of_iso(q.text().trim());
+    // Other methods are refused like on endpoints.
+    assert_eq!(http(d.pull, "POST", "/time", &[], Some(b"x")).status, 405);
+}
