@@ -1,8 +1,70 @@
-//! DASH channels without an encoder: the `/time` clock that MPDs name in `UTCTiming`.
+//! DASH channels without an encoder: the control plane's endpoint-type rule through the real
+//! CLI, the `/time` clock that MPDs name in `UTCTiming`, and what a DASH endpoint answers
+//! before any input delivered.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 use streampack_tests::*;
+
+#[test]
+fn dash_channels_take_dash_endpoints_and_refuse_hls() {
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.dash_channel("dash-a", &[]);
+    let cid = f.id.as_str();
+    let eid = f.endpoint["id"].as_str().unwrap();
+    assert_eq!(f.endpoint["type"], "dash");
+    assert_eq!(
+        f.endpoint_url,
+        format!("http://{}/v1/{cid}/{eid}/main.mpd", d.pull),
+        "a dash endpoint's URL names its MPD"
+    );
+    let ep2 = d.ctl_json(&[
+        "endpoint",
+        "create",
+        "dash-a",
+        "--name",
+        "tv",
+        "--type",
+        "dash",
+        "--manifest-name",
+        "live",
+    ]);
+    assert_eq!(ep2["type"], "dash");
+    assert!(ep2["url"].as_str().unwrap().ends_with("/live.mpd"), "{ep2}");
+
+    let e = d.ctl_refused(&[
+        "endpoint", "create", "dash-a", "--name", "h", "--type", "hls",
+    ]);
+    assert!(
+        e.contains("dash channel") && e.contains("hls") && e.contains("--type dash"),
+        "hls endpoint on a dash channel is refused with a clear reason: {e}"
+    );
+    let e = d.ctl_refused(&[
+        "endpoint", "create", "dash-a", "--name", "c", "--type", "cmaf",
+    ]);
+    assert!(e.contains("cmaf"), "{e}");
+
+    d.ctl_json(&["channel", "create", "--name", "hls-a", "--protocol", "hls"]);
+    let e = d.ctl_refused(&[
+        "endpoint", "create", "hls-a", "--name", "d", "--type", "dash",
+    ]);
+    assert!(
+        e.contains("hls channel") && e.contains("dash"),
+        "dash endpoint on an hls channel is refused with a clear reason: {e}"
+    );
+
+    // Nothing refused was stored.
+    let ch = d.ctl_json(&["channel", "show", "dash-a"]);
+    let types: Vec<&str> = ch["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["dash", "dash"]);
+    let ch = d.ctl_json(&["channel", "show", "hls-a"]);
+    assert!(ch["endpoints"].as_array().unwrap().is_empty(), "{ch}");
+}
 
 fn unix_ms_of_iso(s: &str) -> u64 {
     // 2026-11-24T01:02:03.456Z
