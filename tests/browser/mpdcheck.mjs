@@ -2,7 +2,7 @@
 // Fetches an MPD and parses it with npm `mpd-parser` (the parser of video.js / VHS), the way a
 // player would, and prints ONE JSON line on stdout:
 //   {url, status, content_type, end_list, minimum_update_period, suggested_presentation_delay,
-//    utc_timing, video:[{name, bandwidth, codecs, width, height, segments}], audio:[...],
+//    utc_timing, video:[{name, bandwidth, codecs, width, height, segments, urls}], audio:[...],
 //    segment_urls:[every init and media segment URL, resolved, deduplicated]}
 //
 //   node tests/browser/mpdcheck.mjs <mpd-url>
@@ -48,10 +48,12 @@ try {
 
 const urls = new Set();
 function describe(p) {
+  const mine = new Set();
   for (const s of p.segments || []) {
-    if (s.map && s.map.resolvedUri) urls.add(s.map.resolvedUri);
-    urls.add(s.resolvedUri);
+    if (s.map && s.map.resolvedUri) mine.add(s.map.resolvedUri);
+    mine.add(s.resolvedUri);
   }
+  for (const u of mine) urls.add(u);
   const a = p.attributes || {};
   return {
     name: a.NAME,
@@ -60,6 +62,7 @@ function describe(p) {
     width: a.RESOLUTION ? a.RESOLUTION.width : null,
     height: a.RESOLUTION ? a.RESOLUTION.height : null,
     segments: (p.segments || []).length,
+    urls: [...mine],
   };
 }
 

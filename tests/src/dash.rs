@@ -13,11 +13,13 @@ use std::time::Duration;
 /// and one audio, adaptation sets `id=0,streams=v id=1,streams=a`, 2 s segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DashPush {
-    /// `SegmentTemplate` with a `SegmentTimeline` (`$Time$` addressing).
+    /// `SegmentTemplate` with a `SegmentTimeline` and `$Time$` addressing
+    /// (`-media_seg_name chunk-$RepresentationID$-$Time$.m4s`).
     Timeline,
     /// `SegmentTemplate` with `$Number$` and `@duration`, no timeline.
     Number,
-    /// Low-latency: timeline, `-streaming 1 -ldash 1`, 0.5 s chunks (bodies trickle).
+    /// Low-latency: timeline with ffmpeg's default `$Number%05d$` names, `-streaming 1 -ldash 1`,
+    /// 0.5 s chunks (segment bodies trickle for a whole segment duration).
     LowLatency,
 }
 
@@ -91,6 +93,10 @@ pub fn ffmpeg_push_dash_args(kind: DashPush, input_url: &str, seconds: u32) -> V
         "-adaptation_sets",
         "id=0,streams=v id=1,streams=a",
     ]));
+    if kind == DashPush::Timeline {
+        a.push("-media_seg_name".into());
+        a.push("chunk-$RepresentationID$-$Time$.m4s".into());
+    }
     if kind == DashPush::LowLatency {
         a.extend(strings(&[
             "-streaming",
@@ -146,6 +152,22 @@ pub struct MpdCheck {
 }
 
 impl MpdCheck {
+    /// Segment URLs of the video (`video`) or audio (`audio`) representations.
+    pub fn urls_of(&self, kind: &str) -> Vec<String> {
+        self.json[kind]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["urls"].as_array().into_iter().flatten())
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect()
+    }
+
+    /// Number of representations of `kind` (`video` or `audio`).
+    pub fn count(&self, kind: &str) -> usize {
+        self.json[kind].as_array().map_or(0, |a| a.len())
+    }
+
     /// Every init and media segment URL the parser resolved (absolute).
     pub fn segment_urls(&self) -> Vec<String> {
         self.json["segment_urls"]
@@ -162,19 +184,25 @@ impl MpdCheck {
 /// Fetches `url` and parses it with npm `mpd-parser` (node `tests/browser/mpdcheck.mjs`).
 /// Panics with the script's output when it cannot parse it.
 pub fn mpd_check(url: &str) -> MpdCheck {
+    try_mpd_check(url).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`mpd_check`] returning why the MPD was not accepted instead of panicking.
+pub fn try_mpd_check(url: &str) -> Result<MpdCheck, String> {
     let mut cmd = Command::new("node");
     cmd.arg(browser_dir().join("mpdcheck.mjs")).arg(url);
     let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "mpdcheck failed on {url}: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !out.status.success() {
+        return Err(format!(
+            "mpdcheck failed on {url}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
     let line = stdout.lines().last().unwrap_or_default();
     let json: Value =
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("mpdcheck output {line:?}: {e}"));
-    MpdCheck { json }
+        serde_json::from_str(line).map_err(|e| format!("mpdcheck output {line:?}: {e}"))?;
+    Ok(MpdCheck { json })
 }
 
 /// Value of attribute `name` on the first element `<tag ...>` in `xml` (a light reader for
@@ -249,6 +277,10 @@ mod tests {
         assert!(a.contains("-map 0:v -map 0:v -map 1:a"));
         assert!(a.ends_with("-method PUT -http_persistent 1 http://h:1/v1/c/i/main.mpd"));
         assert!(!a.contains("-streaming"));
+        assert!(
+            a.contains("-media_seg_name chunk-$RepresentationID$-$Time$.m4s"),
+            "{a}"
+        );
         let n = ffmpeg_push_dash_args(DashPush::Number, "http://h:1/v1/c/i", 20).join(" ");
         assert!(n.contains("-use_timeline 0"), "{n}");
         let l = ffmpeg_push_dash_args(DashPush::LowLatency, "http://h:1/v1/c/i", 20).join(" ");
