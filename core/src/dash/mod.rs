@@ -2,7 +2,10 @@
 //!
 //! Nothing here knows about channels, inputs or time beyond what callers pass in.
 
+pub mod media;
 pub mod mpd;
+
+pub use media::{DashMedia, DashSnapshot};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
