@@ -1,4 +1,4 @@
-//! DASH-specific pieces of the pull listener: the `/time` clock that origin MPDs name in their
+//! DASH-specific pieces of the pull listener: the MPD's media type and the `/time` clock that origin MPDs name in their
 //! `UTCTiming` element, so players sync to the origin without reaching a public time server.
 
 use streampack_core::dash::mpd::{format_datetime, UTC_TIMING_PATH};
@@ -6,6 +6,9 @@ use streampack_core::http::{write_head, RequestHead, Status};
 
 use crate::clock;
 use crate::conn::Conn;
+
+/// `Content-Type` of MPDs.
+pub const MPD_TYPE: &[u8] = b"application/dash+xml";
 
 /// Path of the clock (the value of the MPDs' `UTCTiming`, `urn:mpeg:dash:utc:http-iso:2014`).
 pub const TIME_PATH: &[u8] = UTC_TIMING_PATH.as_bytes();
@@ -40,6 +43,9 @@ mod tests {
     #[test]
     fn time_path_is_the_one_mpds_name() {
         assert_eq!(TIME_PATH, UTC_TIMING_PATH.as_bytes());
-        assert_eq!(format_datetime(1_795_482_123_456), "2026-11-24T01:02:03.456Z");
+        assert_eq!(
+            format_datetime(1_795_482_123_456),
+            "2026-11-24T01:02:03.456Z"
+        );
     }
 }

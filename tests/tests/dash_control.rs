@@ -53,6 +53,19 @@ fn dash_channels_take_dash_endpoints_and_refuse_hls() {
         "dash endpoint on an hls channel is refused with a clear reason: {e}"
     );
 
+    // Before any input delivered, the endpoint says so and when to come back, readable by a
+    // browser player on another origin.
+    for method in ["GET", "HEAD"] {
+        let r = http(d.pull, method, &f.endpoint_path, &[], None);
+        assert_eq!(r.status, 503, "{method} {}: {r:?}", f.endpoint_path);
+        assert_eq!(r.header("retry-after"), Some("2"), "{r:?}");
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"), "{r:?}");
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{r:?}");
+    }
+    let live = d.ctl_json(&["channel", "show", "dash-a"])["live"].clone();
+    assert_eq!(live["window_segments"], 0, "{live}");
+    assert!(live["active_input"].is_null(), "{live}");
+
     // Nothing refused was stored.
     let ch = d.ctl_json(&["channel", "show", "dash-a"]);
     let types: Vec<&str> = ch["endpoints"]
