@@ -379,6 +379,25 @@ fn ffmpeg_dash_time_timeline_is_served_live_then_ended() {
     assert_eq!(live["ended"], true, "{shown}");
     let primary = &live["inputs"][0];
     assert!(primary["segments"].as_u64().unwrap_or(0) > 0, "{shown}");
+
+    // So do the metrics: media held, segments received, MPD and segment requests answered.
+    let m = scrape(d.metrics);
+    let ch = ("channel_name", "dash-time");
+    assert!(m.get("streampack_channel_window_segments", &[ch]) > 0.0);
+    assert!(m.get("streampack_channel_held_media_bytes", &[ch]) > 0.0);
+    assert!(
+        m.get(
+            "streampack_input_segments_received_total",
+            &[ch, ("input", "primary")]
+        ) > 0.0
+    );
+    for t in ["manifest", "segment"] {
+        let n = m.get(
+            "streampack_endpoint_requests_total",
+            &[ch, ("type", t), ("status_class", "2xx")],
+        );
+        assert!(n > 0.0, "no 2xx {t} requests counted");
+    }
 }
 
 #[test]
