@@ -1,9 +1,13 @@
-//! DASH as the origin sees it: the origin's own MPDs ([`mpd`]: model and renderer).
+//! DASH as the origin sees it: the MPDs encoders push, parsed into plain data with expanded
+//! templates and resolved paths ([`parse`]), and the origin's own MPDs ([`mpd`]: model and
+//! renderer), and a DASH channel's media state ([`media`]: ingest store, output Periods,
+//! failover, published snapshots).
 //!
-//! Nothing here knows about channels, inputs or time beyond what callers pass in.
+//! Sans-io like the rest of the core: callers pass bytes and `now` in.
 
 pub mod media;
 pub mod mpd;
+pub mod parse;
 
 pub use media::{DashMedia, DashSnapshot};
 
