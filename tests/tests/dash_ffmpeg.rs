@@ -18,6 +18,9 @@ const PUSH_SECONDS: u32 = 20;
 /// `--max-playlist-duration` of the channels: the MPD's `timeShiftBufferDepth`.
 const WINDOW_SECS: f64 = 12.0;
 const MPD_TYPE: &str = "application/dash+xml";
+/// The daemon's default `Cache-Control` of manifests and of segments.
+const MANIFEST_CACHE: &str = "public, max-age=1";
+const SEGMENT_CACHE: &str = "public, max-age=600";
 
 fn needs_tools() -> bool {
     require_tool("ffmpeg")
@@ -72,9 +75,10 @@ fn check_segment(
             .push(format!("{path}: no CORS header: {:?}", r.headers));
     }
     let cc = r.header("cache-control").unwrap_or_default();
-    if !cc.contains("max-age=") {
-        w.problems
-            .push(format!("{path}: Cache-Control {cc:?} is not cacheable"));
+    if cc != SEGMENT_CACHE {
+        w.problems.push(format!(
+            "{path}: Cache-Control {cc:?}, want {SEGMENT_CACHE:?}"
+        ));
     }
     w.segments_ok.insert(url.to_string());
 }
@@ -248,8 +252,7 @@ fn push_and_check(kind: DashPush, name: &str) -> Option<(Daemon, Fixture, std::p
     assert_eq!(checked.count("audio"), 1, "{}", checked.json);
     assert_eq!(live.header("content-type"), Some(MPD_TYPE));
     assert_eq!(live.header("access-control-allow-origin"), Some("*"));
-    let cc = live.header("cache-control").unwrap_or_default();
-    assert!(cc.contains("max-age="), "MPD Cache-Control {cc:?}");
+    assert_eq!(live.header("cache-control"), Some(MANIFEST_CACHE));
     assert_eq!(
         xml_attr(&live_xml, "MPD", "type").as_deref(),
         Some("dynamic"),
@@ -333,6 +336,27 @@ fn ffmpeg_dash_time_timeline_is_served_live_then_ended() {
     };
     let before = get(d.pull, &f.endpoint_path);
     assert_eq!(before.status, 200);
+
+    // Conditional requests and ranges work as for HLS.
+    let etag = before.header("etag").expect("MPD ETag").to_string();
+    let nm = http(
+        d.pull,
+        "GET",
+        &f.endpoint_path,
+        &[("If-None-Match", &etag)],
+        None,
+    );
+    assert_eq!(nm.status, 304, "{nm:?}");
+    let seg_url = mpd_check(&f.endpoint_url)
+        .urls_of("video")
+        .pop()
+        .expect("a video segment");
+    let seg_path = split_url(&seg_url).1;
+    let part = http(d.pull, "GET", &seg_path, &[("Range", "bytes=0-99")], None);
+    assert_eq!(part.status, 206, "{part:?}");
+    assert_eq!(part.body.len(), 100);
+    let whole = get(d.pull, &seg_path);
+    assert_eq!(&whole.body[..100], &part.body[..]);
 
     // An unparseable MPD is refused with the reason and changes nothing.
     let bad = http(
