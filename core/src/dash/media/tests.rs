@@ -463,3 +463,42 @@ fn an_encoder_restart_opens_a_new_period_with_higher_numbers() {
         .drain_events()
         .contains(&MediaEvent::InputRestarted { input: P }));
 }
+
+#[test]
+fn a_restart_keeping_availability_start_time_is_seen_by_its_timeline() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    for _ in 0..4 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    // Same AST, timeline from 0 again, same file names.
+    let mut again = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    for _ in 0..2 {
+        now = now.plus_ms(2_000);
+        again.step(&mut dm, now);
+    }
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(s[1].2[0].2, 2);
+}
+
+#[test]
+fn replays_an_ffmpeg_push_with_duration_addressing() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut most = 0;
+    replay(&mut dm, P, "push_number", |_, dm, _| {
+        if dm.snapshot().mpd.is_some() {
+            assert_all_referenced_resolve(dm);
+            most = most.max(shape(dm)[0].2[0].2);
+        }
+    });
+    // ffmpeg keeps startNumber="1" and deletes behind it: the origin follows what is pushed.
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 1);
+    assert!(most >= 3, "{most}");
+    let text = mpd_text(&mut dm);
+    assert!(text.contains("type=\"static\""), "{text}");
+    assert_golden("media_ffmpeg_number_end.mpd", &text);
+}
