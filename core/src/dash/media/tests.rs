@@ -118,7 +118,7 @@ fn replays_a_real_ffmpeg_push_and_ends_static() {
     assert_eq!(st.refused_segments, 0);
     // The encoder deleted its first segments (and no longer lists them): not served.
     let snap = dm.snapshot();
-    let first = t0().unix_ms / 100;
+    let first = first_number(t0());
     assert!(matches!(
         snap.lookup("main.mpd", &format!("v0/{first}.m4s")),
         Lookup::NotFound
@@ -346,7 +346,7 @@ fn the_window_is_bounded_by_max_playlist_duration() {
         "{text}"
     );
     assert!(text.contains("minimumUpdatePeriod=\"PT2S\""), "{text}");
-    let first = t0().unix_ms / 100;
+    let first = first_number(t0());
     let snap = dm.snapshot();
     assert!(matches!(
         snap.lookup("main.mpd", &format!("v0/{}.m4s", first + 24)),
@@ -385,7 +385,7 @@ fn a_deleted_segment_still_listed_is_served() {
     for i in 1..=3 {
         enc.step(&mut dm, t0().plus_ms(2_000 * i));
     }
-    let first = t0().unix_ms / 100;
+    let first = first_number(t0());
     dm.delete(P, "chunk-stream0-00001.m4s", t0().plus_ms(6_500));
     let snap = dm.snapshot();
     assert!(matches!(
@@ -454,7 +454,7 @@ fn an_encoder_restart_opens_a_new_period_with_higher_numbers() {
     }
     let s = shape(&mut dm);
     assert_eq!(s.len(), 2, "{s:?}");
-    let first = t0().unix_ms / 100;
+    let first = first_number(t0());
     assert_eq!(s[0].2[0], ("v0".to_string(), first, 4));
     assert_eq!(s[1].0, format!("p{}", first + 4));
     assert_eq!(s[1].2[0], ("v0".to_string(), first + 4, 3));
