@@ -9,7 +9,7 @@ pub mod media;
 pub mod mpd;
 pub mod parse;
 
-pub use media::{DashMedia, DashSnapshot};
+pub use media::{first_number, DashMedia, DashSnapshot};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -109,6 +109,22 @@ pub enum SegmentsIn {
 }
 
 impl SegmentsIn {
+    /// The number of a `Numbered` Representation's segment at `path`, if it is one.
+    pub fn numbered_match(&self, path: &str) -> Option<u64> {
+        match self {
+            SegmentsIn::Numbered {
+                start_number,
+                media,
+                base,
+                ..
+            } => path
+                .strip_prefix(base.as_str())
+                .and_then(|rest| media.match_number(rest))
+                .filter(|n| n >= start_number),
+            SegmentsIn::Listed(_) => None,
+        }
+    }
+
     /// The path of segment `number` of a `Numbered` Representation.
     pub fn numbered_path(&self, number: u64) -> Option<String> {
         match self {
@@ -201,6 +217,32 @@ impl Template {
     /// Whether `$Time$` appears.
     pub fn uses_time(&self) -> bool {
         self.0.iter().any(|p| matches!(p, Part::Time(_)))
+    }
+
+    /// The `$Number$` of `text` if this template (with one `$Number$` and no `$Time$`) could
+    /// have produced it.
+    pub fn match_number(&self, text: &str) -> Option<u64> {
+        let mut rest = text;
+        let mut number = None;
+        for p in &self.0 {
+            match p {
+                Part::Lit(l) => rest = rest.strip_prefix(l.as_str())?,
+                Part::Number(_) if number.is_none() => {
+                    let end = rest
+                        .bytes()
+                        .position(|b| !b.is_ascii_digit())
+                        .unwrap_or(rest.len());
+                    number = Some(rest[..end].parse().ok()?);
+                    rest = &rest[end..];
+                }
+                _ => return None,
+            }
+        }
+        if rest.is_empty() {
+            number
+        } else {
+            None
+        }
     }
 
     /// The text for segment `number` starting at `time`.

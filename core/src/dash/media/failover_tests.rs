@@ -49,7 +49,7 @@ fn an_unaligned_failover_starts_a_new_period_and_numbers_go_on() {
     assert_eq!(events, vec![(Some(P), B, false)]);
     let s = shape(&mut dm);
     assert_eq!(s.len(), 2, "{s:?}");
-    let first = t0().unix_ms / 100;
+    let first = first_number(t0());
     assert_eq!(s[0].2[0], ("v0".to_string(), first, 5));
     // From the backup's newest segment, numbered after everything served.
     assert_eq!(s[1].0, format!("p{}", first + 5));
@@ -84,7 +84,7 @@ fn an_aligned_failover_continues_the_period() {
     assert_eq!(events, vec![(Some(P), B, true)]);
     let s = shape(&mut dm);
     assert_eq!(s.len(), 1, "{s:?}");
-    let first = t0().unix_ms / 100;
+    let first = first_number(t0());
     assert_eq!(s[0].2[0], ("v0".to_string(), first, 9));
     // One unbroken timeline: 9 × 2 s segments in one S entry.
     let text = mpd_text(&mut dm);

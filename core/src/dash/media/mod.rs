@@ -56,6 +56,18 @@ const SEGMENT_EXTENSIONS: &[&str] = &[
     "m4s", "mp4", "m4v", "m4a", "cmfv", "cmfa", "cmft", "webm", "chk",
 ];
 
+/// 2020-01-01T00:00:00Z, Unix ms.
+const NUMBER_EPOCH_UNIX_MS: u64 = 1_577_836_800_000;
+
+/// The first output segment number of a channel media created at `now`: half-seconds since
+/// 2020. `startNumber` is an `xs:unsignedInt` and ffmpeg's DASH reader keeps `$Number$` in a
+/// signed 32-bit int, so numbers must stay below 2³¹: this seed does until 2053. Segments are
+/// never shorter than half a second on average, so a restarted daemon starts above every
+/// number it served before (as the HLS side's `unix_ms / 100` does for its 64-bit numbers).
+pub fn first_number(now: Now) -> u64 {
+    now.unix_ms.saturating_sub(NUMBER_EPOCH_UNIX_MS) / 500
+}
+
 /// Where a Period opening for a new source starts in its listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StartAt {
@@ -103,13 +115,13 @@ pub struct DashMedia {
 
 impl DashMedia {
     /// Empty media for a channel created (or restored) at `now`. Output numbers start at
-    /// `now.unix_ms / 100`, above anything a previous run of the daemon served.
+    /// [`first_number`]`(now)`, above anything a previous run of the daemon served.
     pub fn new(params: MediaParams, now: Now) -> DashMedia {
         DashMedia {
             params,
             inputs: [InputStore::default(), InputStore::default()],
             active: None,
-            output: Output::new(now.unix_ms / 100),
+            output: Output::new(first_number(now)),
             tracker: Tracker::default(),
             last_delivered: [None, None],
             failovers: 0,
@@ -402,6 +414,9 @@ impl DashMedia {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod failover_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod proptests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;

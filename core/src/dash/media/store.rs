@@ -14,9 +14,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 /// Deletions remembered per input.
 const MAX_TOMBSTONES: usize = 4096;
 
-/// Most segments probed for a `@duration` (numbered) Representation.
-const MAX_NUMBERED_PROBE: u64 = 2_000;
-
 /// An object as pushed.
 #[derive(Debug)]
 pub(crate) struct StoredObject {
@@ -65,13 +62,20 @@ impl InputStore {
         );
     }
 
-    /// Stores a parsed MPD; returns whether it shows that the encoder restarted.
+    /// Stores a parsed MPD; returns whether it shows that the encoder restarted: another
+    /// `availabilityStartTime`, a live MPD after the static one that ended the stream, or the
+    /// leader's timeline going back within the same Period (an encoder that keeps its
+    /// `availabilityStartTime` across restarts).
     pub fn put_mpd(&mut self, mpd: MpdIn) -> bool {
         let restarted = self.mpd.as_ref().is_some_and(|prev| {
             (prev.mpd.availability_start.is_some()
                 && mpd.availability_start.is_some()
                 && prev.mpd.availability_start != mpd.availability_start)
                 || (!prev.mpd.dynamic && mpd.dynamic)
+                || matches!(
+                    (leader_end(&prev.mpd), leader_end(&mpd)),
+                    (Some((p1, e1)), Some((p2, e2))) if p1 == p2 && e2 < e1
+                )
         });
         if restarted {
             self.run = self.run.wrapping_add(1);
@@ -116,8 +120,9 @@ impl InputStore {
         self.mpd.as_ref().is_some_and(|m| !m.mpd.dynamic)
     }
 
-    /// The media segments of `rep` as listed, or probed from what was pushed for `@duration`
-    /// addressing (from `startNumber`, while the objects exist).
+    /// The media segments of `rep` as listed or, for `@duration` addressing, as pushed: every
+    /// object whose path the template produces, from `startNumber` on (an encoder using
+    /// `@duration` keeps `startNumber` while it deletes old segments).
     pub fn segments(&self, rep: &RepresentationIn) -> Vec<SegmentIn> {
         match &rep.segments {
             SegmentsIn::Listed(s) => s.clone(),
@@ -126,32 +131,39 @@ impl InputStore {
                 duration,
                 ..
             } => {
-                let mut out = Vec::new();
-                for i in 0..MAX_NUMBERED_PROBE {
-                    let number = start_number.saturating_add(i);
-                    let Some(path) = rep.segments.numbered_path(number) else {
-                        break;
-                    };
-                    if !self.objects.contains_key(&path) {
-                        // The first few may already be deleted; after that, the newest is next.
-                        if out.is_empty() && i < 3 {
-                            continue;
+                let mut out: Vec<SegmentIn> = self
+                    .objects
+                    .keys()
+                    .filter_map(|path| {
+                        let number = rep.segments.numbered_match(path)?;
+                        // Canonical names only: `7.m4s` and `007.m4s` are not both segment 7.
+                        if rep.segments.numbered_path(number).as_deref() != Some(path.as_str()) {
+                            return None;
                         }
-                        break;
-                    }
-                    let t = i
-                        .saturating_mul(*duration)
-                        .saturating_add(rep.presentation_time_offset);
-                    out.push(SegmentIn {
-                        number,
-                        t,
-                        d: *duration,
-                        path,
-                    });
-                }
+                        let t = (number - start_number)
+                            .saturating_mul(*duration)
+                            .saturating_add(rep.presentation_time_offset);
+                        Some(SegmentIn {
+                            number,
+                            t,
+                            d: *duration,
+                            path: path.clone(),
+                        })
+                    })
+                    .collect();
+                out.sort_unstable_by_key(|s| s.number);
                 out
             }
         }
+    }
+}
+
+fn leader_end(mpd: &MpdIn) -> Option<(&str, u64)> {
+    let p = mpd.periods.last()?;
+    let r = p.adaptation_sets.first()?.representations.first()?;
+    match &r.segments {
+        SegmentsIn::Listed(s) => s.last().map(|s| (p.id.as_str(), s.t.saturating_add(s.d))),
+        SegmentsIn::Numbered { .. } => None,
     }
 }
 

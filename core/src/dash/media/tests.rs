@@ -118,7 +118,7 @@ fn replays_a_real_ffmpeg_push_and_ends_static() {
     assert_eq!(st.refused_segments, 0);
     // The encoder deleted its first segments (and no longer lists them): not served.
     let snap = dm.snapshot();
-    let first = t0().unix_ms / 100;
+    let first = first_number(t0());
     assert!(matches!(
         snap.lookup("main.mpd", &format!("v0/{first}.m4s")),
         Lookup::NotFound
@@ -346,7 +346,7 @@ fn the_window_is_bounded_by_max_playlist_duration() {
         "{text}"
     );
     assert!(text.contains("minimumUpdatePeriod=\"PT2S\""), "{text}");
-    let first = t0().unix_ms / 100;
+    let first = first_number(t0());
     let snap = dm.snapshot();
     assert!(matches!(
         snap.lookup("main.mpd", &format!("v0/{}.m4s", first + 24)),
@@ -385,7 +385,7 @@ fn a_deleted_segment_still_listed_is_served() {
     for i in 1..=3 {
         enc.step(&mut dm, t0().plus_ms(2_000 * i));
     }
-    let first = t0().unix_ms / 100;
+    let first = first_number(t0());
     dm.delete(P, "chunk-stream0-00001.m4s", t0().plus_ms(6_500));
     let snap = dm.snapshot();
     assert!(matches!(
@@ -454,7 +454,7 @@ fn an_encoder_restart_opens_a_new_period_with_higher_numbers() {
     }
     let s = shape(&mut dm);
     assert_eq!(s.len(), 2, "{s:?}");
-    let first = t0().unix_ms / 100;
+    let first = first_number(t0());
     assert_eq!(s[0].2[0], ("v0".to_string(), first, 4));
     assert_eq!(s[1].0, format!("p{}", first + 4));
     assert_eq!(s[1].2[0], ("v0".to_string(), first + 4, 3));
@@ -462,4 +462,43 @@ fn an_encoder_restart_opens_a_new_period_with_higher_numbers() {
     assert!(dm
         .drain_events()
         .contains(&MediaEvent::InputRestarted { input: P }));
+}
+
+#[test]
+fn a_restart_keeping_availability_start_time_is_seen_by_its_timeline() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    for _ in 0..4 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    // Same AST, timeline from 0 again, same file names.
+    let mut again = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    for _ in 0..2 {
+        now = now.plus_ms(2_000);
+        again.step(&mut dm, now);
+    }
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(s[1].2[0].2, 2);
+}
+
+#[test]
+fn replays_an_ffmpeg_push_with_duration_addressing() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut most = 0;
+    replay(&mut dm, P, "push_number", |_, dm, _| {
+        if dm.snapshot().mpd.is_some() {
+            assert_all_referenced_resolve(dm);
+            most = most.max(shape(dm)[0].2[0].2);
+        }
+    });
+    // ffmpeg keeps startNumber="1" and deletes behind it: the origin follows what is pushed.
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 1);
+    assert!(most >= 3, "{most}");
+    let text = mpd_text(&mut dm);
+    assert!(text.contains("type=\"static\""), "{text}");
+    assert_golden("media_ffmpeg_number_end.mpd", &text);
 }
