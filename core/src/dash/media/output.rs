@@ -8,12 +8,13 @@
 //! with `n` its first segment number (unique, never reused).
 //!
 //! # Timing
-//! `availabilityStartTime` (AST) is chosen once, when the first segment is published:
-//! `AST = published_at − duration(first segment)`, so that the availability time a player
-//! computes (`AST + Period@start + (t − presentationTimeOffset) / timescale + d`) is about when
-//! each segment actually reached the origin. A later Period starts at
-//! `max(published_at − d − AST, end of the previous Period's media)`: a gap while no input
-//! delivered is a gap in the presentation, and the live edge stays where the media is.
+//! `availabilityStartTime` (AST) is chosen once, when the first Period opens:
+//! `AST = now − (media the Period published at once, from its time 0 to the end of its newest
+//! segment)` (one segment's duration when the input starts), so that the availability time a
+//! player computes (`AST + Period@start + (t − presentationTimeOffset) / timescale + d`) is
+//! about when each segment actually reached the origin. A later Period starts at
+//! `max(now − its published media − AST, end of the previous Period's media)`: a gap while no
+//! input delivered is a gap in the presentation, and the live edge stays where the media is.
 //! Within a Period, output time 0 is the input's presentation time of the segment that opened
 //! it (the *anchor*), applied alike to every Representation, so audio and video keep the
 //! encoder's sync: `presentationTimeOffset = input PTO + anchor`.
@@ -199,16 +200,7 @@ impl Output {
         let Some(first) = first else {
             return false;
         };
-        let d_ms = ticks_to_ms_ceil(first.d, leader.timescale);
-        let began = ctx.now.unix_ms.saturating_sub(d_ms);
-        let first_ever = self.ast.is_none();
-        let ast = *self.ast.get_or_insert(began);
-        let start_ms = if first_ever {
-            0
-        } else {
-            let prev_end = self.periods.back().map_or(0, OutPeriod::end_ms);
-            began.saturating_sub(ast).max(prev_end)
-        };
+        let prev_end = self.periods.back().map_or(0, OutPeriod::end_ms);
         // The anchor as a fraction of a second kept in the leader's ticks, converted per
         // Representation.
         let anchor_ticks = first.t.saturating_sub(leader.presentation_time_offset);
@@ -221,7 +213,7 @@ impl Output {
             .collect();
         self.periods.push_back(OutPeriod {
             id: format!("p{number}"),
-            start_ms,
+            start_ms: 0,
             source: Source {
                 role: ctx.role,
                 run: ctx.store.run,
@@ -232,6 +224,16 @@ impl Output {
         });
         self.ended = false;
         self.advance_period(p_in, ctx);
+        // Timing (module docs): what was just published is available now. From the newest
+        // segment, not the first: an input listing several segments at once must not put
+        // the live edge in the future for good.
+        let published_ms = self.periods.back().map_or(0, OutPeriod::end_ms);
+        let began = ctx.now.unix_ms.saturating_sub(published_ms);
+        let first_ever = self.ast.is_none();
+        let ast = *self.ast.get_or_insert(began);
+        if let Some(p) = self.periods.back_mut().filter(|_| !first_ever) {
+            p.start_ms = began.saturating_sub(ast).max(prev_end);
+        }
         true
     }
 

@@ -653,3 +653,37 @@ fn an_init_segment_that_changes_opens_a_new_period() {
         Lookup::Object(o) if &o.body[..] == b"new parameters"
     ));
 }
+
+#[test]
+fn availability_start_time_makes_the_newest_segment_available_when_published() {
+    // The origin hears of the input late: four segments listed at once.
+    let mut dm = DashMedia::new(params(), t0());
+    let now = t0().plus_ms(30_000);
+    for r in 0..2 {
+        dm.put(
+            P,
+            &format!("init-stream{r}.m4s"),
+            Bytes::from_static(b"i"),
+            now,
+        )
+        .unwrap();
+        for n in 1..=4 {
+            let path = format!("chunk-stream{r}-{n:05}.m4s");
+            dm.put(P, &path, Bytes::from(path.clone()), now).unwrap();
+        }
+    }
+    dm.put(
+        P,
+        "main.mpd",
+        mpd("2026-11-24T01:00:00Z", 1, 4, 0, true),
+        now,
+    )
+    .unwrap();
+    let text = mpd_text(&mut dm);
+    // now − 8 s of media: the fourth segment is available exactly now, not 6 s from now.
+    let want = crate::dash::mpd::format_datetime(now.unix_ms - 8_000);
+    assert!(
+        text.contains(&format!("availabilityStartTime=\"{want}\"")),
+        "{text}"
+    );
+}
