@@ -8,6 +8,7 @@
 pub mod media;
 pub mod mpd;
 pub mod parse;
+pub mod template;
 
 pub use media::{first_number, DashMedia, DashSnapshot};
 

@@ -33,6 +33,7 @@
 //! newest segment. Reverting to the preferred input follows [`crate::channel::media::Revert`].
 
 mod output;
+mod period;
 mod snapshot;
 mod store;
 
@@ -47,7 +48,8 @@ use crate::channel::media::{
 use crate::dash::parse::parse_mpd;
 use crate::time::Now;
 use bytes::Bytes;
-use output::{ticks_to_ms_ceil, Ctx, Output};
+use output::Output;
+use period::{ticks_to_ms_ceil, Ctx};
 use std::sync::Arc;
 use store::InputStore;
 

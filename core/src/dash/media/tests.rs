@@ -71,14 +71,6 @@ fn assert_all_referenced_resolve(dm: &mut DashMedia) {
                     matches!(snap.lookup("main.mpd", init), Lookup::Object(_)),
                     "{init}"
                 );
-                for s in dm.inputs[0].segments(r) {
-                    assert!(
-                        matches!(snap.lookup("main.mpd", &s.path), Lookup::Object(_)),
-                        "{}",
-                        s.path
-                    );
-                    n += 1;
-                }
                 if let crate::dash::parse::SegmentsIn::Listed(l) = &r.segments {
                     for s in l {
                         assert!(
@@ -159,18 +151,46 @@ fn replays_a_low_latency_ffmpeg_push() {
 #[test]
 fn unchanged_output_keeps_its_etag_and_publish_time() {
     let mut dm = DashMedia::new(params(), t0());
-    let mut last = None;
-    replay(&mut dm, P, "push_tl", |i, dm, _| {
-        if i == 20 {
-            last = dm.snapshot().mpd.clone();
-        }
-    });
-    let _ = last;
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    for i in 1..=3 {
+        enc.step(&mut dm, t0().plus_ms(2_000 * i));
+    }
     let a = dm.snapshot().mpd.clone().unwrap();
-    dm.tick(t0().plus_ms(60_000));
+    // A segment the MPD does not list yet, time passing: the status changes, the MPD not.
+    let v = dm.version();
+    let later = t0().plus_ms(7_000);
+    dm.put(
+        P,
+        "chunk-stream0-00004.m4s",
+        Bytes::from_static(b"v4"),
+        later,
+    )
+    .unwrap();
+    dm.tick(later.plus_ms(500));
+    assert!(dm.version() > v);
     let b = dm.snapshot().mpd.clone().unwrap();
-    assert_eq!(a.etag, b.etag);
-    assert_eq!(a.body, b.body);
+    assert_eq!((&a.etag, &a.body), (&b.etag, &b.body));
+    assert_eq!(b.last_modified_unix_ms, a.last_modified_unix_ms);
+    // Once listed, it is a new MPD with a new etag and publishTime.
+    dm.put(
+        P,
+        "chunk-stream1-00004.m4s",
+        Bytes::from_static(b"a4"),
+        later,
+    )
+    .unwrap();
+    dm.put(
+        P,
+        "main.mpd",
+        mpd(enc.ast, 1, 4, 0, true),
+        later.plus_ms(600),
+    )
+    .unwrap();
+    let c = dm.snapshot().mpd.clone().unwrap();
+    assert_ne!(c.etag, a.etag);
+    assert!(std::str::from_utf8(&c.body)
+        .unwrap()
+        .contains("publishTime=\"2026-11-24T01:47:54.600Z\""));
 }
 
 #[test]
@@ -501,4 +521,169 @@ fn replays_an_ffmpeg_push_with_duration_addressing() {
     let text = mpd_text(&mut dm);
     assert!(text.contains("type=\"static\""), "{text}");
     assert_golden("media_ffmpeg_number_end.mpd", &text);
+}
+
+const TWO_PERIODS: &str = r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" availabilityStartTime="2026-11-24T01:00:00Z">
+  <Period id="a" start="PT0S"><AdaptationSet contentType="video" mimeType="video/mp4">
+    <SegmentTemplate timescale="1000" initialization="a-init.mp4" media="a-$Time$.m4s"/>
+    <Representation id="v" bandwidth="1000" codecs="avc1.64001e">
+      <SegmentTemplate><SegmentTimeline><S t="0" d="2000" r="4"/></SegmentTimeline></SegmentTemplate>
+    </Representation></AdaptationSet></Period>
+  <Period id="b" start="PT10S"><AdaptationSet contentType="video" mimeType="video/mp4">
+    <SegmentTemplate timescale="1000" initialization="b-init.mp4" media="b-$Time$.m4s">
+      <SegmentTimeline><S t="500" d="2000" r="1"/></SegmentTimeline>
+    </SegmentTemplate>
+    <Representation id="v" bandwidth="1000" codecs="avc1.64001e"/></AdaptationSet></Period>
+</MPD>"#;
+
+#[test]
+fn an_encoder_period_becomes_an_output_period() {
+    let mut dm = DashMedia::new(params(), t0());
+    let now = t0().plus_ms(14_000);
+    for p in ["a-init.mp4", "b-init.mp4"] {
+        dm.put(P, p, Bytes::from(p), now).unwrap();
+    }
+    for t in [0, 2000, 4000, 6000, 8000] {
+        dm.put(P, &format!("a-{t}.m4s"), Bytes::from(format!("a{t}")), now)
+            .unwrap();
+    }
+    for t in [500, 2500] {
+        dm.put(P, &format!("b-{t}.m4s"), Bytes::from(format!("b{t}")), now)
+            .unwrap();
+    }
+    dm.put(
+        P,
+        "main.mpd",
+        Bytes::from_static(TWO_PERIODS.as_bytes()),
+        now,
+    )
+    .unwrap();
+    let s = shape(&mut dm);
+    let first = first_number(t0());
+    assert_eq!(
+        s,
+        vec![
+            (format!("p{first}"), 0, vec![("v0".to_string(), first, 5)]),
+            (
+                format!("p{}", first + 5),
+                10_000,
+                vec![("v0".to_string(), first + 5, 2)]
+            ),
+        ]
+    );
+    let text = mpd_text(&mut dm);
+    assert!(
+        text.contains(r#"presentationTimeOffset="500" initialization="v0/init2.m4s""#),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_segment_is_skipped_once_a_later_one_waited_a_whole_segment() {
+    let mut dm = DashMedia::new(MediaParams::new(4_000, 600_000), t0());
+    let ast = "2026-11-24T01:00:00Z";
+    let mut now = t0().plus_ms(2_000);
+    for r in 0..2 {
+        dm.put(
+            P,
+            &format!("init-stream{r}.m4s"),
+            Bytes::from_static(b"i"),
+            now,
+        )
+        .unwrap();
+        for n in [1, 3] {
+            let path = format!("chunk-stream{r}-{n:05}.m4s");
+            dm.put(P, &path, Bytes::from(path.clone()), now).unwrap();
+        }
+    }
+    dm.put(P, "main.mpd", mpd(ast, 1, 3, 0, true), now).unwrap();
+    assert_eq!(shape(&mut dm)[0].2[0].2, 1, "waits for segment 2");
+    now = now.plus_ms(3_999);
+    dm.tick(now);
+    assert_eq!(shape(&mut dm)[0].2[0].2, 1);
+    now = now.plus_ms(1);
+    dm.tick(now);
+    let first = first_number(t0());
+    assert_eq!(shape(&mut dm)[0].2[0], ("v0".to_string(), first, 2));
+    // The timeline shows the gap: segment 3 keeps its own time.
+    let text = mpd_text(&mut dm);
+    assert!(
+        text.contains(r#"<S t="0" d="25600"/>"#) && text.contains(r#"<S t="51200" d="25600"/>"#),
+        "{text}"
+    );
+    // Segment 2 arriving late is not published out of order.
+    dm.put(
+        P,
+        "chunk-stream0-00002.m4s",
+        Bytes::from_static(b"late"),
+        now,
+    )
+    .unwrap();
+    assert_eq!(shape(&mut dm)[0].2[0].2, 2);
+}
+
+#[test]
+fn an_init_segment_that_changes_opens_a_new_period() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    for _ in 0..3 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    dm.put(
+        P,
+        "init-stream0.m4s",
+        Bytes::from_static(b"new parameters"),
+        now,
+    )
+    .unwrap();
+    for _ in 0..2 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    let first = first_number(t0());
+    // Audio published its segment 4 in the old Period (first + 3) before video saw the new
+    // init: the new Period numbers from first + 4.
+    assert_eq!(s[1].2[0], ("v0".to_string(), first + 4, 2));
+    assert!(matches!(
+        dm.snapshot().lookup("main.mpd", "v0/init2.m4s"),
+        Lookup::Object(o) if &o.body[..] == b"new parameters"
+    ));
+}
+
+#[test]
+fn availability_start_time_makes_the_newest_segment_available_when_published() {
+    // The origin hears of the input late: four segments listed at once.
+    let mut dm = DashMedia::new(params(), t0());
+    let now = t0().plus_ms(30_000);
+    for r in 0..2 {
+        dm.put(
+            P,
+            &format!("init-stream{r}.m4s"),
+            Bytes::from_static(b"i"),
+            now,
+        )
+        .unwrap();
+        for n in 1..=4 {
+            let path = format!("chunk-stream{r}-{n:05}.m4s");
+            dm.put(P, &path, Bytes::from(path.clone()), now).unwrap();
+        }
+    }
+    dm.put(
+        P,
+        "main.mpd",
+        mpd("2026-11-24T01:00:00Z", 1, 4, 0, true),
+        now,
+    )
+    .unwrap();
+    let text = mpd_text(&mut dm);
+    // now − 8 s of media: the fourth segment is available exactly now, not 6 s from now.
+    let want = crate::dash::mpd::format_datetime(now.unix_ms - 8_000);
+    assert!(
+        text.contains(&format!("availabilityStartTime=\"{want}\"")),
+        "{text}"
+    );
 }
