@@ -42,6 +42,8 @@ struct Watch {
     max_listed: usize,
     /// Polls that saw the MPD `static`.
     static_seen: u32,
+    /// One line per poll (time, type, segments per representation), for failure messages.
+    log: Vec<String>,
 }
 
 fn check_segment(
@@ -87,6 +89,7 @@ fn check_segment(
 /// mpd-parser, and every segment URL it lists answers 200 while listed.
 fn watch(pull: String, f: Fixture, stop: Arc<AtomicBool>) -> Watch {
     let mut w = Watch::default();
+    let started = Instant::now();
     let mut served = false;
     while !stop.load(Ordering::Relaxed) {
         let t0 = Instant::now();
@@ -119,6 +122,25 @@ fn watch(pull: String, f: Fixture, stop: Arc<AtomicBool>) -> Watch {
                 Err(e) => w.problems.push(e),
                 Ok(m) => {
                     w.polls_ok += 1;
+                    let per_rep: Vec<String> = ["video", "audio"]
+                        .iter()
+                        .flat_map(|k| m.json[*k].as_array().cloned().unwrap_or_default())
+                        .map(|p| {
+                            let urls = p["urls"].as_array().cloned().unwrap_or_default();
+                            let last = urls.last().and_then(|u| u.as_str()).unwrap_or("-");
+                            format!(
+                                "{}x…{}",
+                                p["segments"],
+                                last.rsplit('/').next().unwrap_or(last)
+                            )
+                        })
+                        .collect();
+                    w.log.push(format!(
+                        "{:>5.1}s {:?} {}",
+                        started.elapsed().as_secs_f64(),
+                        xml_attr(&xml, "MPD", "type").unwrap_or_default(),
+                        per_rep.join(" ")
+                    ));
                     let media = m
                         .segment_urls()
                         .iter()
@@ -310,8 +332,9 @@ fn push_and_check(kind: DashPush, name: &str) -> Option<(Daemon, Fixture, std::p
     );
     assert!(
         seen.segments_ok.len() >= 3 * 8,
-        "only {} distinct segment URLs answered 200",
-        seen.segments_ok.len()
+        "only {} distinct segment URLs answered 200; polls:\n{}",
+        seen.segments_ok.len(),
+        seen.log.join("\n")
     );
     // ffmpeg logs refused PUTs and DELETEs at error level.
     let log = push_log_text();
