@@ -134,3 +134,56 @@ fn time_answers_iso_utc_uncached_with_cors() {
     // Other methods are refused like on endpoints.
     assert_eq!(http(d.pull, "POST", "/time", &[], Some(b"x")).status, 405);
 }
+
+/// ffmpeg's low-latency DASH push opens a segment's request when the segment starts and sends
+/// its body in chunks as it encodes: the body may take a whole segment duration (and more),
+/// longer than `limits.body_timeout_min_secs`. The origin waits `2 × max_segment_duration + 5`.
+#[test]
+fn a_segment_body_may_trickle_for_longer_than_the_minimum_body_timeout() {
+    let d = Daemon::start(DaemonOpts {
+        config_toml: Some("[limits]\nbody_timeout_min_secs = 1\n".into()),
+        ..Default::default()
+    });
+    let f = d.dash_channel(
+        "trickle",
+        &[
+            "--max-segment-duration",
+            "2",
+            "--max-playlist-duration",
+            "6",
+        ],
+    );
+    let path = f.ingest("chunk-stream0-00001.m4s");
+    let mut c = Conn::connect(d.ingest);
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+    );
+    c.send(head.as_bytes()).unwrap();
+    let started = std::time::Instant::now();
+    // 3 s of 0.5 s chunks: three times body_timeout_min_secs, within 2 × 2 + 5 s.
+    for _ in 0..6 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        c.send(&chunked_piece(&[0u8; 1000])).unwrap();
+    }
+    c.send(b"0\r\n\r\n").unwrap();
+    let r = c.read_response(false).unwrap();
+    assert!(started.elapsed().as_secs_f64() >= 3.0);
+    assert_eq!(r.status, 201, "trickled segment: {r:?} {}", r.text());
+    // The connection stays usable for the next segment, as ffmpeg expects.
+    c.send_request(
+        "DELETE",
+        &path,
+        &[("Transfer-Encoding", "chunked")],
+        Some(b"0\r\n\r\n"),
+    )
+    .unwrap();
+    let del = c.read_response(false).unwrap();
+    assert!((200..300).contains(&del.status), "{del:?}");
+}
+
+fn chunked_piece(data: &[u8]) -> Vec<u8> {
+    let mut v = format!("{:x}\r\n", data.len()).into_bytes();
+    v.extend_from_slice(data);
+    v.extend_from_slice(b"\r\n");
+    v
+}
