@@ -25,14 +25,15 @@
 //! `<rep>/init<k>.m4s` and `<rep>/<n>.m4s`, `<rep>` being `v0`, `a0`, `t0`… by content type.
 
 use super::period::{
-    advance_rep, deliverable, find_rep, out_set, ticks_to_ms_ceil, Ctx, OutPeriod, OutRep, Source,
-    Step,
+    advance_rep, deliverable, find_rep, out_set, ticks_to_ms_ceil, Ctx, OutPeriod, OutRep, OutSeg,
+    Source, Step,
 };
 use super::store::InputStore;
 use super::StartAt;
 use crate::channel::config::InputRole;
 use crate::dash::mpd::{self, ContentType};
 use crate::dash::parse::PeriodIn;
+use crate::dash::parse::SegmentIn;
 use std::collections::{HashMap, VecDeque};
 
 /// The whole output.
@@ -269,7 +270,9 @@ impl Output {
 
     /// Whether `store` (another input) can continue the current Period seamlessly: the same
     /// structure and init segments, and its leader lists at least two of the segment times
-    /// the output already published from the other input (the same clock).
+    /// the output already published (the same media clock), each pushed within half a segment
+    /// of the published one (the same moment: an encoder running late by several segments on
+    /// the same clock would put the live edge behind the availability times).
     pub fn aligned_with(&self, store: &InputStore) -> bool {
         let (Some(period), Some(mpd)) = (self.periods.back(), store.mpd.as_ref()) else {
             return false;
@@ -307,14 +310,19 @@ impl Output {
         };
         let tol = u64::from(r.timescale / 25).max(1);
         let theirs = store.segments(r);
+        let same = |o: &OutSeg, s: &SegmentIn| {
+            let half_ms = ticks_to_ms_ceil(o.d, r.timescale) / 2;
+            s.t.abs_diff(o.t) <= tol
+                && s.d.abs_diff(o.d) <= tol.max(o.d / 20)
+                && store
+                    .objects
+                    .get(&s.path)
+                    .is_some_and(|x| x.arrived_mono_ms.abs_diff(o.arrived_mono_ms) <= half_ms)
+        };
         let common = rep
             .segments
             .iter()
-            .filter(|o| {
-                theirs
-                    .iter()
-                    .any(|s| s.t.abs_diff(o.t) <= tol && s.d.abs_diff(o.d) <= tol.max(o.d / 20))
-            })
+            .filter(|o| theirs.iter().any(|s| same(o, s)))
             .count();
         common >= 2
     }

@@ -35,6 +35,8 @@ pub(crate) struct OutSeg {
     pub role: InputRole,
     pub path: String,
     pub gen: u64,
+    /// When its bytes reached the origin (monotonic ms): alignment evidence.
+    pub arrived_mono_ms: u64,
 }
 
 /// Where a Representation's next segment is in the input listing.
@@ -272,6 +274,7 @@ pub(crate) fn advance_rep(
             role: ctx.role,
             path: s.path.clone(),
             gen: obj.gen,
+            arrived_mono_ms: obj.arrived_mono_ms,
         });
         rep.next_number = rep.next_number.saturating_add(1);
         changed = true;
