@@ -165,7 +165,10 @@ fn the_same_clock_running_late_is_not_aligned() {
         now = now.plus_ms(2_000);
         b.step(&mut dm, now);
     }
-    let events: Vec<_> = switched(&mut dm).into_iter().filter(|e| e.0.is_some()).collect();
+    let events: Vec<_> = switched(&mut dm)
+        .into_iter()
+        .filter(|e| e.0.is_some())
+        .collect();
     assert_eq!(events, vec![(Some(P), B, false)]);
     assert_eq!(shape(&mut dm).len(), 2);
 }
