@@ -77,6 +77,15 @@ pub(crate) struct OutRep {
 }
 
 impl OutRep {
+    /// The earliest input time (ticks) its next segment may start at: where a Period
+    /// reopening after it resumes.
+    pub fn resume_from(&self) -> u64 {
+        match self.cursor {
+            Cursor::Overlapping(a) => a,
+            Cursor::After(x) => x.saturating_add(1),
+        }
+    }
+
     /// `startNumber`: the first segment's number.
     pub fn start_number(&self) -> u64 {
         self.segments.front().map_or(self.next_number, |s| s.number)
@@ -98,6 +107,8 @@ pub(crate) struct OutSet {
 pub(crate) struct OutPeriod {
     pub id: String,
     pub start_ms: u64,
+    /// An init segment changed: nothing more is published in it.
+    pub closed: bool,
     pub source: Source,
     pub sets: Vec<OutSet>,
 }
@@ -190,10 +201,12 @@ pub(crate) fn out_set(
     }
 }
 
+/// What one Representation's step did.
 pub(crate) enum Step {
+    /// Whether it published anything.
     Published(bool),
-    /// The init segment changed at this input time (of this Representation).
-    InitChanged(u64),
+    /// Its init segment's bytes changed: the Period cannot go on.
+    InitChanged,
 }
 
 /// Whether segment `s` of `rep` can be published: its bytes and its init segment are here.
@@ -245,7 +258,7 @@ pub(crate) fn advance_rep(
         };
         match (&rep.init, init) {
             (Some((_, have)), Some(new)) if have.body != new.body => {
-                return Step::InitChanged(s.t);
+                return Step::InitChanged;
             }
             (None, Some(new)) => {
                 let k = init_k.entry(rep.name.clone()).or_insert(0);
