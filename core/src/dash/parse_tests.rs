@@ -181,43 +181,51 @@ fn bad_inputs_say_why() {
             "only SegmentTemplate",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Time$.m4s" duration="2"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Time$.m4s" duration="2"/></Representation>"#),
             "$Time$ needs a SegmentTimeline",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number$.m4s"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$.m4s"/></Representation>"#),
             "neither SegmentTimeline nor @duration",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Nope$.m4s" duration="2"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Nope$.m4s" duration="2"/></Representation>"#),
             "unsupported identifier",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number.m4s" duration="2"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number.m4s" duration="2"/></Representation>"#),
             "unterminated",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="http://cdn/$Number$.m4s" duration="2"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="http://cdn/$Number$.m4s" duration="2"/></Representation>"#),
             "absolute URI",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number$.m4s"><SegmentTimeline><S t="0"/></SegmentTimeline></SegmentTemplate></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$.m4s"><SegmentTimeline><S t="0"/></SegmentTimeline></SegmentTemplate></Representation>"#),
             "S without @d",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number$.m4s"><SegmentTimeline><S t="0" d="1" r="999999999"/></SegmentTimeline></SegmentTemplate></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$.m4s"><SegmentTimeline><S t="0" d="1" r="999999999"/></SegmentTimeline></SegmentTemplate></Representation>"#),
             "more than",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number$.m4s" timescale="x" duration="2"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$.m4s" timescale="x" duration="2"/></Representation>"#),
             "not a number",
+        ),
+        (
+            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number$.m4s" duration="2"/></Representation>"#),
+            "no @initialization",
+        ),
+        (
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="$Number$.mp4" media="$Number$.m4s" duration="2"/></Representation>"#),
+            "in @initialization",
         ),
         (
             r#"<MPD type="static"><Period start="soon"/></MPD>"#.into(),
             "not an xs:duration",
         ),
         (
-            r#"<MPD type="static"><Period><AdaptationSet><Representation id="a"><SegmentTemplate media="$Number$" duration="1"/></Representation></AdaptationSet></Period></MPD>"#.into(),
+            r#"<MPD type="static"><Period><AdaptationSet><Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$" duration="1"/></Representation></AdaptationSet></Period></MPD>"#.into(),
             "cannot tell the content type",
         ),
     ];

@@ -173,7 +173,7 @@ impl Output {
         let mut changed = false;
         let mut init_changed = false;
         for (ai, set) in period.sets.iter_mut().enumerate() {
-            let ct = set.content_type_str;
+            let ct = set.segment_mime;
             for rep in &mut set.reps {
                 let Some(r_in) = find_rep(p_in, ai, &rep.src_id) else {
                     continue;

@@ -7,7 +7,7 @@ use super::EtagGen;
 use crate::channel::config::InputRole;
 use crate::channel::media::{MediaObject, OVERLONG_TOLERANCE_MS};
 use crate::dash::mpd::ContentType;
-use crate::dash::parse::{AdaptationSetIn, PeriodIn, RepresentationIn, SegmentIn};
+use crate::dash::parse::{AdaptationSetIn, PeriodIn, RepresentationIn, SegmentIn, SegmentsIn};
 use crate::time::Now;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -98,7 +98,8 @@ pub(crate) struct OutSet {
     pub content_type: ContentType,
     pub mime_type: String,
     pub lang: Option<String>,
-    pub content_type_str: &'static str,
+    /// `Content-Type` of its segments.
+    pub segment_mime: &'static str,
     pub reps: Vec<OutRep>,
 }
 
@@ -182,7 +183,11 @@ pub(crate) fn out_set(
             OutRep {
                 name,
                 src_id: r.id.clone(),
-                info: r.clone(),
+                // Attributes only: the listing is read from the input each time.
+                info: RepresentationIn {
+                    segments: SegmentsIn::Listed(Vec::new()),
+                    ..r.clone()
+                },
                 pto,
                 init: None,
                 segments: VecDeque::new(),
@@ -194,7 +199,7 @@ pub(crate) fn out_set(
         .collect();
     OutSet {
         content_type: a.content_type,
-        content_type_str: static_mime(&mime_type, a.content_type),
+        segment_mime: static_mime(&mime_type, a.content_type),
         mime_type,
         lang: a.lang.clone(),
         reps,
