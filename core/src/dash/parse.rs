@@ -335,18 +335,19 @@ fn parse_representation(
     let media_text = tattr("media")
         .ok_or_else(|| format!("Representation {id:?}: SegmentTemplate has no @media"))?;
     let media = Template::parse(media_text, &id, bandwidth)?;
-    let init = match tattr("initialization") {
-        Some(t) => {
-            let t = Template::parse(t, &id, bandwidth)?;
-            if !t.is_constant() {
-                return Err(format!(
-                    "Representation {id:?}: $Number$/$Time$ in @initialization"
-                ));
-            }
-            Some(join(&dir, &t.expand(0, 0))?)
-        }
-        None => None,
-    };
+    // The isoff-live profile the origin serves needs an init segment per Representation.
+    let init_text = tattr("initialization").ok_or_else(|| {
+        format!(
+            "Representation {id:?}: SegmentTemplate has no @initialization (self-initializing segments are not supported)"
+        )
+    })?;
+    let init_template = Template::parse(init_text, &id, bandwidth)?;
+    if !init_template.is_constant() {
+        return Err(format!(
+            "Representation {id:?}: $Number$/$Time$ in @initialization"
+        ));
+    }
+    let init = Some(join(&dir, &init_template.expand(0, 0))?);
     let timeline = templates
         .iter()
         .find_map(|t| first_child(*t, "SegmentTimeline"));

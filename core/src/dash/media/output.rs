@@ -25,14 +25,15 @@
 //! `<rep>/init<k>.m4s` and `<rep>/<n>.m4s`, `<rep>` being `v0`, `a0`, `t0`… by content type.
 
 use super::period::{
-    advance_rep, deliverable, find_rep, out_set, ticks_to_ms_ceil, Ctx, OutPeriod, OutRep, Source,
-    Step,
+    advance_rep, deliverable, find_rep, out_set, ticks_to_ms_ceil, Ctx, OutPeriod, OutRep, OutSeg,
+    Source, Step,
 };
 use super::store::InputStore;
 use super::StartAt;
 use crate::channel::config::InputRole;
 use crate::dash::mpd::{self, ContentType};
 use crate::dash::parse::PeriodIn;
+use crate::dash::parse::SegmentIn;
 use std::collections::{HashMap, VecDeque};
 
 /// The whole output.
@@ -96,6 +97,7 @@ impl Output {
                 continue;
             };
             let src = cur.source.clone();
+            let cur_closed = cur.closed;
             let Some(pi) = mpd.periods.iter().position(|p| p.id == src.period) else {
                 // The input moved on to a Period we do not follow yet.
                 let next = mpd
@@ -112,10 +114,24 @@ impl Output {
                 }
             };
             let p_in = &mpd.periods[pi];
-            let (c, init_changed_at) = self.advance_period(p_in, ctx);
-            changed |= c;
-            if let Some(t) = init_changed_at {
-                if self.open(p_in, StartAt::First, Some(t), ctx) {
+            if !cur_closed {
+                let (c, init_changed) = self.advance_period(p_in, ctx);
+                changed |= c;
+                if init_changed {
+                    if let Some(p) = self.periods.back_mut() {
+                        p.closed = true;
+                    }
+                }
+            }
+            if self.periods.back().is_some_and(|p| p.closed) {
+                // Reopen from the leader's next segment (its times are in the leader's ticks)
+                // once it is deliverable; until then the closed Period holds.
+                let from = self
+                    .periods
+                    .back()
+                    .and_then(|p| p.reps().next())
+                    .map(OutRep::resume_from);
+                if self.open(p_in, StartAt::First, from, ctx) {
                     changed = true;
                     continue;
                 }
@@ -125,8 +141,12 @@ impl Output {
                 .periods
                 .back()
                 .is_some_and(|p| p.reps().all(|r| r.caught_up));
-            match mpd.periods.get(pi + 1) {
-                Some(next) if all_caught_up => {
+            let next = mpd.periods.get(pi + 1);
+            // A Period whose last segments never come is left once the next one has had a
+            // deliverable segment for a whole maximum segment duration.
+            let give_up = next.is_some_and(|n| waited_long_enough(n, ctx));
+            match next {
+                Some(next) if all_caught_up || give_up => {
                     if self.open(next, StartAt::First, None, ctx) {
                         changed = true;
                         continue;
@@ -145,16 +165,15 @@ impl Output {
     }
 
     /// Publishes the next segments of every Representation of the current Period. Returns
-    /// whether anything was published and, if a Representation's init segment changed, the
-    /// input time its leader should reopen from.
-    fn advance_period(&mut self, p_in: &PeriodIn, ctx: &mut Ctx<'_>) -> (bool, Option<u64>) {
+    /// whether anything was published and whether a Representation's init segment changed.
+    fn advance_period(&mut self, p_in: &PeriodIn, ctx: &mut Ctx<'_>) -> (bool, bool) {
         let Some(period) = self.periods.back_mut() else {
-            return (false, None);
+            return (false, false);
         };
         let mut changed = false;
-        let mut init_changed = None;
+        let mut init_changed = false;
         for (ai, set) in period.sets.iter_mut().enumerate() {
-            let ct = set.content_type_str;
+            let ct = set.segment_mime;
             for rep in &mut set.reps {
                 let Some(r_in) = find_rep(p_in, ai, &rep.src_id) else {
                     continue;
@@ -162,9 +181,7 @@ impl Output {
                 let segs = ctx.store.segments(r_in);
                 match advance_rep(rep, r_in, &segs, ct, &mut self.init_k, ctx) {
                     Step::Published(c) => changed |= c,
-                    Step::InitChanged(t) => {
-                        init_changed.get_or_insert(t);
-                    }
+                    Step::InitChanged => init_changed = true,
                 }
                 self.next_free = self.next_free.max(rep.next_number);
             }
@@ -214,6 +231,7 @@ impl Output {
         self.periods.push_back(OutPeriod {
             id: format!("p{number}"),
             start_ms: 0,
+            closed: false,
             source: Source {
                 role: ctx.role,
                 run: ctx.store.run,
@@ -269,7 +287,9 @@ impl Output {
 
     /// Whether `store` (another input) can continue the current Period seamlessly: the same
     /// structure and init segments, and its leader lists at least two of the segment times
-    /// the output already published from the other input (the same clock).
+    /// the output already published (the same media clock), each pushed within half a segment
+    /// of the published one (the same moment: an encoder running late by several segments on
+    /// the same clock would put the live edge behind the availability times).
     pub fn aligned_with(&self, store: &InputStore) -> bool {
         let (Some(period), Some(mpd)) = (self.periods.back(), store.mpd.as_ref()) else {
             return false;
@@ -307,14 +327,19 @@ impl Output {
         };
         let tol = u64::from(r.timescale / 25).max(1);
         let theirs = store.segments(r);
+        let same = |o: &OutSeg, s: &SegmentIn| {
+            let half_ms = ticks_to_ms_ceil(o.d, r.timescale) / 2;
+            s.t.abs_diff(o.t) <= tol
+                && s.d.abs_diff(o.d) <= tol.max(o.d / 20)
+                && store
+                    .objects
+                    .get(&s.path)
+                    .is_some_and(|x| x.arrived_mono_ms.abs_diff(o.arrived_mono_ms) <= half_ms)
+        };
         let common = rep
             .segments
             .iter()
-            .filter(|o| {
-                theirs
-                    .iter()
-                    .any(|s| s.t.abs_diff(o.t) <= tol && s.d.abs_diff(o.d) <= tol.max(o.d / 20))
-            })
+            .filter(|o| theirs.iter().any(|s| same(o, s)))
             .count();
         common >= 2
     }
@@ -488,4 +513,22 @@ fn peak_bps(r: &OutRep) -> u64 {
         .max()
         .unwrap_or(0)
         .max(1)
+}
+
+/// Whether the leader of `p` has a deliverable segment that arrived at least
+/// `max_segment_ms` ago.
+fn waited_long_enough(p: &PeriodIn, ctx: &Ctx<'_>) -> bool {
+    let Some(leader) = p
+        .adaptation_sets
+        .first()
+        .and_then(|a| a.representations.first())
+    else {
+        return false;
+    };
+    ctx.store.segments(leader).iter().any(|s| {
+        deliverable(ctx.store, leader, s)
+            && ctx.store.objects.get(&s.path).is_some_and(|o| {
+                ctx.now.mono_ms.saturating_sub(o.arrived_mono_ms) >= ctx.max_segment_ms
+            })
+    })
 }

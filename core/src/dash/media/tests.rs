@@ -687,3 +687,60 @@ fn availability_start_time_makes_the_newest_segment_available_when_published() {
         "{text}"
     );
 }
+
+#[test]
+fn a_period_whose_last_segment_never_comes_is_left_for_the_next() {
+    let mut dm = DashMedia::new(params(), t0());
+    let now = t0().plus_ms(14_000);
+    for p in ["a-init.mp4", "b-init.mp4"] {
+        dm.put(P, p, Bytes::from(p), now).unwrap();
+    }
+    for t in [0, 2000, 4000, 6000] {
+        dm.put(P, &format!("a-{t}.m4s"), Bytes::from(format!("a{t}")), now)
+            .unwrap();
+    }
+    for t in [500, 2500] {
+        dm.put(P, &format!("b-{t}.m4s"), Bytes::from(format!("b{t}")), now)
+            .unwrap();
+    }
+    dm.put(
+        P,
+        "main.mpd",
+        Bytes::from_static(TWO_PERIODS.as_bytes()),
+        now,
+    )
+    .unwrap();
+    assert_eq!(shape(&mut dm).len(), 1, "waits for a-8000");
+    dm.tick(now.plus_ms(14_999));
+    assert_eq!(shape(&mut dm).len(), 1);
+    dm.tick(now.plus_ms(15_000));
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(s[1].2[0].2, 2);
+}
+
+#[test]
+fn an_audio_init_change_reopens_after_the_video_already_served() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    for _ in 0..3 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    dm.put(P, "init-stream1.m4s", Bytes::from_static(b"new audio"), now)
+        .unwrap();
+    for _ in 0..2 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    let first = first_number(t0());
+    // Video published its segment 4 in the old Period; the new one goes on with segment 5.
+    assert_eq!(s[0].2[0], ("v0".to_string(), first, 4));
+    assert_eq!(s[1].2[0], ("v0".to_string(), first + 4, 1));
+    assert_eq!(s[1].2[1], ("a0".to_string(), first + 4, 1));
+    let text = mpd_text(&mut dm);
+    assert!(text.contains(r#"<S t="102400" d="25600"/>"#), "{text}");
+}
