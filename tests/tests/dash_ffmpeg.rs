@@ -42,6 +42,8 @@ struct Watch {
     max_listed: usize,
     /// Polls that saw the MPD `static`.
     static_seen: u32,
+    /// An MPD with media but without every representation was seen (reported once).
+    incomplete_seen: bool,
     /// One line per poll (time, type, segments per representation), for failure messages.
     log: Vec<String>,
 }
@@ -135,6 +137,24 @@ fn watch(pull: String, f: Fixture, stop: Arc<AtomicBool>) -> Watch {
                             )
                         })
                         .collect();
+                    // Once media is served, every representation the encoder pushes is in
+                    // it: a player joining now would otherwise play without the missing one.
+                    let most = ["video", "audio"]
+                        .iter()
+                        .flat_map(|k| m.json[*k].as_array().cloned().unwrap_or_default())
+                        .filter_map(|p| p["segments"].as_u64())
+                        .max()
+                        .unwrap_or(0);
+                    let incomplete = m.count("video") != 2 || m.count("audio") != 1;
+                    if most >= 2 && incomplete && !w.incomplete_seen {
+                        w.incomplete_seen = true;
+                        w.problems.push(format!(
+                            "MPD lists {most} segments for a representation but {} video and {} \
+                             audio representations (want 2 and 1):\n{xml}",
+                            m.count("video"),
+                            m.count("audio")
+                        ));
+                    }
                     w.log.push(format!(
                         "{:>5.1}s {:?} {}",
                         started.elapsed().as_secs_f64(),
