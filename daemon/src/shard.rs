@@ -1,7 +1,7 @@
 //! The owner side of a shard: the live media state of the channels this shard owns
 //! (`shard_for(channel_id)`). Ingest from any core is handed here as a message; the owner
-//! applies it to its `ChannelMedia` and publishes a new immutable snapshot when the output
-//! changed. Nothing here is shared: no locks.
+//! applies it to the channel's media ([`OwnedMedia`]: HLS or DASH) and publishes a new
+//! immutable snapshot when the output changed. Nothing here is shared: no locks.
 
 use bytes::Bytes;
 use std::cell::RefCell;
