@@ -345,16 +345,21 @@ impl Output {
     }
 
     /// Withdraws, from the front of each Representation, segments their encoder deleted and
-    /// no longer lists (never from the middle: the served timeline stays whole).
+    /// no longer lists (never from the middle: the served timeline stays whole). A
+    /// Representation of the newest Period keeps its newest segment, so that the MPD never
+    /// goes back to an older Period's media.
     pub fn withdraw(&mut self, inputs: &[InputStore; 2]) -> bool {
         let mut changed = false;
-        for p in &mut self.periods {
+        let last = self.periods.len().saturating_sub(1);
+        for (i, p) in self.periods.iter_mut().enumerate() {
+            let keep = usize::from(i == last);
             for set in &mut p.sets {
                 for rep in &mut set.reps {
-                    while rep
-                        .segments
-                        .front()
-                        .is_some_and(|s| inputs[s.role.index()].withdrawn(&s.path, s.gen))
+                    while rep.segments.len() > keep
+                        && rep
+                            .segments
+                            .front()
+                            .is_some_and(|s| inputs[s.role.index()].withdrawn(&s.path, s.gen))
                     {
                         rep.segments.pop_front();
                         changed = true;
@@ -366,7 +371,7 @@ impl Output {
     }
 
     /// Keeps the window: drops segments that ended more than `window_ms` before the newest
-    /// segment's end.
+    /// segment's end (a Representation of the newest Period keeps its newest segment).
     pub fn trim(&mut self, window_ms: u64) -> bool {
         let newest = self
             .periods
@@ -376,11 +381,13 @@ impl Output {
             .unwrap_or(0);
         let cut = newest.saturating_sub(window_ms);
         let mut changed = false;
-        for p in &mut self.periods {
+        let last = self.periods.len().saturating_sub(1);
+        for (i, p) in self.periods.iter_mut().enumerate() {
             let start = p.start_ms;
+            let keep = usize::from(i == last);
             for set in &mut p.sets {
                 for rep in &mut set.reps {
-                    while let Some(s) = rep.segments.front() {
+                    while let Some(s) = rep.segments.front().filter(|_| rep.segments.len() > keep) {
                         let end = start.saturating_add(ticks_to_ms_ceil(
                             s.t.saturating_add(s.d).saturating_sub(rep.pto),
                             rep.info.timescale,
