@@ -17,8 +17,9 @@
 //!
 //! # DELETE
 //! A segment the encoder deleted *and* no longer lists stops being served (from the front of
-//! its Representation only: the served timeline never gets a hole). One still listed, or only
-//! unlisted, is kept while it is in the window.
+//! its Representation only: the served timeline never gets a hole; and each Representation of
+//! the newest Period keeps its newest segment, so the MPD never falls back to older media).
+//! One still listed, or only unlisted, is kept while it is in the window.
 //!
 //! # Window
 //! Segments that ended more than `max_playlist_duration` before the newest one are dropped;
