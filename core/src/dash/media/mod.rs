@@ -9,7 +9,8 @@
 //! A path ending in `.mpd` is the input's MPD: parsed ([`crate::dash::parse`]); a bad one is
 //! refused with the reason ([`IngestError::BadPlaylist`]) and the previous one stays in
 //! force. Anything else with an fMP4/WebM extension is stored by path, whether the MPD lists it
-//! yet or not. A segment is published when the active input's MPD lists it and its bytes (and
+//! yet or not; HLS playlists (ffmpeg's `-hls_playlist 1`) are accepted and ignored; other
+//! extensions are refused ([`IngestError::UnsupportedMedia`]). A segment is published when the active input's MPD lists it and its bytes (and
 //! its init segment's) are here; a listed segment still missing while a later one has been
 //! here for `max_segment_duration` is skipped (a gap in the timeline). A segment longer than
 //! `max_segment_duration` (plus [`OVERLONG_TOLERANCE_MS`]) is refused: counted in
@@ -177,6 +178,13 @@ impl DashMedia {
                 }
             }
             Some(e) if SEGMENT_EXTENSIONS.contains(&e) => store.put_object(path, body, now.mono_ms),
+            // ffmpeg's dash muxer writes HLS playlists beside the MPD with `-hls_playlist 1`:
+            // not an error, nothing to serve either.
+            Some("m3u8") => {
+                return Ok(PutOutcome {
+                    warnings: vec![format!("{path}: HLS playlist on a DASH input, ignored")],
+                })
+            }
             _ => {
                 return Err(IngestError::UnsupportedMedia(format!(
                     "{path}: a DASH input takes an .mpd manifest and fMP4 segments (.m4s, .mp4, .cmfv, .cmfa…)"

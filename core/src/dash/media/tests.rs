@@ -213,6 +213,16 @@ fn a_bad_mpd_is_refused_and_the_previous_state_stays() {
         .put(P, "seg.ts", Bytes::from_static(b"x"), t0().plus_ms(30_000))
         .unwrap_err();
     assert_eq!(err.status_code(), 415);
+    let ok = dm
+        .put(
+            P,
+            "media_0.m3u8",
+            Bytes::from_static(b"#EXTM3U"),
+            t0().plus_ms(30_000),
+        )
+        .unwrap();
+    assert!(ok.warnings[0].contains("ignored"), "{:?}", ok.warnings);
+    assert_eq!(dm.snapshot().mpd.as_ref().unwrap().body, before.body);
 }
 
 /// An ffmpeg-like live MPD: video (`0`, 12800 Hz, 2 s) and audio (`1`, 48 kHz, 2 s) segments
