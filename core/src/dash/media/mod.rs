@@ -10,9 +10,12 @@
 //! refused with the reason ([`IngestError::BadPlaylist`]) and the previous one stays in
 //! force. Anything else with an fMP4/WebM extension is stored by path, whether the MPD lists it
 //! yet or not; HLS playlists (ffmpeg's `-hls_playlist 1`) are accepted and ignored; other
-//! extensions are refused ([`IngestError::UnsupportedMedia`]). A segment is published when the active input's MPD lists it and its bytes (and
-//! its init segment's) are here; a listed segment still missing while a later one has been
-//! here for `max_segment_duration` is skipped (a gap in the timeline). A segment longer than
+//! extensions are refused ([`IngestError::UnsupportedMedia`]).
+//!
+//! A segment is published when the active input's MPD lists it and its bytes (and its init
+//! segment's) are here; a listed segment still missing while a later one has been here for its
+//! duration (at most `max_segment_duration`; at once for a Representation's first segment in a
+//! Period) is skipped, a gap in the timeline. A segment longer than
 //! `max_segment_duration` (plus [`OVERLONG_TOLERANCE_MS`]) is refused: counted in
 //! [`MediaStatus::refused_segments`], named in [`PutOutcome::warnings`].
 //!
