@@ -1,5 +1,5 @@
-//! A DASH channel's live media: what its two inputs pushed ([`store`]), the origin's own output
-//! timeline ([`output`]: Periods, numbering, timing) and the immutable snapshots pull requests
+//! A DASH channel's live media: what its two inputs pushed (`store`), the origin's own output
+//! timeline (`output`: Periods, numbering, timing) and the immutable snapshots pull requests
 //! read ([`DashSnapshot`]).
 //!
 //! [`DashMedia`] is owned by one thread (the channel's owner shard); it is sans-io: callers pass
