@@ -575,7 +575,11 @@ fn with_base_url(dir: &str, n: Node<'_, '_>) -> Result<String, String> {
     }
     if text.ends_with('/') {
         let joined = join(dir, &format!("{text}_"))?;
-        Ok(joined[..joined.len() - 1].to_string())
+        match joined.strip_suffix('_') {
+            Some(d) => Ok(d.to_string()),
+            // A query or fragment swallowed the placeholder: `sub?x/` is the file `sub`.
+            None => Ok(parent_dir(&joined)),
+        }
     } else {
         Ok(parent_dir(&join(dir, text)?))
     }

@@ -236,6 +236,23 @@ fn bad_inputs_say_why() {
 }
 
 #[test]
+fn base_urls_with_queries_do_not_break_paths() {
+    for base in ["é?/", "sub?x/", "a/b#c/", "x/"] {
+        let text = format!(
+            r#"<MPD type="static"><BaseURL>{base}</BaseURL><Period><AdaptationSet mimeType="video/mp4"><Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$.m4s" duration="1"/></Representation></AdaptationSet></Period></MPD>"#
+        );
+        let m = parse_mpd("main.mpd", text.as_bytes()).unwrap();
+        let init = m.periods[0].adaptation_sets[0].representations[0]
+            .init
+            .clone();
+        assert!(
+            init.as_deref().is_some_and(|i| i.ends_with("i.mp4")),
+            "{base}: {init:?}"
+        );
+    }
+}
+
+#[test]
 fn durations_parse() {
     for (s, want) in [
         ("PT2S", Some(2_000)),

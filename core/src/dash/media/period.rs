@@ -242,11 +242,20 @@ pub(crate) fn advance_rep(
         rep.caught_up = false;
         let s = &segs[i];
         let Some(obj) = store.objects.get(&s.path) else {
-            // Missing while a later one has been here for a whole segment: it is not coming.
+            // Missing while a later one has been here for this one's duration: it is not
+            // coming (an encoder pushes a Representation's segments in order). At the start of
+            // a Period there is nothing to keep continuous: no wait (ffmpeg names the first AAC
+            // segment with its negative time, `-1024`, and lists it at 0: that file never comes).
+            let wait_ms = if rep.segments.is_empty() {
+                0
+            } else {
+                ticks_to_ms_ceil(s.d, r_in.timescale).min(ctx.max_segment_ms)
+            };
             let later_here = segs[i + 1..].iter().any(|l| {
-                store.objects.get(&l.path).is_some_and(|o| {
-                    ctx.now.mono_ms.saturating_sub(o.arrived_mono_ms) >= ctx.max_segment_ms
-                })
+                store
+                    .objects
+                    .get(&l.path)
+                    .is_some_and(|o| ctx.now.mono_ms.saturating_sub(o.arrived_mono_ms) >= wait_ms)
             });
             if later_here {
                 rep.cursor = Cursor::After(s.t);
