@@ -410,7 +410,7 @@ impl Admin {
         let id = &c.id;
         let reg = self.shared.registry.load();
         let entry = reg.channels.get(id);
-        let snap = entry.and_then(|e| e.media.hls.load_full());
+        let status = entry.and_then(|e| e.media.status());
         let live = self.shared.metrics.live.lock().ok();
         let endpoints = c
             .endpoints
@@ -430,7 +430,7 @@ impl Admin {
         let inputs = InputRole::ALL
             .iter()
             .map(|r| {
-                let i = snap.as_ref().map(|s| s.status.inputs[r.index()]);
+                let i = status.as_ref().map(|s| s.inputs[r.index()]);
                 let age = i.and_then(|i| i.last_segment_mono_ms).map(clock::age_ms);
                 InputLiveView {
                     role: r.to_string(),
@@ -445,14 +445,13 @@ impl Admin {
                 }
             })
             .collect();
-        let Some(snap) = snap else {
+        let Some(s) = status else {
             return LiveView {
                 inputs,
                 endpoints,
                 ..Default::default()
             };
         };
-        let s = &snap.status;
         LiveView {
             active_input: s.active.map(|r| r.to_string()),
             inputs,
@@ -477,8 +476,8 @@ impl Admin {
         let held_bytes = reg
             .channels
             .values()
-            .filter_map(|e| e.media.hls.load_full())
-            .map(|s| s.status.held_bytes)
+            .filter_map(|e| e.media.status())
+            .map(|s| s.held_bytes)
             .sum();
         StatusView {
             version: env!("CARGO_PKG_VERSION").to_owned(),

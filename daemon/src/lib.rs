@@ -5,9 +5,10 @@
 //! - [`server`]: start-up (state, `SO_REUSEPORT` listeners, one monoio executor per core with
 //!   io_uring or epoll, admin thread, readiness) and graceful shutdown.
 //! - [`conn`]: one connection's reads and writes (head + shared body in one `writev`).
-//! - [`ingest`] / [`pull`]: the two request handlers.
+//! - [`ingest`] / [`pull`]: the two request handlers; [`dash`]: DASH pieces of pull (`/time`).
 //! - [`limits`]: connections per shard and per client, rate-limited logging of limit hits.
-//! - [`shard`]: the owner side of a shard: channels' media state, ingest applied, snapshots published.
+//! - [`shard`]: the owner side of a shard: channels' media state, ingest applied, snapshots published;
+//!   [`media`]: that state, HLS or DASH by the channel's protocol.
 //! - [`registry`]: what every core reads lock-free.
 //! - [`admin`]: the Unix-socket control plane; [`persist`]: the state file.
 //! - [`clock`], [`notify`]: clocks for the core; systemd notification.
@@ -19,8 +20,10 @@ pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod conn;
+pub mod dash;
 pub mod ingest;
 pub mod limits;
+pub mod media;
 pub mod metrics;
 pub mod notify;
 pub mod persist;

@@ -17,6 +17,7 @@ use streampack_core::http::{
 
 use crate::access_log;
 use crate::conn::Conn;
+use crate::dash;
 use crate::metrics::{self, EndpointMetrics, ObjectType};
 use crate::registry::{Registry, Shared};
 
@@ -97,6 +98,9 @@ async fn serve_request<'r>(
         }
         return conn.write(out).await && keep;
     }
+    if head.path() == dash::TIME_PATH {
+        return dash::serve_time(conn, &head, head_only).await;
+    }
     let route = match parse_v1_path(head.path()) {
         Ok(r) => r,
         Err(e) => return send_error(conn, &e, keep, head_only).await,
@@ -132,26 +136,37 @@ async fn serve_request<'r>(
     if let Some(e) = access_denied(conn, &head, shared, endpoint) {
         return send_error(conn, &e, keep, head_only).await;
     }
-    if endpoint.kind != EndpointType::Hls {
-        let e = HttpError::new(
-            Status::NOT_IMPLEMENTED,
-            "this endpoint type is not served by this build",
-        );
-        return send_error(conn, &e, keep, head_only).await;
-    }
-    let snap = entry.media.hls.load();
-    let Some(snap) = snap.as_ref().filter(|s| s.main.is_some()) else {
-        let e = HttpError::new(
-            Status::SERVICE_UNAVAILABLE,
-            "no input has delivered media to this channel yet",
-        );
-        return send_error_with(conn, &e, &[("Retry-After", b"2")], keep, head_only).await;
-    };
     let manifest = endpoint.manifest_file();
-    let answer = match snap.lookup(&manifest, &route.rest) {
+    // Each protocol's snapshot stays loaded while the answer borrows from it.
+    let hls_snap;
+    let dash_snap;
+    let (lookup, manifest_type) = match endpoint.kind {
+        EndpointType::Hls => {
+            hls_snap = entry.media.hls.load();
+            let Some(snap) = hls_snap.as_ref().filter(|s| s.main.is_some()) else {
+                return send_no_media_yet(conn, keep, head_only).await;
+            };
+            (snap.lookup(&manifest, &route.rest), PLAYLIST_TYPE)
+        }
+        EndpointType::Dash => {
+            dash_snap = entry.media.dash.load();
+            let Some(snap) = dash_snap.as_ref().filter(|s| s.mpd.is_some()) else {
+                return send_no_media_yet(conn, keep, head_only).await;
+            };
+            (snap.lookup(&manifest, &route.rest), dash::MPD_TYPE)
+        }
+        EndpointType::Cmaf => {
+            let e = HttpError::new(
+                Status::NOT_IMPLEMENTED,
+                "this endpoint type is not served by this build",
+            );
+            return send_error(conn, &e, keep, head_only).await;
+        }
+    };
+    let answer = match lookup {
         Lookup::Playlist(r) => Answer {
             body: r.body.clone(),
-            content_type: PLAYLIST_TYPE,
+            content_type: manifest_type,
             etag: &r.etag,
             last_modified_unix_ms: r.last_modified_unix_ms,
             cache_control: entry
@@ -216,6 +231,15 @@ fn access_denied(
         return Some(HttpError::new(Status::FORBIDDEN, why));
     }
     None
+}
+
+/// `503` with `Retry-After` before any input delivered media to the channel.
+async fn send_no_media_yet(conn: &mut Conn, keep: bool, head_only: bool) -> bool {
+    let e = HttpError::new(
+        Status::SERVICE_UNAVAILABLE,
+        "no input has delivered media to this channel yet",
+    );
+    send_error_with(conn, &e, &[("Retry-After", b"2")], keep, head_only).await
 }
 
 /// Answers an error with [`ERROR_CORS`].

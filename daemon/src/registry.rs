@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use streampack_core::channel::media::HlsSnapshot;
+use streampack_core::channel::media::{HlsSnapshot, MediaStatus};
 use streampack_core::channel::ChannelConfig;
+use streampack_core::dash::DashSnapshot;
 use streampack_core::id::Id;
 use streampack_core::state::ControlState;
 
@@ -23,6 +24,18 @@ use crate::shard::ShardMsg;
 pub struct MediaSlot {
     /// Latest HLS output, `None` before the owner first published.
     pub hls: ArcSwapOption<HlsSnapshot>,
+    /// Latest DASH output (DASH channels), `None` before the owner first published.
+    pub dash: ArcSwapOption<DashSnapshot>,
+}
+
+impl MediaSlot {
+    /// Live state of the channel's media, whichever protocol published it.
+    pub fn status(&self) -> Option<MediaStatus> {
+        if let Some(s) = self.hls.load().as_ref() {
+            return Some(s.status.clone());
+        }
+        self.dash.load().as_ref().map(|s| s.status.clone())
+    }
 }
 
 /// A channel as the data plane sees it.

@@ -1,7 +1,7 @@
 //! The owner side of a shard: the live media state of the channels this shard owns
 //! (`shard_for(channel_id)`). Ingest from any core is handed here as a message; the owner
-//! applies it to its `ChannelMedia` and publishes a new immutable snapshot when the output
-//! changed. Nothing here is shared: no locks.
+//! applies it to the channel's media ([`OwnedMedia`]: HLS or DASH) and publishes a new
+//! immutable snapshot when the output changed. Nothing here is shared: no locks.
 
 use bytes::Bytes;
 use std::cell::RefCell;
@@ -9,13 +9,12 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use streampack_core::channel::media::{
-    ChannelMedia, IngestError, MediaEvent, MediaParams, PutOutcome,
-};
+use streampack_core::channel::media::{IngestError, MediaEvent, MediaParams, PutOutcome};
 use streampack_core::channel::{ChannelConfig, InputRole};
 use streampack_core::id::Id;
 
 use crate::clock;
+use crate::media::OwnedMedia;
 use crate::registry::{MediaSlot, Shared};
 
 /// How often owners run time-based work (pending segments, failover, eviction).
@@ -53,7 +52,7 @@ pub enum IngestDone {
 pub type IngestReply = Result<IngestDone, IngestError>;
 
 struct Owned {
-    media: ChannelMedia,
+    media: OwnedMedia,
     params: MediaParams,
     slot: Arc<MediaSlot>,
     published: u64,
@@ -107,8 +106,9 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
         return Ok(IngestDone::Deleted(false));
     };
     let params = params_of(shared, &entry.config);
+    let protocol = entry.config.protocol;
     let owned = map.entry(op.channel).or_insert_with(|| Owned {
-        media: ChannelMedia::new(params, now),
+        media: OwnedMedia::new(protocol, params, now),
         params,
         slot: Arc::clone(&entry.media),
         published: u64::MAX,
@@ -133,7 +133,7 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
 
 /// Logs what happened to the channel's inputs: every switch with its reason, inputs going
 /// up, down, or restarting.
-fn log_events(channel: &Id, media: &mut ChannelMedia) {
+fn log_events(channel: &Id, media: &mut OwnedMedia) {
     for e in media.drain_events() {
         match e {
             MediaEvent::Switched {
@@ -171,7 +171,7 @@ fn log_events(channel: &Id, media: &mut ChannelMedia) {
 fn publish(owned: &mut Owned) {
     let v = owned.media.version();
     if v != owned.published {
-        owned.slot.hls.store(Some(owned.media.snapshot()));
+        owned.media.publish(&owned.slot);
         owned.published = v;
     }
 }

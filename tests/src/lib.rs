@@ -12,6 +12,8 @@
 //! - a real browser as a player: [`play_in_browser`] with [`Player`] → [`Playback`]
 //!   (headless chromium running `tests/browser/play.mjs`).
 //! - metrics: [`scrape`], [`Scrape`] (parsed `/metrics`).
+//! - DASH: [`ffmpeg_push_dash`] with [`DashPush`], [`Daemon::dash_channel`], [`mpd_check`]
+//!   (npm `mpd-parser`), [`xml_attr`], [`iso_duration_secs`].
 //!
 //! Each part lives in its own module (`tools`, `ports`, `daemon`, `http`, `hls`, `ffmpeg`,
 //! `browser`, `scrape`) and is
@@ -37,6 +39,8 @@ mod browser;
 pub use browser::*;
 mod scrape;
 pub use scrape::*;
+mod dash;
+pub use dash::*;
 
 /// How long a daemon may take to answer `status` after it was spawned.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);

@@ -369,6 +369,7 @@ pub fn validate_description(d: &str) -> Result<(), Invalid> {
 pub fn validate_endpoint_type(protocol: Protocol, kind: EndpointType) -> Result<(), Invalid> {
     match (protocol, kind) {
         (Protocol::Hls, EndpointType::Hls) => Ok(()),
+        (Protocol::Dash, EndpointType::Dash) => Ok(()),
         (Protocol::Dash, EndpointType::Hls) => Err(Invalid(
             "a dash channel cannot have hls endpoints: use --type dash".into(),
         )),
@@ -378,7 +379,7 @@ pub fn validate_endpoint_type(protocol: Protocol, kind: EndpointType) -> Result<
         (Protocol::Dash, EndpointType::Cmaf) => Err(Invalid(
             "cmaf endpoints repackage HLS/TS input: they exist only on hls channels; use --type dash".into(),
         )),
-        (Protocol::Dash, EndpointType::Dash) | (Protocol::Hls, EndpointType::Cmaf) => Err(Invalid(format!(
+        (Protocol::Hls, EndpointType::Cmaf) => Err(Invalid(format!(
             "{} endpoints are not supported by this build yet",
             kind.as_str()
         ))),
@@ -438,6 +439,16 @@ mod tests {
         let e = validate_endpoint_type(Protocol::Dash, EndpointType::Hls).unwrap_err();
         assert!(e.0.contains("--type dash"), "{e}");
         assert!(validate_endpoint_type(Protocol::Dash, EndpointType::Cmaf).is_err());
+    }
+
+    #[test]
+    fn dash_channels_take_dash_endpoints_only() {
+        assert!(validate_endpoint_type(Protocol::Dash, EndpointType::Dash).is_ok());
+        let e = validate_endpoint_type(Protocol::Dash, EndpointType::Hls).unwrap_err();
+        assert!(e.0.contains("dash channel") && e.0.contains("hls"), "{e}");
+        let e = validate_endpoint_type(Protocol::Hls, EndpointType::Dash).unwrap_err();
+        assert!(e.0.contains("hls channel") && e.0.contains("dash"), "{e}");
+        assert_eq!(Protocol::Dash.default_endpoint_type(), EndpointType::Dash);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use streampack_core::channel::media::HlsSnapshot;
+use streampack_core::channel::media::MediaStatus;
 use streampack_core::channel::InputRole;
 
 use super::expo::{Kind, Value, Writer};
@@ -18,7 +18,7 @@ use crate::registry::{ChannelEntry, Shared};
 struct Chan {
     id: String,
     entry: Arc<ChannelEntry>,
-    snap: Option<Arc<HlsSnapshot>>,
+    status: Option<MediaStatus>,
 }
 
 impl Chan {
@@ -39,7 +39,7 @@ pub fn render(shared: &Shared) -> String {
         .map(|e| Chan {
             id: e.config.id.to_string(),
             entry: Arc::clone(e),
-            snap: e.media.hls.load_full(),
+            status: e.media.status(),
         })
         .collect();
     drop(reg);
@@ -152,8 +152,8 @@ fn daemon(shared: &Shared, chans: &[Chan], w: &mut Writer) {
     }
     let held: u64 = chans
         .iter()
-        .filter_map(|c| c.snap.as_ref())
-        .map(|s| s.status.held_bytes)
+        .filter_map(|c| c.status.as_ref())
+        .map(|s| s.held_bytes)
         .sum();
     gauge(
         w,
@@ -188,9 +188,9 @@ fn inputs(shared: &Shared, chans: &[Chan], w: &mut Writer) {
             "Media and init segments an input stored.",
             |c, r| {
                 Some(Value::Int(
-                    c.snap
+                    c.status
                         .as_ref()
-                        .map_or(0, |s| s.status.inputs[r.index()].segments),
+                        .map_or(0, |s| s.inputs[r.index()].segments),
                 ))
             },
         ),
@@ -200,9 +200,7 @@ fn inputs(shared: &Shared, chans: &[Chan], w: &mut Writer) {
             "Bytes of the segments an input stored.",
             |c, r| {
                 Some(Value::Int(
-                    c.snap
-                        .as_ref()
-                        .map_or(0, |s| s.status.inputs[r.index()].bytes),
+                    c.status.as_ref().map_or(0, |s| s.inputs[r.index()].bytes),
                 ))
             },
         ),
@@ -211,7 +209,7 @@ fn inputs(shared: &Shared, chans: &[Chan], w: &mut Writer) {
             Kind::Gauge,
             "Seconds since an input last delivered a segment (absent before its first).",
             |c, r| {
-                let t = c.snap.as_ref()?.status.inputs[r.index()].last_segment_mono_ms?;
+                let t = c.status.as_ref()?.inputs[r.index()].last_segment_mono_ms?;
                 Some(Value::Float(clock::age_ms(t) as f64 / 1000.0))
             },
         ),
@@ -220,7 +218,7 @@ fn inputs(shared: &Shared, chans: &[Chan], w: &mut Writer) {
             Kind::Gauge,
             "1 for the input the channel serves from, 0 for the other.",
             |c, r| {
-                let active = c.snap.as_ref().and_then(|s| s.status.active);
+                let active = c.status.as_ref().and_then(|s| s.active);
                 Some(Value::Int(u64::from(active == Some(r))))
             },
         ),
@@ -246,9 +244,9 @@ fn inputs(shared: &Shared, chans: &[Chan], w: &mut Writer) {
         let timeout = shared.failover_timeout_ms(c.entry.config.max_segment_ms());
         for r in InputRole::ALL {
             let fresh = c
-                .snap
+                .status
                 .as_ref()
-                .and_then(|s| s.status.inputs[r.index()].last_segment_mono_ms)
+                .and_then(|s| s.inputs[r.index()].last_segment_mono_ms)
                 .is_some_and(|t| clock::age_ms(t) <= timeout);
             w.sample(
                 "streampack_input_delivering",
@@ -280,37 +278,37 @@ fn inputs(shared: &Shared, chans: &[Chan], w: &mut Writer) {
 }
 
 fn channels(chans: &[Chan], w: &mut Writer) {
-    type Field = fn(&HlsSnapshot) -> u64;
+    type Field = fn(&MediaStatus) -> u64;
     let families: [(&str, Kind, &str, Field); 4] = [
         (
             "streampack_channel_failovers_total",
             Kind::Counter,
             "Switches of a channel's active input.",
-            |s| s.status.failovers,
+            |s| s.failovers,
         ),
         (
             "streampack_channel_held_media_bytes",
             Kind::Gauge,
             "Media bytes a channel holds in memory.",
-            |s| s.status.held_bytes,
+            |s| s.held_bytes,
         ),
         (
             "streampack_channel_window_segments",
             Kind::Gauge,
             "Segments in a channel's served window, all renditions.",
-            |s| s.status.window_segments,
+            |s| s.window_segments,
         ),
         (
             "streampack_channel_refused_segments_total",
             Kind::Counter,
             "Segments refused for being longer than the channel's maximum.",
-            |s| s.status.refused_segments,
+            |s| s.refused_segments,
         ),
     ];
     for (name, kind, help, field) in families {
         w.family(name, kind, help);
         for c in chans {
-            let v = c.snap.as_deref().map_or(0, field);
+            let v = c.status.as_ref().map_or(0, field);
             w.sample(name, &c.labels(), Value::Int(v));
         }
     }

@@ -103,10 +103,10 @@ pub fn sample(shared: &Shared) {
     live.channels.retain(|id, _| reg.channels.contains_key(id));
     for (id, entry) in &reg.channels {
         let ch = live.channels.entry(*id).or_default();
-        let snap = entry.media.hls.load_full();
+        let status = entry.media.status();
         let timeout = shared.failover_timeout_ms(entry.config.max_segment_ms());
         for role in InputRole::ALL {
-            let st = snap.as_ref().map(|s| s.status.inputs[role.index()]);
+            let st = status.as_ref().map(|s| s.inputs[role.index()]);
             let input = &mut ch.inputs[role.index()];
             input.bytes.push(now, st.map_or(0, |s| s.bytes));
             let age = st.and_then(|s| s.last_segment_mono_ms).map(clock::age_ms);
