@@ -6,6 +6,8 @@
 //! - [`http`]: HTTP/1.1 request heads (on `httparse`), `Content-Length` and chunked bodies,
 //!   response heads, limits, the status codes a client sees, and request-target routing.
 //! - [`hls`]: parsing the playlists encoders push (on `m3u8-rs`) and rendering the origin's own.
+//! - [`dash`]: the MPDs encoders push (parsed) and the origin's own (rendered), and a DASH
+//!   channel's media state ([`dash::DashMedia`]).
 //! - [`channel`]: the product model (channel, inputs, endpoints, validation) and the per-channel
 //!   media state: ingest store, output timeline, sliding window, published snapshots.
 //! - [`admin`]: the control-plane protocol spoken over the Unix socket (postcard frames).
@@ -17,6 +19,7 @@
 pub mod access;
 pub mod admin;
 pub mod channel;
+pub mod dash;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod hls;

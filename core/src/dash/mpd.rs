@@ -1,0 +1,416 @@
+//! The origin's own MPDs: a small model of what a live origin publishes and a hand-written
+//! renderer (like [`crate::hls::render`]): the output must be exactly what we decide, byte for
+//! byte, and is rendered once per change, never per request.
+//!
+//! What is rendered, and why:
+//! - Namespace `urn:mpeg:dash:schema:mpd:2011`, profile `urn:mpeg:dash:profile:isoff-live:2011`
+//!   (SegmentTemplate addressing, one init segment per Representation).
+//! - Dynamic MPDs carry `availabilityStartTime`, `publishTime`, `minimumUpdatePeriod`,
+//!   `timeShiftBufferDepth` and `suggestedPresentationDelay`; static ones carry
+//!   `mediaPresentationDuration` instead (a dynamic-only attribute in a static MPD is an error
+//!   for strict parsers).
+//! - Durations are `xs:duration` in seconds (`PT2S`, `PT0.5S`), dates `xs:dateTime` in UTC with
+//!   milliseconds (`2026-11-24T01:02:03.456Z`).
+//! - `UTCTiming` goes last (the schema's order); its value is usually [`UTC_TIMING_PATH`],
+//!   which players resolve against the MPD's URL.
+//! - Every attribute value is XML-escaped.
+
+use std::fmt::Write;
+
+/// Where the origin serves its clock (`GET /time`, ISO 8601 UTC with milliseconds).
+pub const UTC_TIMING_PATH: &str = "/time";
+
+/// `UTCTiming@schemeIdUri` for an HTTP resource whose body is an ISO 8601 date.
+pub const UTC_TIMING_HTTP_ISO: &str = "urn:mpeg:dash:utc:http-iso:2014";
+
+/// `MPD@xmlns`.
+pub const MPD_NAMESPACE: &str = "urn:mpeg:dash:schema:mpd:2011";
+
+/// `MPD@profiles`.
+pub const LIVE_PROFILE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
+
+/// A Media Presentation Description as the origin publishes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mpd {
+    /// `type="dynamic"` (live) or `"static"` (ended).
+    pub dynamic: bool,
+    /// `availabilityStartTime`: stable across updates of one stream.
+    pub availability_start_unix_ms: u64,
+    /// `publishTime`.
+    pub publish_time_unix_ms: u64,
+    /// `timeShiftBufferDepth` (the served window); dynamic only.
+    pub time_shift_buffer_ms: u64,
+    /// `minimumUpdatePeriod`; dynamic only.
+    pub min_update_period_ms: u64,
+    /// `suggestedPresentationDelay` (≥ 3 segment durations); dynamic only.
+    pub suggested_presentation_delay_ms: u64,
+    /// `minBufferTime`.
+    pub min_buffer_time_ms: u64,
+    /// `maxSegmentDuration`; not rendered when 0.
+    pub max_segment_duration_ms: u64,
+    /// `mediaPresentationDuration` (static MPDs).
+    pub media_presentation_duration_ms: Option<u64>,
+    /// Rendered as `<UTCTiming schemeIdUri value/>`.
+    pub utc_timing: Vec<UtcTiming>,
+    /// In order of `start_ms`.
+    pub periods: Vec<Period>,
+}
+
+/// A `UTCTiming` element.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UtcTiming {
+    /// E.g. [`UTC_TIMING_HTTP_ISO`].
+    pub scheme_id_uri: String,
+    /// E.g. [`UTC_TIMING_PATH`].
+    pub value: String,
+}
+
+impl UtcTiming {
+    /// The origin's own clock: `http-iso` at [`UTC_TIMING_PATH`].
+    pub fn origin() -> UtcTiming {
+        UtcTiming {
+            scheme_id_uri: UTC_TIMING_HTTP_ISO.to_string(),
+            value: UTC_TIMING_PATH.to_string(),
+        }
+    }
+}
+
+/// A `Period`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Period {
+    /// `id`: unique within the stream, never reused.
+    pub id: String,
+    /// `start`, relative to `availabilityStartTime`.
+    pub start_ms: u64,
+    /// The AdaptationSets.
+    pub adaptation_sets: Vec<AdaptationSet>,
+}
+
+/// `AdaptationSet@contentType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentType {
+    /// `video`
+    Video,
+    /// `audio`
+    Audio,
+    /// `text`
+    Text,
+}
+
+impl ContentType {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentType::Video => "video",
+            ContentType::Audio => "audio",
+            ContentType::Text => "text",
+        }
+    }
+}
+
+/// An `AdaptationSet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdaptationSet {
+    /// `id`.
+    pub id: u32,
+    /// `contentType`.
+    pub content_type: ContentType,
+    /// `mimeType`: `video/mp4`, `audio/mp4`.
+    pub mime_type: String,
+    /// `lang`.
+    pub lang: Option<String>,
+    /// `segmentAlignment="true"` (rendered only when true).
+    pub segment_alignment: bool,
+    /// The Representations.
+    pub representations: Vec<Representation>,
+}
+
+/// A `Representation`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Representation {
+    /// `id`.
+    pub id: String,
+    /// `bandwidth`, bits per second.
+    pub bandwidth: u64,
+    /// `codecs` (RFC 6381); not rendered when empty.
+    pub codecs: String,
+    /// `width`.
+    pub width: Option<u32>,
+    /// `height`.
+    pub height: Option<u32>,
+    /// `frameRate`: `"25"`, `"30000/1001"`.
+    pub frame_rate: Option<String>,
+    /// `audioSamplingRate`.
+    pub audio_sampling_rate: Option<u32>,
+    /// `AudioChannelConfiguration` (scheme `urn:mpeg:dash:23003:3:audio_channel_configuration:2011`).
+    pub audio_channels: Option<u32>,
+    /// Its segments.
+    pub template: SegmentTemplate,
+}
+
+/// A `SegmentTemplate` with a `SegmentTimeline`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentTemplate {
+    /// `timescale`, ticks per second.
+    pub timescale: u32,
+    /// `presentationTimeOffset`, ticks: the media time at the Period's start.
+    pub presentation_time_offset: u64,
+    /// `initialization`, relative to the MPD (`v0/init1.m4s`).
+    pub initialization: String,
+    /// `media`, relative to the MPD (`v0/$Number$.m4s`).
+    pub media: String,
+    /// `startNumber`: `$Number$` of the timeline's first segment.
+    pub start_number: u64,
+    /// `SegmentTimeline`; not rendered when empty.
+    pub timeline: Vec<S>,
+}
+
+/// A `SegmentTimeline` entry: `r + 1` segments of duration `d` from time `t`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S {
+    /// `t`, ticks.
+    pub t: u64,
+    /// `d`, ticks.
+    pub d: u64,
+    /// `r`: extra repeats (0 = once).
+    pub r: u32,
+}
+
+/// Compacts `(t, d)` pairs into `S` entries: consecutive equal durations with contiguous times
+/// share one entry with `r`; a gap or overlap starts a new entry with its own `t`.
+pub fn timeline_from(segments: impl IntoIterator<Item = (u64, u64)>) -> Vec<S> {
+    let mut out: Vec<S> = Vec::new();
+    for (t, d) in segments {
+        if let Some(last) = out.last_mut() {
+            let end = u64::from(last.r)
+                .saturating_add(1)
+                .saturating_mul(last.d)
+                .saturating_add(last.t);
+            if last.d == d && end == t && last.r < u32::MAX {
+                last.r += 1;
+                continue;
+            }
+        }
+        out.push(S { t, d, r: 0 });
+    }
+    out
+}
+
+/// Renders the MPD as XML text (escaping attribute values). Deterministic: same model, same
+/// bytes.
+pub fn render(mpd: &Mpd) -> String {
+    let mut s = String::with_capacity(1024);
+    s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = write!(
+        s,
+        "<MPD xmlns=\"{MPD_NAMESPACE}\" profiles=\"{LIVE_PROFILE}\" type=\"{}\"",
+        if mpd.dynamic { "dynamic" } else { "static" }
+    );
+    attr(
+        &mut s,
+        "availabilityStartTime",
+        &format_datetime(mpd.availability_start_unix_ms),
+    );
+    attr(
+        &mut s,
+        "publishTime",
+        &format_datetime(mpd.publish_time_unix_ms),
+    );
+    if mpd.dynamic {
+        attr(
+            &mut s,
+            "minimumUpdatePeriod",
+            &format_duration(mpd.min_update_period_ms),
+        );
+        attr(
+            &mut s,
+            "timeShiftBufferDepth",
+            &format_duration(mpd.time_shift_buffer_ms),
+        );
+        attr(
+            &mut s,
+            "suggestedPresentationDelay",
+            &format_duration(mpd.suggested_presentation_delay_ms),
+        );
+    } else if let Some(d) = mpd.media_presentation_duration_ms {
+        attr(&mut s, "mediaPresentationDuration", &format_duration(d));
+    }
+    attr(
+        &mut s,
+        "minBufferTime",
+        &format_duration(mpd.min_buffer_time_ms),
+    );
+    if mpd.max_segment_duration_ms > 0 {
+        attr(
+            &mut s,
+            "maxSegmentDuration",
+            &format_duration(mpd.max_segment_duration_ms),
+        );
+    }
+    s.push_str(">\n");
+    for p in &mpd.periods {
+        render_period(&mut s, p);
+    }
+    for u in &mpd.utc_timing {
+        s.push_str("  <UTCTiming");
+        attr(&mut s, "schemeIdUri", &u.scheme_id_uri);
+        attr(&mut s, "value", &u.value);
+        s.push_str("/>\n");
+    }
+    s.push_str("</MPD>\n");
+    s
+}
+
+fn render_period(s: &mut String, p: &Period) {
+    s.push_str("  <Period");
+    attr(s, "id", &p.id);
+    attr(s, "start", &format_duration(p.start_ms));
+    s.push_str(">\n");
+    for a in &p.adaptation_sets {
+        s.push_str("    <AdaptationSet");
+        attr(s, "id", &a.id.to_string());
+        attr(s, "contentType", a.content_type.as_str());
+        attr(s, "mimeType", &a.mime_type);
+        if let Some(lang) = &a.lang {
+            attr(s, "lang", lang);
+        }
+        if a.segment_alignment {
+            attr(s, "segmentAlignment", "true");
+        }
+        s.push_str(">\n");
+        for r in &a.representations {
+            render_representation(s, r);
+        }
+        s.push_str("    </AdaptationSet>\n");
+    }
+    s.push_str("  </Period>\n");
+}
+
+fn render_representation(s: &mut String, r: &Representation) {
+    s.push_str("      <Representation");
+    attr(s, "id", &r.id);
+    attr(s, "bandwidth", &r.bandwidth.to_string());
+    if !r.codecs.is_empty() {
+        attr(s, "codecs", &r.codecs);
+    }
+    if let Some(w) = r.width {
+        attr(s, "width", &w.to_string());
+    }
+    if let Some(h) = r.height {
+        attr(s, "height", &h.to_string());
+    }
+    if let Some(f) = &r.frame_rate {
+        attr(s, "frameRate", f);
+    }
+    if let Some(a) = r.audio_sampling_rate {
+        attr(s, "audioSamplingRate", &a.to_string());
+    }
+    s.push_str(">\n");
+    if let Some(c) = r.audio_channels {
+        s.push_str("        <AudioChannelConfiguration");
+        attr(
+            s,
+            "schemeIdUri",
+            "urn:mpeg:dash:23003:3:audio_channel_configuration:2011",
+        );
+        attr(s, "value", &c.to_string());
+        s.push_str("/>\n");
+    }
+    let t = &r.template;
+    s.push_str("        <SegmentTemplate");
+    attr(s, "timescale", &t.timescale.to_string());
+    attr(
+        s,
+        "presentationTimeOffset",
+        &t.presentation_time_offset.to_string(),
+    );
+    attr(s, "initialization", &t.initialization);
+    attr(s, "media", &t.media);
+    attr(s, "startNumber", &t.start_number.to_string());
+    if t.timeline.is_empty() {
+        s.push_str("/>\n");
+    } else {
+        s.push_str(">\n          <SegmentTimeline>\n");
+        for e in &t.timeline {
+            let _ = write!(s, "            <S t=\"{}\" d=\"{}\"", e.t, e.d);
+            if e.r > 0 {
+                let _ = write!(s, " r=\"{}\"", e.r);
+            }
+            s.push_str("/>\n");
+        }
+        s.push_str("          </SegmentTimeline>\n        </SegmentTemplate>\n");
+    }
+    s.push_str("      </Representation>\n");
+}
+
+/// Appends ` name="value"` with the value escaped.
+fn attr(s: &mut String, name: &str, value: &str) {
+    s.push(' ');
+    s.push_str(name);
+    s.push_str("=\"");
+    escape_into(s, value);
+    s.push('"');
+}
+
+/// XML attribute escaping; control characters XML 1.0 cannot carry are dropped.
+fn escape_into(s: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '&' => s.push_str("&amp;"),
+            '<' => s.push_str("&lt;"),
+            '>' => s.push_str("&gt;"),
+            '"' => s.push_str("&quot;"),
+            '\'' => s.push_str("&apos;"),
+            '\t' => s.push_str("&#9;"),
+            '\n' => s.push_str("&#10;"),
+            '\r' => s.push_str("&#13;"),
+            c if (c as u32) < 0x20 => {}
+            c => s.push(c),
+        }
+    }
+}
+
+/// `xs:duration` in seconds with up to millisecond precision: `PT2S`, `PT0.5S`, `PT600.04S`.
+pub fn format_duration(ms: u64) -> String {
+    let (secs, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        return format!("PT{secs}S");
+    }
+    let digits = format!("{frac:03}");
+    format!("PT{secs}.{}S", digits.trim_end_matches('0'))
+}
+
+/// `xs:dateTime` in UTC with milliseconds: `2026-11-24T01:02:03.456Z`. The body of
+/// `GET /time` uses the same format.
+pub fn format_datetime(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let ms = unix_ms % 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's
+/// algorithm, for non-negative days).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "mpd_tests.rs"]
+mod tests;
