@@ -19,6 +19,7 @@
 pub mod access;
 pub mod admin;
 pub mod channel;
+pub mod cmaf;
 pub mod dash;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

@@ -16,6 +16,7 @@ use streampack_core::http::{
 };
 
 use crate::access_log;
+use crate::cmaf;
 use crate::conn::Conn;
 use crate::metrics::{self, EndpointMetrics, ObjectType};
 use crate::registry::{Registry, Shared};
@@ -132,26 +133,41 @@ async fn serve_request<'r>(
     if let Some(e) = access_denied(conn, &head, shared, endpoint) {
         return send_error(conn, &e, keep, head_only).await;
     }
-    if endpoint.kind != EndpointType::Hls {
-        let e = HttpError::new(
-            Status::NOT_IMPLEMENTED,
-            "this endpoint type is not served by this build",
-        );
-        return send_error(conn, &e, keep, head_only).await;
-    }
-    let snap = entry.media.hls.load();
-    let Some(snap) = snap.as_ref().filter(|s| s.main.is_some()) else {
-        let e = HttpError::new(
-            Status::SERVICE_UNAVAILABLE,
-            "no input has delivered media to this channel yet",
-        );
-        return send_error_with(conn, &e, &[("Retry-After", b"2")], keep, head_only).await;
+    let (hls_guard, cmaf_guard);
+    let (found, playlist_type) = match endpoint.kind {
+        EndpointType::Hls => {
+            hls_guard = entry.media.hls.load();
+            let Some(snap) = hls_guard.as_ref().filter(|s| s.main.is_some()) else {
+                let e = HttpError::new(
+                    Status::SERVICE_UNAVAILABLE,
+                    "no input has delivered media to this channel yet",
+                );
+                return send_unavailable(conn, &e, keep, head_only).await;
+            };
+            (
+                snap.lookup(&endpoint.manifest_file(), &route.rest),
+                PLAYLIST_TYPE,
+            )
+        }
+        EndpointType::Cmaf => {
+            cmaf_guard = entry.media.cmaf.load();
+            match cmaf::lookup(cmaf_guard.as_deref(), endpoint, &route.rest) {
+                Ok(found) => found,
+                Err(e) => return send_unavailable(conn, &e, keep, head_only).await,
+            }
+        }
+        EndpointType::Dash => {
+            let e = HttpError::new(
+                Status::NOT_IMPLEMENTED,
+                "this endpoint type is not served by this build",
+            );
+            return send_error(conn, &e, keep, head_only).await;
+        }
     };
-    let manifest = endpoint.manifest_file();
-    let answer = match snap.lookup(&manifest, &route.rest) {
+    let answer = match found {
         Lookup::Playlist(r) => Answer {
             body: r.body.clone(),
-            content_type: PLAYLIST_TYPE,
+            content_type: playlist_type,
             etag: &r.etag,
             last_modified_unix_ms: r.last_modified_unix_ms,
             cache_control: entry
@@ -216,6 +232,21 @@ fn access_denied(
         return Some(HttpError::new(Status::FORBIDDEN, why));
     }
     None
+}
+
+/// Answers an error; a 503 (no media yet) says when to retry.
+async fn send_unavailable(
+    conn: &mut Conn,
+    e: &HttpError,
+    keep_alive: bool,
+    head_only: bool,
+) -> bool {
+    let extra: &[(&str, &[u8])] = if e.status == Status::SERVICE_UNAVAILABLE {
+        &[("Retry-After", b"2")]
+    } else {
+        &[]
+    };
+    send_error_with(conn, e, extra, keep_alive, head_only).await
 }
 
 /// Answers an error with [`ERROR_CORS`].

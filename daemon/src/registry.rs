@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use streampack_core::channel::media::HlsSnapshot;
 use streampack_core::channel::ChannelConfig;
+use streampack_core::cmaf::output::CmafSnapshot;
 use streampack_core::id::Id;
 use streampack_core::state::ControlState;
 
@@ -23,6 +24,9 @@ use crate::shard::ShardMsg;
 pub struct MediaSlot {
     /// Latest HLS output, `None` before the owner first published.
     pub hls: ArcSwapOption<HlsSnapshot>,
+    /// Latest CMAF output (repackaged from `hls`), `None` unless the channel has a `cmaf`
+    /// endpoint.
+    pub cmaf: ArcSwapOption<CmafSnapshot>,
 }
 
 /// A channel as the data plane sees it.

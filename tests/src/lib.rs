@@ -12,6 +12,8 @@
 //! - a real browser as a player: [`play_in_browser`] with [`Player`] → [`Playback`]
 //!   (headless chromium running `tests/browser/play.mjs`).
 //! - metrics: [`scrape`], [`Scrape`] (parsed `/metrics`).
+//! - CMAF endpoints: [`CmafFixture`], [`mpd_tracks`], [`playlist_all_uris`], [`mp4_top_boxes`],
+//!   [`ffprobe_codecs`].
 //!
 //! Each part lives in its own module (`tools`, `ports`, `daemon`, `http`, `hls`, `ffmpeg`,
 //! `browser`, `scrape`) and is
@@ -37,6 +39,8 @@ mod browser;
 pub use browser::*;
 mod scrape;
 pub use scrape::*;
+mod cmaf;
+pub use cmaf::*;
 
 /// How long a daemon may take to answer `status` after it was spawned.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
