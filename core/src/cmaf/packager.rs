@@ -441,3 +441,8 @@ fn build(
         stats,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "packager_tests.rs"]
+mod tests;
