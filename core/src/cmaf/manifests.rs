@@ -45,6 +45,8 @@ pub(crate) struct RenditionView<'a> {
     pub segs: Vec<KeptSeg<'a>>,
     pub ended: bool,
     pub inits: &'a [TrackInits; 2],
+    /// `EXT-X-TARGETDURATION` per track slot (never shrinks).
+    pub targets: [u64; 2],
 }
 
 /// Where a DASH Period sits (see the module docs).
@@ -396,12 +398,7 @@ pub(crate) fn media_playlist(v: &RenditionView<'_>, slot: usize) -> Option<Strin
     let (first, _) = segs.first()?;
     let prefix = format!("{}/", TRACK_SLOTS[slot].1);
     let out = MediaPlaylistOut {
-        target_duration_s: segs
-            .iter()
-            .map(|(_, t)| ms(t.duration, t.timescale).div_ceil(1000))
-            .max()
-            .unwrap_or(1)
-            .max(1),
+        target_duration_s: v.targets[slot].max(1),
         media_sequence: first.seq,
         discontinuity_sequence: first.dsn.saturating_sub(u64::from(first.discontinuity)),
         independent_segments: true,

@@ -99,6 +99,9 @@ struct RenditionState {
     /// Repackaged segments by sequence number; `None`: failed (not retried).
     cache: BTreeMap<u64, Option<Arc<Packaged>>>,
     inits: [TrackInits; 2],
+    /// Per track slot, the largest segment duration ever served, rounded to whole seconds:
+    /// `EXT-X-TARGETDURATION` must not shrink while the stream lives (RFC 8216 §6.2.1).
+    targets: [u64; 2],
 }
 
 /// Strong etags distinct from the HLS output's: a seed from the wall clock plus a counter.
@@ -260,6 +263,8 @@ impl CmafPackager {
                     etag: etags.next(),
                     last_modified_unix_ms: unix_ms,
                 });
+                let secs = manifests::ms(frag.duration, info.timescale).saturating_add(500) / 1000;
+                st.targets[slot] = st.targets[slot].max(secs).max(1);
                 tracks[slot] = Some(PackagedTrack {
                     init_k,
                     timescale: info.timescale,
@@ -330,6 +335,7 @@ fn views<'a>(
             segs,
             ended: r.ended,
             inits: &st.inits,
+            targets: st.targets,
         });
     }
     views

@@ -40,7 +40,10 @@ fn playlist(first: u64, segs: &[(usize, bool)], end: bool) -> Bytes {
         if *disc {
             s.push_str("#EXT-X-DISCONTINUITY\n");
         }
-        s.push_str(&format!("#EXTINF:2.000000,\ns{}_{i}.ts\n", first + n as u64));
+        s.push_str(&format!(
+            "#EXTINF:2.000000,\ns{}_{i}.ts\n",
+            first + n as u64
+        ));
     }
     if end {
         s.push_str("#EXT-X-ENDLIST\n");
@@ -138,9 +141,9 @@ fn check(s: &CmafSnapshot) {
             .split("<S ")
             .skip(1)
             .map(|s| {
-                s.split(" r=\"")
-                    .nth(1)
-                    .map_or(1, |r| 1 + r.split('"').next().unwrap().parse::<u64>().unwrap())
+                s.split(" r=\"").nth(1).map_or(1, |r| {
+                    1 + r.split('"').next().unwrap().parse::<u64>().unwrap()
+                })
             })
             .sum();
         for n in start..start + count {
@@ -199,12 +202,14 @@ fn repackages_each_segment_once_and_reuses_it() {
     assert_eq!(x.body.as_ptr(), y.body.as_ptr());
     assert_eq!(x.etag, y.etag);
     // Unchanged renders keep their etag; changed ones get a new one.
-    let (Lookup::Playlist(m1), Lookup::Playlist(m2)) =
-        (get(&b, "main.m3u8"), get(&c, "main.m3u8"))
+    let (Lookup::Playlist(m1), Lookup::Playlist(m2)) = (get(&b, "main.m3u8"), get(&c, "main.m3u8"))
     else {
         panic!("master");
     };
-    assert_eq!(m1.etag, m2.etag, "the master does not change with the window");
+    assert_eq!(
+        m1.etag, m2.etag,
+        "the master does not change with the window"
+    );
     let (Lookup::Playlist(d1), Lookup::Playlist(d2)) = (get(&b, "main.mpd"), get(&c, "main.mpd"))
     else {
         panic!("mpd");
@@ -306,10 +311,21 @@ fn goldens_live_then_discontinuity_then_ended() {
     let mpd = playlist_text(&s, "main.mpd");
     assert_eq!(mpd.matches("<Period ").count(), 2, "{mpd}");
     assert_golden("discontinuity.mpd", &mpd);
-    assert_golden("discontinuity_video.m3u8", &playlist_text(&s, "main/video.m3u8"));
+    assert_golden(
+        "discontinuity_video.m3u8",
+        &playlist_text(&s, "main/video.m3u8"),
+    );
     check(&s);
     // The first Period and the availability start time stay where they were.
-    let first_period = |m: &str| m.split("<Period ").nth(1).unwrap().split('>').next().unwrap().to_string();
+    let first_period = |m: &str| {
+        m.split("<Period ")
+            .nth(1)
+            .unwrap()
+            .split('>')
+            .next()
+            .unwrap()
+            .to_string()
+    };
     let ast = |m: &str| m.split("availabilityStartTime=\"").nth(1).unwrap()[..24].to_string();
     let s2 = p.update(&enc.push(seg(1), false, true), at(10_000));
     let ended = playlist_text(&s2, "main.mpd");
