@@ -11,6 +11,7 @@
 //! `availabilityStartTime` is fixed by the first Period and never moves; a later Period starts
 //! no earlier than the previous one ends.
 
+use super::output::url_number;
 use super::packager::{Packaged, PackagedTrack, TrackInits, TRACK_SLOTS};
 use crate::channel::media::SegmentEntry;
 use crate::dash::mpd::{
@@ -325,7 +326,7 @@ fn representation(
             presentation_time_offset: anchor.pto(info.timescale),
             initialization: format!("{}/{dir}/init{}.mp4", v.name, last.init_k),
             media: format!("{}/{dir}/$Number$.m4s", v.name),
-            start_number: first.seq,
+            start_number: url_number(first.seq),
             timeline: mpd::timeline_from(segs.iter().map(|(_, t)| (t.ept, t.duration))),
         },
     })
@@ -407,7 +408,7 @@ pub(crate) fn media_playlist(v: &RenditionView<'_>, slot: usize) -> Option<Strin
         segments: segs
             .iter()
             .map(|(s, t)| SegmentOut {
-                seq: s.seq,
+                seq: url_number(s.seq),
                 ext: "m4s",
                 duration_ms: ms(t.duration, t.timescale),
                 discontinuity: s.discontinuity,

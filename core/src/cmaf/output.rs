@@ -5,8 +5,11 @@
 //! # URLs (relative to the endpoint)
 //! - `<manifest>.mpd`: the DASH MPD; `<manifest>.m3u8`: the fMP4 HLS master playlist.
 //! - `<rendition>/video.m3u8`, `<rendition>/audio.m3u8`: one media playlist per track.
-//! - `<rendition>/<track>/init<k>.mp4`, `<rendition>/<track>/<seq>.m4s`: CMAF init and media
-//!   segments, `<seq>` being the HLS endpoint's sequence number of the source segment.
+//! - `<rendition>/<track>/init<k>.mp4`, `<rendition>/<track>/<n>.m4s`: CMAF init and media
+//!   segments, `<n>` being the low 32 bits of the HLS endpoint's sequence number of the source
+//!   segment ([`url_number`]): DASH `$Number$` is a 32-bit `xs:unsignedInt` (ffmpeg's DASH
+//!   reader truncates larger ones), and one URL per fragment serves DASH and HLS players alike
+//!   (one CDN cache entry). Playlists still carry the full number in `EXT-X-MEDIA-SEQUENCE`.
 
 use crate::channel::media::{InitEntry, Lookup, MediaObject, Rendered, SegmentEntry};
 
@@ -16,6 +19,12 @@ pub const VIDEO_DIR: &str = "video";
 pub const AUDIO_DIR: &str = "audio";
 /// `Content-Type` of an MPD.
 pub const MPD_CONTENT_TYPE: &str = "application/dash+xml";
+
+/// The number in a media segment's URL (and DASH `$Number$`, and `mfhd`): the low 32 bits of
+/// its sequence number.
+pub fn url_number(seq: u64) -> u64 {
+    seq & u64::from(u32::MAX)
+}
 
 /// Counters of the packager (cumulative since it was created).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -125,9 +134,21 @@ impl CmafSnapshot {
                 Err(_) => Lookup::NotFound,
             };
         }
-        let Some(seq) = file.strip_suffix(".m4s").and_then(parse_num) else {
+        let Some(n) = file
+            .strip_suffix(".m4s")
+            .and_then(parse_num)
+            .filter(|n| *n <= u64::from(u32::MAX))
+        else {
             return Lookup::NotFound;
         };
+        // The window spans far less than 2^32 segments: one sequence number fits.
+        let Some(first) = t.segments.first().map(|s| s.seq) else {
+            return Lookup::NotFound;
+        };
+        let mut seq = (first & !u64::from(u32::MAX)) | n;
+        if seq < first {
+            seq = seq.saturating_add(1 << 32);
+        }
         match t.segments.binary_search_by_key(&seq, |s| s.seq) {
             Ok(i) => Lookup::Object(&t.segments[i].object),
             Err(_) => Lookup::NotFound,

@@ -7,6 +7,7 @@
 use super::*;
 use crate::channel::config::InputRole::Primary;
 use crate::channel::media::{ChannelMedia, Lookup, MediaParams};
+use crate::cmaf::output::url_number;
 use std::path::PathBuf;
 
 const T0_UNIX: u64 = 1_700_000_000_000;
@@ -195,7 +196,7 @@ fn repackages_each_segment_once_and_reuses_it() {
     );
     check(&c);
     // A fragment is the same shared bytes in every snapshot that holds it.
-    let path = format!("main/video/{SEED}.m4s");
+    let path = format!("main/video/{}.m4s", url_number(SEED));
     let (Lookup::Object(x), Lookup::Object(y)) = (get(&b, &path), get(&c, &path)) else {
         panic!("{path}");
     };
@@ -255,7 +256,7 @@ fn fragments_leave_with_their_source_segment() {
     for (seq, there) in [(SEED, false), (SEED + 1, false), (SEED + 2, true)] {
         for t in ["video", "audio"] {
             assert_eq!(
-                object(&s, &format!("main/{t}/{seq}.m4s")).is_some(),
+                object(&s, &format!("main/{t}/{}.m4s", url_number(seq))).is_some(),
                 there,
                 "{t} {seq}"
             );
@@ -290,7 +291,7 @@ fn a_segment_that_fails_is_skipped_and_the_window_restarts_after_it() {
         video.contains(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", SEED + 2)),
         "{video}"
     );
-    assert!(object(&s, &format!("main/video/{}.m4s", SEED + 1)).is_none());
+    assert!(object(&s, &format!("main/video/{}.m4s", url_number(SEED + 1))).is_none());
     check(&s);
 }
 
@@ -381,16 +382,17 @@ fn lookup_refuses_what_is_not_there() {
         "main/subs.m3u8".into(),
         "main/video/init1.mp4".into(),
         "main/video/init00.mp4".into(),
-        format!("main/video/{}.ts", SEED),
-        format!("main/video/0{}.m4s", SEED),
-        format!("main/video/{}.m4s", SEED + 1),
-        format!("main/{}.m4s", SEED),
+        format!("main/video/{}.ts", url_number(SEED)),
+        format!("main/video/0{}.m4s", url_number(SEED)),
+        format!("main/video/{}.m4s", url_number(SEED + 1)),
+        format!("main/{}.m4s", url_number(SEED)),
+        format!("main/video/{SEED}.m4s"),
         "0".into(),
         "".into(),
     ] {
         assert!(matches!(get(&s, &path), Lookup::NotFound), "{path}");
     }
-    let v = object(&s, &format!("main/video/{SEED}.m4s")).unwrap();
+    let v = object(&s, &format!("main/video/{}.m4s", url_number(SEED))).unwrap();
     assert_eq!(&v[4..8], b"styp");
     let i = object(&s, "main/video/init0.mp4").unwrap();
     assert_eq!(&i[4..8], b"ftyp");
