@@ -25,9 +25,20 @@ pub fn call(socket: &SocketChoice, req: &Request, timeout: Duration) -> Result<R
     stream.set_write_timeout(Some(timeout)).map_err(conn)?;
 
     let out = frame::encode(req)?;
-    stream
-        .write_all(&out)
-        .map_err(|e| timeout_or(path, timeout, e))?;
+    // A daemon that refuses the connection (admin socket busy) answers and hangs up before
+    // reading: the write then fails with a broken pipe, but its answer is there to read.
+    let written = stream.write_all(&out);
+    if let Err(e) = written {
+        if e.kind() != ErrorKind::BrokenPipe && e.kind() != ErrorKind::ConnectionReset {
+            return Err(timeout_or(path, timeout, e));
+        }
+        let mut early = Vec::new();
+        let _ = stream.read_to_end(&mut early);
+        return match frame::decode::<Response>(&early) {
+            Ok(Some((resp, _))) => Ok(resp),
+            _ => Err(timeout_or(path, timeout, e)),
+        };
+    }
 
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];

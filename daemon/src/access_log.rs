@@ -29,6 +29,8 @@ const QUEUE: usize = 256;
 
 enum Msg {
     Lines(Vec<u8>),
+    /// Close and open the file again (SIGHUP, after logrotate moved it).
+    Reopen,
     Stop,
 }
 
@@ -50,17 +52,24 @@ impl std::fmt::Debug for Sink {
 
 /// Opens the log and starts its writer thread; `Ok(None)` when the log is off.
 pub fn open(target: &AccessLogTarget) -> std::io::Result<Option<Sink>> {
-    let mut out: Box<dyn std::io::Write + Send> = match target {
-        AccessLogTarget::Off => return Ok(None),
-        AccessLogTarget::Stdout => Box::new(std::io::stdout()),
-        AccessLogTarget::File(p) => Box::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)?,
-        ),
-    };
+    let open_target =
+        |target: &AccessLogTarget| -> std::io::Result<Box<dyn std::io::Write + Send>> {
+            Ok(match target {
+                AccessLogTarget::Off | AccessLogTarget::Stdout => Box::new(std::io::stdout()),
+                AccessLogTarget::File(p) => Box::new(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(p)?,
+                ),
+            })
+        };
+    if *target == AccessLogTarget::Off {
+        return Ok(None);
+    }
+    let mut out = open_target(target)?;
     let (tx, rx) = flume::bounded::<Msg>(QUEUE);
+    let reopen_target = target.clone();
     let thread = std::thread::Builder::new()
         .name("access-log".into())
         .spawn(move || {
@@ -71,6 +80,18 @@ pub fn open(target: &AccessLogTarget) -> std::io::Result<Option<Sink>> {
                             tracing::error!("access log write failed: {e}");
                         }
                     }
+                    // A file that cannot be opened again keeps the old handle: lines go on
+                    // to the moved file rather than nowhere.
+                    Msg::Reopen => match open_target(&reopen_target) {
+                        Ok(o) => {
+                            out = o;
+                            tracing::info!(target = %reopen_target, "access log reopened");
+                        }
+                        Err(e) => tracing::error!(
+                            target = %reopen_target,
+                            "access log not reopened, still writing to the old file: {e}"
+                        ),
+                    },
                     Msg::Stop => return,
                 }
             }
@@ -83,6 +104,12 @@ pub fn open(target: &AccessLogTarget) -> std::io::Result<Option<Sink>> {
 }
 
 impl Sink {
+    /// Reopens the file (on SIGHUP): lines buffered before go to the old file, later ones to
+    /// the new. Blocks only if the writer's queue is full.
+    pub fn reopen(&self) {
+        let _ = self.tx.send(Msg::Reopen);
+    }
+
     /// Writes what the writer holds and stops it (at shutdown, after the shards stopped).
     pub fn finish(&self) {
         let _ = self.tx.send(Msg::Stop);
@@ -179,7 +206,7 @@ pub fn hand_off(shared: &Shared) {
     if let Err(e) = sink.tx.try_send(Msg::Lines(buf)) {
         let lines = match e.into_inner() {
             Msg::Lines(b) => b.iter().filter(|&&c| c == b'\n').count() as u64,
-            Msg::Stop => 0,
+            Msg::Reopen | Msg::Stop => 0,
         };
         shared.metrics.access_log_dropped(lines);
     }

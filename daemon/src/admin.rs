@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use streampack_core::admin::frame;
@@ -22,6 +22,9 @@ use streampack_core::id::Id;
 use streampack_core::state::{ControlError, ControlState};
 
 use crate::clock;
+
+/// Admin connections served at once; each lives at most its 10 s read/write timeouts.
+pub const MAX_ADMIN_CONNS: usize = 32;
 use crate::metrics::Listener;
 use crate::persist;
 use crate::registry::{Registry, Shared};
@@ -93,15 +96,34 @@ impl Admin {
         drop(self.state.lock());
     }
 
-    /// Accepts connections until the listener fails; each one on its own short-lived thread.
+    /// Accepts connections until the listener fails; each one on its own short-lived thread,
+    /// at most [`MAX_ADMIN_CONNS`] at once (more are answered "busy" and closed: a script
+    /// looping on the socket cannot exhaust the daemon's threads).
     pub fn serve(self: Arc<Self>, listener: UnixListener) {
+        let live = Arc::new(AtomicUsize::new(0));
         for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
+            let Ok(mut conn) = conn else { continue };
+            if live.fetch_add(1, Ordering::AcqRel) >= MAX_ADMIN_CONNS {
+                live.fetch_sub(1, Ordering::AcqRel);
+                let busy = Response::Error(ControlError::Unavailable(format!(
+                    "the admin socket is busy ({MAX_ADMIN_CONNS} requests in progress): try again"
+                )));
+                if let Ok(bytes) = frame::encode(&busy) {
+                    let _ = conn.set_write_timeout(Some(Duration::from_secs(1)));
+                    let _ = conn.write_all(&bytes);
+                }
+                continue;
+            }
             let admin = Arc::clone(&self);
+            let done = Arc::clone(&live);
             let spawned = std::thread::Builder::new()
                 .name("admin-conn".into())
-                .spawn(move || admin.handle_conn(conn));
+                .spawn(move || {
+                    admin.handle_conn(conn);
+                    done.fetch_sub(1, Ordering::AcqRel);
+                });
             if let Err(e) = spawned {
+                live.fetch_sub(1, Ordering::AcqRel);
                 tracing::warn!("admin connection dropped: {e}");
             }
         }

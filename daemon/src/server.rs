@@ -128,7 +128,7 @@ fn bind_reuseport(
     Ok(out)
 }
 
-/// Runs the daemon until SIGTERM or SIGINT.
+/// Runs the daemon until SIGTERM or SIGINT (SIGHUP reopens the access log).
 pub fn run(cfg: Config) -> Result<(), StartError> {
     let mut state = persist::load(&cfg.state_dir)?;
     state.limits = streampack_core::state::StateLimits {
@@ -144,6 +144,7 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
     ])
     .map_err(StartError::Signals)?;
 
@@ -243,7 +244,18 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     );
     notify::notify("READY=1");
 
-    let sig = signals.forever().next();
+    // SIGHUP reopens the access log (logrotate's postrotate, systemd's ExecReload); the
+    // others stop the daemon.
+    let sig = signals.forever().find(|&sig| {
+        if sig != signal_hook::consts::SIGHUP {
+            return true;
+        }
+        match &shared.access_log {
+            Some(log) => log.reopen(),
+            None => tracing::info!("SIGHUP: no access log to reopen"),
+        }
+        false
+    });
     tracing::info!(signal = ?sig, "shutting down: finishing in-flight requests");
     notify::notify("STOPPING=1");
     shared.shutting_down.store(true, Ordering::SeqCst);

@@ -721,3 +721,29 @@ fn channel_and_endpoint_caps_come_from_the_config() {
     assert!(d.ctl(&["channel", "delete", "two"]).status.success());
     d.ctl_json(&["channel", "create", "--name", "three", "--protocol", "hls"]);
 }
+
+#[test]
+fn a_flood_of_idle_admin_connections_gets_busy_answers_not_the_daemon_s_threads() {
+    let d = Daemon::start(DaemonOpts::default());
+    // 32 clients that connect and say nothing hold every admin slot (each for up to 10 s).
+    let idle: Vec<std::os::unix::net::UnixStream> = (0..32)
+        .map(|_| std::os::unix::net::UnixStream::connect(&d.socket).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let err = d.ctl_refused(&["status"]);
+    assert!(err.contains("busy"), "{err}");
+    drop(idle);
+    // Slots free as soon as the idle clients hang up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let out = d.ctl(&["status"]);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "admin socket stayed busy"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -5,6 +5,7 @@
 //! them, failed under CI).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use nix::sys::signal::Signal;
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -605,4 +606,46 @@ fn access_log_is_complete_after_a_graceful_stop() {
     assert_eq!(health, 25, "{lines:?}");
     let want = format!("\"GET /nope HTTP/1.1\" {nope} ");
     assert!(lines.iter().any(|l| l.contains(&want)), "{lines:?}");
+}
+
+#[test]
+fn sighup_reopens_the_access_log_after_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let access = dir.path().join("access.log");
+    let rotated = dir.path().join("access.log.1");
+    let mut d = Daemon::start(DaemonOpts::args(&[
+        "--access-log",
+        access.to_str().unwrap(),
+    ]));
+    assert_eq!(get(d.pull, "/healthz").status, 200);
+    // Lines are handed to the writer within FLUSH_EVERY (500 ms).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while access_lines(&access).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(access_lines(&access).len(), 1);
+    std::fs::rename(&access, &rotated).unwrap();
+    d.signal(Signal::SIGHUP);
+    // The reopen is queued behind whatever the writer holds; wait until the new file exists.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !access.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        access.exists(),
+        "SIGHUP did not reopen {}",
+        access.display()
+    );
+    assert_eq!(get(d.pull, "/nope-after-rotation").status, 404);
+    d.stop_term();
+    let old = access_lines(&rotated);
+    let new = access_lines(&access);
+    assert_eq!(old.len(), 1, "{old:?}");
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert!(new[0].contains("/nope-after-rotation"), "{new:?}");
+    assert!(
+        d.stderr_log().contains("access log reopened"),
+        "{}",
+        d.stderr_log()
+    );
 }

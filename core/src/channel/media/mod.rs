@@ -137,6 +137,9 @@ pub struct ChannelMedia {
     tracker: failover::Tracker,
     refused: u64,
     version: u64,
+    /// Only the status changed since the last bump (an object stored or deleted that the
+    /// output does not serve yet): the next tick publishes it, ingest does not wait for it.
+    status_dirty: bool,
     etag: EtagGen,
     cache: Option<Arc<HlsSnapshot>>,
     /// Previous renders, reused while their text is unchanged (stable etags).
@@ -162,6 +165,7 @@ impl ChannelMedia {
             tracker: failover::Tracker::default(),
             refused: 0,
             version: 1,
+            status_dirty: false,
             etag: EtagGen {
                 seed: now.unix_ms,
                 n: 0,
@@ -194,6 +198,7 @@ impl ChannelMedia {
         self.last_now = now;
         let kind = classify(path).map_err(IngestError::UnsupportedMedia)?;
         let store = &mut self.inputs[input.index()];
+        let is_playlist = kind == ObjectKind::Playlist;
         match kind {
             ObjectKind::Media { .. } => store.put_object(path, body, now.mono_ms),
             ObjectKind::Playlist => match parse_playlist(path, &body) {
@@ -210,8 +215,14 @@ impl ChannelMedia {
             },
         }
         let mut warnings = Vec::new();
-        self.process(now, &mut warnings);
-        self.bump();
+        let changed = self.process(now, &mut warnings);
+        // A segment usually arrives before the playlist that lists it: storing it changes
+        // only the status, published at the next tick rather than rebuilt on the ingest path.
+        if changed || is_playlist {
+            self.bump();
+        } else {
+            self.status_dirty = true;
+        }
         Ok(PutOutcome { warnings })
     }
 
@@ -221,8 +232,11 @@ impl ChannelMedia {
         self.last_now = now;
         let existed = self.inputs[input.index()].delete(path);
         if existed {
-            self.process(now, &mut Vec::new());
-            self.bump();
+            if self.process(now, &mut Vec::new()) {
+                self.bump();
+            } else {
+                self.status_dirty = true;
+            }
         }
         existed
     }
@@ -230,7 +244,7 @@ impl ChannelMedia {
     /// Periodic work (about every 500 ms): pending-segment timeouts, failover, eviction.
     pub fn tick(&mut self, now: Now) {
         self.last_now = now;
-        if self.process(now, &mut Vec::new()) {
+        if self.process(now, &mut Vec::new()) || self.status_dirty {
             self.bump();
         }
     }
@@ -241,7 +255,8 @@ impl ChannelMedia {
         self.tracker.drain()
     }
 
-    /// Increments whenever the published output (or its status) changes.
+    /// Increments whenever the published output changes, and at the next tick after only its
+    /// status changed.
     pub fn version(&self) -> u64 {
         self.version
     }
@@ -258,6 +273,7 @@ impl ChannelMedia {
 
     fn bump(&mut self) {
         self.version = self.version.wrapping_add(1);
+        self.status_dirty = false;
     }
 
     /// A new delta will be chosen: every rendition starts again behind a discontinuity.
