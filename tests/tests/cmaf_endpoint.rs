@@ -231,6 +231,19 @@ fn push_and_check(kind: HlsPush, name: &str, video_tracks: usize) {
         "DASH $Number$ is not the HLS numbering: hls {hls:?} dash {dash:?}"
     );
 
+    // Repackaging is counted: every segment the HLS side published, once.
+    let m = scrape(d.metrics);
+    let ch = [("channel", c.f.id.as_str()), ("channel_name", name)];
+    let repackaged = m.get("streampack_channel_cmaf_repackaged_segments_total", &ch);
+    assert!(
+        repackaged >= (3 * video_tracks) as f64,
+        "repackaged segments: {repackaged}"
+    );
+    assert_eq!(
+        m.get("streampack_channel_cmaf_repackage_failures_total", &ch),
+        0.0
+    );
+
     for (what, out) in [
         ("main.mpd", probe_mpd.join().unwrap()),
         ("main.m3u8", probe_m3u8.join().unwrap()),
