@@ -397,3 +397,52 @@ fn lookup_refuses_what_is_not_there() {
     let i = object(&s, "main/video/init0.mp4").unwrap();
     assert_eq!(&i[4..8], b"ftyp");
 }
+
+#[test]
+fn every_rendition_of_a_master_is_served_with_the_first_ones_audio() {
+    let mut m = ChannelMedia::new(MediaParams::new(4_000, 60_000), at(0));
+    let master = "#EXTM3U\n#EXT-X-VERSION:3\n\
+        #EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=640x360\nhi.m3u8\n\
+        #EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=640x360\nlo.m3u8\n";
+    m.put(Primary, "main.m3u8", Bytes::from(master), at(1_000))
+        .unwrap();
+    let mut p = CmafPackager::new(at(0));
+    let mut s = None;
+    for i in 0..3usize {
+        let now = at(2_000 * (i as u64 + 1));
+        for r in ["hi", "lo"] {
+            m.put(Primary, &format!("{r}_{i}.ts"), seg(i), now).unwrap();
+            let mut pl = String::from(
+                "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n",
+            );
+            for j in 0..=i {
+                pl.push_str(&format!("#EXTINF:2.0,\n{r}_{j}.ts\n"));
+            }
+            m.put(Primary, &format!("{r}.m3u8"), Bytes::from(pl), now)
+                .unwrap();
+        }
+        s = Some(p.update(&m.snapshot(), now));
+    }
+    let s = s.unwrap();
+    check(&s);
+    assert_eq!(p.stats().repackaged, 6);
+    let master = playlist_text(&s, "main.m3u8");
+    assert_eq!(master.matches("#EXT-X-STREAM-INF:").count(), 2, "{master}");
+    assert_eq!(master.matches("#EXT-X-MEDIA:TYPE=AUDIO").count(), 1);
+    assert!(master.contains("URI=\"hi/audio.m3u8\""), "{master}");
+    assert!(master.contains("\nhi/video.m3u8\n") && master.contains("\nlo/video.m3u8\n"));
+    let mpd = playlist_text(&s, "main.mpd");
+    for id in ["hi-video", "lo-video", "hi-audio"] {
+        assert!(mpd.contains(&format!("id=\"{id}\"")), "{id}:\n{mpd}");
+    }
+    assert!(!mpd.contains("lo-audio"), "{mpd}");
+    // The renditions number alike: a player switching keeps its place.
+    let seq = |path: &str| {
+        let t = playlist_text(&s, path);
+        t.lines()
+            .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+            .map(str::to_string)
+    };
+    assert_eq!(seq("hi/video.m3u8"), seq("lo/video.m3u8"));
+    assert_eq!(seq("hi/video.m3u8"), seq("hi/audio.m3u8"));
+}
