@@ -6,10 +6,10 @@
 //! - `<manifest>.mpd`: the DASH MPD; `<manifest>.m3u8`: the fMP4 HLS master playlist.
 //! - `<rendition>/video.m3u8`, `<rendition>/audio.m3u8`: one media playlist per track.
 //! - `<rendition>/<track>/init<k>.mp4`, `<rendition>/<track>/<n>.m4s`: CMAF init and media
-//!   segments, `<n>` being the low 32 bits of the HLS endpoint's sequence number of the source
-//!   segment ([`url_number`]): DASH `$Number$` is a 32-bit `xs:unsignedInt` (ffmpeg's DASH
-//!   reader truncates larger ones), and one URL per fragment serves DASH and HLS players alike
-//!   (one CDN cache entry). Playlists still carry the full number in `EXT-X-MEDIA-SEQUENCE`.
+//!   segments, `<n>` being the low 31 bits of the HLS endpoint's sequence number of the source
+//!   segment ([`url_number`]): DASH `$Number$` is a 32-bit `xs:unsignedInt`, and ffmpeg's DASH
+//!   reader formats it as a signed 32-bit `int`; one URL per fragment serves DASH and HLS
+//!   players alike (one CDN cache entry). Playlists still carry the full number in `EXT-X-MEDIA-SEQUENCE`.
 
 use crate::channel::media::{InitEntry, Lookup, MediaObject, Rendered, SegmentEntry};
 
@@ -20,10 +20,13 @@ pub const AUDIO_DIR: &str = "audio";
 /// `Content-Type` of an MPD.
 pub const MPD_CONTENT_TYPE: &str = "application/dash+xml";
 
-/// The number in a media segment's URL (and DASH `$Number$`, and `mfhd`): the low 32 bits of
+/// Sequence numbers in URLs are taken modulo this.
+const URL_NUMBER_MODULUS: u64 = 1 << 31;
+
+/// The number in a media segment's URL (and DASH `$Number$`, and `mfhd`): the low 31 bits of
 /// its sequence number.
 pub fn url_number(seq: u64) -> u64 {
-    seq & u64::from(u32::MAX)
+    seq % URL_NUMBER_MODULUS
 }
 
 /// Counters of the packager (cumulative since it was created).
@@ -137,17 +140,17 @@ impl CmafSnapshot {
         let Some(n) = file
             .strip_suffix(".m4s")
             .and_then(parse_num)
-            .filter(|n| *n <= u64::from(u32::MAX))
+            .filter(|n| *n < URL_NUMBER_MODULUS)
         else {
             return Lookup::NotFound;
         };
-        // The window spans far less than 2^32 segments: one sequence number fits.
+        // The window spans far less than 2^31 segments: one sequence number fits.
         let Some(first) = t.segments.first().map(|s| s.seq) else {
             return Lookup::NotFound;
         };
-        let mut seq = (first & !u64::from(u32::MAX)) | n;
+        let mut seq = first - url_number(first) + n;
         if seq < first {
-            seq = seq.saturating_add(1 << 32);
+            seq = seq.saturating_add(URL_NUMBER_MODULUS);
         }
         match t.segments.binary_search_by_key(&seq, |s| s.seq) {
             Ok(i) => Lookup::Object(&t.segments[i].object),
@@ -165,5 +168,74 @@ impl CmafSnapshot {
                     .chain(t.segments.iter().map(|s| &*s.object))
             })
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use std::sync::Arc;
+
+    fn object(tag: &'static str) -> Arc<MediaObject> {
+        Arc::new(MediaObject {
+            body: Bytes::from_static(tag.as_bytes()),
+            content_type: "video/mp4",
+            etag: "\"x\"".into(),
+            last_modified_unix_ms: 0,
+        })
+    }
+
+    #[test]
+    fn url_numbers_wrap_with_the_window() {
+        let base = 7 * URL_NUMBER_MODULUS;
+        let seqs = [base - 2, base - 1, base, base + 1];
+        let snap = CmafSnapshot {
+            version: 1,
+            mpd: None,
+            master: None,
+            renditions: vec![CmafRendition {
+                name: "hi".into(),
+                tracks: vec![CmafTrack {
+                    dir: VIDEO_DIR,
+                    playlist: Rendered {
+                        body: Bytes::new(),
+                        etag: String::new(),
+                        last_modified_unix_ms: 0,
+                    },
+                    inits: vec![],
+                    segments: seqs
+                        .iter()
+                        .zip(["a", "b", "c", "d"])
+                        .map(|(&seq, tag)| SegmentEntry {
+                            seq,
+                            ext: "m4s",
+                            duration_ms: 2000,
+                            object: object(tag),
+                        })
+                        .collect(),
+                }],
+            }],
+            refused: None,
+            stats: PackagerStats::default(),
+        };
+        let table = [
+            ("2147483646", Some("a")),
+            ("2147483647", Some("b")),
+            ("0", Some("c")),
+            ("1", Some("d")),
+            ("2", None),
+            ("2147483645", None),
+            ("2147483648", None),
+        ];
+        for (n, want) in table {
+            let got = match snap.lookup("main", &format!("hi/video/{n}.m4s")) {
+                Lookup::Object(o) => Some(std::str::from_utf8(&o.body).unwrap().to_string()),
+                _ => None,
+            };
+            assert_eq!(got.as_deref(), want, "{n}");
+        }
+        assert_eq!(url_number(base + 5), 5);
     }
 }

@@ -6,7 +6,7 @@
 //! # Policies
 //! - Numbering: a fragment keeps the HLS endpoint's sequence number of its source segment, so
 //!   the fMP4 HLS playlists number exactly like the HLS endpoint's (`EXT-X-MEDIA-SEQUENCE`);
-//!   URLs and DASH `$Number$` carry its low 32 bits ([`super::output::url_number`]).
+//!   URLs and DASH `$Number$` carry its low 31 bits ([`super::output::url_number`]).
 //! - A segment that fails to repackage is skipped with a warning and counted; the track's
 //!   window then starts after it (playlists and timelines stay gapless, the live edge plays on).
 //! - Discontinuities of the HLS output become `EXT-X-DISCONTINUITY` in the fMP4 playlists and a
@@ -232,7 +232,7 @@ impl CmafPackager {
                 st.repackager = Repackager::new();
             }
             st.last_seq = Some(seg.seq);
-            // mfhd numbers only need to increase; the low 32 bits of ours do.
+            // mfhd numbers only need to increase; the low 31 bits of ours do.
             let mfhd = u32::try_from(super::output::url_number(seg.seq)).unwrap_or(0);
             let out = match st.repackager.repackage(&seg.object.body, mfhd) {
                 Ok(out) => out,
