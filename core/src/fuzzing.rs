@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("hls_parse", hls_parse),
     ("hls_ingest", hls_ingest),
     ("admin_frame", admin_frame),
+    ("ts_repackage", ts_repackage),
 ];
 
 /// Request heads, fed whole and then in two reads (the first byte picks the cut): never a
@@ -158,6 +159,38 @@ pub fn admin_frame(data: &[u8]) {
         if let Ok(bytes) = encode(&req) {
             let again = decode::<Request>(&bytes);
             assert!(matches!(again, Ok(Some((ref r, n))) if *r == req && n == bytes.len()));
+        }
+    }
+}
+
+/// TS segments through the CMAF repackager: the input whole, then cut in two (the first byte
+/// picks the cut) and fed as two consecutive segments to the same repackager. Never a panic;
+/// what comes out is well-formed: one fragment per track, every init and fragment tiled
+/// exactly by its top-level boxes, a `trun` entry per sample, sizes that add up to `mdat`.
+pub fn ts_repackage(data: &[u8]) {
+    use crate::cmaf::Repackager;
+    use crate::fmp4::fragment::parse_media_segment;
+    use crate::fmp4::top_level;
+    let cut = data
+        .first()
+        .map_or(0, |&b| usize::from(b) * data.len() / 256);
+    let mut r = Repackager::new();
+    for (seq, part) in [data, &data[..cut], &data[cut..]].into_iter().enumerate() {
+        let Ok(out) = r.repackage(part, seq as u32) else {
+            continue;
+        };
+        assert_eq!(out.tracks.len(), out.fragments.len());
+        for (i, f) in out.fragments.iter().enumerate() {
+            assert_eq!(f.track, i);
+            let tiles =
+                |b: &[u8]| top_level(b).unwrap().iter().map(|t| t.2).sum::<usize>() == b.len();
+            assert!(tiles(&f.bytes) && tiles(&out.tracks[i].init));
+            let p = parse_media_segment(&f.bytes).unwrap();
+            assert_eq!(p.samples.len() as u32, f.samples);
+            assert_eq!(
+                p.samples.iter().map(|s| s.size as usize).sum::<usize>(),
+                p.mdat.len()
+            );
         }
     }
 }

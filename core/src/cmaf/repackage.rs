@@ -337,8 +337,9 @@ fn video_track(
     }
     let base_decode_time = times[0].0;
     let earliest_presentation_time = times.iter().map(|t| t.1).min().unwrap_or(base_decode_time);
-    state.next_decode =
-        Some(base_decode_time + samples.iter().map(|s| u64::from(s.duration)).sum::<u64>());
+    state.next_decode = Some(
+        base_decode_time.saturating_add(samples.iter().map(|s| u64::from(s.duration)).sum::<u64>()),
+    );
 
     let (config, entry, info) = if hevc {
         let parsed = h265::parse_sps(&state.sps[0]).map_err(bad)?;
@@ -432,6 +433,13 @@ fn cached_info(
     info
 }
 
+/// A 90 kHz time in another timescale, rounded to the nearest tick (saturating: hostile
+/// timestamps can push the unwrapped clock far, never into an overflow).
+fn to_timescale(t90k: u64, rate: u64) -> u64 {
+    let v = (u128::from(t90k) * u128::from(rate) + 45_000) / 90_000;
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
 fn audio_track(
     state: &mut StreamState,
     track_id: u32,
@@ -460,9 +468,8 @@ fn audio_track(
                     // Frames starting in this PES take its PTS; snap to the running clock when
                     // within half a frame, so rounding 90 kHz → sample rate never leaves gaps.
                     let mut t = match (off >= carried, pts) {
-                        (true, Some(pts)) => {
-                            (pts * rate + 45_000) / 90_000 + pes_frames * u64::from(FRAME_SAMPLES)
-                        }
+                        (true, Some(pts)) => to_timescale(pts, rate)
+                            .saturating_add(pes_frames * u64::from(FRAME_SAMPLES)),
                         _ => next.unwrap_or(0),
                     };
                     if let Some(n) = next {
@@ -489,7 +496,7 @@ fn audio_track(
                         if p.damaged {
                             stats.damaged_samples += 1;
                         }
-                        next = Some(t + u64::from(FRAME_SAMPLES));
+                        next = Some(t.saturating_add(u64::from(FRAME_SAMPLES)));
                     }
                     off += f.frame_len;
                 }

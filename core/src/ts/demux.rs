@@ -137,9 +137,11 @@ impl Demuxer {
             // and nothing better inside: the last packet before garbage or padding.)
             let lost = data[i] != SYNC_BYTE
                 || (data.get(i + PACKET_SIZE).is_some_and(|&b| b != SYNC_BYTE)
-                    && packet::resync(data, i + 1).is_some_and(|j| {
-                        j < i + PACKET_SIZE && data.get(j + PACKET_SIZE) == Some(&SYNC_BYTE)
-                    }));
+                    // Bounded look-ahead: garbage full of 0x47 must not make this quadratic.
+                    && packet::resync(&data[..data.len().min(i + 2 * PACKET_SIZE)], i + 1)
+                        .is_some_and(|j| {
+                            j < i + PACKET_SIZE && data.get(j + PACKET_SIZE) == Some(&SYNC_BYTE)
+                        }));
             if lost {
                 match packet::resync(data, i + 1) {
                     Some(j) => {

@@ -220,7 +220,7 @@ pub fn avc_config(sps_nal: &[u8], pps: &[&[u8]], sps: &Sps) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     // x264's SPS for 640x360 High@3.0 (from the h264_aac fixture).
