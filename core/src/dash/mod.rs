@@ -1,8 +1,16 @@
-//! DASH as the origin sees it: the origin's own MPDs ([`mpd`]: model and renderer).
+//! DASH as the origin sees it: the MPDs encoders push, parsed into plain data with expanded
+//! templates and resolved paths ([`parse`]), and the origin's own MPDs ([`mpd`]: model and
+//! renderer), and a DASH channel's media state ([`media`]: ingest store, output Periods,
+//! failover, published snapshots).
 //!
-//! Nothing here knows about channels, inputs or time beyond what callers pass in.
+//! Sans-io like the rest of the core: callers pass bytes and `now` in.
 
+pub mod media;
 pub mod mpd;
+pub mod parse;
+pub mod template;
+
+pub use media::{first_number, DashMedia, DashSnapshot};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -87,7 +87,7 @@ pub struct Period {
 }
 
 /// `AdaptationSet@contentType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContentType {
     /// `video`
     Video,

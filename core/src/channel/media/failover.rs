@@ -285,7 +285,7 @@ impl Tracker {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn deliver(
+    pub(crate) fn deliver(
         &mut self,
         role: InputRole,
         path: &str,

@@ -1,0 +1,424 @@
+//! A DASH channel's live media: what its two inputs pushed ([`store`]), the origin's own output
+//! timeline ([`output`]: Periods, numbering, timing) and the immutable snapshots pull requests
+//! read ([`DashSnapshot`]).
+//!
+//! [`DashMedia`] is owned by one thread (the channel's owner shard); it is sans-io: callers pass
+//! the bytes in (whole bodies: the daemon buffers them) and the clock reading `now`.
+//!
+//! # Ingest
+//! A path ending in `.mpd` is the input's MPD: parsed ([`crate::dash::parse`]); a bad one is
+//! refused with the reason ([`IngestError::BadPlaylist`]) and the previous one stays in
+//! force. Anything else with an fMP4/WebM extension is stored by path, whether the MPD lists it
+//! yet or not. A segment is published when the active input's MPD lists it and its bytes (and
+//! its init segment's) are here; a listed segment still missing while a later one has been
+//! here for `max_segment_duration` is skipped (a gap in the timeline). A segment longer than
+//! `max_segment_duration` (plus [`OVERLONG_TOLERANCE_MS`]) is refused: counted in
+//! [`MediaStatus::refused_segments`], named in [`PutOutcome::warnings`].
+//!
+//! # DELETE
+//! A segment the encoder deleted *and* no longer lists stops being served (from the front of
+//! its Representation only: the served timeline never gets a hole). One still listed, or only
+//! unlisted, is kept while it is in the window.
+//!
+//! # Window
+//! Segments that ended more than `max_playlist_duration` before the newest one are dropped;
+//! `timeShiftBufferDepth` says the same to players.
+//!
+//! # Failover (as for HLS, see `docs/failover.md`; the health bookkeeping is shared)
+//! The first input whose leader Representation (first of the first AdaptationSet of its last
+//! Period) delivers goes on air. When the active input delivers nothing for
+//! [`FailoverPolicy::timeout_ms`] or ends its stream while the other is healthy, the output
+//! switches: seamlessly (same Period, timeline and numbering go on) when the other input runs
+//! on the same clock with the same init segments, else in a new Period from the other input's
+//! newest segment. Reverting to the preferred input follows [`crate::channel::media::Revert`].
+
+mod output;
+mod period;
+mod snapshot;
+mod store;
+
+pub use snapshot::DashSnapshot;
+
+use crate::channel::config::InputRole;
+use crate::channel::media::failover::Tracker;
+use crate::channel::media::{
+    FailoverPolicy, Health, IngestError, MediaEvent, MediaParams, MediaStatus, PutOutcome,
+    Rendered, Revert, SwitchReason, OVERLONG_TOLERANCE_MS,
+};
+use crate::dash::parse::parse_mpd;
+use crate::time::Now;
+use bytes::Bytes;
+use output::Output;
+use period::{ticks_to_ms_ceil, Ctx};
+use std::sync::Arc;
+use store::InputStore;
+
+/// Extensions a DASH input stores as segments.
+const SEGMENT_EXTENSIONS: &[&str] = &[
+    "m4s", "mp4", "m4v", "m4a", "cmfv", "cmfa", "cmft", "webm", "chk",
+];
+
+/// 2020-01-01T00:00:00Z, Unix ms.
+const NUMBER_EPOCH_UNIX_MS: u64 = 1_577_836_800_000;
+
+/// The first output segment number of a channel media created at `now`: half-seconds since
+/// 2020. `startNumber` is an `xs:unsignedInt` and ffmpeg's DASH reader keeps `$Number$` in a
+/// signed 32-bit int, so numbers must stay below 2³¹: this seed does until 2053. Segments are
+/// never shorter than half a second on average, so a restarted daemon starts above every
+/// number it served before (as the HLS side's `unix_ms / 100` does for its 64-bit numbers).
+pub fn first_number(now: Now) -> u64 {
+    now.unix_ms.saturating_sub(NUMBER_EPOCH_UNIX_MS) / 500
+}
+
+/// Where a Period opening for a new source starts in its listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartAt {
+    /// Its first deliverable segment (a stream starting, an encoder restarting).
+    First,
+    /// Its newest deliverable segment (an unaligned failover: go live at once).
+    Last,
+}
+
+/// Strong etags unique across daemon restarts: a seed from the wall clock plus a counter.
+#[derive(Debug)]
+pub(crate) struct EtagGen {
+    seed: u64,
+    n: u64,
+}
+
+impl EtagGen {
+    pub(crate) fn next(&mut self) -> String {
+        self.n = self.n.wrapping_add(1);
+        format!("\"d{:x}-{:x}\"", self.seed, self.n)
+    }
+}
+
+/// A DASH channel's media state. See the module docs for the policies.
+#[derive(Debug)]
+pub struct DashMedia {
+    params: MediaParams,
+    inputs: [InputStore; 2],
+    active: Option<InputRole>,
+    output: Output,
+    tracker: Tracker,
+    /// Per input, the newest delivery of its leader: (key, number).
+    last_delivered: [Option<(String, u64)>; 2],
+    failovers: u64,
+    refused: u64,
+    version: u64,
+    etag: EtagGen,
+    cache: Option<Arc<DashSnapshot>>,
+    /// The previous MPD render, reused while its text is unchanged (stable etag).
+    rendered: Option<Rendered>,
+    /// When the output last changed (`MPD@publishTime`).
+    changed_unix_ms: u64,
+    last_now: Now,
+}
+
+impl DashMedia {
+    /// Empty media for a channel created (or restored) at `now`. Output numbers start at
+    /// [`first_number`]`(now)`, above anything a previous run of the daemon served.
+    pub fn new(params: MediaParams, now: Now) -> DashMedia {
+        DashMedia {
+            params,
+            inputs: [InputStore::default(), InputStore::default()],
+            active: None,
+            output: Output::new(first_number(now)),
+            tracker: Tracker::default(),
+            last_delivered: [None, None],
+            failovers: 0,
+            refused: 0,
+            version: 1,
+            etag: EtagGen {
+                seed: now.unix_ms,
+                n: 0,
+            },
+            cache: None,
+            rendered: None,
+            changed_unix_ms: now.unix_ms,
+            last_now: now,
+        }
+    }
+
+    /// Applies edited channel settings; a smaller window applies at once.
+    pub fn set_params(&mut self, params: MediaParams, now: Now) {
+        self.params = params;
+        self.last_now = now;
+        self.process(now, &mut Vec::new());
+        self.bump();
+    }
+
+    /// Stores an object pushed to `<input url>/<path>`: MPDs are parsed, segments stored.
+    pub fn put(
+        &mut self,
+        input: InputRole,
+        path: &str,
+        body: Bytes,
+        now: Now,
+    ) -> Result<PutOutcome, IngestError> {
+        self.last_now = now;
+        let ext = path
+            .rsplit('/')
+            .next()
+            .and_then(|f| f.rsplit_once('.'))
+            .map(|(_, e)| e.to_ascii_lowercase());
+        let store = &mut self.inputs[input.index()];
+        match ext.as_deref() {
+            Some("mpd") => {
+                let mpd = parse_mpd(path, &body)
+                    .map_err(|why| IngestError::BadPlaylist(format!("{path}: {why}")))?;
+                if store.put_mpd(mpd) {
+                    self.tracker.restarted(input);
+                    self.last_delivered[input.index()] = None;
+                    if self.active == Some(input) {
+                        self.output.start_at = StartAt::First;
+                    }
+                }
+            }
+            Some(e) if SEGMENT_EXTENSIONS.contains(&e) => store.put_object(path, body, now.mono_ms),
+            _ => {
+                return Err(IngestError::UnsupportedMedia(format!(
+                    "{path}: a DASH input takes an .mpd manifest and fMP4 segments (.m4s, .mp4, .cmfv, .cmfa…)"
+                )))
+            }
+        }
+        let mut warnings = Vec::new();
+        self.process(now, &mut warnings);
+        self.bump();
+        Ok(PutOutcome { warnings })
+    }
+
+    /// Encoder DELETE. Returns whether the object existed. A published segment stops being
+    /// served once its encoder deleted it and no longer lists it (module docs).
+    pub fn delete(&mut self, input: InputRole, path: &str, now: Now) -> bool {
+        self.last_now = now;
+        let existed = self.inputs[input.index()].delete(path);
+        if existed {
+            self.process(now, &mut Vec::new());
+            self.bump();
+        }
+        existed
+    }
+
+    /// Periodic work (about every 500 ms): missing-segment timeouts, failover, eviction.
+    pub fn tick(&mut self, now: Now) {
+        self.last_now = now;
+        if self.process(now, &mut Vec::new()) {
+            self.bump();
+        }
+    }
+
+    /// Increments whenever the published output (or its status) changes.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The current snapshot: rebuilt once per change, otherwise a cheap `Arc` clone.
+    pub fn snapshot(&mut self) -> Arc<DashSnapshot> {
+        if let Some(s) = self.cache.as_ref().filter(|s| s.version == self.version) {
+            return s.clone();
+        }
+        let snap = Arc::new(snapshot::build(self));
+        self.cache = Some(snap.clone());
+        snap
+    }
+
+    /// Takes the events since the last call (inputs up, down, restarted; switches). At most
+    /// 256 are kept for a caller that does not drain them.
+    pub fn drain_events(&mut self) -> Vec<MediaEvent> {
+        self.tracker.drain()
+    }
+
+    fn bump(&mut self) {
+        self.version = self.version.wrapping_add(1);
+    }
+
+    /// Decides the active input, publishes, applies DELETEs and the window. Returns whether
+    /// anything changed.
+    fn process(&mut self, now: Now, warnings: &mut Vec<String>) -> bool {
+        let mut changed = self.choose_active(now);
+        let mut output_changed = false;
+        if let Some(active) = self.active {
+            let mut ctx = Ctx {
+                store: &self.inputs[active.index()],
+                role: active,
+                now,
+                max_segment_ms: self.params.max_segment_ms,
+                etag: &mut self.etag,
+                warnings,
+                refused: &mut self.refused,
+            };
+            output_changed |= self.output.advance(&mut ctx);
+        }
+        output_changed |= self.output.withdraw(&self.inputs);
+        output_changed |= self.output.trim(self.params.window_ms);
+        let keep_ms = self
+            .params
+            .window_ms
+            .saturating_add(self.params.max_segment_ms);
+        for s in &mut self.inputs {
+            changed |= s.gc(now.mono_ms, keep_ms);
+        }
+        if output_changed {
+            self.changed_unix_ms = now.unix_ms;
+        }
+        changed || output_changed
+    }
+
+    /// Records each input's new deliveries, then switches inputs as the policy says.
+    fn choose_active(&mut self, now: Now) -> bool {
+        let policy = self.params.failover;
+        let before = self.health();
+        self.tracker.age(
+            now.mono_ms,
+            policy.timeout_ms(self.params.max_segment_ms),
+            self.params.window_ms,
+        );
+        for role in InputRole::ALL {
+            self.observe(role, now);
+        }
+        let health_changed = before != self.health();
+        let Some(a) = self.active else {
+            let Some(role) = InputRole::ALL
+                .into_iter()
+                .find(|r| self.last_delivered[r.index()].is_some())
+            else {
+                return health_changed;
+            };
+            self.switch(None, role, SwitchReason::FirstInput, false);
+            return true;
+        };
+        let b = a.other();
+        let a_down = matches!(
+            self.tracker.health(a, &policy),
+            Health::Down | Health::Never
+        );
+        let a_ended = self.inputs[a.index()].ended();
+        let b_healthy =
+            self.tracker.health(b, &policy) == Health::Healthy && !self.inputs[b.index()].ended();
+        if (a_down || a_ended) && b_healthy {
+            let reason = match self.tracker.silent_ms(a, now.mono_ms) {
+                Some(_) if !a_down => SwitchReason::ActiveEnded,
+                silent => SwitchReason::ActiveSilent {
+                    silent_ms: silent.unwrap_or(0),
+                },
+            };
+            let aligned = self.output.aligned_with(&self.inputs[b.index()]);
+            self.switch(Some(a), b, reason, aligned);
+            return true;
+        }
+        if b == policy.preferred && policy.revert != Revert::Never && b_healthy && !a_down {
+            let segments = self.tracker.inputs[b.index()].streak;
+            if segments >= self.tracker.revert_requirement(&policy) {
+                let aligned = self.output.aligned_with(&self.inputs[b.index()]);
+                if aligned || policy.revert == Revert::Always {
+                    let reason = SwitchReason::PreferredHealthy { segments };
+                    self.switch(Some(a), b, reason, aligned);
+                    return true;
+                }
+            }
+        }
+        self.tracker.served(a, &policy);
+        health_changed
+    }
+
+    /// New deliveries of `role`'s leader Representation: listed, with its bytes and init here.
+    fn observe(&mut self, role: InputRole, now: Now) {
+        let store = &self.inputs[role.index()];
+        let Some(entry) = store.mpd.as_ref() else {
+            return;
+        };
+        let Some(period) = entry.mpd.periods.last() else {
+            return;
+        };
+        let Some(leader) = period
+            .adaptation_sets
+            .first()
+            .and_then(|a| a.representations.first())
+        else {
+            return;
+        };
+        let key = format!("{}/{}/{}", store.run, period.id, leader.id);
+        let max_ok = self
+            .params
+            .max_segment_ms
+            .saturating_add(OVERLONG_TOLERANCE_MS);
+        let fresh: Vec<(u64, u64)> = store
+            .segments(leader)
+            .iter()
+            .filter(|s| {
+                store.objects.contains_key(&s.path)
+                    && leader
+                        .init
+                        .as_ref()
+                        .is_none_or(|i| store.objects.contains_key(i))
+            })
+            .filter(|s| match &self.last_delivered[role.index()] {
+                Some((k, n)) if *k == key => s.number > *n,
+                _ => true,
+            })
+            .map(|s| (s.number, ticks_to_ms_ceil(s.d, leader.timescale)))
+            .collect();
+        for (number, duration_ms) in fresh {
+            self.tracker
+                .deliver(role, &key, number, duration_ms, None, now.mono_ms, max_ok);
+            self.last_delivered[role.index()] = Some((key.clone(), number));
+        }
+    }
+
+    fn health(&self) -> [(Health, u32); 2] {
+        let p = &self.params.failover;
+        InputRole::ALL.map(|r| {
+            (
+                self.tracker.health(r, p),
+                self.tracker.inputs[r.index()].streak,
+            )
+        })
+    }
+
+    /// Puts `to` on air: aligned, the current Period goes on from `to`; else a new Period from
+    /// its newest segment.
+    fn switch(
+        &mut self,
+        from: Option<InputRole>,
+        to: InputRole,
+        reason: SwitchReason,
+        aligned: bool,
+    ) {
+        self.active = Some(to);
+        match from {
+            Some(_) => {
+                self.failovers = self.failovers.saturating_add(1);
+                if aligned {
+                    self.output.rebind(to, &self.inputs[to.index()]);
+                } else {
+                    self.output.start_at = StartAt::Last;
+                }
+            }
+            None => self.output.start_at = StartAt::First,
+        }
+        let policy: FailoverPolicy = self.params.failover;
+        self.tracker.switched(from, &policy);
+        self.tracker.push(MediaEvent::Switched {
+            from,
+            to,
+            reason,
+            aligned,
+        });
+    }
+
+    /// The current status (as in the snapshot).
+    pub fn status(&mut self) -> MediaStatus {
+        self.snapshot().status.clone()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod failover_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod proptests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;

@@ -1,0 +1,489 @@
+//! The origin's output timeline: Periods of Representations whose segments carry the origin's
+//! own numbers and paths, filled from the active input's MPD and objects.
+//!
+//! # Periods
+//! An output Period follows one Period of one run of one input (its [`Source`]). A new one
+//! opens when the stream starts, when the encoder restarts or moves to its next Period, when an
+//! init segment changes, and at a failover whose timelines do not line up. Its id is `p<n>`
+//! with `n` its first segment number (unique, never reused).
+//!
+//! # Timing
+//! `availabilityStartTime` (AST) is chosen once, when the first segment is published:
+//! `AST = published_at − duration(first segment)`, so that the availability time a player
+//! computes (`AST + Period@start + (t − presentationTimeOffset) / timescale + d`) is about when
+//! each segment actually reached the origin. A later Period starts at
+//! `max(published_at − d − AST, end of the previous Period's media)`: a gap while no input
+//! delivered is a gap in the presentation, and the live edge stays where the media is.
+//! Within a Period, output time 0 is the input's presentation time of the segment that opened
+//! it (the *anchor*), applied alike to every Representation, so audio and video keep the
+//! encoder's sync: `presentationTimeOffset = input PTO + anchor`.
+//!
+//! # Numbers and paths
+//! A Period's Representations number their segments from the stream-wide next free number,
+//! consecutively (as `$Number$` with a `SegmentTimeline` requires). Paths are
+//! `<rep>/init<k>.m4s` and `<rep>/<n>.m4s`, `<rep>` being `v0`, `a0`, `t0`… by content type.
+
+use super::period::{
+    advance_rep, deliverable, find_rep, out_set, ticks_to_ms_ceil, Ctx, OutPeriod, OutRep, Source,
+    Step,
+};
+use super::store::InputStore;
+use super::StartAt;
+use crate::channel::config::InputRole;
+use crate::dash::mpd::{self, ContentType};
+use crate::dash::parse::PeriodIn;
+use std::collections::{HashMap, VecDeque};
+
+/// The whole output.
+#[derive(Debug)]
+pub(crate) struct Output {
+    pub periods: VecDeque<OutPeriod>,
+    /// `availabilityStartTime`, Unix ms, once the first segment is published.
+    pub ast: Option<u64>,
+    /// The next number no segment has had.
+    pub next_free: u64,
+    /// Where the next Period opening for a new source starts.
+    pub start_at: StartAt,
+    /// Last init number per Representation name.
+    init_k: HashMap<String, u64>,
+    /// The active input ended its stream and everything it listed is published.
+    pub ended: bool,
+}
+
+impl Output {
+    pub fn new(next_free: u64) -> Output {
+        Output {
+            periods: VecDeque::new(),
+            ast: None,
+            next_free,
+            start_at: StartAt::First,
+            init_k: HashMap::new(),
+            ended: false,
+        }
+    }
+
+    /// Publishes what the active input delivered. Returns whether the output changed.
+    pub fn advance(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let store = ctx.store;
+        let Some(entry) = store.mpd.as_ref() else {
+            return false;
+        };
+        let mpd = &entry.mpd;
+        let mut changed = false;
+        // Bounded: each turn opens a Period or ends the loop.
+        for _ in 0..=mpd.periods.len().saturating_add(1) {
+            let current = self
+                .periods
+                .back()
+                .filter(|p| p.source.role == ctx.role && p.source.run == ctx.store.run);
+            let Some(cur) = current else {
+                // A new source: its first Period with something deliverable (its newest
+                // segment after an unaligned failover).
+                let start = self.start_at;
+                let opened = match start {
+                    StartAt::First => mpd.periods.iter().any(|p| self.open(p, start, None, ctx)),
+                    StartAt::Last => mpd
+                        .periods
+                        .iter()
+                        .rev()
+                        .any(|p| self.open(p, start, None, ctx)),
+                };
+                if !opened {
+                    break;
+                }
+                changed = true;
+                continue;
+            };
+            let src = cur.source.clone();
+            let Some(pi) = mpd.periods.iter().position(|p| p.id == src.period) else {
+                // The input moved on to a Period we do not follow yet.
+                let next = mpd
+                    .periods
+                    .iter()
+                    .find(|p| p.start_ms >= src.period_start_ms)
+                    .or(mpd.periods.last());
+                match next {
+                    Some(p) if self.open(p, StartAt::First, None, ctx) => {
+                        changed = true;
+                        continue;
+                    }
+                    _ => break,
+                }
+            };
+            let p_in = &mpd.periods[pi];
+            let (c, init_changed_at) = self.advance_period(p_in, ctx);
+            changed |= c;
+            if let Some(t) = init_changed_at {
+                if self.open(p_in, StartAt::First, Some(t), ctx) {
+                    changed = true;
+                    continue;
+                }
+                break;
+            }
+            let all_caught_up = self
+                .periods
+                .back()
+                .is_some_and(|p| p.reps().all(|r| r.caught_up));
+            match mpd.periods.get(pi + 1) {
+                Some(next) if all_caught_up => {
+                    if self.open(next, StartAt::First, None, ctx) {
+                        changed = true;
+                        continue;
+                    }
+                    break;
+                }
+                _ => {
+                    let ended = all_caught_up && !mpd.dynamic;
+                    changed |= ended != self.ended;
+                    self.ended = ended;
+                    break;
+                }
+            }
+        }
+        changed
+    }
+
+    /// Publishes the next segments of every Representation of the current Period. Returns
+    /// whether anything was published and, if a Representation's init segment changed, the
+    /// input time its leader should reopen from.
+    fn advance_period(&mut self, p_in: &PeriodIn, ctx: &mut Ctx<'_>) -> (bool, Option<u64>) {
+        let Some(period) = self.periods.back_mut() else {
+            return (false, None);
+        };
+        let mut changed = false;
+        let mut init_changed = None;
+        for (ai, set) in period.sets.iter_mut().enumerate() {
+            let ct = set.content_type_str;
+            for rep in &mut set.reps {
+                let Some(r_in) = find_rep(p_in, ai, &rep.src_id) else {
+                    continue;
+                };
+                let segs = ctx.store.segments(r_in);
+                match advance_rep(rep, r_in, &segs, ct, &mut self.init_k, ctx) {
+                    Step::Published(c) => changed |= c,
+                    Step::InitChanged(t) => {
+                        init_changed.get_or_insert(t);
+                    }
+                }
+                self.next_free = self.next_free.max(rep.next_number);
+            }
+        }
+        (changed, init_changed)
+    }
+
+    /// Opens a Period following `p_in` of the active input, starting at its first or newest
+    /// deliverable segment (at or after `from`, if given). Returns false when nothing of it is
+    /// deliverable yet.
+    fn open(
+        &mut self,
+        p_in: &PeriodIn,
+        start: StartAt,
+        from: Option<u64>,
+        ctx: &mut Ctx<'_>,
+    ) -> bool {
+        let Some(leader) = p_in
+            .adaptation_sets
+            .first()
+            .and_then(|a| a.representations.first())
+        else {
+            return false;
+        };
+        let segs = ctx.store.segments(leader);
+        let mut ok = segs
+            .iter()
+            .filter(|s| from.is_none_or(|f| s.t >= f) && deliverable(ctx.store, leader, s));
+        let first = match start {
+            StartAt::First => ok.next(),
+            StartAt::Last => ok.next_back(),
+        };
+        let Some(first) = first else {
+            return false;
+        };
+        let d_ms = ticks_to_ms_ceil(first.d, leader.timescale);
+        let began = ctx.now.unix_ms.saturating_sub(d_ms);
+        let first_ever = self.ast.is_none();
+        let ast = *self.ast.get_or_insert(began);
+        let start_ms = if first_ever {
+            0
+        } else {
+            let prev_end = self.periods.back().map_or(0, OutPeriod::end_ms);
+            began.saturating_sub(ast).max(prev_end)
+        };
+        // The anchor as a fraction of a second kept in the leader's ticks, converted per
+        // Representation.
+        let anchor_ticks = first.t.saturating_sub(leader.presentation_time_offset);
+        let number = self.next_free;
+        let mut counts: HashMap<ContentType, u32> = HashMap::new();
+        let sets = p_in
+            .adaptation_sets
+            .iter()
+            .map(|a| out_set(a, leader.timescale, anchor_ticks, number, &mut counts))
+            .collect();
+        self.periods.push_back(OutPeriod {
+            id: format!("p{number}"),
+            start_ms,
+            source: Source {
+                role: ctx.role,
+                run: ctx.store.run,
+                period: p_in.id.clone(),
+                period_start_ms: p_in.start_ms,
+            },
+            sets,
+        });
+        self.ended = false;
+        self.advance_period(p_in, ctx);
+        true
+    }
+
+    /// Makes the current Period follow `role` from now on (an aligned failover: same clock,
+    /// same init segments, so the timeline goes on).
+    pub fn rebind(&mut self, role: InputRole, store: &InputStore) {
+        let Some(mpd) = store.mpd.as_ref().map(|m| &m.mpd) else {
+            return;
+        };
+        let Some(period) = self.periods.back_mut() else {
+            return;
+        };
+        let Some(p_in) = mpd.periods.last() else {
+            return;
+        };
+        period.source = Source {
+            role,
+            run: store.run,
+            period: p_in.id.clone(),
+            period_start_ms: p_in.start_ms,
+        };
+        for (ai, set) in period.sets.iter_mut().enumerate() {
+            let Some(a) = p_in.adaptation_sets.get(ai) else {
+                continue;
+            };
+            for (ri, rep) in set.reps.iter_mut().enumerate() {
+                if let Some(r) = a.representations.get(ri) {
+                    rep.src_id = r.id.clone();
+                }
+            }
+        }
+    }
+
+    /// Whether `store` (another input) can continue the current Period seamlessly: the same
+    /// structure and init segments, and its leader lists at least two of the segment times
+    /// the output already published from the other input (the same clock).
+    pub fn aligned_with(&self, store: &InputStore) -> bool {
+        let (Some(period), Some(mpd)) = (self.periods.back(), store.mpd.as_ref()) else {
+            return false;
+        };
+        let Some(p_in) = mpd.mpd.periods.last() else {
+            return false;
+        };
+        if p_in.adaptation_sets.len() != period.sets.len() {
+            return false;
+        }
+        for (set, a) in period.sets.iter().zip(&p_in.adaptation_sets) {
+            if a.representations.len() != set.reps.len() {
+                return false;
+            }
+            for (rep, r) in set.reps.iter().zip(&a.representations) {
+                let same_init = match (&rep.init, &r.init) {
+                    (Some((_, o)), Some(path)) => {
+                        store.objects.get(path).is_some_and(|x| x.body == o.body)
+                    }
+                    (None, None) => true,
+                    _ => false,
+                };
+                if r.timescale != rep.info.timescale || !same_init {
+                    return false;
+                }
+            }
+        }
+        let (Some(rep), Some(r)) = (
+            period.sets.first().and_then(|s| s.reps.first()),
+            p_in.adaptation_sets
+                .first()
+                .and_then(|a| a.representations.first()),
+        ) else {
+            return false;
+        };
+        let tol = u64::from(r.timescale / 25).max(1);
+        let theirs = store.segments(r);
+        let common = rep
+            .segments
+            .iter()
+            .filter(|o| {
+                theirs
+                    .iter()
+                    .any(|s| s.t.abs_diff(o.t) <= tol && s.d.abs_diff(o.d) <= tol.max(o.d / 20))
+            })
+            .count();
+        common >= 2
+    }
+
+    /// Withdraws, from the front of each Representation, segments their encoder deleted and
+    /// no longer lists (never from the middle: the served timeline stays whole).
+    pub fn withdraw(&mut self, inputs: &[InputStore; 2]) -> bool {
+        let mut changed = false;
+        for p in &mut self.periods {
+            for set in &mut p.sets {
+                for rep in &mut set.reps {
+                    while rep
+                        .segments
+                        .front()
+                        .is_some_and(|s| inputs[s.role.index()].withdrawn(&s.path, s.gen))
+                    {
+                        rep.segments.pop_front();
+                        changed = true;
+                    }
+                }
+            }
+        }
+        changed | self.drop_empty_periods()
+    }
+
+    /// Keeps the window: drops segments that ended more than `window_ms` before the newest
+    /// segment's end.
+    pub fn trim(&mut self, window_ms: u64) -> bool {
+        let newest = self
+            .periods
+            .iter()
+            .map(OutPeriod::end_ms)
+            .max()
+            .unwrap_or(0);
+        let cut = newest.saturating_sub(window_ms);
+        let mut changed = false;
+        for p in &mut self.periods {
+            let start = p.start_ms;
+            for set in &mut p.sets {
+                for rep in &mut set.reps {
+                    while let Some(s) = rep.segments.front() {
+                        let end = start.saturating_add(ticks_to_ms_ceil(
+                            s.t.saturating_add(s.d).saturating_sub(rep.pto),
+                            rep.info.timescale,
+                        ));
+                        if end > cut || newest == 0 {
+                            break;
+                        }
+                        rep.segments.pop_front();
+                        changed = true;
+                    }
+                }
+            }
+        }
+        changed | self.drop_empty_periods()
+    }
+
+    fn drop_empty_periods(&mut self) -> bool {
+        let mut changed = false;
+        while self.periods.len() > 1
+            && self
+                .periods
+                .front()
+                .is_some_and(|p| p.reps().all(|r| r.segments.is_empty()))
+        {
+            self.periods.pop_front();
+            changed = true;
+        }
+        changed
+    }
+
+    /// The MPD model of the output, `None` before any segment.
+    pub fn model(&self, window_ms: u64, publish_unix_ms: u64) -> Option<mpd::Mpd> {
+        let ast = self.ast?;
+        let mut max_d_ms = 0u64;
+        let mut periods = Vec::new();
+        for p in &self.periods {
+            let mut sets = Vec::new();
+            for (i, set) in p.sets.iter().enumerate() {
+                let reps: Vec<mpd::Representation> = set
+                    .reps
+                    .iter()
+                    .filter(|r| !r.segments.is_empty() && r.init.is_some())
+                    .map(|r| {
+                        for s in &r.segments {
+                            max_d_ms = max_d_ms.max(ticks_to_ms_ceil(s.d, r.info.timescale));
+                        }
+                        out_representation(r)
+                    })
+                    .collect();
+                if !reps.is_empty() {
+                    sets.push(mpd::AdaptationSet {
+                        id: u32::try_from(i).unwrap_or(u32::MAX),
+                        content_type: set.content_type,
+                        mime_type: set.mime_type.clone(),
+                        lang: set.lang.clone(),
+                        segment_alignment: true,
+                        representations: reps,
+                    });
+                }
+            }
+            if !sets.is_empty() {
+                periods.push(mpd::Period {
+                    id: p.id.clone(),
+                    start_ms: p.start_ms,
+                    adaptation_sets: sets,
+                });
+            }
+        }
+        if periods.is_empty() {
+            return None;
+        }
+        let seg_ms = max_d_ms.max(1);
+        let end_ms = self
+            .periods
+            .iter()
+            .map(OutPeriod::end_ms)
+            .max()
+            .unwrap_or(0);
+        Some(mpd::Mpd {
+            dynamic: !self.ended,
+            availability_start_unix_ms: ast,
+            publish_time_unix_ms: publish_unix_ms,
+            time_shift_buffer_ms: window_ms,
+            min_update_period_ms: seg_ms,
+            suggested_presentation_delay_ms: seg_ms.saturating_mul(3),
+            min_buffer_time_ms: seg_ms,
+            max_segment_duration_ms: seg_ms,
+            media_presentation_duration_ms: self.ended.then_some(end_ms),
+            utc_timing: vec![mpd::UtcTiming::origin()],
+            periods,
+        })
+    }
+}
+
+fn out_representation(r: &OutRep) -> mpd::Representation {
+    let i = &r.info;
+    let k = r.init.as_ref().map_or(0, |(k, _)| *k);
+    mpd::Representation {
+        id: r.name.clone(),
+        bandwidth: if i.bandwidth > 0 {
+            i.bandwidth
+        } else {
+            peak_bps(r)
+        },
+        codecs: i.codecs.clone(),
+        width: i.width,
+        height: i.height,
+        frame_rate: i.frame_rate.clone(),
+        audio_sampling_rate: i.audio_sampling_rate,
+        audio_channels: i.audio_channels,
+        template: mpd::SegmentTemplate {
+            timescale: i.timescale,
+            presentation_time_offset: r.pto,
+            initialization: format!("{}/init{k}.m4s", r.name),
+            media: format!("{}/$Number$.m4s", r.name),
+            start_number: r.start_number(),
+            timeline: mpd::timeline_from(r.segments.iter().map(|s| (s.t, s.d))),
+        },
+    }
+}
+
+/// Peak bit rate over the window, for an encoder that gave no `@bandwidth`.
+fn peak_bps(r: &OutRep) -> u64 {
+    r.segments
+        .iter()
+        .map(|s| {
+            let ms = ticks_to_ms_ceil(s.d, r.info.timescale).max(1);
+            (s.object.body.len() as u64).saturating_mul(8_000) / ms
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1)
+}

@@ -1,0 +1,124 @@
+//! What pull requests read: an immutable [`DashSnapshot`] of a DASH channel's output, rebuilt
+//! once per change and shared by `Arc`. Lookups are allocation-free.
+
+use super::DashMedia;
+use crate::channel::config::InputRole;
+use crate::channel::media::{Lookup, MediaObject, MediaStatus, Rendered};
+use crate::dash::mpd;
+use bytes::Bytes;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A DASH channel's published output at one version.
+#[derive(Debug)]
+pub struct DashSnapshot {
+    /// [`DashMedia::version`] it was built at.
+    pub version: u64,
+    /// The endpoint's MPD: `None` until some segment is playable (the daemon answers 503).
+    pub mpd: Option<Rendered>,
+    /// Live state for the admin `LiveView`.
+    pub status: MediaStatus,
+    /// Segments and init segments by path relative to the MPD (`v0/123.m4s`, `v0/init1.m4s`).
+    objects: HashMap<String, Arc<MediaObject>>,
+}
+
+impl DashSnapshot {
+    /// Resolves a pull path. `manifest_file` is the endpoint's manifest (`main.mpd`), `rest`
+    /// the path after `/v1/<channel>/<endpoint>/`.
+    pub fn lookup(&self, manifest_file: &str, rest: &str) -> Lookup<'_> {
+        if rest == manifest_file {
+            return self.mpd.as_ref().map_or(Lookup::NotFound, Lookup::Playlist);
+        }
+        self.objects
+            .get(rest)
+            .map_or(Lookup::NotFound, |o| Lookup::Object(o))
+    }
+
+    /// Paths of every object served (for tests and diagnostics), sorted.
+    pub fn object_paths(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.objects.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Builds the snapshot for the current version: renders the MPD (reusing the previous
+/// render, etag included, when the text is unchanged), collects the objects, computes the
+/// status.
+pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
+    let text = dm
+        .output
+        .model(dm.params.window_ms, dm.changed_unix_ms)
+        .map(|m| mpd::render(&m));
+    let rendered = text.map(|t| match &dm.rendered {
+        Some(prev) if prev.body == t.as_bytes() => prev.clone(),
+        _ => Rendered {
+            body: Bytes::from(t),
+            etag: dm.etag.next(),
+            last_modified_unix_ms: dm.last_now.unix_ms,
+        },
+    });
+    dm.rendered.clone_from(&rendered);
+    let mut objects = HashMap::new();
+    let mut window_segments = 0u64;
+    for p in &dm.output.periods {
+        for set in &p.sets {
+            for r in &set.reps {
+                if let Some((k, o)) = &r.init {
+                    objects.insert(format!("{}/init{k}.m4s", r.name), o.clone());
+                }
+                window_segments = window_segments.saturating_add(r.segments.len() as u64);
+                for s in &r.segments {
+                    objects.insert(format!("{}/{}.m4s", r.name, s.number), s.object.clone());
+                }
+            }
+        }
+    }
+    let status = status(dm, window_segments);
+    DashSnapshot {
+        version: dm.version,
+        mpd: rendered,
+        status,
+        objects,
+    }
+}
+
+fn status(dm: &DashMedia, window_segments: u64) -> MediaStatus {
+    let mut seen: HashSet<(usize, usize)> = HashSet::new();
+    let mut held = 0u64;
+    let mut count = |b: &Bytes| {
+        if !b.is_empty() && seen.insert((b.as_ptr() as usize, b.len())) {
+            held = held.saturating_add(b.len() as u64);
+        }
+    };
+    for s in &dm.inputs {
+        s.objects.values().for_each(|o| count(&o.body));
+    }
+    for p in &dm.output.periods {
+        for set in &p.sets {
+            for r in &set.reps {
+                r.segments.iter().for_each(|s| count(&s.object.body));
+                if let Some((_, o)) = &r.init {
+                    count(&o.body);
+                }
+            }
+        }
+    }
+    let mut inputs = [dm.inputs[0].status, dm.inputs[1].status];
+    for (role, i) in InputRole::ALL.into_iter().zip(inputs.iter_mut()) {
+        i.health = dm.tracker.health(role, &dm.params.failover);
+        i.good_streak = dm.tracker.inputs[role.index()].streak;
+    }
+    MediaStatus {
+        active: dm.active,
+        inputs,
+        aligned: dm
+            .active
+            .is_some_and(|a| dm.output.aligned_with(&dm.inputs[a.other().index()])),
+        window_segments,
+        held_bytes: held,
+        failovers: dm.failovers,
+        ended: dm.output.ended,
+        refused_segments: dm.refused,
+    }
+}

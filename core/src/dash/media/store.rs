@@ -1,0 +1,185 @@
+//! One DASH input's ingest store: the objects its encoder pushed, by path, and the latest good
+//! MPD, bounded so an encoder cannot make it grow forever.
+//!
+//! Bounds: an object the current MPD does not list is freed once it is older than the window
+//! (plus one segment); the output keeps its own reference to what it serves. Deletions are
+//! remembered (bounded) so the output can withdraw a segment the encoder deleted and no longer
+//! lists.
+
+use crate::channel::media::InputStatus;
+use crate::dash::parse::{MpdIn, RepresentationIn, SegmentIn, SegmentsIn};
+use bytes::Bytes;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Deletions remembered per input.
+const MAX_TOMBSTONES: usize = 4096;
+
+/// An object as pushed.
+#[derive(Debug)]
+pub(crate) struct StoredObject {
+    pub body: Bytes,
+    pub arrived_mono_ms: u64,
+    /// Distinguishes two uploads at one path (an encoder restart rewrites its file names).
+    pub gen: u64,
+}
+
+/// The latest good MPD of the input.
+#[derive(Debug)]
+pub(crate) struct MpdEntry {
+    pub mpd: MpdIn,
+    /// Every path it lists (init and media segments).
+    pub listed: HashSet<String>,
+}
+
+/// Everything one input holds.
+#[derive(Debug, Default)]
+pub(crate) struct InputStore {
+    pub objects: HashMap<String, StoredObject>,
+    pub mpd: Option<MpdEntry>,
+    /// Bumped when the encoder restarts (a new `availabilityStartTime`, or a live MPD after
+    /// the static one that ended the stream).
+    pub run: u64,
+    /// `(path, gen)` of objects the encoder deleted, oldest first.
+    tombstones: VecDeque<(String, u64)>,
+    next_gen: u64,
+    pub status: InputStatus,
+}
+
+impl InputStore {
+    /// Stores a segment or init segment.
+    pub fn put_object(&mut self, path: &str, body: Bytes, now_mono: u64) {
+        self.status.segments = self.status.segments.saturating_add(1);
+        self.status.bytes = self.status.bytes.saturating_add(body.len() as u64);
+        self.status.last_segment_mono_ms = Some(now_mono);
+        self.next_gen = self.next_gen.wrapping_add(1);
+        self.objects.insert(
+            path.to_string(),
+            StoredObject {
+                body,
+                arrived_mono_ms: now_mono,
+                gen: self.next_gen,
+            },
+        );
+    }
+
+    /// Stores a parsed MPD; returns whether it shows that the encoder restarted: another
+    /// `availabilityStartTime`, a live MPD after the static one that ended the stream, or the
+    /// leader's timeline going back within the same Period (an encoder that keeps its
+    /// `availabilityStartTime` across restarts).
+    pub fn put_mpd(&mut self, mpd: MpdIn) -> bool {
+        let restarted = self.mpd.as_ref().is_some_and(|prev| {
+            (prev.mpd.availability_start.is_some()
+                && mpd.availability_start.is_some()
+                && prev.mpd.availability_start != mpd.availability_start)
+                || (!prev.mpd.dynamic && mpd.dynamic)
+                || matches!(
+                    (leader_end(&prev.mpd), leader_end(&mpd)),
+                    (Some((p1, e1)), Some((p2, e2))) if p1 == p2 && e2 < e1
+                )
+        });
+        if restarted {
+            self.run = self.run.wrapping_add(1);
+        }
+        let listed = listed_paths(&mpd);
+        self.mpd = Some(MpdEntry { mpd, listed });
+        restarted
+    }
+
+    /// Encoder DELETE; returns whether the object existed.
+    pub fn delete(&mut self, path: &str) -> bool {
+        let Some(o) = self.objects.remove(path) else {
+            return false;
+        };
+        if self.tombstones.len() >= MAX_TOMBSTONES {
+            self.tombstones.pop_front();
+        }
+        self.tombstones.push_back((path.to_string(), o.gen));
+        true
+    }
+
+    /// Whether the encoder deleted this upload and its MPD no longer lists the path: the
+    /// output must stop serving it.
+    pub fn withdrawn(&self, path: &str, gen: u64) -> bool {
+        let listed = self.mpd.as_ref().is_some_and(|m| m.listed.contains(path));
+        !listed && self.tombstones.iter().any(|(p, g)| *g == gen && p == path)
+    }
+
+    /// Frees unlisted objects older than `keep_ms`. Returns whether anything went.
+    pub fn gc(&mut self, now_mono: u64, keep_ms: u64) -> bool {
+        let before = self.objects.len();
+        let listed = self.mpd.as_ref().map(|m| &m.listed);
+        self.objects.retain(|path, o| {
+            listed.is_some_and(|l| l.contains(path))
+                || now_mono.saturating_sub(o.arrived_mono_ms) <= keep_ms
+        });
+        before != self.objects.len()
+    }
+
+    /// Whether the encoder ended its stream (`type="static"`).
+    pub fn ended(&self) -> bool {
+        self.mpd.as_ref().is_some_and(|m| !m.mpd.dynamic)
+    }
+
+    /// The media segments of `rep` as listed or, for `@duration` addressing, as pushed: every
+    /// object whose path the template produces, from `startNumber` on (an encoder using
+    /// `@duration` keeps `startNumber` while it deletes old segments).
+    pub fn segments(&self, rep: &RepresentationIn) -> Vec<SegmentIn> {
+        match &rep.segments {
+            SegmentsIn::Listed(s) => s.clone(),
+            SegmentsIn::Numbered {
+                start_number,
+                duration,
+                ..
+            } => {
+                let mut out: Vec<SegmentIn> = self
+                    .objects
+                    .keys()
+                    .filter_map(|path| {
+                        let number = rep.segments.numbered_match(path)?;
+                        // Canonical names only: `7.m4s` and `007.m4s` are not both segment 7.
+                        if rep.segments.numbered_path(number).as_deref() != Some(path.as_str()) {
+                            return None;
+                        }
+                        let t = (number - start_number)
+                            .saturating_mul(*duration)
+                            .saturating_add(rep.presentation_time_offset);
+                        Some(SegmentIn {
+                            number,
+                            t,
+                            d: *duration,
+                            path: path.clone(),
+                        })
+                    })
+                    .collect();
+                out.sort_unstable_by_key(|s| s.number);
+                out
+            }
+        }
+    }
+}
+
+fn leader_end(mpd: &MpdIn) -> Option<(&str, u64)> {
+    let p = mpd.periods.last()?;
+    let r = p.adaptation_sets.first()?.representations.first()?;
+    match &r.segments {
+        SegmentsIn::Listed(s) => s.last().map(|s| (p.id.as_str(), s.t.saturating_add(s.d))),
+        SegmentsIn::Numbered { .. } => None,
+    }
+}
+
+fn listed_paths(mpd: &MpdIn) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for p in &mpd.periods {
+        for a in &p.adaptation_sets {
+            for r in &a.representations {
+                if let Some(i) = &r.init {
+                    out.insert(i.clone());
+                }
+                if let SegmentsIn::Listed(s) = &r.segments {
+                    out.extend(s.iter().map(|s| s.path.clone()));
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,655 @@
+use super::*;
+use crate::channel::media::Lookup;
+use crate::dash::golden::assert_golden;
+use crate::dash::parse::parse_mpd;
+
+const P: InputRole = InputRole::Primary;
+
+pub(super) fn t0() -> Now {
+    Now {
+        mono_ms: 1_000_000,
+        unix_ms: 1_795_484_867_000,
+    }
+}
+
+fn params() -> MediaParams {
+    MediaParams::new(15_000, 600_000)
+}
+
+/// Replays a real ffmpeg push recorded under `samples/<dir>`: `requests.txt` holds
+/// `unix_seconds METHOD path size` per request; MPD bodies are `mpd_<line>.mpd`; segment bodies
+/// are made up (their content does not matter to the core). Calls `each` after every request.
+fn replay(
+    dm: &mut DashMedia,
+    role: InputRole,
+    dir: &str,
+    mut each: impl FnMut(usize, &mut DashMedia, Now),
+) {
+    let base = format!("{}/src/dash/samples/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let log = std::fs::read_to_string(format!("{base}/requests.txt")).unwrap();
+    let first: f64 = log.split_whitespace().next().unwrap().parse().unwrap();
+    for (i, line) in log.lines().enumerate() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let secs: f64 = f[0].parse().unwrap();
+        let now = t0().plus_ms(((secs - first) * 1000.0).round() as u64);
+        let path = f[2];
+        match f[1] {
+            "DELETE" => {
+                dm.delete(role, path, now);
+            }
+            _ if path.ends_with(".mpd") => {
+                let body = std::fs::read(format!("{base}/mpd_{:04}.mpd", i + 1)).unwrap();
+                dm.put(role, path, Bytes::from(body), now).unwrap();
+            }
+            _ => {
+                let size: usize = f[3].parse().unwrap();
+                let mut body = format!("{role:?}:{path}:").into_bytes();
+                body.resize(size.max(body.len()), b'.');
+                dm.put(role, path, Bytes::from(body), now).unwrap();
+            }
+        }
+        each(i, dm, now);
+    }
+}
+
+pub(super) fn mpd_text(dm: &mut DashMedia) -> String {
+    let snap = dm.snapshot();
+    String::from_utf8(snap.mpd.as_ref().unwrap().body.to_vec()).unwrap()
+}
+
+/// Every path the rendered MPD references resolves in the snapshot.
+fn assert_all_referenced_resolve(dm: &mut DashMedia) {
+    let snap = dm.snapshot();
+    let text = String::from_utf8(snap.mpd.as_ref().unwrap().body.to_vec()).unwrap();
+    let m = parse_mpd("main.mpd", text.as_bytes()).unwrap();
+    let mut n = 0;
+    for p in &m.periods {
+        for a in &p.adaptation_sets {
+            for r in &a.representations {
+                let init = r.init.as_ref().unwrap();
+                assert!(
+                    matches!(snap.lookup("main.mpd", init), Lookup::Object(_)),
+                    "{init}"
+                );
+                if let crate::dash::parse::SegmentsIn::Listed(l) = &r.segments {
+                    for s in l {
+                        assert!(
+                            matches!(snap.lookup("main.mpd", &s.path), Lookup::Object(o) if !o.body.is_empty()),
+                            "{}",
+                            s.path
+                        );
+                        n += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(n > 0);
+}
+
+#[test]
+fn replays_a_real_ffmpeg_push_and_ends_static() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut seen_dynamic = false;
+    replay(&mut dm, P, "push_tl", |i, dm, _| {
+        if i == 25 {
+            assert_golden("media_ffmpeg_live.mpd", &mpd_text(dm));
+        }
+        if dm.snapshot().mpd.is_some() {
+            assert_all_referenced_resolve(dm);
+            seen_dynamic |= mpd_text(dm).contains("type=\"dynamic\"");
+        }
+    });
+    assert!(seen_dynamic);
+    let text = mpd_text(&mut dm);
+    assert!(text.contains("type=\"static\""), "{text}");
+    assert_golden("media_ffmpeg_end.mpd", &text);
+    let st = dm.snapshot().status.clone();
+    assert!(st.ended);
+    assert_eq!(st.active, Some(P));
+    assert_eq!(st.refused_segments, 0);
+    // The encoder deleted its first segments (and no longer lists them): not served.
+    let snap = dm.snapshot();
+    let first = first_number(t0());
+    assert!(matches!(
+        snap.lookup("main.mpd", &format!("v0/{first}.m4s")),
+        Lookup::NotFound
+    ));
+    assert!(matches!(
+        snap.lookup("main.mpd", &format!("v0/{}.m4s", first + 9)),
+        Lookup::Object(o) if o.content_type == "video/mp4"
+    ));
+    assert!(matches!(
+        snap.lookup("main.mpd", &format!("a0/{}.m4s", first + 9)),
+        Lookup::Object(o) if o.content_type == "audio/mp4"
+    ));
+    assert!(matches!(
+        snap.lookup("main.mpd", "a0/init1.m4s"),
+        Lookup::Object(_)
+    ));
+    assert!(matches!(
+        snap.lookup("main.mpd", "init-stream0.m4s"),
+        Lookup::NotFound
+    ));
+}
+
+#[test]
+fn replays_a_low_latency_ffmpeg_push() {
+    let mut dm = DashMedia::new(params(), t0());
+    replay(&mut dm, P, "push_ll", |_, dm, _| {
+        if dm.snapshot().mpd.is_some() {
+            assert_all_referenced_resolve(dm);
+        }
+    });
+    let text = mpd_text(&mut dm);
+    assert!(text.contains("type=\"static\""), "{text}");
+    // Low-latency attributes of the encoder are not echoed: the origin serves whole segments.
+    assert!(!text.contains("availabilityTimeComplete"), "{text}");
+    assert_golden("media_ffmpeg_ldash_end.mpd", &text);
+}
+
+#[test]
+fn unchanged_output_keeps_its_etag_and_publish_time() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    for i in 1..=3 {
+        enc.step(&mut dm, t0().plus_ms(2_000 * i));
+    }
+    let a = dm.snapshot().mpd.clone().unwrap();
+    // A segment the MPD does not list yet, time passing: the status changes, the MPD not.
+    let v = dm.version();
+    let later = t0().plus_ms(7_000);
+    dm.put(
+        P,
+        "chunk-stream0-00004.m4s",
+        Bytes::from_static(b"v4"),
+        later,
+    )
+    .unwrap();
+    dm.tick(later.plus_ms(500));
+    assert!(dm.version() > v);
+    let b = dm.snapshot().mpd.clone().unwrap();
+    assert_eq!((&a.etag, &a.body), (&b.etag, &b.body));
+    assert_eq!(b.last_modified_unix_ms, a.last_modified_unix_ms);
+    // Once listed, it is a new MPD with a new etag and publishTime.
+    dm.put(
+        P,
+        "chunk-stream1-00004.m4s",
+        Bytes::from_static(b"a4"),
+        later,
+    )
+    .unwrap();
+    dm.put(
+        P,
+        "main.mpd",
+        mpd(enc.ast, 1, 4, 0, true),
+        later.plus_ms(600),
+    )
+    .unwrap();
+    let c = dm.snapshot().mpd.clone().unwrap();
+    assert_ne!(c.etag, a.etag);
+    assert!(std::str::from_utf8(&c.body)
+        .unwrap()
+        .contains("publishTime=\"2026-11-24T01:47:54.600Z\""));
+}
+
+#[test]
+fn a_bad_mpd_is_refused_and_the_previous_state_stays() {
+    let mut dm = DashMedia::new(params(), t0());
+    replay(&mut dm, P, "push_tl", |_, _, _| {});
+    let before = dm.snapshot().mpd.clone().unwrap();
+    let err = dm
+        .put(
+            P,
+            "main.mpd",
+            Bytes::from_static(b"<MPD"),
+            t0().plus_ms(30_000),
+        )
+        .unwrap_err();
+    assert_eq!(err.status_code(), 400);
+    assert!(err.to_string().contains("main.mpd"), "{err}");
+    assert_eq!(dm.snapshot().mpd.as_ref().unwrap().body, before.body);
+    let err = dm
+        .put(P, "seg.ts", Bytes::from_static(b"x"), t0().plus_ms(30_000))
+        .unwrap_err();
+    assert_eq!(err.status_code(), 415);
+}
+
+/// An ffmpeg-like live MPD: video (`0`, 12800 Hz, 2 s) and audio (`1`, 48 kHz, 2 s) segments
+/// `first..=last`, segment `n` starting at `(n - 1 + offset) × 2 s`.
+pub(super) fn mpd(ast: &str, first: u64, last: u64, offset: u64, dynamic: bool) -> Bytes {
+    let rep = |id: u32, ts: u64, mime: &str, codecs: &str| {
+        let d = 2 * ts;
+        let t = (first - 1 + offset) * d;
+        let r = last - first;
+        format!(
+            r#"<AdaptationSet id="{id}" contentType="{}" segmentAlignment="true"><Representation id="{id}" mimeType="{mime}" codecs="{codecs}" bandwidth="500000"><SegmentTemplate timescale="{ts}" initialization="init-stream$RepresentationID$.m4s" media="chunk-stream$RepresentationID$-$Number%05d$.m4s" startNumber="{first}"><SegmentTimeline><S t="{t}" d="{d}" r="{r}"/></SegmentTimeline></SegmentTemplate></Representation></AdaptationSet>"#,
+            &mime[..5]
+        )
+    };
+    let kind = if dynamic { "dynamic" } else { "static" };
+    Bytes::from(format!(
+        r#"<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="{kind}" availabilityStartTime="{ast}"><Period id="0" start="PT0S">{}{}</Period></MPD>"#,
+        rep(0, 12_800, "video/mp4", "avc1.64001e"),
+        rep(1, 48_000, "audio/mp4", "mp4a.40.2"),
+    ))
+}
+
+/// An encoder: pushes inits once, then per segment both media segments and its MPD (window of
+/// `window` segments), deleting what left the window.
+pub(super) struct Enc {
+    pub role: InputRole,
+    pub ast: &'static str,
+    pub offset: u64,
+    pub init_tag: &'static str,
+    pub n: u64,
+    pub window: u64,
+    inits_sent: bool,
+}
+
+impl Enc {
+    pub fn new(role: InputRole, ast: &'static str, offset: u64) -> Enc {
+        Enc {
+            role,
+            ast,
+            offset,
+            init_tag: "init",
+            n: 0,
+            window: 5,
+            inits_sent: false,
+        }
+    }
+
+    /// Pushes the next segment at `now`; returns the warnings.
+    pub fn step(&mut self, dm: &mut DashMedia, now: Now) -> Vec<String> {
+        if !self.inits_sent {
+            self.inits_sent = true;
+            for r in 0..2 {
+                let body = Bytes::from(format!("{}-{r}", self.init_tag));
+                dm.put(self.role, &format!("init-stream{r}.m4s"), body, now)
+                    .unwrap();
+            }
+        }
+        self.n += 1;
+        let n = self.n;
+        let mut warnings = Vec::new();
+        for r in 0..2 {
+            let body = Bytes::from(format!("{}-{r}-{n}-{:?}", self.ast, self.role));
+            let out = dm
+                .put(self.role, &format!("chunk-stream{r}-{n:05}.m4s"), body, now)
+                .unwrap();
+            warnings.extend(out.warnings);
+        }
+        let first = n.saturating_sub(self.window - 1).max(1);
+        let out = dm
+            .put(
+                self.role,
+                "main.mpd",
+                mpd(self.ast, first, n, self.offset, true),
+                now,
+            )
+            .unwrap();
+        warnings.extend(out.warnings);
+        if first > 1 {
+            for r in 0..2 {
+                dm.delete(
+                    self.role,
+                    &format!("chunk-stream{r}-{:05}.m4s", first - 1),
+                    now,
+                );
+            }
+        }
+        warnings
+    }
+
+    /// Ends the stream (`type="static"`).
+    pub fn end(&mut self, dm: &mut DashMedia, now: Now) {
+        let first = self.n.saturating_sub(self.window - 1).max(1);
+        dm.put(
+            self.role,
+            "main.mpd",
+            mpd(self.ast, first, self.n, self.offset, false),
+            now,
+        )
+        .unwrap();
+    }
+}
+
+/// (period id, period start ms, per Representation: (name, startNumber, segment count)).
+pub(super) type Shape = Vec<(String, u64, Vec<(String, u64, usize)>)>;
+
+pub(super) fn shape(dm: &mut DashMedia) -> Shape {
+    let snap = dm.snapshot();
+    let Some(r) = snap.mpd.as_ref() else {
+        return Vec::new();
+    };
+    let text = std::str::from_utf8(&r.body).unwrap();
+    let m = parse_mpd("main.mpd", text.as_bytes()).unwrap();
+    m.periods
+        .iter()
+        .map(|p| {
+            let reps = p
+                .adaptation_sets
+                .iter()
+                .flat_map(|a| a.representations.iter())
+                .map(|r| match &r.segments {
+                    crate::dash::parse::SegmentsIn::Listed(s) => {
+                        (r.id.clone(), s[0].number, s.len())
+                    }
+                    _ => panic!("numbered"),
+                })
+                .collect();
+            (p.id.clone(), p.start_ms, reps)
+        })
+        .collect()
+}
+
+#[test]
+fn the_window_is_bounded_by_max_playlist_duration() {
+    let mut dm = DashMedia::new(MediaParams::new(15_000, 10_000), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    enc.window = 30;
+    let mut now = t0();
+    for _ in 0..30 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 1);
+    for (name, _, count) in &s[0].2 {
+        assert_eq!(*count, 5, "{name}: 10 s of 2 s segments");
+    }
+    let text = mpd_text(&mut dm);
+    assert!(text.contains("timeShiftBufferDepth=\"PT10S\""), "{text}");
+    assert!(
+        text.contains("suggestedPresentationDelay=\"PT6S\""),
+        "{text}"
+    );
+    assert!(text.contains("minimumUpdatePeriod=\"PT2S\""), "{text}");
+    let first = first_number(t0());
+    let snap = dm.snapshot();
+    assert!(matches!(
+        snap.lookup("main.mpd", &format!("v0/{}.m4s", first + 24)),
+        Lookup::NotFound
+    ));
+    assert!(matches!(
+        snap.lookup("main.mpd", &format!("v0/{}.m4s", first + 25)),
+        Lookup::Object(_)
+    ));
+    // A smaller window applies at once.
+    dm.set_params(MediaParams::new(15_000, 4_000), now);
+    assert!(shape(&mut dm)[0].2.iter().all(|(_, _, c)| *c == 2));
+}
+
+#[test]
+fn an_overlong_segment_is_refused_counted_and_named() {
+    let mut dm = DashMedia::new(MediaParams::new(1_000, 600_000), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let warnings = enc.step(&mut dm, t0().plus_ms(2_000));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("chunk-stream0-00001.m4s") && w.contains("2000 ms")),
+        "{warnings:?}"
+    );
+    assert!(dm.snapshot().mpd.is_none());
+    assert_eq!(dm.snapshot().status.refused_segments, 2);
+    enc.step(&mut dm, t0().plus_ms(4_000));
+    assert_eq!(dm.snapshot().status.refused_segments, 4);
+}
+
+#[test]
+fn a_deleted_segment_still_listed_is_served() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    for i in 1..=3 {
+        enc.step(&mut dm, t0().plus_ms(2_000 * i));
+    }
+    let first = first_number(t0());
+    dm.delete(P, "chunk-stream0-00001.m4s", t0().plus_ms(6_500));
+    let snap = dm.snapshot();
+    assert!(matches!(
+        snap.lookup("main.mpd", &format!("v0/{first}.m4s")),
+        Lookup::Object(_)
+    ));
+    // Once no longer listed either, it goes.
+    dm.put(
+        P,
+        "main.mpd",
+        mpd(enc.ast, 2, 3, 0, true),
+        t0().plus_ms(7_000),
+    )
+    .unwrap();
+    let snap = dm.snapshot();
+    assert!(matches!(
+        snap.lookup("main.mpd", &format!("v0/{first}.m4s")),
+        Lookup::NotFound
+    ));
+    assert!(matches!(
+        snap.lookup("main.mpd", &format!("a0/{first}.m4s")),
+        Lookup::Object(_)
+    ));
+    assert_eq!(shape(&mut dm)[0].2[0], ("v0".to_string(), first + 1, 2));
+}
+
+#[test]
+fn segments_arriving_before_or_after_their_mpd_are_published() {
+    let mut dm = DashMedia::new(params(), t0());
+    let now = t0().plus_ms(2_000);
+    dm.put(
+        P,
+        "main.mpd",
+        mpd("2026-11-24T01:00:00Z", 1, 1, 0, true),
+        now,
+    )
+    .unwrap();
+    assert!(dm.snapshot().mpd.is_none());
+    dm.put(P, "chunk-stream0-00001.m4s", Bytes::from_static(b"v"), now)
+        .unwrap();
+    dm.put(P, "chunk-stream1-00001.m4s", Bytes::from_static(b"a"), now)
+        .unwrap();
+    assert!(dm.snapshot().mpd.is_none(), "no init segment yet");
+    dm.put(P, "init-stream0.m4s", Bytes::from_static(b"iv"), now)
+        .unwrap();
+    dm.put(P, "init-stream1.m4s", Bytes::from_static(b"ia"), now)
+        .unwrap();
+    let s = shape(&mut dm);
+    assert_eq!(s[0].2.len(), 2);
+    assert_eq!(dm.snapshot().status.active, Some(P));
+}
+
+#[test]
+fn an_encoder_restart_opens_a_new_period_with_higher_numbers() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    for _ in 0..4 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    let mut again = Enc::new(P, "2026-11-24T01:05:00Z", 0);
+    for _ in 0..3 {
+        now = now.plus_ms(2_000);
+        again.step(&mut dm, now);
+    }
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    let first = first_number(t0());
+    assert_eq!(s[0].2[0], ("v0".to_string(), first, 4));
+    assert_eq!(s[1].0, format!("p{}", first + 4));
+    assert_eq!(s[1].2[0], ("v0".to_string(), first + 4, 3));
+    assert_eq!(s[1].1, 8_000, "starts where the first Period's media ends");
+    assert!(dm
+        .drain_events()
+        .contains(&MediaEvent::InputRestarted { input: P }));
+}
+
+#[test]
+fn a_restart_keeping_availability_start_time_is_seen_by_its_timeline() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    for _ in 0..4 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    // Same AST, timeline from 0 again, same file names.
+    let mut again = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    for _ in 0..2 {
+        now = now.plus_ms(2_000);
+        again.step(&mut dm, now);
+    }
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(s[1].2[0].2, 2);
+}
+
+#[test]
+fn replays_an_ffmpeg_push_with_duration_addressing() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut most = 0;
+    replay(&mut dm, P, "push_number", |_, dm, _| {
+        if dm.snapshot().mpd.is_some() {
+            assert_all_referenced_resolve(dm);
+            most = most.max(shape(dm)[0].2[0].2);
+        }
+    });
+    // ffmpeg keeps startNumber="1" and deletes behind it: the origin follows what is pushed.
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 1);
+    assert!(most >= 3, "{most}");
+    let text = mpd_text(&mut dm);
+    assert!(text.contains("type=\"static\""), "{text}");
+    assert_golden("media_ffmpeg_number_end.mpd", &text);
+}
+
+const TWO_PERIODS: &str = r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" availabilityStartTime="2026-11-24T01:00:00Z">
+  <Period id="a" start="PT0S"><AdaptationSet contentType="video" mimeType="video/mp4">
+    <SegmentTemplate timescale="1000" initialization="a-init.mp4" media="a-$Time$.m4s"/>
+    <Representation id="v" bandwidth="1000" codecs="avc1.64001e">
+      <SegmentTemplate><SegmentTimeline><S t="0" d="2000" r="4"/></SegmentTimeline></SegmentTemplate>
+    </Representation></AdaptationSet></Period>
+  <Period id="b" start="PT10S"><AdaptationSet contentType="video" mimeType="video/mp4">
+    <SegmentTemplate timescale="1000" initialization="b-init.mp4" media="b-$Time$.m4s">
+      <SegmentTimeline><S t="500" d="2000" r="1"/></SegmentTimeline>
+    </SegmentTemplate>
+    <Representation id="v" bandwidth="1000" codecs="avc1.64001e"/></AdaptationSet></Period>
+</MPD>"#;
+
+#[test]
+fn an_encoder_period_becomes_an_output_period() {
+    let mut dm = DashMedia::new(params(), t0());
+    let now = t0().plus_ms(14_000);
+    for p in ["a-init.mp4", "b-init.mp4"] {
+        dm.put(P, p, Bytes::from(p), now).unwrap();
+    }
+    for t in [0, 2000, 4000, 6000, 8000] {
+        dm.put(P, &format!("a-{t}.m4s"), Bytes::from(format!("a{t}")), now)
+            .unwrap();
+    }
+    for t in [500, 2500] {
+        dm.put(P, &format!("b-{t}.m4s"), Bytes::from(format!("b{t}")), now)
+            .unwrap();
+    }
+    dm.put(
+        P,
+        "main.mpd",
+        Bytes::from_static(TWO_PERIODS.as_bytes()),
+        now,
+    )
+    .unwrap();
+    let s = shape(&mut dm);
+    let first = first_number(t0());
+    assert_eq!(
+        s,
+        vec![
+            (format!("p{first}"), 0, vec![("v0".to_string(), first, 5)]),
+            (
+                format!("p{}", first + 5),
+                10_000,
+                vec![("v0".to_string(), first + 5, 2)]
+            ),
+        ]
+    );
+    let text = mpd_text(&mut dm);
+    assert!(
+        text.contains(r#"presentationTimeOffset="500" initialization="v0/init2.m4s""#),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_segment_is_skipped_once_a_later_one_waited_a_whole_segment() {
+    let mut dm = DashMedia::new(MediaParams::new(4_000, 600_000), t0());
+    let ast = "2026-11-24T01:00:00Z";
+    let mut now = t0().plus_ms(2_000);
+    for r in 0..2 {
+        dm.put(
+            P,
+            &format!("init-stream{r}.m4s"),
+            Bytes::from_static(b"i"),
+            now,
+        )
+        .unwrap();
+        for n in [1, 3] {
+            let path = format!("chunk-stream{r}-{n:05}.m4s");
+            dm.put(P, &path, Bytes::from(path.clone()), now).unwrap();
+        }
+    }
+    dm.put(P, "main.mpd", mpd(ast, 1, 3, 0, true), now).unwrap();
+    assert_eq!(shape(&mut dm)[0].2[0].2, 1, "waits for segment 2");
+    now = now.plus_ms(3_999);
+    dm.tick(now);
+    assert_eq!(shape(&mut dm)[0].2[0].2, 1);
+    now = now.plus_ms(1);
+    dm.tick(now);
+    let first = first_number(t0());
+    assert_eq!(shape(&mut dm)[0].2[0], ("v0".to_string(), first, 2));
+    // The timeline shows the gap: segment 3 keeps its own time.
+    let text = mpd_text(&mut dm);
+    assert!(
+        text.contains(r#"<S t="0" d="25600"/>"#) && text.contains(r#"<S t="51200" d="25600"/>"#),
+        "{text}"
+    );
+    // Segment 2 arriving late is not published out of order.
+    dm.put(
+        P,
+        "chunk-stream0-00002.m4s",
+        Bytes::from_static(b"late"),
+        now,
+    )
+    .unwrap();
+    assert_eq!(shape(&mut dm)[0].2[0].2, 2);
+}
+
+#[test]
+fn an_init_segment_that_changes_opens_a_new_period() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    for _ in 0..3 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    dm.put(
+        P,
+        "init-stream0.m4s",
+        Bytes::from_static(b"new parameters"),
+        now,
+    )
+    .unwrap();
+    for _ in 0..2 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    let first = first_number(t0());
+    // Audio published its segment 4 in the old Period (first + 3) before video saw the new
+    // init: the new Period numbers from first + 4.
+    assert_eq!(s[1].2[0], ("v0".to_string(), first + 4, 2));
+    assert!(matches!(
+        dm.snapshot().lookup("main.mpd", "v0/init2.m4s"),
+        Lookup::Object(o) if &o.body[..] == b"new parameters"
+    ));
+}
