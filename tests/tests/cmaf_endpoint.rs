@@ -11,8 +11,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 use streampack_tests::*;
 
-const PUSH_SECONDS: u32 = 24;
-
 /// Kills the encoder when the test ends, however it ends.
 struct Encoder(std::process::Child);
 
@@ -123,12 +121,26 @@ fn check_fmp4_hls(d: &Daemon, c: &CmafFixture, problems: &mut Vec<String>) -> (u
 
 /// The DASH side: every Representation's init and media segments, fetched.
 fn check_mpd(d: &Daemon, c: &CmafFixture, problems: &mut Vec<String>) -> Vec<MpdTrack> {
+    check_mpd_as(d, c, problems, "type=\"dynamic\"")
+}
+
+/// [`check_mpd`] of an ended stream's MPD.
+fn check_mpd_static(d: &Daemon, c: &CmafFixture, problems: &mut Vec<String>) -> Vec<MpdTrack> {
+    check_mpd_as(d, c, problems, "type=\"static\"")
+}
+
+fn check_mpd_as(
+    d: &Daemon,
+    c: &CmafFixture,
+    problems: &mut Vec<String>,
+    kind: &str,
+) -> Vec<MpdTrack> {
     let mpd = get(d.pull, &c.mpd_path);
     assert_eq!(mpd.status, 200, "{mpd:?}");
     assert_eq!(mpd.header("content-type"), Some("application/dash+xml"));
     let text = mpd.text();
     for want in [
-        "type=\"dynamic\"",
+        kind,
         "<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"/time\"/>",
         "contentType=\"video\"",
         "contentType=\"audio\"",
@@ -153,17 +165,25 @@ fn check_mpd(d: &Daemon, c: &CmafFixture, problems: &mut Vec<String>) -> Vec<Mpd
     tracks
 }
 
-fn push_and_check(kind: HlsPush, name: &str, video_tracks: usize) {
+/// Pushes `push_seconds` of `kind`; with `to_the_end`, also checks what players see once the
+/// encoder ended its stream.
+fn push_and_check(
+    kind: HlsPush,
+    name: &str,
+    video_tracks: usize,
+    push_seconds: u32,
+    to_the_end: bool,
+) {
     if !require_tool("ffmpeg") || !require_tool("ffprobe") {
         return;
     }
     let d = Daemon::start(DaemonOpts::default());
     let c = d.cmaf_channel(name, &small_window());
     let push_log = d.dir().join("ffmpeg-push.log");
-    let _push = Encoder(ffmpeg_push_hls(
+    let mut push = Encoder(ffmpeg_push_hls(
         kind,
         &c.f.primary_url,
-        PUSH_SECONDS,
+        push_seconds,
         &push_log,
     ));
     let push_log_text = || text(&std::fs::read(&push_log).unwrap_or_default());
@@ -256,16 +276,49 @@ fn push_and_check(kind: HlsPush, name: &str, video_tracks: usize) {
             text(&out.stderr)
         );
     }
+    if !to_the_end {
+        return;
+    }
+    // ffmpeg ends with EXT-X-ENDLIST: the MPD turns static, the fMP4 playlists end too, and
+    // what they list is still served.
+    wait_child(
+        &mut push.0,
+        Duration::from_secs(u64::from(push_seconds) + 30),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mpd = loop {
+        let mpd = get(d.pull, &c.mpd_path).text();
+        if mpd.contains("type=\"static\"") || Instant::now() > deadline {
+            break mpd;
+        }
+        thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        mpd.contains("type=\"static\"") && mpd.contains("mediaPresentationDuration="),
+        "the MPD after the encoder ended:\n{mpd}"
+    );
+    let mut problems = Vec::new();
+    check_mpd_static(&d, &c, &mut problems);
+    check_fmp4_hls(&d, &c, &mut problems);
+    assert!(problems.is_empty(), "after the end: {problems:#?}");
+    for track in ["video", "audio"] {
+        let path = format!(
+            "{}/main/{track}.m3u8",
+            c.m3u8_path.trim_end_matches("/main.m3u8")
+        );
+        let pl = get(d.pull, &path).text();
+        assert!(pl.ends_with("#EXT-X-ENDLIST\n"), "{path}:\n{pl}");
+    }
 }
 
 #[test]
 fn cmaf_endpoint_repackages_a_ts_push() {
-    push_and_check(HlsPush::Ts, "cmafts", 1);
+    push_and_check(HlsPush::Ts, "cmafts", 1, 14, true);
 }
 
 #[test]
 fn cmaf_endpoint_repackages_every_rendition_of_a_master() {
-    push_and_check(HlsPush::Master, "cmafmaster", 2);
+    push_and_check(HlsPush::Master, "cmafmaster", 2, 24, false);
 }
 
 #[test]
