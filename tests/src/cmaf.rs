@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::*;
-use std::process::{Command, Output};
+use std::fs::File;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 /// A channel with an `hls` endpoint and a `cmaf` endpoint.
@@ -49,6 +51,26 @@ impl Daemon {
     }
 }
 
+/// [`ffmpeg_push_hls`] of [`HlsPush::Master`] with a real bit rate ladder: `lo` (320x180) at
+/// 300 kbit/s instead of the same 800 kbit/s as `hi`, so that players' ABR has a clear choice.
+pub fn ffmpeg_push_hls_ladder(input_url: &str, seconds: u32, log: &Path) -> Child {
+    let mut args = ffmpeg_push_hls_args(HlsPush::Master, input_url, seconds);
+    let at = args
+        .iter()
+        .position(|a| a == "-b:v")
+        .expect("the recipe sets -b:v")
+        + 2;
+    args.splice(at..at, ["-b:v:1".to_string(), "300k".to_string()]);
+    let log = File::create(log).expect("create ffmpeg log");
+    Command::new("ffmpeg")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn ffmpeg")
+}
+
 /// Every URI of a playlist: URI lines and `URI="…"` attributes (`EXT-X-MAP`, `EXT-X-MEDIA`).
 pub fn playlist_all_uris(playlist: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -69,7 +91,7 @@ pub fn playlist_all_uris(playlist: &str) -> Vec<String> {
 }
 
 /// The value of attribute `name` in an XML start tag's text.
-pub fn xml_attr(tag: &str, name: &str) -> Option<String> {
+pub fn tag_attr(tag: &str, name: &str) -> Option<String> {
     let pat = format!(" {name}=\"");
     let i = tag.find(&pat)? + pat.len();
     let end = tag[i..].find('"')?;
@@ -105,10 +127,10 @@ pub fn mpd_tracks(mpd: &str, mpd_path: &str) -> Vec<MpdTrack> {
         let tag = tag.split('>').next().unwrap_or("");
         let name = tag.split(' ').next().unwrap_or("").trim_end_matches('/');
         match name {
-            "Period" => period = xml_attr(tag, "id").unwrap_or_default(),
+            "Period" => period = tag_attr(tag, "id").unwrap_or_default(),
             "Representation" => {
                 rep = Some(MpdTrack {
-                    id: xml_attr(tag, "id").expect("Representation@id"),
+                    id: tag_attr(tag, "id").expect("Representation@id"),
                     period: period.clone(),
                     init: String::new(),
                     segments: Vec::new(),
@@ -120,19 +142,19 @@ pub fn mpd_tracks(mpd: &str, mpd_path: &str) -> Vec<MpdTrack> {
                 let r = rep
                     .as_mut()
                     .expect("SegmentTemplate inside a Representation");
-                let init = xml_attr(tag, "initialization").expect("initialization");
+                let init = tag_attr(tag, "initialization").expect("initialization");
                 r.init = resolve(mpd_path, &init);
-                r.timescale = xml_attr(tag, "timescale").map_or(1, |v| v.parse().unwrap());
-                media = xml_attr(tag, "media").expect("media");
-                number = xml_attr(tag, "startNumber").map_or(1, |v| v.parse().unwrap());
+                r.timescale = tag_attr(tag, "timescale").map_or(1, |v| v.parse().unwrap());
+                media = tag_attr(tag, "media").expect("media");
+                number = tag_attr(tag, "startNumber").map_or(1, |v| v.parse().unwrap());
             }
             "S" => {
                 let r = rep.as_mut().expect("S inside a Representation");
-                if let Some(v) = xml_attr(tag, "t") {
+                if let Some(v) = tag_attr(tag, "t") {
                     t = v.parse().unwrap();
                 }
-                let d: u64 = xml_attr(tag, "d").expect("S@d").parse().unwrap();
-                let repeat: u64 = xml_attr(tag, "r").map_or(0, |v| v.parse().unwrap());
+                let d: u64 = tag_attr(tag, "d").expect("S@d").parse().unwrap();
+                let repeat: u64 = tag_attr(tag, "r").map_or(0, |v| v.parse().unwrap());
                 for _ in 0..=repeat {
                     let uri = media
                         .replace("$Number$", &number.to_string())

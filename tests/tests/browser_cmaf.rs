@@ -1,4 +1,5 @@
-//! Real viewers of a CMAF endpoint: ffmpeg pushes live HLS/TS (the two-rendition master) to a
+//! Real viewers of a CMAF endpoint: ffmpeg pushes live HLS/TS (a two-rendition master, 800 and
+//! 300 kbit/s) to a
 //! channel with a `cmaf` endpoint; dash.js and Shaka play its `main.mpd` and hls.js its
 //! `main.m3u8` (fMP4 HLS), all three at once in headless chromium for 20 s each, during one
 //! push. Needs ffmpeg, chromium, node and `npm ci --prefix tests/browser` (skipped loudly
@@ -41,8 +42,7 @@ fn dashjs_shaka_and_hlsjs_play_a_live_cmaf_endpoint() {
         ],
     );
     let push_log = d.dir().join("ffmpeg-push.log");
-    let mut push = Encoder(ffmpeg_push_hls(
-        HlsPush::Master,
+    let mut push = Encoder(ffmpeg_push_hls_ladder(
         &c.f.primary_url,
         PUSH_SECONDS,
         &push_log,

@@ -48,6 +48,8 @@ pub(crate) struct RenditionView<'a> {
     pub inits: &'a [TrackInits; 2],
     /// `EXT-X-TARGETDURATION` per track slot (never shrinks).
     pub targets: [u64; 2],
+    /// Peak segment bit rate per track slot since the stream started (never shrinks).
+    pub peak_bps: [u64; 2],
 }
 
 /// Where a DASH Period sits (see the module docs).
@@ -100,17 +102,9 @@ impl RenditionView<'_> {
         self.track(slot).next().is_some()
     }
 
-    /// Peak bit rate of track `slot` over the window (at least 1).
+    /// Peak bit rate of track `slot` (at least 1).
     fn peak_bps(&self, slot: usize) -> u64 {
-        self.track(slot)
-            .filter(|(_, t)| t.duration > 0)
-            .map(|(_, t)| {
-                let bits = u128::from(t.object.body.len() as u64) * 8 * u128::from(t.timescale);
-                u64::try_from(bits / u128::from(t.duration)).unwrap_or(u64::MAX)
-            })
-            .max()
-            .unwrap_or(0)
-            .max(1)
+        self.peak_bps[slot].max(1)
     }
 
     /// Track info of the newest init of `slot`.

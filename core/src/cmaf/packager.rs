@@ -103,6 +103,11 @@ struct RenditionState {
     /// Per track slot, the largest segment duration ever served, rounded to whole seconds:
     /// `EXT-X-TARGETDURATION` must not shrink while the stream lives (RFC 8216 §6.2.1).
     targets: [u64; 2],
+    /// Per track slot, the peak segment bit rate ever served (`BANDWIDTH`, DASH `@bandwidth`).
+    /// Monotonic rather than the window's peak: a value that moves with the window makes
+    /// renditions of similar rates trade places at every update, and dash.js then switches
+    /// quality at every update (and stalls on it at the live edge).
+    peak_bps: [u64; 2],
 }
 
 /// Strong etags distinct from the HLS output's: a seed from the wall clock plus a counter.
@@ -266,6 +271,11 @@ impl CmafPackager {
                 });
                 let secs = manifests::ms(frag.duration, info.timescale).saturating_add(500) / 1000;
                 st.targets[slot] = st.targets[slot].max(secs).max(1);
+                if frag.duration > 0 {
+                    let bits = u128::from(frag.bytes.len() as u64) * 8 * u128::from(info.timescale);
+                    let bps = u64::try_from(bits / u128::from(frag.duration)).unwrap_or(u64::MAX);
+                    st.peak_bps[slot] = st.peak_bps[slot].max(bps);
+                }
                 tracks[slot] = Some(PackagedTrack {
                     init_k,
                     timescale: info.timescale,
@@ -337,6 +347,7 @@ fn views<'a>(
             ended: r.ended,
             inits: &st.inits,
             targets: st.targets,
+            peak_bps: st.peak_bps,
         });
     }
     views
