@@ -248,8 +248,19 @@ fn fragments_leave_with_their_source_segment() {
         let hls = enc.push(seg(i), false, false);
         p.update(&hls, at(2_000 * (i as u64 + 1)));
     }
+    let bandwidths = |s: &CmafSnapshot| -> Vec<u64> {
+        playlist_text(s, "main.mpd")
+            .split(" bandwidth=\"")
+            .skip(1)
+            .map(|b| b.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let before = bandwidths(&p.update(&enc.media.snapshot(), at(6_000)));
     let hls = enc.push(seg(0), false, false);
     let s = p.update(&hls, at(8_000));
+    // The peak segment left the window; the advertised rates stay (players' ABR would
+    // otherwise see renditions trade places).
+    assert_eq!(bandwidths(&s), before);
     let hls_seqs: Vec<u64> = hls.renditions[0].segments.iter().map(|x| x.seq).collect();
     assert_eq!(hls_seqs, [SEED + 2, SEED + 3]);
     assert_eq!(p.stats().evicted, 2);
