@@ -51,6 +51,10 @@ pub fn publish(
     }
     let current = slot.cmaf.load();
     if !current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &snap)) {
+        let was_refused = current.as_ref().is_some_and(|c| c.refused.is_some());
+        if let (Some(why), false) = (&snap.refused, was_refused) {
+            tracing::warn!(channel = %channel, "cmaf endpoints answer 501: {why}");
+        }
         slot.cmaf.store(Some(snap));
     }
 }

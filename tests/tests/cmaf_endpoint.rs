@@ -251,6 +251,37 @@ fn push_and_check(
         "DASH $Number$ is not the HLS numbering: hls {hls:?} dash {dash:?}"
     );
 
+    // The HLS endpoint's HTTP behaviour: Range on fragments, 304 on an unchanged MPD, CORS,
+    // segment and manifest Cache-Control.
+    let seg = &tracks[0].segments[0];
+    let whole = get(d.pull, seg);
+    let part = http(d.pull, "GET", seg, &[("Range", "bytes=0-7")], None);
+    assert_eq!(part.status, 206, "{part:?}");
+    assert_eq!(part.body, whole.body[..8]);
+    assert_eq!(&part.body[4..8], b"styp");
+    let mpd = get(d.pull, &c.mpd_path);
+    let etag = mpd.header("etag").expect("MPD etag").to_string();
+    let again = http(
+        d.pull,
+        "GET",
+        &c.mpd_path,
+        &[("If-None-Match", &etag)],
+        None,
+    );
+    assert!(
+        again.status == 304 || again.header("etag") != Some(etag.as_str()),
+        "{again:?}"
+    );
+    assert_eq!(mpd.header("access-control-allow-origin"), Some("*"));
+    assert_ne!(
+        mpd.header("cache-control"),
+        whole.header("cache-control"),
+        "manifests and segments get their own TTLs"
+    );
+    let head = http(d.pull, "HEAD", &c.m3u8_path, &[], None);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+
     // Repackaging is counted: every segment the HLS side published, once.
     let m = scrape(d.metrics);
     let ch = [("channel", c.f.id.as_str()), ("channel_name", name)];
