@@ -49,6 +49,11 @@ pub struct TrackInfo {
     /// Video picture size (0 for audio).
     pub width: u32,
     pub height: u32,
+    /// Video frames per second as `(num, den)`, e.g. `(30000, 1001)`: from the H.264 SPS's
+    /// VUI or the H.265 VPS's timing info when the stream signals it, else measured on the
+    /// first segment's decode times and matched to a common rate. `None` for audio, or when
+    /// unknown.
+    pub frame_rate: Option<(u32, u32)>,
     /// Audio (0 for video).
     pub sample_rate: u32,
     pub channels: u16,

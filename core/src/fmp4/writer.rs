@@ -10,10 +10,12 @@ pub struct BoxWriter {
 }
 
 impl BoxWriter {
+    /// An empty buffer.
     pub fn new() -> BoxWriter {
         BoxWriter::default()
     }
 
+    /// An empty buffer with room for `n` bytes.
     pub fn with_capacity(n: usize) -> BoxWriter {
         BoxWriter {
             buf: Vec::with_capacity(n),
@@ -45,6 +47,7 @@ impl BoxWriter {
         });
     }
 
+    /// Big-endian field writers, as every box field is.
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }
@@ -79,6 +82,7 @@ impl BoxWriter {
         }
     }
 
+    /// The bytes written.
     pub fn into_vec(self) -> Vec<u8> {
         self.buf
     }

@@ -19,6 +19,7 @@ pub struct AdtsConfig {
 }
 
 impl AdtsConfig {
+    /// Sampling frequency in Hz (0 for an index the table does not have).
     pub fn sample_rate(&self) -> u32 {
         SAMPLE_RATES
             .get(usize::from(self.sample_rate_index))

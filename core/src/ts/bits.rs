@@ -18,6 +18,18 @@ pub(crate) fn rbsp(nal: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `num/den` reduced, when both are non-zero and fit in 32 bits once reduced.
+pub(crate) fn fraction(num: u64, den: u64) -> Option<(u32, u32)> {
+    if num == 0 || den == 0 {
+        return None;
+    }
+    let (mut a, mut b) = (num, den);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    Some((u32::try_from(num / a).ok()?, u32::try_from(den / a).ok()?))
+}
+
 /// MSB-first bit reader; every read checks bounds and reports what was being read.
 pub(crate) struct Bits<'a> {
     data: &'a [u8],

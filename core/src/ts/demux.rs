@@ -87,6 +87,7 @@ pub struct Demuxer {
 }
 
 impl Demuxer {
+    /// A demuxer that has seen nothing yet (no PAT, no PMT).
     pub fn new() -> Demuxer {
         Demuxer::default()
     }

@@ -1,14 +1,18 @@
 //! H.264 in Annex B form: NAL unit splitting, the SPS fields CMAF needs (profile, level,
 //! picture size), `avcC` (AVCDecoderConfigurationRecord) and the RFC 6381 codecs string.
 
-use super::bits::{rbsp, Bits};
+use super::bits::{fraction, rbsp, Bits};
 use super::EsError;
 
+/// `nal_unit_type`s the repackager acts on: IDR marks sync samples; SPS/PPS go to `avcC`;
+/// AUD is dropped.
 pub const NAL_IDR: u8 = 5;
 pub const NAL_SEI: u8 = 6;
 pub const NAL_SPS: u8 = 7;
 pub const NAL_PPS: u8 = 8;
 pub const NAL_AUD: u8 = 9;
+/// SPS extension (alpha planes): not part of `avcC`'s main arrays; dropped.
+pub const NAL_SPS_EXT: u8 = 13;
 
 /// The NAL units of an Annex B byte stream (start codes `00 00 01` / `00 00 00 01` removed,
 /// trailing zero bytes of each unit dropped).
@@ -60,6 +64,8 @@ pub struct Sps {
     pub bit_depth_chroma: u32,
     pub width: u32,
     pub height: u32,
+    /// Frames per second as a fraction, from the VUI's timing info (absent: `None`).
+    pub frame_rate: Option<(u32, u32)>,
 }
 
 fn high_profile(profile_idc: u8) -> bool {
@@ -135,6 +141,8 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps, EsError> {
         ct = b.ue()?.into();
         cb = b.ue()?.into();
     }
+    // The VUI is optional information: a damaged one does not make the SPS unusable.
+    let frame_rate = vui_frame_rate(&mut b).ok().flatten();
     let chroma_array_type = if separate_colour_plane {
         0
     } else {
@@ -168,7 +176,37 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps, EsError> {
         bit_depth_chroma,
         width,
         height,
+        frame_rate,
     })
+}
+
+/// `time_scale / (2 · num_units_in_tick)` from the VUI, skipping the fields before it.
+fn vui_frame_rate(b: &mut Bits<'_>) -> Result<Option<(u32, u32)>, EsError> {
+    if b.bit()? == 0 {
+        return Ok(None); // vui_parameters_present_flag
+    }
+    if b.bit()? == 1 && b.bits(8)? == 255 {
+        b.skip(32)?; // extended SAR
+    }
+    if b.bit()? == 1 {
+        b.bit()?; // overscan_appropriate_flag
+    }
+    if b.bit()? == 1 {
+        b.skip(4)?; // video_format, video_full_range_flag
+        if b.bit()? == 1 {
+            b.skip(24)?; // colour description
+        }
+    }
+    if b.bit()? == 1 {
+        b.ue()?; // chroma sample locations
+        b.ue()?;
+    }
+    if b.bit()? == 0 {
+        return Ok(None); // timing_info_present_flag
+    }
+    let units = u64::from(b.bits(32)?);
+    let scale = u64::from(b.bits(32)?);
+    Ok(fraction(scale, 2 * units))
 }
 
 fn skip_scaling_list(b: &mut Bits<'_>, size: usize) -> Result<(), EsError> {
@@ -247,6 +285,7 @@ pub(crate) mod tests {
         let sps = parse_sps(SPS_640X360).unwrap();
         assert_eq!((sps.width, sps.height), (640, 360));
         assert_eq!(codecs(&sps), "avc1.64001e");
+        assert_eq!(sps.frame_rate, Some((25, 1)));
         let cfg = avc_config(SPS_640X360, &[&[0x68, 0xef, 0x3c, 0xb0]], &sps);
         assert_eq!(&cfg[..6], &[1, 0x64, 0, 0x1e, 0xFF, 0xE1]);
         assert_eq!(&cfg[cfg.len() - 4..], &[0xFD, 0xF8, 0xF8, 0]);

@@ -2,9 +2,11 @@
 //! (HEVCDecoderConfigurationRecord) and the RFC 6381 / ISO 14496-15 codecs string.
 //! NAL splitting is the same as H.264's ([`super::h264::nal_units`]).
 
-use super::bits::{rbsp, Bits};
+use super::bits::{fraction, rbsp, Bits};
 use super::EsError;
 
+/// `nal_unit_type`s the repackager takes out of samples: VPS/SPS/PPS go to `hvcC`, AUD is
+/// dropped.
 pub const NAL_VPS: u8 = 32;
 pub const NAL_SPS: u8 = 33;
 pub const NAL_PPS: u8 = 34;
@@ -53,25 +55,7 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps, EsError> {
     let profile_compatibility = b.bits(32)?;
     let constraint_flags = b.bits64(48)?;
     let level_idc = b.bits(8)? as u8;
-    let mut sub_profile = [false; 8];
-    let mut sub_level = [false; 8];
-    for i in 0..max_sub_layers_minus1 as usize {
-        sub_profile[i] = b.bit()? == 1;
-        sub_level[i] = b.bit()? == 1;
-    }
-    if max_sub_layers_minus1 > 0 {
-        for _ in max_sub_layers_minus1..8 {
-            b.bits(2)?;
-        }
-    }
-    for i in 0..max_sub_layers_minus1 as usize {
-        if sub_profile[i] {
-            b.skip(88)?;
-        }
-        if sub_level[i] {
-            b.skip(8)?;
-        }
-    }
+    skip_sub_layers(&mut b, max_sub_layers_minus1)?;
     b.ue()?; // sps_seq_parameter_set_id
     let chroma_format_idc = b.ue()?;
     if chroma_format_idc == 3 {
@@ -113,6 +97,68 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps, EsError> {
         width,
         height,
     })
+}
+
+/// The sub-layer part of profile_tier_level(), after the general fields.
+fn skip_sub_layers(b: &mut Bits<'_>, max_sub_layers_minus1: u32) -> Result<(), EsError> {
+    let mut sub_profile = [false; 8];
+    let mut sub_level = [false; 8];
+    for i in 0..max_sub_layers_minus1 as usize {
+        sub_profile[i] = b.bit()? == 1;
+        sub_level[i] = b.bit()? == 1;
+    }
+    if max_sub_layers_minus1 > 0 {
+        for _ in max_sub_layers_minus1..8 {
+            b.bits(2)?;
+        }
+    }
+    for i in 0..max_sub_layers_minus1 as usize {
+        if sub_profile[i] {
+            b.skip(88)?;
+        }
+        if sub_level[i] {
+            b.skip(8)?;
+        }
+    }
+    Ok(())
+}
+
+/// Frames per second from a VPS's timing info (`vps_time_scale / vps_num_units_in_tick`),
+/// `None` when the VPS has none or cannot be read.
+pub fn vps_frame_rate(nal: &[u8]) -> Option<(u32, u32)> {
+    let data = rbsp(nal);
+    let mut b = Bits::new(&data, "H.265 VPS");
+    let mut read = || -> Result<Option<(u32, u32)>, EsError> {
+        b.skip(16 + 4 + 2 + 6)?; // header, vps id, base layer flags, max_layers_minus1
+        let max_sub_layers_minus1 = b.bits(3)?;
+        b.skip(1 + 16)?; // temporal_id_nesting, reserved 0xffff
+        b.skip(2 + 1 + 5 + 32 + 48 + 8)?; // general profile_tier_level
+        skip_sub_layers(&mut b, max_sub_layers_minus1)?;
+        let ordering_all = b.bit()? == 1;
+        let first = if ordering_all {
+            0
+        } else {
+            max_sub_layers_minus1
+        };
+        for _ in first..=max_sub_layers_minus1 {
+            b.ue()?;
+            b.ue()?;
+            b.ue()?;
+        }
+        let max_layer_id = b.bits(6)?;
+        let layer_sets = b.ue()?;
+        if layer_sets > 1023 {
+            return Ok(None);
+        }
+        b.skip(layer_sets as usize * (max_layer_id as usize + 1))?;
+        if b.bit()? == 0 {
+            return Ok(None); // vps_timing_info_present_flag
+        }
+        let units = u64::from(b.bits(32)?);
+        let scale = u64::from(b.bits(32)?);
+        Ok(fraction(scale, units))
+    };
+    read().ok().flatten()
 }
 
 /// `hvc1.<space><profile>.<compat, bit-reversed hex>.<L|H><level>[.<constraint bytes>]`.
@@ -187,6 +233,18 @@ mod tests {
         let cfg = hevc_config(&[&[0x40, 1]], &[SPS], &[&[0x44, 1]], &sps);
         assert_eq!(cfg[0], 1);
         assert_eq!(cfg[22], 3);
+    }
+
+    #[test]
+    fn frame_rate_from_vps_timing() {
+        // libx265's VPS from the same fixture.
+        let vps = [
+            0x40, 0x01, 0x0c, 0x01, 0xff, 0xff, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00,
+            0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x3c, 0x95, 0x94, 0x09,
+        ];
+        // x265 writes no VPS timing info: nothing to read, no error.
+        assert_eq!(vps_frame_rate(&vps), None);
+        assert_eq!(vps_frame_rate(&vps[..20]), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub enum StreamType {
 }
 
 impl StreamType {
+    /// The PMT's `stream_type` byte.
     pub fn from_byte(b: u8) -> StreamType {
         match b {
             0x1B => StreamType::H264,

@@ -16,6 +16,7 @@ pub struct PtsUnwrapper {
 }
 
 impl PtsUnwrapper {
+    /// An unwrapper that takes its first value as is.
     pub fn new() -> PtsUnwrapper {
         PtsUnwrapper::default()
     }

@@ -1,6 +1,8 @@
 use super::*;
+use crate::cmaf::Codec;
 use crate::fmp4::fragment::parse_media_segment;
 use crate::fmp4::reader::{parse_boxes, top_level};
+use crate::ts::adts::{self, AdtsConfig};
 use crate::ts::demux::{build_pes, packetize};
 use crate::ts::psi::{build_pat, build_pmt};
 use crate::ts::PTS_MODULUS;
@@ -309,6 +311,22 @@ fn first_program_with_media_is_used() {
     );
     let out = Repackager::new().repackage(&ts, 7).unwrap();
     check(&out);
+    // A first program that declares H.264 but carries nothing in this segment is passed over.
+    let silent = synthetic_programs(
+        &[
+            (1, 0x1000, &[(0x1B, 0x300)]),
+            (2, 0x1001, &[(0x1B, 0x200), (0x0F, 0x201)]),
+        ],
+        &[(0x200, Some(9000), &v), (0x201, Some(9000), &a)],
+    );
+    assert_eq!(
+        Repackager::new()
+            .repackage(&silent, 1)
+            .unwrap()
+            .tracks
+            .len(),
+        2
+    );
     assert_eq!(
         out.tracks
             .iter()
@@ -419,4 +437,71 @@ proptest! {
         let out = r.repackage(src, 2).unwrap();
         check(&out);
     }
+}
+
+#[test]
+fn audio_gaps_lengthen_the_previous_sample_and_overlaps_are_dropped() {
+    let two = adts_frames(2, 10);
+    // 2 frames at 0, 2 frames 1 s later (a gap of 48000 - 2048 samples), then a PES that
+    // overlaps the previous one by a whole frame.
+    let ts = synthetic(
+        &[(0x0F, 0x101)],
+        &[
+            (0x101, Some(0), &two),
+            (0x101, Some(90_000), &two),
+            (0x101, Some(90_000 + 1920), &two),
+        ],
+    );
+    let out = Repackager::new().repackage(&ts, 1).unwrap();
+    let p = parse_media_segment(&out.fragments[0].bytes).unwrap();
+    let durations: Vec<u32> = p.samples.iter().map(|s| s.duration).collect();
+    // The overlapping PES: its first frame overlaps (dropped), its second snaps onto the clock.
+    assert_eq!(durations, vec![1024, 48_000 - 1024, 1024, 1024, 1024]);
+    assert_eq!(out.fragments[0].duration, 48_000 + 3 * 1024);
+    assert_eq!(out.stats.skipped_audio_bytes, 17);
+}
+
+#[test]
+fn audio_without_any_pts_is_skipped_not_timed_at_zero() {
+    let two = adts_frames(2, 10);
+    let ts = synthetic(
+        &[(0x0F, 0x101)],
+        &[(0x101, None, &two), (0x101, Some(9000), &two)],
+    );
+    let out = Repackager::new().repackage(&ts, 1).unwrap();
+    assert_eq!(out.fragments[0].samples, 2);
+    assert_eq!(out.fragments[0].base_decode_time, 4800);
+    assert_eq!(out.stats.skipped_audio_bytes, 34);
+}
+
+#[test]
+fn frame_rates_signalled_or_measured() {
+    let rate = |ts: &[u8]| Repackager::new().repackage(ts, 1).unwrap().tracks[0].frame_rate;
+    // x264 writes VUI timing; x265 writes none in its VPS: measured on the decode times.
+    assert_eq!(rate(H264_AAC[0]), Some((25, 1)));
+    assert_eq!(rate(H265_AAC[0]), Some((25, 1)));
+    assert_eq!(rate(WRAP[1]), Some((25, 1)), "through the wrap");
+    let out = Repackager::new().repackage(H264_AAC[0], 1).unwrap();
+    assert_eq!(out.tracks[1].frame_rate, None, "audio");
+
+    let steps = |d: &[u64]| {
+        let mut t = 1000u64;
+        let mut v = vec![(t, t)];
+        for s in d {
+            t += s;
+            v.push((t, t));
+        }
+        video::measured_frame_rate(&v)
+    };
+    assert_eq!(steps(&[3003; 10]), Some((30000, 1001)));
+    assert_eq!(steps(&[1501, 1502, 1501]), Some((60000, 1001)));
+    assert_eq!(steps(&[3750; 4]), Some((24, 1)));
+    assert_eq!(
+        steps(&[7500; 4]),
+        Some((12, 1)),
+        "whole rates outside the table"
+    );
+    assert_eq!(steps(&[3000, 4000]), None, "no rate near 25.7 fps");
+    assert_eq!(steps(&[]), None);
+    assert_eq!(steps(&[0, 0]), None);
 }
