@@ -312,7 +312,7 @@ fn representation(
         codecs: info.codecs.clone(),
         width: video.then_some(info.width),
         height: video.then_some(info.height),
-        frame_rate: None,
+        frame_rate: info.frame_rate.map(dash_frame_rate),
         audio_sampling_rate: (!video).then_some(info.sample_rate),
         audio_channels: (!video).then_some(u32::from(info.channels)),
         template: SegmentTemplate {
@@ -324,6 +324,21 @@ fn representation(
             timeline: mpd::timeline_from(segs.iter().map(|(_, t)| (t.ept, t.duration))),
         },
     })
+}
+
+/// DASH `@frameRate`: `25`, or `30000/1001`.
+fn dash_frame_rate((num, den): (u32, u32)) -> String {
+    if den == 1 {
+        num.to_string()
+    } else {
+        format!("{num}/{den}")
+    }
+}
+
+/// HLS `FRAME-RATE`: decimal, three places (`29.970`).
+fn hls_frame_rate((num, den): (u32, u32)) -> String {
+    let milli = u64::from(num) * 1000 / u64::from(den.max(1));
+    format!("{}.{:03}", milli / 1000, milli % 1000)
 }
 
 /// Renders the fMP4 HLS master: one variant per rendition with video, all sharing the audio
@@ -358,6 +373,7 @@ pub(crate) fn master(views: &[RenditionView<'_>]) -> String {
                 bandwidth: v.peak_bps(VIDEO).saturating_add(audio_bps),
                 codecs: Some(codecs),
                 resolution: Some((u64::from(info.width), u64::from(info.height))),
+                frame_rate: info.frame_rate.map(hls_frame_rate),
                 audio: audio_info.map(|_| AUDIO_GROUP.to_string()),
                 ..VariantIn::default()
             })
@@ -412,4 +428,32 @@ pub(crate) fn media_playlist(v: &RenditionView<'_>, slot: usize) -> Option<Strin
             .collect(),
     };
     Some(render_media(&out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_rates() {
+        let table = [
+            ((25, 1), "25", "25.000"),
+            ((30000, 1001), "30000/1001", "29.970"),
+            ((60000, 1001), "60000/1001", "59.940"),
+            ((24, 0), "24/0", "24.000"),
+        ];
+        for (rate, dash, hls) in table {
+            assert_eq!(dash_frame_rate(rate), dash);
+            assert_eq!(hls_frame_rate(rate), hls);
+        }
+    }
+
+    #[test]
+    fn ms_rounds_and_rescale_saturates() {
+        assert_eq!(ms(180_000, 90_000), 2000);
+        assert_eq!(ms(97_280, 48_000), 2027);
+        assert_eq!(ms(1, 0), 1000);
+        assert_eq!(rescale(127_920, 90_000, 48_000), 68_224);
+        assert_eq!(rescale(u64::MAX, 1, 90_000), u64::MAX);
+    }
 }
