@@ -294,6 +294,7 @@ fn push_and_check(
         m.get("streampack_channel_cmaf_repackage_failures_total", &ch),
         0.0
     );
+    assert!(m.get("streampack_channel_cmaf_held_bytes", &ch) > 100_000.0);
 
     for (what, out) in [
         ("main.mpd", probe_mpd.join().unwrap()),

@@ -58,6 +58,8 @@ pub struct CmafSnapshot {
     pub refused: Option<String>,
     /// Counters at the time of the build.
     pub stats: PackagerStats,
+    /// Bytes of the init and media segments it serves (held in memory beside the TS).
+    pub held_bytes: u64,
 }
 
 /// One rendition's CMAF tracks.
@@ -219,6 +221,7 @@ mod tests {
             }],
             refused: None,
             stats: PackagerStats::default(),
+            held_bytes: 0,
         };
         let table = [
             ("2147483646", Some("a")),

@@ -450,14 +450,17 @@ fn build(
             tracks,
         });
     }
-    CmafSnapshot {
+    let mut snap = CmafSnapshot {
         version: hls.version,
         mpd,
         master,
         renditions,
         refused,
         stats,
-    }
+        held_bytes: 0,
+    };
+    snap.held_bytes = snap.objects().map(|o| o.body.len() as u64).sum();
+    snap
 }
 
 #[cfg(test)]

@@ -261,6 +261,17 @@ fn fragments_leave_with_their_source_segment() {
     // The peak segment left the window; the advertised rates stay (players' ABR would
     // otherwise see renditions trade places).
     assert_eq!(bandwidths(&s), before);
+    // Two segments held, as before the push; never the evicted ones.
+    let two: u64 = s
+        .objects()
+        .filter(|o| o.content_type == "video/mp4" && o.body[4..8] == *b"styp")
+        .count() as u64;
+    assert_eq!(two, 2);
+    assert!(
+        s.held_bytes > 0 && s.held_bytes < seg(0).len() as u64 * 3,
+        "{}",
+        s.held_bytes
+    );
     let hls_seqs: Vec<u64> = hls.renditions[0].segments.iter().map(|x| x.seq).collect();
     assert_eq!(hls_seqs, [SEED + 2, SEED + 3]);
     assert_eq!(p.stats().evicted, 2);

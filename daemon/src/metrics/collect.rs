@@ -343,6 +343,15 @@ fn cmaf_channels(chans: &[Chan], w: &mut Writer) {
             w.sample(name, &c.labels(), Value::Int(field(&s.stats)));
         }
     }
+    let name = "streampack_channel_cmaf_held_bytes";
+    w.family(
+        name,
+        Kind::Gauge,
+        "Bytes of CMAF init and media segments a channel holds for its cmaf endpoints.",
+    );
+    for (c, s) in &snaps {
+        w.sample(name, &c.labels(), Value::Int(s.held_bytes));
+    }
 }
 
 /// Calls `f` for every endpoint of every channel with its labels.
