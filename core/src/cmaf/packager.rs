@@ -11,6 +11,11 @@
 //!   window then starts after it (playlists and timelines stay gapless, the live edge plays on).
 //! - Discontinuities of the HLS output become `EXT-X-DISCONTINUITY` in the fMP4 playlists and a
 //!   new DASH Period (id `p<discontinuity sequence>`); the repackager restarts there.
+//! - Init segments are versioned per track (`init<k>.mp4`, a new `k` when the bytes change).
+//!   HLS follows each change with `EXT-X-MAP`; a DASH Representation names one init per
+//!   Period (its newest), so parameters that change without a discontinuity (which encoders
+//!   do not do) reach DASH players only at the next Period.
+//! - Timing of the DASH Periods: see the `manifests` module; audio is the first rendition's.
 //! - fMP4 HLS input is not repackaged: renditions whose segments are not `.ts` are left out,
 //!   and a channel with no TS rendition gets [`CmafSnapshot::refused`] (an `hls` endpoint
 //!   serves fMP4 input as it is).
