@@ -87,15 +87,17 @@ impl InputStore {
         if restarted {
             self.run = self.run.wrapping_add(1);
             if let Some(prev) = self.mpd.take() {
-                for path in media_paths(&prev.mpd) {
-                    if self
-                        .objects
-                        .get(path)
-                        .is_some_and(|o| o.arrived_mono_ms <= prev.stored_mono_ms)
-                    {
-                        self.objects.remove(path);
-                    }
-                }
+                let reps: Vec<&RepresentationIn> = prev
+                    .mpd
+                    .periods
+                    .iter()
+                    .flat_map(|p| p.adaptation_sets.iter())
+                    .flat_map(|a| a.representations.iter())
+                    .collect();
+                self.objects.retain(|path, o| {
+                    o.arrived_mono_ms > prev.stored_mono_ms
+                        || !reps.iter().any(|r| is_media_of(r, path))
+                });
             }
         }
         let listed = listed_paths(&mpd);
@@ -189,17 +191,13 @@ fn leader_end(mpd: &MpdIn) -> Option<(&str, u64)> {
     }
 }
 
-/// Paths of the media segments `mpd` lists (not its init segments).
-fn media_paths(mpd: &MpdIn) -> impl Iterator<Item = &str> {
-    mpd.periods
-        .iter()
-        .flat_map(|p| p.adaptation_sets.iter())
-        .flat_map(|a| a.representations.iter())
-        .flat_map(|r| match &r.segments {
-            SegmentsIn::Listed(s) => s.as_slice(),
-            SegmentsIn::Numbered { .. } => &[],
-        })
-        .map(|s| s.path.as_str())
+/// Whether `path` is one of `rep`'s media segments (listed, or matching its `@duration`
+/// template).
+fn is_media_of(rep: &RepresentationIn, path: &str) -> bool {
+    match &rep.segments {
+        SegmentsIn::Listed(s) => s.iter().any(|s| s.path == path),
+        SegmentsIn::Numbered { .. } => rep.segments.numbered_match(path).is_some(),
+    }
 }
 
 fn listed_paths(mpd: &MpdIn) -> HashSet<String> {
