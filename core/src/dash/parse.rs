@@ -335,18 +335,19 @@ fn parse_representation(
     let media_text = tattr("media")
         .ok_or_else(|| format!("Representation {id:?}: SegmentTemplate has no @media"))?;
     let media = Template::parse(media_text, &id, bandwidth)?;
-    let init = match tattr("initialization") {
-        Some(t) => {
-            let t = Template::parse(t, &id, bandwidth)?;
-            if !t.is_constant() {
-                return Err(format!(
-                    "Representation {id:?}: $Number$/$Time$ in @initialization"
-                ));
-            }
-            Some(join(&dir, &t.expand(0, 0))?)
-        }
-        None => None,
-    };
+    // The isoff-live profile the origin serves needs an init segment per Representation.
+    let init_text = tattr("initialization").ok_or_else(|| {
+        format!(
+            "Representation {id:?}: SegmentTemplate has no @initialization (self-initializing segments are not supported)"
+        )
+    })?;
+    let init_template = Template::parse(init_text, &id, bandwidth)?;
+    if !init_template.is_constant() {
+        return Err(format!(
+            "Representation {id:?}: $Number$/$Time$ in @initialization"
+        ));
+    }
+    let init = Some(join(&dir, &init_template.expand(0, 0))?);
     let timeline = templates
         .iter()
         .find_map(|t| first_child(*t, "SegmentTimeline"));
@@ -574,7 +575,11 @@ fn with_base_url(dir: &str, n: Node<'_, '_>) -> Result<String, String> {
     }
     if text.ends_with('/') {
         let joined = join(dir, &format!("{text}_"))?;
-        Ok(joined[..joined.len() - 1].to_string())
+        match joined.strip_suffix('_') {
+            Some(d) => Ok(d.to_string()),
+            // A query or fragment swallowed the placeholder: `sub?x/` is the file `sub`.
+            None => Ok(parent_dir(&joined)),
+        }
     } else {
         Ok(parent_dir(&join(dir, text)?))
     }

@@ -181,49 +181,74 @@ fn bad_inputs_say_why() {
             "only SegmentTemplate",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Time$.m4s" duration="2"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Time$.m4s" duration="2"/></Representation>"#),
             "$Time$ needs a SegmentTimeline",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number$.m4s"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$.m4s"/></Representation>"#),
             "neither SegmentTimeline nor @duration",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Nope$.m4s" duration="2"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Nope$.m4s" duration="2"/></Representation>"#),
             "unsupported identifier",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number.m4s" duration="2"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number.m4s" duration="2"/></Representation>"#),
             "unterminated",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="http://cdn/$Number$.m4s" duration="2"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="http://cdn/$Number$.m4s" duration="2"/></Representation>"#),
             "absolute URI",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number$.m4s"><SegmentTimeline><S t="0"/></SegmentTimeline></SegmentTemplate></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$.m4s"><SegmentTimeline><S t="0"/></SegmentTimeline></SegmentTemplate></Representation>"#),
             "S without @d",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number$.m4s"><SegmentTimeline><S t="0" d="1" r="999999999"/></SegmentTimeline></SegmentTemplate></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$.m4s"><SegmentTimeline><S t="0" d="1" r="999999999"/></SegmentTimeline></SegmentTemplate></Representation>"#),
             "more than",
         ),
         (
-            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number$.m4s" timescale="x" duration="2"/></Representation>"#),
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$.m4s" timescale="x" duration="2"/></Representation>"#),
             "not a number",
+        ),
+        (
+            mpd_with(r#"<Representation id="a"><SegmentTemplate media="$Number$.m4s" duration="2"/></Representation>"#),
+            "no @initialization",
+        ),
+        (
+            mpd_with(r#"<Representation id="a"><SegmentTemplate initialization="$Number$.mp4" media="$Number$.m4s" duration="2"/></Representation>"#),
+            "in @initialization",
         ),
         (
             r#"<MPD type="static"><Period start="soon"/></MPD>"#.into(),
             "not an xs:duration",
         ),
         (
-            r#"<MPD type="static"><Period><AdaptationSet><Representation id="a"><SegmentTemplate media="$Number$" duration="1"/></Representation></AdaptationSet></Period></MPD>"#.into(),
+            r#"<MPD type="static"><Period><AdaptationSet><Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$" duration="1"/></Representation></AdaptationSet></Period></MPD>"#.into(),
             "cannot tell the content type",
         ),
     ];
     for (text, want) in cases {
         let err = parse_mpd("main.mpd", text.as_bytes()).unwrap_err();
         assert!(err.contains(want), "{text}\n→ {err}\n(want {want:?})");
+    }
+}
+
+#[test]
+fn base_urls_with_queries_do_not_break_paths() {
+    for base in ["é?/", "sub?x/", "a/b#c/", "x/"] {
+        let text = format!(
+            r#"<MPD type="static"><BaseURL>{base}</BaseURL><Period><AdaptationSet mimeType="video/mp4"><Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$.m4s" duration="1"/></Representation></AdaptationSet></Period></MPD>"#
+        );
+        let m = parse_mpd("main.mpd", text.as_bytes()).unwrap();
+        let init = m.periods[0].adaptation_sets[0].representations[0]
+            .init
+            .clone();
+        assert!(
+            init.as_deref().is_some_and(|i| i.ends_with("i.mp4")),
+            "{base}: {init:?}"
+        );
     }
 }
 
@@ -252,4 +277,145 @@ fn template_widths() {
     assert_eq!(t.expand(42, 7), "a00042-007-$");
     assert!(Template::parse("$Number%5x$", "r", 1).is_err());
     assert!(Template::parse("$RepresentationID%02d$", "r", 1).is_err());
+}
+
+mod round_trip {
+    use super::super::*;
+    use crate::dash::mpd::{self, render, timeline_from};
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9&<>\"'_-]{1,8}"
+    }
+
+    fn representation() -> impl Strategy<Value = mpd::Representation> {
+        (
+            name(),
+            1..10_000_000u64,
+            "[a-z0-9.]{0,12}",
+            1..100_000u32,
+            0..1_000_000u64,
+            1..1_000_000u64,
+            prop::collection::vec((1..50_000u64, 0..3u64), 1..6),
+        )
+            .prop_map(
+                |(id, bandwidth, codecs, timescale, pto, start_number, durs)| {
+                    let mut t = pto;
+                    let mut segs = Vec::new();
+                    for (d, gap) in durs {
+                        t += gap * d;
+                        segs.push((t, d));
+                        t += d;
+                    }
+                    mpd::Representation {
+                        template: mpd::SegmentTemplate {
+                            timescale,
+                            presentation_time_offset: pto,
+                            initialization: format!("{id}/init1.m4s"),
+                            media: format!("{id}/$Number$.m4s"),
+                            start_number,
+                            timeline: timeline_from(segs),
+                        },
+                        id,
+                        bandwidth,
+                        codecs,
+                        width: Some(640),
+                        height: None,
+                        frame_rate: None,
+                        audio_sampling_rate: None,
+                        audio_channels: Some(2),
+                    }
+                },
+            )
+    }
+
+    fn model() -> impl Strategy<Value = mpd::Mpd> {
+        let set = (any::<bool>(), prop::collection::vec(representation(), 1..3)).prop_map(
+            |(video, representations)| mpd::AdaptationSet {
+                id: 0,
+                content_type: if video {
+                    mpd::ContentType::Video
+                } else {
+                    mpd::ContentType::Audio
+                },
+                mime_type: if video { "video/mp4" } else { "audio/mp4" }.into(),
+                lang: Some("en".into()),
+                segment_alignment: true,
+                representations,
+            },
+        );
+        let period = (name(), 0..1_000_000u64, prop::collection::vec(set, 1..3)).prop_map(
+            |(id, start_ms, adaptation_sets)| mpd::Period {
+                id,
+                start_ms,
+                adaptation_sets,
+            },
+        );
+        (any::<bool>(), prop::collection::vec(period, 1..3)).prop_map(|(dynamic, mut periods)| {
+            periods.sort_by_key(|p| p.start_ms);
+            mpd::Mpd {
+                dynamic,
+                availability_start_unix_ms: 1_795_482_000_000,
+                publish_time_unix_ms: 1_795_482_000_500,
+                time_shift_buffer_ms: 600_000,
+                min_update_period_ms: 2_000,
+                suggested_presentation_delay_ms: 6_000,
+                min_buffer_time_ms: 2_000,
+                max_segment_duration_ms: 2_000,
+                media_presentation_duration_ms: (!dynamic).then_some(1_000_000),
+                utc_timing: vec![mpd::UtcTiming::origin()],
+                periods,
+            }
+        })
+    }
+
+    proptest! {
+        /// Render, parse back: every Period, Representation and segment comes back as modelled.
+        #[test]
+        fn rendered_mpds_parse_back(m in model()) {
+            let text = render(&m);
+            let back = parse_mpd("main.mpd", text.as_bytes()).unwrap();
+            prop_assert_eq!(back.dynamic, m.dynamic);
+            prop_assert_eq!(back.periods.len(), m.periods.len());
+            for (p, q) in m.periods.iter().zip(&back.periods) {
+                prop_assert_eq!(&p.id, &q.id);
+                prop_assert_eq!(p.start_ms, q.start_ms);
+                for (a, b) in p.adaptation_sets.iter().zip(&q.adaptation_sets) {
+                    prop_assert_eq!(a.content_type, b.content_type);
+                    prop_assert_eq!(&a.lang, &b.lang);
+                    for (r, s) in a.representations.iter().zip(&b.representations) {
+                        prop_assert_eq!(&r.id, &s.id);
+                        prop_assert_eq!(r.bandwidth, s.bandwidth);
+                        prop_assert_eq!(&r.codecs, &s.codecs);
+                        prop_assert_eq!(r.audio_channels, s.audio_channels);
+                        prop_assert_eq!(r.template.timescale, s.timescale);
+                        prop_assert_eq!(r.template.presentation_time_offset, s.presentation_time_offset);
+                        prop_assert_eq!(s.init.clone(), Some(r.template.initialization.clone()));
+                        let SegmentsIn::Listed(segs) = &s.segments else { panic!("listed") };
+                        let want: Vec<(u64, u64, u64, String)> = r.template.timeline.iter()
+                            .flat_map(|e| (0..=u64::from(e.r)).map(move |k| (e.t + k * e.d, e.d)))
+                            .enumerate()
+                            .map(|(i, (t, d))| {
+                                let n = r.template.start_number + i as u64;
+                                (n, t, d, format!("{}/{n}.m4s", r.id))
+                            })
+                            .collect();
+                        let got: Vec<(u64, u64, u64, String)> =
+                            segs.iter().map(|x| (x.number, x.t, x.d, x.path.clone())).collect();
+                        prop_assert_eq!(got, want);
+                    }
+                }
+            }
+        }
+
+        /// Arbitrary bytes, and real MPDs with a byte changed, never panic the parser.
+        #[test]
+        fn the_parser_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512), at in any::<usize>(), b in any::<u8>()) {
+            let _ = parse_mpd("main.mpd", &bytes);
+            let mut real = super::sample("ffmpeg_timeline_live.mpd");
+            let i = at % real.len();
+            real[i] = b;
+            let _ = parse_mpd("main.mpd", &real);
+        }
+    }
 }

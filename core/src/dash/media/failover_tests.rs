@@ -141,3 +141,34 @@ fn the_output_returns_to_the_preferred_input_only_when_aligned() {
     assert_eq!(events, vec![(Some(B), P, true)]);
     assert_eq!(shape(&mut dm).len(), 1);
 }
+
+#[test]
+fn the_same_clock_running_late_is_not_aligned() {
+    let mut dm = DashMedia::new(MediaParams::new(3_000, 600_000), t0());
+    let mut a = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    // Same timestamps and init segments, but each segment arrives three segments later.
+    let mut b = Enc::new(B, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    for i in 0..6 {
+        now = now.plus_ms(2_000);
+        a.step(&mut dm, now);
+        if i >= 3 {
+            b.step(&mut dm, now.plus_ms(300));
+        }
+    }
+    for _ in 0..3 {
+        now = now.plus_ms(2_000);
+        b.step(&mut dm, now);
+    }
+    assert!(!dm.snapshot().status.aligned);
+    for _ in 0..3 {
+        now = now.plus_ms(2_000);
+        b.step(&mut dm, now);
+    }
+    let events: Vec<_> = switched(&mut dm)
+        .into_iter()
+        .filter(|e| e.0.is_some())
+        .collect();
+    assert_eq!(events, vec![(Some(P), B, false)]);
+    assert_eq!(shape(&mut dm).len(), 2);
+}

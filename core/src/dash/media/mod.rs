@@ -1,5 +1,5 @@
-//! A DASH channel's live media: what its two inputs pushed ([`store`]), the origin's own output
-//! timeline ([`output`]: Periods, numbering, timing) and the immutable snapshots pull requests
+//! A DASH channel's live media: what its two inputs pushed (`store`), the origin's own output
+//! timeline (`output`: Periods, numbering, timing) and the immutable snapshots pull requests
 //! read ([`DashSnapshot`]).
 //!
 //! [`DashMedia`] is owned by one thread (the channel's owner shard); it is sans-io: callers pass
@@ -9,16 +9,21 @@
 //! A path ending in `.mpd` is the input's MPD: parsed ([`crate::dash::parse`]); a bad one is
 //! refused with the reason ([`IngestError::BadPlaylist`]) and the previous one stays in
 //! force. Anything else with an fMP4/WebM extension is stored by path, whether the MPD lists it
-//! yet or not. A segment is published when the active input's MPD lists it and its bytes (and
-//! its init segment's) are here; a listed segment still missing while a later one has been
-//! here for `max_segment_duration` is skipped (a gap in the timeline). A segment longer than
+//! yet or not; HLS playlists (ffmpeg's `-hls_playlist 1`) are accepted and ignored; other
+//! extensions are refused ([`IngestError::UnsupportedMedia`]).
+//!
+//! A segment is published when the active input's MPD lists it and its bytes (and its init
+//! segment's) are here; a listed segment still missing while a later one has been here for its
+//! duration (at most `max_segment_duration`; at once for a Representation's first segment in a
+//! Period) is skipped, a gap in the timeline. A segment longer than
 //! `max_segment_duration` (plus [`OVERLONG_TOLERANCE_MS`]) is refused: counted in
 //! [`MediaStatus::refused_segments`], named in [`PutOutcome::warnings`].
 //!
 //! # DELETE
 //! A segment the encoder deleted *and* no longer lists stops being served (from the front of
-//! its Representation only: the served timeline never gets a hole). One still listed, or only
-//! unlisted, is kept while it is in the window.
+//! its Representation only: the served timeline never gets a hole; and each Representation of
+//! the newest Period keeps its newest segment, so the MPD never falls back to older media).
+//! One still listed, or only unlisted, is kept while it is in the window.
 //!
 //! # Window
 //! Segments that ended more than `max_playlist_duration` before the newest one are dropped;
@@ -167,7 +172,7 @@ impl DashMedia {
             Some("mpd") => {
                 let mpd = parse_mpd(path, &body)
                     .map_err(|why| IngestError::BadPlaylist(format!("{path}: {why}")))?;
-                if store.put_mpd(mpd) {
+                if store.put_mpd(mpd, now.mono_ms) {
                     self.tracker.restarted(input);
                     self.last_delivered[input.index()] = None;
                     if self.active == Some(input) {
@@ -176,6 +181,13 @@ impl DashMedia {
                 }
             }
             Some(e) if SEGMENT_EXTENSIONS.contains(&e) => store.put_object(path, body, now.mono_ms),
+            // ffmpeg's dash muxer writes HLS playlists beside the MPD with `-hls_playlist 1`:
+            // not an error, nothing to serve either.
+            Some("m3u8") => {
+                return Ok(PutOutcome {
+                    warnings: vec![format!("{path}: HLS playlist on a DASH input, ignored")],
+                })
+            }
             _ => {
                 return Err(IngestError::UnsupportedMedia(format!(
                     "{path}: a DASH input takes an .mpd manifest and fMP4 segments (.m4s, .mp4, .cmfv, .cmfa…)"

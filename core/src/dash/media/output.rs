@@ -8,12 +8,13 @@
 //! with `n` its first segment number (unique, never reused).
 //!
 //! # Timing
-//! `availabilityStartTime` (AST) is chosen once, when the first segment is published:
-//! `AST = published_at − duration(first segment)`, so that the availability time a player
-//! computes (`AST + Period@start + (t − presentationTimeOffset) / timescale + d`) is about when
-//! each segment actually reached the origin. A later Period starts at
-//! `max(published_at − d − AST, end of the previous Period's media)`: a gap while no input
-//! delivered is a gap in the presentation, and the live edge stays where the media is.
+//! `availabilityStartTime` (AST) is chosen once, when the first Period opens:
+//! `AST = now − (media the Period published at once, from its time 0 to the end of its newest
+//! segment)` (one segment's duration when the input starts), so that the availability time a
+//! player computes (`AST + Period@start + (t − presentationTimeOffset) / timescale + d`) is
+//! about when each segment actually reached the origin. A later Period starts at
+//! `max(now − its published media − AST, end of the previous Period's media)`: a gap while no
+//! input delivered is a gap in the presentation, and the live edge stays where the media is.
 //! Within a Period, output time 0 is the input's presentation time of the segment that opened
 //! it (the *anchor*), applied alike to every Representation, so audio and video keep the
 //! encoder's sync: `presentationTimeOffset = input PTO + anchor`.
@@ -24,14 +25,15 @@
 //! `<rep>/init<k>.m4s` and `<rep>/<n>.m4s`, `<rep>` being `v0`, `a0`, `t0`… by content type.
 
 use super::period::{
-    advance_rep, deliverable, find_rep, out_set, ticks_to_ms_ceil, Ctx, OutPeriod, OutRep, Source,
-    Step,
+    advance_rep, deliverable, find_rep, out_set, ticks_to_ms_ceil, Ctx, OutPeriod, OutRep, OutSeg,
+    Source, Step,
 };
 use super::store::InputStore;
 use super::StartAt;
 use crate::channel::config::InputRole;
 use crate::dash::mpd::{self, ContentType};
 use crate::dash::parse::PeriodIn;
+use crate::dash::parse::SegmentIn;
 use std::collections::{HashMap, VecDeque};
 
 /// The whole output.
@@ -95,6 +97,7 @@ impl Output {
                 continue;
             };
             let src = cur.source.clone();
+            let cur_closed = cur.closed;
             let Some(pi) = mpd.periods.iter().position(|p| p.id == src.period) else {
                 // The input moved on to a Period we do not follow yet.
                 let next = mpd
@@ -111,10 +114,24 @@ impl Output {
                 }
             };
             let p_in = &mpd.periods[pi];
-            let (c, init_changed_at) = self.advance_period(p_in, ctx);
-            changed |= c;
-            if let Some(t) = init_changed_at {
-                if self.open(p_in, StartAt::First, Some(t), ctx) {
+            if !cur_closed {
+                let (c, init_changed) = self.advance_period(p_in, ctx);
+                changed |= c;
+                if init_changed {
+                    if let Some(p) = self.periods.back_mut() {
+                        p.closed = true;
+                    }
+                }
+            }
+            if self.periods.back().is_some_and(|p| p.closed) {
+                // Reopen from the leader's next segment (its times are in the leader's ticks)
+                // once it is deliverable; until then the closed Period holds.
+                let from = self
+                    .periods
+                    .back()
+                    .and_then(|p| p.reps().next())
+                    .map(OutRep::resume_from);
+                if self.open(p_in, StartAt::First, from, ctx) {
                     changed = true;
                     continue;
                 }
@@ -124,8 +141,12 @@ impl Output {
                 .periods
                 .back()
                 .is_some_and(|p| p.reps().all(|r| r.caught_up));
-            match mpd.periods.get(pi + 1) {
-                Some(next) if all_caught_up => {
+            let next = mpd.periods.get(pi + 1);
+            // A Period whose last segments never come is left once the next one has had a
+            // deliverable segment for a whole maximum segment duration.
+            let give_up = next.is_some_and(|n| waited_long_enough(n, ctx));
+            match next {
+                Some(next) if all_caught_up || give_up => {
                     if self.open(next, StartAt::First, None, ctx) {
                         changed = true;
                         continue;
@@ -144,16 +165,15 @@ impl Output {
     }
 
     /// Publishes the next segments of every Representation of the current Period. Returns
-    /// whether anything was published and, if a Representation's init segment changed, the
-    /// input time its leader should reopen from.
-    fn advance_period(&mut self, p_in: &PeriodIn, ctx: &mut Ctx<'_>) -> (bool, Option<u64>) {
+    /// whether anything was published and whether a Representation's init segment changed.
+    fn advance_period(&mut self, p_in: &PeriodIn, ctx: &mut Ctx<'_>) -> (bool, bool) {
         let Some(period) = self.periods.back_mut() else {
-            return (false, None);
+            return (false, false);
         };
         let mut changed = false;
-        let mut init_changed = None;
+        let mut init_changed = false;
         for (ai, set) in period.sets.iter_mut().enumerate() {
-            let ct = set.content_type_str;
+            let ct = set.segment_mime;
             for rep in &mut set.reps {
                 let Some(r_in) = find_rep(p_in, ai, &rep.src_id) else {
                     continue;
@@ -161,9 +181,7 @@ impl Output {
                 let segs = ctx.store.segments(r_in);
                 match advance_rep(rep, r_in, &segs, ct, &mut self.init_k, ctx) {
                     Step::Published(c) => changed |= c,
-                    Step::InitChanged(t) => {
-                        init_changed.get_or_insert(t);
-                    }
+                    Step::InitChanged => init_changed = true,
                 }
                 self.next_free = self.next_free.max(rep.next_number);
             }
@@ -199,16 +217,7 @@ impl Output {
         let Some(first) = first else {
             return false;
         };
-        let d_ms = ticks_to_ms_ceil(first.d, leader.timescale);
-        let began = ctx.now.unix_ms.saturating_sub(d_ms);
-        let first_ever = self.ast.is_none();
-        let ast = *self.ast.get_or_insert(began);
-        let start_ms = if first_ever {
-            0
-        } else {
-            let prev_end = self.periods.back().map_or(0, OutPeriod::end_ms);
-            began.saturating_sub(ast).max(prev_end)
-        };
+        let prev_end = self.periods.back().map_or(0, OutPeriod::end_ms);
         // The anchor as a fraction of a second kept in the leader's ticks, converted per
         // Representation.
         let anchor_ticks = first.t.saturating_sub(leader.presentation_time_offset);
@@ -221,7 +230,8 @@ impl Output {
             .collect();
         self.periods.push_back(OutPeriod {
             id: format!("p{number}"),
-            start_ms,
+            start_ms: 0,
+            closed: false,
             source: Source {
                 role: ctx.role,
                 run: ctx.store.run,
@@ -232,6 +242,16 @@ impl Output {
         });
         self.ended = false;
         self.advance_period(p_in, ctx);
+        // Timing (module docs): what was just published is available now. From the newest
+        // segment, not the first: an input listing several segments at once must not put
+        // the live edge in the future for good.
+        let published_ms = self.periods.back().map_or(0, OutPeriod::end_ms);
+        let began = ctx.now.unix_ms.saturating_sub(published_ms);
+        let first_ever = self.ast.is_none();
+        let ast = *self.ast.get_or_insert(began);
+        if let Some(p) = self.periods.back_mut().filter(|_| !first_ever) {
+            p.start_ms = began.saturating_sub(ast).max(prev_end);
+        }
         true
     }
 
@@ -267,7 +287,9 @@ impl Output {
 
     /// Whether `store` (another input) can continue the current Period seamlessly: the same
     /// structure and init segments, and its leader lists at least two of the segment times
-    /// the output already published from the other input (the same clock).
+    /// the output already published (the same media clock), each pushed within half a segment
+    /// of the published one (the same moment: an encoder running late by several segments on
+    /// the same clock would put the live edge behind the availability times).
     pub fn aligned_with(&self, store: &InputStore) -> bool {
         let (Some(period), Some(mpd)) = (self.periods.back(), store.mpd.as_ref()) else {
             return false;
@@ -305,29 +327,39 @@ impl Output {
         };
         let tol = u64::from(r.timescale / 25).max(1);
         let theirs = store.segments(r);
+        let same = |o: &OutSeg, s: &SegmentIn| {
+            let half_ms = ticks_to_ms_ceil(o.d, r.timescale) / 2;
+            s.t.abs_diff(o.t) <= tol
+                && s.d.abs_diff(o.d) <= tol.max(o.d / 20)
+                && store
+                    .objects
+                    .get(&s.path)
+                    .is_some_and(|x| x.arrived_mono_ms.abs_diff(o.arrived_mono_ms) <= half_ms)
+        };
         let common = rep
             .segments
             .iter()
-            .filter(|o| {
-                theirs
-                    .iter()
-                    .any(|s| s.t.abs_diff(o.t) <= tol && s.d.abs_diff(o.d) <= tol.max(o.d / 20))
-            })
+            .filter(|o| theirs.iter().any(|s| same(o, s)))
             .count();
         common >= 2
     }
 
     /// Withdraws, from the front of each Representation, segments their encoder deleted and
-    /// no longer lists (never from the middle: the served timeline stays whole).
+    /// no longer lists (never from the middle: the served timeline stays whole). A
+    /// Representation of the newest Period keeps its newest segment, so that the MPD never
+    /// goes back to an older Period's media.
     pub fn withdraw(&mut self, inputs: &[InputStore; 2]) -> bool {
         let mut changed = false;
-        for p in &mut self.periods {
+        let last = self.periods.len().saturating_sub(1);
+        for (i, p) in self.periods.iter_mut().enumerate() {
+            let keep = usize::from(i == last);
             for set in &mut p.sets {
                 for rep in &mut set.reps {
-                    while rep
-                        .segments
-                        .front()
-                        .is_some_and(|s| inputs[s.role.index()].withdrawn(&s.path, s.gen))
+                    while rep.segments.len() > keep
+                        && rep
+                            .segments
+                            .front()
+                            .is_some_and(|s| inputs[s.role.index()].withdrawn(&s.path, s.gen))
                     {
                         rep.segments.pop_front();
                         changed = true;
@@ -339,7 +371,7 @@ impl Output {
     }
 
     /// Keeps the window: drops segments that ended more than `window_ms` before the newest
-    /// segment's end.
+    /// segment's end (a Representation of the newest Period keeps its newest segment).
     pub fn trim(&mut self, window_ms: u64) -> bool {
         let newest = self
             .periods
@@ -349,11 +381,13 @@ impl Output {
             .unwrap_or(0);
         let cut = newest.saturating_sub(window_ms);
         let mut changed = false;
-        for p in &mut self.periods {
+        let last = self.periods.len().saturating_sub(1);
+        for (i, p) in self.periods.iter_mut().enumerate() {
             let start = p.start_ms;
+            let keep = usize::from(i == last);
             for set in &mut p.sets {
                 for rep in &mut set.reps {
-                    while let Some(s) = rep.segments.front() {
+                    while let Some(s) = rep.segments.front().filter(|_| rep.segments.len() > keep) {
                         let end = start.saturating_add(ticks_to_ms_ceil(
                             s.t.saturating_add(s.d).saturating_sub(rep.pto),
                             rep.info.timescale,
@@ -486,4 +520,22 @@ fn peak_bps(r: &OutRep) -> u64 {
         .max()
         .unwrap_or(0)
         .max(1)
+}
+
+/// Whether the leader of `p` has a deliverable segment that arrived at least
+/// `max_segment_ms` ago.
+fn waited_long_enough(p: &PeriodIn, ctx: &Ctx<'_>) -> bool {
+    let Some(leader) = p
+        .adaptation_sets
+        .first()
+        .and_then(|a| a.representations.first())
+    else {
+        return false;
+    };
+    ctx.store.segments(leader).iter().any(|s| {
+        deliverable(ctx.store, leader, s)
+            && ctx.store.objects.get(&s.path).is_some_and(|o| {
+                ctx.now.mono_ms.saturating_sub(o.arrived_mono_ms) >= ctx.max_segment_ms
+            })
+    })
 }

@@ -7,7 +7,7 @@ use super::EtagGen;
 use crate::channel::config::InputRole;
 use crate::channel::media::{MediaObject, OVERLONG_TOLERANCE_MS};
 use crate::dash::mpd::ContentType;
-use crate::dash::parse::{AdaptationSetIn, PeriodIn, RepresentationIn, SegmentIn};
+use crate::dash::parse::{AdaptationSetIn, PeriodIn, RepresentationIn, SegmentIn, SegmentsIn};
 use crate::time::Now;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -35,6 +35,8 @@ pub(crate) struct OutSeg {
     pub role: InputRole,
     pub path: String,
     pub gen: u64,
+    /// When its bytes reached the origin (monotonic ms): alignment evidence.
+    pub arrived_mono_ms: u64,
 }
 
 /// Where a Representation's next segment is in the input listing.
@@ -75,6 +77,15 @@ pub(crate) struct OutRep {
 }
 
 impl OutRep {
+    /// The earliest input time (ticks) its next segment may start at: where a Period
+    /// reopening after it resumes.
+    pub fn resume_from(&self) -> u64 {
+        match self.cursor {
+            Cursor::Overlapping(a) => a,
+            Cursor::After(x) => x.saturating_add(1),
+        }
+    }
+
     /// `startNumber`: the first segment's number.
     pub fn start_number(&self) -> u64 {
         self.segments.front().map_or(self.next_number, |s| s.number)
@@ -87,7 +98,8 @@ pub(crate) struct OutSet {
     pub content_type: ContentType,
     pub mime_type: String,
     pub lang: Option<String>,
-    pub content_type_str: &'static str,
+    /// `Content-Type` of its segments.
+    pub segment_mime: &'static str,
     pub reps: Vec<OutRep>,
 }
 
@@ -96,6 +108,8 @@ pub(crate) struct OutSet {
 pub(crate) struct OutPeriod {
     pub id: String,
     pub start_ms: u64,
+    /// An init segment changed: nothing more is published in it.
+    pub closed: bool,
     pub source: Source,
     pub sets: Vec<OutSet>,
 }
@@ -169,7 +183,11 @@ pub(crate) fn out_set(
             OutRep {
                 name,
                 src_id: r.id.clone(),
-                info: r.clone(),
+                // Attributes only: the listing is read from the input each time.
+                info: RepresentationIn {
+                    segments: SegmentsIn::Listed(Vec::new()),
+                    ..r.clone()
+                },
                 pto,
                 init: None,
                 segments: VecDeque::new(),
@@ -181,17 +199,19 @@ pub(crate) fn out_set(
         .collect();
     OutSet {
         content_type: a.content_type,
-        content_type_str: static_mime(&mime_type, a.content_type),
+        segment_mime: static_mime(&mime_type, a.content_type),
         mime_type,
         lang: a.lang.clone(),
         reps,
     }
 }
 
+/// What one Representation's step did.
 pub(crate) enum Step {
+    /// Whether it published anything.
     Published(bool),
-    /// The init segment changed at this input time (of this Representation).
-    InitChanged(u64),
+    /// Its init segment's bytes changed: the Period cannot go on.
+    InitChanged,
 }
 
 /// Whether segment `s` of `rep` can be published: its bytes and its init segment are here.
@@ -222,11 +242,20 @@ pub(crate) fn advance_rep(
         rep.caught_up = false;
         let s = &segs[i];
         let Some(obj) = store.objects.get(&s.path) else {
-            // Missing while a later one has been here for a whole segment: it is not coming.
+            // Missing while a later one has been here for this one's duration: it is not
+            // coming (an encoder pushes a Representation's segments in order). At the start of
+            // a Period there is nothing to keep continuous: no wait (ffmpeg names the first AAC
+            // segment with its negative time, `-1024`, and lists it at 0: that file never comes).
+            let wait_ms = if rep.segments.is_empty() {
+                0
+            } else {
+                ticks_to_ms_ceil(s.d, r_in.timescale).min(ctx.max_segment_ms)
+            };
             let later_here = segs[i + 1..].iter().any(|l| {
-                store.objects.get(&l.path).is_some_and(|o| {
-                    ctx.now.mono_ms.saturating_sub(o.arrived_mono_ms) >= ctx.max_segment_ms
-                })
+                store
+                    .objects
+                    .get(&l.path)
+                    .is_some_and(|o| ctx.now.mono_ms.saturating_sub(o.arrived_mono_ms) >= wait_ms)
             });
             if later_here {
                 rep.cursor = Cursor::After(s.t);
@@ -243,7 +272,7 @@ pub(crate) fn advance_rep(
         };
         match (&rep.init, init) {
             (Some((_, have)), Some(new)) if have.body != new.body => {
-                return Step::InitChanged(s.t);
+                return Step::InitChanged;
             }
             (None, Some(new)) => {
                 let k = init_k.entry(rep.name.clone()).or_insert(0);
@@ -272,6 +301,7 @@ pub(crate) fn advance_rep(
             role: ctx.role,
             path: s.path.clone(),
             gen: obj.gen,
+            arrived_mono_ms: obj.arrived_mono_ms,
         });
         rep.next_number = rep.next_number.saturating_add(1);
         changed = true;

@@ -105,72 +105,154 @@ fn check(dm: &mut DashMedia, newest: &mut HashMap<String, u64>) {
     }
 }
 
+/// Runs a script, checking the output after every step.
+fn run(ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut dm = DashMedia::new(MediaParams::new(4_000, 12_000), t0());
+    let mut now = t0();
+    let mut encs = [Enc::new(role(0), ASTS[0], 0), Enc::new(role(1), ASTS[0], 0)];
+    let mut newest: HashMap<String, u64> = HashMap::new();
+    let mut served: HashMap<String, String> = HashMap::new();
+    for op in ops.iter().cloned() {
+        now = now.plus_ms(137);
+        match op {
+            Op::Seg { input, rep, n } => {
+                let body = Bytes::from(format!("{input}-{rep}-{n}-{}", now.mono_ms));
+                dm.put(
+                    role(input),
+                    &format!("chunk-stream{rep}-{n:05}.m4s"),
+                    body,
+                    now,
+                )
+                .unwrap();
+            }
+            Op::Init { input, rep, tag } => {
+                let body = Bytes::from(format!("init-{rep}-{tag}"));
+                dm.put(role(input), &format!("init-stream{rep}.m4s"), body, now)
+                    .unwrap();
+            }
+            Op::Mpd {
+                input,
+                ast,
+                first,
+                len,
+                offset,
+                dynamic,
+            } => {
+                let body = mpd(ASTS[usize::from(ast)], first, first + len, offset, dynamic);
+                dm.put(role(input), "main.mpd", body, now).unwrap();
+            }
+            Op::Delete { input, rep, n } => {
+                dm.delete(role(input), &format!("chunk-stream{rep}-{n:05}.m4s"), now);
+            }
+            Op::Garbage { input } => {
+                let before = dm.snapshot().mpd.as_ref().map(|r| r.body.clone());
+                prop_assert!(dm
+                    .put(role(input), "main.mpd", Bytes::from_static(b"<MPD><"), now)
+                    .is_err());
+                let after = dm.snapshot().mpd.as_ref().map(|r| r.body.clone());
+                prop_assert_eq!(before, after);
+            }
+            Op::Step { input } => {
+                now = now.plus_ms(900);
+                encs[input].step(&mut dm, now);
+            }
+            Op::Restart { input, ast, offset } => {
+                encs[input] = Enc::new(role(input), ASTS[usize::from(ast)], offset);
+            }
+            Op::Tick { ms } => {
+                now = now.plus_ms(ms);
+                dm.tick(now);
+            }
+        }
+        let before = newest.clone();
+        check(&mut dm, &mut newest);
+        // Across snapshots: the newest number listed per Representation never goes down,
+        // and a path once served never names other bytes.
+        let snap = dm.snapshot();
+        if let Some(r) = snap.mpd.as_ref() {
+            let m = parse_mpd("main.mpd", &r.body).unwrap();
+            for rep in m
+                .periods
+                .last()
+                .into_iter()
+                .flat_map(|p| p.adaptation_sets.iter())
+                .flat_map(|a| a.representations.iter())
+            {
+                if let (SegmentsIn::Listed(segs), Some(prev)) = (&rep.segments, before.get(&rep.id))
+                {
+                    prop_assert!(segs[segs.len() - 1].number >= *prev, "{} went back", rep.id);
+                }
+            }
+        }
+        for path in snap.object_paths() {
+            let Lookup::Object(o) = snap.lookup("main.mpd", path) else {
+                unreachable!()
+            };
+            prop_assert!(path.split('/').nth(1).is_some_and(|f| f.starts_with("init")
+                || f.trim_end_matches(".m4s")
+                    .parse::<u64>()
+                    .is_ok_and(|n| n >= first_number(t0()))));
+            let body = String::from_utf8_lossy(&o.body).into_owned();
+            let e = served
+                .entry(path.to_string())
+                .or_insert_with(|| body.clone());
+            prop_assert_eq!(&*e, &body, "{} reused", path);
+        }
+        let _ = dm.drain_events();
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
     #[test]
     fn scripts_never_break_the_output(ops in prop::collection::vec(op(), 1..120)) {
-        let mut dm = DashMedia::new(MediaParams::new(4_000, 12_000), t0());
-        let mut now = t0();
-        let mut encs = [Enc::new(role(0), ASTS[0], 0), Enc::new(role(1), ASTS[0], 0)];
-        let mut newest: HashMap<String, u64> = HashMap::new();
-        let mut served: HashMap<String, String> = HashMap::new();
-        for op in ops {
-            now = now.plus_ms(137);
-            match op {
-                Op::Seg { input, rep, n } => {
-                    let body = Bytes::from(format!("{input}-{rep}-{n}-{}", now.mono_ms));
-                    dm.put(role(input), &format!("chunk-stream{rep}-{n:05}.m4s"), body, now).unwrap();
-                }
-                Op::Init { input, rep, tag } => {
-                    let body = Bytes::from(format!("init-{rep}-{tag}"));
-                    dm.put(role(input), &format!("init-stream{rep}.m4s"), body, now).unwrap();
-                }
-                Op::Mpd { input, ast, first, len, offset, dynamic } => {
-                    let body = mpd(ASTS[usize::from(ast)], first, first + len, offset, dynamic);
-                    dm.put(role(input), "main.mpd", body, now).unwrap();
-                }
-                Op::Delete { input, rep, n } => {
-                    dm.delete(role(input), &format!("chunk-stream{rep}-{n:05}.m4s"), now);
-                }
-                Op::Garbage { input } => {
-                    let before = dm.snapshot().mpd.as_ref().map(|r| r.body.clone());
-                    prop_assert!(dm.put(role(input), "main.mpd", Bytes::from_static(b"<MPD><"), now).is_err());
-                    let after = dm.snapshot().mpd.as_ref().map(|r| r.body.clone());
-                    prop_assert_eq!(before, after);
-                }
-                Op::Step { input } => {
-                    now = now.plus_ms(900);
-                    encs[input].step(&mut dm, now);
-                }
-                Op::Restart { input, ast, offset } => {
-                    encs[input] = Enc::new(role(input), ASTS[usize::from(ast)], offset);
-                }
-                Op::Tick { ms } => {
-                    now = now.plus_ms(ms);
-                    dm.tick(now);
-                }
-            }
-            let before = newest.clone();
-            check(&mut dm, &mut newest);
-            // Across snapshots: the newest number listed per Representation never goes down,
-            // and a path once served never names other bytes.
-            let snap = dm.snapshot();
-            if let Some(r) = snap.mpd.as_ref() {
-                let m = parse_mpd("main.mpd", &r.body).unwrap();
-                for rep in m.periods.last().into_iter().flat_map(|p| p.adaptation_sets.iter()).flat_map(|a| a.representations.iter()) {
-                    if let (SegmentsIn::Listed(segs), Some(prev)) = (&rep.segments, before.get(&rep.id)) {
-                        prop_assert!(segs[segs.len() - 1].number >= *prev, "{} went back", rep.id);
-                    }
-                }
-            }
-            for path in snap.object_paths() {
-                let Lookup::Object(o) = snap.lookup("main.mpd", path) else { unreachable!() };
-                prop_assert!(path.split('/').nth(1).is_some_and(|f| f.starts_with("init") || f.trim_end_matches(".m4s").parse::<u64>().is_ok_and(|n| n >= first_number(t0()))));
-                let body = String::from_utf8_lossy(&o.body).into_owned();
-                let e = served.entry(path.to_string()).or_insert_with(|| body.clone());
-                prop_assert_eq!(&*e, &body, "{} reused", path);
-            }
-            let _ = dm.drain_events();
-        }
+        run(&ops)?;
     }
+}
+
+/// Found by the proptest: a restarted encoder deleted the only segment of the new Period
+/// (the output waited for one it had deleted before), and the MPD fell back to the old
+/// Period's media.
+#[test]
+fn the_newest_period_keeps_a_segment_when_its_encoder_deletes_it() {
+    use Op::{Mpd, Seg, Step, Tick};
+    let mut ops = vec![Step { input: 0 }; 6];
+    ops.extend([
+        Tick { ms: 6531 },
+        Tick { ms: 6300 },
+        Step { input: 0 },
+        Seg {
+            input: 0,
+            rep: 0,
+            n: 4,
+        },
+        Seg {
+            input: 0,
+            rep: 0,
+            n: 6,
+        },
+        Seg {
+            input: 0,
+            rep: 0,
+            n: 1,
+        },
+        Mpd {
+            input: 0,
+            ast: 0,
+            first: 7,
+            len: 0,
+            offset: 2,
+            dynamic: false,
+        },
+        Step { input: 1 },
+        Seg {
+            input: 0,
+            rep: 0,
+            n: 1,
+        },
+        Step { input: 0 },
+        Step { input: 0 },
+    ]);
+    run(&ops).unwrap();
 }

@@ -213,6 +213,16 @@ fn a_bad_mpd_is_refused_and_the_previous_state_stays() {
         .put(P, "seg.ts", Bytes::from_static(b"x"), t0().plus_ms(30_000))
         .unwrap_err();
     assert_eq!(err.status_code(), 415);
+    let ok = dm
+        .put(
+            P,
+            "media_0.m3u8",
+            Bytes::from_static(b"#EXTM3U"),
+            t0().plus_ms(30_000),
+        )
+        .unwrap();
+    assert!(ok.warnings[0].contains("ignored"), "{:?}", ok.warnings);
+    assert_eq!(dm.snapshot().mpd.as_ref().unwrap().body, before.body);
 }
 
 /// An ffmpeg-like live MPD: video (`0`, 12800 Hz, 2 s) and audio (`1`, 48 kHz, 2 s) segments
@@ -598,7 +608,7 @@ fn a_missing_segment_is_skipped_once_a_later_one_waited_a_whole_segment() {
     }
     dm.put(P, "main.mpd", mpd(ast, 1, 3, 0, true), now).unwrap();
     assert_eq!(shape(&mut dm)[0].2[0].2, 1, "waits for segment 2");
-    now = now.plus_ms(3_999);
+    now = now.plus_ms(1_999);
     dm.tick(now);
     assert_eq!(shape(&mut dm)[0].2[0].2, 1);
     now = now.plus_ms(1);
@@ -620,6 +630,43 @@ fn a_missing_segment_is_skipped_once_a_later_one_waited_a_whole_segment() {
     )
     .unwrap();
     assert_eq!(shape(&mut dm)[0].2[0].2, 2);
+}
+
+/// ffmpeg names the first AAC segment after its negative time (`chunk-2--1024.m4s` with
+/// `-media_seg_name chunk-$RepresentationID$-$Time$.m4s`) while its MPD lists it at 0: that
+/// file never comes, and audio must not wait for it.
+#[test]
+fn a_first_segment_that_never_comes_does_not_hold_its_representation() {
+    let mut dm = DashMedia::new(params(), t0());
+    let now = t0().plus_ms(4_000);
+    for r in 0..2 {
+        dm.put(
+            P,
+            &format!("init-stream{r}.m4s"),
+            Bytes::from_static(b"i"),
+            now,
+        )
+        .unwrap();
+        for n in 1..=2 {
+            if r == 1 && n == 1 {
+                continue;
+            }
+            let path = format!("chunk-stream{r}-{n:05}.m4s");
+            dm.put(P, &path, Bytes::from(path.clone()), now).unwrap();
+        }
+    }
+    dm.put(
+        P,
+        "main.mpd",
+        mpd("2026-11-24T01:00:00Z", 1, 2, 0, true),
+        now,
+    )
+    .unwrap();
+    let first = first_number(t0());
+    assert_eq!(
+        shape(&mut dm)[0].2,
+        vec![("v0".to_string(), first, 2), ("a0".to_string(), first, 1)]
+    );
 }
 
 #[test]
@@ -651,5 +698,154 @@ fn an_init_segment_that_changes_opens_a_new_period() {
     assert!(matches!(
         dm.snapshot().lookup("main.mpd", "v0/init2.m4s"),
         Lookup::Object(o) if &o.body[..] == b"new parameters"
+    ));
+}
+
+#[test]
+fn availability_start_time_makes_the_newest_segment_available_when_published() {
+    // The origin hears of the input late: four segments listed at once.
+    let mut dm = DashMedia::new(params(), t0());
+    let now = t0().plus_ms(30_000);
+    for r in 0..2 {
+        dm.put(
+            P,
+            &format!("init-stream{r}.m4s"),
+            Bytes::from_static(b"i"),
+            now,
+        )
+        .unwrap();
+        for n in 1..=4 {
+            let path = format!("chunk-stream{r}-{n:05}.m4s");
+            dm.put(P, &path, Bytes::from(path.clone()), now).unwrap();
+        }
+    }
+    dm.put(
+        P,
+        "main.mpd",
+        mpd("2026-11-24T01:00:00Z", 1, 4, 0, true),
+        now,
+    )
+    .unwrap();
+    let text = mpd_text(&mut dm);
+    // now − 8 s of media: the fourth segment is available exactly now, not 6 s from now.
+    let want = crate::dash::mpd::format_datetime(now.unix_ms - 8_000);
+    assert!(
+        text.contains(&format!("availabilityStartTime=\"{want}\"")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_period_whose_last_segment_never_comes_is_left_for_the_next() {
+    let mut dm = DashMedia::new(params(), t0());
+    let now = t0().plus_ms(14_000);
+    for p in ["a-init.mp4", "b-init.mp4"] {
+        dm.put(P, p, Bytes::from(p), now).unwrap();
+    }
+    for t in [0, 2000, 4000, 6000] {
+        dm.put(P, &format!("a-{t}.m4s"), Bytes::from(format!("a{t}")), now)
+            .unwrap();
+    }
+    for t in [500, 2500] {
+        dm.put(P, &format!("b-{t}.m4s"), Bytes::from(format!("b{t}")), now)
+            .unwrap();
+    }
+    dm.put(
+        P,
+        "main.mpd",
+        Bytes::from_static(TWO_PERIODS.as_bytes()),
+        now,
+    )
+    .unwrap();
+    assert_eq!(shape(&mut dm).len(), 1, "waits for a-8000");
+    dm.tick(now.plus_ms(14_999));
+    assert_eq!(shape(&mut dm).len(), 1);
+    dm.tick(now.plus_ms(15_000));
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(s[1].2[0].2, 2);
+}
+
+#[test]
+fn an_audio_init_change_reopens_after_the_video_already_served() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    for _ in 0..3 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    dm.put(P, "init-stream1.m4s", Bytes::from_static(b"new audio"), now)
+        .unwrap();
+    for _ in 0..2 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    let first = first_number(t0());
+    // Video published its segment 4 in the old Period; the new one goes on with segment 5.
+    assert_eq!(s[0].2[0], ("v0".to_string(), first, 4));
+    assert_eq!(s[1].2[0], ("v0".to_string(), first + 4, 1));
+    assert_eq!(s[1].2[1], ("a0".to_string(), first + 4, 1));
+    let text = mpd_text(&mut dm);
+    assert!(text.contains(r#"<S t="102400" d="25600"/>"#), "{text}");
+}
+
+#[test]
+fn replays_an_ffmpeg_push_with_a_time_template() {
+    // Recorded with `-media_seg_name chunk-$RepresentationID$-$Time$.m4s`: the first audio
+    // segment arrives as `chunk-2--1024.m4s` while the MPD lists `chunk-2-0.m4s`.
+    let mut dm = DashMedia::new(params(), t0());
+    let mut audio_from_second_video_segment = None;
+    replay(&mut dm, P, "push_time", |_, dm, _| {
+        if dm.snapshot().mpd.is_none() {
+            return;
+        }
+        assert_all_referenced_resolve(dm);
+        let s = shape(dm);
+        if audio_from_second_video_segment.is_none() && s[0].2[0].2 >= 2 {
+            audio_from_second_video_segment = Some(s[0].2.iter().any(|r| r.0 == "a0"));
+        }
+    });
+    assert_eq!(audio_from_second_video_segment, Some(true));
+    let text = mpd_text(&mut dm);
+    assert!(text.contains("type=\"static\""), "{text}");
+    assert_golden("media_ffmpeg_time_end.mpd", &text);
+}
+
+#[test]
+fn a_restarted_encoder_reusing_file_names_never_gets_old_bytes_served() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    for _ in 0..4 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    // The new run's MPD lists segment 1 a moment before its bytes arrive; the old run's
+    // chunk-stream*-00001.m4s are still in the store.
+    now = now.plus_ms(4_000);
+    let new_ast = "2026-11-24T01:05:00Z";
+    dm.put(P, "main.mpd", mpd(new_ast, 1, 1, 0, true), now)
+        .unwrap();
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 1, "nothing of the new run yet: {s:?}");
+    for r in 0..2 {
+        let path = format!("chunk-stream{r}-00001.m4s");
+        dm.put(
+            P,
+            &path,
+            Bytes::from(format!("new run {r}")),
+            now.plus_ms(5),
+        )
+        .unwrap();
+    }
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    let n = s[1].2[0].1;
+    assert!(matches!(
+        dm.snapshot().lookup("main.mpd", &format!("v0/{n}.m4s")),
+        Lookup::Object(o) if &o.body[..] == b"new run 0"
     ));
 }
