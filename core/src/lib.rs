@@ -12,7 +12,8 @@
 //!   media state: ingest store, output timeline, sliding window, published snapshots.
 //! - [`ts`]: MPEG-2 transport stream demuxing (PAT/PMT, PES, H.264/H.265/ADTS, 33-bit time).
 //! - [`fmp4`]: fragmented MP4 boxes: a writer, a reader, CMAF init and media segments.
-//! - [`cmaf`]: TS segments repackaged into CMAF tracks (one init + one fragment per track).
+//! - [`cmaf`]: TS segments repackaged into CMAF tracks (one init + one fragment per track), and
+//!   the `cmaf` endpoints' packager (DASH MPD and fMP4 HLS from those tracks).
 //! - [`admin`]: the control-plane protocol spoken over the Unix socket (postcard frames).
 //! - [`state`]: the persisted control-plane state (what survives a restart).
 //! - [`id`]: 28-hex-character ids.

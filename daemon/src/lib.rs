@@ -5,7 +5,8 @@
 //! - [`server`]: start-up (state, `SO_REUSEPORT` listeners, one monoio executor per core with
 //!   io_uring or epoll, admin thread, readiness) and graceful shutdown.
 //! - [`conn`]: one connection's reads and writes (head + shared body in one `writev`).
-//! - [`ingest`] / [`pull`]: the two request handlers; [`dash`]: DASH pieces of pull (`/time`).
+//! - [`ingest`] / [`pull`]: the two request handlers; [`dash`]: DASH pieces of pull (`/time`);
+//!   [`cmaf`]: the CMAF endpoints' packager (run by the owner) and lookup (used by pull).
 //! - [`limits`]: connections per shard and per client, rate-limited logging of limit hits.
 //! - [`shard`]: the owner side of a shard: channels' media state, ingest applied, snapshots published;
 //!   [`media`]: that state, HLS or DASH by the channel's protocol.
@@ -18,6 +19,7 @@
 pub mod access_log;
 pub mod admin;
 pub mod clock;
+pub mod cmaf;
 pub mod config;
 pub mod conn;
 pub mod dash;

@@ -16,6 +16,7 @@ use streampack_core::http::{
 };
 
 use crate::access_log;
+use crate::cmaf;
 use crate::conn::Conn;
 use crate::dash;
 use crate::metrics::{self, EndpointMetrics, ObjectType};
@@ -138,8 +139,7 @@ async fn serve_request<'r>(
     }
     let manifest = endpoint.manifest_file();
     // Each protocol's snapshot stays loaded while the answer borrows from it.
-    let hls_snap;
-    let dash_snap;
+    let (hls_snap, dash_snap, cmaf_snap);
     let (lookup, manifest_type) = match endpoint.kind {
         EndpointType::Hls => {
             hls_snap = entry.media.hls.load();
@@ -156,11 +156,11 @@ async fn serve_request<'r>(
             (snap.lookup(&manifest, &route.rest), dash::MPD_TYPE)
         }
         EndpointType::Cmaf => {
-            let e = HttpError::new(
-                Status::NOT_IMPLEMENTED,
-                "this endpoint type is not served by this build",
-            );
-            return send_error(conn, &e, keep, head_only).await;
+            cmaf_snap = entry.media.cmaf.load();
+            match cmaf::lookup(cmaf_snap.as_deref(), endpoint, &route.rest) {
+                Ok(found) => found,
+                Err(e) => return send_unavailable(conn, &e, keep, head_only).await,
+            }
         }
     };
     let answer = match lookup {
@@ -239,7 +239,22 @@ async fn send_no_media_yet(conn: &mut Conn, keep: bool, head_only: bool) -> bool
         Status::SERVICE_UNAVAILABLE,
         "no input has delivered media to this channel yet",
     );
-    send_error_with(conn, &e, &[("Retry-After", b"2")], keep, head_only).await
+    send_unavailable(conn, &e, keep, head_only).await
+}
+
+/// Answers an error; a 503 (no media yet) says when to retry.
+async fn send_unavailable(
+    conn: &mut Conn,
+    e: &HttpError,
+    keep_alive: bool,
+    head_only: bool,
+) -> bool {
+    let extra: &[(&str, &[u8])] = if e.status == Status::SERVICE_UNAVAILABLE {
+        &[("Retry-After", b"2")]
+    } else {
+        &[]
+    };
+    send_error_with(conn, e, extra, keep_alive, head_only).await
 }
 
 /// Answers an error with [`ERROR_CORS`].

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use streampack_core::channel::media::{HlsSnapshot, MediaStatus};
 use streampack_core::channel::ChannelConfig;
+use streampack_core::cmaf::output::CmafSnapshot;
 use streampack_core::dash::DashSnapshot;
 use streampack_core::id::Id;
 use streampack_core::state::ControlState;
@@ -26,6 +27,9 @@ pub struct MediaSlot {
     pub hls: ArcSwapOption<HlsSnapshot>,
     /// Latest DASH output (DASH channels), `None` before the owner first published.
     pub dash: ArcSwapOption<DashSnapshot>,
+    /// Latest CMAF output (repackaged from `hls`), `None` unless the channel has a `cmaf`
+    /// endpoint.
+    pub cmaf: ArcSwapOption<CmafSnapshot>,
 }
 
 impl MediaSlot {

@@ -11,9 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use streampack_core::channel::media::{IngestError, MediaEvent, MediaParams, PutOutcome};
 use streampack_core::channel::{ChannelConfig, InputRole};
+use streampack_core::cmaf::packager::CmafPackager;
 use streampack_core::id::Id;
+use streampack_core::time::Now;
 
 use crate::clock;
+use crate::cmaf;
 use crate::media::OwnedMedia;
 use crate::registry::{MediaSlot, Shared};
 
@@ -56,6 +59,8 @@ struct Owned {
     params: MediaParams,
     slot: Arc<MediaSlot>,
     published: u64,
+    /// The channel's CMAF packager while it has a `cmaf` endpoint.
+    cmaf: Option<CmafPackager>,
 }
 
 fn params_of(shared: &Shared, c: &ChannelConfig) -> MediaParams {
@@ -112,6 +117,7 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
         params,
         slot: Arc::clone(&entry.media),
         published: u64::MAX,
+        cmaf: None,
     });
     if owned.params != params {
         owned.media.set_params(params, now);
@@ -127,7 +133,7 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
         )),
     };
     log_events(&op.channel, &mut owned.media);
-    publish(owned);
+    publish(owned, &op.channel, &entry.config, now);
     result
 }
 
@@ -168,12 +174,13 @@ fn log_events(channel: &Id, media: &mut OwnedMedia) {
     }
 }
 
-fn publish(owned: &mut Owned) {
+fn publish(owned: &mut Owned, id: &Id, config: &ChannelConfig, now: Now) {
     let v = owned.media.version();
     if v != owned.published {
         owned.media.publish(&owned.slot);
         owned.published = v;
     }
+    cmaf::publish(&mut owned.cmaf, id, config, &owned.slot, now);
 }
 
 async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Receiver<()>) {
@@ -198,7 +205,7 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
                 }
                 owned.media.tick(now);
                 log_events(id, &mut owned.media);
-                publish(owned);
+                publish(owned, id, &entry.config, now);
                 true
             }
             None => {

@@ -14,6 +14,8 @@
 //! - metrics: [`scrape`], [`Scrape`] (parsed `/metrics`).
 //! - DASH: [`ffmpeg_push_dash`] with [`DashPush`], [`Daemon::dash_channel`], [`mpd_check`]
 //!   (npm `mpd-parser`), [`xml_attr`], [`iso_duration_secs`].
+//! - CMAF endpoints: [`CmafFixture`], [`mpd_tracks`], [`playlist_all_uris`], [`mp4_top_boxes`],
+//!   [`ffprobe_codecs`].
 //!
 //! Each part lives in its own module (`tools`, `ports`, `daemon`, `http`, `hls`, `ffmpeg`,
 //! `browser`, `scrape`) and is
@@ -41,6 +43,8 @@ mod scrape;
 pub use scrape::*;
 mod dash;
 pub use dash::*;
+mod cmaf;
+pub use cmaf::*;
 
 /// How long a daemon may take to answer `status` after it was spawned.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);

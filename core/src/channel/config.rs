@@ -365,11 +365,12 @@ pub fn validate_description(d: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Checks that an endpoint type fits the channel's protocol, and is served by this build.
+/// Checks that an endpoint type fits the channel's protocol.
 pub fn validate_endpoint_type(protocol: Protocol, kind: EndpointType) -> Result<(), Invalid> {
     match (protocol, kind) {
-        (Protocol::Hls, EndpointType::Hls) => Ok(()),
         (Protocol::Dash, EndpointType::Dash) => Ok(()),
+        // cmaf: the HLS/TS input repackaged into fMP4, served as a DASH MPD and fMP4 HLS.
+        (Protocol::Hls, EndpointType::Hls) | (Protocol::Hls, EndpointType::Cmaf) => Ok(()),
         (Protocol::Dash, EndpointType::Hls) => Err(Invalid(
             "a dash channel cannot have hls endpoints: use --type dash".into(),
         )),
@@ -379,10 +380,6 @@ pub fn validate_endpoint_type(protocol: Protocol, kind: EndpointType) -> Result<
         (Protocol::Dash, EndpointType::Cmaf) => Err(Invalid(
             "cmaf endpoints repackage HLS/TS input: they exist only on hls channels; use --type dash".into(),
         )),
-        (Protocol::Hls, EndpointType::Cmaf) => Err(Invalid(format!(
-            "{} endpoints are not supported by this build yet",
-            kind.as_str()
-        ))),
     }
 }
 
@@ -438,7 +435,9 @@ mod tests {
         assert!(validate_endpoint_type(Protocol::Hls, EndpointType::Hls).is_ok());
         let e = validate_endpoint_type(Protocol::Dash, EndpointType::Hls).unwrap_err();
         assert!(e.0.contains("--type dash"), "{e}");
-        assert!(validate_endpoint_type(Protocol::Dash, EndpointType::Cmaf).is_err());
+        assert!(validate_endpoint_type(Protocol::Hls, EndpointType::Cmaf).is_ok());
+        let e = validate_endpoint_type(Protocol::Dash, EndpointType::Cmaf).unwrap_err();
+        assert!(e.0.contains("only on hls channels"), "{e}");
     }
 
     #[test]

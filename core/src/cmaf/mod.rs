@@ -5,7 +5,14 @@
 //! → access units and AAC frames with unwrapped timestamps → [`crate::fmp4`] writers. A
 //! [`Repackager`] is kept per rendition so decode times continue across segments (and across
 //! the 33-bit PTS wrap).
+//!
+//! The `cmaf` endpoints are built on top: [`packager::CmafPackager`] follows a channel's HLS
+//! output, repackages each new segment once and publishes a [`output::CmafSnapshot`] (DASH MPD,
+//! fMP4 HLS playlists, init and media segments).
 
+mod manifests;
+pub mod output;
+pub mod packager;
 mod repackage;
 
 pub use repackage::{RepackageStats, Repackager, MAX_SEGMENT_BYTES};

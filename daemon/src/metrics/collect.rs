@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use streampack_core::channel::media::MediaStatus;
 use streampack_core::channel::InputRole;
+use streampack_core::cmaf::output::PackagerStats;
 
 use super::expo::{Kind, Value, Writer};
 use super::{
@@ -48,6 +49,7 @@ pub fn render(shared: &Shared) -> String {
     daemon(shared, &chans, &mut w);
     inputs(shared, &chans, &mut w);
     channels(&chans, &mut w);
+    cmaf_channels(&chans, &mut w);
     endpoints(&chans, &mut w);
     w.finish()
 }
@@ -311,6 +313,42 @@ fn channels(chans: &[Chan], w: &mut Writer) {
             let v = c.status.as_ref().map_or(0, field);
             w.sample(name, &c.labels(), Value::Int(v));
         }
+    }
+}
+
+/// The CMAF packager's counters, for channels with a `cmaf` endpoint.
+fn cmaf_channels(chans: &[Chan], w: &mut Writer) {
+    type Field = fn(&PackagerStats) -> u64;
+    let families: [(&str, &str, Field); 2] = [
+        (
+            "streampack_channel_cmaf_repackaged_segments_total",
+            "TS segments repackaged into CMAF (once each) for a channel's cmaf endpoints.",
+            |s| s.repackaged,
+        ),
+        (
+            "streampack_channel_cmaf_repackage_failures_total",
+            "TS segments that could not be repackaged (skipped; the log says why).",
+            |s| s.failed,
+        ),
+    ];
+    let snaps: Vec<_> = chans
+        .iter()
+        .filter_map(|c| c.entry.media.cmaf.load_full().map(|s| (c, s)))
+        .collect();
+    for (name, help, field) in families {
+        w.family(name, Kind::Counter, help);
+        for (c, s) in &snaps {
+            w.sample(name, &c.labels(), Value::Int(field(&s.stats)));
+        }
+    }
+    let name = "streampack_channel_cmaf_held_bytes";
+    w.family(
+        name,
+        Kind::Gauge,
+        "Bytes of CMAF init and media segments a channel holds for its cmaf endpoints.",
+    );
+    for (c, s) in &snaps {
+        w.sample(name, &c.labels(), Value::Int(s.held_bytes));
     }
 }
 

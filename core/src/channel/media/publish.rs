@@ -56,6 +56,14 @@ pub(crate) fn build(cm: &mut ChannelMedia) -> HlsSnapshot {
             first_seq: r.segments.front().map_or(0, |s| s.entry.seq),
             segments: r.segments.iter().map(|s| s.entry.clone()).collect(),
             inits: r.inits.iter().cloned().collect(),
+            discontinuity_sequence: r.disc_seq,
+            discontinuities: r
+                .segments
+                .iter()
+                .filter(|s| s.discontinuity)
+                .map(|s| s.entry.seq)
+                .collect(),
+            ended: r.ended,
         });
     }
     let main_text = if live.is_empty() {

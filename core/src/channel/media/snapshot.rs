@@ -79,6 +79,13 @@ pub struct RenditionSnapshot {
     pub segments: Vec<SegmentEntry>,
     /// Init segments still referenced, by increasing `k`.
     pub inits: Vec<InitEntry>,
+    /// `EXT-X-DISCONTINUITY-SEQUENCE` of its playlist.
+    pub discontinuity_sequence: u64,
+    /// Sequence numbers of the segments its playlist puts an `EXT-X-DISCONTINUITY` before,
+    /// increasing (derived outputs such as CMAF break their timelines at the same places).
+    pub discontinuities: Vec<u64>,
+    /// Its playlist ends with `EXT-X-ENDLIST`.
+    pub ended: bool,
 }
 
 /// What a pull path resolves to.

@@ -1,0 +1,459 @@
+//! The CMAF endpoint's manifests, built from the packager's view of each rendition's window:
+//! the DASH MPD (on [`crate::dash::mpd`]) and the fMP4 HLS master and media playlists (on the
+//! HLS endpoint's own renderer, [`crate::hls::render_media`] / [`crate::hls::render_master`]).
+//!
+//! # DASH timing
+//! Each Period (one per discontinuity sequence number of the HLS output) is anchored once, when
+//! first seen: its reference time is the earliest presentation time of the first rendition's
+//! first fragment in it (`presentationTimeOffset` of every track, converted to the track's
+//! timescale), and its start is chosen so that the newest segment ends, in MPD time, when it
+//! was published (`availabilityStartTime + Period@start + media time = publish time`).
+//! `availabilityStartTime` is fixed by the first Period and never moves; a later Period starts
+//! no earlier than the previous one ends.
+
+use super::output::url_number;
+use super::packager::{Packaged, PackagedTrack, TrackInits, TRACK_SLOTS};
+use crate::channel::media::SegmentEntry;
+use crate::dash::mpd::{
+    self, AdaptationSet, ContentType, Mpd, Period, Representation, SegmentTemplate, UtcTiming,
+};
+use crate::hls::{render_master, render_media, MasterPlaylistIn, MediaIn, MediaPlaylistOut};
+use crate::hls::{SegmentOut, VariantIn};
+use std::collections::BTreeMap;
+
+const VIDEO: usize = 0;
+const AUDIO: usize = 1;
+/// `GROUP-ID` of the audio rendition in the HLS master.
+const AUDIO_GROUP: &str = "audio";
+
+/// One served segment of a rendition.
+#[derive(Debug)]
+pub(crate) struct KeptSeg<'a> {
+    pub seq: u64,
+    /// Discontinuity sequence number (RFC 8216 §6.2.2) of the segment.
+    pub dsn: u64,
+    /// An `EXT-X-DISCONTINUITY` precedes it.
+    pub discontinuity: bool,
+    pub source: &'a SegmentEntry,
+    pub packaged: &'a Packaged,
+}
+
+/// A rendition's served window.
+#[derive(Debug)]
+pub(crate) struct RenditionView<'a> {
+    pub name: &'a str,
+    /// Gapless, increasing `seq`; never empty.
+    pub segs: Vec<KeptSeg<'a>>,
+    pub ended: bool,
+    pub inits: &'a [TrackInits; 2],
+    /// `EXT-X-TARGETDURATION` per track slot (never shrinks).
+    pub targets: [u64; 2],
+    /// Peak segment bit rate per track slot since the stream started (never shrinks).
+    pub peak_bps: [u64; 2],
+}
+
+/// Where a DASH Period sits (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Anchor {
+    /// `Period@start`, ms after `availabilityStartTime`.
+    pub start_ms: u64,
+    /// Media time of the Period's start in `ref_timescale`.
+    pub ref_ticks: u64,
+    pub ref_timescale: u32,
+    /// Track slot the reference comes from.
+    pub ref_slot: usize,
+    /// End of its newest segment, ms after `availabilityStartTime`.
+    pub end_ms: u64,
+}
+
+impl Anchor {
+    /// `presentationTimeOffset` in a track of `timescale`.
+    fn pto(&self, timescale: u32) -> u64 {
+        rescale(self.ref_ticks, self.ref_timescale, timescale)
+    }
+}
+
+fn rescale(ticks: u64, from: u32, to: u32) -> u64 {
+    let v = u128::from(ticks) * u128::from(to) / u128::from(from.max(1));
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+/// Ticks of `timescale` in milliseconds, rounded.
+pub(crate) fn ms(ticks: u64, timescale: u32) -> u64 {
+    let ts = u128::from(timescale.max(1));
+    let v = (u128::from(ticks) * 1000 + ts / 2) / ts;
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+impl RenditionView<'_> {
+    /// The segments carrying track `slot`: those after the last one that lacks it.
+    fn track(&self, slot: usize) -> impl Iterator<Item = (&KeptSeg<'_>, &PackagedTrack)> {
+        let start = self
+            .segs
+            .iter()
+            .rposition(|s| s.packaged.tracks[slot].is_none())
+            .map_or(0, |i| i + 1);
+        self.segs[start..]
+            .iter()
+            .filter_map(move |s| s.packaged.tracks[slot].as_ref().map(|t| (s, t)))
+    }
+
+    fn has(&self, slot: usize) -> bool {
+        self.track(slot).next().is_some()
+    }
+
+    /// Peak bit rate of track `slot` (at least 1).
+    fn peak_bps(&self, slot: usize) -> u64 {
+        self.peak_bps[slot].max(1)
+    }
+
+    /// Track info of the newest init of `slot`.
+    fn info(&self, slot: usize) -> Option<&super::TrackInfo> {
+        let (_, t) = self.track(slot).last()?;
+        self.inits[slot].get(t.init_k).map(|v| &v.info)
+    }
+}
+
+/// The track timing reference of the first segment of `group` (video preferred).
+fn reference<'a>(seg: &KeptSeg<'a>) -> Option<(usize, &'a PackagedTrack)> {
+    [VIDEO, AUDIO]
+        .into_iter()
+        .find_map(|slot| seg.packaged.tracks[slot].as_ref().map(|t| (slot, t)))
+}
+
+/// Anchors the Periods of the first rendition that are new, updates the end of the others and
+/// forgets those that left the window.
+pub(crate) fn anchor_periods(
+    views: &[RenditionView<'_>],
+    periods: &mut BTreeMap<u64, Anchor>,
+    availability_start_unix_ms: &mut Option<u64>,
+) {
+    let Some(lead) = views.first() else {
+        return;
+    };
+    let mut i = 0;
+    while i < lead.segs.len() {
+        let dsn = lead.segs[i].dsn;
+        let n = lead.segs[i..].iter().take_while(|s| s.dsn == dsn).count();
+        let group = &lead.segs[i..i + n];
+        i += n;
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        let anchor = match periods.get(&dsn) {
+            Some(a) => *a,
+            None => {
+                let Some((slot, t)) = reference(first) else {
+                    continue;
+                };
+                let start_ms = match *availability_start_unix_ms {
+                    None => 0,
+                    Some(ast) => {
+                        let media_ms = period_end_media_ms(slot, t.ept, t.timescale, last);
+                        let prev_end = periods
+                            .range(..dsn)
+                            .next_back()
+                            .map_or(0, |(_, a)| a.end_ms);
+                        last.source
+                            .object
+                            .last_modified_unix_ms
+                            .saturating_sub(ast)
+                            .saturating_sub(media_ms)
+                            .max(prev_end)
+                    }
+                };
+                Anchor {
+                    start_ms,
+                    ref_ticks: t.ept,
+                    ref_timescale: t.timescale,
+                    ref_slot: slot,
+                    end_ms: start_ms,
+                }
+            }
+        };
+        let media_ms = period_end_media_ms(
+            anchor.ref_slot,
+            anchor.ref_ticks,
+            anchor.ref_timescale,
+            last,
+        );
+        if availability_start_unix_ms.is_none() {
+            *availability_start_unix_ms = Some(
+                last.source
+                    .object
+                    .last_modified_unix_ms
+                    .saturating_sub(media_ms),
+            );
+        }
+        periods.insert(
+            dsn,
+            Anchor {
+                end_ms: anchor.start_ms.saturating_add(media_ms).max(anchor.end_ms),
+                ..anchor
+            },
+        );
+    }
+    if let Some(first) = lead.segs.first() {
+        periods.retain(|d, _| *d >= first.dsn);
+    }
+}
+
+/// Media time from a Period's reference to the end of `last`, ms.
+fn period_end_media_ms(slot: usize, ref_ticks: u64, timescale: u32, last: &KeptSeg<'_>) -> u64 {
+    match last.packaged.tracks[slot].as_ref() {
+        Some(t) => ms(
+            t.ept.saturating_add(t.duration).saturating_sub(rescale(
+                ref_ticks,
+                timescale,
+                t.timescale,
+            )),
+            t.timescale,
+        ),
+        None => 0,
+    }
+}
+
+/// The rendition whose audio is served: the first one that has audio.
+fn audio_view<'a, 'b>(views: &'a [RenditionView<'b>]) -> Option<&'a RenditionView<'b>> {
+    views.iter().find(|v| v.has(AUDIO))
+}
+
+/// Renders the MPD.
+pub(crate) fn mpd(
+    views: &[RenditionView<'_>],
+    periods: &BTreeMap<u64, Anchor>,
+    availability_start_unix_ms: u64,
+    publish_time_unix_ms: u64,
+    ended: bool,
+) -> String {
+    let lead = &views[..views.len().min(1)];
+    let max_segment_ms = lead
+        .iter()
+        .flat_map(|v| v.segs.iter())
+        .map(|s| s.source.duration_ms)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let window_ms: u64 = lead
+        .iter()
+        .flat_map(|v| v.segs.iter())
+        .map(|s| s.source.duration_ms)
+        .sum();
+    let audio = audio_view(views);
+    let mut out = Vec::with_capacity(periods.len());
+    for (&dsn, anchor) in periods {
+        let mut sets = Vec::with_capacity(2);
+        let video: Vec<Representation> = views
+            .iter()
+            .filter_map(|v| representation(v, VIDEO, dsn, anchor))
+            .collect();
+        if !video.is_empty() {
+            sets.push(AdaptationSet {
+                id: 0,
+                content_type: ContentType::Video,
+                mime_type: "video/mp4".into(),
+                lang: None,
+                segment_alignment: true,
+                representations: video,
+            });
+        }
+        if let Some(r) = audio.and_then(|v| representation(v, AUDIO, dsn, anchor)) {
+            sets.push(AdaptationSet {
+                id: 1,
+                content_type: ContentType::Audio,
+                mime_type: "audio/mp4".into(),
+                lang: None,
+                segment_alignment: true,
+                representations: vec![r],
+            });
+        }
+        if !sets.is_empty() {
+            out.push(Period {
+                id: format!("p{dsn}"),
+                start_ms: anchor.start_ms,
+                adaptation_sets: sets,
+            });
+        }
+    }
+    let end_ms = periods.values().map(|a| a.end_ms).max().unwrap_or(0);
+    mpd::render(&Mpd {
+        dynamic: !ended,
+        availability_start_unix_ms,
+        publish_time_unix_ms,
+        time_shift_buffer_ms: window_ms,
+        min_update_period_ms: max_segment_ms,
+        // Players stall at every segment with less (TOOLS.md).
+        suggested_presentation_delay_ms: max_segment_ms.saturating_mul(3),
+        min_buffer_time_ms: max_segment_ms,
+        max_segment_duration_ms: max_segment_ms,
+        media_presentation_duration_ms: ended.then_some(end_ms),
+        utc_timing: vec![UtcTiming::origin()],
+        periods: out,
+    })
+}
+
+/// The Representation of track `slot` of `v` in Period `dsn`, if it has segments there.
+fn representation(
+    v: &RenditionView<'_>,
+    slot: usize,
+    dsn: u64,
+    anchor: &Anchor,
+) -> Option<Representation> {
+    let segs: Vec<(&KeptSeg<'_>, &PackagedTrack)> =
+        v.track(slot).filter(|(s, _)| s.dsn == dsn).collect();
+    let (first, _) = segs.first()?;
+    let (_, last) = segs.last()?;
+    let info = &v.inits[slot].get(last.init_k)?.info;
+    let dir = TRACK_SLOTS[slot].1;
+    let video = slot == VIDEO;
+    Some(Representation {
+        id: format!("{}-{dir}", v.name),
+        bandwidth: v.peak_bps(slot),
+        codecs: info.codecs.clone(),
+        width: video.then_some(info.width),
+        height: video.then_some(info.height),
+        frame_rate: info.frame_rate.map(dash_frame_rate),
+        audio_sampling_rate: (!video).then_some(info.sample_rate),
+        audio_channels: (!video).then_some(u32::from(info.channels)),
+        template: SegmentTemplate {
+            timescale: info.timescale,
+            presentation_time_offset: anchor.pto(info.timescale),
+            initialization: format!("{}/{dir}/init{}.mp4", v.name, last.init_k),
+            media: format!("{}/{dir}/$Number$.m4s", v.name),
+            start_number: url_number(first.seq),
+            timeline: mpd::timeline_from(segs.iter().map(|(_, t)| (t.ept, t.duration))),
+        },
+    })
+}
+
+/// DASH `@frameRate`: `25`, or `30000/1001`.
+fn dash_frame_rate((num, den): (u32, u32)) -> String {
+    if den == 1 {
+        num.to_string()
+    } else {
+        format!("{num}/{den}")
+    }
+}
+
+/// HLS `FRAME-RATE`: decimal, three places (`29.970`).
+fn hls_frame_rate((num, den): (u32, u32)) -> String {
+    let milli = u64::from(num) * 1000 / u64::from(den.max(1));
+    format!("{}.{:03}", milli / 1000, milli % 1000)
+}
+
+/// Renders the fMP4 HLS master: one variant per rendition with video, all sharing the audio
+/// rendition of the first rendition that has audio.
+pub(crate) fn master(views: &[RenditionView<'_>]) -> String {
+    let audio = audio_view(views);
+    let audio_info = audio.and_then(|v| v.info(AUDIO));
+    let media = match (audio, audio_info) {
+        (Some(v), Some(info)) => vec![MediaIn {
+            media_type: "AUDIO".into(),
+            group_id: AUDIO_GROUP.into(),
+            name: "audio".into(),
+            default: true,
+            autoselect: true,
+            channels: Some(info.channels.to_string()),
+            uri: Some(format!("{}/{}.m3u8", v.name, TRACK_SLOTS[AUDIO].1)),
+            ..MediaIn::default()
+        }],
+        _ => Vec::new(),
+    };
+    let audio_bps = audio.map_or(0, |v| v.peak_bps(AUDIO));
+    let mut variants: Vec<VariantIn> = views
+        .iter()
+        .filter_map(|v| {
+            let info = v.info(VIDEO)?;
+            let codecs = match audio_info {
+                Some(a) => format!("{},{}", info.codecs, a.codecs),
+                None => info.codecs.clone(),
+            };
+            Some(VariantIn {
+                uri: format!("{}/{}.m3u8", v.name, TRACK_SLOTS[VIDEO].1),
+                bandwidth: v.peak_bps(VIDEO).saturating_add(audio_bps),
+                codecs: Some(codecs),
+                resolution: Some((u64::from(info.width), u64::from(info.height))),
+                frame_rate: info.frame_rate.map(hls_frame_rate),
+                audio: audio_info.map(|_| AUDIO_GROUP.to_string()),
+                ..VariantIn::default()
+            })
+        })
+        .collect();
+    let media = if variants.is_empty() {
+        // Audio only: the audio playlist is the variant.
+        if let (Some(v), Some(info)) = (audio, audio_info) {
+            variants.push(VariantIn {
+                uri: format!("{}/{}.m3u8", v.name, TRACK_SLOTS[AUDIO].1),
+                bandwidth: audio_bps,
+                codecs: Some(info.codecs.clone()),
+                ..VariantIn::default()
+            });
+        }
+        Vec::new()
+    } else {
+        media
+    };
+    render_master(
+        &MasterPlaylistIn {
+            independent_segments: true,
+            variants,
+            media,
+        },
+        6,
+    )
+}
+
+/// Renders the media playlist of track `slot` of `v`, if it has segments.
+pub(crate) fn media_playlist(v: &RenditionView<'_>, slot: usize) -> Option<String> {
+    let segs: Vec<(&KeptSeg<'_>, &PackagedTrack)> = v.track(slot).collect();
+    let (first, _) = segs.first()?;
+    let prefix = format!("{}/", TRACK_SLOTS[slot].1);
+    let out = MediaPlaylistOut {
+        target_duration_s: v.targets[slot].max(1),
+        media_sequence: first.seq,
+        discontinuity_sequence: first.dsn.saturating_sub(u64::from(first.discontinuity)),
+        independent_segments: true,
+        end_list: v.ended,
+        uri_prefix: &prefix,
+        segments: segs
+            .iter()
+            .map(|(s, t)| SegmentOut {
+                seq: url_number(s.seq),
+                ext: "m4s",
+                duration_ms: ms(t.duration, t.timescale),
+                discontinuity: s.discontinuity,
+                program_date_time: None,
+                init: Some((t.init_k, "mp4")),
+            })
+            .collect(),
+    };
+    Some(render_media(&out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_rates() {
+        let table = [
+            ((25, 1), "25", "25.000"),
+            ((30000, 1001), "30000/1001", "29.970"),
+            ((60000, 1001), "60000/1001", "59.940"),
+            ((24, 0), "24/0", "24.000"),
+        ];
+        for (rate, dash, hls) in table {
+            assert_eq!(dash_frame_rate(rate), dash);
+            assert_eq!(hls_frame_rate(rate), hls);
+        }
+    }
+
+    #[test]
+    fn ms_rounds_and_rescale_saturates() {
+        assert_eq!(ms(180_000, 90_000), 2000);
+        assert_eq!(ms(97_280, 48_000), 2027);
+        assert_eq!(ms(1, 0), 1000);
+        assert_eq!(rescale(127_920, 90_000, 48_000), 68_224);
+        assert_eq!(rescale(u64::MAX, 1, 90_000), u64::MAX);
+    }
+}

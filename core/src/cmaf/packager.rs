@@ -1,0 +1,474 @@
+//! The CMAF endpoint's packager: follows a channel's [`HlsSnapshot`]s, repackages each new
+//! MPEG-TS segment exactly once (one [`Repackager`] per rendition), caches the fragments with
+//! their source segment (freed when it leaves the window) and builds a [`CmafSnapshot`]: DASH
+//! MPD, fMP4 HLS playlists, init and media segments. Sans-io: `now` is passed in.
+//!
+//! # Policies
+//! - Numbering: a fragment keeps the HLS endpoint's sequence number of its source segment, so
+//!   the fMP4 HLS playlists number exactly like the HLS endpoint's (`EXT-X-MEDIA-SEQUENCE`);
+//!   URLs and DASH `$Number$` carry its low 31 bits ([`super::output::url_number`]).
+//! - A segment that fails to repackage is skipped with a warning and counted; the track's
+//!   window then starts after it (playlists and timelines stay gapless, the live edge plays on).
+//! - Discontinuities of the HLS output become `EXT-X-DISCONTINUITY` in the fMP4 playlists and a
+//!   new DASH Period (id `p<discontinuity sequence>`); the repackager restarts there.
+//! - Init segments are versioned per track (`init<k>.mp4`, a new `k` when the bytes change).
+//!   HLS follows each change with `EXT-X-MAP`; a DASH Representation names one init per
+//!   Period (its newest), so parameters that change without a discontinuity (which encoders
+//!   do not do) reach DASH players only at the next Period.
+//! - Timing of the DASH Periods: see the `manifests` module; audio is the first rendition's.
+//! - fMP4 HLS input is not repackaged: renditions whose segments are not `.ts` are left out,
+//!   and a channel with no TS rendition gets [`CmafSnapshot::refused`] (an `hls` endpoint
+//!   serves fMP4 input as it is).
+
+use super::manifests::{self, Anchor, KeptSeg, RenditionView};
+use super::output::{CmafRendition, CmafSnapshot, CmafTrack, PackagerStats, AUDIO_DIR, VIDEO_DIR};
+use super::{Repackager, TrackInfo, TrackKind};
+use crate::channel::media::{HlsSnapshot, InitEntry, MediaObject, Rendered, SegmentEntry};
+use crate::time::Now;
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Track slots of a rendition: video, then audio.
+pub(crate) const TRACK_SLOTS: [(TrackKind, &str, &str); 2] = [
+    (TrackKind::Video, VIDEO_DIR, "video/mp4"),
+    (TrackKind::Audio, AUDIO_DIR, "audio/mp4"),
+];
+
+/// One track of one repackaged source segment.
+#[derive(Debug, Clone)]
+pub(crate) struct PackagedTrack {
+    /// Init segment version (`init<k>.mp4`).
+    pub init_k: u64,
+    /// Track timescale.
+    pub timescale: u32,
+    /// Earliest presentation time, track timescale.
+    pub ept: u64,
+    /// Duration, track timescale.
+    pub duration: u64,
+    /// `styp`+`moof`+`mdat`.
+    pub object: Arc<MediaObject>,
+}
+
+/// A repackaged source segment: its tracks by [`TRACK_SLOTS`] index.
+#[derive(Debug)]
+pub(crate) struct Packaged {
+    pub tracks: [Option<PackagedTrack>; 2],
+}
+
+/// One version of a track's init segment.
+#[derive(Debug)]
+pub(crate) struct InitVersion {
+    pub k: u64,
+    pub info: TrackInfo,
+    pub object: Arc<MediaObject>,
+}
+
+/// A track's init segments still referenced.
+#[derive(Debug, Default)]
+pub(crate) struct TrackInits {
+    pub versions: VecDeque<InitVersion>,
+    next_k: u64,
+}
+
+impl TrackInits {
+    fn k_for(&mut self, info: &TrackInfo, object: impl FnOnce() -> MediaObject) -> u64 {
+        if let Some(v) = self
+            .versions
+            .iter()
+            .rev()
+            .find(|v| v.info.init == info.init)
+        {
+            return v.k;
+        }
+        let k = self.next_k;
+        self.next_k = self.next_k.saturating_add(1);
+        self.versions.push_back(InitVersion {
+            k,
+            info: info.clone(),
+            object: Arc::new(object()),
+        });
+        k
+    }
+
+    pub(crate) fn get(&self, k: u64) -> Option<&InitVersion> {
+        self.versions.iter().find(|v| v.k == k)
+    }
+}
+
+/// Per-rendition state: the repackager, the cache, the init versions.
+#[derive(Debug, Default)]
+struct RenditionState {
+    repackager: Repackager,
+    /// Sequence number last fed to the repackager.
+    last_seq: Option<u64>,
+    /// Repackaged segments by sequence number; `None`: failed (not retried).
+    cache: BTreeMap<u64, Option<Arc<Packaged>>>,
+    inits: [TrackInits; 2],
+    /// Per track slot, the largest segment duration ever served, rounded to whole seconds:
+    /// `EXT-X-TARGETDURATION` must not shrink while the stream lives (RFC 8216 §6.2.1).
+    targets: [u64; 2],
+    /// Per track slot, the peak segment bit rate ever served (`BANDWIDTH`, DASH `@bandwidth`).
+    /// Monotonic rather than the window's peak: a value that moves with the window makes
+    /// renditions of similar rates trade places at every update, and dash.js then switches
+    /// quality at every update (and stalls on it at the live edge).
+    peak_bps: [u64; 2],
+}
+
+/// Strong etags distinct from the HLS output's: a seed from the wall clock plus a counter.
+#[derive(Debug)]
+struct Etags {
+    seed: u64,
+    n: u64,
+}
+
+impl Etags {
+    fn next(&mut self) -> String {
+        self.n = self.n.wrapping_add(1);
+        format!("\"c{:x}-{:x}\"", self.seed, self.n)
+    }
+}
+
+/// Follows one channel's HLS output and builds its CMAF output. Owned by the channel's owner
+/// shard, like [`crate::channel::media::ChannelMedia`].
+#[derive(Debug)]
+pub struct CmafPackager {
+    renditions: HashMap<String, RenditionState>,
+    /// DASH Periods by discontinuity sequence number.
+    periods: BTreeMap<u64, Anchor>,
+    availability_start_unix_ms: Option<u64>,
+    etags: Etags,
+    current: Option<Arc<CmafSnapshot>>,
+    /// Previous renders by path, reused while their text is unchanged (stable etags).
+    rendered: HashMap<String, Rendered>,
+    stats: PackagerStats,
+    warnings: Vec<String>,
+}
+
+impl CmafPackager {
+    /// A packager for a channel, created at `now`.
+    pub fn new(now: Now) -> CmafPackager {
+        CmafPackager {
+            renditions: HashMap::new(),
+            periods: BTreeMap::new(),
+            availability_start_unix_ms: None,
+            etags: Etags {
+                seed: now.unix_ms,
+                n: 0,
+            },
+            current: None,
+            rendered: HashMap::new(),
+            stats: PackagerStats::default(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> PackagerStats {
+        self.stats
+    }
+
+    /// Warnings since the last call (segments that failed to repackage), for the log.
+    pub fn drain_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// The CMAF output for `hls`: repackages its new segments, drops what left its window and
+    /// renders the manifests. Returns the previous snapshot when `hls` is the same version.
+    pub fn update(&mut self, hls: &HlsSnapshot, now: Now) -> Arc<CmafSnapshot> {
+        if let Some(cur) = self.current.as_ref().filter(|c| c.version == hls.version) {
+            return Arc::clone(cur);
+        }
+        let mut refused = None;
+        let mut any_ts = false;
+        for r in &hls.renditions {
+            if r.segments.iter().any(|s| s.ext != "ts") {
+                refused = Some(format!(
+                    "cmaf endpoints repackage MPEG-TS input; rendition {:?} of this channel is \
+                     fMP4 HLS (serve it with an hls endpoint)",
+                    r.name
+                ));
+                continue;
+            }
+            any_ts = true;
+            self.ingest_rendition(r, now);
+        }
+        self.renditions
+            .retain(|name, _| hls.renditions.iter().any(|r| &r.name == name));
+        let views = views(&self.renditions, hls);
+        manifests::anchor_periods(
+            &views,
+            &mut self.periods,
+            &mut self.availability_start_unix_ms,
+        );
+        let mut out = Out {
+            etags: &mut self.etags,
+            previous: &self.rendered,
+            rendered: HashMap::with_capacity(self.rendered.len()),
+            unix_ms: 0,
+        };
+        let snap = build(
+            hls,
+            &views,
+            &self.periods,
+            self.availability_start_unix_ms.unwrap_or(0),
+            &mut out,
+            if any_ts { None } else { refused },
+            self.stats,
+        );
+        self.rendered = out.rendered;
+        let snap = Arc::new(snap);
+        self.current = Some(Arc::clone(&snap));
+        snap
+    }
+
+    /// Repackages the rendition's segments not seen yet; evicts those that left its window.
+    fn ingest_rendition(&mut self, r: &crate::channel::media::RenditionSnapshot, now: Now) {
+        let st = self.renditions.entry(r.name.clone()).or_default();
+        for seg in &r.segments {
+            if st.cache.contains_key(&seg.seq) {
+                self.stats.cache_hits = self.stats.cache_hits.saturating_add(1);
+                continue;
+            }
+            if st.last_seq.is_some_and(|l| l >= seg.seq) {
+                // Older than what the repackager has seen (cannot happen with the HLS output's
+                // monotonic numbering): not worth breaking its timestamp state for.
+                continue;
+            }
+            let continues = st
+                .last_seq
+                .is_some_and(|l| l.checked_add(1) == Some(seg.seq));
+            if !continues || r.discontinuities.binary_search(&seg.seq).is_ok() {
+                st.repackager = Repackager::new();
+            }
+            st.last_seq = Some(seg.seq);
+            // mfhd numbers only need to increase; the low 31 bits of ours do.
+            let mfhd = u32::try_from(super::output::url_number(seg.seq)).unwrap_or(0);
+            let out = match st.repackager.repackage(&seg.object.body, mfhd) {
+                Ok(out) => out,
+                Err(e) => {
+                    self.stats.failed = self.stats.failed.saturating_add(1);
+                    self.warnings.push(format!(
+                        "cmaf: segment {}/{}.ts not repackaged (skipped): {e}",
+                        r.name, seg.seq
+                    ));
+                    st.cache.insert(seg.seq, None);
+                    continue;
+                }
+            };
+            self.stats.repackaged = self.stats.repackaged.saturating_add(1);
+            let mut tracks: [Option<PackagedTrack>; 2] = [None, None];
+            for (slot, (kind, _, content_type)) in TRACK_SLOTS.iter().enumerate() {
+                let Some((ti, info)) = out.tracks.iter().enumerate().find(|(_, t)| t.kind == *kind)
+                else {
+                    continue;
+                };
+                let Some(frag) = out.fragments.iter().find(|f| f.track == ti) else {
+                    continue;
+                };
+                let unix_ms = seg.object.last_modified_unix_ms.max(now.unix_ms);
+                let etags = &mut self.etags;
+                let init_k = st.inits[slot].k_for(info, || MediaObject {
+                    body: info.init.clone(),
+                    content_type,
+                    etag: etags.next(),
+                    last_modified_unix_ms: unix_ms,
+                });
+                let secs = manifests::ms(frag.duration, info.timescale).saturating_add(500) / 1000;
+                st.targets[slot] = st.targets[slot].max(secs).max(1);
+                if frag.duration > 0 {
+                    let bits = u128::from(frag.bytes.len() as u64) * 8 * u128::from(info.timescale);
+                    let bps = u64::try_from(bits / u128::from(frag.duration)).unwrap_or(u64::MAX);
+                    st.peak_bps[slot] = st.peak_bps[slot].max(bps);
+                }
+                tracks[slot] = Some(PackagedTrack {
+                    init_k,
+                    timescale: info.timescale,
+                    ept: frag.earliest_presentation_time,
+                    duration: frag.duration,
+                    object: Arc::new(MediaObject {
+                        body: frag.bytes.clone(),
+                        content_type,
+                        etag: self.etags.next(),
+                        last_modified_unix_ms: seg.object.last_modified_unix_ms,
+                    }),
+                });
+            }
+            st.cache
+                .insert(seg.seq, Some(Arc::new(Packaged { tracks })));
+        }
+        let before = st.cache.len();
+        st.cache
+            .retain(|seq, _| r.segments.binary_search_by_key(seq, |s| s.seq).is_ok());
+        let evicted = (before - st.cache.len()) as u64;
+        self.stats.evicted = self.stats.evicted.saturating_add(evicted);
+        for (slot, inits) in st.inits.iter_mut().enumerate() {
+            let cache = &st.cache;
+            inits.versions.retain(|v| {
+                cache
+                    .values()
+                    .flatten()
+                    .any(|p| p.tracks[slot].as_ref().is_some_and(|t| t.init_k == v.k))
+            });
+        }
+    }
+}
+
+/// Each rendition's window as served: the repackaged segments after its last failure.
+fn views<'a>(
+    states: &'a HashMap<String, RenditionState>,
+    hls: &'a HlsSnapshot,
+) -> Vec<RenditionView<'a>> {
+    let mut views = Vec::new();
+    for r in &hls.renditions {
+        let Some(st) = states.get(&r.name) else {
+            continue;
+        };
+        let mut dsn = r.discontinuity_sequence;
+        let mut segs: Vec<KeptSeg<'a>> = Vec::with_capacity(r.segments.len());
+        for s in &r.segments {
+            let discontinuity = r.discontinuities.binary_search(&s.seq).is_ok();
+            if discontinuity {
+                dsn = dsn.saturating_add(1);
+            }
+            match st.cache.get(&s.seq) {
+                Some(Some(p)) => segs.push(KeptSeg {
+                    seq: s.seq,
+                    dsn,
+                    discontinuity,
+                    source: s,
+                    packaged: p,
+                }),
+                // Failed (or never fed): the window restarts after it.
+                _ => segs.clear(),
+            }
+        }
+        if segs.is_empty() {
+            continue;
+        }
+        views.push(RenditionView {
+            name: &r.name,
+            segs,
+            ended: r.ended,
+            inits: &st.inits,
+            targets: st.targets,
+            peak_bps: st.peak_bps,
+        });
+    }
+    views
+}
+
+/// Renders with etags reused while a path's text is unchanged.
+struct Out<'a> {
+    etags: &'a mut Etags,
+    previous: &'a HashMap<String, Rendered>,
+    rendered: HashMap<String, Rendered>,
+    unix_ms: u64,
+}
+
+impl Out<'_> {
+    fn render(&mut self, path: String, text: String) -> Rendered {
+        let r = match self.previous.get(&path) {
+            Some(p) if p.body == text.as_bytes() => p.clone(),
+            _ => Rendered {
+                body: Bytes::from(text),
+                etag: self.etags.next(),
+                last_modified_unix_ms: self.unix_ms,
+            },
+        };
+        self.rendered.insert(path, r.clone());
+        r
+    }
+}
+
+fn build(
+    hls: &HlsSnapshot,
+    views: &[RenditionView<'_>],
+    periods: &BTreeMap<u64, Anchor>,
+    availability_start_unix_ms: u64,
+    out: &mut Out<'_>,
+    refused: Option<String>,
+    stats: PackagerStats,
+) -> CmafSnapshot {
+    out.unix_ms = hls
+        .renditions
+        .iter()
+        .flat_map(|r| r.segments.last())
+        .map(|s| s.object.last_modified_unix_ms)
+        .max()
+        .unwrap_or(0);
+    let ended = !views.is_empty() && views.iter().all(|v| v.ended);
+    let (mpd, master) = if views.is_empty() {
+        (None, None)
+    } else {
+        let mpd = manifests::mpd(
+            views,
+            periods,
+            availability_start_unix_ms,
+            out.unix_ms,
+            ended,
+        );
+        let master = manifests::master(views);
+        (
+            Some(out.render(".mpd".into(), mpd)),
+            Some(out.render(".m3u8".into(), master)),
+        )
+    };
+    let mut renditions = Vec::with_capacity(views.len());
+    for v in views {
+        let mut tracks = Vec::new();
+        for (slot, (_, dir, _)) in TRACK_SLOTS.iter().enumerate() {
+            let Some(text) = manifests::media_playlist(v, slot) else {
+                continue;
+            };
+            let playlist = out.render(format!("{}/{dir}.m3u8", v.name), text);
+            let segments = v
+                .segs
+                .iter()
+                .filter_map(|s| {
+                    s.packaged.tracks[slot].as_ref().map(|t| SegmentEntry {
+                        seq: s.seq,
+                        ext: "m4s",
+                        duration_ms: manifests::ms(t.duration, t.timescale),
+                        object: Arc::clone(&t.object),
+                    })
+                })
+                .collect();
+            let inits = v.inits[slot]
+                .versions
+                .iter()
+                .map(|i| InitEntry {
+                    k: i.k,
+                    ext: "mp4",
+                    object: Arc::clone(&i.object),
+                })
+                .collect();
+            tracks.push(CmafTrack {
+                dir,
+                playlist,
+                inits,
+                segments,
+            });
+        }
+        renditions.push(CmafRendition {
+            name: v.name.to_string(),
+            tracks,
+        });
+    }
+    let mut snap = CmafSnapshot {
+        version: hls.version,
+        mpd,
+        master,
+        renditions,
+        refused,
+        stats,
+        held_bytes: 0,
+    };
+    snap.held_bytes = snap.objects().map(|o| o.body.len() as u64).sum();
+    snap
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "packager_tests.rs"]
+mod tests;
