@@ -468,3 +468,24 @@ fn every_rendition_of_a_master_is_served_with_the_first_ones_audio() {
     assert_eq!(seq("hi/video.m3u8"), seq("lo/video.m3u8"));
     assert_eq!(seq("hi/video.m3u8"), seq("hi/audio.m3u8"));
 }
+
+#[test]
+fn hevc_input_is_served_with_its_codecs_string() {
+    let mut enc = Enc::new(60_000);
+    let mut p = CmafPackager::new(at(0));
+    let mut s = None;
+    for i in 0..2 {
+        let body = fixture(&format!("h265_aac/seg_{i:05}.ts"));
+        s = Some(p.update(&enc.push(body, false, false), at(2_000 * (i as u64 + 1))));
+    }
+    let s = s.unwrap();
+    check(&s);
+    let mpd = playlist_text(&s, "main.mpd");
+    assert!(mpd.contains("codecs=\"hvc1."), "{mpd}");
+    let master = playlist_text(&s, "main.m3u8");
+    assert!(
+        master.contains("CODECS=\"hvc1.") && master.contains(",mp4a.40.2\""),
+        "{master}"
+    );
+    assert!(master.contains("RESOLUTION=320x180"), "{master}");
+}
