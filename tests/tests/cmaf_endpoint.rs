@@ -412,3 +412,48 @@ fn cmaf_endpoint_refuses_fmp4_input_clearly() {
         r.text()
     );
 }
+
+#[test]
+fn a_cmaf_endpoint_added_to_a_live_channel_serves_its_whole_window_at_once() {
+    if !require_tool("ffmpeg") {
+        return;
+    }
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel("cmaflate", &small_window());
+    let push_log = d.dir().join("ffmpeg-push.log");
+    let _push = Encoder(ffmpeg_push_hls(HlsPush::Ts, &f.primary_url, 20, &push_log));
+    // The channel is live with a few segments before the endpoint exists.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while playlist_uris(&get(d.pull, &f.endpoint_path).text()).len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            text(&std::fs::read(&push_log).unwrap_or_default())
+        );
+        thread::sleep(Duration::from_millis(250));
+    }
+    let ep = d.ctl_json(&[
+        "endpoint", "create", &f.id, "--name", "late", "--type", "cmaf",
+    ]);
+    let mpd_path = split_url(ep["url"].as_str().unwrap()).1;
+    let r = wait_for_200(d.pull, &mpd_path, Duration::from_secs(5));
+    assert_eq!(r.status, 200, "{r:?}");
+    let tracks = mpd_tracks(&r.text(), &mpd_path);
+    assert_eq!(tracks.len(), 2, "{}", r.text());
+    for t in &tracks {
+        assert!(t.segments.len() >= 3, "the window at once: {t:?}");
+        assert_eq!(get(d.pull, t.segments.last().unwrap()).status, 200);
+    }
+    // Deleting the endpoint frees the CMAF output with it.
+    let out = d.ctl(&["endpoint", "delete", &f.id, "late"]);
+    assert!(out.status.success(), "{out:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let m = scrape(d.metrics);
+        if !m.text.contains("streampack_channel_cmaf_held_bytes{") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still held:\n{}", m.text);
+        thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -468,3 +468,60 @@ fn every_rendition_of_a_master_is_served_with_the_first_ones_audio() {
     assert_eq!(seq("hi/video.m3u8"), seq("lo/video.m3u8"));
     assert_eq!(seq("hi/video.m3u8"), seq("hi/audio.m3u8"));
 }
+
+#[test]
+fn hevc_input_is_served_with_its_codecs_string() {
+    let mut enc = Enc::new(60_000);
+    let mut p = CmafPackager::new(at(0));
+    let mut s = None;
+    for i in 0..2 {
+        let body = fixture(&format!("h265_aac/seg_{i:05}.ts"));
+        s = Some(p.update(&enc.push(body, false, false), at(2_000 * (i as u64 + 1))));
+    }
+    let s = s.unwrap();
+    check(&s);
+    let mpd = playlist_text(&s, "main.mpd");
+    assert!(mpd.contains("codecs=\"hvc1."), "{mpd}");
+    let master = playlist_text(&s, "main.m3u8");
+    assert!(
+        master.contains("CODECS=\"hvc1.") && master.contains(",mp4a.40.2\""),
+        "{master}"
+    );
+    assert!(master.contains("RESOLUTION=320x180"), "{master}");
+}
+
+#[test]
+fn a_33_bit_pts_wrap_keeps_the_dash_timeline_contiguous() {
+    let mut enc = Enc::new(60_000);
+    let mut p = CmafPackager::new(at(0));
+    let mut s = None;
+    for i in 0..3 {
+        let body = fixture(&format!("wrap/seg_{i:05}.ts"));
+        s = Some(p.update(&enc.push(body, false, false), at(2_000 * (i as u64 + 1))));
+    }
+    let s = s.unwrap();
+    check(&s);
+    assert_eq!(p.stats().repackaged, 3);
+    let mpd = playlist_text(&s, "main.mpd");
+    for rep in mpd.split("<Representation ").skip(1) {
+        let mut end: Option<u64> = None;
+        for sel in rep.split("<S ").skip(1) {
+            let attr = |name: &str| {
+                sel.split(&format!("{name}=\""))
+                    .nth(1)
+                    .map(|v| v.split('"').next().unwrap().parse::<u64>().unwrap())
+            };
+            let (t, d, r) = (
+                attr("t").unwrap(),
+                attr("d").unwrap(),
+                attr("r").unwrap_or(0),
+            );
+            if let Some(e) = end {
+                assert_eq!(t, e, "timeline gap or overlap at the wrap:\n{mpd}");
+            }
+            end = Some(t + d * (r + 1));
+        }
+        // Past 2^33 ticks of 90 kHz (or its audio equivalent): unwrapped, not restarted.
+        assert!(end.unwrap() > 1 << 32, "{mpd}");
+    }
+}
