@@ -90,16 +90,8 @@ fn dashjs_shaka_and_hlsjs_play_a_live_cmaf_endpoint() {
          lengthen PUSH_SECONDS\n{}",
         push_log_text()
     );
-    // The MPD's UTCTiming names the origin's `/time` (served by the DASH part of the daemon).
-    // Where this build does not serve it yet, dash.js reports every failed sync as an error:
-    // those (and only those) are then tolerated, loudly.
-    let time_served = get(d.pull, "/time").status == 200;
-    if !time_served {
-        let _ = std::io::stderr().write_all(
-            b"\n!!! [browser_cmaf] GET /time is not served by this build: dash.js time-sync \
-              errors are ignored in this run\n",
-        );
-    }
+    // The MPD's UTCTiming names the origin's own `/time`: players sync their clocks there.
+    assert_eq!(get(d.pull, "/time").status, 200, "GET /time");
     let mut failures = Vec::new();
     for (player, url, pb) in results {
         let Some(pb) = pb else {
@@ -114,12 +106,7 @@ fn dashjs_shaka_and_hlsjs_play_a_live_cmaf_endpoint() {
             let _ = std::io::stderr()
                 .write_all(format!("[browser_cmaf] {who} reported: {e}\n").as_bytes());
         }
-        let errors: Vec<&String> = pb
-            .errors
-            .iter()
-            .filter(|e| time_served || !e.contains("Failed to synchronize client and server time"))
-            .collect();
-        if !errors.is_empty() || (pb.fatal && (time_served || player != Player::DashJs)) {
+        if !pb.errors.is_empty() || pb.fatal {
             failures.push(format!(
                 "{who} on {url}: errors {:?}\n{}",
                 pb.errors, pb.json
