@@ -172,7 +172,7 @@ impl DashMedia {
             Some("mpd") => {
                 let mpd = parse_mpd(path, &body)
                     .map_err(|why| IngestError::BadPlaylist(format!("{path}: {why}")))?;
-                if store.put_mpd(mpd) {
+                if store.put_mpd(mpd, now.mono_ms) {
                     self.tracker.restarted(input);
                     self.last_delivered[input.index()] = None;
                     if self.active == Some(input) {

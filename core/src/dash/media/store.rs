@@ -29,6 +29,8 @@ pub(crate) struct MpdEntry {
     pub mpd: MpdIn,
     /// Every path it lists (init and media segments).
     pub listed: HashSet<String>,
+    /// When it was stored (monotonic ms).
+    pub stored_mono_ms: u64,
 }
 
 /// Everything one input holds.
@@ -66,7 +68,12 @@ impl InputStore {
     /// `availabilityStartTime`, a live MPD after the static one that ended the stream, or the
     /// leader's timeline going back within the same Period (an encoder that keeps its
     /// `availabilityStartTime` across restarts).
-    pub fn put_mpd(&mut self, mpd: MpdIn) -> bool {
+    ///
+    /// At a restart, the media segments the previous run listed and pushed before its last MPD
+    /// are dropped: the new run reuses the file names (`chunk-stream0-00001.m4s`, or `$Time$`
+    /// from 0 again), and an old leftover must never pass for the new segment its MPD lists a
+    /// moment before pushing it.
+    pub fn put_mpd(&mut self, mpd: MpdIn, now_mono: u64) -> bool {
         let restarted = self.mpd.as_ref().is_some_and(|prev| {
             (prev.mpd.availability_start.is_some()
                 && mpd.availability_start.is_some()
@@ -79,9 +86,26 @@ impl InputStore {
         });
         if restarted {
             self.run = self.run.wrapping_add(1);
+            if let Some(prev) = self.mpd.take() {
+                let reps: Vec<&RepresentationIn> = prev
+                    .mpd
+                    .periods
+                    .iter()
+                    .flat_map(|p| p.adaptation_sets.iter())
+                    .flat_map(|a| a.representations.iter())
+                    .collect();
+                self.objects.retain(|path, o| {
+                    o.arrived_mono_ms > prev.stored_mono_ms
+                        || !reps.iter().any(|r| is_media_of(r, path))
+                });
+            }
         }
         let listed = listed_paths(&mpd);
-        self.mpd = Some(MpdEntry { mpd, listed });
+        self.mpd = Some(MpdEntry {
+            mpd,
+            listed,
+            stored_mono_ms: now_mono,
+        });
         restarted
     }
 
@@ -164,6 +188,15 @@ fn leader_end(mpd: &MpdIn) -> Option<(&str, u64)> {
     match &r.segments {
         SegmentsIn::Listed(s) => s.last().map(|s| (p.id.as_str(), s.t.saturating_add(s.d))),
         SegmentsIn::Numbered { .. } => None,
+    }
+}
+
+/// Whether `path` is one of `rep`'s media segments (listed, or matching its `@duration`
+/// template).
+fn is_media_of(rep: &RepresentationIn, path: &str) -> bool {
+    match &rep.segments {
+        SegmentsIn::Listed(s) => s.iter().any(|s| s.path == path),
+        SegmentsIn::Numbered { .. } => rep.segments.numbered_match(path).is_some(),
     }
 }
 

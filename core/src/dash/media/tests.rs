@@ -813,3 +813,39 @@ fn replays_an_ffmpeg_push_with_a_time_template() {
     assert!(text.contains("type=\"static\""), "{text}");
     assert_golden("media_ffmpeg_time_end.mpd", &text);
 }
+
+#[test]
+fn a_restarted_encoder_reusing_file_names_never_gets_old_bytes_served() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    for _ in 0..4 {
+        now = now.plus_ms(2_000);
+        enc.step(&mut dm, now);
+    }
+    // The new run's MPD lists segment 1 a moment before its bytes arrive; the old run's
+    // chunk-stream*-00001.m4s are still in the store.
+    now = now.plus_ms(4_000);
+    let new_ast = "2026-11-24T01:05:00Z";
+    dm.put(P, "main.mpd", mpd(new_ast, 1, 1, 0, true), now)
+        .unwrap();
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 1, "nothing of the new run yet: {s:?}");
+    for r in 0..2 {
+        let path = format!("chunk-stream{r}-00001.m4s");
+        dm.put(
+            P,
+            &path,
+            Bytes::from(format!("new run {r}")),
+            now.plus_ms(5),
+        )
+        .unwrap();
+    }
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    let n = s[1].2[0].1;
+    assert!(matches!(
+        dm.snapshot().lookup("main.mpd", &format!("v0/{n}.m4s")),
+        Lookup::Object(o) if &o.body[..] == b"new run 0"
+    ));
+}
