@@ -7,6 +7,8 @@
 
 use serde_json::Value;
 use std::process::Child;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 use streampack_tests::*;
@@ -47,8 +49,10 @@ fn backup_takes_over_a_dash_channel_while_dashjs_plays() {
     let f = d.dash_channel(
         "dash-failover",
         &[
+            // ffmpeg's segments are 2 s: the failover timeout (2 × this) stays within the
+            // players' presentation delay (3 segments).
             "--max-segment-duration",
-            "4",
+            "2",
             "--max-playlist-duration",
             "12",
         ],
@@ -103,7 +107,8 @@ fn backup_takes_over_a_dash_channel_while_dashjs_plays() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let l = live(&d, &f.id);
-        if l["active_input"] == "primary" {
+        // ... and the backup is healthy too, ready to take over.
+        if l["active_input"] == "primary" && l["inputs"][1]["health"] == "healthy" {
             break;
         }
         assert!(
@@ -114,6 +119,33 @@ fn backup_takes_over_a_dash_channel_while_dashjs_plays() {
         thread::sleep(Duration::from_millis(250));
     }
 
+    // What the MPD said about v0 every 500 ms, for failure messages.
+    let stop = Arc::new(AtomicBool::new(false));
+    let recorder = {
+        let (pull, path, stop) = (d.pull.to_string(), f.endpoint_path.clone(), stop.clone());
+        thread::spawn(move || {
+            let t0 = Instant::now();
+            let mut lines = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let xml = get(&pull, &path).text();
+                let v0 = xml.find("id=\"v0\"").map_or("", |i| &xml[i..]);
+                let v0 = &v0[..v0.find("</Representation>").unwrap_or(v0.len())];
+                let start = xml_attr(v0, "SegmentTemplate", "startNumber").unwrap_or_default();
+                let timeline: String = v0
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with("<S "))
+                    .map(str::trim)
+                    .collect();
+                lines.push(format!(
+                    "{:>5.1}s periods={} v0 startNumber={start} {timeline}",
+                    t0.elapsed().as_secs_f64(),
+                    xml.matches("<Period").count()
+                ));
+                thread::sleep(Duration::from_millis(500));
+            }
+            lines.join("\n")
+        })
+    };
     let url = f.endpoint_url.clone();
     let player = thread::spawn(move || play_in_browser(Player::DashJs, &url, WATCH_SECONDS));
     thread::sleep(KILL_AFTER);
@@ -159,27 +191,28 @@ fn backup_takes_over_a_dash_channel_while_dashjs_plays() {
     let Some(pb) = player.join().unwrap() else {
         return;
     };
+    stop.store(true, Ordering::Relaxed);
+    let mpds = recorder.join().unwrap();
     eprintln!(
         "[dash_failover] primary killed, switch after {switch_after:?}; dash.js: {}",
         pb.json
     );
     assert!(
         !pb.fatal,
-        "dash.js gave up across the failover: {}",
+        "dash.js gave up across the failover: {}\n--- MPD (v0) every 500 ms from the join ---\n{mpds}",
         pb.json
     );
-    // The failover timeout (2 × max_segment_duration here) passes with no new media: one
-    // stall at most, shorter than the timeout, then playback goes on from the backup.
+    // The failover timeout (2 × max_segment_duration = 4 s here) is shorter than the players'
+    // presentation delay (6 s): the viewer hardly notices (as hls.js in failover.rs).
     assert!(
-        pb.stalls <= 1 && pb.longest_stall_s < 8.0,
-        "dash.js stalled {} times (longest {:.1} s) across the failover\n{}",
-        pb.stalls,
+        pb.longest_stall_s <= 2.0,
+        "dash.js stalled {:.1} s across the failover (longer than a segment)\n{}\n--- MPD (v0) ---\n{mpds}",
         pb.longest_stall_s,
         pb.json
     );
     assert!(
-        pb.advanced >= f64::from(WATCH_SECONDS) - 10.0,
-        "dash.js played only {:.1} s of {WATCH_SECONDS} s across the failover\n{}",
+        pb.advanced >= f64::from(WATCH_SECONDS) - 5.0,
+        "dash.js played only {:.1} s of {WATCH_SECONDS} s across the failover\n{}\n--- MPD (v0) ---\n{mpds}",
         pb.advanced,
         pb.json
     );
