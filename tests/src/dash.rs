@@ -220,11 +220,16 @@ pub fn xml_attr(xml: &str, tag: &str, name: &str) -> Option<String> {
     };
     let end = xml[start..].find('>')? + start;
     let el = &xml[start..end];
-    let key = format!(" {name}=\"");
-    let k = el.find(&key).or_else(|| {
-        let alt = format!("\n{name}=\"");
-        el.find(&alt)
-    })? + key.len();
+    let key = format!("{name}=\"");
+    let mut from = 0;
+    let k = loop {
+        let i = el[from..].find(&key)? + from;
+        // The attribute name starts after whitespace (not inside a longer name).
+        if el[..i].ends_with(char::is_whitespace) {
+            break i + key.len();
+        }
+        from = i + key.len();
+    };
     let v_end = el[k..].find('"')? + k;
     Some(el[k..v_end].to_string())
 }
@@ -299,6 +304,8 @@ mod tests {
             Some("PT30S")
         );
         assert_eq!(xml_attr(x, "UTCTiming", "value").as_deref(), Some("/time"));
+        let tabs = "<MPD\n\txmlns=\"urn:x\"\n\tmaxtype=\"no\"\n\ttype=\"static\">";
+        assert_eq!(xml_attr(tabs, "MPD", "type").as_deref(), Some("static"));
         assert_eq!(xml_attr(x, "Period", "nope"), None);
         assert_eq!(xml_attr(x, "Nope", "id"), None);
         assert_eq!(iso_duration_secs("PT30S"), Some(30.0));
