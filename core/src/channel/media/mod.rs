@@ -137,9 +137,11 @@ pub struct ChannelMedia {
     tracker: failover::Tracker,
     refused: u64,
     version: u64,
-    /// Only the status changed since the last bump (an object stored or deleted that the
-    /// output does not serve yet): the next tick publishes it, ingest does not wait for it.
-    status_dirty: bool,
+    /// [`Self::version`] when the output (not only its status) last changed.
+    output_version: u64,
+    /// `output_version` the cached snapshot was built at: when only the status moved since,
+    /// the next snapshot reuses its playlists and objects and recomputes the status alone.
+    cache_output_version: u64,
     etag: EtagGen,
     cache: Option<Arc<HlsSnapshot>>,
     /// Previous renders, reused while their text is unchanged (stable etags).
@@ -165,7 +167,8 @@ impl ChannelMedia {
             tracker: failover::Tracker::default(),
             refused: 0,
             version: 1,
-            status_dirty: false,
+            output_version: 1,
+            cache_output_version: 0,
             etag: EtagGen {
                 seed: now.unix_ms,
                 n: 0,
@@ -217,11 +220,11 @@ impl ChannelMedia {
         let mut warnings = Vec::new();
         let changed = self.process(now, &mut warnings);
         // A segment usually arrives before the playlist that lists it: storing it changes
-        // only the status, published at the next tick rather than rebuilt on the ingest path.
+        // only the status, which is republished without rendering the playlists again.
         if changed || is_playlist {
             self.bump();
         } else {
-            self.status_dirty = true;
+            self.bump_status();
         }
         Ok(PutOutcome { warnings })
     }
@@ -235,7 +238,7 @@ impl ChannelMedia {
             if self.process(now, &mut Vec::new()) {
                 self.bump();
             } else {
-                self.status_dirty = true;
+                self.bump_status();
             }
         }
         existed
@@ -244,7 +247,7 @@ impl ChannelMedia {
     /// Periodic work (about every 500 ms): pending-segment timeouts, failover, eviction.
     pub fn tick(&mut self, now: Now) {
         self.last_now = now;
-        if self.process(now, &mut Vec::new()) || self.status_dirty {
+        if self.process(now, &mut Vec::new()) {
             self.bump();
         }
     }
@@ -255,25 +258,37 @@ impl ChannelMedia {
         self.tracker.drain()
     }
 
-    /// Increments whenever the published output changes, and at the next tick after only its
-    /// status changed.
+    /// Increments whenever the published output or its status changes.
     pub fn version(&self) -> u64 {
         self.version
     }
 
-    /// The current snapshot: rebuilt once per change, otherwise a cheap `Arc` clone.
+    /// The current snapshot: rebuilt once per change (only the status when only the status
+    /// changed), otherwise a cheap `Arc` clone.
     pub fn snapshot(&mut self) -> Arc<HlsSnapshot> {
         if let Some(s) = self.cache.as_ref().filter(|s| s.version == self.version) {
             return s.clone();
         }
-        let snap = Arc::new(publish::build(self));
+        let snap = match self.cache.take() {
+            Some(prev) if self.cache_output_version == self.output_version => {
+                Arc::new(publish::refresh_status(self, &prev))
+            }
+            _ => Arc::new(publish::build(self)),
+        };
+        self.cache_output_version = self.output_version;
         self.cache = Some(snap.clone());
         snap
     }
 
+    /// The output changed: the next snapshot renders it again.
     fn bump(&mut self) {
         self.version = self.version.wrapping_add(1);
-        self.status_dirty = false;
+        self.output_version = self.version;
+    }
+
+    /// Only the status changed (an object stored or deleted that the output does not serve).
+    fn bump_status(&mut self) {
+        self.version = self.version.wrapping_add(1);
     }
 
     /// A new delta will be chosen: every rendition starts again behind a discontinuity.

@@ -100,6 +100,22 @@ pub(crate) fn build(cm: &mut ChannelMedia) -> HlsSnapshot {
     }
 }
 
+/// The previous snapshot's playlists and objects with the current status: what an object
+/// stored or deleted before any playlist lists it changes (no playlist rendered).
+pub(crate) fn refresh_status(cm: &ChannelMedia, prev: &HlsSnapshot) -> HlsSnapshot {
+    let live: Vec<&Rendition> = cm
+        .renditions
+        .iter()
+        .filter(|r| r.listed && !r.segments.is_empty())
+        .collect();
+    HlsSnapshot {
+        version: cm.version,
+        main: prev.main.clone(),
+        renditions: prev.renditions.clone(),
+        status: status(cm, &live),
+    }
+}
+
 fn rendition_uri(r: &Rendition) -> String {
     format!("{}/index.m3u8", r.name)
 }

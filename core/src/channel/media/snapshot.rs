@@ -67,7 +67,7 @@ pub struct InitEntry {
 }
 
 /// One rendition's output.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RenditionSnapshot {
     /// URI folder of the rendition (`hi` → `hi/index.m3u8`).
     pub name: String,
