@@ -137,7 +137,15 @@ async fn serve_request<'r>(
     if let Some(e) = access_denied(conn, &head, shared, endpoint) {
         return send_error(conn, &e, keep, head_only).await;
     }
-    let manifest = endpoint.manifest_file();
+    let mut manifest_buf = [0u8; MANIFEST_FILE_MAX];
+    let manifest_owned;
+    let manifest = match manifest_file_on_stack(endpoint, &mut manifest_buf) {
+        Some(m) => m,
+        None => {
+            manifest_owned = endpoint.manifest_file();
+            manifest_owned.as_str()
+        }
+    };
     // Each protocol's snapshot stays loaded while the answer borrows from it.
     let (hls_snap, dash_snap, cmaf_snap);
     let (lookup, manifest_type) = match endpoint.kind {
@@ -146,14 +154,14 @@ async fn serve_request<'r>(
             let Some(snap) = hls_snap.as_ref().filter(|s| s.main.is_some()) else {
                 return send_no_media_yet(conn, keep, head_only).await;
             };
-            (snap.lookup(&manifest, &route.rest), PLAYLIST_TYPE)
+            (snap.lookup(manifest, &route.rest), PLAYLIST_TYPE)
         }
         EndpointType::Dash => {
             dash_snap = entry.media.dash.load();
             let Some(snap) = dash_snap.as_ref().filter(|s| s.mpd.is_some()) else {
                 return send_no_media_yet(conn, keep, head_only).await;
             };
-            (snap.lookup(&manifest, &route.rest), dash::MPD_TYPE)
+            (snap.lookup(manifest, &route.rest), dash::MPD_TYPE)
         }
         EndpointType::Cmaf => {
             cmaf_snap = entry.media.cmaf.load();
@@ -286,10 +294,16 @@ async fn send_error_with(
 
 /// Builds the response head (and the body slice to send) for a found object.
 fn respond(head: &RequestHead, a: &Answer<'_>) -> (Vec<u8>, Bytes) {
+    with_http_dates(a.last_modified_unix_ms, |date, lm| {
+        respond_dated(head, a, date, lm)
+    })
+}
+
+/// [`respond`] with the `Date` and `Last-Modified` values. The headers live in an array on
+/// the stack (the last two slots only for segments: `Accept-Ranges`, then `Content-Range`).
+fn respond_dated(head: &RequestHead, a: &Answer<'_>, date: &str, lm: &str) -> (Vec<u8>, Bytes) {
     let keep = head.keep_alive;
-    let lm = http_date(a.last_modified_unix_ms);
-    let date = now_http_date();
-    let mut hdrs: Vec<(&str, &[u8])> = vec![
+    let mut hdrs: [(&str, &[u8]); 9] = [
         ("Date", date.as_bytes()),
         ("Content-Type", a.content_type),
         ("Cache-Control", a.cache_control.as_bytes()),
@@ -300,13 +314,13 @@ fn respond(head: &RequestHead, a: &Answer<'_>) -> (Vec<u8>, Bytes) {
             "Access-Control-Expose-Headers",
             b"Content-Length, Content-Range, ETag, Age",
         ),
+        ("Accept-Ranges", b"bytes"),
+        ("Content-Range", b""),
     ];
-    if a.ranges {
-        hdrs.push(("Accept-Ranges", b"bytes"));
-    }
+    let n = if a.ranges { 8 } else { 7 };
     let mut out = Vec::with_capacity(512);
     if not_modified(head, a) {
-        write_head(&mut out, Status::NOT_MODIFIED, &hdrs, None, keep);
+        write_head(&mut out, Status::NOT_MODIFIED, &hdrs[..n], None, keep);
         return (out, Bytes::new());
     }
     let len = a.body.len() as u64;
@@ -319,7 +333,7 @@ fn respond(head: &RequestHead, a: &Answer<'_>) -> (Vec<u8>, Bytes) {
                     end_inclusive,
                 } => {
                     let cr = format!("bytes {start}-{end_inclusive}/{len}");
-                    hdrs.push(("Content-Range", cr.as_bytes()));
+                    hdrs[8].1 = cr.as_bytes();
                     // Bounds come from parse_range, which clamps them to `len`.
                     let (s, e) = (start as usize, end_inclusive as usize + 1);
                     let part = a.body.slice(s.min(a.body.len())..e.min(a.body.len()));
@@ -334,7 +348,7 @@ fn respond(head: &RequestHead, a: &Answer<'_>) -> (Vec<u8>, Bytes) {
                 }
                 RangeOutcome::Unsatisfiable => {
                     let cr = format!("bytes */{len}");
-                    hdrs.push(("Content-Range", cr.as_bytes()));
+                    hdrs[8].1 = cr.as_bytes();
                     write_head(
                         &mut out,
                         Status::RANGE_NOT_SATISFIABLE,
@@ -347,7 +361,7 @@ fn respond(head: &RequestHead, a: &Answer<'_>) -> (Vec<u8>, Bytes) {
             }
         }
     }
-    write_head(&mut out, Status::OK, &hdrs, Some(len), keep);
+    write_head(&mut out, Status::OK, &hdrs[..n], Some(len), keep);
     (out, a.body.clone())
 }
 
@@ -386,40 +400,97 @@ async fn preflight(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> bool
     conn.write(out).await && head.keep_alive
 }
 
-/// `Last-Modified` value; the last one formatted is kept per thread, as the same playlist or
-/// segment is asked for many times in a row.
-fn http_date(unix_ms: u64) -> String {
-    thread_local! {
-        static LAST: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
-    }
-    let secs = unix_ms / 1000;
-    LAST.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.0 != secs || c.1.is_empty() {
-            *c = (
-                secs,
-                httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs)),
-            );
-        }
-        c.1.clone()
-    })
+/// Longest manifest file name built on the stack: names are at most 32 characters, plus the
+/// dot and the extension (longer ones, if the limit ever grows, take a `String`).
+const MANIFEST_FILE_MAX: usize = 48;
+
+/// The endpoint's manifest file (`<manifest_name>.<ext>`, as
+/// [`EndpointConfig::manifest_file`]) written into `buf`, or `None` when it does not fit.
+fn manifest_file_on_stack<'b>(
+    endpoint: &EndpointConfig,
+    buf: &'b mut [u8; MANIFEST_FILE_MAX],
+) -> Option<&'b str> {
+    let name = endpoint.manifest_name.as_bytes();
+    let ext = endpoint.kind.manifest_extension().as_bytes();
+    let len = name.len().checked_add(1)?.checked_add(ext.len())?;
+    let out = buf.get_mut(..len)?;
+    let (n, rest) = out.split_at_mut(name.len());
+    n.copy_from_slice(name);
+    let (dot, e) = rest.split_at_mut(1);
+    dot.copy_from_slice(b".");
+    e.copy_from_slice(ext);
+    std::str::from_utf8(out).ok()
 }
 
-/// `Date` header value, formatted at most once per second per thread.
-fn now_http_date() -> String {
+/// Runs `f` with the `Date` value (now) and the `Last-Modified` value of `unix_ms`, borrowed
+/// from per-thread caches: each is formatted at most once per second (`Date`) or once per
+/// change (the same playlist or segment is asked for many times in a row), never copied.
+fn with_http_dates<R>(unix_ms: u64, f: impl FnOnce(&str, &str) -> R) -> R {
     thread_local! {
-        static CACHE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+        static NOW: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+        static LAST: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
     }
     let now = SystemTime::now();
-    let secs = now
+    let now_secs = now
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.0 != secs || c.1.is_empty() {
-            *c = (secs, httpdate::fmt_http_date(now));
-        }
-        c.1.clone()
+    let lm_secs = unix_ms / 1000;
+    NOW.with(|date| {
+        LAST.with(|lm| {
+            let mut date = date.borrow_mut();
+            if date.0 != now_secs || date.1.is_empty() {
+                *date = (now_secs, httpdate::fmt_http_date(now));
+            }
+            let mut lm = lm.borrow_mut();
+            if lm.0 != lm_secs || lm.1.is_empty() {
+                *lm = (
+                    lm_secs,
+                    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(lm_secs)),
+                );
+            }
+            f(&date.1, &lm.1)
+        })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(kind: &str, manifest_name: &str) -> EndpointConfig {
+        let json = format!(
+            r#"{{"id":"0123456789abcdef0123456789ab","name":"e","type":"{kind}","manifest_name":"{manifest_name}"}}"#
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn manifest_file_on_stack_is_manifest_file() {
+        for kind in ["hls", "dash", "cmaf"] {
+            for name in ["main", "x", "A_b-9", &"n".repeat(32)] {
+                let ep = endpoint(kind, name);
+                let mut buf = [0u8; MANIFEST_FILE_MAX];
+                assert_eq!(
+                    manifest_file_on_stack(&ep, &mut buf),
+                    Some(ep.manifest_file().as_str())
+                );
+            }
+        }
+        // Too long for the stack: the caller falls back to the `String`.
+        let ep = endpoint("hls", &"n".repeat(MANIFEST_FILE_MAX));
+        let mut buf = [0u8; MANIFEST_FILE_MAX];
+        assert_eq!(manifest_file_on_stack(&ep, &mut buf), None);
+    }
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        with_http_dates(784_111_777_000, |date, lm| {
+            assert_eq!(lm, "Sun, 06 Nov 1994 08:49:37 GMT");
+            assert_eq!(date.len(), 29);
+            assert!(date.ends_with(" GMT"));
+        });
+        // A second object in the same second of "now" gets its own Last-Modified.
+        with_http_dates(0, |_, lm| assert_eq!(lm, "Thu, 01 Jan 1970 00:00:00 GMT"));
+    }
 }

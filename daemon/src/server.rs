@@ -480,5 +480,7 @@ async fn serve(
 fn url_host(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split('/').next().unwrap_or(rest);
-    streampack_core::access::cdn::host_of(authority.as_bytes()).unwrap_or_default()
+    streampack_core::access::cdn::host_of(authority.as_bytes())
+        .map(|h| h.into_owned())
+        .unwrap_or_default()
 }

@@ -7,6 +7,7 @@
 
 use crate::channel::Invalid;
 use crate::id::Id;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// Longest domain name (RFC 1035).
@@ -51,8 +52,9 @@ pub fn normalize_domain(s: &str) -> Result<String, Invalid> {
 }
 
 /// The host part of a `Host` header value, lowercase, without port or trailing dot
-/// (`[::1]:8080` → `::1`).
-pub fn host_of(value: &[u8]) -> Option<String> {
+/// (`[::1]:8080` → `::1`). Borrowed from `value` when it is lowercase already (the usual
+/// case: no allocation per request).
+pub fn host_of(value: &[u8]) -> Option<Cow<'_, str>> {
     let v = std::str::from_utf8(value).ok()?.trim();
     let host = if let Some(rest) = v.strip_prefix('[') {
         rest.split(']').next()?
@@ -66,7 +68,13 @@ pub fn host_of(value: &[u8]) -> Option<String> {
         })
     };
     let host = host.trim_end_matches('.');
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    if host.is_empty() {
+        None
+    } else if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some(Cow::Owned(host.to_ascii_lowercase()))
+    } else {
+        Some(Cow::Borrowed(host))
+    }
 }
 
 /// Whether a request with `host` may reach `channel`. `bound_to` says which channel a domain
@@ -138,6 +146,12 @@ mod tests {
             (b"", None),
             (b":80", None),
         ];
+        // Already lowercase: borrowed, no allocation on the request path.
+        assert!(matches!(
+            host_of(b"cdn.example.com:80"),
+            Some(Cow::Borrowed("cdn.example.com"))
+        ));
+        assert!(matches!(host_of(b"CDN.example.com"), Some(Cow::Owned(_))));
         for (v, want) in table {
             assert_eq!(
                 host_of(v).as_deref(),
@@ -182,7 +196,9 @@ mod tests {
         fn normalized_domains_are_stable(s in "[a-zA-Z0-9]{1,10}(\\.[a-zA-Z0-9-]{0,8}[a-zA-Z0-9]){0,3}") {
             if let Ok(d) = normalize_domain(&s) {
                 prop_assert_eq!(normalize_domain(&d).unwrap(), d.clone());
-                prop_assert_eq!(host_of(format!("{d}:443").as_bytes()), Some(d));
+                let with_port = format!("{d}:443");
+                let host = host_of(with_port.as_bytes());
+                prop_assert_eq!(host.as_deref(), Some(d.as_str()));
             }
         }
     }
