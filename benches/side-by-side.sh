@@ -226,16 +226,16 @@ measure_gets() { # PREFIX BASE_URL
 }
 
 log "GETs: nginx (a static copy of streampack's output), streampack io_uring, streampack epoll"
-start_sp uring
-setup_static
+# Every round measures all three one right after the other (nginx, io_uring, epoll, nginx), so a
+# change in other people's load between phases cannot land in one ratio only.
 start_nginx
 for _ in $(seq "$ROUNDS"); do
+    start_sp uring
+    setup_static
     measure_gets ngx "http://127.0.0.1:$NGX_PORT"
     measure_gets uring "http://127.0.0.1:$SP_PULL"
-done
-start_sp epoll
-setup_static
-for _ in $(seq "$ROUNDS"); do
+    start_sp epoll
+    setup_static
     measure_gets epoll "http://127.0.0.1:$SP_PULL"
     measure_gets ngx "http://127.0.0.1:$NGX_PORT"
 done
@@ -328,7 +328,7 @@ mem_ratio="$(awk -v r="${R[mem.rss_kib]}" -v h="${R[mem.held]}" 'BEGIN { printf 
     echo "| RSS / held media, $MEM_CHANNELS channels × $MEM_SEGMENTS segments | $((R[mem.rss_kib] / 1024)) MiB / $(mib "${R[mem.held]}") MiB = $mem_ratio | ≤ 1.1 |"
     echo "| RSS with $IDLE_CHANNELS idle channels (empty daemon: $((R[idle.rss0_kib] / 1024)) MiB) | $((R[idle.rss_kib] / 1024)) MiB | < 100 MiB |"
     echo
-    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs ($(uname -r)); servers on CPU $SERVER_CPUS ($CORES shard/worker), load generators on CPU $LOAD_CPUS; DUR=${DUR}s; GETs: best of $ROUNDS rounds alternating nginx and streampack (nginx best of $((2 * ROUNDS))); load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs ($(uname -r)); servers on CPU $SERVER_CPUS ($CORES shard/worker), load generators on CPU $LOAD_CPUS; DUR=${DUR}s; GETs: best of $ROUNDS rounds, each measuring nginx, streampack io_uring, streampack epoll, nginx in turn (nginx best of $((2 * ROUNDS))); load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)."
 } >"$WORK/table.md"
 mkdir -p "$(dirname "$OUT")"
 cp "$WORK/table.md" "$OUT"
