@@ -10,6 +10,7 @@
 # other CPUs:
 #   playlist GET (wrk), 1 MiB segment GET (h2load --h1, and streampack-load hammer),
 #   ingest (streampack-load encoders: PUT to streampack vs WebDAV PUT to nginx),
+#   segment visibility (one real-time encoder, 0.25 s segments: last byte -> served playlist),
 #   live players (streampack-load players on a live stream fed in real time),
 #   streampack's io drivers (uring vs epoll), and RSS against held media.
 # Prints a table of ratios (streampack / nginx) and writes it to $OUT.
@@ -24,6 +25,7 @@ DUR="${DUR:-10}"                    # seconds per GET / ingest measurement
 ROUNDS="${ROUNDS:-2}"               # GET rounds, nginx and streampack alternated; best of them kept
 PLAYERS="${PLAYERS:-500}"
 PLAYERS_DUR="${PLAYERS_DUR:-20}"
+VIS_DUR="${VIS_DUR:-30}"            # seconds of the visibility run (4 segments a second)
 ENCODERS="${ENCODERS:-8}"
 MEM_CHANNELS="${MEM_CHANNELS:-100}"
 MEM_SEGMENTS="${MEM_SEGMENTS:-10}"
@@ -275,6 +277,24 @@ live() { # PREFIX TARGET_LINE PLAYLIST_URL
     R[$1.live_vis_p99]="$(kv visible_p99_us <"$WORK/live.out")"
     R[$1.live_vis_p50]="$(kv visible_p50_us <"$WORK/live.out")"
 }
+# visibility: one real-time encoder alone, short segments so the p99 rests on VIS_DUR * 4
+# samples (the live run below has only ~15). The channel's window is short, so most of the
+# run is the steady state of a live channel (old segments freed as new ones arrive).
+visibility() { # PREFIX TARGET_LINE
+    echo "$2" >"$WORK/vis.targets"
+    local out
+    out="$(L encoders --targets "$WORK/vis.targets" --segments "${SEGS[@]}" --realtime --delete \
+        --segment-duration 0.25 -d "$VIS_DUR")"
+    echo "$out" >&2
+    R[$1.vis_p50]="$(kv visible_p50_us <<<"$out")"
+    R[$1.vis_p99]="$(kv visible_p99_us <<<"$out")"
+    R[$1.vis_n]="$(kv segments <<<"$out")"
+}
+log "visibility: one real-time encoder, 0.25 s segments, ${VIS_DUR}s"
+t="$(new_channel vis --max-playlist-duration 6 --max-segment-duration 2)"
+visibility sp "$t"
+visibility ngx "http://127.0.0.1:$NGX_PORT/dav/vis/ http://127.0.0.1:$NGX_PORT/dav/vis/main.m3u8"
+
 log "live players: $PLAYERS players, ${PLAYERS_DUR}s"
 t="$(new_channel live)"
 live sp "$t" "${t#* }"
@@ -311,7 +331,9 @@ mem_ratio="$(awk -v r="${R[mem.rss_kib]}" -v h="${R[mem.held]}" 'BEGIN { printf 
     echo "| 1 MiB segment GET, streampack-load -c16 (req/s) | ${R[uring.segment_load]} | ${R[ngx.segment_load]} | $(ratio "${R[uring.segment_load]}" "${R[ngx.segment_load]}") | ≥ 1.3 |"
     echo "| playlist GET p99 latency, streampack-load -c64 | $(ms "${R[uring.playlist_p99]}") | $(ms "${R[ngx.playlist_p99]}") | $(ratio "${R[uring.playlist_p99]}" "${R[ngx.playlist_p99]}") | (lower is better) |"
     echo "| ingest, $ENCODERS encoders back to back (MiB/s) | $(mib "${R[sp.ingest]}") | $(mib "${R[ngx.ingest]}") (WebDAV) | $(ratio "${R[sp.ingest]}" "${R[ngx.ingest]}") | ≥ 3 |"
-    echo "| segment last byte → in served playlist, p99, real-time encoder | $(ms "${R[sp.live_vis_p99]}") | $(ms "${R[ngx.live_vis_p99]}") | $(ratio "${R[sp.live_vis_p99]}" "${R[ngx.live_vis_p99]}") | ≤ 1 ms |"
+    echo "| segment last byte → in served playlist, p99, one real-time encoder (${R[sp.vis_n]} segments) | $(ms "${R[sp.vis_p99]}") | $(ms "${R[ngx.vis_p99]}") | $(ratio "${R[sp.vis_p99]}" "${R[ngx.vis_p99]}") | ≤ 1 ms |"
+    echo "| same, p50 | $(ms "${R[sp.vis_p50]}") | $(ms "${R[ngx.vis_p50]}") | $(ratio "${R[sp.vis_p50]}" "${R[ngx.vis_p50]}") | |"
+    echo "| same, p99 while $PLAYERS players follow it (2 s segments) | $(ms "${R[sp.live_vis_p99]}") | $(ms "${R[ngx.live_vis_p99]}") | $(ratio "${R[sp.live_vis_p99]}" "${R[ngx.live_vis_p99]}") | |"
     echo "| same, p99 under back-to-back ingest of $ENCODERS encoders | $(ms "${R[sp.ingest_vis_p99]}") | $(ms "${R[ngx.ingest_vis_p99]}") | $(ratio "${R[sp.ingest_vis_p99]}" "${R[ngx.ingest_vis_p99]}") | |"
     echo "| live players served every segment in time | ${R[sp.players_well]}/${R[sp.players]} | ${R[ngx.players_well]}/${R[ngx.players]} | $(ratio "${R[sp.players_well]}" "${R[ngx.players_well]}") | all |"
     echo "| live players: segment fetch p99 | $(ms "${R[sp.seg_p99]}") | $(ms "${R[ngx.seg_p99]}") | $(ratio "${R[sp.seg_p99]}" "${R[ngx.seg_p99]}") | |"
