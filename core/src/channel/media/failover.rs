@@ -10,9 +10,9 @@
 //!   (consecutive numbers, not overlong);
 //! - **aligned** with the other input: the same numbers name the same moment (see [`aligned`]).
 
+use super::deliveries::{Delivery, DeliveryLog};
 use super::store::InputStore;
 use crate::channel::config::InputRole;
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Whether the output goes back to the preferred input once it is healthy again.
@@ -162,20 +162,11 @@ impl Health {
     }
 }
 
-/// One delivered segment of a leader playlist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Delivery {
-    pub at_mono: u64,
-    pub duration_ms: u64,
-    /// `EXT-X-PROGRAM-DATE-TIME` (given or extrapolated within the playlist), Unix ms.
-    pub pdt_ms: Option<i64>,
-}
-
 /// What is followed of one input.
 #[derive(Debug, Default)]
 pub(crate) struct InputTrack {
-    /// Deliveries of the leader playlist by (path, input sequence number).
-    pub log: BTreeMap<(String, u64), Delivery>,
+    /// Deliveries of the leader playlist, bounded by the window.
+    pub log: DeliveryLog,
     /// Path and number of the newest delivery.
     last: Option<(String, u64)>,
     pub last_at: Option<u64>,
@@ -264,7 +255,7 @@ impl Tracker {
                 let t = &self.inputs[role.index()];
                 // Newer: a higher number, or bytes pushed after the last delivery (an encoder
                 // that restarted after its old playlist was forgotten numbers from 0 again).
-                let newer = !t.log.contains_key(&(path.to_string(), seq))
+                let newer = !t.log.contains(path, seq)
                     && (match &t.last {
                         Some((p, s)) if p == path => seq > *s,
                         _ => true,
@@ -306,7 +297,8 @@ impl Tracker {
         t.last = Some((path.to_string(), seq));
         t.last_at = Some(now_mono);
         t.log.insert(
-            (path.to_string(), seq),
+            path,
+            seq,
             Delivery {
                 at_mono: now_mono,
                 duration_ms,
@@ -334,8 +326,7 @@ impl Tracker {
                 });
             }
             let t = &mut self.inputs[role.index()];
-            t.log
-                .retain(|_, d| now_mono.saturating_sub(d.at_mono) <= window_ms);
+            t.log.expire(now_mono, window_ms);
         }
     }
 
@@ -414,9 +405,8 @@ pub(crate) fn aligned(
     }
     let (la, lb) = (&tracks[a.index()].log, &tracks[b.index()].log);
     let common: Vec<(&Delivery, &Delivery)> = la
-        .range((path.to_string(), 0)..=(path.to_string(), u64::MAX))
-        .rev()
-        .filter_map(|(k, da)| lb.get(k).map(|db| (da, db)))
+        .newest_first(path)
+        .filter_map(|(seq, da)| lb.get(path, seq).map(|db| (da, db)))
         .take(4)
         .collect();
     common.len() >= 2 && common.iter().all(|(da, db)| same_moment(da, db))

@@ -34,6 +34,7 @@
 //! `R/index.m3u8`, `R/<seq>.<ext>`, `R/init<k>.<ext>`: relative, so one render serves every
 //! endpoint of the channel, and never an encoder's file name.
 
+mod deliveries;
 pub mod failover;
 mod publish;
 pub mod snapshot;
