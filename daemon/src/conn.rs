@@ -18,6 +18,13 @@ use crate::registry::Shared;
 
 /// Bytes asked of the kernel per read while reading heads.
 const HEAD_READ: usize = 16 * 1024;
+/// Read buffer of an idle keep-alive connection: room for the request heads players and CDNs
+/// send (a longer head goes on with [`HEAD_READ`]). An idle connection's read is in flight
+/// with its buffer, so this is what every open connection holds.
+const IDLE_READ: usize = 2 * 1024;
+/// An empty read buffer larger than this (grown by a long head or a chunked body) is swapped
+/// for an [`IDLE_READ`] one before the connection waits for its next request.
+const IDLE_KEEP: usize = 4 * IDLE_READ;
 /// Bytes asked of the kernel per read while reading bodies.
 const BODY_READ: usize = 256 * 1024;
 /// Most bytes allocated up front for a body from its `Content-Length` (already within the cap).
@@ -64,7 +71,7 @@ impl Conn {
         let _ = stream.set_nodelay(true);
         Conn {
             stream,
-            rbuf: BytesMut::with_capacity(HEAD_READ),
+            rbuf: BytesMut::with_capacity(IDLE_READ),
             peer,
             send_timeout: Duration::from_secs(60),
             last_status: 0,
@@ -125,7 +132,10 @@ impl Conn {
     /// the shard's canceller when shutdown begins.
     async fn read_idle(&mut self, limit: Duration, c: CancelHandle) -> Result<usize, ReadError> {
         let mut buf = std::mem::take(&mut self.rbuf);
-        buf.reserve(HEAD_READ);
+        if buf.is_empty() && buf.capacity() > IDLE_KEEP {
+            buf = BytesMut::with_capacity(IDLE_READ);
+        }
+        buf.reserve(IDLE_READ);
         // As in `read_more`: read after what is buffered, never over it.
         let len = buf.len();
         let spare = buf.slice_mut(len..);
