@@ -168,7 +168,8 @@ impl Conn {
                 Ok(Some(head)) => return Ok(Some(head)),
                 Ok(None) => {}
                 Err(e) => {
-                    self.send_error(&e, false, false).await;
+                    let answer = Box::pin(self.send_error(&e, false, false));
+                    answer.await;
                     return Err(());
                 }
             }
@@ -199,7 +200,8 @@ impl Conn {
                         Status::REQUEST_TIMEOUT,
                         "request head not received in time",
                     );
-                    self.send_error(&e, false, false).await;
+                    let answer = Box::pin(self.send_error(&e, false, false));
+                    answer.await;
                     return Err(());
                 }
                 Err(_) => return Ok(None),

@@ -1,7 +1,9 @@
 //! Start-up and shutdown: state, listeners, shard threads, admin socket, readiness, signals.
 
 use monoio::io::{CancelHandle, Canceller};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -473,15 +475,23 @@ async fn serve(
             Err(()) => {
                 // Answered already (malformed head, too large, too slow).
                 shared.metrics.unrouted(role.listener(), conn.last_status);
-                return conn.linger().await;
+                let linger = Box::pin(conn.linger());
+                return linger.await;
             }
         };
-        let keep = match role {
-            Role::Ingest => ingest::handle(&mut conn, head, &shared).await,
-            Role::Pull => pull::handle(&mut conn, head, &shared).await,
+        // The request's handling lives on the heap for the request only: inlined, its state
+        // (~2.7 KiB) made every connection's task that large for as long as it stays open,
+        // idle or not. Boxed, the task is 1.8 KiB and a playlist GET costs less CPU, not more
+        // (alternated A/B under wrk: 8.0-8.4 -> 7.4-7.9 us). The `let`s keep the unboxed
+        // futures out of the task's state (temporaries of an awaited expression would not be).
+        let handler: Pin<Box<dyn Future<Output = bool> + '_>> = match role {
+            Role::Ingest => Box::pin(ingest::handle(&mut conn, head, &shared)),
+            Role::Pull => Box::pin(pull::handle(&mut conn, head, &shared)),
         };
+        let keep = handler.await;
         if !keep {
-            return conn.linger().await;
+            let linger = Box::pin(conn.linger());
+            return linger.await;
         }
         if shared.is_shutting_down() {
             return;
