@@ -6,16 +6,14 @@
 use std::sync::Arc;
 use streampack_core::channel::media::Lookup;
 use streampack_core::channel::{ChannelConfig, EndpointConfig, EndpointType};
-use streampack_core::cmaf::output::{CmafSnapshot, MPD_CONTENT_TYPE};
+use streampack_core::cmaf::output::CmafSnapshot;
 use streampack_core::cmaf::packager::CmafPackager;
 use streampack_core::http::{HttpError, Status};
 use streampack_core::id::Id;
 use streampack_core::time::Now;
 
 use crate::registry::MediaSlot;
-
-/// `Content-Type` of fMP4 HLS playlists (the HLS endpoint's).
-const PLAYLIST_TYPE: &[u8] = b"application/vnd.apple.mpegurl";
+use crate::{dash, pull};
 
 /// Whether the channel has an endpoint that needs the packager.
 pub fn wanted(config: &ChannelConfig) -> bool {
@@ -71,15 +69,12 @@ pub fn lookup<'a>(
         if let Some(why) = snap.and_then(|s| s.refused.as_ref()) {
             return Err(HttpError::new(Status::NOT_IMPLEMENTED, why.clone()));
         }
-        return Err(HttpError::new(
-            Status::SERVICE_UNAVAILABLE,
-            "no input has delivered media to this channel yet",
-        ));
+        return Err(pull::no_media_yet());
     };
     let content_type = if rest.ends_with(".mpd") {
-        MPD_CONTENT_TYPE.as_bytes()
+        dash::MPD_TYPE
     } else {
-        PLAYLIST_TYPE
+        pull::PLAYLIST_TYPE
     };
     Ok((snap.lookup(&endpoint.manifest_name, rest), content_type))
 }

@@ -10,6 +10,7 @@ use streampack_core::access::cdn::{host_may_reach, host_of};
 use streampack_core::access::{auth_key_ok, client_ip, ip_allowed};
 use streampack_core::channel::media::Lookup;
 use streampack_core::channel::{EndpointConfig, EndpointType};
+use streampack_core::hls::PLAYLIST_CONTENT_TYPE;
 use streampack_core::http::{
     if_none_match_matches, parse_range, parse_v1_path, write_head, HttpError, Method, RangeOutcome,
     RequestHead, Status,
@@ -29,7 +30,8 @@ const ERROR_CORS: [(&str, &[u8]); 2] = [
     ("Access-Control-Allow-Origin", b"*"),
     ("Access-Control-Expose-Headers", b"Retry-After"),
 ];
-const PLAYLIST_TYPE: &[u8] = b"application/vnd.apple.mpegurl";
+/// `Content-Type` of HLS playlists (HLS endpoints, and the fMP4 ones of CMAF endpoints).
+pub const PLAYLIST_TYPE: &[u8] = PLAYLIST_CONTENT_TYPE.as_bytes();
 
 /// What a successful pull answers with.
 struct Answer<'a> {
@@ -241,13 +243,18 @@ fn access_denied(
     None
 }
 
-/// `503` with `Retry-After` before any input delivered media to the channel.
-async fn send_no_media_yet(conn: &mut Conn, keep: bool, head_only: bool) -> bool {
-    let e = HttpError::new(
+/// The 503 of an endpoint whose channel has no input that delivered media yet (answered with
+/// `Retry-After`).
+pub fn no_media_yet() -> HttpError {
+    HttpError::new(
         Status::SERVICE_UNAVAILABLE,
         "no input has delivered media to this channel yet",
-    );
-    send_unavailable(conn, &e, keep, head_only).await
+    )
+}
+
+/// Answers [`no_media_yet`].
+async fn send_no_media_yet(conn: &mut Conn, keep: bool, head_only: bool) -> bool {
+    send_unavailable(conn, &no_media_yet(), keep, head_only).await
 }
 
 /// Answers an error; a 503 (no media yet) says when to retry.

@@ -17,8 +17,6 @@ use crate::channel::media::{InitEntry, Lookup, MediaObject, Rendered, SegmentEnt
 pub const VIDEO_DIR: &str = "video";
 /// Folder and playlist stem of a rendition's audio track.
 pub const AUDIO_DIR: &str = "audio";
-/// `Content-Type` of an MPD.
-pub const MPD_CONTENT_TYPE: &str = "application/dash+xml";
 
 /// Sequence numbers in URLs are taken modulo this.
 const URL_NUMBER_MODULUS: u64 = 1 << 31;

@@ -20,6 +20,9 @@ use std::fmt::Write;
 /// Where the origin serves its clock (`GET /time`, ISO 8601 UTC with milliseconds).
 pub const UTC_TIMING_PATH: &str = "/time";
 
+/// `Content-Type` of every MPD the origin serves (DASH and CMAF endpoints).
+pub const MPD_CONTENT_TYPE: &str = "application/dash+xml";
+
 /// `UTCTiming@schemeIdUri` for an HTTP resource whose body is an ISO 8601 date.
 pub const UTC_TIMING_HTTP_ISO: &str = "urn:mpeg:dash:utc:http-iso:2014";
 
