@@ -23,7 +23,7 @@
 use super::manifests::{self, Anchor, KeptSeg, RenditionView};
 use super::output::{CmafRendition, CmafSnapshot, CmafTrack, PackagerStats, AUDIO_DIR, VIDEO_DIR};
 use super::{Repackager, TrackInfo, TrackKind};
-use crate::channel::media::{HlsSnapshot, InitEntry, MediaObject, Rendered, SegmentEntry};
+use crate::channel::media::{EtagGen, HlsSnapshot, InitEntry, MediaObject, Rendered, SegmentEntry};
 use crate::time::Now;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -115,20 +115,6 @@ struct RenditionState {
     peak_bps: [u64; 2],
 }
 
-/// Strong etags distinct from the HLS output's: a seed from the wall clock plus a counter.
-#[derive(Debug)]
-struct Etags {
-    seed: u64,
-    n: u64,
-}
-
-impl Etags {
-    fn next(&mut self) -> String {
-        self.n = self.n.wrapping_add(1);
-        format!("\"c{:x}-{:x}\"", self.seed, self.n)
-    }
-}
-
 /// Follows one channel's HLS output and builds its CMAF output. Owned by the channel's owner
 /// shard, like [`crate::channel::media::ChannelMedia`].
 #[derive(Debug)]
@@ -137,7 +123,7 @@ pub struct CmafPackager {
     /// DASH Periods by discontinuity sequence number.
     periods: BTreeMap<u64, Anchor>,
     availability_start_unix_ms: Option<u64>,
-    etags: Etags,
+    etags: EtagGen,
     current: Option<Arc<CmafSnapshot>>,
     /// Previous renders by path, reused while their text is unchanged (stable etags).
     rendered: HashMap<String, Rendered>,
@@ -152,10 +138,7 @@ impl CmafPackager {
             renditions: HashMap::new(),
             periods: BTreeMap::new(),
             availability_start_unix_ms: None,
-            etags: Etags {
-                seed: now.unix_ms,
-                n: 0,
-            },
+            etags: EtagGen::new("c", now),
             current: None,
             rendered: HashMap::new(),
             stats: PackagerStats::default(),
@@ -360,7 +343,7 @@ fn views<'a>(
 
 /// Renders with etags reused while a path's text is unchanged.
 struct Out<'a> {
-    etags: &'a mut Etags,
+    etags: &'a mut EtagGen,
     previous: &'a HashMap<String, Rendered>,
     rendered: HashMap<String, Rendered>,
     unix_ms: u64,

@@ -106,17 +106,28 @@ impl IngestError {
     }
 }
 
-/// Strong etags unique across daemon restarts: a seed from the wall clock plus a counter.
+/// Strong etags unique across daemon restarts: a seed from the wall clock plus a counter,
+/// after a prefix that keeps each output's etags apart (HLS `""`, DASH `"d"`, CMAF `"c"`).
 #[derive(Debug)]
 pub(crate) struct EtagGen {
+    prefix: &'static str,
     seed: u64,
     n: u64,
 }
 
 impl EtagGen {
+    /// Etags of an output created at `now`.
+    pub(crate) fn new(prefix: &'static str, now: Now) -> EtagGen {
+        EtagGen {
+            prefix,
+            seed: now.unix_ms,
+            n: 0,
+        }
+    }
+
     pub(crate) fn next(&mut self) -> String {
         self.n = self.n.wrapping_add(1);
-        format!("\"{:x}-{:x}\"", self.seed, self.n)
+        format!("\"{}{:x}-{:x}\"", self.prefix, self.seed, self.n)
     }
 }
 
@@ -170,10 +181,7 @@ impl ChannelMedia {
             version: 1,
             output_version: 1,
             cache_output_version: 0,
-            etag: EtagGen {
-                seed: now.unix_ms,
-                n: 0,
-            },
+            etag: EtagGen::new("", now),
             cache: None,
             rendered: publish::RenderCache::default(),
             last_now: now,

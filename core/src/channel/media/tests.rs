@@ -845,3 +845,15 @@ fn unlisted_rendition_counts_its_break_when_it_returns() {
     let s = m.snapshot();
     assert_eq!(object(&s, &format!("b/{}.ts", SEED + 1)), Some(body("b1")));
 }
+
+#[test]
+fn etags_count_up_after_a_per_output_prefix() {
+    let now = Now {
+        mono_ms: 0,
+        unix_ms: 0x1234,
+    };
+    let (mut hls, mut dash) = (EtagGen::new("", now), EtagGen::new("d", now));
+    assert_eq!(hls.next(), "\"1234-1\"");
+    assert_eq!(hls.next(), "\"1234-2\"");
+    assert_eq!(dash.next(), "\"d1234-1\"");
+}

@@ -47,7 +47,7 @@ pub use snapshot::DashSnapshot;
 use crate::channel::config::InputRole;
 use crate::channel::media::failover::Tracker;
 use crate::channel::media::{
-    FailoverPolicy, Health, IngestError, MediaEvent, MediaParams, MediaStatus, PutOutcome,
+    EtagGen, FailoverPolicy, Health, IngestError, MediaEvent, MediaParams, MediaStatus, PutOutcome,
     Rendered, Revert, SwitchReason, OVERLONG_TOLERANCE_MS,
 };
 use crate::dash::parse::parse_mpd;
@@ -82,20 +82,6 @@ pub(crate) enum StartAt {
     First,
     /// Its newest deliverable segment (an unaligned failover: go live at once).
     Last,
-}
-
-/// Strong etags unique across daemon restarts: a seed from the wall clock plus a counter.
-#[derive(Debug)]
-pub(crate) struct EtagGen {
-    seed: u64,
-    n: u64,
-}
-
-impl EtagGen {
-    pub(crate) fn next(&mut self) -> String {
-        self.n = self.n.wrapping_add(1);
-        format!("\"d{:x}-{:x}\"", self.seed, self.n)
-    }
 }
 
 /// A DASH channel's media state. See the module docs for the policies.
@@ -134,10 +120,7 @@ impl DashMedia {
             failovers: 0,
             refused: 0,
             version: 1,
-            etag: EtagGen {
-                seed: now.unix_ms,
-                n: 0,
-            },
+            etag: EtagGen::new("d", now),
             cache: None,
             rendered: None,
             changed_unix_ms: now.unix_ms,

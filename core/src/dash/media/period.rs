@@ -3,8 +3,8 @@
 //! active input's listing (see [`super::output`] for the policies).
 
 use super::store::InputStore;
-use super::EtagGen;
 use crate::channel::config::InputRole;
+use crate::channel::media::EtagGen;
 use crate::channel::media::{MediaObject, OVERLONG_TOLERANCE_MS};
 use crate::dash::mpd::ContentType;
 use crate::dash::parse::{AdaptationSetIn, PeriodIn, RepresentationIn, SegmentIn, SegmentsIn};
