@@ -3,9 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::*;
-use std::fs::File;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::Duration;
 
 /// A channel with an `hls` endpoint and a `cmaf` endpoint.
@@ -61,14 +60,7 @@ pub fn ffmpeg_push_hls_ladder(input_url: &str, seconds: u32, log: &Path) -> Chil
         .expect("the recipe sets -b:v")
         + 2;
     args.splice(at..at, ["-b:v:1".to_string(), "300k".to_string()]);
-    let log = File::create(log).expect("create ffmpeg log");
-    Command::new("ffmpeg")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn ffmpeg")
+    spawn_ffmpeg(args, log)
 }
 
 /// Every URI of a playlist: URI lines and `URI="…"` attributes (`EXT-X-MAP`, `EXT-X-MEDIA`).

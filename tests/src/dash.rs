@@ -4,9 +4,8 @@
 
 use crate::*;
 use serde_json::Value;
-use std::fs::File;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 /// What [`ffmpeg_push_dash`] sends: always two video representations (640x360 and 320x180)
@@ -117,14 +116,7 @@ pub fn ffmpeg_push_dash_args(kind: DashPush, input_url: &str, seconds: u32) -> V
 /// Spawns ffmpeg pushing DASH to `input_url`; its stderr goes to `log`. ffmpeg exits 0 even
 /// when every PUT was refused: check what the origin holds.
 pub fn ffmpeg_push_dash(kind: DashPush, input_url: &str, seconds: u32, log: &Path) -> Child {
-    let log = File::create(log).expect("create ffmpeg log");
-    Command::new("ffmpeg")
-        .args(ffmpeg_push_dash_args(kind, input_url, seconds))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn ffmpeg")
+    spawn_ffmpeg(ffmpeg_push_dash_args(kind, input_url, seconds), log)
 }
 
 impl Daemon {

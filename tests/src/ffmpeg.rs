@@ -139,9 +139,14 @@ pub fn ffmpeg_push_hls_args(kind: HlsPush, input_url: &str, seconds: u32) -> Vec
 /// Spawns ffmpeg pushing HLS to `input_url`; its stderr goes to `log`. Remember: ffmpeg exits 0
 /// even when every PUT was refused, so check what the origin holds, not ffmpeg's status.
 pub fn ffmpeg_push_hls(kind: HlsPush, input_url: &str, seconds: u32, log: &Path) -> Child {
+    spawn_ffmpeg(ffmpeg_push_hls_args(kind, input_url, seconds), log)
+}
+
+/// Spawns ffmpeg with `args`, no stdin or stdout, its stderr in `log`.
+pub fn spawn_ffmpeg(args: Vec<String>, log: &Path) -> Child {
     let log = File::create(log).expect("create ffmpeg log");
     Command::new("ffmpeg")
-        .args(ffmpeg_push_hls_args(kind, input_url, seconds))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
