@@ -124,10 +124,7 @@ fn the_output_returns_to_the_preferred_input_only_when_aligned() {
     let mut b = Enc::new(B, "2026-11-24T01:00:00Z", 0);
     let mut now = t0();
     // Backup first: it goes on air.
-    for _ in 0..3 {
-        now = now.plus_ms(2_000);
-        b.step(&mut dm, now);
-    }
+    b.steps(&mut dm, &mut now, 3);
     assert_eq!(switched(&mut dm), vec![(None, B, false)]);
     // The primary catches up on the same clock: after 5 good segments the output goes back.
     a.n = b.n;
@@ -156,15 +153,9 @@ fn the_same_clock_running_late_is_not_aligned() {
             b.step(&mut dm, now.plus_ms(300));
         }
     }
-    for _ in 0..3 {
-        now = now.plus_ms(2_000);
-        b.step(&mut dm, now);
-    }
+    b.steps(&mut dm, &mut now, 3);
     assert!(!dm.snapshot().status.aligned);
-    for _ in 0..3 {
-        now = now.plus_ms(2_000);
-        b.step(&mut dm, now);
-    }
+    b.steps(&mut dm, &mut now, 3);
     let events: Vec<_> = switched(&mut dm)
         .into_iter()
         .filter(|e| e.0.is_some())

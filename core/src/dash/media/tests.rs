@@ -270,6 +270,14 @@ impl Enc {
         }
     }
 
+    /// Pushes `count` segments, one every 2 s: `now` moves on 2 s before each.
+    pub fn steps(&mut self, dm: &mut DashMedia, now: &mut Now, count: usize) {
+        for _ in 0..count {
+            *now = now.plus_ms(2_000);
+            self.step(dm, *now);
+        }
+    }
+
     /// Pushes the next segment at `now`; returns the warnings.
     pub fn step(&mut self, dm: &mut DashMedia, now: Now) -> Vec<String> {
         if !self.inits_sent {
@@ -360,10 +368,7 @@ fn the_window_is_bounded_by_max_playlist_duration() {
     let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
     enc.window = 30;
     let mut now = t0();
-    for _ in 0..30 {
-        now = now.plus_ms(2_000);
-        enc.step(&mut dm, now);
-    }
+    enc.steps(&mut dm, &mut now, 30);
     let s = shape(&mut dm);
     assert_eq!(s.len(), 1);
     for (name, _, count) in &s[0].2 {
@@ -473,15 +478,9 @@ fn an_encoder_restart_opens_a_new_period_with_higher_numbers() {
     let mut dm = DashMedia::new(params(), t0());
     let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
     let mut now = t0();
-    for _ in 0..4 {
-        now = now.plus_ms(2_000);
-        enc.step(&mut dm, now);
-    }
+    enc.steps(&mut dm, &mut now, 4);
     let mut again = Enc::new(P, "2026-11-24T01:05:00Z", 0);
-    for _ in 0..3 {
-        now = now.plus_ms(2_000);
-        again.step(&mut dm, now);
-    }
+    again.steps(&mut dm, &mut now, 3);
     let s = shape(&mut dm);
     assert_eq!(s.len(), 2, "{s:?}");
     let first = first_number(t0());
@@ -499,16 +498,10 @@ fn a_restart_keeping_availability_start_time_is_seen_by_its_timeline() {
     let mut dm = DashMedia::new(params(), t0());
     let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
     let mut now = t0();
-    for _ in 0..4 {
-        now = now.plus_ms(2_000);
-        enc.step(&mut dm, now);
-    }
+    enc.steps(&mut dm, &mut now, 4);
     // Same AST, timeline from 0 again, same file names.
     let mut again = Enc::new(P, "2026-11-24T01:00:00Z", 0);
-    for _ in 0..2 {
-        now = now.plus_ms(2_000);
-        again.step(&mut dm, now);
-    }
+    again.steps(&mut dm, &mut now, 2);
     let s = shape(&mut dm);
     assert_eq!(s.len(), 2, "{s:?}");
     assert_eq!(s[1].2[0].2, 2);
@@ -674,10 +667,7 @@ fn an_init_segment_that_changes_opens_a_new_period() {
     let mut dm = DashMedia::new(params(), t0());
     let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
     let mut now = t0();
-    for _ in 0..3 {
-        now = now.plus_ms(2_000);
-        enc.step(&mut dm, now);
-    }
+    enc.steps(&mut dm, &mut now, 3);
     dm.put(
         P,
         "init-stream0.m4s",
@@ -685,10 +675,7 @@ fn an_init_segment_that_changes_opens_a_new_period() {
         now,
     )
     .unwrap();
-    for _ in 0..2 {
-        now = now.plus_ms(2_000);
-        enc.step(&mut dm, now);
-    }
+    enc.steps(&mut dm, &mut now, 2);
     let s = shape(&mut dm);
     assert_eq!(s.len(), 2, "{s:?}");
     let first = first_number(t0());
@@ -771,16 +758,10 @@ fn an_audio_init_change_reopens_after_the_video_already_served() {
     let mut dm = DashMedia::new(params(), t0());
     let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
     let mut now = t0();
-    for _ in 0..3 {
-        now = now.plus_ms(2_000);
-        enc.step(&mut dm, now);
-    }
+    enc.steps(&mut dm, &mut now, 3);
     dm.put(P, "init-stream1.m4s", Bytes::from_static(b"new audio"), now)
         .unwrap();
-    for _ in 0..2 {
-        now = now.plus_ms(2_000);
-        enc.step(&mut dm, now);
-    }
+    enc.steps(&mut dm, &mut now, 2);
     let s = shape(&mut dm);
     assert_eq!(s.len(), 2, "{s:?}");
     let first = first_number(t0());
@@ -819,10 +800,7 @@ fn a_restarted_encoder_reusing_file_names_never_gets_old_bytes_served() {
     let mut dm = DashMedia::new(params(), t0());
     let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
     let mut now = t0();
-    for _ in 0..4 {
-        now = now.plus_ms(2_000);
-        enc.step(&mut dm, now);
-    }
+    enc.steps(&mut dm, &mut now, 4);
     // The new run's MPD lists segment 1 a moment before its bytes arrive; the old run's
     // chunk-stream*-00001.m4s are still in the store.
     now = now.plus_ms(4_000);
