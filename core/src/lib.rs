@@ -28,6 +28,9 @@ pub mod dash;
 pub mod fmp4;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod golden;
 pub mod hls;
 pub mod http;
 pub mod id;

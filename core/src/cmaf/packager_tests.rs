@@ -155,20 +155,7 @@ fn check(s: &CmafSnapshot) {
 }
 
 fn assert_golden(name: &str, actual: &str) {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("src/cmaf/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", p.display()));
-    assert!(
-        expected == actual,
-        "{name} differs from the golden file\n--- expected\n{expected}\n--- actual\n{actual}"
-    );
+    crate::golden::assert_golden("cmaf", name, actual);
 }
 
 #[test]

@@ -1,0 +1,26 @@
+//! Golden-file comparison for tests: rendered text must equal a checked-in file under
+//! `core/src/<module>/golden/`. `UPDATE_GOLDEN=1 cargo test -p streampack-core <filter>`
+//! rewrites the files (review the diff before committing).
+
+use std::path::PathBuf;
+
+/// Asserts that `actual` equals `core/src/<module>/golden/<name>` (or writes it there under
+/// `UPDATE_GOLDEN`).
+pub(crate) fn assert_golden(module: &str, name: &str, actual: &str) {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(module)
+        .join("golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", p.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from the golden file\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
