@@ -4,8 +4,7 @@
 
 use crate::*;
 use std::path::Path;
-use std::process::{Child, Command, Output};
-use std::time::Duration;
+use std::process::Child;
 
 /// A channel with an `hls` endpoint and a `cmaf` endpoint.
 #[derive(Debug, Clone)]
@@ -162,22 +161,6 @@ pub fn mpd_tracks(mpd: &str, mpd_path: &str) -> Vec<MpdTrack> {
         }
     }
     out
-}
-
-/// `ffprobe` listing the codec of every stream of `url`.
-pub fn ffprobe_codecs(url: &str) -> Output {
-    run_with_timeout(
-        Command::new("ffprobe").args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name,width,height",
-            "-of",
-            "csv",
-            url,
-        ]),
-        Duration::from_secs(40),
-    )
 }
 
 /// The top-level box types of an MP4 file; an error unless the box sizes tile it exactly.

@@ -3,9 +3,11 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::tools::run_with_timeout;
 
 /// What [`ffmpeg_push_hls`] sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,10 +171,27 @@ pub fn wait_child(child: &mut Child, timeout: Duration) -> ExitStatus {
     }
 }
 
+/// `ffprobe` of `url`: one line per stream, `-of compact`, with `codec_name=…` and, for video,
+/// `width=…` and `height=…`.
+pub fn ffprobe_codecs(url: &str) -> Output {
+    run_with_timeout(
+        Command::new("ffprobe").args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "compact",
+            url,
+        ]),
+        Duration::from_secs(40),
+    )
+}
+
 /// Decodes `seconds` of a live HLS URL with ffmpeg (`-f null`, errors only); returns (decoded
 /// video frames, ffmpeg's output). ffmpeg waits for a live playlist to grow, so this takes
 /// about `seconds` of wall time.
-pub fn ffmpeg_decode(url: &str, seconds: u32, timeout: Duration) -> (u64, std::process::Output) {
+pub fn ffmpeg_decode(url: &str, seconds: u32, timeout: Duration) -> (u64, Output) {
     let out = crate::run_with_timeout(
         Command::new("ffmpeg").args([
             "-nostdin",

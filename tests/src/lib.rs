@@ -6,7 +6,8 @@
 //! - binaries: [`bin_path`] finds `target/<profile>/streampack{d,ctl}` next to the test executable.
 //! - daemon: [`Daemon`] (temp state dir, free loopback ports, readiness, signals, restart).
 //! - HTTP: [`http`], [`Conn`], [`raw`] and [`Response`] (Content-Length and chunked framing).
-//! - tools: [`require_tool`], [`ffmpeg_push_hls`], [`run_with_timeout`].
+//! - tools: [`require_tool`], [`ffmpeg_push_hls`], [`spawn_ffmpeg`], [`ffprobe_codecs`],
+//!   [`run_with_timeout`].
 //! - HLS: [`media_sequence`], [`playlist_uris`], [`resolve`], [`split_url`].
 //! - io_uring blocked for a daemon: [`seccomp`].
 //! - a real browser as a player: [`play_in_browser`] with [`Player`] → [`Playback`]
@@ -14,8 +15,7 @@
 //! - metrics: [`scrape`], [`Scrape`] (parsed `/metrics`).
 //! - DASH: [`ffmpeg_push_dash`] with [`DashPush`], [`Daemon::dash_channel`], [`mpd_check`]
 //!   (npm `mpd-parser`), [`xml_attr`], [`iso_duration_secs`].
-//! - CMAF endpoints: [`CmafFixture`], [`mpd_tracks`], [`playlist_all_uris`], [`mp4_top_boxes`],
-//!   [`ffprobe_codecs`].
+//! - CMAF endpoints: [`CmafFixture`], [`mpd_tracks`], [`playlist_all_uris`], [`mp4_top_boxes`].
 //!
 //! Each part lives in its own module (`tools`, `ports`, `daemon`, `http`, `hls`, `ffmpeg`,
 //! `browser`, `scrape`) and is

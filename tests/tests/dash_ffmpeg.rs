@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -187,21 +186,6 @@ fn watch(pull: String, f: Fixture, stop: Arc<AtomicBool>) -> Watch {
     w
 }
 
-fn probe(url: &str) -> std::process::Output {
-    run_with_timeout(
-        Command::new("ffprobe").args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name,width,height",
-            "-of",
-            "compact",
-            url,
-        ]),
-        Duration::from_secs(40),
-    )
-}
-
 /// Starts a daemon and a dash channel (12 s window), pushes `kind` for 20 s, and checks what
 /// players rely on while it is live. Returns the daemon, fixture and push log for more checks.
 fn push_and_check(kind: DashPush, name: &str) -> Option<(Daemon, Fixture, std::path::PathBuf)> {
@@ -247,7 +231,7 @@ fn push_and_check(kind: DashPush, name: &str) -> Option<(Daemon, Fixture, std::p
     );
     // Let a few segments arrive, then probe while live.
     thread::sleep(Duration::from_secs(6));
-    let probed = probe(&f.endpoint_url);
+    let probed = ffprobe_codecs(&f.endpoint_url);
     let live = get(d.pull, &f.endpoint_path);
     let live_xml = live.text();
     let checked = mpd_check(&f.endpoint_url);

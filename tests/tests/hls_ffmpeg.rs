@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -91,21 +90,6 @@ fn watch(pull: String, main_path: String, stop: Arc<AtomicBool>) -> Watch {
     w
 }
 
-fn probe(url: &str) -> std::process::Output {
-    run_with_timeout(
-        Command::new("ffprobe").args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name",
-            "-of",
-            "csv",
-            url,
-        ]),
-        Duration::from_secs(30),
-    )
-}
-
 fn push_and_play(kind: HlsPush, name: &str) {
     if !require_tool("ffmpeg") || !require_tool("ffprobe") {
         return;
@@ -143,7 +127,7 @@ fn push_and_play(kind: HlsPush, name: &str) {
 
     // Play and probe while the stream is live.
     let url = f.endpoint_url.clone();
-    let prober = thread::spawn(move || probe(&url));
+    let prober = thread::spawn(move || ffprobe_codecs(&url));
     let (frames, play) = ffmpeg_decode(&f.endpoint_url, 10, Duration::from_secs(60));
     let probed = prober.join().unwrap();
 
