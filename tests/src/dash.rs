@@ -32,22 +32,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 /// ffmpeg arguments pushing `seconds` of test pattern as DASH to `input_url` (the input's URL
 /// prefix, no trailing slash); the MPD is `main.mpd`.
 pub fn ffmpeg_push_dash_args(kind: DashPush, input_url: &str, seconds: u32) -> Vec<String> {
-    let mut a = strings(&[
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=640x360:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-        "-t",
-    ]);
-    a.push(seconds.to_string());
+    let mut a = ffmpeg_live_source_args(seconds);
     a.extend(strings(&[
         "-map",
         "0:v",

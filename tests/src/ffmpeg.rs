@@ -21,9 +21,9 @@ pub enum HlsPush {
     Master,
 }
 
-/// The ffmpeg arguments of TOOLS.md's recipes, pushing `seconds` of test pattern to
-/// `input_url` (the input's URL prefix, without trailing slash).
-pub fn ffmpeg_push_hls_args(kind: HlsPush, input_url: &str, seconds: u32) -> Vec<String> {
+/// The input of every ffmpeg push: `seconds` of a 640x360 25 fps test pattern (input 0) and a
+/// 440 Hz tone (input 1), read in real time.
+pub fn ffmpeg_live_source_args(seconds: u32) -> Vec<String> {
     let mut a: Vec<String> = [
         "-nostdin",
         "-loglevel",
@@ -43,6 +43,13 @@ pub fn ffmpeg_push_hls_args(kind: HlsPush, input_url: &str, seconds: u32) -> Vec
     .map(|s| s.to_string())
     .collect();
     a.push(seconds.to_string());
+    a
+}
+
+/// The ffmpeg arguments of TOOLS.md's recipes, pushing `seconds` of test pattern to
+/// `input_url` (the input's URL prefix, without trailing slash).
+pub fn ffmpeg_push_hls_args(kind: HlsPush, input_url: &str, seconds: u32) -> Vec<String> {
+    let mut a = ffmpeg_live_source_args(seconds);
     if kind == HlsPush::Master {
         for m in ["0:v", "0:v", "1:a", "1:a"] {
             a.push("-map".into());
