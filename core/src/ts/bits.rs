@@ -30,6 +30,22 @@ pub(crate) fn fraction(num: u64, den: u64) -> Option<(u32, u32)> {
     Some((u32::try_from(num / a).ok()?, u32::try_from(den / a).ok()?))
 }
 
+/// A picture size read from an SPS (`what`), when both sides are within 1..=16384.
+pub(crate) fn picture_size(
+    what: &'static str,
+    width: u64,
+    height: u64,
+) -> Result<(u32, u32), EsError> {
+    let size = |v: u64| u32::try_from(v).ok().filter(|&v| v > 0 && v <= 16384);
+    match (size(width), size(height)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(EsError::Invalid {
+            what,
+            why: format!("picture size {width}x{height}"),
+        }),
+    }
+}
+
 /// MSB-first bit reader; every read checks bounds and reports what was being read.
 pub(crate) struct Bits<'a> {
     data: &'a [u8],
@@ -109,6 +125,22 @@ impl<'a> Bits<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn picture_sizes_outside_1_to_16384_are_refused() {
+        assert_eq!(
+            picture_size("H.264 SPS", 1920, 1080).ok(),
+            Some((1920, 1080))
+        );
+        assert_eq!(picture_size("H.264 SPS", 16384, 1).ok(), Some((16384, 1)));
+        for (w, h) in [(0, 1080), (1920, 0), (16385, 1080), (1920, u64::MAX)] {
+            let e = picture_size("H.265 SPS", w, h).unwrap_err().to_string();
+            assert!(
+                e.contains("H.265 SPS") && e.contains(&format!("{w}x{h}")),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn emulation_prevention_is_removed() {

@@ -1,7 +1,7 @@
 //! H.264 in Annex B form: NAL unit splitting, the SPS fields CMAF needs (profile, level,
 //! picture size), `avcC` (AVCDecoderConfigurationRecord) and the RFC 6381 codecs string.
 
-use super::bits::{fraction, rbsp, Bits};
+use super::bits::{fraction, picture_size, rbsp, Bits};
 use super::EsError;
 
 /// `nal_unit_type`s the repackager acts on: IDR marks sync samples; SPS/PPS go to `avcC`;
@@ -160,13 +160,7 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps, EsError> {
     };
     let width = (width_mbs * 16).saturating_sub(crop_x * (cl + cr));
     let height = ((2 - frame_mbs_only) * height_units * 16).saturating_sub(crop_y * (ct + cb));
-    let size = |v: u64| u32::try_from(v).ok().filter(|&v| v > 0 && v <= 16384);
-    let (Some(width), Some(height)) = (size(width), size(height)) else {
-        return Err(EsError::Invalid {
-            what: "H.264 SPS",
-            why: format!("picture size {width}x{height}"),
-        });
-    };
+    let (width, height) = picture_size("H.264 SPS", width, height)?;
     Ok(Sps {
         profile_idc,
         constraint_flags,

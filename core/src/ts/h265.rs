@@ -2,7 +2,7 @@
 //! (HEVCDecoderConfigurationRecord) and the RFC 6381 / ISO 14496-15 codecs string.
 //! NAL splitting is the same as H.264's ([`super::h264::nal_units`]).
 
-use super::bits::{fraction, rbsp, Bits};
+use super::bits::{fraction, picture_size, rbsp, Bits};
 use super::EsError;
 
 /// `nal_unit_type`s the repackager takes out of samples: VPS/SPS/PPS go to `hvcC`, AUD is
@@ -75,13 +75,7 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps, EsError> {
     }
     let bit_depth_luma = b.ue()?.saturating_add(8);
     let bit_depth_chroma = b.ue()?.saturating_add(8);
-    let size = |v: u64| u32::try_from(v).ok().filter(|&v| v > 0 && v <= 16384);
-    let (Some(width), Some(height)) = (size(width), size(height)) else {
-        return Err(EsError::Invalid {
-            what: "H.265 SPS",
-            why: format!("picture size {width}x{height}"),
-        });
-    };
+    let (width, height) = picture_size("H.265 SPS", width, height)?;
     Ok(Sps {
         profile_space,
         tier,
