@@ -135,6 +135,15 @@ pub struct InputStatus {
     pub good_streak: u32,
 }
 
+impl InputStatus {
+    /// Counts a segment or init segment of `bytes` pushed at `now_mono`.
+    pub(crate) fn count_object(&mut self, bytes: usize, now_mono: u64) {
+        self.segments = self.segments.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(bytes as u64);
+        self.last_segment_mono_ms = Some(now_mono);
+    }
+}
+
 /// Parses a canonical decimal sequence number (no sign, no leading zeros).
 fn parse_seq(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))

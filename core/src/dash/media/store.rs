@@ -50,9 +50,7 @@ pub(crate) struct InputStore {
 impl InputStore {
     /// Stores a segment or init segment.
     pub fn put_object(&mut self, path: &str, body: Bytes, now_mono: u64) {
-        self.status.segments = self.status.segments.saturating_add(1);
-        self.status.bytes = self.status.bytes.saturating_add(body.len() as u64);
-        self.status.last_segment_mono_ms = Some(now_mono);
+        self.status.count_object(body.len(), now_mono);
         self.next_gen = self.next_gen.wrapping_add(1);
         self.objects.insert(
             path.to_string(),
