@@ -43,7 +43,7 @@ pub struct PackagerStats {
 /// A channel's CMAF output at one version of its HLS output.
 #[derive(Debug)]
 pub struct CmafSnapshot {
-    /// [`crate::channel::media::HlsSnapshot::version`] it was built from.
+    /// [`crate::channel::media::HlsSnapshot::output_version`] it was built from.
     pub version: u64,
     /// The DASH MPD; `None` until some segment was repackaged (the daemon answers 503).
     pub mpd: Option<Rendered>,

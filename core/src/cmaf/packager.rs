@@ -157,9 +157,14 @@ impl CmafPackager {
     }
 
     /// The CMAF output for `hls`: repackages its new segments, drops what left its window and
-    /// renders the manifests. Returns the previous snapshot when `hls` is the same version.
+    /// renders the manifests. Returns the previous snapshot when `hls` has the same output
+    /// (only its status moved since).
     pub fn update(&mut self, hls: &HlsSnapshot, now: Now) -> Arc<CmafSnapshot> {
-        if let Some(cur) = self.current.as_ref().filter(|c| c.version == hls.version) {
+        if let Some(cur) = self
+            .current
+            .as_ref()
+            .filter(|c| c.version == hls.output_version)
+        {
             return Arc::clone(cur);
         }
         let mut refused = None;
@@ -439,7 +444,7 @@ fn build(
         });
     }
     let mut snap = CmafSnapshot {
-        version: hls.version,
+        version: hls.output_version,
         mpd,
         master,
         renditions,

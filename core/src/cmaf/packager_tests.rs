@@ -159,6 +159,24 @@ fn assert_golden(name: &str, actual: &str) {
 }
 
 #[test]
+fn a_status_only_change_of_the_hls_output_rebuilds_nothing() {
+    let mut enc = Enc::new(60_000);
+    let mut p = CmafPackager::new(at(0));
+    let hls = enc.push(seg(0), false, false);
+    let a = p.update(&hls, at(2_000));
+    // A segment no playlist lists yet: a new HLS snapshot (its status counts the segment),
+    // the same playlists.
+    enc.media
+        .put(Primary, "s1_1.ts", seg(1), at(3_000))
+        .unwrap();
+    let status_only = enc.media.snapshot();
+    assert_ne!(status_only.version, hls.version);
+    assert_eq!(status_only.output_version, hls.output_version);
+    assert!(Arc::ptr_eq(&a, &p.update(&status_only, at(3_100))));
+    assert_eq!(p.stats().repackaged, 1);
+}
+
+#[test]
 fn repackages_each_segment_once_and_reuses_it() {
     let mut enc = Enc::new(60_000);
     let mut p = CmafPackager::new(at(0));

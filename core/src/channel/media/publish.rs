@@ -94,6 +94,7 @@ pub(crate) fn build(cm: &mut ChannelMedia) -> HlsSnapshot {
     };
     HlsSnapshot {
         version: cm.version,
+        output_version: cm.output_version,
         main,
         renditions,
         status,
@@ -110,6 +111,7 @@ pub(crate) fn refresh_status(cm: &ChannelMedia, prev: &HlsSnapshot) -> HlsSnapsh
         .collect();
     HlsSnapshot {
         version: cm.version,
+        output_version: prev.output_version,
         main: prev.main.clone(),
         renditions: prev.renditions.clone(),
         status: status(cm, &live),

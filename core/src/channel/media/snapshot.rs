@@ -10,6 +10,10 @@ use std::sync::Arc;
 pub struct HlsSnapshot {
     /// [`super::ChannelMedia::version`] it was built at.
     pub version: u64,
+    /// The version at which its playlists and objects were last rendered: snapshots that
+    /// differ only in `status` share it (what follows the output, like the CMAF packager,
+    /// has nothing to redo for them).
+    pub output_version: u64,
     /// The endpoint's manifest: `None` until some segment is playable (the daemon answers 503).
     pub main: Option<Rendered>,
     /// Renditions that have segments, in master order.
