@@ -98,6 +98,12 @@ pub struct DashMedia {
     refused: u64,
     version: u64,
     etag: EtagGen,
+    /// `version` at the last change of the output (what a snapshot renders); status-only
+    /// changes move `version` alone.
+    output_version: u64,
+    /// `output_version` the cached snapshot was built at: when only the status moved since,
+    /// the next snapshot reuses its MPD and objects.
+    cache_output_version: u64,
     cache: Option<Arc<DashSnapshot>>,
     /// The previous MPD render, reused while its text is unchanged (stable etag).
     rendered: Option<Rendered>,
@@ -121,6 +127,8 @@ impl DashMedia {
             refused: 0,
             version: 1,
             etag: EtagGen::new("d", now),
+            output_version: 1,
+            cache_output_version: 0,
             cache: None,
             rendered: None,
             changed_unix_ms: now.unix_ms,
@@ -151,6 +159,7 @@ impl DashMedia {
             .and_then(|f| f.rsplit_once('.'))
             .map(|(_, e)| e.to_ascii_lowercase());
         let store = &mut self.inputs[input.index()];
+        let is_mpd = ext.as_deref() == Some("mpd");
         match ext.as_deref() {
             Some("mpd") => {
                 let mpd = parse_mpd(path, &body)
@@ -178,8 +187,14 @@ impl DashMedia {
             }
         }
         let mut warnings = Vec::new();
-        self.process(now, &mut warnings);
-        self.bump();
+        let changed = self.process(now, &mut warnings);
+        // Segments usually arrive before the MPD that lists them: storing one changes only
+        // the status, which is republished without rendering the MPD again.
+        if changed || is_mpd {
+            self.bump();
+        } else {
+            self.bump_status();
+        }
         Ok(PutOutcome { warnings })
     }
 
@@ -189,8 +204,11 @@ impl DashMedia {
         self.last_now = now;
         let existed = self.inputs[input.index()].delete(path);
         if existed {
-            self.process(now, &mut Vec::new());
-            self.bump();
+            if self.process(now, &mut Vec::new()) {
+                self.bump();
+            } else {
+                self.bump_status();
+            }
         }
         existed
     }
@@ -208,12 +226,19 @@ impl DashMedia {
         self.version
     }
 
-    /// The current snapshot: rebuilt once per change, otherwise a cheap `Arc` clone.
+    /// The current snapshot: rebuilt once per change (only the status when only the status
+    /// changed), otherwise a cheap `Arc` clone.
     pub fn snapshot(&mut self) -> Arc<DashSnapshot> {
         if let Some(s) = self.cache.as_ref().filter(|s| s.version == self.version) {
             return s.clone();
         }
-        let snap = Arc::new(snapshot::build(self));
+        let snap = match self.cache.take() {
+            Some(prev) if self.cache_output_version == self.output_version => {
+                Arc::new(snapshot::refresh_status(self, &prev))
+            }
+            _ => Arc::new(snapshot::build(self)),
+        };
+        self.cache_output_version = self.output_version;
         self.cache = Some(snap.clone());
         snap
     }
@@ -225,6 +250,12 @@ impl DashMedia {
     }
 
     fn bump(&mut self) {
+        self.version = self.version.wrapping_add(1);
+        self.output_version = self.version;
+    }
+
+    /// Only the status changed (an object stored or deleted that the output does not serve).
+    fn bump_status(&mut self) {
         self.version = self.version.wrapping_add(1);
     }
 

@@ -18,8 +18,9 @@ pub struct DashSnapshot {
     pub mpd: Option<Rendered>,
     /// Live state for the admin `LiveView`.
     pub status: MediaStatus,
-    /// Segments and init segments by path relative to the MPD (`v0/123.m4s`, `v0/init1.m4s`).
-    objects: HashMap<String, Arc<MediaObject>>,
+    /// Segments and init segments by path relative to the MPD (`v0/123.m4s`, `v0/init1.m4s`);
+    /// shared with the next snapshot when only the status changed.
+    pub(super) objects: Arc<HashMap<String, Arc<MediaObject>>>,
 }
 
 impl DashSnapshot {
@@ -79,7 +80,18 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
         version: dm.version,
         mpd: rendered,
         status,
-        objects,
+        objects: Arc::new(objects),
+    }
+}
+
+/// The previous snapshot's MPD and objects with the current status: what an object stored or
+/// deleted that the output does not serve (yet) changes. Nothing is rendered.
+pub(crate) fn refresh_status(dm: &DashMedia, prev: &DashSnapshot) -> DashSnapshot {
+    DashSnapshot {
+        version: dm.version,
+        mpd: prev.mpd.clone(),
+        status: status(dm, prev.status.window_segments),
+        objects: Arc::clone(&prev.objects),
     }
 }
 

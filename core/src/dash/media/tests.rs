@@ -827,3 +827,41 @@ fn a_restarted_encoder_reusing_file_names_never_gets_old_bytes_served() {
         Lookup::Object(o) if &o.body[..] == b"new run 0"
     ));
 }
+
+#[test]
+fn a_segment_not_listed_yet_republishes_the_status_only() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    enc.steps(&mut dm, &mut now, 3);
+    let before = dm.snapshot();
+    // The next segment arrives before the MPD that lists it.
+    dm.put(
+        P,
+        "chunk-stream0-00004.m4s",
+        Bytes::from_static(b"next"),
+        now.plus_ms(1_000),
+    )
+    .unwrap();
+    let after = dm.snapshot();
+    assert!(after.version > before.version);
+    assert_eq!(
+        after.status.inputs[0].segments,
+        before.status.inputs[0].segments + 1
+    );
+    assert!(after.status.held_bytes > before.status.held_bytes);
+    assert!(
+        Arc::ptr_eq(&before.objects, &after.objects),
+        "objects not collected again"
+    );
+    let (a, b) = (before.mpd.as_ref().unwrap(), after.mpd.as_ref().unwrap());
+    assert_eq!(
+        (a.etag.as_str(), a.body.as_ptr()),
+        (b.etag.as_str(), b.body.as_ptr())
+    );
+    // The MPD that lists it renders the output again.
+    enc.steps(&mut dm, &mut now, 1);
+    let listed = dm.snapshot();
+    assert!(!Arc::ptr_eq(&after.objects, &listed.objects));
+    assert_ne!(listed.mpd.as_ref().unwrap().etag, a.etag);
+}
