@@ -15,7 +15,9 @@ use streampack_core::channel::{EndpointType, Protocol};
 #[command(name = "streampackctl", version)]
 pub struct Cli {
     /// Admin socket of streampackd [default: $STREAMPACK_SOCKET, else
-    /// /run/streampack/streampackd.sock if it exists, else ./streampack-state/streampackd.sock]
+    /// /run/streampack/streampackd.sock if it exists, else the per-user socket of a daemon
+    /// started without a config file: $XDG_RUNTIME_DIR/streampack/streampackd.sock, or
+    /// /tmp/streampack-UID/streampackd.sock without XDG_RUNTIME_DIR]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
 
@@ -71,7 +73,7 @@ pub struct CdnArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum InputCmd {
-    /// Ingest authentication of an input (HTTP Basic and its credentials)
+    /// Ingest authentication of an input: generated credentials, checked as HTTP Basic or Digest
     #[command(subcommand)]
     Auth(InputAuthCmd),
 }
@@ -239,7 +241,8 @@ pub struct EndpointCreateArgs {
     /// Refuse clients in this CIDR (repeatable; wins over --allow)
     #[arg(long, value_name = "CIDR")]
     pub block: Vec<String>,
-    /// Require this key in the AuthKey header (repeatable: any one is accepted)
+    /// Require this AuthKey in the request header X-TENCENT-PACKAGE (the daemon's
+    /// `access.auth_key_header`); repeatable: any one is accepted
     #[arg(long = "auth-key", value_name = "KEY")]
     pub auth_keys: Vec<String>,
 }
@@ -279,7 +282,7 @@ pub struct EndpointEditArgs {
     /// Replace the blocklist with these CIDRs (repeatable)
     #[arg(long, value_name = "CIDR", conflicts_with = "clear_block")]
     pub block: Vec<String>,
-    /// Replace the AuthKeys with these (repeatable)
+    /// Replace the AuthKeys (sent in the X-TENCENT-PACKAGE header) with these (repeatable)
     #[arg(
         long = "auth-key",
         value_name = "KEY",

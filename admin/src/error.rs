@@ -132,16 +132,16 @@ mod tests {
     #[test]
     fn unreachable_names_every_path_looked_at() {
         let e = CtlError::Unreachable {
-            path: PathBuf::from("./streampack-state/streampackd.sock"),
+            path: PathBuf::from("/tmp/streampack-1000/streampackd.sock"),
             tried: vec![
                 PathBuf::from("/run/streampack/streampackd.sock"),
-                PathBuf::from("./streampack-state/streampackd.sock"),
+                PathBuf::from("/tmp/streampack-1000/streampackd.sock"),
             ],
             source: io::Error::from(io::ErrorKind::NotFound),
         };
         let msg = e.to_string();
         assert!(
-            msg.starts_with("streampackd is not running or not reachable at ./streampack-state/streampackd.sock ("),
+            msg.starts_with("streampackd is not running or not reachable at /tmp/streampack-1000/streampackd.sock ("),
             "{msg}"
         );
         assert!(msg.contains("or pass --socket PATH"), "{msg}");

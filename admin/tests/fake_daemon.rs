@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::thread::JoinHandle;
 use streampack_core::admin::frame;
@@ -235,11 +235,16 @@ fn default_socket_lookup_names_the_paths_tried() -> TestResult {
         return Ok(());
     }
     let dir = tempfile::tempdir()?;
-    let out = ctl(&["status"]).current_dir(dir.path()).output()?;
+    let runtime = dir.path().join("runtime");
+    let out = ctl(&["status"])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .current_dir(dir.path())
+        .output()?;
     assert_eq!(out.status.code(), Some(3));
     let err = text(&out.stderr);
+    let user = runtime.join("streampack/streampackd.sock");
     assert!(
-        err.contains("not reachable at ./streampack-state/streampackd.sock"),
+        err.contains(&format!("not reachable at {}", user.display())),
         "{err}"
     );
     assert!(err.contains("/run/streampack/streampackd.sock"), "{err}");
@@ -247,16 +252,21 @@ fn default_socket_lookup_names_the_paths_tried() -> TestResult {
 }
 
 #[test]
-fn local_state_dir_socket_is_found_from_the_working_dir() -> TestResult {
+fn user_socket_is_found_from_any_working_dir() -> TestResult {
     if Path::new("/run/streampack/streampackd.sock").exists() {
         return Ok(());
     }
     let dir = tempfile::tempdir()?;
-    let state: PathBuf = dir.path().join("streampack-state");
-    std::fs::create_dir(&state)?;
-    let sock = state.join("streampackd.sock");
+    let runtime = dir.path().join("runtime");
+    std::fs::create_dir_all(runtime.join("streampack"))?;
+    let sock = runtime.join("streampack/streampackd.sock");
+    let elsewhere = dir.path().join("somewhere/else");
+    std::fs::create_dir_all(&elsewhere)?;
     let daemon = fake_daemon(&sock, frame::encode(&Response::Channels(Vec::new()))?)?;
-    let out = ctl(&["channel", "list"]).current_dir(dir.path()).output()?;
+    let out = ctl(&["channel", "list"])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .current_dir(&elsewhere)
+        .output()?;
     let req = finish(daemon, &sock)?;
     assert_eq!(req, Request::ChannelList);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));

@@ -10,6 +10,8 @@ use crate::admin::frame::{decode, encode};
 use crate::admin::proto::Request;
 use crate::channel::media::{ChannelMedia, MediaParams};
 use crate::channel::InputRole;
+use crate::dash::parse::{parse_mpd, SegmentsIn};
+use crate::dash::DashMedia;
 use crate::hls::{parse_playlist, PlaylistIn};
 use crate::http::{parse_head, BodyDecoder, BodyKind, Limits};
 use crate::time::Now;
@@ -26,6 +28,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("hls_ingest", hls_ingest),
     ("admin_frame", admin_frame),
     ("ts_repackage", ts_repackage),
+    ("dash_parse", dash_parse),
+    ("dash_ingest", dash_ingest),
 ];
 
 /// Request heads, fed whole and then in two reads (the first byte picks the cut): never a
@@ -151,6 +155,66 @@ pub fn hls_ingest(data: &[u8]) {
     let _ = snap.lookup("main.m3u8", "0/index.m3u8");
 }
 
+/// Ingested MPDs through [`parse_mpd`]: never a panic, and every init and listed segment path
+/// that comes out is a safe relative path inside the input, as is a numbered template's
+/// first segment.
+pub fn dash_parse(data: &[u8]) {
+    let Ok(mpd) = parse_mpd("live/main.mpd", data) else {
+        return;
+    };
+    let reps = mpd
+        .periods
+        .iter()
+        .flat_map(|p| &p.adaptation_sets)
+        .flat_map(|a| &a.representations);
+    for r in reps {
+        if let Some(init) = &r.init {
+            assert_safe_path(init);
+        }
+        match &r.segments {
+            SegmentsIn::Listed(segs) => segs.iter().for_each(|s| assert_safe_path(&s.path)),
+            numbered @ SegmentsIn::Numbered { start_number, .. } => {
+                if let Some(p) = numbered.numbered_path(*start_number) {
+                    assert_safe_path(&p);
+                }
+            }
+        }
+    }
+}
+
+/// Ingested MPDs through [`DashMedia::put`], the way the daemon applies them: a few init and
+/// media segments under the names ffmpeg uses, then the bytes as the MPD of both inputs, then
+/// time passes. Never a panic; the snapshot answers lookups.
+pub fn dash_ingest(data: &[u8]) {
+    let params = MediaParams {
+        max_segment_ms: 6_000,
+        window_ms: 60_000,
+        failover: Default::default(),
+    };
+    let now = Now {
+        mono_ms: 1_000,
+        unix_ms: 1_700_000_000_000,
+    };
+    let mut m = DashMedia::new(params, now);
+    let seg = Bytes::from_static(b"\0\0\0\x08moof");
+    for name in [
+        "init-stream0.m4s",
+        "chunk-stream0-00001.m4s",
+        "chunk-stream0-00002.m4s",
+        "init-stream1.m4s",
+        "chunk-stream1-00001.m4s",
+    ] {
+        let _ = m.put(InputRole::Primary, name, seg.clone(), now);
+    }
+    let body = Bytes::copy_from_slice(data);
+    let _ = m.put(InputRole::Primary, "main.mpd", body.clone(), now.plus_ms(100));
+    let _ = m.put(InputRole::Backup, "main.mpd", body, now.plus_ms(200));
+    m.tick(now.plus_ms(20_000));
+    let snap = m.snapshot();
+    let _ = snap.lookup("main.mpd", "main.mpd");
+    let _ = snap.lookup("main.mpd", "0/init0.m4s");
+}
+
 /// Admin socket frames: never a panic, a decoded frame never claims more bytes than it was
 /// given, and what decodes re-encodes to a frame that decodes the same.
 pub fn admin_frame(data: &[u8]) {
@@ -251,6 +315,32 @@ mod tests {
             let text = lines.join(sep);
             hls_parse(text.as_bytes());
             hls_ingest(text.as_bytes());
+        }
+
+        #[test]
+        fn mpds_from_pieces(
+            dynamic in any::<bool>(),
+            media in "[a-z$A-Z%0-9./_-]{0,24}",
+            init in "[a-z$A-Z0-9./_-]{0,16}",
+            timescale in 0u32..100_000,
+            times in proptest::collection::vec((any::<u32>(), 0u32..10_000, 0i32..3), 0..6),
+        ) {
+            let tl: String = times
+                .iter()
+                .map(|(t, d, r)| format!("<S t=\"{t}\" d=\"{d}\" r=\"{r}\"/>"))
+                .collect();
+            let kind = if dynamic { "dynamic" } else { "static" };
+            let text = format!(
+                "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"{kind}\" \
+                 availabilityStartTime=\"1970-01-01T00:00:00Z\"><Period id=\"0\" start=\"PT0S\">\
+                 <AdaptationSet contentType=\"video\" mimeType=\"video/mp4\">\
+                 <Representation id=\"0\" bandwidth=\"800000\" codecs=\"avc1.64001f\">\
+                 <SegmentTemplate timescale=\"{timescale}\" initialization=\"{init}\" media=\"{media}\">\
+                 <SegmentTimeline>{tl}</SegmentTimeline></SegmentTemplate>\
+                 </Representation></AdaptationSet></Period></MPD>"
+            );
+            dash_parse(text.as_bytes());
+            dash_ingest(text.as_bytes());
         }
 
         #[test]

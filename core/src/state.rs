@@ -304,10 +304,13 @@ impl ControlState {
                 .iter()
                 .map(|e| format!("{} ({})", e.name, e.id))
                 .collect();
+            let (n, them) = match c.endpoints.len() {
+                1 => ("an endpoint".to_string(), "it"),
+                n => (format!("{n} endpoints"), "them"),
+            };
             return Err(ControlError::Conflict(format!(
-                "channel {:?} still has {} endpoint(s): {}; delete them first",
+                "channel {:?} still has {n}: {}; delete {them} first",
                 c.name,
-                c.endpoints.len(),
                 names.join(", ")
             )));
         }
@@ -740,7 +743,18 @@ mod tests {
         assert_eq!(ep.manifest_name, "main");
         let e = st.delete_channel("a").unwrap_err();
         assert!(matches!(e, ControlError::Conflict(_)));
-        assert!(e.to_string().contains("web"), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("still has an endpoint: web ("), "{msg}");
+        assert!(msg.ends_with("; delete it first"), "{msg}");
+        let req2 = EndpointCreate {
+            name: "cdn".into(),
+            ..Default::default()
+        };
+        st.create_endpoint("a", &req2, &mut gen).unwrap();
+        let msg = st.delete_channel("a").unwrap_err().to_string();
+        assert!(msg.contains("still has 2 endpoints: web ("), "{msg}");
+        assert!(msg.ends_with("; delete them first"), "{msg}");
+        st.delete_endpoint("a", "cdn").unwrap();
         st.delete_endpoint("a", "web").unwrap();
         st.delete_channel("a").unwrap();
         assert!(matches!(st.channel("a"), Err(ControlError::NotFound(_))));

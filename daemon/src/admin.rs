@@ -65,7 +65,7 @@ pub fn bind(path: &Path, group: Option<&str>) -> std::io::Result<UnixListener> {
         std::fs::remove_file(path)?;
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+        private_dir(parent)?;
     }
     // No window in which the socket is reachable by others: umask first, chmod to be sure.
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
@@ -79,6 +79,32 @@ pub fn bind(path: &Path, group: Option<&str>) -> std::io::Result<UnixListener> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     }
     Ok(listener)
+}
+
+/// Creates the socket's directory (mode 0700 when it makes it, so a per-user socket under
+/// `/tmp` is no one else's) and refuses a directory that another user owns and can swap the
+/// socket in.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let meta = std::fs::metadata(dir)?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} belongs to uid {}, not to this daemon's uid {me}: remove it or set admin_socket",
+                dir.display(),
+                meta.uid()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl Admin {

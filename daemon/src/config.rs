@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use streampack_core::channel::media::{FailoverPolicy, Revert};
 use streampack_core::channel::InputRole;
+use streampack_core::admin::socket;
 
 pub use crate::metrics::settings::{AccessLogTarget, MetricsListen, Observability};
 
@@ -39,7 +40,8 @@ pub struct Config {
     /// Where channels, inputs and endpoints are persisted.
     pub state_dir: PathBuf,
     /// Admin socket path; default: `$RUNTIME_DIRECTORY/streampackd.sock` under systemd, else
-    /// inside the state directory.
+    /// the per-user socket `streampackctl` looks for from any directory
+    /// (`$XDG_RUNTIME_DIR/streampack/streampackd.sock`, or `/tmp/streampack-<uid>/…`).
     pub admin_socket: Option<PathBuf>,
     /// Group allowed to use the admin socket (mode 0660, owned by this group); unset: mode 0600,
     /// the daemon's user only.
@@ -521,8 +523,11 @@ impl Config {
             return p.clone();
         }
         match std::env::var_os("RUNTIME_DIRECTORY") {
-            Some(dir) => PathBuf::from(dir).join("streampackd.sock"),
-            None => self.state_dir.join("streampackd.sock"),
+            Some(dir) => PathBuf::from(dir).join(socket::SOCKET_NAME),
+            None => socket::user_socket(
+                std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
+                nix::unistd::geteuid().as_raw(),
+            ),
         }
     }
 

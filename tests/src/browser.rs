@@ -5,7 +5,6 @@
 
 use crate::*;
 use serde_json::Value;
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -119,26 +118,12 @@ pub fn require_browser() -> bool {
 
 /// [`require_browser`]'s decision about the npm packages, with the facts passed in.
 pub fn require_browser_packages_with(present: bool, ci: bool) -> bool {
-    if present {
-        return true;
-    }
-    let dir = browser_dir();
-    if ci {
-        panic!(
-            "the npm packages of {} are required in CI (CI=true) but are not installed: \
-             run `npm ci --prefix tests/browser` (see .ci/run)",
-            dir.display()
-        );
-    }
-    let notice = format!(
-        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-         !!! SKIPPED: {}/node_modules is missing, so this test checked NOTHING.\n\
-         !!! Run `npm ci --prefix tests/browser`, or run under CI=true to make this a failure.\n\
-         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
-        dir.display()
-    );
-    let _ = io::stderr().write_all(notice.as_bytes());
-    false
+    require(
+        &format!("{}/node_modules", browser_dir().display()),
+        present,
+        ci,
+        "npm ci --prefix tests/browser",
+    )
 }
 
 /// Plays `manifest_url` with `player` in headless chromium for `seconds` and returns what the

@@ -86,14 +86,42 @@ mod tests {
     }
 
     #[test]
-    fn tool_missing_outside_ci_skips() {
-        assert!(!require_tool_with("no-such-tool-xyz", false, false));
+    fn missing_peer_outside_ci_skips_naming_the_test_and_the_fix() {
+        let Need::Skip(notice) = need("ffprobe", false, false, "apt-get install ffmpeg", "t::x")
+        else {
+            panic!("a missing peer outside CI is a skip");
+        };
+        // tests/run.sh lists the skipped tests from exactly this line.
+        assert!(
+            notice
+                .lines()
+                .any(|l| l == "!!! SKIPPED: t::x: ffprobe is missing, so this test checked NOTHING."),
+            "{notice}"
+        );
+        assert!(notice.contains("Fix: apt-get install ffmpeg"), "{notice}");
+        assert_eq!(need("sh", true, false, "-", "t::x"), Need::Run);
+    }
+
+    #[test]
+    fn missing_peer_in_ci_fails() {
+        let Need::Fail(msg) = need("nginx", false, true, "apt-get install nginx", "t::x") else {
+            panic!("a missing peer under CI is a failure");
+        };
+        assert!(msg.contains("nginx is required in CI"), "{msg}");
     }
 
     #[test]
     #[should_panic(expected = "no-such-tool-xyz is required in CI")]
-    fn tool_missing_in_ci_fails() {
+    fn tool_missing_in_ci_panics() {
         require_tool_with("no-such-tool-xyz", false, true);
+    }
+
+    #[test]
+    fn install_hints_name_debian_packages() {
+        assert_eq!(debian_package("ffprobe"), "ffmpeg");
+        assert_eq!(debian_package("node"), "nodejs");
+        assert_eq!(debian_package("promtool"), "prometheus");
+        assert_eq!(debian_package("nginx"), "nginx");
     }
 
     #[test]
@@ -185,9 +213,8 @@ mod tests {
     }
 
     #[test]
-    fn browser_packages_missing_outside_ci_skips() {
+    fn browser_packages_present_are_used() {
         assert!(require_browser_packages_with(true, true));
-        assert!(!require_browser_packages_with(false, false));
     }
 
     #[test]

@@ -68,23 +68,62 @@ pub fn require_tool(name: &str) -> bool {
     require_tool_with(name, tool_on_path(name), in_ci())
 }
 
-/// [`require_tool`]'s decision, with the facts passed in (unit-tested below).
+/// [`require_tool`]'s decision, with the facts passed in.
 pub fn require_tool_with(name: &str, present: bool, ci: bool) -> bool {
+    require(name, present, ci, &format!("apt-get install {}", debian_package(name)))
+}
+
+/// The Debian package that brings the command `name` (tests/setup.sh installs them all).
+pub fn debian_package(name: &str) -> &str {
+    match name {
+        "ffprobe" => "ffmpeg",
+        "node" => "nodejs",
+        "promtool" => "prometheus",
+        "systemd-analyze" => "systemd",
+        other => other,
+    }
+}
+
+/// What a test does about a peer it needs: run, skip loudly (outside CI) or fail (under CI).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Need {
+    Run,
+    /// The notice to print; its `!!! SKIPPED: ` line is what `tests/run.sh` lists at the end.
+    Skip(String),
+    Fail(String),
+}
+
+/// The decision behind every `require_*`: `what` is missing unless `present`; `install` says
+/// how to get it; `test` names the test that would have checked nothing.
+pub fn need(what: &str, present: bool, ci: bool, install: &str, test: &str) -> Need {
     if present {
-        return true;
+        Need::Run
+    } else if ci {
+        Need::Fail(format!(
+            "{what} is required in CI (CI=true) but is missing: {install} (tests/setup.sh does it)"
+        ))
+    } else {
+        Need::Skip(format!(
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+             !!! SKIPPED: {test}: {what} is missing, so this test checked NOTHING.\n\
+             !!! Fix: {install} (or run bash tests/setup.sh); under CI=true this is a failure.\n\
+             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+        ))
     }
-    if ci {
-        panic!("{name} is required in CI (CI=true) but is not on PATH: install it (see .ci/run)");
+}
+
+/// [`need`] for the running test: `true` to go on; prints the skip notice or panics.
+pub fn require(what: &str, present: bool, ci: bool, install: &str) -> bool {
+    let test = thread::current().name().unwrap_or("a test").to_string();
+    match need(what, present, ci, install, &test) {
+        Need::Run => true,
+        Need::Fail(msg) => panic!("{msg}"),
+        Need::Skip(notice) => {
+            // Straight to the process's stderr: libtest hides eprintln! output of passing tests.
+            let _ = io::stderr().write_all(notice.as_bytes());
+            false
+        }
     }
-    // Straight to the process's stderr: libtest hides eprintln! output of passing tests.
-    let notice = format!(
-        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-         !!! SKIPPED: {name} is not installed, so this test checked NOTHING.\n\
-         !!! Install it (apt-get install {name}) or run under CI=true to make this a failure.\n\
-         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-    );
-    let _ = io::stderr().write_all(notice.as_bytes());
-    false
 }
 
 /// Runs a command with piped stdout/stderr, killing it after `timeout`.

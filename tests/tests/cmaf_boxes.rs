@@ -40,10 +40,11 @@ fn tools_present() -> bool {
     require_tool("node")
         && require_tool("ffmpeg")
         && require_tool("ffprobe")
-        && require_tool_with(
-            "npm mp4box (npm ci --prefix tests/browser)",
+        && require(
+            "the npm package mp4box",
             mp4box,
             in_ci(),
+            "npm ci --prefix tests/browser",
         )
 }
 

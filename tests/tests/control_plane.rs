@@ -747,3 +747,60 @@ fn a_flood_of_idle_admin_connections_gets_busy_answers_not_the_daemon_s_threads(
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// A daemon started with no config file and no `--admin-socket` is found by `streampackctl`
+/// from another working directory (the quick start's second terminal), through the per-user
+/// socket in a directory only its user may enter.
+#[test]
+fn default_socket_is_found_from_any_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = dir.path().join("runtime");
+    let daemon_cwd = dir.path().join("daemon-cwd");
+    let ctl_cwd = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&daemon_cwd).unwrap();
+    std::fs::create_dir_all(&ctl_cwd).unwrap();
+    let mut child = Command::new(streampackd())
+        .args([
+            "--ingest-listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--pull-listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env_remove("RUNTIME_DIRECTORY")
+        .env_remove("STATE_DIRECTORY")
+        .current_dir(&daemon_cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ctl = || {
+        Command::new(streampackctl())
+            .arg("status")
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env_remove("STREAMPACK_SOCKET")
+            .current_dir(&ctl_cwd)
+            .output()
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut out = ctl();
+    while !out.status.success() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        out = ctl();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "streampackctl status from another directory: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sock_dir = runtime.join("streampack");
+    let mode = std::fs::metadata(&sock_dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{} is private", sock_dir.display());
+    // The state still goes where the quick start says: ./streampack-state of the daemon's cwd.
+    assert!(daemon_cwd.join("streampack-state").is_dir());
+}

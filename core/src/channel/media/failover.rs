@@ -148,16 +148,29 @@ pub enum Health {
     Healthy,
     /// Nothing delivered for the timeout.
     Down,
+    /// Its encoder ended the stream (`EXT-X-ENDLIST`, a static MPD): done, not failing.
+    Ended,
 }
 
 impl Health {
-    /// `never`, `starting`, `healthy` or `down`.
+    /// `never`, `starting`, `healthy`, `down` or `ended`.
     pub fn as_str(self) -> &'static str {
         match self {
             Health::Never => "never",
             Health::Starting => "starting",
             Health::Healthy => "healthy",
             Health::Down => "down",
+            Health::Ended => "ended",
+        }
+    }
+
+    /// What an operator is told of an input: `Ended` once its encoder ended the stream,
+    /// whatever the failover tracker still counts (it keeps deciding on the raw health).
+    pub fn reported(self, ended: bool) -> Health {
+        if ended {
+            Health::Ended
+        } else {
+            self
         }
     }
 }

@@ -201,7 +201,8 @@ fn status(cm: &ChannelMedia, live: &[&Rendition]) -> MediaStatus {
     }
     let mut inputs = [cm.inputs[0].status, cm.inputs[1].status];
     for (role, i) in InputRole::ALL.into_iter().zip(inputs.iter_mut()) {
-        i.health = cm.tracker.health(role, &cm.params.failover);
+        let ended = super::failover::ended(&cm.inputs[role.index()]);
+        i.health = cm.tracker.health(role, &cm.params.failover).reported(ended);
         i.good_streak = cm.tracker.inputs[role.index()].streak;
     }
     MediaStatus {

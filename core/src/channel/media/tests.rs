@@ -574,6 +574,9 @@ fn endlist_then_new_segments_clear_it() {
     encoder_ts(&mut m, Primary, 0..2, 0, true);
     assert!(main_text(&mut m).ends_with("#EXT-X-ENDLIST\n"));
     assert!(m.snapshot().status.ended);
+    // The operator sees the input as ended, not as healthy or down.
+    assert_eq!(m.snapshot().status.inputs[0].health, Health::Ended);
+    assert_eq!(m.snapshot().status.inputs[1].health, Health::Never);
     // Restarted with -hls_flags append_list: numbering goes on.
     m.put(Primary, "seg_2.ts", body("seg_2.ts"), at(10_000))
         .unwrap();
@@ -598,6 +601,7 @@ fn endlist_then_new_segments_clear_it() {
         "{t}"
     );
     assert!(!m.snapshot().status.ended);
+    assert_ne!(m.snapshot().status.inputs[0].health, Health::Ended);
 }
 
 #[test]

@@ -118,7 +118,8 @@ fn status(dm: &DashMedia, window_segments: u64) -> MediaStatus {
     }
     let mut inputs = [dm.inputs[0].status, dm.inputs[1].status];
     for (role, i) in InputRole::ALL.into_iter().zip(inputs.iter_mut()) {
-        i.health = dm.tracker.health(role, &dm.params.failover);
+        let ended = dm.inputs[role.index()].ended();
+        i.health = dm.tracker.health(role, &dm.params.failover).reported(ended);
         i.good_streak = dm.tracker.inputs[role.index()].streak;
     }
     MediaStatus {
