@@ -1,4 +1,4 @@
-//! DASH: ffmpeg's DASH push (TOOLS.md's recipe, plus low latency), a DASH channel fixture, and
+//! DASH: ffmpeg's DASH push (docs/testing.md's recipe, plus low latency), a DASH channel fixture, and
 //! MPD checks through a real MPD parser (npm `mpd-parser`, `tests/browser/mpdcheck.mjs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -46,7 +46,7 @@ pub fn ffmpeg_live_source_args(seconds: u32) -> Vec<String> {
     a
 }
 
-/// The ffmpeg arguments of TOOLS.md's recipes, pushing `seconds` of test pattern to
+/// The ffmpeg arguments of docs/testing.md's recipes, pushing `seconds` of test pattern to
 /// `input_url` (the input's URL prefix, without trailing slash).
 pub fn ffmpeg_push_hls_args(kind: HlsPush, input_url: &str, seconds: u32) -> Vec<String> {
     let mut a = ffmpeg_live_source_args(seconds);

@@ -1,4 +1,4 @@
-//! Real peers: ffmpeg pushes live DASH (two video representations + one audio, TOOLS.md's
+//! Real peers: ffmpeg pushes live DASH (two video representations + one audio, docs/testing.md's
 //! recipe) to a DASH channel's primary input; the endpoint's MPD is checked the way players
 //! read it: npm `mpd-parser` parses it and every segment it lists answers, ffprobe finds
 //! h264 + aac, the live attributes players rely on are there, and the end of the push shows.

@@ -1,5 +1,5 @@
 //! Real peers: ffmpeg pushes live HLS (TS, fMP4, and a two-rendition master) to a channel's
-//! primary input with the recipes of TOOLS.md; ffmpeg and ffprobe pull it from the endpoint
+//! primary input with the recipes of docs/testing.md; ffmpeg and ffprobe pull it from the endpoint
 //! while it is live. Needs ffmpeg and ffprobe (skipped loudly without them, failed under CI).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

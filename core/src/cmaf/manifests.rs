@@ -282,7 +282,7 @@ pub(crate) fn mpd(
         publish_time_unix_ms,
         time_shift_buffer_ms: window_ms,
         min_update_period_ms: max_segment_ms,
-        // Players stall at every segment with less (TOOLS.md).
+        // Players stall at every segment with less (docs/testing.md).
         suggested_presentation_delay_ms: max_segment_ms.saturating_mul(3),
         min_buffer_time_ms: max_segment_ms,
         max_segment_duration_ms: max_segment_ms,

@@ -2,7 +2,7 @@
 //! for checking what was written ([`reader`]), init segments ([`init`]) and media segments
 //! ([`fragment`]).
 //!
-//! Written by hand because the `mp4` crate cannot write fragmented MP4 (see TOOLS.md).
+//! Written by hand because the `mp4` crate cannot write fragmented MP4 (see docs/testing.md).
 
 pub mod fragment;
 pub mod init;

@@ -14,7 +14,7 @@
 //! exists: a deleted channel's counters go with its entry, so its series disappear from the
 //! next scrape. Figures the channel's owner already keeps (segments and bytes received,
 //! last-segment time, active input, failovers, held bytes) are read from the published
-//! `HlsSnapshot` status at scrape time and cost the hot path nothing.
+//! snapshot's status (`HlsSnapshot` or `DashSnapshot`) at scrape time and cost the hot path nothing.
 //!
 //! # Layout
 //! - [`expo`]: the text exposition writer (format 0.0.4), pure and unit-tested.
