@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use streampack_core::admin::frame::FrameError;
-use streampack_core::state::ControlError;
+use streampack_core::control::ControlError;
 
 /// Exit status: the daemon refused the request.
 pub const EXIT_REFUSED: u8 = 1;

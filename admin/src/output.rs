@@ -122,7 +122,7 @@ mod tests {
     use super::*;
     use crate::render::tests::{sample_channel, sample_endpoint, CH_ID};
     use serde_json::Value;
-    use streampack_core::state::ControlError;
+    use streampack_core::control::ControlError;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -66,9 +66,12 @@ mod tests {
 
     fn choose(flag: Option<&str>, env: Option<&str>, existing: &[&str]) -> SocketChoice {
         let user = PathBuf::from(USER_SOCKET);
-        resolve(flag.map(PathBuf::from), env.map(OsString::from), user, |p| {
-            existing.iter().any(|e| Path::new(e) == p)
-        })
+        resolve(
+            flag.map(PathBuf::from),
+            env.map(OsString::from),
+            user,
+            |p| existing.iter().any(|e| Path::new(e) == p),
+        )
     }
 
     #[test]

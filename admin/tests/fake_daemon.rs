@@ -11,7 +11,7 @@ use streampack_core::admin::proto::{
     ChannelCreate, ChannelView, InputLiveView, InputView, LiveView, Request, Response,
 };
 use streampack_core::channel::Protocol;
-use streampack_core::state::ControlError;
+use streampack_core::control::ControlError;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 type Daemon = JoinHandle<Result<Request, String>>;

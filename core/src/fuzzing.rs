@@ -207,7 +207,12 @@ pub fn dash_ingest(data: &[u8]) {
         let _ = m.put(InputRole::Primary, name, seg.clone(), now);
     }
     let body = Bytes::copy_from_slice(data);
-    let _ = m.put(InputRole::Primary, "main.mpd", body.clone(), now.plus_ms(100));
+    let _ = m.put(
+        InputRole::Primary,
+        "main.mpd",
+        body.clone(),
+        now.plus_ms(100),
+    );
     let _ = m.put(InputRole::Backup, "main.mpd", body, now.plus_ms(200));
     m.tick(now.plus_ms(20_000));
     let snap = m.snapshot();

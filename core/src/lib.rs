@@ -15,7 +15,8 @@
 //! - [`cmaf`]: TS segments repackaged into CMAF tracks (one init + one fragment per track), and
 //!   the `cmaf` endpoints' packager (DASH MPD and fMP4 HLS from those tracks).
 //! - [`admin`]: the control-plane protocol spoken over the Unix socket (postcard frames).
-//! - [`state`]: the persisted control-plane state (what survives a restart).
+//! - [`control`]: the control domain: channels, endpoints, input auth and CDN domains as
+//!   persisted (what survives a restart), the commands that change them, why one is refused.
 //! - [`id`]: 28-hex-character ids.
 //! - [`time`]: the `now` callers pass in.
 //! - `fuzzing` (tests and the `fuzzing` feature only): the fuzz targets' entry points.
@@ -24,6 +25,7 @@ pub mod access;
 pub mod admin;
 pub mod channel;
 pub mod cmaf;
+pub mod control;
 pub mod dash;
 pub mod fmp4;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -34,6 +36,5 @@ mod golden;
 pub mod hls;
 pub mod http;
 pub mod id;
-pub mod state;
 pub mod time;
 pub mod ts;

@@ -18,8 +18,8 @@ use streampack_core::admin::proto::{
     Request, Response, StatusView,
 };
 use streampack_core::channel::{ChannelConfig, EndpointConfig, InputRole};
+use streampack_core::control::{ControlError, ControlState};
 use streampack_core::id::Id;
-use streampack_core::state::{ControlError, ControlState};
 
 use crate::clock;
 

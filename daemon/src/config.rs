@@ -5,9 +5,9 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use streampack_core::admin::socket;
 use streampack_core::channel::media::{FailoverPolicy, Revert};
 use streampack_core::channel::InputRole;
-use streampack_core::admin::socket;
 
 pub use crate::metrics::settings::{AccessLogTarget, MetricsListen, Observability};
 
@@ -283,8 +283,8 @@ impl Default for Limits {
             max_connections: 16_384,
             max_connections_per_ip: 512,
             send_timeout_secs: 60,
-            max_channels: streampack_core::state::MAX_CHANNELS,
-            max_endpoints_per_channel: streampack_core::state::MAX_ENDPOINTS_PER_CHANNEL,
+            max_channels: streampack_core::control::MAX_CHANNELS,
+            max_endpoints_per_channel: streampack_core::control::MAX_ENDPOINTS_PER_CHANNEL,
             log_interval_secs: 10,
             shutdown_grace_secs: 5,
         }

@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use streampack_core::state::ControlState;
+use streampack_core::control::ControlState;
 
 /// File name inside the state directory.
 pub const STATE_FILE: &str = "state.json";
@@ -36,7 +36,7 @@ pub enum PersistError {
         /// File.
         path: PathBuf,
         /// Cause.
-        source: streampack_core::state::LoadError,
+        source: streampack_core::control::LoadError,
     },
 }
 

@@ -12,9 +12,9 @@ use std::time::Instant;
 use streampack_core::channel::media::{HlsSnapshot, MediaStatus};
 use streampack_core::channel::ChannelConfig;
 use streampack_core::cmaf::output::CmafSnapshot;
+use streampack_core::control::ControlState;
 use streampack_core::dash::DashSnapshot;
 use streampack_core::id::Id;
-use streampack_core::state::ControlState;
 
 use crate::config::Config;
 use crate::metrics::{ChannelMetrics, Metrics};

@@ -149,7 +149,7 @@ fn bind_reuseport(
 /// Runs the daemon until SIGTERM or SIGINT (SIGHUP reopens the access log).
 pub fn run(cfg: Config) -> Result<(), StartError> {
     let mut state = persist::load(&cfg.state_dir)?;
-    state.limits = streampack_core::state::StateLimits {
+    state.limits = streampack_core::control::StateLimits {
         max_channels: cfg.limits.max_channels,
         max_endpoints_per_channel: cfg.limits.max_endpoints_per_channel,
     };

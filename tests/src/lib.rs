@@ -93,9 +93,9 @@ mod tests {
         };
         // tests/run.sh lists the skipped tests from exactly this line.
         assert!(
-            notice
-                .lines()
-                .any(|l| l == "!!! SKIPPED: t::x: ffprobe is missing, so this test checked NOTHING."),
+            notice.lines().any(
+                |l| l == "!!! SKIPPED: t::x: ffprobe is missing, so this test checked NOTHING."
+            ),
             "{notice}"
         );
         assert!(notice.contains("Fix: apt-get install ffmpeg"), "{notice}");

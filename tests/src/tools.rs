@@ -70,7 +70,12 @@ pub fn require_tool(name: &str) -> bool {
 
 /// [`require_tool`]'s decision, with the facts passed in.
 pub fn require_tool_with(name: &str, present: bool, ci: bool) -> bool {
-    require(name, present, ci, &format!("apt-get install {}", debian_package(name)))
+    require(
+        name,
+        present,
+        ci,
+        &format!("apt-get install {}", debian_package(name)),
+    )
 }
 
 /// The Debian package that brings the command `name` (tests/setup.sh installs them all).

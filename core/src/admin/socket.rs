@@ -29,7 +29,11 @@ mod tests {
     fn user_socket_follows_the_session_runtime_dir() {
         type Case<'a> = (Option<&'a str>, u32, &'a str);
         let table: &[Case] = &[
-            (Some("/run/user/1000"), 1000, "/run/user/1000/streampack/streampackd.sock"),
+            (
+                Some("/run/user/1000"),
+                1000,
+                "/run/user/1000/streampack/streampackd.sock",
+            ),
             (None, 1000, "/tmp/streampack-1000/streampackd.sock"),
             (Some(""), 0, "/tmp/streampack-0/streampackd.sock"),
             // A relative runtime dir is not one (the XDG spec requires an absolute path).

@@ -12,8 +12,7 @@
 //! no earlier than the previous one ends.
 
 use super::output::url_number;
-use super::packager::{Packaged, PackagedTrack, TrackInits, TRACK_SLOTS};
-use crate::channel::media::SegmentEntry;
+use super::window::{ms, rescale, Anchor, KeptSeg, PackagedTrack, RenditionView, TRACK_SLOTS};
 use crate::dash::mpd::{
     self, AdaptationSet, ContentType, Mpd, Period, Representation, SegmentTemplate, UtcTiming,
 };
@@ -25,94 +24,6 @@ const VIDEO: usize = 0;
 const AUDIO: usize = 1;
 /// `GROUP-ID` of the audio rendition in the HLS master.
 const AUDIO_GROUP: &str = "audio";
-
-/// One served segment of a rendition.
-#[derive(Debug)]
-pub(crate) struct KeptSeg<'a> {
-    pub seq: u64,
-    /// Discontinuity sequence number (RFC 8216 §6.2.2) of the segment.
-    pub dsn: u64,
-    /// An `EXT-X-DISCONTINUITY` precedes it.
-    pub discontinuity: bool,
-    pub source: &'a SegmentEntry,
-    pub packaged: &'a Packaged,
-}
-
-/// A rendition's served window.
-#[derive(Debug)]
-pub(crate) struct RenditionView<'a> {
-    pub name: &'a str,
-    /// Gapless, increasing `seq`; never empty.
-    pub segs: Vec<KeptSeg<'a>>,
-    pub ended: bool,
-    pub inits: &'a [TrackInits; 2],
-    /// `EXT-X-TARGETDURATION` per track slot (never shrinks).
-    pub targets: [u64; 2],
-    /// Peak segment bit rate per track slot since the stream started (never shrinks).
-    pub peak_bps: [u64; 2],
-}
-
-/// Where a DASH Period sits (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Anchor {
-    /// `Period@start`, ms after `availabilityStartTime`.
-    pub start_ms: u64,
-    /// Media time of the Period's start in `ref_timescale`.
-    pub ref_ticks: u64,
-    pub ref_timescale: u32,
-    /// Track slot the reference comes from.
-    pub ref_slot: usize,
-    /// End of its newest segment, ms after `availabilityStartTime`.
-    pub end_ms: u64,
-}
-
-impl Anchor {
-    /// `presentationTimeOffset` in a track of `timescale`.
-    fn pto(&self, timescale: u32) -> u64 {
-        rescale(self.ref_ticks, self.ref_timescale, timescale)
-    }
-}
-
-fn rescale(ticks: u64, from: u32, to: u32) -> u64 {
-    let v = u128::from(ticks) * u128::from(to) / u128::from(from.max(1));
-    u64::try_from(v).unwrap_or(u64::MAX)
-}
-
-/// Ticks of `timescale` in milliseconds, rounded.
-pub(crate) fn ms(ticks: u64, timescale: u32) -> u64 {
-    let ts = u128::from(timescale.max(1));
-    let v = (u128::from(ticks) * 1000 + ts / 2) / ts;
-    u64::try_from(v).unwrap_or(u64::MAX)
-}
-
-impl RenditionView<'_> {
-    /// The segments carrying track `slot`: those after the last one that lacks it.
-    fn track(&self, slot: usize) -> impl Iterator<Item = (&KeptSeg<'_>, &PackagedTrack)> {
-        let start = self
-            .segs
-            .iter()
-            .rposition(|s| s.packaged.tracks[slot].is_none())
-            .map_or(0, |i| i + 1);
-        self.segs[start..]
-            .iter()
-            .filter_map(move |s| s.packaged.tracks[slot].as_ref().map(|t| (s, t)))
-    }
-
-    fn has(&self, slot: usize) -> bool {
-        self.track(slot).next().is_some()
-    }
-
-    /// Peak bit rate of track `slot` (at least 1).
-    fn peak_bps(&self, slot: usize) -> u64 {
-        self.peak_bps[slot].max(1)
-    }
-
-    /// Track info of the newest init of `slot`.
-    fn info(&self, slot: usize) -> Option<&super::TrackInfo> {
-        let (_, t) = self.track(slot).last()?;
-        self.inits[slot].get(t.init_k).map(|v| &v.info)
-    }
-}
 
 /// The track timing reference of the first segment of `group` (video preferred).
 fn reference<'a>(seg: &KeptSeg<'a>) -> Option<(usize, &'a PackagedTrack)> {

@@ -14,6 +14,7 @@ mod manifests;
 pub mod output;
 pub mod packager;
 mod repackage;
+mod window;
 
 pub use repackage::{RepackageStats, Repackager, MAX_SEGMENT_BYTES};
 

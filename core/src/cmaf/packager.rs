@@ -20,81 +20,17 @@
 //!   and a channel with no TS rendition gets [`CmafSnapshot::refused`] (an `hls` endpoint
 //!   serves fMP4 input as it is).
 
-use super::manifests::{self, Anchor, KeptSeg, RenditionView};
-use super::output::{CmafRendition, CmafSnapshot, CmafTrack, PackagerStats, AUDIO_DIR, VIDEO_DIR};
-use super::{Repackager, TrackInfo, TrackKind};
+use super::manifests;
+use super::output::{CmafRendition, CmafSnapshot, CmafTrack, PackagerStats};
+use super::window::{
+    self, Anchor, KeptSeg, Packaged, PackagedTrack, RenditionView, TrackInits, TRACK_SLOTS,
+};
+use super::Repackager;
 use crate::channel::media::{EtagGen, HlsSnapshot, InitEntry, MediaObject, Rendered, SegmentEntry};
 use crate::time::Now;
 use bytes::Bytes;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-
-/// Track slots of a rendition: video, then audio.
-pub(crate) const TRACK_SLOTS: [(TrackKind, &str, &str); 2] = [
-    (TrackKind::Video, VIDEO_DIR, "video/mp4"),
-    (TrackKind::Audio, AUDIO_DIR, "audio/mp4"),
-];
-
-/// One track of one repackaged source segment.
-#[derive(Debug, Clone)]
-pub(crate) struct PackagedTrack {
-    /// Init segment version (`init<k>.mp4`).
-    pub init_k: u64,
-    /// Track timescale.
-    pub timescale: u32,
-    /// Earliest presentation time, track timescale.
-    pub ept: u64,
-    /// Duration, track timescale.
-    pub duration: u64,
-    /// `styp`+`moof`+`mdat`.
-    pub object: Arc<MediaObject>,
-}
-
-/// A repackaged source segment: its tracks by [`TRACK_SLOTS`] index.
-#[derive(Debug)]
-pub(crate) struct Packaged {
-    pub tracks: [Option<PackagedTrack>; 2],
-}
-
-/// One version of a track's init segment.
-#[derive(Debug)]
-pub(crate) struct InitVersion {
-    pub k: u64,
-    pub info: TrackInfo,
-    pub object: Arc<MediaObject>,
-}
-
-/// A track's init segments still referenced.
-#[derive(Debug, Default)]
-pub(crate) struct TrackInits {
-    pub versions: VecDeque<InitVersion>,
-    next_k: u64,
-}
-
-impl TrackInits {
-    fn k_for(&mut self, info: &TrackInfo, object: impl FnOnce() -> MediaObject) -> u64 {
-        if let Some(v) = self
-            .versions
-            .iter()
-            .rev()
-            .find(|v| v.info.init == info.init)
-        {
-            return v.k;
-        }
-        let k = self.next_k;
-        self.next_k = self.next_k.saturating_add(1);
-        self.versions.push_back(InitVersion {
-            k,
-            info: info.clone(),
-            object: Arc::new(object()),
-        });
-        k
-    }
-
-    pub(crate) fn get(&self, k: u64) -> Option<&InitVersion> {
-        self.versions.iter().find(|v| v.k == k)
-    }
-}
 
 /// Per-rendition state: the repackager, the cache, the init versions.
 #[derive(Debug, Default)]
@@ -262,7 +198,7 @@ impl CmafPackager {
                     etag: etags.next(),
                     last_modified_unix_ms: unix_ms,
                 });
-                let secs = manifests::ms(frag.duration, info.timescale).saturating_add(500) / 1000;
+                let secs = window::ms(frag.duration, info.timescale).saturating_add(500) / 1000;
                 st.targets[slot] = st.targets[slot].max(secs).max(1);
                 if frag.duration > 0 {
                     let bits = u128::from(frag.bytes.len() as u64) * 8 * u128::from(info.timescale);
@@ -417,7 +353,7 @@ fn build(
                     s.packaged.tracks[slot].as_ref().map(|t| SegmentEntry {
                         seq: s.seq,
                         ext: "m4s",
-                        duration_ms: manifests::ms(t.duration, t.timescale),
+                        duration_ms: window::ms(t.duration, t.timescale),
                         object: Arc::clone(&t.object),
                     })
                 })

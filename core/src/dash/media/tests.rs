@@ -106,7 +106,11 @@ fn replays_a_real_ffmpeg_push_and_ends_static() {
     assert_golden("media_ffmpeg_end.mpd", &text);
     let st = dm.snapshot().status.clone();
     assert!(st.ended);
-    assert_eq!(st.inputs[0].health, Health::Ended, "the ended input is not shown healthy");
+    assert_eq!(
+        st.inputs[0].health,
+        Health::Ended,
+        "the ended input is not shown healthy"
+    );
     assert_eq!(st.active, Some(P));
     assert_eq!(st.refused_segments, 0);
     // The encoder deleted its first segments (and no longer lists them): not served.

@@ -1,0 +1,101 @@
+//! What an operator asks the control plane for: the commands' fields, carried by the admin
+//! protocol ([`crate::admin::proto`]) and applied by [`super::ControlState`].
+
+use crate::channel::config::{EndpointType, Protocol};
+use serde::{Deserialize, Serialize};
+
+/// What `input auth` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InputAuthAction {
+    /// Generate credentials (keeps existing ones if already enabled).
+    Enable,
+    /// Remove the check.
+    Disable,
+    /// Replace the credentials; the old ones stay valid for `grace_secs` (0: fail at once).
+    Rotate {
+        /// Seconds the old credentials stay valid.
+        grace_secs: u32,
+    },
+}
+
+/// Fields of a new channel; `None` takes the default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelCreate {
+    /// 1–32 `[A-Za-z0-9_-]`, unique.
+    pub name: String,
+    /// `hls` or `dash`.
+    pub protocol: Protocol,
+    /// Seconds, default 15.
+    pub max_segment_duration: Option<u32>,
+    /// Seconds, default 600.
+    pub max_playlist_duration: Option<u32>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Playlist TTL, seconds (1-60); default: the daemon's.
+    pub manifest_ttl: Option<u32>,
+    /// Segment TTL, seconds (10-1800); default: the daemon's.
+    pub segment_ttl: Option<u32>,
+}
+
+impl Default for ChannelCreate {
+    fn default() -> Self {
+        ChannelCreate {
+            name: String::new(),
+            protocol: Protocol::Hls,
+            max_segment_duration: None,
+            max_playlist_duration: None,
+            description: None,
+            manifest_ttl: None,
+            segment_ttl: None,
+        }
+    }
+}
+
+/// Channel fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New max segment duration, seconds.
+    pub max_segment_duration: Option<u32>,
+    /// New window, seconds.
+    pub max_playlist_duration: Option<u32>,
+    /// New description.
+    pub description: Option<String>,
+    /// New playlist TTL, seconds.
+    pub manifest_ttl: Option<u32>,
+    /// New segment TTL, seconds.
+    pub segment_ttl: Option<u32>,
+}
+
+/// Fields of a new endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointCreate {
+    /// 1–32 `[A-Za-z0-9_-]`, unique in the channel.
+    pub name: String,
+    /// Default: the channel protocol's own type.
+    pub kind: Option<EndpointType>,
+    /// Default `main`.
+    pub manifest_name: Option<String>,
+    /// Allowlist CIDRs (empty: everyone).
+    pub allow: Vec<String>,
+    /// Blocklist CIDRs.
+    pub block: Vec<String>,
+    /// AuthKeys (empty: none required).
+    pub auth_keys: Vec<String>,
+}
+
+/// Endpoint fields to change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New manifest name.
+    pub manifest_name: Option<String>,
+    /// Replaces the allowlist (`Some(vec![])` clears it).
+    pub allow: Option<Vec<String>>,
+    /// Replaces the blocklist.
+    pub block: Option<Vec<String>>,
+    /// Replaces the AuthKeys.
+    pub auth_keys: Option<Vec<String>>,
+}

@@ -1,0 +1,148 @@
+//! Endpoint rules: names unique in a channel, the type the channel's protocol allows, access
+//! lists and AuthKeys validated.
+
+use super::commands::{EndpointCreate, EndpointPatch};
+use super::{ControlError, ControlState};
+use crate::access::parse_cidr;
+use crate::channel::config::{
+    validate_auth_key, validate_endpoint_type, validate_manifest_name, validate_name,
+    ChannelConfig, EndpointConfig, DEFAULT_MANIFEST_NAME,
+};
+use crate::id::Id;
+
+impl ControlState {
+    /// Finds an endpoint of a channel by id or name.
+    pub fn endpoint(
+        &self,
+        channel: &str,
+        key: &str,
+    ) -> Result<(&ChannelConfig, &EndpointConfig), ControlError> {
+        let ci = self.channel_index(channel)?;
+        let ei = self.endpoint_index(ci, key)?;
+        Ok((&self.channels[ci], &self.channels[ci].endpoints[ei]))
+    }
+
+    /// Creates an endpoint on a channel.
+    pub fn create_endpoint(
+        &mut self,
+        channel: &str,
+        req: &EndpointCreate,
+        new_id: &mut dyn FnMut() -> Id,
+    ) -> Result<(&ChannelConfig, &EndpointConfig), ControlError> {
+        let ci = self.channel_index(channel)?;
+        validate_name("endpoint name", &req.name)?;
+        let c = &self.channels[ci];
+        let kind = req
+            .kind
+            .unwrap_or_else(|| c.protocol.default_endpoint_type());
+        validate_endpoint_type(c.protocol, kind)?;
+        let manifest_name = req
+            .manifest_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MANIFEST_NAME.into());
+        validate_manifest_name(&manifest_name)?;
+        if c.endpoints.iter().any(|e| e.name == req.name) {
+            return Err(ControlError::Conflict(format!(
+                "channel {:?} already has an endpoint named {:?}",
+                c.name, req.name
+            )));
+        }
+        if c.endpoints.len() >= self.limits.max_endpoints_per_channel {
+            return Err(ControlError::Limit(format!(
+                "at most {} endpoints per channel (limits.max_endpoints_per_channel)",
+                self.limits.max_endpoints_per_channel
+            )));
+        }
+        let allow = parse_cidrs("--allow", &req.allow)?;
+        let block = parse_cidrs("--block", &req.block)?;
+        let auth_keys = check_auth_keys(&req.auth_keys)?;
+        let id = self.fresh_id(new_id, &[]);
+        self.channels[ci].endpoints.push(EndpointConfig {
+            id,
+            name: req.name.clone(),
+            kind,
+            manifest_name,
+            allow,
+            block,
+            auth_keys,
+        });
+        let c = &self.channels[ci];
+        Ok((c, &c.endpoints[c.endpoints.len() - 1]))
+    }
+
+    /// Edits an endpoint (name, manifest name; the type is fixed).
+    pub fn edit_endpoint(
+        &mut self,
+        channel: &str,
+        key: &str,
+        patch: &EndpointPatch,
+    ) -> Result<(&ChannelConfig, &EndpointConfig), ControlError> {
+        let ci = self.channel_index(channel)?;
+        let ei = self.endpoint_index(ci, key)?;
+        let mut next = self.channels[ci].endpoints[ei].clone();
+        if let Some(name) = &patch.name {
+            validate_name("endpoint name", name)?;
+            if self.channels[ci]
+                .endpoints
+                .iter()
+                .any(|e| e.id != next.id && &e.name == name)
+            {
+                return Err(ControlError::Conflict(format!(
+                    "channel {:?} already has an endpoint named {name:?}",
+                    self.channels[ci].name
+                )));
+            }
+            next.name = name.clone();
+        }
+        if let Some(m) = &patch.manifest_name {
+            validate_manifest_name(m)?;
+            next.manifest_name = m.clone();
+        }
+        if let Some(a) = &patch.allow {
+            next.allow = parse_cidrs("--allow", a)?;
+        }
+        if let Some(b) = &patch.block {
+            next.block = parse_cidrs("--block", b)?;
+        }
+        if let Some(k) = &patch.auth_keys {
+            next.auth_keys = check_auth_keys(k)?;
+        }
+        self.channels[ci].endpoints[ei] = next;
+        let c = &self.channels[ci];
+        Ok((c, &c.endpoints[ei]))
+    }
+
+    /// Deletes an endpoint.
+    pub fn delete_endpoint(
+        &mut self,
+        channel: &str,
+        key: &str,
+    ) -> Result<EndpointConfig, ControlError> {
+        let ci = self.channel_index(channel)?;
+        let ei = self.endpoint_index(ci, key)?;
+        Ok(self.channels[ci].endpoints.remove(ei))
+    }
+}
+
+/// Parses a list of CIDRs; the error names the flag and the value.
+fn parse_cidrs(flag: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, ControlError> {
+    let mut out: Vec<ipnet::IpNet> = Vec::with_capacity(list.len());
+    for s in list {
+        let net = parse_cidr(s).map_err(|e| ControlError::Invalid(format!("{flag}: {}", e.0)))?;
+        if !out.contains(&net) {
+            out.push(net);
+        }
+    }
+    Ok(out)
+}
+
+fn check_auth_keys(keys: &[String]) -> Result<Vec<String>, ControlError> {
+    let mut out: Vec<String> = Vec::with_capacity(keys.len());
+    for k in keys {
+        validate_auth_key(k).map_err(|e| ControlError::Invalid(format!("--auth-key: {}", e.0)))?;
+        if !out.contains(k) {
+            out.push(k.clone());
+        }
+    }
+    Ok(out)
+}
