@@ -12,13 +12,13 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use streampack_core::http::{RequestHead, Version};
 
 use crate::metrics::settings::AccessLogTarget;
-use crate::registry::Shared;
+use crate::metrics::Metrics;
 
 /// Buffer size at which a shard hands its lines over at once.
 pub const HANDOFF_BYTES: usize = 64 * 1024;
@@ -135,8 +135,8 @@ pub struct Pending {
 
 /// Notes a request about to be handled; `None` (no work) when the log is off.
 #[inline]
-pub fn begin(shared: &Shared, head: &RequestHead) -> Option<Pending> {
-    shared.access_log.as_ref()?;
+pub fn begin(sink: Option<&Sink>, head: &RequestHead) -> Option<Pending> {
+    sink?;
     let mut line = String::with_capacity(96);
     line.push_str(head.method.as_str());
     line.push(' ');
@@ -162,7 +162,8 @@ pub fn begin(shared: &Shared, head: &RequestHead) -> Option<Pending> {
 
 /// Appends the request's line to this shard's buffer.
 pub fn end(
-    shared: &Shared,
+    sink: Option<&Sink>,
+    metrics: &Metrics,
     p: Option<Pending>,
     peer: SocketAddr,
     status: u16,
@@ -190,13 +191,13 @@ pub fn end(
         b.len() >= HANDOFF_BYTES
     });
     if full {
-        hand_off(shared);
+        hand_off(sink, metrics);
     }
 }
 
 /// Hands this shard's buffered lines to the writer without waiting; drops them when it lags.
-pub fn hand_off(shared: &Shared) {
-    let Some(sink) = &shared.access_log else {
+pub fn hand_off(sink: Option<&Sink>, metrics: &Metrics) {
+    let Some(sink) = sink else {
         return;
     };
     let buf = BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
@@ -208,24 +209,8 @@ pub fn hand_off(shared: &Shared) {
             Msg::Lines(b) => b.iter().filter(|&&c| c == b'\n').count() as u64,
             Msg::Reopen | Msg::Stop => 0,
         };
-        shared.metrics.access_log_dropped(lines);
+        metrics.access_log_dropped(lines);
     }
-}
-
-/// A shard's flush task: hands lines over every [`FLUSH_EVERY`] until shutdown. Lines of
-/// requests that finish during the shutdown grace period are handed over by the shard's last
-/// call to [`hand_off`], once its connections are closed.
-pub async fn flush_loop(shared: Arc<Shared>, shutdown: flume::Receiver<()>) {
-    if shared.access_log.is_none() {
-        return;
-    }
-    loop {
-        monoio::select! {
-            _ = shutdown.recv_async() => break,
-            _ = monoio::time::sleep(FLUSH_EVERY) => hand_off(&shared),
-        }
-    }
-    hand_off(&shared);
 }
 
 /// Bytes as a quoted-string body: printable ASCII kept, `"` and `\` and the rest as `\xHH`.

@@ -25,9 +25,10 @@ use crate::clock;
 
 /// Admin connections served at once; each lives at most its 10 s read/write timeouts.
 pub const MAX_ADMIN_CONNS: usize = 32;
+use crate::context::Shared;
 use crate::metrics::Listener;
 use crate::persist;
-use crate::registry::{Registry, Shared};
+use crate::registry::Registry;
 
 /// The control plane: the authoritative state and where it is persisted.
 pub struct Admin {

@@ -14,7 +14,7 @@ use streampack_core::http::{
     Status,
 };
 
-use crate::registry::Shared;
+use crate::context::Shared;
 
 /// Bytes asked of the kernel per read while reading heads.
 const HEAD_READ: usize = 16 * 1024;

@@ -14,7 +14,7 @@ use streampack_core::http::{
 use streampack_core::id::Id;
 
 use crate::conn::Conn;
-use crate::registry::Shared;
+use crate::context::Shared;
 use crate::shard::{IngestDone, IngestOp, ShardMsg};
 use crate::{access_log, metrics};
 
@@ -39,14 +39,30 @@ pub fn ingest_error(e: &IngestError) -> HttpError {
 /// counted on their input (or as unrouted) and, when the access log is on, it is logged.
 pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) -> bool {
     let started = Instant::now();
-    let log = access_log::begin(shared, &head);
+    let log = access_log::begin(shared.access_log.as_ref(), &head);
     let sent = conn.sent;
     conn.last_status = 0;
     let mut tag = None;
     let keep = serve_request(conn, head, shared, &mut tag).await;
-    metrics::ingest_done(shared, tag, conn.last_status);
+    // The channel's counters are looked up only for an error (the only case counted per input).
+    let channel_metrics = tag
+        .filter(|_| conn.last_status >= 400)
+        .and_then(|(id, _)| shared.registry.load().channels.get(&id).cloned());
+    metrics::ingest_done(
+        &shared.metrics,
+        tag.zip(channel_metrics.as_ref().map(|e| &e.metrics)),
+        conn.last_status,
+    );
     let bytes = conn.sent.wrapping_sub(sent);
-    access_log::end(shared, log, conn.peer, conn.last_status, bytes, started);
+    access_log::end(
+        shared.access_log.as_ref(),
+        &shared.metrics,
+        log,
+        conn.peer,
+        conn.last_status,
+        bytes,
+        started,
+    );
     keep
 }
 

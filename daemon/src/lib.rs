@@ -5,11 +5,12 @@
 //! - [`server`]: start-up (state, `SO_REUSEPORT` listeners, one monoio executor per core with
 //!   io_uring or epoll, admin thread, readiness) and graceful shutdown.
 //! - [`conn`]: one connection's reads and writes (head + shared body in one `writev`).
-//! - [`ingest`] / [`pull`]: the two request handlers; [`dash`]: DASH pieces of pull (`/time`);
-//!   [`cmaf`]: the CMAF endpoints' packager (run by the owner) and lookup (used by pull).
+//! - [`context`]: what every thread shares, built once by [`server`].
+//! - [`ingest`] / [`pull`]: the two request handlers (pull's DASH `/time`, CMAF lookup and
+//!   content types in its submodules).
 //! - [`limits`]: connections per shard and per client, rate-limited logging of limit hits.
-//! - [`shard`]: the owner side of a shard: channels' media state, ingest applied, snapshots published;
-//!   [`media`]: that state, HLS or DASH by the channel's protocol.
+//! - [`shard`]: the owner side of a shard: the messages it takes, channels' media state (HLS or
+//!   DASH by the channel's protocol), ingest applied, snapshots published, CMAF packaging.
 //! - [`registry`]: what every core reads lock-free.
 //! - [`admin`]: the Unix-socket control plane; [`persist`]: the state file.
 //! - [`clock`], [`notify`]: clocks for the core; systemd notification.
@@ -19,13 +20,11 @@
 pub mod access_log;
 pub mod admin;
 pub mod clock;
-pub mod cmaf;
 pub mod config;
 pub mod conn;
-pub mod dash;
+pub mod context;
 pub mod ingest;
 pub mod limits;
-pub mod media;
 pub mod metrics;
 pub mod notify;
 pub mod persist;

@@ -4,11 +4,9 @@
 //! Both are behind `ArcSwap`: readers `load()` a guard (no lock, no refcount traffic on the
 //! fast path); writers build a new value and `store()` it.
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwapOption;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 use streampack_core::channel::media::{HlsSnapshot, MediaStatus};
 use streampack_core::channel::ChannelConfig;
 use streampack_core::cmaf::output::CmafSnapshot;
@@ -16,9 +14,7 @@ use streampack_core::control::ControlState;
 use streampack_core::dash::DashSnapshot;
 use streampack_core::id::Id;
 
-use crate::config::Config;
-use crate::metrics::{ChannelMetrics, Metrics};
-use crate::shard::ShardMsg;
+use crate::metrics::ChannelMetrics;
 
 /// The slot a channel's owner publishes snapshots into. It survives config edits.
 #[derive(Default)]
@@ -112,59 +108,5 @@ impl Registry {
             domains,
             shards: old.shards,
         }
-    }
-}
-
-/// State shared by every thread of the daemon.
-pub struct Shared {
-    /// Effective configuration.
-    pub config: Config,
-    /// Published registry.
-    pub registry: ArcSwap<Registry>,
-    /// Each owner shard's inbox, by shard index.
-    pub inboxes: Vec<flume::Sender<ShardMsg>>,
-    /// Set once shutdown began.
-    pub shutting_down: AtomicBool,
-    /// Client connections open now, all listeners and shards.
-    pub connections: AtomicU64,
-    /// When the daemon started.
-    pub started: Instant,
-    /// Name of the io driver in use.
-    pub io_driver: &'static str,
-    /// Base URL of inputs.
-    pub ingest_base: String,
-    /// Base URL of endpoints.
-    pub pull_base: String,
-    /// Host of [`Shared::pull_base`], lowercase: requests naming it reach every channel.
-    pub pull_host: String,
-    /// `Cache-Control` of playlists and manifests.
-    pub manifest_cache_control: String,
-    /// `Cache-Control` of segments.
-    pub segment_cache_control: String,
-    /// AuthKey header name (looked up case-insensitively).
-    pub auth_key_header: String,
-    /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Daemon-wide counters and live rates.
-    pub metrics: Metrics,
-    /// The access log, when on.
-    pub access_log: Option<crate::access_log::Sink>,
-}
-
-impl Shared {
-    /// How long an input may deliver nothing before it counts as down (the channel's
-    /// failover timeout under the configured policy).
-    pub fn failover_timeout_ms(&self, max_segment_ms: u64) -> u64 {
-        self.config.failover.policy().timeout_ms(max_segment_ms)
-    }
-
-    /// Number of owner shards.
-    pub fn shards(&self) -> usize {
-        self.inboxes.len()
-    }
-
-    /// Whether shutdown began.
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Relaxed)
     }
 }

@@ -13,9 +13,10 @@ use streampack_core::http::Limits;
 use crate::admin::{self, Admin};
 use crate::config::{Config, IoDriver};
 use crate::conn::{Conn, ConnGuard};
+use crate::context::Shared;
 use crate::limits::{self, ShardConns};
 use crate::metrics::{self, Listener, Metrics};
-use crate::registry::{Registry, Shared};
+use crate::registry::Registry;
 use crate::shard::{self, ShardMsg};
 use crate::{access_log, ingest, notify, persist, pull};
 
@@ -380,10 +381,7 @@ async fn shard_main(
         idle_reads,
         Rc::clone(&open),
     ));
-    let flush = monoio::spawn(access_log::flush_loop(
-        Arc::clone(&shared),
-        shutdown.clone(),
-    ));
+    let flush = monoio::spawn(access_log_flush_loop(Arc::clone(&shared), shutdown.clone()));
     let _ = a.await;
     let _ = b.await;
     let deadline = Instant::now() + Duration::from_secs(shared.config.limits.shutdown_grace_secs);
@@ -392,7 +390,25 @@ async fn shard_main(
     }
     let _ = owner.await;
     let _ = flush.await;
-    access_log::hand_off(&shared);
+    access_log::hand_off(shared.access_log.as_ref(), &shared.metrics);
+}
+
+/// A shard's flush task: hands lines over every [`access_log::FLUSH_EVERY`] until shutdown. Lines of
+/// requests that finish during the shutdown grace period are handed over by the shard's last
+/// call to [`access_log::hand_off`], once its connections are closed.
+async fn access_log_flush_loop(shared: Arc<Shared>, shutdown: flume::Receiver<()>) {
+    if shared.access_log.is_none() {
+        return;
+    }
+    loop {
+        monoio::select! {
+            _ = shutdown.recv_async() => break,
+            _ = monoio::time::sleep(access_log::FLUSH_EVERY) => {
+                access_log::hand_off(shared.access_log.as_ref(), &shared.metrics)
+            }
+        }
+    }
+    access_log::hand_off(shared.access_log.as_ref(), &shared.metrics);
 }
 
 async fn accept_loop(

@@ -14,7 +14,8 @@ use super::{
     LATENCY_LE, STATUS_CLASSES,
 };
 use crate::clock;
-use crate::registry::{ChannelEntry, Shared};
+use crate::context::Shared;
+use crate::registry::ChannelEntry;
 
 struct Chan {
     id: String,

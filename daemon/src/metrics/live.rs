@@ -14,7 +14,7 @@ use streampack_core::channel::InputRole;
 use streampack_core::id::Id;
 
 use crate::clock;
-use crate::registry::Shared;
+use crate::context::Shared;
 
 /// How often the sampler runs.
 pub const PERIOD: Duration = Duration::from_secs(1);

@@ -38,8 +38,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use streampack_core::channel::{ChannelConfig, InputRole};
 use streampack_core::id::Id;
 
-use crate::registry::Shared;
-
 thread_local! {
     static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
 }
@@ -415,7 +413,7 @@ pub struct ShardCounters {
     access_log_dropped: Counter,
 }
 
-/// The daemon's metrics state, in [`Shared`].
+/// The daemon's metrics state, in [`crate::context::Shared`].
 #[derive(Debug)]
 pub struct Metrics {
     shards: PerShard<ShardCounters>,
@@ -516,7 +514,7 @@ impl Metrics {
 /// Records a finished pull request: on its endpoint when it got that far, else as unrouted.
 #[inline]
 pub fn pull_done(
-    shared: &Shared,
+    metrics: &Metrics,
     endpoint: Option<(&EndpointMetrics, ObjectType)>,
     status: u16,
     bytes: u64,
@@ -527,22 +525,23 @@ pub fn pull_done(
             let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             m.record(kind, status, bytes, us);
         }
-        None => shared.metrics.unrouted(Listener::Pull, status),
+        None => metrics.unrouted(Listener::Pull, status),
     }
 }
 
 /// Records a finished ingest request: errors on their input when it got that far, else as
 /// unrouted; limits hit (408, 413, 431) are logged, at most once per 10 s per kind and shard.
-pub fn ingest_done(shared: &Shared, input: Option<(Id, InputRole)>, status: u16) {
+pub fn ingest_done(
+    metrics: &Metrics,
+    input: Option<((Id, InputRole), &ChannelMetrics)>,
+    status: u16,
+) {
     if status < 400 {
         return;
     }
     match input {
-        Some((channel, role)) => {
-            let reg = shared.registry.load();
-            if let Some(e) = reg.channels.get(&channel) {
-                e.metrics.ingest_error(role, status);
-            }
+        Some(((channel, role), channel_metrics)) => {
+            channel_metrics.ingest_error(role, status);
             if let Some(limit) = limit_of(status) {
                 limit_hit(
                     limit,
@@ -550,7 +549,7 @@ pub fn ingest_done(shared: &Shared, input: Option<(Id, InputRole)>, status: u16)
                 );
             }
         }
-        None => shared.metrics.unrouted(Listener::Ingest, status),
+        None => metrics.unrouted(Listener::Ingest, status),
     }
 }
 

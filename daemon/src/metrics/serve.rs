@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{collect, expo};
-use crate::registry::Shared;
+use crate::context::Shared;
 
 /// Longest request head read.
 const MAX_HEAD: usize = 8 * 1024;

@@ -3,56 +3,29 @@
 //! applies it to the channel's media ([`OwnedMedia`]: HLS or DASH) and publishes a new
 //! immutable snapshot when the output changed. Nothing here is shared: no locks.
 
-use bytes::Bytes;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use streampack_core::channel::media::{IngestError, MediaEvent, MediaParams, PutOutcome};
-use streampack_core::channel::{ChannelConfig, InputRole};
+use streampack_core::channel::media::{MediaEvent, MediaParams};
+use streampack_core::channel::ChannelConfig;
 use streampack_core::cmaf::packager::CmafPackager;
 use streampack_core::id::Id;
 use streampack_core::time::Now;
 
+pub mod cmaf;
+pub mod media;
+pub mod msg;
+
 use crate::clock;
-use crate::cmaf;
-use crate::media::OwnedMedia;
-use crate::registry::{MediaSlot, Shared};
+use crate::context::Shared;
+use crate::registry::MediaSlot;
+use media::OwnedMedia;
+pub use msg::{IngestDone, IngestOp, IngestReply, ShardMsg};
 
 /// How often owners run time-based work (pending segments, failover, eviction).
 pub const TICK: Duration = Duration::from_millis(500);
-
-/// A message to an owner shard.
-pub enum ShardMsg {
-    /// Store or delete an object of a channel's input.
-    Ingest(IngestOp),
-}
-
-/// One ingest request, handed to the channel's owner.
-pub struct IngestOp {
-    /// Channel.
-    pub channel: Id,
-    /// Input the encoder pushed to.
-    pub input: InputRole,
-    /// Safe relative path under the input.
-    pub path: String,
-    /// Body to store, or `None` to delete.
-    pub body: Option<Bytes>,
-    /// Where the outcome goes.
-    pub reply: flume::Sender<IngestReply>,
-}
-
-/// What the owner did with an [`IngestOp`].
-pub enum IngestDone {
-    /// Stored; warnings to log.
-    Stored(PutOutcome),
-    /// Deleted (whether it existed).
-    Deleted(bool),
-}
-
-/// The owner's answer.
-pub type IngestReply = Result<IngestDone, IngestError>;
 
 struct Owned {
     media: OwnedMedia,

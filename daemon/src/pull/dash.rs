@@ -1,14 +1,11 @@
 //! DASH-specific pieces of the pull listener: the MPD's media type and the `/time` clock that origin MPDs name in their
 //! `UTCTiming` element, so players sync to the origin without reaching a public time server.
 
-use streampack_core::dash::mpd::{format_datetime, MPD_CONTENT_TYPE, UTC_TIMING_PATH};
+use streampack_core::dash::mpd::{format_datetime, UTC_TIMING_PATH};
 use streampack_core::http::{write_head, RequestHead, Status};
 
 use crate::clock;
 use crate::conn::Conn;
-
-/// `Content-Type` of MPDs.
-pub const MPD_TYPE: &[u8] = MPD_CONTENT_TYPE.as_bytes();
 
 /// Path of the clock (the value of the MPDs' `UTCTiming`, `urn:mpeg:dash:utc:http-iso:2014`).
 pub const TIME_PATH: &[u8] = UTC_TIMING_PATH.as_bytes();

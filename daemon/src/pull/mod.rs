@@ -10,18 +10,21 @@ use streampack_core::access::cdn::{host_may_reach, host_of};
 use streampack_core::access::{auth_key_ok, client_ip, ip_allowed};
 use streampack_core::channel::media::Lookup;
 use streampack_core::channel::{EndpointConfig, EndpointType};
-use streampack_core::hls::PLAYLIST_CONTENT_TYPE;
 use streampack_core::http::{
     if_none_match_matches, parse_range, parse_v1_path, write_head, HttpError, Method, RangeOutcome,
     RequestHead, Status,
 };
 
+pub mod cmaf;
+pub mod content;
+pub mod dash;
+
 use crate::access_log;
-use crate::cmaf;
 use crate::conn::Conn;
-use crate::dash;
+use crate::context::Shared;
 use crate::metrics::{self, EndpointMetrics, ObjectType};
-use crate::registry::{Registry, Shared};
+use crate::registry::Registry;
+use content::{no_media_yet, MPD_TYPE, PLAYLIST_TYPE};
 
 const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
 /// Error answers carry CORS too: without it a browser player on another origin sees status 0
@@ -30,8 +33,6 @@ const ERROR_CORS: [(&str, &[u8]); 2] = [
     ("Access-Control-Allow-Origin", b"*"),
     ("Access-Control-Expose-Headers", b"Retry-After"),
 ];
-/// `Content-Type` of HLS playlists (HLS endpoints, and the fMP4 ones of CMAF endpoints).
-pub const PLAYLIST_TYPE: &[u8] = PLAYLIST_CONTENT_TYPE.as_bytes();
 
 /// What a successful pull answers with.
 struct Answer<'a> {
@@ -48,15 +49,23 @@ struct Answer<'a> {
 /// log is on, logged.
 pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) -> bool {
     let started = Instant::now();
-    let log = access_log::begin(shared, &head);
+    let log = access_log::begin(shared.access_log.as_ref(), &head);
     let reg = shared.registry.load();
     let sent = conn.sent;
     conn.last_status = 0;
     let mut tag = None;
     let keep = serve_request(conn, head, shared, &reg, &mut tag).await;
     let bytes = conn.sent.wrapping_sub(sent);
-    metrics::pull_done(shared, tag, conn.last_status, bytes, started);
-    access_log::end(shared, log, conn.peer, conn.last_status, bytes, started);
+    metrics::pull_done(&shared.metrics, tag, conn.last_status, bytes, started);
+    access_log::end(
+        shared.access_log.as_ref(),
+        &shared.metrics,
+        log,
+        conn.peer,
+        conn.last_status,
+        bytes,
+        started,
+    );
     keep
 }
 
@@ -163,7 +172,7 @@ async fn serve_request<'r>(
             let Some(snap) = dash_snap.as_ref().filter(|s| s.mpd.is_some()) else {
                 return send_no_media_yet(conn, keep, head_only).await;
             };
-            (snap.lookup(manifest, &route.rest), dash::MPD_TYPE)
+            (snap.lookup(manifest, &route.rest), MPD_TYPE)
         }
         EndpointType::Cmaf => {
             cmaf_snap = entry.media.cmaf.load();
@@ -241,15 +250,6 @@ fn access_denied(
         return Some(HttpError::new(Status::FORBIDDEN, why));
     }
     None
-}
-
-/// The 503 of an endpoint whose channel has no input that delivered media yet (answered with
-/// `Retry-After`).
-pub fn no_media_yet() -> HttpError {
-    HttpError::new(
-        Status::SERVICE_UNAVAILABLE,
-        "no input has delivered media to this channel yet",
-    )
 }
 
 /// Answers [`no_media_yet`].

@@ -1,19 +1,14 @@
-//! CMAF endpoints in the daemon: the owner shard runs a channel's [`CmafPackager`] after
-//! publishing its HLS snapshot (only while the channel has a `cmaf` endpoint) and publishes the
-//! [`CmafSnapshot`] beside it; pulls of `cmaf` endpoints resolve against that snapshot and go
-//! out through the same response path as HLS (Range, ETag/304, CORS, Cache-Control).
+//! CMAF endpoints on the owner side: after publishing a channel's HLS snapshot, the owner runs
+//! its [`CmafPackager`] (only while the channel has a `cmaf` endpoint) and publishes the
+//! `CmafSnapshot` beside it. Pulls resolve against it in [`crate::pull::cmaf`].
 
 use std::sync::Arc;
-use streampack_core::channel::media::Lookup;
-use streampack_core::channel::{ChannelConfig, EndpointConfig, EndpointType};
-use streampack_core::cmaf::output::CmafSnapshot;
+use streampack_core::channel::{ChannelConfig, EndpointType};
 use streampack_core::cmaf::packager::CmafPackager;
-use streampack_core::http::{HttpError, Status};
 use streampack_core::id::Id;
 use streampack_core::time::Now;
 
 use crate::registry::MediaSlot;
-use crate::{dash, pull};
 
 /// Whether the channel has an endpoint that needs the packager.
 pub fn wanted(config: &ChannelConfig) -> bool {
@@ -55,26 +50,4 @@ pub fn publish(
         }
         slot.cmaf.store(Some(snap));
     }
-}
-
-/// Resolves a pull of a `cmaf` endpoint: what was found and the `Content-Type` of a playlist
-/// there (`.mpd`: DASH, `.m3u8`: HLS). 503 before media, 501 when the input cannot be
-/// repackaged (fMP4 HLS).
-pub fn lookup<'a>(
-    snap: Option<&'a CmafSnapshot>,
-    endpoint: &EndpointConfig,
-    rest: &str,
-) -> Result<(Lookup<'a>, &'static [u8]), HttpError> {
-    let Some(snap) = snap.filter(|s| s.mpd.is_some()) else {
-        if let Some(why) = snap.and_then(|s| s.refused.as_ref()) {
-            return Err(HttpError::new(Status::NOT_IMPLEMENTED, why.clone()));
-        }
-        return Err(pull::no_media_yet());
-    };
-    let content_type = if rest.ends_with(".mpd") {
-        dash::MPD_TYPE
-    } else {
-        pull::PLAYLIST_TYPE
-    };
-    Ok((snap.lookup(&endpoint.manifest_name, rest), content_type))
 }

@@ -1,0 +1,68 @@
+//! The daemon's context: what every thread shares, built once by [`crate::server`] at start-up
+//! (effective config, the published registry, the owner shards' inboxes, counters, the access
+//! log). Leaf modules take the narrow piece they use ([`crate::registry::Registry`],
+//! [`crate::metrics::Metrics`], [`crate::access_log::Sink`]) rather than the whole context.
+
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::access_log;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::shard::msg::ShardMsg;
+
+/// State shared by every thread of the daemon.
+pub struct Shared {
+    /// Effective configuration.
+    pub config: Config,
+    /// Published registry.
+    pub registry: ArcSwap<Registry>,
+    /// Each owner shard's inbox, by shard index.
+    pub inboxes: Vec<flume::Sender<ShardMsg>>,
+    /// Set once shutdown began.
+    pub shutting_down: AtomicBool,
+    /// Client connections open now, all listeners and shards.
+    pub connections: AtomicU64,
+    /// When the daemon started.
+    pub started: Instant,
+    /// Name of the io driver in use.
+    pub io_driver: &'static str,
+    /// Base URL of inputs.
+    pub ingest_base: String,
+    /// Base URL of endpoints.
+    pub pull_base: String,
+    /// Host of [`Shared::pull_base`], lowercase: requests naming it reach every channel.
+    pub pull_host: String,
+    /// `Cache-Control` of playlists and manifests.
+    pub manifest_cache_control: String,
+    /// `Cache-Control` of segments.
+    pub segment_cache_control: String,
+    /// AuthKey header name (looked up case-insensitively).
+    pub auth_key_header: String,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Daemon-wide counters and live rates.
+    pub metrics: Metrics,
+    /// The access log, when on.
+    pub access_log: Option<access_log::Sink>,
+}
+
+impl Shared {
+    /// How long an input may deliver nothing before it counts as down (the channel's
+    /// failover timeout under the configured policy).
+    pub fn failover_timeout_ms(&self, max_segment_ms: u64) -> u64 {
+        self.config.failover.policy().timeout_ms(max_segment_ms)
+    }
+
+    /// Number of owner shards.
+    pub fn shards(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    /// Whether shutdown began.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+}

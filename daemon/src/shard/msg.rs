@@ -1,0 +1,37 @@
+//! What ingest on any core hands a channel's owner shard, and the owner's answer.
+
+use bytes::Bytes;
+use streampack_core::channel::media::{IngestError, PutOutcome};
+use streampack_core::channel::InputRole;
+use streampack_core::id::Id;
+
+/// A message to an owner shard.
+pub enum ShardMsg {
+    /// Store or delete an object of a channel's input.
+    Ingest(IngestOp),
+}
+
+/// One ingest request, handed to the channel's owner.
+pub struct IngestOp {
+    /// Channel.
+    pub channel: Id,
+    /// Input the encoder pushed to.
+    pub input: InputRole,
+    /// Safe relative path under the input.
+    pub path: String,
+    /// Body to store, or `None` to delete.
+    pub body: Option<Bytes>,
+    /// Where the outcome goes.
+    pub reply: flume::Sender<IngestReply>,
+}
+
+/// What the owner did with an [`IngestOp`].
+pub enum IngestDone {
+    /// Stored; warnings to log.
+    Stored(PutOutcome),
+    /// Deleted (whether it existed).
+    Deleted(bool),
+}
+
+/// The owner's answer.
+pub type IngestReply = Result<IngestDone, IngestError>;
