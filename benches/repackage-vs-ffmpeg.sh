@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # streampack's TS → CMAF repackager vs `ffmpeg -c copy` remuxing the same 2 s segment
-# (core/tests/fixtures/ts/h264_aac/seg_00001.ts: 640x360 H.264 800 kb/s + AAC) into
+# (core/testdata/ts/h264_aac/seg_00001.ts: 640x360 H.264 800 kb/s + AAC) into
 # fragmented MP4, one file per track as CMAF wants.
 #
 #   benches/repackage-vs-ffmpeg.sh            # runs the criterion bench, then times ffmpeg
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SEG="$ROOT/core/tests/fixtures/ts/h264_aac/seg_00001.ts"
+SEG="$ROOT/core/testdata/ts/h264_aac/seg_00001.ts"
 RUNS="${RUNS:-20}"
 EST="$ROOT/target/criterion/repackage/ts_to_cmaf_2s_640x360/new/estimates.json"
 

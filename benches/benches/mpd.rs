@@ -94,7 +94,7 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     // What ffmpeg -f dash -use_timeline 1 pushes (two video representations, one audio).
-    let pushed = include_bytes!("../../core/src/dash/samples/ffmpeg_timeline_live.mpd");
+    let pushed = include_bytes!("../../core/testdata/dash/ffmpeg_timeline_live.mpd");
     let mut g = c.benchmark_group("mpd_parse");
     g.throughput(Throughput::Bytes(pushed.len() as u64));
     g.bench_function("ffmpeg_timeline_live", |b| {

@@ -8,7 +8,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use streampack_core::cmaf::Repackager;
 
 /// The same segment the script hands to ffmpeg.
-pub const SEGMENT: &[u8] = include_bytes!("../../core/tests/fixtures/ts/h264_aac/seg_00001.ts");
+pub const SEGMENT: &[u8] = include_bytes!("../../core/testdata/ts/h264_aac/seg_00001.ts");
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("repackage");

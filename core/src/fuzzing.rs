@@ -1,5 +1,5 @@
 //! Entry points shared by the cargo-fuzz targets (`fuzz/`), the property tests and the saved
-//! crash-regression inputs (`core/tests/fuzz-regressions/<target>/`): one function per parser
+//! crash-regression inputs (`core/testdata/fuzz-regressions/<target>/`): one function per parser
 //! that reads outside bytes, checking what must hold whatever the bytes. Each panics (through
 //! `assert!`) on a finding, which is what a fuzzer looks for.
 //!
@@ -272,7 +272,7 @@ mod tests {
     /// The saved inputs of every target (crashes the fuzzers found, and seeds), replayed.
     #[test]
     fn fuzz_regressions_replay() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz-regressions");
         let mut n = 0;
         for (name, target) in TARGETS {
             let dir = root.join(name);

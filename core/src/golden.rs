@@ -1,16 +1,15 @@
 //! Golden-file comparison for tests: rendered text must equal a checked-in file under
-//! `core/src/<module>/golden/`. `UPDATE_GOLDEN=1 cargo test -p streampack-core <filter>`
+//! `core/testdata/golden/<module>/`. `UPDATE_GOLDEN=1 cargo test -p streampack-core <filter>`
 //! rewrites the files (review the diff before committing).
 
 use std::path::PathBuf;
 
-/// Asserts that `actual` equals `core/src/<module>/golden/<name>` (or writes it there under
+/// Asserts that `actual` equals `core/testdata/golden/<module>/<name>` (or writes it there under
 /// `UPDATE_GOLDEN`).
 pub(crate) fn assert_golden(module: &str, name: &str, actual: &str) {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("src")
+        .join("testdata/golden")
         .join(module)
-        .join("golden")
         .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();

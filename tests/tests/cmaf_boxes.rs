@@ -1,5 +1,5 @@
 //! The TS → CMAF repackager against real peers: TS segments made by ffmpeg (the fixtures in
-//! core/tests/fixtures/ts/, see make.sh there) go through `cmaf::Repackager` segment after
+//! core/testdata/ts/, see make.sh there) go through `cmaf::Repackager` segment after
 //! segment, as a channel's rendition would; every init and media file is then parsed by npm
 //! `mp4box` (tests/browser/mp4check.mjs), its top-level boxes must tile it exactly, sample
 //! counts, durations and first decode times must equal what `ffprobe -show_packets` reports
@@ -21,7 +21,7 @@ const MOD33: i64 = 1 << 33;
 
 fn fixtures(set: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../core/tests/fixtures/ts")
+        .join("../core/testdata/ts")
         .join(set);
     let mut segs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

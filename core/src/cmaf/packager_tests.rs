@@ -1,8 +1,8 @@
-//! Packager scenarios on real TS (ffmpeg fixtures in `core/tests/fixtures/ts/`) through the
+//! Packager scenarios on real TS (ffmpeg fixtures in `core/testdata/ts/`) through the
 //! real HLS pipeline ([`ChannelMedia`]): repackaging once per segment, eviction with the
 //! window, failures, discontinuities, fMP4 input, and golden manifests with `now` injected.
 //! `UPDATE_GOLDEN=1 cargo test -p streampack-core cmaf::packager` rewrites the goldens in
-//! `core/src/cmaf/golden/` (review the diff).
+//! `core/testdata/golden/cmaf/` (review the diff).
 
 use super::*;
 use crate::channel::config::InputRole::Primary;
@@ -23,7 +23,7 @@ fn at(ms: u64) -> Now {
 
 fn fixture(name: &str) -> Bytes {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/ts")
+        .join("testdata/ts")
         .join(name);
     Bytes::from(std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
 }

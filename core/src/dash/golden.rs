@@ -1,4 +1,4 @@
-//! Golden files of the DASH tests, under `core/src/dash/golden/` (see [`crate::golden`]).
+//! Golden files of the DASH tests, under `core/testdata/golden/dash/` (see [`crate::golden`]).
 //! `UPDATE_GOLDEN=1 cargo test -p streampack-core dash` rewrites them.
 
 /// Asserts that `actual` equals the DASH golden file `name`.

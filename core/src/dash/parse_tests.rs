@@ -1,7 +1,7 @@
 use super::*;
 
 fn sample(name: &str) -> Vec<u8> {
-    let p = format!("{}/src/dash/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!("{}/testdata/dash/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&p).unwrap()
 }
 

@@ -9,9 +9,9 @@ use crate::ts::PTS_MODULUS;
 use proptest::prelude::*;
 
 const H264_AAC: [&[u8]; 3] = [
-    include_bytes!("../../../tests/fixtures/ts/h264_aac/seg_00000.ts"),
-    include_bytes!("../../../tests/fixtures/ts/h264_aac/seg_00001.ts"),
-    include_bytes!("../../../tests/fixtures/ts/h264_aac/seg_00002.ts"),
+    include_bytes!("../../../testdata/ts/h264_aac/seg_00000.ts"),
+    include_bytes!("../../../testdata/ts/h264_aac/seg_00001.ts"),
+    include_bytes!("../../../testdata/ts/h264_aac/seg_00002.ts"),
 ];
 
 #[test]
@@ -70,13 +70,13 @@ fn h264_aac_segments() {
 }
 
 const H265_AAC: [&[u8]; 2] = [
-    include_bytes!("../../../tests/fixtures/ts/h265_aac/seg_00000.ts"),
-    include_bytes!("../../../tests/fixtures/ts/h265_aac/seg_00001.ts"),
+    include_bytes!("../../../testdata/ts/h265_aac/seg_00000.ts"),
+    include_bytes!("../../../testdata/ts/h265_aac/seg_00001.ts"),
 ];
 const WRAP: [&[u8]; 3] = [
-    include_bytes!("../../../tests/fixtures/ts/wrap/seg_00000.ts"),
-    include_bytes!("../../../tests/fixtures/ts/wrap/seg_00001.ts"),
-    include_bytes!("../../../tests/fixtures/ts/wrap/seg_00002.ts"),
+    include_bytes!("../../../testdata/ts/wrap/seg_00000.ts"),
+    include_bytes!("../../../testdata/ts/wrap/seg_00001.ts"),
+    include_bytes!("../../../testdata/ts/wrap/seg_00002.ts"),
 ];
 
 /// Every fragment parses, tiles and agrees with its `TrackFragment` summary; returns

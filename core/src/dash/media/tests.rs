@@ -25,7 +25,7 @@ fn replay(
     dir: &str,
     mut each: impl FnMut(usize, &mut DashMedia, Now),
 ) {
-    let base = format!("{}/src/dash/samples/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let base = format!("{}/testdata/dash/{dir}", env!("CARGO_MANIFEST_DIR"));
     let log = std::fs::read_to_string(format!("{base}/requests.txt")).unwrap();
     let first: f64 = log.split_whitespace().next().unwrap().parse().unwrap();
     for (i, line) in log.lines().enumerate() {
