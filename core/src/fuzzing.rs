@@ -272,7 +272,8 @@ mod tests {
     /// The saved inputs of every target (crashes the fuzzers found, and seeds), replayed.
     #[test]
     fn fuzz_regressions_replay() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz-regressions");
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz-regressions");
         let mut n = 0;
         for (name, target) in TARGETS {
             let dir = root.join(name);

@@ -513,7 +513,7 @@ impl Admin {
             shards: u32::try_from(self.shared.shards()).unwrap_or(u32::MAX),
             channels: u32::try_from(channels).unwrap_or(u32::MAX),
             endpoints: u32::try_from(endpoints).unwrap_or(u32::MAX),
-            connections: self.shared.connections.load(Ordering::Relaxed),
+            connections: self.shared.metrics.open_connections(),
             held_bytes,
             ingest_url: self.shared.ingest_base.clone(),
             pull_url: self.shared.pull_base.clone(),

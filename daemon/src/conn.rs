@@ -411,23 +411,20 @@ unsafe impl IoVecBuf for HeadBody {
     }
 }
 
-/// Counts an open connection for as long as it lives.
+/// Counts an open connection for as long as it lives, in its shard's own metrics slot
+/// (a connection's task never leaves the shard that accepted it).
 pub struct ConnGuard(pub Arc<Shared>);
 
 impl ConnGuard {
     /// Counts one more connection.
     pub fn new(shared: Arc<Shared>) -> ConnGuard {
-        shared
-            .connections
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        shared.metrics.connection_opened();
         ConnGuard(shared)
     }
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        self.0
-            .connections
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.metrics.connection_closed();
     }
 }

@@ -4,7 +4,7 @@
 //! [`crate::metrics::Metrics`], [`crate::access_log::Sink`]) rather than the whole context.
 
 use arc_swap::ArcSwap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::access_log;
@@ -23,8 +23,6 @@ pub struct Shared {
     pub inboxes: Vec<flume::Sender<ShardMsg>>,
     /// Set once shutdown began.
     pub shutting_down: AtomicBool,
-    /// Client connections open now, all listeners and shards.
-    pub connections: AtomicU64,
     /// When the daemon started.
     pub started: Instant,
     /// Name of the io driver in use.

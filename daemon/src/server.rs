@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use streampack_core::http::Limits;
@@ -199,7 +199,6 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         registry: arc_swap::ArcSwap::from_pointee(registry),
         inboxes: inbox_tx,
         shutting_down: AtomicBool::new(false),
-        connections: AtomicU64::new(0),
         started: Instant::now(),
         io_driver: driver.name(),
         metrics: Metrics::new(shards),

@@ -2,7 +2,6 @@
 //! Channels come from the registry in effect, so a deleted channel's series are gone from the
 //! next scrape. Series are sorted by channel name for a stable, diffable output.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use streampack_core::channel::media::MediaStatus;
 use streampack_core::channel::InputRole;
@@ -111,7 +110,7 @@ fn daemon(shared: &Shared, chans: &[Chan], w: &mut Writer) {
         w,
         "streampack_connections_open",
         "Client connections open now, ingest and pull.",
-        Value::Int(shared.connections.load(Ordering::Relaxed)),
+        Value::Int(shared.metrics.open_connections()),
     );
     w.family(
         "streampack_connections_accepted_total",

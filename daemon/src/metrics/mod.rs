@@ -411,6 +411,10 @@ pub struct ShardCounters {
     /// (malformed heads, unknown channels, `/healthz`), by listener and status class.
     unrouted: [[Counter; 4]; 2],
     access_log_dropped: Counter,
+    /// Client connections opened and closed on this shard (open now: the difference, summed
+    /// over shards at scrape time; the shard that opens a connection also closes it).
+    conns_opened: Counter,
+    conns_closed: Counter,
 }
 
 /// The daemon's metrics state, in [`crate::context::Shared`].
@@ -508,6 +512,31 @@ impl Metrics {
     /// Access log lines dropped, all shards.
     pub fn access_log_dropped_count(&self) -> u64 {
         self.shards.sum(|c| c.access_log_dropped.get())
+    }
+
+    /// A client connection opened on this shard: counted in this shard's own slot, so the
+    /// accept path shares no cache line with other cores.
+    #[inline]
+    pub fn connection_opened(&self) {
+        if let Some(c) = self.shards.mine() {
+            c.conns_opened.add(1);
+        }
+    }
+
+    /// A client connection of this shard closed.
+    #[inline]
+    pub fn connection_closed(&self) {
+        if let Some(c) = self.shards.mine() {
+            c.conns_closed.add(1);
+        }
+    }
+
+    /// Client connections open now, all shards.
+    pub fn open_connections(&self) -> u64 {
+        let opened = self.shards.sum(|c| c.conns_opened.get());
+        let closed = self.shards.sum(|c| c.conns_closed.get());
+        // Slots are read one after another: a close may be seen before its open.
+        opened.saturating_sub(closed)
     }
 }
 
@@ -667,5 +696,30 @@ mod tests {
         assert_eq!(h.sum_us, 600_000);
         let h = m.latency(ObjectType::Manifest);
         assert_eq!(h.buckets[BUCKETS - 1], 2, "above every bound");
+    }
+
+    #[test]
+    fn open_connections_are_counted_per_shard_and_summed() {
+        let m = Arc::new(Metrics::new(2));
+        m.connection_opened();
+        assert_eq!(m.open_connections(), 0, "not a shard thread: not counted");
+        let handles: Vec<_> = (0..2)
+            .map(|i| {
+                let m = Arc::clone(&m);
+                std::thread::spawn(move || {
+                    enter_shard(i);
+                    for _ in 0..10 {
+                        m.connection_opened();
+                    }
+                    for _ in 0..(3 + i) {
+                        m.connection_closed();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(m.open_connections(), 20 - 3 - 4);
     }
 }
