@@ -50,7 +50,7 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
         .and_then(|(id, _)| shared.registry.load().channels.get(&id).cloned());
     metrics::ingest_done(
         &shared.metrics,
-        tag.zip(channel_metrics.as_ref().map(|e| &e.metrics)),
+        tag.map(|(_, role)| (role, channel_metrics.as_ref().map(|e| &e.metrics))),
         conn.last_status,
     );
     let bytes = conn.sent.wrapping_sub(sent);

@@ -30,11 +30,10 @@ pub mod live;
 pub mod serve;
 pub mod settings;
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use streampack_core::channel::{ChannelConfig, InputRole};
 use streampack_core::id::Id;
 
@@ -467,16 +466,6 @@ impl Metrics {
         if let (Some(c), Some(class)) = (self.shards.mine(), status_class(status)) {
             c.unrouted[l.index()][class].add(1);
         }
-        if let Some(limit) = limit_of(status) {
-            limit_hit(limit, || {
-                tracing::warn!(
-                    listener = l.name(),
-                    status,
-                    limit,
-                    "request refused: limit reached"
-                )
-            });
-        }
     }
 
     /// Access log lines dropped because the writer fell behind.
@@ -559,75 +548,22 @@ pub fn pull_done(
 }
 
 /// Records a finished ingest request: errors on their input when it got that far, else as
-/// unrouted; limits hit (408, 413, 431) are logged, at most once per 10 s per kind and shard.
+/// unrouted. (Limits hit are logged where the refusal is answered: `limits::log_limit`.)
 pub fn ingest_done(
     metrics: &Metrics,
-    input: Option<((Id, InputRole), &ChannelMetrics)>,
+    input: Option<(InputRole, Option<&ChannelMetrics>)>,
     status: u16,
 ) {
     if status < 400 {
         return;
     }
     match input {
-        Some(((channel, role), channel_metrics)) => {
-            channel_metrics.ingest_error(role, status);
-            if let Some(limit) = limit_of(status) {
-                limit_hit(
-                    limit,
-                    || tracing::warn!(channel = %channel, input = %role, status, limit, "ingest request refused: limit reached"),
-                );
+        Some((role, channel_metrics)) => {
+            if let Some(c) = channel_metrics {
+                c.ingest_error(role, status);
             }
         }
         None => metrics.unrouted(Listener::Ingest, status),
-    }
-}
-
-/// The limit a status reports, if it is one.
-pub fn limit_of(status: u16) -> Option<&'static str> {
-    match status {
-        408 => Some("request_timeout"),
-        413 => Some("max_object_bytes"),
-        431 => Some("max_head_bytes"),
-        _ => None,
-    }
-}
-
-/// Runs `log` unless this thread logged the same limit less than 10 s ago; a suppressed count
-/// is logged with the next line.
-pub fn limit_hit(limit: &'static str, log: impl FnOnce()) {
-    thread_local! {
-        static LAST: RefCell<HashMap<&'static str, (Instant, u64)>> = RefCell::new(HashMap::new());
-    }
-    const EVERY: Duration = Duration::from_secs(10);
-    let suppressed = LAST.with(|m| {
-        let mut m = m.borrow_mut();
-        let now = Instant::now();
-        match m.get_mut(limit) {
-            Some((at, n)) if now.duration_since(*at) < EVERY => {
-                *n = n.saturating_add(1);
-                None
-            }
-            Some((at, n)) => {
-                let s = *n;
-                *at = now;
-                *n = 0;
-                Some(s)
-            }
-            None => {
-                m.insert(limit, (now, 0));
-                Some(0)
-            }
-        }
-    });
-    if let Some(s) = suppressed {
-        if s > 0 {
-            tracing::warn!(
-                limit,
-                suppressed = s,
-                "more limit hits in the last 10 s, not logged one by one"
-            );
-        }
-        log();
     }
 }
 
