@@ -23,6 +23,8 @@
 //! - [`live`]: a once-a-second sampler: rates for `streampackctl channel show`, and the
 //!   "input started/stopped delivering" log lines (switches are logged by the owner shard).
 //! - [`settings`]: the `[observability]` config section.
+//! - `shard`, `histogram`, `labels`, `channel`: the counting primitives, latency histograms,
+//!   label sets and a channel's counters; this file: the daemon-wide counters ([`Metrics`]).
 
 pub mod collect;
 pub mod expo;
@@ -30,365 +32,22 @@ pub mod live;
 pub mod serve;
 pub mod settings;
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, OnceLock};
+mod channel;
+mod histogram;
+mod labels;
+mod shard;
+
+pub use channel::{
+    ingest_error_label, ChannelMetrics, EndpointCounters, EndpointMetrics, InputCounters,
+    INGEST_ERROR_STATUSES,
+};
+pub use histogram::{Histogram, HistogramSum, LATENCY_BOUNDS_US, LATENCY_LE};
+pub use labels::{status_class, Listener, ObjectType, STATUS_CLASSES};
+pub use shard::{enter_shard, Counter, PerShard};
+
+use std::sync::{Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use streampack_core::channel::{ChannelConfig, InputRole};
-use streampack_core::id::Id;
-
-thread_local! {
-    static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-/// Declares the calling thread to be shard `i`: it alone writes slot `i` of every
-/// [`PerShard`]. Called once at the start of each shard thread.
-pub fn enter_shard(i: usize) {
-    SHARD.with(|s| s.set(i));
-}
-
-fn shard_index() -> usize {
-    SHARD.with(Cell::get)
-}
-
-/// A monotonically increasing count with a single writer (see the module docs).
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    /// Adds `n`. Only the slot's own shard calls this, so load-then-store loses nothing.
-    #[inline]
-    pub fn add(&self, n: u64) {
-        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
-    }
-
-    /// Current value.
-    #[inline]
-    pub fn get(&self) -> u64 {
-        self.0.load(Relaxed)
-    }
-}
-
-/// Keeps each shard's slot on its own cache lines (128 bytes: adjacent-line prefetch).
-#[derive(Debug, Default)]
-#[repr(align(128))]
-struct Padded<T>(T);
-
-/// One `T` per shard thread.
-#[derive(Debug)]
-pub struct PerShard<T> {
-    slots: Box<[Padded<T>]>,
-}
-
-impl<T: Default> PerShard<T> {
-    /// `n` zeroed slots.
-    pub fn new(n: usize) -> PerShard<T> {
-        PerShard {
-            slots: (0..n).map(|_| Padded::default()).collect(),
-        }
-    }
-}
-
-impl<T> PerShard<T> {
-    /// The calling shard's slot; `None` on threads that are not shards (they never count).
-    #[inline]
-    pub fn mine(&self) -> Option<&T> {
-        self.slots.get(shard_index()).map(|p| &p.0)
-    }
-
-    /// Every slot (for summing on scrape).
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.slots.iter().map(|p| &p.0)
-    }
-
-    /// Sum of `f` over every slot.
-    pub fn sum(&self, f: impl Fn(&T) -> u64) -> u64 {
-        self.iter().map(f).fold(0u64, u64::wrapping_add)
-    }
-}
-
-/// Which listener a request or connection came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listener {
-    /// Encoders.
-    Ingest,
-    /// Players and CDNs.
-    Pull,
-}
-
-impl Listener {
-    /// Both, in label order.
-    pub const ALL: [Listener; 2] = [Listener::Ingest, Listener::Pull];
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    /// Label value.
-    pub fn name(self) -> &'static str {
-        match self {
-            Listener::Ingest => "ingest",
-            Listener::Pull => "pull",
-        }
-    }
-}
-
-/// What a pull request asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectType {
-    /// Playlists and manifests.
-    Manifest,
-    /// Media and init segments (and anything else under an endpoint).
-    Segment,
-}
-
-impl ObjectType {
-    /// Both, in label order.
-    pub const ALL: [ObjectType; 2] = [ObjectType::Manifest, ObjectType::Segment];
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    /// Label value.
-    pub fn name(self) -> &'static str {
-        match self {
-            ObjectType::Manifest => "manifest",
-            ObjectType::Segment => "segment",
-        }
-    }
-
-    /// Classifies a request path by its extension.
-    pub fn of_path(path: &str) -> ObjectType {
-        let p = path.as_bytes();
-        let ends =
-            |ext: &[u8]| p.len() >= ext.len() && p[p.len() - ext.len()..].eq_ignore_ascii_case(ext);
-        if ends(b".m3u8") || ends(b".mpd") {
-            ObjectType::Manifest
-        } else {
-            ObjectType::Segment
-        }
-    }
-}
-
-/// Status class labels, by [`status_class`] index.
-pub const STATUS_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
-
-/// Index into [`STATUS_CLASSES`]; `None` for what is not a final status (0: nothing was sent).
-pub fn status_class(status: u16) -> Option<usize> {
-    match status {
-        200..=299 => Some(0),
-        300..=399 => Some(1),
-        400..=499 => Some(2),
-        500..=599 => Some(3),
-        _ => None,
-    }
-}
-
-/// Upper bounds of the latency histogram's buckets, microseconds.
-pub const LATENCY_BOUNDS_US: [u64; 14] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
-    1_000_000, 2_500_000,
-];
-/// The same bounds as `le` label values, seconds.
-pub const LATENCY_LE: [&str; 14] = [
-    "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
-    "0.25", "0.5", "1", "2.5",
-];
-const BUCKETS: usize = LATENCY_BOUNDS_US.len() + 1;
-
-/// A latency histogram: per-bucket (not cumulative) counts, the last one above every bound.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    buckets: [Counter; BUCKETS],
-    sum_us: Counter,
-}
-
-impl Histogram {
-    /// Records one observation.
-    #[inline]
-    pub fn observe(&self, us: u64) {
-        let i = LATENCY_BOUNDS_US
-            .iter()
-            .position(|&b| us <= b)
-            .unwrap_or(LATENCY_BOUNDS_US.len());
-        if let Some(b) = self.buckets.get(i) {
-            b.add(1);
-        }
-        self.sum_us.add(us);
-    }
-}
-
-/// A histogram summed over shards.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HistogramSum {
-    /// Per-bucket counts, not cumulative; the last is above every bound.
-    pub buckets: [u64; BUCKETS],
-    /// Sum of observations, microseconds.
-    pub sum_us: u64,
-}
-
-impl HistogramSum {
-    fn add(&mut self, h: &Histogram) {
-        for (a, b) in self.buckets.iter_mut().zip(&h.buckets) {
-            *a = a.wrapping_add(b.get());
-        }
-        self.sum_us = self.sum_us.wrapping_add(h.sum_us.get());
-    }
-}
-
-/// One endpoint's request counters, one shard's worth.
-#[derive(Debug, Default)]
-pub struct EndpointCounters {
-    requests: [[Counter; 4]; 2],
-    bytes: [[Counter; 4]; 2],
-    latency: [Histogram; 2],
-}
-
-/// An endpoint's counters over all shards.
-#[derive(Debug)]
-pub struct EndpointMetrics {
-    /// The endpoint.
-    pub id: Id,
-    shards: PerShard<EndpointCounters>,
-}
-
-impl EndpointMetrics {
-    /// Zeroed counters of endpoint `id` for `shards` shard threads.
-    pub fn new(id: Id, shards: usize) -> EndpointMetrics {
-        EndpointMetrics {
-            id,
-            shards: PerShard::new(shards),
-        }
-    }
-
-    /// Counts one answered request. `status` 0 (nothing sent) is not counted.
-    #[inline]
-    pub fn record(&self, kind: ObjectType, status: u16, bytes: u64, elapsed_us: u64) {
-        let (Some(c), Some(class)) = (self.shards.mine(), status_class(status)) else {
-            return;
-        };
-        let k = kind.index();
-        if let (Some(r), Some(b), Some(h)) = (
-            c.requests.get(k).and_then(|r| r.get(class)),
-            c.bytes.get(k).and_then(|r| r.get(class)),
-            c.latency.get(k),
-        ) {
-            r.add(1);
-            b.add(bytes);
-            h.observe(elapsed_us);
-        }
-    }
-
-    /// Requests of one type and status class, all shards.
-    pub fn requests(&self, kind: ObjectType, class: usize) -> u64 {
-        self.shards.sum(|c| c.requests[kind.index()][class].get())
-    }
-
-    /// Response bytes of one type and status class, all shards.
-    pub fn bytes(&self, kind: ObjectType, class: usize) -> u64 {
-        self.shards.sum(|c| c.bytes[kind.index()][class].get())
-    }
-
-    /// Every request, all types and classes.
-    pub fn requests_total(&self) -> u64 {
-        ObjectType::ALL
-            .iter()
-            .flat_map(|&k| (0..STATUS_CLASSES.len()).map(move |c| (k, c)))
-            .map(|(k, c)| self.requests(k, c))
-            .fold(0, u64::wrapping_add)
-    }
-
-    /// Every response byte, all types and classes.
-    pub fn bytes_total(&self) -> u64 {
-        ObjectType::ALL
-            .iter()
-            .flat_map(|&k| (0..STATUS_CLASSES.len()).map(move |c| (k, c)))
-            .map(|(k, c)| self.bytes(k, c))
-            .fold(0, u64::wrapping_add)
-    }
-
-    /// Latency of one type, all shards.
-    pub fn latency(&self, kind: ObjectType) -> HistogramSum {
-        let mut s = HistogramSum::default();
-        for c in self.shards.iter() {
-            s.add(&c.latency[kind.index()]);
-        }
-        s
-    }
-}
-
-/// Ingest statuses counted one by one; anything else is counted as the last entry ("other").
-pub const INGEST_ERROR_STATUSES: [u16; 13] = [
-    400, 401, 403, 404, 405, 408, 411, 413, 415, 431, 500, 501, 503,
-];
-
-/// One input's ingest counters, one shard's worth.
-#[derive(Debug, Default)]
-pub struct InputCounters {
-    errors: [Counter; INGEST_ERROR_STATUSES.len() + 1],
-}
-
-/// The label of an [`InputCounters`] error slot.
-pub fn ingest_error_label(i: usize) -> String {
-    INGEST_ERROR_STATUSES
-        .get(i)
-        .map_or_else(|| "other".to_string(), |s| s.to_string())
-}
-
-/// A channel's counters: its inputs' ingest errors and its endpoints' requests.
-#[derive(Debug, Clone)]
-pub struct ChannelMetrics {
-    inputs: Arc<PerShard<[InputCounters; 2]>>,
-    /// In the channel's endpoint order.
-    pub endpoints: Vec<Arc<EndpointMetrics>>,
-}
-
-impl ChannelMetrics {
-    /// Counters for `config`, keeping `old`'s for the inputs and endpoints that still exist.
-    pub fn rebuild(config: &ChannelConfig, old: Option<&ChannelMetrics>, shards: usize) -> Self {
-        let inputs = old
-            .map(|o| Arc::clone(&o.inputs))
-            .unwrap_or_else(|| Arc::new(PerShard::new(shards)));
-        let endpoints = config
-            .endpoints
-            .iter()
-            .map(|e| {
-                old.and_then(|o| o.endpoints.iter().find(|m| m.id == e.id))
-                    .map(Arc::clone)
-                    .unwrap_or_else(|| Arc::new(EndpointMetrics::new(e.id, shards)))
-            })
-            .collect();
-        ChannelMetrics { inputs, endpoints }
-    }
-
-    /// The counters of endpoint `id`.
-    #[inline]
-    pub fn endpoint(&self, id: &Id) -> Option<&EndpointMetrics> {
-        self.endpoints.iter().find(|m| &m.id == id).map(|m| &**m)
-    }
-
-    /// Counts one refused ingest request of `input`.
-    pub fn ingest_error(&self, input: InputRole, status: u16) {
-        let Some(c) = self.inputs.mine().and_then(|s| s.get(input.index())) else {
-            return;
-        };
-        let i = INGEST_ERROR_STATUSES
-            .iter()
-            .position(|&s| s == status)
-            .unwrap_or(INGEST_ERROR_STATUSES.len());
-        if let Some(e) = c.errors.get(i) {
-            e.add(1);
-        }
-    }
-
-    /// Ingest errors of `input` by [`ingest_error_label`] slot, all shards.
-    pub fn ingest_errors(&self, input: InputRole) -> Vec<u64> {
-        (0..=INGEST_ERROR_STATUSES.len())
-            .map(|i| self.inputs.sum(|s| s[input.index()].errors[i].get()))
-            .collect()
-    }
-}
+use streampack_core::channel::InputRole;
 
 /// Connection limits counted by name (`limit` label); any other name counts as `other`.
 /// A new limit adds its name here.
@@ -585,7 +244,10 @@ pub fn rss_bytes() -> u64 {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::histogram::BUCKETS;
     use super::*;
+    use std::sync::Arc;
+    use streampack_core::id::Id;
 
     #[test]
     fn classes_and_types() {

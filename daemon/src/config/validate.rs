@@ -1,0 +1,93 @@
+//! [`Config::validate`]: ranges and combinations checked before anything starts.
+
+use super::{Config, ConfigError};
+
+impl Config {
+    /// Checks ranges and combinations.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.ingest.listen == self.pull.listen {
+            return bad(format!(
+                "ingest and pull listen on the same address {}",
+                self.ingest.listen
+            ));
+        }
+        for (what, l) in [("ingest", &self.ingest), ("pull", &self.pull)] {
+            if let Some(u) = &l.public_url {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return bad(format!(
+                        "{what} public URL {u:?} must start with http:// or https://"
+                    ));
+                }
+            }
+        }
+        let l = &self.limits;
+        if !(1024..=1024 * 1024).contains(&l.max_head_bytes) {
+            return bad("limits.max_head_bytes must be 1024-1048576".into());
+        }
+        if !(8..=100).contains(&l.max_headers) {
+            return bad("limits.max_headers must be 8-100".into());
+        }
+        if l.max_object_bytes < 1024 || l.max_manifest_bytes < 1024 {
+            return bad(
+                "limits.max_object_bytes and max_manifest_bytes must be at least 1024".into(),
+            );
+        }
+        if l.head_timeout_secs == 0 || l.idle_timeout_secs == 0 || l.body_timeout_min_secs == 0 {
+            return bad("limits timeouts must be at least 1 second".into());
+        }
+        if l.max_connections == 0 || l.max_connections_per_ip == 0 {
+            return bad(
+                "limits.max_connections and max_connections_per_ip must be at least 1".into(),
+            );
+        }
+        if l.send_timeout_secs == 0 || l.log_interval_secs == 0 {
+            return bad("limits.send_timeout_secs and log_interval_secs must be at least 1".into());
+        }
+        if !(1..=1_000_000).contains(&l.max_channels) {
+            return bad("limits.max_channels must be 1-1000000".into());
+        }
+        if !(1..=4096).contains(&l.max_endpoints_per_channel) {
+            return bad("limits.max_endpoints_per_channel must be 1-4096".into());
+        }
+        if !(1..=60).contains(&self.cache.manifest_max_age_secs) {
+            return bad("cache.manifest_max_age_secs must be 1-60".into());
+        }
+        if !(10..=1800).contains(&self.cache.segment_max_age_secs) {
+            return bad("cache.segment_max_age_secs must be 10-1800".into());
+        }
+        let f = &self.failover;
+        if !(100..=1000).contains(&f.timeout_pct) {
+            return bad("failover.timeout_pct must be 100-1000".into());
+        }
+        if !(1..=20).contains(&f.healthy_segments) {
+            return bad("failover.healthy_segments must be 1-20".into());
+        }
+        if !(1..=100).contains(&f.revert_after_segments) {
+            return bad("failover.revert_after_segments must be 1-100".into());
+        }
+        if let Err(m) = self
+            .observability
+            .validate(self.ingest.listen, self.pull.listen)
+        {
+            return bad(m);
+        }
+        let h = &self.access.auth_key_header;
+        if h.is_empty()
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            return bad(format!(
+                "access.auth_key_header {h:?} is not a valid HTTP header name"
+            ));
+        }
+        if let Err(m) = self.access.trusted_nets() {
+            return bad(m);
+        }
+        if self.cores > 1024 {
+            return bad("cores must be 0 (one per core) to 1024".into());
+        }
+        Ok(())
+    }
+}
