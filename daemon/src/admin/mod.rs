@@ -6,27 +6,26 @@
 //! visible: a refused or failed change leaves both the file and the running daemon as they were.
 
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use streampack_core::admin::frame;
-use streampack_core::admin::proto::{
-    ChannelView, EndpointLiveView, EndpointView, InputAuthView, InputLiveView, InputView, LiveView,
-    Request, Response, StatusView,
-};
-use streampack_core::channel::{ChannelConfig, EndpointConfig, InputRole};
+use streampack_core::admin::proto::{Request, Response};
 use streampack_core::control::{ControlError, ControlState};
 use streampack_core::id::Id;
+
+mod socket;
+mod views;
+
+pub use socket::bind;
 
 use crate::clock;
 
 /// Admin connections served at once; each lives at most its 10 s read/write timeouts.
 pub const MAX_ADMIN_CONNS: usize = 32;
 use crate::context::Shared;
-use crate::metrics::Listener;
 use crate::persist;
 use crate::registry::Registry;
 
@@ -35,77 +34,6 @@ pub struct Admin {
     shared: Arc<Shared>,
     state: Mutex<ControlState>,
     dir: PathBuf,
-}
-
-/// Binds the admin socket with mode 0600 (0660 owned by `group` when one is given), refusing
-/// to steal a live daemon's socket.
-pub fn bind(path: &Path, group: Option<&str>) -> std::io::Result<UnixListener> {
-    let gid = match group {
-        None => None,
-        Some(name) => match nix::unistd::Group::from_name(name) {
-            Ok(Some(g)) => Some(g.gid),
-            Ok(None) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!("admin_socket_group: no group named {name:?}"),
-                ))
-            }
-            Err(e) => return Err(std::io::Error::from(e)),
-        },
-    };
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AddrInUse,
-                format!(
-                    "another streampackd is running with admin socket {}",
-                    path.display()
-                ),
-            ));
-        }
-        std::fs::remove_file(path)?;
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        private_dir(parent)?;
-    }
-    // No window in which the socket is reachable by others: umask first, chmod to be sure.
-    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
-    let bound = UnixListener::bind(path);
-    nix::sys::stat::umask(old);
-    let listener = bound?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    if let Some(gid) = gid {
-        // Group first, then the group bits: never readable by a group that is not the one asked.
-        nix::unistd::chown(path, None, Some(gid)).map_err(std::io::Error::from)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
-    }
-    Ok(listener)
-}
-
-/// Creates the socket's directory (mode 0700 when it makes it, so a per-user socket under
-/// `/tmp` is no one else's) and refuses a directory that another user owns and can swap the
-/// socket in.
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-    }
-    let meta = std::fs::metadata(dir)?;
-    let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != me && meta.uid() != 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!(
-                "{} belongs to uid {}, not to this daemon's uid {me}: remove it or set admin_socket",
-                dir.display(),
-                meta.uid()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 impl Admin {
@@ -344,196 +272,5 @@ impl Admin {
         let reg = Registry::rebuild(&guard, &self.shared.registry.load());
         self.shared.registry.store(Arc::new(reg));
         Ok(out)
-    }
-
-    fn channel_view(&self, c: &ChannelConfig) -> ChannelView {
-        ChannelView {
-            id: c.id.to_string(),
-            name: c.name.clone(),
-            protocol: c.protocol,
-            max_segment_duration: c.max_segment_duration,
-            max_playlist_duration: c.max_playlist_duration,
-            description: c.description.clone(),
-            inputs: c
-                .inputs
-                .iter()
-                .map(|i| InputView {
-                    id: i.id.to_string(),
-                    role: i.role.to_string(),
-                    url: format!("{}/v1/{}/{}", self.shared.ingest_base, c.id, i.id),
-                    auth: match &i.auth {
-                        None => InputAuthView::default(),
-                        Some(a) => InputAuthView {
-                            enabled: true,
-                            username: Some(a.username.clone()),
-                            password: Some(a.password.clone()),
-                            previous_valid_until_unix_ms: a
-                                .previous
-                                .as_ref()
-                                .map(|p| p.valid_until_unix_ms)
-                                .filter(|&t| t > clock::now().unix_ms),
-                        },
-                    },
-                })
-                .collect(),
-            endpoints: c
-                .endpoints
-                .iter()
-                .map(|e| self.endpoint_view(c, e))
-                .collect(),
-            cdn_domains: c.cdn_domains.clone(),
-            manifest_ttl: c
-                .manifest_ttl
-                .unwrap_or(self.shared.config.cache.manifest_max_age_secs),
-            segment_ttl: c
-                .segment_ttl
-                .unwrap_or(self.shared.config.cache.segment_max_age_secs),
-            live: self.live_view(c),
-        }
-    }
-
-    fn endpoint_view(&self, c: &ChannelConfig, e: &EndpointConfig) -> EndpointView {
-        EndpointView {
-            id: e.id.to_string(),
-            name: e.name.clone(),
-            kind: e.kind,
-            manifest_name: e.manifest_name.clone(),
-            url: format!(
-                "{}/v1/{}/{}/{}",
-                self.shared.pull_base,
-                c.id,
-                e.id,
-                e.manifest_file()
-            ),
-            channel_id: c.id.to_string(),
-            allow: e.allow.iter().map(|n| n.to_string()).collect(),
-            block: e.block.iter().map(|n| n.to_string()).collect(),
-            auth_keys: e.auth_keys.clone(),
-            cdn_urls: c
-                .cdn_domains
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{}://{d}/v1/{}/{}/{}",
-                        self.pull_scheme(),
-                        c.id,
-                        e.id,
-                        e.manifest_file()
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    /// `http` or `https`, as in the pull base URL: the CDN URL keeps the origin's scheme.
-    fn pull_scheme(&self) -> &str {
-        self.shared
-            .pull_base
-            .split_once("://")
-            .map_or("http", |(s, _)| s)
-    }
-
-    fn live_view(&self, c: &ChannelConfig) -> LiveView {
-        let id = &c.id;
-        let reg = self.shared.registry.load();
-        let entry = reg.channels.get(id);
-        let status = entry.and_then(|e| e.media.status());
-        let live = self.shared.metrics.live.lock().ok();
-        let endpoints = c
-            .endpoints
-            .iter()
-            .map(|e| {
-                let m = entry.and_then(|en| en.metrics.endpoint(&e.id));
-                EndpointLiveView {
-                    id: e.id.to_string(),
-                    name: e.name.clone(),
-                    requests_per_sec: live.as_ref().and_then(|l| l.endpoint_rate(id, &e.id)),
-                    requests: m.map_or(0, |m| m.requests_total()),
-                    bytes: m.map_or(0, |m| m.bytes_total()),
-                }
-            })
-            .collect();
-        let timeout = self.shared.failover_timeout_ms(c.max_segment_ms());
-        let inputs = InputRole::ALL
-            .iter()
-            .map(|r| {
-                let i = status.as_ref().map(|s| s.inputs[r.index()]);
-                let age = i.and_then(|i| i.last_segment_mono_ms).map(clock::age_ms);
-                InputLiveView {
-                    role: r.to_string(),
-                    last_segment_age_ms: age,
-                    segments: i.map_or(0, |i| i.segments),
-                    bytes: i.map_or(0, |i| i.bytes),
-                    bitrate_bps: live.as_ref().and_then(|l| l.input_bitrate(id, *r)),
-                    ingest_errors: entry
-                        .map_or(0, |e| e.metrics.ingest_errors(*r).iter().sum::<u64>()),
-                    delivering: age.is_some_and(|a| a <= timeout),
-                    health: i.map_or_else(|| "never".into(), |i| i.health.as_str().to_owned()),
-                }
-            })
-            .collect();
-        let Some(s) = status else {
-            return LiveView {
-                inputs,
-                endpoints,
-                ..Default::default()
-            };
-        };
-        LiveView {
-            active_input: s.active.map(|r| r.to_string()),
-            inputs,
-            window_segments: s.window_segments,
-            held_bytes: s.held_bytes,
-            failovers: s.failovers,
-            ended: s.ended,
-            inputs_aligned: s.aligned,
-            endpoints,
-        }
-    }
-
-    fn status(&self) -> StatusView {
-        let (channels, endpoints) = match self.state.lock() {
-            Ok(st) => (
-                st.channels.len(),
-                st.channels.iter().map(|c| c.endpoints.len()).sum(),
-            ),
-            Err(_) => (0, 0),
-        };
-        let reg = self.shared.registry.load();
-        let held_bytes = reg
-            .channels
-            .values()
-            .filter_map(|e| e.media.status())
-            .map(|s| s.held_bytes)
-            .sum();
-        StatusView {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            uptime_secs: self.shared.started.elapsed().as_secs(),
-            io_driver: self.shared.io_driver.to_owned(),
-            shards: u32::try_from(self.shared.shards()).unwrap_or(u32::MAX),
-            channels: u32::try_from(channels).unwrap_or(u32::MAX),
-            endpoints: u32::try_from(endpoints).unwrap_or(u32::MAX),
-            connections: self.shared.metrics.open_connections(),
-            held_bytes,
-            ingest_url: self.shared.ingest_base.clone(),
-            pull_url: self.shared.pull_base.clone(),
-            state_dir: self.dir.display().to_string(),
-            metrics_url: self
-                .shared
-                .metrics
-                .listen
-                .get()
-                .map(|a| format!("http://{a}/metrics")),
-            access_log: self.shared.access_log.as_ref().map(|l| l.target.clone()),
-            connections_accepted: Listener::ALL
-                .iter()
-                .map(|&l| self.shared.metrics.accepted(l))
-                .sum(),
-            connections_refused: Listener::ALL
-                .iter()
-                .map(|&l| self.shared.metrics.refused(l))
-                .sum(),
-            rss_bytes: crate::metrics::rss_bytes(),
-        }
     }
 }
