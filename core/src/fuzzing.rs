@@ -110,10 +110,8 @@ pub fn hls_parse(data: &[u8]) {
     }
 }
 
-/// Ingested playlists through [`ChannelMedia::put`], the way the daemon applies them: a few
-/// segments first, then the bytes as a rendition playlist and as the master of both inputs,
-/// then time passes. Never a panic; the snapshot renders and answers lookups.
-pub fn hls_ingest(data: &[u8]) {
+/// The channel settings and start time both ingest targets feed their media with.
+fn ingest_setup() -> (MediaParams, Now) {
     let params = MediaParams {
         max_segment_ms: 6_000,
         window_ms: 60_000,
@@ -123,6 +121,14 @@ pub fn hls_ingest(data: &[u8]) {
         mono_ms: 1_000,
         unix_ms: 1_700_000_000_000,
     };
+    (params, now)
+}
+
+/// Ingested playlists through [`ChannelMedia::put`], the way the daemon applies them: a few
+/// segments first, then the bytes as a rendition playlist and as the master of both inputs,
+/// then time passes. Never a panic; the snapshot renders and answers lookups.
+pub fn hls_ingest(data: &[u8]) {
+    let (params, now) = ingest_setup();
     let mut m = ChannelMedia::new(params, now);
     let ts = Bytes::from_static(&[0x47; 188]);
     for name in [
@@ -186,15 +192,7 @@ pub fn dash_parse(data: &[u8]) {
 /// media segments under the names ffmpeg uses, then the bytes as the MPD of both inputs, then
 /// time passes. Never a panic; the snapshot answers lookups.
 pub fn dash_ingest(data: &[u8]) {
-    let params = MediaParams {
-        max_segment_ms: 6_000,
-        window_ms: 60_000,
-        failover: Default::default(),
-    };
-    let now = Now {
-        mono_ms: 1_000,
-        unix_ms: 1_700_000_000_000,
-    };
+    let (params, now) = ingest_setup();
     let mut m = DashMedia::new(params, now);
     let seg = Bytes::from_static(b"\0\0\0\x08moof");
     for name in [

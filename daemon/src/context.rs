@@ -4,8 +4,10 @@
 //! [`crate::metrics::Metrics`], [`crate::access_log::Sink`]) rather than the whole context.
 
 use arc_swap::ArcSwap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use streampack_core::http::RequestHead;
 
 use crate::access_log;
 use crate::config::Config;
@@ -57,6 +59,33 @@ impl Shared {
     /// Number of owner shards.
     pub fn shards(&self) -> usize {
         self.inboxes.len()
+    }
+
+    /// Starts the access-log line of a request (`None`, no work, when the log is off).
+    #[inline]
+    pub fn log_begin(&self, head: &RequestHead) -> Option<access_log::Pending> {
+        access_log::begin(self.access_log.as_ref(), head)
+    }
+
+    /// Finishes the access-log line of a request begun with [`Shared::log_begin`].
+    #[inline]
+    pub fn log_end(
+        &self,
+        line: Option<access_log::Pending>,
+        peer: SocketAddr,
+        status: u16,
+        bytes: u64,
+        started: Instant,
+    ) {
+        access_log::end(
+            self.access_log.as_ref(),
+            &self.metrics,
+            line,
+            peer,
+            status,
+            bytes,
+            started,
+        );
     }
 
     /// Whether shutdown began.

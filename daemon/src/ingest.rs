@@ -15,8 +15,8 @@ use streampack_core::id::Id;
 
 use crate::conn::Conn;
 use crate::context::Shared;
+use crate::metrics;
 use crate::shard::{IngestDone, IngestOp, ShardMsg};
-use crate::{access_log, metrics};
 
 const ALLOW: &[u8] = b"PUT, POST, DELETE";
 
@@ -39,7 +39,7 @@ pub fn ingest_error(e: &IngestError) -> HttpError {
 /// counted on their input (or as unrouted) and, when the access log is on, it is logged.
 pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) -> bool {
     let started = Instant::now();
-    let log = access_log::begin(shared.access_log.as_ref(), &head);
+    let log = shared.log_begin(&head);
     let sent = conn.sent;
     conn.last_status = 0;
     let mut tag = None;
@@ -54,15 +54,7 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
         conn.last_status,
     );
     let bytes = conn.sent.wrapping_sub(sent);
-    access_log::end(
-        shared.access_log.as_ref(),
-        &shared.metrics,
-        log,
-        conn.peer,
-        conn.last_status,
-        bytes,
-        started,
-    );
+    shared.log_end(log, conn.peer, conn.last_status, bytes, started);
     keep
 }
 

@@ -19,7 +19,6 @@ pub mod cmaf;
 pub mod content;
 pub mod dash;
 
-use crate::access_log;
 use crate::conn::Conn;
 use crate::context::Shared;
 use crate::metrics::{self, EndpointMetrics, ObjectType};
@@ -49,7 +48,7 @@ struct Answer<'a> {
 /// log is on, logged.
 pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) -> bool {
     let started = Instant::now();
-    let log = access_log::begin(shared.access_log.as_ref(), &head);
+    let log = shared.log_begin(&head);
     let reg = shared.registry.load();
     let sent = conn.sent;
     conn.last_status = 0;
@@ -57,15 +56,7 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
     let keep = serve_request(conn, head, shared, &reg, &mut tag).await;
     let bytes = conn.sent.wrapping_sub(sent);
     metrics::pull_done(&shared.metrics, tag, conn.last_status, bytes, started);
-    access_log::end(
-        shared.access_log.as_ref(),
-        &shared.metrics,
-        log,
-        conn.peer,
-        conn.last_status,
-        bytes,
-        started,
-    );
+    shared.log_end(log, conn.peer, conn.last_status, bytes, started);
     keep
 }
 
