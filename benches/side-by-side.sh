@@ -50,7 +50,9 @@ if ((${#missing[@]})); then
 fi
 
 log "building release binaries"
-(cd "$ROOT" && cargo build --release -q -p streampackd -p streampackctl -p streampack-benches --bin streampack-load)
+# (`--bin` would apply to every `-p`: the daemon and the CLI are built on their own.)
+(cd "$ROOT" && cargo build --release -q -p streampackd -p streampackctl \
+    && cargo build --release -q -p streampack-benches --bin streampack-load)
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 SPD="$BIN/streampackd" CTL="$BIN/streampackctl" LOAD="$BIN/streampack-load"
 
