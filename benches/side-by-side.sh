@@ -94,12 +94,12 @@ start_sp() {
     stop_sp
     local st="$WORK/sp-$1-$RANDOM"
     mkdir -p "$st"
-    taskset -c "$SERVER_CPUS" "$SPD" --state-dir "$st" --cores "$CORES" --io-driver "$1" \
-        --ingest-listen "127.0.0.1:$SP_INGEST" --pull-listen "127.0.0.1:$SP_PULL" \
+    SOCK="$st/streampackd.sock"
+    taskset -c "$SERVER_CPUS" "$SPD" --state-dir "$st" --admin-socket "$SOCK" \
+        --cores "$CORES" --io-driver "$1" --ingest-listen "127.0.0.1:$SP_INGEST" --pull-listen "127.0.0.1:$SP_PULL" \
         2>"$st/log" &
     SP_PID=$!
     PIDS+=("$SP_PID")
-    SOCK="$st/streampackd.sock"
     for _ in $(seq 100); do
         "$CTL" --socket "$SOCK" status >/dev/null 2>&1 && return 0
         sleep 0.05
