@@ -1,4 +1,4 @@
-//! Segment indexing on ingest: `ChannelMedia::put` of a segment and of the playlist that lists
+//! Segment indexing on ingest: `HlsMedia::put` of a segment and of the playlist that lists
 //! it, then the snapshot the owner publishes, in steady state (full 600 s window), which is
 //! the owner shard's whole work per pushed segment.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use streampack_benches::media::{at, params, Feeder};
-use streampack_core::channel::media::Lookup;
+use streampack_core::media::{Lookup, Media, MediaOutput};
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("snapshot_rebuild");
@@ -44,16 +44,16 @@ fn bench(c: &mut Criterion) {
     g.bench_function("segment_in_300", |b| {
         b.iter(|| {
             assert!(matches!(
-                snap.lookup("main.m3u8", black_box(&path)),
-                Lookup::Object(_)
+                snap.lookup("main", black_box(&path)),
+                Ok(Lookup::Object(_))
             ))
         })
     });
     g.bench_function("main_playlist", |b| {
         b.iter(|| {
             assert!(matches!(
-                snap.lookup("main.m3u8", black_box("main.m3u8")),
-                Lookup::Playlist(_)
+                snap.lookup("main", black_box("main.m3u8")),
+                Ok(Lookup::Manifest(..))
             ))
         })
     });

@@ -1,9 +1,11 @@
 //! Channel media fixtures for the criterion benches: an encoder's sliding playlist and a
-//! [`ChannelMedia`] fed like the daemon's owner shard feeds it.
+//! [`HlsMedia`] fed like the daemon's owner shard feeds it.
 
 use bytes::Bytes;
-use streampack_core::channel::media::{ChannelMedia, IngestError, MediaParams};
 use streampack_core::channel::InputRole;
+use streampack_core::hls::media::HlsMedia;
+pub use streampack_core::media::Media;
+use streampack_core::media::{IngestError, MediaParams};
 use streampack_core::time::Now;
 
 /// Segment duration of the fixtures, ms.
@@ -60,7 +62,7 @@ pub fn master(renditions: &[&str]) -> Bytes {
 /// [`SEGMENT_MS`]. Every segment shares `body` (a `Bytes` clone, as ingest hands it over).
 pub struct Feeder {
     /// The channel's media.
-    pub media: ChannelMedia,
+    pub media: HlsMedia,
     /// Rendition prefixes (`""` for a single rendition without master).
     pub renditions: Vec<String>,
     /// Next encoder segment number.
@@ -71,7 +73,7 @@ pub struct Feeder {
 impl Feeder {
     /// A channel with `renditions` renditions (a master playlist when more than one).
     pub fn new(renditions: usize, body: Bytes) -> Result<Feeder, IngestError> {
-        let mut media = ChannelMedia::new(params(), at(0));
+        let mut media = HlsMedia::new(params(), at(0));
         let names: Vec<String> = if renditions <= 1 {
             vec![String::new()]
         } else {

@@ -8,12 +8,13 @@
 
 use crate::admin::frame::{decode, encode};
 use crate::admin::proto::Request;
-use crate::channel::media::{ChannelMedia, MediaParams};
 use crate::channel::InputRole;
 use crate::dash::parse::{parse_mpd, SegmentsIn};
 use crate::dash::DashMedia;
+use crate::hls::media::HlsMedia;
 use crate::hls::{parse_playlist, PlaylistIn};
 use crate::http::{parse_head, BodyDecoder, BodyKind, Limits};
+use crate::media::{Media, MediaOutput, MediaParams};
 use crate::time::Now;
 use bytes::{Bytes, BytesMut};
 
@@ -116,6 +117,7 @@ fn ingest_setup() -> (MediaParams, Now) {
         max_segment_ms: 6_000,
         window_ms: 60_000,
         failover: Default::default(),
+        cmaf: false,
     };
     let now = Now {
         mono_ms: 1_000,
@@ -124,12 +126,12 @@ fn ingest_setup() -> (MediaParams, Now) {
     (params, now)
 }
 
-/// Ingested playlists through [`ChannelMedia::put`], the way the daemon applies them: a few
+/// Ingested playlists through [`HlsMedia`]'s [`Media::put`], the way the daemon applies them: a few
 /// segments first, then the bytes as a rendition playlist and as the master of both inputs,
 /// then time passes. Never a panic; the snapshot renders and answers lookups.
 pub fn hls_ingest(data: &[u8]) {
     let (params, now) = ingest_setup();
-    let mut m = ChannelMedia::new(params, now);
+    let mut m = HlsMedia::new(params, now);
     let ts = Bytes::from_static(&[0x47; 188]);
     for name in [
         "seg0.ts",
@@ -157,8 +159,8 @@ pub fn hls_ingest(data: &[u8]) {
     let _ = m.put(InputRole::Backup, "main.m3u8", body, now.plus_ms(300));
     m.tick(now.plus_ms(20_000));
     let snap = m.snapshot();
-    let _ = snap.lookup("main.m3u8", "main.m3u8");
-    let _ = snap.lookup("main.m3u8", "0/index.m3u8");
+    let _ = snap.lookup("main", "main.m3u8");
+    let _ = snap.lookup("main", "0/index.m3u8");
 }
 
 /// Ingested MPDs through [`parse_mpd`]: never a panic, and every init and listed segment path
@@ -214,8 +216,8 @@ pub fn dash_ingest(data: &[u8]) {
     let _ = m.put(InputRole::Backup, "main.mpd", body, now.plus_ms(200));
     m.tick(now.plus_ms(20_000));
     let snap = m.snapshot();
-    let _ = snap.lookup("main.mpd", "main.mpd");
-    let _ = snap.lookup("main.mpd", "0/init0.m4s");
+    let _ = snap.lookup("main", "main.mpd");
+    let _ = snap.lookup("main", "0/init0.m4s");
 }
 
 /// Admin socket frames: never a panic, a decoded frame never claims more bytes than it was

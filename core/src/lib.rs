@@ -5,11 +5,14 @@
 //! - [`access`]: ingest credentials (Basic, rotation), endpoint IP lists and AuthKey.
 //! - [`http`]: HTTP/1.1 request heads (on `httparse`), `Content-Length` and chunked bodies,
 //!   response heads, limits, the status codes a client sees, and request-target routing.
-//! - [`hls`]: parsing the playlists encoders push (on `m3u8-rs`) and rendering the origin's own.
+//! - [`media`]: the media core: the interface every protocol's live media offers its owner
+//!   ([`media::Media`]) and its outputs offer pulls ([`media::MediaOutput`]), failover, the
+//!   objects served, the live status.
+//! - [`hls`]: parsing the playlists encoders push (on `m3u8-rs`), rendering the origin's own, and
+//!   an HLS channel's media ([`hls::media::HlsMedia`]).
 //! - [`dash`]: the MPDs encoders push (parsed) and the origin's own (rendered), and a DASH
-//!   channel's media state ([`dash::DashMedia`]).
-//! - [`channel`]: the product model (channel, inputs, endpoints, validation) and the per-channel
-//!   media state: ingest store, output timeline, sliding window, published snapshots.
+//!   channel's media ([`dash::DashMedia`]).
+//! - [`channel`]: the operator's model (channel, inputs, endpoints, validation).
 //! - [`ts`]: MPEG-2 transport stream demuxing (PAT/PMT, PES, H.264/H.265/ADTS, 33-bit time).
 //! - [`fmp4`]: fragmented MP4 boxes: a writer, a reader, CMAF init and media segments.
 //! - [`cmaf`]: TS segments repackaged into CMAF tracks (one init + one fragment per track), and
@@ -17,6 +20,7 @@
 //! - [`admin`]: the control-plane protocol spoken over the Unix socket (postcard frames).
 //! - [`control`]: the control domain: channels, endpoints, input auth and CDN domains as
 //!   persisted (what survives a restart), the commands that change them, why one is refused.
+//! - [`parse_error`]: why a pushed playlist or MPD was refused (a kind and a detail).
 //! - [`id`]: 28-hex-character ids.
 //! - [`time`]: the `now` callers pass in.
 //! - `fuzzing` (tests and the `fuzzing` feature only): the fuzz targets' entry points.
@@ -36,5 +40,7 @@ mod golden;
 pub mod hls;
 pub mod http;
 pub mod id;
+pub mod media;
+pub mod parse_error;
 pub mod time;
 pub mod ts;

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use streampack_core::access::{check_request, digest, AuthOutcome};
-use streampack_core::channel::media::IngestError;
 use streampack_core::channel::InputRole;
 use streampack_core::http::{
     parse_v1_path, write_head, BodyDecoder, BodyKind, HttpError, Method, RequestHead, Status,
     CONTINUE_100,
 };
 use streampack_core::id::Id;
+use streampack_core::media::IngestError;
 
 use crate::conn::Conn;
 use crate::context::Shared;

@@ -2,15 +2,17 @@
 //!
 //! # Layout
 //! - [`config`]: defaults, TOML file, flags, validation.
-//! - [`server`]: start-up (state, `SO_REUSEPORT` listeners, one monoio executor per core with
-//!   io_uring or epoll, admin thread, readiness) and graceful shutdown.
+//! - [`server`]: start-up (state, listeners, one monoio executor per core, admin thread,
+//!   readiness) and graceful shutdown; [`runtime`]: the io driver (io_uring or epoll) and the
+//!   `SO_REUSEPORT` listeners.
 //! - [`conn`]: one connection's reads and writes (head + shared body in one `writev`).
 //! - [`context`]: what every thread shares, built once by [`server`].
-//! - [`ingest`] / [`pull`]: the two request handlers (pull's DASH `/time`, CMAF lookup and
-//!   content types in its submodules).
+//! - [`ingest`] / [`pull`]: the two request handlers (pull's DASH `/time` and its 503 in its
+//!   submodules); what a pull is answered with is decided by `streampack_core::http::answer`.
 //! - [`limits`]: connections per shard and per client, rate-limited logging of limit hits.
-//! - [`shard`]: the owner side of a shard: the messages it takes, channels' media state (HLS or
-//!   DASH by the channel's protocol), ingest applied, snapshots published, CMAF packaging.
+//! - [`shard`]: the owner side of a shard: the messages it takes, each owned channel's media
+//!   (a `streampack_core::media::Media`, whatever the protocol), ingest applied, outputs
+//!   published.
 //! - [`registry`]: what every core reads lock-free.
 //! - [`admin`]: the Unix-socket control plane; [`persist`]: the state file.
 //! - [`clock`], [`notify`]: clocks for the core; systemd notification.
@@ -30,5 +32,6 @@ pub mod notify;
 pub mod persist;
 pub mod pull;
 pub mod registry;
+pub mod runtime;
 pub mod server;
 pub mod shard;

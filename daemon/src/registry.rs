@@ -7,34 +7,32 @@
 use arc_swap::ArcSwapOption;
 use std::collections::HashMap;
 use std::sync::Arc;
-use streampack_core::channel::media::{HlsSnapshot, MediaStatus};
 use streampack_core::channel::ChannelConfig;
-use streampack_core::cmaf::output::CmafSnapshot;
 use streampack_core::control::ControlState;
-use streampack_core::dash::DashSnapshot;
 use streampack_core::id::Id;
+use streampack_core::media::{MediaStatus, Published};
 
 use crate::metrics::ChannelMetrics;
 
-/// The slot a channel's owner publishes snapshots into. It survives config edits.
+/// The slot a channel's owner publishes its media into (whatever the protocol: pulls ask the
+/// [`Published`] view for their endpoint type's output). It survives config edits.
 #[derive(Default)]
-pub struct MediaSlot {
-    /// Latest HLS output, `None` before the owner first published.
-    pub hls: ArcSwapOption<HlsSnapshot>,
-    /// Latest DASH output (DASH channels), `None` before the owner first published.
-    pub dash: ArcSwapOption<DashSnapshot>,
-    /// Latest CMAF output (repackaged from `hls`), `None` unless the channel has a `cmaf`
-    /// endpoint.
-    pub cmaf: ArcSwapOption<CmafSnapshot>,
-}
+pub struct MediaSlot(ArcSwapOption<Published>);
 
 impl MediaSlot {
-    /// Live state of the channel's media, whichever protocol published it.
+    /// The latest published media, `None` before the owner first published.
+    pub fn load(&self) -> arc_swap::Guard<Option<Arc<Published>>> {
+        self.0.load()
+    }
+
+    /// Publishes `media`.
+    pub fn store(&self, media: Arc<Published>) {
+        self.0.store(Some(media));
+    }
+
+    /// Live state of the channel's media.
     pub fn status(&self) -> Option<MediaStatus> {
-        if let Some(s) = self.hls.load().as_ref() {
-            return Some(s.status.clone());
-        }
-        self.dash.load().as_ref().map(|s| s.status.clone())
+        self.0.load().as_ref().map(|p| p.status.clone())
     }
 }
 
@@ -108,5 +106,105 @@ impl Registry {
             domains,
             shards: old.shards,
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use streampack_core::control::commands::ChannelCreate;
+    use streampack_core::media::Published;
+
+    fn ids() -> impl FnMut() -> Id {
+        let mut n = 0u8;
+        move || {
+            n += 1;
+            Id::from_random([n; 14])
+        }
+    }
+
+    fn create(st: &mut ControlState, req: ChannelCreate, gen: &mut dyn FnMut() -> Id) -> Id {
+        st.create_channel(&req, gen).unwrap().id
+    }
+
+    fn named(name: &str) -> ChannelCreate {
+        ChannelCreate {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rebuilds_keep_the_published_media_of_channels_that_remain() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        let a = create(&mut st, named("a"), &mut gen);
+        let b = create(&mut st, named("b"), &mut gen);
+        st.cdn_bind("a", "live.example.com").unwrap();
+        let first = Registry::rebuild(&st, &Registry::for_shards(2));
+        assert!(
+            first.channels[&a].media.status().is_none(),
+            "nothing published yet"
+        );
+        let published = Arc::new(Published::new(7, MediaStatus::default()));
+        first.channels[&a].media.store(published);
+        st.delete_channel("b").unwrap();
+        let second = Registry::rebuild(&st, &first);
+        assert!(Arc::ptr_eq(
+            &first.channels[&a].media,
+            &second.channels[&a].media
+        ));
+        let media = second.channels[&a].media.load();
+        assert_eq!(media.as_ref().map(|p| p.version), Some(7));
+        assert!(second.channels[&a].media.status().is_some());
+        assert!(!second.channels.contains_key(&b));
+        assert_eq!(second.domains.get("live.example.com"), Some(&a));
+        assert_eq!(second.shards, 2);
+    }
+
+    #[test]
+    fn a_channel_recreated_under_the_same_name_starts_without_media() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        let a = create(&mut st, named("a"), &mut gen);
+        let first = Registry::rebuild(&st, &Registry::for_shards(1));
+        first.channels[&a]
+            .media
+            .store(Arc::new(Published::new(1, MediaStatus::default())));
+        st.delete_channel("a").unwrap();
+        let a2 = create(&mut st, named("a"), &mut gen);
+        let second = Registry::rebuild(&st, &first);
+        assert_ne!(a, a2);
+        assert!(second.channels[&a2].media.status().is_none());
+    }
+
+    #[test]
+    fn channel_ttls_become_their_cache_control() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        let own = create(
+            &mut st,
+            ChannelCreate {
+                manifest_ttl: Some(2),
+                segment_ttl: Some(600),
+                ..named("own")
+            },
+            &mut gen,
+        );
+        let default = create(&mut st, named("default"), &mut gen);
+        let reg = Registry::rebuild(&st, &Registry::for_shards(1));
+        let e = &reg.channels[&own];
+        assert_eq!(
+            e.manifest_cache_control.as_deref(),
+            Some("public, max-age=2")
+        );
+        assert_eq!(
+            e.segment_cache_control.as_deref(),
+            Some("public, max-age=600")
+        );
+        let d = &reg.channels[&default];
+        assert_eq!(d.manifest_cache_control, None);
+        assert_eq!(d.segment_cache_control, None);
     }
 }

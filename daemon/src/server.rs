@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 use streampack_core::http::Limits;
 
 use crate::admin::{self, Admin};
-use crate::config::{Config, IoDriver};
+use crate::config::Config;
 use crate::conn::{Conn, ConnGuard};
 use crate::context::Shared;
 use crate::limits::{self, ShardConns};
 use crate::metrics::{self, Listener, Metrics};
 use crate::registry::Registry;
+use crate::runtime::{bind_reuseport, choose_driver, uring_runtime, Driver};
 use crate::shard::{self, ShardMsg};
 use crate::{access_log, ingest, notify, persist, pull};
 
@@ -63,90 +64,6 @@ pub enum StartError {
     Signals(std::io::Error),
 }
 
-/// Which driver the shards run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Driver {
-    Uring,
-    Epoll,
-}
-
-impl Driver {
-    fn name(self) -> &'static str {
-        match self {
-            Driver::Uring => "io_uring",
-            Driver::Epoll => "epoll",
-        }
-    }
-}
-
-/// monoio's automatic driver does not fall back when the ring cannot be created for lack of
-/// locked memory, so try a ring ourselves and decide.
-fn choose_driver(want: IoDriver) -> Result<Driver, StartError> {
-    match want {
-        IoDriver::Epoll => Ok(Driver::Epoll),
-        IoDriver::Uring | IoDriver::Auto => match uring_runtime() {
-            Ok(rt) => {
-                drop(rt);
-                Ok(Driver::Uring)
-            }
-            Err(e) if want == IoDriver::Auto => {
-                tracing::warn!("io_uring unavailable ({e}); falling back to epoll");
-                Ok(Driver::Epoll)
-            }
-            Err(e) => Err(StartError::Uring(e)),
-        },
-    }
-}
-
-type UringRuntime = monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>;
-
-/// A shard's io_uring executor. The ring is set up with `IORING_SETUP_COOP_TASKRUN` (Linux
-/// 5.19+): the kernel runs completion work when the shard next enters it rather than
-/// interrupting the shard with an IPI for every completion that needs it (a receive that
-/// waited for data). That is ~10 % less CPU per small request under wrk, alternated A/B on
-/// this machine. Kernels without the flag refuse it; the ring is then built without it.
-fn uring_runtime() -> std::io::Result<UringRuntime> {
-    let mut coop = io_uring::IoUring::builder();
-    coop.setup_coop_taskrun();
-    monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-        .enable_timer()
-        .uring_builder(coop)
-        .build()
-        .or_else(|_| {
-            monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-                .enable_timer()
-                .build()
-        })
-}
-
-/// Binds `n` listening sockets on one address with `SO_REUSEPORT`, one per shard: the kernel
-/// spreads connections across them. A port of 0 is resolved once and reused for the rest.
-fn bind_reuseport(
-    what: &'static str,
-    addr: SocketAddr,
-    n: usize,
-) -> Result<Vec<std::net::TcpListener>, StartError> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let mut out = Vec::with_capacity(n);
-    let mut addr = addr;
-    for _ in 0..n {
-        let err = |source| StartError::Listen { what, addr, source };
-        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-            .map_err(err)?;
-        sock.set_reuse_address(true).map_err(err)?;
-        sock.set_reuse_port(true).map_err(err)?;
-        sock.set_nonblocking(true).map_err(err)?;
-        sock.bind(&addr.into()).map_err(err)?;
-        sock.listen(4096).map_err(err)?;
-        let l: std::net::TcpListener = sock.into();
-        if addr.port() == 0 {
-            addr = l.local_addr().map_err(err)?;
-        }
-        out.push(l);
-    }
-    Ok(out)
-}
-
 /// Runs the daemon until SIGTERM or SIGINT (SIGHUP reopens the access log).
 pub fn run(cfg: Config) -> Result<(), StartError> {
     let mut state = persist::load(&cfg.state_dir)?;
@@ -157,9 +74,12 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     limits::set_log_interval(cfg.limits.log_interval_secs);
     limits::check_nofile(cfg.limits.max_connections);
     let shards = cfg.shard_count().max(1);
-    let ingest_socks = bind_reuseport("ingest", cfg.ingest.listen, shards)?;
-    let pull_socks = bind_reuseport("pull", cfg.pull.listen, shards)?;
-    let driver = choose_driver(cfg.io_driver)?;
+    let listen = |what: &'static str, addr, n| {
+        bind_reuseport(addr, n).map_err(|(addr, source)| StartError::Listen { what, addr, source })
+    };
+    let ingest_socks = listen("ingest", cfg.ingest.listen, shards)?;
+    let pull_socks = listen("pull", cfg.pull.listen, shards)?;
+    let driver = choose_driver(cfg.io_driver).map_err(StartError::Uring)?;
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,

@@ -78,6 +78,18 @@ pub enum EndpointType {
 }
 
 impl EndpointType {
+    /// Every endpoint type, in [`EndpointType::index`] order.
+    pub const ALL: [EndpointType; 3] = [EndpointType::Hls, EndpointType::Dash, EndpointType::Cmaf];
+
+    /// 0, 1, 2 in [`EndpointType::ALL`] order (array slots per type).
+    pub fn index(self) -> usize {
+        match self {
+            EndpointType::Hls => 0,
+            EndpointType::Dash => 1,
+            EndpointType::Cmaf => 2,
+        }
+    }
+
     /// Lowercase name as used on the command line and in JSON.
     pub fn as_str(self) -> &'static str {
         match self {

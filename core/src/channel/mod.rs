@@ -1,8 +1,7 @@
-//! Channels: the operator's model ([`config`]) and the live media state each owner shard keeps
-//! for its channels ([`media`]).
+//! Channels: the operator's model ([`config`]): channels, inputs, endpoints, their validation.
+//! The live media of a channel is [`crate::media`]'s.
 
 pub mod config;
-pub mod media;
 
 pub use config::{
     ChannelConfig, EndpointConfig, EndpointType, InputConfig, InputRole, Invalid, Protocol,

@@ -1,6 +1,6 @@
 //! What pulls of a `cmaf` endpoint read: an immutable [`CmafSnapshot`], built by the
 //! [`super::packager::CmafPackager`] once per change of the channel's HLS output and shared by
-//! `Arc`, like [`crate::channel::media::HlsSnapshot`]. Lookups are allocation-free.
+//! `Arc`, like [`crate::hls::media::HlsSnapshot`]. Lookups are allocation-free.
 //!
 //! # URLs (relative to the endpoint)
 //! - `<manifest>.mpd`: the DASH MPD; `<manifest>.m3u8`: the fMP4 HLS master playlist.
@@ -11,7 +11,12 @@
 //!   reader formats it as a signed 32-bit `int`; one URL per fragment serves DASH and HLS
 //!   players alike (one CDN cache entry). Playlists still carry the full number in `EXT-X-MEDIA-SEQUENCE`.
 
-use crate::channel::media::{InitEntry, Lookup, MediaObject, Rendered, SegmentEntry};
+use crate::dash::mpd::MPD_CONTENT_TYPE;
+use crate::hls::PLAYLIST_CONTENT_TYPE;
+use crate::media::object::parse_number;
+use crate::media::{
+    InitEntry, Lookup, MediaObject, MediaOutput, Rendered, SegmentEntry, Unavailable,
+};
 
 /// Folder and playlist stem of a rendition's video track.
 pub const VIDEO_DIR: &str = "video";
@@ -43,7 +48,7 @@ pub struct PackagerStats {
 /// A channel's CMAF output at one version of its HLS output.
 #[derive(Debug)]
 pub struct CmafSnapshot {
-    /// [`crate::channel::media::HlsSnapshot::output_version`] it was built from.
+    /// [`crate::hls::media::HlsSnapshot::output_version`] it was built from.
     pub version: u64,
     /// The DASH MPD; `None` until some segment was repackaged (the daemon answers 503).
     pub mpd: Option<Rendered>,
@@ -82,29 +87,33 @@ pub struct CmafTrack {
     pub segments: Vec<SegmentEntry>,
 }
 
-/// Parses a canonical decimal number (no sign, no leading zeros).
-fn parse_num(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
-    {
-        return None;
+impl MediaOutput for CmafSnapshot {
+    /// 503 before media, 501 when the input cannot be repackaged (fMP4 HLS).
+    fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>> {
+        if self.mpd.is_none() {
+            return Err(self
+                .refused
+                .as_deref()
+                .map_or(Unavailable::NoMediaYet, Unavailable::Refused));
+        }
+        Ok(self.find(manifest, rest))
     }
-    s.parse().ok()
 }
 
 impl CmafSnapshot {
     /// Resolves a pull path. `manifest_stem` is the endpoint's manifest name (`main`), `rest`
     /// the path after `/v1/<channel>/<endpoint>/`.
-    pub fn lookup(&self, manifest_stem: &str, rest: &str) -> Lookup<'_> {
+    pub fn find(&self, manifest_stem: &str, rest: &str) -> Lookup<'_> {
         if let Some(ext) = rest
             .strip_prefix(manifest_stem)
             .and_then(|r| r.strip_prefix('.'))
         {
             let r = match ext {
-                "mpd" => self.mpd.as_ref(),
-                "m3u8" => self.master.as_ref(),
+                "mpd" => self.mpd.as_ref().map(|r| (r, MPD_CONTENT_TYPE)),
+                "m3u8" => self.master.as_ref().map(|r| (r, PLAYLIST_CONTENT_TYPE)),
                 _ => None,
             };
-            return r.map_or(Lookup::NotFound, Lookup::Playlist);
+            return r.map_or(Lookup::NotFound, |(r, t)| Lookup::Manifest(r, t));
         }
         let Some((name, file)) = rest.split_once('/') else {
             return Lookup::NotFound;
@@ -117,7 +126,9 @@ impl CmafSnapshot {
                 .tracks
                 .iter()
                 .find(|t| t.dir == dir)
-                .map_or(Lookup::NotFound, |t| Lookup::Playlist(&t.playlist));
+                .map_or(Lookup::NotFound, |t| {
+                    Lookup::Manifest(&t.playlist, PLAYLIST_CONTENT_TYPE)
+                });
         }
         let Some((dir, file)) = file.split_once('/') else {
             return Lookup::NotFound;
@@ -129,7 +140,7 @@ impl CmafSnapshot {
             .strip_prefix("init")
             .and_then(|f| f.strip_suffix(".mp4"))
         {
-            let Some(k) = parse_num(k) else {
+            let Some(k) = parse_number(k) else {
                 return Lookup::NotFound;
             };
             return match t.inits.binary_search_by_key(&k, |i| i.k) {
@@ -139,7 +150,7 @@ impl CmafSnapshot {
         }
         let Some(n) = file
             .strip_suffix(".m4s")
-            .and_then(parse_num)
+            .and_then(parse_number)
             .filter(|n| *n < URL_NUMBER_MODULUS)
         else {
             return Lookup::NotFound;
@@ -231,7 +242,7 @@ mod tests {
             ("2147483648", None),
         ];
         for (n, want) in table {
-            let got = match snap.lookup("main", &format!("hi/video/{n}.m4s")) {
+            let got = match snap.find("main", &format!("hi/video/{n}.m4s")) {
                 Lookup::Object(o) => Some(std::str::from_utf8(&o.body).unwrap().to_string()),
                 _ => None,
             };

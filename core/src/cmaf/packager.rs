@@ -26,7 +26,8 @@ use super::window::{
     self, Anchor, KeptSeg, Packaged, PackagedTrack, RenditionView, TrackInits, TRACK_SLOTS,
 };
 use super::Repackager;
-use crate::channel::media::{EtagGen, HlsSnapshot, InitEntry, MediaObject, Rendered, SegmentEntry};
+use crate::hls::media::snapshot::{HlsSnapshot, RenditionSnapshot};
+use crate::media::object::{EtagGen, InitEntry, MediaObject, Rendered, SegmentEntry};
 use crate::time::Now;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
@@ -52,7 +53,7 @@ struct RenditionState {
 }
 
 /// Follows one channel's HLS output and builds its CMAF output. Owned by the channel's owner
-/// shard, like [`crate::channel::media::ChannelMedia`].
+/// shard, like [`crate::hls::media::HlsMedia`].
 #[derive(Debug)]
 pub struct CmafPackager {
     renditions: HashMap<String, RenditionState>,
@@ -85,6 +86,11 @@ impl CmafPackager {
     /// Counters since creation.
     pub fn stats(&self) -> PackagerStats {
         self.stats
+    }
+
+    /// Why the last output built serves nothing although the input delivered (fMP4 input).
+    pub fn refused(&self) -> Option<&str> {
+        self.current.as_ref().and_then(|c| c.refused.as_deref())
     }
 
     /// Warnings since the last call (segments that failed to repackage), for the log.
@@ -147,7 +153,7 @@ impl CmafPackager {
     }
 
     /// Repackages the rendition's segments not seen yet; evicts those that left its window.
-    fn ingest_rendition(&mut self, r: &crate::channel::media::RenditionSnapshot, now: Now) {
+    fn ingest_rendition(&mut self, r: &RenditionSnapshot, now: Now) {
         let st = self.renditions.entry(r.name.clone()).or_default();
         for seg in &r.segments {
             if st.cache.contains_key(&seg.seq) {

@@ -1,13 +1,14 @@
 //! Packager scenarios on real TS (ffmpeg fixtures in `core/testdata/ts/`) through the
-//! real HLS pipeline ([`ChannelMedia`]): repackaging once per segment, eviction with the
+//! real HLS pipeline ([`HlsMedia`]): repackaging once per segment, eviction with the
 //! window, failures, discontinuities, fMP4 input, and golden manifests with `now` injected.
 //! `UPDATE_GOLDEN=1 cargo test -p streampack-core cmaf::packager` rewrites the goldens in
 //! `core/testdata/golden/cmaf/` (review the diff).
 
 use super::*;
 use crate::channel::config::InputRole::Primary;
-use crate::channel::media::{ChannelMedia, Lookup, MediaParams};
 use crate::cmaf::output::url_number;
+use crate::hls::media::HlsMedia;
+use crate::media::{Lookup, Media, MediaParams};
 use std::path::PathBuf;
 
 const T0_UNIX: u64 = 1_700_000_000_000;
@@ -55,14 +56,14 @@ fn playlist(first: u64, segs: &[(usize, bool)], end: bool) -> Bytes {
 /// An encoder pushing the fixture's segments: segment `n` (media sequence `n`) is fixture
 /// segment `n % 3`, pushed at `n * 2 s`.
 struct Enc {
-    media: ChannelMedia,
+    media: HlsMedia,
     listed: Vec<(usize, bool)>,
 }
 
 impl Enc {
     fn new(window_ms: u64) -> Enc {
         Enc {
-            media: ChannelMedia::new(MediaParams::new(4_000, window_ms), at(0)),
+            media: HlsMedia::new(MediaParams::new(4_000, window_ms), at(0)),
             listed: Vec::new(),
         }
     }
@@ -87,12 +88,12 @@ fn text(r: &Rendered) -> &str {
 }
 
 fn get<'a>(s: &'a CmafSnapshot, path: &str) -> Lookup<'a> {
-    s.lookup("main", path)
+    s.find("main", path)
 }
 
 fn playlist_text(s: &CmafSnapshot, path: &str) -> String {
     match get(s, path) {
-        Lookup::Playlist(r) => text(r).to_string(),
+        Lookup::Manifest(r, _) => text(r).to_string(),
         other => panic!("{path}: {other:?}"),
     }
 }
@@ -208,7 +209,8 @@ fn repackages_each_segment_once_and_reuses_it() {
     assert_eq!(x.body.as_ptr(), y.body.as_ptr());
     assert_eq!(x.etag, y.etag);
     // Unchanged renders keep their etag; changed ones get a new one.
-    let (Lookup::Playlist(m1), Lookup::Playlist(m2)) = (get(&b, "main.m3u8"), get(&c, "main.m3u8"))
+    let (Lookup::Manifest(m1, _), Lookup::Manifest(m2, _)) =
+        (get(&b, "main.m3u8"), get(&c, "main.m3u8"))
     else {
         panic!("master");
     };
@@ -216,7 +218,8 @@ fn repackages_each_segment_once_and_reuses_it() {
         m1.etag, m2.etag,
         "the master does not change with the window"
     );
-    let (Lookup::Playlist(d1), Lookup::Playlist(d2)) = (get(&b, "main.mpd"), get(&c, "main.mpd"))
+    let (Lookup::Manifest(d1, _), Lookup::Manifest(d2, _)) =
+        (get(&b, "main.mpd"), get(&c, "main.mpd"))
     else {
         panic!("mpd");
     };
@@ -366,7 +369,7 @@ fn goldens_live_then_discontinuity_then_ended() {
 
 #[test]
 fn fmp4_input_is_refused_with_a_reason() {
-    let mut m = ChannelMedia::new(MediaParams::new(4_000, 60_000), at(0));
+    let mut m = HlsMedia::new(MediaParams::new(4_000, 60_000), at(0));
     let now = at(2_000);
     m.put(Primary, "init.mp4", Bytes::from_static(b"init"), now)
         .unwrap();
@@ -400,7 +403,7 @@ fn lookup_refuses_what_is_not_there() {
         "main/video.m3u8".into(),
         "main/audio.m3u8".into(),
     ] {
-        assert!(matches!(get(&s, &path), Lookup::Playlist(_)), "{path}");
+        assert!(matches!(get(&s, &path), Lookup::Manifest(..)), "{path}");
     }
     for path in [
         "main.txt".to_string(),
@@ -427,7 +430,7 @@ fn lookup_refuses_what_is_not_there() {
 
 #[test]
 fn every_rendition_of_a_master_is_served_with_the_first_ones_audio() {
-    let mut m = ChannelMedia::new(MediaParams::new(4_000, 60_000), at(0));
+    let mut m = HlsMedia::new(MediaParams::new(4_000, 60_000), at(0));
     let master = "#EXTM3U\n#EXT-X-VERSION:3\n\
         #EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=640x360\nhi.m3u8\n\
         #EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=640x360\nlo.m3u8\n";

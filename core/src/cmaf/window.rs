@@ -4,7 +4,7 @@
 
 use super::output::{AUDIO_DIR, VIDEO_DIR};
 use super::{TrackInfo, TrackKind};
-use crate::channel::media::{MediaObject, SegmentEntry};
+use crate::media::{MediaObject, SegmentEntry};
 use std::collections::VecDeque;
 use std::sync::Arc;
 

@@ -12,9 +12,15 @@
 //! `S@r="-1"` repeats until the next `S@t`, or the end of the Period when known; as the last
 //! entry of a live Period it counts once (an encoder lists what it wrote).
 
+mod nodes;
+
 use super::mpd::ContentType;
 pub use super::template::Template;
-use crate::hls::resolve_uri;
+use crate::parse_error::ParseError;
+pub use nodes::parse_duration_ms;
+use nodes::{
+    children, expand_timeline, first_child, join, num, opt_duration, parent_dir, with_base_url,
+};
 use roxmltree::{Document, Node};
 
 /// Most segments one Representation may list (a day of one-second segments): bounds the
@@ -158,27 +164,32 @@ pub struct SegmentIn {
 }
 
 /// Parses an encoder MPD pushed at `path` (in the input).
-pub fn parse_mpd(path: &str, body: &[u8]) -> Result<MpdIn, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "MPD is not UTF-8".to_string())?;
-    let doc = Document::parse(text).map_err(|e| format!("MPD is not well-formed XML: {e}"))?;
+pub fn parse_mpd(path: &str, body: &[u8]) -> Result<MpdIn, ParseError> {
+    let text = std::str::from_utf8(body).map_err(|_| ParseError::encoding("MPD is not UTF-8"))?;
+    let doc = Document::parse(text)
+        .map_err(|e| ParseError::syntax(format!("MPD is not well-formed XML: {e}")))?;
     let root = doc.root_element();
     if root.tag_name().name() != "MPD" {
-        return Err(format!(
+        return Err(ParseError::syntax(format!(
             "root element is <{}>, not <MPD>",
             root.tag_name().name()
-        ));
+        )));
     }
     let dynamic = match root.attribute("type").unwrap_or("static") {
         "dynamic" => true,
         "static" => false,
-        other => return Err(format!("MPD@type {other:?} is neither dynamic nor static")),
+        other => {
+            return Err(ParseError::invalid(format!(
+                "MPD@type {other:?} is neither dynamic nor static"
+            )))
+        }
     };
     let media_presentation_duration_ms = opt_duration(root, "mediaPresentationDuration")?;
     let dir = parent_dir(path);
     let dir = with_base_url(&dir, root)?;
     let period_nodes: Vec<Node> = children(root, "Period").collect();
     if period_nodes.is_empty() {
-        return Err("MPD has no Period".into());
+        return Err(ParseError::missing("MPD has no Period"));
     }
     let mut periods = Vec::with_capacity(period_nodes.len());
     let mut next_start = 0u64;
@@ -186,7 +197,9 @@ pub fn parse_mpd(path: &str, body: &[u8]) -> Result<MpdIn, String> {
         if p.attribute(("http://www.w3.org/1999/xlink", "href"))
             .is_some()
         {
-            return Err("remote (xlink) Periods are not supported".into());
+            return Err(ParseError::unsupported(
+                "remote (xlink) Periods are not supported",
+            ));
         }
         let start_ms = opt_duration(*p, "start")?.unwrap_or(next_start);
         let end_ms = match period_nodes.get(i + 1) {
@@ -229,11 +242,13 @@ struct PeriodCtx<'a, 'i> {
 fn parse_adaptation_set(
     ctx: &PeriodCtx<'_, '_>,
     a: Node<'_, '_>,
-) -> Result<AdaptationSetIn, String> {
+) -> Result<AdaptationSetIn, ParseError> {
     let dir = with_base_url(&ctx.dir, a)?;
     let reps: Vec<Node> = children(a, "Representation").collect();
     if reps.is_empty() {
-        return Err("an AdaptationSet has no Representation".into());
+        return Err(ParseError::missing(
+            "an AdaptationSet has no Representation",
+        ));
     }
     let first = reps[0];
     let mime_type = a
@@ -259,7 +274,11 @@ fn parse_adaptation_set(
     })
 }
 
-fn content_type(declared: Option<&str>, mime: &str, codecs: &str) -> Result<ContentType, String> {
+fn content_type(
+    declared: Option<&str>,
+    mime: &str,
+    codecs: &str,
+) -> Result<ContentType, ParseError> {
     let from = |s: &str| match s {
         "video" => Some(ContentType::Video),
         "audio" => Some(ContentType::Audio),
@@ -279,9 +298,9 @@ fn content_type(declared: Option<&str>, mime: &str, codecs: &str) -> Result<Cont
     match c {
         "avc1" | "avc3" | "hvc1" | "hev1" | "av01" | "vp09" | "vp08" => Ok(ContentType::Video),
         "mp4a" | "opus" | "ac-3" | "ec-3" | "fLaC" => Ok(ContentType::Audio),
-        _ => Err(format!(
+        _ => Err(ParseError::invalid(format!(
             "cannot tell the content type of an AdaptationSet (contentType {declared:?}, mimeType {mime:?}, codecs {codecs:?})"
-        )),
+        ))),
     }
 }
 
@@ -290,10 +309,10 @@ fn parse_representation(
     a: Node<'_, '_>,
     r: Node<'_, '_>,
     dir: &str,
-) -> Result<RepresentationIn, String> {
+) -> Result<RepresentationIn, ParseError> {
     let id = r
         .attribute("id")
-        .ok_or("a Representation has no id")?
+        .ok_or_else(|| ParseError::missing("a Representation has no id"))?
         .to_string();
     let dir = with_base_url(dir, r)?;
     let inherited = |name: &str| r.attribute(name).or(a.attribute(name));
@@ -302,9 +321,9 @@ fn parse_representation(
         if first_child(level, "SegmentList").is_some()
             || first_child(level, "SegmentBase").is_some()
         {
-            return Err(format!(
+            return Err(ParseError::unsupported(format!(
                 "Representation {id:?}: only SegmentTemplate addressing is supported (not SegmentList/SegmentBase)"
-            ));
+            )));
         }
     }
     // Nearest first: Representation, AdaptationSet, Period.
@@ -313,15 +332,17 @@ fn parse_representation(
         .filter_map(|n| first_child(n, "SegmentTemplate"))
         .collect();
     if templates.is_empty() {
-        return Err(format!("Representation {id:?} has no SegmentTemplate"));
+        return Err(ParseError::missing(format!(
+            "Representation {id:?} has no SegmentTemplate"
+        )));
     }
     let tattr = |name: &str| templates.iter().find_map(|t| t.attribute(name));
-    let tnum = |name: &str| -> Result<Option<u64>, String> {
+    let tnum = |name: &str| -> Result<Option<u64>, ParseError> {
         tattr(name)
             .map(|v| {
-                v.trim()
-                    .parse::<u64>()
-                    .map_err(|_| format!("SegmentTemplate@{name} {v:?} is not a number"))
+                v.trim().parse::<u64>().map_err(|_| {
+                    ParseError::invalid(format!("SegmentTemplate@{name} {v:?} is not a number"))
+                })
             })
             .transpose()
     };
@@ -329,23 +350,28 @@ fn parse_representation(
     let timescale = u32::try_from(timescale)
         .ok()
         .filter(|t| *t > 0)
-        .ok_or_else(|| format!("Representation {id:?}: bad timescale {timescale}"))?;
+        .ok_or_else(|| {
+            ParseError::invalid(format!("Representation {id:?}: bad timescale {timescale}"))
+        })?;
     let presentation_time_offset = tnum("presentationTimeOffset")?.unwrap_or(0);
     let start_number = tnum("startNumber")?.unwrap_or(1);
-    let media_text = tattr("media")
-        .ok_or_else(|| format!("Representation {id:?}: SegmentTemplate has no @media"))?;
+    let media_text = tattr("media").ok_or_else(|| {
+        ParseError::missing(format!(
+            "Representation {id:?}: SegmentTemplate has no @media"
+        ))
+    })?;
     let media = Template::parse(media_text, &id, bandwidth)?;
     // The isoff-live profile the origin serves needs an init segment per Representation.
     let init_text = tattr("initialization").ok_or_else(|| {
-        format!(
+        ParseError::unsupported(format!(
             "Representation {id:?}: SegmentTemplate has no @initialization (self-initializing segments are not supported)"
-        )
+        ))
     })?;
     let init_template = Template::parse(init_text, &id, bandwidth)?;
     if !init_template.is_constant() {
-        return Err(format!(
+        return Err(ParseError::invalid(format!(
             "Representation {id:?}: $Number$/$Time$ in @initialization"
-        ));
+        )));
     }
     let init = Some(join(&dir, &init_template.expand(0, 0))?);
     let timeline = templates
@@ -371,12 +397,12 @@ fn parse_representation(
         }
         None => {
             if media.uses_time() {
-                return Err(format!(
+                return Err(ParseError::missing(format!(
                     "Representation {id:?}: $Time$ needs a SegmentTimeline"
-                ));
+                )));
             }
             let duration = tnum("duration")?.filter(|d| *d > 0).ok_or_else(|| {
-                format!("Representation {id:?}: SegmentTemplate has neither SegmentTimeline nor @duration")
+                ParseError::missing(format!("Representation {id:?}: SegmentTemplate has neither SegmentTimeline nor @duration"))
             })?;
             // Fails early on an absolute or escaping template.
             join(&dir, &media.expand(start_number, 0))?;
@@ -407,187 +433,6 @@ fn parse_representation(
         init,
         segments,
     })
-}
-
-/// `(t, d, S@n)` of every segment of a timeline. `span` (ticks) is the Period's length when
-/// known, for a trailing `r="-1"`.
-fn expand_timeline(
-    tl: Node<'_, '_>,
-    pto: u64,
-    span: Option<u64>,
-) -> Result<Vec<(u64, u64, Option<u64>)>, String> {
-    let entries: Vec<Node> = children(tl, "S").collect();
-    let mut out = Vec::new();
-    let mut t = pto;
-    for (i, s) in entries.iter().enumerate() {
-        let d: u64 = num(*s, "d")?.ok_or("S without @d")?;
-        if d == 0 {
-            return Err("S@d is 0".into());
-        }
-        if let Some(st) = num(*s, "t")? {
-            t = st;
-        }
-        let mut n: Option<u64> = num(*s, "n")?;
-        let r: i64 = match s.attribute("r") {
-            None => 0,
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| format!("S@r {v:?} is not a number"))?,
-        };
-        let count: u64 = match r {
-            -1 => {
-                let until = match entries.get(i + 1) {
-                    Some(next) => num(*next, "t")?,
-                    None => span.map(|sp| pto.saturating_add(sp)),
-                };
-                until.map_or(1, |u| u.saturating_sub(t).div_ceil(d).max(1))
-            }
-            r if r < -1 => return Err(format!("S@r {r} is below -1")),
-            r => u64::try_from(r).unwrap_or(0).saturating_add(1),
-        };
-        for _ in 0..count {
-            if out.len() >= MAX_SEGMENTS_PER_REPRESENTATION {
-                return Err(format!(
-                    "a SegmentTimeline lists more than {MAX_SEGMENTS_PER_REPRESENTATION} segments"
-                ));
-            }
-            out.push((t, d, n));
-            t = t.checked_add(d).ok_or("SegmentTimeline times overflow")?;
-            n = n.map(|x| x.saturating_add(1));
-        }
-    }
-    Ok(out)
-}
-
-fn children<'a, 'i>(n: Node<'a, 'i>, name: &'static str) -> impl Iterator<Item = Node<'a, 'i>> {
-    n.children()
-        .filter(move |c| c.is_element() && c.tag_name().name() == name)
-}
-
-fn first_child<'a, 'i>(n: Node<'a, 'i>, name: &'static str) -> Option<Node<'a, 'i>> {
-    children(n, name).next()
-}
-
-fn num<T: std::str::FromStr>(n: Node<'_, '_>, name: &str) -> Result<Option<T>, String> {
-    n.attribute(name)
-        .map(|v| {
-            v.trim()
-                .parse::<T>()
-                .map_err(|_| format!("{}@{name} {v:?} is not a valid number", n.tag_name().name()))
-        })
-        .transpose()
-}
-
-fn opt_duration(n: Node<'_, '_>, name: &str) -> Result<Option<u64>, String> {
-    n.attribute(name)
-        .map(|v| {
-            parse_duration_ms(v).ok_or_else(|| {
-                format!("{}@{name} {v:?} is not an xs:duration", n.tag_name().name())
-            })
-        })
-        .transpose()
-}
-
-/// Parses an `xs:duration` with days, hours, minutes and (fractional) seconds into ms
-/// (`PT2S`, `PT0.5S`, `PT1H2M3.25S`, `P1DT0S`). Years and months have no fixed length: `None`.
-pub fn parse_duration_ms(s: &str) -> Option<u64> {
-    let rest = s.trim().strip_prefix('P')?;
-    let (date, time) = match rest.split_once('T') {
-        Some((d, t)) => (d, Some(t)),
-        None => (rest, None),
-    };
-    let mut ms = 0u64;
-    let mut any = false;
-    let mut num = String::new();
-    for c in date.chars() {
-        match c {
-            '0'..='9' => num.push(c),
-            'D' => {
-                ms = ms.checked_add(num.parse::<u64>().ok()?.checked_mul(86_400_000)?)?;
-                num.clear();
-                any = true;
-            }
-            _ => return None,
-        }
-    }
-    if !num.is_empty() {
-        return None;
-    }
-    if let Some(time) = time {
-        if time.is_empty() {
-            return None;
-        }
-        for c in time.chars() {
-            let unit: u64 = match c {
-                '0'..='9' | '.' => {
-                    num.push(c);
-                    continue;
-                }
-                'H' => 3_600_000,
-                'M' => 60_000,
-                'S' => 1_000,
-                _ => return None,
-            };
-            let (whole, frac) = num.split_once('.').unwrap_or((&num, ""));
-            if (whole.is_empty() && frac.is_empty()) || (unit != 1_000 && !frac.is_empty()) {
-                return None;
-            }
-            let whole: u64 = if whole.is_empty() {
-                0
-            } else {
-                whole.parse().ok()?
-            };
-            let frac_ms: u64 = if frac.is_empty() {
-                0
-            } else {
-                if !frac.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                let digits: String = frac.chars().chain("000".chars()).take(3).collect();
-                digits.parse().ok()?
-            };
-            ms = ms.checked_add(whole.checked_mul(unit)?.checked_add(frac_ms)?)?;
-            num.clear();
-            any = true;
-        }
-        if !num.is_empty() {
-            return None;
-        }
-    }
-    any.then_some(ms)
-}
-
-/// The directory of a path in the input: `""` or ending with `/`.
-fn parent_dir(path: &str) -> String {
-    path.rfind('/')
-        .map_or_else(String::new, |i| path[..=i].to_string())
-}
-
-/// Applies the first `BaseURL` child of `n` (relative only) to the directory `dir`.
-fn with_base_url(dir: &str, n: Node<'_, '_>) -> Result<String, String> {
-    let Some(b) = first_child(n, "BaseURL") else {
-        return Ok(dir.to_string());
-    };
-    let text = b.text().unwrap_or("").trim();
-    if text.is_empty() {
-        return Ok(dir.to_string());
-    }
-    if text.ends_with('/') {
-        let joined = join(dir, &format!("{text}_"))?;
-        match joined.strip_suffix('_') {
-            Some(d) => Ok(d.to_string()),
-            // A query or fragment swallowed the placeholder: `sub?x/` is the file `sub`.
-            None => Ok(parent_dir(&joined)),
-        }
-    } else {
-        Ok(parent_dir(&join(dir, text)?))
-    }
-}
-
-/// Resolves `rel` against the directory `dir` (`""` or ending with `/`).
-fn join(dir: &str, rel: &str) -> Result<String, String> {
-    resolve_uri(&format!("{dir}_"), rel)
 }
 
 #[cfg(test)]

@@ -231,7 +231,10 @@ fn bad_inputs_say_why() {
     ];
     for (text, want) in cases {
         let err = parse_mpd("main.mpd", text.as_bytes()).unwrap_err();
-        assert!(err.contains(want), "{text}\n→ {err}\n(want {want:?})");
+        assert!(
+            err.detail.contains(want),
+            "{text}\n→ {err}\n(want {want:?})"
+        );
     }
 }
 
@@ -418,4 +421,53 @@ mod round_trip {
             let _ = parse_mpd("main.mpd", &real);
         }
     }
+}
+
+#[test]
+fn refusals_say_what_kind_of_problem_they_are() {
+    use crate::parse_error::ParseErrorKind as K;
+    let rep = |inner: &str| {
+        format!(
+            r#"<MPD type="dynamic"><Period><AdaptationSet mimeType="video/mp4">{inner}</AdaptationSet></Period></MPD>"#
+        )
+    };
+    let table: Vec<(String, K)> = vec![
+        ("<MPD".into(), K::Syntax),
+        ("<NotMPD/>".into(), K::Syntax),
+        (r#"<MPD type="static"/>"#.into(), K::Missing),
+        (
+            r#"<MPD type="sometimes"><Period/></MPD>"#.into(),
+            K::Invalid,
+        ),
+        (
+            rep(r#"<Representation id="a"><SegmentList/></Representation>"#),
+            K::Unsupported,
+        ),
+        (
+            rep(
+                r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Number$.m4s"><SegmentTimeline><S t="0" d="1" r="999999999"/></SegmentTimeline></SegmentTemplate></Representation>"#,
+            ),
+            K::Limit,
+        ),
+        (
+            rep(
+                r#"<Representation id="a"><SegmentTemplate initialization="/i.mp4" media="$Number$.m4s" duration="2"/></Representation>"#,
+            ),
+            K::OutsideInput,
+        ),
+        (
+            rep(
+                r#"<Representation id="a"><SegmentTemplate initialization="i.mp4" media="$Bogus$.m4s" duration="2"/></Representation>"#,
+            ),
+            K::Unsupported,
+        ),
+    ];
+    for (text, kind) in table {
+        let e = parse_mpd("main.mpd", text.as_bytes()).unwrap_err();
+        assert_eq!(e.kind, kind, "{text} → {e}");
+    }
+    assert_eq!(
+        parse_mpd("main.mpd", b"\xff").unwrap_err().kind,
+        K::Encoding
+    );
 }

@@ -3,6 +3,8 @@
 //! `$$`. The Representation's id and bandwidth are filled in when parsing; numbers and times
 //! per segment.
 
+use crate::parse_error::ParseError;
+
 /// A parsed `@media`/`@initialization` template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template(Vec<Part>);
@@ -16,7 +18,7 @@ enum Part {
 
 impl Template {
     /// Parses a template, filling in `$RepresentationID$` and `$Bandwidth$`.
-    pub fn parse(s: &str, rep_id: &str, bandwidth: u64) -> Result<Template, String> {
+    pub fn parse(s: &str, rep_id: &str, bandwidth: u64) -> Result<Template, ParseError> {
         let mut parts = Vec::new();
         let mut lit = String::new();
         let mut rest = s;
@@ -24,7 +26,9 @@ impl Template {
             lit.push_str(&rest[..i]);
             let after = &rest[i + 1..];
             let Some(j) = after.find('$') else {
-                return Err(format!("unterminated '$' in template {s:?}"));
+                return Err(ParseError::syntax(format!(
+                    "unterminated '$' in template {s:?}"
+                )));
             };
             let ident = &after[..j];
             rest = &after[j + 1..];
@@ -48,9 +52,9 @@ impl Template {
                     });
                 }
                 _ => {
-                    return Err(format!(
+                    return Err(ParseError::unsupported(format!(
                         "unsupported identifier ${ident}$ in template {s:?}"
-                    ))
+                    )))
                 }
             }
         }
@@ -112,15 +116,19 @@ impl Template {
 }
 
 /// `%0Nd` → N (`%d` → 0).
-fn width_of(f: &str, template: &str) -> Result<usize, String> {
+fn width_of(f: &str, template: &str) -> Result<usize, ParseError> {
     let digits = f
         .strip_suffix('d')
         .map(|d| d.strip_prefix('0').unwrap_or(d))
         .filter(|d| d.bytes().all(|b| b.is_ascii_digit()) && d.len() <= 2);
     match digits {
         Some("") => Ok(0),
-        Some(d) => d.parse().map_err(|_| format!("bad width in {template:?}")),
-        None => Err(format!("bad format %{f} in template {template:?}")),
+        Some(d) => d
+            .parse()
+            .map_err(|_| ParseError::invalid(format!("bad width in {template:?}"))),
+        None => Err(ParseError::invalid(format!(
+            "bad format %{f} in template {template:?}"
+        ))),
     }
 }
 

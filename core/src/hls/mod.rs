@@ -1,9 +1,12 @@
 //! HLS as the origin sees it: the playlists encoders push, parsed into plain data with
-//! resolved URIs ([`parse`]), the origin's own playlists written by hand ([`render`]), and the
-//! object kinds an HLS input accepts ([`object`]).
+//! resolved URIs ([`parse`]), the origin's own playlists written by hand ([`render`]), the
+//! object kinds an HLS input accepts ([`object`]), and an HLS channel's live media ([`media`]:
+//! ingest store, output timeline, failover evidence, published snapshots).
 //!
-//! Nothing here knows about channels, inputs or time: [`crate::channel::media`] drives it.
+//! The parsers and renderers know nothing about channels, inputs or time: [`media`] drives
+//! them.
 
+pub mod media;
 pub mod object;
 pub mod parse;
 pub mod render;

@@ -7,6 +7,7 @@
 //! tags after the last segment (we look for `EXT-X-ENDLIST` ourselves). Durations are converted
 //! from `EXTINF` floats to integer milliseconds here, once.
 
+use crate::parse_error::ParseError;
 use m3u8_rs::{ClosedCaptionGroupId, KeyMethod};
 
 /// A parsed playlist.
@@ -115,22 +116,28 @@ pub struct MediaIn {
 
 /// Parses a playlist pushed at `path` (relative to the input root). The error says why, with
 /// the line number when one is to blame.
-pub fn parse_playlist(path: &str, body: &[u8]) -> Result<PlaylistIn, String> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| format!("playlist is not UTF-8 text (byte {})", e.valid_up_to()))?;
+pub fn parse_playlist(path: &str, body: &[u8]) -> Result<PlaylistIn, ParseError> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ParseError::encoding(format!(
+            "playlist is not UTF-8 text (byte {})",
+            e.valid_up_to()
+        ))
+    })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if !text.starts_with("#EXTM3U") {
-        return Err("line 1: a playlist must start with #EXTM3U".into());
+        return Err(ParseError::syntax(
+            "line 1: a playlist must start with #EXTM3U",
+        ));
     }
     let input = text.as_bytes();
     if m3u8_rs::is_master_playlist(input) {
         let (rest, master) = m3u8_rs::parse_master_playlist(input)
-            .map_err(|e| format!("cannot parse master playlist: {e:?}"))?;
+            .map_err(|e| ParseError::syntax(format!("cannot parse master playlist: {e:?}")))?;
         check_rest(text, rest)?;
         convert_master(path, master)
     } else {
         let (rest, media) = m3u8_rs::parse_media_playlist(input)
-            .map_err(|e| format!("cannot parse media playlist: {e:?}"))?;
+            .map_err(|e| ParseError::syntax(format!("cannot parse media playlist: {e:?}")))?;
         check_rest(text, rest)?;
         lint_media(text)?;
         let end_list = text.lines().any(|l| l.trim_end() == "#EXT-X-ENDLIST");
@@ -139,7 +146,7 @@ pub fn parse_playlist(path: &str, body: &[u8]) -> Result<PlaylistIn, String> {
 }
 
 /// `m3u8-rs` stops at the first line it cannot read and returns what it had: that is an error.
-fn check_rest(text: &str, rest: &[u8]) -> Result<(), String> {
+fn check_rest(text: &str, rest: &[u8]) -> Result<(), ParseError> {
     if rest.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(());
     }
@@ -156,7 +163,9 @@ fn check_rest(text: &str, rest: &[u8]) -> Result<(), String> {
         .chars()
         .take(80)
         .collect();
-    Err(format!("line {line_no}: cannot parse {line:?}"))
+    Err(ParseError::syntax(format!(
+        "line {line_no}: cannot parse {line:?}"
+    )))
 }
 
 /// `EXT-X-PROGRAM-DATE-TIME` of each segment, as sent. `m3u8-rs` only keeps the RFC 3339
@@ -176,7 +185,7 @@ fn scan_program_date_times(text: &str) -> Vec<Option<String>> {
 
 /// Checks what `m3u8-rs` lets through: it reads a malformed `EXTINF` as an unknown tag and
 /// any stray line as a URI, which would publish zero-length or bogus segments.
-fn lint_media(text: &str) -> Result<(), String> {
+fn lint_media(text: &str) -> Result<(), ParseError> {
     let mut open_extinf: Option<usize> = None;
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
@@ -187,30 +196,42 @@ fn lint_media(text: &str) -> Result<(), String> {
         if let Some(v) = line.strip_prefix("#EXTINF:") {
             let d = v.split(',').next().unwrap_or("").trim();
             if d.parse::<f64>().map_or(true, |d| !d.is_finite() || d < 0.0) {
-                return Err(format!("line {n}: bad EXTINF duration {d:?}"));
+                return Err(ParseError::invalid(format!(
+                    "line {n}: bad EXTINF duration {d:?}"
+                )));
             }
             if let Some(prev) = open_extinf {
-                return Err(format!("line {prev}: #EXTINF without a segment URI"));
+                return Err(ParseError::missing(format!(
+                    "line {prev}: #EXTINF without a segment URI"
+                )));
             }
             open_extinf = Some(n);
         } else if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
             if v.trim().parse::<u64>().is_err() {
-                return Err(format!("line {n}: bad EXT-X-TARGETDURATION {v:?}"));
+                return Err(ParseError::invalid(format!(
+                    "line {n}: bad EXT-X-TARGETDURATION {v:?}"
+                )));
             }
         } else if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
             if v.trim().parse::<u64>().is_err() {
-                return Err(format!("line {n}: bad EXT-X-MEDIA-SEQUENCE {v:?}"));
+                return Err(ParseError::invalid(format!(
+                    "line {n}: bad EXT-X-MEDIA-SEQUENCE {v:?}"
+                )));
             }
         } else if line.starts_with("#EXT-X-STREAM-INF") {
-            return Err(format!(
+            return Err(ParseError::syntax(format!(
                 "line {n}: EXT-X-STREAM-INF in a media playlist (mixed master and media tags)"
-            ));
+            )));
         } else if !line.starts_with('#') && open_extinf.take().is_none() {
-            return Err(format!("line {n}: segment {line:?} has no #EXTINF"));
+            return Err(ParseError::missing(format!(
+                "line {n}: segment {line:?} has no #EXTINF"
+            )));
         }
     }
     match open_extinf {
-        Some(prev) => Err(format!("line {prev}: #EXTINF without a segment URI")),
+        Some(prev) => Err(ParseError::missing(format!(
+            "line {prev}: #EXTINF without a segment URI"
+        ))),
         None => Ok(()),
     }
 }
@@ -226,17 +247,19 @@ fn convert_media(
     text: &str,
     media: m3u8_rs::MediaPlaylist,
     end_list: bool,
-) -> Result<PlaylistIn, String> {
+) -> Result<PlaylistIn, ParseError> {
     if media.i_frames_only {
-        return Err("I-frame-only playlists are not supported".into());
+        return Err(ParseError::unsupported(
+            "I-frame-only playlists are not supported",
+        ));
     }
     let pdts = scan_program_date_times(text);
     if pdts.len() != media.segments.len() {
-        return Err(format!(
+        return Err(ParseError::syntax(format!(
             "found {} segment URIs but m3u8-rs read {} segments",
             pdts.len(),
             media.segments.len()
-        ));
+        )));
     }
     let mut segments = Vec::with_capacity(media.segments.len());
     let mut map_uri: Option<String> = None;
@@ -246,29 +269,42 @@ fn convert_media(
             n => format!("line {n}: "),
         };
         if seg.byte_range.is_some() {
-            return Err(format!("{}byte-range segments are not supported", at()));
+            return Err(ParseError::unsupported(format!(
+                "{}byte-range segments are not supported",
+                at()
+            )));
         }
         if let Some(key) = &seg.key {
             if key.method != KeyMethod::None {
-                return Err(format!(
+                return Err(ParseError::unsupported(format!(
                     "{}encrypted segments (EXT-X-KEY) are not supported",
                     at()
-                ));
+                )));
             }
         }
         if let Some(map) = &seg.map {
             if map.byte_range.is_some() {
-                return Err(format!("{}byte-range EXT-X-MAP is not supported", at()));
+                return Err(ParseError::unsupported(format!(
+                    "{}byte-range EXT-X-MAP is not supported",
+                    at()
+                )));
             }
-            map_uri = Some(resolve_uri(path, &map.uri).map_err(|e| format!("{}{e}", at()))?);
+            map_uri = Some(resolve_uri(path, &map.uri).map_err(|e| e.prefixed(&at()))?);
         }
-        let uri = resolve_uri(path, &seg.uri).map_err(|e| format!("{}{e}", at()))?;
+        let uri = resolve_uri(path, &seg.uri).map_err(|e| e.prefixed(&at()))?;
         if uri.to_ascii_lowercase().ends_with(".m3u8") {
-            return Err(format!("{}segment URI {:?} is a playlist", at(), seg.uri));
+            return Err(ParseError::invalid(format!(
+                "{}segment URI {:?} is a playlist",
+                at(),
+                seg.uri
+            )));
         }
         let d = f64::from(seg.duration);
         if !(0.0..=86_400.0).contains(&d) {
-            return Err(format!("{}EXTINF duration {d} is out of range", at()));
+            return Err(ParseError::invalid(format!(
+                "{}EXTINF duration {d} is out of range",
+                at()
+            )));
         }
         // Rounded to the millisecond: bookkeeping is integer from here on.
         let duration_ms = (d * 1000.0).round() as u64;
@@ -289,12 +325,16 @@ fn convert_media(
     }))
 }
 
-fn convert_master(path: &str, master: m3u8_rs::MasterPlaylist) -> Result<PlaylistIn, String> {
+fn convert_master(path: &str, master: m3u8_rs::MasterPlaylist) -> Result<PlaylistIn, ParseError> {
     let mut variants = Vec::new();
     for v in master.variants.into_iter().filter(|v| !v.is_i_frame) {
-        let uri = resolve_uri(path, &v.uri).map_err(|e| format!("variant {:?}: {e}", v.uri))?;
+        let uri =
+            resolve_uri(path, &v.uri).map_err(|e| e.prefixed(&format!("variant {:?}: ", v.uri)))?;
         if !uri.to_ascii_lowercase().ends_with(".m3u8") {
-            return Err(format!("variant {:?} is not a .m3u8 playlist", v.uri));
+            return Err(ParseError::invalid(format!(
+                "variant {:?} is not a .m3u8 playlist",
+                v.uri
+            )));
         }
         variants.push(VariantIn {
             uri,
@@ -313,15 +353,20 @@ fn convert_master(path: &str, master: m3u8_rs::MasterPlaylist) -> Result<Playlis
         });
     }
     if variants.is_empty() {
-        return Err("master playlist lists no variant streams (EXT-X-STREAM-INF)".into());
+        return Err(ParseError::missing(
+            "master playlist lists no variant streams (EXT-X-STREAM-INF)",
+        ));
     }
     let mut media = Vec::new();
     for m in master.alternatives {
         let uri = match &m.uri {
             Some(u) => {
-                let r = resolve_uri(path, u).map_err(|e| format!("EXT-X-MEDIA {u:?}: {e}"))?;
+                let r = resolve_uri(path, u)
+                    .map_err(|e| e.prefixed(&format!("EXT-X-MEDIA {u:?}: ")))?;
                 if !r.to_ascii_lowercase().ends_with(".m3u8") {
-                    return Err(format!("EXT-X-MEDIA URI {u:?} is not a .m3u8 playlist"));
+                    return Err(ParseError::invalid(format!(
+                        "EXT-X-MEDIA URI {u:?} is not a .m3u8 playlist"
+                    )));
                 }
                 Some(r)
             }
@@ -351,16 +396,16 @@ fn convert_master(path: &str, master: m3u8_rs::MasterPlaylist) -> Result<Playlis
 
 /// Resolves `uri`, found in the playlist at `base` (a path inside the input), to a path inside
 /// the input. Absolute URLs, absolute paths and `..` escaping the input are refused.
-pub fn resolve_uri(base: &str, uri: &str) -> Result<String, String> {
+pub fn resolve_uri(base: &str, uri: &str) -> Result<String, ParseError> {
     let uri = uri.trim();
     let uri = uri.split(['?', '#']).next().unwrap_or("");
     if uri.is_empty() {
-        return Err("empty URI".into());
+        return Err(ParseError::missing("empty URI"));
     }
     if uri.contains("://") || uri.starts_with("//") || uri.starts_with('/') {
-        return Err(format!(
+        return Err(ParseError::outside_input(format!(
             "absolute URI {uri:?}: URIs must be relative to the playlist (the origin only serves what was pushed to this input)"
-        ));
+        )));
     }
     let mut parts: Vec<&str> = base.split('/').collect();
     parts.pop(); // the playlist's own file name
@@ -370,14 +415,16 @@ pub fn resolve_uri(base: &str, uri: &str) -> Result<String, String> {
             "" | "." => {}
             ".." => {
                 if parts.pop().is_none() {
-                    return Err(format!("URI {uri:?} escapes the input with '..'"));
+                    return Err(ParseError::outside_input(format!(
+                        "URI {uri:?} escapes the input with '..'"
+                    )));
                 }
             }
             c => parts.push(c),
         }
     }
     if parts.is_empty() {
-        return Err(format!("URI {uri:?} names no file"));
+        return Err(ParseError::missing(format!("URI {uri:?} names no file")));
     }
     Ok(parts.join("/"))
 }

@@ -174,7 +174,7 @@ fn malformed_playlists_are_refused_with_a_reason() {
     for (name, text, want) in table {
         match parse_playlist("main.m3u8", text.as_bytes()) {
             Ok(p) => panic!("{name}: accepted {p:?}"),
-            Err(e) => assert!(e.contains(want), "{name}: {e:?} lacks {want:?}"),
+            Err(e) => assert!(e.detail.contains(want), "{name}: {e:?} lacks {want:?}"),
         }
     }
 }
@@ -201,4 +201,34 @@ fn uri_resolution() {
             "{base} {uri}"
         );
     }
+}
+
+#[test]
+fn refusals_say_what_kind_of_problem_they_are() {
+    use crate::parse_error::ParseErrorKind as K;
+    let h = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n";
+    let table: Vec<(String, K)> = vec![
+        ("no header\n".into(), K::Syntax),
+        (format!("{h}#EXTINF:x,\na.ts\n"), K::Invalid),
+        (format!("{h}#EXTINF:2,\n"), K::Missing),
+        (
+            format!("{h}#EXT-X-BYTERANGE:10@0\n#EXTINF:2,\na.ts\n"),
+            K::Unsupported,
+        ),
+        (format!("{h}#EXTINF:2,\n../../a.ts\n"), K::OutsideInput),
+        (
+            format!("{h}#EXTINF:2,\nhttps://cdn/a.ts\n"),
+            K::OutsideInput,
+        ),
+        (
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n/abs/v.m3u8\n".into(),
+            K::OutsideInput,
+        ),
+    ];
+    for (text, kind) in table {
+        let e = parse_playlist("main.m3u8", text.as_bytes()).unwrap_err();
+        assert_eq!(e.kind, kind, "{text:?} → {e}");
+    }
+    let e = parse_playlist("main.m3u8", b"#EXTM3U\n\xff\n").unwrap_err();
+    assert_eq!(e.kind, K::Encoding, "{e}");
 }

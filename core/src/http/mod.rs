@@ -7,7 +7,9 @@
 //! - [`response`]: [`write_head`], [`error_response`], [`CONTINUE_100`].
 //! - [`range`]: `Range` and `If-None-Match` interpretation.
 //! - [`route`]: request-target → `/v1/<channel>/<input or endpoint>/<file>`.
+//! - [`answer`]: what a pull is answered with: 200/206/304/416 heads, error and preflight headers.
 
+pub mod answer;
 pub mod body;
 pub mod head;
 pub mod range;

@@ -262,8 +262,8 @@ impl Config {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use streampack_core::channel::media::{FailoverPolicy, Revert};
     use streampack_core::channel::InputRole;
+    use streampack_core::media::{FailoverPolicy, Revert};
 
     #[test]
     fn defaults_are_valid_and_loopback() {

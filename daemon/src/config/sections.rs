@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use streampack_core::channel::media::{FailoverPolicy, Revert};
 use streampack_core::channel::InputRole;
+use streampack_core::media::{FailoverPolicy, Revert};
 
 /// Daemon-wide access-control settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ pub enum RevertMode {
     Always,
 }
 
-/// `[failover]`: the policy of `streampack_core::channel::media::FailoverPolicy`.
+/// `[failover]`: the policy of `streampack_core::media::FailoverPolicy`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Failover {

@@ -3,9 +3,8 @@
 //! next scrape. Series are sorted by channel name for a stable, diffable output.
 
 use std::sync::Arc;
-use streampack_core::channel::media::MediaStatus;
 use streampack_core::channel::InputRole;
-use streampack_core::cmaf::output::PackagerStats;
+use streampack_core::media::{MediaStatus, RepackageStats};
 
 use super::expo::{Kind, Value, Writer};
 use super::{
@@ -318,7 +317,7 @@ fn channels(chans: &[Chan], w: &mut Writer) {
 
 /// The CMAF packager's counters, for channels with a `cmaf` endpoint.
 fn cmaf_channels(chans: &[Chan], w: &mut Writer) {
-    type Field = fn(&PackagerStats) -> u64;
+    type Field = fn(&RepackageStats) -> u64;
     let families: [(&str, &str, Field); 2] = [
         (
             "streampack_channel_cmaf_repackaged_segments_total",
@@ -331,14 +330,14 @@ fn cmaf_channels(chans: &[Chan], w: &mut Writer) {
             |s| s.failed,
         ),
     ];
-    let snaps: Vec<_> = chans
+    let snaps: Vec<(&Chan, RepackageStats)> = chans
         .iter()
-        .filter_map(|c| c.entry.media.cmaf.load_full().map(|s| (c, s)))
+        .filter_map(|c| Some((c, c.entry.media.load().as_ref()?.repackaging?)))
         .collect();
     for (name, help, field) in families {
         w.family(name, Kind::Counter, help);
         for (c, s) in &snaps {
-            w.sample(name, &c.labels(), Value::Int(field(&s.stats)));
+            w.sample(name, &c.labels(), Value::Int(field(s)));
         }
     }
     let name = "streampack_channel_cmaf_held_bytes";

@@ -1,44 +1,45 @@
 //! The owner side of a shard: the live media state of the channels this shard owns
 //! (`shard_for(channel_id)`). Ingest from any core is handed here as a message; the owner
-//! applies it to the channel's media ([`OwnedMedia`]: HLS or DASH) and publishes a new
-//! immutable snapshot when the output changed. Nothing here is shared: no locks.
+//! applies it to the channel's media (a [`Media`], whatever its protocol) and publishes the new
+//! immutable view of its outputs when they changed. Nothing here is shared: no locks.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use streampack_core::channel::media::{MediaEvent, MediaParams};
-use streampack_core::channel::ChannelConfig;
-use streampack_core::cmaf::packager::CmafPackager;
+use streampack_core::channel::{ChannelConfig, EndpointType};
 use streampack_core::id::Id;
+use streampack_core::media::{self, FailoverPolicy, Media, MediaEvent, MediaParams};
 use streampack_core::time::Now;
 
-pub mod cmaf;
-pub mod media;
 pub mod msg;
 
 use crate::clock;
 use crate::context::Shared;
 use crate::registry::MediaSlot;
-use media::OwnedMedia;
 pub use msg::{IngestDone, IngestOp, IngestReply, ShardMsg};
 
 /// How often owners run time-based work (pending segments, failover, eviction).
 pub const TICK: Duration = Duration::from_millis(500);
 
 struct Owned {
-    media: OwnedMedia,
+    media: Box<dyn Media>,
     params: MediaParams,
     slot: Arc<MediaSlot>,
     published: u64,
-    /// The channel's CMAF packager while it has a `cmaf` endpoint.
-    cmaf: Option<CmafPackager>,
 }
 
+/// What the channel's media needs of its settings: durations, the daemon's failover policy,
+/// whether it serves `cmaf` endpoints.
 fn params_of(shared: &Shared, c: &ChannelConfig) -> MediaParams {
+    media_params(shared.config.failover.policy(), c)
+}
+
+fn media_params(failover: FailoverPolicy, c: &ChannelConfig) -> MediaParams {
     MediaParams {
-        failover: shared.config.failover.policy(),
+        failover,
+        cmaf: c.endpoints.iter().any(|e| e.kind == EndpointType::Cmaf),
         ..MediaParams::new(c.max_segment_ms(), c.window_ms())
     }
 }
@@ -86,11 +87,10 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
     let params = params_of(shared, &entry.config);
     let protocol = entry.config.protocol;
     let owned = map.entry(op.channel).or_insert_with(|| Owned {
-        media: OwnedMedia::new(protocol, params, now),
+        media: media::for_channel(protocol, params, now),
         params,
         slot: Arc::clone(&entry.media),
         published: u64::MAX,
-        cmaf: None,
     });
     if owned.params != params {
         owned.media.set_params(params, now);
@@ -105,14 +105,14 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
             owned.media.delete(op.input, &op.path, now),
         )),
     };
-    log_events(&op.channel, &mut owned.media);
-    publish(owned, &op.channel, &entry.config, now);
+    publish(owned, now);
+    log_events(&op.channel, owned.media.as_mut());
     result
 }
 
 /// Logs what happened to the channel's inputs: every switch with its reason, inputs going
 /// up, down, or restarting.
-fn log_events(channel: &Id, media: &mut OwnedMedia) {
+fn log_events(channel: &Id, media: &mut dyn Media) {
     for e in media.drain_events() {
         match e {
             MediaEvent::Switched {
@@ -143,17 +143,20 @@ fn log_events(channel: &Id, media: &mut OwnedMedia) {
                 input = input.as_str(),
                 "input encoder restarted (numbering went back)"
             ),
+            MediaEvent::OutputWarning { message } => {
+                tracing::warn!(channel = %channel, "{message}")
+            }
         }
     }
 }
 
-fn publish(owned: &mut Owned, id: &Id, config: &ChannelConfig, now: Now) {
+/// Publishes the channel's outputs when they changed since the last time.
+fn publish(owned: &mut Owned, now: Now) {
     let v = owned.media.version();
     if v != owned.published {
-        owned.media.publish(&owned.slot);
+        owned.slot.store(owned.media.publish(now));
         owned.published = v;
     }
-    cmaf::publish(&mut owned.cmaf, id, config, &owned.slot, now);
 }
 
 async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Receiver<()>) {
@@ -177,8 +180,8 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
                     owned.published = u64::MAX;
                 }
                 owned.media.tick(now);
-                log_events(id, &mut owned.media);
-                publish(owned, id, &entry.config, now);
+                publish(owned, now);
+                log_events(id, owned.media.as_mut());
                 true
             }
             None => {
@@ -186,5 +189,128 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
                 false
             }
         });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use streampack_core::channel::{InputRole, Protocol};
+    use streampack_core::control::commands::{ChannelCreate, EndpointCreate};
+    use streampack_core::control::ControlState;
+
+    fn ids() -> impl FnMut() -> Id {
+        let mut n = 0u8;
+        move || {
+            n += 1;
+            Id::from_random([n; 14])
+        }
+    }
+
+    fn view(slot: &MediaSlot) -> Arc<streampack_core::media::Published> {
+        slot.load().as_ref().cloned().unwrap()
+    }
+
+    fn now(ms: u64) -> Now {
+        Now {
+            mono_ms: ms,
+            unix_ms: 1_800_000_000_000 + ms,
+        }
+    }
+
+    #[test]
+    fn media_params_follow_the_channel_settings_and_its_endpoints() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        let req = ChannelCreate {
+            name: "c".into(),
+            protocol: Protocol::Hls,
+            max_segment_duration: Some(6),
+            max_playlist_duration: Some(120),
+            ..Default::default()
+        };
+        st.create_channel(&req, &mut gen).unwrap();
+        let policy = FailoverPolicy::default();
+        let p = media_params(policy, &st.channels[0]);
+        assert_eq!(
+            (p.max_segment_ms, p.window_ms, p.cmaf),
+            (6_000, 120_000, false)
+        );
+        let ep = EndpointCreate {
+            name: "hls".into(),
+            ..Default::default()
+        };
+        st.create_endpoint("c", &ep, &mut gen).unwrap();
+        assert!(!media_params(policy, &st.channels[0]).cmaf);
+        let cmaf = EndpointCreate {
+            name: "cmaf".into(),
+            kind: Some(EndpointType::Cmaf),
+            ..Default::default()
+        };
+        st.create_endpoint("c", &cmaf, &mut gen).unwrap();
+        assert!(media_params(policy, &st.channels[0]).cmaf);
+    }
+
+    /// An owner publishes once per change of the media, and what it publishes is what pulls
+    /// of every endpoint type then read.
+    #[test]
+    fn an_owner_publishes_each_change_once() {
+        let params = MediaParams {
+            cmaf: true,
+            ..MediaParams::new(4_000, 60_000)
+        };
+        let mut owned = Owned {
+            media: media::for_channel(Protocol::Hls, params, now(0)),
+            params,
+            slot: Arc::new(MediaSlot::default()),
+            published: u64::MAX,
+        };
+        publish(&mut owned, now(0));
+        let empty = view(&owned.slot);
+        assert!(empty.output(EndpointType::Hls).is_some());
+        publish(&mut owned, now(10));
+        assert!(
+            Arc::ptr_eq(&empty, &view(&owned.slot)),
+            "no change, no new view"
+        );
+        let playlist =
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2.0,\ns0.ts\n";
+        owned
+            .media
+            .put(
+                InputRole::Primary,
+                "s0.ts",
+                Bytes::from_static(b"not really ts"),
+                now(20),
+            )
+            .unwrap();
+        owned
+            .media
+            .put(
+                InputRole::Primary,
+                "main.m3u8",
+                Bytes::from(playlist),
+                now(30),
+            )
+            .unwrap();
+        publish(&mut owned, now(30));
+        let view = view(&owned.slot);
+        assert!(!Arc::ptr_eq(&empty, &view));
+        assert_eq!(view.version, owned.media.version());
+        let hls = view.output(EndpointType::Hls).unwrap();
+        assert!(hls.lookup("main", "main.m3u8").is_ok());
+        assert!(
+            view.output(EndpointType::Dash).is_none(),
+            "an HLS channel has no DASH output"
+        );
+        // The CMAF output exists (cmaf endpoints) and says why this input cannot feed it.
+        assert!(view.repackaging.is_some());
+        assert!(view.output(EndpointType::Cmaf).is_some());
+        assert_eq!(
+            owned.slot.status().unwrap().active,
+            Some(InputRole::Primary)
+        );
     }
 }

@@ -1,9 +1,9 @@
 //! What ingest on any core hands a channel's owner shard, and the owner's answer.
 
 use bytes::Bytes;
-use streampack_core::channel::media::{IngestError, PutOutcome};
 use streampack_core::channel::InputRole;
 use streampack_core::id::Id;
+use streampack_core::media::{IngestError, PutOutcome};
 
 /// A message to an owner shard.
 pub enum ShardMsg {

@@ -35,8 +35,9 @@
 //! [`FailoverPolicy::timeout_ms`] or ends its stream while the other is healthy, the output
 //! switches: seamlessly (same Period, timeline and numbering go on) when the other input runs
 //! on the same clock with the same init segments, else in a new Period from the other input's
-//! newest segment. Reverting to the preferred input follows [`crate::channel::media::Revert`].
+//! newest segment. Reverting to the preferred input follows [`crate::media::Revert`].
 
+mod model;
 mod output;
 mod period;
 mod snapshot;
@@ -44,17 +45,19 @@ mod store;
 
 pub use snapshot::DashSnapshot;
 
-use crate::channel::config::InputRole;
-use crate::channel::media::failover::Tracker;
-use crate::channel::media::{
-    EtagGen, FailoverPolicy, Health, IngestError, MediaEvent, MediaParams, MediaStatus, PutOutcome,
-    Rendered, Revert, SwitchReason, OVERLONG_TOLERANCE_MS,
-};
+use crate::channel::config::{EndpointType, InputRole};
 use crate::dash::parse::parse_mpd;
+use crate::media::failover::{self, InputReadiness, Tracker};
+use crate::media::object::EtagGen;
+use crate::media::versions::Versions;
+use crate::media::{
+    Health, IngestError, Media, MediaEvent, MediaParams, MediaStatus, Published, PutOutcome,
+    Rendered, StartAt, OVERLONG_TOLERANCE_MS,
+};
 use crate::time::Now;
 use bytes::Bytes;
 use output::Output;
-use period::{ticks_to_ms_ceil, Ctx};
+use period::{ticks_to_ms_ceil, PublishCtx};
 use std::sync::Arc;
 use store::InputStore;
 
@@ -75,15 +78,6 @@ pub fn first_number(now: Now) -> u64 {
     now.unix_ms.saturating_sub(NUMBER_EPOCH_UNIX_MS) / 500
 }
 
-/// Where a Period opening for a new source starts in its listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StartAt {
-    /// Its first deliverable segment (a stream starting, an encoder restarting).
-    First,
-    /// Its newest deliverable segment (an unaligned failover: go live at once).
-    Last,
-}
-
 /// A DASH channel's media state. See the module docs for the policies.
 #[derive(Debug)]
 pub struct DashMedia {
@@ -96,17 +90,14 @@ pub struct DashMedia {
     last_delivered: [Option<(String, u64)>; 2],
     failovers: u64,
     refused: u64,
-    version: u64,
+    /// Change counters (what the next snapshot must render).
+    versions: Versions,
     etag: EtagGen,
-    /// `version` at the last change of the output (what a snapshot renders); status-only
-    /// changes move `version` alone.
-    output_version: u64,
-    /// `output_version` the cached snapshot was built at: when only the status moved since,
-    /// the next snapshot reuses its MPD and objects.
-    cache_output_version: u64,
     cache: Option<Arc<DashSnapshot>>,
     /// The previous MPD render, reused while its text is unchanged (stable etag).
     rendered: Option<Rendered>,
+    /// The last view published.
+    published: Option<Arc<Published>>,
     /// When the output last changed (`MPD@publishTime`).
     changed_unix_ms: u64,
     last_now: Now,
@@ -125,138 +116,33 @@ impl DashMedia {
             last_delivered: [None, None],
             failovers: 0,
             refused: 0,
-            version: 1,
+            versions: Versions::new(),
             etag: EtagGen::new("d", now),
-            output_version: 1,
-            cache_output_version: 0,
             cache: None,
             rendered: None,
+            published: None,
             changed_unix_ms: now.unix_ms,
             last_now: now,
         }
     }
 
-    /// Applies edited channel settings; a smaller window applies at once.
-    pub fn set_params(&mut self, params: MediaParams, now: Now) {
-        self.params = params;
-        self.last_now = now;
-        self.process(now, &mut Vec::new());
-        self.bump();
-    }
-
-    /// Stores an object pushed to `<input url>/<path>`: MPDs are parsed, segments stored.
-    pub fn put(
-        &mut self,
-        input: InputRole,
-        path: &str,
-        body: Bytes,
-        now: Now,
-    ) -> Result<PutOutcome, IngestError> {
-        self.last_now = now;
-        let ext = path
-            .rsplit('/')
-            .next()
-            .and_then(|f| f.rsplit_once('.'))
-            .map(|(_, e)| e.to_ascii_lowercase());
-        let store = &mut self.inputs[input.index()];
-        let is_mpd = ext.as_deref() == Some("mpd");
-        match ext.as_deref() {
-            Some("mpd") => {
-                let mpd = parse_mpd(path, &body)
-                    .map_err(|why| IngestError::BadPlaylist(format!("{path}: {why}")))?;
-                if store.put_mpd(mpd, now.mono_ms) {
-                    self.tracker.restarted(input);
-                    self.last_delivered[input.index()] = None;
-                    if self.active == Some(input) {
-                        self.output.start_at = StartAt::First;
-                    }
-                }
-            }
-            Some(e) if SEGMENT_EXTENSIONS.contains(&e) => store.put_object(path, body, now.mono_ms),
-            // ffmpeg's dash muxer writes HLS playlists beside the MPD with `-hls_playlist 1`:
-            // not an error, nothing to serve either.
-            Some("m3u8") => {
-                return Ok(PutOutcome {
-                    warnings: vec![format!("{path}: HLS playlist on a DASH input, ignored")],
-                })
-            }
-            _ => {
-                return Err(IngestError::UnsupportedMedia(format!(
-                    "{path}: a DASH input takes an .mpd manifest and fMP4 segments (.m4s, .mp4, .cmfv, .cmfa…)"
-                )))
-            }
-        }
-        let mut warnings = Vec::new();
-        let changed = self.process(now, &mut warnings);
-        // Segments usually arrive before the MPD that lists them: storing one changes only
-        // the status, which is republished without rendering the MPD again.
-        if changed || is_mpd {
-            self.bump();
-        } else {
-            self.bump_status();
-        }
-        Ok(PutOutcome { warnings })
-    }
-
-    /// Encoder DELETE. Returns whether the object existed. A published segment stops being
-    /// served once its encoder deleted it and no longer lists it (module docs).
-    pub fn delete(&mut self, input: InputRole, path: &str, now: Now) -> bool {
-        self.last_now = now;
-        let existed = self.inputs[input.index()].delete(path);
-        if existed {
-            if self.process(now, &mut Vec::new()) {
-                self.bump();
-            } else {
-                self.bump_status();
-            }
-        }
-        existed
-    }
-
-    /// Periodic work (about every 500 ms): missing-segment timeouts, failover, eviction.
-    pub fn tick(&mut self, now: Now) {
-        self.last_now = now;
-        if self.process(now, &mut Vec::new()) {
-            self.bump();
-        }
-    }
-
-    /// Increments whenever the published output (or its status) changes.
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
-    /// The current snapshot: rebuilt once per change (only the status when only the status
+    /// The current DASH output: rebuilt once per change (only the status when only the status
     /// changed), otherwise a cheap `Arc` clone.
     pub fn snapshot(&mut self) -> Arc<DashSnapshot> {
-        if let Some(s) = self.cache.as_ref().filter(|s| s.version == self.version) {
+        if let Some(s) = self
+            .cache
+            .as_ref()
+            .filter(|s| s.version == self.versions.current)
+        {
             return s.clone();
         }
+        let reuse = self.versions.renders_reusable();
         let snap = match self.cache.take() {
-            Some(prev) if self.cache_output_version == self.output_version => {
-                Arc::new(snapshot::refresh_status(self, &prev))
-            }
+            Some(prev) if reuse => Arc::new(snapshot::refresh_status(self, &prev)),
             _ => Arc::new(snapshot::build(self)),
         };
-        self.cache_output_version = self.output_version;
         self.cache = Some(snap.clone());
         snap
-    }
-
-    /// Takes the events since the last call (inputs up, down, restarted; switches). At most
-    /// 256 are kept for a caller that does not drain them.
-    pub fn drain_events(&mut self) -> Vec<MediaEvent> {
-        self.tracker.drain()
-    }
-
-    fn bump(&mut self) {
-        self.version = self.version.wrapping_add(1);
-        self.output_version = self.version;
-    }
-
-    /// Only the status changed (an object stored or deleted that the output does not serve).
-    fn bump_status(&mut self) {
-        self.version = self.version.wrapping_add(1);
     }
 
     /// Decides the active input, publishes, applies DELETEs and the window. Returns whether
@@ -265,7 +151,7 @@ impl DashMedia {
         let mut changed = self.choose_active(now);
         let mut output_changed = false;
         if let Some(active) = self.active {
-            let mut ctx = Ctx {
+            let mut ctx = PublishCtx {
                 store: &self.inputs[active.index()],
                 role: active,
                 now,
@@ -304,48 +190,27 @@ impl DashMedia {
             self.observe(role, now);
         }
         let health_changed = before != self.health();
-        let Some(a) = self.active else {
-            let Some(role) = InputRole::ALL
-                .into_iter()
-                .find(|r| self.last_delivered[r.index()].is_some())
-            else {
-                return health_changed;
-            };
-            self.switch(None, role, SwitchReason::FirstInput, false);
-            return true;
-        };
-        let b = a.other();
-        let a_down = matches!(
-            self.tracker.health(a, &policy),
-            Health::Down | Health::Never
+        let inputs = InputRole::ALL.map(|r| InputReadiness {
+            can_start: self.last_delivered[r.index()].is_some(),
+            can_take_over: true,
+            ended: self.inputs[r.index()].ended(),
+        });
+        let (output, stores) = (&self.output, &self.inputs);
+        let decision = failover::decide(
+            &mut self.tracker,
+            &policy,
+            self.active,
+            now.mono_ms,
+            inputs,
+            |_, a| output.aligned_with(&stores[a.other().index()]),
         );
-        let a_ended = self.inputs[a.index()].ended();
-        let b_healthy =
-            self.tracker.health(b, &policy) == Health::Healthy && !self.inputs[b.index()].ended();
-        if (a_down || a_ended) && b_healthy {
-            let reason = match self.tracker.silent_ms(a, now.mono_ms) {
-                Some(_) if !a_down => SwitchReason::ActiveEnded,
-                silent => SwitchReason::ActiveSilent {
-                    silent_ms: silent.unwrap_or(0),
-                },
-            };
-            let aligned = self.output.aligned_with(&self.inputs[b.index()]);
-            self.switch(Some(a), b, reason, aligned);
-            return true;
-        }
-        if b == policy.preferred && policy.revert != Revert::Never && b_healthy && !a_down {
-            let segments = self.tracker.inputs[b.index()].streak;
-            if segments >= self.tracker.revert_requirement(&policy) {
-                let aligned = self.output.aligned_with(&self.inputs[b.index()]);
-                if aligned || policy.revert == Revert::Always {
-                    let reason = SwitchReason::PreferredHealthy { segments };
-                    self.switch(Some(a), b, reason, aligned);
-                    return true;
-                }
+        match decision {
+            Some(sw) => {
+                self.switch(sw);
+                true
             }
+            None => health_changed,
         }
-        self.tracker.served(a, &policy);
-        health_changed
     }
 
     /// New deliveries of `role`'s leader Representation: listed, with its bytes and init here.
@@ -402,40 +267,141 @@ impl DashMedia {
         })
     }
 
-    /// Puts `to` on air: aligned, the current Period goes on from `to`; else a new Period from
-    /// its newest segment.
-    fn switch(
-        &mut self,
-        from: Option<InputRole>,
-        to: InputRole,
-        reason: SwitchReason,
-        aligned: bool,
-    ) {
-        self.active = Some(to);
-        match from {
+    /// Puts the switch's input on air: aligned, the current Period goes on from it; else a
+    /// new Period from its newest segment.
+    fn switch(&mut self, sw: failover::Switch) {
+        self.active = Some(sw.to);
+        match sw.from {
             Some(_) => {
                 self.failovers = self.failovers.saturating_add(1);
-                if aligned {
-                    self.output.rebind(to, &self.inputs[to.index()]);
+                if sw.aligned {
+                    self.output.rebind(sw.to, &self.inputs[sw.to.index()]);
                 } else {
                     self.output.start_at = StartAt::Last;
                 }
             }
             None => self.output.start_at = StartAt::First,
         }
-        let policy: FailoverPolicy = self.params.failover;
-        self.tracker.switched(from, &policy);
+        let policy = self.params.failover;
+        self.tracker.switched(sw.from, &policy);
         self.tracker.push(MediaEvent::Switched {
-            from,
-            to,
-            reason,
-            aligned,
+            from: sw.from,
+            to: sw.to,
+            reason: sw.reason,
+            aligned: sw.aligned,
         });
     }
 
     /// The current status (as in the snapshot).
     pub fn status(&mut self) -> MediaStatus {
         self.snapshot().status.clone()
+    }
+}
+
+impl Media for DashMedia {
+    /// Applies edited channel settings; a smaller window applies at once.
+    fn set_params(&mut self, params: MediaParams, now: Now) {
+        self.params = params;
+        self.last_now = now;
+        self.process(now, &mut Vec::new());
+        self.versions.output_changed();
+    }
+
+    /// Stores an object pushed to `<input url>/<path>`: MPDs are parsed, segments stored.
+    fn put(
+        &mut self,
+        input: InputRole,
+        path: &str,
+        body: Bytes,
+        now: Now,
+    ) -> Result<PutOutcome, IngestError> {
+        self.last_now = now;
+        let ext = path
+            .rsplit('/')
+            .next()
+            .and_then(|f| f.rsplit_once('.'))
+            .map(|(_, e)| e.to_ascii_lowercase());
+        let store = &mut self.inputs[input.index()];
+        let is_mpd = ext.as_deref() == Some("mpd");
+        match ext.as_deref() {
+            Some("mpd") => {
+                let mpd = parse_mpd(path, &body)
+                    .map_err(|why| IngestError::BadPlaylist(format!("{path}: {why}")))?;
+                if store.put_mpd(mpd, now.mono_ms) {
+                    self.tracker.restarted(input);
+                    self.last_delivered[input.index()] = None;
+                    if self.active == Some(input) {
+                        self.output.start_at = StartAt::First;
+                    }
+                }
+            }
+            Some(e) if SEGMENT_EXTENSIONS.contains(&e) => store.put_object(path, body, now.mono_ms),
+            // ffmpeg's dash muxer writes HLS playlists beside the MPD with `-hls_playlist 1`:
+            // not an error, nothing to serve either.
+            Some("m3u8") => {
+                return Ok(PutOutcome {
+                    warnings: vec![format!("{path}: HLS playlist on a DASH input, ignored")],
+                })
+            }
+            _ => {
+                return Err(IngestError::UnsupportedMedia(format!(
+                    "{path}: a DASH input takes an .mpd manifest and fMP4 segments (.m4s, .mp4, .cmfv, .cmfa…)"
+                )))
+            }
+        }
+        let mut warnings = Vec::new();
+        let changed = self.process(now, &mut warnings);
+        // Segments usually arrive before the MPD that lists them: storing one changes only
+        // the status, which is republished without rendering the MPD again.
+        self.versions.changed(changed || is_mpd);
+        Ok(PutOutcome { warnings })
+    }
+
+    /// Encoder DELETE. Returns whether the object existed. A published segment stops being
+    /// served once its encoder deleted it and no longer lists it (module docs).
+    fn delete(&mut self, input: InputRole, path: &str, now: Now) -> bool {
+        self.last_now = now;
+        let existed = self.inputs[input.index()].delete(path);
+        if existed {
+            let changed = self.process(now, &mut Vec::new());
+            self.versions.changed(changed);
+        }
+        existed
+    }
+
+    /// Periodic work (about every 500 ms): missing-segment timeouts, failover, eviction.
+    fn tick(&mut self, now: Now) {
+        self.last_now = now;
+        if self.process(now, &mut Vec::new()) {
+            self.versions.output_changed();
+        }
+    }
+
+    /// Increments whenever the published output (or its status) changes.
+    fn version(&self) -> u64 {
+        self.versions.current
+    }
+
+    /// Takes the events since the last call (inputs up, down, restarted; switches). At most
+    /// 256 are kept for a caller that does not drain them.
+    fn drain_events(&mut self) -> Vec<MediaEvent> {
+        self.tracker.drain()
+    }
+
+    fn publish(&mut self, _now: Now) -> Arc<Published> {
+        if let Some(p) = self
+            .published
+            .as_ref()
+            .filter(|p| p.version == self.versions.current)
+        {
+            return Arc::clone(p);
+        }
+        let dash = self.snapshot();
+        let p = Published::new(self.versions.current, dash.status.clone())
+            .with_output(EndpointType::Dash, dash as _);
+        let p = Arc::new(p);
+        self.published = Some(Arc::clone(&p));
+        p
     }
 }
 

@@ -25,15 +25,15 @@
 //! `<rep>/init<k>.m4s` and `<rep>/<n>.m4s`, `<rep>` being `v0`, `a0`, `t0`… by content type.
 
 use super::period::{
-    advance_rep, deliverable, find_rep, out_set, ticks_to_ms_ceil, Ctx, OutPeriod, OutRep, OutSeg,
-    Source, Step,
+    advance_rep, deliverable, find_rep, out_set, ticks_to_ms_ceil, OutPeriod, OutRep, OutSeg,
+    PublishCtx, Source, Step,
 };
 use super::store::InputStore;
-use super::StartAt;
 use crate::channel::config::InputRole;
-use crate::dash::mpd::{self, ContentType};
+use crate::dash::mpd::ContentType;
 use crate::dash::parse::PeriodIn;
 use crate::dash::parse::SegmentIn;
+use crate::media::StartAt;
 use std::collections::{HashMap, VecDeque};
 
 /// The whole output.
@@ -65,7 +65,7 @@ impl Output {
     }
 
     /// Publishes what the active input delivered. Returns whether the output changed.
-    pub fn advance(&mut self, ctx: &mut Ctx<'_>) -> bool {
+    pub fn advance(&mut self, ctx: &mut PublishCtx<'_>) -> bool {
         let store = ctx.store;
         let Some(entry) = store.mpd.as_ref() else {
             return false;
@@ -166,7 +166,7 @@ impl Output {
 
     /// Publishes the next segments of every Representation of the current Period. Returns
     /// whether anything was published and whether a Representation's init segment changed.
-    fn advance_period(&mut self, p_in: &PeriodIn, ctx: &mut Ctx<'_>) -> (bool, bool) {
+    fn advance_period(&mut self, p_in: &PeriodIn, ctx: &mut PublishCtx<'_>) -> (bool, bool) {
         let Some(period) = self.periods.back_mut() else {
             return (false, false);
         };
@@ -197,7 +197,7 @@ impl Output {
         p_in: &PeriodIn,
         start: StartAt,
         from: Option<u64>,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut PublishCtx<'_>,
     ) -> bool {
         let Some(leader) = p_in
             .adaptation_sets
@@ -417,114 +417,11 @@ impl Output {
         }
         changed
     }
-
-    /// The MPD model of the output, `None` before any segment.
-    pub fn model(&self, window_ms: u64, publish_unix_ms: u64) -> Option<mpd::Mpd> {
-        let ast = self.ast?;
-        let mut max_d_ms = 0u64;
-        let mut periods = Vec::new();
-        for p in &self.periods {
-            let mut sets = Vec::new();
-            for (i, set) in p.sets.iter().enumerate() {
-                let reps: Vec<mpd::Representation> = set
-                    .reps
-                    .iter()
-                    .filter(|r| !r.segments.is_empty() && r.init.is_some())
-                    .map(|r| {
-                        for s in &r.segments {
-                            max_d_ms = max_d_ms.max(ticks_to_ms_ceil(s.d, r.info.timescale));
-                        }
-                        out_representation(r)
-                    })
-                    .collect();
-                if !reps.is_empty() {
-                    sets.push(mpd::AdaptationSet {
-                        id: u32::try_from(i).unwrap_or(u32::MAX),
-                        content_type: set.content_type,
-                        mime_type: set.mime_type.clone(),
-                        lang: set.lang.clone(),
-                        segment_alignment: true,
-                        representations: reps,
-                    });
-                }
-            }
-            if !sets.is_empty() {
-                periods.push(mpd::Period {
-                    id: p.id.clone(),
-                    start_ms: p.start_ms,
-                    adaptation_sets: sets,
-                });
-            }
-        }
-        if periods.is_empty() {
-            return None;
-        }
-        let seg_ms = max_d_ms.max(1);
-        let end_ms = self
-            .periods
-            .iter()
-            .map(OutPeriod::end_ms)
-            .max()
-            .unwrap_or(0);
-        Some(mpd::Mpd {
-            dynamic: !self.ended,
-            availability_start_unix_ms: ast,
-            publish_time_unix_ms: publish_unix_ms,
-            time_shift_buffer_ms: window_ms,
-            min_update_period_ms: seg_ms,
-            suggested_presentation_delay_ms: seg_ms.saturating_mul(3),
-            min_buffer_time_ms: seg_ms,
-            max_segment_duration_ms: seg_ms,
-            media_presentation_duration_ms: self.ended.then_some(end_ms),
-            utc_timing: vec![mpd::UtcTiming::origin()],
-            periods,
-        })
-    }
-}
-
-fn out_representation(r: &OutRep) -> mpd::Representation {
-    let i = &r.info;
-    let k = r.init.as_ref().map_or(0, |(k, _)| *k);
-    mpd::Representation {
-        id: r.name.clone(),
-        bandwidth: if i.bandwidth > 0 {
-            i.bandwidth
-        } else {
-            peak_bps(r)
-        },
-        codecs: i.codecs.clone(),
-        width: i.width,
-        height: i.height,
-        frame_rate: i.frame_rate.clone(),
-        audio_sampling_rate: i.audio_sampling_rate,
-        audio_channels: i.audio_channels,
-        template: mpd::SegmentTemplate {
-            timescale: i.timescale,
-            presentation_time_offset: r.pto,
-            initialization: format!("{}/init{k}.m4s", r.name),
-            media: format!("{}/$Number$.m4s", r.name),
-            start_number: r.start_number(),
-            timeline: mpd::timeline_from(r.segments.iter().map(|s| (s.t, s.d))),
-        },
-    }
-}
-
-/// Peak bit rate over the window, for an encoder that gave no `@bandwidth`.
-fn peak_bps(r: &OutRep) -> u64 {
-    r.segments
-        .iter()
-        .map(|s| {
-            let ms = ticks_to_ms_ceil(s.d, r.info.timescale).max(1);
-            (s.object.body.len() as u64).saturating_mul(8_000) / ms
-        })
-        .max()
-        .unwrap_or(0)
-        .max(1)
 }
 
 /// Whether the leader of `p` has a deliverable segment that arrived at least
 /// `max_segment_ms` ago.
-fn waited_long_enough(p: &PeriodIn, ctx: &Ctx<'_>) -> bool {
+fn waited_long_enough(p: &PeriodIn, ctx: &PublishCtx<'_>) -> bool {
     let Some(leader) = p
         .adaptation_sets
         .first()

@@ -4,10 +4,10 @@
 
 use super::store::InputStore;
 use crate::channel::config::InputRole;
-use crate::channel::media::EtagGen;
-use crate::channel::media::{MediaObject, OVERLONG_TOLERANCE_MS};
 use crate::dash::mpd::ContentType;
 use crate::dash::parse::{AdaptationSetIn, PeriodIn, RepresentationIn, SegmentIn, SegmentsIn};
+use crate::media::object::{EtagGen, MediaObject};
+use crate::media::OVERLONG_TOLERANCE_MS;
 use crate::time::Now;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -136,7 +136,7 @@ impl OutPeriod {
 }
 
 /// What advancing needs besides the output.
-pub(crate) struct Ctx<'a> {
+pub(crate) struct PublishCtx<'a> {
     pub store: &'a InputStore,
     pub role: InputRole,
     pub now: Now,
@@ -229,7 +229,7 @@ pub(crate) fn advance_rep(
     segs: &[SegmentIn],
     content_type: &'static str,
     init_k: &mut HashMap<String, u64>,
-    ctx: &mut Ctx<'_>,
+    ctx: &mut PublishCtx<'_>,
 ) -> Step {
     let store = ctx.store;
     let mut changed = false;
@@ -308,7 +308,11 @@ pub(crate) fn advance_rep(
     }
 }
 
-fn media_object(body: Bytes, content_type: &'static str, ctx: &mut Ctx<'_>) -> Arc<MediaObject> {
+fn media_object(
+    body: Bytes,
+    content_type: &'static str,
+    ctx: &mut PublishCtx<'_>,
+) -> Arc<MediaObject> {
     Arc::new(MediaObject {
         body,
         content_type,

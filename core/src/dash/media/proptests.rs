@@ -4,8 +4,8 @@
 
 use super::tests::{mpd, t0, Enc};
 use super::*;
-use crate::channel::media::Lookup;
 use crate::dash::parse::{parse_mpd, SegmentsIn};
+use crate::media::{Lookup, MediaOutput};
 use proptest::prelude::*;
 use std::collections::HashMap;
 
@@ -80,7 +80,7 @@ fn check(dm: &mut DashMedia, newest: &mut HashMap<String, u64>) {
             for rep in &a.representations {
                 let init = rep.init.as_deref().expect("init");
                 assert!(
-                    matches!(snap.lookup("main.mpd", init), Lookup::Object(_)),
+                    matches!(snap.get("main", init), Lookup::Object(_)),
                     "{init}"
                 );
                 let SegmentsIn::Listed(segs) = &rep.segments else {
@@ -90,7 +90,7 @@ fn check(dm: &mut DashMedia, newest: &mut HashMap<String, u64>) {
                 assert!(segs[0].number >= floor, "numbers reused across Periods");
                 for s in segs {
                     assert!(
-                        matches!(snap.lookup("main.mpd", &s.path), Lookup::Object(_)),
+                        matches!(snap.get("main", &s.path), Lookup::Object(_)),
                         "{}",
                         s.path
                     );
@@ -185,7 +185,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             }
         }
         for path in snap.object_paths() {
-            let Lookup::Object(o) = snap.lookup("main.mpd", path) else {
+            let Lookup::Object(o) = snap.get("main", path) else {
                 unreachable!()
             };
             prop_assert!(path.split('/').nth(1).is_some_and(|f| f.starts_with("init")

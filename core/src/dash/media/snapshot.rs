@@ -1,10 +1,11 @@
 //! What pull requests read: an immutable [`DashSnapshot`] of a DASH channel's output, rebuilt
 //! once per change and shared by `Arc`. Lookups are allocation-free.
 
+use super::model;
 use super::DashMedia;
 use crate::channel::config::InputRole;
-use crate::channel::media::{Lookup, MediaObject, MediaStatus, Rendered};
-use crate::dash::mpd;
+use crate::dash::mpd::{self, MPD_CONTENT_TYPE};
+use crate::media::{Lookup, MediaObject, MediaOutput, MediaStatus, Rendered, Unavailable};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -23,18 +24,22 @@ pub struct DashSnapshot {
     pub(super) objects: Arc<HashMap<String, Arc<MediaObject>>>,
 }
 
-impl DashSnapshot {
-    /// Resolves a pull path. `manifest_file` is the endpoint's manifest (`main.mpd`), `rest`
-    /// the path after `/v1/<channel>/<endpoint>/`.
-    pub fn lookup(&self, manifest_file: &str, rest: &str) -> Lookup<'_> {
-        if rest == manifest_file {
-            return self.mpd.as_ref().map_or(Lookup::NotFound, Lookup::Playlist);
+impl MediaOutput for DashSnapshot {
+    fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>> {
+        let Some(mpd) = &self.mpd else {
+            return Err(Unavailable::NoMediaYet);
+        };
+        if rest.strip_prefix(manifest) == Some(".mpd") {
+            return Ok(Lookup::Manifest(mpd, MPD_CONTENT_TYPE));
         }
-        self.objects
+        Ok(self
+            .objects
             .get(rest)
-            .map_or(Lookup::NotFound, |o| Lookup::Object(o))
+            .map_or(Lookup::NotFound, |o| Lookup::Object(o)))
     }
+}
 
+impl DashSnapshot {
     /// Paths of every object served (for tests and diagnostics), sorted.
     pub fn object_paths(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.objects.keys().map(String::as_str).collect();
@@ -47,18 +52,10 @@ impl DashSnapshot {
 /// render, etag included, when the text is unchanged), collects the objects, computes the
 /// status.
 pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
-    let text = dm
-        .output
-        .model(dm.params.window_ms, dm.changed_unix_ms)
-        .map(|m| mpd::render(&m));
-    let rendered = text.map(|t| match &dm.rendered {
-        Some(prev) if prev.body == t.as_bytes() => prev.clone(),
-        _ => Rendered {
-            body: Bytes::from(t),
-            etag: dm.etag.next(),
-            last_modified_unix_ms: dm.last_now.unix_ms,
-        },
-    });
+    let text =
+        model::mpd_of(&dm.output, dm.params.window_ms, dm.changed_unix_ms).map(|m| mpd::render(&m));
+    let unix_ms = dm.last_now.unix_ms;
+    let rendered = text.map(|t| dm.etag.reuse_or_render(dm.rendered.as_ref(), t, unix_ms));
     dm.rendered.clone_from(&rendered);
     let mut objects = HashMap::new();
     let mut window_segments = 0u64;
@@ -77,7 +74,7 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
     }
     let status = status(dm, window_segments);
     DashSnapshot {
-        version: dm.version,
+        version: dm.versions.current,
         mpd: rendered,
         status,
         objects: Arc::new(objects),
@@ -88,7 +85,7 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
 /// deleted that the output does not serve (yet) changes. Nothing is rendered.
 pub(crate) fn refresh_status(dm: &DashMedia, prev: &DashSnapshot) -> DashSnapshot {
     DashSnapshot {
-        version: dm.version,
+        version: dm.versions.current,
         mpd: prev.mpd.clone(),
         status: status(dm, prev.status.window_segments),
         objects: Arc::clone(&prev.objects),

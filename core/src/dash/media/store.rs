@@ -6,8 +6,8 @@
 //! remembered (bounded) so the output can withdraw a segment the encoder deleted and no longer
 //! lists.
 
-use crate::channel::media::InputStatus;
 use crate::dash::parse::{MpdIn, RepresentationIn, SegmentIn, SegmentsIn};
+use crate::media::InputStatus;
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet, VecDeque};
 

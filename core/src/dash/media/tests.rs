@@ -1,7 +1,7 @@
 use super::*;
-use crate::channel::media::Lookup;
 use crate::dash::golden::assert_golden;
 use crate::dash::parse::parse_mpd;
+use crate::media::{Lookup, MediaOutput};
 
 const P: InputRole = InputRole::Primary;
 
@@ -68,13 +68,13 @@ fn assert_all_referenced_resolve(dm: &mut DashMedia) {
             for r in &a.representations {
                 let init = r.init.as_ref().unwrap();
                 assert!(
-                    matches!(snap.lookup("main.mpd", init), Lookup::Object(_)),
+                    matches!(snap.get("main", init), Lookup::Object(_)),
                     "{init}"
                 );
                 if let crate::dash::parse::SegmentsIn::Listed(l) = &r.segments {
                     for s in l {
                         assert!(
-                            matches!(snap.lookup("main.mpd", &s.path), Lookup::Object(o) if !o.body.is_empty()),
+                            matches!(snap.get("main", &s.path), Lookup::Object(o) if !o.body.is_empty()),
                             "{}",
                             s.path
                         );
@@ -117,23 +117,23 @@ fn replays_a_real_ffmpeg_push_and_ends_static() {
     let snap = dm.snapshot();
     let first = first_number(t0());
     assert!(matches!(
-        snap.lookup("main.mpd", &format!("v0/{first}.m4s")),
+        snap.get("main", &format!("v0/{first}.m4s")),
         Lookup::NotFound
     ));
     assert!(matches!(
-        snap.lookup("main.mpd", &format!("v0/{}.m4s", first + 9)),
+        snap.get("main", &format!("v0/{}.m4s", first + 9)),
         Lookup::Object(o) if o.content_type == "video/mp4"
     ));
     assert!(matches!(
-        snap.lookup("main.mpd", &format!("a0/{}.m4s", first + 9)),
+        snap.get("main", &format!("a0/{}.m4s", first + 9)),
         Lookup::Object(o) if o.content_type == "audio/mp4"
     ));
     assert!(matches!(
-        snap.lookup("main.mpd", "a0/init1.m4s"),
+        snap.get("main", "a0/init1.m4s"),
         Lookup::Object(_)
     ));
     assert!(matches!(
-        snap.lookup("main.mpd", "init-stream0.m4s"),
+        snap.get("main", "init-stream0.m4s"),
         Lookup::NotFound
     ));
 }
@@ -389,11 +389,11 @@ fn the_window_is_bounded_by_max_playlist_duration() {
     let first = first_number(t0());
     let snap = dm.snapshot();
     assert!(matches!(
-        snap.lookup("main.mpd", &format!("v0/{}.m4s", first + 24)),
+        snap.get("main", &format!("v0/{}.m4s", first + 24)),
         Lookup::NotFound
     ));
     assert!(matches!(
-        snap.lookup("main.mpd", &format!("v0/{}.m4s", first + 25)),
+        snap.get("main", &format!("v0/{}.m4s", first + 25)),
         Lookup::Object(_)
     ));
     // A smaller window applies at once.
@@ -429,7 +429,7 @@ fn a_deleted_segment_still_listed_is_served() {
     dm.delete(P, "chunk-stream0-00001.m4s", t0().plus_ms(6_500));
     let snap = dm.snapshot();
     assert!(matches!(
-        snap.lookup("main.mpd", &format!("v0/{first}.m4s")),
+        snap.get("main", &format!("v0/{first}.m4s")),
         Lookup::Object(_)
     ));
     // Once no longer listed either, it goes.
@@ -442,11 +442,11 @@ fn a_deleted_segment_still_listed_is_served() {
     .unwrap();
     let snap = dm.snapshot();
     assert!(matches!(
-        snap.lookup("main.mpd", &format!("v0/{first}.m4s")),
+        snap.get("main", &format!("v0/{first}.m4s")),
         Lookup::NotFound
     ));
     assert!(matches!(
-        snap.lookup("main.mpd", &format!("a0/{first}.m4s")),
+        snap.get("main", &format!("a0/{first}.m4s")),
         Lookup::Object(_)
     ));
     assert_eq!(shape(&mut dm)[0].2[0], ("v0".to_string(), first + 1, 2));
@@ -688,7 +688,7 @@ fn an_init_segment_that_changes_opens_a_new_period() {
     // init: the new Period numbers from first + 4.
     assert_eq!(s[1].2[0], ("v0".to_string(), first + 4, 2));
     assert!(matches!(
-        dm.snapshot().lookup("main.mpd", "v0/init2.m4s"),
+        dm.snapshot().get("main", "v0/init2.m4s"),
         Lookup::Object(o) if &o.body[..] == b"new parameters"
     ));
 }
@@ -828,7 +828,7 @@ fn a_restarted_encoder_reusing_file_names_never_gets_old_bytes_served() {
     assert_eq!(s.len(), 2, "{s:?}");
     let n = s[1].2[0].1;
     assert!(matches!(
-        dm.snapshot().lookup("main.mpd", &format!("v0/{n}.m4s")),
+        dm.snapshot().get("main", &format!("v0/{n}.m4s")),
         Lookup::Object(o) if &o.body[..] == b"new run 0"
     ));
 }

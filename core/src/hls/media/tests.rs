@@ -1,9 +1,10 @@
-//! Scenario tests for [`ChannelMedia`]: golden manifests, pending segments, eviction, restarts,
+//! Scenario tests for [`HlsMedia`]: golden manifests, pending segments, eviction, restarts,
 //! failover; every snapshot is also checked by [`check`] (round trip through m3u8-rs, every URI
 //! resolves). Property tests are in `proptests.rs`.
 
 use super::*;
 use crate::channel::config::InputRole::{Backup, Primary};
+use crate::media::{Health, Lookup, MediaOutput, Rendered};
 
 pub(super) const T0_UNIX: u64 = 1_700_000_000_000;
 /// First output sequence number for a channel created at `at(0)`.
@@ -42,23 +43,23 @@ fn text(r: &Rendered) -> &str {
     std::str::from_utf8(&r.body).unwrap()
 }
 
-fn main_text(m: &mut ChannelMedia) -> String {
+fn main_text(m: &mut HlsMedia) -> String {
     let s = m.snapshot();
     check(&s);
     text(s.main.as_ref().expect("main")).to_string()
 }
 
-fn rendition_text(m: &mut ChannelMedia, name: &str) -> String {
+fn rendition_text(m: &mut HlsMedia, name: &str) -> String {
     let s = m.snapshot();
     check(&s);
-    match s.lookup("main.m3u8", &format!("{name}/index.m3u8")) {
-        Lookup::Playlist(r) => text(r).to_string(),
+    match s.get("main", &format!("{name}/index.m3u8")) {
+        Lookup::Manifest(r, _) => text(r).to_string(),
         other => panic!("{name}: {other:?}"),
     }
 }
 
 fn object(s: &HlsSnapshot, path: &str) -> Option<Bytes> {
-    match s.lookup("main.m3u8", path) {
+    match s.get("main", path) {
         Lookup::Object(o) => Some(o.body.clone()),
         _ => None,
     }
@@ -74,7 +75,7 @@ pub(super) fn check(s: &HlsSnapshot) {
         m3u8_rs::Playlist::MasterPlaylist(m) => {
             for v in &m.variants {
                 assert!(
-                    matches!(s.lookup("main.m3u8", &v.uri), Lookup::Playlist(_)),
+                    matches!(s.get("main", &v.uri), Lookup::Manifest(..)),
                     "{}",
                     v.uri
                 );
@@ -118,20 +119,14 @@ fn check_media(s: &HlsSnapshot, p: &m3u8_rs::MediaPlaylist, prefix: &str) {
 }
 
 /// Pushes segment `uri` then the playlist listing `segs`, as ffmpeg does.
-fn push(m: &mut ChannelMedia, input: InputRole, uri: &str, seq: u64, segs: &[(&str, f64)], t: u64) {
+fn push(m: &mut HlsMedia, input: InputRole, uri: &str, seq: u64, segs: &[(&str, f64)], t: u64) {
     m.put(input, uri, body(uri), at(t)).unwrap();
     m.put(input, "main.m3u8", pl(seq, segs, false), at(t + 10))
         .unwrap();
 }
 
 /// Drives a single-rendition TS encoder: segments `seg_<i>.ts` of 2 s, list size 6.
-fn encoder_ts(
-    m: &mut ChannelMedia,
-    input: InputRole,
-    range: std::ops::Range<u64>,
-    t0: u64,
-    end: bool,
-) {
+fn encoder_ts(m: &mut HlsMedia, input: InputRole, range: std::ops::Range<u64>, t0: u64, end: bool) {
     let names: Vec<String> = (0..range.end).map(|i| format!("seg_{i}.ts")).collect();
     for i in range.clone() {
         let first = i.saturating_sub(5);
@@ -149,7 +144,7 @@ fn encoder_ts(
 
 #[test]
 fn nothing_playable_until_a_listed_segment_arrives() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     assert!(m.snapshot().main.is_none());
     m.put(Primary, "seg_0.ts", body("a"), at(0)).unwrap();
     assert!(m.snapshot().main.is_none());
@@ -165,7 +160,7 @@ fn nothing_playable_until_a_listed_segment_arrives() {
     assert!(s.main.is_some());
     assert_eq!(s.status.active, Some(Primary));
     assert_eq!(object(&s, &format!("main/{SEED}.ts")), Some(body("a")));
-    assert!(s.lookup("main.m3u8", "main/seg_0.ts").is_not_found());
+    assert!(s.get("main", "main/seg_0.ts").is_not_found());
 }
 
 impl Lookup<'_> {
@@ -176,7 +171,7 @@ impl Lookup<'_> {
 
 #[test]
 fn golden_single_ts_rendition() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     encoder_ts(&mut m, Primary, 0..7, 0, true);
     let want = format!(
         "#EXTM3U
@@ -208,7 +203,7 @@ main/{s6}.ts
     assert!(s.status.ended);
     assert_eq!(s.status.window_segments, 5);
     assert_eq!(s.status.inputs[0].segments, 7);
-    let seg = match s.lookup("main.m3u8", &format!("main/{}.ts", SEED + 6)) {
+    let seg = match s.get("main", &format!("main/{}.ts", SEED + 6)) {
         Lookup::Object(o) => o,
         other => panic!("{other:?}"),
     };
@@ -216,13 +211,13 @@ main/{s6}.ts
     assert!(seg.etag.starts_with('"') && seg.etag.ends_with('"'));
     // Canonical URIs only.
     assert!(s
-        .lookup("main.m3u8", &format!("main/0{}.ts", SEED + 6))
+        .get("main", &format!("main/0{}.ts", SEED + 6))
         .is_not_found());
     assert!(s
-        .lookup("main.m3u8", &format!("main/{}.m4s", SEED + 6))
+        .get("main", &format!("main/{}.m4s", SEED + 6))
         .is_not_found());
     assert!(s
-        .lookup("main.m3u8", &format!("main/+{}.ts", SEED + 6))
+        .get("main", &format!("main/+{}.ts", SEED + 6))
         .is_not_found());
 }
 
@@ -230,7 +225,7 @@ const MASTER: &str = include_str!("../../../../samples/hls/multi/main.m3u8");
 
 #[test]
 fn golden_encoder_master_two_renditions() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     m.put(
         Primary,
         "main.m3u8",
@@ -286,7 +281,7 @@ main_lo/index.m3u8
 
 #[test]
 fn synthesized_master_without_encoder_master() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     for v in ["a", "b"] {
         let seg = format!("{v}/s0.ts");
         m.put(Primary, &seg, Bytes::from(vec![0u8; 1000]), at(0))
@@ -309,7 +304,7 @@ fn synthesized_master_without_encoder_master() {
 
 #[test]
 fn golden_fmp4_init_arriving_after_the_playlist() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     let fmp4 = |n: usize| {
         let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-MAP:URI=\"init.mp4\"\n");
         for i in 0..n {
@@ -335,7 +330,7 @@ fn golden_fmp4_init_arriving_after_the_playlist() {
     );
     let s = m.snapshot();
     assert_eq!(object(&s, "main/init0.mp4"), Some(body("init")));
-    match s.lookup("main.m3u8", &format!("main/{SEED}.m4s")) {
+    match s.get("main", &format!("main/{SEED}.m4s")) {
         Lookup::Object(o) => assert_eq!(o.content_type, "video/mp4"),
         other => panic!("{other:?}"),
     }
@@ -361,7 +356,7 @@ fn golden_fmp4_init_arriving_after_the_playlist() {
 
 #[test]
 fn pending_segment_is_published_when_its_put_completes() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     push(&mut m, Primary, "s0.ts", 0, &[("s0.ts", 2.0)], 0);
     // The playlist names s1 while its PUT is still running.
     m.put(
@@ -387,7 +382,7 @@ fn pending_segment_is_published_when_its_put_completes() {
 
 #[test]
 fn pending_segment_is_skipped_after_max_segment_duration() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     push(&mut m, Primary, "s0.ts", 0, &[("s0.ts", 2.0)], 0);
     m.put(
         Primary,
@@ -429,7 +424,7 @@ fn pending_segment_is_skipped_after_max_segment_duration() {
 
 #[test]
 fn overlong_segment_is_refused_with_a_warning() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     push(&mut m, Primary, "s0.ts", 0, &[("s0.ts", 2.0)], 0);
     m.put(Primary, "s1.ts", body("s1.ts"), at(2000)).unwrap();
     // 4.5 s is within the tolerance of a 4 s maximum; 4.501 s is not.
@@ -478,7 +473,7 @@ fn overlong_segment_is_refused_with_a_warning() {
 
 #[test]
 fn window_eviction_frees_old_segments() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     encoder_ts(&mut m, Primary, 0..3, 0, false);
     let early = m.snapshot().held_bytes_for_test();
     encoder_ts(&mut m, Primary, 3..40, 6000, false);
@@ -510,7 +505,7 @@ impl HlsSnapshot {
 
 #[test]
 fn never_listed_objects_are_freed_after_the_window() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     m.put(Primary, "stray.ts", body("x"), at(0)).unwrap();
     assert_eq!(m.snapshot().status.held_bytes, body("x").len() as u64);
     m.tick(at(10_000));
@@ -521,7 +516,7 @@ fn never_listed_objects_are_freed_after_the_window() {
 
 #[test]
 fn encoder_restart_continues_numbering_behind_a_discontinuity() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     encoder_ts(&mut m, Primary, 0..3, 0, false);
     // ffmpeg restarted: sequence 0 again, same file names, new content.
     m.put(Primary, "seg_0.ts", body("new 0"), at(8000)).unwrap();
@@ -570,7 +565,7 @@ fn encoder_restart_continues_numbering_behind_a_discontinuity() {
 
 #[test]
 fn endlist_then_new_segments_clear_it() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     encoder_ts(&mut m, Primary, 0..2, 0, true);
     assert!(main_text(&mut m).ends_with("#EXT-X-ENDLIST\n"));
     assert!(m.snapshot().status.ended);
@@ -606,7 +601,7 @@ fn endlist_then_new_segments_clear_it() {
 
 #[test]
 fn set_params_shrinks_the_window_at_once() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     encoder_ts(&mut m, Primary, 0..5, 0, false);
     assert_eq!(m.snapshot().status.window_segments, 5);
     let v = m.version();
@@ -620,7 +615,7 @@ fn set_params_shrinks_the_window_at_once() {
 
 #[test]
 fn failover_to_backup_when_primary_stops() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     encoder_ts(&mut m, Primary, 0..3, 0, false);
     encoder_ts(&mut m, Backup, 100..106, 0, false);
     assert_eq!(m.snapshot().status.active, Some(Primary));
@@ -658,7 +653,7 @@ fn failover_to_backup_when_primary_stops() {
 
 #[test]
 fn ingest_errors() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     let e = m.put(Primary, "main.mpd", Bytes::new(), at(0)).unwrap_err();
     assert_eq!(e.status_code(), 415);
     assert!(e.to_string().contains("HLS channel"), "{e}");
@@ -691,7 +686,7 @@ fn ingest_errors() {
 
 #[test]
 fn snapshot_is_cached_and_etags_follow_content() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     encoder_ts(&mut m, Primary, 0..2, 0, false);
     let a = m.snapshot();
     let b = m.snapshot();
@@ -722,17 +717,17 @@ fn snapshot_is_cached_and_etags_follow_content() {
 
 #[test]
 fn a_restarted_daemon_numbers_above_what_it_served() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     encoder_ts(&mut m, Primary, 0..50, 0, false);
     let served = m.snapshot().renditions[0].segments.last().unwrap().seq;
-    let mut again = ChannelMedia::new(params(), at(100_000));
+    let mut again = HlsMedia::new(params(), at(100_000));
     encoder_ts(&mut again, Primary, 50..51, 100_000, false);
     assert!(again.snapshot().renditions[0].first_seq > served);
 }
 
 #[test]
 fn a_media_playlist_replacing_the_master_ends_master_mode_renditions() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     m.put(
         Primary,
         "main.m3u8",
@@ -773,7 +768,7 @@ fn a_media_playlist_replacing_the_master_ends_master_mode_renditions() {
 fn shared_across_threads() {
     fn send<T: Send>() {}
     fn send_sync<T: Send + Sync>() {}
-    send::<ChannelMedia>();
+    send::<HlsMedia>();
     send_sync::<HlsSnapshot>();
 }
 
@@ -782,7 +777,7 @@ fn real_ffmpeg_fmp4_output_is_served() {
     let init = Bytes::from_static(include_bytes!("../../../../samples/hls/fmp4/init.mp4"));
     let seg = Bytes::from_static(include_bytes!("../../../../samples/hls/fmp4/seg_00003.m4s"));
     let playlist = Bytes::from_static(include_bytes!("../../../../samples/hls/fmp4/main.m3u8"));
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     // Only the last segment of the run reached us (the daemon started late): it is served
     // at once, the older ones are not waited for.
     m.put(Primary, "init.mp4", init.clone(), at(0)).unwrap();
@@ -805,7 +800,7 @@ fn real_ffmpeg_fmp4_output_is_served() {
 
 #[test]
 fn unlisted_rendition_counts_its_break_when_it_returns() {
-    let mut m = ChannelMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params(), at(0));
     let master = |v: &[&str]| {
         let mut s = String::from("#EXTM3U\n");
         for x in v {
@@ -827,10 +822,7 @@ fn unlisted_rendition_counts_its_break_when_it_returns() {
     }
     m.put(Primary, "main.m3u8", master(&["a"]), at(100))
         .unwrap();
-    assert!(m
-        .snapshot()
-        .lookup("main.m3u8", "b/index.m3u8")
-        .is_not_found());
+    assert!(m.snapshot().get("main", "b/index.m3u8").is_not_found());
     m.put(Primary, "main.m3u8", master(&["a", "b"]), at(200))
         .unwrap();
     m.put(Primary, "b1.ts", body("b1"), at(2000)).unwrap();

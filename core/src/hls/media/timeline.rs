@@ -11,29 +11,16 @@
 //! `max_segment_duration`, or half of it once a later listed segment has been here that long
 //! (encoders push in order: the missing PUT failed, e.g. during a network outage).
 
-use super::snapshot::{InitEntry, MediaObject, SegmentEntry};
 use super::store::InputStore;
 use crate::hls::{MediaPlaylistIn, MediaPlaylistOut, SegmentOut};
+use crate::media::object::{EtagGen, InitEntry, MediaObject, SegmentEntry};
+use crate::media::{StartAt, OVERLONG_TOLERANCE_MS};
 use crate::time::Now;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// Segments up to this much longer than `max_segment_ms` are still accepted: encoders round
-/// `EXTINF` (ffmpeg's `-hls_time 2` gives 2.002 s or 2.08 s when keyframes fall late), and a
-/// hard cut at the exact limit would refuse healthy streams.
-pub const OVERLONG_TOLERANCE_MS: u64 = 500;
-
-/// Where a fresh cursor starts in the leader rendition's playlist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StartAt {
-    /// The oldest segment present (first go on air, encoder restart).
-    First,
-    /// The newest segment present (failover: take the live edge of the other input).
-    Last,
-}
-
 /// Shared state of the active input while renditions advance.
-pub(crate) struct Ctx<'a> {
+pub(crate) struct AdvanceCtx<'a> {
     pub store: &'a InputStore,
     pub now: Now,
     pub max_segment_ms: u64,
@@ -44,7 +31,7 @@ pub(crate) struct Ctx<'a> {
     pub start_at: StartAt,
     /// One more than the highest sequence number ever issued on this channel.
     pub next_free_out: &'a mut u64,
-    pub etag: &'a mut super::EtagGen,
+    pub etag: &'a mut EtagGen,
     pub warnings: &'a mut Vec<String>,
     pub refused: &'a mut u64,
 }
@@ -148,7 +135,7 @@ impl Rendition {
     }
 
     /// Publishes what the playlist allows; returns whether the output changed.
-    pub fn advance(&mut self, pl: &MediaPlaylistIn, ctx: &mut Ctx<'_>) -> bool {
+    pub fn advance(&mut self, pl: &MediaPlaylistIn, ctx: &mut AdvanceCtx<'_>) -> bool {
         let mut changed = false;
         self.independent = pl.independent_segments;
         let first = pl.media_sequence;
@@ -243,7 +230,7 @@ impl Rendition {
     }
 
     /// Places a fresh cursor; fixes the input's delta when it is the first to do so.
-    fn place(&mut self, pl: &MediaPlaylistIn, ctx: &mut Ctx<'_>) -> Option<u64> {
+    fn place(&mut self, pl: &MediaPlaylistIn, ctx: &mut AdvanceCtx<'_>) -> Option<u64> {
         let bound = ctx.start_in.unwrap_or(0);
         let listed = pl
             .segments
@@ -277,7 +264,7 @@ impl Rendition {
     }
 
     /// The init number for this init content: the current one if the bytes are the same.
-    fn init_for(&mut self, uri: &str, bytes: &bytes::Bytes, ctx: &mut Ctx<'_>) -> u64 {
+    fn init_for(&mut self, uri: &str, bytes: &bytes::Bytes, ctx: &mut AdvanceCtx<'_>) -> u64 {
         if let Some(cur) = self.inits.back() {
             if cur.object.body == bytes {
                 return cur.k;
@@ -304,7 +291,7 @@ impl Rendition {
         seg: &crate::hls::SegmentIn,
         body: bytes::Bytes,
         init: Option<u64>,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut AdvanceCtx<'_>,
     ) {
         let published_before = self.has_published;
         let seq = self.next_out.unwrap_or(*ctx.next_free_out);

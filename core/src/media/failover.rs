@@ -1,17 +1,19 @@
-//! Input health and the failover decision (see `docs/failover.md` for the operator's view).
+//! Input health and the failover decision, for every protocol (see `docs/failover.md` for the
+//! operator's view).
 //!
-//! Each input's *leader* media playlist (the first variant of its master, else the first media
-//! playlist by path) is followed segment by segment: when a sequence number is listed and its
-//! bytes are here, it is *delivered*, at that `now`. The log of deliveries (bounded by the
+//! Each input's *leader* (HLS: the first variant of its master, else the first media playlist
+//! by path; DASH: the first Representation of the first AdaptationSet of its last Period) is
+//! followed segment by segment: when a segment is listed and its bytes are here, it is
+//! *delivered*, at that `now` ([`Tracker::deliver`], called by the protocol's media). The log of deliveries (bounded by the
 //! window, cleared when the encoder restarts) gives the three things the decision needs:
 //! - **up/down**: an input is down once it delivered nothing for the timeout
 //!   ([`FailoverPolicy::timeout_ms`]);
 //! - **healthy**: up, and its last [`FailoverPolicy::healthy_segments`] deliveries were good
 //!   (consecutive numbers, not overlong);
-//! - **aligned** with the other input: the same numbers name the same moment (see [`aligned`]).
+//! - **aligned** with the other input: the same numbers name the same moment (see
+//!   [`logs_aligned`]).
 
 use super::deliveries::{Delivery, DeliveryLog};
-use super::store::InputStore;
 use crate::channel::config::InputRole;
 use std::fmt;
 
@@ -102,8 +104,8 @@ impl fmt::Display for SwitchReason {
     }
 }
 
-/// What happened to a channel's inputs, for the caller to log (see
-/// [`super::ChannelMedia::drain_events`]).
+/// What happened to a channel's inputs (and its outputs' warnings), for the caller to log (see
+/// [`super::Media::drain_events`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
     /// The input delivered a segment after being down (or for the first time).
@@ -133,6 +135,12 @@ pub enum MediaEvent {
         reason: SwitchReason,
         /// Seamless (no discontinuity: the inputs are aligned).
         aligned: bool,
+    },
+    /// An output could not use what the input sent (a segment that failed to repackage for
+    /// `cmaf` endpoints, or an input they cannot repackage at all).
+    OutputWarning {
+        /// What happened, naming the segment or rendition.
+        message: String,
     },
 }
 
@@ -181,7 +189,7 @@ pub(crate) struct InputTrack {
     /// Deliveries of the leader playlist, bounded by the window.
     pub log: DeliveryLog,
     /// Path and number of the newest delivery.
-    last: Option<(String, u64)>,
+    pub last: Option<(String, u64)>,
     pub last_at: Option<u64>,
     /// Good deliveries in a row.
     pub streak: u32,
@@ -199,30 +207,6 @@ pub(crate) struct Tracker {
 
 /// Events kept for a caller that never drains them.
 const MAX_EVENTS: usize = 256;
-
-/// The path whose deliveries stand for the input: its master's first variant, else its first
-/// current media playlist.
-pub(crate) fn leader_path(store: &InputStore) -> Option<&str> {
-    match &store.master {
-        Some(m) => m
-            .variants
-            .iter()
-            .map(|v| v.uri.as_str())
-            .find(|u| store.current_media(u).is_some()),
-        None => store
-            .media
-            .iter()
-            .find(|(_, e)| e.epoch == store.epoch)
-            .map(|(p, _)| p.as_str()),
-    }
-}
-
-/// Whether the input's leader playlist ended (`EXT-X-ENDLIST`).
-pub(crate) fn ended(store: &InputStore) -> bool {
-    leader_path(store)
-        .and_then(|p| store.current_media(p))
-        .is_some_and(|pl| pl.end_list)
-}
 
 impl Tracker {
     pub fn push(&mut self, e: MediaEvent) {
@@ -245,51 +229,9 @@ impl Tracker {
         self.push(MediaEvent::InputRestarted { input });
     }
 
-    /// Records new deliveries of each input's leader playlist.
-    pub fn observe(&mut self, stores: &[InputStore; 2], now_mono: u64, max_ok_ms: u64) {
-        for role in InputRole::ALL {
-            let store = &stores[role.index()];
-            let Some(path) = leader_path(store) else {
-                continue;
-            };
-            let Some(pl) = store.current_media(path) else {
-                continue;
-            };
-            let mut pdt: Option<i64> = None;
-            let mut fresh = Vec::new();
-            for (i, seg) in pl.segments.iter().enumerate() {
-                let seq = pl.media_sequence.saturating_add(i as u64);
-                pdt = match seg.program_date_time.as_deref().and_then(parse_pdt_ms) {
-                    Some(p) => Some(p),
-                    None => pdt,
-                };
-                let this_pdt = pdt;
-                pdt = pdt.map(|p| p.saturating_add(i64::try_from(seg.duration_ms).unwrap_or(0)));
-                let t = &self.inputs[role.index()];
-                // Newer: a higher number, or bytes pushed after the last delivery (an encoder
-                // that restarted after its old playlist was forgotten numbers from 0 again).
-                let newer = !t.log.contains(path, seq)
-                    && (match &t.last {
-                        Some((p, s)) if p == path => seq > *s,
-                        _ => true,
-                    } || store
-                        .objects
-                        .get(&seg.uri)
-                        .is_some_and(|o| t.last_at.is_some_and(|l| o.arrived_mono_ms > l)));
-                // A listed segment still missing is not waited for: if a later one is here,
-                // the gap breaks the streak; arriving late, it is older than the last and ignored.
-                if newer && store.has_segment(&seg.uri, seg.map_uri.as_deref()) {
-                    fresh.push((seq, seg.duration_ms, this_pdt));
-                }
-            }
-            for (seq, duration_ms, pdt_ms) in fresh {
-                self.deliver(role, path, seq, duration_ms, pdt_ms, now_mono, max_ok_ms);
-            }
-        }
-    }
-
+    /// Records that `role` delivered segment `seq` of its leader `path` at `now_mono`.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn deliver(
+    pub fn deliver(
         &mut self,
         role: InputRole,
         path: &str,
@@ -390,39 +332,108 @@ impl Tracker {
     }
 }
 
-/// Whether `a` and `b` number the same moments alike, so that the output can go on from `a`'s
-/// segment `n` to `b`'s segment `n + 1` without a discontinuity.
-///
-/// Evidence, on the leader playlist (the same path on both inputs, `renditions` all present on
-/// `b`): among the sequence numbers both delivered (newest four), at least two, and for each
+/// The delivery evidence of alignment: among the numbers of `path` both inputs delivered
+/// (newest four), at least two, and for each
 /// - durations within 5 % (at least 40 ms, one frame at 25 fps);
-/// - with `EXT-X-PROGRAM-DATE-TIME` on both: dates within half the segment's duration;
-///   without: delivered within half the segment's duration of each other (a numbering offset by
-///   `k` segments shows as `k` durations apart).
-pub(crate) fn aligned(
-    tracks: &[InputTrack; 2],
-    stores: &[InputStore; 2],
-    a: InputRole,
-    renditions: &[&str],
-) -> bool {
-    let b = a.other();
-    let (sa, sb) = (&stores[a.index()], &stores[b.index()]);
-    let Some(path) = leader_path(sa) else {
-        return false;
-    };
-    if leader_path(sb) != Some(path)
-        || sa.master.is_some() != sb.master.is_some()
-        || renditions.iter().any(|r| sb.current_media(r).is_none())
-    {
-        return false;
-    }
-    let (la, lb) = (&tracks[a.index()].log, &tracks[b.index()].log);
+/// - with a wall-clock date on both (HLS `EXT-X-PROGRAM-DATE-TIME`): dates within half the
+///   segment's duration; without: delivered within half the segment's duration of each other (a
+///   numbering offset by `k` segments shows as `k` durations apart).
+///
+/// The protocol adds its own conditions (the same leader, the same renditions).
+pub(crate) fn logs_aligned(tracks: &[InputTrack; 2], a: InputRole, path: &str) -> bool {
+    let (la, lb) = (&tracks[a.index()].log, &tracks[a.other().index()].log);
     let common: Vec<(&Delivery, &Delivery)> = la
         .newest_first(path)
         .filter_map(|(seq, da)| lb.get(path, seq).map(|db| (da, db)))
         .take(4)
         .collect();
     common.len() >= 2 && common.iter().all(|(da, db)| same_moment(da, db))
+}
+
+/// What the failover decision needs to know of one input besides its health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InputReadiness {
+    /// It has something the output could go on air with (the first input to be so wins).
+    pub can_start: bool,
+    /// It could take over from the active input now (besides being healthy).
+    pub can_take_over: bool,
+    /// Its encoder ended the stream.
+    pub ended: bool,
+}
+
+/// A switch the policy asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Switch {
+    /// The input served before, `None` when the first goes on air.
+    pub from: Option<InputRole>,
+    /// The input to serve.
+    pub to: InputRole,
+    /// Why.
+    pub reason: SwitchReason,
+    /// Whether the switch is seamless (`aligned(from)` said so).
+    pub aligned: bool,
+}
+
+/// The failover decision, the same for every protocol: the first input able to start goes on
+/// air (primary wins a tie); the active input is left when it is down or ended and the other is
+/// healthy; the preferred input gets the output back after its revert requirement, when the
+/// switch is seamless or the policy says always. `aligned(tracker, a)` tells whether the
+/// active input `a` and the other one are aligned (asked only when a switch is considered). With no switch
+/// the tracker's revert bookkeeping is updated.
+pub(crate) fn decide(
+    tracker: &mut Tracker,
+    policy: &FailoverPolicy,
+    active: Option<InputRole>,
+    now_mono: u64,
+    inputs: [InputReadiness; 2],
+    aligned: impl Fn(&Tracker, InputRole) -> bool,
+) -> Option<Switch> {
+    let Some(a) = active else {
+        let to = InputRole::ALL
+            .into_iter()
+            .find(|r| inputs[r.index()].can_start)?;
+        return Some(Switch {
+            from: None,
+            to,
+            reason: SwitchReason::FirstInput,
+            aligned: false,
+        });
+    };
+    let b = a.other();
+    let a_down = matches!(tracker.health(a, policy), Health::Down | Health::Never);
+    let standby = inputs[b.index()];
+    let b_healthy =
+        tracker.health(b, policy) == Health::Healthy && standby.can_take_over && !standby.ended;
+    if (a_down || inputs[a.index()].ended) && b_healthy {
+        let reason = match tracker.silent_ms(a, now_mono) {
+            Some(_) if !a_down => SwitchReason::ActiveEnded,
+            silent => SwitchReason::ActiveSilent {
+                silent_ms: silent.unwrap_or(0),
+            },
+        };
+        return Some(Switch {
+            from: Some(a),
+            to: b,
+            reason,
+            aligned: aligned(tracker, a),
+        });
+    }
+    if b == policy.preferred && policy.revert != Revert::Never && b_healthy && !a_down {
+        let segments = tracker.inputs[b.index()].streak;
+        if segments >= tracker.revert_requirement(policy) {
+            let aligned = aligned(tracker, a);
+            if aligned || policy.revert == Revert::Always {
+                return Some(Switch {
+                    from: Some(a),
+                    to: b,
+                    reason: SwitchReason::PreferredHealthy { segments },
+                    aligned,
+                });
+            }
+        }
+    }
+    tracker.served(a, policy);
+    None
 }
 
 fn same_moment(a: &Delivery, b: &Delivery) -> bool {
@@ -438,89 +449,10 @@ fn same_moment(a: &Delivery, b: &Delivery) -> bool {
     }
 }
 
-/// Parses an `EXT-X-PROGRAM-DATE-TIME` (ISO 8601 with a time zone) into Unix milliseconds.
-pub(crate) fn parse_pdt_ms(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        t.parse().ok()
-    };
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let mut i = 19;
-    let mut ms = 0i64;
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        let frac = s.get(start..i)?;
-        let digits: String = frac.chars().chain("000".chars()).take(3).collect();
-        ms = digits.parse().ok()?;
-    }
-    let offset_min = match b.get(i) {
-        None => 0,
-        Some(b'Z' | b'z') => 0,
-        Some(&sign @ (b'+' | b'-')) => {
-            let rest = s.get(i + 1..)?.replace(':', "");
-            let oh: i64 = rest.get(0..2)?.parse().ok()?;
-            let om: i64 = rest.get(2..4).map_or(Some(0), |m| m.parse().ok())?;
-            let m = oh * 60 + om;
-            if sign == b'-' {
-                -m
-            } else {
-                m
-            }
-        }
-        _ => return None,
-    };
-    // Days from civil (Howard Hinnant).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
-    Some(secs * 1000 + ms)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pdt_parses_with_zones_and_fractions() {
-        assert_eq!(parse_pdt_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_pdt_ms("1970-01-01T00:00:01.5Z"), Some(1500));
-        assert_eq!(
-            parse_pdt_ms("2023-11-14T22:13:20.000+0000"),
-            Some(1_700_000_000_000)
-        );
-        assert_eq!(
-            parse_pdt_ms("2023-11-14T23:13:20.123+01:00"),
-            Some(1_700_000_000_123)
-        );
-        assert_eq!(
-            parse_pdt_ms("2023-11-14T21:13:20.123456-01"),
-            Some(1_700_000_000_123)
-        );
-        assert_eq!(parse_pdt_ms("2023-13-14T21:13:20Z"), None);
-        assert_eq!(parse_pdt_ms("yesterday"), None);
-        assert_eq!(parse_pdt_ms("2023-11-14T21:13:20?"), None);
-    }
 
     #[test]
     fn timeout_formula() {

@@ -5,8 +5,8 @@
 //! own reference while it is in the window); an object never listed is freed `window_ms` after
 //! it arrived; a media playlist not updated for `window_ms` is forgotten.
 
-use super::snapshot::InputStatus;
 use crate::hls::{MasterPlaylistIn, MediaPlaylistIn};
+use crate::media::status::InputStatus;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -23,8 +23,8 @@ pub(crate) struct StoredObject {
 #[derive(Debug)]
 pub(crate) struct MediaEntry {
     pub playlist: MediaPlaylistIn,
-    /// The encoder run it belongs to (see [`InputStore::epoch`]).
-    pub epoch: u64,
+    /// The encoder run it belongs to (see [`InputStore::run`]).
+    pub run: u64,
     pub updated_mono_ms: u64,
 }
 
@@ -39,7 +39,7 @@ pub(crate) struct InputStore {
     pub media: BTreeMap<String, MediaEntry>,
     /// Bumped when the encoder restarts: playlists of an older run no longer drive the output
     /// until they are replaced, so their old sequence numbers never mix with the new run's.
-    pub epoch: u64,
+    pub run: u64,
     pub status: InputStatus,
 }
 
@@ -75,16 +75,16 @@ impl InputStore {
         let restarted = self
             .media
             .get(path)
-            .filter(|prev| prev.epoch == self.epoch)
+            .filter(|prev| prev.run == self.run)
             .is_some_and(|prev| is_restart(&prev.playlist, &playlist));
         if restarted {
-            self.epoch = self.epoch.saturating_add(1);
+            self.run = self.run.saturating_add(1);
         }
         self.media.insert(
             path.to_string(),
             MediaEntry {
                 playlist,
-                epoch: self.epoch,
+                run: self.run,
                 updated_mono_ms: now_mono,
             },
         );
@@ -95,7 +95,7 @@ impl InputStore {
     pub fn current_media(&self, path: &str) -> Option<&MediaPlaylistIn> {
         self.media
             .get(path)
-            .filter(|e| e.epoch == self.epoch)
+            .filter(|e| e.run == self.run)
             .map(|e| &e.playlist)
     }
 
@@ -111,15 +111,12 @@ impl InputStore {
 
     /// Whether some current playlist lists a segment that is here (the input could go on air).
     pub fn has_publishable(&self) -> bool {
-        self.media
-            .values()
-            .filter(|e| e.epoch == self.epoch)
-            .any(|e| {
-                e.playlist
-                    .segments
-                    .iter()
-                    .any(|s| self.has_segment(&s.uri, s.map_uri.as_deref()))
-            })
+        self.media.values().filter(|e| e.run == self.run).any(|e| {
+            e.playlist
+                .segments
+                .iter()
+                .any(|s| self.has_segment(&s.uri, s.map_uri.as_deref()))
+        })
     }
 
     /// Encoder DELETE; returns whether something was there.

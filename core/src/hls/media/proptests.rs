@@ -58,7 +58,7 @@ struct Encoder {
 }
 
 struct Harness {
-    m: ChannelMedia,
+    m: HlsMedia,
     t: u64,
     renditions: Vec<&'static str>,
     enc: [Encoder; 2],
@@ -241,7 +241,7 @@ proptest! {
     fn random_scripts_keep_the_output_sound(multi in any::<bool>(), ops in prop::collection::vec(op(), 1..120)) {
         let renditions = if multi { vec!["a", "b"] } else { vec!["v"] };
         let mut h = Harness {
-            m: ChannelMedia::new(MediaParams::new(MAX_SEG_MS, WINDOW_MS), at(0)),
+            m: HlsMedia::new(MediaParams::new(MAX_SEG_MS, WINDOW_MS), at(0)),
             t: 0,
             renditions,
             enc: [Encoder::default(), Encoder::default()],

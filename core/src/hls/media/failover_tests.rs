@@ -7,6 +7,7 @@
 use super::tests::{at, check, T0_UNIX};
 use super::*;
 use crate::channel::config::InputRole::{Backup, Primary};
+use crate::media::{FailoverPolicy, Health, Revert, SwitchReason};
 use proptest::prelude::*;
 
 const SEG_MS: u64 = 2_000;
@@ -17,6 +18,7 @@ fn params(policy: FailoverPolicy) -> MediaParams {
         max_segment_ms: 4_000,
         window_ms: 20_000,
         failover: policy,
+        cmaf: false,
     }
 }
 
@@ -48,7 +50,7 @@ impl Enc {
     }
 
     /// Pushes segment `n` (source moment `moment`) and the playlist listing it, at `t`.
-    fn emit(&self, m: &mut ChannelMedia, n: u64, moment: u64, t: u64) {
+    fn emit(&self, m: &mut HlsMedia, n: u64, moment: u64, t: u64) {
         let name = self.name(n);
         m.put(
             self.input,
@@ -100,7 +102,10 @@ fn iso(ms: i64) -> String {
 #[test]
 fn iso_round_trips_through_the_pdt_parser() {
     for ms in [T0_UNIX, T0_UNIX + 86_399_999, 1_709_251_200_000] {
-        assert_eq!(failover::parse_pdt_ms(&iso(ms as i64)), Some(ms as i64));
+        assert_eq!(
+            crate::time::parse_rfc3339_ms(&iso(ms as i64)),
+            Some(ms as i64)
+        );
     }
 }
 
@@ -114,7 +119,7 @@ struct Out {
     segs: Vec<Seg>,
 }
 
-fn out(m: &mut ChannelMedia) -> Out {
+fn out(m: &mut HlsMedia) -> Out {
     let s = m.snapshot();
     check(&s);
     let r = &s.renditions[0];
@@ -167,7 +172,7 @@ fn switches(events: &[MediaEvent]) -> Vec<(InputRole, bool)> {
 }
 
 /// Both encoders run; `skew` ms between their pushes; the primary stops after `stop`.
-fn run_pair(m: &mut ChannelMedia, p: Enc, b: Enc, skew: u64, until: u64, stop: u64) {
+fn run_pair(m: &mut HlsMedia, p: Enc, b: Enc, skew: u64, until: u64, stop: u64) {
     for n in 0..until {
         let t = n * SEG_MS;
         if n < stop {
@@ -180,7 +185,7 @@ fn run_pair(m: &mut ChannelMedia, p: Enc, b: Enc, skew: u64, until: u64, stop: u
 
 #[test]
 fn aligned_failover_is_seamless() {
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     run_pair(&mut m, Enc::new(Primary), Enc::new(Backup), 300, 20, 8);
     let o = out(&mut m);
     assert_continuous(&o);
@@ -211,7 +216,7 @@ fn aligned_failover_is_seamless() {
 #[test]
 fn aligned_failover_keeps_every_segment_across_the_switch() {
     // A window long enough to see the whole run: sources 0..=19 each exactly once.
-    let mut m = ChannelMedia::new(
+    let mut m = HlsMedia::new(
         MediaParams {
             window_ms: 60_000,
             ..params(FailoverPolicy::default())
@@ -232,7 +237,7 @@ fn aligned_failover_keeps_every_segment_across_the_switch() {
 #[test]
 fn program_date_time_decides_alignment_over_arrival() {
     // The backup's pushes arrive 1.5 s late (network), but its dates match: aligned.
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     let (mut p, mut b) = (Enc::new(Primary), Enc::new(Backup));
     p.pdt = true;
     b.pdt = true;
@@ -241,7 +246,7 @@ fn program_date_time_decides_alignment_over_arrival() {
     assert_eq!(switches(&m.drain_events()), vec![(Backup, true)]);
     assert!(out(&mut m).segs.iter().all(|s| !s.1));
     // Same arrival but dates one segment apart: the numbering means different moments.
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     b.pdt_skew_ms = 2_000;
     run_pair(&mut m, p, b, 100, 20, 8);
     assert_eq!(switches(&m.drain_events()), vec![(Backup, false)]);
@@ -250,7 +255,7 @@ fn program_date_time_decides_alignment_over_arrival() {
 #[test]
 fn unaligned_failover_signals_the_discontinuity_and_counts_it_out() {
     // The backup started 7 s later: its segment n arrives 7 s after the primary's n.
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     let (p, b) = (Enc::new(Primary), Enc::new(Backup));
     let mut last_seq = 0;
     let mut last_disc = 0;
@@ -282,7 +287,7 @@ fn unaligned_failover_signals_the_discontinuity_and_counts_it_out() {
 
 #[test]
 fn both_dead_holds_without_a_discontinuity_storm() {
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     run_pair(&mut m, Enc::new(Primary), Enc::new(Backup), 200, 6, 6);
     let before = out(&mut m).segs;
     let v = m.version();
@@ -326,7 +331,7 @@ fn both_dead_holds_without_a_discontinuity_storm() {
 
 #[test]
 fn backup_returning_first_from_both_dead_takes_over_when_healthy() {
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     run_pair(&mut m, Enc::new(Primary), Enc::new(Backup), 200, 6, 6);
     m.tick(at(30_000));
     let mut b = Enc::new(Backup);
@@ -353,7 +358,7 @@ fn backup_returning_first_from_both_dead_takes_over_when_healthy() {
 
 #[test]
 fn standby_restart_forgets_alignment() {
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     let (p, mut b) = (Enc::new(Primary), Enc::new(Backup));
     for n in 0..6 {
         p.emit(&mut m, n, n, n * SEG_MS);
@@ -379,7 +384,7 @@ fn standby_restart_forgets_alignment() {
 
 #[test]
 fn revert_to_the_preferred_input_only_when_aligned_by_default() {
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     let (p, b) = (Enc::new(Primary), Enc::new(Backup));
     // Primary out from 8 to 14 (network): the backup serves, then the primary comes back
     // aligned (its encoder kept numbering) and, after 5 good segments, serves again.
@@ -423,7 +428,7 @@ fn revert_never_and_always() {
             revert,
             ..FailoverPolicy::default()
         };
-        let mut m = ChannelMedia::new(params(policy), at(0));
+        let mut m = HlsMedia::new(params(policy), at(0));
         let (p, b) = (Enc::new(Primary), Enc::new(Backup));
         let mut p2 = p;
         p2.run = 1;
@@ -447,7 +452,7 @@ fn revert_never_and_always() {
 fn an_encoder_restarting_after_its_playlist_was_forgotten_is_up_again() {
     // The primary dies at 8; its playlist is forgotten a window (20 s) later; at 40 its encoder
     // starts again from 0 with the same file names.
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     let (p, b) = (Enc::new(Primary), Enc::new(Backup));
     for n in 0..30u64 {
         let t = n * SEG_MS;
@@ -478,7 +483,7 @@ fn an_encoder_restarting_after_its_playlist_was_forgotten_is_up_again() {
 #[test]
 fn a_flapping_preferred_input_is_reverted_to_less_and_less() {
     // The primary delivers 6 segments, vanishes for 10 s, again and again; aligned.
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     let (p, b) = (Enc::new(Primary), Enc::new(Backup));
     for n in 0..200u64 {
         let t = n * SEG_MS;
@@ -498,7 +503,7 @@ fn a_flapping_preferred_input_is_reverted_to_less_and_less() {
 
 #[test]
 fn an_encoder_ending_its_stream_hands_over_at_once_when_the_other_goes_on() {
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     let (p, b) = (Enc::new(Primary), Enc::new(Backup));
     for n in 0..8u64 {
         p.emit(&mut m, n, n, n * SEG_MS);
@@ -548,7 +553,7 @@ fn an_encoder_ending_its_stream_hands_over_at_once_when_the_other_goes_on() {
 
 #[test]
 fn status_shows_health_and_alignment() {
-    let mut m = ChannelMedia::new(params(FailoverPolicy::default()), at(0));
+    let mut m = HlsMedia::new(params(FailoverPolicy::default()), at(0));
     let (p, b) = (Enc::new(Primary), Enc::new(Backup));
     p.emit(&mut m, 0, 0, 0);
     let s = m.snapshot();
@@ -621,7 +626,7 @@ proptest! {
             revert: if revert_always { Revert::Always } else { Revert::WhenAligned },
             ..FailoverPolicy::default()
         };
-        let mut m = ChannelMedia::new(params(policy), at(0));
+        let mut m = HlsMedia::new(params(policy), at(0));
         let (p, b) = (Enc::new(Primary), Enc::new(Backup));
         let mut t = 0;
         let mut last: Option<(u64, u64, Vec<Seg>)> = None;

@@ -1,14 +1,20 @@
 //! Building a [`HlsSnapshot`] from the channel's state: render every playlist (reusing the
 //! previous render, etag included, when the text is unchanged), collect the objects, and
-//! compute the status.
+//! compute the status; and the [`Published`] view of it, with the CMAF repackaging of `cmaf`
+//! endpoints.
 
-use super::snapshot::{HlsSnapshot, MediaStatus, Rendered, RenditionSnapshot};
+use super::leader;
+use super::snapshot::{HlsSnapshot, RenditionSnapshot};
 use super::timeline::Rendition;
-use super::ChannelMedia;
-use crate::channel::config::InputRole;
+use super::HlsMedia;
+use crate::channel::config::{EndpointType, InputRole};
+use crate::cmaf::packager::CmafPackager;
 use crate::hls::{render_master, render_media, MasterPlaylistIn, VariantIn};
+use crate::media::{MediaEvent, MediaStatus, Published, Rendered, RepackageStats};
+use crate::time::Now;
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Last render of each playlist.
 #[derive(Debug, Default)]
@@ -17,28 +23,9 @@ pub(crate) struct RenderCache {
     renditions: HashMap<String, Rendered>,
 }
 
-fn reuse_or(prev: Option<&Rendered>, text: String, media: &mut ChannelMediaParts<'_>) -> Rendered {
-    match prev {
-        Some(p) if p.body == text.as_bytes() => p.clone(),
-        _ => Rendered {
-            body: Bytes::from(text),
-            etag: media.etag.next(),
-            last_modified_unix_ms: media.unix_ms,
-        },
-    }
-}
-
-struct ChannelMediaParts<'a> {
-    etag: &'a mut super::EtagGen,
-    unix_ms: u64,
-}
-
 /// Builds the snapshot for the current version.
-pub(crate) fn build(cm: &mut ChannelMedia) -> HlsSnapshot {
-    let mut parts = ChannelMediaParts {
-        etag: &mut cm.etag,
-        unix_ms: cm.last_now.unix_ms,
-    };
+pub(crate) fn build(cm: &mut HlsMedia) -> HlsSnapshot {
+    let unix_ms = cm.last_now.unix_ms;
     let live: Vec<&Rendition> = cm
         .renditions
         .iter()
@@ -48,7 +35,8 @@ pub(crate) fn build(cm: &mut ChannelMedia) -> HlsSnapshot {
     let mut new_cache = HashMap::with_capacity(live.len());
     for r in &live {
         let text = render_media(&r.playlist(""));
-        let rendered = reuse_or(cm.rendered.renditions.get(&r.name), text, &mut parts);
+        let prev = cm.rendered.renditions.get(&r.name);
+        let rendered = cm.etag.reuse_or_render(prev, text, unix_ms);
         new_cache.insert(r.name.clone(), rendered.clone());
         renditions.push(RenditionSnapshot {
             name: r.name.clone(),
@@ -86,31 +74,63 @@ pub(crate) fn build(cm: &mut ChannelMedia) -> HlsSnapshot {
             render_media(&r.playlist(&prefix))
         })
     };
-    let main = main_text.map(|t| reuse_or(cm.rendered.main.as_ref(), t, &mut parts));
+    let main = main_text.map(|t| {
+        cm.etag
+            .reuse_or_render(cm.rendered.main.as_ref(), t, unix_ms)
+    });
     let status = status(cm, &live);
     cm.rendered = RenderCache {
         main: main.clone(),
         renditions: new_cache,
     };
     HlsSnapshot {
-        version: cm.version,
-        output_version: cm.output_version,
+        version: cm.versions.current,
+        output_version: cm.versions.output,
         main,
         renditions,
         status,
     }
 }
 
+/// The published view at the current version: the HLS output, and while the channel has
+/// `cmaf` endpoints their repackaged output (the packager repackages each new segment once;
+/// without `cmaf` endpoints it and its cache are dropped).
+pub(crate) fn published(hm: &mut HlsMedia, now: Now) -> Published {
+    let hls = hm.snapshot();
+    let mut p = Published::new(hm.versions.current, hls.status.clone())
+        .with_output(EndpointType::Hls, Arc::clone(&hls) as _);
+    if !hm.params.cmaf {
+        hm.cmaf = None;
+        return p;
+    }
+    let packager = hm.cmaf.get_or_insert_with(|| CmafPackager::new(now));
+    let was_refused = packager.refused().is_some();
+    let cmaf = packager.update(&hls, now);
+    for message in packager.drain_warnings() {
+        hm.tracker.push(MediaEvent::OutputWarning { message });
+    }
+    if let (Some(why), false) = (&cmaf.refused, was_refused) {
+        let message = format!("cmaf endpoints answer 501: {why}");
+        hm.tracker.push(MediaEvent::OutputWarning { message });
+    }
+    p.repackaging = Some(RepackageStats {
+        repackaged: cmaf.stats.repackaged,
+        failed: cmaf.stats.failed,
+        held_bytes: cmaf.held_bytes,
+    });
+    p.with_output(EndpointType::Cmaf, cmaf as _)
+}
+
 /// The previous snapshot's playlists and objects with the current status: what an object
 /// stored or deleted before any playlist lists it changes (no playlist rendered).
-pub(crate) fn refresh_status(cm: &ChannelMedia, prev: &HlsSnapshot) -> HlsSnapshot {
+pub(crate) fn refresh_status(cm: &HlsMedia, prev: &HlsSnapshot) -> HlsSnapshot {
     let live: Vec<&Rendition> = cm
         .renditions
         .iter()
         .filter(|r| r.listed && !r.segments.is_empty())
         .collect();
     HlsSnapshot {
-        version: cm.version,
+        version: cm.versions.current,
         output_version: prev.output_version,
         main: prev.main.clone(),
         renditions: prev.renditions.clone(),
@@ -184,7 +204,7 @@ fn peak_bps(r: &Rendition) -> u64 {
         .max(1)
 }
 
-fn status(cm: &ChannelMedia, live: &[&Rendition]) -> MediaStatus {
+fn status(cm: &HlsMedia, live: &[&Rendition]) -> MediaStatus {
     let mut seen: HashSet<(usize, usize)> = HashSet::new();
     let mut held = 0u64;
     let mut count = |b: &Bytes| {
@@ -201,14 +221,16 @@ fn status(cm: &ChannelMedia, live: &[&Rendition]) -> MediaStatus {
     }
     let mut inputs = [cm.inputs[0].status, cm.inputs[1].status];
     for (role, i) in InputRole::ALL.into_iter().zip(inputs.iter_mut()) {
-        let ended = super::failover::ended(&cm.inputs[role.index()]);
+        let ended = leader::ended(&cm.inputs[role.index()]);
         i.health = cm.tracker.health(role, &cm.params.failover).reported(ended);
         i.good_streak = cm.tracker.inputs[role.index()].streak;
     }
     MediaStatus {
         active: cm.active,
         inputs,
-        aligned: cm.active.is_some_and(|a| cm.aligned(a)),
+        aligned: cm
+            .active
+            .is_some_and(|a| super::aligned(&cm.tracker, &cm.inputs, &cm.renditions, a)),
         window_segments: live.iter().map(|r| r.segments.len() as u64).sum(),
         held_bytes: held,
         failovers: cm.failovers,

@@ -1,0 +1,204 @@
+//! The media core: what every protocol's live media offers, in one vocabulary.
+//!
+//! A channel's media (HLS: [`crate::hls::media::HlsMedia`]; DASH:
+//! [`crate::dash::media::DashMedia`]) is owned by one thread, the channel's owner shard, which
+//! drives it through the [`Media`] interface: objects its two inputs push ([`Media::put`],
+//! [`Media::delete`]), time passing ([`Media::tick`]), what happened to the inputs
+//! ([`Media::drain_events`]), and a [`Published`] view of its outputs ([`Media::publish`]).
+//! Pull requests on any core read that view lock-free: per endpoint type, a [`MediaOutput`]
+//! resolves a path to a manifest or an object with its headers ([`Lookup`]), or says why
+//! nothing can be served yet ([`Unavailable`]).
+//!
+//! Shared by every protocol: the failover policy and its input-health tracker ([`failover`]),
+//! the objects outputs serve ([`object`]), the live status ([`status`]).
+//!
+//! Sans-io: callers pass bytes in, and the clock reading `now`.
+
+mod by_protocol;
+mod deliveries;
+pub mod failover;
+pub mod object;
+pub mod status;
+pub(crate) mod versions;
+
+pub use by_protocol::for_channel;
+pub use failover::{FailoverPolicy, Health, MediaEvent, Revert, SwitchReason};
+pub use object::{InitEntry, Lookup, MediaObject, Rendered, SegmentEntry};
+pub use status::{InputStatus, MediaStatus};
+
+use crate::channel::config::{EndpointType, InputRole};
+use crate::time::Now;
+use bytes::Bytes;
+use std::fmt;
+use std::sync::Arc;
+
+/// Segments up to this much longer than `max_segment_ms` are still accepted: encoders round
+/// durations (ffmpeg's `-hls_time 2` gives 2.002 s or 2.08 s when keyframes fall late), and a
+/// hard cut at the exact limit would refuse healthy streams.
+pub const OVERLONG_TOLERANCE_MS: u64 = 500;
+
+/// The channel settings media handling depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaParams {
+    /// Longest accepted segment, ms (`max_segment_duration`).
+    pub max_segment_ms: u64,
+    /// Served window, ms (`max_playlist_duration`).
+    pub window_ms: u64,
+    /// When to switch inputs.
+    pub failover: FailoverPolicy,
+    /// The channel has `cmaf` endpoints: an HLS channel repackages its TS segments for them.
+    pub cmaf: bool,
+}
+
+impl MediaParams {
+    /// The settings with the default failover policy and no CMAF endpoint.
+    pub fn new(max_segment_ms: u64, window_ms: u64) -> MediaParams {
+        MediaParams {
+            max_segment_ms,
+            window_ms,
+            failover: FailoverPolicy::default(),
+            cmaf: false,
+        }
+    }
+}
+
+/// What a successful PUT has to say (the daemon logs the warnings).
+#[derive(Debug, Default)]
+pub struct PutOutcome {
+    /// E.g. a refused overlong segment, naming it and both durations.
+    pub warnings: Vec<String>,
+}
+
+/// Why an ingest PUT was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Not something the channel's input accepts (HTTP 415).
+    #[error("{0}")]
+    UnsupportedMedia(String),
+    /// A playlist or MPD that cannot be used (HTTP 400); the previous good state is untouched.
+    #[error("{0}")]
+    BadPlaylist(String),
+}
+
+impl IngestError {
+    /// The HTTP status the daemon answers with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            IngestError::UnsupportedMedia(_) => 415,
+            IngestError::BadPlaylist(_) => 400,
+        }
+    }
+}
+
+/// Where the output starts in an input's listing when it (re)starts following it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartAt {
+    /// The oldest deliverable segment (first go on air, an encoder restarting).
+    First,
+    /// The newest deliverable segment (an unaligned failover: take the other input's live edge).
+    Last,
+}
+
+/// A channel's live media, as its owner shard drives it. One implementation per input
+/// protocol; see the module docs.
+pub trait Media: fmt::Debug {
+    /// Applies edited channel settings; a smaller window applies at once.
+    fn set_params(&mut self, params: MediaParams, now: Now);
+
+    /// Stores an object pushed to `<input url>/<path>`: manifests are parsed, segments stored.
+    fn put(
+        &mut self,
+        input: InputRole,
+        path: &str,
+        body: Bytes,
+        now: Now,
+    ) -> Result<PutOutcome, IngestError>;
+
+    /// Encoder DELETE; whether the object existed. The output never loses a segment from the
+    /// middle of its window because of it.
+    fn delete(&mut self, input: InputRole, path: &str, now: Now) -> bool;
+
+    /// Periodic work (about every 500 ms): missing-segment timeouts, failover, eviction.
+    fn tick(&mut self, now: Now);
+
+    /// Takes the events since the last call (inputs up, down, restarted; switches; output
+    /// warnings). At most 256 are kept for a caller that does not drain them.
+    fn drain_events(&mut self) -> Vec<MediaEvent>;
+
+    /// Increments whenever the published outputs or their status change.
+    fn version(&self) -> u64;
+
+    /// The outputs at the current version: built once per change, else the same `Arc`.
+    fn publish(&mut self, now: Now) -> Arc<Published>;
+}
+
+/// Why an output has nothing to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable<'a> {
+    /// No input has delivered media yet (503 with `Retry-After`).
+    NoMediaYet,
+    /// The input's media cannot feed this output, and why (501), e.g. fMP4 HLS input on a
+    /// `cmaf` endpoint.
+    Refused(&'a str),
+}
+
+/// What pulls of one endpoint type read: an immutable view, shared by `Arc`; lookups never
+/// allocate.
+pub trait MediaOutput: fmt::Debug + Send + Sync {
+    /// Resolves `rest`, the path after `/v1/<channel>/<endpoint>/`; `manifest` is the endpoint's
+    /// manifest name (`main`: `main.m3u8`, `main.mpd`).
+    fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>>;
+
+    /// [`MediaOutput::lookup`] with "nothing to serve yet" read as not found (for tests and
+    /// diagnostics, where only what is there matters).
+    fn get<'a>(&'a self, manifest: &str, rest: &str) -> Lookup<'a> {
+        self.lookup(manifest, rest).unwrap_or(Lookup::NotFound)
+    }
+}
+
+/// Counters of an output derived by repackaging (CMAF from TS), cumulative.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepackageStats {
+    /// Source segments repackaged (each exactly once).
+    pub repackaged: u64,
+    /// Source segments that failed to repackage (skipped, with a warning).
+    pub failed: u64,
+    /// Bytes of the repackaged segments held (beside their sources).
+    pub held_bytes: u64,
+}
+
+/// A channel's published media: its status and, per endpoint type, the output pulls read.
+#[derive(Debug)]
+pub struct Published {
+    /// [`Media::version`] it was built at.
+    pub version: u64,
+    /// Live state for `channel show` and `/metrics`.
+    pub status: MediaStatus,
+    /// Present while the channel repackages for `cmaf` endpoints.
+    pub repackaging: Option<RepackageStats>,
+    outputs: [Option<Arc<dyn MediaOutput>>; EndpointType::ALL.len()],
+}
+
+impl Published {
+    /// A view with no output yet.
+    pub fn new(version: u64, status: MediaStatus) -> Published {
+        Published {
+            version,
+            status,
+            repackaging: None,
+            outputs: Default::default(),
+        }
+    }
+
+    /// The same view with `output` serving endpoints of type `kind`.
+    pub fn with_output(mut self, kind: EndpointType, output: Arc<dyn MediaOutput>) -> Published {
+        self.outputs[kind.index()] = Some(output);
+        self
+    }
+
+    /// What endpoints of type `kind` serve: `None` when this channel's media has no such
+    /// output (yet).
+    pub fn output(&self, kind: EndpointType) -> Option<&dyn MediaOutput> {
+        self.outputs[kind.index()].as_deref()
+    }
+}
