@@ -42,6 +42,23 @@ pub enum ReadError {
     Shutdown,
 }
 
+/// What answering one request came to: the status sent (metrics, access log) and whether the
+/// connection stays open for the next request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// The status of the answer.
+    pub status: Status,
+    /// The connection stays open.
+    pub keep_alive: bool,
+}
+
+impl Outcome {
+    /// An answer with `status`; the connection stays open when `keep_alive`.
+    pub fn new(status: Status, keep_alive: bool) -> Outcome {
+        Outcome { status, keep_alive }
+    }
+}
+
 /// A connection with its read buffer.
 pub struct Conn {
     stream: TcpStream,
@@ -51,8 +68,6 @@ pub struct Conn {
     pub peer: SocketAddr,
     /// Time a response may take to be written, plus one second per [`SEND_BYTES_PER_SEC`].
     pub send_timeout: Duration,
-    /// Status of the last response head written (metrics, access log); 0 before any.
-    pub last_status: u16,
     /// Bytes written on this connection so far.
     pub sent: u64,
 }
@@ -74,7 +89,6 @@ impl Conn {
             rbuf: BytesMut::with_capacity(IDLE_READ),
             peer,
             send_timeout: Duration::from_secs(60),
-            last_status: 0,
             sent: 0,
         }
     }
@@ -154,13 +168,13 @@ impl Conn {
     }
 
     /// Reads the next request head. `Ok(None)`: the connection ended quietly (peer closed
-    /// while idle, idle timeout, shutdown); an error was already answered when `Err`.
+    /// while idle, idle timeout, shutdown); `Err(status)`: an error was answered with `status`.
     pub async fn next_head(
         &mut self,
         shared: &Shared,
         limits: &Limits,
         idle_reads: &CancelHandle,
-    ) -> Result<Option<RequestHead>, ()> {
+    ) -> Result<Option<RequestHead>, Status> {
         let cfg = &shared.config.limits;
         let mut started: Option<monoio::time::Instant> = None;
         loop {
@@ -169,8 +183,7 @@ impl Conn {
                 Ok(None) => {}
                 Err(e) => {
                     let answer = Box::pin(self.send_error(&e, false, false));
-                    answer.await;
-                    return Err(());
+                    return Err(answer.await.status);
                 }
             }
             // Idle only until the first byte: empty lines before a request line are consumed by
@@ -201,8 +214,7 @@ impl Conn {
                         "request head not received in time",
                     );
                     let answer = Box::pin(self.send_error(&e, false, false));
-                    answer.await;
-                    return Err(());
+                    return Err(answer.await.status);
                 }
                 Err(_) => return Ok(None),
             }
@@ -305,9 +317,28 @@ impl Conn {
         false
     }
 
-    /// Writes raw bytes.
+    /// Sends a complete answer (`head`, its body in it if any) with `status`; the connection
+    /// stays open when the write succeeded and `keep_alive`.
+    pub async fn answer(&mut self, status: Status, head: Vec<u8>, keep_alive: bool) -> Outcome {
+        let written = self.write(head).await;
+        Outcome::new(status, written && keep_alive)
+    }
+
+    /// [`Conn::answer`] with a shared body sent after the head in one `writev`.
+    pub async fn answer_with_body(
+        &mut self,
+        status: Status,
+        head: Vec<u8>,
+        body: Bytes,
+        keep_alive: bool,
+    ) -> Outcome {
+        let written = self.write_with_body(head, body).await;
+        Outcome::new(status, written && keep_alive)
+    }
+
+    /// Writes raw bytes; whether they all went out in time.
     pub async fn write(&mut self, bytes: Vec<u8>) -> bool {
-        self.note(&bytes, 0);
+        self.count(bytes.len());
         let limit = self.send_limit(bytes.len());
         match monoio::time::timeout(limit, self.stream.write_all(bytes)).await {
             Ok((res, _)) => res.is_ok(),
@@ -320,7 +351,7 @@ impl Conn {
         if body.is_empty() {
             return self.write(head).await;
         }
-        self.note(&head, body.len());
+        self.count(head.len().saturating_add(body.len()));
         let limit = self.send_limit(head.len().saturating_add(body.len()));
         let write = self.stream.write_vectored_all(HeadBody::new(head, body));
         match monoio::time::timeout(limit, write).await {
@@ -329,21 +360,19 @@ impl Conn {
         }
     }
 
-    /// Remembers the status of a response head (`HTTP/1.1 NNN …`) and counts what goes out.
+    /// Counts what goes out (access log, metrics).
     #[inline]
-    fn note(&mut self, head: &[u8], body_len: usize) {
-        if let Some([a, b, c]) = head.get(9..12) {
-            let d = |x: u8| u16::from(x.wrapping_sub(b'0'));
-            self.last_status = d(*a) * 100 + d(*b) * 10 + d(*c);
-        }
-        self.sent = self
-            .sent
-            .wrapping_add(head.len() as u64)
-            .wrapping_add(body_len as u64);
+    fn count(&mut self, len: usize) {
+        self.sent = self.sent.wrapping_add(len as u64);
     }
 
     /// Answers an error with a text body.
-    pub async fn send_error(&mut self, err: &HttpError, keep_alive: bool, head_only: bool) -> bool {
+    pub async fn send_error(
+        &mut self,
+        err: &HttpError,
+        keep_alive: bool,
+        head_only: bool,
+    ) -> Outcome {
         self.send_error_with(err, &[], keep_alive, head_only).await
     }
 
@@ -354,7 +383,7 @@ impl Conn {
         extra: &[(&str, &[u8])],
         keep_alive: bool,
         head_only: bool,
-    ) -> bool {
+    ) -> Outcome {
         if matches!(
             err.status,
             Status::REQUEST_TIMEOUT
@@ -368,7 +397,7 @@ impl Conn {
             );
         }
         let bytes = error_response(err, extra, keep_alive, head_only);
-        self.write(bytes).await && keep_alive
+        self.answer(err.status, bytes, keep_alive).await
     }
 }
 

@@ -13,7 +13,7 @@ use streampack_core::http::{
 use streampack_core::id::Id;
 use streampack_core::media::IngestError;
 
-use crate::conn::Conn;
+use crate::conn::{Conn, Outcome};
 use crate::context::Shared;
 use crate::metrics;
 use crate::shard::{IngestDone, IngestOp, ShardMsg};
@@ -41,21 +41,21 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
     let started = Instant::now();
     let log = shared.log_begin(&head);
     let sent = conn.sent;
-    conn.last_status = 0;
     let mut tag = None;
-    let keep = serve_request(conn, head, shared, &mut tag).await;
+    let outcome = serve_request(conn, head, shared, &mut tag).await;
+    let status = outcome.status.code();
     // The channel's counters are looked up only for an error (the only case counted per input).
     let channel_metrics = tag
-        .filter(|_| conn.last_status >= 400)
+        .filter(|_| status >= 400)
         .and_then(|(id, _)| shared.registry.load().channels.get(&id).cloned());
     metrics::ingest_done(
         &shared.metrics,
         tag.map(|(_, role)| (role, channel_metrics.as_ref().map(|e| &e.metrics))),
-        conn.last_status,
+        status,
     );
     let bytes = conn.sent.wrapping_sub(sent);
-    shared.log_end(log, conn.peer, conn.last_status, bytes, started);
-    keep
+    shared.log_end(log, conn.peer, status, bytes, started);
+    outcome.keep_alive
 }
 
 async fn serve_request(
@@ -63,7 +63,7 @@ async fn serve_request(
     head: RequestHead,
     shared: &Arc<Shared>,
     tag: &mut Option<(Id, InputRole)>,
-) -> bool {
+) -> Outcome {
     let keep = head.keep_alive;
     // `WWW-Authenticate` values when the answer is 401.
     let mut challenge_values: Vec<String> = Vec::new();
@@ -209,7 +209,7 @@ async fn serve_request(
             let mut out = Vec::with_capacity(128);
             let len = (status != Status::NO_CONTENT).then_some(0);
             write_head(&mut out, status, &[], len, keep);
-            conn.write(out).await && keep
+            conn.answer(status, out, keep).await
         }
         Err((e, keep_open)) => {
             let extra: Vec<(&str, &[u8])> = if e.status == Status::METHOD_NOT_ALLOWED {

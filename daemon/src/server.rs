@@ -407,9 +407,9 @@ async fn serve(
         let head = match conn.next_head(&shared, &limits, &idle_reads).await {
             Ok(Some(h)) => h,
             Ok(None) => return,
-            Err(()) => {
+            Err(status) => {
                 // Answered already (malformed head, too large, too slow).
-                shared.metrics.unrouted(role.listener(), conn.last_status);
+                shared.metrics.unrouted(role.listener(), status.code());
                 let linger = Box::pin(conn.linger());
                 return linger.await;
             }

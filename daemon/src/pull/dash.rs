@@ -5,14 +5,14 @@ use streampack_core::dash::mpd::{format_datetime, UTC_TIMING_PATH};
 use streampack_core::http::{write_head, RequestHead, Status};
 
 use crate::clock;
-use crate::conn::Conn;
+use crate::conn::{Conn, Outcome};
 
 /// Path of the clock (the value of the MPDs' `UTCTiming`, `urn:mpeg:dash:utc:http-iso:2014`).
 pub const TIME_PATH: &[u8] = UTC_TIMING_PATH.as_bytes();
 
 /// Answers `GET|HEAD /time` with the current UTC time, ISO 8601 with milliseconds.
 /// Never cached: a clock read through a cache is wrong by the cache's age.
-pub async fn serve_time(conn: &mut Conn, head: &RequestHead, head_only: bool) -> bool {
+pub async fn serve_time(conn: &mut Conn, head: &RequestHead, head_only: bool) -> Outcome {
     let keep = head.keep_alive;
     let body = format_datetime(clock::now().unix_ms);
     let mut out = Vec::with_capacity(256);
@@ -30,7 +30,7 @@ pub async fn serve_time(conn: &mut Conn, head: &RequestHead, head_only: bool) ->
     if !head_only {
         out.extend_from_slice(body.as_bytes());
     }
-    conn.write(out).await && keep
+    conn.answer(Status::OK, out, keep).await
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use streampack_core::media::{Lookup, Unavailable};
 pub mod content;
 pub mod dash;
 
-use crate::conn::Conn;
+use crate::conn::{Conn, Outcome};
 use crate::context::Shared;
 use crate::metrics::{self, EndpointMetrics, ObjectType};
 use crate::registry::Registry;
@@ -32,13 +32,13 @@ pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) ->
     let log = shared.log_begin(&head);
     let reg = shared.registry.load();
     let sent = conn.sent;
-    conn.last_status = 0;
     let mut tag = None;
-    let keep = serve_request(conn, head, shared, &reg, &mut tag).await;
+    let outcome = serve_request(conn, head, shared, &reg, &mut tag).await;
     let bytes = conn.sent.wrapping_sub(sent);
-    metrics::pull_done(&shared.metrics, tag, conn.last_status, bytes, started);
-    shared.log_end(log, conn.peer, conn.last_status, bytes, started);
-    keep
+    let status = outcome.status.code();
+    metrics::pull_done(&shared.metrics, tag, status, bytes, started);
+    shared.log_end(log, conn.peer, status, bytes, started);
+    outcome.keep_alive
 }
 
 async fn serve_request<'r>(
@@ -47,7 +47,7 @@ async fn serve_request<'r>(
     shared: &Arc<Shared>,
     reg: &'r Registry,
     tag: &mut Option<(&'r EndpointMetrics, ObjectType)>,
-) -> bool {
+) -> Outcome {
     let keep = head.keep_alive;
     let head_only = head.method == Method::Head;
     match head.method {
@@ -80,7 +80,7 @@ async fn serve_request<'r>(
         if !head_only {
             out.extend_from_slice(b"ok\n");
         }
-        return conn.write(out).await && keep;
+        return conn.answer(Status::OK, out, keep).await;
     }
     if head.path() == dash::TIME_PATH {
         return dash::serve_time(conn, &head, head_only).await;
@@ -180,9 +180,9 @@ async fn serve_request<'r>(
     match answer.body.filter(|r| !head_only && !r.is_empty()) {
         Some(range) => {
             let part = slice(body, range);
-            conn.write_with_body(out, part).await && keep
+            conn.answer_with_body(answer.status, out, part, keep).await
         }
-        None => conn.write(out).await && keep,
+        None => conn.answer(answer.status, out, keep).await,
     }
 }
 
@@ -225,7 +225,7 @@ fn access_denied(
 
 /// Answers an error with the CORS and caching headers of pull errors (and `Retry-After` on a
 /// 503).
-async fn send_error(conn: &mut Conn, e: &HttpError, keep_alive: bool, head_only: bool) -> bool {
+async fn send_error(conn: &mut Conn, e: &HttpError, keep_alive: bool, head_only: bool) -> Outcome {
     send_error_with(conn, e, &[], keep_alive, head_only).await
 }
 
@@ -236,12 +236,12 @@ async fn send_error_with(
     extra: &[(&str, &[u8])],
     keep_alive: bool,
     head_only: bool,
-) -> bool {
+) -> Outcome {
     let hdrs = error_headers(e.status, extra);
     conn.send_error_with(e, &hdrs, keep_alive, head_only).await
 }
 
-async fn preflight(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> bool {
+async fn preflight(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> Outcome {
     if let Err(e) = conn.discard_body(head.body, shared).await {
         return send_error(conn, &e, false, false).await;
     }
@@ -251,7 +251,7 @@ async fn preflight(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> bool
         head.header("access-control-request-headers"),
         head.keep_alive,
     );
-    conn.write(out).await && head.keep_alive
+    conn.answer(Status::NO_CONTENT, out, head.keep_alive).await
 }
 
 /// Runs `f` with the `Date` value (now) and the `Last-Modified` value of `unix_ms`, borrowed
