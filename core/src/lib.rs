@@ -35,7 +35,6 @@ pub mod fmp4;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod golden;
 pub mod hls;
 pub mod http;

@@ -183,7 +183,6 @@ impl CmafSnapshot {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use bytes::Bytes;

@@ -399,6 +399,5 @@ fn build(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #[path = "packager_tests.rs"]
 mod tests;

@@ -13,5 +13,4 @@ pub mod template;
 pub use media::{first_number, DashMedia, DashSnapshot};
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod golden;

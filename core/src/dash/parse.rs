@@ -436,6 +436,5 @@ fn parse_representation(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #[path = "parse_tests.rs"]
 mod tests;

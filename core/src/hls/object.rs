@@ -67,7 +67,6 @@ pub fn classify(path: &str) -> Result<ObjectKind, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -430,6 +430,5 @@ pub fn resolve_uri(base: &str, uri: &str) -> Result<String, ParseError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #[path = "parse_tests.rs"]
 mod tests;

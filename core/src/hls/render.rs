@@ -178,7 +178,6 @@ fn write_variant(s: &mut String, v: &VariantIn) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -218,7 +218,6 @@ pub fn write_preflight(out: &mut Vec<u8>, request_headers: Option<&[u8]>, keep_a
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

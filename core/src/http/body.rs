@@ -311,7 +311,6 @@ fn misuse(what: &'static str) -> HttpError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -150,7 +150,6 @@ fn skip_list_separators(s: &[u8]) -> &[u8] {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use RangeOutcome::{Full, Partial, Unsatisfiable};

@@ -155,7 +155,6 @@ fn not_found(reason: &'static str) -> HttpError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -450,7 +450,6 @@ fn same_moment(a: &Delivery, b: &Delivery) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -193,7 +193,6 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use bytes::Bytes;
