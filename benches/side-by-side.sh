@@ -4,11 +4,13 @@
 #   benches/side-by-side.sh                 # defaults: server on CPU 0, load generator on CPU 1
 #   DUR=10 PLAYERS=500 benches/side-by-side.sh
 #
-# Builds release binaries, makes ~1 MiB TS segments with ffmpeg (once), starts streampackd
-# (--cores $CORES) and nginx (same worker count, sendfile, open_file_cache, access_log off,
-# WebDAV PUT) pinned to the same CPUs, and measures with the load generator pinned to the
-# other CPUs:
-#   playlist GET (wrk), 1 MiB segment GET (h2load --h1, and streampack-load hammer),
+# Builds release binaries, makes TS segments with ffmpeg (once: ~1 MiB at 720p 4 Mbit/s, and
+# ~233 KB at 360p 800 kbit/s, what most live channels carry), starts streampackd (--cores
+# $CORES) and nginx (same worker count, sendfile, open_file_cache, access_log off, WebDAV PUT)
+# pinned to the same CPUs, and measures with the load generator pinned to the other CPUs:
+#   playlist GET (wrk), 233 KB and 1 MiB segment GETs (h2load --h1), each as req/s and as the
+#   server's CPU time per request (utime+stime of the server processes only, /proc/PID/stat),
+#   the median of $ROUNDS alternated rounds; streampack-load hammer (segment req/s, playlist p99),
 #   ingest (streampack-load encoders: PUT to streampack vs WebDAV PUT to nginx),
 #   segment visibility (one real-time encoder, 0.25 s segments: last byte -> served playlist),
 #   live players (streampack-load players on a live stream fed in real time),
@@ -22,7 +24,7 @@ SERVER_CPUS="${SERVER_CPUS:-0}"     # taskset list for both servers
 LOAD_CPUS="${LOAD_CPUS:-1}"         # taskset list for every load generator
 LOAD_THREADS="${LOAD_THREADS:-1}"
 DUR="${DUR:-10}"                    # seconds per GET / ingest measurement
-ROUNDS="${ROUNDS:-2}"               # GET rounds, nginx and streampack alternated; best of them kept
+ROUNDS="${ROUNDS:-3}"               # GET rounds, nginx and streampack alternated; medians reported
 PLAYERS="${PLAYERS:-500}"
 PLAYERS_DUR="${PLAYERS_DUR:-20}"
 VIS_DUR="${VIS_DUR:-30}"            # seconds of the visibility run (4 segments a second)
@@ -31,6 +33,7 @@ MEM_CHANNELS="${MEM_CHANNELS:-100}"
 MEM_SEGMENTS="${MEM_SEGMENTS:-10}"
 IDLE_CHANNELS="${IDLE_CHANNELS:-1000}"
 OUT="${OUT:-$ROOT/benches/results/latest.md}"
+UPDATE_README="${UPDATE_README:-0}" # 1: the table also replaces README.md's benchmark table
 SP_PULL=18480 SP_INGEST=18481 NGX_PORT=18490
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -68,6 +71,16 @@ if [ ! -f "$MEDIA/seg_00005.ts" ]; then
         -hls_segment_filename "$MEDIA/seg_%05d.ts" "$MEDIA/main.m3u8"
 fi
 SEGS=("$MEDIA"/seg_0000[0-5].ts)
+if [ ! -f "$MEDIA/small_00005.ts" ]; then
+    log "making ~233 KB segments with ffmpeg (once, in $MEDIA)"
+    # 360p at 800 kbit/s CBR: 2 s segments of ~233 KB.
+    ffmpeg -nostdin -loglevel error -f lavfi -i testsrc2=size=640x360:rate=25 \
+        -f lavfi -i sine=frequency=440:sample_rate=48000 -t 12 -c:v libx264 -preset ultrafast \
+        -g 50 -keyint_min 50 -sc_threshold 0 -b:v 800k -maxrate 800k -bufsize 400k \
+        -x264-params nal-hrd=cbr -c:a aac -b:a 64k -f hls -hls_time 2 -hls_list_size 0 \
+        -hls_segment_filename "$MEDIA/small_%05d.ts" "$MEDIA/small.m3u8"
+fi
+SMALL=("$MEDIA"/small_0000[0-5].ts)
 
 WORK="$(mktemp -d /tmp/streampack-bench.XXXXXX)"
 PIDS=()
@@ -180,48 +193,100 @@ EOF
     return 1
 }
 
-# setup_static: pushes the 6 segments into a streampack channel and mirrors what streampack
-# serves (its playlist and segments, same paths) into nginx's root. Sets PL_PATH and SEG_PATH.
-setup_static() {
+# mirror NAME SEGMENT_FILES...: pushes the segments into a new streampack channel and mirrors
+# what streampack serves (its playlist and segments, same paths, fetched from it) into nginx's
+# root. Prints "PLAYLIST_PATH SEGMENT_PATH", the segment being the third one pushed.
+mirror() {
+    local name="$1"; shift
     local t
-    t="$(new_channel static)"
-    echo "$t" >"$WORK/static.targets"
-    L encoders --targets "$WORK/static.targets" --segments "${SEGS[@]}" --count 6 >/dev/null
+    t="$(new_channel "$name")"
+    echo "$t" >"$WORK/$name.targets"
+    L encoders --targets "$WORK/$name.targets" --segments "$@" --count 6 >/dev/null
     local ep="${t#* }"
-    PL_PATH="/${ep#http://*/}"
-    local dir="${PL_PATH%/*}"
+    local pl="/${ep#http://*/}"
+    local dir="${pl%/*}"
     local body
-    body="$(curl -sf "http://127.0.0.1:$SP_PULL$PL_PATH")"
+    body="$(curl -sf "http://127.0.0.1:$SP_PULL$pl")"
     mkdir -p "$NGX_HOME/root$dir"
-    printf '%s\n' "$body" >"$NGX_HOME/root$PL_PATH"
+    printf '%s\n' "$body" >"$NGX_HOME/root$pl"
     local seg
     for seg in $(printf '%s\n' "$body" | grep -v '^#'); do
         mkdir -p "$(dirname "$NGX_HOME/root$dir/$seg")"
         curl -sf -o "$NGX_HOME/root$dir/$seg" "http://127.0.0.1:$SP_PULL$dir/$seg"
     done
-    # The third segment (~1 MiB) is the one fetched.
-    SEG_PATH="$dir/$(printf '%s\n' "$body" | grep -v '^#' | sed -n 3p)"
-    cmp -s "$NGX_HOME/root$SEG_PATH" "${SEGS[2]}" || { echo "mirrored segment differs" >&2; return 1; }
+    local third="$dir/$(printf '%s\n' "$body" | grep -v '^#' | sed -n 3p)"
+    cmp -s "$NGX_HOME/root$pl" <(curl -sf "http://127.0.0.1:$SP_PULL$pl") ||
+        { echo "mirrored playlist differs" >&2; return 1; }
+    cmp -s "$NGX_HOME/root$third" "$3" || { echo "mirrored segment differs" >&2; return 1; }
+    echo "$pl $third"
 }
 
-wrk_rps() { taskset -c "$LOAD_CPUS" wrk -t"$LOAD_THREADS" -c64 -d"${DUR}s" "$1" | awk '/^Requests\/sec:/ { print $2 }'; }
-h2load_rps() {
-    taskset -c "$LOAD_CPUS" h2load --h1 -c16 -t"$LOAD_THREADS" -D "$DUR" "$1" 2>/dev/null |
-        awk '/^finished in/ { gsub(",", ""); print $4 }'
+# setup_static: the 1 MiB and the 233 KB channels, mirrored. Sets PL_PATH, SEG_PATH, SMALL_PATH.
+setup_static() {
+    local big small
+    big="$(mirror static "${SEGS[@]}")"
+    small="$(mirror small "${SMALL[@]}")"
+    PL_PATH="${big% *}" SEG_PATH="${big#* }" SMALL_PATH="${small#* }"
+}
+
+# cpu_ticks PID...: utime + stime of these processes (all their threads), in clock ticks.
+cpu_ticks() {
+    local t=0 p
+    for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+    echo "$t"
+}
+CLK_TCK="$(getconf CLK_TCK)"
+# server_pids KIND: the processes serving (streampackd; nginx's master and workers).
+server_pids() {
+    if [ "$1" = ngx ]; then echo "$NGX_PID" $(pgrep -P "$NGX_PID"); else echo "$SP_PID"; fi
+}
+# get_load KIND TOOL URL: runs wrk (-c64) or h2load (--h1 -c16) for DUR seconds; prints
+# "REQ_PER_S CPU_US_PER_REQUEST", the CPU being the server's only.
+get_load() {
+    local pids t0 t1 out rps n
+    pids="$(server_pids "$1")"
+    # shellcheck disable=SC2086
+    t0="$(cpu_ticks $pids)"
+    if [ "$2" = wrk ]; then
+        out="$(taskset -c "$LOAD_CPUS" wrk -t"$LOAD_THREADS" -c64 -d"${DUR}s" "$3")"
+        rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
+        n="$(awk '/ requests in / { print $1 }' <<<"$out")"
+    else
+        out="$(taskset -c "$LOAD_CPUS" h2load --h1 -c16 -t"$LOAD_THREADS" -D "$DUR" "$3" 2>/dev/null)"
+        rps="$(awk '/^finished in/ { gsub(",", ""); print $4 }' <<<"$out")"
+        n="$(awk '/^requests:/ { print $8 }' <<<"$out")"
+    fi
+    # shellcheck disable=SC2086
+    t1="$(cpu_ticks $pids)"
+    awk -v r="$rps" -v n="$n" -v d="$((t1 - t0))" -v hz="$CLK_TCK" \
+        'BEGIN { printf "%s %.2f\n", r, (n > 0) ? d * 1e6 / hz / n : 0 }'
 }
 
 declare -A R
-# keep KEY VALUE [min]: the best value seen over the rounds (other people's load on a shared
-# machine only ever slows a measurement down, so the best round is the least disturbed one).
+declare -A S
+# sample KEY VALUE: one round's value; the table reports the median of a key's samples.
+sample() { S[$1]="${S[$1]:-} $2"; }
+median() {
+    tr ' ' '\n' <<<"${S[$1]:-}" | grep -v '^$' | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# keep KEY VALUE [min]: the best value seen (the streampack-load rows, measured once a round).
 keep() {
     local old="${R[$1]:-}"
     if [ -z "$old" ] || awk -v n="$2" -v o="$old" -v m="${3:-max}" 'BEGIN { exit !((m == "max") ? n > o : n < o) }'; then
         R[$1]="$2"
     fi
 }
-measure_gets() { # PREFIX BASE_URL
-    keep "$1.playlist" "$(wrk_rps "$2$PL_PATH")"
-    keep "$1.segment_h2load" "$(h2load_rps "$2$SEG_PATH")"
+measure_gets() { # KIND BASE_URL
+    local r
+    r="$(get_load "$1" wrk "$2$PL_PATH")"
+    sample "$1.playlist" "${r% *}"; sample "$1.playlist_cpu" "${r#* }"
+    r="$(get_load "$1" h2load "$2$SMALL_PATH")"
+    sample "$1.small" "${r% *}"; sample "$1.small_cpu" "${r#* }"
+    r="$(get_load "$1" h2load "$2$SEG_PATH")"
+    sample "$1.segment_h2load" "${r% *}"; sample "$1.segment_cpu" "${r#* }"
+}
+measure_hammer() { # KIND BASE_URL
     local out
     out="$(L hammer -c16 -d "$DUR" "$2$SEG_PATH")"
     keep "$1.segment_load" "$(kv req_per_s <<<"$out")"
@@ -233,15 +298,22 @@ log "GETs: nginx (a static copy of streampack's output), streampack io_uring, st
 # Every round measures all three one right after the other (nginx, io_uring, epoll, nginx), so a
 # change in other people's load between phases cannot land in one ratio only.
 start_nginx
-for _ in $(seq "$ROUNDS"); do
+for round in $(seq "$ROUNDS"); do
     start_sp uring
     setup_static
     measure_gets ngx "http://127.0.0.1:$NGX_PORT"
     measure_gets uring "http://127.0.0.1:$SP_PULL"
+    if [ "$round" = 1 ]; then
+        measure_hammer ngx "http://127.0.0.1:$NGX_PORT"
+        measure_hammer uring "http://127.0.0.1:$SP_PULL"
+    fi
     start_sp epoll
     setup_static
     measure_gets epoll "http://127.0.0.1:$SP_PULL"
     measure_gets ngx "http://127.0.0.1:$NGX_PORT"
+done
+for k in playlist playlist_cpu small small_cpu segment_h2load segment_cpu; do
+    for kind in ngx uring epoll; do R[$kind.$k]="$(median "$kind.$k")"; done
 done
 
 log "ingest: $ENCODERS encoders back to back, ${DUR}s"
@@ -328,10 +400,14 @@ mem_ratio="$(awk -v r="${R[mem.rss_kib]}" -v h="${R[mem.held]}" 'BEGIN { printf 
 {
     echo "| measurement | streampack | nginx | ratio (streampack / nginx) | target |"
     echo "| --- | ---: | ---: | ---: | --- |"
-    echo "| playlist GET, wrk -c64 (req/s) | ${R[uring.playlist]} | ${R[ngx.playlist]} | $(ratio "${R[uring.playlist]}" "${R[ngx.playlist]}") | ≥ 2 |"
-    echo "| 1 MiB segment GET, h2load --h1 -c16 (req/s) | ${R[uring.segment_h2load]} | ${R[ngx.segment_h2load]} | $(ratio "${R[uring.segment_h2load]}" "${R[ngx.segment_h2load]}") | ≥ 1.3 |"
-    echo "| 1 MiB segment GET, streampack-load -c16 (req/s) | ${R[uring.segment_load]} | ${R[ngx.segment_load]} | $(ratio "${R[uring.segment_load]}" "${R[ngx.segment_load]}") | ≥ 1.3 |"
-    echo "| playlist GET p99 latency, streampack-load -c64 | $(ms "${R[uring.playlist_p99]}") | $(ms "${R[ngx.playlist_p99]}") | $(ratio "${R[uring.playlist_p99]}" "${R[ngx.playlist_p99]}") | (lower is better) |"
+    echo "| playlist GET, wrk -c64 (req/s) | ${R[uring.playlist]} | ${R[ngx.playlist]} | $(ratio "${R[uring.playlist]}" "${R[ngx.playlist]}") | ≥ 1.2 |"
+    echo "| playlist GET: server CPU µs per request | ${R[uring.playlist_cpu]} | ${R[ngx.playlist_cpu]} | $(ratio "${R[uring.playlist_cpu]}" "${R[ngx.playlist_cpu]}") | ≤ 0.8 |"
+    echo "| 233 KB segment GET, h2load --h1 -c16 (req/s) | ${R[uring.small]} | ${R[ngx.small]} | $(ratio "${R[uring.small]}" "${R[ngx.small]}") | ≥ 1.0 |"
+    echo "| 233 KB segment GET: server CPU µs per request | ${R[uring.small_cpu]} | ${R[ngx.small_cpu]} | $(ratio "${R[uring.small_cpu]}" "${R[ngx.small_cpu]}") | ≤ 0.9 |"
+    echo "| 1 MiB segment GET, h2load --h1 -c16 (req/s) | ${R[uring.segment_h2load]} | ${R[ngx.segment_h2load]} | $(ratio "${R[uring.segment_h2load]}" "${R[ngx.segment_h2load]}") | ≥ 1.0 |"
+    echo "| 1 MiB segment GET: server CPU µs per request | ${R[uring.segment_cpu]} | ${R[ngx.segment_cpu]} | $(ratio "${R[uring.segment_cpu]}" "${R[ngx.segment_cpu]}") | ≤ 0.9 |"
+    echo "| 1 MiB segment GET, streampack-load -c16 (req/s, round 1) | ${R[uring.segment_load]} | ${R[ngx.segment_load]} | $(ratio "${R[uring.segment_load]}" "${R[ngx.segment_load]}") | ≥ 1.0 |"
+    echo "| playlist GET p99 latency, streampack-load -c64 (round 1) | $(ms "${R[uring.playlist_p99]}") | $(ms "${R[ngx.playlist_p99]}") | $(ratio "${R[uring.playlist_p99]}" "${R[ngx.playlist_p99]}") | (lower is better) |"
     echo "| ingest, $ENCODERS encoders back to back (MiB/s) | $(mib "${R[sp.ingest]}") | $(mib "${R[ngx.ingest]}") (WebDAV) | $(ratio "${R[sp.ingest]}" "${R[ngx.ingest]}") | ≥ 3 |"
     echo "| segment last byte → in served playlist, p99, one real-time encoder (${R[sp.vis_n]} segments) | $(ms "${R[sp.vis_p99]}") | $(ms "${R[ngx.vis_p99]}") | $(ratio "${R[sp.vis_p99]}" "${R[ngx.vis_p99]}") | ≤ 1 ms |"
     echo "| same, p50 | $(ms "${R[sp.vis_p50]}") | $(ms "${R[ngx.vis_p50]}") | $(ratio "${R[sp.vis_p50]}" "${R[ngx.vis_p50]}") | |"
@@ -343,18 +419,31 @@ mem_ratio="$(awk -v r="${R[mem.rss_kib]}" -v h="${R[mem.held]}" 'BEGIN { printf 
     echo "| streampack io driver | epoll | io_uring | epoll / io_uring |"
     echo "| --- | ---: | ---: | ---: |"
     echo "| playlist GET, wrk (req/s) | ${R[epoll.playlist]} | ${R[uring.playlist]} | $(ratio "${R[epoll.playlist]}" "${R[uring.playlist]}") |"
+    echo "| playlist GET: server CPU µs per request | ${R[epoll.playlist_cpu]} | ${R[uring.playlist_cpu]} | $(ratio "${R[epoll.playlist_cpu]}" "${R[uring.playlist_cpu]}") |"
+    echo "| 233 KB segment GET, h2load (req/s) | ${R[epoll.small]} | ${R[uring.small]} | $(ratio "${R[epoll.small]}" "${R[uring.small]}") |"
+    echo "| 233 KB segment GET: server CPU µs per request | ${R[epoll.small_cpu]} | ${R[uring.small_cpu]} | $(ratio "${R[epoll.small_cpu]}" "${R[uring.small_cpu]}") |"
     echo "| 1 MiB segment GET, h2load (req/s) | ${R[epoll.segment_h2load]} | ${R[uring.segment_h2load]} | $(ratio "${R[epoll.segment_h2load]}" "${R[uring.segment_h2load]}") |"
-    echo "| 1 MiB segment GET, streampack-load (req/s) | ${R[epoll.segment_load]} | ${R[uring.segment_load]} | $(ratio "${R[epoll.segment_load]}" "${R[uring.segment_load]}") |"
-    echo "| (nginx, for reference: playlist / segment h2load) | ${R[ngx.playlist]} | ${R[ngx.segment_h2load]} | epoll/nginx $(ratio "${R[epoll.playlist]}" "${R[ngx.playlist]}") / $(ratio "${R[epoll.segment_h2load]}" "${R[ngx.segment_h2load]}") |"
+    echo "| 1 MiB segment GET: server CPU µs per request | ${R[epoll.segment_cpu]} | ${R[uring.segment_cpu]} | $(ratio "${R[epoll.segment_cpu]}" "${R[uring.segment_cpu]}") |"
     echo
     echo "| memory | value | target |"
     echo "| --- | ---: | --- |"
     echo "| RSS / held media, $MEM_CHANNELS channels × $MEM_SEGMENTS segments | $((R[mem.rss_kib] / 1024)) MiB / $(mib "${R[mem.held]}") MiB = $mem_ratio | ≤ 1.1 |"
     echo "| RSS with $IDLE_CHANNELS idle channels (empty daemon: $((R[idle.rss0_kib] / 1024)) MiB) | $((R[idle.rss_kib] / 1024)) MiB | < 100 MiB |"
     echo
-    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs ($(uname -r)); servers on CPU $SERVER_CPUS ($CORES shard/worker), load generators on CPU $LOAD_CPUS; DUR=${DUR}s; GETs: best of $ROUNDS rounds, each measuring nginx, streampack io_uring, streampack epoll, nginx in turn (nginx best of $((2 * ROUNDS))); load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs ($(uname -r)); servers on CPU $SERVER_CPUS ($CORES shard/worker), load generators on CPU $LOAD_CPUS; DUR=${DUR}s; GETs (wrk, h2load): medians of $ROUNDS rounds, each measuring nginx, streampack io_uring, streampack epoll, nginx in turn (nginx: median of $((2 * ROUNDS))); CPU per request = the server's utime+stime over the run / requests completed; nginx serves byte-identical copies fetched from streampack; load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)."
 } >"$WORK/table.md"
 mkdir -p "$(dirname "$OUT")"
 cp "$WORK/table.md" "$OUT"
+if [ "$UPDATE_README" = 1 ]; then
+    # Between the markers in README.md's Benchmarks section.
+    python3 - "$ROOT/README.md" "$WORK/table.md" <<'PY'
+import sys
+readme, table = sys.argv[1], open(sys.argv[2]).read().rstrip("\n")
+text = open(readme).read()
+begin, end = "<!-- side-by-side table: begin -->", "<!-- side-by-side table: end -->"
+a, b = text.index(begin) + len(begin), text.index(end)
+open(readme, "w").write(text[:a] + "\n" + table + "\n" + text[b:])
+PY
+fi
 echo
 cat "$OUT"
