@@ -2,7 +2,7 @@
 //! to choose how streampack should send segments (see docs/performance.md).
 //!
 //! The segment lives in a memfd (what a zero-copy origin would store it in); a reader thread
-//! drains the socket on loopback. Each mechanism sends the whole segment again and again for
+//! on another CPU drains the socket on loopback. Each mechanism sends the whole segment again and again for
 //! `--secs`; the sender's own thread CPU time (`CLOCK_THREAD_CPUTIME_ID`) divided by the sends
 //! is printed, with the rate:
 //! - `write`: `write(2)` from an `mmap` of the memfd (what `writev` from `Bytes` does today);
@@ -12,7 +12,7 @@
 //!
 //! ```sh
 //! cargo build --release -p streampack-benches --bin zerocopy-probe
-//! taskset -c 0 target/release/zerocopy-probe --size 233001 --secs 3   # reader: any CPU
+//! target/release/zerocopy-probe --size 233001 --secs 3   # sender on CPU 0, reader on CPU 1
 //! ```
 #![allow(clippy::print_stdout)]
 
@@ -34,6 +34,24 @@ struct Args {
     /// Rounds of all mechanisms, alternated (the median is printed).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// CPU of the sending thread.
+    #[arg(long, default_value_t = 0)]
+    sender_cpu: usize,
+    /// CPU of the reading thread (another one than the sender's, as a remote client would be).
+    #[arg(long, default_value_t = 1)]
+    reader_cpu: usize,
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET writes inside it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            fail("sched_setaffinity");
+        }
+    }
 }
 
 fn fail(what: &str) -> ! {
@@ -167,7 +185,9 @@ fn send_once(mode: Mode, sock: RawFd, memfd: RawFd, map: *const u8, size: usize,
 fn measure(mode: Mode, args: &Args, memfd: RawFd, map: *const u8, pipe: [RawFd; 2]) -> (f64, f64) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|_| fail("bind"));
     let addr = listener.local_addr().unwrap_or_else(|_| fail("local_addr"));
+    let reader_cpu = args.reader_cpu;
     let reader = std::thread::spawn(move || {
+        pin(reader_cpu);
         let mut c = TcpStream::connect(addr).unwrap_or_else(|_| fail("connect"));
         let mut buf = vec![0u8; 1 << 20];
         while let Ok(n) = c.read(&mut buf) {
@@ -200,6 +220,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let args = Args::parse();
+    pin(args.sender_cpu);
     let (memfd, map) = segment(args.size);
     let mut pipe = [0; 2];
     // SAFETY: `pipe` has room for two fds.
