@@ -3,7 +3,7 @@
 //! in one `writev`, the body being the very `Bytes` every other reader shares (no copy).
 
 use bytes::{Bytes, BytesMut};
-use monoio::buf::{IoBufMut, IoVecBuf};
+use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent};
 use monoio::net::TcpStream;
 use std::net::SocketAddr;
@@ -15,6 +15,7 @@ use streampack_core::http::{
 };
 
 use crate::context::Shared;
+use crate::send_buf::{recycle_head, HeadBody};
 
 /// Bytes asked of the kernel per read while reading heads.
 const HEAD_READ: usize = 16 * 1024;
@@ -404,107 +405,6 @@ impl Conn {
         }
         let bytes = error_response(err, extra, keep_alive, head_only);
         self.answer(err.status, bytes, keep_alive).await
-    }
-}
-
-/// A response head plus a shared body, as one iovec array.
-struct HeadBody {
-    iov: Box<[libc::iovec; 2]>,
-    _head: Vec<u8>,
-    _body: Bytes,
-}
-
-impl HeadBody {
-    fn new(head: Vec<u8>, body: Bytes) -> HeadBody {
-        let mut iov = POOL
-            .with(|p| p.borrow_mut().iovecs.pop())
-            .unwrap_or_else(|| {
-                Box::new(
-                    [libc::iovec {
-                        iov_base: std::ptr::null_mut(),
-                        iov_len: 0,
-                    }; 2],
-                )
-            });
-        iov[0] = libc::iovec {
-            iov_base: head.as_ptr() as *mut libc::c_void,
-            iov_len: head.len(),
-        };
-        iov[1] = libc::iovec {
-            iov_base: body.as_ptr() as *mut libc::c_void,
-            iov_len: body.len(),
-        };
-        HeadBody {
-            iov,
-            _head: head,
-            _body: body,
-        }
-    }
-
-    /// Gives the head buffer and the iovec array back to the shard's pool (the body is
-    /// released: its last reference frees an expired segment).
-    fn recycle(self) {
-        let HeadBody { iov, _head, _body } = self;
-        recycle_head(_head);
-        POOL.with(|p| {
-            let mut p = p.borrow_mut();
-            if p.iovecs.len() < POOL_MAX {
-                p.iovecs.push(iov);
-            }
-        });
-    }
-}
-
-/// Response-head buffers and iovec arrays a shard reuses: an answer costs no allocation once
-/// the shard has served a few. Per shard (thread-local), so nothing is shared; bounded, so a
-/// burst of concurrent answers does not keep memory afterwards.
-#[derive(Default)]
-struct Pool {
-    heads: Vec<Vec<u8>>,
-    /// Boxed on purpose: a `HeadBody` takes the box, and the kernel reads the iovecs at the
-    /// box's address while the write is in flight, so that address must not move with the Vec.
-    #[allow(clippy::vec_box)]
-    iovecs: Vec<Box<[libc::iovec; 2]>>,
-}
-
-/// Buffers kept per kind and shard.
-const POOL_MAX: usize = 256;
-/// A head buffer that grew past this (a long error text) is freed rather than kept.
-const HEAD_KEEP_MAX: usize = 4096;
-
-thread_local! {
-    static POOL: std::cell::RefCell<Pool> = std::cell::RefCell::new(Pool::default());
-}
-
-/// An empty buffer for a response head, from the shard's pool when it has one.
-pub fn head_buf() -> Vec<u8> {
-    POOL.with(|p| p.borrow_mut().heads.pop())
-        .unwrap_or_else(|| Vec::with_capacity(512))
-}
-
-/// Returns a written head buffer to the shard's pool.
-fn recycle_head(mut buf: Vec<u8>) {
-    if buf.capacity() > HEAD_KEEP_MAX {
-        return;
-    }
-    buf.clear();
-    POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        if p.heads.len() < POOL_MAX {
-            p.heads.push(buf);
-        }
-    });
-}
-
-// SAFETY: the iovecs point into `_head`'s and `_body`'s heap buffers, which live (unmoved, as
-// Vec and Bytes never move their heap data) exactly as long as this value; the iovec array is
-// boxed so its address is stable too.
-unsafe impl IoVecBuf for HeadBody {
-    fn read_iovec_ptr(&self) -> *const libc::iovec {
-        self.iov.as_ptr()
-    }
-    fn read_iovec_len(&self) -> usize {
-        2
     }
 }
 

@@ -206,7 +206,7 @@ async fn serve_request(
 
     match outcome {
         Ok(status) => {
-            let mut out = crate::conn::head_buf();
+            let mut out = crate::send_buf::head_buf();
             let len = (status != Status::NO_CONTENT).then_some(0);
             write_head(&mut out, status, &[], len, keep);
             conn.answer(status, out, keep).await

@@ -5,7 +5,8 @@
 //! - [`server`]: start-up (state, listeners, one monoio executor per core, admin thread,
 //!   readiness) and graceful shutdown; [`runtime`]: the io driver (io_uring or epoll) and the
 //!   `SO_REUSEPORT` listeners.
-//! - [`conn`]: one connection's reads and writes (head + shared body in one `writev`).
+//! - [`conn`]: one connection's reads and writes (head + shared body in one `writev`);
+//!   [`send_buf`]: the per-shard pool of head buffers and iovec arrays those writes use.
 //! - [`context`]: what every thread shares, built once by [`server`].
 //! - [`ingest`] / [`pull`]: the two request handlers (pull's DASH `/time` and its 503 in its
 //!   submodules); what a pull is answered with is decided by `streampack_core::http::answer`.
@@ -33,5 +34,6 @@ pub mod persist;
 pub mod pull;
 pub mod registry;
 pub mod runtime;
+pub mod send_buf;
 pub mod server;
 pub mod shard;

@@ -15,7 +15,7 @@ pub const TIME_PATH: &[u8] = UTC_TIMING_PATH.as_bytes();
 pub async fn serve_time(conn: &mut Conn, head: &RequestHead, head_only: bool) -> Outcome {
     let keep = head.keep_alive;
     let body = format_datetime(clock::now().unix_ms);
-    let mut out = crate::conn::head_buf();
+    let mut out = crate::send_buf::head_buf();
     write_head(
         &mut out,
         Status::OK,

@@ -66,7 +66,7 @@ async fn serve_request<'r>(
         return send_error(conn, &e, false, head_only).await;
     }
     if head.path() == b"/healthz" {
-        let mut out = crate::conn::head_buf();
+        let mut out = crate::send_buf::head_buf();
         write_head(
             &mut out,
             Status::OK,
@@ -172,7 +172,7 @@ async fn serve_request<'r>(
             return send_error(conn, &e, keep, head_only).await;
         }
     };
-    let mut out = crate::conn::head_buf();
+    let mut out = crate::send_buf::head_buf();
     let cond = Conditions::of(&head);
     let answer = with_http_dates(served.last_modified_unix_ms, |date, lm| {
         answer_object(&mut out, &cond, &served, date, lm, keep)
@@ -245,7 +245,7 @@ async fn preflight(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> Outc
     if let Err(e) = conn.discard_body(head.body, shared).await {
         return send_error(conn, &e, false, false).await;
     }
-    let mut out = crate::conn::head_buf();
+    let mut out = crate::send_buf::head_buf();
     write_preflight(
         &mut out,
         head.header("access-control-request-headers"),
