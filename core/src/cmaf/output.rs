@@ -191,6 +191,7 @@ mod tests {
     fn object(tag: &'static str) -> Arc<MediaObject> {
         Arc::new(MediaObject {
             body: Bytes::from_static(tag.as_bytes()),
+            backing: None,
             content_type: "video/mp4",
             etag: "\"x\"".into(),
             last_modified_unix_ms: 0,

@@ -200,6 +200,7 @@ impl CmafPackager {
                 let etags = &mut self.etags;
                 let init_k = st.inits[slot].k_for(info, || MediaObject {
                     body: info.init.clone(),
+                    backing: None,
                     content_type,
                     etag: etags.next(),
                     last_modified_unix_ms: unix_ms,
@@ -218,6 +219,7 @@ impl CmafPackager {
                     duration: frag.duration,
                     object: Arc::new(MediaObject {
                         body: frag.bytes.clone(),
+                        backing: None,
                         content_type,
                         etag: self.etags.next(),
                         last_modified_unix_ms: seg.object.last_modified_unix_ms,

@@ -23,7 +23,7 @@ pub(crate) mod versions;
 
 pub use by_protocol::for_channel;
 pub use failover::{FailoverPolicy, Health, MediaEvent, Revert, SwitchReason};
-pub use object::{InitEntry, Lookup, MediaObject, Rendered, SegmentEntry};
+pub use object::{Backing, Body, InitEntry, Lookup, MediaObject, Rendered, SegmentEntry};
 pub use status::{InputStatus, MediaStatus};
 
 use crate::channel::config::{EndpointType, InputRole};
@@ -105,14 +105,26 @@ pub trait Media: fmt::Debug {
     /// Applies edited channel settings; a smaller window applies at once.
     fn set_params(&mut self, params: MediaParams, now: Now);
 
-    /// Stores an object pushed to `<input url>/<path>`: manifests are parsed, segments stored.
+    /// Stores an object pushed to `<input url>/<path>`: manifests are parsed, segments stored
+    /// with their [`Backing`], which every output serving them as pushed carries along.
+    fn put_body(
+        &mut self,
+        input: InputRole,
+        path: &str,
+        body: Body,
+        now: Now,
+    ) -> Result<PutOutcome, IngestError>;
+
+    /// [`Media::put_body`] with bytes that have no backing of their own.
     fn put(
         &mut self,
         input: InputRole,
         path: &str,
         body: Bytes,
         now: Now,
-    ) -> Result<PutOutcome, IngestError>;
+    ) -> Result<PutOutcome, IngestError> {
+        self.put_body(input, path, body.into(), now)
+    }
 
     /// Encoder DELETE; whether the object existed. The output never loses a segment from the
     /// middle of its window because of it.

@@ -2,7 +2,32 @@
 //! what a pull path resolves to.
 
 use bytes::Bytes;
+use std::any::Any;
 use std::sync::Arc;
+
+/// The memory a pushed body's bytes live in, opaque to the core: the caller hands it in with
+/// the body ([`super::Media::put_body`]) and finds it again on the [`MediaObject`] it serves,
+/// to send those bytes without copying them (the daemon keeps segments in page-backed memory
+/// the kernel can splice from).
+pub type Backing = Arc<dyn Any + Send + Sync>;
+
+/// A pushed object: its bytes and, when the caller gave one, their [`Backing`].
+#[derive(Debug, Clone, Default)]
+pub struct Body {
+    /// The bytes as pushed.
+    pub bytes: Bytes,
+    /// What holds them, for the caller's own use.
+    pub backing: Option<Backing>,
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Body {
+        Body {
+            bytes,
+            backing: None,
+        }
+    }
+}
 
 /// A rendered manifest (playlist or MPD).
 #[derive(Debug, Clone)]
@@ -20,6 +45,9 @@ pub struct Rendered {
 pub struct MediaObject {
     /// The bytes the encoder pushed (shared, never copied).
     pub body: Bytes,
+    /// The memory `body` lives in, when it was pushed with one; `None` for what the core
+    /// produced itself (repackaged segments).
+    pub backing: Option<Backing>,
     /// `Content-Type` from the extension.
     pub content_type: &'static str,
     /// Quoted strong `ETag`.

@@ -50,12 +50,12 @@ use crate::dash::parse::parse_mpd;
 use crate::media::failover::{self, InputReadiness, Tracker};
 use crate::media::object::EtagGen;
 use crate::media::versions::Versions;
+use crate::media::Body;
 use crate::media::{
     Health, IngestError, Media, MediaEvent, MediaParams, MediaStatus, Published, PutOutcome,
     Rendered, StartAt, OVERLONG_TOLERANCE_MS,
 };
 use crate::time::Now;
-use bytes::Bytes;
 use output::Output;
 use period::{ticks_to_ms_ceil, PublishCtx};
 use std::sync::Arc;
@@ -308,11 +308,11 @@ impl Media for DashMedia {
     }
 
     /// Stores an object pushed to `<input url>/<path>`: MPDs are parsed, segments stored.
-    fn put(
+    fn put_body(
         &mut self,
         input: InputRole,
         path: &str,
-        body: Bytes,
+        body: Body,
         now: Now,
     ) -> Result<PutOutcome, IngestError> {
         self.last_now = now;
@@ -325,7 +325,7 @@ impl Media for DashMedia {
         let is_mpd = ext.as_deref() == Some("mpd");
         match ext.as_deref() {
             Some("mpd") => {
-                let mpd = parse_mpd(path, &body)
+                let mpd = parse_mpd(path, &body.bytes)
                     .map_err(|why| IngestError::BadPlaylist(format!("{path}: {why}")))?;
                 if store.put_mpd(mpd, now.mono_ms) {
                     self.tracker.restarted(input);

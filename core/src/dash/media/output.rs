@@ -306,9 +306,10 @@ impl Output {
             }
             for (rep, r) in set.reps.iter().zip(&a.representations) {
                 let same_init = match (&rep.init, &r.init) {
-                    (Some((_, o)), Some(path)) => {
-                        store.objects.get(path).is_some_and(|x| x.body == o.body)
-                    }
+                    (Some((_, o)), Some(path)) => store
+                        .objects
+                        .get(path)
+                        .is_some_and(|x| x.body.bytes == o.body),
                     (None, None) => true,
                     _ => false,
                 };

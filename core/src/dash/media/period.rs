@@ -7,9 +7,9 @@ use crate::channel::config::InputRole;
 use crate::dash::mpd::ContentType;
 use crate::dash::parse::{AdaptationSetIn, PeriodIn, RepresentationIn, SegmentIn, SegmentsIn};
 use crate::media::object::{EtagGen, MediaObject};
+use crate::media::Body;
 use crate::media::OVERLONG_TOLERANCE_MS;
 use crate::time::Now;
-use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -271,13 +271,13 @@ pub(crate) fn advance_rep(
             None => None,
         };
         match (&rep.init, init) {
-            (Some((_, have)), Some(new)) if have.body != new.body => {
+            (Some((_, have)), Some(new)) if have.body != new.body.bytes => {
                 return Step::InitChanged;
             }
             (None, Some(new)) => {
                 let k = init_k.entry(rep.name.clone()).or_insert(0);
                 *k = k.saturating_add(1);
-                let object = media_object(new.body.clone(), content_type, ctx);
+                let object = media_object(&new.body, content_type, ctx);
                 rep.init = Some((*k, object));
             }
             _ => {}
@@ -292,7 +292,7 @@ pub(crate) fn advance_rep(
             ));
             continue;
         }
-        let object = media_object(obj.body.clone(), content_type, ctx);
+        let object = media_object(&obj.body, content_type, ctx);
         rep.segments.push_back(OutSeg {
             number: rep.next_number,
             t: s.t,
@@ -309,12 +309,13 @@ pub(crate) fn advance_rep(
 }
 
 fn media_object(
-    body: Bytes,
+    body: &Body,
     content_type: &'static str,
     ctx: &mut PublishCtx<'_>,
 ) -> Arc<MediaObject> {
     Arc::new(MediaObject {
-        body,
+        body: body.bytes.clone(),
+        backing: body.backing.clone(),
         content_type,
         etag: ctx.etag.next(),
         last_modified_unix_ms: ctx.now.unix_ms,

@@ -6,6 +6,7 @@ use super::tests::{mpd, t0, Enc};
 use super::*;
 use crate::dash::parse::{parse_mpd, SegmentsIn};
 use crate::media::{Lookup, MediaOutput};
+use bytes::Bytes;
 use proptest::prelude::*;
 use std::collections::HashMap;
 

@@ -101,7 +101,7 @@ fn status(dm: &DashMedia, window_segments: u64) -> MediaStatus {
         }
     };
     for s in &dm.inputs {
-        s.objects.values().for_each(|o| count(&o.body));
+        s.objects.values().for_each(|o| count(&o.body.bytes));
     }
     for p in &dm.output.periods {
         for set in &p.sets {

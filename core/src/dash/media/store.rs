@@ -7,8 +7,8 @@
 //! lists.
 
 use crate::dash::parse::{MpdIn, RepresentationIn, SegmentIn, SegmentsIn};
+use crate::media::Body;
 use crate::media::InputStatus;
-use bytes::Bytes;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Deletions remembered per input.
@@ -17,7 +17,7 @@ const MAX_TOMBSTONES: usize = 4096;
 /// An object as pushed.
 #[derive(Debug)]
 pub(crate) struct StoredObject {
-    pub body: Bytes,
+    pub body: Body,
     pub arrived_mono_ms: u64,
     /// Distinguishes two uploads at one path (an encoder restart rewrites its file names).
     pub gen: u64,
@@ -49,8 +49,8 @@ pub(crate) struct InputStore {
 
 impl InputStore {
     /// Stores a segment or init segment.
-    pub fn put_object(&mut self, path: &str, body: Bytes, now_mono: u64) {
-        self.status.count_object(body.len(), now_mono);
+    pub fn put_object(&mut self, path: &str, body: Body, now_mono: u64) {
+        self.status.count_object(body.bytes.len(), now_mono);
         self.next_gen = self.next_gen.wrapping_add(1);
         self.objects.insert(
             path.to_string(),

@@ -2,6 +2,7 @@ use super::*;
 use crate::dash::golden::assert_golden;
 use crate::dash::parse::parse_mpd;
 use crate::media::{Lookup, MediaOutput};
+use bytes::Bytes;
 
 const P: InputRole = InputRole::Primary;
 
@@ -450,6 +451,44 @@ fn a_deleted_segment_still_listed_is_served() {
         Lookup::Object(_)
     ));
     assert_eq!(shape(&mut dm)[0].2[0], ("v0".to_string(), first + 1, 2));
+}
+
+#[test]
+fn segments_and_inits_are_served_with_the_backing_they_were_pushed_with() {
+    let mut dm = DashMedia::new(params(), t0());
+    let now = t0().plus_ms(2_000);
+    let tagged = |tag: u32, text: String| Body {
+        bytes: Bytes::from(text),
+        backing: Some(std::sync::Arc::new(tag)),
+    };
+    for r in 0..2u32 {
+        let init = tagged(10 + r, format!("init-{r}"));
+        dm.put_body(P, &format!("init-stream{r}.m4s"), init, now)
+            .unwrap();
+        let seg = tagged(20 + r, format!("seg-{r}"));
+        dm.put_body(P, &format!("chunk-stream{r}-00001.m4s"), seg, now)
+            .unwrap();
+    }
+    dm.put(
+        P,
+        "main.mpd",
+        mpd("2026-11-24T01:00:00Z", 1, 1, 0, true),
+        now,
+    )
+    .unwrap();
+    let snap = dm.snapshot();
+    let tag = |path: &str| match snap.get("main", path) {
+        Lookup::Object(o) => o
+            .backing
+            .as_ref()
+            .and_then(|b| b.downcast_ref::<u32>().copied()),
+        other => panic!("{path}: {other:?}"),
+    };
+    let first = first_number(t0());
+    assert_eq!(tag("v0/init1.m4s"), Some(10));
+    assert_eq!(tag("a0/init1.m4s"), Some(11));
+    assert_eq!(tag(&format!("v0/{first}.m4s")), Some(20));
+    assert_eq!(tag(&format!("a0/{first}.m4s")), Some(21));
 }
 
 #[test]

@@ -8,6 +8,7 @@ use super::tests::{at, check, T0_UNIX};
 use super::*;
 use crate::channel::config::InputRole::{Backup, Primary};
 use crate::media::{FailoverPolicy, Health, Revert, SwitchReason};
+use bytes::Bytes;
 use proptest::prelude::*;
 
 const SEG_MS: u64 = 2_000;

@@ -49,12 +49,12 @@ use crate::hls::{classify, parse_playlist, ObjectKind, PlaylistIn};
 use crate::media::failover::{self, InputReadiness, Tracker};
 use crate::media::object::EtagGen;
 use crate::media::versions::Versions;
+use crate::media::Body;
 use crate::media::{
     IngestError, Media, MediaEvent, MediaParams, Published, PutOutcome, StartAt,
     OVERLONG_TOLERANCE_MS,
 };
 use crate::time::Now;
-use bytes::Bytes;
 use std::sync::Arc;
 use store::InputStore;
 use timeline::{AdvanceCtx, Rendition};
@@ -281,11 +281,11 @@ impl Media for HlsMedia {
     }
 
     /// Stores an object pushed to `<input url>/<path>`: playlists are parsed, segments stored.
-    fn put(
+    fn put_body(
         &mut self,
         input: InputRole,
         path: &str,
-        body: Bytes,
+        body: Body,
         now: Now,
     ) -> Result<PutOutcome, IngestError> {
         self.last_now = now;
@@ -294,7 +294,7 @@ impl Media for HlsMedia {
         let is_playlist = kind == ObjectKind::Playlist;
         match kind {
             ObjectKind::Media { .. } => store.put_object(path, body, now.mono_ms),
-            ObjectKind::Playlist => match parse_playlist(path, &body) {
+            ObjectKind::Playlist => match parse_playlist(path, &body.bytes) {
                 Err(why) => return Err(IngestError::BadPlaylist(format!("{path}: {why}"))),
                 Ok(PlaylistIn::Master(m)) => store.put_master(path, m),
                 Ok(PlaylistIn::Media(m)) => {

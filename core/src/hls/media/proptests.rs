@@ -5,6 +5,7 @@
 use super::tests::{at, check};
 use super::*;
 use crate::channel::config::InputRole::{Backup, Primary};
+use bytes::Bytes;
 use proptest::prelude::*;
 use std::collections::HashMap;
 

@@ -213,7 +213,7 @@ fn status(cm: &HlsMedia, live: &[&Rendition]) -> MediaStatus {
         }
     };
     for s in &cm.inputs {
-        s.objects.values().for_each(|o| count(&o.body));
+        s.objects.values().for_each(|o| count(&o.body.bytes));
     }
     for r in &cm.renditions {
         r.segments.iter().for_each(|s| count(&s.entry.object.body));

@@ -7,13 +7,13 @@
 
 use crate::hls::{MasterPlaylistIn, MediaPlaylistIn};
 use crate::media::status::InputStatus;
-use bytes::Bytes;
+use crate::media::Body;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// An object as pushed.
 #[derive(Debug)]
 pub(crate) struct StoredObject {
-    pub body: Bytes,
+    pub body: Body,
     pub arrived_mono_ms: u64,
     /// Some playlist of this input listed it at some point.
     pub listed: bool,
@@ -45,8 +45,8 @@ pub(crate) struct InputStore {
 
 impl InputStore {
     /// Stores a segment or init segment.
-    pub fn put_object(&mut self, path: &str, body: Bytes, now_mono: u64) {
-        self.status.count_object(body.len(), now_mono);
+    pub fn put_object(&mut self, path: &str, body: Body, now_mono: u64) {
+        self.status.count_object(body.bytes.len(), now_mono);
         let listed = self.objects.get(path).is_some_and(|o| o.listed);
         self.objects.insert(
             path.to_string(),
@@ -100,7 +100,7 @@ impl InputStore {
     }
 
     /// The object at `path`, if pushed.
-    pub fn object(&self, path: &str) -> Option<&Bytes> {
+    pub fn object(&self, path: &str) -> Option<&Body> {
         self.objects.get(path).map(|o| &o.body)
     }
 

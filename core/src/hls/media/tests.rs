@@ -5,6 +5,7 @@
 use super::*;
 use crate::channel::config::InputRole::{Backup, Primary};
 use crate::media::{Health, Lookup, MediaOutput, Rendered};
+use bytes::Bytes;
 
 pub(super) const T0_UNIX: u64 = 1_700_000_000_000;
 /// First output sequence number for a channel created at `at(0)`.
@@ -161,6 +162,32 @@ fn nothing_playable_until_a_listed_segment_arrives() {
     assert_eq!(s.status.active, Some(Primary));
     assert_eq!(object(&s, &format!("main/{SEED}.ts")), Some(body("a")));
     assert!(s.get("main", "main/seg_0.ts").is_not_found());
+}
+
+/// The backing of the object served at `path`, as the `u32` tag it was pushed with.
+fn backing_tag(s: &HlsSnapshot, path: &str) -> Option<u32> {
+    match s.get("main", path) {
+        Lookup::Object(o) => o.backing.as_ref()?.downcast_ref::<u32>().copied(),
+        other => panic!("{path}: {other:?}"),
+    }
+}
+
+#[test]
+fn a_segment_is_served_with_the_backing_it_was_pushed_with() {
+    let mut m = HlsMedia::new(params(), at(0));
+    let tagged = |tag: u32, bytes: Bytes| Body {
+        bytes,
+        backing: Some(Arc::new(tag)),
+    };
+    m.put_body(Primary, "seg_0.ts", tagged(7, body("a")), at(0))
+        .unwrap();
+    m.put(Primary, "seg_1.ts", body("b"), at(5)).unwrap();
+    let segs = [("seg_0.ts", 2.0), ("seg_1.ts", 2.0)];
+    m.put(Primary, "main.m3u8", pl(0, &segs, false), at(10))
+        .unwrap();
+    let s = m.snapshot();
+    assert_eq!(backing_tag(&s, &format!("main/{SEED}.ts")), Some(7));
+    assert_eq!(backing_tag(&s, &format!("main/{}.ts", SEED + 1)), None);
 }
 
 impl Lookup<'_> {

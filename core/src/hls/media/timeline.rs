@@ -13,7 +13,7 @@
 
 use super::store::InputStore;
 use crate::hls::{MediaPlaylistIn, MediaPlaylistOut, SegmentOut};
-use crate::media::object::{EtagGen, InitEntry, MediaObject, SegmentEntry};
+use crate::media::object::{Body, EtagGen, InitEntry, MediaObject, SegmentEntry};
 use crate::media::{StartAt, OVERLONG_TOLERANCE_MS};
 use crate::time::Now;
 use std::collections::VecDeque;
@@ -206,7 +206,7 @@ impl Rendition {
                 break;
             };
             let init_k = match init {
-                Some((m, Some(bytes))) => Some(self.init_for(m, bytes, ctx)),
+                Some((m, Some(init))) => Some(self.init_for(m, init, ctx)),
                 _ => None,
             };
             self.publish(seg, body.clone(), init_k, ctx);
@@ -264,9 +264,9 @@ impl Rendition {
     }
 
     /// The init number for this init content: the current one if the bytes are the same.
-    fn init_for(&mut self, uri: &str, bytes: &bytes::Bytes, ctx: &mut AdvanceCtx<'_>) -> u64 {
+    fn init_for(&mut self, uri: &str, body: &Body, ctx: &mut AdvanceCtx<'_>) -> u64 {
         if let Some(cur) = self.inits.back() {
-            if cur.object.body == bytes {
+            if cur.object.body == body.bytes {
                 return cur.k;
             }
         }
@@ -277,7 +277,8 @@ impl Rendition {
             k,
             ext,
             object: Arc::new(MediaObject {
-                body: bytes.clone(),
+                body: body.bytes.clone(),
+                backing: body.backing.clone(),
                 content_type,
                 etag: ctx.etag.next(),
                 last_modified_unix_ms: ctx.now.unix_ms,
@@ -289,7 +290,7 @@ impl Rendition {
     fn publish(
         &mut self,
         seg: &crate::hls::SegmentIn,
-        body: bytes::Bytes,
+        body: Body,
         init: Option<u64>,
         ctx: &mut AdvanceCtx<'_>,
     ) {
@@ -316,7 +317,8 @@ impl Rendition {
                 ext,
                 duration_ms: seg.duration_ms,
                 object: Arc::new(MediaObject {
-                    body,
+                    body: body.bytes,
+                    backing: body.backing,
                     content_type,
                     etag: ctx.etag.next(),
                     last_modified_unix_ms: ctx.now.unix_ms,
