@@ -11,7 +11,7 @@ use streampack_core::http::{
     CONTINUE_100,
 };
 use streampack_core::id::Id;
-use streampack_core::media::IngestError;
+use streampack_core::media::{Body, IngestError};
 
 use crate::conn::{Conn, Outcome};
 use crate::context::Shared;
@@ -133,7 +133,8 @@ async fn serve_request(
             }
         }
         let limits = &shared.config.limits;
-        let cap = if is_manifest(&route.rest) {
+        let manifest = is_manifest(&route.rest);
+        let cap = if manifest {
             limits.max_manifest_bytes
         } else {
             limits.max_object_bytes
@@ -161,10 +162,12 @@ async fn serve_request(
         };
         let channel = entry.config.id;
         drop(reg);
-        let body = conn
-            .read_body(dec, body_limit, hint)
-            .await
-            .map_err(|e| (e, false))?;
+        let body = if manifest || is_delete {
+            conn.read_body(dec, body_limit, hint).await.map(Body::from)
+        } else {
+            conn.read_segment(dec, body_limit, hint).await
+        }
+        .map_err(|e| (e, false))?;
         let (tx, rx) = flume::bounded(1);
         let op = IngestOp {
             channel,

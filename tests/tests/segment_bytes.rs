@@ -1,4 +1,5 @@
-//! What a pull sends is exactly what was pushed: every segment size, every kind of `Range`
+//! What a pull sends is exactly what was pushed (chunked or with a length, held on the heap or
+//! in its own pages): every segment size, every kind of `Range`
 //! (first byte, middle, last byte, suffixes, open ends, 416), `HEAD`, on both io drivers, many
 //! answers on one keep-alive connection (the shard reuses its head buffers between answers);
 //! and while the window slides under concurrent pulls, an answer is the whole segment or a
@@ -34,18 +35,23 @@ fn exact_bytes_on(driver: &str) {
     let d = Daemon::start(DaemonOpts::args(&["--io-driver", driver]));
     let f = d.hls_channel("bytes", &[]);
     let mut c = Conn::connect(d.ingest);
-    let sizes = [1usize, 188, 65_537, 233_001, 1_048_579];
+    let sizes = [1usize, 188, 65_535, 65_537, 233_001, 1_048_579, 16_385];
     let segs: Vec<Vec<u8>> = sizes
         .iter()
         .enumerate()
         .map(|(i, &n)| pattern(i as u32, n))
         .collect();
     let mut listed = Vec::new();
+    // Even segments arrive chunked (as ffmpeg sends them), odd ones with a Content-Length
+    // (read straight into their own pages when large): both stores must serve what came in.
     for (i, s) in segs.iter().enumerate() {
-        stored(
-            &c.put_chunked(&f.ingest(&format!("s{i}.ts")), s),
-            "segment PUT",
-        );
+        let path = f.ingest(&format!("s{i}.ts"));
+        let r = if i % 2 == 0 {
+            c.put_chunked(&path, s)
+        } else {
+            c.request("PUT", &path, &[], Some(s))
+        };
+        stored(&r, "segment PUT");
         listed.push((format!("s{i}.ts"), 2.0));
     }
     let pl = encoder_playlist(0, &listed, false);

@@ -133,9 +133,10 @@ async fn serve_request<'r>(
             return send_error(conn, &e, keep, head_only).await;
         }
     };
-    let (body, served) = match lookup {
+    let (body, backing, served) = match lookup {
         Lookup::Manifest(r, content_type) => (
             &r.body,
+            None,
             Served {
                 len: r.body.len() as u64,
                 content_type: content_type.as_bytes(),
@@ -151,6 +152,7 @@ async fn serve_request<'r>(
         ),
         Lookup::Object(o) => (
             &o.body,
+            o.backing.as_ref(),
             Served {
                 len: o.body.len() as u64,
                 content_type: o.content_type.as_bytes(),
@@ -180,7 +182,8 @@ async fn serve_request<'r>(
     match answer.body.filter(|r| !head_only && !r.is_empty()) {
         Some(range) => {
             let part = slice(body, range);
-            conn.answer_with_body(answer.status, out, part, keep).await
+            conn.answer_with_pages(answer.status, out, part, backing, keep)
+                .await
         }
         None => conn.answer(answer.status, out, keep).await,
     }

@@ -99,7 +99,7 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
     let result = match op.body {
         Some(body) => owned
             .media
-            .put(op.input, &op.path, body, now)
+            .put_body(op.input, &op.path, body, now)
             .map(IngestDone::Stored),
         None => Ok(IngestDone::Deleted(
             owned.media.delete(op.input, &op.path, now),

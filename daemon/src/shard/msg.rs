@@ -1,6 +1,5 @@
 //! What ingest on any core hands a channel's owner shard, and the owner's answer.
 
-use bytes::Bytes;
 use streampack_core::channel::InputRole;
 use streampack_core::id::Id;
 use streampack_core::media::{IngestError, PutOutcome};
@@ -20,7 +19,7 @@ pub struct IngestOp {
     /// Safe relative path under the input.
     pub path: String,
     /// Body to store, or `None` to delete.
-    pub body: Option<Bytes>,
+    pub body: Option<streampack_core::media::Body>,
     /// Where the outcome goes.
     pub reply: flume::Sender<IngestReply>,
 }

@@ -1,6 +1,9 @@
-//! One client connection: reads request heads and bodies into a buffer the sans-io core
-//! parses, and writes responses. A response is a head `Vec` plus a body `Bytes` that goes out
-//! in one `writev`, the body being the very `Bytes` every other reader shares (no copy).
+//! One client connection: reads request heads into a buffer the sans-io core parses (bodies:
+//! [`body`]), and writes responses. A response is a head `Vec` plus a body `Bytes` that goes
+//! out in one `writev`, the body being the very `Bytes` every other reader shares (no copy);
+//! a body held in its own pages goes by `vmsplice`/`splice` ([`crate::splice`]) instead.
+
+mod body;
 
 use bytes::{Bytes, BytesMut};
 use monoio::buf::IoBufMut;
@@ -9,13 +12,11 @@ use monoio::net::TcpStream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use streampack_core::http::{
-    error_response, parse_head, BodyDecoder, BodyKind, BodyStatus, HttpError, Limits, RequestHead,
-    Status,
-};
+use streampack_core::http::{error_response, parse_head, HttpError, Limits, RequestHead, Status};
 
 use crate::context::Shared;
 use crate::send_buf::{recycle_head, HeadBody};
+use streampack_core::media::Backing;
 
 /// Bytes asked of the kernel per read while reading heads.
 const HEAD_READ: usize = 16 * 1024;
@@ -30,6 +31,9 @@ const IDLE_KEEP: usize = 4 * IDLE_READ;
 const BODY_READ: usize = 256 * 1024;
 /// Most bytes allocated up front for a body from its `Content-Length` (already within the cap).
 const MAX_PREALLOC: usize = 16 * 1024 * 1024;
+/// Smallest page-backed response body sent by `splice` rather than copied: below it the pipe
+/// round trip costs more than the copy it saves (a small `Range`).
+const SPLICE_MIN: usize = 16 * 1024;
 
 /// Why reading stopped.
 pub enum ReadError {
@@ -71,6 +75,8 @@ pub struct Conn {
     pub send_timeout: Duration,
     /// Bytes written on this connection so far.
     pub sent: u64,
+    /// The socket was made non-blocking for [`crate::splice`].
+    nonblocking: bool,
 }
 
 /// Longest a closing connection is drained ([`Conn::linger`]).
@@ -91,6 +97,7 @@ impl Conn {
             peer,
             send_timeout: Duration::from_secs(60),
             sent: 0,
+            nonblocking: false,
         }
     }
 
@@ -222,86 +229,6 @@ impl Conn {
         }
     }
 
-    /// Reads at most `max` bytes onto the end of `out`, giving up after `limit`.
-    async fn read_into(
-        &mut self,
-        out: &mut BytesMut,
-        max: usize,
-        limit: Duration,
-    ) -> Result<usize, ReadError> {
-        let mut buf = std::mem::take(out);
-        buf.reserve(max);
-        let start = buf.len();
-        let end = start.saturating_add(max).min(buf.capacity());
-        match monoio::time::timeout(limit, self.stream.read(buf.slice_mut(start..end))).await {
-            Err(_) => Err(ReadError::Timeout),
-            Ok((res, slice)) => {
-                *out = slice.into_inner();
-                match res {
-                    Ok(0) => Err(ReadError::Eof),
-                    Ok(n) => Ok(n),
-                    Err(_) => Err(ReadError::Io),
-                }
-            }
-        }
-    }
-
-    /// Reads a whole body into one buffer, within `limit` in total.
-    pub async fn read_body(
-        &mut self,
-        mut dec: BodyDecoder,
-        limit: Duration,
-        size_hint: usize,
-    ) -> Result<Bytes, HttpError> {
-        let deadline = monoio::time::Instant::now() + limit;
-        // A Content-Length body gets its whole buffer at once (no regrowth copies).
-        let mut out = BytesMut::with_capacity(size_hint.min(MAX_PREALLOC));
-        loop {
-            if dec.decode(&mut self.rbuf, &mut out)? == BodyStatus::Done {
-                return Ok(out.freeze());
-            }
-            let left = deadline.saturating_duration_since(monoio::time::Instant::now());
-            let want = dec.remaining().map_or(BODY_READ, |r| {
-                usize::try_from(r).unwrap_or(BODY_READ).clamp(1, BODY_READ)
-            });
-            // Content-Length with `rbuf` drained: read straight into the body, one copy less.
-            let direct = dec.remaining().is_some() && self.rbuf.is_empty();
-            let read = if direct {
-                self.read_into(&mut out, want, left).await
-            } else {
-                self.read_more(want, left).await
-            };
-            match read {
-                Ok(n) if direct => {
-                    dec.advance(n)?;
-                }
-                Ok(_) => {}
-                Err(ReadError::Timeout) => {
-                    return Err(HttpError::new(
-                        Status::REQUEST_TIMEOUT,
-                        "request body not received in time",
-                    ))
-                }
-                Err(_) => {
-                    return Err(HttpError::new(
-                        Status::BAD_REQUEST,
-                        "connection closed before the body was complete",
-                    ))
-                }
-            }
-        }
-    }
-
-    /// Reads and drops a small body (e.g. of a GET) so the connection can be reused.
-    pub async fn discard_body(&mut self, kind: BodyKind, shared: &Shared) -> Result<(), HttpError> {
-        if kind == BodyKind::Empty {
-            return Ok(());
-        }
-        let dec = BodyDecoder::new(kind, 64 * 1024)?;
-        let limit = Duration::from_secs(shared.config.limits.head_timeout_secs);
-        self.read_body(dec, limit, 0).await.map(|_| ())
-    }
-
     /// How long writing `len` bytes may take before the client counts as not reading.
     fn send_limit(&self, len: usize) -> Duration {
         let per_rate = u64::try_from(len / SEND_BYTES_PER_SEC).unwrap_or(u64::MAX);
@@ -335,6 +262,42 @@ impl Conn {
     ) -> Outcome {
         let written = self.write_with_body(head, body).await;
         Outcome::new(status, written && keep_alive)
+    }
+
+    /// [`Conn::answer_with_body`] for a body that may live in page-backed memory
+    /// (`backing`): sent from its pages without copying when it does and is large enough to
+    /// gain from it, else copied like any other.
+    pub async fn answer_with_pages(
+        &mut self,
+        status: Status,
+        head: Vec<u8>,
+        body: Bytes,
+        backing: Option<&Backing>,
+        keep_alive: bool,
+    ) -> Outcome {
+        let spliced = body.len() >= SPLICE_MIN && crate::pages::find(backing, &body).is_some();
+        if !spliced || !self.make_nonblocking() {
+            return self.answer_with_body(status, head, body, keep_alive).await;
+        }
+        self.count(head.len().saturating_add(body.len()));
+        let limit = self.send_limit(head.len().saturating_add(body.len()));
+        // `body` (and so the mapping it lies in) stays alive until the send is over.
+        let send = crate::splice::send(&self.stream, &head, &body);
+        let written = match monoio::time::timeout(limit, send).await {
+            Ok(res) => res.is_ok(),
+            Err(_) => self.send_timed_out(),
+        };
+        recycle_head(head);
+        Outcome::new(status, written && keep_alive)
+    }
+
+    /// Makes the socket non-blocking once; whether it is.
+    fn make_nonblocking(&mut self) -> bool {
+        if !self.nonblocking {
+            use std::os::fd::AsRawFd;
+            self.nonblocking = crate::splice::make_nonblocking(self.stream.as_raw_fd()).is_ok();
+        }
+        self.nonblocking
     }
 
     /// Writes raw bytes; whether they all went out in time.
