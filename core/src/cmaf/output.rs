@@ -210,11 +210,7 @@ mod tests {
                 name: "hi".into(),
                 tracks: vec![CmafTrack {
                     dir: VIDEO_DIR,
-                    playlist: Rendered {
-                        body: Bytes::new(),
-                        etag: String::new(),
-                        last_modified_unix_ms: 0,
-                    },
+                    playlist: Rendered::new(Bytes::new(), String::new(), 0),
                     inits: vec![],
                     segments: seqs
                         .iter()

@@ -302,11 +302,7 @@ impl Out<'_> {
     fn render(&mut self, path: String, text: String) -> Rendered {
         let r = match self.previous.get(&path) {
             Some(p) if p.body == text.as_bytes() => p.clone(),
-            _ => Rendered {
-                body: Bytes::from(text),
-                etag: self.etags.next(),
-                last_modified_unix_ms: self.unix_ms,
-            },
+            _ => Rendered::new(Bytes::from(text), self.etags.next(), self.unix_ms),
         };
         self.rendered.insert(path, r.clone());
         r

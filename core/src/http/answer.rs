@@ -157,7 +157,7 @@ pub fn answer_object(
 
 /// `If-None-Match` against the etag, else `If-Modified-Since` against the publication time
 /// (whole seconds, as HTTP dates are).
-fn not_modified(cond: &Conditions<'_>, obj: &Served<'_>) -> bool {
+pub(crate) fn not_modified(cond: &Conditions<'_>, obj: &Served<'_>) -> bool {
     if let Some(inm) = cond.if_none_match {
         return if_none_match_matches(inm, obj.etag);
     }

@@ -8,10 +8,12 @@
 //! - [`range`]: `Range` and `If-None-Match` interpretation.
 //! - [`route`]: request-target → `/v1/<channel>/<input or endpoint>/<file>`.
 //! - [`answer`]: what a pull is answered with: 200/206/304/416 heads, error and preflight headers.
+//! - [`prepared`]: a manifest version's 200 and 304 heads rendered once, sent around the date.
 
 pub mod answer;
 pub mod body;
 pub mod head;
+pub mod prepared;
 pub mod range;
 pub mod response;
 pub mod route;

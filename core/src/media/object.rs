@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 use std::any::Any;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use crate::http::prepared::PreparedHeads;
 
 /// The memory a pushed body's bytes live in, opaque to the core: the caller hands it in with
 /// the body ([`super::Media::put_body`]) and finds it again on the [`MediaObject`] it serves,
@@ -38,6 +40,21 @@ pub struct Rendered {
     pub etag: String,
     /// Unix milliseconds when this body was first rendered.
     pub last_modified_unix_ms: u64,
+    /// Its answer heads, rendered by the first pull that asks (shared by the clones a
+    /// republished unchanged manifest makes).
+    pub heads: Arc<OnceLock<PreparedHeads>>,
+}
+
+impl Rendered {
+    /// A new version of a manifest, its heads not rendered yet.
+    pub fn new(body: Bytes, etag: String, last_modified_unix_ms: u64) -> Rendered {
+        Rendered {
+            body,
+            etag,
+            last_modified_unix_ms,
+            heads: Arc::default(),
+        }
+    }
 }
 
 /// A segment or init segment, served as pushed.
@@ -135,11 +152,7 @@ impl EtagGen {
     ) -> Rendered {
         match prev {
             Some(p) if p.body == text.as_bytes() => p.clone(),
-            _ => Rendered {
-                body: Bytes::from(text),
-                etag: self.next(),
-                last_modified_unix_ms: unix_ms,
-            },
+            _ => Rendered::new(Bytes::from(text), self.next(), unix_ms),
         }
     }
 }

@@ -12,6 +12,7 @@ use streampack_core::channel::EndpointConfig;
 use streampack_core::http::answer::{
     answer_object, error_headers, write_preflight, Conditions, Served, ALLOW,
 };
+use streampack_core::http::prepared::PreparedHeads;
 use streampack_core::http::{parse_v1_path, write_head, HttpError, Method, RequestHead, Status};
 use streampack_core::media::{Lookup, Unavailable};
 
@@ -133,10 +134,11 @@ async fn serve_request<'r>(
             return send_error(conn, &e, keep, head_only).await;
         }
     };
-    let (body, backing, served) = match lookup {
+    let (body, backing, heads, served) = match lookup {
         Lookup::Manifest(r, content_type) => (
             &r.body,
             None,
+            Some(&*r.heads),
             Served {
                 len: r.body.len() as u64,
                 content_type: content_type.as_bytes(),
@@ -153,6 +155,7 @@ async fn serve_request<'r>(
         Lookup::Object(o) => (
             &o.body,
             o.backing.as_ref(),
+            None,
             Served {
                 len: o.body.len() as u64,
                 content_type: o.content_type.as_bytes(),
@@ -176,8 +179,13 @@ async fn serve_request<'r>(
     };
     let mut out = crate::send_buf::head_buf();
     let cond = Conditions::of(&head);
+    // A manifest on a keep-alive connection: its version's heads, rendered once.
+    let prepared = heads.filter(|_| keep);
     let answer = with_http_dates(served.last_modified_unix_ms, |date, lm| {
-        answer_object(&mut out, &cond, &served, date, lm, keep)
+        match prepared.map(|cell| cell.get_or_init(|| PreparedHeads::new(&served, lm))) {
+            Some(h) if h.fits(&served) => h.answer(&mut out, &cond, &served, date),
+            _ => answer_object(&mut out, &cond, &served, date, lm, keep),
+        }
     });
     match answer.body.filter(|r| !head_only && !r.is_empty()) {
         Some(range) => {
