@@ -43,7 +43,7 @@ pub fn http_head(data: &[u8]) {
     };
     let mut buf = BytesMut::from(data);
     if let Ok(Some(head)) = parse_head(&mut buf, &limits) {
-        assert!(head.headers.len() <= 32);
+        assert!(head.headers().len() <= 32);
         let _ = head.path();
         let _ = crate::http::parse_v1_path(head.path());
     }

@@ -172,7 +172,7 @@ async fn serve_request(
         let op = IngestOp {
             channel,
             input: role,
-            path: route.rest,
+            path: route.rest.into_owned(),
             body: if is_delete { None } else { Some(body) },
             reply: tx,
         };

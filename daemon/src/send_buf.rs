@@ -1,9 +1,12 @@
 //! What answers are written from: response-head buffers and the `writev` iovec arrays of a head
 //! plus a shared body, taken from a per-shard pool and given back when the write completes, so
-//! a warm shard answers without allocating for it.
+//! a warm shard answers without allocating for it. ([`write_all`] loops over `writev` itself:
+//! monoio's `write_vectored_all` copies the iovec array into a new `Vec` per call.)
 
 use bytes::Bytes;
 use monoio::buf::IoVecBuf;
+use monoio::io::AsyncWriteRent;
+use std::io;
 
 /// A response head plus a shared body, as one iovec array.
 pub struct HeadBody {
@@ -40,6 +43,22 @@ impl HeadBody {
         }
     }
 
+    /// Bytes not written yet.
+    pub fn remaining(&self) -> usize {
+        self.iov.iter().map(|v| v.iov_len).sum()
+    }
+
+    /// Moves the iovecs past `n` written bytes (a short `writev`).
+    pub fn consume(&mut self, mut n: usize) {
+        for v in self.iov.iter_mut() {
+            let step = n.min(v.iov_len);
+            // SAFETY: `step` ≤ the iovec's length, so the pointer stays inside its buffer.
+            v.iov_base = unsafe { v.iov_base.cast::<u8>().add(step).cast() };
+            v.iov_len -= step;
+            n -= step;
+        }
+    }
+
     /// Gives the head buffer and the iovec array back to the shard's pool (the body is
     /// released: its last reference frees an expired segment).
     pub fn recycle(self) {
@@ -52,6 +71,24 @@ impl HeadBody {
             }
         });
     }
+}
+
+/// Writes all of `buf` to `stream`, giving `buf` back (to be recycled).
+pub async fn write_all<S: AsyncWriteRent>(
+    stream: &mut S,
+    mut buf: HeadBody,
+) -> (io::Result<()>, HeadBody) {
+    while buf.remaining() > 0 {
+        let (res, b) = stream.writev(buf).await;
+        buf = b;
+        match res {
+            Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero)), buf),
+            Ok(n) => buf.consume(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    (Ok(()), buf)
 }
 
 /// Response-head buffers and iovec arrays a shard reuses: an answer costs no allocation once

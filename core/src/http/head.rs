@@ -106,8 +106,10 @@ pub struct RequestHead {
     pub target: Bytes,
     /// Protocol version.
     pub version: Version,
-    /// Header fields in arrival order: name as sent, value without surrounding whitespace.
-    pub headers: Vec<(Bytes, Bytes)>,
+    /// The whole head as received; the header fields are spans of it ([`RequestHead::headers`]).
+    head: Bytes,
+    /// Each header field's name and value, as ranges of `head`.
+    spans: Vec<(Range<usize>, Range<usize>)>,
     /// How the body is framed.
     pub body: BodyKind,
     /// `Expect: 100-continue` on an HTTP/1.1 request (RFC 9110 §10.1.1 says to ignore it on
@@ -118,12 +120,17 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
+    /// Header fields in arrival order: name as sent, value without surrounding whitespace.
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_ {
+        let at = |r: &Range<usize>| self.head.get(r.clone()).unwrap_or_default();
+        self.spans.iter().map(move |(n, v)| (at(n), at(v)))
+    }
+
     /// Value of the first header field with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
+        self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| &v[..])
+            .map(|(_, v)| v)
     }
 
     /// [`RequestHead::header`] as text; `None` if absent or not UTF-8.
@@ -186,12 +193,12 @@ pub fn parse_head(buf: &mut BytesMut, limits: &Limits) -> Result<Option<RequestH
         spans.push((span(window, h.name.as_bytes())?, span(window, h.value)?));
     }
 
+    let framing = Framing::of(
+        spans
+            .iter()
+            .map(|(n, v)| (&window[n.clone()], &window[v.clone()])),
+    )?;
     let head = buf.split_to(head_len).freeze();
-    let headers: Vec<(Bytes, Bytes)> = spans
-        .into_iter()
-        .map(|(n, v)| (head.slice(n), head.slice(v)))
-        .collect();
-    let framing = Framing::of(&headers)?;
     let body = framing.body_kind(version)?;
     let keep_alive = match version {
         Version::Http11 => !framing.close,
@@ -201,7 +208,8 @@ pub fn parse_head(buf: &mut BytesMut, limits: &Limits) -> Result<Option<RequestH
         method,
         target: head.slice(target_at),
         version,
-        headers,
+        head,
+        spans,
         body,
         expect_continue: framing.expect_continue && version == Version::Http11,
         keep_alive,
@@ -309,7 +317,7 @@ struct Framing {
 }
 
 impl Framing {
-    fn of(headers: &[(Bytes, Bytes)]) -> Result<Framing, HttpError> {
+    fn of<'a>(headers: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Result<Framing, HttpError> {
         let mut f = Framing::default();
         for (name, value) in headers {
             if name.eq_ignore_ascii_case(b"content-length") {
@@ -482,7 +490,7 @@ mod tests {
             assert_eq!(req.body, BodyKind::Chunked);
             assert!(req.keep_alive);
             assert!(!req.expect_continue);
-            assert_eq!(req.headers.len(), 6);
+            assert_eq!(req.headers().len(), 6);
             assert_eq!(req.header("host"), Some(&b"origin:8080"[..]));
             assert_eq!(rest, b"5\r\nhello\r\n");
         }
@@ -589,7 +597,7 @@ mod tests {
             assert_eq!(req.body, BodyKind::Length(12));
             assert_eq!(req.header("X-CUSTOM"), Some(&b"A b"[..]));
             assert_eq!(req.header_str("x-custom"), Some("A b"));
-            assert_eq!(&req.headers[0].0[..], b"CONTENT-length", "names as sent");
+            assert_eq!(req.headers().next().unwrap().0, b"CONTENT-length", "names as sent");
             assert_eq!(req.header("missing"), None);
         }
     }
@@ -883,7 +891,7 @@ mod tests {
                 .0
                 .unwrap()
                 .unwrap()
-                .headers
+                .headers()
                 .len(),
             64
         );
@@ -937,13 +945,13 @@ mod tests {
         let start = buf.as_ptr() as usize;
         let end = start + buf.capacity();
         let req = parse_head(&mut buf, &Limits::default()).unwrap().unwrap();
-        let inside = |b: &Bytes| {
+        let inside = |b: &[u8]| {
             let p = b.as_ptr() as usize;
             p >= start && p + b.len() <= end
         };
         assert!(inside(&req.target));
         assert_eq!(req.target.as_ptr() as usize, start + 4);
-        for (n, v) in &req.headers {
+        for (n, v) in req.headers() {
             assert!(inside(n) && inside(v));
         }
         // The body's bytes are still in the same allocation, right after the head.
@@ -979,7 +987,7 @@ mod tests {
             if let Ok(Some(head)) = parse_head(&mut buf, &limits) {
                 proptest::prop_assert!(buf.len() < input.len());
                 proptest::prop_assert!(input.ends_with(&buf));
-                proptest::prop_assert!(head.headers.len() <= 8);
+                proptest::prop_assert!(head.headers().len() <= 8);
             } else {
                 proptest::prop_assert!(input.ends_with(&buf));
             }

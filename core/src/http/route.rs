@@ -6,19 +6,21 @@
 
 use super::status::{HttpError, Status};
 use crate::id::Id;
+use std::borrow::Cow;
 
 /// Longest decoded file path, bytes.
 pub const MAX_REST_LEN: usize = 1024;
 
 /// A request under `/v1/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct V1Path {
+pub struct V1Path<'a> {
     /// The channel.
     pub channel: Id,
     /// The input (ingest) or endpoint (playback) id.
     pub second: Id,
-    /// The percent-decoded relative file path, e.g. `hi/seg_00001.ts`.
-    pub rest: String,
+    /// The percent-decoded relative file path, e.g. `hi/seg_00001.ts` (borrowed from the
+    /// target unless it had to be decoded).
+    pub rest: Cow<'a, str>,
 }
 
 /// Splits `/v1/<channelId>/<inputOrEndpointId>/<rest>`; pass the target without its query
@@ -30,7 +32,7 @@ pub struct V1Path {
 /// (however encoded), no control byte, no backslash, no encoded `/`, valid UTF-8; otherwise
 /// 400. A malformed id cannot exist, so it is a 404 like an unknown one; anything not under
 /// `/v1/` is 404 "no such path".
-pub fn parse_v1_path(path: &[u8]) -> Result<V1Path, HttpError> {
+pub fn parse_v1_path(path: &[u8]) -> Result<V1Path<'_>, HttpError> {
     let path = strip_scheme_and_authority(path);
     let Some(after) = path.strip_prefix(b"/v1/") else {
         return Err(not_found("no such path"));
@@ -78,7 +80,7 @@ fn parse_id(segment: &[u8]) -> Option<Id> {
 }
 
 /// Percent-decodes the file path and checks its shape.
-fn decode_rest(raw: &[u8]) -> Result<String, HttpError> {
+fn decode_rest(raw: &[u8]) -> Result<Cow<'_, str>, HttpError> {
     if raw.is_empty() {
         return Err(bad("empty file path"));
     }
@@ -86,7 +88,9 @@ fn decode_rest(raw: &[u8]) -> Result<String, HttpError> {
     if raw.len() > MAX_REST_LEN.saturating_mul(3) {
         return Err(too_long());
     }
-    let mut decoded = Vec::with_capacity(raw.len());
+    // Without a '%' the path is its own decoding: checked in place, not copied.
+    let encoded = raw.contains(&b'%');
+    let mut decoded = Vec::with_capacity(if encoded { raw.len() } else { 0 });
     let mut i = 0;
     while let Some(&b) = raw.get(i) {
         if b == b'%' {
@@ -106,22 +110,30 @@ fn decode_rest(raw: &[u8]) -> Result<String, HttpError> {
                 return Err(bad("backslash in path"));
             }
             check_byte(b)?;
-            decoded.push(b);
+            if encoded {
+                decoded.push(b);
+            }
             i += 1;
         }
     }
-    if decoded.len() > MAX_REST_LEN {
+    let bytes = if encoded { &decoded[..] } else { raw };
+    if bytes.len() > MAX_REST_LEN {
         return Err(too_long());
     }
     // Every '/' left is a real separator: encoded ones were refused above.
-    for segment in decoded.split(|&b| b == b'/') {
+    for segment in bytes.split(|&b| b == b'/') {
         match segment {
             b"" => return Err(bad("empty segment in path")),
             b"." | b".." => return Err(bad("'.' or '..' segment in path")),
             _ => {}
         }
     }
-    String::from_utf8(decoded).map_err(|_| bad("path is not valid UTF-8"))
+    let text = if encoded {
+        String::from_utf8(decoded).map(Cow::Owned).ok()
+    } else {
+        std::str::from_utf8(raw).map(Cow::Borrowed).ok()
+    };
+    text.ok_or_else(|| bad("path is not valid UTF-8"))
 }
 
 fn check_byte(b: u8) -> Result<(), HttpError> {
@@ -161,8 +173,25 @@ mod tests {
     const C: &str = "0123456789abcdef0123456789ab";
     const I: &str = "ba9876543210fedcba9876543210";
 
-    fn route(rest: &str) -> Result<V1Path, HttpError> {
-        parse_v1_path(format!("/v1/{C}/{I}/{rest}").as_bytes())
+    fn route(rest: &str) -> Result<V1Path<'static>, HttpError> {
+        let path = format!("/v1/{C}/{I}/{rest}");
+        parse_v1_path(path.as_bytes()).map(|r| V1Path {
+            rest: Cow::Owned(r.rest.into_owned()),
+            ..r
+        })
+    }
+
+    #[test]
+    fn a_path_without_percent_is_borrowed_not_copied() {
+        let path = format!("/v1/{C}/{I}/hi/seg_00001.ts");
+        let r = parse_v1_path(path.as_bytes()).unwrap();
+        assert!(matches!(r.rest, Cow::Borrowed("hi/seg_00001.ts")), "{r:?}");
+        let path = format!("/v1/{C}/{I}/with%20space.ts");
+        let r = parse_v1_path(path.as_bytes()).unwrap();
+        assert!(
+            matches!(r.rest, Cow::Owned(ref s) if s == "with space.ts"),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -320,7 +320,7 @@ impl Conn {
         }
         self.count(head.len().saturating_add(body.len()));
         let limit = self.send_limit(head.len().saturating_add(body.len()));
-        let write = self.stream.write_vectored_all(HeadBody::new(head, body));
+        let write = crate::send_buf::write_all(&mut self.stream, HeadBody::new(head, body));
         match monoio::time::timeout(limit, write).await {
             Ok((res, sent)) => {
                 sent.recycle();
