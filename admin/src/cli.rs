@@ -149,6 +149,11 @@ pub struct ChannelCreateArgs {
     /// Segment Cache-Control max-age, seconds, 10-1800 [daemon default: cache.segment_max_age_secs]
     #[arg(long, value_name = "S")]
     pub segment_ttl: Option<u32>,
+    /// An encoder's end of stream (EXT-X-ENDLIST, a static MPD) ends the presentation on the
+    /// endpoints [default: the endpoints stay live and continue, behind a discontinuity, when
+    /// the encoder starts again]
+    #[arg(long)]
+    pub end_on_endlist: bool,
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +168,7 @@ pub struct ChannelCreateArgs {
             "description",
             "manifest_ttl",
             "segment_ttl",
+            "end_on_endlist",
         ])
 ))]
 pub struct ChannelEditArgs {
@@ -187,6 +193,10 @@ pub struct ChannelEditArgs {
     /// New segment Cache-Control max-age, seconds (10-1800)
     #[arg(long, value_name = "S")]
     pub segment_ttl: Option<u32>,
+    /// Whether an encoder's end of stream ends the presentation (true) or the endpoints stay
+    /// live through an encoder restart (false)
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub end_on_endlist: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +394,7 @@ impl Command {
                     description: a.description,
                     manifest_ttl: a.manifest_ttl,
                     segment_ttl: a.segment_ttl,
+                    end_on_endlist: a.end_on_endlist.then_some(true),
                 }),
                 ChannelCmd::List => Request::ChannelList,
                 ChannelCmd::Show { channel } => Request::ChannelShow { channel },
@@ -396,6 +407,7 @@ impl Command {
                         description: a.description,
                         manifest_ttl: a.manifest_ttl,
                         segment_ttl: a.segment_ttl,
+                        end_on_endlist: a.end_on_endlist,
                     },
                 },
                 ChannelCmd::Delete { channel } => Request::ChannelDelete { channel },
@@ -481,6 +493,7 @@ mod tests {
                     "Studio B",
                     "--manifest-ttl",
                     "2",
+                    "--end-on-endlist",
                 ],
                 Request::ChannelCreate(ChannelCreate {
                     name: s("sport"),
@@ -490,7 +503,18 @@ mod tests {
                     description: Some(s("Studio B")),
                     manifest_ttl: Some(2),
                     segment_ttl: None,
+                    end_on_endlist: Some(true),
                 }),
+            ),
+            (
+                &["channel", "edit", "news", "--end-on-endlist", "false"],
+                Request::ChannelEdit {
+                    channel: s("news"),
+                    patch: ChannelPatch {
+                        end_on_endlist: Some(false),
+                        ..ChannelPatch::default()
+                    },
+                },
             ),
             (&["channel", "list"], Request::ChannelList),
             (

@@ -146,6 +146,7 @@ mod tests {
             [
                 "cdn_domains",
                 "description",
+                "end_on_endlist",
                 "endpoints",
                 "id",
                 "inputs",

@@ -61,6 +61,14 @@ pub fn channel_detail(c: &ChannelView) -> String {
             ("description", or_dash(&c.description)),
             ("playlist TTL", format!("{} s", c.manifest_ttl)),
             ("segment TTL", format!("{} s", c.segment_ttl)),
+            (
+                "encoder end of stream",
+                if c.end_on_endlist {
+                    "ends the presentation".to_string()
+                } else {
+                    "stays live (waits for the encoder)".to_string()
+                },
+            ),
             ("CDN domains", list_or_dash(&c.cdn_domains)),
         ],
     );
@@ -445,6 +453,7 @@ pub(crate) mod tests {
             cdn_domains: vec![],
             manifest_ttl: 1,
             segment_ttl: 600,
+            end_on_endlist: false,
             live: LiveView {
                 active_input: Some("primary".into()),
                 inputs: vec![

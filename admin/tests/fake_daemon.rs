@@ -93,6 +93,7 @@ fn channel() -> ChannelView {
         cdn_domains: Vec::new(),
         manifest_ttl: 1,
         segment_ttl: 600,
+        end_on_endlist: false,
         live: LiveView {
             active_input: None,
             inputs: ["primary", "backup"]

@@ -118,6 +118,7 @@ fn ingest_setup() -> (MediaParams, Now) {
         window_ms: 60_000,
         failover: Default::default(),
         cmaf: false,
+        end_on_endlist: false,
     };
     let now = Now {
         mono_ms: 1_000,

@@ -79,6 +79,7 @@ mod tests {
             description: Some("d".into()),
             manifest_ttl: Some(2),
             segment_ttl: None,
+            end_on_endlist: Some(true),
         });
         let bytes = encode(&req).unwrap();
         for cut in 0..bytes.len() {

@@ -148,6 +148,9 @@ pub struct ChannelView {
     pub manifest_ttl: u32,
     /// Segment `Cache-Control: max-age` in effect, seconds.
     pub segment_ttl: u32,
+    /// Whether the encoder's end of stream ends the presentation (else the endpoints stay
+    /// live through an encoder restart).
+    pub end_on_endlist: bool,
     /// What the channel is doing now.
     pub live: LiveView,
 }

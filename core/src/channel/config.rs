@@ -241,6 +241,10 @@ pub struct ChannelConfig {
     /// Segment `Cache-Control: max-age`, seconds; `None`: the daemon's default.
     #[serde(default)]
     pub segment_ttl: Option<u32>,
+    /// An encoder's end of stream (`EXT-X-ENDLIST`, a static MPD) ends the presentation on
+    /// the endpoints. Off by default: a live channel stays live through an encoder restart.
+    #[serde(default)]
+    pub end_on_endlist: bool,
 }
 
 impl ChannelConfig {

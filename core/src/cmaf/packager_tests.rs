@@ -61,9 +61,14 @@ struct Enc {
 }
 
 impl Enc {
+    /// On a channel that ends with its encoder, so that `end` ends the output.
     fn new(window_ms: u64) -> Enc {
+        let params = MediaParams {
+            end_on_endlist: true,
+            ..MediaParams::new(4_000, window_ms)
+        };
         Enc {
-            media: HlsMedia::new(MediaParams::new(4_000, window_ms), at(0)),
+            media: HlsMedia::new(params, at(0)),
             listed: Vec::new(),
         }
     }

@@ -64,6 +64,7 @@ impl ControlState {
             cdn_domains: Vec::new(),
             manifest_ttl: req.manifest_ttl,
             segment_ttl: req.segment_ttl,
+            end_on_endlist: req.end_on_endlist.unwrap_or(false),
         };
         self.channels.push(cfg);
         Ok(&self.channels[self.channels.len() - 1])
@@ -108,6 +109,9 @@ impl ControlState {
         }
         if patch.segment_ttl.is_some() {
             next.segment_ttl = patch.segment_ttl;
+        }
+        if let Some(e) = patch.end_on_endlist {
+            next.end_on_endlist = e;
         }
         self.channels[i] = next;
         Ok(&self.channels[i])

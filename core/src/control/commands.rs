@@ -35,6 +35,8 @@ pub struct ChannelCreate {
     pub manifest_ttl: Option<u32>,
     /// Segment TTL, seconds (10-1800); default: the daemon's.
     pub segment_ttl: Option<u32>,
+    /// End the presentation when the encoder ends its stream; default no.
+    pub end_on_endlist: Option<bool>,
 }
 
 impl Default for ChannelCreate {
@@ -47,6 +49,7 @@ impl Default for ChannelCreate {
             description: None,
             manifest_ttl: None,
             segment_ttl: None,
+            end_on_endlist: None,
         }
     }
 }
@@ -66,6 +69,8 @@ pub struct ChannelPatch {
     pub manifest_ttl: Option<u32>,
     /// New segment TTL, seconds.
     pub segment_ttl: Option<u32>,
+    /// Whether the encoder's end of stream ends the presentation.
+    pub end_on_endlist: Option<bool>,
 }
 
 /// Fields of a new endpoint.

@@ -48,6 +48,10 @@ pub struct MediaParams {
     pub failover: FailoverPolicy,
     /// The channel has `cmaf` endpoints: an HLS channel repackages its TS segments for them.
     pub cmaf: bool,
+    /// The active input's end of stream (`EXT-X-ENDLIST`, a static MPD) ends the output
+    /// (`EXT-X-ENDLIST`, a static MPD). Otherwise the output stays live and goes on, behind a
+    /// discontinuity (a new Period), when an encoder pushes again.
+    pub end_on_endlist: bool,
 }
 
 impl MediaParams {
@@ -58,6 +62,7 @@ impl MediaParams {
             window_ms,
             failover: FailoverPolicy::default(),
             cmaf: false,
+            end_on_endlist: false,
         }
     }
 }

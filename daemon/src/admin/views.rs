@@ -54,6 +54,7 @@ impl Admin {
             segment_ttl: c
                 .segment_ttl
                 .unwrap_or(self.shared.config.cache.segment_max_age_secs),
+            end_on_endlist: c.end_on_endlist,
             live: self.live_view(c),
         }
     }

@@ -31,7 +31,7 @@ struct Owned {
 }
 
 /// What the channel's media needs of its settings: durations, the daemon's failover policy,
-/// whether it serves `cmaf` endpoints.
+/// whether it serves `cmaf` endpoints, whether an encoder's end of stream ends it.
 fn params_of(shared: &Shared, c: &ChannelConfig) -> MediaParams {
     media_params(shared.config.failover.policy(), c)
 }
@@ -40,6 +40,7 @@ fn media_params(failover: FailoverPolicy, c: &ChannelConfig) -> MediaParams {
     MediaParams {
         failover,
         cmaf: c.endpoints.iter().any(|e| e.kind == EndpointType::Cmaf),
+        end_on_endlist: c.end_on_endlist,
         ..MediaParams::new(c.max_segment_ms(), c.window_ms())
     }
 }

@@ -111,8 +111,16 @@ fn the_active_input_ending_hands_over_to_the_other() {
         .collect();
     assert_eq!(events, vec![(Some(P), B, true)]);
     assert!(mpd_text(&mut dm).contains("type=\"dynamic\""));
-    // The backup ending too ends the output.
+    // The backup ending too: a live channel waits for an encoder; one that ends with its
+    // encoder (`end_on_endlist`) ends.
     b.end(&mut dm, now.plus_ms(500));
+    assert!(mpd_text(&mut dm).contains("type=\"dynamic\""));
+    assert!(!dm.snapshot().status.ended);
+    let ending = MediaParams {
+        end_on_endlist: true,
+        ..MediaParams::new(3_000, 600_000)
+    };
+    dm.set_params(ending, now.plus_ms(600));
     assert!(mpd_text(&mut dm).contains("type=\"static\""));
     assert!(dm.snapshot().status.ended);
 }

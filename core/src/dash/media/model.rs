@@ -5,8 +5,14 @@ use super::output::Output;
 use super::period::{ticks_to_ms_ceil, OutPeriod, OutRep};
 use crate::dash::mpd;
 
-/// The MPD model of the output, `None` before any segment.
-pub(crate) fn mpd_of(out: &Output, window_ms: u64, publish_unix_ms: u64) -> Option<mpd::Mpd> {
+/// The MPD model of the output, `None` before any segment; static once `ended` (the output's
+/// end, see [`Output::presentation_ended`]).
+pub(crate) fn mpd_of(
+    out: &Output,
+    window_ms: u64,
+    ended: bool,
+    publish_unix_ms: u64,
+) -> Option<mpd::Mpd> {
     let ast = out.ast?;
     let mut max_d_ms = 0u64;
     let mut periods = Vec::new();
@@ -49,7 +55,7 @@ pub(crate) fn mpd_of(out: &Output, window_ms: u64, publish_unix_ms: u64) -> Opti
     let seg_ms = max_d_ms.max(1);
     let end_ms = out.periods.iter().map(OutPeriod::end_ms).max().unwrap_or(0);
     Some(mpd::Mpd {
-        dynamic: !out.ended,
+        dynamic: !ended,
         availability_start_unix_ms: ast,
         publish_time_unix_ms: publish_unix_ms,
         time_shift_buffer_ms: window_ms,
@@ -57,7 +63,7 @@ pub(crate) fn mpd_of(out: &Output, window_ms: u64, publish_unix_ms: u64) -> Opti
         suggested_presentation_delay_ms: seg_ms.saturating_mul(3),
         min_buffer_time_ms: seg_ms,
         max_segment_duration_ms: seg_ms,
-        media_presentation_duration_ms: out.ended.then_some(end_ms),
+        media_presentation_duration_ms: ended.then_some(end_ms),
         utc_timing: vec![mpd::UtcTiming::origin()],
         periods,
     })

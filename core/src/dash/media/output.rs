@@ -64,6 +64,12 @@ impl Output {
         }
     }
 
+    /// Whether the presentation ends here: the active input ended its stream, everything it
+    /// listed is published, and the channel ends with its encoder (`end_on_endlist`).
+    pub fn presentation_ended(&self, end_on_endlist: bool) -> bool {
+        self.ended && end_on_endlist
+    }
+
     /// Publishes what the active input delivered. Returns whether the output changed.
     pub fn advance(&mut self, ctx: &mut PublishCtx<'_>) -> bool {
         let store = ctx.store;

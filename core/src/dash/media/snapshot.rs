@@ -52,8 +52,9 @@ impl DashSnapshot {
 /// render, etag included, when the text is unchanged), collects the objects, computes the
 /// status.
 pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
-    let text =
-        model::mpd_of(&dm.output, dm.params.window_ms, dm.changed_unix_ms).map(|m| mpd::render(&m));
+    let ended = dm.output.presentation_ended(dm.params.end_on_endlist);
+    let text = model::mpd_of(&dm.output, dm.params.window_ms, ended, dm.changed_unix_ms)
+        .map(|m| mpd::render(&m));
     let unix_ms = dm.last_now.unix_ms;
     let rendered = text.map(|t| dm.etag.reuse_or_render(dm.rendered.as_ref(), t, unix_ms));
     dm.rendered.clone_from(&rendered);
@@ -128,7 +129,7 @@ fn status(dm: &DashMedia, window_segments: u64) -> MediaStatus {
         window_segments,
         held_bytes: held,
         failovers: dm.failovers,
-        ended: dm.output.ended,
+        ended: dm.output.presentation_ended(dm.params.end_on_endlist),
         refused_segments: dm.refused,
     }
 }

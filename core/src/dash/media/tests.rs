@@ -17,6 +17,14 @@ fn params() -> MediaParams {
     MediaParams::new(15_000, 600_000)
 }
 
+/// [`params`] of a channel whose encoder's static MPD ends the presentation.
+fn params_ending() -> MediaParams {
+    MediaParams {
+        end_on_endlist: true,
+        ..params()
+    }
+}
+
 /// Replays a real ffmpeg push recorded under `samples/<dir>`: `requests.txt` holds
 /// `unix_seconds METHOD path size` per request; MPD bodies are `mpd_<line>.mpd`; segment bodies
 /// are made up (their content does not matter to the core). Calls `each` after every request.
@@ -90,7 +98,7 @@ fn assert_all_referenced_resolve(dm: &mut DashMedia) {
 
 #[test]
 fn replays_a_real_ffmpeg_push_and_ends_static() {
-    let mut dm = DashMedia::new(params(), t0());
+    let mut dm = DashMedia::new(params_ending(), t0());
     let mut seen_dynamic = false;
     replay(&mut dm, P, "push_tl", |i, dm, _| {
         if i == 25 {
@@ -141,7 +149,7 @@ fn replays_a_real_ffmpeg_push_and_ends_static() {
 
 #[test]
 fn replays_a_low_latency_ffmpeg_push() {
-    let mut dm = DashMedia::new(params(), t0());
+    let mut dm = DashMedia::new(params_ending(), t0());
     replay(&mut dm, P, "push_ll", |_, dm, _| {
         if dm.snapshot().mpd.is_some() {
             assert_all_referenced_resolve(dm);
@@ -517,6 +525,47 @@ fn segments_arriving_before_or_after_their_mpd_are_published() {
     assert_eq!(dm.snapshot().status.active, Some(P));
 }
 
+/// The same push on a live channel (the default): ffmpeg's final static MPD does not end the
+/// presentation; the operator still sees that the encoder ended.
+#[test]
+fn an_encoder_ending_leaves_a_live_channel_dynamic() {
+    let mut dm = DashMedia::new(params(), t0());
+    replay(&mut dm, P, "push_tl", |_, _, _| {});
+    let text = mpd_text(&mut dm);
+    assert!(text.contains("type=\"dynamic\""), "{text}");
+    assert!(!text.contains("mediaPresentationDuration"), "{text}");
+    let st = dm.snapshot().status.clone();
+    assert!(!st.ended);
+    assert_eq!(st.inputs[0].health, Health::Ended);
+    // Turned on afterwards, the setting ends the presentation at once.
+    dm.set_params(params_ending(), t0().plus_ms(60_000));
+    assert!(mpd_text(&mut dm).contains("type=\"static\""));
+    assert!(dm.snapshot().status.ended);
+}
+
+/// ffmpeg exits (static MPD) and is started again: the dynamic MPD goes on with a new Period.
+#[test]
+fn an_encoder_restart_after_its_end_continues_in_a_new_period() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    let mut now = t0();
+    enc.steps(&mut dm, &mut now, 4);
+    enc.end(&mut dm, now.plus_ms(500));
+    assert!(mpd_text(&mut dm).contains("type=\"dynamic\""));
+    now = now.plus_ms(5_000);
+    let mut again = Enc::new(P, "2026-11-24T01:05:00Z", 0);
+    again.steps(&mut dm, &mut now, 3);
+    let text = mpd_text(&mut dm);
+    assert!(text.contains("type=\"dynamic\""), "{text}");
+    let s = shape(&mut dm);
+    assert_eq!(s.len(), 2, "{s:?}");
+    let first = first_number(t0());
+    assert_eq!(s[1].2[0], ("v0".to_string(), first + 4, 3));
+    let st = dm.snapshot().status.clone();
+    assert!(!st.ended);
+    assert_ne!(st.inputs[0].health, Health::Ended);
+}
+
 #[test]
 fn an_encoder_restart_opens_a_new_period_with_higher_numbers() {
     let mut dm = DashMedia::new(params(), t0());
@@ -553,7 +602,7 @@ fn a_restart_keeping_availability_start_time_is_seen_by_its_timeline() {
 
 #[test]
 fn replays_an_ffmpeg_push_with_duration_addressing() {
-    let mut dm = DashMedia::new(params(), t0());
+    let mut dm = DashMedia::new(params_ending(), t0());
     let mut most = 0;
     replay(&mut dm, P, "push_number", |_, dm, _| {
         if dm.snapshot().mpd.is_some() {
@@ -821,7 +870,7 @@ fn an_audio_init_change_reopens_after_the_video_already_served() {
 fn replays_an_ffmpeg_push_with_a_time_template() {
     // Recorded with `-media_seg_name chunk-$RepresentationID$-$Time$.m4s`: the first audio
     // segment arrives as `chunk-2--1024.m4s` while the MPD lists `chunk-2-0.m4s`.
-    let mut dm = DashMedia::new(params(), t0());
+    let mut dm = DashMedia::new(params_ending(), t0());
     let mut audio_from_second_video_segment = None;
     replay(&mut dm, P, "push_time", |_, dm, _| {
         if dm.snapshot().mpd.is_none() {

@@ -20,6 +20,7 @@ fn params(policy: FailoverPolicy) -> MediaParams {
         window_ms: 20_000,
         failover: policy,
         cmaf: false,
+        end_on_endlist: false,
     }
 }
 
@@ -544,11 +545,21 @@ fn an_encoder_ending_its_stream_hands_over_at_once_when_the_other_goes_on() {
             ..
         }
     )));
-    // Then the backup ends too: that is the end of the channel, no switch back.
+    // Then the backup ends too: no switch back, and on a live channel the output waits for
+    // an encoder; on one that ends with its encoder (`end_on_endlist`), that is the end.
     m.put(Backup, "main.m3u8", ended(4, 9), at(18_400)).unwrap();
     let st = m.snapshot();
     assert_eq!(st.status.active, Some(Backup));
+    assert!(!st.status.ended);
+    assert_eq!(switches(&m.drain_events()), vec![]);
+    let ending = MediaParams {
+        end_on_endlist: true,
+        ..params(FailoverPolicy::default())
+    };
+    m.set_params(ending, at(18_500));
+    let st = m.snapshot();
     assert!(st.status.ended);
+    assert_eq!(st.status.active, Some(Backup));
     assert_eq!(switches(&m.drain_events()), vec![]);
 }
 

@@ -33,8 +33,9 @@ pub(crate) fn build(cm: &mut HlsMedia) -> HlsSnapshot {
         .collect();
     let mut renditions = Vec::with_capacity(live.len());
     let mut new_cache = HashMap::with_capacity(live.len());
+    let end_on_endlist = cm.params.end_on_endlist;
     for r in &live {
-        let text = render_media(&r.playlist(""));
+        let text = render_media(&r.playlist("", end_on_endlist));
         let prev = cm.rendered.renditions.get(&r.name);
         let rendered = cm.etag.reuse_or_render(prev, text, unix_ms);
         new_cache.insert(r.name.clone(), rendered.clone());
@@ -51,7 +52,7 @@ pub(crate) fn build(cm: &mut HlsMedia) -> HlsSnapshot {
                 .filter(|s| s.discontinuity)
                 .map(|s| s.entry.seq)
                 .collect(),
-            ended: r.ended,
+            ended: r.output_ended(end_on_endlist),
         });
     }
     let main_text = if live.is_empty() {
@@ -71,7 +72,7 @@ pub(crate) fn build(cm: &mut HlsMedia) -> HlsSnapshot {
     } else {
         live.first().map(|r| {
             let prefix = format!("{}/", r.name);
-            render_media(&r.playlist(&prefix))
+            render_media(&r.playlist(&prefix, end_on_endlist))
         })
     };
     let main = main_text.map(|t| {
@@ -234,7 +235,10 @@ fn status(cm: &HlsMedia, live: &[&Rendition]) -> MediaStatus {
         window_segments: live.iter().map(|r| r.segments.len() as u64).sum(),
         held_bytes: held,
         failovers: cm.failovers,
-        ended: !live.is_empty() && live.iter().all(|r| r.ended),
+        ended: !live.is_empty()
+            && live
+                .iter()
+                .all(|r| r.output_ended(cm.params.end_on_endlist)),
         refused_segments: cm.refused,
     }
 }

@@ -3,12 +3,17 @@
 //!
 //! Bounds: a segment listed by a playlist and no longer listed is freed (the output keeps its
 //! own reference while it is in the window); an object never listed is freed `window_ms` after
-//! it arrived; a media playlist not updated for `window_ms` is forgotten.
+//! it arrived; a media playlist not updated for `window_ms` is forgotten, and only its path is
+//! remembered (at most [`FORGOTTEN_MAX`] of them): a playlist pushed there again is a new run
+//! of the encoder, whatever its numbers say (it stopped for longer than the window).
 
 use crate::hls::{MasterPlaylistIn, MediaPlaylistIn};
 use crate::media::status::InputStatus;
 use crate::media::Body;
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// How many forgotten playlist paths an input remembers.
+pub(crate) const FORGOTTEN_MAX: usize = 64;
 
 /// An object as pushed.
 #[derive(Debug)]
@@ -41,19 +46,22 @@ pub(crate) struct InputStore {
     /// until they are replaced, so their old sequence numbers never mix with the new run's.
     pub run: u64,
     pub status: InputStatus,
+    /// Paths of media playlists forgotten for age: the next one pushed there starts a new run.
+    forgotten: HashSet<String>,
 }
 
 impl InputStore {
-    /// Stores a segment or init segment.
+    /// Stores a segment or init segment. A body pushed again at a path is a new object: it
+    /// is kept like one never listed until a playlist lists it (a restarted encoder reuses its
+    /// file names before its new playlist arrives).
     pub fn put_object(&mut self, path: &str, body: Body, now_mono: u64) {
         self.status.count_object(body.bytes.len(), now_mono);
-        let listed = self.objects.get(path).is_some_and(|o| o.listed);
         self.objects.insert(
             path.to_string(),
             StoredObject {
                 body,
                 arrived_mono_ms: now_mono,
-                listed,
+                listed: false,
             },
         );
     }
@@ -72,11 +80,12 @@ impl InputStore {
             self.master = None;
             self.master_path = None;
         }
-        let restarted = self
-            .media
-            .get(path)
-            .filter(|prev| prev.run == self.run)
-            .is_some_and(|prev| is_restart(&prev.playlist, &playlist));
+        let restarted = match self.media.get(path) {
+            Some(prev) => prev.run == self.run && is_restart(&prev.playlist, &playlist),
+            // The encoder was silent for longer than the window and pushes again: its numbers
+            // cannot be compared with what it served before, so this is a new run.
+            None => self.forgotten.remove(path),
+        };
         if restarted {
             self.run = self.run.saturating_add(1);
         }
@@ -140,8 +149,14 @@ impl InputStore {
     /// Applies the bounds described in the module docs; returns whether anything was freed.
     pub fn gc(&mut self, now_mono: u64, window_ms: u64) -> bool {
         let before = self.objects.len() + self.media.len();
-        self.media
-            .retain(|_, e| now_mono.saturating_sub(e.updated_mono_ms) <= window_ms);
+        let forgotten = &mut self.forgotten;
+        self.media.retain(|path, e| {
+            let keep = now_mono.saturating_sub(e.updated_mono_ms) <= window_ms;
+            if !keep && forgotten.len() < FORGOTTEN_MAX {
+                forgotten.insert(path.clone());
+            }
+            keep
+        });
         let listed: HashSet<&str> = self
             .media
             .values()

@@ -22,6 +22,14 @@ pub(super) fn params() -> MediaParams {
     MediaParams::new(4_000, 10_000)
 }
 
+/// [`params`] of a channel whose encoder's `EXT-X-ENDLIST` ends the presentation.
+fn params_ending() -> MediaParams {
+    MediaParams {
+        end_on_endlist: true,
+        ..params()
+    }
+}
+
 /// A media playlist: `(uri, seconds)` segments starting at `seq`.
 pub(super) fn pl(seq: u64, segs: &[(&str, f64)], end: bool) -> Bytes {
     let mut s = format!(
@@ -198,7 +206,7 @@ impl Lookup<'_> {
 
 #[test]
 fn golden_single_ts_rendition() {
-    let mut m = HlsMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params_ending(), at(0));
     encoder_ts(&mut m, Primary, 0..7, 0, true);
     let want = format!(
         "#EXTM3U
@@ -592,7 +600,7 @@ fn encoder_restart_continues_numbering_behind_a_discontinuity() {
 
 #[test]
 fn endlist_then_new_segments_clear_it() {
-    let mut m = HlsMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params_ending(), at(0));
     encoder_ts(&mut m, Primary, 0..2, 0, true);
     assert!(main_text(&mut m).ends_with("#EXT-X-ENDLIST\n"));
     assert!(m.snapshot().status.ended);
@@ -624,6 +632,62 @@ fn endlist_then_new_segments_clear_it() {
     );
     assert!(!m.snapshot().status.ended);
     assert_ne!(m.snapshot().status.inputs[0].health, Health::Ended);
+}
+
+/// ffmpeg exits (`EXT-X-ENDLIST`) and is started again: its new run numbers from 0 with the
+/// same file names. A live channel's players never see the end: the output goes on behind
+/// one discontinuity, numbering without a gap.
+#[test]
+fn an_encoder_restart_keeps_the_output_live() {
+    let mut m = HlsMedia::new(params(), at(0));
+    encoder_ts(&mut m, Primary, 0..4, 0, true);
+    let t = main_text(&mut m);
+    assert!(!t.contains("ENDLIST"), "{t}");
+    let s = m.snapshot();
+    assert!(!s.status.ended, "the channel did not end");
+    assert_eq!(s.status.inputs[0].health, Health::Ended, "its encoder did");
+    assert_eq!(s.renditions.iter().filter(|r| r.ended).count(), 0);
+
+    encoder_ts(&mut m, Primary, 0..3, 20_000, false);
+    let t = main_text(&mut m);
+    assert!(!t.contains("ENDLIST"), "{t}");
+    assert_eq!(t.matches("#EXT-X-DISCONTINUITY\n").count(), 1, "{t}");
+    let want_tail = format!(
+        "main/{}.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\nmain/{}.ts\n#EXTINF:2.000,\n\
+         main/{}.ts\n#EXTINF:2.000,\nmain/{}.ts\n",
+        SEED + 3,
+        SEED + 4,
+        SEED + 5,
+        SEED + 6
+    );
+    assert!(t.ends_with(&want_tail), "{t}");
+    let s = m.snapshot();
+    assert_ne!(s.status.inputs[0].health, Health::Ended);
+    assert!(!s.status.ended);
+    // The new run's bytes are served under the new numbers, the old run's under the old.
+    assert_eq!(
+        object(&s, &format!("main/{}.ts", SEED + 4)),
+        Some(body("seg_0.ts"))
+    );
+    assert_eq!(
+        object(&s, &format!("main/{}.ts", SEED + 3)),
+        Some(body("seg_3.ts"))
+    );
+}
+
+/// `end_on_endlist` is a channel setting: turned on after the encoder ended, the output
+/// ends at once; turned off again, it is live again.
+#[test]
+fn end_on_endlist_applies_when_edited() {
+    let mut m = HlsMedia::new(params(), at(0));
+    encoder_ts(&mut m, Primary, 0..3, 0, true);
+    assert!(!main_text(&mut m).contains("ENDLIST"));
+    m.set_params(params_ending(), at(7_000));
+    assert!(main_text(&mut m).ends_with("#EXT-X-ENDLIST\n"));
+    assert!(m.snapshot().status.ended);
+    m.set_params(params(), at(8_000));
+    assert!(!main_text(&mut m).contains("ENDLIST"));
+    assert!(!m.snapshot().status.ended);
 }
 
 #[test]
@@ -804,7 +868,7 @@ fn real_ffmpeg_fmp4_output_is_served() {
     let init = Bytes::from_static(include_bytes!("../../../../samples/hls/fmp4/init.mp4"));
     let seg = Bytes::from_static(include_bytes!("../../../../samples/hls/fmp4/seg_00003.m4s"));
     let playlist = Bytes::from_static(include_bytes!("../../../../samples/hls/fmp4/main.m3u8"));
-    let mut m = HlsMedia::new(params(), at(0));
+    let mut m = HlsMedia::new(params_ending(), at(0));
     // Only the last segment of the run reached us (the daemon started late): it is served
     // at once, the older ones are not waited for.
     m.put(Primary, "init.mp4", init.clone(), at(0)).unwrap();

@@ -60,6 +60,7 @@ pub(crate) struct Rendition {
     pub disc_seq: u64,
     pub target_s: u64,
     pub independent: bool,
+    /// The input ended its stream (`EXT-X-ENDLIST`) and everything it listed is published.
     pub ended: bool,
     /// Next input sequence number to publish; `None` = fresh (to be placed).
     next_in: Option<u64>,
@@ -330,8 +331,15 @@ impl Rendition {
         });
     }
 
-    /// The playlist to render, URIs prefixed with `prefix`.
-    pub fn playlist<'a>(&'a self, prefix: &'a str) -> MediaPlaylistOut<'a> {
+    /// Whether the output ends here: the input ended its stream, everything it listed is
+    /// published, and the channel ends with its encoder (`end_on_endlist`).
+    pub fn output_ended(&self, end_on_endlist: bool) -> bool {
+        self.ended && end_on_endlist
+    }
+
+    /// The playlist to render, URIs prefixed with `prefix`; `EXT-X-ENDLIST` only when the
+    /// output ended ([`Rendition::output_ended`]).
+    pub fn playlist<'a>(&'a self, prefix: &'a str, end_on_endlist: bool) -> MediaPlaylistOut<'a> {
         let init_ext = |k: u64| {
             self.inits
                 .iter()
@@ -343,7 +351,7 @@ impl Rendition {
             media_sequence: self.segments.front().map_or(0, |s| s.entry.seq),
             discontinuity_sequence: self.disc_seq,
             independent_segments: self.independent,
-            end_list: self.ended,
+            end_list: self.output_ended(end_on_endlist),
             uri_prefix: prefix,
             segments: self
                 .segments
