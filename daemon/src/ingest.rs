@@ -162,12 +162,15 @@ async fn serve_request(
         };
         let channel = entry.config.id;
         drop(reg);
-        let body = if manifest || is_delete {
-            conn.read_body(dec, body_limit, hint).await.map(Body::from)
-        } else {
-            conn.read_segment(dec, body_limit, hint).await
-        }
-        .map_err(|e| (e, false))?;
+        // Every body goes on the heap, in one buffer of its exact length when it is known: the
+        // allocator hands freed segment buffers out again, which is what keeps ingest cheap.
+        // Segments that pulls ask for often move into pages of their own later
+        // (`Media::promote_hot`), where the first pulls have paid for it.
+        let body = conn
+            .read_body(dec, body_limit, hint)
+            .await
+            .map(Body::from)
+            .map_err(|e| (e, false))?;
         let (tx, rx) = flume::bounded(1);
         let op = IngestOp {
             channel,

@@ -1,46 +1,46 @@
 //! Segment memory the kernel can send from without copying.
 //!
-//! A segment of at least [`MIN_BYTES`] lives in its own anonymous mapping: the body is read
-//! straight into it at ingest, it is never written again, and it is unmapped when the last
-//! reader lets go of it. Pulls hand its pages to the socket by reference (`vmsplice` into a
-//! pipe, `splice` to the socket: [`crate::splice`]). Because the mapping is never reused, a page
-//! a socket still holds (a retransmission queue outlives the request) keeps the bytes it was
-//! given; heap memory, which the allocator hands out again, could not promise that, so heap
-//! bodies are always copied into the socket.
+//! A segment that pulls ask for often ([`streampack_core::media::MediaObject::is_hot`]) is
+//! copied by its owner shard into an anonymous mapping of its own ([`promote`]); the mapping is
+//! never written again, and it is unmapped when the last reader lets go of it. Pulls hand its
+//! pages to the socket by reference (`vmsplice` into a pipe, `splice` to the socket:
+//! [`crate::splice`]). Because the mapping is never reused, a page a socket still holds (a
+//! retransmission queue outlives the request) keeps the bytes it was given; heap memory, which
+//! the allocator hands out again, could not promise that, so heap bodies are always copied into
+//! the socket.
+//!
+//! Why not at ingest: fresh pages cost their allocation and zeroing (~0.4 µs per KiB here,
+//! 2.5× the CPU of receiving a segment into a reused heap buffer), and a segment pulled once
+//! or twice never earns that back (see `docs/performance.md`).
 //!
 //! Why anonymous memory and not a memfd per segment: the same zero-copy path without a file
 //! descriptor per segment (a few hundred channels hold hundreds of thousands of segments), and
-//! RSS counts it like any other memory (see `docs/performance.md`).
+//! RSS counts it like any other memory.
 
 use bytes::Bytes;
-use monoio::buf::{IoBuf, IoBufMut};
 use std::io;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use streampack_core::media::Body;
 
-/// Smallest body kept in its own mapping. Below it a mapping's page rounding and the cost of
-/// mapping, faulting and unmapping outweigh the copy it saves (inits, audio-only segments).
-pub const MIN_BYTES: usize = 64 * 1024;
-
-/// One segment's mapping: `len` bytes asked for, `filled` of them written so far.
+/// One segment's mapping, holding `len` bytes.
 pub struct Pages {
     ptr: NonNull<u8>,
     map_len: usize,
     len: usize,
-    filled: usize,
 }
 
-// SAFETY: the mapping is owned by this value alone; once frozen ([`Pages::freeze`]) it is only
+// SAFETY: the mapping is owned by this value alone; once made ([`Pages::copy_of`]) it is only
 // read, from any thread.
 unsafe impl Send for Pages {}
 // SAFETY: see `Send`: shared references only read.
 unsafe impl Sync for Pages {}
 
 impl Pages {
-    /// A mapping for a body of `len` bytes (> 0), its pages faulted in up front (one walk
-    /// instead of a fault per page while the body arrives).
-    pub fn new(len: usize) -> io::Result<Pages> {
+    /// A mapping of its own holding a copy of `bytes` (not empty), its pages faulted in up
+    /// front (one walk instead of a fault per page while it is filled).
+    pub fn copy_of(bytes: &[u8]) -> io::Result<Pages> {
+        let len = bytes.len();
         if len == 0 {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
@@ -60,46 +60,18 @@ impl Pages {
             return Err(io::Error::last_os_error());
         }
         let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
-        Ok(Pages {
-            ptr,
-            map_len,
-            len,
-            filled: 0,
-        })
-    }
-
-    /// A mapping holding a copy of `bytes` (a body that arrived chunked, of unknown size).
-    pub fn copy_of(bytes: &[u8]) -> io::Result<Pages> {
-        let mut pages = Pages::new(bytes.len())?;
         // SAFETY: the mapping has room for `len` bytes and does not overlap `bytes`.
         unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), pages.ptr.as_ptr(), bytes.len());
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr.as_ptr(), len);
         }
-        pages.filled = bytes.len();
-        Ok(pages)
+        Ok(Pages { ptr, map_len, len })
     }
 
-    /// Appends what fits of `bytes`; how many were taken.
-    pub fn append(&mut self, bytes: &[u8]) -> usize {
-        let n = bytes.len().min(self.len - self.filled);
-        // SAFETY: `filled + n <= len`, inside the mapping; `bytes` is not in it.
-        unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.as_ptr().add(self.filled), n);
-        }
-        self.filled += n;
-        n
-    }
-
-    /// Bytes written so far.
-    pub fn filled(&self) -> usize {
-        self.filled
-    }
-
-    /// The bytes written so far.
+    /// The bytes it holds.
     pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: the first `filled` bytes of the mapping are initialised, and stay mapped
-        // while `self` lives.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.filled) }
+        // SAFETY: the first `len` bytes of the mapping were written in `copy_of`, and stay
+        // mapped while `self` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 
     /// The body to hand to the core: `Bytes` over the mapping (no copy) and the mapping as
@@ -132,34 +104,10 @@ impl AsRef<[u8]> for Frozen {
     }
 }
 
-// SAFETY: the mapping's start (it never moves) and the bytes written so far.
-unsafe impl IoBuf for Pages {
-    fn read_ptr(&self) -> *const u8 {
-        self.ptr.as_ptr()
-    }
-
-    fn bytes_init(&self) -> usize {
-        self.filled
-    }
-}
-
-// SAFETY: `write_ptr` is the mapping's start (stable: the mapping never moves),
-// `bytes_total` its requested length, and `set_init` records how much the kernel wrote, the
-// contract `BytesMut` follows; reads go through `slice_mut(filled..)`.
-unsafe impl IoBufMut for Pages {
-    fn write_ptr(&mut self) -> *mut u8 {
-        self.ptr.as_ptr()
-    }
-
-    fn bytes_total(&mut self) -> usize {
-        self.len
-    }
-
-    unsafe fn set_init(&mut self, pos: usize) {
-        if pos > self.filled {
-            self.filled = pos.min(self.len);
-        }
-    }
+/// [`streampack_core::media::Media::promote_hot`]'s copy: `bytes` in pages of their own,
+/// `None` when no mapping can be had (the object stays on the heap and is sent by copy).
+pub fn promote(bytes: &Bytes) -> Option<Body> {
+    Pages::copy_of(bytes).ok().map(Pages::freeze)
 }
 
 /// The mapping `bytes` lies in, with its offset there, when `backing` is one of ours.
@@ -170,7 +118,7 @@ pub fn find<'a>(
     let pages = backing?.downcast_ref::<Pages>()?;
     let start = pages.ptr.as_ptr() as usize;
     let at = (bytes.as_ptr() as usize).checked_sub(start)?;
-    (at.checked_add(bytes.len())? <= pages.filled).then_some((pages, at))
+    (at.checked_add(bytes.len())? <= pages.len).then_some((pages, at))
 }
 
 fn page_size() -> usize {
@@ -185,16 +133,15 @@ mod tests {
 
     #[test]
     fn a_frozen_mapping_is_its_bytes_and_found_again_from_them() {
-        let mut p = Pages::new(10_000).unwrap();
-        assert_eq!(p.append(&[7u8; 6_000]), 6_000);
-        assert_eq!(p.append(&[9u8; 6_000]), 4_000, "only what fits");
-        let body = p.freeze();
+        let mut src = vec![7u8; 6_000];
+        src.extend_from_slice(&[9u8; 4_000]);
+        let body = promote(&Bytes::from(src)).unwrap();
         assert_eq!(body.bytes.len(), 10_000);
         assert!(body.bytes[..6_000].iter().all(|&b| b == 7));
         assert!(body.bytes[6_000..].iter().all(|&b| b == 9));
         let part = bytes::Bytes::slice(&body.bytes, 100..200);
         let (pages, at) = find(body.backing.as_ref(), &part).unwrap();
-        assert_eq!((pages.filled(), at), (10_000, 100));
+        assert_eq!((pages.as_slice().len(), at), (10_000, 100));
         // Bytes from elsewhere are not taken for the mapping's.
         let other = Bytes::from(vec![0u8; 100]);
         assert!(find(body.backing.as_ref(), &other).is_none());
@@ -207,6 +154,6 @@ mod tests {
         let src: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
         let body = Pages::copy_of(&src).unwrap().freeze();
         assert_eq!(&body.bytes[..], &src[..]);
-        assert!(Pages::new(0).is_err());
+        assert!(Pages::copy_of(&[]).is_err());
     }
 }

@@ -6,6 +6,7 @@
 
 use arc_swap::ArcSwapOption;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use streampack_core::channel::ChannelConfig;
 use streampack_core::control::ControlState;
@@ -17,22 +18,38 @@ use crate::metrics::ChannelMetrics;
 /// The slot a channel's owner publishes its media into (whatever the protocol: pulls ask the
 /// [`Published`] view for their endpoint type's output). It survives config edits.
 #[derive(Default)]
-pub struct MediaSlot(ArcSwapOption<Published>);
+pub struct MediaSlot {
+    published: ArcSwapOption<Published>,
+    /// A pull made an object hot: the owner gives it pages at its next tick
+    /// ([`streampack_core::media::Media::promote_hot`]).
+    promote_wanted: AtomicBool,
+}
 
 impl MediaSlot {
     /// The latest published media, `None` before the owner first published.
     pub fn load(&self) -> arc_swap::Guard<Option<Arc<Published>>> {
-        self.0.load()
+        self.published.load()
     }
 
     /// Publishes `media`.
     pub fn store(&self, media: Arc<Published>) {
-        self.0.store(Some(media));
+        self.published.store(Some(media));
     }
 
     /// Live state of the channel's media.
     pub fn status(&self) -> Option<MediaStatus> {
-        self.0.load().as_ref().map(|p| p.status.clone())
+        self.published.load().as_ref().map(|p| p.status.clone())
+    }
+
+    /// Asks the owner for a promotion round (a pull made an object hot).
+    pub fn want_promotion(&self) {
+        self.promote_wanted.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a promotion round was asked for since the last call.
+    pub fn take_promotion(&self) -> bool {
+        self.promote_wanted.load(Ordering::Relaxed)
+            && self.promote_wanted.swap(false, Ordering::Relaxed)
     }
 }
 

@@ -189,13 +189,12 @@ mod tests {
     use std::sync::Arc;
 
     fn object(tag: &'static str) -> Arc<MediaObject> {
-        Arc::new(MediaObject {
-            body: Bytes::from_static(tag.as_bytes()),
-            backing: None,
-            content_type: "video/mp4",
-            etag: "\"x\"".into(),
-            last_modified_unix_ms: 0,
-        })
+        Arc::new(MediaObject::new(
+            Bytes::from_static(tag.as_bytes()).into(),
+            "video/mp4",
+            "\"x\"".into(),
+            0,
+        ))
     }
 
     #[test]

@@ -198,12 +198,13 @@ impl CmafPackager {
                 };
                 let unix_ms = seg.object.last_modified_unix_ms.max(now.unix_ms);
                 let etags = &mut self.etags;
-                let init_k = st.inits[slot].k_for(info, || MediaObject {
-                    body: info.init.clone(),
-                    backing: None,
-                    content_type,
-                    etag: etags.next(),
-                    last_modified_unix_ms: unix_ms,
+                let init_k = st.inits[slot].k_for(info, || {
+                    MediaObject::new(
+                        info.init.clone().into(),
+                        content_type,
+                        etags.next(),
+                        unix_ms,
+                    )
                 });
                 let secs = window::ms(frag.duration, info.timescale).saturating_add(500) / 1000;
                 st.targets[slot] = st.targets[slot].max(secs).max(1);
@@ -217,13 +218,12 @@ impl CmafPackager {
                     timescale: info.timescale,
                     ept: frag.earliest_presentation_time,
                     duration: frag.duration,
-                    object: Arc::new(MediaObject {
-                        body: frag.bytes.clone(),
-                        backing: None,
+                    object: Arc::new(MediaObject::new(
+                        frag.bytes.clone().into(),
                         content_type,
-                        etag: self.etags.next(),
-                        last_modified_unix_ms: seg.object.last_modified_unix_ms,
-                    }),
+                        self.etags.next(),
+                        seg.object.last_modified_unix_ms,
+                    )),
                 });
             }
             st.cache

@@ -23,7 +23,10 @@ pub(crate) mod versions;
 
 pub use by_protocol::for_channel;
 pub use failover::{FailoverPolicy, Health, MediaEvent, Revert, SwitchReason};
-pub use object::{Backing, Body, InitEntry, Lookup, MediaObject, Rendered, SegmentEntry};
+pub use object::{
+    promote_after_pulls, Backing, Body, InitEntry, Lookup, MediaObject, Rendered, SegmentEntry,
+    PROMOTE_MIN_BYTES,
+};
 pub use status::{InputStatus, MediaStatus};
 
 use crate::channel::config::{EndpointType, InputRole};
@@ -147,6 +150,14 @@ pub trait Media: fmt::Debug {
 
     /// The outputs at the current version: built once per change, else the same `Arc`.
     fn publish(&mut self, now: Now) -> Arc<Published>;
+
+    /// Gives the objects its outputs serve that pulls made hot ([`MediaObject::is_hot`]) a
+    /// sending form of their own: `promote` copies their bytes into memory of the caller's
+    /// choosing (the daemon: pages a socket is spliced from), and the outputs serve that copy
+    /// from then on, under the same etag. The bytes pushed stay on the heap, which encoders
+    /// fill fastest, until nothing else holds them. Returns how many objects moved; the next
+    /// [`Media::publish`] serves them.
+    fn promote_hot(&mut self, promote: &mut dyn FnMut(&Bytes) -> Option<Body>) -> usize;
 }
 
 /// Why an output has nothing to serve.

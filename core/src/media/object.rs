@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use std::any::Any;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::http::prepared::PreparedHeads;
@@ -57,13 +58,26 @@ impl Rendered {
     }
 }
 
+/// Smallest object that is ever given a sending form of its own ([`super::Media::promote_hot`]):
+/// below it, making one costs more than the copies it saves.
+pub const PROMOTE_MIN_BYTES: usize = 64 * 1024;
+
+/// How many pulls of an object of `len` bytes make a sending form of its own pay, `None` for
+/// objects that never get one. Measured on the daemon's page mappings (`docs/performance.md`):
+/// making one costs ~0.5 µs per KiB (mapping, zeroing and copying the bytes), sending from it
+/// saves ~33 µs of server CPU per pull whatever the size, so it pays after about one pull per
+/// 64 KiB, and never before the second pull.
+pub fn promote_after_pulls(len: usize) -> Option<u32> {
+    (len >= PROMOTE_MIN_BYTES).then(|| u32::try_from(len / (64 * 1024)).unwrap_or(u32::MAX).max(2))
+}
+
 /// A segment or init segment, served as pushed.
 #[derive(Debug)]
 pub struct MediaObject {
     /// The bytes the encoder pushed (shared, never copied).
     pub body: Bytes,
-    /// The memory `body` lives in, when it was pushed with one; `None` for what the core
-    /// produced itself (repackaged segments).
+    /// The memory `body` lives in, when it has a sending form of its own (given at ingest, or
+    /// by [`super::Media::promote_hot`]); `None` for bytes on the heap.
     pub backing: Option<Backing>,
     /// `Content-Type` from the extension.
     pub content_type: &'static str,
@@ -71,6 +85,77 @@ pub struct MediaObject {
     pub etag: String,
     /// Unix milliseconds when it was published.
     pub last_modified_unix_ms: u64,
+    /// Pulls counted so far, up to [`promote_after_pulls`].
+    pulls: AtomicU32,
+}
+
+impl MediaObject {
+    /// An object over `body`, counted from no pull.
+    pub fn new(
+        body: Body,
+        content_type: &'static str,
+        etag: String,
+        last_modified_unix_ms: u64,
+    ) -> MediaObject {
+        MediaObject {
+            body: body.bytes,
+            backing: body.backing,
+            content_type,
+            etag,
+            last_modified_unix_ms,
+            pulls: AtomicU32::new(0),
+        }
+    }
+
+    /// The same object (etag, times, type) over a copy of its bytes in `body`.
+    pub fn moved_to(&self, body: Body) -> MediaObject {
+        MediaObject::new(
+            body,
+            self.content_type,
+            self.etag.clone(),
+            self.last_modified_unix_ms,
+        )
+    }
+
+    /// Counts a pull; true when this pull made the object hot ([`MediaObject::is_hot`]). Once
+    /// hot, a pull only reads the count: the object's cache line is not written by every core
+    /// that sends it.
+    pub fn count_pull(&self) -> bool {
+        let Some(hot) = self.hot_after() else {
+            return false;
+        };
+        let n = self.pulls.load(Ordering::Relaxed);
+        n < hot && self.pulls.fetch_add(1, Ordering::Relaxed).saturating_add(1) == hot
+    }
+
+    /// Pulled often enough that a sending form of its own pays, and it has none yet.
+    pub fn is_hot(&self) -> bool {
+        self.backing.is_none()
+            && self
+                .hot_after()
+                .is_some_and(|hot| self.pulls.load(Ordering::Relaxed) >= hot)
+    }
+
+    fn hot_after(&self) -> Option<u32> {
+        promote_after_pulls(self.body.len())
+    }
+}
+
+/// Replaces `object` by its copy in `promote`'s memory when it is hot; whether it did.
+pub(crate) fn promote_if_hot(
+    object: &mut Arc<MediaObject>,
+    promote: &mut dyn FnMut(&Bytes) -> Option<Body>,
+) -> bool {
+    if !object.is_hot() {
+        return false;
+    }
+    match promote(&object.body) {
+        Some(body) if body.bytes == object.body => {
+            *object = Arc::new(object.moved_to(body));
+            true
+        }
+        _ => false,
+    }
 }
 
 /// One published media segment.
@@ -154,5 +239,89 @@ impl EtagGen {
             Some(p) if p.body == text.as_bytes() => p.clone(),
             _ => Rendered::new(Bytes::from(text), self.next(), unix_ms),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pulls_before_a_sending_form_pays() {
+        let table: [(usize, Option<u32>); 6] = [
+            (0, None),
+            (PROMOTE_MIN_BYTES - 1, None),
+            (PROMOTE_MIN_BYTES, Some(2)),
+            (233_001, Some(3)),
+            (1 << 20, Some(16)),
+            (8 << 20, Some(128)),
+        ];
+        for (len, want) in table {
+            assert_eq!(promote_after_pulls(len), want, "{len} bytes");
+        }
+    }
+
+    fn object(len: usize) -> MediaObject {
+        MediaObject::new(
+            Bytes::from(vec![7u8; len]).into(),
+            "video/mp2t",
+            "\"e\"".into(),
+            1,
+        )
+    }
+
+    #[test]
+    fn an_object_turns_hot_once_and_stops_counting() {
+        let o = object(233_001);
+        assert!(!o.count_pull() && !o.count_pull() && !o.is_hot());
+        assert!(o.count_pull(), "the third pull makes it hot");
+        assert!(o.is_hot());
+        for _ in 0..10 {
+            assert!(!o.count_pull(), "it turns hot only once");
+        }
+        assert_eq!(
+            o.pulls.load(Ordering::Relaxed),
+            3,
+            "a hot object's count is not written"
+        );
+        let small = object(1_000);
+        for _ in 0..100 {
+            assert!(!small.count_pull());
+        }
+        assert!(!small.is_hot());
+    }
+
+    #[test]
+    fn promotion_moves_a_hot_object_only_into_the_same_bytes() {
+        let mut o = Arc::new(object(100_000));
+        let mut copies = 0;
+        let mut copy = |b: &Bytes| {
+            copies += 1;
+            Some(Body::from(Bytes::copy_from_slice(b)))
+        };
+        assert!(!promote_if_hot(&mut o, &mut copy), "not hot yet");
+        o.count_pull();
+        o.count_pull();
+        let before = Arc::clone(&o);
+        assert!(promote_if_hot(&mut o, &mut copy));
+        assert!(!Arc::ptr_eq(&o, &before));
+        assert_eq!(
+            (&o.body, &o.etag, o.last_modified_unix_ms),
+            (&before.body, &before.etag, 1)
+        );
+        assert_ne!(
+            o.body.as_ptr(),
+            before.body.as_ptr(),
+            "served from the copy"
+        );
+        // A copy that is not the same bytes is never served.
+        let mut hot = Arc::new(object(100_000));
+        hot.count_pull();
+        hot.count_pull();
+        let mut wrong = |_: &Bytes| Some(Body::from(Bytes::from_static(b"other")));
+        assert!(!promote_if_hot(&mut hot, &mut wrong));
+        let mut none = |_: &Bytes| None;
+        assert!(!promote_if_hot(&mut hot, &mut none));
+        assert_eq!(copies, 1);
     }
 }

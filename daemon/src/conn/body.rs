@@ -1,15 +1,13 @@
-//! Reading request bodies: whole into one buffer, or a segment into pages of its own.
+//! Reading request bodies, whole into one buffer.
 
 use bytes::{Bytes, BytesMut};
 use monoio::buf::IoBufMut;
 use monoio::io::AsyncReadRent;
 use std::time::Duration;
 use streampack_core::http::{BodyDecoder, BodyKind, BodyStatus, HttpError, Status};
-use streampack_core::media::Body;
 
 use super::{Conn, ReadError, BODY_READ, MAX_PREALLOC};
 use crate::context::Shared;
-use crate::pages::{self, Pages};
 
 impl Conn {
     /// Reads at most `max` bytes onto the end of `out`, giving up after `limit`.
@@ -73,84 +71,6 @@ impl Conn {
                     ))
                 }
                 Err(_) => {
-                    return Err(HttpError::new(
-                        Status::BAD_REQUEST,
-                        "connection closed before the body was complete",
-                    ))
-                }
-            }
-        }
-    }
-
-    /// Reads a segment's body: one of at least [`pages::MIN_BYTES`] into its own mapping
-    /// (straight from the socket when its length is known, else copied there once complete),
-    /// so pulls can send it without copying; a smaller one, or when no mapping can be had, on
-    /// the heap.
-    pub async fn read_segment(
-        &mut self,
-        dec: BodyDecoder,
-        limit: Duration,
-        size_hint: usize,
-    ) -> Result<Body, HttpError> {
-        // A declared length is trusted with pages of its own only up to what a heap body
-        // would be given up front; a longer one is mapped once it has fully arrived.
-        let known = dec
-            .remaining()
-            .filter(|_| (pages::MIN_BYTES..=MAX_PREALLOC).contains(&size_hint));
-        if let Some(len) = known.and_then(|n| usize::try_from(n).ok()) {
-            if let Ok(p) = Pages::new(len) {
-                return self.read_into_pages(dec, limit, p).await.map(Pages::freeze);
-            }
-        }
-        let bytes = self.read_body(dec, limit, size_hint).await?;
-        if bytes.len() >= pages::MIN_BYTES {
-            if let Ok(p) = Pages::copy_of(&bytes) {
-                return Ok(p.freeze());
-            }
-        }
-        Ok(Body::from(bytes))
-    }
-
-    /// Reads a `Content-Length` body of exactly `pages`' length into `pages`.
-    async fn read_into_pages(
-        &mut self,
-        mut dec: BodyDecoder,
-        limit: Duration,
-        mut pages: Pages,
-    ) -> Result<Pages, HttpError> {
-        let deadline = monoio::time::Instant::now() + limit;
-        loop {
-            // What the head's read already brought.
-            let left = dec.remaining().unwrap_or(0);
-            let buffered = usize::try_from(left)
-                .unwrap_or(usize::MAX)
-                .min(self.rbuf.len());
-            if buffered > 0 {
-                let n = pages.append(&self.rbuf[..buffered]);
-                bytes::Buf::advance(&mut self.rbuf, n);
-                dec.advance(n)?;
-            }
-            if dec.advance(0)? == BodyStatus::Done {
-                return Ok(pages);
-            }
-            let left = deadline.saturating_duration_since(monoio::time::Instant::now());
-            let filled = pages.filled();
-            let read = self.stream.read(pages.slice_mut(filled..));
-            let (res, slice) = match monoio::time::timeout(left, read).await {
-                Ok(done) => done,
-                Err(_) => {
-                    return Err(HttpError::new(
-                        Status::REQUEST_TIMEOUT,
-                        "request body not received in time",
-                    ))
-                }
-            };
-            pages = slice.into_inner();
-            match res {
-                Ok(n) if n > 0 => {
-                    dec.advance(n)?;
-                }
-                _ => {
                     return Err(HttpError::new(
                         Status::BAD_REQUEST,
                         "connection closed before the body was complete",

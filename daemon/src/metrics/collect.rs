@@ -138,6 +138,16 @@ fn daemon(shared: &Shared, chans: &[Chan], w: &mut Writer) {
         }
     }
     w.family(
+        "streampack_objects_promoted_total",
+        Kind::Counter,
+        "Segments moved into pages of their own (sent without copying) because pulls asked for them often.",
+    );
+    w.sample(
+        "streampack_objects_promoted_total",
+        &[],
+        Value::Int(m.promoted_count()),
+    );
+    w.family(
         "streampack_unrouted_requests_total",
         Kind::Counter,
         "Requests answered before reaching a channel input or endpoint (malformed, unknown channel, /healthz), by listener and status class.",

@@ -73,6 +73,8 @@ pub struct ShardCounters {
     /// over shards at scrape time; the shard that opens a connection also closes it).
     conns_opened: Counter,
     conns_closed: Counter,
+    /// Objects moved into pages of their own because pulls asked for them often.
+    promoted: Counter,
 }
 
 /// The daemon's metrics state, in [`crate::context::Shared`].
@@ -125,6 +127,18 @@ impl Metrics {
         if let (Some(c), Some(class)) = (self.shards.mine(), status_class(status)) {
             c.unrouted[l.index()][class].add(1);
         }
+    }
+
+    /// `n` objects were moved into pages of their own (`Media::promote_hot`).
+    pub fn promoted(&self, n: u64) {
+        if let Some(c) = self.shards.mine() {
+            c.promoted.add(n);
+        }
+    }
+
+    /// Objects moved into pages of their own, all shards.
+    pub fn promoted_count(&self) -> u64 {
+        self.shards.sum(|c| c.promoted.get())
     }
 
     /// Access log lines dropped because the writer fell behind.

@@ -134,7 +134,7 @@ async fn serve_request<'r>(
             return send_error(conn, &e, keep, head_only).await;
         }
     };
-    let (body, backing, heads, served) = match lookup {
+    let (body, object, heads, served) = match lookup {
         Lookup::Manifest(r, content_type) => (
             &r.body,
             None,
@@ -154,7 +154,7 @@ async fn serve_request<'r>(
         ),
         Lookup::Object(o) => (
             &o.body,
-            o.backing.as_ref(),
+            Some(o),
             None,
             Served {
                 len: o.body.len() as u64,
@@ -190,6 +190,11 @@ async fn serve_request<'r>(
     match answer.body.filter(|r| !head_only && !r.is_empty()) {
         Some(range) => {
             let part = slice(body, range);
+            // Objects pulls ask for often are moved into pages of their own by the owner.
+            if object.is_some_and(|o| o.count_pull()) {
+                entry.media.want_promotion();
+            }
+            let backing = object.and_then(|o| o.backing.as_ref());
             conn.answer_with_pages(answer.status, out, part, backing, keep)
                 .await
         }

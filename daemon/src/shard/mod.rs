@@ -181,6 +181,10 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
                     owned.published = u64::MAX;
                 }
                 owned.media.tick(now);
+                if owned.slot.take_promotion() {
+                    let moved = owned.media.promote_hot(&mut crate::pages::promote);
+                    shared.metrics.promoted(moved as u64);
+                }
                 publish(owned, now);
                 log_events(id, owned.media.as_mut());
                 true

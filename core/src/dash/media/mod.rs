@@ -403,6 +403,14 @@ impl Media for DashMedia {
         self.published = Some(Arc::clone(&p));
         p
     }
+
+    fn promote_hot(&mut self, promote: &mut dyn FnMut(&bytes::Bytes) -> Option<Body>) -> usize {
+        let moved = self.output.promote_hot(promote);
+        if moved > 0 {
+            self.versions.output_changed();
+        }
+        moved
+    }
 }
 
 #[cfg(test)]

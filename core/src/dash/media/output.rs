@@ -64,6 +64,28 @@ impl Output {
         }
     }
 
+    /// Moves the hot segments and init segments of every Period into `promote`'s memory; how
+    /// many moved.
+    pub fn promote_hot(
+        &mut self,
+        promote: &mut dyn FnMut(&bytes::Bytes) -> Option<crate::media::Body>,
+    ) -> usize {
+        let reps = self
+            .periods
+            .iter_mut()
+            .flat_map(|p| p.sets.iter_mut())
+            .flat_map(|s| s.reps.iter_mut());
+        let mut moved = 0;
+        for r in reps {
+            let segments = r.segments.iter_mut().map(|s| &mut s.object);
+            let init = r.init.iter_mut().map(|(_, o)| o);
+            for o in segments.chain(init) {
+                moved += usize::from(crate::media::object::promote_if_hot(o, promote));
+            }
+        }
+        moved
+    }
+
     /// Whether the presentation ends here: the active input ended its stream, everything it
     /// listed is published, and the channel ends with its encoder (`end_on_endlist`).
     pub fn presentation_ended(&self, end_on_endlist: bool) -> bool {

@@ -313,13 +313,12 @@ fn media_object(
     content_type: &'static str,
     ctx: &mut PublishCtx<'_>,
 ) -> Arc<MediaObject> {
-    Arc::new(MediaObject {
-        body: body.bytes.clone(),
-        backing: body.backing.clone(),
+    Arc::new(MediaObject::new(
+        body.clone(),
         content_type,
-        etag: ctx.etag.next(),
-        last_modified_unix_ms: ctx.now.unix_ms,
-    })
+        ctx.etag.next(),
+        ctx.now.unix_ms,
+    ))
 }
 
 /// The `Content-Type` of a set's segments.

@@ -268,6 +268,8 @@ pub(super) struct Enc {
     pub init_tag: &'static str,
     pub n: u64,
     pub window: u64,
+    /// Media segments are padded to at least this many bytes.
+    pub pad: usize,
     inits_sent: bool,
 }
 
@@ -280,6 +282,7 @@ impl Enc {
             init_tag: "init",
             n: 0,
             window: 5,
+            pad: 0,
             inits_sent: false,
         }
     }
@@ -306,7 +309,9 @@ impl Enc {
         let n = self.n;
         let mut warnings = Vec::new();
         for r in 0..2 {
-            let body = Bytes::from(format!("{}-{r}-{n}-{:?}", self.ast, self.role));
+            let mut body = format!("{}-{r}-{n}-{:?}", self.ast, self.role).into_bytes();
+            body.resize(body.len().max(self.pad), b'.');
+            let body = Bytes::from(body);
             let out = dm
                 .put(self.role, &format!("chunk-stream{r}-{n:05}.m4s"), body, now)
                 .unwrap();
@@ -957,4 +962,49 @@ fn a_segment_not_listed_yet_republishes_the_status_only() {
     let listed = dm.snapshot();
     assert!(!Arc::ptr_eq(&after.objects, &listed.objects));
     assert_ne!(listed.mpd.as_ref().unwrap().etag, a.etag);
+}
+
+/// Segments pulled often move into the caller's memory (the daemon's pages), same bytes and
+/// etag, the MPD untouched; each moves once.
+#[test]
+fn hot_segments_move_into_the_callers_memory_once() {
+    let mut dm = DashMedia::new(params(), t0());
+    let mut enc = Enc::new(P, "2026-11-24T01:00:00Z", 0);
+    enc.pad = 100_000;
+    let mut now = t0();
+    enc.steps(&mut dm, &mut now, 3);
+    let mpd_before = dm.snapshot().mpd.clone().unwrap();
+    let path = format!("v0/{}.m4s", first_number(t0()) + 1);
+    let find = |dm: &mut DashMedia| match dm
+        .publish(now)
+        .output(EndpointType::Dash)
+        .unwrap()
+        .get("main", &path)
+    {
+        Lookup::Object(o) => (
+            o.body.clone(),
+            o.etag.clone(),
+            o.backing.is_some(),
+            o.count_pull(),
+        ),
+        other => panic!("{path}: {other:?}"),
+    };
+    let mut promote = |b: &Bytes| {
+        Some(Body {
+            bytes: Bytes::copy_from_slice(b),
+            backing: Some(std::sync::Arc::new(0u8)),
+        })
+    };
+    assert_eq!(dm.promote_hot(&mut promote), 0, "nothing pulled yet");
+    let (body, etag, backed, _) = find(&mut dm);
+    assert!(!backed && body.len() >= 100_000);
+    let (_, _, _, hot) = find(&mut dm);
+    assert!(hot, "the second pull of a 100 KB segment makes it hot");
+    assert_eq!(dm.promote_hot(&mut promote), 1);
+    let (moved, moved_etag, backed, _) = find(&mut dm);
+    assert!(backed);
+    assert_ne!(moved.as_ptr(), body.as_ptr(), "served from the copy");
+    assert_eq!((moved, moved_etag), (body, etag));
+    assert_eq!(dm.snapshot().mpd.clone().unwrap().etag, mpd_before.etag);
+    assert_eq!(dm.promote_hot(&mut promote), 0, "moved once");
 }

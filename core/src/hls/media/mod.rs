@@ -358,6 +358,18 @@ impl Media for HlsMedia {
         self.published = Some(Arc::clone(&p));
         p
     }
+
+    fn promote_hot(&mut self, promote: &mut dyn FnMut(&bytes::Bytes) -> Option<Body>) -> usize {
+        let moved = self
+            .renditions
+            .iter_mut()
+            .map(|r| r.promote_hot(promote))
+            .sum();
+        if moved > 0 {
+            self.versions.output_changed();
+        }
+        moved
+    }
 }
 
 #[cfg(test)]

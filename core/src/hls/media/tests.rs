@@ -944,3 +944,64 @@ fn etags_count_up_after_a_per_output_prefix() {
     assert_eq!(hls.next(), "\"1234-2\"");
     assert_eq!(dash.next(), "\"d1234-1\"");
 }
+
+/// Segments pulled often move into the caller's memory (the daemon's pages), same bytes and
+/// etag, the playlists untouched; each moves once.
+#[test]
+fn hot_segments_move_into_the_callers_memory_once() {
+    let mut m = HlsMedia::new(params(), at(0));
+    let big = Bytes::from(vec![5u8; 300_000]);
+    m.put(Primary, "seg_0.ts", big.clone(), at(0)).unwrap();
+    m.put(Primary, "seg_1.ts", body("small"), at(0)).unwrap();
+    let segs = [("seg_0.ts", 2.0), ("seg_1.ts", 2.0)];
+    m.put(Primary, "main.m3u8", pl(0, &segs, false), at(10))
+        .unwrap();
+    let main_before = m.snapshot().main.clone().unwrap();
+    let pull = |m: &mut HlsMedia, path: &str| {
+        let p = m.publish(at(20));
+        match p
+            .output(crate::channel::config::EndpointType::Hls)
+            .unwrap()
+            .get("main", path)
+        {
+            Lookup::Object(o) => (
+                o.body.clone(),
+                o.etag.clone(),
+                o.backing.is_some(),
+                o.count_pull(),
+            ),
+            other => panic!("{path}: {other:?}"),
+        }
+    };
+    let mut promote = |b: &Bytes| {
+        Some(Body {
+            bytes: Bytes::copy_from_slice(b),
+            backing: Some(Arc::new(0u8)),
+        })
+    };
+    let big_path = format!("main/{SEED}.ts");
+    let small_path = format!("main/{}.ts", SEED + 1);
+    for _ in 0..10 {
+        assert!(
+            !pull(&mut m, &small_path).3,
+            "a small segment never turns hot"
+        );
+    }
+    assert!(!pull(&mut m, &big_path).3);
+    assert!(!pull(&mut m, &big_path).3);
+    assert_eq!(m.promote_hot(&mut promote), 0, "300 KB: hot after 4 pulls");
+    let (body, etag, backed, hot) = pull(&mut m, &big_path);
+    assert!(!backed && !hot);
+    assert!(pull(&mut m, &big_path).3);
+    assert_eq!(m.promote_hot(&mut promote), 1);
+    let (moved, moved_etag, backed, _) = pull(&mut m, &big_path);
+    assert!(backed);
+    assert_ne!(moved.as_ptr(), body.as_ptr(), "served from the copy");
+    assert_eq!((&moved, &moved_etag), (&big, &etag));
+    let main_after = m.snapshot().main.clone().unwrap();
+    assert_eq!(
+        (main_after.body, main_after.etag),
+        (main_before.body, main_before.etag)
+    );
+    assert_eq!(m.promote_hot(&mut promote), 0, "moved once");
+}

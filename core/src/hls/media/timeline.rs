@@ -13,7 +13,7 @@
 
 use super::store::InputStore;
 use crate::hls::{MediaPlaylistIn, MediaPlaylistOut, SegmentOut};
-use crate::media::object::{Body, EtagGen, InitEntry, MediaObject, SegmentEntry};
+use crate::media::object::{promote_if_hot, Body, EtagGen, InitEntry, MediaObject, SegmentEntry};
 use crate::media::{StartAt, OVERLONG_TOLERANCE_MS};
 use crate::time::Now;
 use std::collections::VecDeque;
@@ -277,13 +277,12 @@ impl Rendition {
         self.inits.push_back(InitEntry {
             k,
             ext,
-            object: Arc::new(MediaObject {
-                body: body.bytes.clone(),
-                backing: body.backing.clone(),
+            object: Arc::new(MediaObject::new(
+                body.clone(),
                 content_type,
-                etag: ctx.etag.next(),
-                last_modified_unix_ms: ctx.now.unix_ms,
-            }),
+                ctx.etag.next(),
+                ctx.now.unix_ms,
+            )),
         });
         k
     }
@@ -317,18 +316,27 @@ impl Rendition {
                 seq,
                 ext,
                 duration_ms: seg.duration_ms,
-                object: Arc::new(MediaObject {
-                    body: body.bytes,
-                    backing: body.backing,
+                object: Arc::new(MediaObject::new(
+                    body,
                     content_type,
-                    etag: ctx.etag.next(),
-                    last_modified_unix_ms: ctx.now.unix_ms,
-                }),
+                    ctx.etag.next(),
+                    ctx.now.unix_ms,
+                )),
             },
             discontinuity,
             pdt: seg.program_date_time.clone(),
             init,
         });
+    }
+
+    /// Moves its hot segments and init segments into `promote`'s memory; how many moved.
+    pub fn promote_hot(&mut self, promote: &mut dyn FnMut(&bytes::Bytes) -> Option<Body>) -> usize {
+        let segments = self.segments.iter_mut().map(|s| &mut s.entry.object);
+        let inits = self.inits.iter_mut().map(|i| &mut i.object);
+        segments
+            .chain(inits)
+            .map(|o| usize::from(promote_if_hot(o, promote)))
+            .sum()
     }
 
     /// Whether the output ends here: the input ended its stream, everything it listed is
