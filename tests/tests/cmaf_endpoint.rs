@@ -165,8 +165,8 @@ fn check_mpd_as(
     tracks
 }
 
-/// Pushes `push_seconds` of `kind`; with `to_the_end`, also checks what players see once the
-/// encoder ended its stream.
+/// Pushes `push_seconds` of `kind`; with `to_the_end`, on a channel that ends with its encoder
+/// (`--end-on-endlist`), also checks what players see once the encoder ended its stream.
 fn push_and_check(
     kind: HlsPush,
     name: &str,
@@ -178,7 +178,11 @@ fn push_and_check(
         return;
     }
     let d = Daemon::start(DaemonOpts::default());
-    let c = d.cmaf_channel(name, &small_window());
+    let mut settings = small_window().to_vec();
+    if to_the_end {
+        settings.push("--end-on-endlist");
+    }
+    let c = d.cmaf_channel(name, &settings);
     let push_log = d.dir().join("ffmpeg-push.log");
     let mut push = Encoder(ffmpeg_push_hls(
         kind,

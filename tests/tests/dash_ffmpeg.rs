@@ -193,6 +193,8 @@ fn push_and_check(kind: DashPush, name: &str) -> Option<(Daemon, Fixture, std::p
         return None;
     }
     let d = Daemon::start(DaemonOpts::default());
+    // A channel that ends with its encoder: what players see at the end is checked too (a
+    // live channel staying live is tests/tests/encoder_restart.rs's).
     let f = d.dash_channel(
         name,
         &[
@@ -200,6 +202,7 @@ fn push_and_check(kind: DashPush, name: &str) -> Option<(Daemon, Fixture, std::p
             "4",
             "--max-playlist-duration",
             "12",
+            "--end-on-endlist",
         ],
     );
     // Before any input delivered: 503 with Retry-After, CORS on it so a player can read it.
