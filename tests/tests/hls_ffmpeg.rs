@@ -1,6 +1,8 @@
 //! Real peers: ffmpeg pushes live HLS (TS, fMP4, and a two-rendition master) to a channel's
 //! primary input with the recipes of docs/testing.md; ffmpeg and ffprobe pull it from the endpoint
-//! while it is live. Needs ffmpeg and ffprobe (skipped loudly without them, failed under CI).
+//! while it is live; every served media playlist dates each segment (`EXT-X-PROGRAM-DATE-TIME`
+//! following the durations, the live edge at the wall clock). Needs ffmpeg and ffprobe (skipped
+//! loudly without them, failed under CI).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -70,6 +72,14 @@ fn watch(pull: String, main_path: String, stop: Arc<AtomicBool>) -> Watch {
                     }
                 }
                 seqs.push(seq);
+                // Every segment is dated, the dates follow the durations, and the live edge
+                // is the wall clock's (ffmpeg -re pushes in real time).
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                for p in date_problems(&pl, now, 10_000) {
+                    w.problems.push(format!("{path}: {p}:\n{pl}"));
+                }
                 if let Some(last) = playlist_uris(&pl).last() {
                     let seg = resolve(&path, last);
                     let s = get(&pull, &seg);
@@ -245,7 +255,9 @@ fn push_and_play(kind: HlsPush, name: &str) {
             && live["window_segments"].as_u64().unwrap_or(0) > 0
             && live["held_bytes"].as_u64().unwrap_or(0) > 0
             && live["failovers"] == 0
-            && live["ended"] == true;
+            // The encoder ended its stream; the channel stays live for its next run.
+            && live["inputs"][0]["health"] == "ended"
+            && live["ended"] == false;
         if ok {
             break;
         }

@@ -334,6 +334,7 @@ pub(crate) fn media_playlist(v: &RenditionView<'_>, slot: usize) -> Option<Strin
                 duration_ms: ms(t.duration, t.timescale),
                 discontinuity: s.discontinuity,
                 program_date_time: None,
+                start_unix_ms: Some(s.source.start_unix_ms),
                 init: Some((t.init_k, "mp4")),
             })
             .collect(),

@@ -218,6 +218,7 @@ mod tests {
                             seq,
                             ext: "m4s",
                             duration_ms: 2000,
+                            start_unix_ms: 0,
                             object: object(tag),
                         })
                         .collect(),

@@ -358,6 +358,7 @@ fn build(
                         seq: s.seq,
                         ext: "m4s",
                         duration_ms: window::ms(t.duration, t.timescale),
+                        start_unix_ms: s.source.start_unix_ms,
                         object: Arc::clone(&t.object),
                     })
                 })

@@ -15,6 +15,7 @@
 //!   which players resolve against the MPD's URL.
 //! - Every attribute value is XML-escaped.
 
+pub use crate::time::format_datetime;
 use std::fmt::Write;
 
 /// Where the origin serves its clock (`GET /time`, ISO 8601 UTC with milliseconds).
@@ -381,36 +382,6 @@ pub fn format_duration(ms: u64) -> String {
     }
     let digits = format!("{frac:03}");
     format!("PT{secs}.{}S", digits.trim_end_matches('0'))
-}
-
-/// `xs:dateTime` in UTC with milliseconds: `2026-11-24T01:02:03.456Z`. The body of
-/// `GET /time` uses the same format.
-pub fn format_datetime(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let ms = unix_ms % 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's
-/// algorithm, for non-negative days).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

@@ -34,8 +34,11 @@ pub struct SegmentOut<'a> {
     pub duration_ms: u64,
     /// Render `EXT-X-DISCONTINUITY` before it.
     pub discontinuity: bool,
-    /// `EXT-X-PROGRAM-DATE-TIME` to pass through.
+    /// `EXT-X-PROGRAM-DATE-TIME` to pass through as the encoder wrote it.
     pub program_date_time: Option<&'a str>,
+    /// Its wall-clock start, Unix ms, written as `EXT-X-PROGRAM-DATE-TIME` when there is no
+    /// text to pass through.
+    pub start_unix_ms: Option<u64>,
     /// Init segment `(k, ext)` → `init<k>.<ext>`; `EXT-X-MAP` is written when it changes.
     pub init: Option<(u64, &'a str)>,
 }
@@ -72,8 +75,18 @@ pub fn render_media(p: &MediaPlaylistOut<'_>) -> String {
             }
         }
         current_init = seg.init;
-        if let Some(pdt) = seg.program_date_time {
-            let _ = writeln!(s, "#EXT-X-PROGRAM-DATE-TIME:{pdt}");
+        match (seg.program_date_time, seg.start_unix_ms) {
+            (Some(pdt), _) => {
+                let _ = writeln!(s, "#EXT-X-PROGRAM-DATE-TIME:{pdt}");
+            }
+            (None, Some(ms)) => {
+                let _ = writeln!(
+                    s,
+                    "#EXT-X-PROGRAM-DATE-TIME:{}",
+                    crate::time::format_datetime(ms)
+                );
+            }
+            (None, None) => {}
         }
         let _ = write!(
             s,
@@ -212,6 +225,7 @@ mod tests {
                     duration_ms: 5,
                     discontinuity: true,
                     init: Some((1, "mp4")),
+                    start_unix_ms: Some(1_767_225_604_500),
                     ..Default::default()
                 },
             ],
@@ -230,6 +244,7 @@ hi/10.m4s
 hi/11.m4s
 #EXT-X-DISCONTINUITY
 #EXT-X-MAP:URI=\"hi/init1.mp4\"
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:04.500Z
 #EXTINF:0.005,
 hi/12.m4s
 #EXT-X-ENDLIST

@@ -167,6 +167,10 @@ pub struct SegmentEntry {
     pub ext: &'static str,
     /// Duration, milliseconds.
     pub duration_ms: u64,
+    /// Wall-clock time of its first frame, Unix ms: what the encoder's
+    /// `EXT-X-PROGRAM-DATE-TIME` says, else the origin's own stamp (continuous with the
+    /// segment before it, anchored on arrival after a break).
+    pub start_unix_ms: u64,
     /// The object.
     pub object: Arc<MediaObject>,
 }

@@ -52,17 +52,32 @@ fn text(r: &Rendered) -> &str {
     std::str::from_utf8(&r.body).unwrap()
 }
 
-fn main_text(m: &mut HlsMedia) -> String {
+/// The main playlist as served.
+fn main_text_dated(m: &mut HlsMedia) -> String {
     let s = m.snapshot();
     check(&s);
     text(s.main.as_ref().expect("main")).to_string()
+}
+
+/// A playlist without its `EXT-X-PROGRAM-DATE-TIME` lines: what the numbering and
+/// discontinuity tests compare (the dates have tests of their own).
+fn undated(t: &str) -> String {
+    t.lines()
+        .filter(|l| !l.starts_with("#EXT-X-PROGRAM-DATE-TIME:"))
+        .flat_map(|l| [l, "\n"])
+        .collect()
+}
+
+/// The main playlist, undated.
+fn main_text(m: &mut HlsMedia) -> String {
+    undated(&main_text_dated(m))
 }
 
 fn rendition_text(m: &mut HlsMedia, name: &str) -> String {
     let s = m.snapshot();
     check(&s);
     match s.get("main", &format!("{name}/index.m3u8")) {
-        Lookup::Manifest(r, _) => text(r).to_string(),
+        Lookup::Manifest(r, _) => undated(text(r)),
         other => panic!("{name}: {other:?}"),
     }
 }
@@ -877,7 +892,7 @@ fn real_ffmpeg_fmp4_output_is_served() {
     let s = m.snapshot();
     check(&s);
     assert_eq!(
-        text(s.main.as_ref().unwrap()),
+        undated(text(s.main.as_ref().unwrap())),
         format!(
             "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:{SEED}\n\
              #EXT-X-DISCONTINUITY-SEQUENCE:0\n#EXT-X-MAP:URI=\"main/init0.mp4\"\n#EXTINF:1.000,\n\
@@ -1004,4 +1019,96 @@ fn hot_segments_move_into_the_callers_memory_once() {
         (main_before.body, main_before.etag)
     );
     assert_eq!(m.promote_hot(&mut promote), 0, "moved once");
+}
+
+/// Every segment is dated. Without dates from the encoder, the origin's own: the first segment
+/// started its duration before it arrived, the next ones follow the durations, and after a
+/// break (here an encoder restart) the clock is anchored on arrival again, never going back.
+#[test]
+fn every_segment_is_dated_by_the_origin_when_the_encoder_does_not() {
+    let mut m = HlsMedia::new(params(), at(0));
+    encoder_ts(&mut m, Primary, 0..3, 0, false);
+    let d = |ms: i64| {
+        let unix = u64::try_from(T0_UNIX as i64 + ms).unwrap();
+        format!(
+            "#EXT-X-PROGRAM-DATE-TIME:{}\n",
+            crate::time::format_datetime(unix)
+        )
+    };
+    let seg = |n: u64| format!("#EXTINF:2.000,\nmain/{}.ts\n", SEED + n);
+    let head = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{SEED}\n\
+         #EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+    );
+    // seg_0's playlist arrived at 10 ms.
+    let want = format!(
+        "{head}{}{}{}{}{}{}",
+        d(-1_990),
+        seg(0),
+        d(10),
+        seg(1),
+        d(2_010),
+        seg(2)
+    );
+    assert_eq!(main_text_dated(&mut m), want);
+    // The encoder restarts: its first segment (3.9 s long) arrives at 7,810 ms. Arrival less
+    // duration would be 3,910 ms, before the last segment ended (4,010): never back.
+    m.put(Primary, "r_0.ts", body("r_0"), at(7_800)).unwrap();
+    m.put(
+        Primary,
+        "main.m3u8",
+        pl(0, &[("r_0.ts", 3.9)], false),
+        at(7_810),
+    )
+    .unwrap();
+    let t = main_text_dated(&mut m);
+    let restarted = format!("#EXTINF:3.900,\nmain/{}.ts\n", SEED + 3);
+    assert!(
+        t.ends_with(&format!(
+            "{}{}#EXT-X-DISCONTINUITY\n{}{restarted}",
+            d(2_010),
+            seg(2),
+            d(4_010)
+        )),
+        "{t}"
+    );
+    // The next break comes later: anchored on arrival again (12,010 - 2,000).
+    encoder_ts(&mut m, Primary, 0..1, 12_000, false);
+    let t = main_text_dated(&mut m);
+    assert!(
+        t.ends_with(&format!("#EXT-X-DISCONTINUITY\n{}{}", d(10_010), seg(4))),
+        "{t}"
+    );
+    assert_eq!(
+        m.snapshot().renditions[0]
+            .segments
+            .iter()
+            .map(|s| s.start_unix_ms - T0_UNIX + 1_990)
+            .collect::<Vec<_>>(),
+        vec![2_000, 4_000, 6_000, 12_000],
+        "the snapshot's segments carry the same dates (the first left the 10 s window)"
+    );
+}
+
+/// An encoder's own `EXT-X-PROGRAM-DATE-TIME` is served as it wrote it, and dates the segment.
+#[test]
+fn the_encoders_dates_are_passed_through() {
+    let mut m = HlsMedia::new(params(), at(0));
+    m.put(Primary, "a.ts", body("a"), at(0)).unwrap();
+    m.put(Primary, "b.ts", body("b"), at(0)).unwrap();
+    let pl = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+              #EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:00.000+0000\n#EXTINF:2.0,\na.ts\n\
+              #EXTINF:2.0,\nb.ts\n";
+    m.put(Primary, "main.m3u8", Bytes::from(pl), at(10))
+        .unwrap();
+    let t = main_text_dated(&mut m);
+    assert!(
+        t.contains("#EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:00.000+0000\n#EXTINF:2.000,"),
+        "{t}"
+    );
+    // b.ts has no date of its own: it follows a.ts's.
+    assert!(
+        t.contains("#EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:02.000Z\n"),
+        "{t}"
+    );
 }

@@ -70,6 +70,9 @@ pub(crate) struct Rendition {
     has_published: bool,
     /// (input seq, since) of a listed segment whose bytes have not arrived.
     pending: Option<(u64, u64)>,
+    /// Wall-clock end of the last segment published, Unix ms: the next one's start unless a
+    /// break comes between them.
+    next_start_unix_ms: Option<u64>,
 }
 
 impl Rendition {
@@ -91,6 +94,7 @@ impl Rendition {
             disc_pending: false,
             has_published: false,
             pending: None,
+            next_start_unix_ms: None,
         }
     }
 
@@ -308,6 +312,7 @@ impl Rendition {
         }
         self.disc_pending = false;
         self.ended = false;
+        let start_unix_ms = self.stamp(seg, break_before, ctx.now);
         self.target_s = self.target_s.max(seg.duration_ms.div_ceil(1000)).max(1);
         self.total_ms = self.total_ms.saturating_add(seg.duration_ms);
         let (ext, content_type) = ext_of(&seg.uri);
@@ -316,6 +321,7 @@ impl Rendition {
                 seq,
                 ext,
                 duration_ms: seg.duration_ms,
+                start_unix_ms,
                 object: Arc::new(MediaObject::new(
                     body,
                     content_type,
@@ -327,6 +333,28 @@ impl Rendition {
             pdt: seg.program_date_time.clone(),
             init,
         });
+    }
+
+    /// The wall-clock start of `seg`, published now: the encoder's `EXT-X-PROGRAM-DATE-TIME`
+    /// when it has one; else where the segment before it ended, so the rendition's clock runs
+    /// with its durations; after a break (or for the first segment), when it arrived less its
+    /// duration, never before what was already published. The next start follows from it.
+    fn stamp(&mut self, seg: &crate::hls::SegmentIn, break_before: bool, now: Now) -> u64 {
+        let encoder = seg
+            .program_date_time
+            .as_deref()
+            .and_then(crate::time::parse_rfc3339_ms)
+            .and_then(|ms| u64::try_from(ms).ok());
+        let start = match (encoder, self.next_start_unix_ms) {
+            (Some(ms), _) => ms,
+            (None, Some(next)) if !break_before => next,
+            (None, prev) => now
+                .unix_ms
+                .saturating_sub(seg.duration_ms)
+                .max(prev.unwrap_or(0)),
+        };
+        self.next_start_unix_ms = Some(start.saturating_add(seg.duration_ms));
+        start
     }
 
     /// Moves its hot segments and init segments into `promote`'s memory; how many moved.
@@ -370,6 +398,7 @@ impl Rendition {
                     duration_ms: s.entry.duration_ms,
                     discontinuity: s.discontinuity,
                     program_date_time: s.pdt.as_deref(),
+                    start_unix_ms: Some(s.entry.start_unix_ms),
                     init: s.init.map(|k| (k, init_ext(k))),
                 })
                 .collect(),
