@@ -11,7 +11,7 @@ bash tests/setup.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-{ cargo build --workspace --bins && cargo test --workspace; } 2>&1 | tee "$log" || status=$?
+{ cargo build --workspace --bins && cargo test --workspace --no-fail-fast; } 2>&1 | tee "$log" || status=$?
 
 # Each skip notice carries a line `!!! SKIPPED: <test>: <what is missing>`.
 skipped=$(grep -a '^!!! SKIPPED: ' "$log" | sed 's/^!!! SKIPPED: //' | sort -u || true)
