@@ -540,6 +540,7 @@ max playlist duration: 600 s
 description:           Studio A
 playlist TTL:          1 s
 segment TTL:           600 s
+encoder end of stream: stays live (waits for the encoder)
 CDN domains:           -
 
 inputs (encoders push to <url>/<file>):
