@@ -154,6 +154,10 @@ pub struct ChannelCreateArgs {
     /// the encoder starts again]
     #[arg(long)]
     pub end_on_endlist: bool,
+    /// How far back players may seek, seconds, up to 1209600 (14 days); media that old is
+    /// kept on disk [default: 0, off]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeshift_window: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +173,7 @@ pub struct ChannelCreateArgs {
             "manifest_ttl",
             "segment_ttl",
             "end_on_endlist",
+            "timeshift_window",
         ])
 ))]
 pub struct ChannelEditArgs {
@@ -197,6 +202,9 @@ pub struct ChannelEditArgs {
     /// live through an encoder restart (false)
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub end_on_endlist: Option<bool>,
+    /// New time-shift window, seconds, up to 1209600 (14 days); 0 turns time-shift off
+    #[arg(long, value_name = "SECONDS")]
+    pub timeshift_window: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -395,6 +403,7 @@ impl Command {
                     manifest_ttl: a.manifest_ttl,
                     segment_ttl: a.segment_ttl,
                     end_on_endlist: a.end_on_endlist.then_some(true),
+                    timeshift_window_secs: a.timeshift_window,
                 }),
                 ChannelCmd::List => Request::ChannelList,
                 ChannelCmd::Show { channel } => Request::ChannelShow { channel },
@@ -408,6 +417,7 @@ impl Command {
                         manifest_ttl: a.manifest_ttl,
                         segment_ttl: a.segment_ttl,
                         end_on_endlist: a.end_on_endlist,
+                        timeshift_window_secs: a.timeshift_window,
                     },
                 },
                 ChannelCmd::Delete { channel } => Request::ChannelDelete { channel },
@@ -494,6 +504,8 @@ mod tests {
                     "--manifest-ttl",
                     "2",
                     "--end-on-endlist",
+                    "--timeshift-window",
+                    "3600",
                 ],
                 Request::ChannelCreate(ChannelCreate {
                     name: s("sport"),
@@ -504,6 +516,7 @@ mod tests {
                     manifest_ttl: Some(2),
                     segment_ttl: None,
                     end_on_endlist: Some(true),
+                    timeshift_window_secs: Some(3600),
                 }),
             ),
             (
@@ -512,6 +525,16 @@ mod tests {
                     channel: s("news"),
                     patch: ChannelPatch {
                         end_on_endlist: Some(false),
+                        ..ChannelPatch::default()
+                    },
+                },
+            ),
+            (
+                &["channel", "edit", "news", "--timeshift-window", "0"],
+                Request::ChannelEdit {
+                    channel: s("news"),
+                    patch: ChannelPatch {
+                        timeshift_window_secs: Some(0),
                         ..ChannelPatch::default()
                     },
                 },
@@ -819,6 +842,10 @@ mod tests {
                     "--max-playlist-duration",
                     "4294967296",
                 ],
+                ErrorKind::ValueValidation,
+            ),
+            (
+                &["channel", "edit", "news", "--timeshift-window", "1h"],
                 ErrorKind::ValueValidation,
             ),
             (

@@ -156,12 +156,14 @@ mod tests {
                 "max_segment_duration",
                 "name",
                 "protocol",
-                "segment_ttl"
+                "segment_ttl",
+                "timeshift_window_secs"
             ]
         );
         assert_eq!(v["id"], CH_ID);
         assert_eq!(v["protocol"], "hls");
         assert_eq!(v["max_segment_duration"], 6);
+        assert_eq!(v["timeshift_window_secs"], 0);
         let mut input = keys(&v["inputs"][0]);
         input.sort_unstable();
         assert_eq!(input, ["auth", "id", "role", "url"]);

@@ -69,6 +69,7 @@ pub fn channel_detail(c: &ChannelView) -> String {
                     "stays live (waits for the encoder)".to_string()
                 },
             ),
+            ("time-shift window", timeshift(c.timeshift_window_secs)),
             ("CDN domains", list_or_dash(&c.cdn_domains)),
         ],
     );
@@ -108,6 +109,14 @@ pub fn channel_detail(c: &ChannelView) -> String {
     out.push_str("\nlive:\n");
     out.push_str(&live(&c.live));
     out
+}
+
+/// `off`, or how far back players may seek.
+fn timeshift(secs: u64) -> String {
+    match secs {
+        0 => "off".to_string(),
+        s => format!("{s} s"),
+    }
 }
 
 /// `off`, or `USER:PASSWORD` (what goes into `http://USER:PASSWORD@host/…`).
@@ -454,6 +463,7 @@ pub(crate) mod tests {
             manifest_ttl: 1,
             segment_ttl: 600,
             end_on_endlist: false,
+            timeshift_window_secs: 0,
             live: LiveView {
                 active_input: Some("primary".into()),
                 inputs: vec![
@@ -541,6 +551,7 @@ description:           Studio A
 playlist TTL:          1 s
 segment TTL:           600 s
 encoder end of stream: stays live (waits for the encoder)
+time-shift window:     off
 CDN domains:           -
 
 inputs (encoders push to <url>/<file>):
@@ -567,6 +578,14 @@ live:
 "
         );
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn channel_detail_shows_the_timeshift_window_in_seconds() {
+        let mut c = sample_channel();
+        c.timeshift_window_secs = 3600;
+        let got = channel_detail(&c);
+        assert!(got.contains("\ntime-shift window:     3600 s\n"), "{got}");
     }
 
     #[test]

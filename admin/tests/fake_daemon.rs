@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::thread::JoinHandle;
 use streampack_core::admin::frame;
 use streampack_core::admin::proto::{
-    ChannelCreate, ChannelView, InputLiveView, InputView, LiveView, Request, Response,
+    ChannelCreate, ChannelPatch, ChannelView, InputLiveView, InputView, LiveView, Request, Response,
 };
 use streampack_core::channel::Protocol;
 use streampack_core::control::ControlError;
@@ -94,6 +94,7 @@ fn channel() -> ChannelView {
         manifest_ttl: 1,
         segment_ttl: 600,
         end_on_endlist: false,
+        timeshift_window_secs: 0,
         live: LiveView {
             active_input: None,
             inputs: ["primary", "backup"]
@@ -134,6 +135,48 @@ fn create_sends_the_request_and_prints_the_channel() -> TestResult {
         "{stdout}"
     );
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    Ok(())
+}
+
+#[test]
+fn edit_sends_the_timeshift_window_and_show_prints_it() -> TestResult {
+    let edited = ChannelView {
+        timeshift_window_secs: 3600,
+        ..channel()
+    };
+    let (out, req) = exchange(
+        &["channel", "edit", "news", "--timeshift-window", "3600"],
+        &Response::Channel(edited.clone()),
+    )?;
+    assert_eq!(
+        req,
+        Request::ChannelEdit {
+            channel: "news".into(),
+            patch: ChannelPatch {
+                timeshift_window_secs: Some(3600),
+                ..ChannelPatch::default()
+            },
+        }
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("\ntime-shift window:     3600 s\n"),
+        "{stdout}"
+    );
+    let (out, _) = exchange(
+        &["channel", "show", "news", "--json"],
+        &Response::Channel(edited),
+    )?;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(v["timeshift_window_secs"], 3600);
+    let (out, _) = exchange(&["channel", "show", "news"], &Response::Channel(channel()))?;
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("\ntime-shift window:     off\n"),
+        "{stdout}"
+    );
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 /// Version of the admin protocol. Bumped on any incompatible change of [`super::proto`].
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 /// Largest frame accepted (a full channel list stays far below this).
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 
@@ -80,6 +80,7 @@ mod tests {
             manifest_ttl: Some(2),
             segment_ttl: None,
             end_on_endlist: Some(true),
+            timeshift_window_secs: Some(3600),
         });
         let bytes = encode(&req).unwrap();
         for cut in 0..bytes.len() {

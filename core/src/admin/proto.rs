@@ -151,6 +151,8 @@ pub struct ChannelView {
     /// Whether the encoder's end of stream ends the presentation (else the endpoints stay
     /// live through an encoder restart).
     pub end_on_endlist: bool,
+    /// How far back players may seek, seconds; 0: time-shift is off.
+    pub timeshift_window_secs: u64,
     /// What the channel is doing now.
     pub live: LiveView,
 }

@@ -245,6 +245,11 @@ pub struct ChannelConfig {
     /// the endpoints. Off by default: a live channel stays live through an encoder restart.
     #[serde(default)]
     pub end_on_endlist: bool,
+    /// How far back players may seek, seconds: media this old is kept on disk past the live
+    /// window. 0 (the default, and what state files written before the setting load with):
+    /// off, media is freed when it leaves the window.
+    #[serde(default)]
+    pub timeshift_window_secs: u64,
 }
 
 impl ChannelConfig {
@@ -319,6 +324,19 @@ pub fn validate_ttls(manifest: Option<u32>, segment: Option<u32>) -> Result<(), 
     if let Some(s) = segment.filter(|s| !(slo..=shi).contains(s)) {
         return Err(Invalid(format!(
             "segment TTL must be {slo}-{shi} seconds, got {s}"
+        )));
+    }
+    Ok(())
+}
+
+/// Longest time-shift window, seconds (14 days).
+pub const MAX_TIMESHIFT_WINDOW_SECS: u64 = 14 * 24 * 3600;
+
+/// Checks a time-shift window: 0 (off) up to [`MAX_TIMESHIFT_WINDOW_SECS`].
+pub fn validate_timeshift_window(secs: u64) -> Result<(), Invalid> {
+    if secs > MAX_TIMESHIFT_WINDOW_SECS {
+        return Err(Invalid(format!(
+            "timeshift window {secs} s is longer than 14 days ({MAX_TIMESHIFT_WINDOW_SECS} s)"
         )));
     }
     Ok(())
@@ -488,6 +506,18 @@ mod tests {
             serde_json::from_str(r#"{"id":"0123456789abcdef0123456789ab","role":"primary"}"#)
                 .unwrap();
         assert!(i.auth.is_none());
+    }
+
+    #[test]
+    fn old_state_without_timeshift_window_loads_with_it_off() {
+        let c: ChannelConfig = serde_json::from_str(
+            r#"{"id":"0123456789abcdef0123456789ab","name":"c","protocol":"hls",
+                "max_segment_duration":15,"max_playlist_duration":600,
+                "inputs":[{"id":"0123456789abcdef0123456789ac","role":"primary"},
+                          {"id":"0123456789abcdef0123456789ad","role":"backup"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.timeshift_window_secs, 0);
     }
 
     #[test]

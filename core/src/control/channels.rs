@@ -3,8 +3,9 @@
 use super::commands::{ChannelCreate, ChannelPatch};
 use super::{ControlError, ControlState};
 use crate::channel::config::{
-    validate_description, validate_durations, validate_name, validate_ttls, ChannelConfig,
-    InputConfig, InputRole, DEFAULT_MAX_PLAYLIST_DURATION, DEFAULT_MAX_SEGMENT_DURATION,
+    validate_description, validate_durations, validate_name, validate_timeshift_window,
+    validate_ttls, ChannelConfig, InputConfig, InputRole, DEFAULT_MAX_PLAYLIST_DURATION,
+    DEFAULT_MAX_SEGMENT_DURATION,
 };
 use crate::id::Id;
 
@@ -26,6 +27,8 @@ impl ControlState {
         let description = req.description.clone().unwrap_or_default();
         validate_description(&description)?;
         validate_ttls(req.manifest_ttl, req.segment_ttl)?;
+        let timeshift_window_secs = req.timeshift_window_secs.unwrap_or(0);
+        validate_timeshift_window(timeshift_window_secs)?;
         if self.channels.iter().any(|c| c.name == req.name) {
             return Err(ControlError::Conflict(format!(
                 "a channel named {:?} already exists",
@@ -65,6 +68,7 @@ impl ControlState {
             manifest_ttl: req.manifest_ttl,
             segment_ttl: req.segment_ttl,
             end_on_endlist: req.end_on_endlist.unwrap_or(false),
+            timeshift_window_secs,
         };
         self.channels.push(cfg);
         Ok(&self.channels[self.channels.len() - 1])
@@ -112,6 +116,10 @@ impl ControlState {
         }
         if let Some(e) = patch.end_on_endlist {
             next.end_on_endlist = e;
+        }
+        if let Some(t) = patch.timeshift_window_secs {
+            validate_timeshift_window(t)?;
+            next.timeshift_window_secs = t;
         }
         self.channels[i] = next;
         Ok(&self.channels[i])

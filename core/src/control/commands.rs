@@ -37,6 +37,8 @@ pub struct ChannelCreate {
     pub segment_ttl: Option<u32>,
     /// End the presentation when the encoder ends its stream; default no.
     pub end_on_endlist: Option<bool>,
+    /// Time-shift window, seconds (0-1209600, 0: off); default off.
+    pub timeshift_window_secs: Option<u64>,
 }
 
 impl Default for ChannelCreate {
@@ -50,6 +52,7 @@ impl Default for ChannelCreate {
             manifest_ttl: None,
             segment_ttl: None,
             end_on_endlist: None,
+            timeshift_window_secs: None,
         }
     }
 }
@@ -71,6 +74,8 @@ pub struct ChannelPatch {
     pub segment_ttl: Option<u32>,
     /// Whether the encoder's end of stream ends the presentation.
     pub end_on_endlist: Option<bool>,
+    /// New time-shift window, seconds (0: off).
+    pub timeshift_window_secs: Option<u64>,
 }
 
 /// Fields of a new endpoint.

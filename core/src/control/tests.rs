@@ -438,3 +438,105 @@ fn ttls_are_validated() {
     let c = st.edit_channel("t", &patch).unwrap();
     assert_eq!((c.manifest_ttl, c.segment_ttl), (Some(2), Some(30)));
 }
+
+#[test]
+fn timeshift_window_is_validated_on_create() {
+    let table: &[(Option<u64>, Result<u64, &str>)] = &[
+        (None, Ok(0)),
+        (Some(0), Ok(0)),
+        (Some(3600), Ok(3600)),
+        (Some(1_209_600), Ok(1_209_600)),
+        (
+            Some(1_209_601),
+            Err("timeshift window 1209601 s is longer than 14 days (1209600 s)"),
+        ),
+        (Some(u64::MAX), Err("is longer than 14 days")),
+    ];
+    for (i, (window, want)) in table.iter().enumerate() {
+        let mut st = ControlState::new();
+        let mut gen = ids();
+        let req = ChannelCreate {
+            name: format!("t{i}"),
+            timeshift_window_secs: *window,
+            ..Default::default()
+        };
+        match (st.create_channel(&req, &mut gen), want) {
+            (Ok(c), Ok(secs)) => assert_eq!(c.timeshift_window_secs, *secs, "{window:?}"),
+            (Err(ControlError::Invalid(m)), Err(msg)) => {
+                assert!(m.contains(msg), "{window:?}: {m}");
+                assert!(
+                    st.channels.is_empty(),
+                    "{window:?}: refused create added a channel"
+                );
+            }
+            (got, _) => panic!("{window:?}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn timeshift_window_is_validated_on_edit_and_keeps_other_settings() {
+    let mut st = ControlState::new();
+    let mut gen = ids();
+    let req = ChannelCreate {
+        name: "t".into(),
+        max_segment_duration: Some(6),
+        max_playlist_duration: Some(120),
+        description: Some("studio".into()),
+        manifest_ttl: Some(2),
+        segment_ttl: Some(900),
+        end_on_endlist: Some(true),
+        ..Default::default()
+    };
+    let before = st.create_channel(&req, &mut gen).unwrap().clone();
+    assert_eq!(before.timeshift_window_secs, 0, "off by default");
+    let table: &[(u64, bool)] = &[
+        (3600, true),
+        (1_209_600, true),
+        (1_209_601, false),
+        (0, true),
+    ];
+    let mut want = 0;
+    for &(window, ok) in table {
+        let patch = ChannelPatch {
+            timeshift_window_secs: Some(window),
+            ..Default::default()
+        };
+        match st.edit_channel("t", &patch) {
+            Ok(_) if ok => want = window,
+            Err(ControlError::Invalid(m)) if !ok => {
+                assert!(m.contains(&format!("timeshift window {window} s")), "{m}");
+                assert!(m.contains("14 days (1209600 s)"), "{m}");
+            }
+            got => panic!("{window}: got {got:?}"),
+        }
+        let c = st.channel("t").unwrap();
+        assert_eq!(c.timeshift_window_secs, want, "{window}");
+        let others = ChannelConfig {
+            timeshift_window_secs: before.timeshift_window_secs,
+            ..c.clone()
+        };
+        assert_eq!(others, before, "{window}: other settings kept");
+    }
+    // An edit of another setting leaves the window alone.
+    st.edit_channel(
+        "t",
+        &ChannelPatch {
+            timeshift_window_secs: Some(7200),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let c = st
+        .edit_channel(
+            "t",
+            &ChannelPatch {
+                description: Some("other".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(c.timeshift_window_secs, 7200);
+    let back = ControlState::from_json(&st.to_json().unwrap()).unwrap();
+    assert_eq!(back.channels, st.channels, "persisted");
+}

@@ -55,6 +55,7 @@ impl Admin {
                 .segment_ttl
                 .unwrap_or(self.shared.config.cache.segment_max_age_secs),
             end_on_endlist: c.end_on_endlist,
+            timeshift_window_secs: c.timeshift_window_secs,
             live: self.live_view(c),
         }
     }

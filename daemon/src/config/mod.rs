@@ -11,7 +11,7 @@ mod sections;
 mod validate;
 
 pub use crate::metrics::settings::{AccessLogTarget, MetricsListen, Observability};
-pub use sections::{Access, Cache, Failover, Limits, Listener, RevertMode};
+pub use sections::{Access, Cache, Failover, Limits, Listener, RevertMode, Storage};
 
 /// Which io driver the executors use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -41,6 +41,9 @@ pub enum LogFormat {
 pub struct Config {
     /// Where channels, inputs and endpoints are persisted.
     pub state_dir: PathBuf,
+    /// Where time-shifted media is kept on disk; default: `<state_dir>/media` (see
+    /// [`Config::media_dir`]).
+    pub media_dir: Option<PathBuf>,
     /// Admin socket path; default: `$RUNTIME_DIRECTORY/streampackd.sock` under systemd, else
     /// the per-user socket `streampackctl` looks for from any directory
     /// (`$XDG_RUNTIME_DIR/streampack/streampackd.sock`, or `/tmp/streampack-<uid>/…`).
@@ -69,6 +72,8 @@ pub struct Config {
     /// Endpoint access control: the AuthKey header and the proxies trusted for
     /// `X-Forwarded-For`.
     pub access: Access,
+    /// Media kept on disk for time-shift.
+    pub storage: Storage,
 }
 
 impl Default for Config {
@@ -77,6 +82,7 @@ impl Default for Config {
             state_dir: std::env::var_os("STATE_DIRECTORY")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("streampack-state")),
+            media_dir: None,
             admin_socket: None,
             admin_socket_group: None,
             io_driver: IoDriver::Auto,
@@ -95,6 +101,7 @@ impl Default for Config {
             failover: Failover::default(),
             observability: Observability::default(),
             access: Access::default(),
+            storage: Storage::default(),
         }
     }
 }
@@ -113,6 +120,12 @@ pub struct Args {
     /// State directory (channels, inputs, endpoints).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// Directory for time-shifted media (default: <state dir>/media).
+    #[arg(long, value_name = "PATH")]
+    pub media_dir: Option<PathBuf>,
+    /// Most bytes of time-shifted media on disk (0 = no cap but the disk).
+    #[arg(long, value_name = "BYTES")]
+    pub storage_max_bytes: Option<u64>,
     /// Admin socket path.
     #[arg(long)]
     pub admin_socket: Option<PathBuf>,
@@ -182,6 +195,12 @@ impl Config {
         if let Some(v) = &args.state_dir {
             cfg.state_dir = v.clone();
         }
+        if let Some(v) = &args.media_dir {
+            cfg.media_dir = Some(v.clone());
+        }
+        if let Some(v) = args.storage_max_bytes {
+            cfg.storage.max_bytes = v;
+        }
         if let Some(v) = &args.admin_socket {
             cfg.admin_socket = Some(v.clone());
         }
@@ -242,6 +261,14 @@ impl Config {
         }
     }
 
+    /// The media directory in effect: `media_dir`, else `media` under the state directory
+    /// (so a `--state-dir` flag moves it along).
+    pub fn media_dir(&self) -> PathBuf {
+        self.media_dir
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("media"))
+    }
+
     /// Executor threads in effect.
     pub fn shard_count(&self) -> usize {
         if self.cores > 0 {
@@ -291,6 +318,46 @@ mod tests {
         assert_eq!(c.pull.base_url(), "https://cdn.example");
         assert_eq!(c.limits.max_object_bytes, 2048);
         assert_eq!(c.limits.max_headers, 64, "unset keys keep defaults");
+    }
+
+    #[test]
+    fn media_dir_follows_the_state_dir_unless_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        let state = dir.path().join("st");
+        let args = Args::parse_from(["streampackd", "--state-dir", state.to_str().unwrap()]);
+        let c = Config::load(&args).unwrap();
+        assert_eq!(c.media_dir(), state.join("media"));
+        assert_eq!(c.storage, Storage::default());
+        assert_eq!(c.storage.max_bytes, 0, "no cap by default");
+
+        std::fs::write(
+            &f,
+            "media_dir = \"/srv/media\"\n[storage]\nmax_bytes = 1000000\n",
+        )
+        .unwrap();
+        let c = Config::from_file(&f).unwrap();
+        assert_eq!(c.media_dir(), PathBuf::from("/srv/media"));
+        assert_eq!(c.storage.max_bytes, 1_000_000);
+        let back: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!((back.media_dir(), back.storage), (c.media_dir(), c.storage));
+
+        let args = Args::parse_from([
+            "streampackd",
+            "--config",
+            f.to_str().unwrap(),
+            "--media-dir",
+            "/mnt/ts",
+            "--storage-max-bytes",
+            "5",
+        ]);
+        let c = Config::load(&args).unwrap();
+        assert_eq!(c.media_dir(), PathBuf::from("/mnt/ts"));
+        assert_eq!(c.storage.max_bytes, 5);
+
+        std::fs::write(&f, "[storage]\nmax_byte = 1\n").unwrap();
+        let e = Config::from_file(&f).unwrap_err().to_string();
+        assert!(e.contains("max_byte"), "{e}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The config file's sections below the top level: access, failover, listeners, limits, cache.
+//! The config file's sections below the top level: access, failover, listeners, limits, cache,
+//! storage.
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -206,4 +207,14 @@ impl Default for Cache {
             segment_max_age_secs: 600,
         }
     }
+}
+
+/// `[storage]`: the media kept on disk for channels with a time-shift window (under the
+/// top-level `media_dir`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Most bytes of media on disk, all channels together; 0 (the default): no cap but the
+    /// disk's own size.
+    pub max_bytes: u64,
 }
