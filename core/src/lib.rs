@@ -21,6 +21,8 @@
 //! - [`control`]: the control domain: channels, endpoints, input auth and CDN domains as
 //!   persisted (what survives a restart), the commands that change them, why one is refused.
 //! - [`parse_error`]: why a pushed playlist or MPD was refused (a kind and a detail).
+//! - [`timeshift`]: the time-shift archive's index and log, the `start`/`end`/`delay` query,
+//!   and manifests over archived media.
 //! - [`id`]: 28-hex-character ids.
 //! - [`time`]: the `now` callers pass in.
 //! - `fuzzing` (tests and the `fuzzing` feature only): the fuzz targets' entry points.
@@ -42,4 +44,5 @@ pub mod id;
 pub mod media;
 pub mod parse_error;
 pub mod time;
+pub mod timeshift;
 pub mod ts;

@@ -219,6 +219,7 @@ mod tests {
                             ext: "m4s",
                             duration_ms: 2000,
                             start_unix_ms: 0,
+                            init: None,
                             object: object(tag),
                         })
                         .collect(),

@@ -359,6 +359,7 @@ fn build(
                         ext: "m4s",
                         duration_ms: window::ms(t.duration, t.timescale),
                         start_unix_ms: s.source.start_unix_ms,
+                        init: Some(t.init_k),
                         object: Arc::clone(&t.object),
                     })
                 })

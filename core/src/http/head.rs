@@ -145,6 +145,14 @@ impl RequestHead {
             None => &self.target,
         }
     }
+
+    /// The request target's query, after `?` (empty when there is none or it is not UTF-8).
+    pub fn query(&self) -> &str {
+        match self.target.iter().position(|&b| b == b'?') {
+            Some(q) => std::str::from_utf8(&self.target[q + 1..]).unwrap_or_default(),
+            None => "",
+        }
+    }
 }
 
 /// Parses one request head from the front of `buf`.

@@ -182,6 +182,41 @@ pub trait MediaOutput: fmt::Debug + Send + Sync {
     fn get<'a>(&'a self, manifest: &str, rest: &str) -> Lookup<'a> {
         self.lookup(manifest, rest).unwrap_or(Lookup::NotFound)
     }
+
+    /// Time-shift: the tracks whose segments the channel's archive keeps (none: this output
+    /// is not archived).
+    fn tracks(&self) -> Vec<TrackView<'_>> {
+        Vec::new()
+    }
+
+    /// Time-shift: the manifest at `rest` over the archived media `request` asks for.
+    fn timeshifted(
+        &self,
+        manifest: &str,
+        rest: &str,
+        archive: &crate::timeshift::ChannelArchive,
+        request: &crate::timeshift::ShiftRequest,
+    ) -> crate::timeshift::Shifted {
+        let _ = (manifest, rest, archive, request);
+        crate::timeshift::Shifted::Unsupported
+    }
+}
+
+/// One track of an output as the time-shift archive records it.
+#[derive(Debug)]
+pub struct TrackView<'a> {
+    /// Folder of its objects in the endpoint's URLs (`hi`, `hi/video`).
+    pub dir: String,
+    /// Its segments in the live window, by increasing `seq`.
+    pub segments: &'a [SegmentEntry],
+    /// Sequence numbers of the segments the output puts a discontinuity before.
+    pub discontinuities: &'a [u64],
+    /// Its init segments, by increasing `k`.
+    pub inits: &'a [InitEntry],
+    /// The URL file name of a segment (`<seq>.ts`).
+    pub segment_file: fn(&SegmentEntry) -> String,
+    /// The URL file name of an init segment (`init<k>.mp4`).
+    pub init_file: fn(&InitEntry) -> String,
 }
 
 /// Counters of an output derived by repackaging (CMAF from TS), cumulative.

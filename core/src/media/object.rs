@@ -171,6 +171,8 @@ pub struct SegmentEntry {
     /// `EXT-X-PROGRAM-DATE-TIME` says, else the origin's own stamp (continuous with the
     /// segment before it, anchored on arrival after a break).
     pub start_unix_ms: u64,
+    /// The init segment (`init<k>`) it needs, when its track has them.
+    pub init: Option<u64>,
     /// The object.
     pub object: Arc<MediaObject>,
 }

@@ -322,6 +322,7 @@ impl Rendition {
                 ext,
                 duration_ms: seg.duration_ms,
                 start_unix_ms,
+                init,
                 object: Arc::new(MediaObject::new(
                     body,
                     content_type,

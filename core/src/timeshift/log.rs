@@ -1,0 +1,187 @@
+//! The archive's index log: an append-only sequence of framed records, each
+//! `[payload length: u32 LE][CRC-32 of the payload: u32 LE][payload: postcard]`.
+//!
+//! A segment's record is appended only after its bytes are written, so every record names a
+//! readable object. A process killed mid-append leaves a torn last frame: [`decode`] stops at
+//! the first frame that is short or fails its CRC, and says how many bytes were good, so the
+//! caller truncates the tail and goes on appending.
+
+use super::archive::{InitRec, TrackKey};
+use crate::channel::config::EndpointType;
+use serde::{Deserialize, Serialize};
+
+/// A frame's header: length and CRC.
+pub const FRAME_HEADER: usize = 8;
+
+/// Largest payload accepted when reading (a record is a few hundred bytes).
+pub const MAX_PAYLOAD: usize = 64 * 1024;
+
+/// One archived media segment, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentRecord {
+    /// Output sequence number.
+    pub seq: u64,
+    /// URL file name (`123.ts`, `45.m4s`).
+    pub file: String,
+    /// Duration, ms.
+    pub duration_ms: u64,
+    /// Wall-clock start of its media, Unix ms.
+    pub start_unix_ms: u64,
+    /// The output put a discontinuity before it.
+    pub discontinuity: bool,
+    /// The init segment it needs (`init<k>`), if its track has them.
+    pub init: Option<u64>,
+    /// Bytes.
+    pub len: u64,
+    /// Quoted strong `ETag`, as served live.
+    pub etag: String,
+    /// `Content-Type`.
+    pub content_type: String,
+}
+
+/// One change to a channel's archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// An init segment was written.
+    Init {
+        /// Its track.
+        key: TrackKey,
+        /// It.
+        init: InitRec,
+    },
+    /// A media segment was written.
+    Segment {
+        /// Its track.
+        key: TrackKey,
+        /// It.
+        seg: SegmentRecord,
+    },
+    /// The track's segments up to `through_seq` are gone, with the init segments no later
+    /// segment needs.
+    Expired {
+        /// The track.
+        key: TrackKey,
+        /// Last sequence number removed.
+        through_seq: u64,
+    },
+}
+
+/// `record` framed for appending.
+pub fn encode(record: &Record) -> Vec<u8> {
+    let payload = postcard::to_stdvec(&Wire::from(record)).unwrap_or_default();
+    let mut out = Vec::with_capacity(FRAME_HEADER + payload.len());
+    out.extend_from_slice(
+        &u32::try_from(payload.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// The records of a log, up to the first torn or corrupt frame, and the length of that good
+/// prefix.
+pub fn decode(bytes: &[u8]) -> (Vec<Record>, usize) {
+    let mut records = Vec::new();
+    let mut at = 0;
+    while let Some(header) = bytes.get(at..at + FRAME_HEADER) {
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let start = at + FRAME_HEADER;
+        let Some(payload) = bytes.get(start..start + len).filter(|_| len <= MAX_PAYLOAD) else {
+            break;
+        };
+        if crc32fast::hash(payload) != crc {
+            break;
+        }
+        let Ok(wire) = postcard::from_bytes::<Wire>(payload) else {
+            break;
+        };
+        records.push(wire.into());
+        at = start + len;
+    }
+    (records, at)
+}
+
+/// The serialized form: [`Record`] with the endpoint type as a tag byte, so that the log's
+/// format does not move with the config's serde names.
+#[derive(Serialize, Deserialize)]
+enum Wire {
+    Init(u8, String, InitWire),
+    Segment(u8, String, SegmentRecord),
+    Expired(u8, String, u64),
+}
+
+#[derive(Serialize, Deserialize)]
+struct InitWire {
+    k: u64,
+    file: String,
+    len: u64,
+    etag: String,
+    content_type: String,
+}
+
+fn kind_tag(kind: EndpointType) -> u8 {
+    kind.index() as u8
+}
+
+fn kind_of(tag: u8) -> EndpointType {
+    EndpointType::ALL
+        .get(usize::from(tag))
+        .copied()
+        .unwrap_or(EndpointType::Hls)
+}
+
+impl From<&Record> for Wire {
+    fn from(r: &Record) -> Wire {
+        match r {
+            Record::Init { key, init } => Wire::Init(
+                kind_tag(key.kind),
+                key.dir.clone(),
+                InitWire {
+                    k: init.k,
+                    file: init.file.clone(),
+                    len: init.len,
+                    etag: init.etag.clone(),
+                    content_type: init.content_type.clone(),
+                },
+            ),
+            Record::Segment { key, seg } => {
+                Wire::Segment(kind_tag(key.kind), key.dir.clone(), seg.clone())
+            }
+            Record::Expired { key, through_seq } => {
+                Wire::Expired(kind_tag(key.kind), key.dir.clone(), *through_seq)
+            }
+        }
+    }
+}
+
+impl From<Wire> for Record {
+    fn from(w: Wire) -> Record {
+        let key = |tag, dir| TrackKey {
+            kind: kind_of(tag),
+            dir,
+        };
+        match w {
+            Wire::Init(t, dir, i) => Record::Init {
+                key: key(t, dir),
+                init: InitRec {
+                    k: i.k,
+                    file: i.file,
+                    len: i.len,
+                    etag: i.etag,
+                    content_type: i.content_type,
+                },
+            },
+            Wire::Segment(t, dir, seg) => Record::Segment {
+                key: key(t, dir),
+                seg,
+            },
+            Wire::Expired(t, dir, through_seq) => Record::Expired {
+                key: key(t, dir),
+                through_seq,
+            },
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Time-shift: a channel's media kept for its time-shift window, and manifests over any part
+//! of it (startover, closed windows, a delayed live edge).
+//!
+//! The owner of a channel's media records what its outputs serve ([`Recorder`]: one
+//! [`Record`] per new segment or init segment, with its bytes); the caller writes the bytes
+//! to disk and then appends the record to the channel's index log ([`log`]), so the log only
+//! ever names objects that can be read. The index in memory ([`ChannelArchive`]) is the same
+//! log replayed, retention included ([`ChannelArchive::expiring_before`] for the window,
+//! [`ChannelArchive::oldest`] for a disk cap). Pull requests read the query ([`query::parse`]
+//! into a [`Window`]) and ask their output for the manifest over the archive
+//! ([`crate::media::MediaOutput::timeshifted`]); segments keep their live URLs, and one that
+//! left the live window is found in the archive by its path ([`ChannelArchive::find`]).
+
+pub mod archive;
+pub mod hls;
+pub mod log;
+pub mod query;
+mod recorder;
+
+pub use archive::{ChannelArchive, Entry, Found, InitRec, Track, TrackKey};
+pub use log::{Record, SegmentRecord};
+pub use query::Window;
+pub use recorder::Recorder;
+
+/// A time-shifted manifest request, as outputs render it.
+#[derive(Debug, Clone)]
+pub struct ShiftRequest {
+    /// What media it asks for.
+    pub window: Window,
+    /// The channel's live window, ms (the length of a delayed one).
+    pub live_ms: u64,
+    /// The wall clock, Unix ms.
+    pub now_ms: u64,
+}
+
+impl ShiftRequest {
+    /// The manifest ends (`EXT-X-ENDLIST`, a static MPD): a closed window whose end passed.
+    pub fn ended(&self) -> bool {
+        self.window.is_complete(self.now_ms)
+    }
+}
+
+/// What an output answers a time-shifted manifest request with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shifted {
+    /// The manifest and its `Content-Type`.
+    Manifest(String, &'static str),
+    /// Not a manifest path, or a track the archive does not hold (404).
+    NotFound,
+    /// The archive holds nothing in the window asked for (404 with this reason).
+    Empty,
+    /// This output has no time-shifted manifests.
+    Unsupported,
+}
+
+#[cfg(test)]
+mod tests;

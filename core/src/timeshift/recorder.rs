@@ -1,0 +1,79 @@
+//! What a channel's outputs publish, turned into archive records: each segment and init
+//! segment once, in the order the outputs serve them.
+
+use super::archive::{InitRec, TrackKey};
+use super::log::{Record, SegmentRecord};
+use crate::channel::config::EndpointType;
+use crate::media::Published;
+use bytes::Bytes;
+use std::collections::HashMap;
+
+/// Remembers, per track, the last segment and init segment recorded.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    last_seq: HashMap<TrackKey, u64>,
+    last_init: HashMap<TrackKey, u64>,
+}
+
+impl Recorder {
+    /// A recorder that has recorded nothing (everything published next is new).
+    pub fn new() -> Recorder {
+        Recorder::default()
+    }
+
+    /// The records of what `published` serves that was not recorded yet, with the bytes to
+    /// write first; init segments before the segments that need them.
+    pub fn record(&mut self, published: &Published) -> Vec<(Record, Bytes)> {
+        let mut out = Vec::new();
+        for kind in EndpointType::ALL {
+            let Some(output) = published.output(kind) else {
+                continue;
+            };
+            for t in output.tracks() {
+                let key = TrackKey { kind, dir: t.dir };
+                let last_init = self.last_init.get(&key).copied();
+                for i in t.inits.iter().filter(|i| last_init.is_none_or(|k| i.k > k)) {
+                    let init = InitRec {
+                        k: i.k,
+                        file: (t.init_file)(i),
+                        len: i.object.body.len() as u64,
+                        etag: i.object.etag.clone(),
+                        content_type: i.object.content_type.to_string(),
+                    };
+                    self.last_init.insert(key.clone(), i.k);
+                    out.push((
+                        Record::Init {
+                            key: key.clone(),
+                            init,
+                        },
+                        i.object.body.clone(),
+                    ));
+                }
+                let last = self.last_seq.get(&key).copied();
+                let from = last.map_or(0, |l| t.segments.partition_point(|s| s.seq <= l));
+                for s in &t.segments[from..] {
+                    let seg = SegmentRecord {
+                        seq: s.seq,
+                        file: (t.segment_file)(s),
+                        duration_ms: s.duration_ms,
+                        start_unix_ms: s.start_unix_ms,
+                        discontinuity: t.discontinuities.binary_search(&s.seq).is_ok(),
+                        init: s.init,
+                        len: s.object.body.len() as u64,
+                        etag: s.object.etag.clone(),
+                        content_type: s.object.content_type.to_string(),
+                    };
+                    self.last_seq.insert(key.clone(), s.seq);
+                    out.push((
+                        Record::Segment {
+                            key: key.clone(),
+                            seg,
+                        },
+                        s.object.body.clone(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+}

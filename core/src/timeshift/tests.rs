@@ -1,0 +1,424 @@
+//! The archive fed by a real [`HlsMedia`]: what the recorder records, the index the log
+//! replays to, retention, the time-shifted playlists; the log's framing under torn and
+//! corrupt tails.
+
+use super::*;
+use crate::channel::config::{EndpointType, InputRole::Primary};
+use crate::hls::media::HlsMedia;
+use crate::media::{Media, MediaParams};
+use crate::time::Now;
+use bytes::Bytes;
+use proptest::prelude::*;
+
+const T0: u64 = 1_765_000_000_000;
+
+fn at(ms: u64) -> Now {
+    Now {
+        mono_ms: 10_000 + ms,
+        unix_ms: T0 + ms,
+    }
+}
+
+/// An encoder pushing `n` 2-second segments of one rendition, one every 2 s, its playlist
+/// listing the last five; every publish recorded into an archive (and its log).
+fn pushed(n: u64) -> (HlsMedia, ChannelArchive, Vec<u8>) {
+    let mut m = HlsMedia::new(MediaParams::new(4_000, 10_000), at(0));
+    let mut rec = Recorder::new();
+    let mut archive = ChannelArchive::new();
+    let mut log_bytes = Vec::new();
+    for i in 0..n {
+        let t = 2_000 * (i + 1);
+        m.put(
+            Primary,
+            &format!("seg_{i}.ts"),
+            Bytes::from(vec![i as u8; 100]),
+            at(t),
+        )
+        .unwrap();
+        let first = i.saturating_sub(4);
+        let mut pl = format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
+        );
+        for s in first..=i {
+            pl.push_str(&format!("#EXTINF:2.000,\nseg_{s}.ts\n"));
+        }
+        m.put(Primary, "main.m3u8", Bytes::from(pl), at(t)).unwrap();
+        let published = m.publish(at(t));
+        for (r, bytes) in rec.record(&published) {
+            if let Record::Segment { seg, .. } = &r {
+                assert_eq!(seg.len, bytes.len() as u64);
+            }
+            assert!(archive.apply(&r).is_empty());
+            log_bytes.extend(log::encode(&r));
+        }
+    }
+    (m, archive, log_bytes)
+}
+
+fn req(window: Window, now: u64) -> ShiftRequest {
+    ShiftRequest {
+        window,
+        live_ms: 10_000,
+        now_ms: T0 + now,
+    }
+}
+
+fn seqs(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter(|l| l.ends_with(".ts"))
+        .map(|l| {
+            l.rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".ts")
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn the_archive_keeps_every_segment_the_live_window_dropped() {
+    let (mut m, archive, _) = pushed(30);
+    let snap = m.snapshot();
+    assert_eq!(snap.renditions[0].segments.len(), 5, "live: 10 s");
+    let track = archive.track(EndpointType::Hls, "main").unwrap();
+    assert_eq!(track.entries.len(), 30);
+    let first = track.entries[0].rec.seq;
+    for (i, e) in track.entries.iter().enumerate() {
+        assert_eq!(e.rec.seq, first + i as u64);
+        assert_eq!((e.discontinuity, e.dsn), (false, 0));
+        assert_eq!(e.rec.duration_ms, 2_000);
+    }
+    assert_eq!(archive.bytes(), 3_000);
+    // A segment gone from the live window is found by its live path, with its live etag.
+    let live_first = &snap.renditions[0].segments[0];
+    let old = &track.entries[0];
+    assert!(old.rec.seq < live_first.seq);
+    match archive.find(EndpointType::Hls, &format!("main/{}", old.rec.file)) {
+        Some(Found::Segment(e)) => assert_eq!(e, old),
+        other => panic!("{other:?}"),
+    }
+    let live = archive
+        .find(EndpointType::Hls, &format!("main/{}.ts", live_first.seq))
+        .unwrap();
+    assert_eq!(live.parts().1, live_first.object.etag);
+    assert!(archive.find(EndpointType::Hls, "main/1.ts").is_none());
+    assert!(archive
+        .find(EndpointType::Dash, &format!("main/{}", old.rec.file))
+        .is_none());
+}
+
+#[test]
+fn time_shifted_playlists() {
+    let (_, archive, _) = pushed(30);
+    let track = archive.track(EndpointType::Hls, "main").unwrap();
+    let first = track.entries[0].rec.seq;
+    let start = |i: u64| T0 + 2_000 * i;
+    // Startover from the 11th segment's media (segment i spans [2i, 2i+2) s after T0).
+    let w = Window::Startover {
+        start_ms: start(10) + 500,
+    };
+    let text = hls::media_playlist(track, &req(w, 60_000), "", true).unwrap();
+    assert_eq!(seqs(&text), (first + 10..first + 30).collect::<Vec<_>>());
+    assert!(text.contains(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", first + 10)));
+    assert!(!text.contains("#EXT-X-ENDLIST"));
+    assert!(text.contains("#EXT-X-INDEPENDENT-SEGMENTS"));
+    assert_eq!(text.matches("#EXT-X-PROGRAM-DATE-TIME:").count(), 20);
+    assert!(text.contains(&format!(
+        "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:2.000,\n{}.ts",
+        crate::time::format_datetime(start(10)),
+        first + 10
+    )));
+    // A closed window in the past ends; one whose end is to come does not, yet.
+    let w = Window::Closed {
+        start_ms: start(3),
+        end_ms: start(7),
+    };
+    let text = hls::media_playlist(track, &req(w, 60_000), "main/", false).unwrap();
+    assert_eq!(seqs(&text), (first + 3..first + 7).collect::<Vec<_>>());
+    assert!(text.contains(&format!("main/{}.ts", first + 3)));
+    assert!(text.ends_with("#EXT-X-ENDLIST\n"));
+    let w = Window::Closed {
+        start_ms: start(20),
+        end_ms: start(40),
+    };
+    let text = hls::media_playlist(track, &req(w, 60_000), "", false).unwrap();
+    assert_eq!(seqs(&text), (first + 20..first + 30).collect::<Vec<_>>());
+    assert!(!text.contains("#EXT-X-ENDLIST"));
+    // 20 s behind at t = 60 s: segments complete by 40 s, the live window's 10 s of them.
+    let text = hls::media_playlist(
+        track,
+        &req(Window::Delayed { delay_ms: 20_000 }, 60_000),
+        "",
+        false,
+    )
+    .unwrap();
+    assert_eq!(seqs(&text), (first + 15..first + 20).collect::<Vec<_>>());
+    // Nothing in the window: no playlist.
+    let w = Window::Closed {
+        start_ms: T0 - 60_000,
+        end_ms: T0 - 30_000,
+    };
+    assert_eq!(hls::media_playlist(track, &req(w, 60_000), "", false), None);
+}
+
+#[test]
+fn gaps_are_discontinuities_counted_by_the_playlist() {
+    let (_, mut archive, _) = pushed(6);
+    let key = TrackKey {
+        kind: EndpointType::Hls,
+        dir: "main".into(),
+    };
+    let last = archive.track(EndpointType::Hls, "main").unwrap().entries[5].clone();
+    // A restart: numbering jumps ahead.
+    let mut seg = last.rec.clone();
+    seg.seq += 100;
+    seg.file = format!("{}.ts", seg.seq);
+    seg.start_unix_ms += 60_000;
+    archive.apply(&Record::Segment {
+        key: key.clone(),
+        seg: seg.clone(),
+    });
+    let mut next = seg.clone();
+    next.seq += 1;
+    next.file = format!("{}.ts", next.seq);
+    next.start_unix_ms += 2_000;
+    archive.apply(&Record::Segment { key, seg: next });
+    let track = archive.track(EndpointType::Hls, "main").unwrap();
+    let dsns: Vec<_> = track
+        .entries
+        .iter()
+        .map(|e| (e.discontinuity, e.dsn))
+        .collect();
+    assert_eq!(dsns[5..], [(false, 0), (true, 1), (false, 1)]);
+    let all = Window::Startover { start_ms: T0 };
+    let text = hls::media_playlist(track, &req(all, 200_000), "", false).unwrap();
+    assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 1);
+    assert!(text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:0\n"));
+    let after = Window::Startover {
+        start_ms: seg.start_unix_ms,
+    };
+    let text = hls::media_playlist(track, &req(after, 200_000), "", false).unwrap();
+    assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 0);
+    assert!(text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"));
+}
+
+#[test]
+fn retention_by_window_and_by_oldest_first() {
+    let (_, mut archive, _) = pushed(30);
+    let first = archive.track(EndpointType::Hls, "main").unwrap().entries[0]
+        .rec
+        .seq;
+    // Everything that ended by 20 s: segments 0..10 (they end at 2, 4, … 20 s).
+    let expire = archive.expiring_before(T0 + 20_000);
+    assert_eq!(
+        expire,
+        vec![Record::Expired {
+            key: TrackKey {
+                kind: EndpointType::Hls,
+                dir: "main".into()
+            },
+            through_seq: first + 9,
+        }]
+    );
+    let removed = archive.apply(&expire[0]);
+    assert_eq!(removed.len(), 10);
+    assert_eq!(removed[0], (format!("hls/main/{first}.ts"), 100));
+    assert_eq!(archive.bytes(), 2_000);
+    let (start, r) = archive.oldest().unwrap();
+    assert_eq!(start, T0 + 20_000);
+    assert_eq!(archive.apply(&r).len(), 1);
+    assert!(archive
+        .find(EndpointType::Hls, &format!("main/{}.ts", first + 10))
+        .is_none());
+    assert_eq!(archive.segments(), 19);
+}
+
+#[test]
+fn the_log_replays_to_the_same_index() {
+    let (_, mut archive, mut bytes) = pushed(12);
+    for r in archive.expiring_before(T0 + 10_000) {
+        archive.apply(&r);
+        bytes.extend(log::encode(&r));
+    }
+    let (records, good) = log::decode(&bytes);
+    assert_eq!(good, bytes.len());
+    let mut replayed = ChannelArchive::new();
+    for r in &records {
+        replayed.apply(r);
+    }
+    assert_eq!(replayed.snapshot_records(), archive.snapshot_records());
+    assert_eq!(replayed.bytes(), archive.bytes());
+    // Compacted: the snapshot's records replay to it as well.
+    let mut compact = ChannelArchive::new();
+    for r in archive.snapshot_records() {
+        compact.apply(&r);
+    }
+    assert_eq!(compact.snapshot_records(), archive.snapshot_records());
+}
+
+/// What [`crate::hls::render_media`] writes for the same selection: the fast renderer's
+/// reference.
+fn rendered_slowly(track: &Track, r: &ShiftRequest, prefix: &str, independent: bool) -> String {
+    use crate::hls::{render_media, MediaPlaylistOut, SegmentOut};
+    let range = track.select(&r.window, r.live_ms, r.now_ms);
+    let entries: Vec<&Entry> = track.entries.range(range).collect();
+    render_media(&MediaPlaylistOut {
+        target_duration_s: entries
+            .iter()
+            .map(|e| e.rec.duration_ms.div_ceil(1000))
+            .max()
+            .unwrap_or(1)
+            .max(1),
+        media_sequence: entries[0].rec.seq,
+        discontinuity_sequence: entries[0].dsn,
+        independent_segments: independent,
+        end_list: r.ended(),
+        uri_prefix: prefix,
+        segments: entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| SegmentOut {
+                seq: e.rec.seq,
+                ext: e.rec.file.rsplit_once('.').unwrap().1,
+                duration_ms: e.rec.duration_ms,
+                discontinuity: i > 0 && e.discontinuity,
+                program_date_time: None,
+                start_unix_ms: Some(e.rec.start_unix_ms),
+                init: e.rec.init.map(|k| (k, "mp4")),
+            })
+            .collect(),
+    })
+}
+
+proptest! {
+    /// The fast renderer writes exactly what the live renderer would, whatever the
+    /// durations, dates (across days and years), gaps, init segments and window.
+    #[test]
+    fn fast_playlists_match_the_live_renderer(
+        segs in proptest::collection::vec(
+            (1u64..9_000, 0u64..3, any::<bool>(), 0u64..200_000_000, proptest::option::of(0u64..3)),
+            1..40,
+        ),
+        start in 0u64..40,
+        closed in any::<bool>(),
+        prefix in prop_oneof![Just(""), Just("hi/")],
+        independent in any::<bool>(),
+    ) {
+        let key = TrackKey { kind: EndpointType::Hls, dir: "hi".into() };
+        let mut a = ChannelArchive::new();
+        for k in 0..3 {
+            a.apply(&Record::Init { key: key.clone(), init: InitRec {
+                k, file: format!("init{k}.mp4"), len: 1, etag: "\"i\"".into(), content_type: "video/mp4".into(),
+            }});
+        }
+        let (mut seq, mut t) = (100u64, 1_600_000_000_000u64);
+        for (d, gap, disc, jump, init) in segs {
+            seq += 1 + gap;
+            t += if disc { jump } else { 0 };
+            a.apply(&Record::Segment { key: key.clone(), seg: SegmentRecord {
+                seq, file: format!("{seq}.ts"), duration_ms: d, start_unix_ms: t,
+                discontinuity: disc, init, len: 1, etag: "\"s\"".into(), content_type: "video/mp2t".into(),
+            }});
+            t += d;
+        }
+        let track = a.track(EndpointType::Hls, "hi").unwrap();
+        let from = track.entries[(start as usize).min(track.entries.len() - 1)].rec.start_unix_ms;
+        let window = if closed {
+            Window::Closed { start_ms: from, end_ms: t }
+        } else {
+            Window::Startover { start_ms: from }
+        };
+        let r = ShiftRequest { window, live_ms: 10_000, now_ms: t + 1 };
+        let fast = hls::media_playlist(track, &r, prefix, independent).unwrap();
+        prop_assert_eq!(fast, rendered_slowly(track, &r, prefix, independent));
+    }
+}
+
+#[test]
+fn a_master_carries_the_window_on_to_every_rendition() {
+    let master = "#EXTM3U\n#EXT-X-VERSION:3\n\
+        #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",DEFAULT=YES,URI=\"audio/index.m3u8\"\n\
+        #EXT-X-STREAM-INF:BANDWIDTH=800000,AUDIO=\"a\"\nhi/index.m3u8\n\
+        #EXT-X-STREAM-INF:BANDWIDTH=300000,AUDIO=\"a\"\nlo/index.m3u8?v=1\n";
+    let q = Window::Closed {
+        start_ms: 1_000,
+        end_ms: 2_500,
+    }
+    .to_query();
+    assert_eq!(q, "start=1&end=2.500");
+    let out = hls::master_with_query(master, &q);
+    assert_eq!(
+        out,
+        "#EXTM3U\n#EXT-X-VERSION:3\n\
+         #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",DEFAULT=YES,URI=\"audio/index.m3u8?start=1&end=2.500\"\n\
+         #EXT-X-STREAM-INF:BANDWIDTH=800000,AUDIO=\"a\"\nhi/index.m3u8?start=1&end=2.500\n\
+         #EXT-X-STREAM-INF:BANDWIDTH=300000,AUDIO=\"a\"\nlo/index.m3u8?v=1&start=1&end=2.500\n"
+    );
+}
+
+fn arb_record() -> impl Strategy<Value = Record> {
+    let key = (0u8..3, "[a-z]{1,4}(/[a-z]{1,3})?").prop_map(|(k, dir)| TrackKey {
+        kind: EndpointType::ALL[usize::from(k)],
+        dir,
+    });
+    prop_oneof![
+        (key.clone(), any::<u64>(), any::<u32>(), any::<bool>()).prop_map(|(key, seq, d, disc)| {
+            Record::Segment {
+                key,
+                seg: SegmentRecord {
+                    seq,
+                    file: format!("{seq}.ts"),
+                    duration_ms: u64::from(d),
+                    start_unix_ms: seq / 3,
+                    discontinuity: disc,
+                    init: disc.then_some(seq % 7),
+                    len: u64::from(d) * 3,
+                    etag: format!("\"{seq:x}\""),
+                    content_type: "video/mp2t".into(),
+                },
+            }
+        }),
+        (key.clone(), any::<u64>()).prop_map(|(key, k)| Record::Init {
+            key,
+            init: InitRec {
+                k,
+                file: format!("init{k}.mp4"),
+                len: k % 1000,
+                etag: "\"i\"".into(),
+                content_type: "video/mp4".into(),
+            },
+        }),
+        (key, any::<u64>()).prop_map(|(key, through_seq)| Record::Expired { key, through_seq }),
+    ]
+}
+
+proptest! {
+    /// Any log cut anywhere reads back as the records wholly before the cut; a flipped byte
+    /// ends the log at the record it hit, never yields a different record.
+    #[test]
+    fn torn_and_corrupt_logs_read_back_a_good_prefix(
+        records in proptest::collection::vec(arb_record(), 1..20),
+        cut in any::<prop::sample::Index>(),
+        flip in any::<prop::sample::Index>(),
+    ) {
+        let frames: Vec<Vec<u8>> = records.iter().map(log::encode).collect();
+        let bytes: Vec<u8> = frames.concat();
+        let (back, good) = log::decode(&bytes);
+        prop_assert_eq!(&back, &records);
+        prop_assert_eq!(good, bytes.len());
+        let cut = cut.index(bytes.len());
+        let (back, good) = log::decode(&bytes[..cut]);
+        let mut ends = frames.iter().scan(0, |at, f| { *at += f.len(); Some(*at) });
+        let whole = ends.position(|end| end > cut).unwrap_or(frames.len());
+        prop_assert_eq!(&back[..], &records[..whole]);
+        prop_assert_eq!(good, frames[..whole].iter().map(Vec::len).sum::<usize>());
+        let mut bad = bytes.clone();
+        let at = flip.index(bad.len());
+        bad[at] ^= 0x5a;
+        let (back, _) = log::decode(&bad);
+        prop_assert!(back.len() <= records.len());
+        prop_assert_eq!(&back[..], &records[..back.len()]);
+    }
+}
