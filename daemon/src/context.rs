@@ -47,6 +47,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// The access log, when on.
     pub access_log: Option<access_log::Sink>,
+    /// The time-shift media store.
+    pub storage: crate::storage::Storage,
 }
 
 impl Shared {

@@ -15,6 +15,8 @@
 //!   (a `streampack_core::media::Media`, whatever the protocol), ingest applied, outputs
 //!   published.
 //! - [`registry`]: what every core reads lock-free.
+//! - [`storage`]: the time-shift media store (a writer thread, the archives' indexes pulls
+//!   read, retention by window and disk cap).
 //! - [`admin`]: the Unix-socket control plane; [`persist`]: the state file.
 //! - [`clock`], [`notify`]: clocks for the core; systemd notification.
 //! - [`metrics`]: Prometheus metrics, live rates and state-change logs; [`access_log`]: the
@@ -39,3 +41,4 @@ pub mod send_buf;
 pub mod server;
 pub mod shard;
 pub mod splice;
+pub mod storage;

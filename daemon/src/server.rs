@@ -106,6 +106,8 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
             source,
         }
     })?;
+    let (storage, storage_rx) =
+        crate::storage::Storage::new(cfg.media_dir(), cfg.storage.max_bytes);
     let shared = Arc::new(Shared {
         manifest_cache_control: format!("public, max-age={}", cfg.cache.manifest_max_age_secs),
         segment_cache_control: format!("public, max-age={}", cfg.cache.segment_max_age_secs),
@@ -123,7 +125,9 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         io_driver: driver.name(),
         metrics: Metrics::new(shards),
         access_log,
+        storage,
     });
+    crate::storage::writer::spawn(Arc::clone(&shared), storage_rx).map_err(StartError::Thread)?;
     if let Some(l) = metrics_listener {
         metrics::serve::spawn(Arc::clone(&shared), l).map_err(StartError::Thread)?;
     }

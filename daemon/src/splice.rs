@@ -4,6 +4,9 @@
 //! Both io drivers use it: the calls are non-blocking and the connection waits for the socket
 //! to become writable through monoio (a poll op on io_uring, readiness on epoll).
 //!
+//! Files (the time-shift archive's segments) go the same way, their page-cache pages
+//! `splice`d into the pipe instead of `vmsplice`d.
+//!
 //! Only for memory that is never written again nor reused while a socket may hold its pages:
 //! [`crate::pages::Pages`]. Pipes come from a per-shard pool.
 
@@ -83,9 +86,73 @@ pub fn make_nonblocking(fd: RawFd) -> io::Result<()> {
 /// Sends `head` and then `body` (memory that stays unchanged and mapped until the kernel let
 /// go of its pages: see the module docs) on the non-blocking `stream`.
 pub async fn send(stream: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
+    send_from(stream, head, Source::Pages(body)).await
+}
+
+/// Sends `head` and then `len` bytes of `file` from `offset` on the non-blocking `stream`:
+/// the file's page-cache pages are spliced into the pipe by reference (a page not in the
+/// cache is read from disk by this call, on this thread).
+pub async fn send_file(
+    stream: &TcpStream,
+    head: &[u8],
+    file: &std::fs::File,
+    offset: u64,
+    len: usize,
+) -> io::Result<()> {
+    let source = Source::File {
+        fd: file.as_raw_fd(),
+        offset: i64::try_from(offset).map_err(io::Error::other)?,
+        len,
+    };
+    send_from(stream, head, source).await
+}
+
+/// Where the body's pages come from.
+enum Source<'a> {
+    /// Memory of our own (vmspliced).
+    Pages(&'a [u8]),
+    /// A file's pages (spliced).
+    File { fd: RawFd, offset: i64, len: usize },
+}
+
+impl Source<'_> {
+    fn left(&self) -> usize {
+        match self {
+            Source::Pages(b) => b.len(),
+            Source::File { len, .. } => *len,
+        }
+    }
+
+    /// Moves what fits of the body into the pipe; how much, `None` when the pipe is full.
+    fn fill(&mut self, pipe: &Pipe) -> io::Result<Option<usize>> {
+        match self {
+            Source::Pages(b) => {
+                let n = vmsplice(pipe, b)?;
+                if let Some(n) = n {
+                    *b = &b[n..];
+                }
+                Ok(n)
+            }
+            Source::File { fd, offset, len } => {
+                let n = splice_in(*fd, offset, pipe, *len)?;
+                match n {
+                    // The file is shorter than it was said to be.
+                    Some(0) => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                    Some(k) => {
+                        *len -= k;
+                        Ok(Some(k))
+                    }
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+}
+
+async fn send_from(stream: &TcpStream, head: &[u8], mut body: Source<'_>) -> io::Result<()> {
     let pipe = take_pipe()?;
     let sock = stream.as_raw_fd();
-    let (mut head_left, mut body_left) = (head, body);
+    let mut head_left = head;
     let mut in_pipe = 0usize;
     loop {
         // Fill: the head (copied into the pipe), then the body's pages by reference.
@@ -99,9 +166,8 @@ pub async fn send(stream: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<()
                 None => {}
             }
         }
-        if head_left.is_empty() && !body_left.is_empty() {
-            if let Some(n) = vmsplice(&pipe, body_left)? {
-                body_left = &body_left[n..];
+        if head_left.is_empty() && body.left() > 0 {
+            if let Some(n) = body.fill(&pipe)? {
                 in_pipe += n;
             }
         }
@@ -110,7 +176,7 @@ pub async fn send(stream: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<()
             return Ok(());
         }
         // Drain to the socket; wait for room when it has none.
-        let more = !body_left.is_empty();
+        let more = body.left() > 0;
         match splice_out(&pipe, sock, in_pipe, more)? {
             Some(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
             Some(n) => in_pipe -= n,
@@ -146,6 +212,24 @@ fn vmsplice(pipe: &Pipe, bytes: &[u8]) -> io::Result<Option<usize>> {
     // references to its pages (the caller guarantees they are never written again).
     let n = unsafe { libc::vmsplice(pipe.write.as_raw_fd(), &iov, 1, libc::SPLICE_F_NONBLOCK) };
     would_block(n)
+}
+
+fn splice_in(fd: RawFd, offset: &mut i64, pipe: &Pipe, len: usize) -> io::Result<Option<usize>> {
+    let mut off: libc::loff_t = *offset;
+    // SAFETY: file → our pipe, both valid descriptors; `off` is a local the kernel advances.
+    let n = unsafe {
+        libc::splice(
+            fd,
+            &mut off,
+            pipe.write.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MOVE,
+        )
+    };
+    let n = would_block(n)?;
+    *offset = off;
+    Ok(n)
 }
 
 fn splice_out(pipe: &Pipe, sock: RawFd, len: usize, more: bool) -> io::Result<Option<usize>> {

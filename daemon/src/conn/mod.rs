@@ -291,6 +291,39 @@ impl Conn {
         Outcome::new(status, written && keep_alive)
     }
 
+    /// Answers with `len` bytes of `file` from `offset` after the head, spliced from the
+    /// file's pages without copying them (read and copied when the socket cannot be made
+    /// non-blocking).
+    pub async fn answer_with_file(
+        &mut self,
+        status: Status,
+        head: Vec<u8>,
+        file: &std::fs::File,
+        offset: u64,
+        len: usize,
+        keep_alive: bool,
+    ) -> Outcome {
+        if !self.make_nonblocking() {
+            use std::os::unix::fs::FileExt;
+            let mut body = vec![0; len];
+            if file.read_exact_at(&mut body, offset).is_err() {
+                return Outcome::new(status, false);
+            }
+            return self
+                .answer_with_body(status, head, Bytes::from(body), keep_alive)
+                .await;
+        }
+        self.count(head.len().saturating_add(len));
+        let limit = self.send_limit(head.len().saturating_add(len));
+        let send = crate::splice::send_file(&self.stream, &head, file, offset, len);
+        let written = match monoio::time::timeout(limit, send).await {
+            Ok(res) => res.is_ok(),
+            Err(_) => self.send_timed_out(),
+        };
+        recycle_head(head);
+        Outcome::new(status, written && keep_alive)
+    }
+
     /// Makes the socket non-blocking once; whether it is.
     fn make_nonblocking(&mut self) -> bool {
         if !self.nonblocking {

@@ -46,6 +46,7 @@ pub fn render(shared: &Shared) -> String {
     chans.sort_by(|a, b| a.entry.config.name.cmp(&b.entry.config.name));
     let mut w = Writer::new();
     daemon(shared, &chans, &mut w);
+    super::storage::render(shared, &mut w);
     inputs(shared, &chans, &mut w);
     channels(&chans, &mut w);
     cmaf_channels(&chans, &mut w);

@@ -23,6 +23,7 @@
 //! - [`live`]: a once-a-second sampler: rates for `streampackctl channel show`, and the
 //!   "input started/stopped delivering" log lines (switches are logged by the owner shard).
 //! - [`settings`]: the `[observability]` config section.
+//! - [`storage`]: the time-shift store's families.
 //! - `shard`, `histogram`, `labels`, `channel`: the counting primitives, latency histograms,
 //!   label sets and a channel's counters; this file: the daemon-wide counters ([`Metrics`]).
 
@@ -31,6 +32,7 @@ pub mod expo;
 pub mod live;
 pub mod serve;
 pub mod settings;
+pub mod storage;
 
 mod channel;
 mod histogram;

@@ -18,6 +18,7 @@ use streampack_core::media::{Lookup, Unavailable};
 
 pub mod content;
 pub mod dash;
+pub mod timeshift;
 
 use crate::conn::{Conn, Outcome};
 use crate::context::Shared;
@@ -124,9 +125,24 @@ async fn serve_request<'r>(
     // The channel's published media stays loaded while the answer borrows from it.
     let published = entry.media.load();
     let output = published.as_ref().and_then(|p| p.output(endpoint.kind));
+    let manifest = timeshift::is_manifest(&route.rest);
+    if manifest && !head.query().is_empty() {
+        let shifted =
+            timeshift::manifest(conn, &head, shared, entry, endpoint, output, &route.rest);
+        if let Some(outcome) = shifted.await {
+            return outcome;
+        }
+    }
     let lookup = match output.map(|o| o.lookup(&endpoint.manifest_name, &route.rest)) {
         Some(Ok(found)) => found,
         None | Some(Err(Unavailable::NoMediaYet)) => {
+            if !manifest {
+                let archived =
+                    timeshift::archived_object(conn, &head, shared, entry, endpoint, &route.rest);
+                if let Some(outcome) = archived.await {
+                    return outcome;
+                }
+            }
             return send_error(conn, &no_media_yet(), keep, head_only).await;
         }
         Some(Err(Unavailable::Refused(why))) => {
@@ -170,6 +186,13 @@ async fn serve_request<'r>(
             },
         ),
         Lookup::NotFound => {
+            if !manifest {
+                let archived =
+                    timeshift::archived_object(conn, &head, shared, entry, endpoint, &route.rest);
+                if let Some(outcome) = archived.await {
+                    return outcome;
+                }
+            }
             let e = HttpError::new(
                 Status::NOT_FOUND,
                 "no such playlist or segment (segments leave after the window)",
@@ -241,7 +264,12 @@ fn access_denied(
 
 /// Answers an error with the CORS and caching headers of pull errors (and `Retry-After` on a
 /// 503).
-async fn send_error(conn: &mut Conn, e: &HttpError, keep_alive: bool, head_only: bool) -> Outcome {
+pub(crate) async fn send_error(
+    conn: &mut Conn,
+    e: &HttpError,
+    keep_alive: bool,
+    head_only: bool,
+) -> Outcome {
     send_error_with(conn, e, &[], keep_alive, head_only).await
 }
 
@@ -273,7 +301,7 @@ async fn preflight(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> Outc
 /// Runs `f` with the `Date` value (now) and the `Last-Modified` value of `unix_ms`, borrowed
 /// from per-thread caches: each is formatted at most once per second (`Date`) or once per
 /// change (the same playlist or segment is asked for many times in a row), never copied.
-fn with_http_dates<R>(unix_ms: u64, f: impl FnOnce(&str, &str) -> R) -> R {
+pub(crate) fn with_http_dates<R>(unix_ms: u64, f: impl FnOnce(&str, &str) -> R) -> R {
     thread_local! {
         static NOW: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
         static LAST: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };

@@ -12,12 +12,14 @@ use streampack_core::channel::{ChannelConfig, EndpointType};
 use streampack_core::id::Id;
 use streampack_core::media::{self, FailoverPolicy, Media, MediaEvent, MediaParams};
 use streampack_core::time::Now;
+use streampack_core::timeshift::Recorder;
 
 pub mod msg;
 
 use crate::clock;
 use crate::context::Shared;
 use crate::registry::MediaSlot;
+use crate::storage::Storage;
 pub use msg::{IngestDone, IngestOp, IngestReply, ShardMsg};
 
 /// How often owners run time-based work (pending segments, failover, eviction).
@@ -28,6 +30,23 @@ struct Owned {
     params: MediaParams,
     slot: Arc<MediaSlot>,
     published: u64,
+    /// Present while the channel keeps a time-shift window: what its outputs published that
+    /// the archive has not been handed yet.
+    recorder: Option<Recorder>,
+}
+
+impl Owned {
+    /// Starts or stops recording for the archive as the channel's window is set or cleared.
+    fn set_timeshift(&mut self, c: &ChannelConfig) {
+        match (c.timeshift_window_secs > 0, self.recorder.is_some()) {
+            (true, false) => {
+                self.recorder = Some(Recorder::new());
+                self.published = u64::MAX;
+            }
+            (false, true) => self.recorder = None,
+            _ => {}
+        }
+    }
 }
 
 /// What the channel's media needs of its settings: durations, the daemon's failover policy,
@@ -92,11 +111,13 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
         params,
         slot: Arc::clone(&entry.media),
         published: u64::MAX,
+        recorder: None,
     });
     if owned.params != params {
         owned.media.set_params(params, now);
         owned.params = params;
     }
+    owned.set_timeshift(&entry.config);
     let result = match op.body {
         Some(body) => owned
             .media
@@ -106,7 +127,7 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
             owned.media.delete(op.input, &op.path, now),
         )),
     };
-    publish(owned, now);
+    publish(owned, now, &op.channel, &shared.storage);
     log_events(&op.channel, owned.media.as_mut());
     result
 }
@@ -151,11 +172,18 @@ fn log_events(channel: &Id, media: &mut dyn Media) {
     }
 }
 
-/// Publishes the channel's outputs when they changed since the last time.
-fn publish(owned: &mut Owned, now: Now) {
+/// Publishes the channel's outputs when they changed since the last time, and hands what is
+/// new in them to the time-shift archive when the channel keeps one.
+fn publish(owned: &mut Owned, now: Now, id: &Id, storage: &Storage) {
     let v = owned.media.version();
     if v != owned.published {
-        owned.slot.store(owned.media.publish(now));
+        let published = owned.media.publish(now);
+        if let Some(recorder) = &mut owned.recorder {
+            for (record, bytes) in recorder.record(&published) {
+                storage.record(id, record, bytes);
+            }
+        }
+        owned.slot.store(published);
         owned.published = v;
     }
 }
@@ -180,12 +208,13 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
                     owned.slot = Arc::clone(&entry.media);
                     owned.published = u64::MAX;
                 }
+                owned.set_timeshift(&entry.config);
                 owned.media.tick(now);
                 if owned.slot.take_promotion() {
                     let moved = owned.media.promote_hot(&mut crate::pages::promote);
                     shared.metrics.promoted(moved as u64);
                 }
-                publish(owned, now);
+                publish(owned, now, id, &shared.storage);
                 log_events(id, owned.media.as_mut());
                 true
             }
@@ -270,11 +299,15 @@ mod tests {
             params,
             slot: Arc::new(MediaSlot::default()),
             published: u64::MAX,
+            recorder: Some(Recorder::new()),
         };
-        publish(&mut owned, now(0));
+        let id = Id::parse("0123456789abcdef0123456789ab").unwrap();
+        let (storage, archived) = Storage::new("/nonexistent".into(), 0);
+        publish(&mut owned, now(0), &id, &storage);
         let empty = view(&owned.slot);
         assert!(empty.output(EndpointType::Hls).is_some());
-        publish(&mut owned, now(10));
+        publish(&mut owned, now(10), &id, &storage);
+        assert!(archived.is_empty(), "nothing to archive yet");
         assert!(
             Arc::ptr_eq(&empty, &view(&owned.slot)),
             "no change, no new view"
@@ -299,7 +332,19 @@ mod tests {
                 now(30),
             )
             .unwrap();
-        publish(&mut owned, now(30));
+        publish(&mut owned, now(30), &id, &storage);
+        let put = archived.try_recv().unwrap();
+        assert_eq!(put.channel, id);
+        assert_eq!(
+            &put.bytes[..],
+            b"not really ts",
+            "the segment goes to the archive"
+        );
+        assert!(matches!(
+            put.record,
+            streampack_core::timeshift::Record::Segment { .. }
+        ));
+        assert!(archived.is_empty(), "once");
         let view = view(&owned.slot);
         assert!(!Arc::ptr_eq(&empty, &view));
         assert_eq!(view.version, owned.media.version());

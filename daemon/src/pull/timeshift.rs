@@ -1,0 +1,186 @@
+//! Time-shifted pulls: manifests asked for with `start`, `end` or `delay`, rendered over the
+//! channel's archive by the endpoint's output; and segments that left the live window, sent
+//! from their archive files.
+
+use std::fs::File;
+use streampack_core::channel::EndpointConfig;
+use streampack_core::http::answer::{answer_object, Conditions, Served};
+use streampack_core::http::{HttpError, Method, RequestHead, Status};
+use streampack_core::media::MediaOutput;
+use streampack_core::timeshift::{query, ShiftRequest, Shifted};
+
+use super::{send_error, with_http_dates};
+use crate::conn::{Conn, Outcome};
+use crate::context::Shared;
+use crate::registry::ChannelEntry;
+use crate::storage;
+
+/// `Cache-Control` of a closed window whose end has passed: it never changes.
+const COMPLETE_CACHE_CONTROL: &[u8] = b"public, max-age=86400, immutable";
+
+/// Whether `rest` names a manifest (what time-shift parameters apply to).
+pub fn is_manifest(rest: &str) -> bool {
+    rest.ends_with(".m3u8") || rest.ends_with(".mpd")
+}
+
+/// Answers a manifest request that carries time-shift parameters; `None` for one that
+/// carries none (a live request).
+pub async fn manifest(
+    conn: &mut Conn,
+    head: &RequestHead,
+    shared: &Shared,
+    entry: &ChannelEntry,
+    endpoint: &EndpointConfig,
+    output: Option<&dyn MediaOutput>,
+    rest: &str,
+) -> Option<Outcome> {
+    let (keep, head_only) = (head.keep_alive, head.method == Method::Head);
+    let now_ms = crate::clock::now().unix_ms;
+    let window_ms = entry.config.timeshift_window_secs.saturating_mul(1000);
+    let window = match query::parse(head.query(), window_ms, now_ms) {
+        Ok(None) => return None,
+        Ok(Some(w)) => w,
+        Err(why) => {
+            let e = HttpError::new(Status::BAD_REQUEST, why);
+            return Some(send_error(conn, &e, keep, head_only).await);
+        }
+    };
+    let Some(output) = output else {
+        let e = super::content::no_media_yet();
+        return Some(send_error(conn, &e, keep, head_only).await);
+    };
+    let Some(archive) = shared.storage.archive(&entry.config.id) else {
+        let e = HttpError::new(
+            Status::NOT_FOUND,
+            "nothing is archived for this channel yet",
+        );
+        return Some(send_error(conn, &e, keep, head_only).await);
+    };
+    let request = ShiftRequest {
+        window,
+        live_ms: entry.config.window_ms(),
+        now_ms,
+    };
+    let shifted = output.timeshifted(
+        &endpoint.manifest_name,
+        rest,
+        &storage::read(&archive),
+        &request,
+    );
+    let (body, content_type) = match shifted {
+        Shifted::Manifest(body, content_type) => (body, content_type),
+        Shifted::NotFound => {
+            let e = HttpError::new(Status::NOT_FOUND, "no such playlist in the archive");
+            return Some(send_error(conn, &e, keep, head_only).await);
+        }
+        Shifted::Empty => {
+            let e = HttpError::new(
+                Status::NOT_FOUND,
+                "the archive holds no media in that window",
+            );
+            return Some(send_error(conn, &e, keep, head_only).await);
+        }
+        Shifted::Unsupported => {
+            let e = HttpError::new(
+                Status::NOT_IMPLEMENTED,
+                format!(
+                    "time-shift is not available on {} endpoints yet",
+                    endpoint.kind.as_str()
+                ),
+            );
+            return Some(send_error(conn, &e, keep, head_only).await);
+        }
+    };
+    let etag = format!("\"t{:016x}\"", fnv64(body.as_bytes()));
+    let complete = request.ended();
+    let cache_control = if complete {
+        COMPLETE_CACHE_CONTROL
+    } else {
+        entry
+            .manifest_cache_control
+            .as_deref()
+            .unwrap_or(&shared.manifest_cache_control)
+            .as_bytes()
+    };
+    let served = Served {
+        len: body.len() as u64,
+        content_type: content_type.as_bytes(),
+        etag: &etag,
+        last_modified_unix_ms: now_ms,
+        cache_control,
+        ranges: false,
+    };
+    let mut out = crate::send_buf::head_buf();
+    let cond = Conditions::of(head);
+    let answer = with_http_dates(now_ms, |date, lm| {
+        answer_object(&mut out, &cond, &served, date, lm, keep)
+    });
+    Some(match answer.body.filter(|r| !head_only && !r.is_empty()) {
+        Some(_) => {
+            conn.answer_with_body(answer.status, out, body.into(), keep)
+                .await
+        }
+        None => conn.answer(answer.status, out, keep).await,
+    })
+}
+
+/// Answers a request for an object the live output no longer (or does not yet) hold from the
+/// archive; `None` when the archive does not hold it either.
+pub async fn archived_object(
+    conn: &mut Conn,
+    head: &RequestHead,
+    shared: &Shared,
+    entry: &ChannelEntry,
+    endpoint: &EndpointConfig,
+    rest: &str,
+) -> Option<Outcome> {
+    let (keep, head_only) = (head.keep_alive, head.method == Method::Head);
+    let archive = shared.storage.archive(&entry.config.id)?;
+    let (len, etag, content_type, last_modified) = {
+        let a = storage::read(&archive);
+        let found = a.find(endpoint.kind, rest)?;
+        let (len, etag, ct, lm) = found.parts();
+        (len, etag.to_string(), ct.to_string(), lm)
+    };
+    let path = shared
+        .storage
+        .path_of(&entry.config.id, endpoint.kind, rest);
+    let file = match File::open(&path) {
+        Ok(f) if f.metadata().is_ok_and(|m| m.len() == len) => f,
+        // Removed by retention since the index was read.
+        _ => return None,
+    };
+    let served = Served {
+        len,
+        content_type: content_type.as_bytes(),
+        etag: &etag,
+        last_modified_unix_ms: last_modified,
+        cache_control: entry
+            .segment_cache_control
+            .as_deref()
+            .unwrap_or(&shared.segment_cache_control)
+            .as_bytes(),
+        ranges: true,
+    };
+    let mut out = crate::send_buf::head_buf();
+    let cond = Conditions::of(head);
+    let answer = with_http_dates(last_modified, |date, lm| {
+        answer_object(&mut out, &cond, &served, date, lm, keep)
+    });
+    Some(match answer.body.filter(|r| !head_only && !r.is_empty()) {
+        Some(range) => {
+            let n = range.len();
+            conn.answer_with_file(answer.status, out, &file, range.start as u64, n, keep)
+                .await
+        }
+        None => conn.answer(answer.status, out, keep).await,
+    })
+}
+
+/// FNV-1a, 64 bits: the etag of a time-shifted manifest (same text, same etag, on every
+/// core and across restarts).
+fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
