@@ -45,6 +45,8 @@ pub enum Command {
     Input(InputCmd),
     /// Daemon version, uptime, URLs and totals
     Status,
+    /// Write a closed window of an endpoint as a standalone VOD (needs a time-shift window)
+    Harvest(crate::harvest::HarvestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -367,7 +369,8 @@ impl Command {
     /// The request this command sends.
     pub fn into_request(self) -> Request {
         match self {
-            Command::Status => Request::Status,
+            // main runs a harvest itself (many requests, over HTTP too); status is its first.
+            Command::Status | Command::Harvest(_) => Request::Status,
             Command::Cdn(c) => match c {
                 CdnCmd::Bind(a) => Request::CdnBind {
                     channel: a.channel,

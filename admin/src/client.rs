@@ -106,6 +106,7 @@ mod tests {
             connections_accepted: 7,
             connections_refused: 0,
             rss_bytes: 12 << 20,
+            auth_key_header: "X-TENCENT-PACKAGE".into(),
         }
     }
 

@@ -84,6 +84,9 @@ pub enum CtlError {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[source] io::Error),
+    /// A harvest could not be done; the message says why.
+    #[error("harvest: {0}")]
+    Harvest(String),
 }
 
 fn tried_note(tried: &[PathBuf]) -> String {
@@ -106,7 +109,7 @@ impl CtlError {
     /// The process exit status for this failure.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CtlError::Refused(_) | CtlError::Output(_) => EXIT_REFUSED,
+            CtlError::Refused(_) | CtlError::Output(_) | CtlError::Harvest(_) => EXIT_REFUSED,
             CtlError::Unreachable { .. }
             | CtlError::Timeout { .. }
             | CtlError::Connection { .. } => EXIT_UNREACHABLE,

@@ -7,6 +7,8 @@
 mod cli;
 mod client;
 mod error;
+mod fetch;
+mod harvest;
 mod output;
 mod render;
 mod socket;
@@ -37,6 +39,23 @@ fn run(cli: cli::Cli) -> Result<(), error::CtlError> {
     } else {
         output::Format::Human
     };
+    if let cli::Command::Harvest(a) = &cli.command {
+        let summary = harvest::run(&socket, a)?;
+        let text = match fmt {
+            output::Format::Json => serde_json::to_string_pretty(&summary)
+                .map(|mut s| {
+                    s.push('\n');
+                    s
+                })
+                .map_err(|e| error::CtlError::Harvest(e.to_string()))?,
+            output::Format::Human => harvest::human(&summary),
+        };
+        let mut out = io::stdout().lock();
+        return out
+            .write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(error::CtlError::Output);
+    }
     let req = cli.command.into_request();
     let resp = client::call(&socket, &req, client::READ_TIMEOUT)?;
     let text = output::format(&req, resp, fmt)?;

@@ -675,6 +675,7 @@ live:
             connections_accepted: 120,
             connections_refused: 4,
             rss_bytes: 24 << 20,
+            auth_key_header: "X-TENCENT-PACKAGE".into(),
         };
         let got = status(&s);
         for want in [

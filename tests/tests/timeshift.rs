@@ -200,6 +200,55 @@ fn startover_closed_and_delayed_windows() {
     );
     assert_eq!(get(d.pull, &rfc).text(), closed);
 
+    // The same window harvested into a standalone VOD: decoded by ffmpeg from the files,
+    // played by hls.js from a static web server (below).
+    let vod = d.dir().join("vod");
+    let (from_s, to_s) = (
+        format!("{}.{:03}", from / 1000, from % 1000),
+        format_utc(to),
+    );
+    let vod_s = vod.to_str().unwrap();
+    let harvest = [
+        "harvest", &f.id, "ep1", "--start", &from_s, "--end", &to_s, "--out", vod_s,
+    ];
+    let h = d.ctl_json(&harvest);
+    assert_eq!(h["segments"], 6, "{h:#}");
+    assert_eq!(h["manifest"], "main.m3u8");
+    assert!(
+        (h["duration_secs"].as_f64().unwrap() - 12.0).abs() < 0.5,
+        "{h:#}"
+    );
+    let main = std::fs::read_to_string(vod.join("main.m3u8")).unwrap();
+    assert!(
+        main.ends_with("#EXT-X-ENDLIST\n") && !main.contains('?'),
+        "{main}"
+    );
+    assert_eq!(
+        playlist_uris(&main),
+        playlist_uris(&closed),
+        "the VOD lists the window's segments under their own names"
+    );
+    for uri in playlist_uris(&main) {
+        let bytes = std::fs::read(vod.join(&uri)).unwrap();
+        assert_eq!(
+            bytes,
+            get(d.pull, &format!("{}{uri}", folder(&f))).body,
+            "{uri}"
+        );
+    }
+    let e = d.ctl_refused(&harvest);
+    assert!(e.contains("not empty") && e.contains("--force"), "{e}");
+    let mut forced = harvest.to_vec();
+    forced.push("--force");
+    assert_eq!(d.ctl_json(&forced)["segments"], 6);
+    let vod_main = vod.join("main.m3u8");
+    let (frames, out) = ffmpeg_decode(vod_main.to_str().unwrap(), 60, Duration::from_secs(60));
+    assert!(
+        (290..=310).contains(&frames),
+        "{frames} frames from the harvested VOD: {}",
+        text(&out.stderr)
+    );
+
     // 20 s behind: the live window as it was then.
     let r = get(d.pull, &format!("{}?delay=20", f.endpoint_path));
     assert_eq!(r.status, 200, "{}", r.text());
@@ -236,9 +285,17 @@ fn startover_closed_and_delayed_windows() {
     let frames = progress_frames(&out.stdout);
     assert!(frames >= 190, "{frames} frames: {}", text(&out.stderr));
 
-    // hls.js plays the closed window and the startover.
-    for (what, p) in [("closed", &closed_path), ("startover", &path)] {
-        let url = format!("http://{}{p}", d.pull);
+    // hls.js plays the closed window, the startover, and the harvested VOD from nginx.
+    if !require_tool("nginx") {
+        return;
+    }
+    let (_web, port) = static_server(d.dir(), &vod);
+    let vod_url = format!("http://127.0.0.1:{port}/main.m3u8");
+    for (what, url) in [
+        ("closed", format!("http://{}{closed_path}", d.pull)),
+        ("startover", format!("http://{}{path}", d.pull)),
+        ("harvested", vod_url),
+    ] {
         let Some(pb) = play_in_browser(Player::HlsJs, &url, 8) else {
             return;
         };
@@ -248,6 +305,71 @@ fn startover_closed_and_delayed_windows() {
             pb.json
         );
     }
+}
+
+/// Kills a child process when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// nginx serving `root` as static files on a free loopback port (CORS open: the player page
+/// comes from elsewhere).
+fn static_server(dir: &std::path::Path, root: &std::path::Path) -> (Killed, u16) {
+    let port = free_port();
+    let prefix = dir.join("nginx");
+    std::fs::create_dir_all(prefix.join("logs")).unwrap();
+    let (p, r) = (prefix.display(), root.display());
+    let conf = format!(
+        r#"master_process off;
+daemon off;
+error_log {p}/logs/error.log warn;
+pid {p}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {p}/client_body;
+    proxy_temp_path {p}/proxy_temp;
+    fastcgi_temp_path {p}/fastcgi_temp;
+    uwsgi_temp_path {p}/uwsgi_temp;
+    scgi_temp_path {p}/scgi_temp;
+    types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; video/mp4 mp4 m4s; }}
+    server {{
+        listen 127.0.0.1:{port};
+        root {r};
+        add_header Access-Control-Allow-Origin * always;
+    }}
+}}
+"#
+    );
+    let conf_path = prefix.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let log = std::fs::File::create(prefix.join("logs/stderr.log")).unwrap();
+    let child = std::process::Command::new("nginx")
+        .arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(&conf_path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn nginx");
+    let web = Killed(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not listen: {}",
+            std::fs::read_to_string(prefix.join("logs/stderr.log")).unwrap_or_default()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    (web, port)
 }
 
 fn progress_frames(stdout: &[u8]) -> u64 {

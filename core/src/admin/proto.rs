@@ -303,4 +303,6 @@ pub struct StatusView {
     pub connections_refused: u64,
     /// Resident memory of the daemon, bytes.
     pub rss_bytes: u64,
+    /// The header endpoints' AuthKeys travel in.
+    pub auth_key_header: String,
 }

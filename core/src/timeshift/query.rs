@@ -100,7 +100,7 @@ pub fn parse(query: &str, window_ms: u64, now_ms: u64) -> Result<Option<Window>,
     let Some(start) = start else {
         return Err("end needs a start".into());
     };
-    let start_ms = parse_time("start", &start)?;
+    let start_ms = parse_named_time("start", &start)?;
     if start_ms < oldest {
         return Err(format!(
             "start {} is before the time-shift window (the last {} s)",
@@ -117,21 +117,26 @@ pub fn parse(query: &str, window_ms: u64, now_ms: u64) -> Result<Option<Window>,
     let Some(end) = end else {
         return Ok(Some(Window::Startover { start_ms }));
     };
-    let end_ms = parse_time("end", &end)?;
+    let end_ms = parse_named_time("end", &end)?;
     if end_ms <= start_ms {
         return Err("end must be after start".into());
     }
     Ok(Some(Window::Closed { start_ms, end_ms }))
 }
 
-/// Unix seconds (`1733500000`, `1733500000.5`) or RFC 3339 UTC (`2026-12-06T17:00:00Z`).
-fn parse_time(name: &str, v: &str) -> Result<u64, String> {
-    let ms = if v.bytes().next().is_some_and(|b| b.is_ascii_digit()) && !v.contains('-') {
+/// Unix seconds (`1733500000`, `1733500000.5`) or RFC 3339 UTC (`2026-12-06T17:00:00Z`), in
+/// Unix ms.
+pub fn parse_time(v: &str) -> Option<u64> {
+    if v.bytes().next().is_some_and(|b| b.is_ascii_digit()) && !v.contains('-') {
         parse_seconds(v)
     } else {
         crate::time::parse_rfc3339_ms(v).and_then(|ms| u64::try_from(ms).ok())
-    };
-    ms.ok_or_else(|| {
+    }
+}
+
+/// [`parse_time`] of parameter `name`, with the reason of a 400.
+fn parse_named_time(name: &str, v: &str) -> Result<u64, String> {
+    parse_time(v).ok_or_else(|| {
         format!(
             "{name}: {v:?} is not a time (Unix seconds or RFC 3339 UTC, e.g. 2026-12-06T17:00:00Z)"
         )

@@ -197,6 +197,7 @@ impl Admin {
                 .iter()
                 .map(|&l| self.shared.metrics.accepted(l))
                 .sum(),
+            auth_key_header: self.shared.auth_key_header.clone(),
             connections_refused: Listener::ALL
                 .iter()
                 .map(|&l| self.shared.metrics.refused(l))
