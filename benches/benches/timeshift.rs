@@ -33,6 +33,7 @@ fn archive(segments: u64) -> ChannelArchive {
                 len: 233_000,
                 etag: format!("\"18c-{i:x}\""),
                 content_type: "video/mp2t".into(),
+                timing: None,
             },
         });
     }
@@ -48,6 +49,7 @@ fn bench(c: &mut Criterion) {
         let startover = ShiftRequest {
             window: Window::Startover { start_ms: T0 },
             live_ms: 600_000,
+            window_ms: 14_400_000,
             now_ms: now,
         };
         let bytes = media_playlist(track, &startover, "", true).unwrap().len();

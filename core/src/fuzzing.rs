@@ -119,6 +119,7 @@ fn ingest_setup() -> (MediaParams, Now) {
         failover: Default::default(),
         cmaf: false,
         end_on_endlist: false,
+        timeshift: false,
     };
     let now = Now {
         mono_ms: 1_000,

@@ -521,3 +521,191 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The same on a DASH channel: the archived Periods with timelines over the window; a closed
+/// window is a static MPD, startover and delay dynamic ones.
+#[test]
+fn dash_startover_closed_and_delayed_windows() {
+    if !require_tool("ffmpeg") || !require_browser() {
+        return;
+    }
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.dash_channel(
+        "dash-shifted",
+        &[
+            "--max-segment-duration",
+            "3",
+            "--max-playlist-duration",
+            "10",
+            "--timeshift-window",
+            "600",
+        ],
+    );
+    let t0 = unix_ms();
+    let mut enc = Encoder(ffmpeg_push_dash(
+        DashPush::Timeline,
+        &f.primary_url,
+        45,
+        &d.dir().join("push.log"),
+    ));
+    // While the encoder pushes, ~22 s in.
+    thread::sleep(Duration::from_secs(22));
+    let live = mpd_check(&f.endpoint_url);
+    let live_video = live.urls_of("video");
+
+    // Startover from before the first segment: every segment so far, dynamic, the time-shift
+    // window as timeShiftBufferDepth.
+    let startover = format!("{}?start={}", f.endpoint_url, t0 / 1000 - 5);
+    let xml = get(d.pull, &split_url(&startover).1).text();
+    assert_eq!(
+        xml_attr(&xml, "MPD", "type").as_deref(),
+        Some("dynamic"),
+        "{xml}"
+    );
+    assert_eq!(
+        xml_attr(&xml, "MPD", "timeShiftBufferDepth").as_deref(),
+        Some("PT600S"),
+        "{xml}"
+    );
+    let all = mpd_check(&startover);
+    let video = all.urls_of("video");
+    assert!(
+        video.len() >= 2 * 8 && video.len() > live_video.len(),
+        "{} video segments in the startover MPD, {} live",
+        video.len(),
+        live_video.len()
+    );
+    for url in all.segment_urls() {
+        let r = get(d.pull, &split_url(&url).1);
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+    }
+    // 10 s behind: the live window as it was, available 10 s later than live.
+    let delayed = get(d.pull, &format!("{}?delay=10", f.endpoint_path)).text();
+    let ast = |x: &str| xml_attr(x, "MPD", "availabilityStartTime").unwrap();
+    let live_xml = get(d.pull, &f.endpoint_path).text();
+    assert_eq!(
+        xml_attr(&delayed, "MPD", "type").as_deref(),
+        Some("dynamic")
+    );
+    assert_ne!(ast(&delayed), ast(&live_xml), "{delayed}");
+    let Some(pb) = play_in_browser(Player::DashJs, &startover, 8) else {
+        return;
+    };
+    assert!(
+        !pb.fatal && pb.advanced >= 5.0,
+        "dash.js on the startover MPD: {}",
+        pb.json
+    );
+    wait_child(&mut enc.0, Duration::from_secs(90));
+
+    // A closed window of 12 s in the past: static, that long, decoded whole by ffmpeg and
+    // played by dash.js.
+    let (from, to) = (t0 / 1000 + 6, t0 / 1000 + 18);
+    let closed = format!("{}?start={from}&end={to}", f.endpoint_url);
+    let r = get(d.pull, &split_url(&closed).1);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let xml = r.text();
+    assert_eq!(
+        xml_attr(&xml, "MPD", "type").as_deref(),
+        Some("static"),
+        "{xml}"
+    );
+    let dur =
+        iso_duration_secs(&xml_attr(&xml, "MPD", "mediaPresentationDuration").unwrap()).unwrap();
+    assert!((11.0..=16.5).contains(&dur), "{dur} s\n{xml}");
+    assert!(r.header("cache-control").unwrap().contains("immutable"));
+    let (frames, out) = ffmpeg_decode(&closed, 60, Duration::from_secs(60));
+    assert!(
+        frames as f64 >= (dur - 2.5) * 25.0,
+        "{frames} frames of a {dur} s window: {}",
+        text(&out.stderr)
+    );
+    let Some(pb) = play_in_browser(Player::DashJs, &closed, 8) else {
+        return;
+    };
+    assert!(
+        !pb.fatal && pb.advanced >= 5.0,
+        "dash.js on the closed MPD: {}",
+        pb.json
+    );
+}
+
+/// A `cmaf` endpoint of an HLS channel with a master playlist: its repackaged tracks are
+/// archived too; a closed window is a static MPD and an fMP4 HLS master whose renditions end,
+/// decoded by ffmpeg and played by hls.js.
+#[test]
+fn cmaf_closed_windows_as_dash_and_hls() {
+    if !require_tool("ffmpeg") || !require_browser() {
+        return;
+    }
+    let d = Daemon::start(DaemonOpts::default());
+    let c = d.cmaf_channel(
+        "cmaf-shifted",
+        &[
+            "--max-segment-duration",
+            "3",
+            "--max-playlist-duration",
+            "10",
+            "--timeshift-window",
+            "600",
+        ],
+    );
+    let t0 = unix_ms();
+    let mut enc = Encoder(ffmpeg_push_hls(
+        HlsPush::Master,
+        &c.f.primary_url,
+        30,
+        &d.dir().join("push.log"),
+    ));
+    wait_child(&mut enc.0, Duration::from_secs(90));
+    let q = format!("start={}&end={}", t0 / 1000 + 6, t0 / 1000 + 18);
+
+    let r = get(d.pull, &format!("{}?{q}", c.mpd_path));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let xml = r.text();
+    assert_eq!(
+        xml_attr(&xml, "MPD", "type").as_deref(),
+        Some("static"),
+        "{xml}"
+    );
+    let checked = mpd_check(&format!("{}?{q}", c.mpd_url));
+    assert!(
+        checked.count("video") >= 1 && checked.count("audio") == 1,
+        "{xml}"
+    );
+    for url in checked.segment_urls() {
+        let r = get(d.pull, &split_url(&url).1);
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+    }
+    let (frames, out) = ffmpeg_decode(&format!("{}?{q}", c.mpd_url), 60, Duration::from_secs(60));
+    assert!(
+        frames >= 230,
+        "{frames} frames from the MPD: {}",
+        text(&out.stderr)
+    );
+
+    let master = get(d.pull, &format!("{}?{q}", c.m3u8_path)).text();
+    assert!(is_master(&master), "{master}");
+    let video_uri = playlist_uris(&master)[0].clone();
+    assert!(video_uri.ends_with(&format!("video.m3u8?{q}")), "{master}");
+    let base = c.m3u8_path.trim_end_matches("main.m3u8");
+    let video = get(d.pull, &format!("{base}{video_uri}")).text();
+    assert!(video.ends_with("#EXT-X-ENDLIST\n"), "{video}");
+    assert!(video.contains("#EXT-X-MAP:URI=\"video/init"), "{video}");
+    assert!((5..=8).contains(&playlist_uris(&video).len()), "{video}");
+    let url = format!("{}?{q}", c.m3u8_url);
+    let (frames, out) = ffmpeg_decode(&url, 60, Duration::from_secs(60));
+    assert!(
+        frames >= 230,
+        "{frames} frames from the fMP4 HLS: {}",
+        text(&out.stderr)
+    );
+    let Some(pb) = play_in_browser(Player::HlsJs, &url, 8) else {
+        return;
+    };
+    assert!(
+        !pb.fatal && pb.advanced >= 5.0,
+        "hls.js on the CMAF window: {}",
+        pb.json
+    );
+}

@@ -129,14 +129,14 @@ fn audio_view<'a, 'b>(views: &'a [RenditionView<'b>]) -> Option<&'a RenditionVie
     views.iter().find(|v| v.has(AUDIO))
 }
 
-/// Renders the MPD.
+/// The MPD's model.
 pub(crate) fn mpd(
     views: &[RenditionView<'_>],
     periods: &BTreeMap<u64, Anchor>,
     availability_start_unix_ms: u64,
     publish_time_unix_ms: u64,
     ended: bool,
-) -> String {
+) -> Mpd {
     let lead = &views[..views.len().min(1)];
     let max_segment_ms = lead
         .iter()
@@ -187,7 +187,7 @@ pub(crate) fn mpd(
         }
     }
     let end_ms = periods.values().map(|a| a.end_ms).max().unwrap_or(0);
-    mpd::render(&Mpd {
+    Mpd {
         dynamic: !ended,
         availability_start_unix_ms,
         publish_time_unix_ms,
@@ -200,7 +200,7 @@ pub(crate) fn mpd(
         media_presentation_duration_ms: ended.then_some(end_ms),
         utc_timing: vec![UtcTiming::origin()],
         periods: out,
-    })
+    }
 }
 
 /// The Representation of track `slot` of `v` in Period `dsn`, if it has segments there.

@@ -11,12 +11,16 @@
 //!   reader formats it as a signed 32-bit `int`; one URL per fragment serves DASH and HLS
 //!   players alike (one CDN cache entry). Playlists still carry the full number in `EXT-X-MEDIA-SEQUENCE`.
 
+use crate::channel::config::EndpointType;
 use crate::dash::mpd::MPD_CONTENT_TYPE;
 use crate::hls::PLAYLIST_CONTENT_TYPE;
 use crate::media::object::parse_number;
 use crate::media::{
-    InitEntry, Lookup, MediaObject, MediaOutput, Rendered, SegmentEntry, Unavailable,
+    InitEntry, Lookup, MediaObject, MediaOutput, PeriodView, Rendered, SegmentEntry, SegmentTiming,
+    TrackView, Unavailable,
 };
+use crate::timeshift::hls::{master_with_query, media_playlist};
+use crate::timeshift::{ChannelArchive, ShiftRequest, Shifted};
 
 /// Folder and playlist stem of a rendition's video track.
 pub const VIDEO_DIR: &str = "video";
@@ -63,6 +67,8 @@ pub struct CmafSnapshot {
     pub stats: PackagerStats,
     /// Bytes of the init and media segments it serves (held in memory beside the TS).
     pub held_bytes: u64,
+    /// The MPD's Periods as the time-shift archive keeps them.
+    pub periods: Vec<PeriodView>,
 }
 
 /// One rendition's CMAF tracks.
@@ -72,6 +78,8 @@ pub struct CmafRendition {
     pub name: String,
     /// Its tracks (video first, then audio).
     pub tracks: Vec<CmafTrack>,
+    /// Sequence numbers its HLS source puts a discontinuity before.
+    pub discontinuities: Vec<u64>,
 }
 
 /// One CMAF track of a rendition.
@@ -85,6 +93,8 @@ pub struct CmafTrack {
     pub inits: Vec<InitEntry>,
     /// Media segments in the window, by increasing `seq`.
     pub segments: Vec<SegmentEntry>,
+    /// Each segment's Period and timeline entry in the MPD, parallel to `segments`.
+    pub timing: Vec<SegmentTiming>,
 }
 
 impl MediaOutput for CmafSnapshot {
@@ -97,6 +107,66 @@ impl MediaOutput for CmafSnapshot {
                 .map_or(Unavailable::NoMediaYet, Unavailable::Refused));
         }
         Ok(self.find(manifest, rest))
+    }
+
+    fn tracks(&self) -> Vec<TrackView<'_>> {
+        self.renditions
+            .iter()
+            .flat_map(|r| {
+                r.tracks.iter().map(|t| TrackView {
+                    dir: format!("{}/{}", r.name, t.dir),
+                    segments: &t.segments,
+                    discontinuities: &r.discontinuities,
+                    inits: &t.inits,
+                    segment_file: |s| format!("{}.m4s", url_number(s.seq)),
+                    init_file: |i| format!("init{}.mp4", i.k),
+                    timing: t.timing.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn periods(&self) -> Vec<PeriodView> {
+        self.periods.clone()
+    }
+
+    /// The MPD and the fMP4 HLS master and media playlists over the archive.
+    fn timeshifted(
+        &self,
+        manifest: &str,
+        rest: &str,
+        archive: &ChannelArchive,
+        request: &ShiftRequest,
+    ) -> Shifted {
+        let text = match rest.strip_prefix(manifest) {
+            Some(".mpd") => {
+                return crate::timeshift::dash::mpd(archive, EndpointType::Cmaf, request)
+                    .map_or(Shifted::Empty, |t| Shifted::Manifest(t, MPD_CONTENT_TYPE));
+            }
+            Some(".m3u8") => {
+                let Some(master) = &self.master else {
+                    return Shifted::NotFound;
+                };
+                let text = std::str::from_utf8(&master.body).unwrap_or_default();
+                return Shifted::Manifest(
+                    master_with_query(text, &request.window.to_query()),
+                    PLAYLIST_CONTENT_TYPE,
+                );
+            }
+            _ => rest.strip_suffix(".m3u8"),
+        };
+        // `<rendition>/<track>.m3u8`: the track `<rendition>/<track>`, its URIs under `<track>/`.
+        let Some(dir) = text else {
+            return Shifted::NotFound;
+        };
+        let Some(track) = archive.track(EndpointType::Cmaf, dir) else {
+            return Shifted::NotFound;
+        };
+        let prefix = format!("{}/", dir.rsplit('/').next().unwrap_or_default());
+        match media_playlist(track, request, &prefix, true) {
+            Some(t) => Shifted::Manifest(t, PLAYLIST_CONTENT_TYPE),
+            None => Shifted::Empty,
+        }
     }
 }
 
@@ -211,6 +281,7 @@ mod tests {
                     dir: VIDEO_DIR,
                     playlist: Rendered::new(Bytes::new(), String::new(), 0),
                     inits: vec![],
+                    timing: vec![],
                     segments: seqs
                         .iter()
                         .zip(["a", "b", "c", "d"])
@@ -224,10 +295,12 @@ mod tests {
                         })
                         .collect(),
                 }],
+                discontinuities: vec![],
             }],
             refused: None,
             stats: PackagerStats::default(),
             held_bytes: 0,
+            periods: vec![],
         };
         let table = [
             ("2147483646", Some("a")),

@@ -28,6 +28,7 @@ use super::window::{
 use super::Repackager;
 use crate::hls::media::snapshot::{HlsSnapshot, RenditionSnapshot};
 use crate::media::object::{EtagGen, InitEntry, MediaObject, Rendered, SegmentEntry};
+use crate::media::{PeriodView, SegmentTiming};
 use crate::time::Now;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
@@ -326,16 +327,38 @@ fn build(
         .max()
         .unwrap_or(0);
     let ended = !views.is_empty() && views.iter().all(|v| v.ended);
+    let mut archived_periods = Vec::new();
     let (mpd, master) = if views.is_empty() {
         (None, None)
     } else {
-        let mpd = manifests::mpd(
+        let model = manifests::mpd(
             views,
             periods,
             availability_start_unix_ms,
             out.unix_ms,
             ended,
         );
+        let mpd = crate::dash::mpd::render(&model);
+        archived_periods = model
+            .periods
+            .into_iter()
+            .map(|mut period| {
+                let start_unix_ms = availability_start_unix_ms.saturating_add(period.start_ms);
+                period.start_ms = 0;
+                for rep in period
+                    .adaptation_sets
+                    .iter_mut()
+                    .flat_map(|s| s.representations.iter_mut())
+                {
+                    rep.template.timeline.clear();
+                    rep.template.start_number = 0;
+                }
+                PeriodView {
+                    period,
+                    start_unix_ms,
+                }
+            })
+            .collect();
         let master = manifests::master(views);
         (
             Some(out.render(".mpd".into(), mpd)),
@@ -350,20 +373,28 @@ fn build(
                 continue;
             };
             let playlist = out.render(format!("{}/{dir}.m3u8", v.name), text);
-            let segments = v
+            let (segments, timing) = v
                 .segs
                 .iter()
                 .filter_map(|s| {
-                    s.packaged.tracks[slot].as_ref().map(|t| SegmentEntry {
-                        seq: s.seq,
-                        ext: "m4s",
-                        duration_ms: window::ms(t.duration, t.timescale),
-                        start_unix_ms: s.source.start_unix_ms,
-                        init: Some(t.init_k),
-                        object: Arc::clone(&t.object),
+                    s.packaged.tracks[slot].as_ref().map(|t| {
+                        let entry = SegmentEntry {
+                            seq: s.seq,
+                            ext: "m4s",
+                            duration_ms: window::ms(t.duration, t.timescale),
+                            start_unix_ms: s.source.start_unix_ms,
+                            init: Some(t.init_k),
+                            object: Arc::clone(&t.object),
+                        };
+                        let timing = SegmentTiming {
+                            period: format!("p{}", s.dsn),
+                            t: t.ept,
+                            d: t.duration,
+                        };
+                        (entry, timing)
                     })
                 })
-                .collect();
+                .unzip();
             let inits = v.inits[slot]
                 .versions
                 .iter()
@@ -378,11 +409,19 @@ fn build(
                 playlist,
                 inits,
                 segments,
+                timing,
             });
         }
+        let discontinuities = hls
+            .renditions
+            .iter()
+            .find(|r| r.name == v.name)
+            .map(|r| r.discontinuities.clone())
+            .unwrap_or_default();
         renditions.push(CmafRendition {
             name: v.name.to_string(),
             tracks,
+            discontinuities,
         });
     }
     let mut snap = CmafSnapshot {
@@ -393,6 +432,7 @@ fn build(
         refused,
         stats,
         held_bytes: 0,
+        periods: archived_periods,
     };
     snap.held_bytes = snap.objects().map(|o| o.body.len() as u64).sum();
     snap

@@ -16,6 +16,7 @@
 //! - Every attribute value is XML-escaped.
 
 pub use crate::time::format_datetime;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
 /// Where the origin serves its clock (`GET /time`, ISO 8601 UTC with milliseconds).
@@ -80,7 +81,7 @@ impl UtcTiming {
 }
 
 /// A `Period`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Period {
     /// `id`: unique within the stream, never reused.
     pub id: String,
@@ -91,7 +92,7 @@ pub struct Period {
 }
 
 /// `AdaptationSet@contentType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ContentType {
     /// `video`
     Video,
@@ -113,7 +114,7 @@ impl ContentType {
 }
 
 /// An `AdaptationSet`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdaptationSet {
     /// `id`.
     pub id: u32,
@@ -130,7 +131,7 @@ pub struct AdaptationSet {
 }
 
 /// A `Representation`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Representation {
     /// `id`.
     pub id: String,
@@ -153,7 +154,7 @@ pub struct Representation {
 }
 
 /// A `SegmentTemplate` with a `SegmentTimeline`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentTemplate {
     /// `timescale`, ticks per second.
     pub timescale: u32,
@@ -170,7 +171,7 @@ pub struct SegmentTemplate {
 }
 
 /// A `SegmentTimeline` entry: `r + 1` segments of duration `d` from time `t`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct S {
     /// `t`, ticks.
     pub t: u64,

@@ -55,6 +55,9 @@ pub struct MediaParams {
     /// (`EXT-X-ENDLIST`, a static MPD). Otherwise the output stays live and goes on, behind a
     /// discontinuity (a new Period), when an encoder pushes again.
     pub end_on_endlist: bool,
+    /// The channel keeps a time-shift window: outputs describe their tracks and Periods for
+    /// the archive ([`MediaOutput::tracks`], [`MediaOutput::periods`]).
+    pub timeshift: bool,
 }
 
 impl MediaParams {
@@ -66,6 +69,7 @@ impl MediaParams {
             failover: FailoverPolicy::default(),
             cmaf: false,
             end_on_endlist: false,
+            timeshift: false,
         }
     }
 }
@@ -189,6 +193,11 @@ pub trait MediaOutput: fmt::Debug + Send + Sync {
         Vec::new()
     }
 
+    /// Time-shift: the Periods its tracks' segments belong to (DASH), in order.
+    fn periods(&self) -> Vec<PeriodView> {
+        Vec::new()
+    }
+
     /// Time-shift: the manifest at `rest` over the archived media `request` asks for.
     fn timeshifted(
         &self,
@@ -217,6 +226,31 @@ pub struct TrackView<'a> {
     pub segment_file: fn(&SegmentEntry) -> String,
     /// The URL file name of an init segment (`init<k>.mp4`).
     pub init_file: fn(&InitEntry) -> String,
+    /// DASH: each segment's place on its Period's timeline, parallel to `segments` (empty
+    /// for outputs without Periods).
+    pub timing: Vec<SegmentTiming>,
+}
+
+/// Where a DASH segment sits: its Period and its `SegmentTimeline` entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentTiming {
+    /// `Period@id`.
+    pub period: String,
+    /// `S@t`, ticks of its Representation's timescale.
+    pub t: u64,
+    /// `S@d`, ticks.
+    pub d: u64,
+}
+
+/// A DASH Period as the time-shift archive keeps it: its AdaptationSets and Representations
+/// with empty timelines (the archive's segments fill them in), and its start on the wall
+/// clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodView {
+    /// The Period, `start_ms` and timelines left out.
+    pub period: crate::dash::mpd::Period,
+    /// `availabilityStartTime + Period@start`, Unix ms.
+    pub start_unix_ms: u64,
 }
 
 /// Counters of an output derived by repackaging (CMAF from TS), cumulative.

@@ -5,6 +5,7 @@
 
 use super::log::{Record, SegmentRecord};
 use crate::channel::config::EndpointType;
+use crate::media::PeriodView;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Range;
 
@@ -110,6 +111,8 @@ pub type Removed = Vec<(String, u64)>;
 #[derive(Debug, Default, Clone)]
 pub struct ChannelArchive {
     tracks: BTreeMap<TrackKey, Track>,
+    /// DASH Periods, per output, in order.
+    periods: BTreeMap<usize, VecDeque<PeriodView>>,
     bytes: u64,
 }
 
@@ -141,6 +144,11 @@ impl ChannelArchive {
             .iter()
             .find(|(k, _)| k.kind == kind && k.dir == dir)
             .map(|(_, t)| t)
+    }
+
+    /// The Periods of output `kind`, in order.
+    pub fn periods(&self, kind: EndpointType) -> impl Iterator<Item = &PeriodView> {
+        self.periods.get(&kind.index()).into_iter().flatten()
     }
 
     /// The object at `rest` (`<dir>/<file>`) of output `kind`.
@@ -187,7 +195,19 @@ impl ChannelArchive {
                 });
                 Vec::new()
             }
-            Record::Expired { key, through_seq } => self.expire_through(key, *through_seq),
+            Record::Period { kind, view } => {
+                let periods = self.periods.entry(kind.index()).or_default();
+                match periods.iter_mut().find(|p| p.period.id == view.period.id) {
+                    Some(p) => *p = view.clone(),
+                    None => periods.push_back(view.clone()),
+                }
+                Vec::new()
+            }
+            Record::Expired { key, through_seq } => {
+                let removed = self.expire_through(key, *through_seq);
+                self.drop_unused_periods(key.kind);
+                removed
+            }
         }
     }
 
@@ -219,6 +239,27 @@ impl ChannelArchive {
         let gone: u64 = removed.iter().map(|(_, n)| n).sum();
         self.bytes = self.bytes.saturating_sub(gone);
         removed
+    }
+
+    /// Drops the Periods of `kind` before the Period of every track's first segment: no
+    /// segment belongs to them any more (segments follow their Periods' order).
+    fn drop_unused_periods(&mut self, kind: EndpointType) {
+        let Some(periods) = self.periods.get_mut(&kind.index()) else {
+            return;
+        };
+        let firsts: Vec<&str> = self
+            .tracks
+            .iter()
+            .filter(|(k, _)| k.kind == kind)
+            .filter_map(|(_, t)| t.entries.front()?.rec.timing.as_ref())
+            .map(|t| t.period.as_str())
+            .collect();
+        while periods
+            .front()
+            .is_some_and(|p| !firsts.contains(&p.period.id.as_str()))
+        {
+            periods.pop_front();
+        }
     }
 
     /// The records that expire everything ending at or before `before_unix_ms` (retention by
@@ -261,6 +302,13 @@ impl ChannelArchive {
     /// Records that rebuild exactly this index (to compact a log).
     pub fn snapshot_records(&self) -> Vec<Record> {
         let mut out = Vec::new();
+        for (&kind, periods) in &self.periods {
+            let kind = EndpointType::ALL[kind];
+            out.extend(periods.iter().map(|view| Record::Period {
+                kind,
+                view: view.clone(),
+            }));
+        }
         for (key, t) in &self.tracks {
             out.extend(t.inits.iter().map(|i| Record::Init {
                 key: key.clone(),

@@ -8,6 +8,8 @@
 
 use super::archive::{InitRec, TrackKey};
 use crate::channel::config::EndpointType;
+use crate::dash::mpd;
+use crate::media::{PeriodView, SegmentTiming};
 use serde::{Deserialize, Serialize};
 
 /// A frame's header: length and CRC.
@@ -37,10 +39,12 @@ pub struct SegmentRecord {
     pub etag: String,
     /// `Content-Type`.
     pub content_type: String,
+    /// DASH: its Period and timeline entry.
+    pub timing: Option<SegmentTiming>,
 }
 
 /// One change to a channel's archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     /// An init segment was written.
     Init {
@@ -55,6 +59,13 @@ pub enum Record {
         key: TrackKey,
         /// It.
         seg: SegmentRecord,
+    },
+    /// A DASH Period the output's segments belong to (recorded again when it changes).
+    Period {
+        /// The output.
+        kind: EndpointType,
+        /// It.
+        view: PeriodView,
     },
     /// The track's segments up to `through_seq` are gone, with the init segments no later
     /// segment needs.
@@ -111,6 +122,7 @@ enum Wire {
     Init(u8, String, InitWire),
     Segment(u8, String, SegmentRecord),
     Expired(u8, String, u64),
+    Period(u8, u64, mpd::Period),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -153,6 +165,9 @@ impl From<&Record> for Wire {
             Record::Expired { key, through_seq } => {
                 Wire::Expired(kind_tag(key.kind), key.dir.clone(), *through_seq)
             }
+            Record::Period { kind, view } => {
+                Wire::Period(kind_tag(*kind), view.start_unix_ms, view.period.clone())
+            }
         }
     }
 }
@@ -181,6 +196,13 @@ impl From<Wire> for Record {
             Wire::Expired(t, dir, through_seq) => Record::Expired {
                 key: key(t, dir),
                 through_seq,
+            },
+            Wire::Period(t, start_unix_ms, period) => Record::Period {
+                kind: kind_of(t),
+                view: PeriodView {
+                    period,
+                    start_unix_ms,
+                },
             },
         }
     }

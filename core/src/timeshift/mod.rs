@@ -12,6 +12,7 @@
 //! left the live window is found in the archive by its path ([`ChannelArchive::find`]).
 
 pub mod archive;
+pub mod dash;
 pub mod hls;
 pub mod log;
 pub mod query;
@@ -29,6 +30,8 @@ pub struct ShiftRequest {
     pub window: Window,
     /// The channel's live window, ms (the length of a delayed one).
     pub live_ms: u64,
+    /// The channel's time-shift window, ms (DASH `timeShiftBufferDepth`).
+    pub window_ms: u64,
     /// The wall clock, Unix ms.
     pub now_ms: u64,
 }

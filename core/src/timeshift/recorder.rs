@@ -4,7 +4,7 @@
 use super::archive::{InitRec, TrackKey};
 use super::log::{Record, SegmentRecord};
 use crate::channel::config::EndpointType;
-use crate::media::Published;
+use crate::media::{PeriodView, Published};
 use bytes::Bytes;
 use std::collections::HashMap;
 
@@ -13,6 +13,8 @@ use std::collections::HashMap;
 pub struct Recorder {
     last_seq: HashMap<TrackKey, u64>,
     last_init: HashMap<TrackKey, u64>,
+    /// The Periods as last recorded, per output, while the output still has them.
+    periods: HashMap<(usize, String), PeriodView>,
 }
 
 impl Recorder {
@@ -29,6 +31,17 @@ impl Recorder {
             let Some(output) = published.output(kind) else {
                 continue;
             };
+            let views = output.periods();
+            self.periods.retain(|(k, id), _| {
+                *k != kind.index() || views.iter().any(|v| &v.period.id == id)
+            });
+            for view in views {
+                let key = (kind.index(), view.period.id.clone());
+                if self.periods.get(&key) != Some(&view) {
+                    self.periods.insert(key, view.clone());
+                    out.push((Record::Period { kind, view }, Bytes::new()));
+                }
+            }
             for t in output.tracks() {
                 let key = TrackKey { kind, dir: t.dir };
                 let last_init = self.last_init.get(&key).copied();
@@ -51,7 +64,7 @@ impl Recorder {
                 }
                 let last = self.last_seq.get(&key).copied();
                 let from = last.map_or(0, |l| t.segments.partition_point(|s| s.seq <= l));
-                for s in &t.segments[from..] {
+                for (i, s) in t.segments.iter().enumerate().skip(from) {
                     let seg = SegmentRecord {
                         seq: s.seq,
                         file: (t.segment_file)(s),
@@ -62,6 +75,7 @@ impl Recorder {
                         len: s.object.body.len() as u64,
                         etag: s.object.etag.clone(),
                         content_type: s.object.content_type.to_string(),
+                        timing: t.timing.get(i).cloned(),
                     };
                     self.last_seq.insert(key.clone(), s.seq);
                     out.push((

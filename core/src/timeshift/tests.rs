@@ -59,6 +59,7 @@ fn req(window: Window, now: u64) -> ShiftRequest {
     ShiftRequest {
         window,
         live_ms: 10_000,
+        window_ms: 600_000,
         now_ms: T0 + now,
     }
 }
@@ -320,6 +321,7 @@ proptest! {
             a.apply(&Record::Segment { key: key.clone(), seg: SegmentRecord {
                 seq, file: format!("{seq}.ts"), duration_ms: d, start_unix_ms: t,
                 discontinuity: disc, init, len: 1, etag: "\"s\"".into(), content_type: "video/mp2t".into(),
+                timing: None,
             }});
             t += d;
         }
@@ -330,7 +332,7 @@ proptest! {
         } else {
             Window::Startover { start_ms: from }
         };
-        let r = ShiftRequest { window, live_ms: 10_000, now_ms: t + 1 };
+        let r = ShiftRequest { window, live_ms: 10_000, window_ms: 600_000, now_ms: t + 1 };
         let fast = hls::media_playlist(track, &r, prefix, independent).unwrap();
         prop_assert_eq!(fast, rendered_slowly(track, &r, prefix, independent));
     }
@@ -377,6 +379,7 @@ fn arb_record() -> impl Strategy<Value = Record> {
                     len: u64::from(d) * 3,
                     etag: format!("\"{seq:x}\""),
                     content_type: "video/mp2t".into(),
+                    timing: None,
                 },
             }
         }),
@@ -421,4 +424,177 @@ proptest! {
         prop_assert!(back.len() <= records.len());
         prop_assert_eq!(&back[..], &records[..back.len()]);
     }
+}
+
+/// An archive of DASH output: one Period `p1` of a video Representation `v0`, 2 s segments
+/// at timescale 1000 from t = 5000 (PTO 5000), then a Period `p20` after a restart.
+fn dash_archive() -> ChannelArchive {
+    use crate::dash::mpd;
+    use crate::media::{PeriodView, SegmentTiming};
+    let mut a = ChannelArchive::new();
+    let period = |id: &str| mpd::Period {
+        id: id.into(),
+        start_ms: 0,
+        adaptation_sets: vec![mpd::AdaptationSet {
+            id: 0,
+            content_type: mpd::ContentType::Video,
+            mime_type: "video/mp4".into(),
+            lang: None,
+            segment_alignment: true,
+            representations: vec![mpd::Representation {
+                id: "v0".into(),
+                bandwidth: 800_000,
+                codecs: "avc1.64001f".into(),
+                width: Some(640),
+                height: Some(360),
+                frame_rate: Some("25".into()),
+                audio_sampling_rate: None,
+                audio_channels: None,
+                template: mpd::SegmentTemplate {
+                    timescale: 1000,
+                    presentation_time_offset: 5_000,
+                    initialization: "v0/init1.m4s".into(),
+                    media: "v0/$Number$.m4s".into(),
+                    start_number: 0,
+                    timeline: vec![],
+                },
+            }],
+        }],
+    };
+    let key = TrackKey {
+        kind: EndpointType::Dash,
+        dir: "v0".into(),
+    };
+    for (pid, start, first_seq, n) in [("p1", T0, 1u64, 10u64), ("p20", T0 + 60_000, 20, 5)] {
+        a.apply(&Record::Period {
+            kind: EndpointType::Dash,
+            view: PeriodView {
+                period: period(pid),
+                start_unix_ms: start,
+            },
+        });
+        for i in 0..n {
+            let seq = first_seq + i;
+            a.apply(&Record::Segment {
+                key: key.clone(),
+                seg: SegmentRecord {
+                    seq,
+                    file: format!("{seq}.m4s"),
+                    duration_ms: 2_000,
+                    start_unix_ms: start + 2_000 * i,
+                    discontinuity: false,
+                    init: Some(1),
+                    len: 10,
+                    etag: "\"d\"".into(),
+                    content_type: "video/mp4".into(),
+                    timing: Some(SegmentTiming {
+                        period: pid.into(),
+                        t: 5_000 + 2_000 * i,
+                        d: 2_000,
+                    }),
+                },
+            });
+        }
+    }
+    a
+}
+
+#[test]
+fn dash_windows_fill_the_archived_periods() {
+    let a = dash_archive();
+    let req = |window| ShiftRequest {
+        window,
+        live_ms: 10_000,
+        window_ms: 600_000,
+        now_ms: T0 + 200_000,
+    };
+    // A closed window from the 4th segment of p1 to its 8th: one static Period starting
+    // there, its PTO moved along, numbers from 4.
+    let closed = dash::mpd(
+        &a,
+        EndpointType::Dash,
+        &req(Window::Closed {
+            start_ms: T0 + 6_000,
+            end_ms: T0 + 14_000,
+        }),
+    )
+    .unwrap();
+    assert!(closed.contains("type=\"static\""), "{closed}");
+    assert!(
+        closed.contains("mediaPresentationDuration=\"PT8S\""),
+        "{closed}"
+    );
+    assert!(
+        closed.contains("<Period id=\"p1\" start=\"PT0S\">"),
+        "{closed}"
+    );
+    assert!(
+        closed.contains("presentationTimeOffset=\"11000\""),
+        "{closed}"
+    );
+    assert!(closed.contains("startNumber=\"4\""), "{closed}");
+    assert!(
+        closed.contains("<S t=\"11000\" d=\"2000\" r=\"3\"/>"),
+        "{closed}"
+    );
+    assert!(!closed.contains("p20"), "{closed}");
+    // Startover across the restart: both Periods, the second 60 s after the first.
+    let all = dash::mpd(
+        &a,
+        EndpointType::Dash,
+        &req(Window::Startover { start_ms: T0 }),
+    )
+    .unwrap();
+    assert!(all.contains("type=\"dynamic\""), "{all}");
+    assert!(all.contains("timeShiftBufferDepth=\"PT600S\""), "{all}");
+    assert!(all.contains("<Period id=\"p20\" start=\"PT60S\">"), "{all}");
+    assert!(all.contains(&format!(
+        "availabilityStartTime=\"{}\"",
+        crate::time::format_datetime(T0)
+    )));
+    // 130 s behind: the live window (10 s) of p20 as it was, available 130 s later.
+    let delayed = dash::mpd(
+        &a,
+        EndpointType::Dash,
+        &req(Window::Delayed { delay_ms: 130_000 }),
+    )
+    .unwrap();
+    assert!(
+        delayed.contains(&format!(
+            "availabilityStartTime=\"{}\"",
+            crate::time::format_datetime(T0 + 60_000 + 130_000)
+        )),
+        "{delayed}"
+    );
+    assert!(!delayed.contains("p1\""), "{delayed}");
+    // Outside the archive: nothing.
+    assert_eq!(
+        dash::mpd(
+            &a,
+            EndpointType::Dash,
+            &req(Window::Closed {
+                start_ms: T0 - 9_000,
+                end_ms: T0 - 1_000
+            })
+        ),
+        None
+    );
+    // Periods leave with their last segment, and the log keeps them.
+    let mut a = a;
+    let gone = a.apply(&Record::Expired {
+        key: TrackKey {
+            kind: EndpointType::Dash,
+            dir: "v0".into(),
+        },
+        through_seq: 10,
+    });
+    assert_eq!(gone.len(), 10);
+    let ids: Vec<_> = a
+        .periods(EndpointType::Dash)
+        .map(|p| p.period.id.clone())
+        .collect();
+    assert_eq!(ids, ["p20"]);
+    let bytes: Vec<u8> = a.snapshot_records().iter().flat_map(log::encode).collect();
+    let (back, _) = log::decode(&bytes);
+    assert_eq!(back, a.snapshot_records());
 }

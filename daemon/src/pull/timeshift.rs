@@ -59,6 +59,7 @@ pub async fn manifest(
     let request = ShiftRequest {
         window,
         live_ms: entry.config.window_ms(),
+        window_ms,
         now_ms,
     };
     let shifted = output.timeshifted(

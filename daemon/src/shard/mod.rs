@@ -60,6 +60,7 @@ fn media_params(failover: FailoverPolicy, c: &ChannelConfig) -> MediaParams {
         failover,
         cmaf: c.endpoints.iter().any(|e| e.kind == EndpointType::Cmaf),
         end_on_endlist: c.end_on_endlist,
+        timeshift: c.timeshift_window_secs > 0,
         ..MediaParams::new(c.max_segment_ms(), c.window_ms())
     }
 }

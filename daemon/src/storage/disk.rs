@@ -61,6 +61,10 @@ impl ChannelStore {
             let (rel, len) = match &r {
                 Record::Init { key, init } => (key.path_of(&init.file), init.len),
                 Record::Segment { key, seg } => (key.path_of(&seg.file), seg.len),
+                Record::Period { .. } => {
+                    readable.apply(&r);
+                    continue;
+                }
                 Record::Expired { .. } => continue,
             };
             match fs::metadata(dir.join(&rel)) {
@@ -81,9 +85,14 @@ impl ChannelStore {
         Ok((store, loaded))
     }
 
-    /// Writes an object's bytes to its file, then appends its record; `Err` leaves the
-    /// index as it was (and no file behind).
-    pub fn put(&mut self, rel: &str, bytes: &[u8], record: &Record) -> io::Result<()> {
+    /// Writes an object's bytes to its file (`rel`; none for a record without bytes), then
+    /// appends its record; `Err` leaves the index as it was (and no file behind).
+    pub fn put(&mut self, rel: Option<&str>, bytes: &[u8], record: &Record) -> io::Result<()> {
+        let Some(rel) = rel else {
+            self.append(record)?;
+            self.apply_in_memory(record);
+            return Ok(());
+        };
         let path = self.dir.join(rel);
         if let Some(parent) = path.parent() {
             if !self.made.contains(parent) {

@@ -136,8 +136,9 @@ impl Writer {
             return;
         }
         let rel = match &put.record {
-            Record::Init { key, init } => key.path_of(&init.file),
-            Record::Segment { key, seg } => key.path_of(&seg.file),
+            Record::Init { key, init } => Some(key.path_of(&init.file)),
+            Record::Segment { key, seg } => Some(key.path_of(&seg.file)),
+            Record::Period { .. } => None,
             Record::Expired { .. } => return,
         };
         let store = match self.stores.entry(put.channel) {
@@ -153,7 +154,7 @@ impl Writer {
                 }
             }
         };
-        match store.put(&rel, &put.bytes, &put.record) {
+        match store.put(rel.as_deref(), &put.bytes, &put.record) {
             Ok(()) => {
                 storage.stats.written.fetch_add(1, Relaxed);
                 storage.stats.disk_full.store(false, Relaxed);

@@ -37,6 +37,7 @@
 //! on the same clock with the same init segments, else in a new Period from the other input's
 //! newest segment. Reverting to the preferred input follows [`crate::media::Revert`].
 
+mod archived;
 mod model;
 mod output;
 mod period;

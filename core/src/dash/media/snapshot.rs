@@ -1,11 +1,15 @@
 //! What pull requests read: an immutable [`DashSnapshot`] of a DASH channel's output, rebuilt
 //! once per change and shared by `Arc`. Lookups are allocation-free.
 
+use super::archived::ArchiveView;
 use super::model;
 use super::DashMedia;
+use crate::channel::config::EndpointType;
 use crate::channel::config::InputRole;
 use crate::dash::mpd::{self, MPD_CONTENT_TYPE};
 use crate::media::{Lookup, MediaObject, MediaOutput, MediaStatus, Rendered, Unavailable};
+use crate::media::{PeriodView, TrackView};
+use crate::timeshift::{ChannelArchive, ShiftRequest, Shifted};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -22,6 +26,8 @@ pub struct DashSnapshot {
     /// Segments and init segments by path relative to the MPD (`v0/123.m4s`, `v0/init1.m4s`);
     /// shared with the next snapshot when only the status changed.
     pub(super) objects: Arc<HashMap<String, Arc<MediaObject>>>,
+    /// What the time-shift archive records, when the channel keeps a window.
+    pub(super) archive: Option<Arc<ArchiveView>>,
 }
 
 impl MediaOutput for DashSnapshot {
@@ -36,6 +42,30 @@ impl MediaOutput for DashSnapshot {
             .objects
             .get(rest)
             .map_or(Lookup::NotFound, |o| Lookup::Object(o)))
+    }
+
+    fn tracks(&self) -> Vec<TrackView<'_>> {
+        self.archive.as_ref().map_or_else(Vec::new, |a| a.tracks())
+    }
+
+    fn periods(&self) -> Vec<PeriodView> {
+        self.archive.as_ref().map_or_else(Vec::new, |a| a.periods())
+    }
+
+    fn timeshifted(
+        &self,
+        manifest: &str,
+        rest: &str,
+        archive: &ChannelArchive,
+        request: &ShiftRequest,
+    ) -> Shifted {
+        if rest.strip_prefix(manifest) != Some(".mpd") {
+            return Shifted::NotFound;
+        }
+        match crate::timeshift::dash::mpd(archive, EndpointType::Dash, request) {
+            Some(text) => Shifted::Manifest(text, MPD_CONTENT_TYPE),
+            None => Shifted::Empty,
+        }
     }
 }
 
@@ -53,8 +83,12 @@ impl DashSnapshot {
 /// status.
 pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
     let ended = dm.output.presentation_ended(dm.params.end_on_endlist);
-    let text = model::mpd_of(&dm.output, dm.params.window_ms, ended, dm.changed_unix_ms)
-        .map(|m| mpd::render(&m));
+    let model = model::mpd_of(&dm.output, dm.params.window_ms, ended, dm.changed_unix_ms);
+    let archive = model
+        .as_ref()
+        .filter(|_| dm.params.timeshift)
+        .map(|m| Arc::new(ArchiveView::of(&dm.output, m)));
+    let text = model.map(|m| mpd::render(&m));
     let unix_ms = dm.last_now.unix_ms;
     let rendered = text.map(|t| dm.etag.reuse_or_render(dm.rendered.as_ref(), t, unix_ms));
     dm.rendered.clone_from(&rendered);
@@ -79,6 +113,7 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
         mpd: rendered,
         status,
         objects: Arc::new(objects),
+        archive,
     }
 }
 
@@ -90,6 +125,7 @@ pub(crate) fn refresh_status(dm: &DashMedia, prev: &DashSnapshot) -> DashSnapsho
         mpd: prev.mpd.clone(),
         status: status(dm, prev.status.window_segments),
         objects: Arc::clone(&prev.objects),
+        archive: prev.archive.clone(),
     }
 }
 

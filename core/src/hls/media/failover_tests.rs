@@ -21,6 +21,7 @@ fn params(policy: FailoverPolicy) -> MediaParams {
         failover: policy,
         cmaf: false,
         end_on_endlist: false,
+        timeshift: false,
     }
 }
 

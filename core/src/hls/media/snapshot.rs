@@ -71,6 +71,7 @@ impl MediaOutput for HlsSnapshot {
                 inits: &r.inits,
                 segment_file: |s| format!("{}.{}", s.seq, s.ext),
                 init_file: |i| format!("init{}.{}", i.k, i.ext),
+                timing: Vec::new(),
             })
             .collect()
     }

@@ -1,0 +1,121 @@
+//! What a DASH channel's output offers the time-shift archive: per Representation a track of
+//! segments (with their Period and timeline entry) and init segments, and the Periods with
+//! their Representations' attributes. Built with the snapshot, only for a channel that keeps
+//! a time-shift window.
+
+use super::output::Output;
+use crate::dash::mpd;
+use crate::media::{InitEntry, PeriodView, SegmentEntry, SegmentTiming, TrackView};
+
+/// One Representation's segments over every Period of the window.
+#[derive(Debug)]
+pub(crate) struct DashTrack {
+    dir: String,
+    segments: Vec<SegmentEntry>,
+    timing: Vec<SegmentTiming>,
+    inits: Vec<InitEntry>,
+}
+
+/// The output as the archive records it.
+#[derive(Debug, Default)]
+pub(crate) struct ArchiveView {
+    tracks: Vec<DashTrack>,
+    periods: Vec<PeriodView>,
+}
+
+impl ArchiveView {
+    /// The view of `out`, whose MPD model is `model`.
+    pub(crate) fn of(out: &Output, model: &mpd::Mpd) -> ArchiveView {
+        let mut view = ArchiveView::default();
+        let ast = model.availability_start_unix_ms;
+        for p in &out.periods {
+            let start_unix_ms = ast.saturating_add(p.start_ms);
+            for r in p.reps() {
+                let Some((k, init)) = &r.init else {
+                    continue;
+                };
+                let i = match view.tracks.iter().position(|t| t.dir == r.name) {
+                    Some(i) => i,
+                    None => {
+                        view.tracks.push(DashTrack {
+                            dir: r.name.clone(),
+                            segments: Vec::new(),
+                            timing: Vec::new(),
+                            inits: Vec::new(),
+                        });
+                        view.tracks.len() - 1
+                    }
+                };
+                let t = &mut view.tracks[i];
+                if t.inits.last().is_none_or(|last| last.k < *k) {
+                    t.inits.push(InitEntry {
+                        k: *k,
+                        ext: "m4s",
+                        object: init.clone(),
+                    });
+                }
+                let ts = u64::from(r.info.timescale.max(1));
+                for s in &r.segments {
+                    if t.segments.last().is_some_and(|last| last.seq >= s.number) {
+                        continue;
+                    }
+                    let from_period_ms = s.t.saturating_sub(r.pto).saturating_mul(1000) / ts;
+                    t.segments.push(SegmentEntry {
+                        seq: s.number,
+                        ext: "m4s",
+                        duration_ms: s.d.saturating_mul(1000) / ts,
+                        start_unix_ms: start_unix_ms.saturating_add(from_period_ms),
+                        init: Some(*k),
+                        object: s.object.clone(),
+                    });
+                    t.timing.push(SegmentTiming {
+                        period: p.id.clone(),
+                        t: s.t,
+                        d: s.d,
+                    });
+                }
+            }
+        }
+        for p in &model.periods {
+            let Some(out_p) = out.periods.iter().find(|o| o.id == p.id) else {
+                continue;
+            };
+            let mut period = p.clone();
+            period.start_ms = 0;
+            for rep in period
+                .adaptation_sets
+                .iter_mut()
+                .flat_map(|s| s.representations.iter_mut())
+            {
+                rep.template.timeline.clear();
+                rep.template.start_number = 0;
+            }
+            view.periods.push(PeriodView {
+                period,
+                start_unix_ms: ast.saturating_add(out_p.start_ms),
+            });
+        }
+        view
+    }
+
+    /// The tracks, for [`crate::media::MediaOutput::tracks`].
+    pub(crate) fn tracks(&self) -> Vec<TrackView<'_>> {
+        self.tracks
+            .iter()
+            .map(|t| TrackView {
+                dir: t.dir.clone(),
+                segments: &t.segments,
+                discontinuities: &[],
+                inits: &t.inits,
+                segment_file: |s| format!("{}.m4s", s.seq),
+                init_file: |i| format!("init{}.m4s", i.k),
+                timing: t.timing.clone(),
+            })
+            .collect()
+    }
+
+    /// The Periods, for [`crate::media::MediaOutput::periods`].
+    pub(crate) fn periods(&self) -> Vec<PeriodView> {
+        self.periods.clone()
+    }
+}
