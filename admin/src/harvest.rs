@@ -126,8 +126,107 @@ pub fn run(socket: &SocketChoice, a: &HarvestArgs) -> Result<Summary, CtlError> 
         std::thread::sleep(Duration::from_millis(end_ms - now + 1_000));
     }
     let main_text = fetch.text(&format!("{base}{manifest}?{query}"))?;
+    let listed = if manifest.ends_with(".mpd") {
+        mpd_objects(&manifest, &main_text)?
+    } else {
+        playlist_objects(&mut fetch, &base, &query, manifest.clone(), main_text)?
+    };
+    let Listed {
+        manifests,
+        objects,
+        segments,
+        inits,
+        duration_ms,
+    } = listed;
+    if segments == 0 {
+        return Err(fail("the window holds no segment"));
+    }
+    let mut bytes = 0u64;
+    let progress = Progress::new(objects.len());
+    for (i, rel) in objects.iter().enumerate() {
+        let body = fetch.bytes(&format!("{base}{rel}"))?;
+        bytes += body.len() as u64;
+        write(&a.out, rel, &body)?;
+        progress.show(i + 1, bytes);
+    }
+    progress.done();
+    for (rel, text) in &manifests {
+        write(&a.out, rel, text.as_bytes())?;
+    }
+    Ok(Summary {
+        out: a.out.display().to_string(),
+        manifest,
+        playlists: manifests.len(),
+        segments,
+        init_segments: inits,
+        bytes,
+        duration_secs: duration_ms as f64 / 1000.0,
+        start: streampack_core::time::format_datetime(start_ms),
+        end: streampack_core::time::format_datetime(end_ms),
+    })
+}
+
+/// What a window's manifests list: the manifests to write (as written), the objects to fetch
+/// (paths relative to the endpoint), counts and duration.
+struct Listed {
+    manifests: Vec<(String, String)>,
+    objects: BTreeSet<String>,
+    segments: usize,
+    inits: usize,
+    duration_ms: u64,
+}
+
+/// A static MPD's init and media segments (the MPD is written as it is: its paths are
+/// relative and carry no query).
+fn mpd_objects(manifest: &str, text: &str) -> Result<Listed, CtlError> {
+    use streampack_core::dash::parse::{parse_mpd, SegmentsIn};
+    let mpd = parse_mpd(manifest, text.as_bytes())
+        .map_err(|e| fail(format!("the window's MPD cannot be read: {e}")))?;
+    if mpd.dynamic {
+        return Err(fail(
+            "the window did not end (the daemon answered a dynamic MPD)",
+        ));
+    }
+    let mut objects = BTreeSet::new();
+    let (mut segments, mut inits) = (0, 0);
+    for rep in mpd
+        .periods
+        .iter()
+        .flat_map(|p| p.adaptation_sets.iter())
+        .flat_map(|s| s.representations.iter())
+    {
+        if let Some(init) = &rep.init {
+            if objects.insert(local(init)?) {
+                inits += 1;
+            }
+        }
+        if let SegmentsIn::Listed(list) = &rep.segments {
+            for s in list {
+                if objects.insert(local(&s.path)?) {
+                    segments += 1;
+                }
+            }
+        }
+    }
+    Ok(Listed {
+        manifests: vec![(manifest.to_string(), text.to_string())],
+        objects,
+        segments,
+        inits,
+        duration_ms: mpd.media_presentation_duration_ms.unwrap_or(0),
+    })
+}
+
+/// A playlist's playlists and objects, fetched with the window's query; written without it.
+fn playlist_objects(
+    fetch: &mut Fetcher,
+    base: &str,
+    query: &str,
+    manifest: String,
+    main_text: String,
+) -> Result<Listed, CtlError> {
     // Every playlist below the main one, then every object they list.
-    let mut playlists = vec![(manifest.clone(), main_text)];
+    let mut playlists = vec![(manifest, main_text)];
     for uri in child_playlists(&playlists[0].1) {
         let rel = local(&uri)?;
         let text = fetch.text(&format!("{base}{rel}?{query}"))?;
@@ -163,31 +262,16 @@ pub fn run(socket: &SocketChoice, a: &HarvestArgs) -> Result<Summary, CtlError> 
             }
         }
     }
-    if segments == 0 {
-        return Err(fail("the window holds no segment"));
-    }
-    let mut bytes = 0u64;
-    let progress = Progress::new(objects.len());
-    for (i, rel) in objects.iter().enumerate() {
-        let body = fetch.bytes(&format!("{base}{rel}"))?;
-        bytes += body.len() as u64;
-        write(&a.out, rel, &body)?;
-        progress.show(i + 1, bytes);
-    }
-    progress.done();
-    for (rel, text) in &playlists {
-        write(&a.out, rel, strip_queries(text).as_bytes())?;
-    }
-    Ok(Summary {
-        out: a.out.display().to_string(),
-        manifest,
-        playlists: playlists.len(),
+    let manifests = playlists
+        .iter()
+        .map(|(rel, text)| (rel.clone(), strip_queries(text)))
+        .collect();
+    Ok(Listed {
+        manifests,
+        objects,
         segments,
-        init_segments: inits,
-        bytes,
-        duration_secs: duration_ms as f64 / 1000.0,
-        start: streampack_core::time::format_datetime(start_ms),
-        end: streampack_core::time::format_datetime(end_ms),
+        inits,
+        duration_ms,
     })
 }
 

@@ -628,6 +628,46 @@ fn dash_startover_closed_and_delayed_windows() {
         "dash.js on the closed MPD: {}",
         pb.json
     );
+
+    // Harvested: the static MPD and its segments, decoded by ffmpeg from the files and played
+    // by dash.js from nginx.
+    let vod = d.dir().join("vod");
+    let (from_s, to_s) = (from.to_string(), to.to_string());
+    let h = d.ctl_json(&[
+        "harvest",
+        &f.id,
+        "ep1",
+        "--start",
+        &from_s,
+        "--end",
+        &to_s,
+        "--out",
+        vod.to_str().unwrap(),
+    ]);
+    assert_eq!(h["manifest"], "main.mpd", "{h:#}");
+    assert!(h["segments"].as_u64().unwrap() >= 3 * 5, "{h:#}");
+    assert_eq!(h["init_segments"], 3, "{h:#}");
+    let vod_mpd = vod.join("main.mpd");
+    assert_eq!(std::fs::read_to_string(&vod_mpd).unwrap(), xml);
+    let (frames, out) = ffmpeg_decode(vod_mpd.to_str().unwrap(), 60, Duration::from_secs(60));
+    assert!(
+        frames as f64 >= (dur - 2.5) * 25.0,
+        "{frames} frames from the harvested MPD: {}",
+        text(&out.stderr)
+    );
+    if !require_tool("nginx") {
+        return;
+    }
+    let (_web, port) = static_server(d.dir(), &vod);
+    let url = format!("http://127.0.0.1:{port}/main.mpd");
+    let Some(pb) = play_in_browser(Player::DashJs, &url, 8) else {
+        return;
+    };
+    assert!(
+        !pb.fatal && pb.advanced >= 5.0,
+        "dash.js on the harvested MPD: {}",
+        pb.json
+    );
 }
 
 /// A `cmaf` endpoint of an HLS channel with a master playlist: its repackaged tracks are

@@ -3,41 +3,11 @@
 //! Built by replaying [`Record`]s, so the index on disk and the one in memory are the same
 //! function of the same log.
 
-use super::log::{Record, SegmentRecord};
+use super::log::{InitRec, Record, SegmentRecord, TrackKey};
 use crate::channel::config::EndpointType;
 use crate::media::PeriodView;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Range;
-
-/// One output track: the endpoint type whose output it belongs to and its folder in the
-/// endpoint's URLs (`hi`, `v0`, `hi/video`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TrackKey {
-    /// The output.
-    pub kind: EndpointType,
-    /// The folder of its segments.
-    pub dir: String,
-}
-
-impl Ord for TrackKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.kind.index(), &self.dir).cmp(&(other.kind.index(), &other.dir))
-    }
-}
-
-impl PartialOrd for TrackKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl TrackKey {
-    /// The path of one of its objects below the channel's archive folder:
-    /// `<kind>/<dir>/<file>`.
-    pub fn path_of(&self, file: &str) -> String {
-        format!("{}/{}/{}", self.kind.as_str(), self.dir, file)
-    }
-}
 
 /// One archived segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,21 +27,6 @@ impl Entry {
     pub fn end_unix_ms(&self) -> u64 {
         self.rec.start_unix_ms.saturating_add(self.rec.duration_ms)
     }
-}
-
-/// One archived init segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InitRec {
-    /// Its number (`init<k>`).
-    pub k: u64,
-    /// URL file name.
-    pub file: String,
-    /// Bytes.
-    pub len: u64,
-    /// Quoted strong `ETag`, as it was served live.
-    pub etag: String,
-    /// `Content-Type`.
-    pub content_type: String,
 }
 
 /// A track's archived objects.

@@ -90,7 +90,8 @@ pub fn mpd(archive: &ChannelArchive, kind: EndpointType, request: &ShiftRequest)
     Some(mpd::render(&mpd::Mpd {
         dynamic: !ended,
         availability_start_unix_ms: base.saturating_add(delay),
-        publish_time_unix_ms: request.now_ms,
+        // A complete window never changes: nor does its publishTime (or its etag).
+        publish_time_unix_ms: if ended { end_unix } else { request.now_ms },
         time_shift_buffer_ms: request.window_ms,
         min_update_period_ms: seg_ms,
         suggested_presentation_delay_ms: seg_ms.saturating_mul(3),

@@ -6,7 +6,6 @@
 //! the first frame that is short or fails its CRC, and says how many bytes were good, so the
 //! caller truncates the tail and goes on appending.
 
-use super::archive::{InitRec, TrackKey};
 use crate::channel::config::EndpointType;
 use crate::dash::mpd;
 use crate::media::{PeriodView, SegmentTiming};
@@ -17,6 +16,51 @@ pub const FRAME_HEADER: usize = 8;
 
 /// Largest payload accepted when reading (a record is a few hundred bytes).
 pub const MAX_PAYLOAD: usize = 64 * 1024;
+
+/// One output track: the endpoint type whose output it belongs to and its folder in the
+/// endpoint's URLs (`hi`, `v0`, `hi/video`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TrackKey {
+    /// The output.
+    pub kind: EndpointType,
+    /// The folder of its segments.
+    pub dir: String,
+}
+
+impl Ord for TrackKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.kind.index(), &self.dir).cmp(&(other.kind.index(), &other.dir))
+    }
+}
+
+impl PartialOrd for TrackKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl TrackKey {
+    /// The path of one of its objects below the channel's archive folder:
+    /// `<kind>/<dir>/<file>`.
+    pub fn path_of(&self, file: &str) -> String {
+        format!("{}/{}/{}", self.kind.as_str(), self.dir, file)
+    }
+}
+
+/// One archived init segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitRec {
+    /// Its number (`init<k>`).
+    pub k: u64,
+    /// URL file name.
+    pub file: String,
+    /// Bytes.
+    pub len: u64,
+    /// Quoted strong `ETag`, as it was served live.
+    pub etag: String,
+    /// `Content-Type`.
+    pub content_type: String,
+}
 
 /// One archived media segment, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,8 +18,8 @@ pub mod log;
 pub mod query;
 mod recorder;
 
-pub use archive::{ChannelArchive, Entry, Found, InitRec, Track, TrackKey};
-pub use log::{Record, SegmentRecord};
+pub use archive::{ChannelArchive, Entry, Found, Track};
+pub use log::{InitRec, Record, SegmentRecord, TrackKey};
 pub use query::Window;
 pub use recorder::Recorder;
 

@@ -1,8 +1,7 @@
 //! What a channel's outputs publish, turned into archive records: each segment and init
 //! segment once, in the order the outputs serve them.
 
-use super::archive::{InitRec, TrackKey};
-use super::log::{Record, SegmentRecord};
+use super::log::{InitRec, Record, SegmentRecord, TrackKey};
 use crate::channel::config::EndpointType;
 use crate::media::{PeriodView, Published};
 use bytes::Bytes;
