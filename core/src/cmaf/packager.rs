@@ -342,22 +342,7 @@ fn build(
         archived_periods = model
             .periods
             .into_iter()
-            .map(|mut period| {
-                let start_unix_ms = availability_start_unix_ms.saturating_add(period.start_ms);
-                period.start_ms = 0;
-                for rep in period
-                    .adaptation_sets
-                    .iter_mut()
-                    .flat_map(|s| s.representations.iter_mut())
-                {
-                    rep.template.timeline.clear();
-                    rep.template.start_number = 0;
-                }
-                PeriodView {
-                    period,
-                    start_unix_ms,
-                }
-            })
+            .map(|p| PeriodView::of(p, availability_start_unix_ms))
             .collect();
         let master = manifests::master(views);
         (

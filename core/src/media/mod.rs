@@ -253,6 +253,27 @@ pub struct PeriodView {
     pub start_unix_ms: u64,
 }
 
+impl PeriodView {
+    /// `period` of an MPD whose `availabilityStartTime` is `ast_unix_ms`, its start moved to
+    /// the wall clock and its timelines (and start numbers) left out.
+    pub fn of(mut period: crate::dash::mpd::Period, ast_unix_ms: u64) -> PeriodView {
+        let start_unix_ms = ast_unix_ms.saturating_add(period.start_ms);
+        period.start_ms = 0;
+        for rep in period
+            .adaptation_sets
+            .iter_mut()
+            .flat_map(|s| s.representations.iter_mut())
+        {
+            rep.template.timeline.clear();
+            rep.template.start_number = 0;
+        }
+        PeriodView {
+            period,
+            start_unix_ms,
+        }
+    }
+}
+
 /// Counters of an output derived by repackaging (CMAF from TS), cumulative.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RepackageStats {

@@ -76,25 +76,12 @@ impl ArchiveView {
                 }
             }
         }
-        for p in &model.periods {
-            let Some(out_p) = out.periods.iter().find(|o| o.id == p.id) else {
-                continue;
-            };
-            let mut period = p.clone();
-            period.start_ms = 0;
-            for rep in period
-                .adaptation_sets
-                .iter_mut()
-                .flat_map(|s| s.representations.iter_mut())
-            {
-                rep.template.timeline.clear();
-                rep.template.start_number = 0;
-            }
-            view.periods.push(PeriodView {
-                period,
-                start_unix_ms: ast.saturating_add(out_p.start_ms),
-            });
-        }
+        // The model's Periods are the output's, with the same `start_ms`.
+        view.periods = model
+            .periods
+            .iter()
+            .map(|p| PeriodView::of(p.clone(), ast))
+            .collect();
         view
     }
 
