@@ -44,14 +44,15 @@ impl Id {
 
     /// A stable 64-bit hash of the id, used to pick the owning shard.
     pub fn hash64(&self) -> u64 {
-        // FNV-1a: stable across runs and builds, unlike std's RandomState.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in self.0 {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        h
+        fnv1a64(&self.0)
     }
+}
+
+/// FNV-1a, 64 bits: stable across runs and builds, unlike std's RandomState.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl fmt::Display for Id {

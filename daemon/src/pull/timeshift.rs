@@ -92,7 +92,11 @@ pub async fn manifest(
             return Some(send_error(conn, &e, keep, head_only).await);
         }
     };
-    let etag = format!("\"t{:016x}\"", fnv64(body.as_bytes()));
+    // Same text, same etag, on every core and across restarts.
+    let etag = format!(
+        "\"t{:016x}\"",
+        streampack_core::id::fnv1a64(body.as_bytes())
+    );
     let complete = request.ended();
     let cache_control = if complete {
         COMPLETE_CACHE_CONTROL
@@ -175,13 +179,5 @@ pub async fn archived_object(
                 .await
         }
         None => conn.answer(answer.status, out, keep).await,
-    })
-}
-
-/// FNV-1a, 64 bits: the etag of a time-shifted manifest (same text, same etag, on every
-/// core and across restarts).
-fn fnv64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
