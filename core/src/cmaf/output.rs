@@ -11,16 +11,13 @@
 //!   reader formats it as a signed 32-bit `int`; one URL per fragment serves DASH and HLS
 //!   players alike (one CDN cache entry). Playlists still carry the full number in `EXT-X-MEDIA-SEQUENCE`.
 
-use crate::channel::config::EndpointType;
 use crate::dash::mpd::MPD_CONTENT_TYPE;
 use crate::hls::PLAYLIST_CONTENT_TYPE;
 use crate::media::object::parse_number;
 use crate::media::{
-    InitEntry, Lookup, MediaObject, MediaOutput, PeriodView, Rendered, SegmentEntry, SegmentTiming,
-    TrackView, Unavailable,
+    InitEntry, Lookup, MediaObject, MediaOutput, Outline, PeriodView, Rendered, SegmentEntry,
+    SegmentTiming, TrackView, Unavailable,
 };
-use crate::timeshift::hls::{master_with_query, media_playlist};
-use crate::timeshift::{ChannelArchive, ShiftRequest, Shifted};
 
 /// Folder and playlist stem of a rendition's video track.
 pub const VIDEO_DIR: &str = "video";
@@ -130,42 +127,14 @@ impl MediaOutput for CmafSnapshot {
         self.periods.clone()
     }
 
-    /// The MPD and the fMP4 HLS master and media playlists over the archive.
-    fn timeshifted(
-        &self,
-        manifest: &str,
-        rest: &str,
-        archive: &ChannelArchive,
-        request: &ShiftRequest,
-    ) -> Shifted {
-        let text = match rest.strip_prefix(manifest) {
-            Some(".mpd") => {
-                return crate::timeshift::dash::mpd(archive, EndpointType::Cmaf, request)
-                    .map_or(Shifted::Empty, |t| Shifted::Manifest(t, MPD_CONTENT_TYPE));
-            }
-            Some(".m3u8") => {
-                let Some(master) = &self.master else {
-                    return Shifted::NotFound;
-                };
-                let text = std::str::from_utf8(&master.body).unwrap_or_default();
-                return Shifted::Manifest(
-                    master_with_query(text, &request.window.to_query()),
-                    PLAYLIST_CONTENT_TYPE,
-                );
-            }
-            _ => rest.strip_suffix(".m3u8"),
-        };
-        // `<rendition>/<track>.m3u8`: the track `<rendition>/<track>`, its URIs under `<track>/`.
-        let Some(dir) = text else {
-            return Shifted::NotFound;
-        };
-        let Some(track) = archive.track(EndpointType::Cmaf, dir) else {
-            return Shifted::NotFound;
-        };
-        let prefix = format!("{}/", dir.rsplit('/').next().unwrap_or_default());
-        match media_playlist(track, request, &prefix, true) {
-            Some(t) => Shifted::Manifest(t, PLAYLIST_CONTENT_TYPE),
-            None => Shifted::Empty,
+    fn outline(&self) -> Outline {
+        Outline {
+            master: self
+                .master
+                .as_ref()
+                .and_then(|m| std::str::from_utf8(&m.body).ok())
+                .map(str::to_string),
+            independent: Vec::new(),
         }
     }
 }

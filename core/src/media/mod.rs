@@ -198,17 +198,21 @@ pub trait MediaOutput: fmt::Debug + Send + Sync {
         Vec::new()
     }
 
-    /// Time-shift: the manifest at `rest` over the archived media `request` asks for.
-    fn timeshifted(
-        &self,
-        manifest: &str,
-        rest: &str,
-        archive: &crate::timeshift::ChannelArchive,
-        request: &crate::timeshift::ShiftRequest,
-    ) -> crate::timeshift::Shifted {
-        let _ = (manifest, rest, archive, request);
-        crate::timeshift::Shifted::Unsupported
+    /// Time-shift: what its time-shifted manifests take from it besides the segments.
+    fn outline(&self) -> Outline {
+        Outline::default()
     }
+}
+
+/// What an output's time-shifted manifests take from the live output besides its tracks'
+/// segments; the archive keeps the last one, so those manifests need no live output (after a
+/// restart, before the encoder is back).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outline {
+    /// The main manifest when it lists the tracks (an HLS master playlist), as served live.
+    pub master: Option<String>,
+    /// Tracks whose playlists declare `EXT-X-INDEPENDENT-SEGMENTS`.
+    pub independent: Vec<String>,
 }
 
 /// One track of an output as the time-shift archive records it.

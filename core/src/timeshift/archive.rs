@@ -5,7 +5,7 @@
 
 use super::log::{InitRec, Record, SegmentRecord, TrackKey};
 use crate::channel::config::EndpointType;
-use crate::media::PeriodView;
+use crate::media::{Outline, PeriodView};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Range;
 
@@ -68,6 +68,8 @@ pub struct ChannelArchive {
     tracks: BTreeMap<TrackKey, Track>,
     /// DASH Periods, per output, in order.
     periods: BTreeMap<usize, VecDeque<PeriodView>>,
+    /// The last outline, per output.
+    outlines: BTreeMap<usize, Outline>,
     bytes: u64,
 }
 
@@ -104,6 +106,19 @@ impl ChannelArchive {
     /// The Periods of output `kind`, in order.
     pub fn periods(&self, kind: EndpointType) -> impl Iterator<Item = &PeriodView> {
         self.periods.get(&kind.index()).into_iter().flatten()
+    }
+
+    /// The last outline of output `kind`.
+    pub fn outline(&self, kind: EndpointType) -> Option<&Outline> {
+        self.outlines.get(&kind.index())
+    }
+
+    /// The tracks of output `kind`, by folder.
+    pub fn tracks_of(&self, kind: EndpointType) -> impl Iterator<Item = (&str, &Track)> {
+        self.tracks
+            .iter()
+            .filter(move |(k, _)| k.kind == kind)
+            .map(|(k, t)| (k.dir.as_str(), t))
     }
 
     /// The object at `rest` (`<dir>/<file>`) of output `kind`.
@@ -156,6 +171,10 @@ impl ChannelArchive {
                     Some(p) => *p = view.clone(),
                     None => periods.push_back(view.clone()),
                 }
+                Vec::new()
+            }
+            Record::Outline { kind, outline } => {
+                self.outlines.insert(kind.index(), outline.clone());
                 Vec::new()
             }
             Record::Expired { key, through_seq } => {
@@ -256,7 +275,14 @@ impl ChannelArchive {
 
     /// Records that rebuild exactly this index (to compact a log).
     pub fn snapshot_records(&self) -> Vec<Record> {
-        let mut out = Vec::new();
+        let mut out: Vec<Record> = self
+            .outlines
+            .iter()
+            .map(|(&kind, outline)| Record::Outline {
+                kind: EndpointType::ALL[kind],
+                outline: outline.clone(),
+            })
+            .collect();
         for (&kind, periods) in &self.periods {
             let kind = EndpointType::ALL[kind];
             out.extend(periods.iter().map(|view| Record::Period {

@@ -8,7 +8,7 @@
 
 use crate::channel::config::EndpointType;
 use crate::dash::mpd;
-use crate::media::{PeriodView, SegmentTiming};
+use crate::media::{Outline, PeriodView, SegmentTiming};
 use serde::{Deserialize, Serialize};
 
 /// A frame's header: length and CRC.
@@ -111,6 +111,14 @@ pub enum Record {
         /// It.
         view: PeriodView,
     },
+    /// What the output's time-shifted manifests take from it besides the segments (recorded
+    /// again when it changes).
+    Outline {
+        /// The output.
+        kind: EndpointType,
+        /// It.
+        outline: Outline,
+    },
     /// The track's segments up to `through_seq` are gone, with the init segments no later
     /// segment needs.
     Expired {
@@ -167,6 +175,7 @@ enum Wire {
     Segment(u8, String, SegmentRecord),
     Expired(u8, String, u64),
     Period(u8, u64, mpd::Period),
+    Outline(u8, Option<String>, Vec<String>),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -212,6 +221,11 @@ impl From<&Record> for Wire {
             Record::Period { kind, view } => {
                 Wire::Period(kind_tag(*kind), view.start_unix_ms, view.period.clone())
             }
+            Record::Outline { kind, outline } => Wire::Outline(
+                kind_tag(*kind),
+                outline.master.clone(),
+                outline.independent.clone(),
+            ),
         }
     }
 }
@@ -246,6 +260,13 @@ impl From<Wire> for Record {
                 view: PeriodView {
                     period,
                     start_unix_ms,
+                },
+            },
+            Wire::Outline(t, master, independent) => Record::Outline {
+                kind: kind_of(t),
+                outline: Outline {
+                    master,
+                    independent,
                 },
             },
         }

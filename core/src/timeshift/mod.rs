@@ -7,8 +7,8 @@
 //! ever names objects that can be read. The index in memory ([`ChannelArchive`]) is the same
 //! log replayed, retention included ([`ChannelArchive::expiring_before`] for the window,
 //! [`ChannelArchive::oldest`] for a disk cap). Pull requests read the query ([`query::parse`]
-//! into a [`Window`]) and ask their output for the manifest over the archive
-//! ([`crate::media::MediaOutput::timeshifted`]); segments keep their live URLs, and one that
+//! into a [`Window`]) and render the manifest from the archive alone
+//! ([`manifest`], with what the outputs recorded of themselves: [`crate::media::Outline`]); segments keep their live URLs, and one that
 //! left the live window is found in the archive by its path ([`ChannelArchive::find`]).
 
 pub mod archive;
@@ -17,11 +17,13 @@ pub mod hls;
 pub mod log;
 pub mod query;
 mod recorder;
+mod render;
 
 pub use archive::{ChannelArchive, Entry, Found, Track};
 pub use log::{InitRec, Record, SegmentRecord, TrackKey};
 pub use query::Window;
 pub use recorder::Recorder;
+pub use render::manifest;
 
 /// A time-shifted manifest request, as outputs render it.
 #[derive(Debug, Clone)]
@@ -43,7 +45,7 @@ impl ShiftRequest {
     }
 }
 
-/// What an output answers a time-shifted manifest request with.
+/// What a time-shifted manifest request is answered with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Shifted {
     /// The manifest and its `Content-Type`.
@@ -52,8 +54,6 @@ pub enum Shifted {
     NotFound,
     /// The archive holds nothing in the window asked for (404 with this reason).
     Empty,
-    /// This output has no time-shifted manifests.
-    Unsupported,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use super::log::{InitRec, Record, SegmentRecord, TrackKey};
 use crate::channel::config::EndpointType;
-use crate::media::{PeriodView, Published};
+use crate::media::{Outline, PeriodView, Published};
 use bytes::Bytes;
 use std::collections::HashMap;
 
@@ -14,6 +14,8 @@ pub struct Recorder {
     last_init: HashMap<TrackKey, u64>,
     /// The Periods as last recorded, per output, while the output still has them.
     periods: HashMap<(usize, String), PeriodView>,
+    /// The outline as last recorded, per output.
+    outlines: HashMap<usize, Outline>,
 }
 
 impl Recorder {
@@ -30,6 +32,13 @@ impl Recorder {
             let Some(output) = published.output(kind) else {
                 continue;
             };
+            let outline = output.outline();
+            // Nothing recorded yet reads as the empty outline.
+            let last = self.outlines.get(&kind.index());
+            if last.map_or(outline != Outline::default(), |l| *l != outline) {
+                self.outlines.insert(kind.index(), outline.clone());
+                out.push((Record::Outline { kind, outline }, Bytes::new()));
+            }
             let views = output.periods();
             self.periods.retain(|(k, id), _| {
                 *k != kind.index() || views.iter().any(|v| &v.period.id == id)

@@ -259,6 +259,117 @@ fn the_log_replays_to_the_same_index() {
     assert_eq!(compact.snapshot_records(), archive.snapshot_records());
 }
 
+/// After a restart only the log is there: every time-shifted manifest renders from the
+/// replayed archive as it did from the one fed live, the main playlist included.
+#[test]
+fn manifests_render_from_the_replayed_log_alone() {
+    let (_, archive, bytes) = pushed(12);
+    let (records, _) = log::decode(&bytes);
+    assert!(
+        !records.iter().any(|r| matches!(r, Record::Outline { .. })),
+        "a single rendition without tags has nothing to outline"
+    );
+    let mut replayed = ChannelArchive::new();
+    for r in &records {
+        replayed.apply(r);
+    }
+    let r = req(Window::Startover { start_ms: T0 }, 24_000);
+    let main = manifest(EndpointType::Hls, "main", "main.m3u8", &replayed, &r);
+    let Shifted::Manifest(text, ct) = &main else {
+        panic!("{main:?}");
+    };
+    assert_eq!(*ct, crate::hls::PLAYLIST_CONTENT_TYPE);
+    assert_eq!(seqs(text).len(), 12, "{text}");
+    // A single rendition's main playlist points into its folder; the folder's own playlist
+    // is the same list, relative.
+    assert!(text.contains("\nmain/"), "{text}");
+    let own = manifest(EndpointType::Hls, "main", "main/index.m3u8", &replayed, &r);
+    let Shifted::Manifest(own, _) = own else {
+        panic!("{own:?}");
+    };
+    assert_eq!(seqs(&own), seqs(text));
+    assert_eq!(
+        main,
+        manifest(EndpointType::Hls, "main", "main.m3u8", &archive, &r)
+    );
+    for (kind, rest) in [
+        (EndpointType::Hls, "nope/index.m3u8"),
+        (EndpointType::Hls, "main.mpd"),
+        (EndpointType::Dash, "main.m3u8"),
+        (EndpointType::Cmaf, "main.m3u8"),
+    ] {
+        assert_eq!(
+            manifest(kind, "main", rest, &replayed, &r),
+            Shifted::NotFound,
+            "{kind:?} {rest}"
+        );
+    }
+    // A master recorded as the outline is what the main playlist becomes.
+    let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nmain/index.m3u8\n";
+    replayed.apply(&Record::Outline {
+        kind: EndpointType::Hls,
+        outline: crate::media::Outline {
+            master: Some(master.into()),
+            independent: vec!["main".into()],
+        },
+    });
+    let Shifted::Manifest(text, _) =
+        manifest(EndpointType::Hls, "main", "main.m3u8", &replayed, &r)
+    else {
+        panic!();
+    };
+    assert_eq!(text, hls::master_with_query(master, &r.window.to_query()));
+    let Shifted::Manifest(own, _) =
+        manifest(EndpointType::Hls, "main", "main/index.m3u8", &replayed, &r)
+    else {
+        panic!();
+    };
+    assert!(own.contains("#EXT-X-INDEPENDENT-SEGMENTS"), "{own}");
+}
+
+/// Renditions pushed without a master: the master the output builds is recorded once, and
+/// the time-shifted main playlist is that master with the window on its URIs.
+#[test]
+fn the_master_an_output_serves_is_recorded_as_its_outline() {
+    let mut m = HlsMedia::new(MediaParams::new(4_000, 10_000), at(0));
+    let mut rec = Recorder::new();
+    let mut archive = ChannelArchive::new();
+    let mut outlines = 0;
+    for i in 0..3u64 {
+        let t = 2_000 * (i + 1);
+        for v in ["a", "b"] {
+            let seg = format!("{v}/s{i}.ts");
+            m.put(Primary, &seg, Bytes::from(vec![1u8; 500]), at(t))
+                .unwrap();
+            let mut pl = String::from(
+                "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n",
+            );
+            for s in 0..=i {
+                pl.push_str(&format!("#EXTINF:2.000,\ns{s}.ts\n"));
+            }
+            m.put(Primary, &format!("{v}/index.m3u8"), Bytes::from(pl), at(t))
+                .unwrap();
+        }
+        for (r, _) in rec.record(&m.publish(at(t))) {
+            outlines += usize::from(matches!(r, Record::Outline { .. }));
+            archive.apply(&r);
+        }
+    }
+    assert_eq!(outlines, 1, "recorded once, while it stays the same");
+    let outline = archive.outline(EndpointType::Hls).unwrap();
+    let master = outline.master.clone().unwrap();
+    assert!(master.contains("#EXT-X-STREAM-INF"), "{master}");
+    assert_eq!(outline.independent.len(), 2, "{outline:?}");
+    let r = req(Window::Startover { start_ms: T0 }, 8_000);
+    assert_eq!(
+        manifest(EndpointType::Hls, "main", "main.m3u8", &archive, &r),
+        Shifted::Manifest(
+            hls::master_with_query(&master, &r.window.to_query()),
+            crate::hls::PLAYLIST_CONTENT_TYPE
+        )
+    );
+}
+
 /// What [`crate::hls::render_media`] writes for the same selection: the fast renderer's
 /// reference.
 fn rendered_slowly(track: &Track, r: &ShiftRequest, prefix: &str, independent: bool) -> String {
@@ -394,6 +505,18 @@ fn arb_record() -> impl Strategy<Value = Record> {
             },
         }),
         (key, any::<u64>()).prop_map(|(key, through_seq)| Record::Expired { key, through_seq }),
+        (
+            0u8..3,
+            proptest::option::of("[ -~\n]{0,40}"),
+            proptest::collection::vec("[a-z]{1,4}", 0..3)
+        )
+            .prop_map(|(k, master, independent)| Record::Outline {
+                kind: EndpointType::ALL[usize::from(k)],
+                outline: crate::media::Outline {
+                    master,
+                    independent
+                },
+            }),
     ]
 }
 

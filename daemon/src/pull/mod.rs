@@ -126,9 +126,14 @@ async fn serve_request<'r>(
     let published = entry.media.load();
     let output = published.as_ref().and_then(|p| p.output(endpoint.kind));
     let manifest = timeshift::is_manifest(&route.rest);
-    if manifest && !head.query().is_empty() {
-        let shifted =
-            timeshift::manifest(conn, &head, shared, entry, endpoint, output, &route.rest);
+    let refused = |o: &dyn streampack_core::media::MediaOutput| {
+        matches!(
+            o.lookup(&endpoint.manifest_name, &route.rest),
+            Err(Unavailable::Refused(_))
+        )
+    };
+    if manifest && !head.query().is_empty() && !output.is_some_and(refused) {
+        let shifted = timeshift::manifest(conn, &head, shared, entry, endpoint, &route.rest);
         if let Some(outcome) = shifted.await {
             return outcome;
         }

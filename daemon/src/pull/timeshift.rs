@@ -6,8 +6,7 @@ use std::fs::File;
 use streampack_core::channel::EndpointConfig;
 use streampack_core::http::answer::{answer_object, Conditions, Served};
 use streampack_core::http::{HttpError, Method, RequestHead, Status};
-use streampack_core::media::MediaOutput;
-use streampack_core::timeshift::{query, ShiftRequest, Shifted};
+use streampack_core::timeshift::{self, query, ShiftRequest, Shifted};
 
 use super::{send_error, with_http_dates};
 use crate::conn::{Conn, Outcome};
@@ -24,14 +23,14 @@ pub fn is_manifest(rest: &str) -> bool {
 }
 
 /// Answers a manifest request that carries time-shift parameters; `None` for one that
-/// carries none (a live request).
+/// carries none (a live request). Rendered from the archive alone: it answers before the
+/// encoder is back after a restart.
 pub async fn manifest(
     conn: &mut Conn,
     head: &RequestHead,
     shared: &Shared,
     entry: &ChannelEntry,
     endpoint: &EndpointConfig,
-    output: Option<&dyn MediaOutput>,
     rest: &str,
 ) -> Option<Outcome> {
     let (keep, head_only) = (head.keep_alive, head.method == Method::Head);
@@ -45,15 +44,18 @@ pub async fn manifest(
             return Some(send_error(conn, &e, keep, head_only).await);
         }
     };
-    let Some(output) = output else {
-        let e = super::content::no_media_yet();
-        return Some(send_error(conn, &e, keep, head_only).await);
-    };
     let Some(archive) = shared.storage.archive(&entry.config.id) else {
-        let e = HttpError::new(
-            Status::NOT_FOUND,
-            "nothing is archived for this channel yet",
-        );
+        let e = if shared.storage.is_loaded() {
+            HttpError::new(
+                Status::NOT_FOUND,
+                "nothing is archived for this channel yet",
+            )
+        } else {
+            HttpError::new(
+                Status::SERVICE_UNAVAILABLE,
+                "the time-shift archive is still loading",
+            )
+        };
         return Some(send_error(conn, &e, keep, head_only).await);
     };
     let request = ShiftRequest {
@@ -62,7 +64,8 @@ pub async fn manifest(
         window_ms,
         now_ms,
     };
-    let shifted = output.timeshifted(
+    let shifted = timeshift::manifest(
+        endpoint.kind,
         &endpoint.manifest_name,
         rest,
         &storage::read(&archive),
@@ -78,16 +81,6 @@ pub async fn manifest(
             let e = HttpError::new(
                 Status::NOT_FOUND,
                 "the archive holds no media in that window",
-            );
-            return Some(send_error(conn, &e, keep, head_only).await);
-        }
-        Shifted::Unsupported => {
-            let e = HttpError::new(
-                Status::NOT_IMPLEMENTED,
-                format!(
-                    "time-shift is not available on {} endpoints yet",
-                    endpoint.kind.as_str()
-                ),
             );
             return Some(send_error(conn, &e, keep, head_only).await);
         }

@@ -61,7 +61,7 @@ impl ChannelStore {
             let (rel, len) = match &r {
                 Record::Init { key, init } => (key.path_of(&init.file), init.len),
                 Record::Segment { key, seg } => (key.path_of(&seg.file), seg.len),
-                Record::Period { .. } => {
+                Record::Period { .. } | Record::Outline { .. } => {
                     readable.apply(&r);
                     continue;
                 }

@@ -30,6 +30,10 @@ pub mod writer;
 /// channel's segments; the writer only falls behind when the disk does).
 const QUEUE: usize = 4096;
 
+/// Bytes waiting to be written before new objects are dropped: what a disk that falls behind
+/// may keep in memory beyond the live windows.
+const QUEUE_BYTES: u64 = 256 << 20;
+
 /// One object to archive.
 #[derive(Debug)]
 pub struct Put {
@@ -72,7 +76,12 @@ pub struct Storage {
     /// Counters.
     pub stats: Stats,
     tx: flume::Sender<Put>,
+    /// Bytes of the objects in the queue.
+    queued_bytes: AtomicU64,
     archives: ArcSwap<HashMap<Id, Arc<RwLock<ChannelArchive>>>>,
+    /// The archives left on disk are loaded (until then a channel without one may just not
+    /// be loaded yet).
+    loaded: AtomicBool,
 }
 
 impl Storage {
@@ -84,26 +93,46 @@ impl Storage {
             max_bytes,
             stats: Stats::default(),
             tx,
+            queued_bytes: AtomicU64::new(0),
             archives: ArcSwap::from_pointee(HashMap::new()),
+            loaded: AtomicBool::new(false),
         };
         (storage, rx)
     }
 
-    /// Queues an object of `channel` for the archive; never waits.
+    /// Queues an object of `channel` for the archive; never waits. Dropped (counted) when the
+    /// queue is full, by objects or by bytes.
     pub fn record(&self, channel: &Id, record: Record, bytes: Bytes) {
+        let len = bytes.len() as u64;
+        if self.queued_bytes.fetch_add(len, Relaxed) + len > QUEUE_BYTES {
+            self.queued_bytes.fetch_sub(len, Relaxed);
+            self.stats.dropped.fetch_add(1, Relaxed);
+            return;
+        }
         let put = Put {
             channel: *channel,
             record,
             bytes,
         };
         if self.tx.try_send(put).is_err() {
+            self.queued_bytes.fetch_sub(len, Relaxed);
             self.stats.dropped.fetch_add(1, Relaxed);
         }
+    }
+
+    /// The writer took `put` off the queue.
+    fn dequeued(&self, put: &Put) {
+        self.queued_bytes.fetch_sub(put.bytes.len() as u64, Relaxed);
     }
 
     /// The channel's archive index, when it has one.
     pub fn archive(&self, channel: &Id) -> Option<Arc<RwLock<ChannelArchive>>> {
         self.archives.load().get(channel).cloned()
+    }
+
+    /// Whether the archives left on disk are loaded.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The file of the object at `rest` of output `kind` of `channel`.
@@ -127,6 +156,12 @@ impl Storage {
 
     fn publish(&self, map: HashMap<Id, Arc<RwLock<ChannelArchive>>>) {
         self.archives.store(Arc::new(map));
+    }
+
+    /// Says the archives left on disk are all published.
+    fn set_loaded(&self) {
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

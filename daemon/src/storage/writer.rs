@@ -44,7 +44,10 @@ fn run(shared: &Shared, rx: &flume::Receiver<Put>) {
     let mut last_retain = Instant::now();
     loop {
         match rx.recv_timeout(Duration::from_millis(250)) {
-            Ok(put) => w.put(shared, put),
+            Ok(put) => {
+                storage.dequeued(&put);
+                w.put(shared, put);
+            }
             Err(flume::RecvTimeoutError::Timeout) => {}
             Err(flume::RecvTimeoutError::Disconnected) => return,
         }
@@ -96,6 +99,7 @@ impl Writer {
     fn load_all(&mut self, shared: &Shared) {
         let storage = &shared.storage;
         let Ok(dir) = std::fs::read_dir(&storage.dir) else {
+            storage.set_loaded();
             return;
         };
         for d in dir.flatten() {
@@ -128,6 +132,7 @@ impl Writer {
             }
         }
         self.publish(storage);
+        storage.set_loaded();
     }
 
     fn put(&mut self, shared: &Shared, put: Put) {
@@ -138,7 +143,7 @@ impl Writer {
         let rel = match &put.record {
             Record::Init { key, init } => Some(key.path_of(&init.file)),
             Record::Segment { key, seg } => Some(key.path_of(&seg.file)),
-            Record::Period { .. } => None,
+            Record::Period { .. } | Record::Outline { .. } => None,
             Record::Expired { .. } => return,
         };
         let store = match self.stores.entry(put.channel) {

@@ -4,12 +4,10 @@
 use super::archived::ArchiveView;
 use super::model;
 use super::DashMedia;
-use crate::channel::config::EndpointType;
 use crate::channel::config::InputRole;
 use crate::dash::mpd::{self, MPD_CONTENT_TYPE};
 use crate::media::{Lookup, MediaObject, MediaOutput, MediaStatus, Rendered, Unavailable};
 use crate::media::{PeriodView, TrackView};
-use crate::timeshift::{ChannelArchive, ShiftRequest, Shifted};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -50,22 +48,6 @@ impl MediaOutput for DashSnapshot {
 
     fn periods(&self) -> Vec<PeriodView> {
         self.archive.as_ref().map_or_else(Vec::new, |a| a.periods())
-    }
-
-    fn timeshifted(
-        &self,
-        manifest: &str,
-        rest: &str,
-        archive: &ChannelArchive,
-        request: &ShiftRequest,
-    ) -> Shifted {
-        if rest.strip_prefix(manifest) != Some(".mpd") {
-            return Shifted::NotFound;
-        }
-        match crate::timeshift::dash::mpd(archive, EndpointType::Dash, request) {
-            Some(text) => Shifted::Manifest(text, MPD_CONTENT_TYPE),
-            None => Shifted::Empty,
-        }
     }
 }
 

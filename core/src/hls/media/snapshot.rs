@@ -1,15 +1,12 @@
 //! What pull requests read: an immutable [`HlsSnapshot`] of a channel's output, rebuilt once per
 //! change and shared by `Arc`. Lookups are allocation-free.
 
-use crate::channel::config::EndpointType;
 use crate::hls::PLAYLIST_CONTENT_TYPE;
 use crate::media::object::parse_number;
-use crate::media::TrackView;
 use crate::media::{
     InitEntry, Lookup, MediaOutput, MediaStatus, Rendered, SegmentEntry, Unavailable,
 };
-use crate::timeshift::hls::{master_with_query, media_playlist};
-use crate::timeshift::{ChannelArchive, ShiftRequest, Shifted};
+use crate::media::{Outline, TrackView};
 
 /// A channel's published output at one version.
 #[derive(Debug)]
@@ -76,43 +73,22 @@ impl MediaOutput for HlsSnapshot {
             .collect()
     }
 
-    /// A rendition's playlist from the archive; the main playlist as the live one is (a
-    /// master whose URIs carry the window on, or the first rendition's playlist).
-    fn timeshifted(
-        &self,
-        manifest: &str,
-        rest: &str,
-        archive: &ChannelArchive,
-        request: &ShiftRequest,
-    ) -> Shifted {
-        let (dir, prefix) = if rest.strip_prefix(manifest) == Some(".m3u8") {
-            let Some(main) = &self.main else {
-                return Shifted::NotFound;
-            };
-            let text = std::str::from_utf8(&main.body).unwrap_or_default();
-            if text.contains("#EXT-X-STREAM-INF") {
-                let query = request.window.to_query();
-                return Shifted::Manifest(master_with_query(text, &query), PLAYLIST_CONTENT_TYPE);
-            }
-            let Some(r) = self.renditions.first() else {
-                return Shifted::NotFound;
-            };
-            (r.name.as_str(), format!("{}/", r.name))
-        } else if let Some(dir) = rest.strip_suffix("/index.m3u8") {
-            (dir, String::new())
-        } else {
-            return Shifted::NotFound;
-        };
-        let Some(track) = archive.track(EndpointType::Hls, dir) else {
-            return Shifted::NotFound;
-        };
+    fn outline(&self) -> Outline {
+        let master = self
+            .main
+            .as_ref()
+            .and_then(|m| std::str::from_utf8(&m.body).ok())
+            .filter(|t| t.contains("#EXT-X-STREAM-INF"))
+            .map(str::to_string);
         let independent = self
             .renditions
             .iter()
-            .any(|r| r.name == dir && memchr_str(&r.playlist.body, "#EXT-X-INDEPENDENT-SEGMENTS"));
-        match media_playlist(track, request, &prefix, independent) {
-            Some(text) => Shifted::Manifest(text, PLAYLIST_CONTENT_TYPE),
-            None => Shifted::Empty,
+            .filter(|r| memchr_str(&r.playlist.body, "#EXT-X-INDEPENDENT-SEGMENTS"))
+            .map(|r| r.name.clone())
+            .collect();
+        Outline {
+            master,
+            independent,
         }
     }
 }

@@ -1,0 +1,85 @@
+//! Time-shifted manifests, rendered from a channel's archive alone: the segments, the Periods
+//! and the outline its outputs recorded. No live output is needed, so startover, closed
+//! windows and delayed live answer from the moment the archive is loaded, before an encoder
+//! pushes again.
+
+use super::hls::{master_with_query, media_playlist};
+use super::{ChannelArchive, ShiftRequest, Shifted};
+use crate::channel::config::EndpointType;
+use crate::dash::mpd::MPD_CONTENT_TYPE;
+use crate::hls::PLAYLIST_CONTENT_TYPE;
+
+/// The manifest at `rest` (the path after `/v1/<channel>/<endpoint>/`) of an endpoint of type
+/// `kind` whose manifest name is `manifest`, over what `request` asks for.
+pub fn manifest(
+    kind: EndpointType,
+    manifest: &str,
+    rest: &str,
+    archive: &ChannelArchive,
+    request: &ShiftRequest,
+) -> Shifted {
+    let main = rest.strip_prefix(manifest);
+    match kind {
+        EndpointType::Dash | EndpointType::Cmaf if main == Some(".mpd") => {
+            super::dash::mpd(archive, kind, request)
+                .map_or(Shifted::Empty, |t| Shifted::Manifest(t, MPD_CONTENT_TYPE))
+        }
+        EndpointType::Dash => Shifted::NotFound,
+        EndpointType::Hls | EndpointType::Cmaf => playlist(kind, main, rest, archive, request),
+    }
+}
+
+/// HLS: the main playlist (the master with the window carried on its URIs, or a single
+/// rendition's playlist) or a track's playlist. `hls` renditions are `<dir>/index.m3u8`; `cmaf`
+/// tracks `<rendition>/<track>.m3u8`, their URIs under `<track>/`.
+fn playlist(
+    kind: EndpointType,
+    main: Option<&str>,
+    rest: &str,
+    archive: &ChannelArchive,
+    request: &ShiftRequest,
+) -> Shifted {
+    let outline = archive.outline(kind);
+    let (dir, prefix) = if main == Some(".m3u8") {
+        if let Some(master) = outline.and_then(|o| o.master.as_deref()) {
+            let query = request.window.to_query();
+            return Shifted::Manifest(master_with_query(master, &query), PLAYLIST_CONTENT_TYPE);
+        }
+        // A single rendition served as the main playlist (`hls` only: `cmaf` always has a
+        // master); the one recorded last if its name changed over the window.
+        if kind != EndpointType::Hls {
+            return Shifted::NotFound;
+        }
+        let newest = archive
+            .tracks_of(kind)
+            .max_by_key(|(_, t)| t.entries.back().map(|e| e.rec.start_unix_ms));
+        let Some((dir, _)) = newest else {
+            return Shifted::NotFound;
+        };
+        (dir.to_string(), format!("{dir}/"))
+    } else {
+        match kind {
+            EndpointType::Hls => match rest.strip_suffix("/index.m3u8") {
+                Some(dir) => (dir.to_string(), String::new()),
+                None => return Shifted::NotFound,
+            },
+            _ => match rest.strip_suffix(".m3u8") {
+                Some(dir) => {
+                    let track = dir.rsplit('/').next().unwrap_or_default();
+                    (dir.to_string(), format!("{track}/"))
+                }
+                None => return Shifted::NotFound,
+            },
+        }
+    };
+    let Some(track) = archive.track(kind, &dir) else {
+        return Shifted::NotFound;
+    };
+    // fMP4 tracks cut by the packager always start on a keyframe.
+    let independent =
+        kind == EndpointType::Cmaf || outline.is_some_and(|o| o.independent.contains(&dir));
+    match media_playlist(track, request, &prefix, independent) {
+        Some(text) => Shifted::Manifest(text, PLAYLIST_CONTENT_TYPE),
+        None => Shifted::Empty,
+    }
+}
