@@ -26,6 +26,9 @@ pub struct DaemonOpts {
     pub block_io_uring: bool,
     /// Listen for pulls on `[::1]` instead of `127.0.0.1` (IPv6 clients).
     pub pull_ipv6: bool,
+    /// Run the daemon over a tmpfs of this many bytes at `<state dir>/media` (its default
+    /// `media_dir`), mounted for it alone: a disk that really fills up.
+    pub media_tmpfs_bytes: Option<u64>,
 }
 
 impl DaemonOpts {
@@ -55,6 +58,7 @@ pub struct Daemon {
     args: Vec<String>,
     stderr_path: PathBuf,
     block_io_uring: bool,
+    media_tmpfs: Option<std::sync::Arc<crate::tmpfs::PrivateTmpfs>>,
 }
 
 impl Daemon {
@@ -113,6 +117,11 @@ impl Daemon {
         }
         args.extend(opts.args.iter().cloned());
         let stderr_path = dir.path().join("streampackd.stderr.log");
+        let media_tmpfs = opts.media_tmpfs_bytes.map(|bytes| {
+            let media = state_dir.join("media");
+            fs::create_dir_all(&media).expect("create media dir");
+            std::sync::Arc::new(crate::tmpfs::PrivateTmpfs::new(&media, bytes))
+        });
         let mut d = Daemon {
             child: None,
             dir,
@@ -124,6 +133,7 @@ impl Daemon {
             args,
             stderr_path,
             block_io_uring: opts.block_io_uring,
+            media_tmpfs,
         };
         d.spawn();
         d
@@ -147,6 +157,13 @@ impl Daemon {
             // SAFETY: the hook only calls prctl(2), which is async-signal-safe.
             unsafe {
                 cmd.pre_exec(seccomp::deny_io_uring_setup);
+            }
+        }
+        if let Some(tmpfs) = self.media_tmpfs.clone() {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: `enter` only makes async-signal-safe system calls on prepared buffers.
+            unsafe {
+                cmd.pre_exec(move || tmpfs.enter());
             }
         }
         let child = cmd

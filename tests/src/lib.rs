@@ -9,13 +9,14 @@
 //! - tools: [`require_tool`], [`ffmpeg_push_hls`], [`spawn_ffmpeg`], [`ffprobe_codecs`],
 //!   [`run_with_timeout`].
 //! - HLS: [`media_sequence`], [`playlist_uris`], [`resolve`], [`split_url`].
-//! - io_uring blocked for a daemon: [`seccomp`].
+//! - io_uring blocked for a daemon: [`seccomp`]; a small disk of its own: [`tmpfs`].
 //! - a real browser as a player: [`play_in_browser`] with [`Player`] → [`Playback`]
 //!   (headless chromium running `tests/browser/play.mjs`).
 //! - metrics: [`scrape`], [`Scrape`] (parsed `/metrics`).
 //! - DASH: [`ffmpeg_push_dash`] with [`DashPush`], [`Daemon::dash_channel`], [`mpd_check`]
 //!   (npm `mpd-parser`), [`xml_attr`], [`iso_duration_secs`].
 //! - CMAF endpoints: [`CmafFixture`], [`mpd_tracks`], [`playlist_all_uris`], [`mp4_top_boxes`].
+//! - nginx as a peer (static server, caching edge): [`Nginx`]; any child killed on drop: [`Killed`].
 //!
 //! Each part lives in its own module (`tools`, `ports`, `daemon`, `http`, `hls`, `ffmpeg`,
 //! `browser`, `scrape`) and is
@@ -25,6 +26,7 @@
 use std::time::Duration;
 
 pub mod seccomp;
+pub mod tmpfs;
 mod tools;
 pub use tools::*;
 mod ports;
@@ -45,6 +47,8 @@ mod dash;
 pub use dash::*;
 mod cmaf;
 pub use cmaf::*;
+mod nginx;
+pub use nginx::*;
 
 /// How long a daemon may take to answer `status` after it was spawned.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);

@@ -16,16 +16,6 @@ const WATCH_SECONDS: u32 = 20;
 /// The push outlasts the wait for a few segments plus the watch and the browsers' start.
 const PUSH_SECONDS: u32 = 50;
 
-/// Kills the encoder when the test ends, however it ends.
-struct Encoder(std::process::Child);
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn dashjs_shaka_and_hlsjs_play_a_live_cmaf_endpoint() {
     if !require_tool("ffmpeg") || !require_browser() {
@@ -42,7 +32,7 @@ fn dashjs_shaka_and_hlsjs_play_a_live_cmaf_endpoint() {
         ],
     );
     let push_log = d.dir().join("ffmpeg-push.log");
-    let mut push = Encoder(ffmpeg_push_hls_ladder(
+    let mut push = Killed(ffmpeg_push_hls_ladder(
         &c.f.primary_url,
         PUSH_SECONDS,
         &push_log,

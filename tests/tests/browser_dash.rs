@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
-use std::process::Child;
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -22,16 +21,6 @@ const SEGMENTS_BEFORE_JOIN: usize = 3;
 
 /// Two chromiums and an encoder already fill this machine: the tests of this file take turns.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// Kills the encoder when the test ends, however it ends.
-struct Encoder(Child);
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Waits until every representation of the endpoint's MPD lists `n` media segments.
 fn wait_for_segments(f: &Fixture, n: usize, push_log: &std::path::Path) {
@@ -120,7 +109,7 @@ fn push_and_watch(kind: DashPush, name: &str) {
         ],
     );
     let push_log = d.dir().join("ffmpeg-push.log");
-    let mut push = Encoder(ffmpeg_push_dash(
+    let mut push = Killed(ffmpeg_push_dash(
         kind,
         &f.primary_url,
         PUSH_SECONDS,

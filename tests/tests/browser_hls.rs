@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
-use std::process::Child;
 use std::time::{Duration, Instant};
 use streampack_tests::*;
 
@@ -16,16 +15,6 @@ const PUSH_SECONDS: u32 = 45;
 /// Segments (2 s each) every media playlist lists before the viewer joins: a viewer joins a
 /// running channel, not one whose first segment is still arriving.
 const SEGMENTS_BEFORE_JOIN: usize = 3;
-
-/// Kills the encoder when the test ends, however it ends.
-struct Encoder(Child);
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Media playlist paths of the endpoint (the manifest itself, or the variants of a master).
 fn media_playlists(d: &Daemon, main_path: &str) -> Vec<String> {
@@ -81,7 +70,7 @@ fn push_and_watch(kind: HlsPush, name: &str) {
         ],
     );
     let push_log = d.dir().join("ffmpeg-push.log");
-    let mut push = Encoder(ffmpeg_push_hls(
+    let mut push = Killed(ffmpeg_push_hls(
         kind,
         &f.primary_url,
         PUSH_SECONDS,
@@ -205,7 +194,7 @@ fn hlsjs_stalls_when_the_encoder_dies() {
         ],
     );
     let push_log = d.dir().join("ffmpeg-push.log");
-    let push = Encoder(ffmpeg_push_hls(
+    let push = Killed(ffmpeg_push_hls(
         HlsPush::Ts,
         &f.primary_url,
         PUSH_SECONDS,

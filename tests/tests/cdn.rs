@@ -4,48 +4,19 @@
 //! nginx, ffmpeg, chromium and node (skipped loudly without them, failed under CI).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 use streampack_tests::*;
 
 const DOMAIN: &str = "live.cdn.test";
 
-/// Kills a child process when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// nginx as a caching edge on a free loopback port, in its own prefix under `dir`.
-fn start_edge(dir: &std::path::Path, origin: std::net::SocketAddr) -> (Killed, u16) {
-    let port = free_port();
-    let prefix = dir.join("nginx");
-    std::fs::create_dir_all(prefix.join("cache")).unwrap();
-    std::fs::create_dir_all(prefix.join("logs")).unwrap();
-    let p = prefix.display();
-    // master_process off: one process as the invoking user, so the cache in a private temp
-    // dir is writable whoever runs the tests.
-    let conf = format!(
-        r#"master_process off;
-daemon off;
-error_log {p}/logs/error.log warn;
-pid {p}/nginx.pid;
-events {{ worker_connections 256; }}
-http {{
-    access_log {p}/logs/access.log;
-    client_body_temp_path {p}/client_body;
-    proxy_temp_path {p}/proxy_temp;
-    fastcgi_temp_path {p}/fastcgi_temp;
-    uwsgi_temp_path {p}/uwsgi_temp;
-    scgi_temp_path {p}/scgi_temp;
-    proxy_cache_path {p}/cache levels=1:2 keys_zone=edge:10m max_size=512m inactive=10m;
+fn start_edge(dir: &std::path::Path, origin: std::net::SocketAddr) -> Nginx {
+    let body = format!(
+        r#"    access_log {{prefix}}/logs/access.log;
+    proxy_cache_path {{prefix}}/cache levels=1:2 keys_zone=edge:10m max_size=512m inactive=10m;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{{port}};
         location / {{
             proxy_pass http://{origin};
             proxy_http_version 1.1;
@@ -56,34 +27,9 @@ http {{
             proxy_cache_key $uri;
             add_header X-Cache-Status $upstream_cache_status always;
         }}
-    }}
-}}
-"#
+    }}"#
     );
-    let conf_path = prefix.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let log = std::fs::File::create(prefix.join("logs/stderr.log")).unwrap();
-    let child = Command::new("nginx")
-        .arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn nginx");
-    let edge = Killed(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not listen: {}",
-            std::fs::read_to_string(prefix.join("logs/stderr.log")).unwrap_or_default()
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
-    (edge, port)
+    Nginx::start(dir, &body)
 }
 
 #[test]
@@ -155,7 +101,8 @@ fn nginx_edge_caches_segments_refreshes_playlists_and_plays() {
         unbound.text()
     );
 
-    let (_edge, port) = start_edge(d.dir(), d.pull);
+    let edge = start_edge(d.dir(), d.pull);
+    let port = edge.port;
     let edge = format!("127.0.0.1:{port}");
 
     // Playlists carry the channel's TTL and refresh through the edge within it.

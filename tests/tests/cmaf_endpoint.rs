@@ -11,16 +11,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 use streampack_tests::*;
 
-/// Kills the encoder when the test ends, however it ends.
-struct Encoder(std::process::Child);
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn small_window() -> [&'static str; 4] {
     [
         "--max-segment-duration",
@@ -184,7 +174,7 @@ fn push_and_check(
     }
     let c = d.cmaf_channel(name, &settings);
     let push_log = d.dir().join("ffmpeg-push.log");
-    let mut push = Encoder(ffmpeg_push_hls(
+    let mut push = Killed(ffmpeg_push_hls(
         kind,
         &c.f.primary_url,
         push_seconds,
@@ -392,7 +382,7 @@ fn cmaf_endpoint_refuses_fmp4_input_clearly() {
     let d = Daemon::start(DaemonOpts::default());
     let c = d.cmaf_channel("cmfmp4", &small_window());
     let push_log = d.dir().join("ffmpeg-push.log");
-    let _push = Encoder(ffmpeg_push_hls(
+    let _push = Killed(ffmpeg_push_hls(
         HlsPush::Fmp4,
         &c.f.primary_url,
         10,
@@ -425,7 +415,7 @@ fn a_cmaf_endpoint_added_to_a_live_channel_serves_its_whole_window_at_once() {
     let d = Daemon::start(DaemonOpts::default());
     let f = d.hls_channel("cmaflate", &small_window());
     let push_log = d.dir().join("ffmpeg-push.log");
-    let _push = Encoder(ffmpeg_push_hls(HlsPush::Ts, &f.primary_url, 20, &push_log));
+    let _push = Killed(ffmpeg_push_hls(HlsPush::Ts, &f.primary_url, 20, &push_log));
     // The channel is live with a few segments before the endpoint exists.
     let deadline = Instant::now() + Duration::from_secs(30);
     while playlist_uris(&get(d.pull, &f.endpoint_path).text()).len() < 4 {

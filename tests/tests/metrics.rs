@@ -8,7 +8,7 @@
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 use streampack_tests::*;
@@ -324,16 +324,6 @@ fn metrics_listener_can_be_off_and_unknown_paths_404() {
     assert!(std::net::TcpStream::connect(d.metrics).is_err());
 }
 
-/// Kills a child process (ours) when dropped.
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn access_lines(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -376,7 +366,7 @@ fn ffmpeg_push_and_pull_are_counted_and_prometheus_scrapes() {
     )
     .unwrap();
     let prom_log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-    let prom = Reaper(
+    let prom = Killed(
         Command::new("prometheus")
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!(

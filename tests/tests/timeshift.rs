@@ -8,7 +8,6 @@
 //! loudly without them, failed under CI.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use streampack_tests::*;
@@ -20,18 +19,8 @@ fn unix_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// An encoder process, killed however the test ends.
-struct Encoder(Child);
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn push(d: &Daemon, f: &Fixture, seconds: u32, log: &str) -> Encoder {
-    Encoder(ffmpeg_push_hls(
+fn push(d: &Daemon, f: &Fixture, seconds: u32, log: &str) -> Killed {
+    Killed(ffmpeg_push_hls(
         HlsPush::Ts,
         &f.primary_url,
         seconds,
@@ -289,7 +278,8 @@ fn startover_closed_and_delayed_windows() {
     if !require_tool("nginx") {
         return;
     }
-    let (_web, port) = static_server(d.dir(), &vod);
+    let web = Nginx::static_files(d.dir(), &vod);
+    let port = web.port;
     let vod_url = format!("http://127.0.0.1:{port}/main.m3u8");
     for (what, url) in [
         ("closed", format!("http://{}{closed_path}", d.pull)),
@@ -305,71 +295,6 @@ fn startover_closed_and_delayed_windows() {
             pb.json
         );
     }
-}
-
-/// Kills a child process when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// nginx serving `root` as static files on a free loopback port (CORS open: the player page
-/// comes from elsewhere).
-fn static_server(dir: &std::path::Path, root: &std::path::Path) -> (Killed, u16) {
-    let port = free_port();
-    let prefix = dir.join("nginx");
-    std::fs::create_dir_all(prefix.join("logs")).unwrap();
-    let (p, r) = (prefix.display(), root.display());
-    let conf = format!(
-        r#"master_process off;
-daemon off;
-error_log {p}/logs/error.log warn;
-pid {p}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {p}/client_body;
-    proxy_temp_path {p}/proxy_temp;
-    fastcgi_temp_path {p}/fastcgi_temp;
-    uwsgi_temp_path {p}/uwsgi_temp;
-    scgi_temp_path {p}/scgi_temp;
-    types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; video/mp4 mp4 m4s; }}
-    server {{
-        listen 127.0.0.1:{port};
-        root {r};
-        add_header Access-Control-Allow-Origin * always;
-    }}
-}}
-"#
-    );
-    let conf_path = prefix.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let log = std::fs::File::create(prefix.join("logs/stderr.log")).unwrap();
-    let child = std::process::Command::new("nginx")
-        .arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf_path)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn nginx");
-    let web = Killed(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not listen: {}",
-            std::fs::read_to_string(prefix.join("logs/stderr.log")).unwrap_or_default()
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
-    (web, port)
 }
 
 fn progress_frames(stdout: &[u8]) -> u64 {
@@ -443,6 +368,30 @@ fn sigkill_mid_write_keeps_the_window() {
     d.kill9();
     drop(enc);
     d.restart();
+    // Before the encoder is back: the live playlist has nothing yet, the archive answers
+    // startover and closed windows, its segments served from disk.
+    assert_eq!(get(d.pull, &f.endpoint_path).status, 503);
+    let restarted = wait_segments(
+        &d,
+        &startover,
+        playlist_uris(&before).len(),
+        Duration::from_secs(10),
+    );
+    assert!(!restarted.contains("#EXT-X-ENDLIST"), "{restarted}");
+    assert_eq!(
+        playlist_uris(&restarted)[..playlist_uris(&before).len()],
+        playlist_uris(&before)[..]
+    );
+    all_segments_readable(&d, &f, &restarted);
+    let closed = format!(
+        "{}?start={t0}&end={}",
+        f.endpoint_path,
+        unix_ms() / 1000 - 1
+    );
+    let r = get(d.pull, &closed);
+    assert_eq!(r.status, 200, "{closed}: {}", r.text());
+    assert!(r.text().contains("#EXT-X-ENDLIST"), "{}", r.text());
+    assert!(r.header("cache-control").unwrap().contains("immutable"));
     let enc = push(&d, &f, 30, "push2.log");
     let after = wait_segments(
         &d,
@@ -509,6 +458,57 @@ fn a_disk_cap_drops_the_oldest_and_nothing_else() {
     assert!(d.stderr_log().contains("time-shift storage cap reached"));
 }
 
+/// A real full disk (a 1 MiB tmpfs of the daemon's own as `media_dir`): archive writes fail
+/// with `ENOSPC`, said in the log and in `/metrics`; ingest, the live window and another channel
+/// go on, and the archive lists only what it could write.
+#[test]
+fn a_full_disk_fails_only_the_archive() {
+    if !require_tool("ffmpeg") {
+        return;
+    }
+    let d = Daemon::start(DaemonOpts {
+        media_tmpfs_bytes: Some(1 << 20),
+        ..DaemonOpts::default()
+    });
+    let f = channel(&d, "full", "600");
+    let other = d.hls_channel("other", &[]);
+    let t0 = unix_ms() / 1000 - 5;
+    let mut enc = push(&d, &f, 30, "push.log");
+    let mut other_enc = push(&d, &other, 30, "other.log");
+    let st = wait_child(&mut enc.0, Duration::from_secs(90));
+    assert!(st.success(), "the encoder of the full channel failed: {st}");
+    let st = wait_child(&mut other_enc.0, Duration::from_secs(90));
+    assert!(st.success(), "the other encoder failed: {st}");
+    let s = scrape(d.metrics);
+    assert_eq!(s.get("streampack_timeshift_disk_full", &[]), 1.0);
+    assert!(s.get("streampack_timeshift_write_errors_total", &[]) > 0.0);
+    let log = d.stderr_log();
+    assert!(
+        log.contains("time-shift archive write failed") && log.contains("No space left on device"),
+        "{log}"
+    );
+    // The live window has the newest segments; the archive stopped where the disk was full,
+    // and what it lists can all be read.
+    let live = get(d.pull, &f.endpoint_path);
+    assert_eq!(live.status, 200);
+    all_segments_readable(&d, &f, &live.text());
+    let archived = get(d.pull, &format!("{}?start={t0}", f.endpoint_path));
+    assert_eq!(archived.status, 200, "{}", archived.text());
+    all_segments_readable(&d, &f, &archived.text());
+    let last = |t: &str| playlist_uris(t).last().cloned().unwrap();
+    let (live_uris, archived_uris) = (playlist_uris(&live.text()), playlist_uris(&archived.text()));
+    assert!(
+        !archived_uris.contains(&last(&live.text())) && archived_uris.len() < 15,
+        "the archive kept going past a full disk?\nlive:\n{}\narchived:\n{}",
+        live.text(),
+        archived.text()
+    );
+    assert!(live_uris.len() >= 4, "{}", live.text());
+    let o = get(d.pull, &other.endpoint_path);
+    assert_eq!(o.status, 200);
+    assert!(playlist_uris(&o.text()).len() >= 12, "{}", o.text());
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -542,7 +542,7 @@ fn dash_startover_closed_and_delayed_windows() {
         ],
     );
     let t0 = unix_ms();
-    let mut enc = Encoder(ffmpeg_push_dash(
+    let mut enc = Killed(ffmpeg_push_dash(
         DashPush::Timeline,
         &f.primary_url,
         45,
@@ -658,7 +658,8 @@ fn dash_startover_closed_and_delayed_windows() {
     if !require_tool("nginx") {
         return;
     }
-    let (_web, port) = static_server(d.dir(), &vod);
+    let web = Nginx::static_files(d.dir(), &vod);
+    let port = web.port;
     let url = format!("http://127.0.0.1:{port}/main.mpd");
     let Some(pb) = play_in_browser(Player::DashJs, &url, 8) else {
         return;
@@ -691,7 +692,7 @@ fn cmaf_closed_windows_as_dash_and_hls() {
         ],
     );
     let t0 = unix_ms();
-    let mut enc = Encoder(ffmpeg_push_hls(
+    let mut enc = Killed(ffmpeg_push_hls(
         HlsPush::Master,
         &c.f.primary_url,
         30,
