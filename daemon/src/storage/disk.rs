@@ -4,9 +4,11 @@
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use streampack_core::timeshift::{log, ChannelArchive, Record};
+
+use super::direct::FileWriter;
 
 /// The index log's name in a channel's folder.
 pub const LOG_NAME: &str = "index.log";
@@ -87,7 +89,13 @@ impl ChannelStore {
 
     /// Writes an object's bytes to its file (`rel`; none for a record without bytes), then
     /// appends its record; `Err` leaves the index as it was (and no file behind).
-    pub fn put(&mut self, rel: Option<&str>, bytes: &[u8], record: &Record) -> io::Result<()> {
+    pub fn put(
+        &mut self,
+        files: &mut FileWriter,
+        rel: Option<&str>,
+        bytes: &[u8],
+        record: &Record,
+    ) -> io::Result<()> {
         let Some(rel) = rel else {
             self.append(record)?;
             self.apply_in_memory(record);
@@ -100,7 +108,7 @@ impl ChannelStore {
                 self.made.insert(parent.to_path_buf());
             }
         }
-        if let Err(e) = write_file(&path, bytes) {
+        if let Err(e) = files.write(&path, bytes) {
             let _ = fs::remove_file(&path);
             return Err(e);
         }
@@ -175,9 +183,4 @@ fn is_init(rel: &str) -> bool {
     rel.rsplit('/')
         .next()
         .is_some_and(|f| f.starts_with("init"))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = File::create(path)?;
-    f.write_all(bytes)
 }

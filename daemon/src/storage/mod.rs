@@ -23,6 +23,7 @@ use streampack_core::channel::EndpointType;
 use streampack_core::id::Id;
 use streampack_core::timeshift::{ChannelArchive, Record};
 
+mod direct;
 mod disk;
 pub mod writer;
 

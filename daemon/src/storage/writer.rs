@@ -2,6 +2,7 @@
 //! loads the archives left on disk at start-up. Blocking file I/O lives here, never on a
 //! shard.
 
+use super::direct::FileWriter;
 use super::disk::ChannelStore;
 use super::{is_channel_archive, read, Put, Storage};
 use crate::context::Shared;
@@ -28,6 +29,7 @@ pub fn spawn(shared: Arc<Shared>, rx: flume::Receiver<Put>) -> std::io::Result<(
 
 struct Writer {
     stores: HashMap<Id, ChannelStore>,
+    files: FileWriter,
     last_error_log: Option<Instant>,
     last_cap_log: Option<Instant>,
 }
@@ -36,6 +38,7 @@ fn run(shared: &Shared, rx: &flume::Receiver<Put>) {
     let storage = &shared.storage;
     let mut w = Writer {
         stores: HashMap::new(),
+        files: FileWriter::default(),
         last_error_log: None,
         last_cap_log: None,
     };
@@ -159,7 +162,7 @@ impl Writer {
                 }
             }
         };
-        match store.put(rel.as_deref(), &put.bytes, &put.record) {
+        match store.put(&mut self.files, rel.as_deref(), &put.bytes, &put.record) {
             Ok(()) => {
                 storage.stats.written.fetch_add(1, Relaxed);
                 storage.stats.disk_full.store(false, Relaxed);
