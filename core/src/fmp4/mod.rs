@@ -1,9 +1,10 @@
 //! Fragmented MP4 as CMAF uses it: a box writer that patches sizes ([`writer`]), a box reader
 //! for checking what was written ([`reader`]), init segments ([`init`]) and media segments
-//! ([`fragment`]).
+//! ([`fragment`]), and the chunks of a segment still arriving ([`chunks`]).
 //!
 //! Written by hand because the `mp4` crate cannot write fragmented MP4 (see docs/testing.md).
 
+pub mod chunks;
 pub mod fragment;
 pub mod init;
 pub mod reader;
