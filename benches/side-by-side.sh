@@ -14,7 +14,9 @@
 #   ingest (streampack-load encoders: PUT to streampack vs WebDAV PUT to nginx),
 #   segment visibility (one real-time encoder, 0.25 s segments: last byte -> served playlist),
 #   live players (streampack-load players on a live stream fed in real time),
-#   streampack's io drivers (uring vs epoll), and RSS against held media.
+#   streampack's io drivers (uring vs epoll), RSS against held media; time-shift: a segment
+#   archived on disk (streampack) against nginx serving the very same file, and ingest with a
+#   time-shift window on against off (steady real-time encoders, and back to back).
 # Prints a table of ratios (streampack / nginx) and writes it to $OUT.
 set -euo pipefail
 
@@ -29,12 +31,13 @@ PLAYERS="${PLAYERS:-500}"
 PLAYERS_DUR="${PLAYERS_DUR:-20}"
 VIS_DUR="${VIS_DUR:-30}"            # seconds of the visibility run (4 segments a second)
 ENCODERS="${ENCODERS:-8}"
+STEADY_ENCODERS="${STEADY_ENCODERS:-16}" # real-time encoders of the steady time-shift ingest run
 MEM_CHANNELS="${MEM_CHANNELS:-100}"
 MEM_SEGMENTS="${MEM_SEGMENTS:-10}"
 IDLE_CHANNELS="${IDLE_CHANNELS:-1000}"
 OUT="${OUT:-$ROOT/benches/results/latest.md}"
 UPDATE_README="${UPDATE_README:-0}" # 1: the table also replaces README.md's benchmark table
-SP_PULL=18480 SP_INGEST=18481 NGX_PORT=18490
+SP_PULL=18480 SP_INGEST=18481 SP_METRICS=18482 NGX_PORT=18490
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -102,15 +105,17 @@ ms() { awk -v a="$1" 'BEGIN { printf "%.2f ms", a / 1000 }'; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 SP_PID=""
-# start_sp DRIVER: a fresh streampackd with an empty state directory.
+# start_sp DRIVER [DAEMON_ARGS...]: a fresh streampackd with an empty state directory ($SP_STATE).
 start_sp() {
     stop_sp
-    local st="$WORK/sp-$1-$RANDOM"
+    local driver="$1"; shift
+    local st="$WORK/sp-$driver-$RANDOM"
     mkdir -p "$st"
+    SP_STATE="$st"
     SOCK="$st/streampackd.sock"
     taskset -c "$SERVER_CPUS" "$SPD" --state-dir "$st" --admin-socket "$SOCK" \
-        --cores "$CORES" --io-driver "$1" --ingest-listen "127.0.0.1:$SP_INGEST" --pull-listen "127.0.0.1:$SP_PULL" \
-        2>"$st/log" &
+        --cores "$CORES" --io-driver "$driver" --ingest-listen "127.0.0.1:$SP_INGEST" --pull-listen "127.0.0.1:$SP_PULL" \
+        "$@" 2>"$st/log" &
     SP_PID=$!
     PIDS+=("$SP_PID")
     for _ in $(seq 100); do
@@ -316,6 +321,47 @@ for k in playlist playlist_cpu small small_cpu segment_h2load segment_cpu; do
     for kind in ngx uring epoll; do R[$kind.$k]="$(median "$kind.$k")"; done
 done
 
+# setup_archived: a channel keeping a time-shift window and a 6 s live window, six 1 MiB
+# segments pushed: the first ones left the live window and are served from the archive on disk.
+# nginx serves the very same files (a symlink into streampack's media_dir). Sets ARCH_PATH
+# (streampack) and ARCH_NGX_PATH (nginx).
+setup_archived() {
+    local t in ep pl dir uri chid
+    t="$(new_channel archived --timeshift-window 3600 --max-playlist-duration 6 --max-segment-duration 2)"
+    echo "$t" >"$WORK/archived.targets"
+    L encoders --targets "$WORK/archived.targets" --segments "${SEGS[@]}" --count 6 >/dev/null
+    ep="${t#* }" pl="/${ep#http://*/}" dir="${pl%/*}"
+    chid="$(cut -d/ -f3 <<<"$pl")"
+    local shifted live
+    for _ in $(seq 100); do
+        shifted="$(curl -sf "http://127.0.0.1:$SP_PULL$pl?start=$(($(date +%s) - 60))" || true)"
+        [ "$(grep -vc '^#' <<<"$shifted")" -ge 6 ] && break
+        sleep 0.1
+    done
+    live="$(curl -sf "http://127.0.0.1:$SP_PULL$pl")"
+    uri="$(grep -v '^#' <<<"$shifted" | head -1)"
+    if grep -qxF "$uri" <<<"$live"; then echo "$uri is still live: not an archived segment" >&2; return 1; fi
+    rm -f "$NGX_HOME/root/archive"
+    ln -s "$SP_STATE/media/$chid/hls" "$NGX_HOME/root/archive"
+    ARCH_PATH="$dir/$uri" ARCH_NGX_PATH="/archive/$uri"
+    cmp -s <(curl -sf "http://127.0.0.1:$SP_PULL$ARCH_PATH") <(curl -sf "http://127.0.0.1:$NGX_PORT$ARCH_NGX_PATH") ||
+        { echo "archived segment differs between streampack and nginx" >&2; return 1; }
+}
+
+log "time-shift: an archived 1 MiB segment from disk, streampack vs nginx on the same file"
+for round in $(seq "$ROUNDS"); do
+    start_sp uring
+    setup_archived
+    for kind in ngx uring ngx; do
+        if [ "$kind" = ngx ]; then url="http://127.0.0.1:$NGX_PORT$ARCH_NGX_PATH"; else url="http://127.0.0.1:$SP_PULL$ARCH_PATH"; fi
+        r="$(get_load "$kind" h2load "$url")"
+        sample "$kind.archived" "${r% *}"; sample "$kind.archived_cpu" "${r#* }"
+    done
+done
+for k in archived archived_cpu; do
+    for kind in ngx uring; do R[$kind.$k]="$(median "$kind.$k")"; done
+done
+
 log "ingest: $ENCODERS encoders back to back, ${DUR}s"
 start_sp uring
 : >"$WORK/sp.targets"
@@ -394,6 +440,63 @@ sleep 1
 R[idle.rss_kib]="$(rss_kib "$SP_PID")"
 stop_sp
 
+# writer_ticks PID: CPU ticks of the daemon's time-shift writer thread (`timeshift-store`).
+writer_ticks() {
+    local t=0 f
+    for f in /proc/"$1"/task/*/stat; do
+        if [ "$(cut -d'(' -f2 "$f" | cut -d')' -f1)" = timeshift-store ]; then
+            t=$((t + $(awk '{ print $14 + $15 }' "$f")))
+        fi
+    done
+    echo "$t"
+}
+# ingest_run KEY MODE [CHANNEL_ARGS...]: encoders into fresh channels for DUR seconds, MODE
+# `b2b` ($ENCODERS encoders back to back, as fast as the server takes them) or `steady`
+# ($STEADY_ENCODERS real-time encoders of 1 MiB segments every 0.25 s: a rate the disk keeps up
+# with). Samples KEY.MODE (MiB/s), KEY.MODE_cpu (server CPU µs per MiB ingested on the ingest
+# path: every thread but the archive writer), KEY.MODE_writer (the archive writer's CPU µs per
+# MiB), KEY.MODE_put_p99 and KEY.MODE_vis_p99 (µs), KEY.MODE_dropped (objects not archived).
+ingest_run() {
+    local key="$1.$2" mode="$2"; shift 2
+    start_sp uring --storage-max-bytes $((2 << 30)) --metrics-listen "127.0.0.1:$SP_METRICS"
+    local n="$ENCODERS" enc_args=()
+    if [ "$mode" = steady ]; then n="$STEADY_ENCODERS" enc_args=(--realtime --segment-duration 0.25); fi
+    : >"$WORK/ts.targets"
+    for i in $(seq "$n"); do
+        new_channel "ts$i" --max-playlist-duration 60 "$@" >>"$WORK/ts.targets"
+    done
+    local t0 t1 w0 w1 out bps
+    sync # what earlier runs left dirty is written back before this one is measured
+    t0="$(cpu_ticks "$SP_PID")" w0="$(writer_ticks "$SP_PID")"
+    out="$(L encoders --targets "$WORK/ts.targets" --segments "${SEGS[@]}" -d "$DUR" --delete "${enc_args[@]}")"
+    sleep 1 # the writer's queue drains into the same CPU time
+    t1="$(cpu_ticks "$SP_PID")" w1="$(writer_ticks "$SP_PID")"
+    bps="$(kv bytes_per_s <<<"$out")"
+    per_mib() { awk -v d="$1" -v hz="$CLK_TCK" -v b="$bps" -v s="$DUR" 'BEGIN { printf "%.1f", d * 1e6 / hz / (b * s / 1048576) }'; }
+    sample "$key" "$bps"
+    sample "${key}_cpu" "$(per_mib $((t1 - t0 - (w1 - w0))))"
+    sample "${key}_writer" "$(per_mib $((w1 - w0)))"
+    sample "${key}_put_p99" "$(kv put_p99_us <<<"$out")"
+    sample "${key}_vis_p99" "$(kv visible_p99_us <<<"$out")"
+    sample "${key}_dropped" "$(curl -s "http://127.0.0.1:$SP_METRICS/metrics" |
+        awk '/^streampack_timeshift_dropped_total/ { s += $2 } END { print s + 0 }')"
+    # Its archive leaves the page cache and the disk before the next run.
+    stop_sp
+    rm -rf "$SP_STATE"
+}
+log "ingest with and without a time-shift window: steady and back to back, ${DUR}s, $ROUNDS rounds (last: it fills the page cache)"
+for round in $(seq "$ROUNDS"); do
+    for mode in steady b2b; do
+        ingest_run ts.off "$mode"
+        ingest_run ts.on "$mode" --timeshift-window 3600
+    done
+done
+for mode in steady b2b; do
+    for k in "" _cpu _writer _put_p99 _vis_p99 _dropped; do
+        for w in on off; do R[ts.$w.$mode$k]="$(median "ts.$w.$mode$k")"; done
+    done
+done
+
 kill "$NGX_PID" 2>/dev/null || true
 
 mem_ratio="$(awk -v r="${R[mem.rss_kib]}" -v h="${R[mem.held]}" 'BEGIN { printf "%.3f", r * 1024 / h }')"
@@ -408,6 +511,8 @@ mem_ratio="$(awk -v r="${R[mem.rss_kib]}" -v h="${R[mem.held]}" 'BEGIN { printf 
     echo "| 1 MiB segment GET: server CPU µs per request | ${R[uring.segment_cpu]} | ${R[ngx.segment_cpu]} | $(ratio "${R[uring.segment_cpu]}" "${R[ngx.segment_cpu]}") | ≤ 0.9 |"
     echo "| 1 MiB segment GET, streampack-load -c16 (req/s, round 1) | ${R[uring.segment_load]} | ${R[ngx.segment_load]} | $(ratio "${R[uring.segment_load]}" "${R[ngx.segment_load]}") | ≥ 1.0 |"
     echo "| playlist GET p99 latency, streampack-load -c64 (round 1) | $(ms "${R[uring.playlist_p99]}") | $(ms "${R[ngx.playlist_p99]}") | $(ratio "${R[uring.playlist_p99]}" "${R[ngx.playlist_p99]}") | (lower is better) |"
+    echo "| archived (time-shift, on disk) 1 MiB segment GET, h2load --h1 -c16 (req/s); nginx on the same file | ${R[uring.archived]} | ${R[ngx.archived]} | $(ratio "${R[uring.archived]}" "${R[ngx.archived]}") | ≥ 0.8 |"
+    echo "| archived 1 MiB segment GET: server CPU µs per request | ${R[uring.archived_cpu]} | ${R[ngx.archived_cpu]} | $(ratio "${R[uring.archived_cpu]}" "${R[ngx.archived_cpu]}") | |"
     echo "| ingest, $ENCODERS encoders back to back (MiB/s) | $(mib "${R[sp.ingest]}") | $(mib "${R[ngx.ingest]}") (WebDAV) | $(ratio "${R[sp.ingest]}" "${R[ngx.ingest]}") | ≥ 3 |"
     echo "| segment last byte → in served playlist, p99, one real-time encoder (${R[sp.vis_n]} segments) | $(ms "${R[sp.vis_p99]}") | $(ms "${R[ngx.vis_p99]}") | $(ratio "${R[sp.vis_p99]}" "${R[ngx.vis_p99]}") | ≤ 1 ms |"
     echo "| same, p50 | $(ms "${R[sp.vis_p50]}") | $(ms "${R[ngx.vis_p50]}") | $(ratio "${R[sp.vis_p50]}" "${R[ngx.vis_p50]}") | |"
@@ -424,6 +529,19 @@ mem_ratio="$(awk -v r="${R[mem.rss_kib]}" -v h="${R[mem.held]}" 'BEGIN { printf 
     echo "| 233 KB segment GET: server CPU µs per request | ${R[epoll.small_cpu]} | ${R[uring.small_cpu]} | $(ratio "${R[epoll.small_cpu]}" "${R[uring.small_cpu]}") |"
     echo "| 1 MiB segment GET, h2load (req/s) | ${R[epoll.segment_h2load]} | ${R[uring.segment_h2load]} | $(ratio "${R[epoll.segment_h2load]}" "${R[uring.segment_h2load]}") |"
     echo "| 1 MiB segment GET: server CPU µs per request | ${R[epoll.segment_cpu]} | ${R[uring.segment_cpu]} | $(ratio "${R[epoll.segment_cpu]}" "${R[uring.segment_cpu]}") |"
+    echo
+    echo "| streampack ingest with a time-shift window | on | off | on / off | target |"
+    echo "| --- | ---: | ---: | ---: | --- |"
+    echo "| steady, $STEADY_ENCODERS real-time encoders (1 MiB every 0.25 s each): ingest (MiB/s) | $(mib "${R[ts.on.steady]}") | $(mib "${R[ts.off.steady]}") | $(ratio "${R[ts.on.steady]}" "${R[ts.off.steady]}") | |"
+    echo "| steady: ingest-path CPU µs per MiB (every thread but the archive writer) | ${R[ts.on.steady_cpu]} | ${R[ts.off.steady_cpu]} | $(ratio "${R[ts.on.steady_cpu]}" "${R[ts.off.steady_cpu]}") | ≤ 1.1 |"
+    echo "| steady: PUT p99 | $(ms "${R[ts.on.steady_put_p99]}") | $(ms "${R[ts.off.steady_put_p99]}") | $(ratio "${R[ts.on.steady_put_p99]}" "${R[ts.off.steady_put_p99]}") | ≤ 1.1 |"
+    echo "| steady: segment last byte → in served playlist, p99 | $(ms "${R[ts.on.steady_vis_p99]}") | $(ms "${R[ts.off.steady_vis_p99]}") | $(ratio "${R[ts.on.steady_vis_p99]}" "${R[ts.off.steady_vis_p99]}") | ≤ 1.1 |"
+    echo "| steady: archive writer CPU µs per MiB (its own thread, off the ingest path) | ${R[ts.on.steady_writer]} | – | | |"
+    echo "| steady: segments not archived | ${R[ts.on.steady_dropped]} | – | | 0 |"
+    echo "| back to back, $ENCODERS encoders, writer on the server's one CPU: ingest (MiB/s) | $(mib "${R[ts.on.b2b]}") | $(mib "${R[ts.off.b2b]}") | $(ratio "${R[ts.on.b2b]}" "${R[ts.off.b2b]}") | |"
+    echo "| back to back: ingest-path CPU µs per MiB | ${R[ts.on.b2b_cpu]} | ${R[ts.off.b2b_cpu]} | $(ratio "${R[ts.on.b2b_cpu]}" "${R[ts.off.b2b_cpu]}") | ≤ 1.1 |"
+    echo "| back to back: archive writer CPU µs per MiB | ${R[ts.on.b2b_writer]} | – | | |"
+    echo "| back to back: segments not archived (the disk fell behind; counted, live untouched) | ${R[ts.on.b2b_dropped]} | – | | |"
     echo
     echo "| memory | value | target |"
     echo "| --- | ---: | --- |"
