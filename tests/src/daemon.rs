@@ -27,7 +27,8 @@ pub struct DaemonOpts {
     /// Listen for pulls on `[::1]` instead of `127.0.0.1` (IPv6 clients).
     pub pull_ipv6: bool,
     /// Run the daemon over a tmpfs of this many bytes at `<state dir>/media` (its default
-    /// `media_dir`), mounted for it alone: a disk that really fills up.
+    /// `media_dir`), mounted for it alone: a disk that really fills up. Each start (a restart
+    /// too) mounts a fresh, empty one.
     pub media_tmpfs_bytes: Option<u64>,
 }
 

@@ -114,12 +114,15 @@ impl ChunkCutter {
         let mut out = Vec::new();
         while let Some((typ, header, size)) = box_at(body, self.next_box)? {
             let at = self.next_box;
+            let end = at
+                .checked_add(size)
+                .ok_or_else(|| bad(&typ, at, "too large"))?;
             match (&typ, self.moof) {
                 (b"moof", None) => {
                     if size > MAX_MOOF {
                         return Err(bad(&typ, at, "larger than 1 MiB"));
                     }
-                    let Some(whole) = body.get(at + header..at + size) else {
+                    let Some(whole) = body.get(at + header..end) else {
                         break; // the moof is still arriving
                     };
                     self.moof = Some(read_moof(whole, at, &self.defaults)?);
@@ -127,26 +130,26 @@ impl ChunkCutter {
                 (b"moof", Some(_)) => return Err(bad(&typ, at, "a second moof before an mdat")),
                 (b"mdat", None) => return Err(bad(&typ, at, "an mdat without a moof before it")),
                 (b"mdat", Some(m)) => {
-                    if body.len() < at + size {
+                    if body.len() < end {
                         break; // the chunk's last bytes are still arriving
                     }
                     out.push(Chunk {
-                        range: self.chunk_start..at + size,
+                        range: self.chunk_start..end,
                         decode_time: m.decode_time,
                         duration: m.duration,
                         independent: m.independent,
                     });
-                    self.chunk_start = at + size;
+                    self.chunk_start = end;
                     self.moof = None;
                 }
                 (_, Some(_)) => return Err(bad(&typ, at, "between a moof and its mdat")),
                 (_, None) => {
-                    if body.len() < at + size {
+                    if body.len() < end {
                         break;
                     }
                 }
             }
-            self.next_box = at + size;
+            self.next_box = end;
         }
         Ok(out)
     }
@@ -232,7 +235,10 @@ fn read_moof(moof: &[u8], at: usize, trex: &TrackDefaults) -> Result<MoofTiming,
         let t =
             read_traf(traf).ok_or_else(|| bad(&typ, at, "a track fragment that cannot be read"))?;
         let duration_of = |default: Option<u32>| default.unwrap_or(trex.sample_duration);
-        let duration = t.durations_sum + u64::from(duration_of(t.default_duration)) * t.defaulted;
+        let duration = u64::from(duration_of(t.default_duration))
+            .checked_mul(t.defaulted)
+            .and_then(|d| d.checked_add(t.durations_sum))
+            .ok_or_else(|| bad(&typ, at, "sample durations overflow"))?;
         let first_flags = t
             .first_flags
             .or(t.default_flags)
@@ -321,22 +327,22 @@ fn read_traf(traf: &[u8]) -> Option<TrafTiming> {
                     .filter(|f| flags & **f != 0)
                     .count()
                     * 4;
-                if b.len() < at + per_sample * count as usize {
+                let count = count as usize;
+                if b.len() < at.checked_add(per_sample.checked_mul(count)?)? {
                     return None;
                 }
-                for i in 0..count as usize {
-                    let mut field = at + i * per_sample;
-                    if flags & TRUN_DURATION != 0 {
-                        t.durations_sum += u64::from(be32(b, field)?);
-                        field += 4;
-                    } else {
-                        t.defaulted += 1;
-                    }
-                    if flags & TRUN_SIZE != 0 {
-                        field += 4;
-                    }
-                    if i == 0 && first_trun && flags & TRUN_FLAGS != 0 && t.first_flags.is_none() {
-                        t.first_flags = Some(be32(b, field)?);
+                if flags & TRUN_DURATION == 0 {
+                    t.defaulted = t.defaulted.checked_add(count as u64)?;
+                }
+                if first_trun && flags & TRUN_FLAGS != 0 && t.first_flags.is_none() && count > 0 {
+                    let size = usize::from(flags & TRUN_SIZE != 0) * 4;
+                    let duration = usize::from(flags & TRUN_DURATION != 0) * 4;
+                    t.first_flags = Some(be32(b, at + duration + size)?);
+                }
+                if flags & TRUN_DURATION != 0 {
+                    for i in 0..count {
+                        let d = u64::from(be32(b, at + i * per_sample)?);
+                        t.durations_sum = t.durations_sum.checked_add(d)?;
                     }
                 }
                 first_trun = false;

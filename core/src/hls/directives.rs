@@ -114,23 +114,24 @@ pub fn block_timeout_ms(target_duration_ms: u64) -> u64 {
 }
 
 impl Position {
-    /// MSN of the last segment the playlist has anything of (a whole segment or a part).
-    fn last_msn(&self) -> Option<u64> {
-        self.last_segment.max(self.last_part.map(|(m, _)| m))
-    }
-
     /// Decides `want` against this position (RFC 8216bis 6.2.5.2): a request for segment M
     /// is satisfied by segment M or later complete; one for part (M, N) by that part or any
     /// later one, a Part Index past the last part of a completed segment meaning part 0 of the
-    /// next. `_HLS_msn` more than two past the last segment, or `_HLS_part` more than the
-    /// Advance Part Limit past the last part, is refused at once.
+    /// next. `_HLS_msn` more than two past the last complete Media Segment, or `_HLS_part` more
+    /// than the Advance Part Limit past the last part, is refused at once.
     pub fn decide(&self, want: BlockFor) -> Decision {
         if self.ended {
             return Decision::Ready;
         }
-        let last = self.last_msn();
-        if last.is_some_and(|l| want.msn > l.saturating_add(2)) {
+        if self
+            .last_segment
+            .is_some_and(|l| want.msn > l.saturating_add(2))
+        {
             return Decision::TooFar("_HLS_msn is more than two segments past the playlist's last");
+        }
+        // A later segment is complete: it holds every part of this one, and part 0 of the next.
+        if self.last_segment.is_some_and(|l| l > want.msn) {
+            return Decision::Ready;
         }
         match want.part {
             None => {
@@ -243,13 +244,13 @@ mod tests {
             (want(11, Some(8)), Wait),
             (want(12, Some(0)), Wait),
             (want(12, Some(5)), Wait),
-            (want(13, Some(0)), Wait),
         ];
         for (w, d) in table {
             assert_eq!(AT.decide(w), d, "{w:?}");
         }
-        // Too far ahead: 400 at once.
-        assert!(too_far(AT.decide(want(14, None))));
+        // Too far ahead: 400 at once (two past the last complete segment, 10).
+        assert!(too_far(AT.decide(want(13, None))));
+        assert!(too_far(AT.decide(want(13, Some(0)))));
         assert!(too_far(AT.decide(want(11, Some(9)))));
         assert!(too_far(AT.decide(want(12, Some(6)))));
         // A playlist with ENDLIST never blocks.
@@ -277,5 +278,12 @@ mod tests {
         };
         assert_eq!(empty.decide(want(0, None)), Wait);
         assert_eq!(empty.decide(want(5, Some(2))), Wait);
+        // A playlist without parts: a part of a segment followed by a complete one is there.
+        let no_parts = Position {
+            last_part: None,
+            ..AT
+        };
+        assert_eq!(no_parts.decide(want(9, Some(7))), Ready);
+        assert_eq!(no_parts.decide(want(10, Some(0))), Wait);
     }
 }

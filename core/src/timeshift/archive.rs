@@ -275,14 +275,7 @@ impl ChannelArchive {
 
     /// Records that rebuild exactly this index (to compact a log).
     pub fn snapshot_records(&self) -> Vec<Record> {
-        let mut out: Vec<Record> = self
-            .outlines
-            .iter()
-            .map(|(&kind, outline)| Record::Outline {
-                kind: EndpointType::ALL[kind],
-                outline: outline.clone(),
-            })
-            .collect();
+        let mut out = Vec::new();
         for (&kind, periods) in &self.periods {
             let kind = EndpointType::ALL[kind];
             out.extend(periods.iter().map(|view| Record::Period {
@@ -300,6 +293,15 @@ impl ChannelArchive {
                 seg: e.rec.clone(),
             }));
         }
+        // Last: a log cut short at one of them keeps every segment.
+        out.extend(
+            self.outlines
+                .iter()
+                .map(|(&kind, outline)| Record::Outline {
+                    kind: EndpointType::ALL[kind],
+                    outline: outline.clone(),
+                }),
+        );
         out
     }
 }

@@ -32,12 +32,16 @@ impl Recorder {
             let Some(output) = published.output(kind) else {
                 continue;
             };
-            let outline = output.outline();
-            // Nothing recorded yet reads as the empty outline.
-            let last = self.outlines.get(&kind.index());
-            if last.map_or(outline != Outline::default(), |l| *l != outline) {
-                self.outlines.insert(kind.index(), outline.clone());
-                out.push((Record::Outline { kind, outline }, Bytes::new()));
+            let tracks = output.tracks();
+            // An output with no media (yet, or for a moment) has nothing to say about its
+            // shape; nothing recorded yet reads as the empty outline.
+            if tracks.iter().any(|t| !t.segments.is_empty()) {
+                let outline = output.outline();
+                let last = self.outlines.get(&kind.index());
+                if last.map_or(outline != Outline::default(), |l| *l != outline) {
+                    self.outlines.insert(kind.index(), outline.clone());
+                    out.push((Record::Outline { kind, outline }, Bytes::new()));
+                }
             }
             let views = output.periods();
             self.periods.retain(|(k, id), _| {
@@ -50,7 +54,7 @@ impl Recorder {
                     out.push((Record::Period { kind, view }, Bytes::new()));
                 }
             }
-            for t in output.tracks() {
+            for t in tracks {
                 let key = TrackKey { kind, dir: t.dir };
                 let last_init = self.last_init.get(&key).copied();
                 for i in t.inits.iter().filter(|i| last_init.is_none_or(|k| i.k > k)) {
@@ -97,5 +101,19 @@ impl Recorder {
             }
         }
         out
+    }
+
+    /// `record` could not be archived (the store's queue was full): a Period or an outline is
+    /// recorded again with the next publication (a segment is simply missing from the archive).
+    pub fn unrecord(&mut self, record: &Record) {
+        match record {
+            Record::Outline { kind, .. } => {
+                self.outlines.remove(&kind.index());
+            }
+            Record::Period { kind, view } => {
+                self.periods.remove(&(kind.index(), view.period.id.clone()));
+            }
+            Record::Init { .. } | Record::Segment { .. } | Record::Expired { .. } => {}
+        }
     }
 }

@@ -356,6 +356,20 @@ fn the_master_an_output_serves_is_recorded_as_its_outline() {
         }
     }
     assert_eq!(outlines, 1, "recorded once, while it stays the same");
+    // Outlines come last in a compacted log: one cut short at it keeps every segment.
+    assert!(matches!(
+        archive.snapshot_records().last(),
+        Some(Record::Outline { .. })
+    ));
+    // An outline the store could not take is recorded again with the next publication.
+    let dropped = Record::Outline {
+        kind: EndpointType::Hls,
+        outline: archive.outline(EndpointType::Hls).unwrap().clone(),
+    };
+    rec.unrecord(&dropped);
+    let again = rec.record(&m.publish(at(6_000)));
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].0, dropped);
     let outline = archive.outline(EndpointType::Hls).unwrap();
     let master = outline.master.clone().unwrap();
     assert!(master.contains("#EXT-X-STREAM-INF"), "{master}");

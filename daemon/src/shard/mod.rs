@@ -181,7 +181,9 @@ fn publish(owned: &mut Owned, now: Now, id: &Id, storage: &Storage) {
         let published = owned.media.publish(now);
         if let Some(recorder) = &mut owned.recorder {
             for (record, bytes) in recorder.record(&published) {
-                storage.record(id, record, bytes);
+                if let Some(dropped) = storage.record(id, record, bytes) {
+                    recorder.unrecord(&dropped);
+                }
             }
         }
         owned.slot.store(published);

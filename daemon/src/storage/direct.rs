@@ -15,6 +15,9 @@ use std::path::Path;
 /// and file system takes).
 const ALIGN: usize = 4096;
 
+/// The largest buffer kept between writes (segments are a few MiB at most).
+const KEEP: usize = 16 << 20;
+
 /// Writes objects to files; owns the aligned buffer.
 #[derive(Debug, Default)]
 pub struct FileWriter {
@@ -34,17 +37,24 @@ impl FileWriter {
                 .custom_flags(libc::O_DIRECT)
                 .open(path)
             {
-                Ok(f) => return self.write_direct(&f, bytes),
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    tracing::info!(
-                        "the time-shift archive's file system refuses O_DIRECT: writing through the page cache"
-                    );
-                    self.buffered = true;
-                }
+                Ok(f) => match self.write_direct(&f, bytes) {
+                    // Opened, but its writes are refused (a device with larger blocks).
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => self.go_buffered(),
+                    done => return done,
+                },
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => self.go_buffered(),
                 Err(e) => return Err(e),
             }
         }
         File::create(path)?.write_all(bytes)
+    }
+
+    fn go_buffered(&mut self) {
+        tracing::info!(
+            "the time-shift archive's file system refuses O_DIRECT: writing through the page cache"
+        );
+        self.buffered = true;
+        self.buf.free();
     }
 
     fn write_direct(&mut self, f: &File, bytes: &[u8]) -> io::Result<()> {
@@ -52,8 +62,14 @@ impl FileWriter {
         let buf = self.buf.at_least(padded)?;
         buf[..bytes.len()].copy_from_slice(bytes);
         buf[bytes.len()..padded].fill(0);
-        f.write_all_at(&buf[..padded], 0)?;
-        f.set_len(bytes.len() as u64)
+        let written = f
+            .write_all_at(&buf[..padded], 0)
+            .and_then(|()| f.set_len(bytes.len() as u64));
+        // One outsized object does not pin its buffer for the process's life.
+        if self.buf.len > KEEP {
+            self.buf.free();
+        }
+        written
     }
 }
 
@@ -89,13 +105,11 @@ impl AlignedBuf {
     }
 
     fn free(&mut self) {
+        let len = std::mem::take(&mut self.len);
         if let Some(p) = self.ptr.take() {
             // SAFETY: allocated in `at_least` with this size and alignment.
             unsafe {
-                dealloc(
-                    p.as_ptr(),
-                    Layout::from_size_align_unchecked(self.len, ALIGN),
-                );
+                dealloc(p.as_ptr(), Layout::from_size_align_unchecked(len, ALIGN));
             }
         }
     }
@@ -115,7 +129,17 @@ mod tests {
     fn files_hold_exactly_the_bytes_whatever_their_length() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = FileWriter::default();
-        for len in [0usize, 1, 4095, 4096, 4097, 1 << 20, (3 << 20) + 17] {
+        for len in [
+            0usize,
+            1,
+            4095,
+            4096,
+            4097,
+            1 << 20,
+            (3 << 20) + 17,
+            (20 << 20) + 1,
+            5,
+        ] {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
             let path = dir.path().join(format!("{len}.ts"));
             w.write(&path, &bytes).unwrap();

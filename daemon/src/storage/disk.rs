@@ -134,6 +134,13 @@ impl ChannelStore {
 
     fn append(&mut self, record: &Record) -> io::Result<()> {
         let frame = log::encode(record);
+        // A record the log could not read back would end the log there at the next start.
+        if frame.len() > log::FRAME_HEADER + log::MAX_PAYLOAD {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "record larger than the index log takes (a master playlist over 64 KiB?)",
+            ));
+        }
         self.log.write_all(&frame)?;
         self.log_len += frame.len() as u64;
         Ok(())

@@ -102,23 +102,23 @@ impl Storage {
     }
 
     /// Queues an object of `channel` for the archive; never waits. Dropped (counted) when the
-    /// queue is full, by objects or by bytes.
-    pub fn record(&self, channel: &Id, record: Record, bytes: Bytes) {
+    /// queue is full, by objects or by bytes: then the record comes back.
+    pub fn record(&self, channel: &Id, record: Record, bytes: Bytes) -> Option<Record> {
         let len = bytes.len() as u64;
         if self.queued_bytes.fetch_add(len, Relaxed) + len > QUEUE_BYTES {
             self.queued_bytes.fetch_sub(len, Relaxed);
             self.stats.dropped.fetch_add(1, Relaxed);
-            return;
+            return Some(record);
         }
         let put = Put {
             channel: *channel,
             record,
             bytes,
         };
-        if self.tx.try_send(put).is_err() {
-            self.queued_bytes.fetch_sub(len, Relaxed);
-            self.stats.dropped.fetch_add(1, Relaxed);
-        }
+        let e = self.tx.try_send(put).err()?;
+        self.queued_bytes.fetch_sub(len, Relaxed);
+        self.stats.dropped.fetch_add(1, Relaxed);
+        Some(e.into_inner().record)
     }
 
     /// The writer took `put` off the queue.

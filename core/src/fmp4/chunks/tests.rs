@@ -186,3 +186,37 @@ fn malformed_bodies_are_refused_with_the_box_and_offset() {
         })
     );
 }
+
+/// Sizes chosen to overflow: a 64-bit largesize near the top of the address space, and a
+/// `trun` claiming four billion samples without per-sample fields. Refused, never a panic, a
+/// wrap or a long loop.
+#[test]
+fn hostile_sizes_are_refused() {
+    let mut huge = Vec::new();
+    huge.extend_from_slice(&16u32.to_be_bytes());
+    huge.extend_from_slice(b"free");
+    huge.extend_from_slice(&[0; 8]);
+    huge.extend_from_slice(&1u32.to_be_bytes());
+    huge.extend_from_slice(b"mdat");
+    huge.extend_from_slice(&(u64::MAX - 15).to_be_bytes());
+    let e = ChunkCutter::default().feed(&huge).unwrap_err().to_string();
+    assert!(e.contains("too large"), "{e}");
+
+    let mut w = BoxWriter::with_capacity(128);
+    w.bx(b"moof", |w| {
+        w.bx(b"traf", |w| {
+            w.full(b"tfhd", 0, 0x02_0008, |w| {
+                w.u32(1);
+                w.u32(u32::MAX);
+            });
+            w.full(b"tfdt", 0, 0, |w| w.u32(0));
+            for _ in 0..3 {
+                w.full(b"trun", 0, 0, |w| w.u32(u32::MAX));
+            }
+        });
+    });
+    w.bx(b"mdat", |w| w.bytes(&[0; 4]));
+    let body = w.into_vec();
+    let e = ChunkCutter::default().feed(&body).unwrap_err().to_string();
+    assert!(e.contains("overflow"), "{e}");
+}
