@@ -31,6 +31,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ts_repackage", ts_repackage),
     ("dash_parse", dash_parse),
     ("dash_ingest", dash_ingest),
+    ("cmaf_chunks", cmaf_chunks),
 ];
 
 /// Request heads, fed whole and then in two reads (the first byte picks the cut): never a
@@ -220,6 +221,43 @@ pub fn dash_ingest(data: &[u8]) {
     let snap = m.snapshot();
     let _ = snap.lookup("main", "main.mpd");
     let _ = snap.lookup("main", "0/init0.m4s");
+}
+
+/// A growing fMP4 segment cut into CMAF chunks (what a low-latency encoder uploads), fed whole
+/// and then as two prefixes (the first byte picks the cut): never a panic; the chunks tile the
+/// body from its first byte in order; fed in pieces, the same chunks come out as fed whole (up
+/// to where either stopped on an error).
+pub fn cmaf_chunks(data: &[u8]) {
+    use crate::fmp4::chunks::ChunkCutter;
+    let mut whole = ChunkCutter::default();
+    let all = whole.feed(data);
+    let cut = data
+        .first()
+        .map_or(0, |&b| usize::from(b) * data.len() / 256);
+    let mut pieces = ChunkCutter::default();
+    let mut got = Vec::new();
+    let mut failed = false;
+    for end in [cut, data.len()] {
+        match pieces.feed(&data[..end]) {
+            Ok(chunks) => got.extend(chunks),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    let mut at = 0;
+    for c in &got {
+        assert_eq!(c.range.start, at);
+        assert!(c.range.end > c.range.start && c.range.end <= data.len());
+        at = c.range.end;
+    }
+    assert_eq!(pieces.complete_len(), at);
+    match all {
+        Ok(all) if !failed => assert_eq!(all, got),
+        Ok(all) => assert!(all.starts_with(&got)),
+        Err(_) => {}
+    }
 }
 
 /// Admin socket frames: never a panic, a decoded frame never claims more bytes than it was
