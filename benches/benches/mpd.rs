@@ -60,6 +60,7 @@ fn model(segments: u64) -> Mpd {
         max_segment_duration_ms: 2_000,
         media_presentation_duration_ms: None,
         utc_timing: vec![UtcTiming::origin()],
+        low_latency: None,
         periods: vec![Period {
             id: "p0".to_string(),
             start_ms: 0,

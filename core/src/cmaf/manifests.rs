@@ -199,6 +199,7 @@ pub(crate) fn mpd(
         max_segment_duration_ms: max_segment_ms,
         media_presentation_duration_ms: ended.then_some(end_ms),
         utc_timing: vec![UtcTiming::origin()],
+        low_latency: None,
         periods: out,
     }
 }

@@ -57,8 +57,28 @@ pub struct Mpd {
     pub media_presentation_duration_ms: Option<u64>,
     /// Rendered as `<UTCTiming schemeIdUri value/>`.
     pub utc_timing: Vec<UtcTiming>,
+    /// Low-latency DASH: segments announced before they are complete, and a latency target.
+    pub low_latency: Option<LowLatency>,
     /// In order of `start_ms`.
     pub periods: Vec<Period>,
+}
+
+/// Low-latency DASH (DASH-IF IOP, low-latency modes): every `SegmentTemplate` says how long
+/// before its end a segment can be requested (`availabilityTimeOffset`) and that it is then
+/// still incomplete (`availabilityTimeComplete="false"`: the answer streams as chunks arrive);
+/// a `ServiceDescription` gives players the latency to hold and how fast they may catch up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LowLatency {
+    /// `availabilityTimeOffset`, ms: the segment duration less one chunk.
+    pub availability_time_offset_ms: u64,
+    /// `Latency@target`, ms.
+    pub target_latency_ms: u64,
+    /// `Latency@min`, ms.
+    pub min_latency_ms: u64,
+    /// `Latency@max`, ms.
+    pub max_latency_ms: u64,
+    /// `PlaybackRate@min` and `@max`, per mille (960 = 0.96).
+    pub playback_rate_permille: (u32, u32),
 }
 
 /// A `UTCTiming` element.
@@ -253,8 +273,11 @@ pub fn render(mpd: &Mpd) -> String {
         );
     }
     s.push_str(">\n");
+    if let Some(ll) = &mpd.low_latency {
+        render_service_description(&mut s, ll);
+    }
     for p in &mpd.periods {
-        render_period(&mut s, p);
+        render_period(&mut s, p, mpd.low_latency.as_ref());
     }
     for u in &mpd.utc_timing {
         s.push_str("  <UTCTiming");
@@ -266,7 +289,19 @@ pub fn render(mpd: &Mpd) -> String {
     s
 }
 
-fn render_period(s: &mut String, p: &Period) {
+fn render_service_description(s: &mut String, ll: &LowLatency) {
+    s.push_str("  <ServiceDescription id=\"0\">\n    <Latency");
+    attr(s, "target", &ll.target_latency_ms.to_string());
+    attr(s, "min", &ll.min_latency_ms.to_string());
+    attr(s, "max", &ll.max_latency_ms.to_string());
+    s.push_str("/>\n    <PlaybackRate");
+    let (min, max) = ll.playback_rate_permille;
+    attr(s, "min", &decimal_seconds(u64::from(min)));
+    attr(s, "max", &decimal_seconds(u64::from(max)));
+    s.push_str("/>\n  </ServiceDescription>\n");
+}
+
+fn render_period(s: &mut String, p: &Period, ll: Option<&LowLatency>) {
     s.push_str("  <Period");
     attr(s, "id", &p.id);
     attr(s, "start", &format_duration(p.start_ms));
@@ -284,14 +319,14 @@ fn render_period(s: &mut String, p: &Period) {
         }
         s.push_str(">\n");
         for r in &a.representations {
-            render_representation(s, r);
+            render_representation(s, r, ll);
         }
         s.push_str("    </AdaptationSet>\n");
     }
     s.push_str("  </Period>\n");
 }
 
-fn render_representation(s: &mut String, r: &Representation) {
+fn render_representation(s: &mut String, r: &Representation, ll: Option<&LowLatency>) {
     s.push_str("      <Representation");
     attr(s, "id", &r.id);
     attr(s, "bandwidth", &r.bandwidth.to_string());
@@ -332,6 +367,14 @@ fn render_representation(s: &mut String, r: &Representation) {
     attr(s, "initialization", &t.initialization);
     attr(s, "media", &t.media);
     attr(s, "startNumber", &t.start_number.to_string());
+    if let Some(ll) = ll {
+        attr(
+            s,
+            "availabilityTimeOffset",
+            &decimal_seconds(ll.availability_time_offset_ms),
+        );
+        attr(s, "availabilityTimeComplete", "false");
+    }
     if t.timeline.is_empty() {
         s.push_str("/>\n");
     } else {
@@ -373,6 +416,16 @@ fn escape_into(s: &mut String, value: &str) {
             c => s.push(c),
         }
     }
+}
+
+/// Thousandths as a decimal: `1.5`, `0.96`, `3`.
+fn decimal_seconds(thousandths: u64) -> String {
+    let (whole, frac) = (thousandths / 1000, thousandths % 1000);
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{frac:03}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
 /// `xs:duration` in seconds with up to millisecond precision: `PT2S`, `PT0.5S`, `PT600.04S`.

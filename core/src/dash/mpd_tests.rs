@@ -81,6 +81,7 @@ fn live() -> Mpd {
         max_segment_duration_ms: 2_000,
         media_presentation_duration_ms: None,
         utc_timing: vec![UtcTiming::origin()],
+        low_latency: None,
         periods: vec![Period {
             id: "p0".to_string(),
             start_ms: 0,
@@ -118,6 +119,42 @@ fn two_periods() {
         adaptation_sets: second,
     });
     assert_golden("mpd_two_periods.mpd", &render(&mpd));
+}
+
+/// LL-DASH: a ServiceDescription before the Periods, every SegmentTemplate announced a segment
+/// less one 0.5 s chunk early and incomplete; nothing else changes.
+#[test]
+fn low_latency() {
+    let mut mpd = live();
+    mpd.low_latency = Some(LowLatency {
+        availability_time_offset_ms: 1_500,
+        target_latency_ms: 2_500,
+        min_latency_ms: 1_500,
+        max_latency_ms: 6_000,
+        playback_rate_permille: (960, 1_040),
+    });
+    let text = render(&mpd);
+    assert_golden("mpd_low_latency.mpd", &text);
+    assert_eq!(
+        text.matches(" availabilityTimeOffset=\"1.5\" availabilityTimeComplete=\"false\"")
+            .count(),
+        3,
+        "one per Representation"
+    );
+    let service = text.find("<ServiceDescription").unwrap();
+    assert!(service < text.find("<Period").unwrap());
+    assert!(text.contains("<Latency target=\"2500\" min=\"1500\" max=\"6000\"/>"));
+    assert!(text.contains("<PlaybackRate min=\"0.96\" max=\"1.04\"/>"));
+    let stripped = text.replace(
+        " availabilityTimeOffset=\"1.5\" availabilityTimeComplete=\"false\"",
+        "",
+    );
+    let a = stripped.find("  <ServiceDescription").unwrap();
+    let b = stripped.find("  </ServiceDescription>\n").unwrap() + "  </ServiceDescription>\n".len();
+    assert_eq!(
+        format!("{}{}", &stripped[..a], &stripped[b..]),
+        render(&live())
+    );
 }
 
 #[test]

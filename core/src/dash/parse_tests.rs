@@ -367,6 +367,7 @@ mod round_trip {
                 max_segment_duration_ms: 2_000,
                 media_presentation_duration_ms: (!dynamic).then_some(1_000_000),
                 utc_timing: vec![mpd::UtcTiming::origin()],
+                low_latency: None,
                 periods,
             }
         })

@@ -99,6 +99,7 @@ pub fn mpd(archive: &ChannelArchive, kind: EndpointType, request: &ShiftRequest)
         max_segment_duration_ms: seg_ms,
         media_presentation_duration_ms: ended.then_some(end_unix.saturating_sub(base)),
         utc_timing: vec![mpd::UtcTiming::origin()],
+        low_latency: None,
         periods,
     }))
 }

@@ -65,6 +65,7 @@ pub(crate) fn mpd_of(
         max_segment_duration_ms: seg_ms,
         media_presentation_duration_ms: ended.then_some(end_ms),
         utc_timing: vec![mpd::UtcTiming::origin()],
+        low_latency: None,
         periods,
     })
 }
