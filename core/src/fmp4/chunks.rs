@@ -109,9 +109,17 @@ impl ChunkCutter {
     }
 
     /// The chunks completed by what `body` (everything received so far: it only grows) added
-    /// since the last call.
+    /// since the last call. Chunks completed before a malformed box are returned first; the
+    /// error comes with the next call (and every one after: the cutter stays at that box).
     pub fn feed(&mut self, body: &[u8]) -> Result<Vec<Chunk>, ChunkError> {
         let mut out = Vec::new();
+        match self.cut(body, &mut out) {
+            Err(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
+    }
+
+    fn cut(&mut self, body: &[u8], out: &mut Vec<Chunk>) -> Result<(), ChunkError> {
         while let Some((typ, header, size)) = box_at(body, self.next_box)? {
             let at = self.next_box;
             let end = at
@@ -151,13 +159,13 @@ impl ChunkCutter {
             }
             self.next_box = end;
         }
-        Ok(out)
+        Ok(())
     }
 
-    /// At the end of the body (`len` bytes, all fed): whether it ended on a chunk boundary
-    /// (whole boxes after the last chunk, like a trailing `free`, are allowed).
+    /// At the end of the body (`len` bytes, all fed): whether it ended on a chunk boundary (a
+    /// `styp` or `prft` after the last chunk is the start of a chunk that never came).
     pub fn finish(&self, len: usize) -> Result<(), ChunkError> {
-        if self.chunk_start == len || (self.moof.is_none() && self.next_box == len) {
+        if self.chunk_start == len {
             Ok(())
         } else {
             Err(ChunkError::Incomplete {
