@@ -129,6 +129,18 @@ pub enum Record {
     },
 }
 
+impl Record {
+    /// The file it names below the channel's archive folder, and that file's length: an
+    /// init or media segment; `None` for records without bytes.
+    pub fn object(&self) -> Option<(String, u64)> {
+        match self {
+            Record::Init { key, init } => Some((key.path_of(&init.file), init.len)),
+            Record::Segment { key, seg } => Some((key.path_of(&seg.file), seg.len)),
+            Record::Period { .. } | Record::Outline { .. } | Record::Expired { .. } => None,
+        }
+    }
+}
+
 /// `record` framed for appending.
 pub fn encode(record: &Record) -> Vec<u8> {
     let payload = postcard::to_stdvec(&Wire::from(record)).unwrap_or_default();

@@ -60,14 +60,9 @@ impl ChannelStore {
         // Keep only what can be read: a file of the size recorded.
         let mut readable = ChannelArchive::new();
         for r in archive.snapshot_records() {
-            let (rel, len) = match &r {
-                Record::Init { key, init } => (key.path_of(&init.file), init.len),
-                Record::Segment { key, seg } => (key.path_of(&seg.file), seg.len),
-                Record::Period { .. } | Record::Outline { .. } => {
-                    readable.apply(&r);
-                    continue;
-                }
-                Record::Expired { .. } => continue,
+            let Some((rel, len)) = r.object() else {
+                readable.apply(&r);
+                continue;
             };
             match fs::metadata(dir.join(&rel)) {
                 Ok(m) if m.len() == len => {

@@ -143,12 +143,11 @@ impl Writer {
         if window_ms(shared, &put.channel) == 0 {
             return;
         }
-        let rel = match &put.record {
-            Record::Init { key, init } => Some(key.path_of(&init.file)),
-            Record::Segment { key, seg } => Some(key.path_of(&seg.file)),
-            Record::Period { .. } | Record::Outline { .. } => None,
-            Record::Expired { .. } => return,
-        };
+        // Expiry is the writer's own business (retention), never queued by a shard.
+        if matches!(put.record, Record::Expired { .. }) {
+            return;
+        }
+        let rel = put.record.object().map(|(rel, _)| rel);
         let store = match self.stores.entry(put.channel) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
