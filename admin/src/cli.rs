@@ -265,6 +265,11 @@ pub struct EndpointCreateArgs {
     /// `access.auth_key_header`); repeatable: any one is accepted
     #[arg(long = "auth-key", value_name = "KEY")]
     pub auth_keys: Vec<String>,
+    /// Low latency: LL-DASH on a dash endpoint (segments announced before they are whole and
+    /// streamed as their chunks arrive; needs an encoder that uploads chunked, e.g. ffmpeg
+    /// `-streaming 1 -ldash 1`)
+    #[arg(long)]
+    pub low_latency: bool,
 }
 
 #[derive(Debug, Args)]
@@ -281,6 +286,7 @@ pub struct EndpointCreateArgs {
             "clear_allow",
             "clear_block",
             "clear_auth_keys",
+            "low_latency",
         ])
 ))]
 pub struct EndpointEditArgs {
@@ -318,6 +324,18 @@ pub struct EndpointEditArgs {
     /// Require no AuthKey any more
     #[arg(long)]
     pub clear_auth_keys: bool,
+    /// Turn low latency (LL-DASH) on or off
+    #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+    pub low_latency: Option<bool>,
+}
+
+/// `on`/`off` (also `true`/`false`, `yes`/`no`).
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("{s:?}: say on or off")),
+    }
 }
 
 /// `edit` semantics of a repeatable list flag: given → replace, `--clear-…` → empty, else keep.
@@ -435,6 +453,7 @@ impl Command {
                         allow: a.allow,
                         block: a.block,
                         auth_keys: a.auth_keys,
+                        low_latency: a.low_latency,
                     },
                 },
                 EndpointCmd::List { channel } => Request::EndpointList { channel },
@@ -450,6 +469,7 @@ impl Command {
                         allow: replace_list(a.allow, a.clear_allow),
                         block: replace_list(a.block, a.clear_block),
                         auth_keys: replace_list(a.auth_keys, a.clear_auth_keys),
+                        low_latency: a.low_latency,
                     },
                 },
                 EndpointCmd::Delete { channel, endpoint } => {

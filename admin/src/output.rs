@@ -191,6 +191,7 @@ mod tests {
                 "cdn_urls",
                 "channel_id",
                 "id",
+                "low_latency",
                 "manifest_name",
                 "name",
                 "type",

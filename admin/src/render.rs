@@ -284,6 +284,10 @@ pub fn endpoint_detail(e: &EndpointView) -> String {
             ),
             ("block", list_or_dash(&e.block)),
             ("auth keys", list_or_dash(&e.auth_keys)),
+            (
+                "low latency",
+                if e.low_latency { "on" } else { "off" }.into(),
+            ),
             ("cdn urls", list_or_dash(&e.cdn_urls)),
         ],
     )
@@ -515,6 +519,7 @@ pub(crate) mod tests {
             allow: vec!["10.0.0.0/8".into()],
             block: vec![],
             auth_keys: vec![],
+            low_latency: false,
             cdn_urls: vec![],
         }
     }

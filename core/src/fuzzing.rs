@@ -121,6 +121,8 @@ fn ingest_setup() -> (MediaParams, Now) {
         cmaf: false,
         end_on_endlist: false,
         timeshift: false,
+        // Announcing segments ahead (low latency) is exercised by every input too.
+        low_latency: true,
     };
     let now = Now {
         mono_ms: 1_000,

@@ -2,10 +2,13 @@
 //! refused from the head (route, method, size) is refused before the body is read, so an
 //! encoder that sent `Expect: 100-continue` never uploads a body for nothing.
 
+use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use streampack_core::access::{check_request, digest, AuthOutcome};
-use streampack_core::channel::InputRole;
+use streampack_core::channel::{InputRole, Protocol};
+use streampack_core::dash::is_fmp4_segment_path;
+use streampack_core::fmp4::chunks::{ChunkCutter, TrackDefaults};
 use streampack_core::http::{
     parse_v1_path, write_head, BodyDecoder, BodyKind, HttpError, Method, RequestHead, Status,
     CONTINUE_100,
@@ -16,7 +19,7 @@ use streampack_core::media::{Body, IngestError};
 use crate::conn::{Conn, Outcome};
 use crate::context::Shared;
 use crate::metrics;
-use crate::shard::{IngestDone, IngestOp, ShardMsg};
+use crate::shard::{ChunkOp, IngestDone, IngestOp, ShardMsg};
 
 const ALLOW: &[u8] = b"PUT, POST, DELETE";
 
@@ -33,6 +36,70 @@ pub fn ingest_error(e: &IngestError) -> HttpError {
         IngestError::BadPlaylist(_) => Status::BAD_REQUEST,
     };
     HttpError::new(status, e.to_string())
+}
+
+/// Where the chunks of an upload go: the channel's owner.
+struct ChunkTo<'a> {
+    inbox: &'a flume::Sender<ShardMsg>,
+    channel: Id,
+    input: InputRole,
+    path: &'a str,
+}
+
+impl ChunkTo<'_> {
+    fn op(&self, bytes: Bytes) -> ChunkOp {
+        ChunkOp {
+            channel: self.channel,
+            input: self.input,
+            path: self.path.to_string(),
+            bytes,
+        }
+    }
+}
+
+/// Reads a chunked segment upload whole, handing each CMAF chunk to the owner the moment its
+/// last byte is here (a copy: the whole body stays one buffer, stored when it ends). A body
+/// that is not a sequence of chunks is only stored whole; one that breaks off is reported, so
+/// that what was streamed of it is never taken for a whole segment.
+async fn read_by_chunk(
+    conn: &mut Conn,
+    mut dec: BodyDecoder,
+    limit: Duration,
+    to: ChunkTo<'_>,
+) -> Result<Bytes, HttpError> {
+    let deadline = monoio::time::Instant::now() + limit;
+    let mut out = bytes::BytesMut::with_capacity(64 * 1024);
+    // The sample timing is not needed here (only where chunks end): no `trex` defaults.
+    let mut cutter = Some(ChunkCutter::new(TrackDefaults::default()));
+    loop {
+        let step = conn.read_body_step(&mut dec, &mut out, deadline).await;
+        let done = match step {
+            Ok(done) => done,
+            Err(e) => {
+                if cutter.as_ref().is_some_and(|c| c.complete_len() > 0) {
+                    let _ = to.inbox.send(ShardMsg::Abort(to.op(Bytes::new())));
+                }
+                return Err(e);
+            }
+        };
+        if let Some(c) = cutter.as_mut() {
+            match c.feed(&out) {
+                Ok(chunks) => {
+                    for ch in chunks {
+                        let bytes = Bytes::copy_from_slice(&out[ch.range]);
+                        let _ = to.inbox.send(ShardMsg::Chunk(to.op(bytes)));
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(path = to.path, "not cut into chunks: {e}");
+                    cutter = None;
+                }
+            }
+        }
+        if done {
+            return Ok(out.freeze());
+        }
+    }
 }
 
 /// Handles one ingest request; returns whether the connection stays open. Refusals are
@@ -161,24 +228,13 @@ async fn serve_request(
             _ => 0,
         };
         let channel = entry.config.id;
+        // A DASH segment uploaded chunked (a low-latency encoder) is handed to the owner a
+        // CMAF chunk at a time as well, so that low-latency pulls get each chunk at once.
+        let by_chunk = entry.config.protocol == Protocol::Dash
+            && head.body == BodyKind::Chunked
+            && !is_delete
+            && is_fmp4_segment_path(&route.rest);
         drop(reg);
-        // Every body goes on the heap, in one buffer of its exact length when it is known: the
-        // allocator hands freed segment buffers out again, which is what keeps ingest cheap.
-        // Segments that pulls ask for often move into pages of their own later
-        // (`Media::promote_hot`), where the first pulls have paid for it.
-        let body = conn
-            .read_body(dec, body_limit, hint)
-            .await
-            .map(Body::from)
-            .map_err(|e| (e, false))?;
-        let (tx, rx) = flume::bounded(1);
-        let op = IngestOp {
-            channel,
-            input: role,
-            path: route.rest.into_owned(),
-            body: if is_delete { None } else { Some(body) },
-            reply: tx,
-        };
         let owner = streampack_core::id::shard_for(&channel, shared.shards());
         let unavailable = || {
             (
@@ -188,6 +244,30 @@ async fn serve_request(
         };
         let Some(inbox) = shared.inboxes.get(owner) else {
             return Err(unavailable());
+        };
+        // Every body goes on the heap, in one buffer of its exact length when it is known: the
+        // allocator hands freed segment buffers out again, which is what keeps ingest cheap.
+        // Segments that pulls ask for often move into pages of their own later
+        // (`Media::promote_hot`), where the first pulls have paid for it.
+        let read = if by_chunk {
+            let to = ChunkTo {
+                inbox,
+                channel,
+                input: role,
+                path: &route.rest,
+            };
+            read_by_chunk(conn, dec, body_limit, to).await
+        } else {
+            conn.read_body(dec, body_limit, hint).await
+        };
+        let body = read.map(Body::from).map_err(|e| (e, false))?;
+        let (tx, rx) = flume::bounded(1);
+        let op = IngestOp {
+            channel,
+            input: role,
+            path: route.rest.into_owned(),
+            body: if is_delete { None } else { Some(body) },
+            reply: tx,
         };
         inbox
             .send_async(ShardMsg::Ingest(op))

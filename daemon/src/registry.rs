@@ -23,6 +23,9 @@ pub struct MediaSlot {
     /// A pull made an object hot: the owner gives it pages at its next tick
     /// ([`streampack_core::media::Media::promote_hot`]).
     promote_wanted: AtomicBool,
+    /// Wakes the pulls parked on this channel (low latency: a segment streaming as it arrives)
+    /// whenever its media changed: no pull polls.
+    changed: event_listener::Event,
 }
 
 impl MediaSlot {
@@ -31,9 +34,22 @@ impl MediaSlot {
         self.published.load()
     }
 
-    /// Publishes `media`.
+    /// Publishes `media`, and wakes the pulls waiting for a change.
     pub fn store(&self, media: Arc<Published>) {
         self.published.store(Some(media));
+        self.notify();
+    }
+
+    /// Wakes every pull waiting for a change of this channel's media (after a chunk arrived:
+    /// nothing is republished, the growing segment is shared).
+    pub fn notify(&self) {
+        self.changed.notify(usize::MAX);
+    }
+
+    /// A wait for the next change: make it *before* looking at the media, then await it, so
+    /// that no change between the look and the wait is missed.
+    pub fn listen(&self) -> event_listener::EventListener {
+        self.changed.listen()
     }
 
     /// Live state of the channel's media.

@@ -205,6 +205,8 @@ pub struct EndpointView {
     pub block: Vec<String>,
     /// AuthKeys, one of which a request must carry in the daemon's AuthKey header.
     pub auth_keys: Vec<String>,
+    /// Low latency (LL-DASH).
+    pub low_latency: bool,
     /// The manifest URL through each bound CDN domain.
     pub cdn_urls: Vec<String>,
 }

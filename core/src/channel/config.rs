@@ -202,6 +202,10 @@ pub struct EndpointConfig {
     /// AuthKeys, any one of which a request must carry; empty: none needed.
     #[serde(default)]
     pub auth_keys: Vec<String>,
+    /// Low latency (DASH endpoints: LL-DASH): segments announced before they are whole and
+    /// served as their chunks arrive.
+    #[serde(default)]
+    pub low_latency: bool,
 }
 
 impl EndpointConfig {

@@ -93,6 +93,8 @@ pub struct EndpointCreate {
     pub block: Vec<String>,
     /// AuthKeys (empty: none required).
     pub auth_keys: Vec<String>,
+    /// Low latency (LL-DASH on DASH endpoints).
+    pub low_latency: bool,
 }
 
 /// Endpoint fields to change.
@@ -108,4 +110,6 @@ pub struct EndpointPatch {
     pub block: Option<Vec<String>>,
     /// Replaces the AuthKeys.
     pub auth_keys: Option<Vec<String>>,
+    /// Turns low latency on or off.
+    pub low_latency: Option<bool>,
 }

@@ -8,6 +8,7 @@ use crate::channel::config::{
     validate_auth_key, validate_endpoint_type, validate_manifest_name, validate_name,
     ChannelConfig, EndpointConfig, DEFAULT_MANIFEST_NAME,
 };
+use crate::channel::EndpointType;
 use crate::id::Id;
 
 impl ControlState {
@@ -56,6 +57,9 @@ impl ControlState {
         let allow = parse_cidrs("--allow", &req.allow)?;
         let block = parse_cidrs("--block", &req.block)?;
         let auth_keys = check_auth_keys(&req.auth_keys)?;
+        if req.low_latency {
+            check_low_latency(kind)?;
+        }
         let id = self.fresh_id(new_id, &[]);
         self.channels[ci].endpoints.push(EndpointConfig {
             id,
@@ -65,6 +69,7 @@ impl ControlState {
             allow,
             block,
             auth_keys,
+            low_latency: req.low_latency,
         });
         let c = &self.channels[ci];
         Ok((c, &c.endpoints[c.endpoints.len() - 1]))
@@ -107,6 +112,12 @@ impl ControlState {
         if let Some(k) = &patch.auth_keys {
             next.auth_keys = check_auth_keys(k)?;
         }
+        if let Some(on) = patch.low_latency {
+            if on {
+                check_low_latency(next.kind)?;
+            }
+            next.low_latency = on;
+        }
         self.channels[ci].endpoints[ei] = next;
         let c = &self.channels[ci];
         Ok((c, &c.endpoints[ei]))
@@ -134,6 +145,16 @@ fn parse_cidrs(flag: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, Control
         }
     }
     Ok(out)
+}
+
+/// Low latency is offered where it is built: LL-DASH on DASH endpoints.
+fn check_low_latency(kind: EndpointType) -> Result<(), ControlError> {
+    if kind == EndpointType::Dash {
+        return Ok(());
+    }
+    Err(ControlError::Invalid(format!(
+        "--low-latency: a {kind} endpoint has no low-latency form yet; low latency is offered on dash endpoints (LL-DASH)"
+    )))
 }
 
 fn check_auth_keys(keys: &[String]) -> Result<Vec<String>, ControlError> {

@@ -10,7 +10,7 @@ pub mod mpd;
 pub mod parse;
 pub mod template;
 
-pub use media::{first_number, DashMedia, DashSnapshot};
+pub use media::{first_number, is_fmp4_segment_path, DashMedia, DashSnapshot};
 
 #[cfg(test)]
 mod golden;

@@ -93,6 +93,16 @@ pub struct RepresentationIn {
     pub init: Option<String>,
     /// The media segments.
     pub segments: SegmentsIn,
+    /// `@media` with the id and bandwidth filled in, and the directory its paths are relative
+    /// to: where the segment after the listed ones will be pushed.
+    pub media: (Template, String),
+}
+
+impl RepresentationIn {
+    /// The path of the segment numbered `number` starting at `time` (ticks).
+    pub fn media_path(&self, number: u64, time: u64) -> Option<String> {
+        join(&self.media.1, &self.media.0.expand(number, time)).ok()
+    }
 }
 
 /// How a Representation's media segments are known.
@@ -409,7 +419,7 @@ fn parse_representation(
             SegmentsIn::Numbered {
                 start_number,
                 duration,
-                media,
+                media: media.clone(),
                 base: dir.clone(),
             }
         }
@@ -432,6 +442,7 @@ fn parse_representation(
         presentation_time_offset,
         init,
         segments,
+        media: (media, dir),
     })
 }
 

@@ -17,6 +17,7 @@
 mod by_protocol;
 mod deliveries;
 pub mod failover;
+pub mod growing;
 pub mod object;
 pub mod status;
 pub(crate) mod versions;
@@ -58,6 +59,9 @@ pub struct MediaParams {
     /// The channel keeps a time-shift window: outputs describe their tracks and Periods for
     /// the archive ([`MediaOutput::tracks`], [`MediaOutput::periods`]).
     pub timeshift: bool,
+    /// The channel has low-latency endpoints: outputs announce segments before they are whole
+    /// and serve them as their chunks arrive.
+    pub low_latency: bool,
 }
 
 impl MediaParams {
@@ -70,6 +74,7 @@ impl MediaParams {
             cmaf: false,
             end_on_endlist: false,
             timeshift: false,
+            low_latency: false,
         }
     }
 }
@@ -138,6 +143,21 @@ pub trait Media: fmt::Debug {
         self.put_body(input, path, body.into(), now)
     }
 
+    /// Low latency: a whole chunk of the segment being uploaded to `path` (the daemon cuts a
+    /// chunked upload as it arrives); the upload's end is a [`Media::put_body`] of the whole
+    /// body, which must begin with the chunks given. Whether the media takes uploads a chunk
+    /// at a time (an HLS input does not).
+    fn put_chunk(&mut self, input: InputRole, path: &str, chunk: Bytes, now: Now) -> bool {
+        let _ = (input, path, chunk, now);
+        false
+    }
+
+    /// Low latency: the upload to `path` broke off before its end; what was published of it
+    /// is never served as a whole segment.
+    fn abort_upload(&mut self, input: InputRole, path: &str, now: Now) {
+        let _ = (input, path, now);
+    }
+
     /// Encoder DELETE; whether the object existed. The output never loses a segment from the
     /// middle of its window because of it.
     fn delete(&mut self, input: InputRole, path: &str, now: Now) -> bool;
@@ -180,6 +200,16 @@ pub trait MediaOutput: fmt::Debug + Send + Sync {
     /// Resolves `rest`, the path after `/v1/<channel>/<endpoint>/`; `manifest` is the endpoint's
     /// manifest name (`main`: `main.m3u8`, `main.mpd`).
     fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>>;
+
+    /// [`MediaOutput::lookup`] for a low-latency endpoint, whose manifest announces segments
+    /// before they are whole. Outputs with no low-latency form answer as `lookup`.
+    fn lookup_low_latency<'a>(
+        &'a self,
+        manifest: &str,
+        rest: &str,
+    ) -> Result<Lookup<'a>, Unavailable<'a>> {
+        self.lookup(manifest, rest)
+    }
 
     /// [`MediaOutput::lookup`] with "nothing to serve yet" read as not found (for tests and
     /// diagnostics, where only what is there matters).

@@ -195,6 +195,9 @@ pub enum Lookup<'a> {
     Manifest(&'a Rendered, &'static str),
     /// A segment or init segment.
     Object(&'a MediaObject),
+    /// A segment still arriving (low latency), with its `Content-Type`: answered at once and
+    /// streamed as its chunks arrive.
+    Growing(&'a Arc<super::growing::GrowingObject>, &'static str),
     /// Nothing there (404).
     NotFound,
 }

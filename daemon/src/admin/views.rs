@@ -77,6 +77,7 @@ impl Admin {
             allow: e.allow.iter().map(|n| n.to_string()).collect(),
             block: e.block.iter().map(|n| n.to_string()).collect(),
             auth_keys: e.auth_keys.clone(),
+            low_latency: e.low_latency,
             cdn_urls: c
                 .cdn_domains
                 .iter()

@@ -1,4 +1,4 @@
-//! Reading request bodies, whole into one buffer.
+//! Reading request bodies into one buffer: whole, or a step at a time.
 
 use bytes::{Bytes, BytesMut};
 use monoio::buf::IoBufMut;
@@ -44,39 +44,47 @@ impl Conn {
         let deadline = monoio::time::Instant::now() + limit;
         // A Content-Length body gets its whole buffer at once (no regrowth copies).
         let mut out = BytesMut::with_capacity(size_hint.min(MAX_PREALLOC));
-        loop {
-            if dec.decode(&mut self.rbuf, &mut out)? == BodyStatus::Done {
-                return Ok(out.freeze());
+        while !self.read_body_step(&mut dec, &mut out, deadline).await? {}
+        Ok(out.freeze())
+    }
+
+    /// Reads more of a body onto the end of `out`, by `deadline`: `true` once it is whole.
+    /// Whoever wants to look at a body as it arrives (a chunked segment upload) calls it in a
+    /// loop.
+    pub async fn read_body_step(
+        &mut self,
+        dec: &mut BodyDecoder,
+        out: &mut BytesMut,
+        deadline: monoio::time::Instant,
+    ) -> Result<bool, HttpError> {
+        if dec.decode(&mut self.rbuf, out)? == BodyStatus::Done {
+            return Ok(true);
+        }
+        let left = deadline.saturating_duration_since(monoio::time::Instant::now());
+        let want = dec.remaining().map_or(BODY_READ, |r| {
+            usize::try_from(r).unwrap_or(BODY_READ).clamp(1, BODY_READ)
+        });
+        // Content-Length with `rbuf` drained: read straight into the body, one copy less.
+        let direct = dec.remaining().is_some() && self.rbuf.is_empty();
+        let read = if direct {
+            self.read_into(out, want, left).await
+        } else {
+            self.read_more(want, left).await
+        };
+        match read {
+            Ok(n) if direct => {
+                dec.advance(n)?;
+                Ok(false)
             }
-            let left = deadline.saturating_duration_since(monoio::time::Instant::now());
-            let want = dec.remaining().map_or(BODY_READ, |r| {
-                usize::try_from(r).unwrap_or(BODY_READ).clamp(1, BODY_READ)
-            });
-            // Content-Length with `rbuf` drained: read straight into the body, one copy less.
-            let direct = dec.remaining().is_some() && self.rbuf.is_empty();
-            let read = if direct {
-                self.read_into(&mut out, want, left).await
-            } else {
-                self.read_more(want, left).await
-            };
-            match read {
-                Ok(n) if direct => {
-                    dec.advance(n)?;
-                }
-                Ok(_) => {}
-                Err(ReadError::Timeout) => {
-                    return Err(HttpError::new(
-                        Status::REQUEST_TIMEOUT,
-                        "request body not received in time",
-                    ))
-                }
-                Err(_) => {
-                    return Err(HttpError::new(
-                        Status::BAD_REQUEST,
-                        "connection closed before the body was complete",
-                    ))
-                }
-            }
+            Ok(_) => Ok(false),
+            Err(ReadError::Timeout) => Err(HttpError::new(
+                Status::REQUEST_TIMEOUT,
+                "request body not received in time",
+            )),
+            Err(_) => Err(HttpError::new(
+                Status::BAD_REQUEST,
+                "connection closed before the body was complete",
+            )),
         }
     }
 

@@ -18,6 +18,7 @@ use streampack_core::media::{Lookup, Unavailable};
 
 pub mod content;
 pub mod dash;
+pub mod growing;
 pub mod timeshift;
 
 use crate::conn::{Conn, Outcome};
@@ -138,7 +139,14 @@ async fn serve_request<'r>(
             return outcome;
         }
     }
-    let lookup = match output.map(|o| o.lookup(&endpoint.manifest_name, &route.rest)) {
+    let lookup = output.map(|o| {
+        if endpoint.low_latency {
+            o.lookup_low_latency(&endpoint.manifest_name, &route.rest)
+        } else {
+            o.lookup(&endpoint.manifest_name, &route.rest)
+        }
+    });
+    let lookup = match lookup {
         Some(Ok(found)) => found,
         None | Some(Err(Unavailable::NoMediaYet)) => {
             if !manifest {
@@ -155,6 +163,22 @@ async fn serve_request<'r>(
             return send_error(conn, &e, keep, head_only).await;
         }
     };
+    if let Lookup::Growing(object, content_type) = lookup {
+        let object = Arc::clone(object);
+        drop(published);
+        let how = growing::Streamed {
+            content_type,
+            cache_control: entry
+                .segment_cache_control
+                .as_deref()
+                .unwrap_or(&shared.segment_cache_control)
+                .as_bytes(),
+            idle: Duration::from_millis(entry.config.max_segment_ms().saturating_add(1_000)),
+            keep_alive: keep,
+            head_only,
+        };
+        return growing::serve(conn, entry, object, how).await;
+    }
     let (body, object, heads, served) = match lookup {
         Lookup::Manifest(r, content_type) => (
             &r.body,
@@ -190,6 +214,7 @@ async fn serve_request<'r>(
                 ranges: true,
             },
         ),
+        Lookup::Growing(..) => unreachable!("answered above"),
         Lookup::NotFound => {
             if !manifest {
                 let archived =

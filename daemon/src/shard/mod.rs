@@ -20,7 +20,7 @@ use crate::clock;
 use crate::context::Shared;
 use crate::registry::MediaSlot;
 use crate::storage::Storage;
-pub use msg::{IngestDone, IngestOp, IngestReply, ShardMsg};
+pub use msg::{ChunkOp, IngestDone, IngestOp, IngestReply, ShardMsg};
 
 /// How often owners run time-based work (pending segments, failover, eviction).
 pub const TICK: Duration = Duration::from_millis(500);
@@ -61,6 +61,7 @@ fn media_params(failover: FailoverPolicy, c: &ChannelConfig) -> MediaParams {
         cmaf: c.endpoints.iter().any(|e| e.kind == EndpointType::Cmaf),
         end_on_endlist: c.end_on_endlist,
         timeshift: c.timeshift_window_secs > 0,
+        low_latency: c.endpoints.iter().any(|e| e.low_latency),
         ..MediaParams::new(c.max_segment_ms(), c.window_ms())
     }
 }
@@ -90,6 +91,8 @@ pub async fn owner_loop(
                 let out = apply(&shared, &channels, op);
                 let _ = reply.send(out);
             }
+            Ok(ShardMsg::Chunk(op)) => apply_chunk(&shared, &channels, op, false),
+            Ok(ShardMsg::Abort(op)) => apply_chunk(&shared, &channels, op, true),
             Err(_) => break,
         }
     }
@@ -131,6 +134,24 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
     publish(owned, now, &op.channel, &shared.storage);
     log_events(&op.channel, owned.media.as_mut());
     result
+}
+
+/// A chunk of an upload under way (or its breaking off): handed to the channel's media, and
+/// the pulls streaming that segment woken. A channel not owned yet (no object pushed) has
+/// nothing announced: the chunk waits for the whole upload like any body.
+fn apply_chunk(shared: &Shared, channels: &Channels, op: ChunkOp, abort: bool) {
+    let now = clock::now();
+    let mut map = channels.borrow_mut();
+    let Some(owned) = map.get_mut(&op.channel) else {
+        return;
+    };
+    if abort {
+        owned.media.abort_upload(op.input, &op.path, now);
+        publish(owned, now, &op.channel, &shared.storage);
+    } else if !owned.media.put_chunk(op.input, &op.path, op.bytes, now) {
+        return;
+    }
+    owned.slot.notify();
 }
 
 /// Logs what happened to the channel's inputs: every switch with its reason, inputs going

@@ -8,6 +8,22 @@ use streampack_core::media::{IngestError, PutOutcome};
 pub enum ShardMsg {
     /// Store or delete an object of a channel's input.
     Ingest(IngestOp),
+    /// A whole chunk of a segment still being uploaded (low latency).
+    Chunk(ChunkOp),
+    /// A chunked upload broke off before its end.
+    Abort(ChunkOp),
+}
+
+/// A chunk of an upload under way, or (no bytes) its breaking off.
+pub struct ChunkOp {
+    /// Channel.
+    pub channel: Id,
+    /// Input the encoder pushes to.
+    pub input: InputRole,
+    /// Safe relative path under the input.
+    pub path: String,
+    /// The chunk (empty for [`ShardMsg::Abort`]).
+    pub bytes: bytes::Bytes,
 }
 
 /// One ingest request, handed to the channel's owner.

@@ -40,6 +40,7 @@
 mod archived;
 mod model;
 mod output;
+mod pending;
 mod period;
 mod snapshot;
 mod store;
@@ -66,6 +67,16 @@ use store::InputStore;
 const SEGMENT_EXTENSIONS: &[&str] = &[
     "m4s", "mp4", "m4v", "m4a", "cmfv", "cmfa", "cmft", "webm", "chk",
 ];
+
+/// Whether a DASH input stores `path` as an fMP4 media or init segment: what a low-latency
+/// encoder uploads a chunk at a time.
+pub fn is_fmp4_segment_path(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.rsplit_once('.').is_some_and(|(_, e)| {
+        let e = e.to_ascii_lowercase();
+        e != "webm" && SEGMENT_EXTENSIONS.contains(&e.as_str())
+    })
+}
 
 /// 2020-01-01T00:00:00Z, Unix ms.
 const NUMBER_EPOCH_UNIX_MS: u64 = 1_577_836_800_000;
@@ -97,6 +108,8 @@ pub struct DashMedia {
     cache: Option<Arc<DashSnapshot>>,
     /// The previous MPD render, reused while its text is unchanged (stable etag).
     rendered: Option<Rendered>,
+    /// The same for the MPD of low-latency endpoints.
+    rendered_low_latency: Option<Rendered>,
     /// The last view published.
     published: Option<Arc<Published>>,
     /// When the output last changed (`MPD@publishTime`).
@@ -121,6 +134,7 @@ impl DashMedia {
             etag: EtagGen::new("d", now),
             cache: None,
             rendered: None,
+            rendered_low_latency: None,
             published: None,
             changed_unix_ms: now.unix_ms,
             last_now: now,
@@ -165,6 +179,13 @@ impl DashMedia {
         }
         output_changed |= self.output.withdraw(&self.inputs);
         output_changed |= self.output.trim(self.params.window_ms);
+        output_changed |= pending::announce(
+            &mut self.output,
+            &mut self.inputs,
+            self.active,
+            self.params.low_latency,
+            now.mono_ms,
+        );
         let keep_ms = self
             .params
             .window_ms
@@ -358,6 +379,24 @@ impl Media for DashMedia {
         Ok(PutOutcome { warnings })
     }
 
+    /// A chunk of a segment being uploaded: whoever streams that segment gets it at once
+    /// (nothing is republished: the announced segment is the same object).
+    fn put_chunk(&mut self, input: InputRole, path: &str, chunk: bytes::Bytes, now: Now) -> bool {
+        self.last_now = now;
+        self.inputs[input.index()].put_chunk(path, chunk, now.mono_ms);
+        true
+    }
+
+    /// The upload broke off: its streams end unfinished, and an announcement of it is made
+    /// again for the encoder's retry.
+    fn abort_upload(&mut self, input: InputRole, path: &str, now: Now) {
+        self.last_now = now;
+        if self.inputs[input.index()].abort_upload(path) {
+            let changed = self.process(now, &mut Vec::new());
+            self.versions.changed(changed);
+        }
+    }
+
     /// Encoder DELETE. Returns whether the object existed. A published segment stops being
     /// served once its encoder deleted it and no longer lists it (module docs).
     fn delete(&mut self, input: InputRole, path: &str, now: Now) -> bool {
@@ -416,6 +455,8 @@ impl Media for DashMedia {
 
 #[cfg(test)]
 mod failover_tests;
+#[cfg(test)]
+mod low_latency_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]

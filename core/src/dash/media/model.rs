@@ -5,13 +5,23 @@ use super::output::Output;
 use super::period::{ticks_to_ms_ceil, OutPeriod, OutRep};
 use crate::dash::mpd;
 
+/// How the MPD of a low-latency endpoint differs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LowLatencyForm {
+    /// Chunks a segment comes in (0: not known yet).
+    pub chunks_per_segment: usize,
+}
+
 /// The MPD model of the output, `None` before any segment; static once `ended` (the output's
-/// end, see [`Output::presentation_ended`]).
+/// end, see [`Output::presentation_ended`]). With `low_latency`, each Representation's
+/// announced segment ends its timeline ([`super::pending`]) and the MPD says how early
+/// segments can be requested.
 pub(crate) fn mpd_of(
     out: &Output,
     window_ms: u64,
     ended: bool,
     publish_unix_ms: u64,
+    low_latency: Option<LowLatencyForm>,
 ) -> Option<mpd::Mpd> {
     let ast = out.ast?;
     let mut max_d_ms = 0u64;
@@ -27,7 +37,7 @@ pub(crate) fn mpd_of(
                     for s in &r.segments {
                         max_d_ms = max_d_ms.max(ticks_to_ms_ceil(s.d, r.info.timescale));
                     }
-                    out_representation(r)
+                    out_representation(r, low_latency.is_some())
                 })
                 .collect();
             if !reps.is_empty() {
@@ -65,12 +75,38 @@ pub(crate) fn mpd_of(
         max_segment_duration_ms: seg_ms,
         media_presentation_duration_ms: ended.then_some(end_ms),
         utc_timing: vec![mpd::UtcTiming::origin()],
-        low_latency: None,
+        low_latency: low_latency
+            .filter(|_| !ended)
+            .map(|form| low_latency_of(seg_ms, form)),
         periods,
     })
 }
 
-fn out_representation(r: &OutRep) -> mpd::Representation {
+/// Chunk duration assumed before the encoder's first chunked upload is seen: ffmpeg's
+/// `-frag_duration 0.5`, the common setting.
+const DEFAULT_CHUNK_MS: u64 = 500;
+
+/// The low-latency attributes for segments of `seg_ms` coming in chunks: a segment can be
+/// asked for once its first chunk can be there, and players aim at about three chunks of
+/// buffer behind the live edge, never under one segment, speeding up or slowing down by at
+/// most 4 % to hold it.
+fn low_latency_of(seg_ms: u64, form: LowLatencyForm) -> mpd::LowLatency {
+    let chunk_ms = match form.chunks_per_segment {
+        0 => DEFAULT_CHUNK_MS.min(seg_ms),
+        n => seg_ms / n as u64,
+    }
+    .max(1);
+    let target = (3 * chunk_ms + 500).max(seg_ms).min(seg_ms * 2);
+    mpd::LowLatency {
+        availability_time_offset_ms: seg_ms.saturating_sub(chunk_ms),
+        target_latency_ms: target,
+        min_latency_ms: target / 2,
+        max_latency_ms: target * 3,
+        playback_rate_permille: (960, 1040),
+    }
+}
+
+fn out_representation(r: &OutRep, low_latency: bool) -> mpd::Representation {
     let i = &r.info;
     let k = r.init.as_ref().map_or(0, |(k, _)| *k);
     mpd::Representation {
@@ -92,7 +128,12 @@ fn out_representation(r: &OutRep) -> mpd::Representation {
             initialization: format!("{}/init{k}.m4s", r.name),
             media: format!("{}/$Number$.m4s", r.name),
             start_number: r.start_number(),
-            timeline: mpd::timeline_from(r.segments.iter().map(|s| (s.t, s.d))),
+            timeline: mpd::timeline_from(
+                r.segments
+                    .iter()
+                    .map(|s| (s.t, s.d))
+                    .chain(r.pending.iter().filter(|_| low_latency).map(|p| (p.t, p.d))),
+            ),
         },
     }
 }

@@ -6,6 +6,7 @@ use super::store::InputStore;
 use crate::channel::config::InputRole;
 use crate::dash::mpd::ContentType;
 use crate::dash::parse::{AdaptationSetIn, PeriodIn, RepresentationIn, SegmentIn, SegmentsIn};
+use crate::media::growing::GrowingObject;
 use crate::media::object::{EtagGen, MediaObject};
 use crate::media::Body;
 use crate::media::OVERLONG_TOLERANCE_MS;
@@ -27,6 +28,8 @@ pub(crate) struct Source {
 #[derive(Debug, Clone)]
 pub(crate) struct OutSeg {
     pub number: u64,
+    /// Its number in the input (`$Number$`).
+    pub in_number: u64,
     /// Media time and duration, ticks (the input's clock).
     pub t: u64,
     pub d: u64,
@@ -37,6 +40,21 @@ pub(crate) struct OutSeg {
     pub gen: u64,
     /// When its bytes reached the origin (monotonic ms): alignment evidence.
     pub arrived_mono_ms: u64,
+}
+
+/// The segment announced after a Representation's newest.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    /// Its output number (the Representation's next).
+    pub number: u64,
+    /// Media time and (expected) duration, ticks.
+    pub t: u64,
+    pub d: u64,
+    /// Where the active input pushes it.
+    pub role: InputRole,
+    pub path: String,
+    /// Its bytes as they arrive.
+    pub object: Arc<GrowingObject>,
 }
 
 /// Where a Representation's next segment is in the input listing.
@@ -74,6 +92,8 @@ pub(crate) struct OutRep {
     cursor: Cursor,
     /// Published everything its input lists.
     pub caught_up: bool,
+    /// Low latency: the segment announced after its newest ([`super::pending`]).
+    pub pending: Option<Pending>,
 }
 
 impl OutRep {
@@ -194,6 +214,7 @@ pub(crate) fn out_set(
                 next_number: number,
                 cursor: Cursor::Overlapping(pto),
                 caught_up: false,
+                pending: None,
             }
         })
         .collect();
@@ -295,6 +316,7 @@ pub(crate) fn advance_rep(
         let object = media_object(&obj.body, content_type, ctx);
         rep.segments.push_back(OutSeg {
             number: rep.next_number,
+            in_number: s.number,
             t: s.t,
             d: s.d,
             object,

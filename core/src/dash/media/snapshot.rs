@@ -6,6 +6,7 @@ use super::model;
 use super::DashMedia;
 use crate::channel::config::InputRole;
 use crate::dash::mpd::{self, MPD_CONTENT_TYPE};
+use crate::media::growing::GrowingObject;
 use crate::media::{Lookup, MediaObject, MediaOutput, MediaStatus, Rendered, Unavailable};
 use crate::media::{PeriodView, TrackView};
 use bytes::Bytes;
@@ -19,27 +20,32 @@ pub struct DashSnapshot {
     pub version: u64,
     /// The endpoint's MPD: `None` until some segment is playable (the daemon answers 503).
     pub mpd: Option<Rendered>,
+    /// The MPD of low-latency endpoints, when the channel has some: announced segments end
+    /// its timelines.
+    pub mpd_low_latency: Option<Rendered>,
     /// Live state for the admin `LiveView`.
     pub status: MediaStatus,
     /// Segments and init segments by path relative to the MPD (`v0/123.m4s`, `v0/init1.m4s`);
     /// shared with the next snapshot when only the status changed.
     pub(super) objects: Arc<HashMap<String, Arc<MediaObject>>>,
+    /// Announced segments still arriving, by path, with their `Content-Type`.
+    pub(super) growing: Arc<HashMap<String, (Arc<GrowingObject>, &'static str)>>,
     /// What the time-shift archive records, when the channel keeps a window.
     pub(super) archive: Option<Arc<ArchiveView>>,
 }
 
 impl MediaOutput for DashSnapshot {
     fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>> {
-        let Some(mpd) = &self.mpd else {
-            return Err(Unavailable::NoMediaYet);
-        };
-        if rest.strip_prefix(manifest) == Some(".mpd") {
-            return Ok(Lookup::Manifest(mpd, MPD_CONTENT_TYPE));
-        }
-        Ok(self
-            .objects
-            .get(rest)
-            .map_or(Lookup::NotFound, |o| Lookup::Object(o)))
+        self.lookup_in(self.mpd.as_ref(), manifest, rest)
+    }
+
+    fn lookup_low_latency<'a>(
+        &'a self,
+        manifest: &str,
+        rest: &str,
+    ) -> Result<Lookup<'a>, Unavailable<'a>> {
+        let mpd = self.mpd_low_latency.as_ref().or(self.mpd.as_ref());
+        self.lookup_in(mpd, manifest, rest)
     }
 
     fn tracks(&self) -> Vec<TrackView<'_>> {
@@ -52,6 +58,27 @@ impl MediaOutput for DashSnapshot {
 }
 
 impl DashSnapshot {
+    fn lookup_in<'a>(
+        &'a self,
+        mpd: Option<&'a Rendered>,
+        manifest: &str,
+        rest: &str,
+    ) -> Result<Lookup<'a>, Unavailable<'a>> {
+        let Some(mpd) = mpd else {
+            return Err(Unavailable::NoMediaYet);
+        };
+        if rest.strip_prefix(manifest) == Some(".mpd") {
+            return Ok(Lookup::Manifest(mpd, MPD_CONTENT_TYPE));
+        }
+        if let Some(o) = self.objects.get(rest) {
+            return Ok(Lookup::Object(o));
+        }
+        Ok(self
+            .growing
+            .get(rest)
+            .map_or(Lookup::NotFound, |(g, ct)| Lookup::Growing(g, ct)))
+    }
+
     /// Paths of every object served (for tests and diagnostics), sorted.
     pub fn object_paths(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.objects.keys().map(String::as_str).collect();
@@ -65,7 +92,8 @@ impl DashSnapshot {
 /// status.
 pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
     let ended = dm.output.presentation_ended(dm.params.end_on_endlist);
-    let model = model::mpd_of(&dm.output, dm.params.window_ms, ended, dm.changed_unix_ms);
+    let (window_ms, changed) = (dm.params.window_ms, dm.changed_unix_ms);
+    let model = model::mpd_of(&dm.output, window_ms, ended, changed, None);
     let archive = model
         .as_ref()
         .filter(|_| dm.params.timeshift)
@@ -74,6 +102,20 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
     let unix_ms = dm.last_now.unix_ms;
     let rendered = text.map(|t| dm.etag.reuse_or_render(dm.rendered.as_ref(), t, unix_ms));
     dm.rendered.clone_from(&rendered);
+    let form = dm.params.low_latency.then(|| model::LowLatencyForm {
+        chunks_per_segment: dm
+            .active
+            .map_or(0, |a| dm.inputs[a.index()].chunks_per_segment),
+    });
+    let ll_text = form
+        .and_then(|f| model::mpd_of(&dm.output, window_ms, ended, changed, Some(f)))
+        .map(|m| mpd::render(&m));
+    let rendered_ll = ll_text.map(|t| {
+        dm.etag
+            .reuse_or_render(dm.rendered_low_latency.as_ref(), t, unix_ms)
+    });
+    dm.rendered_low_latency.clone_from(&rendered_ll);
+    let mut growing = HashMap::new();
     let mut objects = HashMap::new();
     let mut window_segments = 0u64;
     for p in &dm.output.periods {
@@ -86,6 +128,10 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
                 for s in &r.segments {
                     objects.insert(format!("{}/{}.m4s", r.name, s.number), s.object.clone());
                 }
+                if let Some(p) = r.pending.as_ref().filter(|_| form.is_some()) {
+                    let path = format!("{}/{}.m4s", r.name, p.number);
+                    growing.insert(path, (Arc::clone(&p.object), set.segment_mime));
+                }
             }
         }
     }
@@ -93,8 +139,10 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
     DashSnapshot {
         version: dm.versions.current,
         mpd: rendered,
+        mpd_low_latency: rendered_ll,
         status,
         objects: Arc::new(objects),
+        growing: Arc::new(growing),
         archive,
     }
 }
@@ -105,8 +153,10 @@ pub(crate) fn refresh_status(dm: &DashMedia, prev: &DashSnapshot) -> DashSnapsho
     DashSnapshot {
         version: dm.versions.current,
         mpd: prev.mpd.clone(),
+        mpd_low_latency: prev.mpd_low_latency.clone(),
         status: status(dm, prev.status.window_segments),
         objects: Arc::clone(&prev.objects),
+        growing: Arc::clone(&prev.growing),
         archive: prev.archive.clone(),
     }
 }

@@ -7,9 +7,11 @@
 //! lists.
 
 use crate::dash::parse::{MpdIn, RepresentationIn, SegmentIn, SegmentsIn};
+use crate::media::growing::GrowingObject;
 use crate::media::Body;
 use crate::media::InputStatus;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 /// Deletions remembered per input.
 const MAX_TOMBSTONES: usize = 4096;
@@ -45,12 +47,24 @@ pub(crate) struct InputStore {
     tombstones: VecDeque<(String, u64)>,
     next_gen: u64,
     pub status: InputStatus,
+    /// Segments still arriving (a chunked upload under way, or announced to low-latency
+    /// players before its upload began), by path, with when each began (monotonic ms).
+    pub growing: HashMap<String, (Arc<GrowingObject>, u64)>,
+    /// Chunks the last completed chunked upload came in (0: none seen yet).
+    pub chunks_per_segment: usize,
 }
 
 impl InputStore {
-    /// Stores a segment or init segment.
+    /// Stores a segment or init segment; a growing object at that path is complete with it.
     pub fn put_object(&mut self, path: &str, body: Body, now_mono: u64) {
         self.status.count_object(body.bytes.len(), now_mono);
+        if let Some((g, _)) = self.growing.remove(path) {
+            let chunks = g.chunk_count();
+            g.complete(&body.bytes);
+            if chunks > 0 {
+                self.chunks_per_segment = g.chunk_count();
+            }
+        }
         self.next_gen = self.next_gen.wrapping_add(1);
         self.objects.insert(
             path.to_string(),
@@ -84,6 +98,14 @@ impl InputStore {
         });
         if restarted {
             self.run = self.run.wrapping_add(1);
+            // Announced segments of the previous run will not come under those names.
+            self.growing.retain(|_, (g, _)| {
+                let uploading = !g.is_empty();
+                if !uploading {
+                    g.break_off();
+                }
+                uploading
+            });
             if let Some(prev) = self.mpd.take() {
                 let reps: Vec<&RepresentationIn> = prev
                     .mpd
@@ -107,6 +129,31 @@ impl InputStore {
         restarted
     }
 
+    /// The growing object at `path`, made when there is none.
+    pub fn growing_at(&mut self, path: &str, now_mono: u64) -> Arc<GrowingObject> {
+        let (g, _) = self
+            .growing
+            .entry(path.to_string())
+            .or_insert_with(|| (Arc::new(GrowingObject::new()), now_mono));
+        Arc::clone(g)
+    }
+
+    /// A whole chunk of the segment being uploaded at `path`.
+    pub fn put_chunk(&mut self, path: &str, chunk: bytes::Bytes, now_mono: u64) {
+        self.growing_at(path, now_mono).push(chunk);
+    }
+
+    /// The upload at `path` broke off: whoever streams it stops; the segment is not stored.
+    pub fn abort_upload(&mut self, path: &str) -> bool {
+        match self.growing.remove(path) {
+            Some((g, _)) => {
+                g.break_off();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Encoder DELETE; returns whether the object existed.
     pub fn delete(&mut self, path: &str) -> bool {
         let Some(o) = self.objects.remove(path) else {
@@ -128,6 +175,13 @@ impl InputStore {
 
     /// Frees unlisted objects older than `keep_ms`. Returns whether anything went.
     pub fn gc(&mut self, now_mono: u64, keep_ms: u64) -> bool {
+        self.growing.retain(|_, (g, began)| {
+            let keep = now_mono.saturating_sub(*began) <= keep_ms;
+            if !keep {
+                g.break_off();
+            }
+            keep
+        });
         let before = self.objects.len();
         let listed = self.mpd.as_ref().map(|m| &m.listed);
         self.objects.retain(|path, o| {

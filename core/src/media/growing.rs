@@ -1,0 +1,209 @@
+//! A segment still arriving: low-latency encoders upload a segment as one growing body, a CMAF
+//! chunk at a time ([`crate::fmp4::chunks`]), and pullers get each chunk the moment it is
+//! whole. A [`GrowingObject`] is shared between the channel's owner, which appends the chunks
+//! and then completes it (or breaks it off), and every puller streaming it, each from its own
+//! offset. It is only ever complete with the bytes the upload ended with: a body that broke off
+//! is never served as a whole segment.
+//!
+//! Sans-io: nothing here waits. Pullers re-read it when the owner tells them the channel
+//! changed (the daemon wakes them after every chunk).
+
+use bytes::Bytes;
+use std::sync::{Mutex, MutexGuard};
+
+/// Where a growing object stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// More may come.
+    Arriving,
+    /// Every byte is here: what a reader has now is the whole object.
+    Complete,
+    /// The upload broke off (or never came): what was read so far is not a whole segment.
+    Broken,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    chunks: Vec<Bytes>,
+    len: usize,
+    broken: bool,
+    complete: bool,
+}
+
+/// An object whose bytes arrive a chunk at a time. See the module docs.
+#[derive(Debug, Default)]
+pub struct GrowingObject {
+    state: Mutex<State>,
+}
+
+/// What a reader gets: the bytes after its offset, and whether more may follow.
+#[derive(Debug)]
+pub struct Read {
+    /// The bytes from the offset asked for to the end of what has arrived, as the chunks they
+    /// came in (shared, not copied).
+    pub chunks: Vec<Bytes>,
+    /// Whether more may come.
+    pub progress: Progress,
+}
+
+impl GrowingObject {
+    /// An object with no byte yet.
+    pub fn new() -> GrowingObject {
+        GrowingObject::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A reader or the owner never panics while holding the lock; a poisoned lock still
+        // holds consistent data (every update is a single push or flag).
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends a whole chunk (owner). Ignored once the object is complete or broken.
+    pub fn push(&self, chunk: Bytes) {
+        let mut s = self.state();
+        if s.complete || s.broken || chunk.is_empty() {
+            return;
+        }
+        s.len = s.len.saturating_add(chunk.len());
+        s.chunks.push(chunk);
+    }
+
+    /// Completes the object with the whole body its upload ended with (owner): the chunks
+    /// pushed so far must be its first bytes (the caller cut them from this body); the rest is
+    /// appended. A body shorter than what was pushed breaks the object off instead.
+    pub fn complete(&self, whole: &Bytes) {
+        let mut s = self.state();
+        if s.complete || s.broken {
+            return;
+        }
+        match whole.get(s.len..) {
+            Some(rest) if !rest.is_empty() => {
+                let tail = whole.slice(s.len..);
+                s.len = whole.len();
+                s.chunks.push(tail);
+                s.complete = true;
+            }
+            Some(_) => s.complete = true,
+            None => s.broken = true,
+        }
+    }
+
+    /// The upload broke off or will not come (owner): readers stop, and whoever had started
+    /// sending it must not end it as if it were whole.
+    pub fn break_off(&self) {
+        let mut s = self.state();
+        if !s.complete {
+            s.broken = true;
+        }
+    }
+
+    /// Bytes received so far.
+    pub fn len(&self) -> usize {
+        self.state().len
+    }
+
+    /// No byte received yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many chunks arrived (the last one of a completed object is what remained).
+    pub fn chunk_count(&self) -> usize {
+        self.state().chunks.len()
+    }
+
+    /// Where it stands.
+    pub fn progress(&self) -> Progress {
+        let s = self.state();
+        progress(&s)
+    }
+
+    /// The bytes after `offset`, and where the object stands.
+    pub fn read_from(&self, offset: usize) -> Read {
+        let s = self.state();
+        let mut chunks = Vec::new();
+        let mut at = 0usize;
+        for c in &s.chunks {
+            let end = at.saturating_add(c.len());
+            if end > offset {
+                chunks.push(c.slice(offset.saturating_sub(at).min(c.len())..));
+            }
+            at = end;
+        }
+        Read {
+            chunks,
+            progress: progress(&s),
+        }
+    }
+}
+
+fn progress(s: &State) -> Progress {
+    if s.broken {
+        Progress::Broken
+    } else if s.complete {
+        Progress::Complete
+    } else {
+        Progress::Arriving
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(g: &GrowingObject, from: usize) -> (Vec<u8>, Progress) {
+        let r = g.read_from(from);
+        (r.chunks.concat(), r.progress)
+    }
+
+    #[test]
+    fn readers_get_each_chunk_from_their_own_offset() {
+        let g = GrowingObject::new();
+        assert_eq!(read_all(&g, 0), (vec![], Progress::Arriving));
+        g.push(Bytes::from_static(b"abc"));
+        g.push(Bytes::from_static(b"defg"));
+        assert_eq!(g.len(), 7);
+        assert_eq!(read_all(&g, 0).0, b"abcdefg");
+        assert_eq!(read_all(&g, 2).0, b"cdefg", "mid-chunk offset");
+        assert_eq!(read_all(&g, 3).0, b"defg");
+        assert_eq!(read_all(&g, 7).0, b"");
+        assert_eq!(read_all(&g, 99).0, b"", "beyond the end: nothing");
+        g.complete(&Bytes::from_static(b"abcdefghij"));
+        assert_eq!(read_all(&g, 7), (b"hij".to_vec(), Progress::Complete));
+        assert_eq!(g.len(), 10);
+        g.push(Bytes::from_static(b"late"));
+        g.break_off();
+        assert_eq!(
+            read_all(&g, 0),
+            (b"abcdefghij".to_vec(), Progress::Complete),
+            "a complete object stays what it is"
+        );
+    }
+
+    #[test]
+    fn a_completion_with_no_new_byte_or_a_shorter_body() {
+        let g = GrowingObject::new();
+        g.push(Bytes::from_static(b"abc"));
+        g.complete(&Bytes::from_static(b"abc"));
+        assert_eq!(g.progress(), Progress::Complete);
+        assert_eq!(g.chunk_count(), 1);
+        let short = GrowingObject::new();
+        short.push(Bytes::from_static(b"abcdef"));
+        short.complete(&Bytes::from_static(b"abc"));
+        assert_eq!(
+            short.progress(),
+            Progress::Broken,
+            "never complete with other bytes than those sent"
+        );
+    }
+
+    #[test]
+    fn a_broken_upload_is_never_complete() {
+        let g = GrowingObject::new();
+        g.push(Bytes::from_static(b"abc"));
+        g.break_off();
+        g.complete(&Bytes::from_static(b"abcdef"));
+        assert_eq!(read_all(&g, 0), (b"abc".to_vec(), Progress::Broken));
+        assert!(!g.is_empty());
+    }
+}

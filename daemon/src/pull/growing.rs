@@ -1,0 +1,109 @@
+//! Low latency: answering with a segment that is still arriving ([`GrowingObject`]). The
+//! answer starts as soon as the segment's first chunk is here (an announced segment whose
+//! upload has not begun yet is waited for, parked: no timer polls, the channel's owner wakes
+//! it) and streams each chunk with chunked transfer as it arrives. It ends with the last chunk
+//! only when the upload completed; an upload that broke off ends the connection without the
+//! final chunk, so no client or cache takes what it got for a whole segment.
+//!
+//! The answer has no `ETag`, `Last-Modified` or `Content-Length` (none is known until it is
+//! whole) and takes no `Range`; once whole, the segment is an ordinary object with all of
+//! them.
+
+use std::sync::Arc;
+use std::time::Duration;
+use streampack_core::http::{write_head, HttpError, Status};
+use streampack_core::media::growing::{GrowingObject, Progress};
+
+use super::send_error;
+use crate::conn::{Conn, Outcome};
+use crate::registry::ChannelEntry;
+
+/// What the answer needs besides the object.
+pub struct Streamed<'a> {
+    pub content_type: &'static str,
+    pub cache_control: &'a [u8],
+    /// How long to wait for the first byte, and then between two chunks.
+    pub idle: Duration,
+    pub keep_alive: bool,
+    pub head_only: bool,
+}
+
+/// Answers with `object`, streamed as it arrives. See the module docs.
+pub async fn serve(
+    conn: &mut Conn,
+    entry: &ChannelEntry,
+    object: Arc<GrowingObject>,
+    how: Streamed<'_>,
+) -> Outcome {
+    // Parked until its first byte (or its end) is here.
+    loop {
+        let wake = entry.media.listen();
+        match object.progress() {
+            Progress::Broken if object.is_empty() => {
+                let e = HttpError::new(
+                    Status::NOT_FOUND,
+                    "this segment will not come (its upload broke off or the stream moved on)",
+                );
+                return send_error(conn, &e, how.keep_alive, how.head_only).await;
+            }
+            Progress::Arriving if object.is_empty() => {}
+            _ => break,
+        }
+        if monoio::time::timeout(how.idle, wake).await.is_err() {
+            let e = HttpError::new(Status::NOT_FOUND, "this segment has not begun arriving");
+            return send_error(conn, &e, how.keep_alive, how.head_only).await;
+        }
+    }
+    let mut head = crate::send_buf::head_buf();
+    let date = super::with_http_dates(0, |date, _| date.to_string());
+    let mut headers: Vec<(&str, &[u8])> = vec![
+        ("Date", date.as_bytes()),
+        ("Content-Type", how.content_type.as_bytes()),
+        ("Cache-Control", how.cache_control),
+        ("Access-Control-Allow-Origin", b"*"),
+        // nginx in front passes it on as it comes instead of holding it until it is whole
+        // (docs/low-latency.md): the one header that makes a buffering proxy stream.
+        ("X-Accel-Buffering", b"no"),
+    ];
+    if !how.head_only {
+        headers.push(("Transfer-Encoding", b"chunked"));
+    }
+    write_head(&mut head, Status::OK, &headers, None, how.keep_alive);
+    if how.head_only {
+        return conn.answer(Status::OK, head, how.keep_alive).await;
+    }
+    let mut sent = 0usize;
+    let mut pending_head = Some(head);
+    loop {
+        let wake = entry.media.listen();
+        let read = object.read_from(sent);
+        for chunk in read.chunks {
+            let mut prefix = pending_head.take().unwrap_or_default();
+            if sent > 0 {
+                prefix.extend_from_slice(b"\r\n");
+            }
+            prefix.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            sent = sent.saturating_add(chunk.len());
+            if !conn.write_with_body(prefix, chunk).await {
+                return Outcome::new(Status::OK, false);
+            }
+        }
+        match read.progress {
+            Progress::Complete => {
+                let mut end = pending_head.take().unwrap_or_default();
+                if sent > 0 {
+                    end.extend_from_slice(b"\r\n");
+                }
+                end.extend_from_slice(b"0\r\n\r\n");
+                let written = conn.write(end).await;
+                return Outcome::new(Status::OK, written && how.keep_alive);
+            }
+            // Never ended as if it were whole.
+            Progress::Broken => return Outcome::new(Status::OK, false),
+            Progress::Arriving => {}
+        }
+        if monoio::time::timeout(how.idle, wake).await.is_err() {
+            return Outcome::new(Status::OK, false);
+        }
+    }
+}
