@@ -10,7 +10,11 @@
 //    errors:[...], fatal, frames_decoded, frames_dropped, buffered_end, ...}
 // `advanced` is media time actually played (the sum of `video.played`), so a seek to the live
 // edge does not count as playback. A stall is a `waiting` after the first `playing`, until the
-// next `playing` (one still open at the end counts up to the end).
+// next `playing` (one still open at the end counts up to the end). `latency_median_s` is the
+// median of the player's own live-latency figure (dash.js getCurrentLiveLatency, hls.js
+// latency, Shaka getStats().liveLatency), sampled every second once playback started.
+// PLAY_LOW_LATENCY=1 turns the players' low-latency modes on (hls.js lowLatencyMode, Shaka
+// streaming.lowLatencyMode; dash.js takes it from the MPD).
 // Player errors go in the JSON; the exit status is non-zero only when the harness itself failed
 // (bad arguments, no chromium, the page or the player library did not load).
 // Diagnostics go to stderr; PLAY_DEBUG=1 adds a per-second timeline and every HTTP request.
@@ -24,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const DEBUG = process.env.PLAY_DEBUG === '1';
+const LOW_LATENCY = process.env.PLAY_LOW_LATENCY === '1';
 
 const LIBS = {
   hls: 'node_modules/hls.js/dist/hls.min.js',
@@ -64,6 +69,17 @@ const PAGE = `<!doctype html>
   const pb = window.__pb = {
     started: false, firstPlayingAt: null, startTime: null, stalls: 0, longestStall: 0,
     stallSince: null, stallLog: [], errors: [], fatal: false, events: [], samples: [],
+    latencies: [],
+  };
+  const latency = () => {
+    const p = window.__player;
+    if (!p) return null;
+    try {
+      if (p.getCurrentLiveLatency) return p.getCurrentLiveLatency();
+      if (p.getStats) return p.getStats().liveLatency;
+      if ('latency' in p) return p.latency;
+    } catch (e) { return null; }
+    return null;
   };
   const now = () => performance.now() / 1000;
   pb.err = (msg, fatal) => {
@@ -93,6 +109,9 @@ const PAGE = `<!doctype html>
   const bufferedEnd = () => v.buffered.length ? v.buffered.end(v.buffered.length - 1) : 0;
   setInterval(() => {
     if (pb.samples.length < 600) pb.samples.push([+now().toFixed(2), +v.currentTime.toFixed(3), +bufferedEnd().toFixed(3), v.readyState]);
+    const l = latency();
+    if (pb.started && typeof l === 'number' && Number.isFinite(l) && l > 0 && pb.latencies.length < 600)
+      pb.latencies.push(+l.toFixed(3));
   }, 1000);
   pb.result = () => {
     const t = now();
@@ -101,7 +120,10 @@ const PAGE = `<!doctype html>
     let played = 0;
     for (let i = 0; i < v.played.length; i++) played += v.played.end(i) - v.played.start(i);
     const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
+    const sorted = [...pb.latencies].sort((a, b) => a - b);
+    const median = sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
     return {
+      latency_median_s: median, latencies: pb.latencies,
       start_time: pb.startTime, end_time: v.currentTime, advanced: played,
       stalls: pb.stalls, longest_stall_s: longest, errors: pb.errors, fatal: pb.fatal,
       frames_decoded: q ? q.totalVideoFrames : 0, frames_dropped: q ? q.droppedVideoFrames : 0,
@@ -121,7 +143,7 @@ const PAGE = `<!doctype html>
   try {
     if (kind === 'hls') {
       if (!window.Hls || !Hls.isSupported()) throw new Error('hls.js missing or MSE unsupported');
-      const hls = new Hls({ debug: false });
+      const hls = new Hls({ debug: false, lowLatencyMode: q.get('ll') === '1' });
       hls.on(Hls.Events.ERROR, (_, d) => {
         const u = (d.frag && d.frag.url) || (d.context && d.context.url) || (d.url) || '';
         const code = d.response && d.response.code !== undefined ? ' HTTP ' + d.response.code : '';
@@ -155,6 +177,7 @@ const PAGE = `<!doctype html>
           (e.data ? ' ' + JSON.stringify(e.data).slice(0, 300) : ''), e.severity === 2);
       });
       await p.attach(v);
+      if (q.get('ll') === '1') p.configure({ streaming: { lowLatencyMode: true } });
       window.__player = p;
       // The harness is set up once the player is attached; load() may retry for a long time
       // and its failure is the player's, reported in the JSON.
@@ -236,7 +259,7 @@ async function main() {
       if (r.status() >= 400 && httpErrors.length < 50) httpErrors.push(`${r.request().method()} ${r.url()} -> ${r.status()}`);
     });
 
-    const pageUrl = `http://127.0.0.1:${pagePort}/?player=${player}&url=${encodeURIComponent(url)}`;
+    const pageUrl = `http://127.0.0.1:${pagePort}/?player=${player}&ll=${LOW_LATENCY ? 1 : 0}&url=${encodeURIComponent(url)}`;
     await page.goto(pageUrl, { waitUntil: 'load', timeout: 20_000 });
     await page.waitForFunction(() => window.__pb && (window.__pb.ready || window.__pb.setupError), null, { timeout: 20_000 });
     const setupError = await page.evaluate(() => window.__pb.setupError);
@@ -252,7 +275,7 @@ async function main() {
       stalls: res.stalls, longest_stall_s: res.longest_stall_s, errors: res.errors, fatal: res.fatal,
       frames_decoded: res.frames_decoded, frames_dropped: res.frames_dropped, buffered_end: res.buffered_end,
       stall_log: res.stall_log, time_to_first_frame_s: res.time_to_first_frame_s, http_errors: httpErrors,
-      requests,
+      requests, latency_median_s: res.latency_median_s, latencies: res.latencies,
     };
     if (DEBUG) {
       log(`events: ${JSON.stringify(res.events)}`);

@@ -51,6 +51,9 @@ pub struct Playback {
     pub frames_decoded: u64,
     /// `getVideoPlaybackQuality().droppedVideoFrames`.
     pub frames_dropped: u64,
+    /// Median of the player's own live-latency figure, seconds, sampled every second once
+    /// playing (`None`: the player gave none).
+    pub latency_median_s: Option<f64>,
     /// The whole JSON line (stall log, failed requests, time to first frame …) for messages.
     pub json: String,
 }
@@ -83,6 +86,7 @@ impl Playback {
                 .ok_or_else(|| format!("fatal is not a boolean in {line}"))?,
             frames_decoded: int("frames_decoded")?,
             frames_dropped: int("frames_dropped")?,
+            latency_median_s: v["latency_median_s"].as_f64(),
             json: line.to_string(),
         })
     }
@@ -132,6 +136,16 @@ pub fn require_browser_packages_with(present: bool, ci: bool) -> bool {
 /// the script's stderr when the harness itself failed (not when the player failed: that is in
 /// the returned [`Playback`]).
 pub fn play_in_browser(player: Player, manifest_url: &str, seconds: u32) -> Option<Playback> {
+    play_in_browser_with(player, manifest_url, seconds, false)
+}
+
+/// [`play_in_browser`] with the players' low-latency modes on when `low_latency`.
+pub fn play_in_browser_with(
+    player: Player,
+    manifest_url: &str,
+    seconds: u32,
+    low_latency: bool,
+) -> Option<Playback> {
     if !require_browser() {
         return None;
     }
@@ -142,7 +156,8 @@ pub fn play_in_browser(player: Player, manifest_url: &str, seconds: u32) -> Opti
             .arg(&script)
             .arg(player.arg())
             .arg(manifest_url)
-            .arg(seconds.to_string()),
+            .arg(seconds.to_string())
+            .env("PLAY_LOW_LATENCY", if low_latency { "1" } else { "0" }),
         timeout,
     );
     let stdout = text(&out.stdout);

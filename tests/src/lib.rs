@@ -208,6 +208,7 @@ mod tests {
                 fatal: false,
                 frames_decoded: 495,
                 frames_dropped: 2,
+                latency_median_s: None,
                 json: line.into(),
             }
         );
