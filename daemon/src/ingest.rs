@@ -14,6 +14,7 @@ use streampack_core::http::{
     CONTINUE_100,
 };
 use streampack_core::id::Id;
+use streampack_core::media::growing::PartInfo;
 use streampack_core::media::{Body, IngestError};
 
 use crate::conn::{Conn, Outcome};
@@ -47,12 +48,13 @@ struct ChunkTo<'a> {
 }
 
 impl ChunkTo<'_> {
-    fn op(&self, bytes: Bytes) -> ChunkOp {
+    fn op(&self, bytes: Bytes, part: Option<PartInfo>) -> ChunkOp {
         ChunkOp {
             channel: self.channel,
             input: self.input,
             path: self.path.to_string(),
             bytes,
+            part,
         }
     }
 }
@@ -69,7 +71,7 @@ async fn read_by_chunk(
 ) -> Result<Bytes, HttpError> {
     let deadline = monoio::time::Instant::now() + limit;
     let mut out = bytes::BytesMut::with_capacity(64 * 1024);
-    // The sample timing is not needed here (only where chunks end): no `trex` defaults.
+    // Encoders state chunk timing in the `moof` (`tfhd` defaults): no `trex` defaults here.
     let mut cutter = Some(ChunkCutter::new(TrackDefaults::default()));
     loop {
         let step = conn.read_body_step(&mut dec, &mut out, deadline).await;
@@ -77,7 +79,7 @@ async fn read_by_chunk(
             Ok(done) => done,
             Err(e) => {
                 if cutter.as_ref().is_some_and(|c| c.complete_len() > 0) {
-                    let _ = to.inbox.send(ShardMsg::Abort(to.op(Bytes::new())));
+                    let _ = to.inbox.send(ShardMsg::Abort(to.op(Bytes::new(), None)));
                 }
                 return Err(e);
             }
@@ -86,8 +88,12 @@ async fn read_by_chunk(
             match c.feed(&out) {
                 Ok(chunks) => {
                     for ch in chunks {
+                        let part = PartInfo {
+                            duration: ch.duration,
+                            independent: ch.independent,
+                        };
                         let bytes = Bytes::copy_from_slice(&out[ch.range]);
-                        let _ = to.inbox.send(ShardMsg::Chunk(to.op(bytes)));
+                        let _ = to.inbox.send(ShardMsg::Chunk(to.op(bytes, Some(part))));
                     }
                 }
                 Err(e) => {

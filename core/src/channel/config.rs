@@ -406,17 +406,15 @@ pub fn validate_description(d: &str) -> Result<(), Invalid> {
 /// Checks that an endpoint type fits the channel's protocol.
 pub fn validate_endpoint_type(protocol: Protocol, kind: EndpointType) -> Result<(), Invalid> {
     match (protocol, kind) {
-        (Protocol::Dash, EndpointType::Dash) => Ok(()),
-        // cmaf: the HLS/TS input repackaged into fMP4, served as a DASH MPD and fMP4 HLS.
+        // cmaf: the fMP4 tracks served as a DASH MPD and fMP4 HLS (on an hls channel, the
+        // HLS/TS input repackaged into fMP4 first).
+        (Protocol::Dash, EndpointType::Dash) | (Protocol::Dash, EndpointType::Cmaf) => Ok(()),
         (Protocol::Hls, EndpointType::Hls) | (Protocol::Hls, EndpointType::Cmaf) => Ok(()),
         (Protocol::Dash, EndpointType::Hls) => Err(Invalid(
             "a dash channel cannot have hls endpoints: use --type dash".into(),
         )),
         (Protocol::Hls, EndpointType::Dash) => Err(Invalid(
             "an hls channel cannot have dash endpoints: use --type hls (or cmaf, to repackage into DASH/CMAF)".into(),
-        )),
-        (Protocol::Dash, EndpointType::Cmaf) => Err(Invalid(
-            "cmaf endpoints repackage HLS/TS input: they exist only on hls channels; use --type dash".into(),
         )),
     }
 }
@@ -474,8 +472,7 @@ mod tests {
         let e = validate_endpoint_type(Protocol::Dash, EndpointType::Hls).unwrap_err();
         assert!(e.0.contains("--type dash"), "{e}");
         assert!(validate_endpoint_type(Protocol::Hls, EndpointType::Cmaf).is_ok());
-        let e = validate_endpoint_type(Protocol::Dash, EndpointType::Cmaf).unwrap_err();
-        assert!(e.0.contains("only on hls channels"), "{e}");
+        assert!(validate_endpoint_type(Protocol::Dash, EndpointType::Cmaf).is_ok());
     }
 
     #[test]

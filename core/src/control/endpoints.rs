@@ -8,7 +8,7 @@ use crate::channel::config::{
     validate_auth_key, validate_endpoint_type, validate_manifest_name, validate_name,
     ChannelConfig, EndpointConfig, DEFAULT_MANIFEST_NAME,
 };
-use crate::channel::EndpointType;
+use crate::channel::{EndpointType, Protocol};
 use crate::id::Id;
 
 impl ControlState {
@@ -58,7 +58,7 @@ impl ControlState {
         let block = parse_cidrs("--block", &req.block)?;
         let auth_keys = check_auth_keys(&req.auth_keys)?;
         if req.low_latency {
-            check_low_latency(kind)?;
+            check_low_latency(c.protocol, kind)?;
         }
         let id = self.fresh_id(new_id, &[]);
         self.channels[ci].endpoints.push(EndpointConfig {
@@ -114,7 +114,7 @@ impl ControlState {
         }
         if let Some(on) = patch.low_latency {
             if on {
-                check_low_latency(next.kind)?;
+                check_low_latency(self.channels[ci].protocol, next.kind)?;
             }
             next.low_latency = on;
         }
@@ -147,13 +147,14 @@ fn parse_cidrs(flag: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, Control
     Ok(out)
 }
 
-/// Low latency is offered where it is built: LL-DASH on DASH endpoints.
-fn check_low_latency(kind: EndpointType) -> Result<(), ControlError> {
-    if kind == EndpointType::Dash {
+/// Low latency is offered where the channel's media comes in chunks: on the dash (LL-DASH)
+/// and cmaf (LL-HLS and LL-DASH) endpoints of a dash channel.
+fn check_low_latency(protocol: Protocol, kind: EndpointType) -> Result<(), ControlError> {
+    if protocol == Protocol::Dash && matches!(kind, EndpointType::Dash | EndpointType::Cmaf) {
         return Ok(());
     }
     Err(ControlError::Invalid(format!(
-        "--low-latency: a {kind} endpoint has no low-latency form yet; low latency is offered on dash endpoints (LL-DASH)"
+        "--low-latency: a {kind} endpoint of a {protocol} channel has no low-latency form; low latency is offered on the dash and cmaf endpoints of dash channels (LL-DASH, LL-HLS), fed by a chunked CMAF push"
     )))
 }
 

@@ -85,6 +85,8 @@ pub struct Position {
     pub ended: bool,
     /// `PART-TARGET`, ms (0: the playlist has no parts).
     pub part_target_ms: u64,
+    /// `EXT-X-TARGETDURATION`, ms: a blocked request waits at most three of them.
+    pub target_duration_ms: u64,
 }
 
 /// What to do with a blocking request now.
@@ -223,6 +225,7 @@ mod tests {
         last_part: Some((11, 2)),
         ended: false,
         part_target_ms: 500,
+        target_duration_ms: 2_000,
     };
 
     #[test]
@@ -275,6 +278,7 @@ mod tests {
             last_part: None,
             ended: false,
             part_target_ms: 1000,
+            target_duration_ms: 4_000,
         };
         assert_eq!(empty.decide(want(0, None)), Wait);
         assert_eq!(empty.decide(want(5, Some(2))), Wait);

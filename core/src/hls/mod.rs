@@ -12,6 +12,7 @@ pub mod media;
 pub mod object;
 pub mod parse;
 pub mod render;
+pub mod render_ll;
 
 pub use object::{classify, ObjectKind, PLAYLIST_CONTENT_TYPE};
 pub use parse::{

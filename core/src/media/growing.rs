@@ -22,9 +22,22 @@ pub enum Progress {
     Broken,
 }
 
+/// What is known of one chunk: a CMAF chunk cut from the upload says its duration and
+/// whether playback can start with it (an LL-HLS part); what remained at completion says
+/// nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartInfo {
+    /// Its samples' durations summed, in its track's timescale.
+    pub duration: u64,
+    /// It begins with a sync sample (`INDEPENDENT=YES`).
+    pub independent: bool,
+}
+
 #[derive(Debug, Default)]
 struct State {
     chunks: Vec<Bytes>,
+    /// Parallel to `chunks`.
+    parts: Vec<Option<PartInfo>>,
     len: usize,
     broken: bool,
     complete: bool,
@@ -60,12 +73,30 @@ impl GrowingObject {
 
     /// Appends a whole chunk (owner). Ignored once the object is complete or broken.
     pub fn push(&self, chunk: Bytes) {
+        self.push_part(chunk, None);
+    }
+
+    /// Appends a whole CMAF chunk with its timing (owner).
+    pub fn push_part(&self, chunk: Bytes, info: Option<PartInfo>) {
         let mut s = self.state();
         if s.complete || s.broken || chunk.is_empty() {
             return;
         }
         s.len = s.len.saturating_add(chunk.len());
         s.chunks.push(chunk);
+        s.parts.push(info);
+    }
+
+    /// Chunk `i` once it is whole, with what is known of it.
+    pub fn part(&self, i: usize) -> Option<(Bytes, Option<PartInfo>)> {
+        let s = self.state();
+        let bytes = s.chunks.get(i)?.clone();
+        Some((bytes, s.parts.get(i).copied().flatten()))
+    }
+
+    /// What is known of each chunk so far, in order.
+    pub fn parts(&self) -> Vec<Option<PartInfo>> {
+        self.state().parts.clone()
     }
 
     /// Completes the object with the whole body its upload ended with (owner): the chunks
@@ -81,6 +112,7 @@ impl GrowingObject {
                 let tail = whole.slice(s.len..);
                 s.len = whole.len();
                 s.chunks.push(tail);
+                s.parts.push(None);
                 s.complete = true;
             }
             Some(_) => s.complete = true,

@@ -144,11 +144,19 @@ pub trait Media: fmt::Debug {
     }
 
     /// Low latency: a whole chunk of the segment being uploaded to `path` (the daemon cuts a
-    /// chunked upload as it arrives); the upload's end is a [`Media::put_body`] of the whole
+    /// chunked upload as it arrives), with its timing when it is a CMAF chunk (an LL-HLS
+    /// part); the upload's end is a [`Media::put_body`] of the whole
     /// body, which must begin with the chunks given. Whether the media takes uploads a chunk
     /// at a time (an HLS input does not).
-    fn put_chunk(&mut self, input: InputRole, path: &str, chunk: Bytes, now: Now) -> bool {
-        let _ = (input, path, chunk, now);
+    fn put_chunk(
+        &mut self,
+        input: InputRole,
+        path: &str,
+        chunk: Bytes,
+        part: Option<growing::PartInfo>,
+        now: Now,
+    ) -> bool {
+        let _ = (input, path, chunk, part, now);
         false
     }
 
@@ -184,6 +192,15 @@ pub trait Media: fmt::Debug {
     fn promote_hot(&mut self, promote: &mut dyn FnMut(&Bytes) -> Option<Body>) -> usize;
 }
 
+/// Which form of an output's manifests a request gets ([`MediaOutput::lookup_with`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Variant {
+    /// The endpoint is low-latency (LL-DASH, LL-HLS).
+    pub low_latency: bool,
+    /// A Playlist Delta Update (`_HLS_skip`), where there is one.
+    pub delta: bool,
+}
+
 /// Why an output has nothing to serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unavailable<'a> {
@@ -201,14 +218,28 @@ pub trait MediaOutput: fmt::Debug + Send + Sync {
     /// manifest name (`main`: `main.m3u8`, `main.mpd`).
     fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>>;
 
-    /// [`MediaOutput::lookup`] for a low-latency endpoint, whose manifest announces segments
-    /// before they are whole. Outputs with no low-latency form answer as `lookup`.
-    fn lookup_low_latency<'a>(
+    /// [`MediaOutput::lookup`] for the `variant` of the endpoint asking: a low-latency one
+    /// gets the manifests that announce segments before they are whole, and may ask for a
+    /// Playlist Delta Update. Outputs with no such forms answer as `lookup`.
+    fn lookup_with<'a>(
         &'a self,
         manifest: &str,
         rest: &str,
+        variant: Variant,
     ) -> Result<Lookup<'a>, Unavailable<'a>> {
+        let _ = variant;
         self.lookup(manifest, rest)
+    }
+
+    /// LL-HLS: where the low-latency media playlist at `rest` stands, for a blocking playlist
+    /// reload (`None`: not such a playlist).
+    fn playlist_position(
+        &self,
+        manifest: &str,
+        rest: &str,
+    ) -> Option<crate::hls::directives::Position> {
+        let _ = (manifest, rest);
+        None
     }
 
     /// [`MediaOutput::lookup`] with "nothing to serve yet" read as not found (for tests and

@@ -198,6 +198,9 @@ pub enum Lookup<'a> {
     /// A segment still arriving (low latency), with its `Content-Type`: answered at once and
     /// streamed as its chunks arrive.
     Growing(&'a Arc<super::growing::GrowingObject>, &'static str),
+    /// LL-HLS: Partial Segment `i` of a segment uploaded (or being uploaded) a chunk at a time,
+    /// with its `Content-Type`: answered once that chunk is whole.
+    Part(&'a Arc<super::growing::GrowingObject>, usize, &'static str),
     /// Nothing there (404).
     NotFound,
 }

@@ -107,3 +107,49 @@ pub async fn serve(
         }
     }
 }
+
+/// LL-HLS: answers with Partial Segment `index` of `object` once that chunk is whole (the part
+/// an `EXT-X-PRELOAD-HINT` names is asked for before it exists: parked until it does). `404`
+/// when the segment ended without it, or it did not come within `how.idle`.
+pub async fn serve_part(
+    conn: &mut Conn,
+    entry: &ChannelEntry,
+    object: Arc<GrowingObject>,
+    index: usize,
+    how: Streamed<'_>,
+) -> Outcome {
+    let bytes = loop {
+        let wake = entry.media.listen();
+        if let Some((bytes, _)) = object.part(index) {
+            break bytes;
+        }
+        if object.progress() != Progress::Arriving {
+            let e = HttpError::new(Status::NOT_FOUND, "this segment has no such part");
+            return send_error(conn, &e, how.keep_alive, how.head_only).await;
+        }
+        if monoio::time::timeout(how.idle, wake).await.is_err() {
+            let e = HttpError::new(Status::NOT_FOUND, "this part has not arrived");
+            return send_error(conn, &e, how.keep_alive, how.head_only).await;
+        }
+    };
+    let mut head = crate::send_buf::head_buf();
+    let date = super::with_http_dates(0, |date, _| date.to_string());
+    let headers: [(&str, &[u8]); 4] = [
+        ("Date", date.as_bytes()),
+        ("Content-Type", how.content_type.as_bytes()),
+        ("Cache-Control", how.cache_control),
+        ("Access-Control-Allow-Origin", b"*"),
+    ];
+    write_head(
+        &mut head,
+        Status::OK,
+        &headers,
+        Some(bytes.len() as u64),
+        how.keep_alive,
+    );
+    if how.head_only {
+        return conn.answer(Status::OK, head, how.keep_alive).await;
+    }
+    conn.answer_with_body(Status::OK, head, bytes, how.keep_alive)
+        .await
+}

@@ -9,13 +9,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use streampack_core::access::cdn::{host_may_reach, host_of};
 use streampack_core::access::{auth_key_ok, client_ip, ip_allowed};
 use streampack_core::channel::EndpointConfig;
+use streampack_core::hls::directives::Skip;
 use streampack_core::http::answer::{
     answer_object, error_headers, write_preflight, Conditions, Served, ALLOW,
 };
 use streampack_core::http::prepared::PreparedHeads;
 use streampack_core::http::{parse_v1_path, write_head, HttpError, Method, RequestHead, Status};
-use streampack_core::media::{Lookup, Unavailable};
+use streampack_core::media::{Lookup, Unavailable, Variant};
 
+pub mod blocking;
 pub mod content;
 pub mod dash;
 pub mod growing;
@@ -139,13 +141,29 @@ async fn serve_request<'r>(
             return outcome;
         }
     }
-    let lookup = output.map(|o| {
-        if endpoint.low_latency {
-            o.lookup_low_latency(&endpoint.manifest_name, &route.rest)
-        } else {
-            o.lookup(&endpoint.manifest_name, &route.rest)
+    // LL-HLS delivery directives: a Delta Update asked for, or a blocking reload held until
+    // its segment or part is there (then answered from the newest media).
+    let mut variant = Variant {
+        low_latency: endpoint.low_latency,
+        delta: false,
+    };
+    let mut published = published;
+    if manifest && endpoint.low_latency && blocking::has_directives(head.query()) {
+        let dirs = match blocking::parse(head.query()) {
+            Ok(d) => d,
+            Err(e) => return send_error(conn, &e, keep, head_only).await,
+        };
+        variant.delta = dirs.skip != Skip::No;
+        if dirs.block.is_some() {
+            drop(published);
+            if let Err(e) = blocking::wait(entry, endpoint, &route.rest, dirs).await {
+                return send_error(conn, &e, keep, head_only).await;
+            }
+            published = entry.media.load();
         }
-    });
+    }
+    let output = published.as_ref().and_then(|p| p.output(endpoint.kind));
+    let lookup = output.map(|o| o.lookup_with(&endpoint.manifest_name, &route.rest, variant));
     let lookup = match lookup {
         Some(Ok(found)) => found,
         None | Some(Err(Unavailable::NoMediaYet)) => {
@@ -163,8 +181,12 @@ async fn serve_request<'r>(
             return send_error(conn, &e, keep, head_only).await;
         }
     };
-    if let Lookup::Growing(object, content_type) = lookup {
-        let object = Arc::clone(object);
+    let streamed = match lookup {
+        Lookup::Growing(o, ct) => Some((Arc::clone(o), None, ct)),
+        Lookup::Part(o, i, ct) => Some((Arc::clone(o), Some(i), ct)),
+        _ => None,
+    };
+    if let Some((object, part, content_type)) = streamed {
         drop(published);
         let how = growing::Streamed {
             content_type,
@@ -177,7 +199,10 @@ async fn serve_request<'r>(
             keep_alive: keep,
             head_only,
         };
-        return growing::serve(conn, entry, object, how).await;
+        return match part {
+            Some(i) => growing::serve_part(conn, entry, object, i, how).await,
+            None => growing::serve(conn, entry, object, how).await,
+        };
     }
     let (body, object, heads, served) = match lookup {
         Lookup::Manifest(r, content_type) => (
@@ -214,7 +239,7 @@ async fn serve_request<'r>(
                 ranges: true,
             },
         ),
-        Lookup::Growing(..) => unreachable!("answered above"),
+        Lookup::Growing(..) | Lookup::Part(..) => unreachable!("answered above"),
         Lookup::NotFound => {
             if !manifest {
                 let archived =

@@ -147,11 +147,19 @@ fn apply_chunk(shared: &Shared, channels: &Channels, op: ChunkOp, abort: bool) {
     };
     if abort {
         owned.media.abort_upload(op.input, &op.path, now);
-        publish(owned, now, &op.channel, &shared.storage);
-    } else if !owned.media.put_chunk(op.input, &op.path, op.bytes, now) {
+    } else if !owned
+        .media
+        .put_chunk(op.input, &op.path, op.bytes, op.part, now)
+    {
         return;
     }
-    owned.slot.notify();
+    // LL-HLS playlists list the new part (a new version, published); LL-DASH streams read
+    // the growing segment itself: woken either way.
+    let version = owned.published;
+    publish(owned, now, &op.channel, &shared.storage);
+    if owned.published == version {
+        owned.slot.notify();
+    }
 }
 
 /// Logs what happened to the channel's inputs: every switch with its reason, inputs going

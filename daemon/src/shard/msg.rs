@@ -24,6 +24,8 @@ pub struct ChunkOp {
     pub path: String,
     /// The chunk (empty for [`ShardMsg::Abort`]).
     pub bytes: bytes::Bytes,
+    /// Its timing, when it is a CMAF chunk (an LL-HLS part).
+    pub part: Option<streampack_core::media::growing::PartInfo>,
 }
 
 /// One ingest request, handed to the channel's owner.

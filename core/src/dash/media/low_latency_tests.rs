@@ -4,12 +4,16 @@
 use super::tests::t0;
 use super::*;
 use crate::dash::parse::{parse_mpd, SegmentsIn};
-use crate::media::growing::Progress;
+use crate::media::growing::{PartInfo, Progress};
 use crate::media::{Lookup, MediaOutput};
 use bytes::Bytes;
 
 const P: InputRole = InputRole::Primary;
 const CHUNKS: usize = 4;
+const LL: crate::media::Variant = crate::media::Variant {
+    low_latency: true,
+    delta: false,
+};
 
 fn ll_params() -> MediaParams {
     MediaParams {
@@ -28,7 +32,7 @@ fn body_of(path: &str, size: usize) -> Bytes {
 
 enum Step {
     Mpd(Vec<u8>),
-    Chunk(String, Bytes),
+    Chunk(String, Bytes, PartInfo),
     Whole(String, Bytes),
     Delete(String),
 }
@@ -54,10 +58,28 @@ fn chunked_push() -> Vec<(u64, Step)> {
         } else {
             let body = body_of(&path, f[3].parse().unwrap());
             let per = body.len() / CHUNKS;
-            for c in 0..CHUNKS - 1 {
-                let chunk = body.slice(c * per..(c + 1) * per);
+            // Chunks of 0.5 s: video at 12800 ticks/s, audio at 48000 (push_ll's timescales).
+            let part = PartInfo {
+                duration: if path.contains("stream0") {
+                    6_400
+                } else {
+                    24_000
+                },
+                independent: true,
+            };
+            for c in 0..CHUNKS {
+                let end = if c == CHUNKS - 1 {
+                    body.len()
+                } else {
+                    (c + 1) * per
+                };
+                let chunk = body.slice(c * per..end);
                 let t = at - 2_000 + 500 * (c as u64 + 1) - 499;
-                steps.push((t, Step::Chunk(path.clone(), chunk)));
+                let part = PartInfo {
+                    independent: c == 0 || !path.contains("stream0"),
+                    ..part
+                };
+                steps.push((t.min(at), Step::Chunk(path.clone(), chunk, part)));
             }
             steps.push((at, Step::Whole(path, body)));
         }
@@ -97,7 +119,7 @@ fn check_low_latency_view(dm: &mut DashMedia) -> usize {
             panic!("timeline")
         };
         for s in segs {
-            match snap.lookup_low_latency("main", &s.path).unwrap() {
+            match snap.lookup_with("main", &s.path, LL).unwrap() {
                 Lookup::Object(o) => assert!(!o.body.is_empty()),
                 Lookup::Growing(g, ct) => {
                     assert!(ct.ends_with("/mp4"));
@@ -113,7 +135,9 @@ fn check_low_latency_view(dm: &mut DashMedia) -> usize {
                     }
                     assert_ne!(read.progress, Progress::Broken);
                 }
-                Lookup::Manifest(..) | Lookup::NotFound => panic!("{} not served", s.path),
+                Lookup::Manifest(..) | Lookup::Part(..) | Lookup::NotFound => {
+                    panic!("{} not served", s.path)
+                }
             }
         }
     }
@@ -155,7 +179,9 @@ fn chunks_are_served_while_their_segment_arrives() {
             Step::Mpd(body) => {
                 dm.put(P, "main.mpd", Bytes::from(body), now).unwrap();
             }
-            Step::Chunk(path, chunk) => assert!(dm.put_chunk(P, &path, chunk, now)),
+            Step::Chunk(path, chunk, part) => {
+                assert!(dm.put_chunk(P, &path, chunk, Some(part), now))
+            }
             Step::Whole(path, body) => {
                 dm.put(P, &path, body, now).unwrap();
             }
@@ -189,7 +215,7 @@ fn no_announcement_without_a_low_latency_endpoint() {
         let now = t0().plus_ms(at);
         match step {
             Step::Mpd(body) => drop(dm.put(P, "main.mpd", Bytes::from(body), now)),
-            Step::Chunk(path, chunk) => drop(dm.put_chunk(P, &path, chunk, now)),
+            Step::Chunk(path, chunk, part) => drop(dm.put_chunk(P, &path, chunk, Some(part), now)),
             Step::Whole(path, body) => drop(dm.put(P, &path, body, now)),
             Step::Delete(path) => drop(dm.delete(P, &path, now)),
         }
@@ -209,7 +235,7 @@ fn a_broken_upload_is_never_whole_and_its_retry_is() {
     let cut = steps
         .iter()
         .enumerate()
-        .filter(|(_, (_, s))| matches!(s, Step::Chunk(p, _) if p == "chunk-stream0-00003.m4s"))
+        .filter(|(_, (_, s))| matches!(s, Step::Chunk(p, ..) if p == "chunk-stream0-00003.m4s"))
         .nth(1)
         .unwrap()
         .0;
@@ -218,7 +244,7 @@ fn a_broken_upload_is_never_whole_and_its_retry_is() {
         last = t0().plus_ms(at);
         match step {
             Step::Mpd(body) => drop(dm.put(P, "main.mpd", Bytes::from(body), last)),
-            Step::Chunk(path, chunk) => drop(dm.put_chunk(P, &path, chunk, last)),
+            Step::Chunk(path, chunk, part) => drop(dm.put_chunk(P, &path, chunk, Some(part), last)),
             Step::Whole(path, body) => drop(dm.put(P, &path, body, last)),
             Step::Delete(_) => {}
         }
@@ -226,12 +252,12 @@ fn a_broken_upload_is_never_whole_and_its_retry_is() {
     let first = first_number(t0());
     let path = format!("v0/{}.m4s", first + 2);
     let snap = dm.snapshot();
-    let Ok(Lookup::Growing(g, _)) = snap.lookup_low_latency("main", &path) else {
+    let Ok(Lookup::Growing(g, _)) = snap.lookup_with("main", &path, LL) else {
         panic!("segment 3 announced: {:?}", ll_mpd(&mut dm));
     };
     assert!(!g.is_empty());
     let g = std::sync::Arc::new(g.read_from(0).chunks.concat());
-    let growing = match snap.lookup_low_latency("main", &path) {
+    let growing = match snap.lookup_with("main", &path, LL) {
         Ok(Lookup::Growing(g, _)) => g,
         _ => unreachable!(),
     };
@@ -244,7 +270,7 @@ fn a_broken_upload_is_never_whole_and_its_retry_is() {
     assert!(!g.is_empty());
     // Announced again, empty, for the retry.
     let snap = dm.snapshot();
-    match snap.lookup_low_latency("main", &path) {
+    match snap.lookup_with("main", &path, LL) {
         Ok(Lookup::Growing(again, _)) => {
             assert!(again.is_empty());
             assert_eq!(again.progress(), Progress::Arriving);
@@ -260,11 +286,239 @@ fn a_broken_upload_is_never_whole_and_its_retry_is() {
     )
     .unwrap();
     let snap = dm.snapshot();
-    match snap.lookup_low_latency("main", &path) {
+    match snap.lookup_with("main", &path, LL) {
         Ok(Lookup::Growing(again, _)) => {
             assert_eq!(again.progress(), Progress::Complete);
             assert_eq!(again.read_from(0).chunks.concat(), body.to_vec());
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// An `EXT-X-PART`: URI, duration, `INDEPENDENT`.
+type ListedPart = (String, f64, bool);
+
+/// What a test reads off an LL-HLS media playlist.
+#[derive(Debug, Default)]
+struct LlPlaylist {
+    target_s: f64,
+    part_target: f64,
+    part_hold_back: f64,
+    can_skip_until: f64,
+    media_sequence: u64,
+    skipped: u64,
+    /// Per segment listed (the arriving one last, without a URI): its parts
+    /// `(uri, duration, independent)` and its URI.
+    segments: Vec<(Vec<ListedPart>, Option<String>)>,
+    hint: Option<String>,
+    reports: Vec<(String, u64, u64)>,
+}
+
+fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let at = line.find(&format!("{name}="))? + name.len() + 1;
+    let rest = &line[at..];
+    Some(match rest.strip_prefix('"') {
+        Some(q) => &q[..q.find('"')?],
+        None => rest.split(',').next()?,
+    })
+}
+
+fn parse_ll(text: &str) -> LlPlaylist {
+    let mut p = LlPlaylist::default();
+    let mut parts = Vec::new();
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        let num = |n: &str| attr(l, n).unwrap().parse::<f64>().unwrap();
+        if let Some(v) = l.strip_prefix("#EXT-X-TARGETDURATION:") {
+            p.target_s = v.parse().unwrap();
+        } else if l.starts_with("#EXT-X-PART-INF:") {
+            p.part_target = num("PART-TARGET");
+        } else if l.starts_with("#EXT-X-SERVER-CONTROL:") {
+            assert!(l.contains("CAN-BLOCK-RELOAD=YES"), "{l}");
+            p.part_hold_back = num("PART-HOLD-BACK");
+            p.can_skip_until = num("CAN-SKIP-UNTIL");
+        } else if let Some(v) = l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
+            p.media_sequence = v.parse().unwrap();
+        } else if l.starts_with("#EXT-X-SKIP:") {
+            p.skipped = num("SKIPPED-SEGMENTS") as u64;
+        } else if l.starts_with("#EXT-X-PART:") {
+            let uri = attr(l, "URI").unwrap().to_string();
+            parts.push((uri, num("DURATION"), l.contains("INDEPENDENT=YES")));
+        } else if l.starts_with("#EXTINF:") {
+            let uri = lines.next().unwrap().to_string();
+            p.segments.push((std::mem::take(&mut parts), Some(uri)));
+        } else if l.starts_with("#EXT-X-PRELOAD-HINT:") {
+            assert!(l.contains("TYPE=PART"), "{l}");
+            p.hint = Some(attr(l, "URI").unwrap().to_string());
+        } else if l.starts_with("#EXT-X-RENDITION-REPORT:") {
+            let uri = attr(l, "URI").unwrap().to_string();
+            let msn = attr(l, "LAST-MSN").unwrap().parse().unwrap();
+            let part = attr(l, "LAST-PART").unwrap().parse().unwrap();
+            p.reports.push((uri, msn, part));
+        }
+    }
+    if !parts.is_empty() {
+        p.segments.push((parts, None));
+    }
+    p
+}
+
+fn playlist(out: &dyn MediaOutput, file: &str, delta: bool) -> String {
+    let v = crate::media::Variant {
+        low_latency: true,
+        delta,
+    };
+    match out.lookup_with("main", file, v).unwrap() {
+        Lookup::Manifest(r, ct) => {
+            assert_eq!(ct, crate::hls::PLAYLIST_CONTENT_TYPE);
+            String::from_utf8(r.body.to_vec()).unwrap()
+        }
+        other => panic!("{file}: {other:?}"),
+    }
+}
+
+/// Checks one LL-HLS media playlist against RFC 8216bis; returns it parsed, with how many
+/// segments its Delta Update skips.
+fn check_ll_playlist(out: &dyn MediaOutput, file: &str) -> (LlPlaylist, u64) {
+    let text = playlist(out, file, false);
+    let p = parse_ll(&text);
+    let ctx = || format!("{file}:\n{text}");
+    assert!(p.part_target > 0.0, "{}", ctx());
+    assert!(p.part_hold_back >= 3.0 * p.part_target - 1e-9, "{}", ctx());
+    assert!(p.can_skip_until >= 6.0 * p.target_s, "{}", ctx());
+    let n = p.segments.len();
+    for (si, (parts, uri)) in p.segments.iter().enumerate() {
+        for (pi, (part_uri, d, independent)) in parts.iter().enumerate() {
+            assert!(
+                *d <= p.part_target + 1e-9,
+                "part over PART-TARGET: {}",
+                ctx()
+            );
+            let last_of_segment = uri.is_some() && pi + 1 == parts.len();
+            assert!(
+                *d >= 0.85 * p.part_target - 1e-9 || last_of_segment || *independent,
+                "part under 85 % of PART-TARGET: {part_uri}\n{}",
+                ctx()
+            );
+            // `<rep>/<n>.<i>.m4s`: the i-th part of the segment it sits in.
+            let stem = part_uri.strip_suffix(".m4s").unwrap();
+            let (seg, i) = stem.rsplit_once('.').unwrap();
+            assert_eq!(i, pi.to_string(), "{}", ctx());
+            if let Some(uri) = uri {
+                assert_eq!(format!("{seg}.m4s"), *uri, "{}", ctx());
+            }
+            match out.lookup_with("main", part_uri, LL).unwrap() {
+                Lookup::Part(g, i, _) => {
+                    assert!(g.part(i).is_some(), "{part_uri} listed, not here")
+                }
+                other => panic!("{part_uri}: {other:?}"),
+            }
+        }
+        match uri {
+            Some(uri) => assert!(
+                matches!(out.lookup_with("main", uri, LL).unwrap(), Lookup::Object(_)),
+                "{uri}"
+            ),
+            None => assert_eq!(si + 1, n, "only the last segment is arriving"),
+        }
+    }
+    // The hint names the part after the last one listed of the arriving segment.
+    if let (Some(hint), Some((parts, None))) = (&p.hint, p.segments.last()) {
+        let (seg, i) = hint.strip_suffix(".m4s").unwrap().rsplit_once('.').unwrap();
+        assert_eq!(i, parts.len().to_string(), "{}", ctx());
+        if let Some((first, _, _)) = parts.first() {
+            assert!(first.starts_with(&format!("{seg}.")), "{}", ctx());
+        }
+    }
+    // A Delta Update: the same MSN, the first segments skipped, the rest the same.
+    let delta = parse_ll(&playlist(out, file, true));
+    assert_eq!(delta.media_sequence, p.media_sequence);
+    assert_eq!(
+        delta.skipped + delta.segments.len() as u64,
+        n as u64,
+        "{}",
+        ctx()
+    );
+    assert_eq!(delta.segments.last(), p.segments.last());
+    (p, delta.skipped)
+}
+
+#[test]
+fn ll_hls_playlists_follow_rfc_8216bis_at_every_step() {
+    let params = MediaParams {
+        cmaf: true,
+        window_ms: 30_000,
+        ..ll_params()
+    };
+    let mut dm = DashMedia::new(params, t0());
+    let mut prev_hint: Option<String> = None;
+    let (mut with_parts, mut hints_kept, mut skipped) = (0, 0, 0);
+    for (at, step) in chunked_push() {
+        let now = t0().plus_ms(at);
+        match step {
+            Step::Mpd(body) => drop(dm.put(P, "main.mpd", Bytes::from(body), now)),
+            Step::Chunk(path, chunk, part) => drop(dm.put_chunk(P, &path, chunk, Some(part), now)),
+            Step::Whole(path, body) => drop(dm.put(P, &path, body, now)),
+            Step::Delete(path) => drop(dm.delete(P, &path, now)),
+        }
+        let published = dm.publish(now);
+        let Some(out) = published.output(crate::channel::EndpointType::Cmaf) else {
+            continue;
+        };
+        if out.lookup("main", "main.m3u8").is_err() {
+            continue;
+        }
+        let master = match out.lookup("main", "main.m3u8").unwrap() {
+            Lookup::Manifest(r, _) => String::from_utf8(r.body.to_vec()).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            master.contains("v0.m3u8") && master.contains("URI=\"a0.m3u8\""),
+            "{master}"
+        );
+        if dm.snapshot().status.ended {
+            continue;
+        }
+        let (v, v_skips) = check_ll_playlist(out, "v0.m3u8");
+        let (a, _) = check_ll_playlist(out, "a0.m3u8");
+        with_parts += usize::from(v.segments.iter().any(|(p, _)| !p.is_empty()));
+        skipped += v_skips;
+        // Each other rendition is reported, at most one segment apart.
+        let arriving_msn =
+            v.media_sequence + v.segments.iter().filter(|s| s.1.is_some()).count() as u64;
+        assert_eq!(v.reports.len(), 1);
+        assert_eq!(v.reports[0].0, "a0.m3u8");
+        assert!(v.reports[0].1.abs_diff(arriving_msn) <= 1, "{v:?}");
+        assert_eq!(a.reports[0].0, "v0.m3u8");
+        // The Position blocking requests are decided on: the last part is there, the next
+        // one is waited for.
+        let pos = out.playlist_position("main", "v0.m3u8").unwrap();
+        if let Some((msn, part)) = pos.last_part {
+            use crate::hls::directives::{BlockFor, Decision};
+            let at = |part| BlockFor {
+                msn,
+                part: Some(part),
+            };
+            assert_eq!(pos.decide(at(part)), Decision::Ready);
+            assert_eq!(pos.decide(at(part + 1)), Decision::Wait);
+        }
+        // Hint → part: what was hinted is listed as a part once the hint moves on; never a
+        // hint past a segment's last part.
+        if let Some(h) = prev_hint.as_ref().filter(|h| v.hint.as_ref() != Some(*h)) {
+            let listed = v
+                .segments
+                .iter()
+                .flat_map(|s| s.0.iter())
+                .any(|p| &p.0 == h);
+            assert!(listed, "hinted {h}, never listed: {v:?}");
+            hints_kept += 1;
+        }
+        prev_hint = v.hint.clone();
+    }
+    assert!(with_parts > 20, "{with_parts}");
+    assert!(hints_kept > 10, "hinted parts were published: {hints_kept}");
+    assert!(
+        skipped > 0,
+        "Delta Updates skipped segments once the window allowed"
+    );
 }

@@ -38,6 +38,7 @@
 //! newest segment. Reverting to the preferred input follows [`crate::media::Revert`].
 
 mod archived;
+mod hls_view;
 mod model;
 mod output;
 mod pending;
@@ -45,7 +46,7 @@ mod period;
 mod snapshot;
 mod store;
 
-pub use snapshot::DashSnapshot;
+pub use snapshot::{CmafOfDash, DashSnapshot};
 
 use crate::channel::config::{EndpointType, InputRole};
 use crate::dash::parse::parse_mpd;
@@ -110,6 +111,10 @@ pub struct DashMedia {
     rendered: Option<Rendered>,
     /// The same for the MPD of low-latency endpoints.
     rendered_low_latency: Option<Rendered>,
+    /// The same for the HLS playlists of `cmaf` endpoints, by variant and file.
+    prev_hls: std::collections::HashMap<String, Rendered>,
+    /// LL-HLS `PART-TARGET` announced so far, ms (it never goes down).
+    part_target_ms: u64,
     /// The last view published.
     published: Option<Arc<Published>>,
     /// When the output last changed (`MPD@publishTime`).
@@ -135,6 +140,8 @@ impl DashMedia {
             cache: None,
             rendered: None,
             rendered_low_latency: None,
+            prev_hls: std::collections::HashMap::new(),
+            part_target_ms: 0,
             published: None,
             changed_unix_ms: now.unix_ms,
             last_now: now,
@@ -381,9 +388,27 @@ impl Media for DashMedia {
 
     /// A chunk of a segment being uploaded: whoever streams that segment gets it at once
     /// (nothing is republished: the announced segment is the same object).
-    fn put_chunk(&mut self, input: InputRole, path: &str, chunk: bytes::Bytes, now: Now) -> bool {
+    fn put_chunk(
+        &mut self,
+        input: InputRole,
+        path: &str,
+        chunk: bytes::Bytes,
+        part: Option<crate::media::growing::PartInfo>,
+        now: Now,
+    ) -> bool {
         self.last_now = now;
-        self.inputs[input.index()].put_chunk(path, chunk, now.mono_ms);
+        self.inputs[input.index()].put_chunk(path, chunk, part, now.mono_ms);
+        // LL-HLS playlists list the parts of the segment arriving: a new one is a new version.
+        let announced = self.output.periods.back().is_some_and(|p| {
+            p.reps().any(|r| {
+                r.pending
+                    .as_ref()
+                    .is_some_and(|x| x.role == input && x.path == path)
+            })
+        });
+        if announced && self.params.cmaf && self.params.low_latency {
+            self.versions.output_changed();
+        }
         true
     }
 
@@ -437,8 +462,11 @@ impl Media for DashMedia {
             return Arc::clone(p);
         }
         let dash = self.snapshot();
-        let p = Published::new(self.versions.current, dash.status.clone())
-            .with_output(EndpointType::Dash, dash as _);
+        let mut p = Published::new(self.versions.current, dash.status.clone());
+        if self.params.cmaf {
+            p = p.with_output(EndpointType::Cmaf, Arc::new(CmafOfDash(Arc::clone(&dash))));
+        }
+        let p = p.with_output(EndpointType::Dash, dash as _);
         let p = Arc::new(p);
         self.published = Some(Arc::clone(&p));
         p

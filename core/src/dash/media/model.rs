@@ -64,20 +64,25 @@ pub(crate) fn mpd_of(
     }
     let seg_ms = max_d_ms.max(1);
     let end_ms = out.periods.iter().map(OutPeriod::end_ms).max().unwrap_or(0);
+    let low_latency = low_latency
+        .filter(|_| !ended)
+        .map(|form| low_latency_of(seg_ms, form));
+    // Players that start the suggested delay behind the live edge (Shaka) are told the
+    // latency target instead of three segments.
+    let presentation_delay_ms =
+        low_latency.map_or(seg_ms.saturating_mul(3), |ll| ll.target_latency_ms);
     Some(mpd::Mpd {
         dynamic: !ended,
         availability_start_unix_ms: ast,
         publish_time_unix_ms: publish_unix_ms,
         time_shift_buffer_ms: window_ms,
         min_update_period_ms: seg_ms,
-        suggested_presentation_delay_ms: seg_ms.saturating_mul(3),
+        suggested_presentation_delay_ms: presentation_delay_ms,
         min_buffer_time_ms: seg_ms,
         max_segment_duration_ms: seg_ms,
         media_presentation_duration_ms: ended.then_some(end_ms),
         utc_timing: vec![mpd::UtcTiming::origin()],
-        low_latency: low_latency
-            .filter(|_| !ended)
-            .map(|form| low_latency_of(seg_ms, form)),
+        low_latency,
         periods,
     })
 }

@@ -26,7 +26,7 @@
 
 use super::period::{
     advance_rep, deliverable, find_rep, out_set, ticks_to_ms_ceil, OutPeriod, OutRep, OutSeg,
-    PublishCtx, Source, Step,
+    PerName, PublishCtx, Source, Step,
 };
 use super::store::InputStore;
 use crate::channel::config::InputRole;
@@ -46,8 +46,10 @@ pub(crate) struct Output {
     pub next_free: u64,
     /// Where the next Period opening for a new source starts.
     pub start_at: StartAt,
-    /// Last init number per Representation name.
-    init_k: HashMap<String, u64>,
+    /// Init numbers and HLS sequence numbers per Representation name.
+    names: PerName,
+    /// Periods opened so far.
+    opened: u64,
     /// The active input ended its stream and everything it listed is published.
     pub ended: bool,
 }
@@ -59,7 +61,8 @@ impl Output {
             ast: None,
             next_free,
             start_at: StartAt::First,
-            init_k: HashMap::new(),
+            names: PerName::default(),
+            opened: 0,
             ended: false,
         }
     }
@@ -207,7 +210,7 @@ impl Output {
                     continue;
                 };
                 let segs = ctx.store.segments(r_in);
-                match advance_rep(rep, r_in, &segs, ct, &mut self.init_k, ctx) {
+                match advance_rep(rep, r_in, &segs, ct, &mut self.names, ctx) {
                     Step::Published(c) => changed |= c,
                     Step::InitChanged => init_changed = true,
                 }
@@ -256,8 +259,11 @@ impl Output {
             .iter()
             .map(|a| out_set(a, leader.timescale, anchor_ticks, number, &mut counts))
             .collect();
+        let seq = self.opened;
+        self.opened = self.opened.saturating_add(1);
         self.periods.push_back(OutPeriod {
             id: format!("p{number}"),
+            seq,
             start_ms: 0,
             closed: false,
             source: Source {

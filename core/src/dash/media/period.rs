@@ -24,10 +24,22 @@ pub(crate) struct Source {
     pub period_start_ms: u64,
 }
 
+/// Counters kept per Representation name (`v0`) across Periods.
+#[derive(Debug, Default)]
+pub(crate) struct PerName {
+    /// Its last init number.
+    pub init_k: HashMap<String, u64>,
+    /// HLS (cmaf endpoints): the Media Sequence Number of its next segment, consecutive across
+    /// Periods whatever the DASH numbers do.
+    pub next_msn: HashMap<String, u64>,
+}
+
 /// One published segment.
 #[derive(Debug, Clone)]
 pub(crate) struct OutSeg {
     pub number: u64,
+    /// Its HLS Media Sequence Number (cmaf endpoints).
+    pub msn: u64,
     /// Its number in the input (`$Number$`).
     pub in_number: u64,
     /// Media time and duration, ticks (the input's clock).
@@ -40,6 +52,8 @@ pub(crate) struct OutSeg {
     pub gen: u64,
     /// When its bytes reached the origin (monotonic ms): alignment evidence.
     pub arrived_mono_ms: u64,
+    /// Its chunks, when it was uploaded a chunk at a time (LL-HLS parts).
+    pub chunked: Option<Arc<GrowingObject>>,
 }
 
 /// The segment announced after a Representation's newest.
@@ -127,6 +141,8 @@ pub(crate) struct OutSet {
 #[derive(Debug)]
 pub(crate) struct OutPeriod {
     pub id: String,
+    /// How many Periods opened before it (HLS: its discontinuity sequence number).
+    pub seq: u64,
     pub start_ms: u64,
     /// An init segment changed: nothing more is published in it.
     pub closed: bool,
@@ -249,7 +265,7 @@ pub(crate) fn advance_rep(
     r_in: &RepresentationIn,
     segs: &[SegmentIn],
     content_type: &'static str,
-    init_k: &mut HashMap<String, u64>,
+    names: &mut PerName,
     ctx: &mut PublishCtx<'_>,
 ) -> Step {
     let store = ctx.store;
@@ -296,7 +312,7 @@ pub(crate) fn advance_rep(
                 return Step::InitChanged;
             }
             (None, Some(new)) => {
-                let k = init_k.entry(rep.name.clone()).or_insert(0);
+                let k = names.init_k.entry(rep.name.clone()).or_insert(0);
                 *k = k.saturating_add(1);
                 let object = media_object(&new.body, content_type, ctx);
                 rep.init = Some((*k, object));
@@ -314,8 +330,15 @@ pub(crate) fn advance_rep(
             continue;
         }
         let object = media_object(&obj.body, content_type, ctx);
+        let next_msn = names
+            .next_msn
+            .entry(rep.name.clone())
+            .or_insert(rep.next_number);
+        let msn = *next_msn;
+        *next_msn = msn.saturating_add(1);
         rep.segments.push_back(OutSeg {
             number: rep.next_number,
+            msn,
             in_number: s.number,
             t: s.t,
             d: s.d,
@@ -324,6 +347,7 @@ pub(crate) fn advance_rep(
             path: s.path.clone(),
             gen: obj.gen,
             arrived_mono_ms: obj.arrived_mono_ms,
+            chunked: obj.chunked.clone(),
         });
         rep.next_number = rep.next_number.saturating_add(1);
         changed = true;

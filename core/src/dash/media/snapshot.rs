@@ -2,12 +2,16 @@
 //! once per change and shared by `Arc`. Lookups are allocation-free.
 
 use super::archived::ArchiveView;
+use super::hls_view;
 use super::model;
 use super::DashMedia;
 use crate::channel::config::InputRole;
 use crate::dash::mpd::{self, MPD_CONTENT_TYPE};
+use crate::hls::directives::Position;
+use crate::hls::PLAYLIST_CONTENT_TYPE;
 use crate::media::growing::GrowingObject;
-use crate::media::{Lookup, MediaObject, MediaOutput, MediaStatus, Rendered, Unavailable};
+use crate::media::object::parse_number;
+use crate::media::{Lookup, MediaObject, MediaOutput, MediaStatus, Rendered, Unavailable, Variant};
 use crate::media::{PeriodView, TrackView};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
@@ -32,20 +36,68 @@ pub struct DashSnapshot {
     pub(super) growing: Arc<HashMap<String, (Arc<GrowingObject>, &'static str)>>,
     /// What the time-shift archive records, when the channel keeps a window.
     pub(super) archive: Option<Arc<ArchiveView>>,
+    /// The fMP4 HLS playlists of `cmaf` endpoints, when the channel has some.
+    pub(super) hls: Option<Arc<HlsPublished>>,
+}
+
+/// The HLS side of a DASH channel's output ([`super::hls_view`]), rendered.
+#[derive(Debug)]
+pub(super) struct HlsPublished {
+    master: Rendered,
+    /// By file name (`v0.m3u8`).
+    media: HashMap<String, PublishedPlaylist>,
+    /// Segments with Partial Segments, by `<rep>/<number>`, with their `Content-Type`.
+    parts: HashMap<String, (Arc<GrowingObject>, &'static str)>,
+}
+
+#[derive(Debug)]
+struct PublishedPlaylist {
+    regular: Rendered,
+    /// The low-latency playlist, its Delta Update, and where it stands.
+    low_latency: Option<(Rendered, Rendered, Position)>,
+}
+
+/// What `cmaf` endpoints of a DASH channel read: the same output, with its HLS playlists and
+/// Partial Segments.
+#[derive(Debug)]
+pub struct CmafOfDash(pub Arc<DashSnapshot>);
+
+impl MediaOutput for CmafOfDash {
+    fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>> {
+        self.0.find(manifest, rest, Variant::default(), true)
+    }
+
+    fn lookup_with<'a>(
+        &'a self,
+        manifest: &str,
+        rest: &str,
+        variant: Variant,
+    ) -> Result<Lookup<'a>, Unavailable<'a>> {
+        self.0.find(manifest, rest, variant, true)
+    }
+
+    fn playlist_position(&self, _manifest: &str, rest: &str) -> Option<Position> {
+        let hls = self.0.hls.as_ref()?;
+        hls.media
+            .get(rest)?
+            .low_latency
+            .as_ref()
+            .map(|(_, _, p)| *p)
+    }
 }
 
 impl MediaOutput for DashSnapshot {
     fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>> {
-        self.lookup_in(self.mpd.as_ref(), manifest, rest)
+        self.find(manifest, rest, Variant::default(), false)
     }
 
-    fn lookup_low_latency<'a>(
+    fn lookup_with<'a>(
         &'a self,
         manifest: &str,
         rest: &str,
+        variant: Variant,
     ) -> Result<Lookup<'a>, Unavailable<'a>> {
-        let mpd = self.mpd_low_latency.as_ref().or(self.mpd.as_ref());
-        self.lookup_in(mpd, manifest, rest)
+        self.find(manifest, rest, variant, false)
     }
 
     fn tracks(&self) -> Vec<TrackView<'_>> {
@@ -58,12 +110,18 @@ impl MediaOutput for DashSnapshot {
 }
 
 impl DashSnapshot {
-    fn lookup_in<'a>(
+    /// Resolves a path of a `dash` endpoint, or with `hls` of a `cmaf` one.
+    fn find<'a>(
         &'a self,
-        mpd: Option<&'a Rendered>,
         manifest: &str,
         rest: &str,
+        variant: Variant,
+        hls: bool,
     ) -> Result<Lookup<'a>, Unavailable<'a>> {
+        let mpd = match (variant.low_latency, &self.mpd_low_latency) {
+            (true, Some(ll)) => Some(ll),
+            _ => self.mpd.as_ref(),
+        };
         let Some(mpd) = mpd else {
             return Err(Unavailable::NoMediaYet);
         };
@@ -73,10 +131,13 @@ impl DashSnapshot {
         if let Some(o) = self.objects.get(rest) {
             return Ok(Lookup::Object(o));
         }
-        Ok(self
-            .growing
-            .get(rest)
-            .map_or(Lookup::NotFound, |(g, ct)| Lookup::Growing(g, ct)))
+        if let Some((g, ct)) = self.growing.get(rest) {
+            return Ok(Lookup::Growing(g, ct));
+        }
+        match self.hls.as_ref().filter(|_| hls) {
+            Some(h) => Ok(h.find(manifest, rest, variant)),
+            None => Ok(Lookup::NotFound),
+        }
     }
 
     /// Paths of every object served (for tests and diagnostics), sorted.
@@ -115,6 +176,7 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
             .reuse_or_render(dm.rendered_low_latency.as_ref(), t, unix_ms)
     });
     dm.rendered_low_latency.clone_from(&rendered_ll);
+    let hls = build_hls(dm, ended);
     let mut growing = HashMap::new();
     let mut objects = HashMap::new();
     let mut window_segments = 0u64;
@@ -144,6 +206,7 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
         objects: Arc::new(objects),
         growing: Arc::new(growing),
         archive,
+        hls,
     }
 }
 
@@ -157,6 +220,7 @@ pub(crate) fn refresh_status(dm: &DashMedia, prev: &DashSnapshot) -> DashSnapsho
         status: status(dm, prev.status.window_segments),
         objects: Arc::clone(&prev.objects),
         growing: Arc::clone(&prev.growing),
+        hls: prev.hls.clone(),
         archive: prev.archive.clone(),
     }
 }
@@ -200,4 +264,91 @@ fn status(dm: &DashMedia, window_segments: u64) -> MediaStatus {
         ended: dm.output.presentation_ended(dm.params.end_on_endlist),
         refused_segments: dm.refused,
     }
+}
+
+impl HlsPublished {
+    /// A path of a `cmaf` endpoint that is not the MPD or a whole segment.
+    fn find<'a>(&'a self, manifest: &str, rest: &str, variant: Variant) -> Lookup<'a> {
+        if rest.strip_prefix(manifest) == Some(".m3u8") {
+            return Lookup::Manifest(&self.master, PLAYLIST_CONTENT_TYPE);
+        }
+        if let Some(p) = self.media.get(rest) {
+            let r = match (&p.low_latency, variant.low_latency) {
+                (Some((_, delta, _)), true) if variant.delta => delta,
+                (Some((full, _, _)), true) => full,
+                _ => &p.regular,
+            };
+            return Lookup::Manifest(r, PLAYLIST_CONTENT_TYPE);
+        }
+        // `<rep>/<number>.<i>.m4s`
+        let part = rest
+            .strip_suffix(".m4s")
+            .and_then(|s| s.rsplit_once('.'))
+            .and_then(|(key, i)| Some((self.parts.get(key)?, parse_number(i)?)));
+        match part {
+            Some(((g, ct), i)) => Lookup::Part(g, usize::try_from(i).unwrap_or(usize::MAX), ct),
+            None => Lookup::NotFound,
+        }
+    }
+}
+
+/// Renders the HLS side for `cmaf` endpoints (when the channel has some), reusing the
+/// previous renders whose text is unchanged (same etag).
+pub(crate) fn build_hls(dm: &mut DashMedia, ended: bool) -> Option<Arc<HlsPublished>> {
+    if !dm.params.cmaf {
+        dm.prev_hls.clear();
+        return None;
+    }
+    let low_latency = dm.params.low_latency;
+    let text = hls_view::render(&dm.output, low_latency, ended, &mut dm.part_target_ms)?;
+    let unix_ms = dm.last_now.unix_ms;
+    let prev = std::mem::take(&mut dm.prev_hls);
+    let mut rendered = |key: String, text: String| {
+        let r = dm.etag.reuse_or_render(prev.get(&key), text, unix_ms);
+        dm.prev_hls.insert(key, r.clone());
+        r
+    };
+    let master = rendered("master".into(), text.master);
+    let media = text
+        .media
+        .into_iter()
+        .map(|m| {
+            let regular = rendered(format!("regular {}", m.file), m.regular);
+            let low_latency = m.low_latency.map(|(full, delta, position)| {
+                let full = rendered(format!("ll {}", m.file), full);
+                let delta = rendered(format!("delta {}", m.file), delta);
+                (full, delta, position)
+            });
+            (
+                m.file,
+                PublishedPlaylist {
+                    regular,
+                    low_latency,
+                },
+            )
+        })
+        .collect();
+    let mut parts = HashMap::new();
+    if low_latency {
+        for p in &dm.output.periods {
+            for set in &p.sets {
+                for r in &set.reps {
+                    let chunked = r
+                        .segments
+                        .iter()
+                        .filter_map(|s| Some((s.number, s.chunked.as_ref()?)));
+                    let pending = r.pending.iter().map(|x| (x.number, &x.object));
+                    for (n, g) in chunked.chain(pending) {
+                        let key = format!("{}/{n}", r.name);
+                        parts.insert(key, (Arc::clone(g), set.segment_mime));
+                    }
+                }
+            }
+        }
+    }
+    Some(Arc::new(HlsPublished {
+        master,
+        media,
+        parts,
+    }))
 }

@@ -7,7 +7,7 @@
 //! lists.
 
 use crate::dash::parse::{MpdIn, RepresentationIn, SegmentIn, SegmentsIn};
-use crate::media::growing::GrowingObject;
+use crate::media::growing::{GrowingObject, PartInfo};
 use crate::media::Body;
 use crate::media::InputStatus;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -23,6 +23,8 @@ pub(crate) struct StoredObject {
     pub arrived_mono_ms: u64,
     /// Distinguishes two uploads at one path (an encoder restart rewrites its file names).
     pub gen: u64,
+    /// Its chunks, when it was uploaded a CMAF chunk at a time (LL-HLS parts).
+    pub chunked: Option<Arc<GrowingObject>>,
 }
 
 /// The latest good MPD of the input.
@@ -58,11 +60,13 @@ impl InputStore {
     /// Stores a segment or init segment; a growing object at that path is complete with it.
     pub fn put_object(&mut self, path: &str, body: Body, now_mono: u64) {
         self.status.count_object(body.bytes.len(), now_mono);
+        let mut chunked = None;
         if let Some((g, _)) = self.growing.remove(path) {
             let chunks = g.chunk_count();
             g.complete(&body.bytes);
-            if chunks > 0 {
+            if chunks > 0 && g.progress() == crate::media::growing::Progress::Complete {
                 self.chunks_per_segment = g.chunk_count();
+                chunked = Some(g);
             }
         }
         self.next_gen = self.next_gen.wrapping_add(1);
@@ -72,6 +76,7 @@ impl InputStore {
                 body,
                 arrived_mono_ms: now_mono,
                 gen: self.next_gen,
+                chunked,
             },
         );
     }
@@ -139,8 +144,14 @@ impl InputStore {
     }
 
     /// A whole chunk of the segment being uploaded at `path`.
-    pub fn put_chunk(&mut self, path: &str, chunk: bytes::Bytes, now_mono: u64) {
-        self.growing_at(path, now_mono).push(chunk);
+    pub fn put_chunk(
+        &mut self,
+        path: &str,
+        chunk: bytes::Bytes,
+        part: Option<PartInfo>,
+        now_mono: u64,
+    ) {
+        self.growing_at(path, now_mono).push_part(chunk, part);
     }
 
     /// The upload at `path` broke off: whoever streams it stops; the segment is not stored.
