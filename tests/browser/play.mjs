@@ -13,8 +13,8 @@
 // next `playing` (one still open at the end counts up to the end). `latency_median_s` is the
 // median of the player's own live-latency figure (dash.js getCurrentLiveLatency, hls.js
 // latency, Shaka getStats().liveLatency), sampled every second once playback started.
-// PLAY_LOW_LATENCY=1 turns the players' low-latency modes on (hls.js lowLatencyMode, Shaka
-// streaming.lowLatencyMode; dash.js takes it from the MPD).
+// PLAY_LOW_LATENCY=1 turns the players' low-latency modes on (hls.js lowLatencyMode with
+// catch-up, Shaka streaming.lowLatencyMode; dash.js takes it from the MPD).
 // Player errors go in the JSON; the exit status is non-zero only when the harness itself failed
 // (bad arguments, no chromium, the page or the player library did not load).
 // Diagnostics go to stderr; PLAY_DEBUG=1 adds a per-second timeline and every HTTP request.
@@ -143,7 +143,10 @@ const PAGE = `<!doctype html>
   try {
     if (kind === 'hls') {
       if (!window.Hls || !Hls.isSupported()) throw new Error('hls.js missing or MSE unsupported');
-      const hls = new Hls({ debug: false, lowLatencyMode: q.get('ll') === '1' });
+      // Low-latency mode as LL players run it: blocking reloads and parts, and catching up
+      // (up to 1.5x, hls.js's own suggestion) when behind its target latency.
+      const ll = q.get('ll') === '1';
+      const hls = new Hls(ll ? { debug: false, lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 } : { debug: false });
       hls.on(Hls.Events.ERROR, (_, d) => {
         const u = (d.frag && d.frag.url) || (d.context && d.context.url) || (d.url) || '';
         const code = d.response && d.response.code !== undefined ? ' HTTP ' + d.response.code : '';

@@ -348,12 +348,16 @@ fn cmaf_endpoint_repackages_every_rendition_of_a_master() {
 }
 
 #[test]
-fn cmaf_endpoints_exist_on_hls_channels_only_and_wait_for_media() {
+fn cmaf_endpoints_wait_for_media_and_low_latency_needs_a_dash_channel() {
     let d = Daemon::start(DaemonOpts::default());
     let c = d.cmaf_channel("cm", &[]);
     assert_eq!(c.f.endpoint["type"], "cmaf", "{}", c.f.endpoint);
+    // TS repackaged into fMP4 has no chunks to make parts of: no low latency here.
+    let why = d.ctl_refused(&["endpoint", "edit", "cm", "cmaf1", "--low-latency", "on"]);
+    assert!(why.contains("cmaf endpoint of a hls channel"), "{why}");
+    // On a dash channel a cmaf endpoint serves its fMP4 tracks as HLS and DASH.
     let dash = d.ctl_json(&["channel", "create", "--name", "dsh", "--protocol", "dash"]);
-    let why = d.ctl_refused(&[
+    let ep = d.ctl_json(&[
         "endpoint",
         "create",
         dash["id"].as_str().unwrap(),
@@ -361,11 +365,9 @@ fn cmaf_endpoints_exist_on_hls_channels_only_and_wait_for_media() {
         "c",
         "--type",
         "cmaf",
+        "--low-latency",
     ]);
-    assert!(
-        why.contains("cmaf") && why.contains("only on hls channels"),
-        "{why}"
-    );
+    assert_eq!(ep["low_latency"], true, "{ep}");
     for path in [&c.mpd_path, &c.m3u8_path] {
         let r = get(d.pull, path);
         assert_eq!(r.status, 503, "{path} before any media: {r:?}");

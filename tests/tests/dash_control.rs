@@ -39,10 +39,12 @@ fn dash_channels_take_dash_endpoints_and_refuse_hls() {
         e.contains("dash channel") && e.contains("hls") && e.contains("--type dash"),
         "hls endpoint on a dash channel is refused with a clear reason: {e}"
     );
-    let e = d.ctl_refused(&[
+    // cmaf endpoints serve a dash channel's fMP4 tracks as HLS and DASH.
+    let c = d.ctl_json(&[
         "endpoint", "create", "dash-a", "--name", "c", "--type", "cmaf",
     ]);
-    assert!(e.contains("cmaf"), "{e}");
+    assert_eq!(c["type"], "cmaf");
+    assert!(c["url"].as_str().unwrap().ends_with("/main.mpd"), "{c}");
 
     d.ctl_json(&["channel", "create", "--name", "hls-a", "--protocol", "hls"]);
     let e = d.ctl_refused(&[
@@ -74,7 +76,7 @@ fn dash_channels_take_dash_endpoints_and_refuse_hls() {
         .iter()
         .map(|e| e["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["dash", "dash"]);
+    assert_eq!(types, ["dash", "dash", "cmaf"]);
     let ch = d.ctl_json(&["channel", "show", "hls-a"]);
     assert!(ch["endpoints"].as_array().unwrap().is_empty(), "{ch}");
 }
