@@ -266,6 +266,15 @@ impl Tracker {
         }
     }
 
+    /// `role`'s encoder is heard from between two segments (a chunk of an upload under way):
+    /// an input that is up stays up while it is heard, however long its segments take.
+    pub fn heard(&mut self, role: InputRole, now_mono: u64) {
+        let t = &mut self.inputs[role.index()];
+        if t.up {
+            t.last_at = Some(t.last_at.map_or(now_mono, |a| a.max(now_mono)));
+        }
+    }
+
     /// Marks inputs silent for the timeout as down; drops log entries older than the window.
     pub fn age(&mut self, now_mono: u64, timeout_ms: u64, window_ms: u64) {
         for role in InputRole::ALL {
@@ -463,6 +472,30 @@ mod tests {
             ..p
         };
         assert_eq!(p.timeout_ms(2_000), 3_000);
+    }
+
+    #[test]
+    fn an_input_heard_between_segments_stays_up() {
+        let p = FailoverPolicy::default();
+        let mut t = Tracker::default();
+        let primary = InputRole::Primary;
+        // Not delivered yet: hearing it says nothing.
+        t.heard(primary, 100);
+        assert_eq!(t.health(primary, &p), Health::Never);
+        t.deliver(primary, "v", 1, 2_000, None, 1_000, 2_500);
+        // Chunks every 500 ms for 5 s, no segment: up all along with a 1.5 s timeout.
+        for at in (1_500..6_000).step_by(500) {
+            t.heard(primary, at);
+            t.age(at, 1_500, 60_000);
+            assert_ne!(t.health(primary, &p), Health::Down, "at {at}");
+        }
+        // Silent for the timeout: down, and hearing it again does not bring it back up
+        // (only a delivered segment does).
+        t.age(7_600, 1_500, 60_000);
+        assert_eq!(t.health(primary, &p), Health::Down);
+        t.heard(primary, 7_700);
+        t.age(7_800, 1_500, 60_000);
+        assert_eq!(t.health(primary, &p), Health::Down);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! from their archive files.
 
 use std::fs::File;
-use streampack_core::channel::EndpointConfig;
+use streampack_core::channel::{EndpointConfig, EndpointType, Protocol};
 use streampack_core::http::answer::{answer_object, Conditions, Served};
 use streampack_core::http::{HttpError, Method, RequestHead, Status};
 use streampack_core::timeshift::{self, query, ShiftRequest, Shifted};
@@ -36,9 +36,20 @@ pub async fn manifest(
     let (keep, head_only) = (head.keep_alive, head.method == Method::Head);
     let now_ms = crate::clock::now().unix_ms;
     let window_ms = entry.config.timeshift_window_secs.saturating_mul(1000);
-    let window = match query::parse(head.query(), window_ms, now_ms) {
-        Ok(None) => return None,
+    let parsed = query::parse(head.query(), window_ms, now_ms);
+    if matches!(parsed, Ok(None)) {
+        return None;
+    }
+    if endpoint.kind == EndpointType::Cmaf && entry.config.protocol == Protocol::Dash {
+        let e = HttpError::new(
+            Status::NOT_IMPLEMENTED,
+            "time-shift is not offered on the cmaf endpoints of dash channels yet: use a dash endpoint",
+        );
+        return Some(send_error(conn, &e, keep, head_only).await);
+    }
+    let window = match parsed {
         Ok(Some(w)) => w,
+        Ok(None) => return None,
         Err(why) => {
             let e = HttpError::new(Status::BAD_REQUEST, why);
             return Some(send_error(conn, &e, keep, head_only).await);

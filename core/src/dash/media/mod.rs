@@ -212,7 +212,7 @@ impl DashMedia {
         let before = self.health();
         self.tracker.age(
             now.mono_ms,
-            policy.timeout_ms(self.params.max_segment_ms),
+            self.failover_timeout_ms(),
             self.params.window_ms,
         );
         for role in InputRole::ALL {
@@ -240,6 +240,22 @@ impl DashMedia {
             }
             None => health_changed,
         }
+    }
+
+    /// How long the active input may be silent before it is down: the policy's timeout, or,
+    /// when the active input uploads its segments a chunk at a time (low latency: players hold
+    /// about one segment of buffer), three chunks (at least a second) — chunks keep an input
+    /// heard between its segments.
+    fn failover_timeout_ms(&self) -> u64 {
+        let policy = self.params.failover.timeout_ms(self.params.max_segment_ms);
+        let chunks = self
+            .active
+            .map_or(0, |a| self.inputs[a.index()].chunks_per_segment);
+        if chunks == 0 {
+            return policy;
+        }
+        let chunk_ms = self.params.max_segment_ms / chunks as u64;
+        policy.min(chunk_ms.saturating_mul(3).max(1_000))
     }
 
     /// New deliveries of `role`'s leader Representation: listed, with its bytes and init here.
@@ -398,6 +414,7 @@ impl Media for DashMedia {
     ) -> bool {
         self.last_now = now;
         self.inputs[input.index()].put_chunk(path, chunk, part, now.mono_ms);
+        self.tracker.heard(input, now.mono_ms);
         // LL-HLS playlists list the parts of the segment arriving: a new one is a new version.
         let announced = self.output.periods.back().is_some_and(|p| {
             p.reps().any(|r| {
