@@ -410,6 +410,13 @@ fn ll_hls_parts_blocking_reloads_and_players_close_to_live() {
         "the answer lists the part asked for ({hint}):\n{}",
         blocked.text()
     );
+    // Time-shift is the dash endpoint's business on a dash channel.
+    let shifted = get(d.pull, &format!("{dir}/main.m3u8?delay=10"));
+    assert_eq!(shifted.status, 501, "{shifted:?}");
+    assert!(
+        shifted.text().contains("use a dash endpoint"),
+        "{shifted:?}"
+    );
     // Blocking-reload refusals, at once.
     for (query, why) in [
         ("_HLS_part=1", "_HLS_part needs _HLS_msn"),
@@ -501,5 +508,110 @@ fn ll_hls_parts_blocking_reloads_and_players_close_to_live() {
     assert!(
         started.elapsed() >= Duration::from_secs(3),
         "held before the 503"
+    );
+}
+
+/// Kills an encoder when the test ends, however it ends.
+struct Encoder(Option<std::process::Child>);
+
+impl Encoder {
+    fn kill(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Encoder {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[test]
+fn ll_dash_failover_keeps_dashjs_playing() {
+    if !require_tool("ffmpeg") || !require_browser() {
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // Chunked uploads keep an input heard between segments: the failover timeout is three
+    // chunks, within what a low-latency player holds.
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.dash_channel("llfail", &["--max-segment-duration", "2"]);
+    let ll = d.ctl_json(&["endpoint", "create", &f.id, "--name", "ll", "--low-latency"]);
+    let ll_url = ll["url"].as_str().unwrap().to_string();
+    let ll_path = split_url(&ll_url).1;
+    let primary_log = d.dir().join("ffmpeg-primary.log");
+    let backup_log = d.dir().join("ffmpeg-backup.log");
+    let mut encoders = [
+        Encoder(Some(ffmpeg_push_dash(
+            DashPush::LowLatency,
+            &f.primary_url,
+            PUSH_SECONDS,
+            &primary_log,
+        ))),
+        Encoder(Some(ffmpeg_push_dash(
+            DashPush::LowLatency,
+            &f.backup_url,
+            PUSH_SECONDS,
+            &backup_log,
+        ))),
+    ];
+    let first = wait_for_200(d.pull, &ll_path, Duration::from_secs(20));
+    assert_eq!(first.status, 200, "{first:?}");
+    // Whichever input is on air, once the other is healthy too, dies.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let on_air = loop {
+        let l = d.ctl_json(&["channel", "show", &f.id])["live"].clone();
+        let healthy = (0..2).all(|i| l["inputs"][i]["health"] == "healthy");
+        match l["active_input"].as_str() {
+            Some(a) if healthy => break a.to_string(),
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "inputs never both healthy: {l:#}"
+        );
+        thread::sleep(Duration::from_millis(250));
+    };
+    let url = ll_url.clone();
+    let player = thread::spawn(move || play_in_browser_with(Player::DashJs, &url, 24, true));
+    thread::sleep(Duration::from_secs(10));
+    let killed_at = Instant::now();
+    encoders[usize::from(on_air == "backup")].kill();
+    loop {
+        let l = d.ctl_json(&["channel", "show", &f.id])["live"].clone();
+        if l["active_input"].as_str().is_some_and(|a| a != on_air) {
+            break;
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(15),
+            "no switch away from the {on_air} input: {l:#}\n{}",
+            d.stderr_log()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    let switch_after = killed_at.elapsed();
+    let Some(pb) = player.join().unwrap() else {
+        return;
+    };
+    eprintln!(
+        "[low_latency] failover after {switch_after:?}; dash.js: {}",
+        pb.json
+    );
+    assert!(!pb.fatal, "{}", pb.json);
+    assert!(
+        pb.advanced >= 16.0,
+        "played {:.1} s\n{}",
+        pb.advanced,
+        pb.json
+    );
+    // No stall longer than one segment (2 s) across the switch.
+    assert!(
+        pb.longest_stall_s <= 2.0,
+        "dash.js stalled {:.2} s across the failover\n{}",
+        pb.longest_stall_s,
+        pb.json
     );
 }
