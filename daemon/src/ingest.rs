@@ -14,7 +14,7 @@ use streampack_core::http::{
     CONTINUE_100,
 };
 use streampack_core::id::Id;
-use streampack_core::media::growing::PartInfo;
+use streampack_core::media::growing::{ChunkIn, PartInfo};
 use streampack_core::media::{Body, IngestError};
 
 use crate::conn::{Conn, Outcome};
@@ -45,16 +45,26 @@ struct ChunkTo<'a> {
     channel: Id,
     input: InputRole,
     path: &'a str,
+    /// This upload, unique in the daemon's life: chunks of another one at the same path (a
+    /// retry overlapping a stalled original) never mix with its.
+    upload: u64,
 }
 
+/// Upload ids.
+static UPLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 impl ChunkTo<'_> {
-    fn op(&self, bytes: Bytes, part: Option<PartInfo>) -> ChunkOp {
+    fn op(&self, offset: usize, bytes: Bytes, part: Option<PartInfo>) -> ChunkOp {
         ChunkOp {
             channel: self.channel,
             input: self.input,
             path: self.path.to_string(),
-            bytes,
-            part,
+            chunk: ChunkIn {
+                upload: self.upload,
+                offset,
+                bytes,
+                part,
+            },
         }
     }
 }
@@ -71,15 +81,17 @@ async fn read_by_chunk(
 ) -> Result<Bytes, HttpError> {
     let deadline = monoio::time::Instant::now() + limit;
     let mut out = bytes::BytesMut::with_capacity(64 * 1024);
-    // Encoders state chunk timing in the `moof` (`tfhd` defaults): no `trex` defaults here.
+    // Encoders state chunk timing in the `moof` (`tfhd` defaults): no `trex` defaults here; a
+    // chunk whose samples take their duration from `trex` has no known duration.
     let mut cutter = Some(ChunkCutter::new(TrackDefaults::default()));
+    let mut sent_any = false;
     loop {
         let step = conn.read_body_step(&mut dec, &mut out, deadline).await;
         let done = match step {
             Ok(done) => done,
             Err(e) => {
-                if cutter.as_ref().is_some_and(|c| c.complete_len() > 0) {
-                    let _ = to.inbox.send(ShardMsg::Abort(to.op(Bytes::new(), None)));
+                if sent_any {
+                    let _ = to.inbox.send(ShardMsg::Abort(to.op(0, Bytes::new(), None)));
                 }
                 return Err(e);
             }
@@ -88,12 +100,14 @@ async fn read_by_chunk(
             match c.feed(&out) {
                 Ok(chunks) => {
                     for ch in chunks {
-                        let part = PartInfo {
+                        let part = (ch.duration > 0).then_some(PartInfo {
                             duration: ch.duration,
                             independent: ch.independent,
-                        };
+                        });
+                        let offset = ch.range.start;
                         let bytes = Bytes::copy_from_slice(&out[ch.range]);
-                        let _ = to.inbox.send(ShardMsg::Chunk(to.op(bytes, Some(part))));
+                        let _ = to.inbox.send(ShardMsg::Chunk(to.op(offset, bytes, part)));
+                        sent_any = true;
                     }
                 }
                 Err(e) => {
@@ -234,9 +248,11 @@ async fn serve_request(
             _ => 0,
         };
         let channel = entry.config.id;
-        // A DASH segment uploaded chunked (a low-latency encoder) is handed to the owner a
-        // CMAF chunk at a time as well, so that low-latency pulls get each chunk at once.
+        // A DASH segment uploaded chunked (a low-latency encoder) to a channel with
+        // low-latency endpoints is handed to the owner a CMAF chunk at a time as well, so that
+        // their pulls get each chunk at once.
         let by_chunk = entry.config.protocol == Protocol::Dash
+            && entry.config.endpoints.iter().any(|e| e.low_latency)
             && head.body == BodyKind::Chunked
             && !is_delete
             && is_fmp4_segment_path(&route.rest);
@@ -261,6 +277,7 @@ async fn serve_request(
                 channel,
                 input: role,
                 path: &route.rest,
+                upload: UPLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             };
             read_by_chunk(conn, dec, body_limit, to).await
         } else {

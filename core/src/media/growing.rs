@@ -33,6 +33,19 @@ pub struct PartInfo {
     pub independent: bool,
 }
 
+/// A chunk of an upload, as the ingest hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkIn {
+    /// Which upload it belongs to (unique per request, from the caller).
+    pub upload: u64,
+    /// Where it starts in the upload's body.
+    pub offset: usize,
+    /// Its bytes.
+    pub bytes: Bytes,
+    /// Its timing, when it is a CMAF chunk (an LL-HLS part).
+    pub part: Option<PartInfo>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     chunks: Vec<Bytes>,
@@ -41,6 +54,8 @@ struct State {
     len: usize,
     broken: bool,
     complete: bool,
+    /// The upload whose chunks it holds (the first to send one at offset 0).
+    upload: Option<u64>,
 }
 
 /// An object whose bytes arrive a chunk at a time. See the module docs.
@@ -73,18 +88,36 @@ impl GrowingObject {
 
     /// Appends a whole chunk (owner). Ignored once the object is complete or broken.
     pub fn push(&self, chunk: Bytes) {
-        self.push_part(chunk, None);
+        let offset = self.len();
+        self.push_part(0, offset, chunk, None);
     }
 
-    /// Appends a whole CMAF chunk with its timing (owner).
-    pub fn push_part(&self, chunk: Bytes, info: Option<PartInfo>) {
+    /// Appends a whole CMAF chunk of `upload`, found at `offset` in its body, with its timing
+    /// (owner). Taken only in order from the upload it holds (the first to send one at offset
+    /// 0): a chunk of another upload at the same path (an encoder's retry overlapping the
+    /// stalled original), or one after a gap, is dropped. Whether it was taken.
+    pub fn push_part(
+        &self,
+        upload: u64,
+        offset: usize,
+        chunk: Bytes,
+        info: Option<PartInfo>,
+    ) -> bool {
         let mut s = self.state();
-        if s.complete || s.broken || chunk.is_empty() {
-            return;
+        let ours = s.upload.is_none_or(|u| u == upload);
+        if s.complete || s.broken || chunk.is_empty() || !ours || offset != s.len {
+            return false;
         }
+        s.upload = Some(upload);
         s.len = s.len.saturating_add(chunk.len());
         s.chunks.push(chunk);
         s.parts.push(info);
+        true
+    }
+
+    /// Whether its chunks come from `upload` (or none came yet).
+    pub fn held_by(&self, upload: u64) -> bool {
+        self.state().upload.is_none_or(|u| u == upload)
     }
 
     /// Chunk `i` once it is whole, with what is known of it.
@@ -99,25 +132,35 @@ impl GrowingObject {
         self.state().parts.clone()
     }
 
-    /// Completes the object with the whole body its upload ended with (owner): the chunks
-    /// pushed so far must be its first bytes (the caller cut them from this body); the rest is
-    /// appended. A body shorter than what was pushed breaks the object off instead.
+    /// Completes the object with the whole body its upload ended with (owner). The chunks
+    /// pushed so far must be its first bytes, byte for byte, or the object breaks off instead
+    /// (never complete with other bytes than those sent); the rest is appended. The chunks
+    /// are then slices of `whole`: their copies are freed.
     pub fn complete(&self, whole: &Bytes) {
         let mut s = self.state();
         if s.complete || s.broken {
             return;
         }
-        match whole.get(s.len..) {
-            Some(rest) if !rest.is_empty() => {
-                let tail = whole.slice(s.len..);
-                s.len = whole.len();
-                s.chunks.push(tail);
-                s.parts.push(None);
-                s.complete = true;
+        let mut at = 0usize;
+        let mut slices = Vec::with_capacity(s.chunks.len() + 1);
+        for c in &s.chunks {
+            let end = at.saturating_add(c.len());
+            match whole.get(at..end) {
+                Some(b) if b == &c[..] => slices.push(whole.slice(at..end)),
+                _ => {
+                    s.broken = true;
+                    return;
+                }
             }
-            Some(_) => s.complete = true,
-            None => s.broken = true,
+            at = end;
         }
+        if whole.len() > at {
+            slices.push(whole.slice(at..));
+            s.parts.push(None);
+        }
+        s.chunks = slices;
+        s.len = whole.len();
+        s.complete = true;
     }
 
     /// The upload broke off or will not come (owner): readers stop, and whoever had started
@@ -227,6 +270,33 @@ mod tests {
             Progress::Broken,
             "never complete with other bytes than those sent"
         );
+    }
+
+    #[test]
+    fn only_its_upload_in_order_and_the_same_bytes_complete_it() {
+        let g = GrowingObject::new();
+        let part = |u, off, b: &'static [u8]| g.push_part(u, off, Bytes::from_static(b), None);
+        assert!(!part(1, 3, b"late"), "a gap: not taken");
+        assert!(part(1, 0, b"abc"));
+        assert!(
+            !part(2, 3, b"XYZ"),
+            "another upload at the same path: not taken"
+        );
+        assert!(!part(1, 0, b"abc"), "the same offset twice: not taken");
+        assert!(part(1, 3, b"def"));
+        assert!(g.held_by(1) && !g.held_by(2));
+        // The body the upload ended with differs from what was streamed: never complete.
+        g.complete(&Bytes::from_static(b"abXdefgh"));
+        assert_eq!(g.progress(), Progress::Broken);
+        // The same bytes: complete, its chunks now slices of the whole body.
+        let ok = GrowingObject::new();
+        ok.push_part(5, 0, Bytes::from_static(b"abc"), None);
+        let whole = Bytes::from_static(b"abcdef");
+        ok.complete(&whole);
+        let read = ok.read_from(0);
+        assert_eq!(read.progress, Progress::Complete);
+        assert_eq!(read.chunks[0].as_ptr(), whole.as_ptr(), "the copy is freed");
+        assert_eq!(read.chunks.concat(), b"abcdef");
     }
 
     #[test]

@@ -152,18 +152,17 @@ pub trait Media: fmt::Debug {
         &mut self,
         input: InputRole,
         path: &str,
-        chunk: Bytes,
-        part: Option<growing::PartInfo>,
+        chunk: growing::ChunkIn,
         now: Now,
     ) -> bool {
-        let _ = (input, path, chunk, part, now);
+        let _ = (input, path, chunk, now);
         false
     }
 
-    /// Low latency: the upload to `path` broke off before its end; what was published of it
-    /// is never served as a whole segment.
-    fn abort_upload(&mut self, input: InputRole, path: &str, now: Now) {
-        let _ = (input, path, now);
+    /// Low latency: `upload` to `path` broke off before its end; what was published of it is
+    /// never served as a whole segment.
+    fn abort_upload(&mut self, input: InputRole, path: &str, upload: u64, now: Now) {
+        let _ = (input, path, upload, now);
     }
 
     /// Encoder DELETE; whether the object existed. The output never loses a segment from the

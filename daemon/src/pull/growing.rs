@@ -35,7 +35,9 @@ pub async fn serve(
     object: Arc<GrowingObject>,
     how: Streamed<'_>,
 ) -> Outcome {
-    // Parked until its first byte (or its end) is here.
+    // Parked until its first byte (or its end) is here. Each wait is bounded by this
+    // object's own progress, not by the channel's other news.
+    let mut until = monoio::time::Instant::now() + how.idle;
     loop {
         let wake = entry.media.listen();
         match object.progress() {
@@ -49,7 +51,7 @@ pub async fn serve(
             Progress::Arriving if object.is_empty() => {}
             _ => break,
         }
-        if monoio::time::timeout(how.idle, wake).await.is_err() {
+        if !wait_until(until, wake).await {
             let e = HttpError::new(Status::NOT_FOUND, "this segment has not begun arriving");
             return send_error(conn, &e, how.keep_alive, how.head_only).await;
         }
@@ -77,6 +79,9 @@ pub async fn serve(
     loop {
         let wake = entry.media.listen();
         let read = object.read_from(sent);
+        if !read.chunks.is_empty() {
+            until = monoio::time::Instant::now() + how.idle;
+        }
         for chunk in read.chunks {
             let mut prefix = pending_head.take().unwrap_or_default();
             if sent > 0 {
@@ -102,10 +107,16 @@ pub async fn serve(
             Progress::Broken => return Outcome::new(Status::OK, false),
             Progress::Arriving => {}
         }
-        if monoio::time::timeout(how.idle, wake).await.is_err() {
+        if !wait_until(until, wake).await {
             return Outcome::new(Status::OK, false);
         }
     }
+}
+
+/// Waits for `wake` until `until`; whether it came first.
+async fn wait_until(until: monoio::time::Instant, wake: event_listener::EventListener) -> bool {
+    let left = until.saturating_duration_since(monoio::time::Instant::now());
+    !left.is_zero() && monoio::time::timeout(left, wake).await.is_ok()
 }
 
 /// LL-HLS: answers with Partial Segment `index` of `object` once that chunk is whole (the part
@@ -118,6 +129,7 @@ pub async fn serve_part(
     index: usize,
     how: Streamed<'_>,
 ) -> Outcome {
+    let until = monoio::time::Instant::now() + how.idle;
     let bytes = loop {
         let wake = entry.media.listen();
         if let Some((bytes, _)) = object.part(index) {
@@ -127,7 +139,7 @@ pub async fn serve_part(
             let e = HttpError::new(Status::NOT_FOUND, "this segment has no such part");
             return send_error(conn, &e, how.keep_alive, how.head_only).await;
         }
-        if monoio::time::timeout(how.idle, wake).await.is_err() {
+        if !wait_until(until, wake).await {
             let e = HttpError::new(Status::NOT_FOUND, "this part has not arrived");
             return send_error(conn, &e, how.keep_alive, how.head_only).await;
         }

@@ -146,11 +146,9 @@ fn apply_chunk(shared: &Shared, channels: &Channels, op: ChunkOp, abort: bool) {
         return;
     };
     if abort {
-        owned.media.abort_upload(op.input, &op.path, now);
-    } else if !owned
-        .media
-        .put_chunk(op.input, &op.path, op.bytes, op.part, now)
-    {
+        let upload = op.chunk.upload;
+        owned.media.abort_upload(op.input, &op.path, upload, now);
+    } else if !owned.media.put_chunk(op.input, &op.path, op.chunk, now) {
         return;
     }
     // LL-HLS playlists list the new part (a new version, published); LL-DASH streams read

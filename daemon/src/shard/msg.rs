@@ -22,10 +22,8 @@ pub struct ChunkOp {
     pub input: InputRole,
     /// Safe relative path under the input.
     pub path: String,
-    /// The chunk (empty for [`ShardMsg::Abort`]).
-    pub bytes: bytes::Bytes,
-    /// Its timing, when it is a CMAF chunk (an LL-HLS part).
-    pub part: Option<streampack_core::media::growing::PartInfo>,
+    /// The chunk, with its upload and offset (no bytes for [`ShardMsg::Abort`]).
+    pub chunk: streampack_core::media::growing::ChunkIn,
 }
 
 /// One ingest request, handed to the channel's owner.

@@ -27,6 +27,14 @@ use crate::media::growing::{GrowingObject, Progress};
 /// `GROUP-ID` of the audio renditions.
 const AUDIO_GROUP: &str = "audio";
 
+/// What the playlists announced so far and must not lower: `EXT-X-TARGETDURATION` (s) and
+/// `PART-TARGET` (ms).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Targets {
+    pub target_s: u64,
+    pub part_target_ms: u64,
+}
+
 /// The HLS playlists of the output at one version.
 #[derive(Debug, Clone)]
 pub(crate) struct HlsText {
@@ -123,31 +131,37 @@ pub(crate) fn render(
     out: &Output,
     low_latency: bool,
     ended: bool,
-    part_target_ms: &mut u64,
+    targets: &mut Targets,
 ) -> Option<HlsText> {
     let ast = out.ast?;
     let tracks = tracks(out);
     if tracks.is_empty() {
         return None;
     }
+    // Every EXTINF rounded to the nearest second is at most the target (RFC 8216bis 4.4.3.1);
+    // the target never goes down (6.2.2: it must not change).
     let target_s = tracks
         .iter()
         .flat_map(|t| t.segs.iter())
-        // Every EXTINF rounded to the nearest second is at most the target (RFC 8216bis 4.4.3.1).
         .map(|(_, r, s)| (ms(s.d, r.info.timescale) + 500).div_euclid(1000).max(1))
         .max()
-        .unwrap_or(1);
+        .unwrap_or(1)
+        .max(targets.target_s);
+    targets.target_s = target_s;
+    let part_target_ms = &mut targets.part_target_ms;
     let views: Vec<View> = tracks
         .iter()
         .map(|t| view(t, ast, target_s, low_latency && !ended))
         .collect();
+    // Parts are never longer than their segments' target.
     *part_target_ms = (*part_target_ms).max(
         views
             .iter()
             .flat_map(|v| v.segments.iter().flat_map(|s| s.parts.iter()))
             .map(|p| p.duration_ms)
             .max()
-            .unwrap_or(0),
+            .unwrap_or(0)
+            .min(target_s * 1000),
     );
     let media = tracks
         .iter()
@@ -176,7 +190,7 @@ pub(crate) fn render(
                 p.segments.clone_from(&v.segments);
                 p.server_control = Some(ServerControl {
                     can_skip_until_ms: target_s * 6_000,
-                    part_hold_back_ms: has_parts.then_some(*part_target_ms * 3),
+                    part_hold_back_ms: has_parts.then_some(part_target_ms.saturating_mul(3)),
                 });
                 p.part_target_ms = has_parts.then_some(*part_target_ms);
                 p.preload_hint = v.hint.clone().filter(|_| has_parts);
@@ -282,15 +296,18 @@ fn view(t: &Track<'_>, ast: u64, target_s: u64, low_latency: bool) -> View {
                 last_part = Some((msn, parts.len() as u64 - 1));
             }
             let k = r.init.as_ref().map_or(0, |(k, _)| *k);
-            segments.push(LlSegmentOut {
-                uri: format!("{}/{}.m4s", t.name, pend.number),
-                duration_ms: ms(pend.d, r.info.timescale),
-                discontinuity: false,
-                start_unix_ms: start_unix_ms(ast, p, r, pend.t),
-                map: format!("{}/init{k}.m4s", t.name),
-                parts: part_list(t.name, pend.number, &parts),
-                arriving: true,
-            });
+            // Listed from its first part on.
+            if !parts.is_empty() {
+                segments.push(LlSegmentOut {
+                    uri: format!("{}/{}.m4s", t.name, pend.number),
+                    duration_ms: ms(pend.d, r.info.timescale),
+                    discontinuity: false,
+                    start_unix_ms: start_unix_ms(ast, p, r, pend.t),
+                    map: format!("{}/init{k}.m4s", t.name),
+                    parts: part_list(t.name, pend.number, &parts),
+                    arriving: true,
+                });
+            }
         }
     }
     let complete = segments.iter().filter(|s| !s.arriving);

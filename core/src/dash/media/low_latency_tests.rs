@@ -4,7 +4,7 @@
 use super::tests::t0;
 use super::*;
 use crate::dash::parse::{parse_mpd, SegmentsIn};
-use crate::media::growing::{PartInfo, Progress};
+use crate::media::growing::{ChunkIn, PartInfo, Progress};
 use crate::media::{Lookup, MediaOutput};
 use bytes::Bytes;
 
@@ -32,7 +32,7 @@ fn body_of(path: &str, size: usize) -> Bytes {
 
 enum Step {
     Mpd(Vec<u8>),
-    Chunk(String, Bytes, PartInfo),
+    Chunk(String, ChunkIn),
     Whole(String, Bytes),
     Delete(String),
 }
@@ -79,7 +79,13 @@ fn chunked_push() -> Vec<(u64, Step)> {
                     independent: c == 0 || !path.contains("stream0"),
                     ..part
                 };
-                steps.push((t.min(at), Step::Chunk(path.clone(), chunk, part)));
+                let chunk = ChunkIn {
+                    upload: 1,
+                    offset: c * per,
+                    bytes: chunk,
+                    part: Some(part),
+                };
+                steps.push((t.min(at), Step::Chunk(path.clone(), chunk)));
             }
             steps.push((at, Step::Whole(path, body)));
         }
@@ -179,9 +185,7 @@ fn chunks_are_served_while_their_segment_arrives() {
             Step::Mpd(body) => {
                 dm.put(P, "main.mpd", Bytes::from(body), now).unwrap();
             }
-            Step::Chunk(path, chunk, part) => {
-                assert!(dm.put_chunk(P, &path, chunk, Some(part), now))
-            }
+            Step::Chunk(path, chunk) => assert!(dm.put_chunk(P, &path, chunk, now)),
             Step::Whole(path, body) => {
                 dm.put(P, &path, body, now).unwrap();
             }
@@ -215,7 +219,7 @@ fn no_announcement_without_a_low_latency_endpoint() {
         let now = t0().plus_ms(at);
         match step {
             Step::Mpd(body) => drop(dm.put(P, "main.mpd", Bytes::from(body), now)),
-            Step::Chunk(path, chunk, part) => drop(dm.put_chunk(P, &path, chunk, Some(part), now)),
+            Step::Chunk(path, chunk) => drop(dm.put_chunk(P, &path, chunk, now)),
             Step::Whole(path, body) => drop(dm.put(P, &path, body, now)),
             Step::Delete(path) => drop(dm.delete(P, &path, now)),
         }
@@ -235,7 +239,7 @@ fn a_broken_upload_is_never_whole_and_its_retry_is() {
     let cut = steps
         .iter()
         .enumerate()
-        .filter(|(_, (_, s))| matches!(s, Step::Chunk(p, ..) if p == "chunk-stream0-00003.m4s"))
+        .filter(|(_, (_, s))| matches!(s, Step::Chunk(p, _) if p == "chunk-stream0-00003.m4s"))
         .nth(1)
         .unwrap()
         .0;
@@ -244,7 +248,7 @@ fn a_broken_upload_is_never_whole_and_its_retry_is() {
         last = t0().plus_ms(at);
         match step {
             Step::Mpd(body) => drop(dm.put(P, "main.mpd", Bytes::from(body), last)),
-            Step::Chunk(path, chunk, part) => drop(dm.put_chunk(P, &path, chunk, Some(part), last)),
+            Step::Chunk(path, chunk) => drop(dm.put_chunk(P, &path, chunk, last)),
             Step::Whole(path, body) => drop(dm.put(P, &path, body, last)),
             Step::Delete(_) => {}
         }
@@ -261,7 +265,10 @@ fn a_broken_upload_is_never_whole_and_its_retry_is() {
         Ok(Lookup::Growing(g, _)) => g,
         _ => unreachable!(),
     };
-    dm.abort_upload(P, "chunk-stream0-00003.m4s", last.plus_ms(100));
+    // Another upload's breaking off changes nothing; its own does.
+    dm.abort_upload(P, "chunk-stream0-00003.m4s", 7, last.plus_ms(50));
+    assert_eq!(growing.progress(), Progress::Arriving);
+    dm.abort_upload(P, "chunk-stream0-00003.m4s", 1, last.plus_ms(100));
     assert_eq!(
         growing.progress(),
         Progress::Broken,
@@ -457,7 +464,7 @@ fn ll_hls_playlists_follow_rfc_8216bis_at_every_step() {
         let now = t0().plus_ms(at);
         match step {
             Step::Mpd(body) => drop(dm.put(P, "main.mpd", Bytes::from(body), now)),
-            Step::Chunk(path, chunk, part) => drop(dm.put_chunk(P, &path, chunk, Some(part), now)),
+            Step::Chunk(path, chunk) => drop(dm.put_chunk(P, &path, chunk, now)),
             Step::Whole(path, body) => drop(dm.put(P, &path, body, now)),
             Step::Delete(path) => drop(dm.delete(P, &path, now)),
         }
@@ -521,4 +528,68 @@ fn ll_hls_playlists_follow_rfc_8216bis_at_every_step() {
         skipped > 0,
         "Delta Updates skipped segments once the window allowed"
     );
+}
+
+/// A number announced and served whole never carries another segment's bytes: segment 3 is
+/// whole (answered complete under its announced number) and then deleted before the MPD lists
+/// it; segment 4 goes on in a new Period, above that number.
+#[test]
+fn an_announced_number_never_carries_other_bytes() {
+    let mut dm = DashMedia::new(ll_params(), t0());
+    let first = first_number(t0());
+    let announced = format!("v0/{}.m4s", first + 2);
+    let mut served_whole = false;
+    for (at, step) in chunked_push() {
+        let now = t0().plus_ms(at);
+        match step {
+            Step::Mpd(body) => drop(dm.put(P, "main.mpd", Bytes::from(body), now)),
+            Step::Whole(path, body) if path == "chunk-stream0-00003.m4s" => {
+                drop(dm.put(P, &path, body, now));
+                let snap = dm.snapshot();
+                match snap.lookup_with("main", &announced, LL).unwrap() {
+                    Lookup::Growing(g, _) => {
+                        assert_eq!(g.progress(), Progress::Complete);
+                        served_whole = true;
+                    }
+                    other => panic!("{other:?}"),
+                }
+                assert!(dm.delete(P, &path, now));
+            }
+            Step::Chunk(path, chunk) => drop(dm.put_chunk(P, &path, chunk, now)),
+            Step::Whole(path, body) => drop(dm.put(P, &path, body, now)),
+            Step::Delete(path) => drop(dm.delete(P, &path, now)),
+        }
+        let snap = dm.snapshot();
+        if let Ok(Lookup::Object(o)) = snap.lookup_with("main", &announced, LL) {
+            assert!(
+                o.body.starts_with(b"chunk-stream0-00003.m4s:"),
+                "{announced} now carries {:?}",
+                String::from_utf8_lossy(&o.body[..30])
+            );
+        }
+    }
+    assert!(served_whole);
+    // Segment 4 on is served, in a Period of its own.
+    let text = ll_mpd(&mut dm).unwrap();
+    assert!(text.matches("<Period").count() >= 2, "{text}");
+}
+
+#[test]
+fn a_chunked_input_fails_over_after_three_chunks_of_silence() {
+    let table: [(u64, usize, u64); 5] = [
+        // max segment, chunks per segment → timeout
+        (2_000, 0, 4_000), // not chunked: the policy's 2 × max segment
+        (2_000, 4, 1_500), // 0.5 s chunks
+        (2_000, 8, 1_000), // never under a second
+        (15_000, 4, 11_250),
+        (1_000, 1, 2_000), // never over the policy
+    ];
+    for (max_segment_ms, chunks, want) in table {
+        let params = MediaParams::new(max_segment_ms, 60_000);
+        assert_eq!(
+            super::pending::failover_timeout_ms(&params, chunks),
+            want,
+            "{max_segment_ms} ms in {chunks} chunks"
+        );
+    }
 }

@@ -113,8 +113,8 @@ pub struct DashMedia {
     rendered_low_latency: Option<Rendered>,
     /// The same for the HLS playlists of `cmaf` endpoints, by variant and file.
     prev_hls: std::collections::HashMap<String, Rendered>,
-    /// LL-HLS `PART-TARGET` announced so far, ms (it never goes down).
-    part_target_ms: u64,
+    /// HLS target durations announced so far (they never go down).
+    hls_targets: hls_view::Targets,
     /// The last view published.
     published: Option<Arc<Published>>,
     /// When the output last changed (`MPD@publishTime`).
@@ -141,7 +141,7 @@ impl DashMedia {
             rendered: None,
             rendered_low_latency: None,
             prev_hls: std::collections::HashMap::new(),
-            part_target_ms: 0,
+            hls_targets: hls_view::Targets::default(),
             published: None,
             changed_unix_ms: now.unix_ms,
             last_now: now,
@@ -242,20 +242,13 @@ impl DashMedia {
         }
     }
 
-    /// How long the active input may be silent before it is down: the policy's timeout, or,
-    /// when the active input uploads its segments a chunk at a time (low latency: players hold
-    /// about one segment of buffer), three chunks (at least a second) — chunks keep an input
-    /// heard between its segments.
+    /// How long the active input may be silent before it is down
+    /// ([`pending::failover_timeout_ms`]).
     fn failover_timeout_ms(&self) -> u64 {
-        let policy = self.params.failover.timeout_ms(self.params.max_segment_ms);
         let chunks = self
             .active
             .map_or(0, |a| self.inputs[a.index()].chunks_per_segment);
-        if chunks == 0 {
-            return policy;
-        }
-        let chunk_ms = self.params.max_segment_ms / chunks as u64;
-        policy.min(chunk_ms.saturating_mul(3).max(1_000))
+        pending::failover_timeout_ms(&self.params, chunks)
     }
 
     /// New deliveries of `role`'s leader Representation: listed, with its bytes and init here.
@@ -368,6 +361,7 @@ impl Media for DashMedia {
             .map(|(_, e)| e.to_ascii_lowercase());
         let store = &mut self.inputs[input.index()];
         let is_mpd = ext.as_deref() == Some("mpd");
+        let mut announced_whole = false;
         match ext.as_deref() {
             Some("mpd") => {
                 let mpd = parse_mpd(path, &body.bytes)
@@ -380,7 +374,11 @@ impl Media for DashMedia {
                     }
                 }
             }
-            Some(e) if SEGMENT_EXTENSIONS.contains(&e) => store.put_object(path, body, now.mono_ms),
+            Some(e) if SEGMENT_EXTENSIONS.contains(&e) => {
+                // An announced segment now whole: its playlists stop hinting at more parts.
+                announced_whole = pending::is_announced(&self.output, input, path);
+                store.put_object(path, body, now.mono_ms)
+            }
             // ffmpeg's dash muxer writes HLS playlists beside the MPD with `-hls_playlist 1`:
             // not an error, nothing to serve either.
             Some("m3u8") => {
@@ -398,7 +396,8 @@ impl Media for DashMedia {
         let changed = self.process(now, &mut warnings);
         // Segments usually arrive before the MPD that lists them: storing one changes only
         // the status, which is republished without rendering the MPD again.
-        self.versions.changed(changed || is_mpd);
+        self.versions
+            .changed(changed || is_mpd || (announced_whole && self.params.cmaf));
         Ok(PutOutcome { warnings })
     }
 
@@ -408,21 +407,14 @@ impl Media for DashMedia {
         &mut self,
         input: InputRole,
         path: &str,
-        chunk: bytes::Bytes,
-        part: Option<crate::media::growing::PartInfo>,
+        chunk: crate::media::growing::ChunkIn,
         now: Now,
     ) -> bool {
         self.last_now = now;
-        self.inputs[input.index()].put_chunk(path, chunk, part, now.mono_ms);
+        self.inputs[input.index()].put_chunk(path, chunk, now.mono_ms);
         self.tracker.heard(input, now.mono_ms);
         // LL-HLS playlists list the parts of the segment arriving: a new one is a new version.
-        let announced = self.output.periods.back().is_some_and(|p| {
-            p.reps().any(|r| {
-                r.pending
-                    .as_ref()
-                    .is_some_and(|x| x.role == input && x.path == path)
-            })
-        });
+        let announced = pending::is_announced(&self.output, input, path);
         if announced && self.params.cmaf && self.params.low_latency {
             self.versions.output_changed();
         }
@@ -431,9 +423,9 @@ impl Media for DashMedia {
 
     /// The upload broke off: its streams end unfinished, and an announcement of it is made
     /// again for the encoder's retry.
-    fn abort_upload(&mut self, input: InputRole, path: &str, now: Now) {
+    fn abort_upload(&mut self, input: InputRole, path: &str, upload: u64, now: Now) {
         self.last_now = now;
-        if self.inputs[input.index()].abort_upload(path) {
+        if self.inputs[input.index()].abort_upload(path, upload) {
             let changed = self.process(now, &mut Vec::new());
             self.versions.changed(changed);
         }

@@ -17,8 +17,32 @@ use crate::channel::config::InputRole;
 use crate::media::growing::{GrowingObject, Progress};
 use std::sync::Arc;
 
-/// What a Representation should announce: `(t, d, path)` of its next input segment.
-type Next = (u64, u64, String);
+/// Whether `path` of `input` is the segment announced by a Representation of the newest Period.
+pub(crate) fn is_announced(out: &Output, input: InputRole, path: &str) -> bool {
+    out.periods.back().is_some_and(|p| {
+        p.reps().any(|r| {
+            r.pending
+                .as_ref()
+                .is_some_and(|x| x.role == input && x.path == path)
+        })
+    })
+}
+
+/// How long the active input may be silent before it is down: the policy's timeout, or, when
+/// it uploads its segments in `chunks` chunks (low latency: players hold about one segment of
+/// buffer), three chunks, at least a second — chunks keep an input heard between segments.
+pub(crate) fn failover_timeout_ms(params: &crate::media::MediaParams, chunks: usize) -> u64 {
+    let policy = params.failover.timeout_ms(params.max_segment_ms);
+    if chunks == 0 {
+        return policy;
+    }
+    let chunk_ms = params.max_segment_ms / chunks as u64;
+    policy.min(chunk_ms.saturating_mul(3).max(1_000))
+}
+
+/// What a Representation should announce: `(t, d, path)` of its next input segment, and
+/// when its newest segment arrived (monotonic ms).
+type Next = (u64, u64, String, u64);
 
 /// Announces the next segment of every Representation of the live Period when `on`, and
 /// withdraws what no longer holds. Returns whether any announcement changed.
@@ -69,6 +93,16 @@ pub(crate) fn announce(
             }
         }
     }
+    // An announced number is taken: a Period opening later starts above it.
+    let announced = out
+        .periods
+        .iter()
+        .flat_map(|p| p.reps())
+        .filter_map(|r| r.pending.as_ref().map(|x| x.number.saturating_add(1)))
+        .max();
+    if let Some(n) = announced {
+        out.next_free = out.next_free.max(n);
+    }
     changed
 }
 
@@ -77,7 +111,7 @@ fn next_of(rep: &OutRep, r_in: &crate::dash::parse::RepresentationIn) -> Option<
     let newest = rep.segments.back().filter(|_| rep.caught_up)?;
     let t = newest.t.saturating_add(newest.d);
     let path = r_in.media_path(newest.in_number.saturating_add(1), t)?;
-    Some((t, newest.d, path))
+    Some((t, newest.d, path, newest.arrived_mono_ms))
 }
 
 /// Keeps, replaces or withdraws `rep`'s announcement; whether it changed.
@@ -89,7 +123,7 @@ fn set_pending(
     now_mono: u64,
 ) -> bool {
     let keep = match (&rep.pending, &next) {
-        (Some(p), Some((t, d, path))) => {
+        (Some(p), Some((t, d, path, _))) => {
             p.number == rep.next_number
                 && p.role == role
                 && p.path == *path
@@ -103,11 +137,19 @@ fn set_pending(
         return false;
     }
     if let Some(old) = rep.pending.take() {
+        if old.object.progress() == Progress::Complete {
+            rep.answered = Some((old.number, old.role, old.path.clone()));
+        }
         withdraw(old, store);
     }
-    if let Some((t, d, path)) = next {
-        let object = match store.objects.get(&path) {
-            // Already whole (pushed, not listed yet): announced complete.
+    if let Some((t, d, path, newest_arrived)) = next {
+        // Already whole (pushed, not listed yet): announced complete — unless it is older than
+        // the newest segment (a leftover of an earlier run under the same name).
+        let whole = store
+            .objects
+            .get(&path)
+            .filter(|o| o.arrived_mono_ms >= newest_arrived);
+        let object = match whole {
             Some(o) => {
                 let g = GrowingObject::new();
                 g.complete(&o.body.bytes);

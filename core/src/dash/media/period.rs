@@ -108,6 +108,9 @@ pub(crate) struct OutRep {
     pub caught_up: bool,
     /// Low latency: the segment announced after its newest ([`super::pending`]).
     pub pending: Option<Pending>,
+    /// Low latency: the last announced number answered whole, with the upload it held (input
+    /// and path): that number may carry nothing else.
+    pub answered: Option<(u64, InputRole, String)>,
 }
 
 impl OutRep {
@@ -231,6 +234,7 @@ pub(crate) fn out_set(
                 cursor: Cursor::Overlapping(pto),
                 caught_up: false,
                 pending: None,
+                answered: None,
             }
         })
         .collect();
@@ -247,7 +251,8 @@ pub(crate) fn out_set(
 pub(crate) enum Step {
     /// Whether it published anything.
     Published(bool),
-    /// Its init segment's bytes changed: the Period cannot go on.
+    /// Its init segment's bytes changed, or its next number was announced with other bytes
+    /// than its next segment's (low latency): the Period cannot go on.
     InitChanged,
 }
 
@@ -328,6 +333,23 @@ pub(crate) fn advance_rep(
                 s.path, ctx.max_segment_ms
             ));
             continue;
+        }
+        // Low latency: the number this segment would take was announced, and another upload was
+        // answered whole under it. A URL never carries two bodies: a new Period, from a number
+        // above it. (An answer cut short by a broken upload was never whole for anyone.)
+        let whole = rep
+            .pending
+            .as_ref()
+            .filter(|p| p.object.progress() == crate::media::growing::Progress::Complete)
+            .map(|p| (p.number, p.role, p.path.as_str()));
+        let answered = rep.answered.as_ref().map(|(n, r, p)| (*n, *r, p.as_str()));
+        let announced_other = whole
+            .into_iter()
+            .chain(answered)
+            .any(|(n, role, path)| n == rep.next_number && (path != s.path || role != ctx.role));
+        if announced_other {
+            rep.cursor = Cursor::After(s.t.saturating_sub(1));
+            return Step::InitChanged;
         }
         let object = media_object(&obj.body, content_type, ctx);
         let next_msn = names

@@ -300,7 +300,7 @@ pub(crate) fn build_hls(dm: &mut DashMedia, ended: bool) -> Option<Arc<HlsPublis
         return None;
     }
     let low_latency = dm.params.low_latency;
-    let text = hls_view::render(&dm.output, low_latency, ended, &mut dm.part_target_ms)?;
+    let text = hls_view::render(&dm.output, low_latency, ended, &mut dm.hls_targets)?;
     let unix_ms = dm.last_now.unix_ms;
     let prev = std::mem::take(&mut dm.prev_hls);
     let mut rendered = |key: String, text: String| {

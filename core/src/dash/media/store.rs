@@ -7,7 +7,7 @@
 //! lists.
 
 use crate::dash::parse::{MpdIn, RepresentationIn, SegmentIn, SegmentsIn};
-use crate::media::growing::{GrowingObject, PartInfo};
+use crate::media::growing::{ChunkIn, GrowingObject};
 use crate::media::Body;
 use crate::media::InputStatus;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -144,18 +144,25 @@ impl InputStore {
     }
 
     /// A whole chunk of the segment being uploaded at `path`.
-    pub fn put_chunk(
-        &mut self,
-        path: &str,
-        chunk: bytes::Bytes,
-        part: Option<PartInfo>,
-        now_mono: u64,
-    ) {
-        self.growing_at(path, now_mono).push_part(chunk, part);
+    pub fn put_chunk(&mut self, path: &str, chunk: ChunkIn, now_mono: u64) {
+        self.growing_at(path, now_mono).push_part(
+            chunk.upload,
+            chunk.offset,
+            chunk.bytes,
+            chunk.part,
+        );
     }
 
-    /// The upload at `path` broke off: whoever streams it stops; the segment is not stored.
-    pub fn abort_upload(&mut self, path: &str) -> bool {
+    /// `upload` to `path` broke off: whoever streams it stops; the segment is not stored. An
+    /// upload that holds nothing there (a retry overlapping it holds it) changes nothing.
+    pub fn abort_upload(&mut self, path: &str, upload: u64) -> bool {
+        if !self
+            .growing
+            .get(path)
+            .is_some_and(|(g, _)| g.held_by(upload))
+        {
+            return false;
+        }
         match self.growing.remove(path) {
             Some((g, _)) => {
                 g.break_off();
@@ -186,6 +193,7 @@ impl InputStore {
 
     /// Frees unlisted objects older than `keep_ms`. Returns whether anything went.
     pub fn gc(&mut self, now_mono: u64, keep_ms: u64) -> bool {
+        let growing = self.growing.len();
         self.growing.retain(|_, (g, began)| {
             let keep = now_mono.saturating_sub(*began) <= keep_ms;
             if !keep {
@@ -199,7 +207,7 @@ impl InputStore {
             listed.is_some_and(|l| l.contains(path))
                 || now_mono.saturating_sub(o.arrived_mono_ms) <= keep_ms
         });
-        before != self.objects.len()
+        before != self.objects.len() || growing != self.growing.len()
     }
 
     /// Whether the encoder ended its stream (`type="static"`).
