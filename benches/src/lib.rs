@@ -4,8 +4,12 @@
 //!   request heads, chunked bodies, playlist rendering (snapshot rebuilds), segment indexing on
 //!   ingest.
 //! - `streampack-load` (`src/bin/`): a load generator on monoio, the daemon's runtime: hammer one
-//!   URL, simulate live players, simulate encoders. See [`load`].
+//!   URL, simulate live players (HLS, and LL-HLS parked on blocking reloads), simulate encoders.
+//!   See [`load`].
 //! - `side-by-side.sh`: streampack against nginx on the same media, printing ratios.
+//! - `ll-wakeup.sh`: LL-HLS blocking playlist reloads parked by the ten thousand on a live
+//!   low-latency channel (`streampack-load ll-players`): the wake-up spread, and what waiting
+//!   costs the daemon.
 //!
 //! [`media`] builds the channel state the criterion benches start from.
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use streampack_benches::load::client::Url;
 use streampack_benches::load::encoders::{self, EncodersArgs, Target};
 use streampack_benches::load::hammer::{self, HammerArgs};
+use streampack_benches::load::ll_players::{self, LlPlayersArgs};
 use streampack_benches::load::players::{self, PlayersArgs};
 
 #[derive(Parser, Debug)]
@@ -59,6 +60,21 @@ enum Mode {
         /// Seconds over which player starts are spread.
         #[arg(long, default_value_t = 2.0)]
         ramp: f64,
+    },
+    /// N LL-HLS players parked on blocking playlist reloads (`_HLS_msn`/`_HLS_part`): how long
+    /// the server takes to answer all of them once a part appears (the wake-up spread).
+    LlPlayers {
+        /// The media playlist URL of a low-latency endpoint (e.g. `…/v0.m3u8`).
+        url: String,
+        /// Players (one keep-alive connection each).
+        #[arg(long, short = 'n', default_value_t = 1000)]
+        players: usize,
+        /// Seconds over which player starts are spread (part of the run's duration).
+        #[arg(long, default_value_t = 2.0)]
+        ramp: f64,
+        /// Write every blocking request to this CSV file (`msn,part,sent_us,got_us,status,thread`).
+        #[arg(long)]
+        dump: Option<std::path::PathBuf>,
     },
     /// M encoders pushing segments and playlists by PUT, one channel each.
     Encoders {
@@ -112,6 +128,8 @@ fn duration(secs: f64) -> Result<Duration, String> {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
+    // Every mode holds one descriptor per connection.
+    streampack_benches::load::raise_nofile();
     let c = &cli.common;
     let uring = c.io_driver == "uring";
     let d = duration(c.duration)?;
@@ -142,6 +160,36 @@ fn run(cli: Cli) -> Result<(), String> {
                 uring,
                 ramp: duration(ramp)?,
             });
+        }
+        Mode::LlPlayers {
+            url,
+            players,
+            ramp,
+            dump,
+        } => {
+            // One descriptor per player, and a few for the executors.
+            let nofile = streampack_benches::load::raise_nofile().unwrap_or(0);
+            let needed = u64::try_from(players)
+                .unwrap_or(u64::MAX)
+                .saturating_add(32);
+            if nofile < needed {
+                eprintln!(
+                    "streampack-load: {players} players need ~{needed} open files, the limit is \
+                     {nofile}: some players will fail to connect"
+                );
+            }
+            let r = ll_players::run(&LlPlayersArgs {
+                url: Url::parse(&url)?,
+                players,
+                duration: d,
+                threads: c.threads,
+                uring,
+                ramp: duration(ramp)?,
+                dump,
+            });
+            if !r.requests.iter().any(|q| q.status == 200) {
+                return Err("no blocking request was answered".into());
+            }
         }
         Mode::Encoders {
             targets,
@@ -241,6 +289,17 @@ mod tests {
         assert_eq!(segments.len(), 2);
         assert_eq!(count, Some(5));
         assert!(Cli::try_parse_from(["streampack-load", "players"]).is_err());
+        let cli = Cli::try_parse_from([
+            "streampack-load",
+            "ll-players",
+            "http://127.0.0.1:8080/v1/c/e/v0.m3u8",
+            "-n",
+            "20000",
+            "--threads",
+            "2",
+        ])
+        .unwrap();
+        assert!(matches!(cli.mode, Mode::LlPlayers { players: 20000, .. }));
         assert!(
             Cli::try_parse_from(["streampack-load", "--io-driver", "x", "hammer", "u"]).is_err()
         );

@@ -1,12 +1,16 @@
 //! A minimal HTTP/1.1 keep-alive client: one request at a time on one connection. Response
 //! bodies are decoded with the core's own [`BodyDecoder`] when chunked, and counted without
-//! being kept unless asked.
+//! being kept unless asked. On request ([`Client::stamp_receives`]) it reads with `recvmsg` and
+//! keeps the kernel's receive timestamp of each answer: when its bytes reached the socket, not
+//! when this busy client got round to reading them.
 
 use bytes::{Buf, Bytes, BytesMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
 use streampack_core::http::{BodyDecoder, BodyKind, BodyStatus};
 
 /// Bytes asked of the kernel per read.
@@ -105,12 +109,19 @@ pub struct Response {
     pub body_len: u64,
     /// The server will close the connection.
     pub close: bool,
+    /// Kernel receive time (`CLOCK_REALTIME`, since the Unix epoch) of the last bytes of the
+    /// answer, when [`Client::stamp_receives`] is on.
+    pub received: Option<Duration>,
 }
 
 /// One keep-alive connection.
 pub struct Client {
     stream: TcpStream,
     buf: BytesMut,
+    /// Read with `recvmsg` and keep receive timestamps (`SO_TIMESTAMPNS`).
+    stamped: bool,
+    /// Receive timestamp of the last read.
+    received: Option<Duration>,
 }
 
 fn bad(what: &str) -> io::Error {
@@ -125,11 +136,35 @@ impl Client {
         Ok(Client {
             stream,
             buf: BytesMut::with_capacity(READ),
+            stamped: false,
+            received: None,
         })
+    }
+
+    /// From now on, each response carries the kernel's receive timestamp of its last bytes
+    /// ([`Response::received`]).
+    pub fn stamp_receives(&mut self) -> io::Result<()> {
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt only reads `size_of(c_int)` bytes from `&on`.
+        let r = unsafe {
+            libc::setsockopt(
+                self.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.stamped = true;
+        Ok(())
     }
 
     /// Sends raw request bytes.
     pub async fn send(&mut self, req: Vec<u8>) -> io::Result<Vec<u8>> {
+        self.received = None;
         let (res, req) = self.stream.write_all(req).await;
         res.map(|_| req)
     }
@@ -141,6 +176,9 @@ impl Client {
     }
 
     async fn fill(&mut self) -> io::Result<()> {
+        if self.stamped {
+            return self.fill_stamped().await;
+        }
         let mut buf = std::mem::take(&mut self.buf);
         buf.reserve(READ);
         let (res, buf) = self.stream.read(buf).await;
@@ -151,6 +189,68 @@ impl Client {
                 "server closed the connection",
             )),
             _ => Ok(()),
+        }
+    }
+
+    /// Reads what is there with `recvmsg`, keeping the receive timestamp. (`readable(false)`
+    /// checks readiness with the kernel, so monoio's own readiness state stays right.)
+    async fn fill_stamped(&mut self) -> io::Result<()> {
+        self.buf.reserve(READ);
+        loop {
+            self.stream.readable(false).await?;
+            let spare = self.buf.spare_capacity_mut();
+            let mut iov = libc::iovec {
+                iov_base: spare.as_mut_ptr().cast(),
+                iov_len: spare.len(),
+            };
+            // Room for a few control messages, aligned for cmsghdr.
+            let mut control = [0u64; 16];
+            // SAFETY: an all-zero msghdr is valid (no name, no buffers) until filled in below.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&control);
+            // SAFETY: iov points into the buffer's spare capacity and control into a local
+            // array, both live and large enough for the lengths given.
+            let n = unsafe { libc::recvmsg(self.stream.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+            let n = match usize::try_from(n) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "server closed the connection",
+                    ))
+                }
+                Ok(n) => n,
+                Err(_) => {
+                    let e = io::Error::last_os_error();
+                    match e.kind() {
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => continue,
+                        _ => return Err(e),
+                    }
+                }
+            };
+            // SAFETY: recvmsg initialised the first n bytes of the spare capacity.
+            unsafe { self.buf.set_len(self.buf.len() + n) };
+            // SAFETY: the cmsg macros walk the control buffer recvmsg filled, within
+            // msg_controllen; the timestamp is read unaligned from inside it.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&msg);
+                while !c.is_null() {
+                    if (*c).cmsg_level == libc::SOL_SOCKET
+                        && (*c).cmsg_type == libc::SCM_TIMESTAMPNS
+                    {
+                        let ts: libc::timespec =
+                            std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                        self.received = Some(Duration::new(
+                            u64::try_from(ts.tv_sec).unwrap_or(0),
+                            u32::try_from(ts.tv_nsec).unwrap_or(0),
+                        ));
+                    }
+                    c = libc::CMSG_NXTHDR(&msg, c);
+                }
+            }
+            return Ok(());
         }
     }
 
@@ -240,6 +340,7 @@ impl Client {
                 }
             }
         }
+        out.received = self.received;
         Ok(out)
     }
 

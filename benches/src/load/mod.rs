@@ -5,12 +5,15 @@
 //! - [`players`]: N live HLS players (reload every target duration, fetch each new segment once).
 //! - [`encoders`]: M encoders PUT segments and playlists to M channels and watch the served
 //!   playlist for each new segment.
+//! - [`ll_players`]: N LL-HLS players parked on blocking playlist reloads; how long the server
+//!   takes to answer all of them once the part they wait for appears.
 //!
 //! [`client`] is the minimal HTTP/1.1 client they share, [`stats`] the latency percentiles.
 
 pub mod client;
 pub mod encoders;
 pub mod hammer;
+pub mod ll_players;
 pub mod players;
 pub mod playlist;
 pub mod stats;
@@ -54,6 +57,49 @@ where
         .into_iter()
         .filter_map(|h| h.join().ok().flatten())
         .collect()
+}
+
+/// Raises the soft open-file limit as far as the hard limit allows: a load generator holds one
+/// descriptor per connection. Returns the soft limit now in force, `None` if unreadable.
+pub fn raise_nofile() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct passed, nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    // An unlimited hard limit still stops at the kernel's `fs.nr_open` (2^20 by default).
+    for want in [lim.rlim_max, lim.rlim_max.min(1 << 20)] {
+        if lim.rlim_cur >= want {
+            break;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit only reads the struct passed.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = want;
+        }
+    }
+    Some(lim.rlim_cur)
+}
+
+/// CPU time (user + system) this process has used so far.
+pub fn cpu_time() -> std::time::Duration {
+    // SAFETY: an all-zero rusage is a valid value; getrusage only writes into it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct passed, nothing else.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return std::time::Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| {
+        std::time::Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + std::time::Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 /// Splits `n` items over `parts` threads: how many thread `i` gets.
