@@ -4,10 +4,13 @@
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use streampack_benches::load::client::Url;
+use streampack_benches::load::dash_capture::Capture;
 use streampack_benches::load::encoders::{self, EncodersArgs, Target};
 use streampack_benches::load::hammer::{self, HammerArgs};
+use streampack_benches::load::ll_encoders::{self, LlEncodersArgs};
 use streampack_benches::load::ll_players::{self, LlPlayersArgs};
 use streampack_benches::load::players::{self, PlayersArgs};
 
@@ -65,16 +68,38 @@ enum Mode {
     /// the server takes to answer all of them once a part appears (the wake-up spread).
     LlPlayers {
         /// The media playlist URL of a low-latency endpoint (e.g. `…/v0.m3u8`).
-        url: String,
+        #[arg(required_unless_present = "urls_file", conflicts_with = "urls_file")]
+        url: Option<String>,
+        /// A file of media playlist URLs, one a line: players spread over them round-robin.
+        #[arg(long)]
+        urls_file: Option<std::path::PathBuf>,
         /// Players (one keep-alive connection each).
         #[arg(long, short = 'n', default_value_t = 1000)]
         players: usize,
         /// Seconds over which player starts are spread (part of the run's duration).
         #[arg(long, default_value_t = 2.0)]
         ramp: f64,
-        /// Write every blocking request to this CSV file (`msn,part,sent_us,got_us,status,thread`).
+        /// Write every blocking request to this CSV file
+        /// (`msn,part,sent_us,got_us,rx_us,status,thread,playlist`).
         #[arg(long)]
         dump: Option<std::path::PathBuf>,
+    },
+    /// Low-latency DASH encoders, one channel each, replaying an ffmpeg `-ldash 1` capture in
+    /// real time: each segment one chunked PUT sent a CMAF chunk at a time, then the live MPD.
+    LlEncoders {
+        /// File of targets, one line per channel: `INPUT_BASE_URL` (more words are ignored).
+        #[arg(long)]
+        targets: std::path::PathBuf,
+        /// The capture's MPD (ffmpeg `-f dash -streaming 1 -ldash 1 -use_timeline 1` written to
+        /// a directory); the files it names are read beside it.
+        #[arg(long)]
+        capture: std::path::PathBuf,
+        /// Seconds over which channel starts are spread (their chunks not all at one instant).
+        #[arg(long, default_value_t = 0.5)]
+        stagger: f64,
+        /// Segments each live MPD lists per Representation.
+        #[arg(long, default_value_t = 6)]
+        list_size: usize,
     },
     /// M encoders pushing segments and playlists by PUT, one channel each.
     Encoders {
@@ -123,6 +148,24 @@ fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
     Ok(out)
 }
 
+/// URLs, one a line (blank lines and `#` comments skipped).
+fn parse_urls(text: &str) -> Result<Vec<Url>, String> {
+    let urls = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(Url::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    if urls.is_empty() {
+        return Err("no URLs".into());
+    }
+    Ok(urls)
+}
+
+fn read(path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn duration(secs: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| format!("bad duration {secs}: {e}"))
 }
@@ -163,10 +206,16 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Mode::LlPlayers {
             url,
+            urls_file,
             players,
             ramp,
             dump,
         } => {
+            let urls = match (url, urls_file) {
+                (Some(u), _) => vec![Url::parse(&u)?],
+                (None, Some(f)) => parse_urls(&read(&f)?)?,
+                (None, None) => return Err("a playlist URL or --urls-file is needed".into()),
+            };
             // One descriptor per player, and a few for the executors.
             let nofile = streampack_benches::load::raise_nofile().unwrap_or(0);
             let needed = u64::try_from(players)
@@ -179,7 +228,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 );
             }
             let r = ll_players::run(&LlPlayersArgs {
-                url: Url::parse(&url)?,
+                urls,
                 players,
                 duration: d,
                 threads: c.threads,
@@ -189,6 +238,29 @@ fn run(cli: Cli) -> Result<(), String> {
             });
             if !r.requests.iter().any(|q| q.status == 200) {
                 return Err("no blocking request was answered".into());
+            }
+        }
+        Mode::LlEncoders {
+            targets,
+            capture,
+            stagger,
+            list_size,
+        } => {
+            let inputs = parse_targets(&read(&targets)?)?
+                .into_iter()
+                .map(|t| t.input)
+                .collect();
+            let r = ll_encoders::run(&LlEncodersArgs {
+                inputs,
+                capture: Arc::new(Capture::load(&capture)?),
+                duration: d,
+                threads: c.threads,
+                uring,
+                stagger: duration(stagger)?,
+                list_size,
+            });
+            if r.segments == 0 {
+                return Err("no segment was accepted".into());
             }
         }
         Mode::Encoders {
@@ -300,6 +372,37 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(cli.mode, Mode::LlPlayers { players: 20000, .. }));
+        let cli =
+            Cli::try_parse_from(["streampack-load", "ll-players", "--urls-file", "u.txt"]).unwrap();
+        assert!(matches!(
+            cli.mode,
+            Mode::LlPlayers {
+                url: None,
+                urls_file: Some(_),
+                ..
+            }
+        ));
+        assert!(Cli::try_parse_from(["streampack-load", "ll-players"]).is_err());
+        assert!(Cli::try_parse_from([
+            "streampack-load",
+            "ll-players",
+            "http://127.0.0.1/a.m3u8",
+            "--urls-file",
+            "u.txt"
+        ])
+        .is_err());
+        let cli = Cli::try_parse_from([
+            "streampack-load",
+            "ll-encoders",
+            "--targets",
+            "t.txt",
+            "--capture",
+            "cap/main.mpd",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.mode, Mode::LlEncoders { stagger, list_size: 6, .. } if stagger == 0.5)
+        );
         assert!(
             Cli::try_parse_from(["streampack-load", "--io-driver", "x", "hammer", "u"]).is_err()
         );
@@ -319,6 +422,11 @@ mod tests {
             "/dav/ch1/seg_00001.ts"
         );
         assert!(t[1].served.is_none());
+        let u = parse_urls("# players\nhttp://127.0.0.1:8080/v1/a/e/v0.m3u8\n\nhttp://127.0.0.1:8080/v1/b/e/v0.m3u8\n")
+            .unwrap();
+        assert_eq!(u.len(), 2);
+        assert_eq!(u[1].path, "/v1/b/e/v0.m3u8");
+        assert!(parse_urls("\n").is_err());
         assert!(parse_targets("\n").is_err());
         assert!(duration(-1.0).is_err());
     }

@@ -4,8 +4,12 @@
 //! exists; it reads the answer, finds the new edge, and asks again at once. So at any moment
 //! nearly every player has a request parked at the server, and every part wakes all of them.
 //!
-//! What it measures is the server's fan-out, seen from the clients: for each part `(M, K)`, the
-//! time from the first player's answer arriving to each other parked player's answer arriving.
+//! Players may follow several playlists (many channels, as an origin behind a CDN holds its
+//! parked requests: a few per playlist, over many playlists), spread over them round-robin.
+//!
+//! What it measures is the server's fan-out, seen from the clients: for each part `(M, K)` of
+//! each playlist, the time from the first player's answer arriving to each other parked player's
+//! answer arriving: the wake-up spread, each parked request's wake-to-answer latency.
 //! "Arriving" is the kernel's receive timestamp of the answer's last bytes (`SO_TIMESTAMPNS`;
 //! on loopback, taken as the server writes them), so the generator's own reading — thousands
 //! of answers on the same CPUs — does not count; the spread as the players read their answers
@@ -23,8 +27,9 @@ use std::time::{Duration, Instant};
 /// What to follow.
 #[derive(Debug, Clone)]
 pub struct LlPlayersArgs {
-    /// The media playlist (a multivariant one is followed to its first variant).
-    pub url: Url,
+    /// The media playlists (a multivariant one is followed to its first variant); player `i`
+    /// follows `urls[i % urls.len()]`.
+    pub urls: Vec<Url>,
     /// Players (connections) in total.
     pub players: usize,
     /// How long the run lasts, ramp included.
@@ -35,13 +40,16 @@ pub struct LlPlayersArgs {
     pub uring: bool,
     /// Spread player starts over this long (a connect storm is not what is measured).
     pub ramp: Duration,
-    /// Write every blocking request here as CSV (`msn,part,sent_us,got_us,rx_us,status,thread`).
+    /// Write every blocking request here as CSV
+    /// (`msn,part,sent_us,got_us,rx_us,status,thread,playlist`).
     pub dump: Option<std::path::PathBuf>,
 }
 
 /// One blocking request as its player saw it; times in µs since the run began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Request {
+    /// Which playlist (index in [`LlPlayersArgs::urls`]).
+    pub playlist: u32,
     /// `_HLS_msn` asked for.
     pub msn: u64,
     /// `_HLS_part` asked for.
@@ -87,8 +95,9 @@ impl LlPlayersResult {
 /// The fan-outs found among the answered requests.
 #[derive(Debug, Default)]
 pub struct FanOut {
-    /// For each part, from its first answer to each other parked request's answer, by the
-    /// answers' receive timestamps (read times where there is none).
+    /// For each part of each playlist, from its first answer to each other parked request's
+    /// answer (each one's wake-to-answer latency), by the answers' receive timestamps (read
+    /// times where there is none).
     pub spread: Samples,
     /// The same by the times the players had read their answers.
     pub spread_read: Samples,
@@ -96,7 +105,7 @@ pub struct FanOut {
     pub stamped: u64,
     /// How long parked requests were held (sent → answered).
     pub held: Samples,
-    /// Parts that woke at least one parked request.
+    /// Parts (of any playlist) that woke at least one parked request.
     pub parts: usize,
     /// Answers (200) to parked requests.
     pub parked: u64,
@@ -108,14 +117,15 @@ pub struct FanOut {
     pub max_in_flight: usize,
 }
 
-/// Groups the answered requests by the part they asked for and measures each fan-out whose
-/// first answer came at `from_us` or later (once every player has started).
+/// Groups the answered requests by the part they asked for, `(playlist, msn, part)`, and
+/// measures each fan-out whose first answer came at `from_us` or later (once every player has
+/// started).
 pub fn fan_out(requests: &[Request], from_us: u64) -> FanOut {
     let arrived = |r: &Request| r.rx_us.unwrap_or(r.got_us);
     let mut out = FanOut::default();
     let mut ok: Vec<&Request> = requests.iter().filter(|r| r.status == 200).collect();
-    ok.sort_unstable_by_key(|r| (r.msn, r.part, arrived(r)));
-    for group in ok.chunk_by(|a, b| (a.msn, a.part) == (b.msn, b.part)) {
+    ok.sort_unstable_by_key(|r| (r.playlist, r.msn, r.part, arrived(r)));
+    for group in ok.chunk_by(|a, b| (a.playlist, a.msn, a.part) == (b.playlist, b.msn, b.part)) {
         let first = arrived(group[0]);
         if first < from_us {
             continue;
@@ -199,7 +209,8 @@ impl Origin {
 }
 
 async fn player(
-    args: LlPlayersArgs,
+    mut url: Url,
+    playlist: u32,
     origin: Origin,
     deadline: Instant,
     delay: Duration,
@@ -207,7 +218,6 @@ async fn player(
 ) -> LlPlayersResult {
     monoio::time::sleep(delay).await;
     let mut out = LlPlayersResult::default();
-    let mut url = args.url.clone();
     let mut conn: Option<Client> = None;
     let mut edge: Option<LlEdge> = None;
     let mut variants_followed = 0;
@@ -267,6 +277,7 @@ async fn player(
             matches!((target, next), (Some(t), Some(e)) if !e.ended && (e.msn, e.parts) <= t);
         if let (Some((msn, part)), false) = (target, stale) {
             out.requests.push(Request {
+                playlist,
                 msn,
                 part,
                 sent_us: origin.micros(sent),
@@ -337,6 +348,11 @@ async fn thread(
     threads: usize,
 ) -> LlPlayersResult {
     let n = super::share(args.players, threads, index);
+    // Players numbered thread by thread for the playlists: each thread's players go round the
+    // playlists, so every playlist's players are on every thread.
+    let first: usize = (0..index)
+        .map(|i| super::share(args.players, threads, i))
+        .sum();
     let deadline = origin.at + args.duration;
     let tasks: Vec<_> = (0..n)
         .map(|k| {
@@ -346,7 +362,15 @@ async fn thread(
                 .ramp
                 .mul_f64(global as f64 / args.players.max(1) as f64);
             let thread = u16::try_from(index).unwrap_or(u16::MAX);
-            monoio::spawn(player(args.clone(), origin, deadline, delay, thread))
+            let playlist = (first + k) % args.urls.len().max(1);
+            let url = args.urls.get(playlist).cloned();
+            let playlist = u32::try_from(playlist).unwrap_or(u32::MAX);
+            monoio::spawn(async move {
+                match url {
+                    Some(u) => player(u, playlist, origin, deadline, delay, thread).await,
+                    None => LlPlayersResult::default(),
+                }
+            })
         })
         .collect();
     let mut total = LlPlayersResult::default();
@@ -359,13 +383,13 @@ async fn thread(
 fn dump(path: &std::path::Path, requests: &[Request]) -> std::io::Result<()> {
     use std::io::Write;
     let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(w, "msn,part,sent_us,got_us,rx_us,status,thread")?;
+    writeln!(w, "msn,part,sent_us,got_us,rx_us,status,thread,playlist")?;
     for r in requests {
         let rx = r.rx_us.map(|t| t.to_string()).unwrap_or_default();
         writeln!(
             w,
-            "{},{},{},{},{rx},{},{}",
-            r.msn, r.part, r.sent_us, r.got_us, r.status, r.thread
+            "{},{},{},{},{rx},{},{},{}",
+            r.msn, r.part, r.sent_us, r.got_us, r.status, r.thread, r.playlist
         )?;
     }
     w.flush()
@@ -410,9 +434,12 @@ pub fn run(args: &LlPlayersArgs) -> LlPlayersResult {
     let s = f.spread.percentiles(&[0.5, 0.99, 1.0]);
     let sr = f.spread_read.percentiles(&[0.5, 0.99, 1.0]);
     let h = f.held.percentiles(&[0.5]);
+    let following = match &args.urls[..] {
+        [one] => one.path.clone(),
+        many => format!("{} playlists", many.len()),
+    };
     println!(
-        "ll-players {}: {} players ({} started), {} threads, {:.1}s (ramp {:.1}s)",
-        args.url.path,
+        "ll-players {following}: {} players ({} started), {} threads, {:.1}s (ramp {:.1}s)",
         args.players,
         total.started,
         threads,
@@ -428,7 +455,7 @@ pub fn run(args: &LlPlayersArgs) -> LlPlayersResult {
         f.parts, f.parked, f.at_once, f.max_fan_out, f.max_in_flight
     );
     println!(
-        "  wake-up spread (first answer -> each other parked answer, {} samples, {} with receive timestamps): p50 {} p99 {} max {}",
+        "  wake-up spread (per playlist and part: first answer -> each other parked answer, {} samples, {} with receive timestamps): p50 {} p99 {} max {}",
         f.spread.len(),
         f.stamped,
         fmt_us(s[0]),
@@ -448,8 +475,9 @@ pub fn run(args: &LlPlayersArgs) -> LlPlayersResult {
         cpu / elapsed * 100.0
     );
     println!(
-        "RESULT mode=ll-players players={} started={} answered={answered} errors={errors} errors_by={errors_by} parts={} parked={} at_once={} max_fan_out={} max_in_flight={} spread_p50_us={} spread_p99_us={} spread_max_us={} spread_read_p50_us={} spread_read_p99_us={} spread_read_max_us={} stamped={} held_p50_us={} gen_cpu_s={cpu:.1} elapsed_s={elapsed:.1}",
+        "RESULT mode=ll-players players={} playlists={} started={} answered={answered} errors={errors} errors_by={errors_by} parts={} parked={} at_once={} max_fan_out={} max_in_flight={} spread_p50_us={} spread_p99_us={} spread_max_us={} spread_read_p50_us={} spread_read_p99_us={} spread_read_max_us={} stamped={} held_p50_us={} gen_cpu_s={cpu:.1} elapsed_s={elapsed:.1}",
         args.players,
+        args.urls.len(),
         total.started,
         f.parts,
         f.parked,
@@ -474,6 +502,7 @@ mod tests {
 
     fn req(msn: u64, part: u32, sent_us: u64, got_us: u64) -> Request {
         Request {
+            playlist: 0,
             msn,
             part,
             sent_us,
@@ -535,6 +564,25 @@ mod tests {
         // A part first answered before `from_us` (during the ramp) is left out.
         let f = fan_out(&[stamped(0, 1000, 990)], 991);
         assert_eq!((f.parts, f.parked), (0, 0));
+    }
+
+    #[test]
+    fn each_playlist_fans_out_on_its_own() {
+        let on = |playlist, r: Request| Request { playlist, ..r };
+        // Part (7, 0) of two playlists: each first answer starts its own spread, so the
+        // second playlist's answers 3 ms later are not 3 ms of spread.
+        let mut f = fan_out(
+            &[
+                on(0, req(7, 0, 0, 1000)),
+                on(0, req(7, 0, 0, 1020)),
+                on(1, req(7, 0, 0, 4000)),
+                on(1, req(7, 0, 0, 4050)),
+                on(1, req(7, 0, 0, 4060)),
+            ],
+            0,
+        );
+        assert_eq!((f.parts, f.parked, f.max_fan_out), (2, 5, 3));
+        assert_eq!(f.spread.percentiles(&[0.0, 0.5, 1.0]), vec![20, 50, 60]);
     }
 
     #[test]

@@ -5,14 +5,19 @@
 //! - [`players`]: N live HLS players (reload every target duration, fetch each new segment once).
 //! - [`encoders`]: M encoders PUT segments and playlists to M channels and watch the served
 //!   playlist for each new segment.
-//! - [`ll_players`]: N LL-HLS players parked on blocking playlist reloads; how long the server
-//!   takes to answer all of them once the part they wait for appears.
+//! - [`ll_players`]: N LL-HLS players parked on blocking playlist reloads, on one playlist or
+//!   spread over many; how long the server takes to answer all of them once the part they wait
+//!   for appears.
+//! - [`ll_encoders`]: many low-latency DASH channels fed in real time from one real ffmpeg
+//!   capture ([`dash_capture`]), each segment one chunked PUT sent a CMAF chunk at a time.
 //!
 //! [`client`] is the minimal HTTP/1.1 client they share, [`stats`] the latency percentiles.
 
 pub mod client;
+pub mod dash_capture;
 pub mod encoders;
 pub mod hammer;
+pub mod ll_encoders;
 pub mod ll_players;
 pub mod players;
 pub mod playlist;
