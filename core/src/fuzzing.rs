@@ -186,8 +186,8 @@ pub fn dash_parse(data: &[u8]) {
         }
         match &r.segments {
             SegmentsIn::Listed(segs) => segs.iter().for_each(|s| assert_safe_path(&s.path)),
-            numbered @ SegmentsIn::Numbered { start_number, .. } => {
-                if let Some(p) = numbered.numbered_path(*start_number) {
+            SegmentsIn::Numbered { start_number, .. } => {
+                if let Some(p) = r.numbered_path(*start_number) {
                     assert_safe_path(&p);
                 }
             }

@@ -103,6 +103,30 @@ impl RepresentationIn {
     pub fn media_path(&self, number: u64, time: u64) -> Option<String> {
         join(&self.media.1, &self.media.0.expand(number, time)).ok()
     }
+
+    /// The number of a `Numbered` Representation's segment at `path`, if it is one.
+    pub fn numbered_match(&self, path: &str) -> Option<u64> {
+        let SegmentsIn::Numbered { start_number, .. } = self.segments else {
+            return None;
+        };
+        let (media, base) = &self.media;
+        path.strip_prefix(base.as_str())
+            .and_then(|rest| media.match_number(rest))
+            .filter(|n| *n >= start_number)
+    }
+
+    /// The path of segment `number` of a `Numbered` Representation.
+    pub fn numbered_path(&self, number: u64) -> Option<String> {
+        let SegmentsIn::Numbered {
+            start_number,
+            duration,
+        } = self.segments
+        else {
+            return None;
+        };
+        let time = number.checked_sub(start_number)?.checked_mul(duration)?;
+        self.media_path(number, time)
+    }
 }
 
 /// How a Representation's media segments are known.
@@ -111,53 +135,15 @@ pub enum SegmentsIn {
     /// Listed one by one (`SegmentTimeline`).
     Listed(Vec<SegmentIn>),
     /// `@duration` addressing: segment `n` (from `start_number`) starts at
-    /// `presentation_time_offset + (n - start_number) × duration`; which exist is known from what
-    /// was pushed.
+    /// `presentation_time_offset + (n - start_number) × duration`, at the path the
+    /// Representation's `@media` gives ([`RepresentationIn::numbered_path`]); which exist is
+    /// known from what was pushed.
     Numbered {
         /// `@startNumber`.
         start_number: u64,
         /// `@duration`, ticks.
         duration: u64,
-        /// `@media`, with the Representation's id and bandwidth filled in.
-        media: Template,
-        /// Directory the template's paths are relative to (`""` or ending with `/`).
-        base: String,
     },
-}
-
-impl SegmentsIn {
-    /// The number of a `Numbered` Representation's segment at `path`, if it is one.
-    pub fn numbered_match(&self, path: &str) -> Option<u64> {
-        match self {
-            SegmentsIn::Numbered {
-                start_number,
-                media,
-                base,
-                ..
-            } => path
-                .strip_prefix(base.as_str())
-                .and_then(|rest| media.match_number(rest))
-                .filter(|n| n >= start_number),
-            SegmentsIn::Listed(_) => None,
-        }
-    }
-
-    /// The path of segment `number` of a `Numbered` Representation.
-    pub fn numbered_path(&self, number: u64) -> Option<String> {
-        match self {
-            SegmentsIn::Numbered {
-                start_number,
-                duration,
-                media,
-                base,
-            } => {
-                let idx = number.checked_sub(*start_number)?;
-                let time = idx.checked_mul(*duration)?;
-                join(base, &media.expand(number, time)).ok()
-            }
-            SegmentsIn::Listed(_) => None,
-        }
-    }
 }
 
 /// One listed media segment.
@@ -419,8 +405,6 @@ fn parse_representation(
             SegmentsIn::Numbered {
                 start_number,
                 duration,
-                media: media.clone(),
-                base: dir.clone(),
             }
         }
     };

@@ -89,7 +89,7 @@ fn ffmpeg_duration_addressing() {
         SegmentsIn::Listed(_) => panic!("expected @duration addressing"),
     }
     assert_eq!(
-        r.segments.numbered_path(12).as_deref(),
+        r.numbered_path(12).as_deref(),
         Some("chunk-stream0-00012.m4s")
     );
 }

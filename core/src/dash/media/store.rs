@@ -230,9 +230,9 @@ impl InputStore {
                     .objects
                     .keys()
                     .filter_map(|path| {
-                        let number = rep.segments.numbered_match(path)?;
+                        let number = rep.numbered_match(path)?;
                         // Canonical names only: `7.m4s` and `007.m4s` are not both segment 7.
-                        if rep.segments.numbered_path(number).as_deref() != Some(path.as_str()) {
+                        if rep.numbered_path(number).as_deref() != Some(path.as_str()) {
                             return None;
                         }
                         let t = (number - start_number)
@@ -267,7 +267,7 @@ fn leader_end(mpd: &MpdIn) -> Option<(&str, u64)> {
 fn is_media_of(rep: &RepresentationIn, path: &str) -> bool {
     match &rep.segments {
         SegmentsIn::Listed(s) => s.iter().any(|s| s.path == path),
-        SegmentsIn::Numbered { .. } => rep.segments.numbered_match(path).is_some(),
+        SegmentsIn::Numbered { .. } => rep.numbered_match(path).is_some(),
     }
 }
 
