@@ -16,6 +16,7 @@ use super::window::{ms, rescale, Anchor, KeptSeg, PackagedTrack, RenditionView, 
 use crate::dash::mpd::{
     self, AdaptationSet, ContentType, Mpd, Period, Representation, SegmentTemplate, UtcTiming,
 };
+use crate::hls::render::hls_frame_rate;
 use crate::hls::{render_master, render_media, MasterPlaylistIn, MediaIn, MediaPlaylistOut};
 use crate::hls::{SegmentOut, VariantIn};
 use std::collections::BTreeMap;
@@ -245,12 +246,6 @@ fn dash_frame_rate((num, den): (u32, u32)) -> String {
     } else {
         format!("{num}/{den}")
     }
-}
-
-/// HLS `FRAME-RATE`: decimal, three places (`29.970`).
-fn hls_frame_rate((num, den): (u32, u32)) -> String {
-    let milli = u64::from(num) * 1000 / u64::from(den.max(1));
-    format!("{}.{:03}", milli / 1000, milli % 1000)
 }
 
 /// Renders the fMP4 HLS master: one variant per rendition with video, all sharing the audio

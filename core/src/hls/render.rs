@@ -104,6 +104,12 @@ pub fn render_media(p: &MediaPlaylistOut<'_>) -> String {
     s
 }
 
+/// HLS `FRAME-RATE` of `num / den` frames a second: decimal, three places (`29.970`).
+pub fn hls_frame_rate((num, den): (u32, u32)) -> String {
+    let milli = u64::from(num) * 1000 / u64::from(den.max(1));
+    format!("{}.{:03}", milli / 1000, milli % 1000)
+}
+
 /// Renders a master playlist whose URIs were already rewritten to output URIs.
 pub fn render_master(m: &MasterPlaylistIn, version: u8) -> String {
     let mut s = String::with_capacity(256);

@@ -20,7 +20,7 @@ use super::period::{OutPeriod, OutRep, OutSeg, Pending};
 use crate::dash::mpd::ContentType;
 use crate::hls::directives::Position;
 use crate::hls::parse::{MasterPlaylistIn, MediaIn, VariantIn};
-use crate::hls::render::render_master;
+use crate::hls::render::{hls_frame_rate, render_master};
 use crate::hls::render_ll::{render_ll, LlPlaylistOut, LlSegmentOut, PartOut, ServerControl};
 use crate::media::growing::{GrowingObject, Progress};
 
@@ -422,9 +422,8 @@ fn master(tracks: &[Track<'_>]) -> String {
 /// DASH `@frameRate` (`25`, `30000/1001`) as HLS `FRAME-RATE` (`25.000`, `29.970`).
 fn frame_rate(dash: &str) -> Option<String> {
     let (num, den) = match dash.split_once('/') {
-        Some((n, d)) => (n.trim().parse::<u64>().ok()?, d.trim().parse::<u64>().ok()?),
-        None => (dash.trim().parse::<u64>().ok()?, 1),
+        Some((n, d)) => (n.trim().parse().ok()?, d.trim().parse().ok()?),
+        None => (dash.trim().parse().ok()?, 1),
     };
-    let milli = num.checked_mul(1000)? / den.max(1);
-    Some(format!("{}.{:03}", milli / 1000, milli % 1000))
+    Some(hls_frame_rate((num, den)))
 }
