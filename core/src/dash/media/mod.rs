@@ -376,7 +376,8 @@ impl Media for DashMedia {
             }
             Some(e) if SEGMENT_EXTENSIONS.contains(&e) => {
                 // An announced segment now whole: its playlists stop hinting at more parts.
-                announced_whole = pending::is_announced(&self.output, input, path);
+                announced_whole =
+                    self.params.cmaf && pending::is_announced(&self.output, input, path);
                 store.put_object(path, body, now.mono_ms)
             }
             // ffmpeg's dash muxer writes HLS playlists beside the MPD with `-hls_playlist 1`:
@@ -396,8 +397,7 @@ impl Media for DashMedia {
         let changed = self.process(now, &mut warnings);
         // Segments usually arrive before the MPD that lists them: storing one changes only
         // the status, which is republished without rendering the MPD again.
-        self.versions
-            .changed(changed || is_mpd || (announced_whole && self.params.cmaf));
+        self.versions.changed(changed || is_mpd || announced_whole);
         Ok(PutOutcome { warnings })
     }
 
@@ -414,8 +414,8 @@ impl Media for DashMedia {
         self.inputs[input.index()].put_chunk(path, chunk, now.mono_ms);
         self.tracker.heard(input, now.mono_ms);
         // LL-HLS playlists list the parts of the segment arriving: a new one is a new version.
-        let announced = pending::is_announced(&self.output, input, path);
-        if announced && self.params.cmaf && self.params.low_latency {
+        let hls_parts = self.params.cmaf && self.params.low_latency;
+        if hls_parts && pending::is_announced(&self.output, input, path) {
             self.versions.output_changed();
         }
         true
