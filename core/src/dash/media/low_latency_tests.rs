@@ -100,6 +100,20 @@ fn ll_mpd(dm: &mut DashMedia) -> Option<String> {
     Some(String::from_utf8(r.body.to_vec()).unwrap())
 }
 
+/// Each Representation's listed segments in an MPD the origin rendered.
+fn timelines(mpd: &str) -> Vec<Vec<crate::dash::parse::SegmentIn>> {
+    let m = parse_mpd("main.mpd", mpd.as_bytes()).unwrap();
+    m.periods
+        .iter()
+        .flat_map(|p| &p.adaptation_sets)
+        .flat_map(|a| &a.representations)
+        .map(|r| match &r.segments {
+            SegmentsIn::Listed(segs) => segs.clone(),
+            SegmentsIn::Numbered { .. } => panic!("timeline"),
+        })
+        .collect()
+}
+
 /// Every segment the low-latency MPD lists resolves: whole, or growing with bytes that begin
 /// the upload it stands for. Returns how many were growing with some bytes.
 fn check_low_latency_view(dm: &mut DashMedia) -> usize {
@@ -113,18 +127,9 @@ fn check_low_latency_view(dm: &mut DashMedia) -> usize {
         );
     }
     let snap = dm.snapshot();
-    let m = parse_mpd("main.mpd", text.as_bytes()).unwrap();
     let mut streaming = 0;
-    for r in m
-        .periods
-        .iter()
-        .flat_map(|p| &p.adaptation_sets)
-        .flat_map(|a| &a.representations)
-    {
-        let SegmentsIn::Listed(segs) = &r.segments else {
-            panic!("timeline")
-        };
-        for s in segs {
+    for segs in timelines(&text) {
+        for s in &segs {
             match snap.lookup_with("main", &s.path, LL).unwrap() {
                 Lookup::Object(o) => assert!(!o.body.is_empty()),
                 Lookup::Growing(g, ct) => {
@@ -149,17 +154,8 @@ fn check_low_latency_view(dm: &mut DashMedia) -> usize {
     }
     // The regular MPD never lists a segment that is not whole.
     let regular = String::from_utf8(snap.mpd.as_ref().unwrap().body.to_vec()).unwrap();
-    let m = parse_mpd("main.mpd", regular.as_bytes()).unwrap();
-    for r in m
-        .periods
-        .iter()
-        .flat_map(|p| &p.adaptation_sets)
-        .flat_map(|a| &a.representations)
-    {
-        let SegmentsIn::Listed(segs) = &r.segments else {
-            panic!("timeline")
-        };
-        for s in segs {
+    for segs in timelines(&regular) {
+        for s in &segs {
             assert!(
                 matches!(snap.lookup("main", &s.path).unwrap(), Lookup::Object(_)),
                 "{}",
