@@ -56,21 +56,17 @@ pub async fn serve(
             return send_error(conn, &e, how.keep_alive, how.head_only).await;
         }
     }
-    let mut head = crate::send_buf::head_buf();
-    let date = super::with_http_dates(0, |date, _| date.to_string());
-    let mut headers: Vec<(&str, &[u8])> = vec![
-        ("Date", date.as_bytes()),
-        ("Content-Type", how.content_type.as_bytes()),
-        ("Cache-Control", how.cache_control),
-        ("Access-Control-Allow-Origin", b"*"),
-        // nginx in front passes it on as it comes instead of holding it until it is whole
-        // (docs/low-latency.md): the one header that makes a buffering proxy stream.
-        ("X-Accel-Buffering", b"no"),
-    ];
-    if !how.head_only {
-        headers.push(("Transfer-Encoding", b"chunked"));
-    }
-    write_head(&mut head, Status::OK, &headers, None, how.keep_alive);
+    // nginx in front passes it on as it comes instead of holding it until it is whole
+    // (docs/low-latency.md): the one header that makes a buffering proxy stream.
+    let streaming: &[(&str, &[u8])] = if how.head_only {
+        &[("X-Accel-Buffering", b"no")]
+    } else {
+        &[
+            ("X-Accel-Buffering", b"no"),
+            ("Transfer-Encoding", b"chunked"),
+        ]
+    };
+    let head = head_of(&how, streaming, None);
     if how.head_only {
         return conn.answer(Status::OK, head, how.keep_alive).await;
     }
@@ -113,6 +109,23 @@ pub async fn serve(
     }
 }
 
+/// The `200` head of a growing segment or one of its parts: `extra` after the headers every
+/// such answer carries.
+fn head_of(how: &Streamed<'_>, extra: &[(&str, &[u8])], len: Option<u64>) -> Vec<u8> {
+    let mut head = crate::send_buf::head_buf();
+    super::with_http_dates(0, |date, _| {
+        let common: [(&str, &[u8]); 4] = [
+            ("Date", date.as_bytes()),
+            ("Content-Type", how.content_type.as_bytes()),
+            ("Cache-Control", how.cache_control),
+            ("Access-Control-Allow-Origin", b"*"),
+        ];
+        let headers: Vec<(&str, &[u8])> = common.iter().chain(extra).copied().collect();
+        write_head(&mut head, Status::OK, &headers, len, how.keep_alive);
+    });
+    head
+}
+
 /// Waits for `wake` until `until`; whether it came first.
 async fn wait_until(until: monoio::time::Instant, wake: event_listener::EventListener) -> bool {
     let left = until.saturating_duration_since(monoio::time::Instant::now());
@@ -144,21 +157,7 @@ pub async fn serve_part(
             return send_error(conn, &e, how.keep_alive, how.head_only).await;
         }
     };
-    let mut head = crate::send_buf::head_buf();
-    let date = super::with_http_dates(0, |date, _| date.to_string());
-    let headers: [(&str, &[u8]); 4] = [
-        ("Date", date.as_bytes()),
-        ("Content-Type", how.content_type.as_bytes()),
-        ("Cache-Control", how.cache_control),
-        ("Access-Control-Allow-Origin", b"*"),
-    ];
-    write_head(
-        &mut head,
-        Status::OK,
-        &headers,
-        Some(bytes.len() as u64),
-        how.keep_alive,
-    );
+    let head = head_of(&how, &[], Some(bytes.len() as u64));
     if how.head_only {
         return conn.answer(Status::OK, head, how.keep_alive).await;
     }
