@@ -15,7 +15,7 @@
 
 use super::client::{Client, Url};
 use super::dash_capture::{init_name, segment_name, ticks_duration, Capture, Replayed};
-use super::stats::{fmt_us, Samples};
+use super::stats::{error_counts, fmt_us, Samples};
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -330,17 +330,7 @@ pub fn run(args: &LlEncodersArgs) -> LlEncodersResult {
         total.merge(r);
     }
     let secs = t0.elapsed().as_secs_f64().max(1e-9);
-    let errors: u64 = total.errors.values().sum();
-    let errors_by = if total.errors.is_empty() {
-        "none".to_string()
-    } else {
-        total
-            .errors
-            .iter()
-            .map(|(k, n)| format!("{k}:{n}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+    let (errors, errors_by) = error_counts(&total.errors);
     let late = total.late.percentiles(&[0.5, 0.99, 1.0]);
     println!(
         "ll-encoders: {} channels x {} representations, a loop of {} segments, {secs:.1}s",

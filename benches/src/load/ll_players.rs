@@ -20,7 +20,7 @@
 
 use super::client::{Client, Url};
 use super::playlist::{self, LlEdge, Playlist};
-use super::stats::{fmt_us, Samples};
+use super::stats::{error_counts, fmt_us, Samples};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -420,17 +420,7 @@ pub fn run(args: &LlPlayersArgs) -> LlPlayersResult {
         u64::try_from(args.ramp.as_micros()).unwrap_or(u64::MAX),
     );
     let answered = total.requests.iter().filter(|r| r.status == 200).count();
-    let errors: u64 = total.errors.values().sum();
-    let errors_by = if total.errors.is_empty() {
-        "none".to_string()
-    } else {
-        total
-            .errors
-            .iter()
-            .map(|(k, n)| format!("{k}:{n}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+    let (errors, errors_by) = error_counts(&total.errors);
     let s = f.spread.percentiles(&[0.5, 0.99, 1.0]);
     let sr = f.spread_read.percentiles(&[0.5, 0.99, 1.0]);
     let h = f.held.percentiles(&[0.5]);

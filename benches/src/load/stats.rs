@@ -1,6 +1,22 @@
 //! Latency samples and their percentiles.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// Errors counted by kind: their total, and `kind:n,kind:n` (`none` when there is none) for a
+/// `RESULT` line.
+pub fn error_counts(errors: &BTreeMap<String, u64>) -> (u64, String) {
+    let total = errors.values().sum();
+    if errors.is_empty() {
+        return (total, "none".to_string());
+    }
+    let by = errors
+        .iter()
+        .map(|(k, n)| format!("{k}:{n}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    (total, by)
+}
 
 /// Latency samples in microseconds.
 #[derive(Debug, Default, Clone)]
