@@ -185,12 +185,20 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Kills a child process when the test ends, however it ends.
+/// Kills a child process when the test ends, however it ends (or when the test kills it:
+/// an encoder's crash).
 pub struct Killed(pub std::process::Child);
+
+impl Killed {
+    /// SIGKILL and reap (again: nothing).
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 impl Drop for Killed {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        self.kill();
     }
 }

@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;
-use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -17,24 +16,6 @@ use streampack_tests::*;
 const WATCH_SECONDS: u32 = 30;
 const KILL_AFTER: Duration = Duration::from_secs(8);
 const PUSH_SECONDS: u32 = 60;
-
-/// Kills an encoder when the test ends, however it ends.
-struct Encoder(Option<Child>);
-
-impl Encoder {
-    fn kill(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn live(d: &Daemon, id: &str) -> Value {
     d.ctl_json(&["channel", "show", id])["live"].clone()
@@ -60,18 +41,18 @@ fn backup_takes_over_a_dash_channel_while_dashjs_plays() {
     // Started together, like two encoders fed by one source.
     let primary_log = d.dir().join("ffmpeg-primary.log");
     let backup_log = d.dir().join("ffmpeg-backup.log");
-    let mut primary = Encoder(Some(ffmpeg_push_dash(
+    let mut primary = Killed(ffmpeg_push_dash(
         DashPush::Timeline,
         &f.primary_url,
         PUSH_SECONDS,
         &primary_log,
-    )));
-    let _backup = Encoder(Some(ffmpeg_push_dash(
+    ));
+    let _backup = Killed(ffmpeg_push_dash(
         DashPush::Timeline,
         &f.backup_url,
         PUSH_SECONDS,
         &backup_log,
-    )));
+    ));
     let logs = || {
         format!(
             "--- primary ---\n{}\n--- backup ---\n{}\n--- daemon ---\n{}",

@@ -193,23 +193,6 @@ fn wait_live(
     }
 }
 
-/// An encoder, killed the hard way (no final playlist, like a crash or a cable pull) when
-/// the test kills it or ends, however it ends.
-struct Encoder(Child);
-
-impl Encoder {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// Who watches the endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Viewer {
@@ -255,9 +238,9 @@ fn scenario(name: &str, backup_delay: Duration, viewer: Viewer) -> Option<Run> {
     );
     let dir = d.dir().to_path_buf();
     let t0 = Instant::now();
-    let mut primary = Encoder(push(&f.primary_url, 80, &dir.join("primary.log")));
+    let mut primary = Killed(push(&f.primary_url, 80, &dir.join("primary.log")));
     thread::sleep(backup_delay);
-    let mut backup = Encoder(push(&f.backup_url, 80, &dir.join("backup.log")));
+    let mut backup = Killed(push(&f.backup_url, 80, &dir.join("backup.log")));
     let first = wait_for_200(d.pull, &f.endpoint_path, Duration::from_secs(20));
     assert_eq!(first.status, 200, "endpoint never served: {first:?}");
     // A viewer joins a running channel: three segments listed.
@@ -313,7 +296,7 @@ fn scenario(name: &str, backup_delay: Duration, viewer: Viewer) -> Option<Run> {
     if let Some(rest) = Duration::from_secs(28).checked_sub(t0.elapsed()) {
         thread::sleep(rest);
     }
-    let mut primary2 = Encoder(push(&f.primary_url, 40, &dir.join("primary2.log")));
+    let mut primary2 = Killed(push(&f.primary_url, 40, &dir.join("primary2.log")));
     let viewed = player.join().unwrap()?;
     eprintln!("{name}: player ran {:?}", play_started.elapsed());
     let live_end = wait_live(&d, &f.id, Duration::from_secs(10), "primary back", |l| {
