@@ -181,6 +181,18 @@ fn live(l: &LiveView) -> String {
         ],
         &rows,
     ));
+    for i in &l.inputs {
+        for e in &i.recent_errors {
+            out.push_str(&format!(
+                "  {} refused at {}: {} {} ({})\n",
+                i.role,
+                streampack_core::time::format_datetime(e.at_unix_ms),
+                e.status,
+                e.path,
+                e.reason
+            ));
+        }
+    }
     if !l.endpoints.is_empty() {
         let rows = l
             .endpoints
@@ -429,7 +441,9 @@ pub fn bytes(n: u64) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use streampack_core::admin::proto::{EndpointLiveView, InputLiveView, InputView, StatusView};
+    use streampack_core::admin::proto::{
+        EndpointLiveView, IngestErrorView, InputLiveView, InputView, StatusView,
+    };
     use streampack_core::channel::{EndpointType, Protocol};
 
     pub(crate) const CH_ID: &str = "0123456789abcdef0123456789ab";
@@ -480,6 +494,12 @@ pub(crate) mod tests {
                         bitrate_bps: Some(896_000),
                         ingest_errors: 1,
                         delivering: true,
+                        recent_errors: vec![IngestErrorView {
+                            at_unix_ms: 1_767_225_600_000,
+                            status: 401,
+                            reason: "wrong credentials for this input".into(),
+                            path: "main.m3u8".into(),
+                        }],
                     },
                     InputLiveView {
                         role: "backup".into(),
@@ -490,6 +510,7 @@ pub(crate) mod tests {
                         bitrate_bps: None,
                         ingest_errors: 0,
                         delivering: false,
+                        recent_errors: vec![],
                     },
                 ],
                 window_segments: 100,
@@ -573,6 +594,7 @@ live:
   INPUT    HEALTH   STATE       LAST SEGMENT  BITRATE     SEGMENTS  BYTES     ERRORS
   primary  healthy  delivering  1.2 s ago     896 kbit/s  42        12.3 MiB  1
   backup   never    idle        never         -           0         0 B       0
+  primary refused at 2026-01-01T00:00:00.000Z: 401 main.m3u8 (wrong credentials for this input)
   ENDPOINT  REQUESTS  TOTAL  BYTES OUT
   web       12.3/s    1500   5.0 MiB
   window segments: 100

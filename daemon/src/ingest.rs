@@ -122,23 +122,41 @@ async fn read_by_chunk(
     }
 }
 
+/// What serving a request learned, for counting and remembering a refusal on its input.
+#[derive(Default)]
+struct Seen {
+    /// The channel and input it was routed to.
+    input: Option<(Id, InputRole)>,
+    /// The path below the input's URL.
+    path: String,
+    /// Why it was refused.
+    reason: std::borrow::Cow<'static, str>,
+}
+
 /// Handles one ingest request; returns whether the connection stays open. Refusals are
 /// counted on their input (or as unrouted) and, when the access log is on, it is logged.
 pub async fn handle(conn: &mut Conn, head: RequestHead, shared: &Arc<Shared>) -> bool {
     let started = Instant::now();
     let log = shared.log_begin(&head);
     let sent = conn.sent;
-    let mut tag = None;
-    let outcome = serve_request(conn, head, shared, &mut tag).await;
+    let mut seen = Seen::default();
+    let outcome = serve_request(conn, head, shared, &mut seen).await;
     let status = outcome.status.code();
     // The channel's counters are looked up only for an error (the only case counted per input).
-    let channel_metrics = tag
+    let channel_metrics = seen
+        .input
         .filter(|_| status >= 400)
         .and_then(|(id, _)| shared.registry.load().channels.get(&id).cloned());
     metrics::ingest_done(
         &shared.metrics,
-        tag.map(|(_, role)| (role, channel_metrics.as_ref().map(|e| &e.metrics))),
-        status,
+        seen.input
+            .map(|(_, role)| (role, channel_metrics.as_ref().map(|e| &e.metrics))),
+        metrics::IngestAnswered {
+            status,
+            reason: &seen.reason,
+            path: &seen.path,
+            at_unix_ms: crate::clock::now().unix_ms,
+        },
     );
     let bytes = conn.sent.wrapping_sub(sent);
     shared.log_end(log, conn.peer, status, bytes, started);
@@ -149,7 +167,7 @@ async fn serve_request(
     conn: &mut Conn,
     head: RequestHead,
     shared: &Arc<Shared>,
-    tag: &mut Option<(Id, InputRole)>,
+    seen: &mut Seen,
 ) -> Outcome {
     let keep = head.keep_alive;
     // `WWW-Authenticate` values when the answer is 401.
@@ -184,7 +202,8 @@ async fn serve_request(
             )));
         };
         let role = input.role;
-        *tag = Some((entry.config.id, role));
+        seen.input = Some((entry.config.id, role));
+        seen.path = route.rest.to_string();
         // Before `100 Continue` and before any body byte: a client that sent
         // `Expect: 100-continue` without credentials (ffmpeg with `user:pass@` URLs) retries
         // with them and loses nothing.
@@ -321,6 +340,7 @@ async fn serve_request(
             conn.answer(status, out, keep).await
         }
         Err((e, keep_open)) => {
+            seen.reason = e.reason.clone();
             let extra: Vec<(&str, &[u8])> = if e.status == Status::METHOD_NOT_ALLOWED {
                 vec![("Allow", ALLOW)]
             } else if e.status == Status::UNAUTHORIZED {

@@ -205,6 +205,26 @@ fn counters_grow_by_what_the_test_did_and_deleted_channels_vanish() {
     assert_eq!(live["active_input"], "primary");
     assert_eq!(live["inputs"][0]["segments"], 3);
     assert_eq!(live["inputs"][0]["ingest_errors"], 2);
+    // Both refusals are remembered, newest first, with what the encoder was told.
+    let recent = live["inputs"][0]["recent_errors"].as_array().unwrap();
+    let statuses: Vec<_> = recent.iter().map(|e| e["status"].as_u64()).collect();
+    assert_eq!(statuses, [Some(413), Some(415)], "{recent:?}");
+    assert!(
+        recent
+            .iter()
+            .all(|e| e["reason"].as_str().is_some_and(|r| !r.is_empty())
+                && e["at_unix_ms"]
+                    .as_u64()
+                    .is_some_and(|t| t > 1_700_000_000_000)
+                && e["path"]
+                    .as_str()
+                    .is_some_and(|p| !p.is_empty() && !p.starts_with('/'))),
+        "{recent:?}"
+    );
+    assert!(live["inputs"][1]["recent_errors"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     assert_eq!(live["inputs"][0]["delivering"], true);
     assert_eq!(live["endpoints"][0]["name"], "ep1");
     let total = s2.get("streampack_endpoint_requests_total", &epl);

@@ -268,6 +268,21 @@ pub struct InputLiveView {
     pub ingest_errors: u64,
     /// Whether it delivered a segment within the failover timeout.
     pub delivering: bool,
+    /// The last few refused ingest requests, newest first.
+    pub recent_errors: Vec<IngestErrorView>,
+}
+
+/// One refused ingest request: what an operator needs to fix the encoder's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestErrorView {
+    /// When it was answered, Unix milliseconds.
+    pub at_unix_ms: u64,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The reason given with it.
+    pub reason: String,
+    /// The path pushed to, below the input's URL.
+    pub path: String,
 }
 
 /// Daemon-wide status.

@@ -136,6 +136,7 @@ impl Admin {
                     bitrate_bps: live.as_ref().and_then(|l| l.input_bitrate(id, *r)),
                     ingest_errors: entry
                         .map_or(0, |e| e.metrics.ingest_errors(*r).iter().sum::<u64>()),
+                    recent_errors: entry.map_or_else(Vec::new, |e| e.metrics.recent.of(*r)),
                     delivering: age.is_some_and(|a| a <= timeout),
                     health: i.map_or_else(|| "never".into(), |i| i.health.as_str().to_owned()),
                 }

@@ -1,7 +1,9 @@
 //! A channel's counters, kept across registry rebuilds while the channel exists: its inputs'
 //! ingest errors and its endpoints' requests, bytes and latencies.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use streampack_core::admin::proto::IngestErrorView;
 use streampack_core::channel::{ChannelConfig, InputRole};
 use streampack_core::id::Id;
 
@@ -108,10 +110,54 @@ pub fn ingest_error_label(i: usize) -> String {
         .map_or_else(|| "other".to_string(), |s| s.to_string())
 }
 
+/// How many refused ingest requests an input remembers for `channel show` and the console.
+pub const RECENT_INGEST_ERRORS: usize = 5;
+
+/// The last refused ingest requests of each input, newest first. Refusals are rare and
+/// answered slowly anyway: a lock is fine here.
+#[derive(Debug, Default)]
+pub struct RecentIngestErrors(Mutex<[VecDeque<IngestErrorView>; 2]>);
+
+impl RecentIngestErrors {
+    fn push(&self, input: InputRole, e: IngestErrorView) {
+        let Ok(mut all) = self.0.lock() else { return };
+        let Some(q) = all.get_mut(input.index()) else {
+            return;
+        };
+        q.push_front(e);
+        q.truncate(RECENT_INGEST_ERRORS);
+    }
+
+    /// The remembered refusals of `input`, newest first.
+    pub fn of(&self, input: InputRole) -> Vec<IngestErrorView> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|all| all.get(input.index()).map(|q| q.iter().cloned().collect()))
+            .unwrap_or_default()
+    }
+}
+
+/// An answered ingest request, counted and remembered when refused
+/// ([`ChannelMetrics::ingest_error`]).
+#[derive(Debug, Clone, Copy)]
+pub struct IngestAnswered<'a> {
+    /// The status answered.
+    pub status: u16,
+    /// Its reason.
+    pub reason: &'a str,
+    /// The path below the input's URL.
+    pub path: &'a str,
+    /// When, Unix milliseconds.
+    pub at_unix_ms: u64,
+}
+
 /// A channel's counters: its inputs' ingest errors and its endpoints' requests.
 #[derive(Debug, Clone)]
 pub struct ChannelMetrics {
     inputs: Arc<PerShard<[InputCounters; 2]>>,
+    /// The inputs' last refusals.
+    pub recent: Arc<RecentIngestErrors>,
     /// In the channel's endpoint order.
     pub endpoints: Vec<Arc<EndpointMetrics>>,
 }
@@ -122,6 +168,7 @@ impl ChannelMetrics {
         let inputs = old
             .map(|o| Arc::clone(&o.inputs))
             .unwrap_or_else(|| Arc::new(PerShard::new(shards)));
+        let recent = old.map(|o| Arc::clone(&o.recent)).unwrap_or_default();
         let endpoints = config
             .endpoints
             .iter()
@@ -131,7 +178,11 @@ impl ChannelMetrics {
                     .unwrap_or_else(|| Arc::new(EndpointMetrics::new(e.id, shards)))
             })
             .collect();
-        ChannelMetrics { inputs, endpoints }
+        ChannelMetrics {
+            inputs,
+            recent,
+            endpoints,
+        }
     }
 
     /// The counters of endpoint `id`.
@@ -140,8 +191,18 @@ impl ChannelMetrics {
         self.endpoints.iter().find(|m| &m.id == id).map(|m| &**m)
     }
 
-    /// Counts one refused ingest request of `input`.
-    pub fn ingest_error(&self, input: InputRole, status: u16) {
+    /// Counts one refused ingest request of `input` and remembers it.
+    pub fn ingest_error(&self, input: InputRole, r: IngestAnswered<'_>) {
+        self.recent.push(
+            input,
+            IngestErrorView {
+                at_unix_ms: r.at_unix_ms,
+                status: r.status,
+                reason: r.reason.to_owned(),
+                path: r.path.to_owned(),
+            },
+        );
+        let status = r.status;
         let Some(c) = self.inputs.mine().and_then(|s| s.get(input.index())) else {
             return;
         };

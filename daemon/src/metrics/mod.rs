@@ -40,8 +40,8 @@ mod labels;
 mod shard;
 
 pub use channel::{
-    ingest_error_label, ChannelMetrics, EndpointCounters, EndpointMetrics, InputCounters,
-    INGEST_ERROR_STATUSES,
+    ingest_error_label, ChannelMetrics, EndpointCounters, EndpointMetrics, IngestAnswered,
+    InputCounters, INGEST_ERROR_STATUSES,
 };
 pub use histogram::{Histogram, HistogramSum, LATENCY_BOUNDS_US, LATENCY_LE};
 pub use labels::{status_class, Listener, ObjectType, STATUS_CLASSES};
@@ -222,23 +222,24 @@ pub fn pull_done(
     }
 }
 
-/// Records a finished ingest request: errors on their input when it got that far, else as
-/// unrouted. (Limits hit are logged where the refusal is answered: `limits::log_limit`.)
+/// Records a finished ingest request: errors on their input when it got that far (remembered
+/// there for `channel show`), else as unrouted. (Limits hit are logged where the refusal is
+/// answered: `limits::log_limit`.)
 pub fn ingest_done(
     metrics: &Metrics,
     input: Option<(InputRole, Option<&ChannelMetrics>)>,
-    status: u16,
+    answered: IngestAnswered<'_>,
 ) {
-    if status < 400 {
+    if answered.status < 400 {
         return;
     }
     match input {
         Some((role, channel_metrics)) => {
             if let Some(c) = channel_metrics {
-                c.ingest_error(role, status);
+                c.ingest_error(role, answered);
             }
         }
-        None => metrics.unrouted(Listener::Ingest, status),
+        None => metrics.unrouted(Listener::Ingest, answered.status),
     }
 }
 
