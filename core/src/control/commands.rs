@@ -1,5 +1,8 @@
 //! What an operator asks the control plane for: the commands' fields, carried by the admin
 //! protocol ([`crate::admin::proto`]) and applied by [`super::ControlState`].
+//!
+//! The web console's JSON API reads them too: unknown fields are refused (a typo is an
+//! error, not a silent no-op) and an endpoint's lists and flags may be left out.
 
 use crate::channel::config::{EndpointType, Protocol};
 use serde::{Deserialize, Serialize};
@@ -20,6 +23,7 @@ pub enum InputAuthAction {
 
 /// Fields of a new channel; `None` takes the default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChannelCreate {
     /// 1–32 `[A-Za-z0-9_-]`, unique.
     pub name: String,
@@ -59,6 +63,7 @@ impl Default for ChannelCreate {
 
 /// Channel fields to change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChannelPatch {
     /// New name.
     pub name: Option<String>,
@@ -80,25 +85,32 @@ pub struct ChannelPatch {
 
 /// Fields of a new endpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EndpointCreate {
     /// 1–32 `[A-Za-z0-9_-]`, unique in the channel.
     pub name: String,
     /// Default: the channel protocol's own type.
+    #[serde(rename = "type")]
     pub kind: Option<EndpointType>,
     /// Default `main`.
     pub manifest_name: Option<String>,
     /// Allowlist CIDRs (empty: everyone).
+    #[serde(default)]
     pub allow: Vec<String>,
     /// Blocklist CIDRs.
+    #[serde(default)]
     pub block: Vec<String>,
     /// AuthKeys (empty: none required).
+    #[serde(default)]
     pub auth_keys: Vec<String>,
     /// Low latency (LL-DASH on DASH endpoints).
+    #[serde(default)]
     pub low_latency: bool,
 }
 
 /// Endpoint fields to change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EndpointPatch {
     /// New name.
     pub name: Option<String>,
