@@ -47,6 +47,9 @@ pub enum Command {
     Status,
     /// Write a closed window of an endpoint as a standalone VOD (needs a time-shift window)
     Harvest(crate::harvest::HarvestArgs),
+    /// Serve the web console (channels, inputs, endpoints, CDN) over HTTP, talking to the
+    /// daemon over the admin socket
+    Console(crate::console::ConsoleArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -387,8 +390,9 @@ impl Command {
     /// The request this command sends.
     pub fn into_request(self) -> Request {
         match self {
-            // main runs a harvest itself (many requests, over HTTP too); status is its first.
-            Command::Status | Command::Harvest(_) => Request::Status,
+            // main runs a harvest and the console itself (many requests); status is a
+            // harvest's first.
+            Command::Status | Command::Harvest(_) | Command::Console(_) => Request::Status,
             Command::Cdn(c) => match c {
                 CdnCmd::Bind(a) => Request::CdnBind {
                     channel: a.channel,

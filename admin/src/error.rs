@@ -87,6 +87,9 @@ pub enum CtlError {
     /// A harvest could not be done; the message says why.
     #[error("harvest: {0}")]
     Harvest(String),
+    /// The console could not start; the message says what to fix.
+    #[error("console: {0}")]
+    Console(String),
 }
 
 fn tried_note(tried: &[PathBuf]) -> String {
@@ -109,7 +112,10 @@ impl CtlError {
     /// The process exit status for this failure.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CtlError::Refused(_) | CtlError::Output(_) | CtlError::Harvest(_) => EXIT_REFUSED,
+            CtlError::Refused(_)
+            | CtlError::Output(_)
+            | CtlError::Harvest(_)
+            | CtlError::Console(_) => EXIT_REFUSED,
             CtlError::Unreachable { .. }
             | CtlError::Timeout { .. }
             | CtlError::Connection { .. } => EXIT_UNREACHABLE,

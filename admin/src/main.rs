@@ -6,6 +6,7 @@
 
 mod cli;
 mod client;
+mod console;
 mod error;
 mod fetch;
 mod harvest;
@@ -39,6 +40,9 @@ fn run(cli: cli::Cli) -> Result<(), error::CtlError> {
     } else {
         output::Format::Human
     };
+    if let cli::Command::Console(a) = &cli.command {
+        return console::run(socket, a);
+    }
     if let cli::Command::Harvest(a) = &cli.command {
         let summary = harvest::run(&socket, a)?;
         let text = match fmt {

@@ -17,6 +17,8 @@
 //!   (npm `mpd-parser`), [`xml_attr`], [`iso_duration_secs`].
 //! - CMAF endpoints: [`CmafFixture`], [`mpd_tracks`], [`playlist_all_uris`], [`mp4_top_boxes`].
 //! - nginx as a peer (static server, caching edge): [`Nginx`]; any child killed on drop: [`Killed`].
+//! - the web console: [`Console`] (`streampackctl console`), [`console_walk`] (its pages in
+//!   chromium, `tests/browser/console.mjs`).
 //!
 //! Each part lives in its own module (`tools`, `ports`, `daemon`, `http`, `hls`, `ffmpeg`,
 //! `browser`, `scrape`) and is
@@ -35,6 +37,8 @@ mod daemon;
 pub use daemon::*;
 mod http;
 pub use http::*;
+mod console;
+pub use console::*;
 mod hls;
 pub use hls::*;
 mod ffmpeg;
