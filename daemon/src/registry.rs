@@ -11,6 +11,7 @@ use std::sync::Arc;
 use streampack_core::channel::ChannelConfig;
 use streampack_core::control::ControlState;
 use streampack_core::id::Id;
+use streampack_core::media::wake::WAKE_KEYS;
 use streampack_core::media::{MediaStatus, Published};
 
 use crate::metrics::ChannelMetrics;
@@ -23,9 +24,9 @@ pub struct MediaSlot {
     /// A pull made an object hot: the owner gives it pages at its next tick
     /// ([`streampack_core::media::Media::promote_hot`]).
     promote_wanted: AtomicBool,
-    /// Wakes the pulls parked on this channel (low latency: a segment streaming as it arrives)
-    /// whenever its media changed: no pull polls.
-    changed: event_listener::Event,
+    /// Wakes the pulls parked on this channel's playlists (LL-HLS blocking reloads), by track
+    /// ([`streampack_core::media::wake`]): no pull polls.
+    changed: [event_listener::Event; WAKE_KEYS],
 }
 
 impl MediaSlot {
@@ -34,22 +35,34 @@ impl MediaSlot {
         self.published.load()
     }
 
-    /// Publishes `media`, and wakes the pulls waiting for a change.
+    /// Publishes `media`; the caller wakes whom it concerns ([`MediaSlot::notify_all`],
+    /// [`MediaSlot::notify_track`]).
     pub fn store(&self, media: Arc<Published>) {
         self.published.store(Some(media));
-        self.notify();
     }
 
-    /// Wakes every pull waiting for a change of this channel's media (after a chunk arrived:
-    /// nothing is republished, the growing segment is shared).
-    pub fn notify(&self) {
-        self.changed.notify(usize::MAX);
+    /// Wakes every pull parked on this channel.
+    pub fn notify_all(&self) {
+        for e in &self.changed {
+            e.notify(usize::MAX);
+        }
     }
 
-    /// A wait for the next change: make it *before* looking at the media, then await it, so
-    /// that no change between the look and the wait is missed.
-    pub fn listen(&self) -> event_listener::EventListener {
-        self.changed.listen()
+    /// Wakes the pulls parked on the tracks of wake key `key`.
+    pub fn notify_track(&self, key: u8) {
+        if let Some(e) = self.changed.get(usize::from(key)) {
+            e.notify(usize::MAX);
+        }
+    }
+
+    /// A wait for the next change of the tracks of wake key `key`: make it *before* looking
+    /// at the media, then await it, so that no change between the look and the wait is missed.
+    pub fn listen(&self, key: u8) -> event_listener::EventListener {
+        let at = usize::from(key) % WAKE_KEYS;
+        self.changed.get(at).map_or_else(
+            || event_listener::Event::new().listen(),
+            event_listener::Event::listen,
+        )
     }
 
     /// Live state of the channel's media.

@@ -87,6 +87,9 @@ pub struct Position {
     pub part_target_ms: u64,
     /// `EXT-X-TARGETDURATION`, ms: a blocked request waits at most three of them.
     pub target_duration_ms: u64,
+    /// The playlist's track's wake key ([`crate::media::wake`]): a blocked request waits for
+    /// changes of that key only.
+    pub wake_key: u8,
 }
 
 /// What to do with a blocking request now.
@@ -226,6 +229,7 @@ mod tests {
         ended: false,
         part_target_ms: 500,
         target_duration_ms: 2_000,
+        wake_key: 0,
     };
 
     #[test]
@@ -279,6 +283,7 @@ mod tests {
             ended: false,
             part_target_ms: 1000,
             target_duration_ms: 4_000,
+            wake_key: 3,
         };
         assert_eq!(empty.decide(want(0, None)), Wait);
         assert_eq!(empty.decide(want(5, Some(2))), Wait);

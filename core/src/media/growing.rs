@@ -5,8 +5,9 @@
 //! offset. It is only ever complete with the bytes the upload ended with: a body that broke off
 //! is never served as a whole segment.
 //!
-//! Sans-io: nothing here waits. Pullers re-read it when the owner tells them the channel
-//! changed (the daemon wakes them after every chunk).
+//! Sans-io: nothing here waits. It tells whoever [`GrowingObject::listen`]s that it changed
+//! (a chunk, its end, its breaking off); pullers then re-read it. Each reader is woken by its
+//! own segment only, never by the rest of the channel.
 
 use bytes::Bytes;
 use std::sync::{Mutex, MutexGuard};
@@ -62,6 +63,7 @@ struct State {
 #[derive(Debug, Default)]
 pub struct GrowingObject {
     state: Mutex<State>,
+    changed: event_listener::Event,
 }
 
 /// What a reader gets: the bytes after its offset, and whether more may follow.
@@ -78,6 +80,17 @@ impl GrowingObject {
     /// An object with no byte yet.
     pub fn new() -> GrowingObject {
         GrowingObject::default()
+    }
+
+    /// A wait for its next change: made *before* reading it, then awaited, so that no change
+    /// between the read and the wait is missed.
+    pub fn listen(&self) -> event_listener::EventListener {
+        self.changed.listen()
+    }
+
+    /// Wakes the readers (after the state changed and its lock is released).
+    fn changed(&self) {
+        self.changed.notify(usize::MAX);
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -103,15 +116,18 @@ impl GrowingObject {
         chunk: Bytes,
         info: Option<PartInfo>,
     ) -> bool {
-        let mut s = self.state();
-        let ours = s.upload.is_none_or(|u| u == upload);
-        if s.complete || s.broken || chunk.is_empty() || !ours || offset != s.len {
-            return false;
+        {
+            let mut s = self.state();
+            let ours = s.upload.is_none_or(|u| u == upload);
+            if s.complete || s.broken || chunk.is_empty() || !ours || offset != s.len {
+                return false;
+            }
+            s.upload = Some(upload);
+            s.len = s.len.saturating_add(chunk.len());
+            s.chunks.push(chunk);
+            s.parts.push(info);
         }
-        s.upload = Some(upload);
-        s.len = s.len.saturating_add(chunk.len());
-        s.chunks.push(chunk);
-        s.parts.push(info);
+        self.changed();
         true
     }
 
@@ -137,6 +153,11 @@ impl GrowingObject {
     /// (never complete with other bytes than those sent); the rest is appended. The chunks
     /// are then slices of `whole`: their copies are freed.
     pub fn complete(&self, whole: &Bytes) {
+        self.complete_locked(whole);
+        self.changed();
+    }
+
+    fn complete_locked(&self, whole: &Bytes) {
         let mut s = self.state();
         if s.complete || s.broken {
             return;
@@ -166,10 +187,13 @@ impl GrowingObject {
     /// The upload broke off or will not come (owner): readers stop, and whoever had started
     /// sending it must not end it as if it were whole.
     pub fn break_off(&self) {
-        let mut s = self.state();
-        if !s.complete {
-            s.broken = true;
+        {
+            let mut s = self.state();
+            if !s.complete {
+                s.broken = true;
+            }
         }
+        self.changed();
     }
 
     /// Bytes received so far.

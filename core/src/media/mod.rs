@@ -21,6 +21,7 @@ pub mod growing;
 pub mod object;
 pub mod status;
 pub(crate) mod versions;
+pub mod wake;
 
 pub use by_protocol::for_channel;
 pub use failover::{FailoverPolicy, Health, MediaEvent, Revert, SwitchReason};
@@ -147,16 +148,17 @@ pub trait Media: fmt::Debug {
     /// chunked upload as it arrives), with its timing when it is a CMAF chunk (an LL-HLS
     /// part); the upload's end is a [`Media::put_body`] of the whole
     /// body, which must begin with the chunks given. Whether the media takes uploads a chunk
-    /// at a time (an HLS input does not).
+    /// at a time (an HLS input does not: [`wake::Woken::Nobody`]), and whose parked pulls the
+    /// chunk concerns once the output is published again.
     fn put_chunk(
         &mut self,
         input: InputRole,
         path: &str,
         chunk: growing::ChunkIn,
         now: Now,
-    ) -> bool {
+    ) -> wake::Woken {
         let _ = (input, path, chunk, now);
-        false
+        wake::Woken::Nobody
     }
 
     /// Low latency: `upload` to `path` broke off before its end; what was published of it is

@@ -1,7 +1,7 @@
 //! LL-HLS delivery directives on a low-latency endpoint's media playlist requests
 //! (`streampack_core::hls::directives`): `_HLS_skip` picks the Playlist Delta Update;
-//! `_HLS_msn`/`_HLS_part` hold the request, parked on the channel's change notification (no
-//! timer polls, no thread: only the connection), until the playlist has that segment or part,
+//! `_HLS_msn`/`_HLS_part` hold the request, parked on its track's change notification (no
+//! timer polls, no thread: only the connection; parts of the other renditions do not wake it), until the playlist has that segment or part,
 //! then it is answered from the newest playlist. `400` at once for directives the spec refuses
 //! or targets beyond its limits; `503` after three target durations.
 
@@ -35,9 +35,11 @@ pub async fn wait(
         return Ok(());
     };
     let mut deadline = None;
+    // The playlist's track's key, learnt at the first look (it never changes for a path).
+    let mut key = None;
     loop {
         // Listening first: a change between the look and the wait wakes it.
-        let wake = entry.media.listen();
+        let wake = key.map(|k| entry.media.listen(k));
         let position = {
             let published = entry.media.load();
             published
@@ -53,6 +55,11 @@ pub async fn wait(
             Decision::TooFar(why) => return Err(HttpError::new(Status::BAD_REQUEST, why)),
             Decision::Wait => {}
         }
+        let Some(wake) = wake else {
+            // The first look: listen on its track, then look again before waiting.
+            key = Some(position.wake_key);
+            continue;
+        };
         let until = *deadline.get_or_insert_with(|| {
             let ms = directives::block_timeout_ms(position.target_duration_ms.max(1000));
             monoio::time::Instant::now() + Duration::from_millis(ms)

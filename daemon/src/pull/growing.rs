@@ -1,6 +1,6 @@
 //! Low latency: answering with a segment that is still arriving ([`GrowingObject`]). The
 //! answer starts as soon as the segment's first chunk is here (an announced segment whose
-//! upload has not begun yet is waited for, parked: no timer polls, the channel's owner wakes
+//! upload has not begun yet is waited for, parked: no timer polls, the segment itself wakes
 //! it) and streams each chunk with chunked transfer as it arrives. It ends with the last chunk
 //! only when the upload completed; an upload that broke off ends the connection without the
 //! final chunk, so no client or cache takes what it got for a whole segment.
@@ -16,7 +16,6 @@ use streampack_core::media::growing::{GrowingObject, Progress};
 
 use super::send_error;
 use crate::conn::{Conn, Outcome};
-use crate::registry::ChannelEntry;
 
 /// What the answer needs besides the object.
 pub struct Streamed<'a> {
@@ -29,17 +28,12 @@ pub struct Streamed<'a> {
 }
 
 /// Answers with `object`, streamed as it arrives. See the module docs.
-pub async fn serve(
-    conn: &mut Conn,
-    entry: &ChannelEntry,
-    object: Arc<GrowingObject>,
-    how: Streamed<'_>,
-) -> Outcome {
+pub async fn serve(conn: &mut Conn, object: Arc<GrowingObject>, how: Streamed<'_>) -> Outcome {
     // Parked until its first byte (or its end) is here. Each wait is bounded by this
     // object's own progress, not by the channel's other news.
     let mut until = monoio::time::Instant::now() + how.idle;
     loop {
-        let wake = entry.media.listen();
+        let wake = object.listen();
         match object.progress() {
             Progress::Broken if object.is_empty() => {
                 let e = HttpError::new(
@@ -73,7 +67,7 @@ pub async fn serve(
     let mut sent = 0usize;
     let mut pending_head = Some(head);
     loop {
-        let wake = entry.media.listen();
+        let wake = object.listen();
         let read = object.read_from(sent);
         if !read.chunks.is_empty() {
             until = monoio::time::Instant::now() + how.idle;
@@ -137,14 +131,13 @@ async fn wait_until(until: monoio::time::Instant, wake: event_listener::EventLis
 /// when the segment ended without it, or it did not come within `how.idle`.
 pub async fn serve_part(
     conn: &mut Conn,
-    entry: &ChannelEntry,
     object: Arc<GrowingObject>,
     index: usize,
     how: Streamed<'_>,
 ) -> Outcome {
     let until = monoio::time::Instant::now() + how.idle;
     let bytes = loop {
-        let wake = entry.media.listen();
+        let wake = object.listen();
         if let Some((bytes, _)) = object.part(index) {
             break bytes;
         }

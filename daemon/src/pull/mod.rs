@@ -200,8 +200,8 @@ async fn serve_request<'r>(
             head_only,
         };
         return match part {
-            Some(i) => growing::serve_part(conn, entry, object, i, how).await,
-            None => growing::serve(conn, entry, object, how).await,
+            Some(i) => growing::serve_part(conn, object, i, how).await,
+            None => growing::serve(conn, object, how).await,
         };
     }
     let (body, object, heads, served) = match lookup {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use streampack_core::channel::{ChannelConfig, EndpointType};
 use streampack_core::id::Id;
+use streampack_core::media::wake::Woken;
 use streampack_core::media::{self, FailoverPolicy, Media, MediaEvent, MediaParams};
 use streampack_core::time::Now;
 use streampack_core::timeshift::Recorder;
@@ -145,18 +146,23 @@ fn apply_chunk(shared: &Shared, channels: &Channels, op: ChunkOp, abort: bool) {
     let Some(owned) = map.get_mut(&op.channel) else {
         return;
     };
-    if abort {
+    let woken = if abort {
         let upload = op.chunk.upload;
         owned.media.abort_upload(op.input, &op.path, upload, now);
-    } else if !owned.media.put_chunk(op.input, &op.path, op.chunk, now) {
-        return;
-    }
-    // LL-HLS playlists list the new part (a new version, published); LL-DASH streams read
-    // the growing segment itself: woken either way.
-    let version = owned.published;
-    publish(owned, now, &op.channel, &shared.storage);
-    if owned.published == version {
-        owned.slot.notify();
+        Woken::Everyone
+    } else {
+        owned.media.put_chunk(op.input, &op.path, op.chunk, now)
+    };
+    // Streams of the growing segment itself were woken by the segment. An LL-HLS part is a new
+    // version of one track's playlists: published, then only the pulls parked on that track
+    // are woken (every part of every rendition would otherwise wake them all).
+    match woken {
+        Woken::Nobody => {}
+        Woken::Track(key) => {
+            publish_quietly(owned, now, &op.channel, &shared.storage);
+            owned.slot.notify_track(key);
+        }
+        Woken::Everyone => publish(owned, now, &op.channel, &shared.storage),
     }
 }
 
@@ -202,20 +208,31 @@ fn log_events(channel: &Id, media: &mut dyn Media) {
 
 /// Publishes the channel's outputs when they changed since the last time, and hands what is
 /// new in them to the time-shift archive when the channel keeps one.
+/// Publishes what changed, waking every pull parked on the channel.
 fn publish(owned: &mut Owned, now: Now, id: &Id, storage: &Storage) {
+    if publish_quietly(owned, now, id, storage) {
+        owned.slot.notify_all();
+    }
+}
+
+/// Publishes what changed without waking anyone (the caller wakes whom it concerns); whether
+/// anything was published.
+fn publish_quietly(owned: &mut Owned, now: Now, id: &Id, storage: &Storage) -> bool {
     let v = owned.media.version();
-    if v != owned.published {
-        let published = owned.media.publish(now);
-        if let Some(recorder) = &mut owned.recorder {
-            for (record, bytes) in recorder.record(&published) {
-                if let Some(dropped) = storage.record(id, record, bytes) {
-                    recorder.unrecord(&dropped);
-                }
+    if v == owned.published {
+        return false;
+    }
+    let published = owned.media.publish(now);
+    if let Some(recorder) = &mut owned.recorder {
+        for (record, bytes) in recorder.record(&published) {
+            if let Some(dropped) = storage.record(id, record, bytes) {
+                recorder.unrecord(&dropped);
             }
         }
-        owned.slot.store(published);
-        owned.published = v;
     }
+    owned.slot.store(published);
+    owned.published = v;
+    true
 }
 
 async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Receiver<()>) {

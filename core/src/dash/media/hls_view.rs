@@ -209,6 +209,7 @@ pub(crate) fn render(
                     ended,
                     part_target_ms: *part_target_ms,
                     target_duration_ms: target_s * 1000,
+                    wake_key: crate::media::wake::wake_key(t.name),
                 };
                 (full, delta, position)
             });

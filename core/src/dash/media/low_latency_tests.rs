@@ -4,6 +4,7 @@
 use super::tests::t0;
 use super::*;
 use crate::dash::parse::{parse_mpd, SegmentsIn};
+use crate::hls::directives::Position;
 use crate::media::growing::{ChunkIn, PartInfo, Progress};
 use crate::media::{Lookup, MediaOutput};
 use bytes::Bytes;
@@ -181,7 +182,7 @@ fn chunks_are_served_while_their_segment_arrives() {
             Step::Mpd(body) => {
                 dm.put(P, "main.mpd", Bytes::from(body), now).unwrap();
             }
-            Step::Chunk(path, chunk) => assert!(dm.put_chunk(P, &path, chunk, now)),
+            Step::Chunk(path, chunk) => drop(dm.put_chunk(P, &path, chunk, now)),
             Step::Whole(path, body) => {
                 dm.put(P, &path, body, now).unwrap();
             }
@@ -456,11 +457,15 @@ fn ll_hls_playlists_follow_rfc_8216bis_at_every_step() {
     let mut dm = DashMedia::new(params, t0());
     let mut prev_hint: Option<String> = None;
     let (mut with_parts, mut hints_kept, mut skipped) = (0, 0, 0);
+    let tracks = ["v0", "a0"];
+    let mut positions: [Option<Position>; 2] = [None, None];
+    let mut track_wakes = 0;
     for (at, step) in chunked_push() {
         let now = t0().plus_ms(at);
+        let mut woken = Woken::Everyone;
         match step {
             Step::Mpd(body) => drop(dm.put(P, "main.mpd", Bytes::from(body), now)),
-            Step::Chunk(path, chunk) => drop(dm.put_chunk(P, &path, chunk, now)),
+            Step::Chunk(path, chunk) => woken = dm.put_chunk(P, &path, chunk, now),
             Step::Whole(path, body) => drop(dm.put(P, &path, body, now)),
             Step::Delete(path) => drop(dm.delete(P, &path, now)),
         }
@@ -468,6 +473,27 @@ fn ll_hls_playlists_follow_rfc_8216bis_at_every_step() {
         let Some(out) = published.output(crate::channel::EndpointType::Cmaf) else {
             continue;
         };
+        // A chunk wakes only its track's parked requests: no other track's Position (what
+        // they are decided on) changed with it.
+        for (i, t) in tracks.iter().enumerate() {
+            let now_at = out.playlist_position("main", &format!("{t}.m3u8"));
+            if let Some(p) = now_at {
+                assert_eq!(p.wake_key, wake_key(t));
+            }
+            let unwoken = match woken {
+                Woken::Everyone => false,
+                Woken::Track(k) => k != wake_key(t),
+                Woken::Nobody => true,
+            };
+            if unwoken {
+                assert_eq!(
+                    now_at, positions[i],
+                    "{t} changed but its waiters were not woken"
+                );
+            }
+            positions[i] = now_at;
+        }
+        track_wakes += usize::from(matches!(woken, Woken::Track(_)));
         if out.lookup("main", "main.m3u8").is_err() {
             continue;
         }
@@ -519,6 +545,10 @@ fn ll_hls_playlists_follow_rfc_8216bis_at_every_step() {
         prev_hint = v.hint.clone();
     }
     assert!(with_parts > 20, "{with_parts}");
+    assert!(
+        track_wakes > 20,
+        "parts woke their own track: {track_wakes}"
+    );
     assert!(hints_kept > 10, "hinted parts were published: {hints_kept}");
     assert!(
         skipped > 0,

@@ -53,6 +53,7 @@ use crate::dash::parse::parse_mpd;
 use crate::media::failover::{self, InputReadiness, Tracker};
 use crate::media::object::EtagGen;
 use crate::media::versions::Versions;
+use crate::media::wake::{wake_key, Woken};
 use crate::media::Body;
 use crate::media::{
     Health, IngestError, Media, MediaEvent, MediaParams, MediaStatus, Published, PutOutcome,
@@ -409,16 +410,20 @@ impl Media for DashMedia {
         path: &str,
         chunk: crate::media::growing::ChunkIn,
         now: Now,
-    ) -> bool {
+    ) -> Woken {
         self.last_now = now;
         self.inputs[input.index()].put_chunk(path, chunk, now.mono_ms);
         self.tracker.heard(input, now.mono_ms);
-        // LL-HLS playlists list the parts of the segment arriving: a new one is a new version.
+        // LL-HLS playlists list the parts of the segment arriving: a new one is a new version
+        // of that track's playlist (streams of the segment itself are woken by the segment).
         let hls_parts = self.params.cmaf && self.params.low_latency;
-        if hls_parts && pending::is_announced(&self.output, input, path) {
-            self.versions.output_changed();
+        match pending::announced_track(&self.output, input, path) {
+            Some(track) if hls_parts => {
+                self.versions.output_changed();
+                Woken::Track(wake_key(track))
+            }
+            _ => Woken::Nobody,
         }
-        true
     }
 
     /// The upload broke off: its streams end unfinished, and an announcement of it is made

@@ -19,13 +19,23 @@ use std::sync::Arc;
 
 /// Whether `path` of `input` is the segment announced by a Representation of the newest Period.
 pub(crate) fn is_announced(out: &Output, input: InputRole, path: &str) -> bool {
-    out.periods.back().is_some_and(|p| {
-        p.reps().any(|r| {
+    announced_track(out, input, path).is_some()
+}
+
+/// The track (its output name) whose announced segment `input` uploads at `path`, if any.
+pub(crate) fn announced_track<'a>(
+    out: &'a Output,
+    input: InputRole,
+    path: &str,
+) -> Option<&'a str> {
+    let p = out.periods.back()?;
+    p.reps()
+        .find(|r| {
             r.pending
                 .as_ref()
                 .is_some_and(|x| x.role == input && x.path == path)
         })
-    })
+        .map(|r| r.name.as_str())
 }
 
 /// How long the active input may be silent before it is down: the policy's timeout, or, when
