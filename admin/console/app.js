@@ -154,30 +154,42 @@ const authKeyHeader = () => (daemonStatus && daemonStatus.auth_key_header) || 'X
 
 /* ---------- confirmation dialog ---------- */
 
-let confirmBox = null; // {dialog, msg, ok, cancel}
+let confirmBox = null; // {dialog, msg, extra, ok, cancel}
 
 // Asks with the shared <dialog>; resolves true when the user confirms. Escape cancels.
-function confirmAction(message, confirmLabel) {
+// extra: an optional control (e.g. a field) shown under the message; the caller reads it
+// after the promise resolves. Its inputs must be valid for the confirm button to close.
+function confirmAction(message, confirmLabel, extra) {
   if (!confirmBox) {
     const msg = el('p', { id: 'confirm-message' });
+    const extraHost = el('div', { class: 'confirm-extra' });
     const cancel = el('button', { type: 'button' }, 'Cancel');
     const ok = el('button', { type: 'button', class: 'danger' });
-    const dialog = el('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-message' }, msg,
+    const dialog = el('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-message' }, msg, extraHost,
       el('div', { class: 'actions' }, cancel, ok));
     cancel.addEventListener('click', () => dialog.close('cancel'));
-    ok.addEventListener('click', () => dialog.close('ok'));
-    confirmBox = { dialog, msg, cancel, ok };
+    ok.addEventListener('click', () => {
+      const bad = [...extraHost.querySelectorAll('input, select, textarea')].find((c) => !c.checkValidity());
+      if (bad) { bad.reportValidity(); bad.focus(); return; }
+      dialog.close('ok');
+    });
+    extraHost.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && ev.target instanceof HTMLInputElement) { ev.preventDefault(); ok.click(); }
+    });
+    confirmBox = { dialog, msg, extra: extraHost, cancel, ok };
     document.body.append(dialog);
   }
-  const { dialog, msg, cancel, ok } = confirmBox;
+  const { dialog, msg, extra: extraHost, cancel, ok } = confirmBox;
   const opener = document.activeElement;
   msg.textContent = message;
   ok.textContent = confirmLabel;
+  extraHost.replaceChildren(...(extra ? [extra] : []));
   dialog.returnValue = 'cancel';
   dialog.showModal();
   cancel.focus();
   return new Promise((resolve) => {
     dialog.addEventListener('close', () => {
+      extraHost.replaceChildren();
       if (opener && opener.isConnected) opener.focus();
       resolve(dialog.returnValue === 'ok');
     }, { once: true });
@@ -227,6 +239,12 @@ function checkField(label, control) {
 const numberInput = (name, value) =>
   el('input', { type: 'number', name, inputmode: 'numeric', step: '1', value: value ?? '' });
 
+// Cache TTLs the daemon accepts, seconds.
+const MANIFEST_TTL = [1, 60];
+const SEGMENT_TTL = [10, 1800];
+const ttlInput = (name, [min, max], value) =>
+  el('input', { type: 'number', name, inputmode: 'numeric', step: '1', min, max, value: value ?? '' });
+
 const num = (input) => (input.value.trim() === '' ? undefined : Number(input.value));
 
 const list = (text, commas) =>
@@ -262,7 +280,12 @@ let view = null; // {kind, id, alive, ...}
 let firstRender = true;
 
 function parseRoute() {
-  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  let parts;
+  try {
+    parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return { kind: 'missing' }; // a malformed escape such as %zz
+  }
   if (parts.length === 0) return { kind: 'list' };
   if (parts[0] === 'channels' && parts[1] && parts.length <= 3) {
     const tab = TABS.includes(parts[2]) ? parts[2] : 'inputs';
@@ -352,6 +375,9 @@ function openCreateChannel(host, opener) {
   const seg = numberInput('max_segment_duration', 15);
   const playlist = numberInput('max_playlist_duration', 600);
   const timeshift = numberInput('timeshift_window_secs', 0);
+  const manifestTtl = ttlInput('manifest_ttl', MANIFEST_TTL);
+  const segmentTtl = ttlInput('segment_ttl', SEGMENT_TTL);
+  const endOnEndlist = el('input', { type: 'checkbox', name: 'end_on_endlist' });
   const description = el('input', { type: 'text', name: 'description', autocomplete: 'off' });
   const form = makeForm('Create channel', [
     el('h3', {}, 'New channel'),
@@ -361,12 +387,16 @@ function openCreateChannel(host, opener) {
       'When you send a primary and a backup stream, set the segment duration a little longer than the encoder\'s.'),
     field('Max playlist duration (s)', playlist),
     field('Time-shift window (s)', timeshift),
+    field('Manifest TTL (s)', manifestTtl, `Optional, ${MANIFEST_TTL.join('–')}; empty: the daemon's default.`),
+    field('Segment TTL (s)', segmentTtl, `Optional, ${SEGMENT_TTL.join('–')}; empty: the daemon's default.`),
+    checkField('End the presentation when the encoder ends its stream', endOnEndlist),
     field('Description', description),
   ], 'Create', async () => {
-    const body = { name: name.value.trim(), protocol: protocol.value };
+    const body = { name: name.value.trim(), protocol: protocol.value, end_on_endlist: endOnEndlist.checked };
     const opt = {
       max_segment_duration: num(seg), max_playlist_duration: num(playlist),
-      timeshift_window_secs: num(timeshift), description: description.value.trim() || undefined,
+      timeshift_window_secs: num(timeshift), manifest_ttl: num(manifestTtl), segment_ttl: num(segmentTtl),
+      description: description.value.trim() || undefined,
     };
     for (const [k, val] of Object.entries(opt)) if (val !== undefined) body[k] = val;
     const ch = await api('POST', '/channels', body);
@@ -415,7 +445,11 @@ function renderChannel(v, tab) {
       clearError(errors);
     } catch (e) {
       if (e.status === 502 || e.status === 0) throw e;
-      if (built) { showError(errors, e.message); throw e; }
+      if (built) {
+        if (e.status === 404) stopPreview(); // the channel, and so its endpoints, are gone
+        showError(errors, e.message);
+        throw e;
+      }
       if (e.status === 404) {
         h2.textContent = 'Channel not found';
         loading.remove();
@@ -455,6 +489,7 @@ function buildChannel(v, h2, errors, tab) {
     tabs[t].focus();
   });
   v.selectTab = (t, updateHash) => {
+    if (t !== 'endpoints') stopPreview();
     v.tab = t;
     for (const k of TABS) {
       const on = k === t;
@@ -498,6 +533,9 @@ function openEditChannel(v, host, opener) {
   const seg = numberInput('max_segment_duration', ch.max_segment_duration);
   const playlist = numberInput('max_playlist_duration', ch.max_playlist_duration);
   const timeshift = numberInput('timeshift_window_secs', ch.timeshift_window_secs);
+  const manifestTtl = ttlInput('manifest_ttl', MANIFEST_TTL, ch.manifest_ttl);
+  const segmentTtl = ttlInput('segment_ttl', SEGMENT_TTL, ch.segment_ttl);
+  const endOnEndlist = el('input', { type: 'checkbox', name: 'end_on_endlist', checked: !!ch.end_on_endlist });
   const description = el('input', { type: 'text', name: 'description', value: ch.description, autocomplete: 'off' });
   const form = makeForm('Edit channel', [
     el('h3', {}, 'Edit channel'),
@@ -505,14 +543,19 @@ function openEditChannel(v, host, opener) {
     field('Max segment duration (s)', seg),
     field('Max playlist duration (s)', playlist),
     field('Time-shift window (s)', timeshift),
+    field('Manifest TTL (s)', manifestTtl, `${MANIFEST_TTL.join('–')}.`),
+    field('Segment TTL (s)', segmentTtl, `${SEGMENT_TTL.join('–')}.`),
+    checkField('End the presentation when the encoder ends its stream', endOnEndlist),
     field('Description', description),
   ], 'Save', async () => {
     const now = v.ch, patchBody = {};
     if (name.value.trim() !== ch.name) patchBody.name = name.value.trim();
-    for (const [k, input] of [['max_segment_duration', seg], ['max_playlist_duration', playlist], ['timeshift_window_secs', timeshift]]) {
+    for (const [k, input] of [['max_segment_duration', seg], ['max_playlist_duration', playlist], ['timeshift_window_secs', timeshift],
+      ['manifest_ttl', manifestTtl], ['segment_ttl', segmentTtl]]) {
       const n = num(input);
       if (n !== undefined && n !== ch[k]) patchBody[k] = n;
     }
+    if (endOnEndlist.checked !== !!ch.end_on_endlist) patchBody.end_on_endlist = endOnEndlist.checked;
     if (description.value !== ch.description) patchBody.description = description.value;
     if (Object.keys(patchBody).length) v.apply(await api('PATCH', chPath(now.id), patchBody));
     close();
@@ -606,7 +649,11 @@ function inputControls(v, ch, input, index, errors) {
     el('button', {
       type: 'button', 'aria-label': `Rotate credentials of ${who}`, 'data-key': `rotate-${index}`,
       onclick: async () => {
-        if (await confirmAction(`Rotate the credentials of ${who} of ${ch.name}? The old username and password stop working at once; the encoder needs the new ones.`, 'Rotate')) run('rotate', {});
+        const grace = el('input', { type: 'number', name: 'grace_secs', inputmode: 'numeric', step: '1', min: '0', value: '0' });
+        const graceField = field('Keep the old credentials valid for (s)', grace, '0: the old username and password stop working at once.');
+        if (await confirmAction(`Rotate the credentials of ${who} of ${ch.name}? The encoder needs the new ones.`, 'Rotate', graceField)) {
+          run('rotate', { grace_secs: num(grace) || 0 });
+        }
       },
     }, 'Rotate credentials'),
     el('button', {
@@ -648,6 +695,12 @@ function buildEndpointsPanel(v, panel) {
   panel.append(el('div', { class: 'toolbar' }, createBtn), formHost, errors, tableHost, note, v.previewHost);
   return {
     update(ch) {
+      if (preview && v.previewHost.contains(preview.section) && !ch.endpoints.some((e) => e.id === preview.epId)) {
+        const hadFocus = v.previewHost.contains(document.activeElement);
+        stopPreview();
+        if (hadFocus) v.focusCreateEndpoint();
+        announce('Preview stopped: the endpoint no longer exists');
+      }
       note.textContent = `AuthKeys are checked in the ${authKeyHeader()} request header: a player must send one of the endpoint's keys in it.`;
       patch(tableHost, JSON.stringify(ch.endpoints), () => endpointTable(v, ch, formHost, errors));
     },
@@ -809,6 +862,8 @@ async function startPreview(v, ep) {
         hls.loadSource(ep.url);
         hls.attachMedia(video);
       } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+        // Without MSE the browser fetches the playlist itself: no request header can be added.
+        if (key) throw new Error('this browser\'s native HLS player cannot send the AuthKey header; use a browser with Media Source Extensions');
         video.src = ep.url;
       } else {
         throw new Error('this browser cannot play HLS');
@@ -899,7 +954,25 @@ async function unbind(v, domain, errors) {
   await act(errors, async () => v.apply(await api('DELETE', `${chPath(v.ch.id)}/cdn/${encodeURIComponent(domain)}`)));
 }
 
+/* ---------- sign-out ---------- */
+
+async function signOut(ev) {
+  const btn = ev.currentTarget;
+  btn.disabled = true;
+  try {
+    await api('POST', '/logout');
+    location.href = '/'; // the server shows the sign-in page
+  } catch (e) {
+    if (e.status !== 401) announce(`Could not sign out: ${e.message}`);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
 /* ---------- start ---------- */
+
+document.querySelector('.site-header').append(
+  el('button', { type: 'button', class: 'sign-out', onclick: signOut }, 'Sign out'));
 
 window.addEventListener('hashchange', route);
 refreshStatus();

@@ -9,8 +9,8 @@
 // finish:      (an encoder now pushes to "studio" with the new credentials) previews "web" until
 //              it plays, binds a CDN domain and reads its URL, tries to delete the channel
 //              (refused: it has an endpoint), deletes the endpoint, then the channel. Checks the
-//              page at phone width too. CONSOLE_SCREENSHOT=path saves the console with the
-//              preview playing.
+//              page at phone width too, then signs out. CONSOLE_SCREENSHOT=path saves the
+//              console with the preview playing.
 // daemon-down: opens the console while the daemon is down, reads the banner, and waits for the
 //              page to recover by itself once the daemon is back.
 //
@@ -187,6 +187,11 @@ async function finish(page) {
   await page.getByRole('heading', { level: 2, name: 'Channels' }).waitFor();
   const after = await page.getByRole('table', { name: 'Channels' }).innerText();
   if (/studio/.test(after)) fail(`the channel is still listed: ${after}`);
+  // Signing out leaves the sign-in page, and the API refuses the old session.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  const status = await page.evaluate(() => fetch('/api/status').then((r) => r.status));
+  if (status !== 401) fail(`after signing out /api/status answered ${status}`);
   return { listed: list, played_s: played, cdn_url: cdnUrl, refusal: refusalText };
 }
 

@@ -96,7 +96,18 @@ fn the_token_signs_in_and_other_sites_cannot_change_anything() {
         assert_eq!(r.status, 403, "{name}: {value}: {}", r.text());
     }
     assert!(d.channel_names().is_empty(), "nothing was created");
-    // The console's own page may; so may a script with the bearer token.
+    // A cookie alone cannot show it came from the console's page (an old browser, a form on
+    // another port of this host): refused too.
+    let r = http(
+        c.addr,
+        "POST",
+        "/api/channels",
+        &[("Cookie", &cookie), ("Content-Type", "application/json")],
+        Some(body),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(d.channel_names().is_empty(), "nothing was created");
+    // The console's own page may (with JSON); so may a script with the bearer token.
     let r = http(
         c.addr,
         "POST",
@@ -108,8 +119,69 @@ fn the_token_signs_in_and_other_sites_cannot_change_anything() {
         ],
         Some(body),
     );
+    assert_eq!(r.status, 415, "a form's body is not JSON: {}", r.text());
+    let r = http(
+        c.addr,
+        "POST",
+        "/api/channels",
+        &[
+            ("Cookie", &cookie),
+            ("Origin", &own),
+            ("Sec-Fetch-Site", "same-origin"),
+            ("Content-Type", "application/json"),
+        ],
+        Some(body),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(d.channel_names(), ["evil"]);
+
+    // The sign-in form posts the token; from another site it is refused.
+    let form = format!("token={CONSOLE_TOKEN}");
+    let form_ct = ("Content-Type", "application/x-www-form-urlencoded");
+    let r = http(
+        c.addr,
+        "POST",
+        "/login",
+        &[form_ct, ("Origin", &own)],
+        Some(form.as_bytes()),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_ne!(
+        cookie_of(&r),
+        cookie,
+        "each sign-in is a session of its own"
+    );
+    let r = http(
+        c.addr,
+        "POST",
+        "/login",
+        &[form_ct, ("Origin", "http://evil.example")],
+        Some(form.as_bytes()),
+    );
+    assert_eq!(r.status, 403);
+
+    // A body claiming to be huge is refused unread, and the console stays up.
+    let bearer = format!("Bearer {CONSOLE_TOKEN}");
+    let huge = http(
+        c.addr,
+        "POST",
+        "/api/channels",
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+            ("Content-Length", "1099511627776"),
+        ],
+        None,
+    );
+    assert_eq!(huge.status, 413, "{}", huge.text());
+    let unsigned = [("Content-Length", "18446744073709551615")];
+    // (hyper refuses a length that large before the gate sees it.)
+    let r = http(c.addr, "POST", "/api/channels", &unsigned, None);
+    assert!((400..500).contains(&r.status), "{}", r.status);
+    assert_eq!(
+        http(c.addr, "GET", "/api/status", &[("Cookie", &cookie)], None).status,
+        200
+    );
 
     // Signing out ends the session.
     let r = http(
@@ -310,6 +382,26 @@ fn listen_address_and_token_are_checked() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("at least 16 characters"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = ctl(
+        &["--listen", "127.0.0.1:0"],
+        Some("long-enough-but has a space"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = ctl(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--public-origin",
+            "console.example",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("e.g. https://"),
         "{}",
         text(&out.stderr)
     );

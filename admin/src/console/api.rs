@@ -46,6 +46,8 @@ pub struct Call {
 /// The admin request for `method` on `path` (below `/api/`, no query) with `body`, or the
 /// answer that refuses it.
 pub fn route(method: &str, path: &str, body: &[u8]) -> Result<Call, Reply> {
+    // HEAD is GET without the body (the server leaves it out).
+    let method = if method == "HEAD" { "GET" } else { method };
     let segs: Vec<String> = path
         .trim_matches('/')
         .split('/')
@@ -149,6 +151,7 @@ pub fn reply(call: &Call, answer: Result<Response, CtlError>) -> Reply {
             allow: None,
         },
         Err(CtlError::Refused(e)) => Reply::error(refusal_status(&e), &e.to_string()),
+        Err(e @ CtlError::Timeout { .. }) => Reply::error(504, &e.to_string()),
         // Not reachable, no answer, or an answer this build does not understand.
         Err(e) => Reply::error(502, &e.to_string()),
     }
@@ -209,6 +212,9 @@ pub fn percent_decode(seg: &str) -> Option<String> {
     while let Some(&c) = b.get(i) {
         if c == b'%' {
             let hex = b.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
             let s = std::str::from_utf8(hex).ok()?;
             out.push(u8::from_str_radix(s, 16).ok()?);
             i += 3;
@@ -402,6 +408,8 @@ mod tests {
         assert_eq!(r.status, 404);
         let r = refused("GET", "channels/%zz", "");
         assert_eq!(r.status, 400);
+        assert_eq!(refused("GET", "channels/%+1", "").status, 400);
+        assert_eq!(ok("HEAD", "channels", "").request, Request::ChannelList);
         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert!(v["error"].is_string());
     }

@@ -5,7 +5,7 @@
 //! - [`auth`]: the token, sessions, and refusing changes from other sites;
 //! - [`api`]: paths and methods to admin requests, answers to JSON and statuses;
 //! - [`assets`]: the embedded pages, script, style and players;
-//! - [`serve`]: the HTTP side (tiny_http, a few threads).
+//! - [`serve`]: the HTTP side (hyper on one tokio thread; admin calls on its blocking pool).
 
 mod api;
 mod assets;
@@ -19,16 +19,14 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Threads answering requests: a few pages polling and an operator clicking.
-const THREADS: usize = 4;
-
 /// `streampackctl console` flags.
 #[derive(Debug, Args)]
 pub struct ConsoleArgs {
     /// Address to serve the console on (loopback unless --allow-remote)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
     pub listen: SocketAddr,
-    /// Login token, at least 16 characters [default: a random one, printed]
+    /// Login token: at least 16 letters, digits or '-._~' [default: a random one, printed].
+    /// Prefer the environment variable: a flag is visible to other users in `ps`
     #[arg(
         long,
         env = "STREAMPACK_CONSOLE_TOKEN",
@@ -36,6 +34,11 @@ pub struct ConsoleArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// The origin browsers reach the console at through a TLS proxy, e.g.
+    /// https://console.example.com (changes are accepted from there, and the session cookie
+    /// is then Secure)
+    #[arg(long, value_name = "URL")]
+    pub public_origin: Option<String>,
     /// Allow a --listen address other than loopback (the console speaks plain HTTP: put a
     /// TLS proxy in front of it)
     #[arg(long)]
@@ -52,10 +55,10 @@ pub fn run(socket: SocketChoice, args: &ConsoleArgs) -> Result<(), CtlError> {
         )));
     }
     let token = match &args.token {
-        Some(t) if t.chars().count() < auth::MIN_TOKEN_LEN => {
+        Some(t) if !auth::token_ok(t) => {
             return Err(CtlError::Console(format!(
-                "the console token must have at least {} characters (it guards the daemon's \
-                 configuration)",
+                "the console token must have at least {} characters, each a letter, a digit or \
+                 one of -._~ (it guards the daemon's configuration and travels in a URL)",
                 auth::MIN_TOKEN_LEN
             )))
         }
@@ -63,9 +66,24 @@ pub fn run(socket: SocketChoice, args: &ConsoleArgs) -> Result<(), CtlError> {
         None => auth::random_hex(24)
             .ok_or_else(|| CtlError::Console("no randomness for a console token".into()))?,
     };
-    let server = tiny_http::Server::http(args.listen)
+    let public_origin = match args
+        .public_origin
+        .as_deref()
+        .map(|o| o.trim_end_matches('/'))
+    {
+        Some(o)
+            if !(o.starts_with("https://") || o.starts_with("http://"))
+                || o.matches('/').count() != 2 =>
+        {
+            return Err(CtlError::Console(format!(
+                "--public-origin {o} must be a scheme and a host, e.g. https://console.example.com"
+            )))
+        }
+        other => other.map(str::to_owned),
+    };
+    let server = std::net::TcpListener::bind(args.listen)
         .map_err(|e| CtlError::Console(format!("cannot listen on {}: {e}", args.listen)))?;
-    let addr = server.server_addr().to_ip().unwrap_or(args.listen);
+    let addr = server.local_addr().unwrap_or(args.listen);
     // What the operator needs to get in; a closed stdout (a service manager's choice) does not
     // stop the console.
     let mut out = std::io::stdout().lock();
@@ -80,19 +98,10 @@ pub fn run(socket: SocketChoice, args: &ConsoleArgs) -> Result<(), CtlError> {
     }
     let _ = out.flush();
     drop(out);
-    let server = Arc::new(server);
     let console = Arc::new(serve::Console {
-        gate: auth::Gate::new(token),
+        gate: auth::Gate::new(token, public_origin),
         socket,
     });
-    let workers: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let (server, console) = (Arc::clone(&server), Arc::clone(&console));
-            std::thread::spawn(move || serve::serve(&server, &console))
-        })
-        .collect();
-    for w in workers {
-        let _ = w.join();
-    }
-    Ok(())
+    serve::serve(server, console)
+        .map_err(|e| CtlError::Console(format!("serving on {addr} failed: {e}")))
 }
