@@ -14,7 +14,7 @@
 // median of the player's own live-latency figure (dash.js getCurrentLiveLatency, hls.js
 // latency, Shaka getStats().liveLatency), sampled every second once playback started.
 // PLAY_LOW_LATENCY=1 turns the players' low-latency modes on (hls.js lowLatencyMode with
-// catch-up, Shaka streaming.lowLatencyMode; dash.js takes it from the MPD).
+// catch-up, Shaka streaming.lowLatencyMode with liveSync catch-up; dash.js takes it from the MPD).
 // Player errors go in the JSON; the exit status is non-zero only when the harness itself failed
 // (bad arguments, no chromium, the page or the player library did not load).
 // Diagnostics go to stderr; PLAY_DEBUG=1 adds a per-second timeline and every HTTP request.
@@ -122,8 +122,14 @@ const PAGE = `<!doctype html>
     const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
     const sorted = [...pb.latencies].sort((a, b) => a - b);
     const median = sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
+    // Shaka counts the holes in the buffer it jumped over (frozen video a stall count misses).
+    let gapsJumped = null;
+    try {
+      const p = window.__player;
+      if (p && p.getStats && 'gapsJumped' in p.getStats()) gapsJumped = p.getStats().gapsJumped;
+    } catch (e) { gapsJumped = null; }
     return {
-      latency_median_s: median, latencies: pb.latencies,
+      latency_median_s: median, latencies: pb.latencies, gaps_jumped: gapsJumped,
       start_time: pb.startTime, end_time: v.currentTime, advanced: played,
       stalls: pb.stalls, longest_stall_s: longest, errors: pb.errors, fatal: pb.fatal,
       frames_decoded: q ? q.totalVideoFrames : 0, frames_dropped: q ? q.droppedVideoFrames : 0,
@@ -180,7 +186,27 @@ const PAGE = `<!doctype html>
           (e.data ? ' ' + JSON.stringify(e.data).slice(0, 300) : ''), e.severity === 2);
       });
       await p.attach(v);
-      if (q.get('ll') === '1') p.configure({ streaming: { lowLatencyMode: true } });
+      // Low-latency mode as LL deployments run Shaka: parts and blocking reloads, and catching
+      // up like hls.js does (up to 1.5x). Shaka measures liveSync latency from its seek range
+      // end, which is already PART-HOLD-BACK behind the live edge: it plays at 1x within 0.3 s
+      // of that point. Without liveSync it stays where it started: at the segment's first
+      // (independent) part, up to a segment further back, or behind by whatever it waited.
+      if (q.get('ll') === '1') {
+        p.configure({
+          // Shaka 5.2.12 in HLS segments mode recomputes timestampOffset on every append against
+          // a SourceBuffer value its old-Edge workaround shifted by +0.001 s; float noise then
+          // triggers an abort() that makes Chrome drop a part that does not start with a
+          // keyframe, up to the next one: a 1.5 s hole in the video (shaka-player#10589, fixed
+          // upstream by #10559/#10591, not in 5.2.12). Sequence mode, Shaka's HLS default since
+          // 4.0 until recently, skips that recalculation. Drop this with a release that has
+          // the fix.
+          manifest: { hls: { sequenceMode: true } },
+          streaming: {
+            lowLatencyMode: true,
+            liveSync: { enabled: true, targetLatency: 0.15, targetLatencyTolerance: 0.15, maxPlaybackRate: 1.5 },
+          },
+        });
+      }
       window.__player = p;
       // The harness is set up once the player is attached; load() may retry for a long time
       // and its failure is the player's, reported in the JSON.
@@ -279,6 +305,7 @@ async function main() {
       frames_decoded: res.frames_decoded, frames_dropped: res.frames_dropped, buffered_end: res.buffered_end,
       stall_log: res.stall_log, time_to_first_frame_s: res.time_to_first_frame_s, http_errors: httpErrors,
       requests, latency_median_s: res.latency_median_s, latencies: res.latencies,
+      gaps_jumped: res.gaps_jumped,
     };
     if (DEBUG) {
       log(`events: ${JSON.stringify(res.events)}`);
