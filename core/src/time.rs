@@ -86,16 +86,26 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
 /// `xs:dateTime` of MPDs and HLS `EXT-X-PROGRAM-DATE-TIME`. The body of `GET /time` uses the
 /// same format.
 pub fn format_datetime(unix_ms: u64) -> String {
+    let mut s = String::with_capacity(24);
+    write_datetime(&mut s, unix_ms);
+    s
+}
+
+/// [`format_datetime`] appended to `out` (no allocation of its own: playlists write one per
+/// segment).
+pub fn write_datetime(out: &mut String, unix_ms: u64) {
+    use std::fmt::Write;
     let secs = unix_ms / 1000;
     let ms = unix_ms % 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
+    let _ = write!(
+        out,
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
-    )
+    );
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's

@@ -6,6 +6,7 @@
 //! playlist, not a number in its URI.
 
 use std::fmt::Write;
+use std::sync::Arc;
 
 /// What `EXT-X-SERVER-CONTROL` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +45,8 @@ pub struct LlPlaylistOut {
 /// A segment of a media playlist.
 #[derive(Debug, Clone, Default)]
 pub struct LlSegmentOut {
-    /// Its URI.
-    pub uri: String,
+    /// Its URI (shared: the same segment is listed in every render of every version).
+    pub uri: Arc<str>,
     /// Duration, ms.
     pub duration_ms: u64,
     /// `EXT-X-DISCONTINUITY` before it.
@@ -53,7 +54,7 @@ pub struct LlSegmentOut {
     /// `EXT-X-PROGRAM-DATE-TIME`, Unix ms.
     pub start_unix_ms: u64,
     /// Its init segment's URI; `EXT-X-MAP` is written when it changes.
-    pub map: String,
+    pub map: Arc<str>,
     /// Its Partial Segments listed (`EXT-X-PART`).
     pub parts: Vec<PartOut>,
     /// Still arriving: only its parts are listed, no `EXTINF`.
@@ -71,9 +72,9 @@ pub struct PartOut {
     pub independent: bool,
 }
 
-/// `ms` as decimal seconds with three places.
-fn secs(ms: u64) -> String {
-    format!("{}.{:03}", ms / 1000, ms % 1000)
+/// `ms` as decimal seconds with three places, appended to `s`.
+fn secs(s: &mut String, ms: u64) {
+    let _ = write!(s, "{}.{:03}", ms / 1000, ms % 1000);
 }
 
 /// Renders the playlist.
@@ -86,18 +87,18 @@ pub fn render_ll(p: &LlPlaylistOut) -> String {
         p.target_duration_s
     );
     if let Some(sc) = p.server_control {
-        let _ = write!(
-            s,
-            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={}",
-            secs(sc.can_skip_until_ms)
-        );
+        s.push_str("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=");
+        secs(&mut s, sc.can_skip_until_ms);
         if let Some(h) = sc.part_hold_back_ms {
-            let _ = write!(s, ",PART-HOLD-BACK={}", secs(h));
+            s.push_str(",PART-HOLD-BACK=");
+            secs(&mut s, h);
         }
         s.push('\n');
     }
     if let Some(t) = p.part_target_ms {
-        let _ = writeln!(s, "#EXT-X-PART-INF:PART-TARGET={}", secs(t));
+        s.push_str("#EXT-X-PART-INF:PART-TARGET=");
+        secs(&mut s, t);
+        s.push('\n');
     }
     let _ = write!(
         s,
@@ -113,29 +114,32 @@ pub fn render_ll(p: &LlPlaylistOut) -> String {
         if seg.discontinuity {
             s.push_str("#EXT-X-DISCONTINUITY\n");
         }
-        if map != Some(seg.map.as_str()) {
-            let _ = writeln!(s, "#EXT-X-MAP:URI=\"{}\"", seg.map);
+        if map != Some(&*seg.map) {
+            s.push_str("#EXT-X-MAP:URI=\"");
+            s.push_str(&seg.map);
+            s.push_str("\"\n");
             map = Some(&seg.map);
         }
-        let _ = writeln!(
-            s,
-            "#EXT-X-PROGRAM-DATE-TIME:{}",
-            crate::time::format_datetime(seg.start_unix_ms)
-        );
+        s.push_str("#EXT-X-PROGRAM-DATE-TIME:");
+        crate::time::write_datetime(&mut s, seg.start_unix_ms);
+        s.push('\n');
         for part in &seg.parts {
-            let _ = write!(
-                s,
-                "#EXT-X-PART:DURATION={},URI=\"{}\"",
-                secs(part.duration_ms),
-                part.uri
-            );
+            s.push_str("#EXT-X-PART:DURATION=");
+            secs(&mut s, part.duration_ms);
+            s.push_str(",URI=\"");
+            s.push_str(&part.uri);
+            s.push('"');
             if part.independent {
                 s.push_str(",INDEPENDENT=YES");
             }
             s.push('\n');
         }
         if !seg.arriving {
-            let _ = write!(s, "#EXTINF:{},\n{}\n", secs(seg.duration_ms), seg.uri);
+            s.push_str("#EXTINF:");
+            secs(&mut s, seg.duration_ms);
+            s.push_str(",\n");
+            s.push_str(&seg.uri);
+            s.push('\n');
         }
     }
     if let Some(hint) = &p.preload_hint {
@@ -160,7 +164,7 @@ mod tests {
 
     fn seg(n: u64, parts: usize, arriving: bool) -> LlSegmentOut {
         LlSegmentOut {
-            uri: format!("v0/{n}.m4s"),
+            uri: format!("v0/{n}.m4s").into(),
             duration_ms: 2_000,
             discontinuity: false,
             start_unix_ms: 1_800_000_000_000 + n * 2_000,

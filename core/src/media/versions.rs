@@ -11,6 +11,11 @@ pub(crate) struct Versions {
     pub output: u64,
     /// `output` the cached renders were made at.
     rendered: u64,
+    /// `current` at the last change of the low-latency parts alone (a chunk arrived: the
+    /// LL-HLS playlists list it, nothing else moved).
+    parts: u64,
+    /// `parts` the cached part listings were made at.
+    parts_rendered: u64,
 }
 
 impl Versions {
@@ -20,6 +25,8 @@ impl Versions {
             current: 1,
             output: 1,
             rendered: 0,
+            parts: 1,
+            parts_rendered: 1,
         }
     }
 
@@ -27,6 +34,13 @@ impl Versions {
     pub fn output_changed(&mut self) {
         self.current = self.current.wrapping_add(1);
         self.output = self.current;
+    }
+
+    /// Only the parts of a segment being uploaded changed: the next snapshot lists them again
+    /// and reuses everything else.
+    pub fn parts_changed(&mut self) {
+        self.current = self.current.wrapping_add(1);
+        self.parts = self.current;
     }
 
     /// Only the status changed (an object stored or deleted that the output does not serve).
@@ -50,6 +64,14 @@ impl Versions {
         self.rendered = self.output;
         reusable
     }
+
+    /// Whether the parts changed since the last snapshot listed them; from now on they count
+    /// as listed.
+    pub fn parts_moved(&mut self) -> bool {
+        let moved = self.parts_rendered != self.parts;
+        self.parts_rendered = self.parts;
+        moved
+    }
 }
 
 #[cfg(test)]
@@ -69,5 +91,14 @@ mod tests {
         assert!(!v.renders_reusable());
         v.changed(false);
         assert!(v.renders_reusable());
+        assert!(!v.parts_moved());
+        v.parts_changed();
+        assert_eq!((v.current, v.output), (5, 3));
+        assert!(
+            v.renders_reusable(),
+            "parts alone leave the renders as they are"
+        );
+        assert!(v.parts_moved());
+        assert!(!v.parts_moved());
     }
 }

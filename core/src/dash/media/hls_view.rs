@@ -23,6 +23,7 @@ use crate::hls::parse::{MasterPlaylistIn, MediaIn, VariantIn};
 use crate::hls::render::{hls_frame_rate, render_master};
 use crate::hls::render_ll::{render_ll, LlPlaylistOut, LlSegmentOut, PartOut, ServerControl};
 use crate::media::growing::{GrowingObject, Progress};
+use std::sync::Arc;
 
 /// `GROUP-ID` of the audio renditions.
 const AUDIO_GROUP: &str = "audio";
@@ -245,14 +246,26 @@ fn view(t: &Track<'_>, ast: u64, target_s: u64, low_latency: bool) -> View {
     let (p0, _, s0) = t.segs[0];
     let mut segments = Vec::with_capacity(t.segs.len() + 1);
     let mut prev_period: Option<&str> = None;
+    // The init segment's URI, made once per init segment rather than per segment.
+    let mut map: Option<(u64, Arc<str>)> = None;
+    let mut map_of = |k: u64| -> Arc<str> {
+        match &map {
+            Some((at, uri)) if *at == k => Arc::clone(uri),
+            _ => {
+                let uri: Arc<str> = format!("{}/init{k}.m4s", t.name).into();
+                map = Some((k, Arc::clone(&uri)));
+                uri
+            }
+        }
+    };
     for (p, r, s) in &t.segs {
         let k = r.init.as_ref().map_or(0, |(k, _)| *k);
         segments.push(LlSegmentOut {
-            uri: format!("{}/{}.m4s", t.name, s.number),
+            uri: Arc::clone(&s.uri),
             duration_ms: ms(s.d, r.info.timescale),
             discontinuity: prev_period.is_some_and(|id| id != p.id),
             start_unix_ms: start_unix_ms(ast, p, r, s.t),
-            map: format!("{}/init{k}.m4s", t.name),
+            map: map_of(k),
             parts: Vec::new(),
             arriving: false,
         });
@@ -300,11 +313,11 @@ fn view(t: &Track<'_>, ast: u64, target_s: u64, low_latency: bool) -> View {
             // Listed from its first part on.
             if !parts.is_empty() {
                 segments.push(LlSegmentOut {
-                    uri: format!("{}/{}.m4s", t.name, pend.number),
+                    uri: format!("{}/{}.m4s", t.name, pend.number).into(),
                     duration_ms: ms(pend.d, r.info.timescale),
                     discontinuity: false,
                     start_unix_ms: start_unix_ms(ast, p, r, pend.t),
-                    map: format!("{}/init{k}.m4s", t.name),
+                    map: map_of(k),
                     parts: part_list(t.name, pend.number, &parts),
                     arriving: true,
                 });

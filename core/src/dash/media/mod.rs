@@ -160,7 +160,9 @@ impl DashMedia {
             return s.clone();
         }
         let reuse = self.versions.renders_reusable();
+        let parts_moved = self.versions.parts_moved();
         let snap = match self.cache.take() {
+            Some(prev) if reuse && parts_moved => Arc::new(snapshot::refresh_parts(self, &prev)),
             Some(prev) if reuse => Arc::new(snapshot::refresh_status(self, &prev)),
             _ => Arc::new(snapshot::build(self)),
         };
@@ -419,7 +421,7 @@ impl Media for DashMedia {
         let hls_parts = self.params.cmaf && self.params.low_latency;
         match pending::announced_track(&self.output, input, path) {
             Some(track) if hls_parts => {
-                self.versions.output_changed();
+                self.versions.parts_changed();
                 Woken::Track(wake_key(track))
             }
             _ => Woken::Nobody,

@@ -54,6 +54,9 @@ pub(crate) struct OutSeg {
     pub arrived_mono_ms: u64,
     /// Its chunks, when it was uploaded a chunk at a time (LL-HLS parts).
     pub chunked: Option<Arc<GrowingObject>>,
+    /// Its path below the endpoint (`v0/12.m4s`), made once: HLS playlists list it in every
+    /// render.
+    pub uri: Arc<str>,
 }
 
 /// The segment announced after a Representation's newest.
@@ -358,7 +361,9 @@ pub(crate) fn advance_rep(
             .or_insert(rep.next_number);
         let msn = *next_msn;
         *next_msn = msn.saturating_add(1);
+        let uri: Arc<str> = format!("{}/{}.m4s", rep.name, rep.next_number).into();
         rep.segments.push_back(OutSeg {
+            uri,
             number: rep.next_number,
             msn,
             in_number: s.number,

@@ -46,9 +46,13 @@ pub(super) struct HlsPublished {
     master: Rendered,
     /// By file name (`v0.m3u8`).
     media: HashMap<String, PublishedPlaylist>,
-    /// Segments with Partial Segments, by `<rep>/<number>`, with their `Content-Type`.
-    parts: HashMap<String, (Arc<GrowingObject>, &'static str)>,
+    /// Segments with Partial Segments, by `<rep>/<number>`, with their `Content-Type` (the
+    /// same while only chunks arrive: shared by those versions).
+    parts: Arc<PartsMap>,
 }
+
+/// Segments with Partial Segments, by `<rep>/<number>`, with their `Content-Type`.
+type PartsMap = HashMap<String, (Arc<GrowingObject>, &'static str)>;
 
 #[derive(Debug)]
 struct PublishedPlaylist {
@@ -176,7 +180,7 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
             .reuse_or_render(dm.rendered_low_latency.as_ref(), t, unix_ms)
     });
     dm.rendered_low_latency.clone_from(&rendered_ll);
-    let hls = build_hls(dm, ended);
+    let hls = build_hls(dm, ended, None);
     let mut growing = HashMap::new();
     let mut objects = HashMap::new();
     let mut window_segments = 0u64;
@@ -214,10 +218,30 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
 /// deleted that the output does not serve (yet) changes. Nothing is rendered.
 pub(crate) fn refresh_status(dm: &DashMedia, prev: &DashSnapshot) -> DashSnapshot {
     DashSnapshot {
+        status: status(dm, prev.status.window_segments),
+        ..reused(dm, prev)
+    }
+}
+
+/// The previous snapshot with the LL-HLS playlists listed again: a chunk arrived, nothing
+/// else moved (the MPDs, the objects and the status stay as they are).
+pub(crate) fn refresh_parts(dm: &mut DashMedia, prev: &DashSnapshot) -> DashSnapshot {
+    let ended = dm.output.presentation_ended(dm.params.end_on_endlist);
+    let parts = prev.hls.as_ref().map(|h| Arc::clone(&h.parts));
+    DashSnapshot {
+        version: dm.versions.current,
+        hls: build_hls(dm, ended, parts),
+        ..reused(dm, prev)
+    }
+}
+
+/// The previous snapshot as it is, at the current version.
+fn reused(dm: &DashMedia, prev: &DashSnapshot) -> DashSnapshot {
+    DashSnapshot {
         version: dm.versions.current,
         mpd: prev.mpd.clone(),
         mpd_low_latency: prev.mpd_low_latency.clone(),
-        status: status(dm, prev.status.window_segments),
+        status: prev.status.clone(),
         objects: Arc::clone(&prev.objects),
         growing: Arc::clone(&prev.growing),
         hls: prev.hls.clone(),
@@ -294,7 +318,13 @@ impl HlsPublished {
 
 /// Renders the HLS side for `cmaf` endpoints (when the channel has some), reusing the
 /// previous renders whose text is unchanged (same etag).
-pub(crate) fn build_hls(dm: &mut DashMedia, ended: bool) -> Option<Arc<HlsPublished>> {
+/// The HLS side rendered; `parts` reused when only chunks arrived since it was made (the
+/// segments with parts are the same objects, growing).
+pub(crate) fn build_hls(
+    dm: &mut DashMedia,
+    ended: bool,
+    parts: Option<Arc<PartsMap>>,
+) -> Option<Arc<HlsPublished>> {
     if !dm.params.cmaf {
         dm.prev_hls.clear();
         return None;
@@ -328,6 +358,13 @@ pub(crate) fn build_hls(dm: &mut DashMedia, ended: bool) -> Option<Arc<HlsPublis
             )
         })
         .collect();
+    if let Some(parts) = parts {
+        return Some(Arc::new(HlsPublished {
+            master,
+            media,
+            parts,
+        }));
+    }
     let mut parts = HashMap::new();
     if low_latency {
         for p in &dm.output.periods {
@@ -349,6 +386,6 @@ pub(crate) fn build_hls(dm: &mut DashMedia, ended: bool) -> Option<Arc<HlsPublis
     Some(Arc::new(HlsPublished {
         master,
         media,
-        parts,
+        parts: Arc::new(parts),
     }))
 }
