@@ -173,6 +173,9 @@ async fn serve_request(
     // `WWW-Authenticate` values when the answer is 401.
     let mut challenge_values: Vec<String> = Vec::new();
     let challenge = &mut challenge_values;
+    // `Retry-After` seconds when the answer is 429.
+    let mut retry_after_secs: Option<u64> = None;
+    let retry_after = &mut retry_after_secs;
     let has_body = head.body != BodyKind::Empty;
     // An error answered before the body was read must close the connection unless there is
     // no body: the unread bytes would otherwise be taken for the next request.
@@ -209,6 +212,19 @@ async fn serve_request(
         // with them and loses nothing.
         if let Some(auth) = &input.auth {
             let now = crate::clock::now().unix_ms;
+            let client = conn.peer.ip();
+            let blocked = shared
+                .failed_logins
+                .lock()
+                .ok()
+                .and_then(|f| f.blocked(client, now));
+            if let Some(secs) = blocked {
+                *retry_after = Some(secs);
+                return Err(early(HttpError::new(
+                    Status::TOO_MANY_REQUESTS,
+                    "too many wrong credentials from this address; retry after the time given",
+                )));
+            }
             let method = if is_delete {
                 "DELETE"
             } else {
@@ -221,6 +237,17 @@ async fn serve_request(
                 &head.target,
                 now,
             );
+            if let Ok(mut f) = shared.failed_logins.lock() {
+                match outcome {
+                    AuthOutcome::Ok => f.succeeded(client),
+                    AuthOutcome::Wrong => {
+                        if f.failed(client, now).is_some() {
+                            crate::limits::log_limit(client, "too many wrong ingest credentials");
+                        }
+                    }
+                    AuthOutcome::Missing | AuthOutcome::Stale => {}
+                }
+            }
             let why = match outcome {
                 AuthOutcome::Ok => None,
                 AuthOutcome::Missing => {
@@ -341,8 +368,11 @@ async fn serve_request(
         }
         Err((e, keep_open)) => {
             seen.reason = e.reason.clone();
+            let retry = retry_after_secs.map(|s| s.to_string());
             let extra: Vec<(&str, &[u8])> = if e.status == Status::METHOD_NOT_ALLOWED {
                 vec![("Allow", ALLOW)]
+            } else if let Some(secs) = retry.as_deref() {
+                vec![("Retry-After", secs.as_bytes())]
             } else if e.status == Status::UNAUTHORIZED {
                 challenge_values
                     .iter()

@@ -126,6 +126,13 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         metrics: Metrics::new(shards),
         access_log,
         storage,
+        failed_logins: std::sync::Mutex::new(streampack_core::access::FailedLogins::new(
+            streampack_core::access::LoginLimit {
+                max_failures: cfg.limits.ingest_auth_failures,
+                window_ms: cfg.limits.ingest_auth_window_secs.saturating_mul(1000),
+                block_ms: cfg.limits.ingest_auth_block_secs.saturating_mul(1000),
+            },
+        )),
     });
     crate::storage::writer::spawn(Arc::clone(&shared), storage_rx).map_err(StartError::Thread)?;
     if let Some(l) = metrics_listener {

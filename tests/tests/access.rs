@@ -124,7 +124,11 @@ fn ffmpeg_with_credentials_delivers_every_segment() {
 /// stored; the 401 comes before `100 Continue`, so no body is ever asked for.
 #[test]
 fn wrong_or_missing_credentials_store_nothing() {
-    let d = Daemon::start(DaemonOpts::default());
+    // Many wrong tries from one address here: the limit on them is tested on its own below.
+    let d = Daemon::start(DaemonOpts {
+        config_toml: Some("[limits]\ningest_auth_failures = 0\n".into()),
+        ..DaemonOpts::default()
+    });
     let f = d.hls_channel("locked", &[]);
     let ch = d.ctl_json(&["input", "auth", "enable", "locked", "1"]);
     let (user, pass) = creds(&ch, 0);
@@ -176,6 +180,44 @@ fn wrong_or_missing_credentials_store_nothing() {
     assert!(errors >= 5, "refusals are counted: {errors}");
     assert_eq!(get(d.pull, &f.endpoint_path).status, 503, "no media");
     // The right credentials work on the same input.
+    let ok = put_seg(&d, &f, "seg_00000.ts", Some(&basic(&user, &pass)));
+    assert_eq!(ok.status, 201, "{}", ok.text());
+}
+
+/// Guessing: after `ingest_auth_failures` wrong credentials the address is refused with 429
+/// and `Retry-After`, even with the right ones (a right guess is not told apart), the refusal
+/// is counted and remembered on the input; once the time passed, the right credentials work.
+/// Requests without credentials (an encoder's first try) do not count.
+#[test]
+fn repeated_wrong_credentials_are_refused_for_a_while() {
+    let d = Daemon::start(DaemonOpts {
+        config_toml: Some(
+            "[limits]\ningest_auth_failures = 4\ningest_auth_block_secs = 2\n".into(),
+        ),
+        ..DaemonOpts::default()
+    });
+    let f = d.hls_channel("guarded", &[]);
+    let (user, pass) = creds(&d.ctl_json(&["input", "auth", "enable", "guarded", "1"]), 0);
+    for _ in 0..10 {
+        assert_401(&put_seg(&d, &f, "seg_00000.ts", None), "no credentials");
+    }
+    for i in 0..3 {
+        assert_401(
+            &put_seg(&d, &f, "seg_00000.ts", Some(&basic(&user, &format!("guess{i}")))),
+            "a wrong guess under the limit",
+        );
+    }
+    let r = put_seg(&d, &f, "seg_00000.ts", Some(&basic(&user, "guess3")));
+    assert_401(&r, "the guess that reaches the limit is still answered 401");
+    let blocked = put_seg(&d, &f, "seg_00000.ts", Some(&basic(&user, &pass)));
+    assert_eq!(blocked.status, 429, "{}", blocked.text());
+    let secs: u64 = blocked.header("Retry-After").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&secs), "Retry-After {secs}");
+    assert!(blocked.text().contains("too many wrong credentials"), "{}", blocked.text());
+    let live = &d.ctl_json(&["channel", "show", "guarded"])["live"]["inputs"][0];
+    assert_eq!(live["recent_errors"][0]["status"], 429, "{live}");
+    assert_eq!(primary_segments(&d, "guarded"), 0, "nothing stored");
+    std::thread::sleep(Duration::from_millis(secs * 1000 + 200));
     let ok = put_seg(&d, &f, "seg_00000.ts", Some(&basic(&user, &pass)));
     assert_eq!(ok.status, 201, "{}", ok.text());
 }

@@ -2,6 +2,7 @@
 //! - [`credentials`]: per-input ingest credentials (HTTP Basic), rotation with an optional grace
 //!   window, constant-time comparison;
 //! - [`digest`]: HTTP Digest (RFC 7616, MD5 and SHA-256) with stateless HMAC nonces;
+//! - [`failed_logins`]: failed ingest logins per client address, and the block they earn;
 //! - [`ip`]: endpoint allow/block lists of CIDRs and the client address behind trusted proxies;
 //! - [`authkey`]: the endpoint AuthKey header check;
 //! - [`cdn`]: CDN playback domains and which `Host` may reach a channel.
@@ -10,12 +11,14 @@ pub mod authkey;
 pub mod cdn;
 pub mod credentials;
 pub mod digest;
+pub mod failed_logins;
 pub mod ip;
 
 pub use authkey::auth_key_ok;
 pub use credentials::{
     check_basic, check_request, parse_basic, AuthOutcome, InputAuth, PreviousPassword,
 };
+pub use failed_logins::{FailedLogins, LoginLimit};
 pub use ip::{client_ip, ip_allowed, parse_cidr, IpDenied};
 
 /// Constant-time equality of two byte strings (the length is not hidden; the contents are).

@@ -52,6 +52,8 @@ impl Status {
     pub const NOT_IMPLEMENTED: Status = Status(501);
     /// 503.
     pub const SERVICE_UNAVAILABLE: Status = Status(503);
+    /// 429 Too Many Requests
+    pub const TOO_MANY_REQUESTS: Status = Status(429);
     /// 505: anything but HTTP/1.0 and HTTP/1.1 (including the HTTP/2 preface).
     pub const VERSION_NOT_SUPPORTED: Status = Status(505);
 

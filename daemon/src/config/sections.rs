@@ -167,6 +167,14 @@ pub struct Limits {
     pub log_interval_secs: u64,
     /// Seconds to let in-flight requests finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Wrong ingest credentials one client address may send within
+    /// `ingest_auth_window_secs` before it is refused (`429`) for `ingest_auth_block_secs`,
+    /// whatever it sends; 0 turns the limit off.
+    pub ingest_auth_failures: u32,
+    /// The window failed ingest logins are counted in, seconds.
+    pub ingest_auth_window_secs: u64,
+    /// How long a client that reached the limit is refused, seconds.
+    pub ingest_auth_block_secs: u64,
 }
 
 /// `Cache-Control` lifetimes.
@@ -196,6 +204,9 @@ impl Default for Limits {
             max_endpoints_per_channel: streampack_core::control::MAX_ENDPOINTS_PER_CHANNEL,
             log_interval_secs: 10,
             shutdown_grace_secs: 5,
+            ingest_auth_failures: 10,
+            ingest_auth_window_secs: 60,
+            ingest_auth_block_secs: 60,
         }
     }
 }

@@ -50,6 +50,16 @@ impl Config {
         if !(1..=4096).contains(&l.max_endpoints_per_channel) {
             return bad("limits.max_endpoints_per_channel must be 1-4096".into());
         }
+        if l.ingest_auth_failures > 0
+            && (!(1..=86_400).contains(&l.ingest_auth_window_secs)
+                || !(1..=86_400).contains(&l.ingest_auth_block_secs))
+        {
+            return bad(
+                "limits.ingest_auth_window_secs and ingest_auth_block_secs must be 1-86400 \
+                 (ingest_auth_failures = 0 turns the limit off)"
+                    .into(),
+            );
+        }
         if !(1..=60).contains(&self.cache.manifest_max_age_secs) {
             return bad("cache.manifest_max_age_secs must be 1-60".into());
         }

@@ -93,8 +93,8 @@ impl EndpointMetrics {
 }
 
 /// Ingest statuses counted one by one; anything else is counted as the last entry ("other").
-pub const INGEST_ERROR_STATUSES: [u16; 13] = [
-    400, 401, 403, 404, 405, 408, 411, 413, 415, 431, 500, 501, 503,
+pub const INGEST_ERROR_STATUSES: [u16; 14] = [
+    400, 401, 403, 404, 405, 408, 411, 413, 415, 429, 431, 500, 501, 503,
 ];
 
 /// One input's ingest counters, one shard's worth.
