@@ -51,9 +51,32 @@ pub struct Shared {
     pub storage: crate::storage::Storage,
     /// Failed ingest logins per client address (refusals are rare: a lock is fine).
     pub failed_logins: std::sync::Mutex<streampack_core::access::FailedLogins>,
+    /// Digest nonce counts used with the right credentials (a replayed one is refused).
+    pub nonce_counts: std::sync::Mutex<streampack_core::access::NonceCounts>,
+    /// The issue time of the last Digest nonce, Unix ms: each challenge gets a later one, so
+    /// two clients never share a nonce (and its counts).
+    pub nonce_clock: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
+    /// An issue time for a new Digest nonce: `now_unix_ms`, or just after the last one.
+    pub fn nonce_issue_ms(&self, now_unix_ms: u64) -> u64 {
+        use std::sync::atomic::Ordering;
+        let mut prev = self.nonce_clock.load(Ordering::Relaxed);
+        loop {
+            let next = now_unix_ms.max(prev.saturating_add(1));
+            match self.nonce_clock.compare_exchange_weak(
+                prev,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(p) => prev = p,
+            }
+        }
+    }
+
     /// How long an input may deliver nothing before it counts as down (the channel's
     /// failover timeout under the configured policy).
     pub fn failover_timeout_ms(&self, max_segment_ms: u64) -> u64 {

@@ -5,7 +5,6 @@
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use streampack_core::access::{check_request, digest, AuthOutcome};
 use streampack_core::channel::{InputRole, Protocol};
 use streampack_core::dash::is_fmp4_segment_path;
 use streampack_core::fmp4::chunks::{ChunkCutter, TrackDefaults};
@@ -211,58 +210,21 @@ async fn serve_request(
         // `Expect: 100-continue` without credentials (ffmpeg with `user:pass@` URLs) retries
         // with them and loses nothing.
         if let Some(auth) = &input.auth {
+            let asked = crate::ingest_auth::Asked {
+                authorization: head.header("authorization"),
+                method: if is_delete {
+                    "DELETE"
+                } else {
+                    head.method.as_str()
+                },
+                target: &head.target,
+                client: conn.peer.ip(),
+            };
             let now = crate::clock::now().unix_ms;
-            let client = conn.peer.ip();
-            let blocked = shared
-                .failed_logins
-                .lock()
-                .ok()
-                .and_then(|f| f.blocked(client, now));
-            if let Some(secs) = blocked {
-                *retry_after = Some(secs);
-                return Err(early(HttpError::new(
-                    Status::TOO_MANY_REQUESTS,
-                    "too many wrong credentials from this address; retry after the time given",
-                )));
-            }
-            let method = if is_delete {
-                "DELETE"
-            } else {
-                head.method.as_str()
-            };
-            let outcome = check_request(
-                auth,
-                head.header("authorization"),
-                method,
-                &head.target,
-                now,
-            );
-            if let Ok(mut f) = shared.failed_logins.lock() {
-                match outcome {
-                    AuthOutcome::Ok => f.succeeded(client),
-                    AuthOutcome::Wrong => {
-                        if f.failed(client, now).is_some() {
-                            crate::limits::log_limit(client, "too many wrong ingest credentials");
-                        }
-                    }
-                    AuthOutcome::Missing | AuthOutcome::Stale => {}
-                }
-            }
-            let why = match outcome {
-                AuthOutcome::Ok => None,
-                AuthOutcome::Missing => {
-                    Some("this input requires credentials (HTTP Basic or Digest)")
-                }
-                AuthOutcome::Wrong => Some("wrong credentials for this input"),
-                AuthOutcome::Stale => Some("the Digest nonce expired; retry with the new one"),
-            };
-            if let Some(why) = why {
-                *challenge = digest::challenges(
-                    auth.password.as_bytes(),
-                    now,
-                    outcome == AuthOutcome::Stale,
-                );
-                return Err(early(HttpError::new(Status::UNAUTHORIZED, why)));
+            if let Err(r) = crate::ingest_auth::check(shared, auth, &asked, now) {
+                *challenge = r.challenges;
+                *retry_after = r.retry_after_secs;
+                return Err(early(r.error));
             }
         }
         let limits = &shared.config.limits;

@@ -9,7 +9,8 @@
 //!   [`send_buf`]: the per-shard pool of head buffers and iovec arrays those writes use.
 //! - [`context`]: what every thread shares, built once by [`server`].
 //! - [`ingest`] / [`pull`]: the two request handlers (pull's DASH `/time` and its 503 in its
-//!   submodules); what a pull is answered with is decided by `streampack_core::http::answer`.
+//!   submodules); what a pull is answered with is decided by `streampack_core::http::answer`;
+//!   [`ingest_auth`]: an ingest request's credentials (failed-login blocks, Digest replays).
 //! - [`limits`]: connections per shard and per client, rate-limited logging of limit hits.
 //! - [`shard`]: the owner side of a shard: the messages it takes, each owned channel's media
 //!   (a `streampack_core::media::Media`, whatever the protocol), ingest applied, outputs
@@ -29,6 +30,7 @@ pub mod config;
 pub mod conn;
 pub mod context;
 pub mod ingest;
+pub mod ingest_auth;
 pub mod limits;
 pub mod metrics;
 pub mod notify;

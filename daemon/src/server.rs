@@ -133,6 +133,8 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
                 block_ms: cfg.limits.ingest_auth_block_secs.saturating_mul(1000),
             },
         )),
+        nonce_counts: std::sync::Mutex::new(streampack_core::access::NonceCounts::new()),
+        nonce_clock: std::sync::atomic::AtomicU64::new(0),
     });
     crate::storage::writer::spawn(Arc::clone(&shared), storage_rx).map_err(StartError::Thread)?;
     if let Some(l) = metrics_listener {

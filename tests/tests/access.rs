@@ -203,7 +203,12 @@ fn repeated_wrong_credentials_are_refused_for_a_while() {
     }
     for i in 0..3 {
         assert_401(
-            &put_seg(&d, &f, "seg_00000.ts", Some(&basic(&user, &format!("guess{i}")))),
+            &put_seg(
+                &d,
+                &f,
+                "seg_00000.ts",
+                Some(&basic(&user, &format!("guess{i}"))),
+            ),
             "a wrong guess under the limit",
         );
     }
@@ -213,7 +218,11 @@ fn repeated_wrong_credentials_are_refused_for_a_while() {
     assert_eq!(blocked.status, 429, "{}", blocked.text());
     let secs: u64 = blocked.header("Retry-After").unwrap().parse().unwrap();
     assert!((1..=2).contains(&secs), "Retry-After {secs}");
-    assert!(blocked.text().contains("too many wrong credentials"), "{}", blocked.text());
+    assert!(
+        blocked.text().contains("too many wrong credentials"),
+        "{}",
+        blocked.text()
+    );
     let live = &d.ctl_json(&["channel", "show", "guarded"])["live"]["inputs"][0];
     assert_eq!(live["recent_errors"][0]["status"], 429, "{live}");
     assert_eq!(primary_segments(&d, "guarded"), 0, "nothing stored");
@@ -532,6 +541,7 @@ fn digest_header(
     nonce: &str,
     method: &str,
     uri: &str,
+    nc: u32,
 ) -> String {
     use md5::Md5;
     use sha2::{Digest, Sha256};
@@ -543,7 +553,7 @@ fn digest_header(
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     };
     let realm = "streampack ingest";
-    let (nc, cnonce) = ("00000001", "0a4f113b");
+    let (nc, cnonce) = (format!("{nc:08x}"), "0a4f113b");
     let ha1 = h(format!("{user}:{realm}:{pass}"));
     let ha2 = h(format!("{method}:{uri}"));
     let resp = h(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
@@ -570,7 +580,9 @@ fn digest_md5_sha256_and_curl() {
     let mut stored = 0;
     for (i, alg) in ["MD5", "SHA-256"].iter().enumerate() {
         let path = f.ingest(&format!("seg_{i:05}.ts"));
-        let h = digest_header(alg, &user, &pass, &nonce, "PUT", &path);
+        // Counts go up across requests with one nonce, whatever the algorithm.
+        let nc = i as u32 + 1;
+        let h = digest_header(alg, &user, &pass, &nonce, "PUT", &path, nc);
         let r = http(
             d.ingest,
             "PUT",
@@ -580,7 +592,26 @@ fn digest_md5_sha256_and_curl() {
         );
         assert_eq!(r.status, 201, "{alg}: {}", r.text());
         stored += 1;
-        let wrong = digest_header(alg, &user, "nope", &nonce, "PUT", &path);
+        // The same request captured and sent again: its count was used, it is stale.
+        let replay = http(
+            d.ingest,
+            "PUT",
+            &path,
+            &[("Authorization", &h)],
+            Some(&fake_ts(9, 5)),
+        );
+        assert_401(&replay, &format!("{alg} replayed"));
+        assert!(
+            replay.text().contains("count was used already"),
+            "{}",
+            replay.text()
+        );
+        assert!(
+            challenges(&replay).iter().any(|c| c.contains("stale=true")),
+            "{:?}",
+            challenges(&replay)
+        );
+        let wrong = digest_header(alg, &user, "nope", &nonce, "PUT", &path, 7);
         let r = http(
             d.ingest,
             "PUT",
@@ -589,7 +620,7 @@ fn digest_md5_sha256_and_curl() {
             Some(b"x"),
         );
         assert_401(&r, &format!("{alg} wrong password"));
-        let other_uri = digest_header(alg, &user, &pass, &nonce, "PUT", &f.ingest("x.ts"));
+        let other_uri = digest_header(alg, &user, &pass, &nonce, "PUT", &f.ingest("x.ts"), 8);
         let r = http(
             d.ingest,
             "PUT",
@@ -599,7 +630,7 @@ fn digest_md5_sha256_and_curl() {
         );
         assert_401(&r, &format!("{alg} signed for another URI"));
         let forged_nonce = format!("{:016x}-{}", 1u64, &nonce[17..]);
-        let forged = digest_header(alg, &user, &pass, &forged_nonce, "PUT", &path);
+        let forged = digest_header(alg, &user, &pass, &forged_nonce, "PUT", &path, 1);
         let r = http(
             d.ingest,
             "PUT",
@@ -612,7 +643,7 @@ fn digest_md5_sha256_and_curl() {
     // A rotation retires every nonce issued for the old password.
     let (user2, pass2) = creds(&d.ctl_json(&["input", "auth", "rotate", "dig", "1"]), 0);
     let path = f.ingest("seg_00009.ts");
-    let old = digest_header("SHA-256", &user2, &pass2, &nonce, "PUT", &path);
+    let old = digest_header("SHA-256", &user2, &pass2, &nonce, "PUT", &path, 9);
     assert_401(
         &http(
             d.ingest,

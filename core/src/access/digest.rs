@@ -4,9 +4,10 @@
 //! key is the input's password. The daemon verifies a nonce without remembering it, nonces
 //! survive a restart, and rotating the password retires every nonce issued for the old one.
 //! A nonce older than [`NONCE_LIFETIME_MS`] is answered with `stale=true`, so the client retries
-//! with a fresh one without asking the user. Being stateless, nonce counts are not tracked:
-//! a captured request can be replayed on the same URI until its nonce expires (the same
-//! exposure as Basic, without ever revealing the password).
+//! with a fresh one without asking the user. Nonce counts are tracked by the caller
+//! ([`super::nonce_counts`], fed by [`nonce_count`]): a request whose `nc` was used already is
+//! a replay, answered as stale. A request without `qop` (RFC 2069 clients) has no count and
+//! can be replayed on its URI until its nonce expires.
 
 use super::ct_eq;
 use hmac::{Hmac, Mac};
@@ -192,6 +193,14 @@ pub fn parse_digest(header: &[u8]) -> Option<DigestParams> {
         return None;
     }
     Some(p)
+}
+
+/// The nonce and count (`nc`, hex) of a Digest `Authorization` with `qop`; `None` for another
+/// scheme or a Digest without a count.
+pub fn nonce_count(header: &[u8]) -> Option<(String, u64)> {
+    let p = parse_digest(header)?;
+    let nc = u64::from_str_radix(p.nc.as_deref()?, 16).ok()?;
+    Some((p.nonce, nc))
 }
 
 /// The `response` a client with `password` must send (RFC 7616 §3.4.1, `qop=auth` or none).

@@ -3,6 +3,7 @@
 //!   window, constant-time comparison;
 //! - [`digest`]: HTTP Digest (RFC 7616, MD5 and SHA-256) with stateless HMAC nonces;
 //! - [`failed_logins`]: failed ingest logins per client address, and the block they earn;
+//! - [`nonce_counts`]: Digest nonce counts seen, to refuse replayed requests;
 //! - [`ip`]: endpoint allow/block lists of CIDRs and the client address behind trusted proxies;
 //! - [`authkey`]: the endpoint AuthKey header check;
 //! - [`cdn`]: CDN playback domains and which `Host` may reach a channel.
@@ -13,6 +14,7 @@ pub mod credentials;
 pub mod digest;
 pub mod failed_logins;
 pub mod ip;
+pub mod nonce_counts;
 
 pub use authkey::auth_key_ok;
 pub use credentials::{
@@ -20,6 +22,7 @@ pub use credentials::{
 };
 pub use failed_logins::{FailedLogins, LoginLimit};
 pub use ip::{client_ip, ip_allowed, parse_cidr, IpDenied};
+pub use nonce_counts::NonceCounts;
 
 /// Constant-time equality of two byte strings (the length is not hidden; the contents are).
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
