@@ -181,30 +181,21 @@ async fn serve_request<'r>(
             return send_error(conn, &e, keep, head_only).await;
         }
     };
-    let streamed = match lookup {
-        Lookup::Growing(o, ct) => Some((Arc::clone(o), None, ct)),
-        Lookup::Part(o, i, ct) => Some((Arc::clone(o), Some(i), ct)),
-        _ => None,
-    };
-    if let Some((object, part, content_type)) = streamed {
-        drop(published);
-        let how = growing::Streamed {
-            content_type,
-            cache_control: entry
-                .segment_cache_control
-                .as_deref()
-                .unwrap_or(&shared.segment_cache_control)
-                .as_bytes(),
-            idle: Duration::from_millis(entry.config.max_segment_ms().saturating_add(1_000)),
-            keep_alive: keep,
-            head_only,
-        };
-        return match part {
-            Some(i) => growing::serve_part(conn, object, i, how).await,
-            None => growing::serve(conn, object, how).await,
-        };
-    }
     let (body, object, heads, served) = match lookup {
+        // A segment still arriving streams for as long as it grows: the media view it came
+        // from is let go first.
+        Lookup::Growing(o, content_type) => {
+            let object = Arc::clone(o);
+            drop(published);
+            let how = streamed(shared, entry, content_type, keep, head_only);
+            return growing::serve(conn, object, how).await;
+        }
+        Lookup::Part(o, i, content_type) => {
+            let object = Arc::clone(o);
+            drop(published);
+            let how = streamed(shared, entry, content_type, keep, head_only);
+            return growing::serve_part(conn, object, i, how).await;
+        }
         Lookup::Manifest(r, content_type) => (
             &r.body,
             None,
@@ -239,7 +230,6 @@ async fn serve_request<'r>(
                 ranges: true,
             },
         ),
-        Lookup::Growing(..) | Lookup::Part(..) => unreachable!("answered above"),
         Lookup::NotFound => {
             if !manifest {
                 let archived =
@@ -277,6 +267,27 @@ async fn serve_request<'r>(
                 .await
         }
         None => conn.answer(answer.status, out, keep).await,
+    }
+}
+
+/// How a growing segment or part of `entry` is streamed.
+fn streamed<'a>(
+    shared: &'a Shared,
+    entry: &'a crate::registry::ChannelEntry,
+    content_type: &'static str,
+    keep_alive: bool,
+    head_only: bool,
+) -> growing::Streamed<'a> {
+    growing::Streamed {
+        content_type,
+        cache_control: entry
+            .segment_cache_control
+            .as_deref()
+            .unwrap_or(&shared.segment_cache_control)
+            .as_bytes(),
+        idle: Duration::from_millis(entry.config.max_segment_ms().saturating_add(1_000)),
+        keep_alive,
+        head_only,
     }
 }
 
