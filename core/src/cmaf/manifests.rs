@@ -1,6 +1,6 @@
 //! The CMAF endpoint's manifests, built from the packager's view of each rendition's window:
 //! the DASH MPD (on [`crate::dash::mpd`]) and the fMP4 HLS master and media playlists (on the
-//! HLS endpoint's own renderer, [`crate::hls::render_media`] / [`crate::hls::render_master`]).
+//! HLS endpoint's own renderer, [`crate::hls::render_media`] / [`crate::hls::render::render_av_master`]).
 //!
 //! # DASH timing
 //! Each Period (one per discontinuity sequence number of the HLS output) is anchored once, when
@@ -17,7 +17,8 @@ use crate::dash::mpd::{
     self, AdaptationSet, ContentType, Mpd, Period, Representation, SegmentTemplate, UtcTiming,
 };
 use crate::hls::render::hls_frame_rate;
-use crate::hls::{render_master, render_media, MasterPlaylistIn, MediaIn, MediaPlaylistOut};
+use crate::hls::render::render_av_master;
+use crate::hls::{render_media, MediaIn, MediaPlaylistOut};
 use crate::hls::{SegmentOut, VariantIn};
 use std::collections::BTreeMap;
 
@@ -267,7 +268,7 @@ pub(crate) fn master(views: &[RenditionView<'_>]) -> String {
         _ => Vec::new(),
     };
     let audio_bps = audio.map_or(0, |v| v.peak_bps(AUDIO));
-    let mut variants: Vec<VariantIn> = views
+    let video: Vec<VariantIn> = views
         .iter()
         .filter_map(|v| {
             let info = v.info(VIDEO)?;
@@ -286,28 +287,16 @@ pub(crate) fn master(views: &[RenditionView<'_>]) -> String {
             })
         })
         .collect();
-    let media = if variants.is_empty() {
-        // Audio only: the audio playlist is the variant.
-        if let (Some(v), Some(info)) = (audio, audio_info) {
-            variants.push(VariantIn {
-                uri: format!("{}/{}.m3u8", v.name, TRACK_SLOTS[AUDIO].1),
-                bandwidth: audio_bps,
-                codecs: Some(info.codecs.clone()),
-                ..VariantIn::default()
-            });
-        }
-        Vec::new()
-    } else {
-        media
-    };
-    render_master(
-        &MasterPlaylistIn {
-            independent_segments: true,
-            variants,
-            media,
-        },
-        6,
-    )
+    // Audio only: the audio playlist is the variant.
+    render_av_master(video, media, || match (audio, audio_info) {
+        (Some(v), Some(info)) => vec![VariantIn {
+            uri: format!("{}/{}.m3u8", v.name, TRACK_SLOTS[AUDIO].1),
+            bandwidth: audio_bps,
+            codecs: Some(info.codecs.clone()),
+            ..VariantIn::default()
+        }],
+        _ => Vec::new(),
+    })
 }
 
 /// Renders the media playlist of track `slot` of `v`, if it has segments.

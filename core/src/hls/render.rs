@@ -110,6 +110,29 @@ pub fn hls_frame_rate((num, den): (u32, u32)) -> String {
     format!("{}.{:03}", milli / 1000, milli % 1000)
 }
 
+/// An fMP4 multivariant playlist (version 6, independent segments): the `video` variants,
+/// with the `audio` renditions as their group; with no video, the audio playlists themselves
+/// are the variants (`audio_only`) and there is no group.
+pub fn render_av_master(
+    video: Vec<VariantIn>,
+    audio: Vec<MediaIn>,
+    audio_only: impl FnOnce() -> Vec<VariantIn>,
+) -> String {
+    let (variants, media) = if video.is_empty() {
+        (audio_only(), Vec::new())
+    } else {
+        (video, audio)
+    };
+    render_master(
+        &MasterPlaylistIn {
+            independent_segments: true,
+            variants,
+            media,
+        },
+        6,
+    )
+}
+
 /// Renders a master playlist whose URIs were already rewritten to output URIs.
 pub fn render_master(m: &MasterPlaylistIn, version: u8) -> String {
     let mut s = String::with_capacity(256);

@@ -153,11 +153,13 @@ impl GrowingObject {
     /// (never complete with other bytes than those sent); the rest is appended. The chunks
     /// are then slices of `whole`: their copies are freed.
     pub fn complete(&self, whole: &Bytes) {
-        self.complete_locked(whole);
+        self.complete_state(whole);
         self.changed();
     }
 
-    fn complete_locked(&self, whole: &Bytes) {
+    /// [`GrowingObject::complete`]'s change of state, under the lock (readers are woken
+    /// after it is released).
+    fn complete_state(&self, whole: &Bytes) {
         let mut s = self.state();
         if s.complete || s.broken {
             return;

@@ -19,8 +19,8 @@ use super::output::Output;
 use super::period::{OutPeriod, OutRep, OutSeg, Pending};
 use crate::dash::mpd::ContentType;
 use crate::hls::directives::Position;
-use crate::hls::parse::{MasterPlaylistIn, MediaIn, VariantIn};
-use crate::hls::render::{hls_frame_rate, render_master};
+use crate::hls::parse::{MediaIn, VariantIn};
+use crate::hls::render::{hls_frame_rate, render_av_master};
 use crate::hls::render_ll::{render_ll, LlPlaylistOut, LlSegmentOut, PartOut, ServerControl};
 use crate::media::growing::{GrowingObject, Progress};
 use std::sync::Arc;
@@ -386,7 +386,7 @@ fn master(tracks: &[Track<'_>]) -> String {
             ..MediaIn::default()
         })
         .collect();
-    let mut variants: Vec<VariantIn> = tracks
+    let video: Vec<VariantIn> = tracks
         .iter()
         .filter(|t| t.content_type == ContentType::Video)
         .map(|t| {
@@ -409,8 +409,8 @@ fn master(tracks: &[Track<'_>]) -> String {
             }
         })
         .collect();
-    let media = if variants.is_empty() {
-        variants = audio
+    render_av_master(video, media, || {
+        audio
             .iter()
             .map(|t| VariantIn {
                 uri: format!("{}.m3u8", t.name),
@@ -418,19 +418,8 @@ fn master(tracks: &[Track<'_>]) -> String {
                 codecs: Some(info(t).codecs.clone()),
                 ..VariantIn::default()
             })
-            .collect();
-        Vec::new()
-    } else {
-        media
-    };
-    render_master(
-        &MasterPlaylistIn {
-            independent_segments: true,
-            variants,
-            media,
-        },
-        6,
-    )
+            .collect()
+    })
 }
 
 /// DASH `@frameRate` (`25`, `30000/1001`) as HLS `FRAME-RATE` (`25.000`, `29.970`).
