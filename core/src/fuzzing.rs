@@ -32,6 +32,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("dash_parse", dash_parse),
     ("dash_ingest", dash_ingest),
     ("cmaf_chunks", cmaf_chunks),
+    ("h2_request", h2_request),
+    ("h2_response", h2_response),
+    ("x509_not_after", x509_not_after),
 ];
 
 /// Request heads, fed whole and then in two reads (the first byte picks the cut): never a
@@ -56,6 +59,69 @@ pub fn http_head(data: &[u8]) {
         let _ = parse_head(&mut buf, &limits);
         assert!(data.ends_with(&buf));
     }
+}
+
+/// HTTP/2 requests through the HTTP/1.1 engine: the bytes are split into a method, a target,
+/// an authority and fields (on NUL bytes, as the HTTP/2 layer hands them over decoded); the head
+/// written from them either is refused or parses back to the same method, path and fields.
+pub fn h2_request(data: &[u8]) {
+    let mut parts = data.split(|&b| b == 0);
+    let method = parts.next().unwrap_or_default();
+    let target = parts.next().unwrap_or_default();
+    let authority = parts.next();
+    let rest: Vec<&[u8]> = parts.collect();
+    let fields: Vec<(&[u8], &[u8])> = rest
+        .chunks(2)
+        .filter_map(|c| Some((c[0], *c.get(1)?)))
+        .collect();
+    let Ok(mut head) =
+        crate::http::h2_bridge::request_head(method, target, authority, fields.iter().copied())
+    else {
+        return;
+    };
+    let limits = Limits::default();
+    if let Ok(Some(h)) = parse_head(&mut head, &limits) {
+        assert!(target.starts_with(h.path()));
+        assert!(head.is_empty(), "one request head, nothing after it");
+    }
+}
+
+/// A response written for HTTP/1.1 read back for HTTP/2, fed whole and in two writes (the
+/// first byte picks the cut): never a panic; the body bytes that come out are the same either
+/// way, and never more than what was written.
+pub fn h2_response(data: &[u8]) {
+    use crate::http::h2_bridge::{Piece, ResponseBridge};
+    let run = |writes: &[&[u8]]| {
+        let mut b = ResponseBridge::new(false);
+        let mut out = Vec::new();
+        for w in writes {
+            if b.feed(Bytes::copy_from_slice(w), &mut out).is_err() {
+                break;
+            }
+        }
+        b.close(&mut out);
+        let body: Vec<u8> = out
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Data(d) => Some(d.to_vec()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        (body, out.iter().filter(|p| **p == Piece::End).count())
+    };
+    let (whole, ends) = run(&[data]);
+    assert!(whole.len() <= data.len());
+    assert!(ends <= 1);
+    let cut = data.first().map_or(0, |&b| usize::from(b)).min(data.len());
+    let (split, _) = run(&[&data[..cut], &data[cut..]]);
+    let n = whole.len().min(split.len());
+    assert_eq!(whole[..n], split[..n]);
+}
+
+/// A certificate's `notAfter`: never a panic whatever the DER.
+pub fn x509_not_after(data: &[u8]) {
+    let _ = crate::x509::not_after(data);
 }
 
 /// Chunked bodies, capped at `16 × first byte` and fed in two reads: never a panic, never more

@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`access`]: ingest credentials (Basic, rotation), endpoint IP lists and AuthKey.
 //! - [`http`]: HTTP/1.1 request heads (on `httparse`), `Content-Length` and chunked bodies,
-//!   response heads, limits, the status codes a client sees, and request-target routing.
+//!   response heads, limits, the status codes a client sees, request-target routing, and the
+//!   bridge that serves HTTP/2 streams through the same engine.
 //! - [`media`]: the media core: the interface every protocol's live media offers its owner
 //!   ([`media::Media`]) and its outputs offer pulls ([`media::MediaOutput`]), failover, the
 //!   objects served, the live status.
@@ -23,6 +24,7 @@
 //! - [`parse_error`]: why a pushed playlist or MPD was refused (a kind and a detail).
 //! - [`timeshift`]: the time-shift archive's index and log, the `start`/`end`/`delay` query,
 //!   and manifests over archived media.
+//! - [`x509`]: a TLS certificate's expiry (`notAfter`), for the expiry log line and metric.
 //! - [`id`]: 28-hex-character ids.
 //! - [`time`]: the `now` callers pass in.
 //! - `fuzzing` (tests and the `fuzzing` feature only): the fuzz targets' entry points.
@@ -46,3 +48,4 @@ pub mod parse_error;
 pub mod time;
 pub mod timeshift;
 pub mod ts;
+pub mod x509;

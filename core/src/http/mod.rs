@@ -9,9 +9,12 @@
 //! - [`route`]: request-target → `/v1/<channel>/<input or endpoint>/<file>`.
 //! - [`answer`]: what a pull is answered with: 200/206/304/416 heads, error and preflight headers.
 //! - [`prepared`]: a manifest version's 200 and 304 heads rendered once, sent around the date.
+//! - [`h2_bridge`]: an HTTP/2 stream served through this engine (request → head, written
+//!   response → status, fields and body slices).
 
 pub mod answer;
 pub mod body;
+pub mod h2_bridge;
 pub mod head;
 pub mod prepared;
 pub mod range;
