@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests drive, on a fresh Debian machine: ffmpeg/ffprobe, Debian's
 # chromium, node + npm with the pinned packages of tests/browser (playwright-core, hls.js,
-# dash.js, Shaka, mp4box, mpd-parser), nginx, curl, prometheus/promtool, systemd-analyze.
+# dash.js, Shaka, mp4box, mpd-parser), nginx, curl, prometheus/promtool, systemd-analyze,
+# openssl, h2load/nghttp and Python's h2.
 # Idempotent: installs only what is missing. Fails, saying what is missing, when it cannot install.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -35,6 +36,12 @@ need npm npm
 need nginx nginx
 need curl curl
 need prometheus prometheus promtool
+# TLS and HTTP/2: certificates for the tests, h2load/nghttp, a Python HTTP/2 client that crafts
+# hostile frames (Debian's python3, not a pyenv one: the module is installed for it).
+need openssl openssl
+need nghttp2-client h2load nghttp
+[ -f /usr/lib/python3/dist-packages/h2/__init__.py ] || missing+=(python3-h2)
+need python3 /usr/bin/python3
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "tests/setup.sh: installing ${missing[*]} (apt-get)"

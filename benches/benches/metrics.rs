@@ -100,6 +100,7 @@ fn pull_request(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     use streampackd::config::{Config, Listener, MetricsListen, Observability};
     let listener = |listen| Listener {
+        tls_listen: None,
         listen,
         public_url: None,
     };

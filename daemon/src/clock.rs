@@ -23,3 +23,8 @@ pub fn now() -> Now {
 pub fn age_ms(then_mono_ms: u64) -> u64 {
     now().mono_ms.saturating_sub(then_mono_ms)
 }
+
+/// Unix time in whole seconds.
+pub fn unix_secs() -> i64 {
+    i64::try_from(now().unix_ms / 1000).unwrap_or(i64::MAX)
+}

@@ -49,6 +49,8 @@ pub struct Shared {
     pub access_log: Option<access_log::Sink>,
     /// The time-shift media store.
     pub storage: crate::storage::Storage,
+    /// The TLS listeners' certificate state (`None`: no TLS listener).
+    pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
     /// Failed ingest logins per client address (refusals are rare: a lock is fine).
     pub failed_logins: std::sync::Mutex<streampack_core::access::FailedLogins>,
     /// Digest nonce counts used with the right credentials (a replayed one is refused).

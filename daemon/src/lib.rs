@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`config`]: defaults, TOML file, flags, validation.
+//! - [`accept`]: a shard's listeners: accept, TLS handshake, HTTP/2 or HTTP/1.1, serve.
 //! - [`server`]: start-up (state, listeners, one monoio executor per core, admin thread,
 //!   readiness) and graceful shutdown; [`runtime`]: the io driver (io_uring or epoll) and the
 //!   `SO_REUSEPORT` listeners.
@@ -11,6 +12,8 @@
 //! - [`ingest`] / [`pull`]: the two request handlers (pull's DASH `/time` and its 503 in its
 //!   submodules); what a pull is answered with is decided by `streampack_core::http::answer`;
 //!   [`ingest_auth`]: an ingest request's credentials (failed-login blocks, Digest replays).
+//! - [`tls`]: the certificate and key, their rustls configurations, SIGHUP reload, expiry;
+//!   [`conn::h2`]: HTTP/2 connections (by ALPN, or h2c with prior knowledge on plain pull).
 //! - [`limits`]: connections per shard and per client, rate-limited logging of limit hits.
 //! - [`shard`]: the owner side of a shard: the messages it takes, each owned channel's media
 //!   (a `streampack_core::media::Media`, whatever the protocol), ingest applied, outputs
@@ -23,6 +26,7 @@
 //! - [`metrics`]: Prometheus metrics, live rates and state-change logs; [`access_log`]: the
 //!   optional per-request log.
 
+pub mod accept;
 pub mod access_log;
 pub mod admin;
 pub mod clock;
@@ -44,3 +48,4 @@ pub mod server;
 pub mod shard;
 pub mod splice;
 pub mod storage;
+pub mod tls;

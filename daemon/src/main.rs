@@ -18,7 +18,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let filter = tracing_subscriber::EnvFilter::try_from_env("STREAMPACK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // h2 and rustls log what hostile clients do, once per connection: the daemon says it
+        // itself, rate-limited per client (`limits::log_limit`).
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,h2=error,rustls=error"));
     // Colours only on a terminal: files and pipes get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,25 +1,23 @@
 //! Start-up and shutdown: state, listeners, shard threads, admin socket, readiness, signals.
 
-use monoio::io::{CancelHandle, Canceller};
-use std::future::Future;
+use monoio::io::Canceller;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use streampack_core::http::Limits;
 
+use crate::accept::{accept_loop, ConnCtx, Role};
 use crate::admin::{self, Admin};
 use crate::config::Config;
-use crate::conn::{Conn, ConnGuard};
 use crate::context::Shared;
 use crate::limits::{self, ShardConns};
-use crate::metrics::{self, Listener, Metrics};
+use crate::metrics::{self, Metrics};
 use crate::registry::Registry;
 use crate::runtime::{bind_reuseport, choose_driver, uring_runtime, Driver};
 use crate::shard::{self, ShardMsg};
-use crate::{access_log, ingest, notify, persist, pull};
+use crate::tls::{Tls, TlsFiles};
+use crate::{access_log, notify, persist};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,10 +60,21 @@ pub enum StartError {
     /// Signal handling could not be set up.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
-/// Runs the daemon until SIGTERM or SIGINT (SIGHUP reopens the access log).
+/// Runs the daemon until SIGTERM or SIGINT (SIGHUP reopens the access log and reloads the TLS
+/// certificate and key).
 pub fn run(cfg: Config) -> Result<(), StartError> {
+    let tls = match &cfg.tls {
+        Some(t) => Some(Arc::new(Tls::load(TlsFiles {
+            cert: t.cert.clone(),
+            key: t.key.clone(),
+        })?)),
+        None => None,
+    };
     let mut state = persist::load(&cfg.state_dir)?;
     state.limits = streampack_core::control::StateLimits {
         max_channels: cfg.limits.max_channels,
@@ -79,6 +88,12 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     };
     let ingest_socks = listen("ingest", cfg.ingest.listen, shards)?;
     let pull_socks = listen("pull", cfg.pull.listen, shards)?;
+    let tls_socks = |what, addr: Option<SocketAddr>| match addr {
+        Some(a) => listen(what, a, shards).map(|v| v.into_iter().map(Some).collect()),
+        None => Ok((0..shards).map(|_| None).collect::<Vec<_>>()),
+    };
+    let ingest_tls_socks = tls_socks("ingest TLS", cfg.ingest.tls_listen)?;
+    let pull_tls_socks = tls_socks("pull TLS", cfg.pull.tls_listen)?;
     let driver = choose_driver(cfg.io_driver).map_err(StartError::Uring)?;
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
@@ -135,7 +150,11 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         )),
         nonce_counts: std::sync::Mutex::new(streampack_core::access::NonceCounts::new()),
         nonce_clock: std::sync::atomic::AtomicU64::new(0),
+        tls: tls.clone(),
     });
+    if let Some(tls) = &tls {
+        spawn_expiry_check(Arc::clone(tls)).map_err(StartError::Thread)?;
+    }
     crate::storage::writer::spawn(Arc::clone(&shared), storage_rx).map_err(StartError::Thread)?;
     if let Some(l) = metrics_listener {
         metrics::serve::spawn(Arc::clone(&shared), l).map_err(StartError::Thread)?;
@@ -168,35 +187,43 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     let ncpu = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    for (i, ((ingest, pull), inbox)) in ingest_socks
+    let socks = ingest_socks
         .into_iter()
         .zip(pull_socks)
-        .zip(inbox_rx)
-        .enumerate()
-    {
+        .zip(ingest_tls_socks.into_iter().zip(pull_tls_socks))
+        .map(|((ingest, pull), (ingest_tls, pull_tls))| ShardListeners {
+            ingest,
+            pull,
+            ingest_tls,
+            pull_tls,
+        });
+    for (i, (listeners, inbox)) in socks.zip(inbox_rx).enumerate() {
         let shared = Arc::clone(&shared);
         let shutdown = shutdown_rx.clone();
         let t = std::thread::Builder::new()
             .name(format!("shard-{i}"))
             .spawn(move || {
                 metrics::enter_shard(i);
-                run_shard(driver, i % ncpu, shared, ingest, pull, inbox, shutdown)
+                run_shard(driver, i % ncpu, shared, listeners, inbox, shutdown)
             })
             .map_err(StartError::Thread)?;
         threads.push(t);
     }
     drop(shutdown_rx);
 
+    let tls_addr = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
     tracing::info!(
-        ingest = %cfg.ingest.listen, pull = %cfg.pull.listen, admin_socket = %socket_path.display(),
+        ingest = %cfg.ingest.listen, pull = %cfg.pull.listen,
+        ingest_tls = %tls_addr(cfg.ingest.tls_listen), pull_tls = %tls_addr(cfg.pull.tls_listen),
+        admin_socket = %socket_path.display(),
         state_dir = %cfg.state_dir.display(), io_driver = driver.name(), shards,
         metrics = %cfg.observability.metrics_listen, access_log = %cfg.observability.access_log,
         "streampackd ready"
     );
     notify::notify("READY=1");
 
-    // SIGHUP reopens the access log (logrotate's postrotate, systemd's ExecReload); the
-    // others stop the daemon.
+    // SIGHUP reopens the access log (logrotate's postrotate, systemd's ExecReload) and
+    // reloads the TLS certificate and key; the others stop the daemon.
     let sig = signals.forever().find(|&sig| {
         if sig != signal_hook::consts::SIGHUP {
             return true;
@@ -204,6 +231,9 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         match &shared.access_log {
             Some(log) => log.reopen(),
             None => tracing::info!("SIGHUP: no access log to reopen"),
+        }
+        if let Some(tls) = &shared.tls {
+            tls.reload();
         }
         false
     });
@@ -225,12 +255,30 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Checks the certificate's expiry once a day (it is checked at start and on reload too).
+fn spawn_expiry_check(tls: Arc<Tls>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("tls-expiry".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(86_400));
+            tls.check_expiry(crate::clock::unix_secs());
+        })
+        .map(|_| ())
+}
+
+/// One shard's listening sockets (its share of each `SO_REUSEPORT` group).
+struct ShardListeners {
+    ingest: std::net::TcpListener,
+    pull: std::net::TcpListener,
+    ingest_tls: Option<std::net::TcpListener>,
+    pull_tls: Option<std::net::TcpListener>,
+}
+
 fn run_shard(
     driver: Driver,
     cpu: usize,
     shared: Arc<Shared>,
-    ingest: std::net::TcpListener,
-    pull: std::net::TcpListener,
+    listeners: ShardListeners,
     inbox: flume::Receiver<ShardMsg>,
     shutdown: flume::Receiver<()>,
 ) {
@@ -238,7 +286,7 @@ fn run_shard(
     if set.set(cpu).is_ok() {
         let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
     }
-    let main = shard_main(shared, ingest, pull, inbox, shutdown);
+    let main = shard_main(shared, listeners, inbox, shutdown);
     if driver == Driver::Uring {
         match uring_runtime() {
             Ok(mut rt) => return rt.block_on(main),
@@ -256,25 +304,9 @@ fn run_shard(
     }
 }
 
-#[derive(Clone, Copy)]
-enum Role {
-    Ingest,
-    Pull,
-}
-
-impl Role {
-    fn listener(self) -> Listener {
-        match self {
-            Role::Ingest => Listener::Ingest,
-            Role::Pull => Listener::Pull,
-        }
-    }
-}
-
 async fn shard_main(
     shared: Arc<Shared>,
-    ingest: std::net::TcpListener,
-    pull: std::net::TcpListener,
+    listeners: ShardListeners,
     inbox: flume::Receiver<ShardMsg>,
     shutdown: flume::Receiver<()>,
 ) {
@@ -297,25 +329,35 @@ async fn shard_main(
         inbox,
         shutdown.clone(),
     ));
-    let a = monoio::spawn(accept_loop(
-        Arc::clone(&shared),
+    let ShardListeners {
         ingest,
-        Role::Ingest,
-        shutdown.clone(),
-        idle_reads.clone(),
-        Rc::clone(&open),
-    ));
-    let b = monoio::spawn(accept_loop(
-        Arc::clone(&shared),
         pull,
-        Role::Pull,
-        shutdown.clone(),
-        idle_reads,
-        Rc::clone(&open),
-    ));
+        ingest_tls,
+        pull_tls,
+    } = listeners;
+    let all = [
+        (Some(ingest), Role::Ingest, false),
+        (Some(pull), Role::Pull, false),
+        (ingest_tls, Role::Ingest, true),
+        (pull_tls, Role::Pull, true),
+    ];
+    let mut loops = Vec::with_capacity(all.len());
+    for (sock, role, tls) in all {
+        let Some(sock) = sock else { continue };
+        let tls = if tls { shared.tls.clone() } else { None };
+        let ctx = ConnCtx {
+            shared: Arc::clone(&shared),
+            role,
+            tls,
+            shutdown: shutdown.clone(),
+            idle_reads: idle_reads.clone(),
+        };
+        loops.push(monoio::spawn(accept_loop(ctx, sock, Rc::clone(&open))));
+    }
     let flush = monoio::spawn(access_log_flush_loop(Arc::clone(&shared), shutdown.clone()));
-    let _ = a.await;
-    let _ = b.await;
+    for l in loops {
+        let _ = l.await;
+    }
     let deadline = Instant::now() + Duration::from_secs(shared.config.limits.shutdown_grace_secs);
     while open.open() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(20)).await;
@@ -341,110 +383,6 @@ async fn access_log_flush_loop(shared: Arc<Shared>, shutdown: flume::Receiver<()
         }
     }
     access_log::hand_off(shared.access_log.as_ref(), &shared.metrics);
-}
-
-async fn accept_loop(
-    shared: Arc<Shared>,
-    listener: std::net::TcpListener,
-    role: Role,
-    shutdown: flume::Receiver<()>,
-    idle_reads: CancelHandle,
-    open: Rc<ShardConns>,
-) {
-    let listener = match monoio::net::TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!("listener unusable: {e}");
-            return;
-        }
-    };
-    loop {
-        let accepted = monoio::select! {
-            _ = shutdown.recv_async() => return,
-            r = listener.accept() => r,
-        };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!("accept failed: {e}");
-                // Out of descriptors and the like: let the situation pass instead of spinning.
-                monoio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let permit = match open.admit(peer.ip()) {
-            Ok(p) => p,
-            Err(why) => {
-                // Closed at once: answering would spend a write on a client over its limit.
-                drop(stream);
-                let (limit, what) = match why {
-                    limits::Refused::Total => (
-                        "max_connections",
-                        "max_connections reached: connection closed",
-                    ),
-                    limits::Refused::PerClient => (
-                        "max_connections_per_ip",
-                        "max_connections_per_ip reached: connection closed",
-                    ),
-                };
-                shared.metrics.connection_refused(role.listener(), limit);
-                limits::log_limit(peer.ip(), what);
-                continue;
-            }
-        };
-        shared.metrics.connection_accepted(role.listener());
-        let shared = Arc::clone(&shared);
-        let idle_reads = idle_reads.clone();
-        monoio::spawn(async move {
-            serve(stream, peer, role, shared, idle_reads).await;
-            drop(permit);
-        });
-    }
-}
-
-async fn serve(
-    stream: monoio::net::TcpStream,
-    peer: SocketAddr,
-    role: Role,
-    shared: Arc<Shared>,
-    idle_reads: CancelHandle,
-) {
-    let _guard = ConnGuard::new(Arc::clone(&shared));
-    let mut conn = Conn::new(stream, peer);
-    conn.send_timeout = Duration::from_secs(shared.config.limits.send_timeout_secs);
-    let limits = Limits {
-        max_head_bytes: shared.config.limits.max_head_bytes,
-        max_headers: shared.config.limits.max_headers,
-    };
-    loop {
-        let head = match conn.next_head(&shared, &limits, &idle_reads).await {
-            Ok(Some(h)) => h,
-            Ok(None) => return,
-            Err(status) => {
-                // Answered already (malformed head, too large, too slow).
-                shared.metrics.unrouted(role.listener(), status.code());
-                let linger = Box::pin(conn.linger());
-                return linger.await;
-            }
-        };
-        // The request's handling lives on the heap for the request only: inlined, its state
-        // (~2.7 KiB) made every connection's task that large for as long as it stays open,
-        // idle or not. Boxed, the task is 1.8 KiB and a playlist GET costs less CPU, not more
-        // (alternated A/B under wrk: 8.0-8.4 -> 7.4-7.9 us). The `let`s keep the unboxed
-        // futures out of the task's state (temporaries of an awaited expression would not be).
-        let handler: Pin<Box<dyn Future<Output = bool> + '_>> = match role {
-            Role::Ingest => Box::pin(ingest::handle(&mut conn, head, &shared)),
-            Role::Pull => Box::pin(pull::handle(&mut conn, head, &shared)),
-        };
-        let keep = handler.await;
-        if !keep {
-            let linger = Box::pin(conn.linger());
-            return linger.await;
-        }
-        if shared.is_shutting_down() {
-            return;
-        }
-    }
 }
 
 /// Host of a base URL (`http://HOST:PORT/…` → `host`), lowercase, IPv6 without brackets.

@@ -266,6 +266,8 @@ async function main() {
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
+      // The TLS tests' origin has a certificate of their own making.
+      ignoreHTTPSErrors: true,
       args: [
         '--no-sandbox', '--disable-gpu', '--disable-background-networking',
         '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
@@ -274,6 +276,15 @@ async function main() {
       timeout: 30_000,
     });
     const page = context.pages()[0] || await context.newPage();
+    // How the media was fetched ("h2", "http/1.1"), as chromium's network stack reports it
+    // (Resource Timing hides it from a cross-origin page): one entry per protocol.
+    const origin = new URL(url).origin;
+    const protocolsSeen = new Set();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    cdp.on('Network.responseReceived', (e) => {
+      if (e.response.url.startsWith(origin)) protocolsSeen.add(e.response.protocol);
+    });
     const httpErrors = [];
     let requests = 0;
     page.on('pageerror', (e) => log(`page error: ${e.message}`));
@@ -298,7 +309,9 @@ async function main() {
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const watched = (Date.now() - t0) / 1000;
     const res = await page.evaluate(() => window.__pb.result());
+    const protocols = [...protocolsSeen];
     const out = {
+      protocols,
       player, url, seconds_watched: watched,
       start_time: res.start_time, end_time: res.end_time, advanced: res.advanced,
       stalls: res.stalls, longest_stall_s: res.longest_stall_s, errors: res.errors, fatal: res.fatal,

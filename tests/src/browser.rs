@@ -54,6 +54,8 @@ pub struct Playback {
     /// Median of the player's own live-latency figure, seconds, sampled every second once
     /// playing (`None`: the player gave none).
     pub latency_median_s: Option<f64>,
+    /// Protocols the media came over (Resource Timing's `nextHopProtocol`: `h2`, `http/1.1`).
+    pub protocols: Vec<String>,
     /// The whole JSON line (stall log, failed requests, time to first frame …) for messages.
     pub json: String,
 }
@@ -87,6 +89,14 @@ impl Playback {
             frames_decoded: int("frames_decoded")?,
             frames_dropped: int("frames_dropped")?,
             latency_median_s: v["latency_median_s"].as_f64(),
+            protocols: v["protocols"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
             json: line.to_string(),
         })
     }

@@ -17,6 +17,7 @@
 //!   (npm `mpd-parser`), [`xml_attr`], [`iso_duration_secs`].
 //! - CMAF endpoints: [`CmafFixture`], [`mpd_tracks`], [`playlist_all_uris`], [`mp4_top_boxes`].
 //! - nginx as a peer (static server, caching edge): [`Nginx`]; any child killed on drop: [`Killed`].
+//! - TLS: [`make_cert`] (openssl), [`tls_args`], [`curl`] → [`Fetched`] (HTTPS, HTTP/2, h2c).
 //! - the web console: [`Console`] (`streampackctl console`), [`console_walk`] (its pages in
 //!   chromium, `tests/browser/console.mjs`).
 //!
@@ -37,6 +38,8 @@ mod daemon;
 pub use daemon::*;
 mod http;
 pub use http::*;
+mod tls;
+pub use tls::*;
 mod console;
 pub use console::*;
 mod hls;
@@ -213,6 +216,7 @@ mod tests {
                 frames_decoded: 495,
                 frames_dropped: 2,
                 latency_median_s: None,
+                protocols: vec![],
                 json: line.into(),
             }
         );

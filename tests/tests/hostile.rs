@@ -395,8 +395,15 @@ fn single_cases(d: &Daemon, ingest_b: &str, pull_b: &str, seg_b: &str) -> usize 
             |s, _, c| s == Some(400) || (s.is_none() && c),
         ),
         (
-            "HTTP/2 preface",
+            // h2c with prior knowledge: the server's SETTINGS frame (type 4) comes back.
+            "HTTP/2 preface on pull",
             pull,
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
+            |s, a, _| s.is_none() && a.as_bytes().get(3) == Some(&4),
+        ),
+        (
+            "HTTP/2 preface on ingest (HTTP/1.1 only)",
+            ing,
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
             |s, _, _| s == Some(505),
         ),

@@ -11,7 +11,7 @@ mod sections;
 mod validate;
 
 pub use crate::metrics::settings::{AccessLogTarget, MetricsListen, Observability};
-pub use sections::{Access, Cache, Failover, Limits, Listener, RevertMode, Storage};
+pub use sections::{Access, Cache, Failover, Limits, Listener, RevertMode, Storage, Tls};
 
 /// Which io driver the executors use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -74,6 +74,9 @@ pub struct Config {
     pub access: Access,
     /// Media kept on disk for time-shift.
     pub storage: Storage,
+    /// Certificate and key of the TLS listeners (`ingest.tls_listen`, `pull.tls_listen`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
 }
 
 impl Default for Config {
@@ -91,10 +94,12 @@ impl Default for Config {
             ingest: Listener {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
                 public_url: None,
+                tls_listen: None,
             },
             pull: Listener {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 public_url: None,
+                tls_listen: None,
             },
             limits: Limits::default(),
             cache: Cache::default(),
@@ -102,6 +107,7 @@ impl Default for Config {
             observability: Observability::default(),
             access: Access::default(),
             storage: Storage::default(),
+            tls: None,
         }
     }
 }
@@ -135,6 +141,18 @@ pub struct Args {
     /// Pull listen address (players pull here).
     #[arg(long)]
     pub pull_listen: Option<SocketAddr>,
+    /// Ingest listen address over TLS (HTTPS push; needs --tls-cert and --tls-key).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub ingest_tls_listen: Option<SocketAddr>,
+    /// Pull listen address over TLS (HTTPS, HTTP/2 by ALPN; needs --tls-cert and --tls-key).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub pull_tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain of the TLS listeners (SIGHUP reloads it).
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the TLS listeners (SIGHUP reloads it).
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
     /// Base URL shown for inputs (e.g. behind NAT).
     #[arg(long)]
     pub public_ingest_url: Option<String>,
@@ -209,6 +227,34 @@ impl Config {
         }
         if let Some(v) = args.pull_listen {
             cfg.pull.listen = v;
+        }
+        if let Some(v) = args.ingest_tls_listen {
+            cfg.ingest.tls_listen = Some(v);
+        }
+        if let Some(v) = args.pull_tls_listen {
+            cfg.pull.tls_listen = Some(v);
+        }
+        match (&args.tls_cert, &args.tls_key, &mut cfg.tls) {
+            (None, None, _) => {}
+            (Some(c), Some(k), t) => {
+                *t = Some(Tls {
+                    cert: c.clone(),
+                    key: k.clone(),
+                })
+            }
+            (c, k, Some(t)) => {
+                if let Some(c) = c {
+                    t.cert = c.clone();
+                }
+                if let Some(k) = k {
+                    t.key = k.clone();
+                }
+            }
+            (_, _, None) => {
+                return Err(ConfigError::Invalid(
+                    "--tls-cert and --tls-key go together: give both".into(),
+                ))
+            }
         }
         if let Some(v) = &args.public_ingest_url {
             cfg.ingest.public_url = Some(v.clone());

@@ -115,6 +115,19 @@ pub struct Listener {
     /// Base URL shown in input/endpoint URLs; default `http://<listen>`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Address of the same listener over TLS (needs `[tls]`); unset: no TLS listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_listen: Option<SocketAddr>,
+}
+
+/// The certificate and key of the TLS listeners (PEM files; SIGHUP reloads them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// Certificate chain, leaf first.
+    pub cert: std::path::PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: std::path::PathBuf,
 }
 
 impl Listener {

@@ -21,6 +21,7 @@ impl Config {
                 }
             }
         }
+        self.validate_tls()?;
         let l = &self.limits;
         if !(1024..=1024 * 1024).contains(&l.max_head_bytes) {
             return bad("limits.max_head_bytes must be 1024-1048576".into());
@@ -97,6 +98,46 @@ impl Config {
         }
         if self.cores > 1024 {
             return bad("cores must be 0 (one per core) to 1024".into());
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// TLS listeners need a certificate and key, and addresses of their own; a certificate
+    /// without a TLS listener is a mistake worth saying.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let tls_listens = [
+            ("ingest", self.ingest.tls_listen),
+            ("pull", self.pull.tls_listen),
+        ];
+        let any = tls_listens.iter().any(|(_, a)| a.is_some());
+        match (&self.tls, any) {
+            (None, true) => {
+                return bad(
+                    "a TLS listener needs a certificate and key: --tls-cert PEM --tls-key PEM \
+                     (or [tls] cert/key in the config file)"
+                        .into(),
+                )
+            }
+            (Some(_), false) => {
+                return bad(
+                    "a TLS certificate is set but no TLS listener: add --pull-tls-listen and/or \
+                     --ingest-tls-listen (or pull.tls_listen / ingest.tls_listen)"
+                        .into(),
+                )
+            }
+            _ => {}
+        }
+        let plain = [self.ingest.listen, self.pull.listen];
+        for (what, addr) in tls_listens {
+            let Some(addr) = addr else { continue };
+            if plain.contains(&addr) || (what == "ingest" && self.pull.tls_listen == Some(addr)) {
+                return bad(format!(
+                    "{what} TLS listener {addr} is already used by another listener"
+                ));
+            }
         }
         Ok(())
     }

@@ -1,8 +1,6 @@
 //! Reading request bodies into one buffer: whole, or a step at a time.
 
 use bytes::{Bytes, BytesMut};
-use monoio::buf::IoBufMut;
-use monoio::io::AsyncReadRent;
 use std::time::Duration;
 use streampack_core::http::{BodyDecoder, BodyKind, BodyStatus, HttpError, Status};
 
@@ -21,10 +19,13 @@ impl Conn {
         buf.reserve(max);
         let start = buf.len();
         let end = start.saturating_add(max).min(buf.capacity());
-        match monoio::time::timeout(limit, self.stream.read(buf.slice_mut(start..end))).await {
+        let read = self
+            .stream
+            .read_into(buf, start, end, super::stream::Idle::No);
+        match monoio::time::timeout(limit, read).await {
             Err(_) => Err(ReadError::Timeout),
-            Ok((res, slice)) => {
-                *out = slice.into_inner();
+            Ok((res, buf)) => {
+                *out = buf;
                 match res {
                     Ok(0) => Err(ReadError::Eof),
                     Ok(n) => Ok(n),

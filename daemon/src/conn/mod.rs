@@ -4,10 +4,11 @@
 //! a body held in its own pages goes by `vmsplice`/`splice` ([`crate::splice`]) instead.
 
 mod body;
+pub mod h2;
+pub mod stream;
 
 use bytes::{Bytes, BytesMut};
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt, CancelHandle, CancelableAsyncReadRent};
+use monoio::io::CancelHandle;
 use monoio::net::TcpStream;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use streampack_core::http::{error_response, parse_head, HttpError, Limits, Reque
 
 use crate::context::Shared;
 use crate::send_buf::{recycle_head, HeadBody};
+use stream::{Idle, Stream};
 use streampack_core::media::Backing;
 
 /// Bytes asked of the kernel per read while reading heads.
@@ -66,7 +68,7 @@ impl Outcome {
 
 /// A connection with its read buffer.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     /// Bytes read and not yet parsed (a partial head, body bytes, pipelined requests).
     pub rbuf: BytesMut,
     /// The peer's address.
@@ -88,9 +90,23 @@ const LINGER_BYTES: usize = 64 * 1024 * 1024;
 const SEND_BYTES_PER_SEC: usize = 64 * 1024;
 
 impl Conn {
-    /// Wraps an accepted stream.
+    /// Wraps an accepted plain stream.
     pub fn new(stream: TcpStream, peer: SocketAddr) -> Conn {
         let _ = stream.set_nodelay(true);
+        Conn::over(Stream::Plain(stream), peer)
+    }
+
+    /// Wraps an accepted TLS session; `shutdown` ends its idle reads when the daemon stops.
+    pub fn tls(s: stream::TlsStream, peer: SocketAddr, shutdown: flume::Receiver<()>) -> Conn {
+        Conn::over(Stream::Tls(Box::new(s), shutdown), peer)
+    }
+
+    /// A connection serving one HTTP/2 stream: what is written goes to `sink`.
+    pub fn for_h2(peer: SocketAddr, sink: h2::H2Sink) -> Conn {
+        Conn::over(Stream::H2(Box::new(sink)), peer)
+    }
+
+    fn over(stream: Stream, peer: SocketAddr) -> Conn {
         Conn {
             stream,
             rbuf: BytesMut::with_capacity(IDLE_READ),
@@ -101,18 +117,34 @@ impl Conn {
         }
     }
 
+    /// The HTTP/2 stream is answered: ends what the handler left open.
+    pub fn finish_h2(&mut self) {
+        if let Stream::H2(sink) = &mut self.stream {
+            sink.finish();
+        }
+    }
+
+    /// Gives the plain socket and what was read from it but not parsed (an HTTP/2 preface).
+    pub fn into_plain(self) -> Option<(TcpStream, BytesMut)> {
+        match self.stream {
+            Stream::Plain(s) => Some((s, self.rbuf)),
+            _ => None,
+        }
+    }
+
     /// Reads more bytes into `rbuf`, giving up after `limit`.
     pub async fn read_more(&mut self, want: usize, limit: Duration) -> Result<usize, ReadError> {
         let mut buf = std::mem::take(&mut self.rbuf);
         buf.reserve(want);
-        // monoio reads into a `BytesMut` from its start: read into the spare capacity after
-        // what is buffered, or a partial head or chunk line would be overwritten.
+        // Read into the spare capacity after what is buffered, or a partial head or chunk
+        // line would be overwritten.
         let len = buf.len();
-        let spare = buf.slice_mut(len..);
-        match monoio::time::timeout(limit, self.stream.read(spare)).await {
+        let end = buf.capacity();
+        let read = self.stream.read_into(buf, len, end, Idle::No);
+        match monoio::time::timeout(limit, read).await {
             Err(_) => Err(ReadError::Timeout),
-            Ok((res, spare)) => {
-                self.rbuf = spare.into_inner();
+            Ok((res, buf)) => {
+                self.rbuf = buf;
                 match res {
                     Ok(0) => Err(ReadError::Eof),
                     Ok(n) => Ok(n),
@@ -128,7 +160,6 @@ impl Conn {
     /// answer them with a reset, which can destroy a 4xx still in flight (a 413 for an upload,
     /// a 431 for a huge head).
     pub async fn linger(&mut self) {
-        use monoio::io::AsyncWriteRent;
         if self.stream.shutdown().await.is_err() {
             return;
         }
@@ -160,11 +191,12 @@ impl Conn {
         buf.reserve(IDLE_READ);
         // As in `read_more`: read after what is buffered, never over it.
         let len = buf.len();
-        let spare = buf.slice_mut(len..);
-        match monoio::time::timeout(limit, self.stream.cancelable_read(spare, c)).await {
+        let end = buf.capacity();
+        let read = self.stream.read_into(buf, len, end, Idle::Cancel(&c));
+        match monoio::time::timeout(limit, read).await {
             Err(_) => Err(ReadError::Timeout),
-            Ok((res, spare)) => {
-                self.rbuf = spare.into_inner();
+            Ok((res, buf)) => {
+                self.rbuf = buf;
                 match res {
                     Ok(0) => Err(ReadError::Eof),
                     Ok(n) => Ok(n),
@@ -279,10 +311,15 @@ impl Conn {
         if !spliced || !self.make_nonblocking() {
             return self.answer_with_body(status, head, body, keep_alive).await;
         }
-        self.count(head.len().saturating_add(body.len()));
+        let Some(sock) = self.stream.plain() else {
+            return self.answer_with_body(status, head, body, keep_alive).await;
+        };
+        self.sent = self
+            .sent
+            .wrapping_add(head.len().saturating_add(body.len()) as u64);
         let limit = self.send_limit(head.len().saturating_add(body.len()));
         // `body` (and so the mapping it lies in) stays alive until the send is over.
-        let send = crate::splice::send(&self.stream, &head, &body);
+        let send = crate::splice::send(sock, &head, &body);
         let written = match monoio::time::timeout(limit, send).await {
             Ok(res) => res.is_ok(),
             Err(_) => self.send_timed_out(),
@@ -313,9 +350,14 @@ impl Conn {
                 .answer_with_body(status, head, Bytes::from(body), keep_alive)
                 .await;
         }
-        self.count(head.len().saturating_add(len));
+        let Some(sock) = self.stream.plain() else {
+            return Outcome::new(status, false);
+        };
+        self.sent = self
+            .sent
+            .wrapping_add(head.len().saturating_add(len) as u64);
         let limit = self.send_limit(head.len().saturating_add(len));
-        let send = crate::splice::send_file(&self.stream, &head, file, offset, len);
+        let send = crate::splice::send_file(sock, &head, file, offset, len);
         let written = match monoio::time::timeout(limit, send).await {
             Ok(res) => res.is_ok(),
             Err(_) => self.send_timed_out(),
@@ -324,11 +366,15 @@ impl Conn {
         Outcome::new(status, written && keep_alive)
     }
 
-    /// Makes the socket non-blocking once; whether it is.
+    /// Makes the socket non-blocking once; whether it is (never for TLS and HTTP/2, whose
+    /// bytes are not the socket's bytes: those answers are copied through the session).
     fn make_nonblocking(&mut self) -> bool {
         if !self.nonblocking {
             use std::os::fd::AsRawFd;
-            self.nonblocking = crate::splice::make_nonblocking(self.stream.as_raw_fd()).is_ok();
+            let Some(sock) = self.stream.plain() else {
+                return false;
+            };
+            self.nonblocking = crate::splice::make_nonblocking(sock.as_raw_fd()).is_ok();
         }
         self.nonblocking
     }
@@ -353,7 +399,7 @@ impl Conn {
         }
         self.count(head.len().saturating_add(body.len()));
         let limit = self.send_limit(head.len().saturating_add(body.len()));
-        let write = crate::send_buf::write_all(&mut self.stream, HeadBody::new(head, body));
+        let write = self.stream.write_head_body(HeadBody::new(head, body));
         match monoio::time::timeout(limit, write).await {
             Ok((res, sent)) => {
                 sent.recycle();

@@ -47,6 +47,7 @@ pub fn render(shared: &Shared) -> String {
     let mut w = Writer::new();
     daemon(shared, &chans, &mut w);
     super::storage::render(shared, &mut w);
+    super::transport::render(shared, &mut w);
     inputs(shared, &chans, &mut w);
     channels(&chans, &mut w);
     cmaf_channels(&chans, &mut w);

@@ -24,6 +24,7 @@
 //!   "input started/stopped delivering" log lines (switches are logged by the owner shard).
 //! - [`settings`]: the `[observability]` config section.
 //! - [`storage`]: the time-shift store's families.
+//! - [`transport`]: TLS (handshakes, the certificate's expiry) and HTTP/2 families.
 //! - `shard`, `histogram`, `labels`, `channel`: the counting primitives, latency histograms,
 //!   label sets and a channel's counters; this file: the daemon-wide counters ([`Metrics`]).
 
@@ -33,6 +34,7 @@ pub mod live;
 pub mod serve;
 pub mod settings;
 pub mod storage;
+pub mod transport;
 
 mod channel;
 mod histogram;
@@ -77,6 +79,11 @@ pub struct ShardCounters {
     conns_closed: Counter,
     /// Objects moved into pages of their own because pulls asked for them often.
     promoted: Counter,
+    /// TLS handshakes by listener, completed (0) and failed (1).
+    tls_handshakes: [[Counter; 2]; 2],
+    /// HTTP/2 connections set up and streams opened on them.
+    http2_connections: Counter,
+    http2_streams: Counter,
 }
 
 /// The daemon's metrics state, in [`crate::context::Shared`].
@@ -136,6 +143,42 @@ impl Metrics {
         if let Some(c) = self.shards.mine() {
             c.promoted.add(n);
         }
+    }
+
+    /// A TLS handshake on `l` completed (`ok`) or failed.
+    pub fn tls_handshake(&self, l: Listener, ok: bool) {
+        if let Some(c) = self.shards.mine() {
+            c.tls_handshakes[l.index()][usize::from(!ok)].add(1);
+        }
+    }
+
+    /// TLS handshakes on `l` that completed (`ok`) or failed, all shards.
+    pub fn tls_handshakes(&self, l: Listener, ok: bool) -> u64 {
+        self.shards
+            .sum(|c| c.tls_handshakes[l.index()][usize::from(!ok)].get())
+    }
+
+    /// An HTTP/2 connection was set up.
+    pub fn http2_connection(&self) {
+        if let Some(c) = self.shards.mine() {
+            c.http2_connections.add(1);
+        }
+    }
+
+    /// A stream was opened on an HTTP/2 connection.
+    #[inline]
+    pub fn http2_stream(&self) {
+        if let Some(c) = self.shards.mine() {
+            c.http2_streams.add(1);
+        }
+    }
+
+    /// HTTP/2 connections and streams, all shards.
+    pub fn http2_counts(&self) -> (u64, u64) {
+        (
+            self.shards.sum(|c| c.http2_connections.get()),
+            self.shards.sum(|c| c.http2_streams.get()),
+        )
     }
 
     /// Objects moved into pages of their own, all shards.

@@ -1,0 +1,296 @@
+//! HTTP/2 on pull, on the `h2` crate: a connection's streams are accepted here and each is
+//! served by the same pull handler as an HTTP/1.1 request, on a [`Conn`] whose writes go to
+//! that stream ([`H2Sink`], through `streampack_core::http::h2_bridge`). Segment bodies are
+//! handed to `h2` as the shared `Bytes` they are (no copy; TLS then encrypts them as it must).
+//!
+//! Limits a hostile client meets: at most [`MAX_STREAMS`] concurrent streams, a header list no
+//! larger than the HTTP/1.1 head limit (`h2` counts CONTINUATION frames into it, so a
+//! CONTINUATION flood ends at the limit), [`MAX_PENDING_RESETS`] streams reset before they were
+//! served (rapid reset, CVE-2023-44487: beyond it the connection is closed with
+//! ENHANCE_YOUR_CALM), a bounded number of errors it provokes, the handshake within the head
+//! timeout and a connection with no stream open closed after the idle timeout. `h2` answers
+//! PING and SETTINGS once per frame read and reads no further while its answers are unsent,
+//! so those floods cost the reader, not the server.
+
+use bytes::Bytes;
+use h2::server::{Builder, SendResponse};
+use h2::SendStream;
+use monoio::io::CancelHandle;
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use streampack_core::http::h2_bridge::{request_head, Piece, ResponseBridge};
+use streampack_core::http::{parse_head, HttpError, Limits, Status};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{Conn, HEAD_READ};
+use crate::context::Shared;
+
+/// Concurrent streams a client may open (nginx's default too).
+pub const MAX_STREAMS: u32 = 128;
+/// Streams a client may reset before they were served, pending at once.
+pub const MAX_PENDING_RESETS: usize = 64;
+/// Stream errors a client may cause before the connection is closed.
+pub const MAX_ERROR_RESETS: usize = 256;
+
+impl Conn {
+    /// Whether the connection opens with the HTTP/2 preface (h2c with prior knowledge, RFC
+    /// 9113 §3.3); `None` when it closed (or idled out) first. Reads only as far as needed to
+    /// tell: the bytes stay in `rbuf` either way.
+    pub async fn starts_with_h2_preface(
+        &mut self,
+        shared: &Shared,
+        idle: &CancelHandle,
+    ) -> Option<bool> {
+        const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+        let cfg = &shared.config.limits;
+        loop {
+            let n = self.rbuf.len().min(PREFACE.len());
+            if self.rbuf[..n] != PREFACE[..n] {
+                return Some(false);
+            }
+            if n == PREFACE.len() {
+                return Some(true);
+            }
+            let r = if self.rbuf.is_empty() {
+                let limit = Duration::from_secs(cfg.idle_timeout_secs);
+                self.read_idle(limit, idle.clone()).await
+            } else {
+                let limit = Duration::from_secs(cfg.head_timeout_secs);
+                self.read_more(HEAD_READ, limit).await
+            };
+            match r {
+                Ok(_) => {}
+                Err(_) if self.rbuf.is_empty() => return None,
+                // What was read is answered by the HTTP/1.1 path (a 400 or a 408).
+                Err(_) => return Some(false),
+            }
+        }
+    }
+}
+
+/// Serves one HTTP/2 connection until the client closes it, it idles out, or the daemon stops.
+pub async fn serve<T>(io: T, peer: SocketAddr, shared: Arc<Shared>, shutdown: flume::Receiver<()>)
+where
+    T: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let cfg = &shared.config.limits;
+    let mut builder = Builder::new();
+    builder
+        .max_concurrent_streams(MAX_STREAMS)
+        .max_header_list_size(u32::try_from(cfg.max_head_bytes).unwrap_or(u32::MAX))
+        .max_pending_accept_reset_streams(MAX_PENDING_RESETS)
+        .max_local_error_reset_streams(Some(MAX_ERROR_RESETS))
+        .initial_window_size(1 << 20)
+        .initial_connection_window_size(4 << 20)
+        .max_send_buffer_size(1 << 20);
+    let handshake = monoio::time::timeout(
+        Duration::from_secs(cfg.head_timeout_secs),
+        builder.handshake::<_, Bytes>(io),
+    );
+    let mut conn = match handshake.await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, "HTTP/2 handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            crate::limits::log_limit(peer.ip(), "HTTP/2 preface not received in time");
+            return;
+        }
+    };
+    shared.metrics.http2_connection();
+    let active = Rc::new(Cell::new(0usize));
+    let idle = Duration::from_secs(cfg.idle_timeout_secs);
+    let mut closing = false;
+    loop {
+        let next = if closing {
+            Some(monoio::time::timeout(idle, conn.accept()).await)
+        } else {
+            monoio::select! {
+                _ = shutdown.recv_async() => None,
+                r = monoio::time::timeout(idle, conn.accept()) => Some(r),
+            }
+        };
+        match next {
+            // The daemon stops: no new streams, the open ones finish.
+            None => {
+                conn.graceful_shutdown();
+                closing = true;
+            }
+            Some(Err(_)) => {
+                if active.get() == 0 && !closing {
+                    conn.graceful_shutdown();
+                    closing = true;
+                }
+            }
+            Some(Ok(Some(Ok((req, respond))))) => {
+                shared.metrics.http2_stream();
+                let shared = Arc::clone(&shared);
+                let active = Rc::clone(&active);
+                active.set(active.get() + 1);
+                monoio::spawn(async move {
+                    serve_stream(req, respond, peer, &shared).await;
+                    active.set(active.get() - 1);
+                });
+            }
+            Some(Ok(Some(Err(e)))) => {
+                if e.is_go_away() && !e.is_remote() {
+                    let why = format!("HTTP/2 connection closed by the server: {e}");
+                    crate::limits::log_limit(peer.ip(), &why);
+                } else {
+                    tracing::debug!(%peer, "HTTP/2 connection error: {e}");
+                }
+                break;
+            }
+            Some(Ok(None)) => break,
+        }
+    }
+    // Sends what open streams still have queued, then closes.
+    let _ = monoio::time::timeout(
+        Duration::from_secs(cfg.send_timeout_secs),
+        std::future::poll_fn(|cx| conn.poll_closed(cx)),
+    )
+    .await;
+}
+
+/// Serves one stream with the pull handler.
+async fn serve_stream(
+    req: http::Request<h2::RecvStream>,
+    respond: SendResponse<Bytes>,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+) {
+    let (parts, _body) = req.into_parts();
+    let head_only = parts.method == http::Method::HEAD;
+    let mut conn = Conn::for_h2(peer, H2Sink::new(respond, head_only));
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .as_bytes();
+    let authority = parts.uri.authority().map(|a| a.as_str().as_bytes());
+    let fields = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
+    let limits = Limits {
+        max_head_bytes: shared.config.limits.max_head_bytes,
+        max_headers: shared.config.limits.max_headers,
+    };
+    let parsed = request_head(parts.method.as_str().as_bytes(), target, authority, fields)
+        .and_then(|mut h| {
+            parse_head(&mut h, &limits)?
+                .ok_or_else(|| HttpError::new(Status::BAD_REQUEST, "incomplete request"))
+        });
+    match parsed {
+        Ok(head) => {
+            crate::pull::handle(&mut conn, head, shared).await;
+        }
+        Err(e) => {
+            shared
+                .metrics
+                .unrouted(crate::metrics::Listener::Pull, e.status.code());
+            conn.send_error(&e, true, head_only).await;
+        }
+    }
+    conn.finish_h2();
+}
+
+/// Where a [`Conn`] serving one HTTP/2 stream writes: the response as written for HTTP/1.1,
+/// sent as HEADERS and DATA frames.
+pub struct H2Sink {
+    bridge: ResponseBridge,
+    respond: Option<SendResponse<Bytes>>,
+    body: Option<SendStream<Bytes>>,
+    pieces: Vec<Piece>,
+}
+
+impl H2Sink {
+    /// A sink answering through `respond`; `head_only` for HEAD.
+    pub fn new(respond: SendResponse<Bytes>, head_only: bool) -> H2Sink {
+        H2Sink {
+            bridge: ResponseBridge::new(head_only),
+            respond: Some(respond),
+            body: None,
+            pieces: Vec::new(),
+        }
+    }
+
+    /// Takes the next bytes of the response.
+    pub fn write(&mut self, bytes: Bytes) -> std::io::Result<()> {
+        let mut pieces = std::mem::take(&mut self.pieces);
+        let fed = self.bridge.feed(bytes, &mut pieces);
+        let sent = self.send(&mut pieces);
+        self.pieces = pieces;
+        if let Err(e) = fed {
+            tracing::error!("{e}");
+            self.reset();
+            return Err(std::io::Error::other(e));
+        }
+        sent
+    }
+
+    fn send(&mut self, pieces: &mut Vec<Piece>) -> std::io::Result<()> {
+        let gone = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let mut it = pieces.drain(..).peekable();
+        while let Some(p) = it.next() {
+            match p {
+                Piece::Head {
+                    status,
+                    fields,
+                    empty,
+                } => {
+                    let mut res = http::Response::builder().status(status);
+                    for (name, value) in fields {
+                        res = res.header(name, value.as_ref());
+                    }
+                    let res = res.body(()).map_err(std::io::Error::other)?;
+                    let respond = self.respond.as_mut().ok_or_else(gone)?;
+                    let stream = respond.send_response(res, empty).map_err(|_| gone())?;
+                    self.respond = None;
+                    if !empty {
+                        self.body = Some(stream);
+                    }
+                    if empty && it.peek() == Some(&Piece::End) {
+                        it.next();
+                    }
+                }
+                Piece::Data(d) => {
+                    let end = it.peek() == Some(&Piece::End);
+                    if end {
+                        it.next();
+                    }
+                    let body = self.body.as_mut().ok_or_else(gone)?;
+                    body.send_data(d, end).map_err(|_| gone())?;
+                }
+                Piece::End => {
+                    let body = self.body.as_mut().ok_or_else(gone)?;
+                    body.send_data(Bytes::new(), true).map_err(|_| gone())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The handler is done: a body without framing ends here; one left incomplete resets the
+    /// stream (the client must not take a truncated object for a whole one).
+    pub fn finish(&mut self) {
+        let mut pieces = Vec::new();
+        if self.bridge.close(&mut pieces) {
+            let _ = self.send(&mut pieces);
+        } else {
+            self.reset();
+        }
+    }
+
+    fn reset(&mut self) {
+        if let Some(b) = self.body.as_mut() {
+            b.send_reset(h2::Reason::INTERNAL_ERROR);
+        } else if let Some(r) = self.respond.as_mut() {
+            r.send_reset(h2::Reason::INTERNAL_ERROR);
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! What a [`super::Conn`] reads from and writes to: a plain TCP socket (completion I/O, the
+//! zero-copy paths), a TLS session over a poll-style socket (rustls via tokio-rustls), or one
+//! HTTP/2 stream (what is written goes through [`super::h2::H2Sink`]).
+
+use bytes::{Bytes, BytesMut};
+use monoio::buf::IoBufMut;
+use monoio::io::CancelableAsyncReadRent;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelHandle};
+use monoio::net::tcp::stream_poll::TcpStreamPoll;
+use monoio::net::TcpStream;
+use std::io;
+use std::pin::Pin;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use super::h2::H2Sink;
+use crate::send_buf::HeadBody;
+
+/// A server-side TLS session over a poll-style socket.
+pub type TlsStream = tokio_rustls::server::TlsStream<TcpStreamPoll>;
+
+/// The transport under a connection.
+pub enum Stream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS; `shutdown` ends its idle reads when the daemon stops.
+    Tls(Box<TlsStream>, flume::Receiver<()>),
+    /// One HTTP/2 stream.
+    H2(Box<H2Sink>),
+}
+
+/// How an idle read may be ended early.
+pub enum Idle<'a> {
+    /// Not at all.
+    No,
+    /// By the shard's canceller (plain sockets).
+    Cancel(&'a CancelHandle),
+}
+
+impl Stream {
+    /// The plain socket, if this is one.
+    pub fn plain(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Plain(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Reads into `buf`'s spare capacity from `start` up to `end`; `Ok(0)` at end of stream.
+    /// `ECANCELED` when the read was ended by `idle`.
+    pub async fn read_into(
+        &mut self,
+        mut buf: BytesMut,
+        start: usize,
+        end: usize,
+        idle: Idle<'_>,
+    ) -> (io::Result<usize>, BytesMut) {
+        match self {
+            Stream::Plain(s) => {
+                let spare = buf.slice_mut(start..end);
+                let (res, spare) = match idle {
+                    Idle::Cancel(c) => s.cancelable_read(spare, c.clone()).await,
+                    Idle::No => s.read(spare).await,
+                };
+                (res, spare.into_inner())
+            }
+            Stream::Tls(s, shutdown) => {
+                // Boxed: the TLS read's state stays out of every plain connection's task.
+                let read = Box::pin(read_tls(s, &mut buf, end.saturating_sub(start)));
+                let res = match idle {
+                    Idle::No => read.await,
+                    Idle::Cancel(_) => {
+                        monoio::select! {
+                            r = read => r,
+                            _ = shutdown.recv_async() => Err(io::Error::from_raw_os_error(libc::ECANCELED)),
+                        }
+                    }
+                };
+                (res, buf)
+            }
+            Stream::H2(_) => (Ok(0), buf),
+        }
+    }
+
+    /// Writes all of `bytes`.
+    pub async fn write_all(&mut self, bytes: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        match self {
+            Stream::Plain(s) => {
+                let (res, buf) = s.write_all(bytes).await;
+                (res.map(|_| ()), buf)
+            }
+            Stream::Tls(s, _) => {
+                let res = Box::pin(async {
+                    s.write_all(&bytes).await?;
+                    s.flush().await
+                })
+                .await;
+                (res, bytes)
+            }
+            Stream::H2(sink) => {
+                let res = sink.write(Bytes::from(bytes));
+                (res, Vec::new())
+            }
+        }
+    }
+
+    /// Writes a head and a shared body (one `writev` on plain sockets; one flush on TLS; the
+    /// body handed over without a copy on HTTP/2).
+    pub async fn write_head_body(&mut self, buf: HeadBody) -> (io::Result<()>, HeadBody) {
+        match self {
+            Stream::Plain(s) => crate::send_buf::write_all(s, buf).await,
+            Stream::Tls(s, _) => {
+                let res = Box::pin(async {
+                    s.write_all(buf.head()).await?;
+                    s.write_all(buf.body()).await?;
+                    s.flush().await
+                })
+                .await;
+                (res, buf)
+            }
+            Stream::H2(sink) => {
+                let res = sink
+                    .write(Bytes::copy_from_slice(buf.head()))
+                    .and_then(|_| sink.write(buf.body().clone()));
+                (res, buf)
+            }
+        }
+    }
+
+    /// Stops writing (TCP FIN; on TLS a close_notify first).
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.shutdown().await,
+            Stream::Tls(s, _) => AsyncWriteExt::shutdown(s.as_mut()).await,
+            Stream::H2(_) => Ok(()),
+        }
+    }
+}
+
+/// Reads at most `max` decrypted bytes onto the end of `buf`.
+async fn read_tls(s: &mut TlsStream, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+    buf.reserve(max);
+    let spare = &mut buf.spare_capacity_mut()[..max];
+    let mut rb = ReadBuf::uninit(spare);
+    std::future::poll_fn(|cx| Pin::new(&mut *s).poll_read(cx, &mut rb)).await?;
+    let n = rb.filled().len();
+    // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+/// A stream whose first bytes were already read (an HTTP/2 preface sniffed on a plain
+/// connection): those bytes are read again first.
+pub struct Prefixed<T> {
+    prefix: Bytes,
+    inner: T,
+}
+
+impl<T> Prefixed<T> {
+    /// `prefix` comes first, then `inner`.
+    pub fn new(prefix: Bytes, inner: T) -> Prefixed<T> {
+        Prefixed { prefix, inner }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            let head = self.prefix.split_to(n);
+            buf.put_slice(&head);
+            return std::task::Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
