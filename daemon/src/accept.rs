@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use streampack_core::http::Limits;
 
+use crate::conn::tls_io::TlsIo;
 use crate::conn::{Conn, ConnGuard};
 use crate::context::Shared;
 use crate::limits::{self, ShardConns};
@@ -138,11 +139,10 @@ async fn open_conn(
         return Some(conn);
     };
     let _ = stream.set_nodelay(true);
-    let io = stream.try_into_poll_io().ok()?;
     let pull = matches!(ctx.role, Role::Pull);
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config(pull));
     let limit = Duration::from_secs(shared.config.limits.head_timeout_secs);
-    let session = match monoio::time::timeout(limit, Box::pin(acceptor.accept(io))).await {
+    let handshake = Box::pin(TlsIo::accept(stream, tls.config(pull)));
+    let session = match monoio::time::timeout(limit, handshake).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             shared.metrics.tls_handshake(ctx.role.listener(), false);
@@ -156,9 +156,10 @@ async fn open_conn(
         }
     };
     shared.metrics.tls_handshake(ctx.role.listener(), true);
-    if pull && session.get_ref().1.alpn_protocol() == Some(b"h2") {
+    if pull && session.alpn() == Some(b"h2") {
+        let io = session.into_poll().ok()?;
         Box::pin(crate::conn::h2::serve(
-            session,
+            io,
             peer,
             Arc::clone(shared),
             ctx.shutdown.clone(),
@@ -166,7 +167,7 @@ async fn open_conn(
         .await;
         return None;
     }
-    Some(Conn::tls(session, peer, ctx.shutdown.clone()))
+    Some(Conn::tls(session, peer))
 }
 
 async fn serve(mut conn: Conn, ctx: ConnCtx) {

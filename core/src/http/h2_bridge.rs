@@ -82,12 +82,13 @@ pub fn request_head<'a>(
 /// What a response written in HTTP/1.1 comes to for HTTP/2, piece by piece.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
-    /// The status and the fields to send (names lowercase).
+    /// The status and the fields to send.
     Head {
         /// Status code.
         status: u16,
-        /// Fields, without connection-specific ones.
-        fields: Vec<(String, Bytes)>,
+        /// Fields (name as written, value), without connection-specific ones: slices of the
+        /// head as written, no copy.
+        fields: Vec<(Bytes, Bytes)>,
         /// The body is empty by its own framing (`Content-Length: 0`, 204, 304).
         empty: bool,
     },
@@ -157,6 +158,14 @@ impl ResponseBridge {
     /// Reads `bytes` (the next bytes written), appending what they come to onto `out`.
     pub fn feed(&mut self, mut bytes: Bytes, out: &mut Vec<Piece>) -> Result<(), FramingError> {
         while !bytes.is_empty() {
+            // The whole head in one write (what the pull path does): read in place, no copy.
+            if matches!(&self.state, State::Head(buf) if buf.is_empty()) {
+                if let Some(end) = find_end_of_head(&bytes) {
+                    let head = bytes.split_to(end);
+                    self.read_head(&head, out)?;
+                    continue;
+                }
+            }
             match &mut self.state {
                 State::Head(buf) => {
                     buf.extend_from_slice(&bytes);
@@ -254,7 +263,7 @@ impl ResponseBridge {
         out.push(Piece::End);
     }
 
-    fn read_head(&mut self, head: &[u8], out: &mut Vec<Piece>) -> Result<(), FramingError> {
+    fn read_head(&mut self, head: &Bytes, out: &mut Vec<Piece>) -> Result<(), FramingError> {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut res = httparse::Response::new(&mut headers);
         match res.parse(head) {
@@ -280,7 +289,7 @@ impl ResponseBridge {
             if is_hop_by_hop(h.name.as_bytes()) {
                 continue;
             }
-            fields.push((h.name.to_ascii_lowercase(), Bytes::copy_from_slice(h.value)));
+            fields.push((head.slice_ref(h.name.as_bytes()), head.slice_ref(h.value)));
         }
         let no_body =
             self.head_only || status == 204 || status == 304 || (100..200).contains(&status);
@@ -401,8 +410,10 @@ mod tests {
         };
         assert_eq!(*status, 200);
         assert!(!empty);
-        assert!(fields.iter().all(|(n, _)| n != "connection"));
-        assert!(fields.iter().any(|(n, v)| n == "etag" && v == "\"1\""));
+        assert!(fields
+            .iter()
+            .all(|(n, _)| !n.eq_ignore_ascii_case(b"connection")));
+        assert!(fields.iter().any(|(n, v)| n == "ETag" && v == "\"1\""));
         assert_eq!(body(&out), b"hello");
         assert_eq!(out.last(), Some(&Piece::End));
     }
@@ -418,7 +429,9 @@ mod tests {
             let Piece::Head { fields, .. } = &out[0] else {
                 panic!()
             };
-            assert!(fields.iter().all(|(n, _)| n != "transfer-encoding"));
+            assert!(fields
+                .iter()
+                .all(|(n, _)| !n.eq_ignore_ascii_case(b"transfer-encoding")));
         }
     }
 

@@ -187,7 +187,8 @@ async fn serve_stream(
         });
     match parsed {
         Ok(head) => {
-            crate::pull::handle(&mut conn, head, shared).await;
+            // Boxed: the stream's task stays small (it is moved into place when spawned).
+            Box::pin(crate::pull::handle(&mut conn, head, shared)).await;
         }
         Err(e) => {
             shared
@@ -243,11 +244,17 @@ impl H2Sink {
                     fields,
                     empty,
                 } => {
-                    let mut res = http::Response::builder().status(status);
+                    let bad = || std::io::Error::other("response field not allowed in HTTP/2");
+                    let mut res = http::Response::new(());
+                    *res.status_mut() = http::StatusCode::from_u16(status).map_err(|_| bad())?;
+                    let headers = res.headers_mut();
+                    headers.reserve(fields.len());
                     for (name, value) in fields {
-                        res = res.header(name, value.as_ref());
+                        let name = http::HeaderName::from_bytes(&name).map_err(|_| bad())?;
+                        let value =
+                            http::HeaderValue::from_maybe_shared(value).map_err(|_| bad())?;
+                        headers.append(name, value);
                     }
-                    let res = res.body(()).map_err(std::io::Error::other)?;
                     let respond = self.respond.as_mut().ok_or_else(gone)?;
                     let stream = respond.send_response(res, empty).map_err(|_| gone())?;
                     self.respond = None;

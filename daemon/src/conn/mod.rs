@@ -6,6 +6,7 @@
 mod body;
 pub mod h2;
 pub mod stream;
+pub mod tls_io;
 
 use bytes::{Bytes, BytesMut};
 use monoio::io::CancelHandle;
@@ -96,9 +97,9 @@ impl Conn {
         Conn::over(Stream::Plain(stream), peer)
     }
 
-    /// Wraps an accepted TLS session; `shutdown` ends its idle reads when the daemon stops.
-    pub fn tls(s: stream::TlsStream, peer: SocketAddr, shutdown: flume::Receiver<()>) -> Conn {
-        Conn::over(Stream::Tls(Box::new(s), shutdown), peer)
+    /// Wraps an accepted TLS session.
+    pub fn tls(s: tls_io::TlsIo, peer: SocketAddr) -> Conn {
+        Conn::over(Stream::Tls(Box::new(s)), peer)
     }
 
     /// A connection serving one HTTP/2 stream: what is written goes to `sink`.
@@ -396,6 +397,14 @@ impl Conn {
     pub async fn write_with_body(&mut self, head: Vec<u8>, body: Bytes) -> bool {
         if body.is_empty() {
             return self.write(head).await;
+        }
+        if let Stream::H2(sink) = &mut self.stream {
+            // Both handed over as they are (the head's Vec becomes the Bytes HTTP/2 slices).
+            self.sent = self.sent.wrapping_add((head.len() + body.len()) as u64);
+            return sink
+                .write(Bytes::from(head))
+                .and_then(|_| sink.write(body))
+                .is_ok();
         }
         self.count(head.len().saturating_add(body.len()));
         let limit = self.send_limit(head.len().saturating_add(body.len()));

@@ -1,29 +1,26 @@
 //! What a [`super::Conn`] reads from and writes to: a plain TCP socket (completion I/O, the
-//! zero-copy paths), a TLS session over a poll-style socket (rustls via tokio-rustls), or one
-//! HTTP/2 stream (what is written goes through [`super::h2::H2Sink`]).
+//! zero-copy paths), a TLS session ([`super::tls_io::TlsIo`]: rustls over the same completion
+//! I/O), or one HTTP/2 stream (what is written goes through [`super::h2::H2Sink`]).
 
 use bytes::{Bytes, BytesMut};
 use monoio::buf::IoBufMut;
 use monoio::io::CancelableAsyncReadRent;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelHandle};
-use monoio::net::tcp::stream_poll::TcpStreamPoll;
 use monoio::net::TcpStream;
 use std::io;
 use std::pin::Pin;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::h2::H2Sink;
+use super::tls_io::TlsIo;
 use crate::send_buf::HeadBody;
-
-/// A server-side TLS session over a poll-style socket.
-pub type TlsStream = tokio_rustls::server::TlsStream<TcpStreamPoll>;
 
 /// The transport under a connection.
 pub enum Stream {
     /// Plain TCP.
     Plain(TcpStream),
-    /// TLS; `shutdown` ends its idle reads when the daemon stops.
-    Tls(Box<TlsStream>, flume::Receiver<()>),
+    /// TLS.
+    Tls(Box<TlsIo>),
     /// One HTTP/2 stream.
     H2(Box<H2Sink>),
 }
@@ -32,7 +29,7 @@ pub enum Stream {
 pub enum Idle<'a> {
     /// Not at all.
     No,
-    /// By the shard's canceller (plain sockets).
+    /// By the shard's canceller.
     Cancel(&'a CancelHandle),
 }
 
@@ -63,18 +60,13 @@ impl Stream {
                 };
                 (res, spare.into_inner())
             }
-            Stream::Tls(s, shutdown) => {
-                // Boxed: the TLS read's state stays out of every plain connection's task.
-                let read = Box::pin(read_tls(s, &mut buf, end.saturating_sub(start)));
-                let res = match idle {
-                    Idle::No => read.await,
-                    Idle::Cancel(_) => {
-                        monoio::select! {
-                            r = read => r,
-                            _ = shutdown.recv_async() => Err(io::Error::from_raw_os_error(libc::ECANCELED)),
-                        }
-                    }
+            Stream::Tls(s) => {
+                let cancel = match idle {
+                    Idle::Cancel(c) => Some(c),
+                    Idle::No => None,
                 };
+                // Boxed: the TLS read's state stays out of every plain connection's task.
+                let res = Box::pin(s.read_into(&mut buf, end.saturating_sub(start), cancel)).await;
                 (res, buf)
             }
             Stream::H2(_) => (Ok(0), buf),
@@ -88,12 +80,8 @@ impl Stream {
                 let (res, buf) = s.write_all(bytes).await;
                 (res.map(|_| ()), buf)
             }
-            Stream::Tls(s, _) => {
-                let res = Box::pin(async {
-                    s.write_all(&bytes).await?;
-                    s.flush().await
-                })
-                .await;
+            Stream::Tls(s) => {
+                let res = Box::pin(s.write_parts(&bytes, &[])).await;
                 (res, bytes)
             }
             Stream::H2(sink) => {
@@ -108,13 +96,8 @@ impl Stream {
     pub async fn write_head_body(&mut self, buf: HeadBody) -> (io::Result<()>, HeadBody) {
         match self {
             Stream::Plain(s) => crate::send_buf::write_all(s, buf).await,
-            Stream::Tls(s, _) => {
-                let res = Box::pin(async {
-                    s.write_all(buf.head()).await?;
-                    s.write_all(buf.body()).await?;
-                    s.flush().await
-                })
-                .await;
+            Stream::Tls(s) => {
+                let res = Box::pin(s.write_parts(buf.head(), buf.body())).await;
                 (res, buf)
             }
             Stream::H2(sink) => {
@@ -130,22 +113,10 @@ impl Stream {
     pub async fn shutdown(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(s) => s.shutdown().await,
-            Stream::Tls(s, _) => AsyncWriteExt::shutdown(s.as_mut()).await,
+            Stream::Tls(s) => s.shutdown().await,
             Stream::H2(_) => Ok(()),
         }
     }
-}
-
-/// Reads at most `max` decrypted bytes onto the end of `buf`.
-async fn read_tls(s: &mut TlsStream, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
-    buf.reserve(max);
-    let spare = &mut buf.spare_capacity_mut()[..max];
-    let mut rb = ReadBuf::uninit(spare);
-    std::future::poll_fn(|cx| Pin::new(&mut *s).poll_read(cx, &mut rb)).await?;
-    let n = rb.filled().len();
-    // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
-    unsafe { buf.set_len(buf.len() + n) };
-    Ok(n)
 }
 
 /// A stream whose first bytes were already read (an HTTP/2 preface sniffed on a plain
