@@ -16,7 +16,10 @@
 #   live players (streampack-load players on a live stream fed in real time),
 #   streampack's io drivers (uring vs epoll), RSS against held media; time-shift: a segment
 #   archived on disk (streampack) against nginx serving the very same file, and ingest with a
-#   time-shift window on against off (steady real-time encoders, and back to back).
+#   time-shift window on against off (steady real-time encoders, and back to back); TLS: the
+#   playlist and the 1 MiB segment over HTTPS with HTTP/1.1 (h2load --h1 -c16) and HTTP/2
+#   (h2load -c16 -m10), against nginx with `ssl http2` on the same copies, same certificate.
+#   ONLY=tls runs the TLS rows alone.
 # Prints a table of ratios (streampack / nginx) and writes it to $OUT.
 set -euo pipefail
 
@@ -37,7 +40,8 @@ MEM_SEGMENTS="${MEM_SEGMENTS:-10}"
 IDLE_CHANNELS="${IDLE_CHANNELS:-1000}"
 OUT="${OUT:-$ROOT/benches/results/latest.md}"
 UPDATE_README="${UPDATE_README:-0}" # 1: the table also replaces README.md's benchmark table
-SP_PULL=18480 SP_INGEST=18481 SP_METRICS=18482 NGX_PORT=18490
+ONLY="${ONLY:-}"                    # tls: only the TLS rows
+SP_PULL=18480 SP_INGEST=18481 SP_METRICS=18482 NGX_PORT=18490 SP_TLS=18483 NGX_TLS_PORT=18491
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -93,6 +97,10 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+# One certificate for both servers' TLS listeners (ECDSA P-256, what CDNs and players favour).
+openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 2 \
+    -subj /CN=localhost -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+TLS_ARGS=(--pull-tls-listen "127.0.0.1:$SP_TLS" --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key")
 # nginx's document root in memory, like streampack's media (tmpfs when available).
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then NGX_HOME="$(mktemp -d /dev/shm/streampack-bench-nginx.XXXXXX)"; else NGX_HOME="$WORK/nginx"; fi
 trap 'cleanup; rm -rf "$NGX_HOME"' EXIT
@@ -185,6 +193,24 @@ http {
             client_body_buffer_size 1m;
         }
     }
+    # The same copies over TLS with HTTP/2 (nginx 1.22: http2 on the listen line). sendfile
+    # does not apply under TLS (no kTLS here, as for streampack).
+    server {
+        listen 127.0.0.1:$NGX_TLS_PORT ssl http2 reuseport;
+        ssl_certificate $WORK/tls.crt;
+        ssl_certificate_key $WORK/tls.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:SSL:10m;
+        root $NGX_HOME/root;
+        add_header Access-Control-Allow-Origin "*";
+        add_header Cache-Control "public, max-age=600";
+        location /v1/ {
+            open_file_cache max=10000 inactive=60s;
+            open_file_cache_valid 60s;
+            open_file_cache_min_uses 1;
+            open_file_cache_errors on;
+        }
+    }
 }
 EOF
     taskset -c "$SERVER_CPUS" nginx -e "$NGX_HOME/error.log" -c "$NGX_HOME/nginx.conf" -g 'daemon off;' &
@@ -245,8 +271,8 @@ CLK_TCK="$(getconf CLK_TCK)"
 server_pids() {
     if [ "$1" = ngx ]; then echo "$NGX_PID" $(pgrep -P "$NGX_PID"); else echo "$SP_PID"; fi
 }
-# get_load KIND TOOL URL: runs wrk (-c64) or h2load (--h1 -c16) for DUR seconds; prints
-# "REQ_PER_S CPU_US_PER_REQUEST", the CPU being the server's only.
+# get_load KIND TOOL URL: runs wrk (-c64), h2load (--h1 -c16) or h2 (h2load, HTTP/2: -c16
+# -m10) for DUR seconds; prints "REQ_PER_S CPU_US_PER_REQUEST", the CPU being the server's only.
 get_load() {
     local pids t0 t1 out rps n
     pids="$(server_pids "$1")"
@@ -257,7 +283,9 @@ get_load() {
         rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
         n="$(awk '/ requests in / { print $1 }' <<<"$out")"
     else
-        out="$(taskset -c "$LOAD_CPUS" h2load --h1 -c16 -t"$LOAD_THREADS" -D "$DUR" "$3" 2>/dev/null)"
+        local proto=(--h1)
+        [ "$2" = h2 ] && proto=(-m10)
+        out="$(taskset -c "$LOAD_CPUS" h2load "${proto[@]}" -c16 -t"$LOAD_THREADS" -D "$DUR" "$3" 2>/dev/null)"
         rps="$(awk '/^finished in/ { gsub(",", ""); print $4 }' <<<"$out")"
         n="$(awk '/^requests:/ { print $8 }' <<<"$out")"
     fi
@@ -299,6 +327,7 @@ measure_hammer() { # KIND BASE_URL
     keep "$1.playlist_p99" "$(kv p99_us <<<"$out")" min
 }
 
+if [ "$ONLY" != tls ]; then
 log "GETs: nginx (a static copy of streampack's output), streampack io_uring, streampack epoll"
 # Every round measures all three one right after the other (nginx, io_uring, epoll, nginx), so a
 # change in other people's load between phases cannot land in one ratio only.
@@ -497,7 +526,69 @@ for mode in steady b2b; do
     done
 done
 
+fi # ONLY != tls
+
+# measure_tls KIND BASE_URL: the playlist and the 1 MiB segment over TLS, HTTP/1.1 and HTTP/2.
+measure_tls() {
+    local r tool what path
+    for what in pl seg; do
+        if [ "$what" = pl ]; then path="$PL_PATH"; else path="$SEG_PATH"; fi
+        for tool in h2load h2; do
+            r="$(get_load "$1" "$tool" "$2$path")"
+            sample "$1.tls_${what}_$tool" "${r% *}"; sample "$1.tls_${what}_${tool}_cpu" "${r#* }"
+        done
+    done
+}
+log "TLS: playlist and 1 MiB segment over HTTPS, HTTP/1.1 and HTTP/2, streampack vs nginx ssl http2"
+[ -n "${NGX_PID:-}" ] && kill -0 "$NGX_PID" 2>/dev/null || start_nginx
+for round in $(seq "$ROUNDS"); do
+    start_sp uring "${TLS_ARGS[@]}"
+    setup_static
+    for kind in ngx uring ngx; do
+        if [ "$kind" = ngx ]; then base="https://127.0.0.1:$NGX_TLS_PORT"; else base="https://127.0.0.1:$SP_TLS"; fi
+        measure_tls "$kind" "$base"
+    done
+done
+for what in pl seg; do
+    for tool in h2load h2; do
+        for kind in ngx uring; do
+            R[$kind.tls_${what}_$tool]="$(median "$kind.tls_${what}_$tool")"
+            R[$kind.tls_${what}_${tool}_cpu]="$(median "$kind.tls_${what}_${tool}_cpu")"
+        done
+    done
+done
+TLS_CIPHER="$(openssl s_client -connect "127.0.0.1:$SP_TLS" </dev/null 2>/dev/null | awk '/Cipher is/ { print $NF; exit }')"
+NGX_CIPHER="$(openssl s_client -connect "127.0.0.1:$NGX_TLS_PORT" </dev/null 2>/dev/null | awk '/Cipher is/ { print $NF; exit }')"
+stop_sp
+
 kill "$NGX_PID" 2>/dev/null || true
+
+tls_table() {
+    echo "| over TLS (same certificate, ECDSA P-256) | streampack | nginx ssl http2 | ratio (streampack / nginx) | target |"
+    echo "| --- | ---: | ---: | ---: | --- |"
+    local what tool label
+    for what in pl seg; do
+        for tool in h2load h2; do
+            if [ "$what" = pl ]; then label="playlist"; else label="1 MiB segment"; fi
+            if [ "$tool" = h2 ]; then label="$label GET, HTTP/2, h2load -c16 -m10"; else label="$label GET, HTTP/1.1, h2load --h1 -c16"; fi
+            local a="${R[uring.tls_${what}_$tool]}" b="${R[ngx.tls_${what}_$tool]}"
+            local ac="${R[uring.tls_${what}_${tool}_cpu]}" bc="${R[ngx.tls_${what}_${tool}_cpu]}"
+            echo "| $label (req/s) | $a | $b | $(ratio "$a" "$b") | ≥ 1.2 |"
+            echo "| same: server CPU µs per request | $ac | $bc | $(ratio "$ac" "$bc") | |"
+        done
+    done
+    echo
+    echo "TLS 1.3 cipher negotiated with h2load's OpenSSL: streampack $TLS_CIPHER, nginx $NGX_CIPHER. Run $(date -u '+%Y-%m-%d %H:%M UTC'); servers on CPU $SERVER_CPUS ($CORES shard/worker), load on CPU $LOAD_CPUS; DUR=${DUR}s; medians of $ROUNDS rounds (nginx, streampack, nginx in turn)."
+}
+
+if [ "$ONLY" = tls ]; then
+    tls_table >"$WORK/table.md"
+    mkdir -p "$(dirname "$OUT")"
+    cp "$WORK/table.md" "$OUT"
+    echo
+    cat "$OUT"
+    exit 0
+fi
 
 mem_ratio="$(awk -v r="${R[mem.rss_kib]}" -v h="${R[mem.held]}" 'BEGIN { printf "%.3f", r * 1024 / h }')"
 {
@@ -542,6 +633,8 @@ mem_ratio="$(awk -v r="${R[mem.rss_kib]}" -v h="${R[mem.held]}" 'BEGIN { printf 
     echo "| back to back: ingest-path CPU µs per MiB | ${R[ts.on.b2b_cpu]} | ${R[ts.off.b2b_cpu]} | $(ratio "${R[ts.on.b2b_cpu]}" "${R[ts.off.b2b_cpu]}") | ≤ 1.1 |"
     echo "| back to back: archive writer CPU µs per MiB | ${R[ts.on.b2b_writer]} | – | | |"
     echo "| back to back: segments not archived (the disk fell behind; counted, live untouched) | ${R[ts.on.b2b_dropped]} | – | | |"
+    echo
+    tls_table
     echo
     echo "| memory | value | target |"
     echo "| --- | ---: | --- |"
