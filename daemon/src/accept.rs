@@ -157,7 +157,13 @@ async fn open_conn(
     };
     shared.metrics.tls_handshake(ctx.role.listener(), true);
     if pull && session.alpn() == Some(b"h2") {
-        let io = session.into_poll().ok()?;
+        let io = match session.into_poll() {
+            Ok(io) => io,
+            Err(e) => {
+                tracing::warn!(%peer, "HTTP/2 connection dropped: socket not usable for it: {e}");
+                return None;
+            }
+        };
         Box::pin(crate::conn::h2::serve(
             io,
             peer,

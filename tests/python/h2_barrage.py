@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """Hostile HTTP/2 clients against one origin, each on a connection of its own.
 
-Usage: h2_barrage.py HOST PORT PATH [--tls]
+Usage: h2_barrage.py HOST PORT PATH SEGMENT_PATH [--tls]
 
 Crafts what a well-behaved client library never sends (frames built with hyperframe and hpack,
 the parts of the `h2` package that do not police the sender): rapid reset (CVE-2023-44487),
 stream floods past SETTINGS_MAX_CONCURRENT_STREAMS, a CONTINUATION flood, SETTINGS and PING
 floods without reading, oversized and malformed frames, a header list past the limit, a
-preface cut short. Prints one JSON line per attack: what the server answered (the GOAWAY
+preface cut short, segments asked for with a flow-control window of 0. Prints one JSON line per attack: what the server answered (the GOAWAY
 error code, how many RST_STREAMs and with which codes, responses seen, whether it closed the
 connection) and how many bytes it took before closing. The test decides what is acceptable.
 """
@@ -219,6 +219,20 @@ def cut_preface(host, port, path, tls):
     return {"sent": sent, "closed": True}
 
 
+def zero_window(host, port, path, tls):
+    """128 segment requests with a window of 0: headers come back, no DATA may."""
+    s = connect(host, port, tls)
+    s.sendall(PREFACE + SettingsFrame(0, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0}).serialize())
+    enc = hpack.Encoder()
+    seg = SEGMENT
+    sent = send_all(
+        s,
+        (HeadersFrame(1 + 2 * i, request_block(enc, host, port, seg), flags=["END_HEADERS", "END_STREAM"]) for i in range(128)),
+        10 << 20,
+    )
+    return dict(read_frames(s, 3), sent=sent)
+
+
 def good_request(host, port, path, tls):
     s = start(host, port, tls)
     enc = hpack.Encoder()
@@ -237,15 +251,18 @@ ATTACKS = [
     garbage_after_preface,
     huge_header_list,
     cut_preface,
+    zero_window,
     good_request,
 ]
+SEGMENT = "/"
 
 
 def main():
-    if len(sys.argv) < 4:
+    global SEGMENT
+    if len(sys.argv) < 5:
         raise SystemExit(__doc__)
-    host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    tls = "--tls" in sys.argv[4:]
+    host, port, path, SEGMENT = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    tls = "--tls" in sys.argv[5:]
     for attack in ATTACKS:
         t0 = time.time()
         try:

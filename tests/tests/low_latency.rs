@@ -198,6 +198,20 @@ fn ll_dash_streams_chunks_and_dashjs_stays_close_to_live() {
         s.body, whole.body,
         "the streamed segment is the segment the regular endpoint serves whole"
     );
+    // The same over HTTP/2 (h2c): the next segment, announced now, streamed as DATA frames
+    // while it is uploaded, the same bytes at the end.
+    let next = last_video_number(&get(d.pull, &ll_path).text());
+    let h2 = curl(
+        &format!("http://{}{ll_dir}/v0/{next}.m4s", d.pull),
+        &["--http2-prior-knowledge"],
+    );
+    assert_eq!((h2.status, h2.version.as_str()), (200, "2"), "{h2:?}");
+    let whole = wait_for_200(
+        d.pull,
+        &format!("{regular_dir}/v0/{next}.m4s"),
+        Duration::from_secs(8),
+    );
+    assert_eq!(h2.body, whole.body, "over HTTP/2 the same segment bytes");
     assert!(s.body.windows(4).any(|w| w == b"moof"));
 
     // A viewer that drops mid-segment: nobody else notices.
@@ -316,6 +330,21 @@ fn low_latency_is_refused_where_it_is_not_built() {
 }
 
 /// The attribute `name` of the first line starting with `tag`.
+/// The preload hint of an LL-HLS playlist: its URI, and the `_HLS_msn` and `_HLS_part` a
+/// blocking reload for that part names.
+fn next_part(playlist: &str) -> (String, u64, usize) {
+    let hint = tag_attr(playlist, "#EXT-X-PRELOAD-HINT", "URI").unwrap();
+    let (_, part) = hint.strip_suffix(".m4s").unwrap().rsplit_once('.').unwrap();
+    let part: usize = part.parse().unwrap();
+    let ms: u64 = playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    (hint, ms + playlist.matches("#EXTINF:").count() as u64, part)
+}
+
 fn tag_attr(playlist: &str, tag: &str, name: &str) -> Option<String> {
     let line = playlist.lines().find(|l| l.starts_with(tag))?;
     let at = line.find(&format!("{name}="))? + name.len() + 1;
@@ -390,28 +419,19 @@ fn ll_hls_parts_blocking_reloads_and_players_close_to_live() {
     }
 
     // The hinted part: asked for before it exists, answered when it is whole.
-    let hint = tag_attr(&playlist, "#EXT-X-PRELOAD-HINT", "URI").unwrap();
-    let (seg, part) = hint.strip_suffix(".m4s").unwrap().rsplit_once('.').unwrap();
-    let part: usize = part.parse().unwrap();
+    let (hint, msn, part) = next_part(&playlist);
+    let seg = hint
+        .strip_suffix(".m4s")
+        .unwrap()
+        .rsplit_once('.')
+        .unwrap()
+        .0
+        .to_string();
     let hinted = get(d.pull, &format!("{dir}/{hint}"));
     assert_eq!(hinted.status, 200, "{hinted:?}");
     assert!(hinted.body.windows(4).any(|w| w == b"moof"), "a CMAF chunk");
 
     // A blocking reload for that part: answered with a playlist that lists it.
-    let msn: u64 = {
-        let ms: u64 = tag_attr(&playlist, "#EXT-X-MEDIA-SEQUENCE", "").map_or_else(
-            || {
-                playlist
-                    .lines()
-                    .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
-                    .unwrap()
-                    .parse()
-                    .unwrap()
-            },
-            |v| v.parse().unwrap(),
-        );
-        ms + playlist.matches("#EXTINF:").count() as u64
-    };
     let blocked = get(
         d.pull,
         &format!("{dir}/v0.m3u8?_HLS_msn={msn}&_HLS_part={part}"),
@@ -421,6 +441,35 @@ fn ll_hls_parts_blocking_reloads_and_players_close_to_live() {
         blocked.text().contains(&format!("URI=\"{hint}\"")),
         "the answer lists the part asked for ({hint}):\n{}",
         blocked.text()
+    );
+    // The same over HTTP/2 (h2c: Apple's LL-HLS server profile asks for HTTP/2): a blocking
+    // reload for the next part, then that part, both parked until it exists.
+    let (hint2, msn2, part2) = next_part(&get(d.pull, &format!("{dir}/v0.m3u8")).text());
+    let h2 = format!("http://{}{dir}", d.pull);
+    let reload = curl(
+        &format!("{h2}/v0.m3u8?_HLS_msn={msn2}&_HLS_part={part2}"),
+        &["--http2-prior-knowledge"],
+    );
+    assert_eq!(
+        (reload.status, reload.version.as_str()),
+        (200, "2"),
+        "{reload:?}"
+    );
+    assert!(
+        text(&reload.body).contains(&format!("URI=\"{hint2}\"")),
+        "over HTTP/2 the blocking reload lists {hint2}:\n{}",
+        text(&reload.body)
+    );
+    let (hint3, _, _) = next_part(&text(&reload.body));
+    let part_h2 = curl(&format!("{h2}/{hint3}"), &["--http2-prior-knowledge"]);
+    assert_eq!(
+        (part_h2.status, part_h2.version.as_str()),
+        (200, "2"),
+        "{part_h2:?}"
+    );
+    assert!(
+        part_h2.body.windows(4).any(|w| w == b"moof"),
+        "a CMAF chunk over HTTP/2"
     );
     // Time-shift is the dash endpoint's business on a dash channel.
     let shifted = get(d.pull, &format!("{dir}/main.m3u8?delay=10"));

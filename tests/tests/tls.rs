@@ -320,7 +320,8 @@ fn certificate_reload_under_load() {
     for l in loads {
         let out = l.join().unwrap();
         let (ok, failed, twoxx) = h2load_counts(&out);
-        assert!(ok > 100 && failed == 0 && twoxx == ok, "{out}");
+        // (In timed mode h2load may count a few 2xx past the end of its measurement.)
+        assert!(ok > 100 && failed == 0 && twoxx >= ok, "{out}");
     }
     stop.store(true, Ordering::Relaxed);
     let errors = fresh.join().unwrap();
@@ -475,6 +476,7 @@ fn hostile_tls_and_http2_clients() {
             < 300
     );
     let path = f.endpoint_path.clone();
+    let segment = resolve(&path, &playlist_uris(&get(d.pull, &path).text())[0]);
 
     // Steady traffic on the plain listener while the hostile clients run.
     let stop = Arc::new(AtomicBool::new(false));
@@ -555,7 +557,8 @@ fn hostile_tls_and_http2_clients() {
         cmd.arg(&script)
             .arg("127.0.0.1")
             .arg(port.to_string())
-            .arg(&path);
+            .arg(&path)
+            .arg(&segment);
         if tls {
             cmd.arg("--tls");
         }
@@ -571,7 +574,12 @@ fn hostile_tls_and_http2_clients() {
             .collect();
         let goaway = |a: &str| by[a]["goaway"].as_u64();
         // ENHANCE_YOUR_CALM (11) for rapid reset; the stream flood is refused past the limit.
-        assert_eq!(goaway("rapid_reset"), Some(11), "{}", by["rapid_reset"]);
+        assert_eq!(
+            goaway("rapid_reset"),
+            Some(11),
+            "{}\n{lines}",
+            by["rapid_reset"]
+        );
         let flood = &by["stream_flood"];
         assert!(
             flood["rst"]["7"].as_u64().unwrap_or(0) > 0 || goaway("stream_flood").is_some(),
@@ -611,6 +619,10 @@ fn hostile_tls_and_http2_clients() {
         for a in ["settings_flood", "ping_flood"] {
             assert!(by[a].get("error").is_none(), "{}", by[a]);
         }
+        // A window of 0: the answers' heads come, no DATA frame (flow control holds).
+        let zero = &by["zero_window"];
+        assert!(zero["responses"].as_u64().unwrap() > 0, "{zero}");
+        assert_eq!(zero["data_bytes"], 0, "{zero}");
         assert_eq!(by["good_request"]["responses"], 1, "{}", by["good_request"]);
         assert!(by["good_request"]["data_bytes"].as_u64().unwrap() > 0);
     }

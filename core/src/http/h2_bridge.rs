@@ -64,7 +64,11 @@ pub fn request_head<'a>(
         out.extend_from_slice(b"\r\n");
     }
     for (name, value) in fields {
-        if is_hop_by_hop(name) || (authority.is_some() && name.eq_ignore_ascii_case(b"host")) {
+        // The request body is not forwarded (the pull path takes none): no length either.
+        if is_hop_by_hop(name)
+            || name.eq_ignore_ascii_case(b"content-length")
+            || (authority.is_some() && name.eq_ignore_ascii_case(b"host"))
+        {
             continue;
         }
         if bad(name) || bad(value) || name.is_empty() || name.contains(&b':') {
@@ -232,12 +236,23 @@ impl ResponseBridge {
                     }
                 }
                 State::Trailer(buf) => {
+                    let before = buf.len();
                     buf.extend_from_slice(&bytes);
-                    bytes.clear();
-                    if buf.starts_with(b"\r\n") || find_end_of_head(buf).is_some() {
-                        self.finish(out);
-                    } else if buf.len() > MAX_HEAD {
-                        return Err(FramingError("trailer too long"));
+                    let end = if buf.starts_with(b"\r\n") {
+                        Some(2)
+                    } else {
+                        find_end_of_head(buf)
+                    };
+                    match end {
+                        Some(end) => {
+                            // What follows the final CRLF is not part of this response.
+                            bytes.advance(end.saturating_sub(before).min(bytes.len()));
+                            self.finish(out);
+                        }
+                        None if buf.len() > MAX_HEAD => {
+                            return Err(FramingError("trailer too long"))
+                        }
+                        None => bytes.clear(),
                     }
                 }
                 State::Done => return Err(FramingError("bytes after the end of the response")),
@@ -271,6 +286,10 @@ impl ResponseBridge {
             _ => return Err(FramingError("malformed head")),
         }
         let status = res.code.ok_or(FramingError("no status"))?;
+        if status < 200 {
+            // The pull path never writes an interim answer; one here is a bug, not a head.
+            return Err(FramingError("interim (1xx) answers are not bridged"));
+        }
         let mut fields = Vec::with_capacity(res.headers.len());
         let mut length = None;
         let mut chunked = false;
@@ -321,7 +340,11 @@ fn chunk_size(line: &[u8]) -> Result<u64, FramingError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let hex = line.split(|&b| b == b';').next().unwrap_or(line);
     let s = std::str::from_utf8(hex).map_err(|_| FramingError("chunk size"))?;
-    u64::from_str_radix(s.trim(), 16).map_err(|_| FramingError("chunk size"))
+    let s = s.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(FramingError("chunk size"));
+    }
+    u64::from_str_radix(s, 16).map_err(|_| FramingError("chunk size"))
 }
 
 #[cfg(test)]
@@ -450,6 +473,26 @@ mod tests {
             assert!(matches!(out[0], Piece::Head { empty: true, .. }), "{out:?}");
             assert_eq!(out[1..], [Piece::End]);
         }
+    }
+
+    #[test]
+    fn bytes_after_the_end_and_odd_sizes_are_errors() {
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut trailing = chunked.to_vec();
+        trailing.extend_from_slice(b"1\r\na\r\n0\r\n\r\nextra");
+        assert!(run(false, &[&trailing]).is_err());
+        let mut plus = chunked.to_vec();
+        plus.extend_from_slice(b"+1\r\na\r\n0\r\n\r\n");
+        assert!(run(false, &[&plus]).is_err());
+        assert!(run(false, &[b"HTTP/1.1 100 Continue\r\n\r\n"]).is_err());
+        let f: Vec<(&[u8], &[u8])> = vec![(b"content-length", b"5")];
+        let mut h = request_head(b"GET", b"/a", None, f.into_iter()).unwrap();
+        let head = parse_head(&mut h, &Limits::default()).unwrap().unwrap();
+        assert_eq!(
+            head.body,
+            crate::http::BodyKind::Empty,
+            "no body is forwarded"
+        );
     }
 
     #[test]

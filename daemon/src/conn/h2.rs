@@ -46,6 +46,8 @@ impl Conn {
     ) -> Option<bool> {
         const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
         let cfg = &shared.config.limits;
+        // One deadline from the first byte to the whole preface (a byte at a time gets no more).
+        let mut deadline = None;
         loop {
             let n = self.rbuf.len().min(PREFACE.len());
             if self.rbuf[..n] != PREFACE[..n] {
@@ -58,7 +60,9 @@ impl Conn {
                 let limit = Duration::from_secs(cfg.idle_timeout_secs);
                 self.read_idle(limit, idle.clone()).await
             } else {
-                let limit = Duration::from_secs(cfg.head_timeout_secs);
+                let head = Duration::from_secs(cfg.head_timeout_secs);
+                let until = *deadline.get_or_insert_with(|| monoio::time::Instant::now() + head);
+                let limit = until.saturating_duration_since(monoio::time::Instant::now());
                 self.read_more(HEAD_READ, limit).await
             };
             match r {
@@ -102,10 +106,28 @@ where
         }
     };
     shared.metrics.http2_connection();
+    // Streams being served (a stream the client reset after it was accepted stays counted
+    // until its handler ends), and a signal when one ends.
     let active = Rc::new(Cell::new(0usize));
+    let freed = Rc::new(event_listener::Event::new());
     let idle = Duration::from_secs(cfg.idle_timeout_secs);
     let mut closing = false;
     loop {
+        if active.get() >= MAX_STREAMS as usize {
+            // At the limit: the connection is driven (answers go out) but no stream is taken
+            // until a handler ends.
+            let slot = freed.listen();
+            if active.get() >= MAX_STREAMS as usize {
+                let closed = monoio::select! {
+                    _ = std::future::poll_fn(|cx| conn.poll_closed(cx)) => true,
+                    _ = slot => false,
+                };
+                if closed {
+                    break;
+                }
+                continue;
+            }
+        }
         let next = if closing {
             Some(monoio::time::timeout(idle, conn.accept()).await)
         } else {
@@ -120,8 +142,11 @@ where
                 conn.graceful_shutdown();
                 closing = true;
             }
+            // Idle for the idle timeout: closing already, it is over; else with no stream
+            // open it begins to close.
+            Some(Err(_)) if closing => break,
             Some(Err(_)) => {
-                if active.get() == 0 && !closing {
+                if active.get() == 0 {
                     conn.graceful_shutdown();
                     closing = true;
                 }
@@ -129,11 +154,12 @@ where
             Some(Ok(Some(Ok((req, respond))))) => {
                 shared.metrics.http2_stream();
                 let shared = Arc::clone(&shared);
-                let active = Rc::clone(&active);
+                let (active, freed) = (Rc::clone(&active), Rc::clone(&freed));
                 active.set(active.get() + 1);
                 monoio::spawn(async move {
                     serve_stream(req, respond, peer, &shared).await;
                     active.set(active.get() - 1);
+                    freed.notify(1);
                 });
             }
             Some(Ok(Some(Err(e)))) => {
@@ -163,7 +189,9 @@ async fn serve_stream(
     peer: SocketAddr,
     shared: &Arc<Shared>,
 ) {
-    let (parts, _body) = req.into_parts();
+    // The body is dropped at once (the pull path takes none): h2 discards what comes and
+    // gives the window back.
+    let (parts, _) = req.into_parts();
     let head_only = parts.method == http::Method::HEAD;
     let mut conn = Conn::for_h2(peer, H2Sink::new(respond, head_only));
     let target = parts
@@ -197,7 +225,7 @@ async fn serve_stream(
             conn.send_error(&e, true, head_only).await;
         }
     }
-    conn.finish_h2();
+    conn.finish_h2().await;
 }
 
 /// Where a [`Conn`] serving one HTTP/2 stream writes: the response as written for HTTP/1.1,
@@ -220,11 +248,13 @@ impl H2Sink {
         }
     }
 
-    /// Takes the next bytes of the response.
-    pub fn write(&mut self, bytes: Bytes) -> std::io::Result<()> {
+    /// Takes the next bytes of the response; body bytes go out as the client's flow-control
+    /// window allows (what waits is bounded by the window, not by the body).
+    pub async fn write(&mut self, bytes: Bytes) -> std::io::Result<()> {
         let mut pieces = std::mem::take(&mut self.pieces);
         let fed = self.bridge.feed(bytes, &mut pieces);
-        let sent = self.send(&mut pieces);
+        let sent = self.send(&mut pieces).await;
+        pieces.clear();
         self.pieces = pieces;
         if let Err(e) = fed {
             tracing::error!("{e}");
@@ -234,7 +264,7 @@ impl H2Sink {
         sent
     }
 
-    fn send(&mut self, pieces: &mut Vec<Piece>) -> std::io::Result<()> {
+    async fn send(&mut self, pieces: &mut Vec<Piece>) -> std::io::Result<()> {
         let gone = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
         let mut it = pieces.drain(..).peekable();
         while let Some(p) = it.next() {
@@ -244,17 +274,7 @@ impl H2Sink {
                     fields,
                     empty,
                 } => {
-                    let bad = || std::io::Error::other("response field not allowed in HTTP/2");
-                    let mut res = http::Response::new(());
-                    *res.status_mut() = http::StatusCode::from_u16(status).map_err(|_| bad())?;
-                    let headers = res.headers_mut();
-                    headers.reserve(fields.len());
-                    for (name, value) in fields {
-                        let name = http::HeaderName::from_bytes(&name).map_err(|_| bad())?;
-                        let value =
-                            http::HeaderValue::from_maybe_shared(value).map_err(|_| bad())?;
-                        headers.append(name, value);
-                    }
+                    let res = response(status, fields)?;
                     let respond = self.respond.as_mut().ok_or_else(gone)?;
                     let stream = respond.send_response(res, empty).map_err(|_| gone())?;
                     self.respond = None;
@@ -271,7 +291,7 @@ impl H2Sink {
                         it.next();
                     }
                     let body = self.body.as_mut().ok_or_else(gone)?;
-                    body.send_data(d, end).map_err(|_| gone())?;
+                    send_data(body, d, end).await?;
                 }
                 Piece::End => {
                     let body = self.body.as_mut().ok_or_else(gone)?;
@@ -284,10 +304,10 @@ impl H2Sink {
 
     /// The handler is done: a body without framing ends here; one left incomplete resets the
     /// stream (the client must not take a truncated object for a whole one).
-    pub fn finish(&mut self) {
+    pub async fn finish(&mut self) {
         let mut pieces = Vec::new();
         if self.bridge.close(&mut pieces) {
-            let _ = self.send(&mut pieces);
+            let _ = self.send(&mut pieces).await;
         } else {
             self.reset();
         }
@@ -300,4 +320,46 @@ impl H2Sink {
             r.send_reset(h2::Reason::INTERNAL_ERROR);
         }
     }
+}
+
+/// The HTTP/2 response of a status and fields.
+fn response(status: u16, fields: Vec<(Bytes, Bytes)>) -> std::io::Result<http::Response<()>> {
+    let bad = || std::io::Error::other("response field not allowed in HTTP/2");
+    let mut res = http::Response::new(());
+    *res.status_mut() = http::StatusCode::from_u16(status).map_err(|_| bad())?;
+    let headers = res.headers_mut();
+    headers.reserve(fields.len());
+    for (name, value) in fields {
+        let name = http::HeaderName::from_bytes(&name).map_err(|_| bad())?;
+        let value = http::HeaderValue::from_maybe_shared(value).map_err(|_| bad())?;
+        headers.append(name, value);
+    }
+    Ok(res)
+}
+
+/// Sends `data` as the stream's window allows: capacity is reserved and awaited, so a client
+/// that opens no window holds a stream, not the server's memory.
+async fn send_data(
+    body: &mut SendStream<Bytes>,
+    mut data: Bytes,
+    end: bool,
+) -> std::io::Result<()> {
+    let gone = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+    if data.is_empty() {
+        return body.send_data(data, end).map_err(|_| gone());
+    }
+    while !data.is_empty() {
+        body.reserve_capacity(data.len());
+        let cap = match std::future::poll_fn(|cx| body.poll_capacity(cx)).await {
+            Some(Ok(n)) => n,
+            _ => return Err(gone()),
+        };
+        if cap == 0 {
+            continue;
+        }
+        let chunk = data.split_to(cap.min(data.len()));
+        body.send_data(chunk, end && data.is_empty())
+            .map_err(|_| gone())?;
+    }
+    Ok(())
 }

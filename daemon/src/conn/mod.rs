@@ -119,9 +119,9 @@ impl Conn {
     }
 
     /// The HTTP/2 stream is answered: ends what the handler left open.
-    pub fn finish_h2(&mut self) {
+    pub async fn finish_h2(&mut self) {
         if let Stream::H2(sink) = &mut self.stream {
-            sink.finish();
+            sink.finish().await;
         }
     }
 
@@ -161,8 +161,11 @@ impl Conn {
     /// answer them with a reset, which can destroy a 4xx still in flight (a 413 for an upload,
     /// a 431 for a huge head).
     pub async fn linger(&mut self) {
-        if self.stream.shutdown().await.is_err() {
-            return;
+        // Bounded: over TLS the close_notify is a write a client that stopped reading never
+        // takes (a plain FIN never waits).
+        match monoio::time::timeout(LINGER_TIME, self.stream.shutdown()).await {
+            Ok(Ok(())) => {}
+            _ => return,
         }
         let deadline = monoio::time::Instant::now() + LINGER_TIME;
         let mut drained = 0usize;
@@ -400,11 +403,20 @@ impl Conn {
         }
         if let Stream::H2(sink) = &mut self.stream {
             // Both handed over as they are (the head's Vec becomes the Bytes HTTP/2 slices).
-            self.sent = self.sent.wrapping_add((head.len() + body.len()) as u64);
-            return sink
-                .write(Bytes::from(head))
-                .and_then(|_| sink.write(body))
-                .is_ok();
+            let len = head.len() + body.len();
+            self.sent = self.sent.wrapping_add(len as u64);
+            let per_rate = u64::try_from(len / SEND_BYTES_PER_SEC).unwrap_or(u64::MAX);
+            let limit = self
+                .send_timeout
+                .saturating_add(Duration::from_secs(per_rate));
+            let write = async {
+                sink.write(Bytes::from(head)).await?;
+                sink.write(body).await
+            };
+            return match monoio::time::timeout(limit, write).await {
+                Ok(res) => res.is_ok(),
+                Err(_) => self.send_timed_out(),
+            };
         }
         self.count(head.len().saturating_add(body.len()));
         let limit = self.send_limit(head.len().saturating_add(body.len()));

@@ -85,7 +85,7 @@ impl Stream {
                 (res, bytes)
             }
             Stream::H2(sink) => {
-                let res = sink.write(Bytes::from(bytes));
+                let res = sink.write(Bytes::from(bytes)).await;
                 (res, Vec::new())
             }
         }
@@ -101,9 +101,10 @@ impl Stream {
                 (res, buf)
             }
             Stream::H2(sink) => {
-                let res = sink
-                    .write(Bytes::copy_from_slice(buf.head()))
-                    .and_then(|_| sink.write(buf.body().clone()));
+                let res = match sink.write(Bytes::copy_from_slice(buf.head())).await {
+                    Ok(()) => sink.write(buf.body().clone()).await,
+                    Err(e) => Err(e),
+                };
                 (res, buf)
             }
         }
