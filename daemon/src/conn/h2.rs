@@ -32,6 +32,8 @@ use crate::context::Shared;
 pub const MAX_STREAMS: u32 = 128;
 /// Streams a client may reset before they were served, pending at once.
 pub const MAX_PENDING_RESETS: usize = 64;
+/// Bodies up to this size are queued without waiting for the client's window.
+const SMALL_BODY: usize = 16 * 1024;
 /// Stream errors a client may cause before the connection is closed.
 pub const MAX_ERROR_RESETS: usize = 256;
 
@@ -345,7 +347,9 @@ async fn send_data(
     end: bool,
 ) -> std::io::Result<()> {
     let gone = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
-    if data.is_empty() {
+    // A small body (a playlist, a part) is queued as it is: at most 128 × 16 KiB per
+    // connection, and no round through the connection task for capacity.
+    if data.len() <= SMALL_BODY {
         return body.send_data(data, end).map_err(|_| gone());
     }
     while !data.is_empty() {

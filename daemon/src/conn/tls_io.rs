@@ -325,16 +325,15 @@ impl AsyncWrite for PollTls {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         loop {
+            // Records pile up in the session (up to its buffer limit) and go out on flush, or
+            // when the buffer is full: not one write per frame h2 hands over.
             let n = this.session.writer().write_vectored(bufs)?;
-            let flushed = this.poll_flush_tls(cx);
-            if let Poll::Ready(Err(e)) = flushed {
-                return Poll::Ready(Err(e));
-            }
             if n > 0 || bufs.iter().all(|b| b.is_empty()) {
                 return Poll::Ready(Ok(n));
             }
-            if flushed.is_pending() {
-                return Poll::Pending;
+            match this.poll_flush_tls(cx) {
+                Poll::Ready(Ok(())) => {}
+                other => return other.map(|r| r.map(|()| 0)),
             }
         }
     }
