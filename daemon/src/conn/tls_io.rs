@@ -197,6 +197,8 @@ impl TlsIo {
             tcp,
             session: self.session,
             rx: self.rx,
+            unsent: 0,
+            deferred: false,
         })
     }
 }
@@ -207,7 +209,16 @@ pub struct PollTls {
     session: ServerConnection,
     /// Ciphertext read before the switch, handed to the session first.
     rx: BytesMut,
+    /// Plaintext given to the session since its records last went to the socket.
+    unsent: usize,
+    /// A flush was deferred: the records go out on the task's next poll.
+    deferred: bool,
 }
+
+/// Below this much unsent plaintext a flush is deferred to the connection task's next poll
+/// (it is woken at once): `h2` flushes before every DATA frame over 256 bytes, and the
+/// answers other streams are about to queue then leave in the same write.
+const FLUSH_AT: usize = 64 * 1024;
 
 /// The socket as blocking `Read`/`Write` for rustls: `Pending` shows as `WouldBlock`.
 struct SyncIo<'a, 'b> {
@@ -260,6 +271,8 @@ impl PollTls {
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
+        self.unsent = 0;
+        self.deferred = false;
         Poll::Ready(Ok(()))
     }
 }
@@ -271,6 +284,11 @@ impl AsyncRead for PollTls {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.deferred {
+            if let Poll::Ready(Err(e)) = this.poll_flush_tls(cx) {
+                return Poll::Ready(Err(e));
+            }
+        }
         loop {
             match this.session.reader().read(buf.initialize_unfilled()) {
                 Ok(n) => {
@@ -329,6 +347,7 @@ impl AsyncWrite for PollTls {
             // when the buffer is full: not one write per frame h2 hands over.
             let n = this.session.writer().write_vectored(bufs)?;
             if n > 0 || bufs.iter().all(|b| b.is_empty()) {
+                this.unsent += n;
                 return Poll::Ready(Ok(n));
             }
             match this.poll_flush_tls(cx) {
@@ -345,6 +364,13 @@ impl AsyncWrite for PollTls {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.session.writer().flush()?;
+        if !this.deferred && this.session.wants_write() && this.unsent < FLUSH_AT {
+            // Out on the task's next poll (in poll_read, or in the next flush: a flush is
+            // deferred once), once the tasks already woken have queued their answers.
+            this.deferred = true;
+            cx.waker().wake_by_ref();
+            return Poll::Ready(Ok(()));
+        }
         match this.poll_flush_tls(cx) {
             Poll::Ready(Ok(())) => Pin::new(&mut this.tcp).poll_flush(cx),
             other => other,
