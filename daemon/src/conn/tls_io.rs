@@ -26,6 +26,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 const RECORD_READ: usize = 16 * 1024 + 512;
 /// Plaintext handed to the session before its records are written out.
 const WRITE_CHUNK: usize = 256 * 1024;
+/// Largest record buffer a connection keeps between writes (a playlist's fits).
+const TX_KEEP: usize = 32 * 1024;
 
 /// A server TLS session over a completion-I/O socket.
 pub struct TlsIo {
@@ -115,7 +117,10 @@ impl TlsIo {
                 self.session.write_tls(&mut out)?;
             }
             let (res, out) = self.tcp.write_all(out).await;
-            self.tx = out;
+            // A segment's run of records is not kept for an idle connection to hold.
+            if out.capacity() <= TX_KEEP {
+                self.tx = out;
+            }
             res?;
         }
         Ok(())
