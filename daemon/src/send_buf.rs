@@ -43,16 +43,6 @@ impl HeadBody {
         }
     }
 
-    /// The head (all of it, whatever was written).
-    pub fn head(&self) -> &[u8] {
-        &self._head
-    }
-
-    /// The body (all of it, whatever was written).
-    pub fn body(&self) -> &Bytes {
-        &self._body
-    }
-
     /// Bytes not written yet.
     pub fn remaining(&self) -> usize {
         self.iov.iter().map(|v| v.iov_len).sum()

@@ -17,7 +17,7 @@ use std::time::Duration;
 use streampack_core::http::{error_response, parse_head, HttpError, Limits, RequestHead, Status};
 
 use crate::context::Shared;
-use crate::send_buf::{recycle_head, HeadBody};
+use crate::send_buf::recycle_head;
 use stream::{Idle, Stream};
 use streampack_core::media::Backing;
 
@@ -396,36 +396,16 @@ impl Conn {
         }
     }
 
-    /// Writes a head and a shared body in one `writev`.
+    /// Writes a head and a shared body ([`Stream::write_head_body`]: one `writev` on a plain
+    /// socket).
     pub async fn write_with_body(&mut self, head: Vec<u8>, body: Bytes) -> bool {
         if body.is_empty() {
             return self.write(head).await;
         }
-        if let Stream::H2(sink) = &mut self.stream {
-            // Both handed over as they are (the head's Vec becomes the Bytes HTTP/2 slices).
-            let len = head.len() + body.len();
-            self.sent = self.sent.wrapping_add(len as u64);
-            let per_rate = u64::try_from(len / SEND_BYTES_PER_SEC).unwrap_or(u64::MAX);
-            let limit = self
-                .send_timeout
-                .saturating_add(Duration::from_secs(per_rate));
-            let write = async {
-                sink.write(Bytes::from(head)).await?;
-                sink.write(body).await
-            };
-            return match monoio::time::timeout(limit, write).await {
-                Ok(res) => res.is_ok(),
-                Err(_) => self.send_timed_out(),
-            };
-        }
         self.count(head.len().saturating_add(body.len()));
         let limit = self.send_limit(head.len().saturating_add(body.len()));
-        let write = self.stream.write_head_body(HeadBody::new(head, body));
-        match monoio::time::timeout(limit, write).await {
-            Ok((res, sent)) => {
-                sent.recycle();
-                res.is_ok()
-            }
+        match monoio::time::timeout(limit, self.stream.write_head_body(head, body)).await {
+            Ok(res) => res.is_ok(),
             Err(_) => self.send_timed_out(),
         }
     }

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::h2::H2Sink;
 use super::tls_io::TlsIo;
-use crate::send_buf::HeadBody;
+use crate::send_buf::{recycle_head, HeadBody};
 
 /// The transport under a connection.
 pub enum Stream {
@@ -91,21 +91,25 @@ impl Stream {
         }
     }
 
-    /// Writes a head and a shared body (one `writev` on plain sockets; one flush on TLS; the
-    /// body handed over without a copy on HTTP/2).
-    pub async fn write_head_body(&mut self, buf: HeadBody) -> (io::Result<()>, HeadBody) {
+    /// Writes a head and a shared body: one `writev` on a plain socket (the head buffer and
+    /// iovecs back to the shard's pool after), encrypted together on TLS, handed over as they
+    /// are on HTTP/2 (the head's `Vec` becomes the `Bytes` the stream slices, the body is not
+    /// copied).
+    pub async fn write_head_body(&mut self, head: Vec<u8>, body: Bytes) -> io::Result<()> {
         match self {
-            Stream::Plain(s) => crate::send_buf::write_all(s, buf).await,
+            Stream::Plain(s) => {
+                let (res, sent) = crate::send_buf::write_all(s, HeadBody::new(head, body)).await;
+                sent.recycle();
+                res
+            }
             Stream::Tls(s) => {
-                let res = Box::pin(s.write_parts(buf.head(), buf.body())).await;
-                (res, buf)
+                let res = Box::pin(s.write_parts(&head, &body)).await;
+                recycle_head(head);
+                res
             }
             Stream::H2(sink) => {
-                let res = match sink.write(Bytes::copy_from_slice(buf.head())).await {
-                    Ok(()) => sink.write(buf.body().clone()).await,
-                    Err(e) => Err(e),
-                };
-                (res, buf)
+                sink.write(Bytes::from(head)).await?;
+                sink.write(body).await
             }
         }
     }
