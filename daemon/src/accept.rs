@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use streampack_core::http::Limits;
 
+use crate::conn::stream::Prefixed;
 use crate::conn::tls_io::TlsIo;
 use crate::conn::{Conn, ConnGuard};
 use crate::context::Shared;
@@ -123,17 +124,8 @@ async fn open_conn(
             && conn.starts_with_h2_preface(shared, &ctx.idle_reads).await?
         {
             let (stream, read) = conn.into_plain()?;
-            let io = stream.try_into_poll_io().ok()?;
-            let io = crate::conn::stream::Prefixed::new(read.freeze(), io);
-            // Boxed, as every path not taken by plain HTTP/1.1: an idle connection's task
-            // carries only the state of the path it is on.
-            Box::pin(crate::conn::h2::serve(
-                io,
-                peer,
-                Arc::clone(shared),
-                ctx.shutdown.clone(),
-            ))
-            .await;
+            let io = stream.try_into_poll_io().map_err(|(e, _)| e);
+            serve_h2(io.map(|io| Prefixed::new(read.freeze(), io)), peer, ctx).await;
             return None;
         }
         return Some(conn);
@@ -157,23 +149,33 @@ async fn open_conn(
     };
     shared.metrics.tls_handshake(ctx.role.listener(), true);
     if pull && session.alpn() == Some(b"h2") {
-        let io = match session.into_poll() {
-            Ok(io) => io,
-            Err(e) => {
-                tracing::warn!(%peer, "HTTP/2 connection dropped: socket not usable for it: {e}");
-                return None;
-            }
-        };
-        Box::pin(crate::conn::h2::serve(
-            io,
-            peer,
-            Arc::clone(shared),
-            ctx.shutdown.clone(),
-        ))
-        .await;
+        serve_h2(session.into_poll(), peer, ctx).await;
         return None;
     }
     Some(Conn::tls(session, peer))
+}
+
+/// Serves an HTTP/2 connection (h2c after its sniffed preface, or TLS after ALPN) on `io`, the
+/// socket switched to poll-style I/O for `h2`; a socket that cannot switch is dropped, logged.
+async fn serve_h2<T>(io: std::io::Result<T>, peer: SocketAddr, ctx: &ConnCtx)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    match io {
+        // Boxed, as every path not taken by plain HTTP/1.1: an idle connection's task carries
+        // only the state of the path it is on.
+        Ok(io) => {
+            let shutdown = ctx.shutdown.clone();
+            Box::pin(crate::conn::h2::serve(
+                io,
+                peer,
+                Arc::clone(&ctx.shared),
+                shutdown,
+            ))
+            .await
+        }
+        Err(e) => tracing::warn!(%peer, "HTTP/2 connection dropped: socket not usable for it: {e}"),
+    }
 }
 
 async fn serve(mut conn: Conn, ctx: ConnCtx) {
