@@ -173,6 +173,13 @@ http {
     client_body_temp_path $NGX_HOME/tmp;
     server {
         listen 127.0.0.1:$NGX_PORT reuseport;
+        # The same copies over TLS with HTTP/2 (nginx 1.22: http2 on the listen line).
+        # sendfile does not apply under TLS (no kTLS here, as for streampack).
+        listen 127.0.0.1:$NGX_TLS_PORT ssl http2 reuseport;
+        ssl_certificate $WORK/tls.crt;
+        ssl_certificate_key $WORK/tls.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:SSL:10m;
         root $NGX_HOME/root;
         add_header Access-Control-Allow-Origin "*";
         add_header Cache-Control "public, max-age=600";
@@ -191,24 +198,6 @@ http {
             dav_access user:rw group:r all:r;
             client_max_body_size 64m;
             client_body_buffer_size 1m;
-        }
-    }
-    # The same copies over TLS with HTTP/2 (nginx 1.22: http2 on the listen line). sendfile
-    # does not apply under TLS (no kTLS here, as for streampack).
-    server {
-        listen 127.0.0.1:$NGX_TLS_PORT ssl http2 reuseport;
-        ssl_certificate $WORK/tls.crt;
-        ssl_certificate_key $WORK/tls.key;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_session_cache shared:SSL:10m;
-        root $NGX_HOME/root;
-        add_header Access-Control-Allow-Origin "*";
-        add_header Cache-Control "public, max-age=600";
-        location /v1/ {
-            open_file_cache max=10000 inactive=60s;
-            open_file_cache_valid 60s;
-            open_file_cache_min_uses 1;
-            open_file_cache_errors on;
         }
     }
 }
