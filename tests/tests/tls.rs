@@ -356,57 +356,42 @@ fn tls_start_up_errors_name_the_file() {
     let missing = dir.path().join("missing.pem");
     let port = free_port().to_string();
     let listen = format!("127.0.0.1:{port}");
+    // The flags of a pull TLS listener (none when `listen_too` is false) and these files.
+    let flags =
+        |listen_too: bool, cert: Option<&std::path::Path>, key: Option<&std::path::Path>| {
+            let mut v: Vec<String> = Vec::new();
+            if listen_too {
+                v.extend(["--pull-tls-listen".to_string(), listen.clone()]);
+            }
+            for (flag, file) in [("--tls-cert", cert), ("--tls-key", key)] {
+                if let Some(f) = file {
+                    v.extend([flag.to_string(), f.display().to_string()]);
+                }
+            }
+            v
+        };
     let cases: Vec<(Vec<String>, String)> = vec![
         (
-            vec![
-                "--pull-tls-listen".into(),
-                listen.clone(),
-                "--tls-cert".into(),
-                missing.display().to_string(),
-                "--tls-key".into(),
-                a.key.display().to_string(),
-            ],
+            flags(true, Some(&missing), Some(&a.key)),
             format!("cannot read certificate {}", missing.display()),
         ),
         (
-            vec![
-                "--pull-tls-listen".into(),
-                listen.clone(),
-                "--tls-cert".into(),
-                a.cert.display().to_string(),
-                "--tls-key".into(),
-                a.cert.display().to_string(),
-            ],
+            flags(true, Some(&a.cert), Some(&a.cert)),
             format!("{} holds no private key", a.cert.display()),
         ),
         (
-            vec![
-                "--pull-tls-listen".into(),
-                listen.clone(),
-                "--tls-cert".into(),
-                a.cert.display().to_string(),
-                "--tls-key".into(),
-                b.key.display().to_string(),
-            ],
+            flags(true, Some(&a.cert), Some(&b.key)),
             "cannot be used together".into(),
         ),
         (
-            vec!["--pull-tls-listen".into(), listen.clone()],
+            flags(true, None, None),
             "needs a certificate and key".into(),
         ),
         (
-            vec![
-                "--tls-cert".into(),
-                a.cert.display().to_string(),
-                "--tls-key".into(),
-                a.key.display().to_string(),
-            ],
+            flags(false, Some(&a.cert), Some(&a.key)),
             "no TLS listener".into(),
         ),
-        (
-            vec!["--tls-cert".into(), a.cert.display().to_string()],
-            "go together".into(),
-        ),
+        (flags(false, Some(&a.cert), None), "go together".into()),
     ];
     for (args, want) in cases {
         let a: Vec<&str> = args.iter().map(|s| &**s).collect();
