@@ -35,6 +35,7 @@ pub mod channel;
 pub mod cmaf;
 pub mod control;
 pub mod dash;
+pub mod encryption;
 pub mod fmp4;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

@@ -3,7 +3,7 @@
 //!
 //! Postcard is not self-describing: no `skip_serializing_if` or untagged enums here.
 
-use crate::channel::config::{EndpointType, Protocol};
+use crate::channel::config::{Encryption, EndpointType, Protocol};
 pub use crate::control::commands::{
     ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, InputAuthAction,
 };
@@ -99,6 +99,13 @@ pub enum Request {
         /// What to do.
         action: InputAuthAction,
     },
+    /// An encrypted endpoint's content keys.
+    EndpointKeys {
+        /// Id or name.
+        channel: String,
+        /// Id or name.
+        endpoint: String,
+    },
 }
 
 /// The daemon's answer.
@@ -114,6 +121,8 @@ pub enum Response {
     Endpoint(EndpointView),
     /// Several endpoints.
     Endpoints(Vec<EndpointView>),
+    /// Content keys, oldest first.
+    Keys(Vec<KeyView>),
     /// Something was deleted; the id says what.
     Deleted {
         /// Id of what was deleted.
@@ -207,8 +216,25 @@ pub struct EndpointView {
     pub auth_keys: Vec<String>,
     /// Low latency (LL-DASH).
     pub low_latency: bool,
+    /// How its media is encrypted.
+    pub encryption: Encryption,
+    /// Seconds between content keys (0: one key).
+    pub key_rotation_secs: u32,
     /// The manifest URL through each bound CDN domain.
     pub cdn_urls: Vec<String>,
+}
+
+/// One content key of an encrypted endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    /// Key id, 32 hex characters.
+    pub kid: String,
+    /// The AES-128 key, 32 hex characters.
+    pub key: String,
+    /// When media starts being encrypted with it (RFC 3339 UTC).
+    pub from: String,
+    /// Its rotation period's number (Unix time over the rotation period; 0 without rotation).
+    pub period: u64,
 }
 
 /// Live state of a channel.

@@ -4,7 +4,7 @@
 //! The web console's JSON API reads them too: unknown fields are refused (a typo is an
 //! error, not a silent no-op) and an endpoint's lists and flags may be left out.
 
-use crate::channel::config::{EndpointType, Protocol};
+use crate::channel::config::{Encryption, EndpointType, Protocol};
 use serde::{Deserialize, Serialize};
 
 /// What `input auth` does.
@@ -106,6 +106,12 @@ pub struct EndpointCreate {
     /// Low latency (LL-DASH on DASH endpoints).
     #[serde(default)]
     pub low_latency: bool,
+    /// How its media is encrypted (default: clear).
+    #[serde(default)]
+    pub encryption: Encryption,
+    /// Seconds between content keys; 0: one key.
+    #[serde(default)]
+    pub key_rotation_secs: u32,
 }
 
 /// Endpoint fields to change.
@@ -124,4 +130,10 @@ pub struct EndpointPatch {
     pub auth_keys: Option<Vec<String>>,
     /// Turns low latency on or off.
     pub low_latency: Option<bool>,
+    /// Changes the encryption (new keys from the next segment on).
+    #[serde(default)]
+    pub encryption: Option<Encryption>,
+    /// Changes the key rotation period (0: one key).
+    #[serde(default)]
+    pub key_rotation_secs: Option<u32>,
 }

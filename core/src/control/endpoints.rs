@@ -5,8 +5,8 @@ use super::commands::{EndpointCreate, EndpointPatch};
 use super::{ControlError, ControlState};
 use crate::access::parse_cidr;
 use crate::channel::config::{
-    validate_auth_key, validate_endpoint_type, validate_manifest_name, validate_name,
-    ChannelConfig, EndpointConfig, DEFAULT_MANIFEST_NAME,
+    validate_auth_key, validate_encryption, validate_endpoint_type, validate_manifest_name,
+    validate_name, ChannelConfig, EndpointConfig, DEFAULT_MANIFEST_NAME,
 };
 use crate::channel::{EndpointType, Protocol};
 use crate::id::Id;
@@ -60,6 +60,7 @@ impl ControlState {
         if req.low_latency {
             check_low_latency(c.protocol, kind)?;
         }
+        validate_encryption(kind, req.encryption, req.key_rotation_secs, req.low_latency)?;
         let id = self.fresh_id(new_id, &[]);
         self.channels[ci].endpoints.push(EndpointConfig {
             id,
@@ -70,6 +71,8 @@ impl ControlState {
             block,
             auth_keys,
             low_latency: req.low_latency,
+            encryption: req.encryption,
+            key_rotation_secs: req.key_rotation_secs,
         });
         let c = &self.channels[ci];
         Ok((c, &c.endpoints[c.endpoints.len() - 1]))
@@ -118,6 +121,21 @@ impl ControlState {
             }
             next.low_latency = on;
         }
+        if let Some(e) = patch.encryption {
+            next.encryption = e;
+            if !e.is_on() && patch.key_rotation_secs.is_none() {
+                next.key_rotation_secs = 0;
+            }
+        }
+        if let Some(r) = patch.key_rotation_secs {
+            next.key_rotation_secs = r;
+        }
+        validate_encryption(
+            next.kind,
+            next.encryption,
+            next.key_rotation_secs,
+            next.low_latency,
+        )?;
         self.channels[ci].endpoints[ei] = next;
         let c = &self.channels[ci];
         Ok((c, &c.endpoints[ei]))

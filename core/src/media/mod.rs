@@ -264,6 +264,19 @@ pub trait MediaOutput: fmt::Debug + Send + Sync {
     fn outline(&self) -> Outline {
         Outline::default()
     }
+
+    /// Every manifest it serves, by path under the endpoint (`main.m3u8`, `hi/index.m3u8`),
+    /// for outputs derived from this one (encryption). None: it cannot be derived from.
+    fn manifests(&self, manifest: &str) -> Vec<(String, &Rendered)> {
+        let _ = manifest;
+        Vec::new()
+    }
+
+    /// An encrypted output's content key at `rest` (`keys/<kid>.key`), for key delivery.
+    fn content_key(&self, rest: &str) -> Option<&crate::encryption::ContentKey> {
+        let _ = rest;
+        None
+    }
 }
 
 /// What an output's time-shifted manifests take from the live output besides its tracks'

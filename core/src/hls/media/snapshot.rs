@@ -73,6 +73,15 @@ impl MediaOutput for HlsSnapshot {
             .collect()
     }
 
+    fn manifests(&self, manifest: &str) -> Vec<(String, &Rendered)> {
+        let main = self.main.iter().map(|m| (format!("{manifest}.m3u8"), m));
+        let media = self
+            .renditions
+            .iter()
+            .map(|r| (format!("{}/index.m3u8", r.name), &r.playlist));
+        main.chain(media).collect()
+    }
+
     fn outline(&self) -> Outline {
         let master = self
             .main

@@ -1,0 +1,110 @@
+//! Content keys and their rotation periods.
+
+use crate::time::format_datetime;
+
+/// Folder of an endpoint's key URLs: `<endpoint>/keys/<kid>.key`.
+pub const KEY_DIR: &str = "keys";
+
+/// One content key: what encrypts an endpoint's segments during one rotation period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentKey {
+    /// Key id (CENC `KID`; HLS: the name of its key URL).
+    pub kid: [u8; 16],
+    /// The AES-128 key.
+    pub key: [u8; 16],
+    /// Its rotation period: segments starting in `[period × rotation, (period + 1) × rotation)`
+    /// seconds of Unix time use it (0 without rotation).
+    pub period: u64,
+}
+
+impl ContentKey {
+    /// The key id in lowercase hex (32 characters): the file name of its key URL.
+    pub fn kid_hex(&self) -> String {
+        hex(&self.kid)
+    }
+
+    /// The key in lowercase hex.
+    pub fn key_hex(&self) -> String {
+        hex(&self.key)
+    }
+}
+
+/// Where an endpoint's keys come from, one per rotation period (the daemon: its key store).
+pub trait KeySource {
+    /// The key of `period`, which starts at `from_unix_ms` (made, or fetched, when it has
+    /// none yet); `None` when no key can be had now: media of that period waits.
+    fn key(&mut self, period: u64, from_unix_ms: u64) -> Option<ContentKey>;
+}
+
+/// The rotation period a segment starting at `start_unix_ms` belongs to (0 without rotation).
+pub fn period_of(start_unix_ms: u64, rotation_secs: u32) -> u64 {
+    match u64::from(rotation_secs) * 1000 {
+        0 => 0,
+        ms => start_unix_ms / ms,
+    }
+}
+
+/// When `period` starts, Unix ms (0 without rotation: the key has always been in use).
+pub fn period_start_unix_ms(period: u64, rotation_secs: u32) -> u64 {
+    period.saturating_mul(u64::from(rotation_secs) * 1000)
+}
+
+/// RFC 3339 time a key is used from (`KeyView::from`).
+pub fn from_rfc3339(period: u64, rotation_secs: u32) -> String {
+    format_datetime(period_start_unix_ms(period, rotation_secs))
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Parses 32 hex characters into 16 bytes.
+pub fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_cut_unix_time_into_rotation_slices() {
+        let table = [
+            (0, 0, 0),
+            (1_800_000_123_456, 0, 0),
+            (1_800_000_000_000, 10, 180_000_000),
+            (1_800_000_009_999, 10, 180_000_000),
+            (1_800_000_010_000, 10, 180_000_001),
+        ];
+        for (start, rotation, period) in table {
+            assert_eq!(period_of(start, rotation), period, "{start} / {rotation}");
+            assert!(period_start_unix_ms(period, rotation) <= start);
+        }
+        assert_eq!(from_rfc3339(180_000_001, 10), "2027-01-15T08:00:10.000Z");
+        assert_eq!(from_rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let k: [u8; 16] = core::array::from_fn(|i| (i * 17) as u8);
+        assert_eq!(hex(&k), "00112233445566778899aabbccddeeff");
+        assert_eq!(parse_hex16(&hex(&k)), Some(k));
+        for bad in ["", "0011", &"g".repeat(32), &"0".repeat(33)] {
+            assert_eq!(parse_hex16(bad), None, "{bad:?}");
+        }
+    }
+}

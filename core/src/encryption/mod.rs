@@ -1,0 +1,23 @@
+//! Content encryption, done once when media is packaged, never per request: an encrypted
+//! endpoint serves an [`EncryptedOutput`], built by its endpoint's [`Encryptor`] from the
+//! channel's clear output each time that output is published. Its objects are encrypted
+//! copies made once per segment (pulls send them without copying, like clear ones), its
+//! manifests the clear ones with the key tags added.
+//!
+//! Keys come from a [`KeySource`] the caller provides (the daemon's key store: random keys
+//! kept in the state directory), one per rotation period; a segment whose key cannot be had is
+//! not published, and nothing after it: clear media is never announced as encrypted.
+//!
+//! - [`aes128`]: HLS `METHOD=AES-128`, whole TS segments in AES-128-CBC with PKCS7 padding.
+//! - [`playlist`]: HLS media playlists with their `EXT-X-KEY` tags.
+
+pub mod aes128;
+pub mod keys;
+pub mod output;
+pub mod playlist;
+
+pub use keys::{ContentKey, KeySource, KEY_DIR};
+pub use output::{EncryptedOutput, Encryptor};
+
+#[cfg(test)]
+mod tests;

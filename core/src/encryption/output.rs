@@ -1,0 +1,224 @@
+//! What an encrypted endpoint serves: [`EncryptedOutput`], built from the channel's clear
+//! output by the endpoint's [`Encryptor`] each time the channel publishes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::keys::{period_of, period_start_unix_ms, ContentKey, KeySource, KEY_DIR};
+use super::playlist::{add_aes128_keys, up_from, SegmentKey};
+use super::{aes128, keys};
+use crate::channel::config::Encryption;
+use crate::media::object::EtagGen;
+use crate::media::{Lookup, MediaObject, MediaOutput, Rendered, Unavailable};
+use crate::time::Now;
+use bytes::Bytes;
+
+/// An encrypted endpoint's view of the channel's media at one version: encrypted copies of
+/// the segments, the manifests with their key tags, and the keys they name. Lookups never
+/// allocate and never reach the clear output: what has no encrypted form is not found.
+#[derive(Debug, Default)]
+pub struct EncryptedOutput {
+    manifests: HashMap<String, (Rendered, &'static str)>,
+    objects: HashMap<String, Arc<MediaObject>>,
+    keys: Vec<ContentKey>,
+    refused: Option<String>,
+}
+
+impl EncryptedOutput {
+    /// The keys its manifests name, oldest first.
+    pub fn keys(&self) -> &[ContentKey] {
+        &self.keys
+    }
+}
+
+impl MediaOutput for EncryptedOutput {
+    fn lookup<'a>(&'a self, _manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>> {
+        if let Some(why) = &self.refused {
+            return Err(Unavailable::Refused(why));
+        }
+        if self.objects.is_empty() {
+            return Err(Unavailable::NoMediaYet);
+        }
+        if let Some((r, content_type)) = self.manifests.get(rest) {
+            return Ok(Lookup::Manifest(r, content_type));
+        }
+        Ok(self
+            .objects
+            .get(rest)
+            .map_or(Lookup::NotFound, |o| Lookup::Object(o)))
+    }
+
+    fn content_key(&self, rest: &str) -> Option<&ContentKey> {
+        let kid = rest
+            .strip_prefix(KEY_DIR)?
+            .strip_prefix('/')?
+            .strip_suffix(".key")?;
+        let kid = keys::parse_hex16(kid)?;
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+}
+
+/// One segment's encrypted copy, kept while its clear form is in the window.
+#[derive(Debug)]
+struct Encrypted {
+    clear_etag: String,
+    kid: [u8; 16],
+    object: Arc<MediaObject>,
+}
+
+/// Builds an encrypted endpoint's [`EncryptedOutput`] from each version of the clear output,
+/// encrypting each segment once (kept across versions) with its rotation period's key.
+#[derive(Debug)]
+pub struct Encryptor {
+    scheme: Encryption,
+    rotation_secs: u32,
+    segments: HashMap<String, Encrypted>,
+    keys: BTreeMap<u64, ContentKey>,
+    manifests: HashMap<String, Rendered>,
+    etags: EtagGen,
+    /// Segments encrypted since it was made.
+    pub encrypted: u64,
+}
+
+impl Encryptor {
+    /// An encryptor for `scheme` with a key every `rotation_secs` (0: one key).
+    pub fn new(scheme: Encryption, rotation_secs: u32, now: Now) -> Encryptor {
+        Encryptor {
+            scheme,
+            rotation_secs,
+            segments: HashMap::new(),
+            keys: BTreeMap::new(),
+            manifests: HashMap::new(),
+            etags: EtagGen::new("k", now),
+            encrypted: 0,
+        }
+    }
+
+    /// Whether it encrypts as `scheme` with `rotation_secs` (else the caller makes a new one).
+    pub fn is_for(&self, scheme: Encryption, rotation_secs: u32) -> bool {
+        self.scheme == scheme && self.rotation_secs == rotation_secs
+    }
+
+    /// The encrypted form of `clear` (the output of the endpoint's type), whose main manifest
+    /// is `manifest` (`main`).
+    pub fn build(
+        &mut self,
+        clear: &dyn MediaOutput,
+        manifest: &str,
+        source: &mut dyn KeySource,
+        now: Now,
+    ) -> EncryptedOutput {
+        let mut out = EncryptedOutput::default();
+        if let Err(Unavailable::Refused(why)) = clear.lookup(manifest, "") {
+            out.refused = Some(why.to_string());
+            return out;
+        }
+        let mut segments = HashMap::new();
+        let mut segment_keys: HashMap<String, SegmentKey> = HashMap::new();
+        let mut used: BTreeMap<u64, ContentKey> = BTreeMap::new();
+        for track in clear.tracks() {
+            if !track.inits.is_empty() || track.segments.iter().any(|s| s.ext != "ts") {
+                out.refused = Some(format!(
+                    "--encryption {} encrypts TS segments, and this channel's input pushes fMP4: \
+                     push TS to encrypt this endpoint",
+                    self.scheme
+                ));
+                return out;
+            }
+            for s in track.segments {
+                let period = period_of(s.start_unix_ms, self.rotation_secs);
+                let Some(key) = self.key(period, source) else {
+                    continue;
+                };
+                let path = join(&track.dir, &(track.segment_file)(s));
+                let object = match self.segments.remove(&path) {
+                    Some(e) if e.clear_etag == s.object.etag && e.kid == key.kid => e.object,
+                    _ => {
+                        self.encrypted += 1;
+                        let iv = aes128::sequence_iv(s.seq);
+                        let body = aes128::encrypt(&key.key, &iv, &s.object.body);
+                        Arc::new(MediaObject::new(
+                            Bytes::from(body).into(),
+                            s.object.content_type,
+                            keyed_etag(&s.object.etag, &key.kid),
+                            s.object.last_modified_unix_ms,
+                        ))
+                    }
+                };
+                used.insert(period, key);
+                segment_keys.insert(
+                    path.clone(),
+                    SegmentKey {
+                        seq: s.seq,
+                        kid: key.kid,
+                    },
+                );
+                out.objects.insert(path.clone(), Arc::clone(&object));
+                segments.insert(
+                    path,
+                    Encrypted {
+                        clear_etag: s.object.etag.clone(),
+                        kid: key.kid,
+                        object,
+                    },
+                );
+            }
+        }
+        self.segments = segments;
+        // Keys no segment uses any more are let go, but the newest stays for what comes next.
+        let newest = self.keys.last_key_value().map(|(p, _)| *p);
+        self.keys
+            .retain(|p, _| used.contains_key(p) || Some(*p) == newest);
+        out.keys = used.into_values().collect();
+        let mut manifests = HashMap::new();
+        for (path, rendered) in clear.manifests(manifest) {
+            let Ok(text) = std::str::from_utf8(&rendered.body) else {
+                continue;
+            };
+            let content_type = match clear.lookup(manifest, &path) {
+                Ok(Lookup::Manifest(_, ct)) => ct,
+                _ => continue,
+            };
+            let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+            let text = add_aes128_keys(text, &up_from(&path), |uri| {
+                segment_keys.get(&join(dir, uri)).copied()
+            });
+            let prev = self.manifests.get(&path);
+            let r = self.etags.reuse_or_render(
+                prev,
+                text,
+                now.unix_ms.max(rendered.last_modified_unix_ms),
+            );
+            out.manifests
+                .insert(path.clone(), (r.clone(), content_type));
+            manifests.insert(path, r);
+        }
+        self.manifests = manifests;
+        out
+    }
+
+    fn key(&mut self, period: u64, source: &mut dyn KeySource) -> Option<ContentKey> {
+        if let Some(k) = self.keys.get(&period) {
+            return Some(*k);
+        }
+        let k = source.key(period, period_start_unix_ms(period, self.rotation_secs))?;
+        self.keys.insert(period, k);
+        Some(k)
+    }
+}
+
+/// `dir/file`, or `file` at the endpoint's top.
+fn join(dir: &str, file: &str) -> String {
+    if dir.is_empty() {
+        file.to_string()
+    } else {
+        format!("{dir}/{file}")
+    }
+}
+
+/// The clear object's etag marked with the key: an encrypted copy never shares an etag with
+/// its clear form or with a copy under another key.
+fn keyed_etag(clear: &str, kid: &[u8; 16]) -> String {
+    let stem = clear.strip_suffix('"').unwrap_or(clear);
+    format!("{stem}-{}\"", &keys::hex(kid)[..8])
+}

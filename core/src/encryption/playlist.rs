@@ -1,0 +1,161 @@
+//! HLS media playlists of an encrypted endpoint: the clear playlist with an `EXT-X-KEY` tag
+//! wherever the key changes (RFC 8216bis §4.4.4.4), written into the text the clear output
+//! rendered, so every HLS playlist form (TS, repackaged, time-shifted) gets its keys one way.
+
+use super::keys::{hex, KEY_DIR};
+
+/// A segment's key as its playlist line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentKey {
+    /// Its Media Sequence Number (the IV, unless the playlist numbers it otherwise).
+    pub seq: u64,
+    /// The key id: the key URL's file name.
+    pub kid: [u8; 16],
+}
+
+/// `text` (a media playlist) with `#EXT-X-KEY:METHOD=AES-128` before the first segment and
+/// before each segment whose key differs from the one before it. Key URIs are
+/// `<up>keys/<kid>.key`, `up` leading from the playlist's folder to the endpoint's (`../`).
+/// `key_of` gives each segment URI's key; the playlist ends before the first segment that
+/// has none (and is then not ended: later media is never announced clear). A segment the
+/// playlist numbers differently from its sequence number (after a gap) states its IV.
+/// Master playlists (no `EXTINF`) come back unchanged.
+pub fn add_aes128_keys(
+    text: &str,
+    up: &str,
+    mut key_of: impl FnMut(&str) -> Option<SegmentKey>,
+) -> String {
+    if !text.contains("#EXTINF:") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 128);
+    let mut media_sequence = 0u64;
+    let mut index = 0u64;
+    // Where this segment's tags begin in `out` (its EXTINF), once seen.
+    let mut extinf_at: Option<usize> = None;
+    // The key tag in effect: key id, and the IV when it is stated.
+    let mut current: Option<([u8; 16], Option<u64>)> = None;
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
+            media_sequence = n.trim().parse().unwrap_or(0);
+        }
+        if line.starts_with('#') || line.trim().is_empty() {
+            if line.starts_with("#EXTINF:") {
+                extinf_at = Some(out.len());
+            }
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let implied = media_sequence.saturating_add(index);
+        index += 1;
+        let at = extinf_at.take().unwrap_or(out.len());
+        let Some(k) = key_of(line) else {
+            out.truncate(at);
+            return out;
+        };
+        let iv = (k.seq != implied).then_some(k.seq);
+        if current != Some((k.kid, iv)) {
+            let mut tag = format!(
+                "#EXT-X-KEY:METHOD=AES-128,URI=\"{up}{KEY_DIR}/{}.key\"",
+                hex(&k.kid)
+            );
+            if let Some(seq) = iv {
+                tag.push_str(&format!(",IV=0x{seq:032x}"));
+            }
+            tag.push('\n');
+            out.insert_str(at, &tag);
+            current = Some((k.kid, iv));
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `../` once per folder of `path` (a playlist's path under the endpoint): how its URIs
+/// reach the endpoint's own folder.
+pub fn up_from(path: &str) -> String {
+    "../".repeat(path.matches('/').count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLEAR: &str =
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n\
+#EXT-X-PROGRAM-DATE-TIME:2027-01-15T08:00:00.000Z\n#EXTINF:2.000,\n7.ts\n\
+#EXTINF:2.000,\n8.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\n9.ts\n#EXTINF:2.000,\n11.ts\n";
+
+    fn kid(n: u8) -> [u8; 16] {
+        [n; 16]
+    }
+
+    fn seq_of(uri: &str) -> u64 {
+        uri.trim_end_matches(".ts").parse().unwrap_or(0)
+    }
+
+    #[test]
+    fn a_key_tag_where_the_key_changes_and_an_iv_where_numbering_skips() {
+        let out = add_aes128_keys(CLEAR, "../", |uri| {
+            let seq = seq_of(uri);
+            Some(SegmentKey {
+                seq,
+                kid: kid(if seq < 9 { 1 } else { 2 }),
+            })
+        });
+        let k1 = format!(
+            "#EXT-X-KEY:METHOD=AES-128,URI=\"../keys/{}.key\"\n",
+            "01".repeat(16)
+        );
+        let k2 = format!(
+            "#EXT-X-KEY:METHOD=AES-128,URI=\"../keys/{}.key\"\n",
+            "02".repeat(16)
+        );
+        let k2_iv = format!(
+            "#EXT-X-KEY:METHOD=AES-128,URI=\"../keys/{}.key\",IV=0x{:032x}\n",
+            "02".repeat(16),
+            11
+        );
+        let want = format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n\
+#EXT-X-PROGRAM-DATE-TIME:2027-01-15T08:00:00.000Z\n{k1}#EXTINF:2.000,\n7.ts\n\
+#EXTINF:2.000,\n8.ts\n#EXT-X-DISCONTINUITY\n{k2}#EXTINF:2.000,\n9.ts\n{k2_iv}#EXTINF:2.000,\n11.ts\n"
+        );
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn the_playlist_stops_before_a_segment_without_key() {
+        let ended = format!("{CLEAR}#EXT-X-ENDLIST\n");
+        let out = add_aes128_keys(&ended, "", |uri| {
+            let seq = seq_of(uri);
+            (seq < 9).then_some(SegmentKey { seq, kid: kid(1) })
+        });
+        assert!(
+            out.ends_with("#EXTINF:2.000,\n8.ts\n#EXT-X-DISCONTINUITY\n"),
+            "{out}"
+        );
+        assert!(!out.contains("9.ts") && !out.contains("ENDLIST"));
+        let none = add_aes128_keys(CLEAR, "", |_| None);
+        assert!(
+            !none.contains("#EXTINF") && none.starts_with("#EXTM3U\n"),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn master_playlists_pass_unchanged() {
+        let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nhi/index.m3u8\n";
+        // A master's URIs are playlists, never segments: not taken for segments without key.
+        assert_eq!(add_aes128_keys(master, "", |_| None), master);
+    }
+
+    #[test]
+    fn up_leads_to_the_endpoint_folder() {
+        assert_eq!(up_from("main.m3u8"), "");
+        assert_eq!(up_from("hi/index.m3u8"), "../");
+        assert_eq!(up_from("hi/video/x.m3u8"), "../../");
+    }
+}

@@ -1,0 +1,244 @@
+//! The encryptor over a real HLS output: what an aes-128 endpoint serves.
+
+#![allow(clippy::unwrap_used)]
+use super::*;
+use crate::channel::config::{Encryption, EndpointType, InputRole, Protocol};
+use crate::media::{for_channel, Lookup, MediaOutput, MediaParams, Unavailable};
+use crate::time::Now;
+use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, KeyIvInit};
+use bytes::Bytes;
+use std::collections::BTreeMap;
+
+const T0: u64 = 1_800_000_000_000;
+
+fn at(ms: u64) -> Now {
+    Now {
+        mono_ms: 10_000 + ms,
+        unix_ms: T0 + ms,
+    }
+}
+
+/// Keys made on demand, one per period, counted; `refuse_from` makes periods from it unavailable.
+#[derive(Default)]
+struct Keys {
+    made: BTreeMap<u64, ContentKey>,
+    refuse_from: Option<u64>,
+}
+
+impl KeySource for Keys {
+    fn key(&mut self, period: u64, _from: u64) -> Option<ContentKey> {
+        if self.refuse_from.is_some_and(|p| period >= p) {
+            return None;
+        }
+        let n = self.made.len() as u8 + 1;
+        Some(*self.made.entry(period).or_insert(ContentKey {
+            kid: [n; 16],
+            key: [0x40 + n; 16],
+            period,
+        }))
+    }
+}
+
+fn ts(n: u64) -> Bytes {
+    // A TS-looking body: sync bytes and a payload that tells segments apart.
+    let mut b = vec![0x47u8; 188 * 3];
+    b[1..9].copy_from_slice(&n.to_be_bytes());
+    Bytes::from(b)
+}
+
+/// An HLS channel fed `n` two-second TS segments, one every two seconds.
+fn channel(n: u64) -> Box<dyn crate::media::Media> {
+    let mut m = for_channel(Protocol::Hls, MediaParams::new(4_000, 60_000), at(0));
+    for i in 0..n {
+        let now = at(i * 2_000);
+        m.put(InputRole::Primary, &format!("{i}.ts"), ts(i), now)
+            .unwrap();
+        let mut pl = String::from(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n",
+        );
+        for j in 0..=i {
+            pl.push_str(&format!("#EXTINF:2.000,\n{j}.ts\n"));
+        }
+        m.put(InputRole::Primary, "index.m3u8", Bytes::from(pl), now)
+            .unwrap();
+    }
+    m
+}
+
+fn text<'a>(o: &'a dyn MediaOutput, rest: &str) -> &'a str {
+    match o.lookup("main", rest) {
+        Ok(Lookup::Manifest(r, _)) => std::str::from_utf8(&r.body).unwrap(),
+        other => panic!("{rest}: {other:?}"),
+    }
+}
+
+fn decrypt(key: &ContentKey, seq: u64, body: &[u8]) -> Vec<u8> {
+    cbc::Decryptor::<aes::Aes128>::new((&key.key).into(), (&aes128::sequence_iv(seq)).into())
+        .decrypt_padded_vec_mut::<Pkcs7>(body)
+        .unwrap()
+}
+
+/// Each segment URI of a media playlist with the key URI in effect for it.
+fn segments_with_keys(playlist: &str) -> Vec<(String, String)> {
+    let mut key = String::new();
+    let mut out = Vec::new();
+    for line in playlist.lines() {
+        if let Some(k) = line.strip_prefix("#EXT-X-KEY:") {
+            key = k.to_string();
+        } else if !line.starts_with('#') && !line.is_empty() {
+            out.push((line.to_string(), key.clone()));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_segment_is_served_encrypted_under_the_key_its_playlist_names() {
+    let mut m = channel(4);
+    let published = m.publish(at(8_000));
+    let clear = published.output(EndpointType::Hls).unwrap();
+    let mut keys = Keys::default();
+    let mut enc = Encryptor::new(Encryption::Aes128, 0, at(8_000));
+    let out = enc.build(clear, "main", &mut keys, at(8_000));
+    assert_eq!(out.keys().len(), 1, "no rotation: one key");
+    let key = out.keys()[0];
+    let main = text(&out, "main.m3u8");
+    let listed = segments_with_keys(main);
+    assert_eq!(listed.len(), 4, "{main}");
+    for (uri, tag) in &listed {
+        assert_eq!(
+            tag,
+            &format!("METHOD=AES-128,URI=\"keys/{}.key\"", key.kid_hex()),
+            "{main}"
+        );
+        let Ok(Lookup::Object(o)) = out.lookup("main", uri) else {
+            panic!("{uri} not served");
+        };
+        let Ok(Lookup::Object(c)) = clear.lookup("main", uri) else {
+            panic!("{uri} not clear");
+        };
+        assert_ne!(o.body, c.body, "{uri} is not served clear");
+        assert_ne!(o.etag, c.etag);
+        assert_eq!(o.body.len() % 16, 0);
+        let seq: u64 = uri
+            .rsplit('/')
+            .next()
+            .and_then(|f| f.strip_suffix(".ts"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(decrypt(&key, seq, &o.body), c.body, "{uri}");
+    }
+    assert_eq!(
+        out.content_key(&format!("keys/{}.key", key.kid_hex())),
+        Some(&key)
+    );
+    assert_eq!(out.content_key("keys/00.key"), None);
+    assert_eq!(
+        out.content_key(&format!("keys/{}.key", "ab".repeat(16))),
+        None
+    );
+    // A second version encrypts only the new segment.
+    m.put(InputRole::Primary, "4.ts", ts(4), at(8_000)).unwrap();
+    let before = enc.encrypted;
+    let again = enc.build(
+        m.publish(at(8_001)).output(EndpointType::Hls).unwrap(),
+        "main",
+        &mut keys,
+        at(8_001),
+    );
+    assert!(enc.encrypted - before <= 1, "segments are encrypted once");
+    assert_eq!(
+        text(&again, "main.m3u8"),
+        main,
+        "nothing new listed yet: same text"
+    );
+    // The rendition's own playlist, a folder down, names the same key from there.
+    let rendition = text(&out, "index/index.m3u8");
+    assert!(
+        segments_with_keys(rendition)
+            .iter()
+            .all(|(_, k)| k == &format!("METHOD=AES-128,URI=\"../keys/{}.key\"", key.kid_hex())),
+        "{rendition}"
+    );
+}
+
+#[test]
+fn rotation_changes_the_key_on_a_segment_boundary() {
+    let mut m = channel(6);
+    let clear_pub = m.publish(at(12_000));
+    let clear = clear_pub.output(EndpointType::Hls).unwrap();
+    let mut keys = Keys::default();
+    let mut enc = Encryptor::new(Encryption::Aes128, 4, at(12_000));
+    let out = enc.build(clear, "main", &mut keys, at(12_000));
+    let listed = segments_with_keys(text(&out, "main.m3u8"));
+    let distinct: std::collections::BTreeSet<_> = listed.iter().map(|(_, k)| k.clone()).collect();
+    assert!(distinct.len() >= 3, "a key per 4 s over 12 s: {listed:?}");
+    assert_eq!(out.keys().len(), distinct.len());
+    for k in out.keys() {
+        assert!(out
+            .content_key(&format!("keys/{}.key", k.kid_hex()))
+            .is_some());
+    }
+}
+
+#[test]
+fn no_key_no_segment_and_nothing_after_it() {
+    let mut m = channel(6);
+    let clear_pub = m.publish(at(12_000));
+    let clear = clear_pub.output(EndpointType::Hls).unwrap();
+    let first = crate::encryption::keys::period_of(T0, 4);
+    let mut keys = Keys {
+        refuse_from: Some(first + 1),
+        ..Keys::default()
+    };
+    let mut enc = Encryptor::new(Encryption::Aes128, 4, at(12_000));
+    let out = enc.build(clear, "main", &mut keys, at(12_000));
+    let main = text(&out, "main.m3u8");
+    let listed = segments_with_keys(main);
+    assert!(!listed.is_empty() && listed.len() < 6, "{main}");
+    assert!(!main.contains("ENDLIST"));
+    // Nothing at all: no media yet, never the clear output.
+    let mut none = Keys {
+        refuse_from: Some(0),
+        ..Keys::default()
+    };
+    let out = Encryptor::new(Encryption::Aes128, 0, at(0)).build(clear, "main", &mut none, at(0));
+    assert!(matches!(
+        out.lookup("main", "main.m3u8"),
+        Err(Unavailable::NoMediaYet)
+    ));
+}
+
+#[test]
+fn fmp4_input_is_refused_with_the_reason() {
+    let mut m = for_channel(Protocol::Hls, MediaParams::new(4_000, 60_000), at(0));
+    m.put(
+        InputRole::Primary,
+        "init.mp4",
+        Bytes::from_static(b"init"),
+        at(0),
+    )
+    .unwrap();
+    m.put(
+        InputRole::Primary,
+        "0.m4s",
+        Bytes::from_static(b"seg"),
+        at(0),
+    )
+    .unwrap();
+    let pl = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2.000,\n0.m4s\n";
+    m.put(InputRole::Primary, "index.m3u8", Bytes::from(pl), at(0))
+        .unwrap();
+    let p = m.publish(at(0));
+    let out = Encryptor::new(Encryption::Aes128, 0, at(0)).build(
+        p.output(EndpointType::Hls).unwrap(),
+        "main",
+        &mut Keys::default(),
+        at(0),
+    );
+    match out.lookup("main", "main.m3u8") {
+        Err(Unavailable::Refused(why)) => assert!(why.contains("fMP4"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
