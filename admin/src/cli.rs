@@ -3,12 +3,14 @@
 //! Only shapes are checked here (a number is a `u32`, a protocol is `hls` or `dash`); every
 //! rule about values lives in the daemon, whose refusals already say what to fix.
 
-use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use crate::args::{parse_encryption, parse_on_off, replace_list};
+pub use crate::args::{EndpointTypeArg, ProtocolArg};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::path::PathBuf;
 use streampack_core::admin::proto::{
     ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, InputAuthAction, Request,
 };
-use streampack_core::channel::{EndpointType, Protocol};
+use streampack_core::channel::config::Encryption;
 
 /// Manage a running streampackd over its admin socket.
 #[derive(Debug, Parser)]
@@ -242,6 +244,15 @@ pub enum EndpointCmd {
         #[arg(value_name = "EP")]
         endpoint: String,
     },
+    /// List an encrypted endpoint's content keys (key id, key, from when)
+    Keys {
+        /// Channel id or name
+        #[arg(value_name = "CH")]
+        channel: String,
+        /// Endpoint id or name
+        #[arg(value_name = "EP")]
+        endpoint: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +284,13 @@ pub struct EndpointCreateArgs {
     /// `-streaming 1 -ldash 1`)
     #[arg(long)]
     pub low_latency: bool,
+    /// Encrypt what it serves: aes-128 (hls endpoints: whole TS segments, keys served under
+    /// the endpoint at keys/<kid>.key) [default: none]
+    #[arg(long, value_name = "SCHEME", value_parser = parse_encryption)]
+    pub encryption: Option<Encryption>,
+    /// A new content key every SECONDS, on a segment boundary (0: one key) [default: 0]
+    #[arg(long, value_name = "SECONDS")]
+    pub key_rotation: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +308,8 @@ pub struct EndpointCreateArgs {
             "clear_block",
             "clear_auth_keys",
             "low_latency",
+            "encryption",
+            "key_rotation",
         ])
 ))]
 pub struct EndpointEditArgs {
@@ -330,60 +350,12 @@ pub struct EndpointEditArgs {
     /// Turn low latency (LL-DASH) on or off
     #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
     pub low_latency: Option<bool>,
-}
-
-/// `on`/`off` (also `true`/`false`, `yes`/`no`).
-fn parse_on_off(s: &str) -> Result<bool, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" => Ok(true),
-        "off" | "false" | "no" => Ok(false),
-        _ => Err(format!("{s:?}: say on or off")),
-    }
-}
-
-/// `edit` semantics of a repeatable list flag: given → replace, `--clear-…` → empty, else keep.
-fn replace_list(given: Vec<String>, clear: bool) -> Option<Vec<String>> {
-    if clear {
-        Some(Vec::new())
-    } else if given.is_empty() {
-        None
-    } else {
-        Some(given)
-    }
-}
-
-/// `--protocol` values (core's [`Protocol`] knows nothing of clap).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProtocolArg {
-    Hls,
-    Dash,
-}
-
-impl From<ProtocolArg> for Protocol {
-    fn from(p: ProtocolArg) -> Protocol {
-        match p {
-            ProtocolArg::Hls => Protocol::Hls,
-            ProtocolArg::Dash => Protocol::Dash,
-        }
-    }
-}
-
-/// `--type` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EndpointTypeArg {
-    Hls,
-    Dash,
-    Cmaf,
-}
-
-impl From<EndpointTypeArg> for EndpointType {
-    fn from(t: EndpointTypeArg) -> EndpointType {
-        match t {
-            EndpointTypeArg::Hls => EndpointType::Hls,
-            EndpointTypeArg::Dash => EndpointType::Dash,
-            EndpointTypeArg::Cmaf => EndpointType::Cmaf,
-        }
-    }
+    /// Change the encryption (none|aes-128); new keys from the next segment on
+    #[arg(long, value_name = "SCHEME", value_parser = parse_encryption)]
+    pub encryption: Option<Encryption>,
+    /// Change the key rotation period, seconds (0: one key)
+    #[arg(long, value_name = "SECONDS")]
+    pub key_rotation: Option<u32>,
 }
 
 impl Command {
@@ -458,6 +430,8 @@ impl Command {
                         block: a.block,
                         auth_keys: a.auth_keys,
                         low_latency: a.low_latency,
+                        encryption: a.encryption.unwrap_or_default(),
+                        key_rotation_secs: a.key_rotation.unwrap_or(0),
                     },
                 },
                 EndpointCmd::List { channel } => Request::EndpointList { channel },
@@ -474,10 +448,15 @@ impl Command {
                         block: replace_list(a.block, a.clear_block),
                         auth_keys: replace_list(a.auth_keys, a.clear_auth_keys),
                         low_latency: a.low_latency,
+                        encryption: a.encryption,
+                        key_rotation_secs: a.key_rotation,
                     },
                 },
                 EndpointCmd::Delete { channel, endpoint } => {
                     Request::EndpointDelete { channel, endpoint }
+                }
+                EndpointCmd::Keys { channel, endpoint } => {
+                    Request::EndpointKeys { channel, endpoint }
                 }
             },
         }
@@ -488,6 +467,7 @@ impl Command {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use streampack_core::channel::{EndpointType, Protocol};
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("streampackctl").chain(args.iter().copied()))

@@ -4,6 +4,7 @@
 //! Exit status: 0 done, 1 refused by the daemon, 2 usage error, 3 daemon not reachable,
 //! 4 admin protocol error.
 
+mod args;
 mod cli;
 mod client;
 mod console;

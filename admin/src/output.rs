@@ -61,6 +61,8 @@ pub fn format(req: &Request, resp: Response, fmt: Format) -> Result<String, CtlE
         }
         (Q::EndpointList { .. }, A::Endpoints(es)) if json => to_json(&es),
         (Q::EndpointList { .. }, A::Endpoints(es)) => Ok(render::endpoint_table(&es)),
+        (Q::EndpointKeys { .. }, A::Keys(keys)) if json => to_json(&keys),
+        (Q::EndpointKeys { .. }, A::Keys(keys)) => Ok(render::key_table(&keys)),
         (Q::ChannelDelete { .. } | Q::EndpointDelete { .. }, A::Deleted { id }) => {
             if json {
                 to_json(&serde_json::json!({ "deleted": id }))
@@ -98,6 +100,7 @@ fn request_kind(req: &Request) -> &'static str {
         Request::EndpointShow { .. } => "endpoint show",
         Request::EndpointEdit { .. } => "endpoint edit",
         Request::EndpointDelete { .. } => "endpoint delete",
+        Request::EndpointKeys { .. } => "endpoint keys",
         Request::InputAuth { .. } => "input auth",
         Request::CdnBind { .. } => "cdn bind",
         Request::CdnUnbind { .. } => "cdn unbind",
@@ -112,6 +115,7 @@ fn response_kind(resp: &Response) -> &'static str {
         Response::Channels(_) => "a channel list",
         Response::Endpoint(_) => "an endpoint",
         Response::Endpoints(_) => "an endpoint list",
+        Response::Keys(_) => "a key list",
         Response::Deleted { .. } => "a deletion",
         Response::Error(_) => "an error",
     }
@@ -190,7 +194,9 @@ mod tests {
                 "block",
                 "cdn_urls",
                 "channel_id",
+                "encryption",
                 "id",
+                "key_rotation_secs",
                 "low_latency",
                 "manifest_name",
                 "name",

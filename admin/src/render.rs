@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use streampack_core::admin::proto::{
-    ChannelView, EndpointView, InputAuthView, LiveView, StatusView,
+    ChannelView, EndpointView, InputAuthView, KeyView, LiveView, StatusView,
 };
 
 /// `channel list`: one row per channel.
@@ -300,9 +300,36 @@ pub fn endpoint_detail(e: &EndpointView) -> String {
                 "low latency",
                 if e.low_latency { "on" } else { "off" }.into(),
             ),
+            ("encryption", encryption(e)),
             ("cdn urls", list_or_dash(&e.cdn_urls)),
         ],
     )
+}
+
+/// An endpoint's encryption and key rotation in words.
+fn encryption(e: &EndpointView) -> String {
+    match (e.encryption.is_on(), e.key_rotation_secs) {
+        (false, _) => "none".into(),
+        (true, 0) => format!("{} (one key)", e.encryption),
+        (true, r) => format!(
+            "{} (new key every {})",
+            e.encryption,
+            duration(u64::from(r))
+        ),
+    }
+}
+
+/// `endpoint keys`.
+pub fn key_table(keys: &[KeyView]) -> String {
+    if keys.is_empty() {
+        return "no keys yet: the first is made when the endpoint's first segment is encrypted\n"
+            .to_string();
+    }
+    let rows = keys
+        .iter()
+        .map(|k| vec![k.kid.clone(), k.key.clone(), k.from.clone()])
+        .collect::<Vec<_>>();
+    table("", &["KID", "KEY", "FROM"], &rows)
 }
 
 /// `status`.
@@ -541,6 +568,8 @@ pub(crate) mod tests {
             block: vec![],
             auth_keys: vec![],
             low_latency: false,
+            encryption: Default::default(),
+            key_rotation_secs: 0,
             cdn_urls: vec![],
         }
     }

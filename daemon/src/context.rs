@@ -49,6 +49,9 @@ pub struct Shared {
     pub access_log: Option<access_log::Sink>,
     /// The time-shift media store.
     pub storage: crate::storage::Storage,
+    /// The built-in key provider's content keys (made on a channel's owner shard once per
+    /// rotation period, listed by the admin plane: a lock is fine).
+    pub keys: std::sync::Mutex<crate::keys::KeyStore>,
     /// The TLS listeners' certificate state (`None`: no TLS listener).
     pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
     /// Failed ingest logins per client address (refusals are rare: a lock is fine).

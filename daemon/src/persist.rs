@@ -60,26 +60,30 @@ pub fn load(dir: &Path) -> Result<ControlState, PersistError> {
 /// Writes the state atomically, file mode 0600.
 pub fn save(dir: &Path, state: &ControlState) -> Result<(), PersistError> {
     let path = dir.join(STATE_FILE);
-    let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
-    let io = |source| PersistError::Io {
+    let json = state.to_json().map_err(|e| PersistError::Io {
         path: path.clone(),
-        source,
-    };
-    let json = state.to_json().map_err(|e| io(std::io::Error::other(e)))?;
+        source: std::io::Error::other(e),
+    })?;
+    write_private(dir, STATE_FILE, &json).map_err(|source| PersistError::Io { path, source })
+}
+
+/// Writes `dir/name` atomically (temp file, fsync, rename, fsync of `dir`), mode 0600: a
+/// crash leaves the old or the new file, never a torn one.
+pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
     {
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
-            .open(&tmp)
-            .map_err(io)?;
-        f.write_all(&json).map_err(io)?;
-        f.sync_all().map_err(io)?;
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
     }
-    fs::rename(&tmp, &path).map_err(io)?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    Ok(())
+    fs::rename(&tmp, &path)?;
+    File::open(dir).and_then(|d| d.sync_all())
 }
 
 #[cfg(test)]

@@ -141,6 +141,7 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         metrics: Metrics::new(shards),
         access_log,
         storage,
+        keys: std::sync::Mutex::new(crate::keys::KeyStore::new(&cfg.state_dir)),
         failed_logins: std::sync::Mutex::new(streampack_core::access::FailedLogins::new(
             streampack_core::access::LoginLimit {
                 max_failures: cfg.limits.ingest_auth_failures,

@@ -1,6 +1,7 @@
 //! The product model as the operator configures it: channels, their two inputs, endpoints.
 //! Everything here is persisted in the state directory and validated before it is accepted.
 
+pub use super::encryption::{Encryption, MAX_KEY_ROTATION_SECS};
 use crate::access::InputAuth;
 use crate::id::Id;
 use ipnet::IpNet;
@@ -214,109 +215,6 @@ pub struct EndpointConfig {
     /// endpoint's life.
     #[serde(default)]
     pub key_rotation_secs: u32,
-}
-
-/// How an endpoint's media is encrypted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Encryption {
-    /// Clear.
-    #[default]
-    #[serde(rename = "none")]
-    None,
-    /// HLS: whole TS segments in AES-128-CBC with PKCS7 padding (`METHOD=AES-128`).
-    #[serde(rename = "aes-128")]
-    Aes128,
-    /// HLS: Apple's SAMPLE-AES for TS (the samples of each elementary stream).
-    #[serde(rename = "sample-aes")]
-    SampleAes,
-    /// CMAF: Common Encryption `cenc` (AES-CTR).
-    #[serde(rename = "cenc")]
-    Cenc,
-    /// CMAF: Common Encryption `cbcs` (AES-CBC with a 1:9 pattern).
-    #[serde(rename = "cbcs")]
-    Cbcs,
-}
-
-impl Encryption {
-    /// Every scheme, as the CLI offers them.
-    pub const ALL: [Encryption; 5] = [
-        Encryption::None,
-        Encryption::Aes128,
-        Encryption::SampleAes,
-        Encryption::Cenc,
-        Encryption::Cbcs,
-    ];
-
-    /// The name on the command line and in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Encryption::None => "none",
-            Encryption::Aes128 => "aes-128",
-            Encryption::SampleAes => "sample-aes",
-            Encryption::Cenc => "cenc",
-            Encryption::Cbcs => "cbcs",
-        }
-    }
-
-    /// Parses a name of [`Encryption::as_str`].
-    pub fn parse(s: &str) -> Option<Encryption> {
-        Encryption::ALL.into_iter().find(|e| e.as_str() == s)
-    }
-
-    /// Whether media is encrypted at all.
-    pub fn is_on(self) -> bool {
-        self != Encryption::None
-    }
-}
-
-impl fmt::Display for Encryption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Longest key rotation period, seconds (7 days).
-pub const MAX_KEY_ROTATION_SECS: u32 = 604_800;
-
-/// Checks an endpoint's encryption settings against its type and its other settings.
-pub fn validate_encryption(
-    kind: EndpointType,
-    encryption: Encryption,
-    key_rotation_secs: u32,
-    low_latency: bool,
-) -> Result<(), Invalid> {
-    match (encryption, kind) {
-        (Encryption::None, _) => {
-            if key_rotation_secs > 0 {
-                return Err(Invalid(
-                    "--key-rotation needs an encrypted endpoint: set --encryption too".into(),
-                ));
-            }
-            return Ok(());
-        }
-        (Encryption::Aes128, EndpointType::Hls) => {}
-        (Encryption::SampleAes | Encryption::Cenc | Encryption::Cbcs, _) => {
-            return Err(Invalid(format!(
-                "--encryption {encryption} is not available yet in this release: use aes-128 on an hls endpoint"
-            )))
-        }
-        (Encryption::Aes128, _) => {
-            return Err(Invalid(format!(
-                "--encryption aes-128 encrypts whole TS segments: it is for hls endpoints, not {kind} ones"
-            )))
-        }
-    }
-    if low_latency {
-        return Err(Invalid(
-            "an encrypted endpoint cannot be low-latency yet: turn one of --encryption and --low-latency off".into(),
-        ));
-    }
-    if key_rotation_secs > MAX_KEY_ROTATION_SECS {
-        return Err(Invalid(format!(
-            "--key-rotation must be 0 (one key) to {MAX_KEY_ROTATION_SECS} seconds, got {key_rotation_secs}"
-        )));
-    }
-    Ok(())
 }
 
 impl EndpointConfig {

@@ -2,7 +2,9 @@
 //! The live media of a channel is [`crate::media`]'s.
 
 pub mod config;
+pub mod encryption;
 
 pub use config::{
     ChannelConfig, EndpointConfig, EndpointType, InputConfig, InputRole, Invalid, Protocol,
 };
+pub use encryption::{Encryption, MAX_KEY_ROTATION_SECS};

@@ -5,10 +5,10 @@ use super::commands::{EndpointCreate, EndpointPatch};
 use super::{ControlError, ControlState};
 use crate::access::parse_cidr;
 use crate::channel::config::{
-    validate_auth_key, validate_encryption, validate_endpoint_type, validate_manifest_name,
-    validate_name, ChannelConfig, EndpointConfig, DEFAULT_MANIFEST_NAME,
+    validate_auth_key, validate_endpoint_type, validate_manifest_name, validate_name,
+    ChannelConfig, EndpointConfig, DEFAULT_MANIFEST_NAME,
 };
-use crate::channel::{EndpointType, Protocol};
+use crate::channel::{Encryption, EndpointType, Protocol, MAX_KEY_ROTATION_SECS};
 use crate::id::Id;
 
 impl ControlState {
@@ -151,6 +151,47 @@ impl ControlState {
         let ei = self.endpoint_index(ci, key)?;
         Ok(self.channels[ci].endpoints.remove(ei))
     }
+}
+
+/// Checks an endpoint's encryption settings against its type and its other settings.
+pub fn validate_encryption(
+    kind: EndpointType,
+    encryption: Encryption,
+    key_rotation_secs: u32,
+    low_latency: bool,
+) -> Result<(), ControlError> {
+    match (encryption, kind) {
+        (Encryption::None, _) => {
+            if key_rotation_secs > 0 {
+                return Err(ControlError::Invalid(
+                    "--key-rotation needs an encrypted endpoint: set --encryption too".into(),
+                ));
+            }
+            return Ok(());
+        }
+        (Encryption::Aes128, EndpointType::Hls) => {}
+        (Encryption::SampleAes | Encryption::Cenc | Encryption::Cbcs, _) => {
+            return Err(ControlError::Invalid(format!(
+                "--encryption {encryption} is not available yet in this release: use aes-128 on an hls endpoint"
+            )))
+        }
+        (Encryption::Aes128, _) => {
+            return Err(ControlError::Invalid(format!(
+                "--encryption aes-128 encrypts whole TS segments: it is for hls endpoints, not {kind} ones"
+            )))
+        }
+    }
+    if low_latency {
+        return Err(ControlError::Invalid(
+            "an encrypted endpoint cannot be low-latency yet: turn one of --encryption and --low-latency off".into(),
+        ));
+    }
+    if key_rotation_secs > MAX_KEY_ROTATION_SECS {
+        return Err(ControlError::Invalid(format!(
+            "--key-rotation must be 0 (one key) to {MAX_KEY_ROTATION_SECS} seconds, got {key_rotation_secs}"
+        )));
+    }
+    Ok(())
 }
 
 /// Parses a list of CIDRs; the error names the flag and the value.

@@ -540,3 +540,82 @@ fn timeshift_window_is_validated_on_edit_and_keeps_other_settings() {
     let back = ControlState::from_json(&st.to_json().unwrap()).unwrap();
     assert_eq!(back.channels, st.channels, "persisted");
 }
+
+#[test]
+fn encryption_fits_the_endpoint_type_and_its_other_settings() {
+    use crate::channel::Encryption;
+    let mut st = ControlState::new();
+    let mut gen = ids();
+    create(&mut st, "c", &mut gen).unwrap();
+    let table: &[(EndpointType, Encryption, u32, Option<&str>)] = &[
+        (EndpointType::Hls, Encryption::None, 0, None),
+        (EndpointType::Hls, Encryption::Aes128, 0, None),
+        (EndpointType::Hls, Encryption::Aes128, 604_800, None),
+        (
+            EndpointType::Hls,
+            Encryption::Aes128,
+            604_801,
+            Some("--key-rotation must be"),
+        ),
+        (
+            EndpointType::Hls,
+            Encryption::None,
+            10,
+            Some("needs an encrypted endpoint"),
+        ),
+        (
+            EndpointType::Cmaf,
+            Encryption::Aes128,
+            0,
+            Some("for hls endpoints"),
+        ),
+        (
+            EndpointType::Hls,
+            Encryption::SampleAes,
+            0,
+            Some("not available yet"),
+        ),
+        (
+            EndpointType::Cmaf,
+            Encryption::Cenc,
+            0,
+            Some("not available yet"),
+        ),
+    ];
+    for (i, (kind, encryption, rotation, refused)) in table.iter().enumerate() {
+        let req = EndpointCreate {
+            name: format!("e{i}"),
+            kind: Some(*kind),
+            encryption: *encryption,
+            key_rotation_secs: *rotation,
+            ..Default::default()
+        };
+        match (st.create_endpoint("c", &req, &mut gen), refused) {
+            (Ok((_, e)), None) => {
+                assert_eq!(
+                    (e.encryption, e.key_rotation_secs),
+                    (*encryption, *rotation)
+                )
+            }
+            (Err(ControlError::Invalid(m)), Some(why)) => assert!(m.contains(why), "{m}"),
+            (got, want) => panic!("row {i}: {got:?}, wanted refusal {want:?}"),
+        }
+    }
+    // Edits: turning encryption off clears the rotation; rotation alone needs encryption.
+    let off = EndpointPatch {
+        encryption: Some(Encryption::None),
+        ..Default::default()
+    };
+    let (_, e) = st.edit_endpoint("c", "e2", &off).unwrap();
+    assert_eq!((e.encryption, e.key_rotation_secs), (Encryption::None, 0));
+    let rotate = EndpointPatch {
+        key_rotation_secs: Some(60),
+        ..Default::default()
+    };
+    assert!(st.edit_endpoint("c", "e2", &rotate).is_err());
+    let low_latency = EndpointPatch {
+        low_latency: Some(true),
+        ..Default::default()
+    };
+    assert!(st.edit_endpoint("c", "e1", &low_latency).is_err());
+}

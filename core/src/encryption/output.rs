@@ -94,6 +94,16 @@ impl Encryptor {
         }
     }
 
+    /// The scheme it encrypts with.
+    pub fn scheme(&self) -> Encryption {
+        self.scheme
+    }
+
+    /// Seconds between keys (0: one key).
+    pub fn rotation_secs(&self) -> u32 {
+        self.rotation_secs
+    }
+
     /// Whether it encrypts as `scheme` with `rotation_secs` (else the caller makes a new one).
     pub fn is_for(&self, scheme: Encryption, rotation_secs: u32) -> bool {
         self.scheme == scheme && self.rotation_secs == rotation_secs

@@ -374,6 +374,8 @@ pub struct Published {
     /// Present while the channel repackages for `cmaf` endpoints.
     pub repackaging: Option<RepackageStats>,
     outputs: [Option<Arc<dyn MediaOutput>>; EndpointType::ALL.len()],
+    /// Outputs of endpoints of their own (encrypted ones), by endpoint id.
+    endpoint_outputs: Vec<(crate::id::Id, Arc<dyn MediaOutput>)>,
 }
 
 impl Published {
@@ -384,7 +386,38 @@ impl Published {
             status,
             repackaging: None,
             outputs: Default::default(),
+            endpoint_outputs: Vec::new(),
         }
+    }
+
+    /// The same view with outputs of their own for some endpoints (their encrypted forms).
+    pub fn with_endpoint_outputs(
+        &self,
+        endpoint_outputs: Vec<(crate::id::Id, Arc<dyn MediaOutput>)>,
+    ) -> Published {
+        Published {
+            version: self.version,
+            status: self.status.clone(),
+            repackaging: self.repackaging,
+            outputs: self.outputs.clone(),
+            endpoint_outputs,
+        }
+    }
+
+    /// What `endpoint` serves: its own output when it is encrypted (`None` until one was
+    /// built: never the clear output), else its type's.
+    pub fn output_for(
+        &self,
+        endpoint: &crate::channel::config::EndpointConfig,
+    ) -> Option<&dyn MediaOutput> {
+        if endpoint.encryption.is_on() {
+            return self
+                .endpoint_outputs
+                .iter()
+                .find(|(id, _)| *id == endpoint.id)
+                .map(|(_, o)| &**o);
+        }
+        self.output(endpoint.kind)
     }
 
     /// The same view with `output` serving endpoints of type `kind`.

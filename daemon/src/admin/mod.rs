@@ -190,6 +190,27 @@ impl Admin {
                 tracing::info!(channel = %view.channel_id, endpoint = %view.id, "endpoint edited");
                 Response::Endpoint(view)
             }
+            Request::EndpointKeys { channel, endpoint } => {
+                let (cid, eid) = {
+                    let st = self.lock()?;
+                    let (c, e) = st.endpoint(&channel, &endpoint)?;
+                    if !e.encryption.is_on() {
+                        return Err(ControlError::Invalid(format!(
+                            "endpoint {:?} is not encrypted: it has no keys (set --encryption with endpoint edit)",
+                            e.name
+                        )));
+                    }
+                    (c.id, e.id)
+                };
+                let listed = {
+                    let mut store = self.shared.keys.lock().unwrap_or_else(|p| p.into_inner());
+                    store.list(&cid, &eid)
+                }
+                .map_err(|e| {
+                    ControlError::Unavailable(format!("the key store cannot be read: {e}"))
+                })?;
+                Response::Keys(listed.iter().map(views::key_view).collect())
+            }
             Request::CdnBind { channel, domain } => {
                 let view = self
                     .mutate(|st, _| st.cdn_bind(&channel, &domain).map(|c| self.channel_view(c)))?;

@@ -78,6 +78,8 @@ impl Admin {
             block: e.block.iter().map(|n| n.to_string()).collect(),
             auth_keys: e.auth_keys.clone(),
             low_latency: e.low_latency,
+            encryption: e.encryption,
+            key_rotation_secs: e.key_rotation_secs,
             cdn_urls: c
                 .cdn_domains
                 .iter()
@@ -206,5 +208,16 @@ impl Admin {
                 .sum(),
             rss_bytes: crate::metrics::rss_bytes(),
         }
+    }
+}
+
+/// A stored content key as `endpoint keys` lists it.
+pub(super) fn key_view(k: &crate::keys::Listed) -> streampack_core::admin::proto::KeyView {
+    use streampack_core::encryption::keys::from_rfc3339;
+    streampack_core::admin::proto::KeyView {
+        kid: k.key.kid_hex(),
+        key: k.key.key_hex(),
+        from: from_rfc3339(k.key.period, k.rotation_secs),
+        period: k.key.period,
     }
 }

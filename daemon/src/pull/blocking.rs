@@ -44,7 +44,7 @@ pub async fn wait(
             let published = entry.media.load();
             published
                 .as_ref()
-                .and_then(|p| p.output(endpoint.kind))
+                .and_then(|p| p.output_for(endpoint))
                 .and_then(|o| o.playlist_position(&endpoint.manifest_name, rest))
         };
         let Some(position) = position else {

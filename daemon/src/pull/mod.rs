@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use streampack_core::access::cdn::{host_may_reach, host_of};
 use streampack_core::access::{auth_key_ok, client_ip, ip_allowed};
 use streampack_core::channel::EndpointConfig;
+use streampack_core::encryption::KEY_DIR;
 use streampack_core::hls::directives::Skip;
 use streampack_core::http::answer::{
     answer_object, error_headers, write_preflight, Conditions, Served, ALLOW,
@@ -21,6 +22,7 @@ pub mod blocking;
 pub mod content;
 pub mod dash;
 pub mod growing;
+pub mod keys;
 pub mod timeshift;
 
 use crate::conn::{Conn, Outcome};
@@ -127,7 +129,10 @@ async fn serve_request<'r>(
     }
     // The channel's published media stays loaded while the answer borrows from it.
     let published = entry.media.load();
-    let output = published.as_ref().and_then(|p| p.output(endpoint.kind));
+    let output = published.as_ref().and_then(|p| p.output_for(endpoint));
+    if endpoint.encryption.is_on() && route.rest.starts_with(KEY_DIR) {
+        return keys::serve(conn, &head, output, &route.rest).await;
+    }
     let manifest = timeshift::is_manifest(&route.rest);
     let refused = |o: &dyn streampack_core::media::MediaOutput| {
         matches!(
@@ -162,7 +167,7 @@ async fn serve_request<'r>(
             published = entry.media.load();
         }
     }
-    let output = published.as_ref().and_then(|p| p.output(endpoint.kind));
+    let output = published.as_ref().and_then(|p| p.output_for(endpoint));
     let lookup = output.map(|o| o.lookup_with(&endpoint.manifest_name, &route.rest, variant));
     let lookup = match lookup {
         Some(Ok(found)) => found,

@@ -40,6 +40,14 @@ pub async fn manifest(
     if matches!(parsed, Ok(None)) {
         return None;
     }
+    if endpoint.encryption.is_on() {
+        // The archive keeps clear media: it is never served on an encrypted endpoint.
+        let e = HttpError::new(
+            Status::NOT_IMPLEMENTED,
+            "time-shift is not offered on encrypted endpoints yet: use the live playlist",
+        );
+        return Some(send_error(conn, &e, keep, head_only).await);
+    }
     if endpoint.kind == EndpointType::Cmaf && entry.config.protocol == Protocol::Dash {
         let e = HttpError::new(
             Status::NOT_IMPLEMENTED,
@@ -144,6 +152,10 @@ pub async fn archived_object(
     rest: &str,
 ) -> Option<Outcome> {
     let (keep, head_only) = (head.keep_alive, head.method == Method::Head);
+    if endpoint.encryption.is_on() {
+        // Archived segments are clear: an encrypted endpoint serves only its own.
+        return None;
+    }
     let archive = shared.storage.archive(&entry.config.id)?;
     let (len, etag, content_type, last_modified) = {
         let a = storage::read(&archive);

@@ -15,12 +15,13 @@ use streampack_core::media::{self, FailoverPolicy, Media, MediaEvent, MediaParam
 use streampack_core::time::Now;
 use streampack_core::timeshift::Recorder;
 
+mod encrypt;
 pub mod msg;
-
 use crate::clock;
 use crate::context::Shared;
 use crate::registry::MediaSlot;
 use crate::storage::Storage;
+
 pub use msg::{ChunkOp, IngestDone, IngestOp, IngestReply, ShardMsg};
 
 /// How often owners run time-based work (pending segments, failover, eviction).
@@ -34,6 +35,8 @@ struct Owned {
     /// Present while the channel keeps a time-shift window: what its outputs published that
     /// the archive has not been handed yet.
     recorder: Option<Recorder>,
+    /// One per encrypted endpoint.
+    encryptors: Vec<encrypt::EndpointEncryptor>,
 }
 
 impl Owned {
@@ -46,6 +49,14 @@ impl Owned {
             }
             (false, true) => self.recorder = None,
             _ => {}
+        }
+    }
+
+    /// Follows the channel's encrypted endpoints: a new encryptor (and a new publication)
+    /// for each endpoint whose encryption changed.
+    fn set_encryption(&mut self, c: &ChannelConfig, now: Now) {
+        if encrypt::follow(&mut self.encryptors, c, now) {
+            self.published = u64::MAX;
         }
     }
 }
@@ -117,12 +128,14 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
         slot: Arc::clone(&entry.media),
         published: u64::MAX,
         recorder: None,
+        encryptors: Vec::new(),
     });
     if owned.params != params {
         owned.media.set_params(params, now);
         owned.params = params;
     }
     owned.set_timeshift(&entry.config);
+    owned.set_encryption(&entry.config, now);
     let result = match op.body {
         Some(body) => owned
             .media
@@ -132,7 +145,7 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
             owned.media.delete(op.input, &op.path, now),
         )),
     };
-    publish(owned, now, &op.channel, &shared.storage);
+    publish(owned, now, &op.channel, &shared.into());
     log_events(&op.channel, owned.media.as_mut());
     result
 }
@@ -159,10 +172,10 @@ fn apply_chunk(shared: &Shared, channels: &Channels, op: ChunkOp, abort: bool) {
     match woken {
         Woken::Nobody => {}
         Woken::Track(key) => {
-            publish_quietly(owned, now, &op.channel, &shared.storage);
+            publish_quietly(owned, now, &op.channel, &shared.into());
             owned.slot.notify_track(key);
         }
-        Woken::Everyone => publish(owned, now, &op.channel, &shared.storage),
+        Woken::Everyone => publish(owned, now, &op.channel, &shared.into()),
     }
 }
 
@@ -206,29 +219,48 @@ fn log_events(channel: &Id, media: &mut dyn Media) {
     }
 }
 
+/// What a publication is handed to besides the pulls: the time-shift store, and the key
+/// store encrypted endpoints take their keys from.
+struct Sinks<'a> {
+    storage: &'a Storage,
+    keys: &'a std::sync::Mutex<crate::keys::KeyStore>,
+}
+
+impl<'a> From<&'a Shared> for Sinks<'a> {
+    fn from(shared: &'a Shared) -> Sinks<'a> {
+        Sinks {
+            storage: &shared.storage,
+            keys: &shared.keys,
+        }
+    }
+}
+
 /// Publishes the channel's outputs when they changed since the last time, and hands what is
 /// new in them to the time-shift archive when the channel keeps one.
 /// Publishes what changed, waking every pull parked on the channel.
-fn publish(owned: &mut Owned, now: Now, id: &Id, storage: &Storage) {
-    if publish_quietly(owned, now, id, storage) {
+fn publish(owned: &mut Owned, now: Now, id: &Id, to: &Sinks<'_>) {
+    if publish_quietly(owned, now, id, to) {
         owned.slot.notify_all();
     }
 }
 
 /// Publishes what changed without waking anyone (the caller wakes whom it concerns); whether
 /// anything was published.
-fn publish_quietly(owned: &mut Owned, now: Now, id: &Id, storage: &Storage) -> bool {
+fn publish_quietly(owned: &mut Owned, now: Now, id: &Id, to: &Sinks<'_>) -> bool {
     let v = owned.media.version();
     if v == owned.published {
         return false;
     }
-    let published = owned.media.publish(now);
+    let mut published = owned.media.publish(now);
     if let Some(recorder) = &mut owned.recorder {
         for (record, bytes) in recorder.record(&published) {
-            if let Some(dropped) = storage.record(id, record, bytes) {
+            if let Some(dropped) = to.storage.record(id, record, bytes) {
                 recorder.unrecord(&dropped);
             }
         }
+    }
+    if !owned.encryptors.is_empty() {
+        published = encrypt::outputs(&mut owned.encryptors, &published, id, to.keys, now);
     }
     owned.slot.store(published);
     owned.published = v;
@@ -256,12 +288,13 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
                     owned.published = u64::MAX;
                 }
                 owned.set_timeshift(&entry.config);
+                owned.set_encryption(&entry.config, now);
                 owned.media.tick(now);
                 if owned.slot.take_promotion() {
                     let moved = owned.media.promote_hot(&mut crate::pages::promote);
                     shared.metrics.promoted(moved as u64);
                 }
-                publish(owned, now, id, &shared.storage);
+                publish(owned, now, id, &(&*shared).into());
                 log_events(id, owned.media.as_mut());
                 true
             }
@@ -347,9 +380,15 @@ mod tests {
             slot: Arc::new(MediaSlot::default()),
             published: u64::MAX,
             recorder: Some(Recorder::new()),
+            encryptors: Vec::new(),
         };
         let id = Id::parse("0123456789abcdef0123456789ab").unwrap();
         let (storage, archived) = Storage::new("/nonexistent".into(), 0);
+        let keys = std::sync::Mutex::new(crate::keys::KeyStore::new("/nonexistent".as_ref()));
+        let storage = Sinks {
+            storage: &storage,
+            keys: &keys,
+        };
         publish(&mut owned, now(0), &id, &storage);
         let empty = view(&owned.slot);
         assert!(empty.output(EndpointType::Hls).is_some());

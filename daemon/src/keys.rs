@@ -1,0 +1,265 @@
+//! The built-in key provider: random content keys, one per endpoint and rotation period,
+//! kept in `<state_dir>/keys/<channel>.json` (directory 0700, files 0600, written atomically)
+//! so that media encrypted before a restart stays playable after it. A key is handed out
+//! only once it is on disk.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use streampack_core::channel::config::Encryption;
+use streampack_core::encryption::keys::{hex, parse_hex16};
+use streampack_core::encryption::ContentKey;
+use streampack_core::id::Id;
+
+/// Keys older than this (by their period's start) are forgotten when a new one is made:
+/// beyond the longest time-shift window, nothing they encrypted can still be served.
+const KEEP_MS: u64 = 15 * 86_400_000;
+/// At most this many keys per endpoint are kept (the newest).
+const KEEP_KEYS: usize = 10_000;
+
+/// One stored key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Stored {
+    kid: String,
+    key: String,
+    period: u64,
+    rotation_secs: u32,
+    scheme: Encryption,
+}
+
+impl Stored {
+    fn content_key(&self) -> Option<ContentKey> {
+        Some(ContentKey {
+            kid: parse_hex16(&self.kid)?,
+            key: parse_hex16(&self.key)?,
+            period: self.period,
+        })
+    }
+}
+
+/// A channel's file: keys by endpoint id, oldest first.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ChannelKeys {
+    endpoints: BTreeMap<String, Vec<Stored>>,
+}
+
+/// Every channel's keys, loaded from disk on first use.
+#[derive(Debug)]
+pub struct KeyStore {
+    dir: PathBuf,
+    channels: HashMap<Id, ChannelKeys>,
+}
+
+/// A key as listed for the operator.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The key.
+    pub key: ContentKey,
+    /// The rotation period it was made for (seconds; 0: one key).
+    pub rotation_secs: u32,
+}
+
+impl KeyStore {
+    /// The store under `state_dir` (nothing is read until a channel's keys are asked for).
+    pub fn new(state_dir: &std::path::Path) -> KeyStore {
+        KeyStore {
+            dir: state_dir.join("keys"),
+            channels: HashMap::new(),
+        }
+    }
+
+    fn file(&self, channel: &Id) -> String {
+        format!("{channel}.json")
+    }
+
+    fn load(&mut self, channel: &Id) -> std::io::Result<&mut ChannelKeys> {
+        if !self.channels.contains_key(channel) {
+            let path = self.dir.join(self.file(channel));
+            let keys = match std::fs::read(&path) {
+                Ok(b) => serde_json::from_slice(&b)
+                    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => ChannelKeys::default(),
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("{}: {e}", path.display()),
+                    ))
+                }
+            };
+            self.channels.insert(*channel, keys);
+        }
+        self.channels
+            .get_mut(channel)
+            .ok_or_else(|| std::io::Error::other("key store"))
+    }
+
+    /// The endpoint's key for `period`, made (random) and written to disk when it has none.
+    pub fn key(
+        &mut self,
+        channel: &Id,
+        endpoint: &Id,
+        scheme: Encryption,
+        rotation_secs: u32,
+        period: u64,
+        now_unix_ms: u64,
+    ) -> std::io::Result<ContentKey> {
+        let keys = self.load(channel)?;
+        let list = keys.endpoints.entry(endpoint.to_string()).or_default();
+        let found = list
+            .iter()
+            .rev()
+            .find(|k| k.period == period && k.rotation_secs == rotation_secs && k.scheme == scheme);
+        if let Some(k) = found.and_then(Stored::content_key) {
+            return Ok(k);
+        }
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let made = Stored {
+            kid: hex(&random[..16]),
+            key: hex(&random[16..]),
+            period,
+            rotation_secs,
+            scheme,
+        };
+        let key = made
+            .content_key()
+            .ok_or_else(|| std::io::Error::other("key"))?;
+        list.push(made);
+        let cutoff = now_unix_ms.saturating_sub(KEEP_MS);
+        list.retain(|k| {
+            k.rotation_secs == 0
+                || k.period.saturating_mul(u64::from(k.rotation_secs) * 1000) >= cutoff
+        });
+        let excess = list.len().saturating_sub(KEEP_KEYS);
+        list.drain(..excess);
+        self.save(channel)?;
+        Ok(key)
+    }
+
+    fn save(&mut self, channel: &Id) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&self.dir)?;
+        let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
+        let name = self.file(channel);
+        let keys = self
+            .channels
+            .get(channel)
+            .ok_or_else(|| std::io::Error::other("key store"))?;
+        let json = serde_json::to_vec_pretty(keys).map_err(std::io::Error::other)?;
+        crate::persist::write_private(&self.dir, &name, &json)
+    }
+
+    /// The endpoint's keys, oldest first.
+    pub fn list(&mut self, channel: &Id, endpoint: &Id) -> std::io::Result<Vec<Listed>> {
+        let keys = self.load(channel)?;
+        Ok(keys
+            .endpoints
+            .get(&endpoint.to_string())
+            .into_iter()
+            .flatten()
+            .filter_map(|k| {
+                Some(Listed {
+                    key: k.content_key()?,
+                    rotation_secs: k.rotation_secs,
+                })
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn keys_are_made_once_kept_private_and_found_again_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, e) = (Id::from_random([1; 14]), Id::from_random([2; 14]));
+        let mut store = KeyStore::new(dir.path());
+        let now = 1_800_000_000_000;
+        let p = now / 10_000;
+        let k1 = store.key(&c, &e, Encryption::Aes128, 10, p, now).unwrap();
+        assert_eq!(
+            store.key(&c, &e, Encryption::Aes128, 10, p, now).unwrap(),
+            k1
+        );
+        let k2 = store
+            .key(&c, &e, Encryption::Aes128, 10, p + 1, now)
+            .unwrap();
+        assert_ne!(k1.kid, k2.kid);
+        assert_ne!(k1.key, k2.key);
+        let file = dir.path().join("keys").join(format!("{c}.json"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dmode = std::fs::metadata(dir.path().join("keys"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(dmode & 0o777, 0o700);
+        let mut again = KeyStore::new(dir.path());
+        assert_eq!(
+            again.key(&c, &e, Encryption::Aes128, 10, p, now).unwrap(),
+            k1
+        );
+        let listed: Vec<_> = again
+            .list(&c, &e)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.key)
+            .collect();
+        assert_eq!(listed, vec![k1, k2]);
+        // Another rotation or scheme is another key.
+        assert_ne!(
+            again
+                .key(&c, &e, Encryption::Aes128, 20, p / 2, now)
+                .unwrap(),
+            k1
+        );
+    }
+
+    #[test]
+    fn keys_older_than_any_window_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, e) = (Id::from_random([1; 14]), Id::from_random([2; 14]));
+        let mut store = KeyStore::new(dir.path());
+        let day = 86_400_000;
+        store
+            .key(&c, &e, Encryption::Aes128, 86_400, 100, 100 * day)
+            .unwrap();
+        store
+            .key(&c, &e, Encryption::Aes128, 86_400, 110, 110 * day)
+            .unwrap();
+        assert_eq!(store.list(&c, &e).unwrap().len(), 2, "10 days: both kept");
+        store
+            .key(&c, &e, Encryption::Aes128, 86_400, 120, 120 * day)
+            .unwrap();
+        let left: Vec<u64> = store
+            .list(&c, &e)
+            .unwrap()
+            .iter()
+            .map(|l| l.key.period)
+            .collect();
+        assert_eq!(left, [110, 120], "20 days on, the first is gone");
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_not_new_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Id::from_random([1; 14]);
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        let file = dir.path().join("keys").join(format!("{c}.json"));
+        std::fs::write(&file, b"{not json").unwrap();
+        let mut store = KeyStore::new(dir.path());
+        let err = store
+            .key(&c, &Id::from_random([2; 14]), Encryption::Aes128, 0, 0, 0)
+            .unwrap_err();
+        assert!(err.to_string().contains(&c.to_string()), "{err}");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            b"{not json",
+            "left untouched"
+        );
+    }
+}
