@@ -12,6 +12,7 @@
 //! - [`playlist`]: HLS media playlists with their `EXT-X-KEY` tags.
 
 pub mod aes128;
+pub mod cenc;
 pub mod keys;
 pub mod output;
 pub mod playlist;
