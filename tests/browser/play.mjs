@@ -29,6 +29,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const DEBUG = process.env.PLAY_DEBUG === '1';
 const LOW_LATENCY = process.env.PLAY_LOW_LATENCY === '1';
+// ClearKey keys for encrypted content, as JSON {"<kid hex>": "<key hex>"} (dash.js, Shaka).
+const CLEARKEYS = process.env.PLAY_CLEARKEYS || '';
 
 const LIBS = {
   hls: 'node_modules/hls.js/dist/hls.min.js',
@@ -146,6 +148,9 @@ const PAGE = `<!doctype html>
   const pb = window.__pb;
   const q = new URLSearchParams(location.search);
   const kind = q.get('player'), url = q.get('url');
+  const clearKeys = q.get('ck') ? JSON.parse(q.get('ck')) : null;
+  const b64url = (hex) => btoa(String.fromCharCode(...hex.match(/../g).map((h) => parseInt(h, 16))))
+    .split('+').join('-').split('/').join('_').replace(/=+$/, '');
   try {
     if (kind === 'hls') {
       if (!window.Hls || !Hls.isSupported()) throw new Error('hls.js missing or MSE unsupported');
@@ -172,6 +177,11 @@ const PAGE = `<!doctype html>
         pb.err('dash.js error ' + (er.code !== undefined ? er.code : '') + ' ' + (er.message || JSON.stringify(er)), true);
       });
       p.on(dashjs.MediaPlayer.events.PLAYBACK_ERROR, (e) => pb.err('dash.js playback error ' + JSON.stringify(e.error || e), false));
+      if (clearKeys) {
+        const keys = {};
+        for (const [kid, key] of Object.entries(clearKeys)) keys[b64url(kid)] = b64url(key);
+        p.setProtectionData({ 'org.w3.clearkey': { clearkeys: keys } });
+      }
       // autoplay=true: dash.js starts playback itself once it is attached (no early video.play()).
       p.initialize(v, url, true);
       window.__player = p;
@@ -186,6 +196,7 @@ const PAGE = `<!doctype html>
           (e.data ? ' ' + JSON.stringify(e.data).slice(0, 300) : ''), e.severity === 2);
       });
       await p.attach(v);
+      if (clearKeys) p.configure({ drm: { clearKeys } });
       // Low-latency mode as LL deployments run Shaka: parts and blocking reloads, and catching
       // up like hls.js does (up to 1.5x). Shaka measures liveSync latency from its seek range
       // end, which is already PART-HOLD-BACK behind the live edge: it plays at 1x within 0.3 s
@@ -299,7 +310,8 @@ async function main() {
       if (r.status() >= 400 && httpErrors.length < 50) httpErrors.push(`${r.request().method()} ${r.url()} -> ${r.status()}`);
     });
 
-    const pageUrl = `http://127.0.0.1:${pagePort}/?player=${player}&ll=${LOW_LATENCY ? 1 : 0}&url=${encodeURIComponent(url)}`;
+    const pageUrl = `http://127.0.0.1:${pagePort}/?player=${player}&ll=${LOW_LATENCY ? 1 : 0}&url=${encodeURIComponent(url)}` +
+      (CLEARKEYS ? `&ck=${encodeURIComponent(CLEARKEYS)}` : '');
     await page.goto(pageUrl, { waitUntil: 'load', timeout: 20_000 });
     await page.waitForFunction(() => window.__pb && (window.__pb.ready || window.__pb.setupError), null, { timeout: 20_000 });
     const setupError = await page.evaluate(() => window.__pb.setupError);

@@ -156,6 +156,27 @@ pub fn play_in_browser_with(
     seconds: u32,
     low_latency: bool,
 ) -> Option<Playback> {
+    play_in_browser_opts(player, manifest_url, seconds, low_latency, None)
+}
+
+/// [`play_in_browser`] of encrypted content: the players get `clear_keys`, JSON
+/// `{"<kid hex>": "<key hex>"}`, for the browser's ClearKey CDM.
+pub fn play_in_browser_clear_keys(
+    player: Player,
+    manifest_url: &str,
+    seconds: u32,
+    clear_keys: &str,
+) -> Option<Playback> {
+    play_in_browser_opts(player, manifest_url, seconds, false, Some(clear_keys))
+}
+
+fn play_in_browser_opts(
+    player: Player,
+    manifest_url: &str,
+    seconds: u32,
+    low_latency: bool,
+    clear_keys: Option<&str>,
+) -> Option<Playback> {
     if !require_browser() {
         return None;
     }
@@ -167,7 +188,8 @@ pub fn play_in_browser_with(
             .arg(player.arg())
             .arg(manifest_url)
             .arg(seconds.to_string())
-            .env("PLAY_LOW_LATENCY", if low_latency { "1" } else { "0" }),
+            .env("PLAY_LOW_LATENCY", if low_latency { "1" } else { "0" })
+            .env("PLAY_CLEARKEYS", clear_keys.unwrap_or("")),
         timeout,
     );
     let stdout = text(&out.stdout);

@@ -127,6 +127,22 @@ impl MediaOutput for CmafSnapshot {
         self.periods.clone()
     }
 
+    fn manifests(&self, manifest: &str) -> Vec<(String, &Rendered)> {
+        let mut out = Vec::new();
+        if let Some(m) = &self.mpd {
+            out.push((format!("{manifest}.mpd"), m));
+        }
+        if let Some(m) = &self.master {
+            out.push((format!("{manifest}.m3u8"), m));
+        }
+        for r in &self.renditions {
+            for t in &r.tracks {
+                out.push((format!("{}/{}.m3u8", r.name, t.dir), &t.playlist));
+            }
+        }
+        out
+    }
+
     fn outline(&self) -> Outline {
         Outline {
             master: self

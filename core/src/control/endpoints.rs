@@ -60,7 +60,13 @@ impl ControlState {
         if req.low_latency {
             check_low_latency(c.protocol, kind)?;
         }
-        validate_encryption(kind, req.encryption, req.key_rotation_secs, req.low_latency)?;
+        validate_encryption(
+            c.protocol,
+            kind,
+            req.encryption,
+            req.key_rotation_secs,
+            req.low_latency,
+        )?;
         let id = self.fresh_id(new_id, &[]);
         self.channels[ci].endpoints.push(EndpointConfig {
             id,
@@ -131,6 +137,7 @@ impl ControlState {
             next.key_rotation_secs = r;
         }
         validate_encryption(
+            self.channels[ci].protocol,
             next.kind,
             next.encryption,
             next.key_rotation_secs,
@@ -153,43 +160,61 @@ impl ControlState {
     }
 }
 
-/// Checks an endpoint's encryption settings against its type and its other settings.
+/// Checks an endpoint's encryption settings against its type, its channel's protocol and its
+/// other settings.
 pub fn validate_encryption(
+    protocol: Protocol,
     kind: EndpointType,
     encryption: Encryption,
     key_rotation_secs: u32,
     low_latency: bool,
 ) -> Result<(), ControlError> {
+    let invalid = |m: String| Err(ControlError::Invalid(m));
     match (encryption, kind) {
-        (Encryption::None, _) => {
-            if key_rotation_secs > 0 {
-                return Err(ControlError::Invalid(
-                    "--key-rotation needs an encrypted endpoint: set --encryption too".into(),
+        (Encryption::None, _) if key_rotation_secs > 0 => {
+            return invalid(
+                "--key-rotation needs an encrypted endpoint: set --encryption too".into(),
+            )
+        }
+        (Encryption::None, _) => return Ok(()),
+        (Encryption::Aes128, EndpointType::Hls) => {}
+        (Encryption::Cenc | Encryption::Cbcs, EndpointType::Cmaf) => {
+            if protocol != Protocol::Hls {
+                return invalid(format!(
+                    "--encryption {encryption} is offered on the cmaf endpoints of hls channels (TS repackaged into CMAF) in this release, not yet on dash channels"
                 ));
             }
-            return Ok(());
+            if key_rotation_secs > 0 {
+                return invalid(format!(
+                    "--encryption {encryption} uses one key for the endpoint's life in this release: leave --key-rotation at 0"
+                ));
+            }
         }
-        (Encryption::Aes128, EndpointType::Hls) => {}
-        (Encryption::SampleAes | Encryption::Cenc | Encryption::Cbcs, _) => {
-            return Err(ControlError::Invalid(format!(
-                "--encryption {encryption} is not available yet in this release: use aes-128 on an hls endpoint"
-            )))
+        (Encryption::SampleAes, _) => {
+            return invalid(
+                "--encryption sample-aes is not available yet in this release: use aes-128 on an hls endpoint, or cenc/cbcs on a cmaf one".into(),
+            )
         }
         (Encryption::Aes128, _) => {
-            return Err(ControlError::Invalid(format!(
-                "--encryption aes-128 encrypts whole TS segments: it is for hls endpoints, not {kind} ones"
-            )))
+            return invalid(format!(
+                "--encryption aes-128 encrypts whole TS segments: it is for hls endpoints, not {kind} ones (cmaf endpoints take cenc or cbcs)"
+            ))
+        }
+        (Encryption::Cenc | Encryption::Cbcs, _) => {
+            return invalid(format!(
+                "--encryption {encryption} encrypts CMAF tracks: it is for cmaf endpoints, not {kind} ones (hls endpoints take aes-128)"
+            ))
         }
     }
     if low_latency {
-        return Err(ControlError::Invalid(
+        return invalid(
             "an encrypted endpoint cannot be low-latency yet: turn one of --encryption and --low-latency off".into(),
-        ));
+        );
     }
     if key_rotation_secs > MAX_KEY_ROTATION_SECS {
-        return Err(ControlError::Invalid(format!(
+        return invalid(format!(
             "--key-rotation must be 0 (one key) to {MAX_KEY_ROTATION_SECS} seconds, got {key_rotation_secs}"
-        )));
+        ));
     }
     Ok(())
 }

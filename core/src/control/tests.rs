@@ -575,11 +575,14 @@ fn encryption_fits_the_endpoint_type_and_its_other_settings() {
             0,
             Some("not available yet"),
         ),
+        (EndpointType::Cmaf, Encryption::Cenc, 0, None),
+        (EndpointType::Cmaf, Encryption::Cbcs, 0, None),
+        (EndpointType::Cmaf, Encryption::Cbcs, 60, Some("one key")),
         (
-            EndpointType::Cmaf,
+            EndpointType::Hls,
             Encryption::Cenc,
             0,
-            Some("not available yet"),
+            Some("for cmaf endpoints"),
         ),
     ];
     for (i, (kind, encryption, rotation, refused)) in table.iter().enumerate() {

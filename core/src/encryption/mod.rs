@@ -14,6 +14,7 @@
 pub mod aes128;
 pub mod cenc;
 pub mod keys;
+pub mod mpd;
 pub mod output;
 pub mod playlist;
 

@@ -4,12 +4,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::cenc::{encrypt_init, encrypt_segment as encrypt_cmaf_segment, Scheme, TrackCrypto};
 use super::keys::{period_of, period_start_unix_ms, ContentKey, KeySource, KEY_DIR};
-use super::playlist::{add_aes128_keys, up_from, SegmentKey};
+use super::mpd::add_content_protection;
+use super::playlist::{add_key_tags, up_from, KeyTag, SegmentKey};
 use super::{aes128, keys};
 use crate::channel::config::Encryption;
 use crate::media::object::EtagGen;
-use crate::media::{Lookup, MediaObject, MediaOutput, Rendered, Unavailable};
+use crate::media::{
+    Lookup, MediaObject, MediaOutput, Rendered, SegmentEntry, TrackView, Unavailable,
+};
 use crate::time::Now;
 use bytes::Bytes;
 
@@ -58,12 +62,14 @@ impl MediaOutput for EncryptedOutput {
     }
 }
 
-/// One segment's encrypted copy, kept while its clear form is in the window.
+/// One object's encrypted copy, kept while its clear form is in the window.
 #[derive(Debug)]
 struct Encrypted {
     clear_etag: String,
     kid: [u8; 16],
     object: Arc<MediaObject>,
+    /// An init segment's tracks, as its media segments' encryption needs them.
+    tracks: Vec<TrackCrypto>,
 }
 
 /// Builds an encrypted endpoint's [`EncryptedOutput`] from each version of the clear output,
@@ -72,12 +78,16 @@ struct Encrypted {
 pub struct Encryptor {
     scheme: Encryption,
     rotation_secs: u32,
-    segments: HashMap<String, Encrypted>,
+    objects: HashMap<String, Encrypted>,
     keys: BTreeMap<u64, ContentKey>,
     manifests: HashMap<String, Rendered>,
     etags: EtagGen,
-    /// Segments encrypted since it was made.
+    /// Objects encrypted since it was made.
     pub encrypted: u64,
+    /// Segments that could not be encrypted (not published), and why the last one.
+    pub failed: u64,
+    /// Why the last segment could not be encrypted.
+    pub last_failure: Option<String>,
 }
 
 impl Encryptor {
@@ -86,11 +96,13 @@ impl Encryptor {
         Encryptor {
             scheme,
             rotation_secs,
-            segments: HashMap::new(),
+            objects: HashMap::new(),
             keys: BTreeMap::new(),
             manifests: HashMap::new(),
             etags: EtagGen::new("k", now),
             encrypted: 0,
+            failed: 0,
+            last_failure: None,
         }
     }
 
@@ -123,17 +135,36 @@ impl Encryptor {
             out.refused = Some(why.to_string());
             return out;
         }
-        let mut segments = HashMap::new();
+        let mut cache = HashMap::new();
         let mut segment_keys: HashMap<String, SegmentKey> = HashMap::new();
         let mut used: BTreeMap<u64, ContentKey> = BTreeMap::new();
         for track in clear.tracks() {
-            if !track.inits.is_empty() || track.segments.iter().any(|s| s.ext != "ts") {
-                out.refused = Some(format!(
-                    "--encryption {} encrypts TS segments, and this channel's input pushes fMP4: \
-                     push TS to encrypt this endpoint",
-                    self.scheme
-                ));
+            if let Err(why) = self.fits(&track) {
+                out.refused = Some(why);
                 return out;
+            }
+            // CMAF: each init segment declared protected, and what its segments need.
+            let mut crypto: HashMap<u64, Vec<TrackCrypto>> = HashMap::new();
+            for i in track.inits {
+                let Some(key) = self.key(0, source) else {
+                    continue;
+                };
+                let path = join(&track.dir, &(track.init_file)(i));
+                let found = match self.objects.remove(&path) {
+                    Some(e) if e.clear_etag == i.object.etag && e.kid == key.kid => Ok(e),
+                    _ => self.encrypt_init(&i.object, &key),
+                };
+                match found {
+                    Ok(e) => {
+                        crypto.insert(i.k, e.tracks.clone());
+                        out.objects.insert(path.clone(), Arc::clone(&e.object));
+                        cache.insert(path, e);
+                    }
+                    Err(why) => {
+                        out.refused = Some(format!("{path}: {why}"));
+                        return out;
+                    }
+                }
             }
             for s in track.segments {
                 let period = period_of(s.start_unix_ms, self.rotation_secs);
@@ -141,18 +172,16 @@ impl Encryptor {
                     continue;
                 };
                 let path = join(&track.dir, &(track.segment_file)(s));
-                let object = match self.segments.remove(&path) {
-                    Some(e) if e.clear_etag == s.object.etag && e.kid == key.kid => e.object,
-                    _ => {
-                        self.encrypted += 1;
-                        let iv = aes128::sequence_iv(s.seq);
-                        let body = aes128::encrypt(&key.key, &iv, &s.object.body);
-                        Arc::new(MediaObject::new(
-                            Bytes::from(body).into(),
-                            s.object.content_type,
-                            keyed_etag(&s.object.etag, &key.kid),
-                            s.object.last_modified_unix_ms,
-                        ))
+                let found = match self.objects.remove(&path) {
+                    Some(e) if e.clear_etag == s.object.etag && e.kid == key.kid => Ok(e),
+                    _ => self.encrypt_segment(s, &key, &crypto),
+                };
+                let e = match found {
+                    Ok(e) => e,
+                    Err(why) => {
+                        self.failed += 1;
+                        self.last_failure = Some(format!("{path}: {why}"));
+                        continue;
                     }
                 };
                 used.insert(period, key);
@@ -163,18 +192,11 @@ impl Encryptor {
                         kid: key.kid,
                     },
                 );
-                out.objects.insert(path.clone(), Arc::clone(&object));
-                segments.insert(
-                    path,
-                    Encrypted {
-                        clear_etag: s.object.etag.clone(),
-                        kid: key.kid,
-                        object,
-                    },
-                );
+                out.objects.insert(path.clone(), Arc::clone(&e.object));
+                cache.insert(path, e);
             }
         }
-        self.segments = segments;
+        self.objects = cache;
         // Keys no segment uses any more are let go, but the newest stays for what comes next.
         let newest = self.keys.last_key_value().map(|(p, _)| *p);
         self.keys
@@ -190,9 +212,15 @@ impl Encryptor {
                 _ => continue,
             };
             let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
-            let text = add_aes128_keys(text, &up_from(&path), |uri| {
-                segment_keys.get(&join(dir, uri)).copied()
-            });
+            let text = match (cenc_scheme(self.scheme), out.keys.first()) {
+                (Some(scheme), Some(key)) if path.ends_with(".mpd") => {
+                    add_content_protection(text, scheme, &key.kid)
+                }
+                (_, None) if path.ends_with(".mpd") => continue,
+                _ => add_key_tags(text, &up_from(&path), key_tag(self.scheme), |uri| {
+                    segment_keys.get(&join(dir, uri)).copied()
+                }),
+            };
             let prev = self.manifests.get(&path);
             let r = self.etags.reuse_or_render(
                 prev,
@@ -207,6 +235,63 @@ impl Encryptor {
         out
     }
 
+    /// Whether a track's objects are of the kind the scheme encrypts.
+    fn fits(&self, track: &TrackView<'_>) -> Result<(), String> {
+        let ts = track.inits.is_empty() && track.segments.iter().all(|s| s.ext == "ts");
+        match (self.scheme, ts) {
+            (Encryption::Aes128, true) | (Encryption::Cenc | Encryption::Cbcs, false) => Ok(()),
+            (Encryption::Aes128, false) => Err(format!(
+                "--encryption {} encrypts TS segments, and this channel's input pushes fMP4: \
+                 push TS to encrypt this endpoint",
+                self.scheme
+            )),
+            (Encryption::Cenc | Encryption::Cbcs, true) => Err(format!(
+                "--encryption {} encrypts CMAF (fMP4) tracks, and this output is TS",
+                self.scheme
+            )),
+            (scheme, _) => Err(format!("--encryption {scheme} is not available yet")),
+        }
+    }
+
+    fn encrypt_init(&mut self, clear: &MediaObject, key: &ContentKey) -> Result<Encrypted, String> {
+        let scheme = cenc_scheme(self.scheme).ok_or("not a CMAF scheme")?;
+        let (body, tracks) =
+            encrypt_init(&clear.body, scheme, &key.kid).map_err(|e| e.to_string())?;
+        self.encrypted += 1;
+        Ok(Encrypted {
+            clear_etag: clear.etag.clone(),
+            kid: key.kid,
+            object: Arc::new(encrypted_object(clear, body, &key.kid)),
+            tracks,
+        })
+    }
+
+    fn encrypt_segment(
+        &mut self,
+        s: &SegmentEntry,
+        key: &ContentKey,
+        crypto: &HashMap<u64, Vec<TrackCrypto>>,
+    ) -> Result<Encrypted, String> {
+        let body = match cenc_scheme(self.scheme) {
+            None => aes128::encrypt(&key.key, &aes128::sequence_iv(s.seq), &s.object.body),
+            Some(scheme) => {
+                let tracks = s
+                    .init
+                    .and_then(|k| crypto.get(&k))
+                    .ok_or("its init segment could not be encrypted")?;
+                encrypt_cmaf_segment(&s.object.body, scheme, &key.kid, &key.key, tracks, s.seq)
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        self.encrypted += 1;
+        Ok(Encrypted {
+            clear_etag: s.object.etag.clone(),
+            kid: key.kid,
+            object: Arc::new(encrypted_object(&s.object, body, &key.kid)),
+            tracks: Vec::new(),
+        })
+    }
+
     fn key(&mut self, period: u64, source: &mut dyn KeySource) -> Option<ContentKey> {
         if let Some(k) = self.keys.get(&period) {
             return Some(*k);
@@ -215,6 +300,34 @@ impl Encryptor {
         self.keys.insert(period, k);
         Some(k)
     }
+}
+
+/// The Common Encryption scheme of a CMAF encryption setting.
+fn cenc_scheme(e: Encryption) -> Option<Scheme> {
+    match e {
+        Encryption::Cenc => Some(Scheme::Cenc),
+        Encryption::Cbcs => Some(Scheme::Cbcs),
+        _ => None,
+    }
+}
+
+/// How HLS playlists name keys of this setting.
+fn key_tag(e: Encryption) -> KeyTag {
+    match e {
+        Encryption::Cenc => KeyTag::CENC,
+        Encryption::Cbcs => KeyTag::CBCS,
+        _ => KeyTag::AES_128,
+    }
+}
+
+/// `body`, the encrypted form of `clear`: same type and time, its own etag.
+fn encrypted_object(clear: &MediaObject, body: Vec<u8>, kid: &[u8; 16]) -> MediaObject {
+    MediaObject::new(
+        Bytes::from(body).into(),
+        clear.content_type,
+        keyed_etag(&clear.etag, kid),
+        clear.last_modified_unix_ms,
+    )
 }
 
 /// `dir/file`, or `file` at the endpoint's top.

@@ -13,16 +13,59 @@ pub struct SegmentKey {
     pub kid: [u8; 16],
 }
 
-/// `text` (a media playlist) with `#EXT-X-KEY:METHOD=AES-128` before the first segment and
-/// before each segment whose key differs from the one before it. Key URIs are
-/// `<up>keys/<kid>.key`, `up` leading from the playlist's folder to the endpoint's (`../`).
-/// `key_of` gives each segment URI's key; the playlist ends before the first segment that
-/// has none (and is then not ended: later media is never announced clear). A segment the
-/// playlist numbers differently from its sequence number (after a gap) states its IV.
-/// Master playlists (no `EXTINF`) come back unchanged.
+/// How a playlist names its segments' keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyTag {
+    /// `METHOD` (`AES-128`, `SAMPLE-AES-CTR`, `SAMPLE-AES`).
+    pub method: &'static str,
+    /// `KEYFORMAT`, when not left to its default.
+    pub keyformat: Option<&'static str>,
+    /// Whether the IV comes from the playlist (AES-128: the sequence number, or stated);
+    /// CMAF schemes carry theirs in the segments.
+    pub playlist_iv: bool,
+}
+
+impl KeyTag {
+    /// Whole-segment AES-128.
+    pub const AES_128: KeyTag = KeyTag {
+        method: "AES-128",
+        keyformat: None,
+        playlist_iv: true,
+    };
+    /// CMAF `cenc`, the key at its URL (what Shaka Player reads as ClearKey).
+    pub const CENC: KeyTag = KeyTag {
+        method: "SAMPLE-AES-CTR",
+        keyformat: Some("identity"),
+        playlist_iv: false,
+    };
+    /// CMAF `cbcs`, the key at its URL.
+    pub const CBCS: KeyTag = KeyTag {
+        method: "SAMPLE-AES",
+        keyformat: Some("identity"),
+        playlist_iv: false,
+    };
+}
+
+/// [`add_key_tags`] for AES-128.
 pub fn add_aes128_keys(
     text: &str,
     up: &str,
+    key_of: impl FnMut(&str) -> Option<SegmentKey>,
+) -> String {
+    add_key_tags(text, up, KeyTag::AES_128, key_of)
+}
+
+/// `text` (a media playlist) with an `#EXT-X-KEY` (`tag`) before the first segment and
+/// before each segment whose key differs from the one before it. Key URIs are
+/// `<up>keys/<kid>.key`, `up` leading from the playlist's folder to the endpoint's (`../`).
+/// `key_of` gives each segment URI's key; the playlist ends before the first segment that
+/// has none (and is then not ended: later media is never announced clear). With AES-128, a
+/// segment the playlist numbers differently from its sequence number (after a gap) states
+/// its IV. Master playlists (no `EXTINF`) come back unchanged.
+pub fn add_key_tags(
+    text: &str,
+    up: &str,
+    tag: KeyTag,
     mut key_of: impl FnMut(&str) -> Option<SegmentKey>,
 ) -> String {
     if !text.contains("#EXTINF:") {
@@ -54,17 +97,21 @@ pub fn add_aes128_keys(
             out.truncate(at);
             return out;
         };
-        let iv = (k.seq != implied).then_some(k.seq);
+        let iv = (tag.playlist_iv && k.seq != implied).then_some(k.seq);
         if current != Some((k.kid, iv)) {
-            let mut tag = format!(
-                "#EXT-X-KEY:METHOD=AES-128,URI=\"{up}{KEY_DIR}/{}.key\"",
+            let mut line = format!(
+                "#EXT-X-KEY:METHOD={},URI=\"{up}{KEY_DIR}/{}.key\"",
+                tag.method,
                 hex(&k.kid)
             );
-            if let Some(seq) = iv {
-                tag.push_str(&format!(",IV=0x{seq:032x}"));
+            if let Some(f) = tag.keyformat {
+                line.push_str(&format!(",KEYFORMAT=\"{f}\""));
             }
-            tag.push('\n');
-            out.insert_str(at, &tag);
+            if let Some(seq) = iv {
+                line.push_str(&format!(",IV=0x{seq:032x}"));
+            }
+            line.push('\n');
+            out.insert_str(at, &line);
             current = Some((k.kid, iv));
         }
         out.push_str(line);
@@ -150,6 +197,35 @@ mod tests {
         let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nhi/index.m3u8\n";
         // A master's URIs are playlists, never segments: not taken for segments without key.
         assert_eq!(add_aes128_keys(master, "", |_| None), master);
+    }
+
+    #[test]
+    fn cmaf_schemes_name_the_key_once_without_iv() {
+        let out = add_key_tags(CLEAR, "../", KeyTag::CENC, |uri| {
+            Some(SegmentKey {
+                seq: seq_of(uri),
+                kid: kid(3),
+            })
+        });
+        let tags: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("#EXT-X-KEY"))
+            .collect();
+        assert_eq!(
+            tags,
+            [format!(
+                "#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI=\"../keys/{}.key\",KEYFORMAT=\"identity\"",
+                "03".repeat(16)
+            )],
+            "one tag, no IV even where the numbering skips"
+        );
+        let cbcs = add_key_tags(CLEAR, "", KeyTag::CBCS, |uri| {
+            Some(SegmentKey {
+                seq: seq_of(uri),
+                kid: kid(3),
+            })
+        });
+        assert!(cbcs.contains("#EXT-X-KEY:METHOD=SAMPLE-AES,URI="));
     }
 
     #[test]

@@ -242,3 +242,122 @@ fn fmp4_input_is_refused_with_the_reason() {
         other => panic!("{other:?}"),
     }
 }
+
+const FIXTURES: [&[u8]; 3] = [
+    include_bytes!("../../testdata/ts/h264_aac/seg_00000.ts"),
+    include_bytes!("../../testdata/ts/h264_aac/seg_00001.ts"),
+    include_bytes!("../../testdata/ts/h264_aac/seg_00002.ts"),
+];
+
+/// An HLS channel with a cmaf endpoint, fed the TS fixtures.
+fn cmaf_channel() -> Box<dyn crate::media::Media> {
+    let params = MediaParams {
+        cmaf: true,
+        ..MediaParams::new(4_000, 60_000)
+    };
+    let mut m = for_channel(Protocol::Hls, params, at(0));
+    for (i, ts) in FIXTURES.iter().enumerate() {
+        let now = at(i as u64 * 2_000);
+        m.put(
+            InputRole::Primary,
+            &format!("{i}.ts"),
+            Bytes::from_static(ts),
+            now,
+        )
+        .unwrap();
+        let mut pl = String::from(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n",
+        );
+        for j in 0..=i {
+            pl.push_str(&format!("#EXTINF:2.000,\n{j}.ts\n"));
+        }
+        m.put(InputRole::Primary, "index.m3u8", Bytes::from(pl), now)
+            .unwrap();
+    }
+    m
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn cmaf_endpoints_serve_protected_inits_segments_and_manifests() {
+    for (encryption, method, value) in [
+        (Encryption::Cenc, "SAMPLE-AES-CTR", "cenc"),
+        (Encryption::Cbcs, "SAMPLE-AES", "cbcs"),
+    ] {
+        let mut m = cmaf_channel();
+        let p = m.publish(at(6_000));
+        let clear = p.output(EndpointType::Cmaf).unwrap();
+        let mut keys = Keys::default();
+        let out = Encryptor::new(encryption, 0, at(0)).build(clear, "main", &mut keys, at(6_000));
+        let key = out.keys()[0];
+        let mpd = text(&out, "main.mpd");
+        assert!(
+            mpd.contains(&format!(
+                "value=\"{value}\" cenc:default_KID=\"{}\"",
+                super::cenc::kid_uuid(&key.kid)
+            )),
+            "{mpd}"
+        );
+        let master = text(&out, "main.m3u8");
+        let mut playlists = 0;
+        for uri in master.lines().filter(|l| l.ends_with(".m3u8")) {
+            let pl = text(&out, uri);
+            assert!(
+                pl.contains(&format!(
+                    "#EXT-X-KEY:METHOD={method},URI=\"../keys/{}.key\",KEYFORMAT=\"identity\"",
+                    key.kid_hex()
+                )),
+                "{uri}:\n{pl}"
+            );
+            playlists += 1;
+        }
+        for line in master.lines().filter_map(|l| l.split("URI=\"").nth(1)) {
+            let uri = line.trim_end_matches('"');
+            if uri.ends_with(".m3u8") {
+                let pl = text(&out, uri);
+                assert!(pl.contains(method), "{uri}");
+                playlists += 1;
+            }
+        }
+        assert!(playlists >= 2, "video and audio playlists:\n{master}");
+        let mut inits = 0;
+        let mut segments = 0;
+        for track in clear.tracks() {
+            for i in track.inits {
+                let path = format!("{}/{}", track.dir, (track.init_file)(i));
+                let Ok(Lookup::Object(o)) = out.lookup("main", &path) else {
+                    panic!("{path}")
+                };
+                assert!(
+                    contains(&o.body, b"sinf") && contains(&o.body, b"tenc"),
+                    "{path}"
+                );
+                assert!(contains(&o.body, &key.kid));
+                inits += 1;
+            }
+            for s in track.segments {
+                let path = format!("{}/{}", track.dir, (track.segment_file)(s));
+                let Ok(Lookup::Object(o)) = out.lookup("main", &path) else {
+                    panic!("{path}")
+                };
+                assert!(
+                    contains(&o.body, b"senc") && o.body != s.object.body,
+                    "{path}"
+                );
+                assert_ne!(o.etag, s.object.etag);
+                segments += 1;
+            }
+        }
+        assert!(
+            inits >= 2 && segments >= 6,
+            "{inits} inits, {segments} segments"
+        );
+        assert_eq!(
+            out.content_key(&format!("keys/{}.key", key.kid_hex())),
+            Some(&key)
+        );
+    }
+}

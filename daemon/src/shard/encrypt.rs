@@ -18,6 +18,8 @@ pub(super) struct EndpointEncryptor {
     manifest: String,
     kind: streampack_core::channel::EndpointType,
     encryptor: Encryptor,
+    /// Failures already logged.
+    logged_failures: u64,
 }
 
 /// Brings `list` in line with the channel's encrypted endpoints; whether anything changed.
@@ -46,6 +48,7 @@ pub(super) fn follow(list: &mut Vec<EndpointEncryptor>, c: &ChannelConfig, now: 
             manifest: e.manifest_name.clone(),
             kind: e.kind,
             encryptor,
+            logged_failures: 0,
         });
     }
     true
@@ -73,6 +76,15 @@ pub(super) fn outputs(
             now,
         };
         let out = x.encryptor.build(clear, &x.manifest, &mut source, now);
+        if x.encryptor.failed > x.logged_failures {
+            x.logged_failures = x.encryptor.failed;
+            tracing::warn!(
+                channel = %channel,
+                endpoint = %x.endpoint,
+                "a segment could not be encrypted and is not published on this endpoint: {}",
+                x.encryptor.last_failure.as_deref().unwrap_or("unknown")
+            );
+        }
         outs.push((x.endpoint, Arc::new(out)));
     }
     Arc::new(published.with_endpoint_outputs(outs))

@@ -281,10 +281,12 @@ fn aux_boxes(scheme: Scheme, aux: &[SampleAux], subsamples: bool) -> Vec<BoxNode
             }
     };
     let mut saiz = vec![0, 0, 0, 0];
+    // A default size of 0 means "a size per sample follows": samples without information
+    // (cbcs audio: constant IV, no subsamples) list their zeros.
     let uniform = aux
         .first()
         .map(info_size)
-        .filter(|s| aux.iter().all(|a| info_size(a) == *s));
+        .filter(|s| *s > 0 && aux.iter().all(|a| info_size(a) == *s));
     saiz.push(uniform.map_or(0, |s| s as u8));
     saiz.extend_from_slice(&(aux.len() as u32).to_be_bytes());
     if uniform.is_none() {

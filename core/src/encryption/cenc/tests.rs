@@ -55,6 +55,13 @@ fn decrypt(segment: &[u8], scheme: Scheme, video: bool) -> Vec<Vec<u8>> {
     let parsed = parse_media_segment(segment).unwrap();
     let count = u32::from_be_bytes(senc[4..8].try_into().unwrap()) as usize;
     assert_eq!(count, parsed.samples.len());
+    // saiz: a default size, or one per sample (cbcs audio: all zero).
+    let default = saiz[4] as usize;
+    let listed = saiz.len() - 9;
+    assert!(
+        (default > 0 && listed == 0) || listed == count,
+        "saiz lists {listed} sizes for {count} samples"
+    );
     assert_eq!(
         u32::from_be_bytes(saiz[5..9].try_into().unwrap()) as usize,
         count

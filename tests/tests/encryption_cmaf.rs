@@ -1,0 +1,258 @@
+//! CMAF endpoints in Common Encryption end to end: ffmpeg pushes live HLS/TS, the origin
+//! repackages it into CMAF and serves it clear, in `cenc` and in `cbcs`. ffmpeg decrypts an
+//! init + media segment with the key `endpoint keys` lists and decodes the same frames as the
+//! clear endpoint's; the MPD and playlists announce the protection; dash.js and Shaka play
+//! both schemes with the browser's ClearKey CDM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+use streampack_tests::*;
+
+struct Setup {
+    d: Daemon,
+    f: Fixture,
+    _push: Killed,
+}
+
+/// Path of an endpoint's manifest by name, and its one key (kid hex, key hex).
+struct Encrypted {
+    mpd_path: String,
+    mpd_url: String,
+    kid: String,
+    key: String,
+}
+
+fn start(push_seconds: u32) -> Option<Setup> {
+    if !require_tool("ffmpeg") {
+        return None;
+    }
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel(
+        "cenc",
+        &[
+            "--max-segment-duration",
+            "4",
+            "--max-playlist-duration",
+            "30",
+        ],
+    );
+    d.ctl_json(&[
+        "endpoint", "create", &f.id, "--name", "clear", "--type", "cmaf",
+    ]);
+    for scheme in ["cenc", "cbcs"] {
+        let ep = d.ctl_json(&[
+            "endpoint",
+            "create",
+            &f.id,
+            "--name",
+            scheme,
+            "--type",
+            "cmaf",
+            "--encryption",
+            scheme,
+        ]);
+        assert_eq!(ep["encryption"], scheme, "{ep}");
+    }
+    let log = d.dir().join("ffmpeg-push.log");
+    let push = Killed(ffmpeg_push_hls(
+        HlsPush::Ts,
+        &f.primary_url,
+        push_seconds,
+        &log,
+    ));
+    Some(Setup { d, f, _push: push })
+}
+
+fn endpoint(s: &Setup, name: &str) -> Encrypted {
+    let ep = s.d.ctl_json(&["endpoint", "show", &s.f.id, name]);
+    let mpd_url = ep["url"].as_str().unwrap().to_string();
+    // The first key is made when the first segment is encrypted.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let keys = loop {
+        if ep["encryption"] == "none" {
+            break Vec::new();
+        }
+        let keys = s.d.ctl_json(&["endpoint", "keys", &s.f.id, name]);
+        let keys = keys.as_array().cloned().unwrap_or_default();
+        if !keys.is_empty() {
+            break keys;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: no key 40 s into the push"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let (kid, key) = keys
+        .first()
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_string(),
+                k["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .unwrap_or_default();
+    Encrypted {
+        mpd_path: split_url(&mpd_url).1,
+        mpd_url,
+        kid,
+        key,
+    }
+}
+
+/// Waits until the endpoint's MPD lists `n` segments per track; returns it.
+fn wait_mpd(s: &Setup, path: &str, n: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let r = get(s.d.pull, path);
+        if r.status == 200 {
+            let mpd = r.text();
+            let tracks = mpd_tracks(&mpd, path);
+            if !tracks.is_empty() && tracks.iter().all(|t| t.segments.len() >= n) {
+                return mpd;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path}: {n} segments never listed: {r:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Decodes `file` with ffmpeg (with `key` when given); (media time decoded in µs, ffmpeg's
+/// errors).
+fn decode(file: &std::path::Path, key: Option<&str>) -> (u64, String) {
+    let mut c = Command::new("ffmpeg");
+    c.args(["-nostdin", "-nostats", "-loglevel", "error"]);
+    if let Some(k) = key {
+        c.args(["-decryption_key", k]);
+    }
+    c.arg("-i")
+        .arg(file)
+        .args(["-f", "null", "-progress", "pipe:1", "-"]);
+    let out = run_with_timeout(&mut c, Duration::from_secs(30));
+    let decoded_us = text(&out.stdout)
+        .lines()
+        .rev()
+        .filter_map(|l| l.strip_prefix("out_time_us="))
+        .find_map(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    (decoded_us, text(&out.stderr))
+}
+
+#[test]
+fn ffmpeg_decrypts_cenc_and_cbcs_with_the_listed_key() {
+    let Some(s) = start(60) else { return };
+    let clear = endpoint(&s, "clear");
+    wait_mpd(&s, &clear.mpd_path, 3);
+    for scheme in ["cenc", "cbcs"] {
+        let e = endpoint(&s, scheme);
+        let mpd = wait_mpd(&s, &e.mpd_path, 3);
+        assert_eq!(e.kid.len(), 32, "{scheme}: one key listed");
+        let uuid = format!(
+            "{}-{}-{}-{}-{}",
+            &e.kid[..8],
+            &e.kid[8..12],
+            &e.kid[12..16],
+            &e.kid[16..20],
+            &e.kid[20..]
+        );
+        assert!(
+            mpd.contains(&format!("value=\"{scheme}\" cenc:default_KID=\"{uuid}\""))
+                && mpd.contains("urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e"),
+            "{scheme} MPD:\n{mpd}"
+        );
+        // The fMP4 HLS side names the key for players that fetch it (Shaka's "identity").
+        let master = get(s.d.pull, &e.mpd_path.replace(".mpd", ".m3u8")).text();
+        let video_pl = master
+            .lines()
+            .find(|l| l.ends_with(".m3u8") && !l.starts_with('#'))
+            .unwrap_or_else(|| panic!("{master}"));
+        let pl = get(s.d.pull, &resolve(&e.mpd_path, video_pl)).text();
+        let method = if scheme == "cenc" {
+            "SAMPLE-AES-CTR"
+        } else {
+            "SAMPLE-AES"
+        };
+        assert!(
+            pl.contains(&format!("#EXT-X-KEY:METHOD={method},URI=")),
+            "{pl}"
+        );
+
+        let tracks = mpd_tracks(&mpd, &e.mpd_path);
+        let clear_tracks = mpd_tracks(&get(s.d.pull, &clear.mpd_path).text(), &clear.mpd_path);
+        for t in &tracks {
+            let seg = t.segments[t.segments.len() - 2].clone();
+            let init = get(s.d.pull, &t.init);
+            let media = get(s.d.pull, &seg);
+            assert_eq!((init.status, media.status), (200, 200), "{}, {seg}", t.init);
+            // The same segment, clear, from the clear endpoint.
+            let ct = clear_tracks.iter().find(|c| c.id == t.id).unwrap();
+            let file_of = |name: &str, parts: &[&[u8]]| {
+                let p = s.d.dir().join(name);
+                std::fs::write(&p, parts.concat()).unwrap();
+                p
+            };
+            let clear_init = get(s.d.pull, &ct.init);
+            let same_seg = ct
+                .segments
+                .iter()
+                .find(|u| u.rsplit('/').next() == seg.rsplit('/').next())
+                .unwrap();
+            let clear_media = get(s.d.pull, same_seg);
+            assert_ne!(clear_media.body, media.body, "{seg} is not served clear");
+            let enc_file = file_of(
+                &format!("{scheme}-{}.mp4", t.id),
+                &[&init.body, &media.body],
+            );
+            let clear_file = file_of(
+                &format!("clear-{}.mp4", t.id),
+                &[&clear_init.body, &clear_media.body],
+            );
+            let (clear_frames, _) = decode(&clear_file, None);
+            let (frames, errors) = decode(&enc_file, Some(&e.key));
+            assert!(clear_frames > 0, "the clear {} segment decodes", t.id);
+            assert_eq!(
+                frames, clear_frames,
+                "{scheme} {}: ffmpeg -decryption_key decodes as much media as clear\n{errors}",
+                t.id
+            );
+            assert!(
+                errors.trim().is_empty(),
+                "{scheme} {}: ffmpeg errors:\n{errors}",
+                t.id
+            );
+        }
+    }
+}
+
+#[test]
+fn dashjs_and_shaka_play_cenc_and_cbcs_with_clearkey() {
+    if !require_browser() {
+        return;
+    }
+    let Some(s) = start(150) else { return };
+    for (scheme, players) in [
+        ("cenc", [Player::DashJs, Player::Shaka]),
+        ("cbcs", [Player::Shaka, Player::DashJs]),
+    ] {
+        let e = endpoint(&s, scheme);
+        wait_mpd(&s, &e.mpd_path, 3);
+        let keys = format!("{{\"{}\":\"{}\"}}", e.kid, e.key);
+        for player in players {
+            let Some(pb) = play_in_browser_clear_keys(player, &e.mpd_url, 12, &keys) else {
+                return;
+            };
+            assert!(
+                !pb.fatal && pb.advanced >= 8.0,
+                "{player:?} on {scheme}: played {:.1} s of 12, errors {:?}\n{}",
+                pb.advanced,
+                pb.errors,
+                pb.json
+            );
+            assert!(pb.frames_decoded > 100, "{player:?} {scheme}: {}", pb.json);
+        }
+    }
+}
