@@ -291,6 +291,10 @@ pub struct EndpointCreateArgs {
     /// A new content key every SECONDS, on a segment boundary (0: one key) [default: 0]
     #[arg(long, value_name = "SECONDS")]
     pub key_rotation: Option<u32>,
+    /// Take the keys from this SPEKE v2 key server (CPIX over HTTP POST) instead of making
+    /// them [default: the daemon makes and keeps them]
+    #[arg(long, value_name = "URL")]
+    pub key_server: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -310,6 +314,7 @@ pub struct EndpointCreateArgs {
             "low_latency",
             "encryption",
             "key_rotation",
+            "key_server",
         ])
 ))]
 pub struct EndpointEditArgs {
@@ -356,6 +361,9 @@ pub struct EndpointEditArgs {
     /// Change the key rotation period, seconds (0: one key)
     #[arg(long, value_name = "SECONDS")]
     pub key_rotation: Option<u32>,
+    /// Take the keys from this SPEKE v2 key server ("" : the daemon's own keys again)
+    #[arg(long, value_name = "URL")]
+    pub key_server: Option<String>,
 }
 
 impl Command {
@@ -432,6 +440,7 @@ impl Command {
                         low_latency: a.low_latency,
                         encryption: a.encryption.unwrap_or_default(),
                         key_rotation_secs: a.key_rotation.unwrap_or(0),
+                        key_server: a.key_server,
                     },
                 },
                 EndpointCmd::List { channel } => Request::EndpointList { channel },
@@ -450,6 +459,7 @@ impl Command {
                         low_latency: a.low_latency,
                         encryption: a.encryption,
                         key_rotation_secs: a.key_rotation,
+                        key_server: a.key_server,
                     },
                 },
                 EndpointCmd::Delete { channel, endpoint } => {

@@ -197,6 +197,7 @@ mod tests {
                 "encryption",
                 "id",
                 "key_rotation_secs",
+                "key_server",
                 "low_latency",
                 "manifest_name",
                 "name",

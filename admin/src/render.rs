@@ -301,6 +301,14 @@ pub fn endpoint_detail(e: &EndpointView) -> String {
                 if e.low_latency { "on" } else { "off" }.into(),
             ),
             ("encryption", encryption(e)),
+            (
+                "keys from",
+                match (&e.key_server, e.encryption.is_on()) {
+                    (_, false) => "-".into(),
+                    (Some(url), true) => format!("key server {url} (SPEKE v2)"),
+                    (None, true) => "the daemon's key store".into(),
+                },
+            ),
             ("cdn urls", list_or_dash(&e.cdn_urls)),
         ],
     )
@@ -570,6 +578,7 @@ pub(crate) mod tests {
             low_latency: false,
             encryption: Default::default(),
             key_rotation_secs: 0,
+            key_server: None,
             cdn_urls: vec![],
         }
     }

@@ -51,7 +51,9 @@ pub struct Shared {
     pub storage: crate::storage::Storage,
     /// The built-in key provider's content keys (made on a channel's owner shard once per
     /// rotation period, listed by the admin plane: a lock is fine).
-    pub keys: std::sync::Mutex<crate::keys::KeyStore>,
+    pub keys: std::sync::Arc<std::sync::Mutex<crate::keys::KeyStore>>,
+    /// The SPEKE v2 key server client (its own thread).
+    pub key_servers: crate::key_server::KeyServers,
     /// The TLS listeners' certificate state (`None`: no TLS listener).
     pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
     /// Failed ingest logins per client address (refusals are rare: a lock is fine).

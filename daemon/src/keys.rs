@@ -25,6 +25,9 @@ struct Stored {
     period: u64,
     rotation_secs: u32,
     scheme: Encryption,
+    /// The key server it came from (`None`: made here).
+    #[serde(default)]
+    server: Option<String>,
 }
 
 impl Stored {
@@ -105,10 +108,12 @@ impl KeyStore {
     ) -> std::io::Result<ContentKey> {
         let keys = self.load(channel)?;
         let list = keys.endpoints.entry(endpoint.to_string()).or_default();
-        let found = list
-            .iter()
-            .rev()
-            .find(|k| k.period == period && k.rotation_secs == rotation_secs && k.scheme == scheme);
+        let found = list.iter().rev().find(|k| {
+            k.period == period
+                && k.rotation_secs == rotation_secs
+                && k.scheme == scheme
+                && k.server.is_none()
+        });
         if let Some(k) = found.and_then(Stored::content_key) {
             return Ok(k);
         }
@@ -120,11 +125,70 @@ impl KeyStore {
             period,
             rotation_secs,
             scheme,
+            server: None,
         };
         let key = made
             .content_key()
             .ok_or_else(|| std::io::Error::other("key"))?;
         list.push(made);
+        Self::prune(list, now_unix_ms);
+        self.save(channel)?;
+        Ok(key)
+    }
+
+    /// The endpoint's key for `period` from key server `server`, when it was fetched.
+    pub fn fetched(
+        &mut self,
+        channel: &Id,
+        endpoint: &Id,
+        (scheme, rotation_secs): (Encryption, u32),
+        period: u64,
+        server: &str,
+    ) -> std::io::Result<Option<ContentKey>> {
+        let keys = self.load(channel)?;
+        Ok(keys
+            .endpoints
+            .get(&endpoint.to_string())
+            .into_iter()
+            .flatten()
+            .rev()
+            .find(|k| {
+                k.period == period
+                    && k.rotation_secs == rotation_secs
+                    && k.scheme == scheme
+                    && k.server.as_deref() == Some(server)
+            })
+            .and_then(Stored::content_key))
+    }
+
+    /// Keeps keys fetched from key server `server`, on disk before this returns.
+    pub fn insert_fetched(
+        &mut self,
+        channel: &Id,
+        endpoint: &Id,
+        (scheme, rotation_secs): (Encryption, u32),
+        fetched: &[ContentKey],
+        server: &str,
+        now_unix_ms: u64,
+    ) -> std::io::Result<()> {
+        let keys = self.load(channel)?;
+        let list = keys.endpoints.entry(endpoint.to_string()).or_default();
+        for k in fetched {
+            list.push(Stored {
+                kid: hex(&k.kid),
+                key: hex(&k.key),
+                period: k.period,
+                rotation_secs,
+                scheme,
+                server: Some(server.to_string()),
+            });
+        }
+        Self::prune(list, now_unix_ms);
+        self.save(channel)
+    }
+
+    /// Forgets keys older than any window, and the oldest beyond [`KEEP_KEYS`].
+    fn prune(list: &mut Vec<Stored>, now_unix_ms: u64) {
         let cutoff = now_unix_ms.saturating_sub(KEEP_MS);
         list.retain(|k| {
             k.rotation_secs == 0
@@ -132,8 +196,6 @@ impl KeyStore {
         });
         let excess = list.len().saturating_sub(KEEP_KEYS);
         list.drain(..excess);
-        self.save(channel)?;
-        Ok(key)
     }
 
     fn save(&mut self, channel: &Id) -> std::io::Result<()> {

@@ -35,6 +35,7 @@ pub mod conn;
 pub mod context;
 pub mod ingest;
 pub mod ingest_auth;
+pub mod key_server;
 pub mod keys;
 pub mod limits;
 pub mod metrics;

@@ -123,6 +123,11 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     })?;
     let (storage, storage_rx) =
         crate::storage::Storage::new(cfg.media_dir(), cfg.storage.max_bytes);
+    let keys = Arc::new(std::sync::Mutex::new(crate::keys::KeyStore::new(
+        &cfg.state_dir,
+    )));
+    let key_servers =
+        crate::key_server::KeyServers::start(Arc::clone(&keys)).map_err(StartError::Thread)?;
     let shared = Arc::new(Shared {
         manifest_cache_control: format!("public, max-age={}", cfg.cache.manifest_max_age_secs),
         segment_cache_control: format!("public, max-age={}", cfg.cache.segment_max_age_secs),
@@ -141,7 +146,8 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         metrics: Metrics::new(shards),
         access_log,
         storage,
-        keys: std::sync::Mutex::new(crate::keys::KeyStore::new(&cfg.state_dir)),
+        keys,
+        key_servers,
         failed_logins: std::sync::Mutex::new(streampack_core::access::FailedLogins::new(
             streampack_core::access::LoginLimit {
                 max_failures: cfg.limits.ingest_auth_failures,

@@ -220,6 +220,8 @@ pub struct EndpointView {
     pub encryption: Encryption,
     /// Seconds between content keys (0: one key).
     pub key_rotation_secs: u32,
+    /// The SPEKE v2 key server its keys come from (`None`: the daemon's own keys).
+    pub key_server: Option<String>,
     /// The manifest URL through each bound CDN domain.
     pub cdn_urls: Vec<String>,
 }

@@ -215,6 +215,10 @@ pub struct EndpointConfig {
     /// endpoint's life.
     #[serde(default)]
     pub key_rotation_secs: u32,
+    /// Where its keys come from: a SPEKE v2 key server's URL, or `None`: the built-in key
+    /// store.
+    #[serde(default)]
+    pub key_server: Option<String>,
 }
 
 impl EndpointConfig {

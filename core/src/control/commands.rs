@@ -112,6 +112,9 @@ pub struct EndpointCreate {
     /// Seconds between content keys; 0: one key.
     #[serde(default)]
     pub key_rotation_secs: u32,
+    /// A SPEKE v2 key server's URL (default: keys made and kept by the daemon).
+    #[serde(default)]
+    pub key_server: Option<String>,
 }
 
 /// Endpoint fields to change.
@@ -136,4 +139,8 @@ pub struct EndpointPatch {
     /// Changes the key rotation period (0: one key).
     #[serde(default)]
     pub key_rotation_secs: Option<u32>,
+    /// Changes where keys come from: a SPEKE v2 key server's URL, or `""` for the daemon's
+    /// own keys.
+    #[serde(default)]
+    pub key_server: Option<String>,
 }

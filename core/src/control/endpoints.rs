@@ -79,6 +79,7 @@ impl ControlState {
             low_latency: req.low_latency,
             encryption: req.encryption,
             key_rotation_secs: req.key_rotation_secs,
+            key_server: check_key_server(req.encryption, req.key_server.as_deref())?,
         });
         let c = &self.channels[ci];
         Ok((c, &c.endpoints[c.endpoints.len() - 1]))
@@ -136,6 +137,13 @@ impl ControlState {
         if let Some(r) = patch.key_rotation_secs {
             next.key_rotation_secs = r;
         }
+        if let Some(url) = &patch.key_server {
+            next.key_server = (!url.is_empty()).then(|| url.clone());
+        }
+        if !next.encryption.is_on() && patch.key_server.is_none() {
+            next.key_server = None;
+        }
+        next.key_server = check_key_server(next.encryption, next.key_server.as_deref())?;
         validate_encryption(
             self.channels[ci].protocol,
             next.kind,
@@ -217,6 +225,38 @@ pub fn validate_encryption(
         ));
     }
     Ok(())
+}
+
+/// Longest key server URL.
+const MAX_URL_LEN: usize = 2048;
+
+/// Checks a SPEKE key server URL: `http(s)://…`, printable, only with encryption on.
+fn check_key_server(
+    encryption: Encryption,
+    url: Option<&str>,
+) -> Result<Option<String>, ControlError> {
+    let Some(url) = url.filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    if !encryption.is_on() {
+        return Err(ControlError::Invalid(
+            "--key-server needs an encrypted endpoint: set --encryption too".into(),
+        ));
+    }
+    let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+    let host_ok = url
+        .split_once("://")
+        .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
+    if !scheme_ok
+        || !host_ok
+        || url.len() > MAX_URL_LEN
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ControlError::Invalid(format!(
+            "--key-server {url:?}: give the key server's http:// or https:// URL (at most {MAX_URL_LEN} characters, no spaces)"
+        )));
+    }
+    Ok(Some(url.to_string()))
 }
 
 /// Parses a list of CIDRs; the error names the flag and the value.

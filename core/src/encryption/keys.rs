@@ -34,6 +34,11 @@ pub trait KeySource {
     /// The key of `period`, which starts at `from_unix_ms` (made, or fetched, when it has
     /// none yet); `None` when no key can be had now: media of that period waits.
     fn key(&mut self, period: u64, from_unix_ms: u64) -> Option<ContentKey>;
+
+    /// Why a key [`KeySource::key`] did not give is missing, for players held back.
+    fn why_missing(&self) -> String {
+        "this endpoint's content key is not available yet".into()
+    }
 }
 
 /// The rotation period a segment starting at `start_unix_ms` belongs to (0 without rotation).

@@ -26,6 +26,9 @@ pub struct EncryptedOutput {
     objects: HashMap<String, Arc<MediaObject>>,
     keys: Vec<ContentKey>,
     refused: Option<String>,
+    /// Why segments are held back (no key for them), and which.
+    waiting: Option<String>,
+    held: std::collections::HashSet<String>,
 }
 
 impl EncryptedOutput {
@@ -41,10 +44,16 @@ impl MediaOutput for EncryptedOutput {
             return Err(Unavailable::Refused(why));
         }
         if self.objects.is_empty() {
-            return Err(Unavailable::NoMediaYet);
+            return Err(self
+                .waiting
+                .as_deref()
+                .map_or(Unavailable::NoMediaYet, Unavailable::Waiting));
         }
         if let Some((r, content_type)) = self.manifests.get(rest) {
             return Ok(Lookup::Manifest(r, content_type));
+        }
+        if let Some(why) = self.waiting.as_deref().filter(|_| self.held.contains(rest)) {
+            return Err(Unavailable::Waiting(why));
         }
         Ok(self
             .objects
@@ -147,6 +156,7 @@ impl Encryptor {
             let mut crypto: HashMap<u64, Vec<TrackCrypto>> = HashMap::new();
             for i in track.inits {
                 let Some(key) = self.key(0, source) else {
+                    out.waiting.get_or_insert_with(|| source.why_missing());
                     continue;
                 };
                 let path = join(&track.dir, &(track.init_file)(i));
@@ -168,10 +178,12 @@ impl Encryptor {
             }
             for s in track.segments {
                 let period = period_of(s.start_unix_ms, self.rotation_secs);
+                let path = join(&track.dir, &(track.segment_file)(s));
                 let Some(key) = self.key(period, source) else {
+                    out.waiting.get_or_insert_with(|| source.why_missing());
+                    out.held.insert(path);
                     continue;
                 };
-                let path = join(&track.dir, &(track.segment_file)(s));
                 let found = match self.objects.remove(&path) {
                     Some(e) if e.clear_etag == s.object.etag && e.kid == key.kid => Ok(e),
                     _ => self.encrypt_segment(s, &key, &crypto),

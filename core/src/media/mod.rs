@@ -210,6 +210,9 @@ pub enum Unavailable<'a> {
     /// The input's media cannot feed this output, and why (501), e.g. fMP4 HLS input on a
     /// `cmaf` endpoint.
     Refused(&'a str),
+    /// Media is there but held back, and why (503 with `Retry-After`), e.g. an encrypted
+    /// endpoint waiting for its content key.
+    Waiting(&'a str),
 }
 
 /// What pulls of one endpoint type read: an immutable view, shared by `Arc`; lookups never

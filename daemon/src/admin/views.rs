@@ -80,6 +80,7 @@ impl Admin {
             low_latency: e.low_latency,
             encryption: e.encryption,
             key_rotation_secs: e.key_rotation_secs,
+            key_server: e.key_server.clone(),
             cdn_urls: c
                 .cdn_domains
                 .iter()

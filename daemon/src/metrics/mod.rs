@@ -29,6 +29,7 @@
 //!   label sets and a channel's counters; this file: the daemon-wide counters ([`Metrics`]).
 
 pub mod collect;
+pub mod encryption;
 pub mod expo;
 pub mod live;
 pub mod serve;

@@ -181,6 +181,10 @@ async fn serve_request<'r>(
             }
             return send_error(conn, &no_media_yet(), keep, head_only).await;
         }
+        Some(Err(Unavailable::Waiting(why))) => {
+            let e = HttpError::new(Status::SERVICE_UNAVAILABLE, why.to_string());
+            return send_error(conn, &e, keep, head_only).await;
+        }
         Some(Err(Unavailable::Refused(why))) => {
             let e = HttpError::new(Status::NOT_IMPLEMENTED, why.to_string());
             return send_error(conn, &e, keep, head_only).await;

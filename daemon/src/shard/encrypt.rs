@@ -9,6 +9,7 @@ use streampack_core::id::Id;
 use streampack_core::media::{MediaOutput, Published};
 use streampack_core::time::Now;
 
+use crate::key_server::{Fetch, KeyServers};
 use crate::keys::KeyStore;
 
 /// An encrypted endpoint's encryptor and what it needs to know of the endpoint.
@@ -18,6 +19,8 @@ pub(super) struct EndpointEncryptor {
     manifest: String,
     kind: streampack_core::channel::EndpointType,
     encryptor: Encryptor,
+    /// The SPEKE key server its keys come from (`None`: the key store makes them).
+    key_server: Option<String>,
     /// Failures already logged.
     logged_failures: u64,
 }
@@ -29,6 +32,7 @@ pub(super) fn follow(list: &mut Vec<EndpointEncryptor>, c: &ChannelConfig, now: 
         && wanted.clone().zip(list.iter()).all(|(e, x)| {
             x.endpoint == e.id
                 && x.manifest == e.manifest_name
+                && x.key_server == e.key_server
                 && x.encryptor.is_for(e.encryption, e.key_rotation_secs)
         });
     if same {
@@ -37,7 +41,9 @@ pub(super) fn follow(list: &mut Vec<EndpointEncryptor>, c: &ChannelConfig, now: 
     let mut old = std::mem::take(list);
     for e in wanted {
         let keep = old.iter().position(|x| {
-            x.endpoint == e.id && x.encryptor.is_for(e.encryption, e.key_rotation_secs)
+            x.endpoint == e.id
+                && x.key_server == e.key_server
+                && x.encryptor.is_for(e.encryption, e.key_rotation_secs)
         });
         let encryptor = match keep {
             Some(i) => old.swap_remove(i).encryptor,
@@ -48,6 +54,7 @@ pub(super) fn follow(list: &mut Vec<EndpointEncryptor>, c: &ChannelConfig, now: 
             manifest: e.manifest_name.clone(),
             kind: e.kind,
             encryptor,
+            key_server: e.key_server.clone(),
             logged_failures: 0,
         });
     }
@@ -59,7 +66,7 @@ pub(super) fn outputs(
     list: &mut [EndpointEncryptor],
     published: &Published,
     channel: &Id,
-    keys: &Mutex<KeyStore>,
+    (keys, servers): (&Mutex<KeyStore>, &KeyServers),
     now: Now,
 ) -> Arc<Published> {
     let mut outs: Vec<(Id, Arc<dyn MediaOutput>)> = Vec::with_capacity(list.len());
@@ -69,6 +76,8 @@ pub(super) fn outputs(
         };
         let mut source = StoreSource {
             keys,
+            servers,
+            key_server: x.key_server.as_deref(),
             channel,
             endpoint: &x.endpoint,
             scheme: x.encryptor.scheme(),
@@ -90,9 +99,11 @@ pub(super) fn outputs(
     Arc::new(published.with_endpoint_outputs(outs))
 }
 
-/// The key store as one endpoint's key source.
+/// The key store as one endpoint's key source: keys it makes, or keys its key server gave.
 struct StoreSource<'a> {
     keys: &'a Mutex<KeyStore>,
+    servers: &'a KeyServers,
+    key_server: Option<&'a str>,
     channel: &'a Id,
     endpoint: &'a Id,
     scheme: Encryption,
@@ -102,6 +113,9 @@ struct StoreSource<'a> {
 
 impl KeySource for StoreSource<'_> {
     fn key(&mut self, period: u64, _from_unix_ms: u64) -> Option<ContentKey> {
+        if let Some(url) = self.key_server {
+            return self.fetched(url, period);
+        }
         let mut store = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         let made = store.key(
             self.channel,
@@ -122,5 +136,49 @@ impl KeySource for StoreSource<'_> {
                 None
             }
         }
+    }
+
+    fn why_missing(&self) -> String {
+        match self.key_server {
+            Some(url) => self.servers.why_missing(self.channel, self.endpoint, url),
+            None => "this endpoint's content key cannot be stored: see the daemon's log".into(),
+        }
+    }
+}
+
+impl StoreSource<'_> {
+    /// The key of `period` from the key server, asked for when it is not stored yet; the next
+    /// period's is asked for ahead of use.
+    fn fetched(&mut self, url: &str, period: u64) -> Option<ContentKey> {
+        let setting = (self.scheme, self.rotation_secs);
+        let (found, next_missing) = {
+            let mut store = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+            let found = store
+                .fetched(self.channel, self.endpoint, setting, period, url)
+                .unwrap_or(None);
+            let next_missing = self.rotation_secs > 0
+                && store
+                    .fetched(self.channel, self.endpoint, setting, period + 1, url)
+                    .unwrap_or(None)
+                    .is_none();
+            (found, next_missing)
+        };
+        let mut periods = Vec::new();
+        if found.is_none() {
+            periods.push(period);
+        }
+        if next_missing {
+            periods.push(period + 1);
+        }
+        if !periods.is_empty() {
+            self.servers.want(Fetch {
+                channel: *self.channel,
+                endpoint: *self.endpoint,
+                url: url.to_string(),
+                setting,
+                periods,
+            });
+        }
+        found
     }
 }

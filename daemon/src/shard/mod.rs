@@ -224,6 +224,7 @@ fn log_events(channel: &Id, media: &mut dyn Media) {
 struct Sinks<'a> {
     storage: &'a Storage,
     keys: &'a std::sync::Mutex<crate::keys::KeyStore>,
+    key_servers: Option<&'a crate::key_server::KeyServers>,
 }
 
 impl<'a> From<&'a Shared> for Sinks<'a> {
@@ -231,6 +232,7 @@ impl<'a> From<&'a Shared> for Sinks<'a> {
         Sinks {
             storage: &shared.storage,
             keys: &shared.keys,
+            key_servers: Some(&shared.key_servers),
         }
     }
 }
@@ -259,8 +261,14 @@ fn publish_quietly(owned: &mut Owned, now: Now, id: &Id, to: &Sinks<'_>) -> bool
             }
         }
     }
-    if !owned.encryptors.is_empty() {
-        published = encrypt::outputs(&mut owned.encryptors, &published, id, to.keys, now);
+    if let (false, Some(servers)) = (owned.encryptors.is_empty(), to.key_servers) {
+        published = encrypt::outputs(
+            &mut owned.encryptors,
+            &published,
+            id,
+            (to.keys, servers),
+            now,
+        );
     }
     owned.slot.store(published);
     owned.published = v;
@@ -388,6 +396,7 @@ mod tests {
         let storage = Sinks {
             storage: &storage,
             keys: &keys,
+            key_servers: None,
         };
         publish(&mut owned, now(0), &id, &storage);
         let empty = view(&owned.slot);

@@ -1,0 +1,269 @@
+//! SPEKE v2 (CPIX 2.3) documents: the request an encryptor POSTs to a key server for the keys
+//! of some rotation periods, and the reading of its answer. The key ids are the encryptor's
+//! (random, made by the caller); the server fills in each key.
+
+use super::cenc::kid_uuid;
+use super::keys::ContentKey;
+use base64::Engine;
+
+const CPIX_NS: &str = "urn:dashif:org:cpix";
+const PSKC_NS: &str = "urn:ietf:params:xml:ns:keyprov:pskc";
+
+/// The SPEKE version sent in `X-Speke-Version`.
+pub const SPEKE_VERSION: &str = "2.0";
+
+/// One key asked for: its id and its rotation period (`None` without rotation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    /// The key id the encryptor chose.
+    pub kid: [u8; 16],
+    /// Its rotation period's index.
+    pub period: Option<u64>,
+}
+
+/// The CPIX request for `wanted` keys of content `content_id` (the channel id), to be used
+/// with `scheme` (`cenc`, `cbcs`; AES-128 HLS asks as `cbcs`, as SPEKE v2 does).
+pub fn request(content_id: &str, scheme: &str, wanted: &[Wanted]) -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<cpix:CPIX contentId=\"{}\" version=\"2.3\" xmlns:cpix=\"{CPIX_NS}\" xmlns:pskc=\"{PSKC_NS}\">\n  <cpix:ContentKeyList>\n",
+        escape(content_id)
+    );
+    for w in wanted {
+        s.push_str(&format!(
+            "    <cpix:ContentKey kid=\"{}\" commonEncryptionScheme=\"{scheme}\"/>\n",
+            kid_uuid(&w.kid)
+        ));
+    }
+    s.push_str("  </cpix:ContentKeyList>\n  <cpix:DRMSystemList>\n");
+    for w in wanted {
+        s.push_str(&format!(
+            "    <cpix:DRMSystem kid=\"{}\" systemId=\"1077efec-c0b2-4d02-ace3-3c1e52e2fb4b\">\n      <cpix:PSSH/>\n    </cpix:DRMSystem>\n",
+            kid_uuid(&w.kid)
+        ));
+    }
+    s.push_str("  </cpix:DRMSystemList>\n");
+    if wanted.iter().any(|w| w.period.is_some()) {
+        s.push_str("  <cpix:ContentKeyPeriodList>\n");
+        for p in wanted.iter().filter_map(|w| w.period) {
+            s.push_str(&format!(
+                "    <cpix:ContentKeyPeriod id=\"keyPeriod_{p}\" index=\"{p}\"/>\n"
+            ));
+        }
+        s.push_str("  </cpix:ContentKeyPeriodList>\n");
+    }
+    s.push_str("  <cpix:ContentKeyUsageRuleList>\n");
+    for w in wanted {
+        s.push_str(&format!(
+            "    <cpix:ContentKeyUsageRule kid=\"{}\" intendedTrackType=\"ALL\">\n",
+            kid_uuid(&w.kid)
+        ));
+        if let Some(p) = w.period {
+            s.push_str(&format!(
+                "      <cpix:KeyPeriodFilter periodId=\"keyPeriod_{p}\"/>\n"
+            ));
+        }
+        s.push_str("    </cpix:ContentKeyUsageRule>\n");
+    }
+    s.push_str("  </cpix:ContentKeyUsageRuleList>\n</cpix:CPIX>\n");
+    s
+}
+
+/// Why a key server's answer cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CpixError {
+    /// Not XML, or not a CPIX document.
+    #[error("malformed CPIX document: {0}")]
+    Malformed(String),
+    /// The answer is for other content.
+    #[error("the answer is for content {got:?}, not {want:?}")]
+    WrongContentId {
+        /// What the document says.
+        got: String,
+        /// What was asked.
+        want: String,
+    },
+    /// A key asked for is missing or unusable.
+    #[error("key {kid}: {why}")]
+    BadKey {
+        /// Its id (UUID form).
+        kid: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+}
+
+/// The keys of `wanted` from a key server's answer to content `content_id`.
+pub fn parse_response(
+    xml: &str,
+    content_id: &str,
+    wanted: &[Wanted],
+) -> Result<Vec<ContentKey>, CpixError> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| CpixError::Malformed(e.to_string()))?;
+    let root = doc.root_element();
+    if !root.has_tag_name((CPIX_NS, "CPIX")) {
+        return Err(CpixError::Malformed(format!(
+            "the root element is <{}>, not <cpix:CPIX>",
+            root.tag_name().name()
+        )));
+    }
+    let got = root.attribute("contentId").unwrap_or("");
+    if got != content_id {
+        return Err(CpixError::WrongContentId {
+            got: got.to_string(),
+            want: content_id.to_string(),
+        });
+    }
+    let mut out = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        let uuid = kid_uuid(&w.kid);
+        let bad = |why| CpixError::BadKey {
+            kid: uuid.clone(),
+            why,
+        };
+        let key = root
+            .descendants()
+            .filter(|n| n.has_tag_name((CPIX_NS, "ContentKey")))
+            .find(|n| {
+                n.attribute("kid")
+                    .is_some_and(|k| k.eq_ignore_ascii_case(&uuid))
+            })
+            .ok_or_else(|| bad("not in the answer"))?;
+        if key
+            .descendants()
+            .any(|n| n.has_tag_name((PSKC_NS, "EncryptedValue")))
+        {
+            return Err(bad(
+                "encrypted (CPIX document keys are not supported: have the key server answer PlainValue over HTTPS)",
+            ));
+        }
+        let plain = key
+            .descendants()
+            .find(|n| n.has_tag_name((PSKC_NS, "PlainValue")))
+            .and_then(|n| n.text())
+            .ok_or_else(|| bad("no pskc:PlainValue"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(plain.trim())
+            .map_err(|_| bad("its value is not base64"))?;
+        let key: [u8; 16] = bytes
+            .try_into()
+            .map_err(|_| bad("its value is not 16 bytes (AES-128)"))?;
+        out.push(ContentKey {
+            kid: w.kid,
+            key,
+            period: w.period.unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted() -> Vec<Wanted> {
+        vec![
+            Wanted {
+                kid: [1; 16],
+                period: Some(7),
+            },
+            Wanted {
+                kid: [2; 16],
+                period: Some(8),
+            },
+        ]
+    }
+
+    /// A key server's answer: the request with each key's PlainValue filled in.
+    fn answer(content_id: &str, value: &str) -> String {
+        request(content_id, "cenc", &wanted()).replace(
+            "commonEncryptionScheme=\"cenc\"/>",
+            &format!("commonEncryptionScheme=\"cenc\"><cpix:Data><pskc:Secret><pskc:PlainValue>{value}</pskc:PlainValue></pskc:Secret></cpix:Data></cpix:ContentKey>"),
+        )
+    }
+
+    #[test]
+    fn the_request_is_cpix_with_periods_and_usage_rules() {
+        let r = request("chan", "cbcs", &wanted());
+        let doc = roxmltree::Document::parse(&r).unwrap_or_else(|e| panic!("{e}\n{r}"));
+        let root = doc.root_element();
+        assert_eq!(root.attribute("contentId"), Some("chan"));
+        assert_eq!(root.attribute("version"), Some("2.3"));
+        let count = |name| {
+            doc.descendants()
+                .filter(|n| n.has_tag_name((CPIX_NS, name)))
+                .count()
+        };
+        assert_eq!(
+            (
+                count("ContentKey"),
+                count("ContentKeyPeriod"),
+                count("KeyPeriodFilter"),
+                count("DRMSystem")
+            ),
+            (2, 2, 2, 2)
+        );
+        assert!(r.contains(
+            "kid=\"01010101-0101-0101-0101-010101010101\" commonEncryptionScheme=\"cbcs\""
+        ));
+        let single = request(
+            "chan",
+            "cenc",
+            &[Wanted {
+                kid: [3; 16],
+                period: None,
+            }],
+        );
+        assert!(!single.contains("ContentKeyPeriod"));
+    }
+
+    #[test]
+    fn answers_give_keys_or_say_what_is_wrong() {
+        let key16 = base64::engine::general_purpose::STANDARD.encode([9u8; 16]);
+        let keys = parse_response(&answer("chan", &key16), "chan", &wanted()).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(
+            (keys[0].kid, keys[0].key, keys[0].period),
+            ([1; 16], [9; 16], 7)
+        );
+        let table: &[(String, &str)] = &[
+            ("<not xml".into(), "malformed"),
+            ("<?xml version=\"1.0\"?><other/>".into(), "not <cpix:CPIX>"),
+            (answer("other", &key16), "for content \"other\""),
+            (answer("chan", "***"), "not base64"),
+            (
+                answer(
+                    "chan",
+                    &base64::engine::general_purpose::STANDARD.encode([9u8; 8]),
+                ),
+                "not 16 bytes",
+            ),
+            (request("chan", "cenc", &wanted()), "no pskc:PlainValue"),
+            (
+                answer("chan", &key16).replace("pskc:PlainValue", "pskc:EncryptedValue"),
+                "encrypted",
+            ),
+        ];
+        for (xml, why) in table {
+            let e = parse_response(xml, "chan", &wanted())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(why), "{why}: {e}");
+        }
+        let missing = parse_response(
+            &answer("chan", &key16),
+            "chan",
+            &[Wanted {
+                kid: [5; 16],
+                period: None,
+            }],
+        )
+        .unwrap_err();
+        assert!(missing.to_string().contains("not in the answer"));
+    }
+}
