@@ -229,25 +229,120 @@ fn ffmpeg_decrypts_cenc_and_cbcs_with_the_listed_key() {
 }
 
 #[test]
+fn clearkey_licences_answer_the_keys_asked_for_under_the_endpoint_rules() {
+    let Some(s) = start(40) else { return };
+    let e = endpoint(&s, "cenc");
+    let mpd = wait_mpd(&s, &e.mpd_path, 1);
+    let license = format!("{}/keys/clearkey", e.mpd_path.rsplit_once('/').unwrap().0);
+    assert!(
+        mpd.contains(&format!(
+            "<dashif:Laurl Lic_type=\"EME-1.0\">http://{}{license}</dashif:Laurl>",
+            s.d.pull
+        )),
+        "{mpd}"
+    );
+    let b64url = |hex: &str| {
+        use base64::Engine;
+        let bytes: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap())
+            .collect();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    let post = |body: &str, headers: &[(&str, &str)]| {
+        let mut h = vec![("Content-Type", "application/json")];
+        h.extend_from_slice(headers);
+        http(s.d.pull, "POST", &license, &h, Some(body.as_bytes()))
+    };
+    let req = format!(
+        "{{\"kids\":[\"{}\"],\"type\":\"temporary\"}}",
+        b64url(&e.kid)
+    );
+    let r = post(&req, &[]);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("cache-control"), Some("private, no-store"));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["keys"][0]["kid"], b64url(&e.kid).as_str());
+    assert_eq!(v["keys"][0]["k"], b64url(&e.key).as_str());
+    assert_eq!(v["keys"][0]["kty"], "oct");
+    assert_eq!(post("{\"kids\":", &[]).status, 400);
+    let other = format!("{{\"kids\":[\"{}\"]}}", b64url(&"00".repeat(16)));
+    assert_eq!(post(&other, &[]).status, 404);
+    // The clear endpoint has no licences; POST elsewhere stays refused.
+    let clear = endpoint(&s, "clear");
+    let clear_license = format!(
+        "{}/keys/clearkey",
+        clear.mpd_path.rsplit_once('/').unwrap().0
+    );
+    let r = http(s.d.pull, "POST", &clear_license, &[], Some(req.as_bytes()));
+    assert_eq!(r.status, 404, "{r:?}");
+    assert_eq!(
+        http(s.d.pull, "POST", &e.mpd_path, &[], Some(b"x")).status,
+        405
+    );
+    // Browsers may send it from another origin.
+    let pre = http(
+        s.d.pull,
+        "OPTIONS",
+        &license,
+        &[
+            ("Origin", "http://player.example"),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        None,
+    );
+    assert!(
+        pre.header("access-control-allow-methods")
+            .unwrap_or("")
+            .contains("POST"),
+        "{pre:?}"
+    );
+    // Under the endpoint's AuthKey like everything else of it.
+    s.d.ctl_json(&[
+        "endpoint",
+        "edit",
+        &s.f.id,
+        "cenc",
+        "--auth-key",
+        "licence-key-123",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while post(&req, &[]).status != 403 {
+        assert!(Instant::now() < deadline, "the licence ignores the AuthKey");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        post(&req, &[("X-TENCENT-PACKAGE", "licence-key-123")]).status,
+        200
+    );
+}
+
+#[test]
 fn dashjs_and_shaka_play_cenc_and_cbcs_with_clearkey() {
     if !require_browser() {
         return;
     }
     let Some(s) = start(150) else { return };
+    // Each player once given the key, once asking the origin's ClearKey licence URL (the
+    // MPD's dashif:Laurl) for it.
     for (scheme, players) in [
-        ("cenc", [Player::DashJs, Player::Shaka]),
-        ("cbcs", [Player::Shaka, Player::DashJs]),
+        ("cenc", [(Player::DashJs, true), (Player::Shaka, false)]),
+        ("cbcs", [(Player::Shaka, true), (Player::DashJs, false)]),
     ] {
         let e = endpoint(&s, scheme);
         wait_mpd(&s, &e.mpd_path, 3);
         let keys = format!("{{\"{}\":\"{}\"}}", e.kid, e.key);
-        for player in players {
-            let Some(pb) = play_in_browser_clear_keys(player, &e.mpd_url, 12, &keys) else {
+        for (player, given) in players {
+            let pb = if given {
+                play_in_browser_clear_keys(player, &e.mpd_url, 12, &keys)
+            } else {
+                play_in_browser(player, &e.mpd_url, 12)
+            };
+            let Some(pb) = pb else {
                 return;
             };
             assert!(
                 !pb.fatal && pb.advanced >= 8.0,
-                "{player:?} on {scheme}: played {:.1} s of 12, errors {:?}\n{}",
+                "{player:?} on {scheme} (key given: {given}): played {:.1} s of 12, errors {:?}\n{}",
                 pb.advanced,
                 pb.errors,
                 pb.json

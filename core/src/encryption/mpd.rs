@@ -7,20 +7,32 @@ use super::cenc::{kid_uuid, Scheme, CLEARKEY_SYSTEM_ID};
 
 /// The cenc namespace declared on the `MPD` element.
 const CENC_NAMESPACE: &str = "urn:mpeg:cenc:2013";
+/// DASH-IF's namespace of the ClearKey licence URL element.
+const DASHIF_NAMESPACE: &str = "https://dashif.org/CPS";
 
-/// `mpd` with the protection descriptors of content encrypted by `scheme` under `kid`.
-pub fn add_content_protection(mpd: &str, scheme: Scheme, kid: &[u8; 16]) -> String {
+/// `mpd` with the protection descriptors of content encrypted by `scheme` under `kid`, the
+/// ClearKey licence at `license_url` (relative to the MPD).
+pub fn add_content_protection(
+    mpd: &str,
+    scheme: Scheme,
+    kid: &[u8; 16],
+    license_url: &str,
+) -> String {
     let value = String::from_utf8_lossy(&scheme.fourcc()).into_owned();
     let protection = format!(
         "      <ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"{value}\" cenc:default_KID=\"{}\"/>\n\
-         \x20     <ContentProtection schemeIdUri=\"urn:uuid:{CLEARKEY_SYSTEM_ID}\" value=\"ClearKey1.0\"/>\n",
+         \x20     <ContentProtection schemeIdUri=\"urn:uuid:{CLEARKEY_SYSTEM_ID}\" value=\"ClearKey1.0\">\n\
+         \x20       <dashif:Laurl Lic_type=\"EME-1.0\">{license_url}</dashif:Laurl>\n\
+         \x20     </ContentProtection>\n",
         kid_uuid(kid)
     );
     let mut out = String::with_capacity(mpd.len() + 512);
     let mut rest = mpd;
     if let Some(at) = rest.find("<MPD ") {
         out.push_str(&rest[..at + 4]);
-        out.push_str(&format!(" xmlns:cenc=\"{CENC_NAMESPACE}\""));
+        out.push_str(&format!(
+            " xmlns:cenc=\"{CENC_NAMESPACE}\" xmlns:dashif=\"{DASHIF_NAMESPACE}\""
+        ));
         rest = &rest[at + 4..];
     }
     while let Some(at) = rest.find("<AdaptationSet") {
@@ -42,7 +54,7 @@ mod tests {
     #[test]
     fn every_adaptation_set_says_how_it_is_protected() {
         let mpd = "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"dynamic\">\n  <Period id=\"p0\">\n    <AdaptationSet id=\"0\" contentType=\"video\">\n      <Representation id=\"v\"/>\n    </AdaptationSet>\n    <AdaptationSet id=\"1\" contentType=\"audio\">\n      <Representation id=\"a\"/>\n    </AdaptationSet>\n  </Period>\n</MPD>\n";
-        let out = add_content_protection(mpd, Scheme::Cbcs, &[0xab; 16]);
+        let out = add_content_protection(mpd, Scheme::Cbcs, &[0xab; 16], "keys/clearkey");
         let doc = roxmltree::Document::parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
         let root = doc.root_element();
         assert_eq!(
@@ -69,6 +81,11 @@ mod tests {
                 cps[1].attribute("schemeIdUri"),
                 Some("urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e")
             );
+            let laurl = cps[1]
+                .children()
+                .find(|n| n.has_tag_name((DASHIF_NAMESPACE, "Laurl")))
+                .unwrap();
+            assert_eq!(laurl.text(), Some("keys/clearkey"));
             // Before the Representations, as the schema orders them.
             let first = set.children().find(|n| n.is_element()).unwrap();
             assert!(first.has_tag_name("ContentProtection"));

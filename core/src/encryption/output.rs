@@ -61,6 +61,10 @@ impl MediaOutput for EncryptedOutput {
             .map_or(Lookup::NotFound, |o| Lookup::Object(o)))
     }
 
+    fn content_keys(&self) -> &[ContentKey] {
+        &self.keys
+    }
+
     fn content_key(&self, rest: &str) -> Option<&ContentKey> {
         let kid = rest
             .strip_prefix(KEY_DIR)?
@@ -91,6 +95,9 @@ pub struct Encryptor {
     keys: BTreeMap<u64, ContentKey>,
     manifests: HashMap<String, Rendered>,
     etags: EtagGen,
+    /// The absolute URL of the endpoint's ClearKey licences, for MPDs (players send licence
+    /// requests from the page's origin, so a relative URL would miss).
+    license_url: Option<String>,
     /// Objects encrypted since it was made.
     pub encrypted: u64,
     /// Segments that could not be encrypted (not published), and why the last one.
@@ -109,10 +116,17 @@ impl Encryptor {
             keys: BTreeMap::new(),
             manifests: HashMap::new(),
             etags: EtagGen::new("k", now),
+            license_url: None,
             encrypted: 0,
             failed: 0,
             last_failure: None,
         }
+    }
+
+    /// The same encryptor naming `url` as the ClearKey licence URL in its MPDs.
+    pub fn with_license_url(mut self, url: String) -> Encryptor {
+        self.license_url = Some(url);
+        self
     }
 
     /// The scheme it encrypts with.
@@ -226,7 +240,10 @@ impl Encryptor {
             let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
             let text = match (cenc_scheme(self.scheme), out.keys.first()) {
                 (Some(scheme), Some(key)) if path.ends_with(".mpd") => {
-                    add_content_protection(text, scheme, &key.kid)
+                    let license = self.license_url.clone().unwrap_or_else(|| {
+                        format!("{}{}", up_from(&path), super::clearkey::LICENSE_PATH)
+                    });
+                    add_content_protection(text, scheme, &key.kid, &license)
                 }
                 (_, None) if path.ends_with(".mpd") => continue,
                 _ => add_key_tags(text, &up_from(&path), key_tag(self.scheme), |uri| {

@@ -13,6 +13,10 @@ use std::time::UNIX_EPOCH;
 /// Methods pull listeners answer.
 pub const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
 
+/// What a browser on another origin may send to endpoints: also `POST`, which encrypted
+/// endpoints take for ClearKey licences.
+pub const CORS_METHODS: &[u8] = b"GET, HEAD, POST, OPTIONS";
+
 /// CORS headers of error answers: without them a browser player on another origin sees status
 /// 0 (a network error) instead of the 404 or 503, and cannot read the 503's `Retry-After`.
 pub const ERROR_CORS: [(&str, &[u8]); 2] = [
@@ -206,7 +210,7 @@ pub fn error_headers<'a>(
 pub fn write_preflight(out: &mut Vec<u8>, request_headers: Option<&[u8]>, keep_alive: bool) {
     let hdrs: [(&str, &[u8]); 5] = [
         ("Access-Control-Allow-Origin", b"*"),
-        ("Access-Control-Allow-Methods", ALLOW),
+        ("Access-Control-Allow-Methods", CORS_METHODS),
         (
             "Access-Control-Allow-Headers",
             request_headers.unwrap_or(b"*"),
@@ -397,7 +401,7 @@ mod tests {
         let s = String::from_utf8(out).unwrap();
         assert!(s.starts_with("HTTP/1.1 204 No Content\r\n"));
         assert!(s.contains("Access-Control-Allow-Headers: range, x-tencent-package\r\n"));
-        assert!(s.contains("Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"));
+        assert!(s.contains("Access-Control-Allow-Methods: GET, HEAD, POST, OPTIONS\r\n"));
         let mut out = Vec::new();
         write_preflight(&mut out, None, false);
         let s = String::from_utf8(out).unwrap();

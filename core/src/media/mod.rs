@@ -275,6 +275,11 @@ pub trait MediaOutput: fmt::Debug + Send + Sync {
         Vec::new()
     }
 
+    /// An encrypted output's content keys (ClearKey licences).
+    fn content_keys(&self) -> &[crate::encryption::ContentKey] {
+        &[]
+    }
+
     /// An encrypted output's content key at `rest` (`keys/<kid>.key`), for key delivery.
     fn content_key(&self, rest: &str) -> Option<&crate::encryption::ContentKey> {
         let _ = rest;

@@ -57,9 +57,18 @@ async fn serve_request<'r>(
 ) -> Outcome {
     let keep = head.keep_alive;
     let head_only = head.method == Method::Head;
+    // A ClearKey licence request is the one body a pull takes (read first: no media view is
+    // held while it arrives).
+    let mut license_request = None;
     match head.method {
         Method::Get | Method::Head => {}
         Method::Options => return preflight(conn, &head, shared).await,
+        Method::Post if keys::is_license_path(head.path()) => {
+            match keys::read_license_request(conn, &head).await {
+                Ok(body) => license_request = Some(body),
+                Err(e) => return send_error(conn, &e, false, false).await,
+            }
+        }
         _ => {
             let e = HttpError::new(
                 Status::METHOD_NOT_ALLOWED,
@@ -69,8 +78,10 @@ async fn serve_request<'r>(
             return send_error_with(conn, &e, &[("Allow", ALLOW)], keep_open, false).await;
         }
     }
-    if let Err(e) = conn.discard_body(head.body, shared).await {
-        return send_error(conn, &e, false, head_only).await;
+    if license_request.is_none() {
+        if let Err(e) = conn.discard_body(head.body, shared).await {
+            return send_error(conn, &e, false, head_only).await;
+        }
     }
     if head.path() == b"/healthz" {
         let mut out = crate::send_buf::head_buf();
@@ -130,6 +141,15 @@ async fn serve_request<'r>(
     // The channel's published media stays loaded while the answer borrows from it.
     let published = entry.media.load();
     let output = published.as_ref().and_then(|p| p.output_for(endpoint));
+    if let Some(body) = &license_request {
+        return keys::license(
+            conn,
+            &head,
+            output.filter(|_| endpoint.encryption.is_on()),
+            body,
+        )
+        .await;
+    }
     if endpoint.encryption.is_on() && route.rest.starts_with(KEY_DIR) {
         return keys::serve(conn, &head, output, &route.rest).await;
     }

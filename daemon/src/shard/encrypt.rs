@@ -26,7 +26,12 @@ pub(super) struct EndpointEncryptor {
 }
 
 /// Brings `list` in line with the channel's encrypted endpoints; whether anything changed.
-pub(super) fn follow(list: &mut Vec<EndpointEncryptor>, c: &ChannelConfig, now: Now) -> bool {
+pub(super) fn follow(
+    list: &mut Vec<EndpointEncryptor>,
+    c: &ChannelConfig,
+    pull_base: &str,
+    now: Now,
+) -> bool {
     let wanted = c.endpoints.iter().filter(|e| e.encryption.is_on());
     let same = list.len() == wanted.clone().count()
         && wanted.clone().zip(list.iter()).all(|(e, x)| {
@@ -47,7 +52,14 @@ pub(super) fn follow(list: &mut Vec<EndpointEncryptor>, c: &ChannelConfig, now: 
         });
         let encryptor = match keep {
             Some(i) => old.swap_remove(i).encryptor,
-            None => Encryptor::new(e.encryption, e.key_rotation_secs, now),
+            None => {
+                Encryptor::new(e.encryption, e.key_rotation_secs, now).with_license_url(format!(
+                    "{pull_base}/v1/{}/{}/{}",
+                    c.id,
+                    e.id,
+                    streampack_core::encryption::clearkey::LICENSE_PATH
+                ))
+            }
         };
         list.push(EndpointEncryptor {
             endpoint: e.id,

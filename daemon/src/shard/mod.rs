@@ -54,8 +54,8 @@ impl Owned {
 
     /// Follows the channel's encrypted endpoints: a new encryptor (and a new publication)
     /// for each endpoint whose encryption changed.
-    fn set_encryption(&mut self, c: &ChannelConfig, now: Now) {
-        if encrypt::follow(&mut self.encryptors, c, now) {
+    fn set_encryption(&mut self, c: &ChannelConfig, pull_base: &str, now: Now) {
+        if encrypt::follow(&mut self.encryptors, c, pull_base, now) {
             self.published = u64::MAX;
         }
     }
@@ -135,7 +135,7 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
         owned.params = params;
     }
     owned.set_timeshift(&entry.config);
-    owned.set_encryption(&entry.config, now);
+    owned.set_encryption(&entry.config, &shared.pull_base, now);
     let result = match op.body {
         Some(body) => owned
             .media
@@ -296,7 +296,7 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
                     owned.published = u64::MAX;
                 }
                 owned.set_timeshift(&entry.config);
-                owned.set_encryption(&entry.config, now);
+                owned.set_encryption(&entry.config, &shared.pull_base, now);
                 owned.media.tick(now);
                 if owned.slot.take_promotion() {
                     let moved = owned.media.promote_hot(&mut crate::pages::promote);
