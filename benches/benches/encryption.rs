@@ -82,8 +82,12 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("encrypt_{name}"), |b| {
             b.iter(|| {
                 for f in &out.fragments {
-                    cenc::encrypt_segment(&f.bytes, scheme, &[1; 16], &[2; 16], &inits[f.track], 7)
-                        .unwrap();
+                    let sk = cenc::SegmentKey {
+                        kid: &[1; 16],
+                        key: &[2; 16],
+                        announce: &[[1; 16]],
+                    };
+                    cenc::encrypt_segment(&f.bytes, scheme, &sk, &inits[f.track], 7).unwrap();
                 }
             })
         });

@@ -192,11 +192,6 @@ pub fn validate_encryption(
                     "--encryption {encryption} is offered on the cmaf endpoints of hls channels (TS repackaged into CMAF) in this release, not yet on dash channels"
                 ));
             }
-            if key_rotation_secs > 0 {
-                return invalid(format!(
-                    "--encryption {encryption} uses one key for the endpoint's life in this release: leave --key-rotation at 0"
-                ));
-            }
         }
         (Encryption::SampleAes, _) => {
             return invalid(

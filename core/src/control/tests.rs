@@ -577,7 +577,7 @@ fn encryption_fits_the_endpoint_type_and_its_other_settings() {
         ),
         (EndpointType::Cmaf, Encryption::Cenc, 0, None),
         (EndpointType::Cmaf, Encryption::Cbcs, 0, None),
-        (EndpointType::Cmaf, Encryption::Cbcs, 60, Some("one key")),
+        (EndpointType::Cmaf, Encryption::Cbcs, 60, None),
         (
             EndpointType::Hls,
             Encryption::Cenc,

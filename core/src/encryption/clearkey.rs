@@ -46,6 +46,15 @@ pub fn license(request: &[u8], keys: &[ContentKey]) -> Result<String, (u16, &'st
             "none of the requested key ids is a key of this endpoint",
         ));
     }
+    // With key rotation, a CDM asks for the keys its init data names, and its session then
+    // needs the next ones too: the endpoint's other current keys come along (a ClearKey CDM
+    // takes every key of the set).
+    for k in keys {
+        let kid = b64.encode(k.kid);
+        if !out.iter().any(|o| o["kid"] == kid.as_str()) {
+            out.push(serde_json::json!({"kty": "oct", "kid": kid, "k": b64.encode(k.key)}));
+        }
+    }
     let kind = req.kind.unwrap_or_else(|| "temporary".into());
     Ok(serde_json::json!({"keys": out, "type": kind}).to_string())
 }
@@ -78,7 +87,11 @@ mod tests {
             serde_json::from_str(&license(req.as_bytes(), &keys).unwrap()).unwrap();
         assert_eq!(out["type"], "temporary");
         let got = out["keys"].as_array().unwrap();
-        assert_eq!(got.len(), 1, "{out}");
+        assert_eq!(
+            got.len(),
+            2,
+            "the one asked for first, then the other current one: {out}"
+        );
         assert_eq!(got[0]["kty"], "oct");
         assert_eq!(got[0]["kid"], b64.encode([3u8; 16]).as_str());
         assert_eq!(got[0]["k"], b64.encode([4u8; 16]).as_str());

@@ -12,19 +12,23 @@ const DASHIF_NAMESPACE: &str = "https://dashif.org/CPS";
 
 /// `mpd` with the protection descriptors of content encrypted by `scheme` under `kid`, the
 /// ClearKey licence at `license_url` (relative to the MPD).
+/// `kid` `None` leaves `cenc:default_KID` out (dash.js's ClearKey needs it to make its first
+/// licence request; with it, Shaka ignores the key ids segments announce later).
 pub fn add_content_protection(
     mpd: &str,
     scheme: Scheme,
-    kid: &[u8; 16],
+    kid: Option<&[u8; 16]>,
     license_url: &str,
 ) -> String {
     let value = String::from_utf8_lossy(&scheme.fourcc()).into_owned();
+    let default_kid = kid
+        .map(|k| format!(" cenc:default_KID=\"{}\"", kid_uuid(k)))
+        .unwrap_or_default();
     let protection = format!(
-        "      <ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"{value}\" cenc:default_KID=\"{}\"/>\n\
+        "      <ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"{value}\"{default_kid}/>\n\
          \x20     <ContentProtection schemeIdUri=\"urn:uuid:{CLEARKEY_SYSTEM_ID}\" value=\"ClearKey1.0\">\n\
          \x20       <dashif:Laurl Lic_type=\"EME-1.0\">{license_url}</dashif:Laurl>\n\
-         \x20     </ContentProtection>\n",
-        kid_uuid(kid)
+         \x20     </ContentProtection>\n"
     );
     let mut out = String::with_capacity(mpd.len() + 512);
     let mut rest = mpd;
@@ -54,7 +58,7 @@ mod tests {
     #[test]
     fn every_adaptation_set_says_how_it_is_protected() {
         let mpd = "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"dynamic\">\n  <Period id=\"p0\">\n    <AdaptationSet id=\"0\" contentType=\"video\">\n      <Representation id=\"v\"/>\n    </AdaptationSet>\n    <AdaptationSet id=\"1\" contentType=\"audio\">\n      <Representation id=\"a\"/>\n    </AdaptationSet>\n  </Period>\n</MPD>\n";
-        let out = add_content_protection(mpd, Scheme::Cbcs, &[0xab; 16], "keys/clearkey");
+        let out = add_content_protection(mpd, Scheme::Cbcs, Some(&[0xab; 16]), "keys/clearkey");
         let doc = roxmltree::Document::parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
         let root = doc.root_element();
         assert_eq!(

@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::cenc::{encrypt_init, encrypt_segment as encrypt_cmaf_segment, Scheme, TrackCrypto};
+use super::cenc::{
+    encrypt_init, encrypt_segment as encrypt_cmaf_segment, Scheme, SegmentKey as CmafSegmentKey,
+    TrackCrypto,
+};
 use super::keys::{period_of, period_start_unix_ms, ContentKey, KeySource, KEY_DIR};
 use super::mpd::add_content_protection;
 use super::playlist::{add_key_tags, up_from, KeyTag, SegmentKey};
@@ -25,6 +28,8 @@ pub struct EncryptedOutput {
     manifests: HashMap<String, (Rendered, &'static str)>,
     objects: HashMap<String, Arc<MediaObject>>,
     keys: Vec<ContentKey>,
+    /// The key id the init segments name (CMAF): the MPD's `cenc:default_KID`.
+    default_kid: Option<[u8; 16]>,
     refused: Option<String>,
     /// Why segments are held back (no key for them), and which.
     waiting: Option<String>,
@@ -74,6 +79,9 @@ impl MediaOutput for EncryptedOutput {
         self.keys.iter().find(|k| k.kid == kid)
     }
 }
+
+/// Keys an encryptor keeps beyond those its window uses.
+const KEEP_KEYS: usize = 16;
 
 /// One object's encrypted copy, kept while its clear form is in the window.
 #[derive(Debug)]
@@ -169,7 +177,16 @@ impl Encryptor {
             // CMAF: each init segment declared protected, and what its segments need.
             let mut crypto: HashMap<u64, Vec<TrackCrypto>> = HashMap::new();
             for i in track.inits {
-                let Some(key) = self.key(0, source) else {
+                // An init segment names the key of the newest segment that needs it (with
+                // rotation, it is re-encrypted once per period; older keys are in the
+                // segments' own `seig` groups).
+                let period = track
+                    .segments
+                    .iter()
+                    .rev()
+                    .find(|s| s.init == Some(i.k))
+                    .map_or(0, |s| period_of(s.start_unix_ms, self.rotation_secs));
+                let Some(key) = self.key(period, source) else {
                     out.waiting.get_or_insert_with(|| source.why_missing());
                     continue;
                 };
@@ -180,6 +197,7 @@ impl Encryptor {
                 };
                 match found {
                     Ok(e) => {
+                        out.default_kid = Some(e.kid);
                         crypto.insert(i.k, e.tracks.clone());
                         out.objects.insert(path.clone(), Arc::clone(&e.object));
                         cache.insert(path, e);
@@ -200,7 +218,12 @@ impl Encryptor {
                 };
                 let found = match self.objects.remove(&path) {
                     Some(e) if e.clear_etag == s.object.etag && e.kid == key.kid => Ok(e),
-                    _ => self.encrypt_segment(s, &key, &crypto),
+                    _ => {
+                        let next = (self.rotation_secs > 0)
+                            .then(|| self.key(period + 1, source))
+                            .flatten();
+                        self.encrypt_segment(s, &key, next, &crypto)
+                    }
                 };
                 let e = match found {
                     Ok(e) => e,
@@ -223,11 +246,18 @@ impl Encryptor {
             }
         }
         self.objects = cache;
-        // Keys no segment uses any more are let go, but the newest stays for what comes next.
-        let newest = self.keys.last_key_value().map(|(p, _)| *p);
-        self.keys
-            .retain(|p, _| used.contains_key(p) || Some(*p) == newest);
-        out.keys = used.into_values().collect();
+        // The keys of the window and the next period's, and a few before (a player holding an
+        // older init or playlist still gets its key); older ones are let go.
+        let oldest_used = used.keys().next().copied().unwrap_or(0);
+        while self.keys.len() > KEEP_KEYS
+            && self
+                .keys
+                .first_key_value()
+                .is_some_and(|(p, _)| *p < oldest_used)
+        {
+            self.keys.pop_first();
+        }
+        out.keys = self.keys.values().copied().collect();
         let mut manifests = HashMap::new();
         for (path, rendered) in clear.manifests(manifest) {
             let Ok(text) = std::str::from_utf8(&rendered.body) else {
@@ -238,12 +268,12 @@ impl Encryptor {
                 _ => continue,
             };
             let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
-            let text = match (cenc_scheme(self.scheme), out.keys.first()) {
-                (Some(scheme), Some(key)) if path.ends_with(".mpd") => {
+            let text = match (cenc_scheme(self.scheme), out.default_kid) {
+                (Some(scheme), Some(kid)) if path.ends_with(".mpd") => {
                     let license = self.license_url.clone().unwrap_or_else(|| {
                         format!("{}{}", up_from(&path), super::clearkey::LICENSE_PATH)
                     });
-                    add_content_protection(text, scheme, &key.kid, &license)
+                    add_content_protection(text, scheme, Some(&kid), &license)
                 }
                 (_, None) if path.ends_with(".mpd") => continue,
                 _ => add_key_tags(text, &up_from(&path), key_tag(self.scheme), |uri| {
@@ -299,6 +329,7 @@ impl Encryptor {
         &mut self,
         s: &SegmentEntry,
         key: &ContentKey,
+        next: Option<ContentKey>,
         crypto: &HashMap<u64, Vec<TrackCrypto>>,
     ) -> Result<Encrypted, String> {
         let body = match cenc_scheme(self.scheme) {
@@ -308,7 +339,15 @@ impl Encryptor {
                     .init
                     .and_then(|k| crypto.get(&k))
                     .ok_or("its init segment could not be encrypted")?;
-                encrypt_cmaf_segment(&s.object.body, scheme, &key.kid, &key.key, tracks, s.seq)
+                let announce: Vec<[u8; 16]> = std::iter::once(key.kid)
+                    .chain(next.map(|n| n.kid))
+                    .collect();
+                let sk = CmafSegmentKey {
+                    kid: &key.kid,
+                    key: &key.key,
+                    announce: &announce,
+                };
+                encrypt_cmaf_segment(&s.object.body, scheme, &sk, tracks, s.seq)
                     .map_err(|e| e.to_string())?
             }
         };

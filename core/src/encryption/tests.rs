@@ -174,7 +174,13 @@ fn rotation_changes_the_key_on_a_segment_boundary() {
     let listed = segments_with_keys(text(&out, "main.m3u8"));
     let distinct: std::collections::BTreeSet<_> = listed.iter().map(|(_, k)| k.clone()).collect();
     assert!(distinct.len() >= 3, "a key per 4 s over 12 s: {listed:?}");
-    assert_eq!(out.keys().len(), distinct.len());
+    // The window's keys, and the next period's, made ahead of use.
+    assert_eq!(out.keys().len(), distinct.len() + 1);
+    let last = out.keys().last().unwrap();
+    assert!(
+        !distinct.iter().any(|k| k.contains(&last.kid_hex())),
+        "the next key is not used yet"
+    );
     for k in out.keys() {
         assert!(out
             .content_key(&format!("keys/{}.key", k.kid_hex()))
@@ -358,6 +364,54 @@ fn cmaf_endpoints_serve_protected_inits_segments_and_manifests() {
         assert_eq!(
             out.content_key(&format!("keys/{}.key", key.kid_hex())),
             Some(&key)
+        );
+    }
+}
+
+#[test]
+fn cmaf_key_rotation_names_each_fragments_key_and_the_next() {
+    let mut m = cmaf_channel();
+    let p = m.publish(at(6_000));
+    let clear = p.output(EndpointType::Cmaf).unwrap();
+    let mut keys = Keys::default();
+    let out = Encryptor::new(Encryption::Cenc, 2, at(0)).build(clear, "main", &mut keys, at(6_000));
+    let mut kids = std::collections::BTreeSet::new();
+    for track in clear.tracks() {
+        for s in track.segments {
+            let path = format!("{}/{}", track.dir, (track.segment_file)(s));
+            let Ok(Lookup::Object(o)) = out.lookup("main", &path) else {
+                panic!("{path}")
+            };
+            let period = crate::encryption::keys::period_of(s.start_unix_ms, 2);
+            let key = keys.made[&period];
+            let next = keys.made[&(period + 1)];
+            assert!(
+                contains(&o.body, b"seig") && contains(&o.body, &key.kid),
+                "{path}"
+            );
+            assert!(
+                contains(&o.body, &next.kid),
+                "{path} announces the next key"
+            );
+            kids.insert(key.kid);
+        }
+    }
+    assert!(kids.len() >= 3, "a key per 2 s segment: {}", kids.len());
+    let newest = keys
+        .made
+        .values()
+        .filter(|k| kids.contains(&k.kid))
+        .last()
+        .unwrap();
+    let mpd = text(&out, "main.mpd");
+    assert!(
+        mpd.contains(&super::cenc::kid_uuid(&newest.kid)),
+        "the MPD's default_KID is the current key's:\n{mpd}"
+    );
+    for k in keys.made.values() {
+        assert!(
+            out.content_keys().contains(k),
+            "every key of the window and the next is licensed"
         );
     }
 }

@@ -82,7 +82,7 @@ pub fn encrypt_init(
     if tracks.is_empty() {
         return Err(unsupported("an init segment without tracks"));
     }
-    moov.children.push(pssh(kid));
+    moov.children.push(pssh(&[*kid]));
     let mut w = BoxWriter::with_capacity(init.len() + 256);
     for b in &top {
         b.write(&mut w);
@@ -158,12 +158,14 @@ fn sinf(original: FourCc, scheme: Scheme, kid: &[u8; 16], video: bool) -> BoxNod
     }
 }
 
-/// A version 1 `pssh` of the Common system listing `kid`, no data.
-fn pssh(kid: &[u8; 16]) -> BoxNode {
+/// A version 1 `pssh` of the Common system listing `kids`, no data.
+pub(super) fn pssh(kids: &[[u8; 16]]) -> BoxNode {
     let mut p = vec![1, 0, 0, 0];
     p.extend_from_slice(&COMMON_SYSTEM_ID);
-    p.extend_from_slice(&1u32.to_be_bytes());
-    p.extend_from_slice(kid);
+    p.extend_from_slice(&(kids.len() as u32).to_be_bytes());
+    for kid in kids {
+        p.extend_from_slice(kid);
+    }
     p.extend_from_slice(&0u32.to_be_bytes());
     BoxNode {
         typ: *b"pssh",

@@ -14,7 +14,7 @@ pub mod init;
 pub mod segment;
 
 pub use init::{encrypt_init, TrackCrypto};
-pub use segment::encrypt_segment;
+pub use segment::{encrypt_segment, SegmentKey};
 
 /// Which Common Encryption scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

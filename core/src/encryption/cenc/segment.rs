@@ -20,14 +20,26 @@ const TRUN_CTO: u32 = 0x800;
 /// its slice header), beyond the length field.
 const VIDEO_CLEAR_LEAD: usize = 32;
 
+/// The key a segment is encrypted with, and the key ids its fragments announce.
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentKey<'a> {
+    /// Its key id: each fragment names it in a `seig` sample group, so the key may differ
+    /// from the init segment's default (key rotation).
+    pub kid: &'a [u8; 16],
+    /// The key.
+    pub key: &'a [u8; 16],
+    /// Key ids a Common PSSH box in each `moof` lists (this one and the next period's):
+    /// how a player's CDM learns of keys before it needs them. Empty: no `pssh`.
+    pub announce: &'a [[u8; 16]],
+}
+
 /// `segment` encrypted with `key` under `scheme`, its tracks described by `tracks` (from
 /// [`super::encrypt_init`]); `iv_seed` makes `cenc` IVs unique to this segment (its
 /// sequence number).
 pub fn encrypt_segment(
     segment: &[u8],
     scheme: Scheme,
-    kid: &[u8; 16],
-    key: &[u8; 16],
+    key: &SegmentKey<'_>,
     tracks: &[TrackCrypto],
     iv_seed: u64,
 ) -> Result<Vec<u8>, CencError> {
@@ -53,7 +65,7 @@ pub fn encrypt_segment(
             &mut mdat,
             mdat_at - at,
             scheme,
-            (kid, key),
+            key,
             tracks,
             iv_seed,
         )?;
@@ -86,15 +98,26 @@ fn fragment(
     mdat: &mut [u8],
     mdat_from_moof: usize,
     scheme: Scheme,
-    (kid, key): (&[u8; 16], &[u8; 16]),
+    sk: &SegmentKey<'_>,
     tracks: &[TrackCrypto],
     iv_seed: u64,
 ) -> Result<Vec<u8>, CencError> {
+    let (kid, key) = (sk.kid, sk.key);
     let mut moof = parse_boxes(moof_bytes)?
         .into_iter()
         .next()
         .ok_or_else(|| unsupported("an empty 'moof'"))?;
     let mut added = 0usize;
+    if !sk.announce.is_empty() {
+        let pssh = super::init::pssh(sk.announce);
+        added += pssh.prefix.len() + 8;
+        let at = moof
+            .children
+            .iter()
+            .position(|b| &b.typ == b"traf")
+            .unwrap_or(moof.children.len());
+        moof.children.insert(at, pssh);
+    }
     let mut auxes: Vec<Vec<SampleAux>> = Vec::new();
     for traf in moof.children.iter_mut().filter(|b| &b.typ == b"traf") {
         let tfhd = traf
@@ -135,7 +158,8 @@ fn fragment(
             let seed = iv_seed << 32 | u64::from(track_id & 0xff) << 24 | n as u64;
             aux.push(encrypt_sample(sample, scheme, kid, key, track, seed)?);
         }
-        let boxes = aux_boxes(scheme, &aux, track.video.is_some());
+        let mut boxes = aux_boxes(scheme, &aux, track.video.is_some());
+        boxes.extend(seig_boxes(scheme, kid, aux.len(), track.video.is_some()));
         added += boxes.iter().map(|b| b.prefix.len() + 8).sum::<usize>();
         traf.children.extend(boxes);
         auxes.push(aux);
@@ -315,6 +339,41 @@ fn aux_boxes(scheme: Scheme, aux: &[SampleAux], subsamples: bool) -> Vec<BoxNode
         leaf(b"saio", saio),
         leaf(b"senc", senc),
     ]
+}
+
+/// `sbgp` and `sgpd` putting every sample of a track fragment in one `seig` group naming
+/// `kid` (and, for `cbcs`, its pattern and constant IV): the key may change per fragment.
+fn seig_boxes(scheme: Scheme, kid: &[u8; 16], samples: usize, video: bool) -> Vec<BoxNode> {
+    let mut entry = vec![0u8];
+    entry.push(if scheme == Scheme::Cbcs && video {
+        0x19
+    } else {
+        0
+    });
+    entry.push(1);
+    entry.push(scheme.per_sample_iv_size() as u8);
+    entry.extend_from_slice(kid);
+    if scheme == Scheme::Cbcs {
+        entry.push(16);
+        entry.extend_from_slice(&constant_iv(kid));
+    }
+    let mut sbgp = vec![0, 0, 0, 0];
+    sbgp.extend_from_slice(b"seig");
+    sbgp.extend_from_slice(&1u32.to_be_bytes());
+    sbgp.extend_from_slice(&(samples as u32).to_be_bytes());
+    // Fragment-local group descriptions are numbered from 0x10001.
+    sbgp.extend_from_slice(&0x0001_0001u32.to_be_bytes());
+    let mut sgpd = vec![1, 0, 0, 0];
+    sgpd.extend_from_slice(b"seig");
+    sgpd.extend_from_slice(&(entry.len() as u32).to_be_bytes());
+    sgpd.extend_from_slice(&1u32.to_be_bytes());
+    sgpd.extend_from_slice(&entry);
+    let leaf = |typ: &[u8; 4], prefix: Vec<u8>| BoxNode {
+        typ: *typ,
+        prefix,
+        children: Vec::new(),
+    };
+    vec![leaf(b"sbgp", sbgp), leaf(b"sgpd", sgpd)]
 }
 
 /// Points each `saio` of a written `moof` at the first sample's information in the `senc`

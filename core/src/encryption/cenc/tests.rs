@@ -16,6 +16,47 @@ const H265_AAC: &[u8] = include_bytes!("../../../testdata/ts/h265_aac/seg_00000.
 
 const KID: [u8; 16] = [0x11; 16];
 const KEY: [u8; 16] = [0x22; 16];
+const NEXT_KID: [u8; 16] = [0x33; 16];
+const SK: SegmentKey<'static> = SegmentKey {
+    kid: &KID,
+    key: &KEY,
+    announce: &[KID, NEXT_KID],
+};
+
+/// Each fragment names its key in a `seig` group covering all its samples, and announces this
+/// key and the next in a Common PSSH in `moof`.
+fn seig_and_pssh_name_the_key(segment: &[u8], scheme: Scheme) {
+    let top = parse_boxes(segment).unwrap();
+    let moof = top.iter().find(|b| &b.typ == b"moof").unwrap();
+    let pssh = &moof.child(b"pssh").unwrap().prefix;
+    assert_eq!(&pssh[4..20], &COMMON_SYSTEM_ID);
+    assert_eq!(u32::from_be_bytes(pssh[20..24].try_into().unwrap()), 2);
+    assert_eq!((&pssh[24..40], &pssh[40..56]), (&KID[..], &NEXT_KID[..]));
+    let traf = moof.child(b"traf").unwrap();
+    let sbgp = &traf.child(b"sbgp").unwrap().prefix;
+    let sgpd = &traf.child(b"sgpd").unwrap().prefix;
+    assert_eq!((&sbgp[4..8], &sgpd[4..8]), (&b"seig"[..], &b"seig"[..]));
+    let samples = parse_media_segment(segment).unwrap().samples.len() as u32;
+    assert_eq!(
+        u32::from_be_bytes(sbgp[12..16].try_into().unwrap()),
+        samples
+    );
+    assert_eq!(
+        u32::from_be_bytes(sbgp[16..20].try_into().unwrap()),
+        0x10001
+    );
+    // sgpd v1: default_length, one entry: reserved, pattern, isProtected, IV size, KID.
+    let entry = &sgpd[16..];
+    assert_eq!(
+        entry.len(),
+        u32::from_be_bytes(sgpd[8..12].try_into().unwrap()) as usize
+    );
+    assert_eq!(
+        (entry[2], entry[3] as usize),
+        (1, scheme.per_sample_iv_size())
+    );
+    assert_eq!(&entry[4..20], &KID);
+}
 
 fn find<'a>(nodes: &'a [BoxNode], path: &[&[u8; 4]]) -> Option<&'a BoxNode> {
     let (first, rest) = path.split_first()?;
@@ -154,8 +195,8 @@ fn round_trip(ts: &[&[u8]], scheme: Scheme) {
             assert_eq!(&entry, if video { b"encv" } else { b"enca" });
             assert!(init.windows(16).any(|w| w == COMMON_SYSTEM_ID), "pssh");
             for f in out.fragments.iter().filter(|f| f.track == t) {
-                let enc =
-                    encrypt_segment(&f.bytes, scheme, &KID, &KEY, &crypto, n as u64 + 7).unwrap();
+                let enc = encrypt_segment(&f.bytes, scheme, &SK, &crypto, n as u64 + 7).unwrap();
+                seig_and_pssh_name_the_key(&enc, scheme);
                 let clear = clear_samples(&f.bytes);
                 let encrypted = clear_samples(&enc);
                 assert_eq!(encrypted.len(), clear.len());
@@ -219,7 +260,7 @@ fn unsupported_inputs_are_refused_with_the_reason() {
         encrypt_init(b"not boxes", Scheme::Cenc, &KID),
         Err(CencError::Boxes(_))
     ));
-    let e = encrypt_segment(b"\0\0\0\x08moof", Scheme::Cenc, &KID, &KEY, &[], 0).unwrap_err();
+    let e = encrypt_segment(b"\0\0\0\x08moof", Scheme::Cenc, &SK, &[], 0).unwrap_err();
     assert!(e.to_string().contains("mdat"), "{e}");
     assert_eq!(
         kid_uuid(&[0xab; 16]),
