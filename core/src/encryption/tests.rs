@@ -397,12 +397,7 @@ fn cmaf_key_rotation_names_each_fragments_key_and_the_next() {
         }
     }
     assert!(kids.len() >= 3, "a key per 2 s segment: {}", kids.len());
-    let newest = keys
-        .made
-        .values()
-        .filter(|k| kids.contains(&k.kid))
-        .last()
-        .unwrap();
+    let newest = keys.made.values().rfind(|k| kids.contains(&k.kid)).unwrap();
     let mpd = text(&out, "main.mpd");
     assert!(
         mpd.contains(&super::cenc::kid_uuid(&newest.kid)),
