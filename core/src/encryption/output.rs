@@ -131,6 +131,22 @@ impl Encryptor {
         }
     }
 
+    /// Gives the encrypted objects pulls made hot a sending form of their own, as
+    /// [`crate::media::Media::promote_hot`] does for clear ones (encrypted copies are served
+    /// like any segment); the next build serves them. Returns how many moved.
+    pub fn promote_hot(
+        &mut self,
+        promote: &mut dyn FnMut(&Bytes) -> Option<crate::media::Body>,
+    ) -> usize {
+        let mut moved = 0;
+        for e in self.objects.values_mut() {
+            if crate::media::object::promote_if_hot(&mut e.object, promote) {
+                moved += 1;
+            }
+        }
+        moved
+    }
+
     /// The same encryptor naming `url` as the ClearKey licence URL in its MPDs.
     pub fn with_license_url(mut self, url: String) -> Encryptor {
         self.license_url = Some(url);

@@ -410,3 +410,37 @@ fn cmaf_key_rotation_names_each_fragments_key_and_the_next() {
         );
     }
 }
+
+#[test]
+fn hot_encrypted_segments_get_a_sending_form_of_their_own() {
+    // 100 KB segments: hot after two pulls.
+    let mut m = for_channel(Protocol::Hls, MediaParams::new(4_000, 60_000), at(0));
+    let big = Bytes::from(vec![0x47u8; 100_000]);
+    m.put(InputRole::Primary, "0.ts", big, at(0)).unwrap();
+    let pl = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\n0.ts\n";
+    m.put(InputRole::Primary, "index.m3u8", Bytes::from(pl), at(0))
+        .unwrap();
+    let p = m.publish(at(0));
+    let clear = p.output(EndpointType::Hls).unwrap();
+    let mut keys = Keys::default();
+    let mut enc = Encryptor::new(Encryption::Aes128, 0, at(0));
+    let out = enc.build(clear, "main", &mut keys, at(0));
+    let path =
+        "index/".to_string() + &(clear.tracks()[0].segment_file)(&clear.tracks()[0].segments[0]);
+    let Ok(Lookup::Object(o)) = out.lookup("main", &path) else {
+        panic!("{path}")
+    };
+    let (etag, ptr) = (o.etag.clone(), o.body.as_ptr());
+    let mut copy = |b: &Bytes| Some(crate::media::Body::from(Bytes::copy_from_slice(b)));
+    assert_eq!(enc.promote_hot(&mut copy), 0, "not pulled yet");
+    o.count_pull();
+    o.count_pull();
+    assert_eq!(enc.promote_hot(&mut copy), 1);
+    let again = enc.build(clear, "main", &mut keys, at(1));
+    let Ok(Lookup::Object(moved)) = again.lookup("main", &path) else {
+        panic!("{path}")
+    };
+    assert_eq!(moved.etag, etag, "the same object, moved");
+    assert_ne!(moved.body.as_ptr(), ptr);
+    assert_eq!(enc.encrypted, 1, "moved, not encrypted again");
+}

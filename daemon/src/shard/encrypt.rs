@@ -73,6 +73,13 @@ pub(super) fn follow(
     true
 }
 
+/// Moves the encrypted objects pulls made hot into pages of their own; how many moved.
+pub(super) fn promote_hot(list: &mut [EndpointEncryptor]) -> usize {
+    list.iter_mut()
+        .map(|x| x.encryptor.promote_hot(&mut crate::pages::promote))
+        .sum()
+}
+
 /// `published` with each encrypted endpoint's own output.
 pub(super) fn outputs(
     list: &mut [EndpointEncryptor],

@@ -299,7 +299,13 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
                 owned.set_encryption(&entry.config, &shared.pull_base, now);
                 owned.media.tick(now);
                 if owned.slot.take_promotion() {
-                    let moved = owned.media.promote_hot(&mut crate::pages::promote);
+                    let mut moved = owned.media.promote_hot(&mut crate::pages::promote);
+                    let encrypted = encrypt::promote_hot(&mut owned.encryptors);
+                    if encrypted > 0 {
+                        // Their outputs are rebuilt from the same clear media.
+                        owned.published = u64::MAX;
+                    }
+                    moved += encrypted;
                     shared.metrics.promoted(moved as u64);
                 }
                 publish(owned, now, id, &(&*shared).into());
