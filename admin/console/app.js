@@ -708,9 +708,9 @@ function buildEndpointsPanel(v, panel) {
 }
 
 function endpointTable(v, ch, formHost, errors) {
-  const head = el('tr', {}, ['Name', 'Type', 'URL', 'Low latency', 'Access', 'Actions'].map((t) => el('th', { scope: 'col' }, t)));
+  const head = el('tr', {}, ['Name', 'Type', 'URL', 'Low latency', 'Encryption', 'Access', 'Actions'].map((t) => el('th', { scope: 'col' }, t)));
   const rows = ch.endpoints.length === 0
-    ? [el('tr', {}, el('td', { colspan: '6', class: 'empty' }, 'No endpoints yet'))]
+    ? [el('tr', {}, el('td', { colspan: '7', class: 'empty' }, 'No endpoints yet'))]
     : ch.endpoints.map((ep) => {
       const urlCode = el('code', { class: 'url' }, ep.url);
       const editBtn = el('button', { type: 'button', 'aria-label': `Edit ${ep.name}`, 'data-key': `edit-${ep.id}`,
@@ -720,6 +720,7 @@ function endpointTable(v, ch, formHost, errors) {
         el('td', {}, upper(ep.type)),
         el('td', {}, urlCode),
         el('td', {}, ep.low_latency ? 'yes' : 'no'),
+        el('td', {}, encryptionText(ep)),
         el('td', {}, `${ep.allow.length} allow · ${ep.block.length} block · ${ep.auth_keys.length} AuthKey${ep.auth_keys.length === 1 ? '' : 's'}`),
         el('td', { class: 'row-actions' },
           el('button', { type: 'button', 'aria-label': `Copy URL of ${ep.name}`, 'data-key': `copy-${ep.id}`, onclick: () => copy(ep.url, urlCode) }, 'Copy URL'),
@@ -728,6 +729,13 @@ function endpointTable(v, ch, formHost, errors) {
           el('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${ep.name}`, 'data-key': `delete-${ep.id}`, onclick: () => deleteEndpoint(v, ep, errors) }, 'Delete')));
     });
   return el('table', {}, el('caption', {}, 'Endpoints'), el('thead', {}, head), el('tbody', {}, rows));
+}
+
+/** An endpoint's encryption in words: scheme, rotation, where keys come from. */
+function encryptionText(ep) {
+  if (!ep.encryption || ep.encryption === 'none') return 'none';
+  const rotation = ep.key_rotation_secs ? `, new key every ${ep.key_rotation_secs} s` : '';
+  return `${ep.encryption}${rotation}${ep.key_server ? ', keys from a key server' : ''}`;
 }
 
 function openEndpointForm(v, host, opener, ep) {
@@ -746,6 +754,14 @@ function openEndpointForm(v, host, opener, ep) {
   const allow = area('allow', ep && ep.allow), block = area('block', ep && ep.block), keys = area('auth_keys', ep && ep.auth_keys);
   const lowLatency = el('input', { type: 'checkbox', name: 'low_latency', checked: !!(ep && ep.low_latency) });
   const dash = ch.protocol === 'dash';
+  // Encryption: aes-128 on hls endpoints, cenc/cbcs on cmaf ones (the daemon says why not).
+  const encryption = el('select', { name: 'encryption' },
+    ['none', 'aes-128', 'cenc', 'cbcs'].map((t) => el('option', { value: t }, t)));
+  encryption.value = (ep && ep.encryption) || 'none';
+  const rotation = el('input', { type: 'number', name: 'key_rotation_secs', min: '0', step: '1',
+    value: ep ? String(ep.key_rotation_secs || 0) : '0' });
+  const keyServer = el('input', { type: 'url', name: 'key_server', autocomplete: 'off', spellcheck: 'false',
+    placeholder: 'https://keys.example/speke/v2.0/copyProtection', value: (ep && ep.key_server) || '' });
   const label = ep ? 'Edit endpoint' : 'Create endpoint';
   const form = makeForm(label, [
     el('h3', {}, ep ? `Edit endpoint ${ep.name}` : 'New endpoint'),
@@ -756,19 +772,37 @@ function openEndpointForm(v, host, opener, ep) {
     field('IP blocklist', block, 'One CIDR per line (commas also accepted).'),
     field('AuthKeys', keys, `One per line; players send one in the ${authKeyHeader()} header. Empty: no key needed.`),
     dash ? checkField('Low latency', lowLatency) : null,
+    dash ? null : field('Encryption', encryption, 'aes-128 for hls endpoints, cenc or cbcs for cmaf ones.'),
+    dash ? null : field('Key rotation (seconds)', rotation, '0: one key for the endpoint\'s life.'),
+    dash ? null : field('Key server (SPEKE v2)', keyServer, 'Optional; empty: the daemon makes and keeps the keys.'),
   ], ep ? 'Save' : 'Create', async () => {
+    const crypto = dash ? {} : {
+      encryption: encryption.value,
+      key_rotation_secs: Number(rotation.value || 0),
+      key_server: keyServer.value.trim(),
+    };
     const lists = { allow: list(allow.value, true), block: list(block.value, true), auth_keys: list(keys.value, false) };
     if (ep) {
       const body = { ...lists };
       if (name.value.trim() !== ep.name) body.name = name.value.trim();
       if (manifest.value.trim() && manifest.value.trim() !== ep.manifest_name) body.manifest_name = manifest.value.trim();
       if (dash && lowLatency.checked !== ep.low_latency) body.low_latency = lowLatency.checked;
+      if (!dash) {
+        if (crypto.encryption !== (ep.encryption || 'none')) body.encryption = crypto.encryption;
+        if (crypto.key_rotation_secs !== (ep.key_rotation_secs || 0)) body.key_rotation_secs = crypto.key_rotation_secs;
+        if (crypto.key_server !== (ep.key_server || '')) body.key_server = crypto.key_server;
+      }
       await api('PATCH', `${chPath(ch.id)}/endpoints/${encodeURIComponent(ep.id)}`, body);
     } else {
       const body = { name: name.value.trim(), type: type.value };
       if (manifest.value.trim()) body.manifest_name = manifest.value.trim();
       for (const [k, val] of Object.entries(lists)) if (val.length) body[k] = val;
       if (dash) body.low_latency = lowLatency.checked;
+      if (!dash && crypto.encryption !== 'none') {
+        body.encryption = crypto.encryption;
+        body.key_rotation_secs = crypto.key_rotation_secs;
+        if (crypto.key_server) body.key_server = crypto.key_server;
+      }
       await api('POST', `${chPath(ch.id)}/endpoints`, body);
     }
     await v.load().catch(() => {});

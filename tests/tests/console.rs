@@ -292,6 +292,33 @@ fn the_api_answers_the_clis_views_and_messages() {
     assert_eq!(s, 201, "{ep}");
     assert_eq!(ep["type"], "hls", "the channel's protocol by default");
     assert_eq!(ep, d.ctl_json(&["endpoint", "show", "news", "web"]));
+    // Encryption from the console's form: what the CLI sets, refused with the CLI's reason.
+    let (s, enc) = c.api_json(
+        "POST",
+        &format!("/api/channels/{id}/endpoints"),
+        Some(r#"{"name": "secure", "encryption": "aes-128", "key_rotation_secs": 60}"#),
+    );
+    assert_eq!(s, 201, "{enc}");
+    assert_eq!(
+        (
+            enc["encryption"].as_str(),
+            enc["key_rotation_secs"].as_u64()
+        ),
+        (Some("aes-128"), Some(60))
+    );
+    assert_eq!(enc, d.ctl_json(&["endpoint", "show", "news", "secure"]));
+    let (s, e) = c.api_json(
+        "PATCH",
+        &format!("/api/channels/{id}/endpoints/secure"),
+        Some(r#"{"encryption": "cenc"}"#),
+    );
+    assert_eq!(s, 400, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("for cmaf endpoints"),
+        "{e}"
+    );
+    let (s, _) = c.api_json("DELETE", "/api/channels/news/endpoints/secure", None);
+    assert_eq!(s, 200);
     let (s, e) = c.api_json("DELETE", "/api/channels/news", None);
     assert_eq!(s, 409);
     assert!(
