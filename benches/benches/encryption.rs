@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
         .tracks
         .iter()
         .map(|t| {
-            cenc::encrypt_init(&t.init, cenc::Scheme::Cenc, &[1; 16])
+            cenc::encrypt_init(&t.init, cenc::Scheme::Cenc, &[1; 16], &[])
                 .unwrap()
                 .1
         })

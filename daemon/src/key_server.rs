@@ -286,16 +286,16 @@ fn fetch(agent: &ureq::Agent, store: &Mutex<KeyStore>, f: &Fetch) -> Result<(), 
             format!("key server {url}: its answer broke off: {e}"),
         )
     })?;
-    let mut keys = cpix::parse_response(&text, &content_id, &wanted)
+    let mut answer = cpix::parse_response(&text, &content_id, &wanted)
         .map_err(|e| (Outcome::BadAnswer, format!("key server {url}: {e}")))?;
     // Without rotation a key is period 0's, whatever was asked.
-    for (k, p) in keys.iter_mut().zip(&f.periods) {
+    for (k, p) in answer.keys.iter_mut().zip(&f.periods) {
         k.period = *p;
     }
     let now_ms = crate::clock::now().unix_ms;
     let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
     store
-        .insert_fetched(&f.channel, &f.endpoint, f.setting, &keys, url, now_ms)
+        .insert_fetched(&f.channel, &f.endpoint, f.setting, &answer, url, now_ms)
         .map_err(|e| {
             (
                 Outcome::StoreError,

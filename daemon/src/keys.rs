@@ -3,10 +3,12 @@
 //! so that media encrypted before a restart stays playable after it. A key is handed out
 //! only once it is on disk.
 
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use streampack_core::channel::config::Encryption;
+use streampack_core::encryption::cpix::{Answer, SystemPssh};
 use streampack_core::encryption::keys::{hex, parse_hex16};
 use streampack_core::encryption::ContentKey;
 use streampack_core::id::Id;
@@ -28,6 +30,16 @@ struct Stored {
     /// The key server it came from (`None`: made here).
     #[serde(default)]
     server: Option<String>,
+    /// Other DRM systems' `pssh` boxes for it, as the key server gave them.
+    #[serde(default)]
+    pssh: Vec<StoredPssh>,
+}
+
+/// A DRM system's `pssh` box (base64).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredPssh {
+    system: String,
+    pssh: String,
 }
 
 impl Stored {
@@ -126,6 +138,7 @@ impl KeyStore {
             rotation_secs,
             scheme,
             server: None,
+            pssh: Vec::new(),
         };
         let key = made
             .content_key()
@@ -167,13 +180,14 @@ impl KeyStore {
         channel: &Id,
         endpoint: &Id,
         (scheme, rotation_secs): (Encryption, u32),
-        fetched: &[ContentKey],
+        fetched: &Answer,
         server: &str,
         now_unix_ms: u64,
     ) -> std::io::Result<()> {
         let keys = self.load(channel)?;
         let list = keys.endpoints.entry(endpoint.to_string()).or_default();
-        for k in fetched {
+        for k in &fetched.keys {
+            let b64 = base64::engine::general_purpose::STANDARD;
             list.push(Stored {
                 kid: hex(&k.kid),
                 key: hex(&k.key),
@@ -181,10 +195,42 @@ impl KeyStore {
                 rotation_secs,
                 scheme,
                 server: Some(server.to_string()),
+                pssh: fetched
+                    .pssh
+                    .iter()
+                    .filter(|p| p.kid == k.kid)
+                    .map(|p| StoredPssh {
+                        system: p.system_id.clone(),
+                        pssh: b64.encode(&p.pssh),
+                    })
+                    .collect(),
             });
         }
         Self::prune(list, now_unix_ms);
         self.save(channel)
+    }
+
+    /// Other DRM systems' `pssh` boxes stored with key `kid` of the endpoint.
+    pub fn drm_pssh(&mut self, channel: &Id, endpoint: &Id, kid: &[u8; 16]) -> Vec<SystemPssh> {
+        let Ok(keys) = self.load(channel) else {
+            return Vec::new();
+        };
+        let want = hex(kid);
+        let b64 = base64::engine::general_purpose::STANDARD;
+        keys.endpoints
+            .get(&endpoint.to_string())
+            .into_iter()
+            .flatten()
+            .filter(|k| k.kid == want)
+            .flat_map(|k| &k.pssh)
+            .filter_map(|p| {
+                Some(SystemPssh {
+                    kid: *kid,
+                    system_id: p.system.clone(),
+                    pssh: b64.decode(&p.pssh).ok()?,
+                })
+            })
+            .collect()
     }
 
     /// Forgets keys older than any window, and the oldest beyond [`KEEP_KEYS`].

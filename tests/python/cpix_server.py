@@ -26,6 +26,16 @@ ET.register_namespace("cpix", CPIX)
 ET.register_namespace("pskc", PSKC)
 
 
+WIDEVINE = "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"
+PLAYREADY = "9a04f079-9840-4286-ab92-e65be0885f95"
+
+
+def pssh_box(system, data):
+    """A version 0 pssh box of DRM system `system` carrying `data`."""
+    body = b"\0\0\0\0" + uuid.UUID(system).bytes + len(data).to_bytes(4, "big") + data
+    return (8 + len(body)).to_bytes(4, "big") + b"pssh" + body
+
+
 def key_for(kid_uuid):
     kid = uuid.UUID(kid_uuid).bytes
     return hashlib.sha256(b"streampack-test-key" + kid).digest()[:16]
@@ -71,6 +81,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             secret = ET.SubElement(data, f"{{{PSKC}}}Secret")
             plain = ET.SubElement(secret, f"{{{PSKC}}}PlainValue")
             plain.text = base64.b64encode(key_for(ck.get("kid"))).decode()
+        # Widevine and PlayReady signalling, as a DRM key server returns it.
+        for sys_el in root.findall(f"{{{CPIX}}}DRMSystemList/{{{CPIX}}}DRMSystem"):
+            system = sys_el.get("systemId", "").lower()
+            if system in (WIDEVINE, PLAYREADY):
+                p = sys_el.find(f"{{{CPIX}}}PSSH")
+                if p is None:
+                    p = ET.SubElement(sys_el, f"{{{CPIX}}}PSSH")
+                data = b"streampack-test-" + system.encode()[:8] + b"-" + sys_el.get("kid", "").encode()
+                p.text = base64.b64encode(pssh_box(system, data)).decode()
         if self.path == "/wrong-content-id":
             root.set("contentId", "someone-else")
         try:

@@ -128,6 +128,20 @@ fn keys_come_from_the_key_server_and_its_failures_hold_segments_back() {
         "--key-server",
         &ks.url("500"),
     ]);
+    let drm = d.ctl_json(&[
+        "endpoint",
+        "create",
+        &f.id,
+        "--name",
+        "drm",
+        "--type",
+        "cmaf",
+        "--encryption",
+        "cenc",
+        "--key-server",
+        &ks.url("ok"),
+    ]);
+    let drm_path = split_url(drm["url"].as_str().unwrap()).1;
     let spk_path = split_url(ep["url"].as_str().unwrap()).1;
     let bad_path = split_url(bad["url"].as_str().unwrap()).1;
     let refused = d.ctl_refused(&["endpoint", "edit", &f.id, "spk", "--key-server", "ftp://x"]);
@@ -207,6 +221,28 @@ fn keys_come_from_the_key_server_and_its_failures_hold_segments_back() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // The DRM systems' PSSH boxes the key server returned: in the MPD and the init segments.
+    let mpd = wait_status(&d, &drm_path, 200, 30);
+    assert_eq!(mpd.status, 200, "{mpd:?}");
+    let mpd = mpd.text();
+    for system in [
+        "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed",
+        "9a04f079-9840-4286-ab92-e65be0885f95",
+    ] {
+        assert!(
+            mpd.contains(&format!(
+                "<ContentProtection schemeIdUri=\"urn:uuid:{system}\">\n        <cenc:pssh>"
+            )),
+            "{system} signalled in the MPD:\n{mpd}"
+        );
+    }
+    let init = mpd_tracks(&mpd, &drm_path)[0].init.clone();
+    let init = get(d.pull, &init).body;
+    let marker = b"streampack-test-edef8ba9-";
+    assert!(
+        init.windows(marker.len()).any(|w| w == marker),
+        "the Widevine pssh is in the init segment"
+    );
     let requests = ks.requests.lock().unwrap().clone();
     assert!(
         requests.iter().any(

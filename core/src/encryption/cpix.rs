@@ -21,6 +21,33 @@ pub struct Wanted {
     pub period: Option<u64>,
 }
 
+/// Widevine's system id.
+pub const WIDEVINE: &str = "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed";
+/// PlayReady's system id.
+pub const PLAYREADY: &str = "9a04f079-9840-4286-ab92-e65be0885f95";
+/// The Common (W3C ClearKey) system id.
+pub const COMMON: &str = "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b";
+
+/// The DRM systems a request asks signalling for: the Common one always, Widevine and
+/// PlayReady for CMAF schemes.
+pub fn systems_for(scheme: &str) -> &'static [&'static str] {
+    match scheme {
+        "cenc" | "cbcs" => &[COMMON, WIDEVINE, PLAYREADY],
+        _ => &[COMMON],
+    }
+}
+
+/// A DRM system's `pssh` box for a key, as a key server returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemPssh {
+    /// The key it is for.
+    pub kid: [u8; 16],
+    /// The DRM system's id (UUID text, lowercase).
+    pub system_id: String,
+    /// The whole `pssh` box.
+    pub pssh: Vec<u8>,
+}
+
 /// The CPIX request for `wanted` keys of content `content_id` (the channel id), to be used
 /// with `scheme` (`cenc`, `cbcs`; AES-128 HLS asks as `cbcs`, as SPEKE v2 does).
 pub fn request(content_id: &str, scheme: &str, wanted: &[Wanted]) -> String {
@@ -36,10 +63,12 @@ pub fn request(content_id: &str, scheme: &str, wanted: &[Wanted]) -> String {
     }
     s.push_str("  </cpix:ContentKeyList>\n  <cpix:DRMSystemList>\n");
     for w in wanted {
-        s.push_str(&format!(
-            "    <cpix:DRMSystem kid=\"{}\" systemId=\"1077efec-c0b2-4d02-ace3-3c1e52e2fb4b\">\n      <cpix:PSSH/>\n    </cpix:DRMSystem>\n",
-            kid_uuid(&w.kid)
-        ));
+        for system in systems_for(scheme) {
+            s.push_str(&format!(
+                "    <cpix:DRMSystem kid=\"{}\" systemId=\"{system}\">\n      <cpix:PSSH/>\n    </cpix:DRMSystem>\n",
+                kid_uuid(&w.kid)
+            ));
+        }
     }
     s.push_str("  </cpix:DRMSystemList>\n");
     if wanted.iter().any(|w| w.period.is_some()) {
@@ -92,12 +121,18 @@ pub enum CpixError {
     },
 }
 
+/// What a key server answered: the keys, and the `pssh` boxes of the DRM systems it signals
+/// (those that are not well-formed `pssh` boxes of the system they claim are left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The keys of the request, in its order.
+    pub keys: Vec<ContentKey>,
+    /// DRM systems' `pssh` boxes for them.
+    pub pssh: Vec<SystemPssh>,
+}
+
 /// The keys of `wanted` from a key server's answer to content `content_id`.
-pub fn parse_response(
-    xml: &str,
-    content_id: &str,
-    wanted: &[Wanted],
-) -> Result<Vec<ContentKey>, CpixError> {
+pub fn parse_response(xml: &str, content_id: &str, wanted: &[Wanted]) -> Result<Answer, CpixError> {
     let doc = roxmltree::Document::parse(xml).map_err(|e| CpixError::Malformed(e.to_string()))?;
     let root = doc.root_element();
     if !root.has_tag_name((CPIX_NS, "CPIX")) {
@@ -153,7 +188,52 @@ pub fn parse_response(
             period: w.period.unwrap_or(0),
         });
     }
-    Ok(out)
+    let mut pssh = Vec::new();
+    for sys in root
+        .descendants()
+        .filter(|n| n.has_tag_name((CPIX_NS, "DRMSystem")))
+    {
+        let (Some(kid), Some(system)) = (sys.attribute("kid"), sys.attribute("systemId")) else {
+            continue;
+        };
+        let Some(w) = wanted
+            .iter()
+            .find(|w| kid_uuid(&w.kid).eq_ignore_ascii_case(kid))
+        else {
+            continue;
+        };
+        let system = system.to_ascii_lowercase();
+        if system == COMMON {
+            continue; // the origin writes its own Common PSSH
+        }
+        let Some(text) = sys
+            .children()
+            .find(|n| n.has_tag_name((CPIX_NS, "PSSH")))
+            .and_then(|n| n.text())
+        else {
+            continue;
+        };
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text.trim()) else {
+            continue;
+        };
+        if is_pssh_of(&bytes, &system) {
+            pssh.push(SystemPssh {
+                kid: w.kid,
+                system_id: system,
+                pssh: bytes,
+            });
+        }
+    }
+    Ok(Answer { keys: out, pssh })
+}
+
+/// Whether `b` is one whole `pssh` box of DRM system `system` (UUID text).
+fn is_pssh_of(b: &[u8], system: &str) -> bool {
+    let hex: String = system.chars().filter(|c| *c != '-').collect();
+    b.len() >= 32
+        && u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize == b.len()
+        && &b[4..8] == b"pssh"
+        && super::keys::parse_hex16(&hex).is_some_and(|id| b[12..28] == id)
 }
 
 fn escape(s: &str) -> String {
@@ -206,7 +286,7 @@ mod tests {
                 count("KeyPeriodFilter"),
                 count("DRMSystem")
             ),
-            (2, 2, 2, 2)
+            (2, 2, 2, 6)
         );
         assert!(r.contains(
             "kid=\"01010101-0101-0101-0101-010101010101\" commonEncryptionScheme=\"cbcs\""
@@ -225,7 +305,9 @@ mod tests {
     #[test]
     fn answers_give_keys_or_say_what_is_wrong() {
         let key16 = base64::engine::general_purpose::STANDARD.encode([9u8; 16]);
-        let keys = parse_response(&answer("chan", &key16), "chan", &wanted()).unwrap();
+        let keys = parse_response(&answer("chan", &key16), "chan", &wanted())
+            .unwrap()
+            .keys;
         assert_eq!(keys.len(), 2);
         assert_eq!(
             (keys[0].kid, keys[0].key, keys[0].period),
@@ -265,5 +347,54 @@ mod tests {
         )
         .unwrap_err();
         assert!(missing.to_string().contains("not in the answer"));
+    }
+}
+
+#[cfg(test)]
+mod pssh_tests {
+    use super::*;
+
+    /// A `pssh` box of `system` with `data`.
+    fn pssh_box(system: &str, data: &[u8]) -> Vec<u8> {
+        let hex: String = system.chars().filter(|c| *c != '-').collect();
+        let id = crate::encryption::keys::parse_hex16(&hex).unwrap();
+        let mut b = ((32 + data.len()) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(b"pssh");
+        b.extend_from_slice(&[0, 0, 0, 0]);
+        b.extend_from_slice(&id);
+        b.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        b.extend_from_slice(data);
+        b
+    }
+
+    #[test]
+    fn drm_systems_pssh_boxes_come_back_with_their_keys() {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let w = [Wanted {
+            kid: [1; 16],
+            period: None,
+        }];
+        let widevine = pssh_box(WIDEVINE, b"wv-data");
+        let key = b64(&[9u8; 16]);
+        let xml = request("c", "cenc", &w)
+            .replace(
+                "commonEncryptionScheme=\"cenc\"/>",
+                &format!("commonEncryptionScheme=\"cenc\"><cpix:Data><pskc:Secret><pskc:PlainValue>{key}</pskc:PlainValue></pskc:Secret></cpix:Data></cpix:ContentKey>"),
+            )
+            .replacen("<cpix:PSSH/>", "<cpix:PSSH>AAAA</cpix:PSSH>", 1)
+            .replacen("<cpix:PSSH/>", &format!("<cpix:PSSH>{}</cpix:PSSH>", b64(&widevine)), 1)
+            .replacen("<cpix:PSSH/>", &format!("<cpix:PSSH>{}</cpix:PSSH>", b64(&widevine)), 1);
+        let a = parse_response(&xml, "c", &w).unwrap();
+        assert_eq!(a.keys.len(), 1);
+        // Common: the origin's own; Widevine: kept; a Widevine box under PlayReady's id: dropped.
+        assert_eq!(
+            a.pssh,
+            vec![SystemPssh {
+                kid: [1; 16],
+                system_id: WIDEVINE.into(),
+                pssh: widevine
+            }]
+        );
     }
 }

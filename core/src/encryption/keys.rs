@@ -35,6 +35,12 @@ pub trait KeySource {
     /// none yet); `None` when no key can be had now: media of that period waits.
     fn key(&mut self, period: u64, from_unix_ms: u64) -> Option<ContentKey>;
 
+    /// Other DRM systems' `pssh` boxes for key `kid` (a key server's; none by default).
+    fn drm_pssh(&mut self, kid: &[u8; 16]) -> Vec<super::cpix::SystemPssh> {
+        let _ = kid;
+        Vec::new()
+    }
+
     /// Why a key [`KeySource::key`] did not give is missing, for players held back.
     fn why_missing(&self) -> String {
         "this endpoint's content key is not available yet".into()

@@ -4,6 +4,8 @@
 //! `streampackctl endpoint keys`, decrypt with the browser's ClearKey CDM).
 
 use super::cenc::{kid_uuid, Scheme, CLEARKEY_SYSTEM_ID};
+use super::cpix::SystemPssh;
+use base64::Engine;
 
 /// The cenc namespace declared on the `MPD` element.
 const CENC_NAMESPACE: &str = "urn:mpeg:cenc:2013";
@@ -19,6 +21,7 @@ pub fn add_content_protection(
     scheme: Scheme,
     kid: Option<&[u8; 16]>,
     license_url: &str,
+    drm_pssh: &[SystemPssh],
 ) -> String {
     let value = String::from_utf8_lossy(&scheme.fourcc()).into_owned();
     let default_kid = kid
@@ -30,6 +33,14 @@ pub fn add_content_protection(
          \x20       <dashif:Laurl Lic_type=\"EME-1.0\">{license_url}</dashif:Laurl>\n\
          \x20     </ContentProtection>\n"
     );
+    let mut protection = protection;
+    for p in drm_pssh {
+        protection.push_str(&format!(
+            "      <ContentProtection schemeIdUri=\"urn:uuid:{}\">\n        <cenc:pssh>{}</cenc:pssh>\n      </ContentProtection>\n",
+            p.system_id,
+            base64::engine::general_purpose::STANDARD.encode(&p.pssh)
+        ));
+    }
     let mut out = String::with_capacity(mpd.len() + 512);
     let mut rest = mpd;
     if let Some(at) = rest.find("<MPD ") {
@@ -58,7 +69,8 @@ mod tests {
     #[test]
     fn every_adaptation_set_says_how_it_is_protected() {
         let mpd = "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"dynamic\">\n  <Period id=\"p0\">\n    <AdaptationSet id=\"0\" contentType=\"video\">\n      <Representation id=\"v\"/>\n    </AdaptationSet>\n    <AdaptationSet id=\"1\" contentType=\"audio\">\n      <Representation id=\"a\"/>\n    </AdaptationSet>\n  </Period>\n</MPD>\n";
-        let out = add_content_protection(mpd, Scheme::Cbcs, Some(&[0xab; 16]), "keys/clearkey");
+        let out =
+            add_content_protection(mpd, Scheme::Cbcs, Some(&[0xab; 16]), "keys/clearkey", &[]);
         let doc = roxmltree::Document::parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
         let root = doc.root_element();
         assert_eq!(

@@ -8,6 +8,7 @@ use super::cenc::{
     encrypt_init, encrypt_segment as encrypt_cmaf_segment, Scheme, SegmentKey as CmafSegmentKey,
     TrackCrypto,
 };
+use super::cpix::SystemPssh;
 use super::keys::{period_of, period_start_unix_ms, ContentKey, KeySource, KEY_DIR};
 use super::mpd::add_content_protection;
 use super::playlist::{add_key_tags, up_from, KeyTag, SegmentKey};
@@ -209,7 +210,10 @@ impl Encryptor {
                 let path = join(&track.dir, &(track.init_file)(i));
                 let found = match self.objects.remove(&path) {
                     Some(e) if e.clear_etag == i.object.etag && e.kid == key.kid => Ok(e),
-                    _ => self.encrypt_init(&i.object, &key),
+                    _ => {
+                        let drm = source.drm_pssh(&key.kid);
+                        self.encrypt_init(&i.object, &key, &drm)
+                    }
                 };
                 match found {
                     Ok(e) => {
@@ -289,7 +293,8 @@ impl Encryptor {
                     let license = self.license_url.clone().unwrap_or_else(|| {
                         format!("{}{}", up_from(&path), super::clearkey::LICENSE_PATH)
                     });
-                    add_content_protection(text, scheme, Some(&kid), &license)
+                    let drm = source.drm_pssh(&kid);
+                    add_content_protection(text, scheme, Some(&kid), &license, &drm)
                 }
                 (_, None) if path.ends_with(".mpd") => continue,
                 _ => add_key_tags(text, &up_from(&path), key_tag(self.scheme), |uri| {
@@ -328,10 +333,16 @@ impl Encryptor {
         }
     }
 
-    fn encrypt_init(&mut self, clear: &MediaObject, key: &ContentKey) -> Result<Encrypted, String> {
+    fn encrypt_init(
+        &mut self,
+        clear: &MediaObject,
+        key: &ContentKey,
+        drm: &[SystemPssh],
+    ) -> Result<Encrypted, String> {
         let scheme = cenc_scheme(self.scheme).ok_or("not a CMAF scheme")?;
+        let boxes: Vec<&[u8]> = drm.iter().map(|p| &p.pssh[..]).collect();
         let (body, tracks) =
-            encrypt_init(&clear.body, scheme, &key.kid).map_err(|e| e.to_string())?;
+            encrypt_init(&clear.body, scheme, &key.kid, &boxes).map_err(|e| e.to_string())?;
         self.encrypted += 1;
         Ok(Encrypted {
             clear_etag: clear.etag.clone(),

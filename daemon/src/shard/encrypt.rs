@@ -157,6 +157,14 @@ impl KeySource for StoreSource<'_> {
         }
     }
 
+    fn drm_pssh(&mut self, kid: &[u8; 16]) -> Vec<streampack_core::encryption::cpix::SystemPssh> {
+        if self.key_server.is_none() {
+            return Vec::new();
+        }
+        let mut store = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        store.drm_pssh(self.channel, self.endpoint, kid)
+    }
+
     fn why_missing(&self) -> String {
         match self.key_server {
             Some(url) => self.servers.why_missing(self.channel, self.endpoint, url),

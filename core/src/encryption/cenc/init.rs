@@ -23,6 +23,7 @@ pub fn encrypt_init(
     init: &[u8],
     scheme: Scheme,
     kid: &[u8; 16],
+    drm_pssh: &[&[u8]],
 ) -> Result<(Vec<u8>, Vec<TrackCrypto>), CencError> {
     let mut top = parse_boxes(init)?;
     let moov = top
@@ -83,6 +84,10 @@ pub fn encrypt_init(
         return Err(unsupported("an init segment without tracks"));
     }
     moov.children.push(pssh(&[*kid]));
+    // Other DRM systems' boxes as their key server made them.
+    for b in drm_pssh {
+        moov.children.extend(parse_boxes(b)?);
+    }
     let mut w = BoxWriter::with_capacity(init.len() + 256);
     for b in &top {
         b.write(&mut w);

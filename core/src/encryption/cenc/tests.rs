@@ -187,7 +187,7 @@ fn round_trip(ts: &[&[u8]], scheme: Scheme) {
     for (n, ts) in ts.iter().enumerate() {
         let out = r.repackage(ts, n as u32 + 1).unwrap();
         for (t, track) in out.tracks.iter().enumerate() {
-            let (init, crypto) = encrypt_init(&track.init, scheme, &KID).unwrap();
+            let (init, crypto) = encrypt_init(&track.init, scheme, &KID, &[]).unwrap();
             let (tenc, schm, entry) = tenc_of(&init);
             assert_eq!(&schm[4..8], &scheme.fourcc());
             assert_eq!(&tenc[8..24], &KID, "default KID");
@@ -257,7 +257,7 @@ fn video_nal_units_keep_their_headers_clear() {
 #[test]
 fn unsupported_inputs_are_refused_with_the_reason() {
     assert!(matches!(
-        encrypt_init(b"not boxes", Scheme::Cenc, &KID),
+        encrypt_init(b"not boxes", Scheme::Cenc, &KID, &[]),
         Err(CencError::Boxes(_))
     ));
     let e = encrypt_segment(b"\0\0\0\x08moof", Scheme::Cenc, &SK, &[], 0).unwrap_err();
