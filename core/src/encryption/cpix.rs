@@ -37,16 +37,7 @@ pub fn systems_for(scheme: &str) -> &'static [&'static str] {
     }
 }
 
-/// A DRM system's `pssh` box for a key, as a key server returned it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SystemPssh {
-    /// The key it is for.
-    pub kid: [u8; 16],
-    /// The DRM system's id (UUID text, lowercase).
-    pub system_id: String,
-    /// The whole `pssh` box.
-    pub pssh: Vec<u8>,
-}
+pub use super::keys::SystemPssh;
 
 /// The CPIX request for `wanted` keys of content `content_id` (the channel id), to be used
 /// with `scheme` (`cenc`, `cbcs`; AES-128 HLS asks as `cbcs`, as SPEKE v2 does).

@@ -29,6 +29,17 @@ impl ContentKey {
     }
 }
 
+/// A DRM system's `pssh` box for a key, as a key server returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemPssh {
+    /// The key it is for.
+    pub kid: [u8; 16],
+    /// The DRM system's id (UUID text, lowercase).
+    pub system_id: String,
+    /// The whole `pssh` box.
+    pub pssh: Vec<u8>,
+}
+
 /// Where an endpoint's keys come from, one per rotation period (the daemon: its key store).
 pub trait KeySource {
     /// The key of `period`, which starts at `from_unix_ms` (made, or fetched, when it has
@@ -36,7 +47,7 @@ pub trait KeySource {
     fn key(&mut self, period: u64, from_unix_ms: u64) -> Option<ContentKey>;
 
     /// Other DRM systems' `pssh` boxes for key `kid` (a key server's; none by default).
-    fn drm_pssh(&mut self, kid: &[u8; 16]) -> Vec<super::cpix::SystemPssh> {
+    fn drm_pssh(&mut self, kid: &[u8; 16]) -> Vec<SystemPssh> {
         let _ = kid;
         Vec::new()
     }
