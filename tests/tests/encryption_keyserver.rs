@@ -243,6 +243,18 @@ fn keys_come_from_the_key_server_and_its_failures_hold_segments_back() {
         init.windows(marker.len()).any(|w| w == marker),
         "the Widevine pssh is in the init segment"
     );
+    // The fMP4 HLS side: Widevine's key tag (its pssh in a data URI) beside the identity one.
+    let master = get(d.pull, &drm_path.replace(".mpd", ".m3u8")).text();
+    let video = master
+        .lines()
+        .find(|l| l.ends_with(".m3u8") && !l.starts_with('#'))
+        .unwrap_or_else(|| panic!("{master}"));
+    let pl = get(d.pull, &resolve(&drm_path, video)).text();
+    assert!(
+        pl.contains("#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI=\"data:text/plain;base64,")
+            && pl.contains("KEYFORMAT=\"urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed\",KEYFORMATVERSIONS=\"1\""),
+        "{pl}"
+    );
     let requests = ks.requests.lock().unwrap().clone();
     assert!(
         requests.iter().any(

@@ -11,7 +11,7 @@ use super::cenc::{
 use super::cpix::SystemPssh;
 use super::keys::{period_of, period_start_unix_ms, ContentKey, KeySource, KEY_DIR};
 use super::mpd::add_content_protection;
-use super::playlist::{add_key_tags, up_from, KeyTag, SegmentKey};
+use super::playlist::{add_key_tags_with, up_from, widevine_tag, KeyTag, SegmentKey};
 use super::{aes128, keys};
 use crate::channel::config::Encryption;
 use crate::media::object::EtagGen;
@@ -278,6 +278,19 @@ impl Encryptor {
             self.keys.pop_first();
         }
         out.keys = self.keys.values().copied().collect();
+        // Widevine's pssh for each key a CMAF playlist names (a key server's), for its HLS tags.
+        let mut widevine_pssh: HashMap<[u8; 16], Vec<u8>> = HashMap::new();
+        if cenc_scheme(self.scheme).is_some() {
+            for k in &out.keys {
+                if let Some(p) = source
+                    .drm_pssh(&k.kid)
+                    .into_iter()
+                    .find(|p| p.system_id == super::cpix::WIDEVINE)
+                {
+                    widevine_pssh.insert(k.kid, p.pssh);
+                }
+            }
+        }
         let mut manifests = HashMap::new();
         for (path, rendered) in clear.manifests(manifest) {
             let Ok(text) = std::str::from_utf8(&rendered.body) else {
@@ -297,9 +310,22 @@ impl Encryptor {
                     add_content_protection(text, scheme, Some(&kid), &license, &drm)
                 }
                 (_, None) if path.ends_with(".mpd") => continue,
-                _ => add_key_tags(text, &up_from(&path), key_tag(self.scheme), |uri| {
-                    segment_keys.get(&join(dir, uri)).copied()
-                }),
+                _ => {
+                    let tag = key_tag(self.scheme);
+                    let widevine = |kid: &[u8; 16]| {
+                        widevine_pssh
+                            .get(kid)
+                            .map(|p| widevine_tag(tag.method, kid, p))
+                            .unwrap_or_default()
+                    };
+                    add_key_tags_with(
+                        text,
+                        &up_from(&path),
+                        tag,
+                        |uri| segment_keys.get(&join(dir, uri)).copied(),
+                        widevine,
+                    )
+                }
             };
             let prev = self.manifests.get(&path);
             let r = self.etags.reuse_or_render(

@@ -66,7 +66,19 @@ pub fn add_key_tags(
     text: &str,
     up: &str,
     tag: KeyTag,
+    key_of: impl FnMut(&str) -> Option<SegmentKey>,
+) -> String {
+    add_key_tags_with(text, up, tag, key_of, |_| String::new())
+}
+
+/// [`add_key_tags`] with more key tags (other DRM systems', whole lines) after each one,
+/// from `more` by key id.
+pub fn add_key_tags_with(
+    text: &str,
+    up: &str,
+    tag: KeyTag,
     mut key_of: impl FnMut(&str) -> Option<SegmentKey>,
+    more: impl Fn(&[u8; 16]) -> String,
 ) -> String {
     if !text.contains("#EXTINF:") {
         return text.to_string();
@@ -111,6 +123,7 @@ pub fn add_key_tags(
                 line.push_str(&format!(",IV=0x{seq:032x}"));
             }
             line.push('\n');
+            line.push_str(&more(&k.kid));
             out.insert_str(at, &line);
             current = Some((k.kid, iv));
         }
@@ -118,6 +131,18 @@ pub fn add_key_tags(
         out.push('\n');
     }
     out
+}
+
+/// The Widevine key tag of a CMAF `method` segment (`SAMPLE-AES-CTR`, `SAMPLE-AES`) whose
+/// key `kid` has Widevine `pssh` box `pssh`: the box in a data URI, as Widevine HLS reads it.
+pub fn widevine_tag(method: &str, kid: &[u8; 16], pssh: &[u8]) -> String {
+    use base64::Engine;
+    format!(
+        "#EXT-X-KEY:METHOD={method},URI=\"data:text/plain;base64,{}\",KEYID=0x{},KEYFORMAT=\"urn:uuid:{}\",KEYFORMATVERSIONS=\"1\"\n",
+        base64::engine::general_purpose::STANDARD.encode(pssh),
+        hex(kid),
+        super::cpix::WIDEVINE
+    )
 }
 
 /// `../` once per folder of `path` (a playlist's path under the endpoint): how its URIs
