@@ -203,7 +203,8 @@ impl Inner {
             }
             Err((_, why)) => {
                 st.failures = st.failures.saturating_add(1);
-                let wait = Duration::from_secs(1u64 << st.failures.min(5).saturating_sub(1))
+                // 1, 2, 4, 8, 16, then 30 s.
+                let wait = Duration::from_secs(1u64 << st.failures.min(6).saturating_sub(1))
                     .min(MAX_BACKOFF);
                 st.next_try = Some(Instant::now() + wait);
                 tracing::warn!(

@@ -143,10 +143,32 @@ impl KeyStore {
         let key = made
             .content_key()
             .ok_or_else(|| std::io::Error::other("key"))?;
+        let before = list.clone();
         list.push(made);
         Self::prune(list, now_unix_ms);
-        self.save(channel)?;
+        self.save_or_restore(channel, endpoint, before)?;
         Ok(key)
+    }
+
+    /// Writes the channel's file; when that fails, the endpoint's keys go back to `before`:
+    /// a key is handed out only once it is on disk.
+    fn save_or_restore(
+        &mut self,
+        channel: &Id,
+        endpoint: &Id,
+        before: Vec<Stored>,
+    ) -> std::io::Result<()> {
+        let saved = self.save(channel);
+        if saved.is_err() {
+            if let Some(list) = self
+                .channels
+                .get_mut(channel)
+                .and_then(|c| c.endpoints.get_mut(&endpoint.to_string()))
+            {
+                *list = before;
+            }
+        }
+        saved
     }
 
     /// The endpoint's key for `period` from key server `server`, when it was fetched.
@@ -186,6 +208,7 @@ impl KeyStore {
     ) -> std::io::Result<()> {
         let keys = self.load(channel)?;
         let list = keys.endpoints.entry(endpoint.to_string()).or_default();
+        let before = list.clone();
         for k in &fetched.keys {
             let b64 = base64::engine::general_purpose::STANDARD;
             list.push(Stored {
@@ -207,7 +230,26 @@ impl KeyStore {
             });
         }
         Self::prune(list, now_unix_ms);
-        self.save(channel)
+        self.save_or_restore(channel, endpoint, before)
+    }
+
+    /// Deletes an endpoint's keys (`None`: the whole channel's file).
+    pub fn forget(&mut self, channel: &Id, endpoint: Option<&Id>) -> std::io::Result<()> {
+        let path = self.dir.join(self.file(channel));
+        if let Some(endpoint) = endpoint {
+            let keys = self.load(channel)?;
+            if keys.endpoints.remove(&endpoint.to_string()).is_none() {
+                return Ok(());
+            }
+            if !keys.endpoints.is_empty() {
+                return self.save(channel);
+            }
+        }
+        self.channels.remove(channel);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// Other DRM systems' `pssh` boxes stored with key `kid` of the endpoint.
@@ -350,6 +392,39 @@ mod tests {
             .map(|l| l.key.period)
             .collect();
         assert_eq!(left, [110, 120], "20 days on, the first is gone");
+    }
+
+    #[test]
+    fn a_key_that_cannot_be_written_is_not_handed_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, e) = (Id::from_random([1; 14]), Id::from_random([2; 14]));
+        // The temporary file's place is taken by a folder: the write fails (even as root).
+        std::fs::create_dir_all(dir.path().join("keys").join(format!(".{c}.json.tmp"))).unwrap();
+        let mut store = KeyStore::new(dir.path());
+        let now = 1_800_000_000_000;
+        assert!(store.key(&c, &e, Encryption::Aes128, 0, 0, now).is_err());
+        assert!(
+            store.key(&c, &e, Encryption::Aes128, 0, 0, now).is_err(),
+            "not kept in memory either"
+        );
+        assert!(store.list(&c, &e).unwrap().is_empty());
+    }
+
+    #[test]
+    fn deleted_endpoints_and_channels_take_their_keys_along() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Id::from_random([1; 14]);
+        let (e1, e2) = (Id::from_random([2; 14]), Id::from_random([3; 14]));
+        let mut store = KeyStore::new(dir.path());
+        store.key(&c, &e1, Encryption::Aes128, 0, 0, 0).unwrap();
+        store.key(&c, &e2, Encryption::Aes128, 0, 0, 0).unwrap();
+        store.forget(&c, Some(&e1)).unwrap();
+        let mut again = KeyStore::new(dir.path());
+        assert!(again.list(&c, &e1).unwrap().is_empty());
+        assert_eq!(again.list(&c, &e2).unwrap().len(), 1);
+        again.forget(&c, None).unwrap();
+        assert!(!dir.path().join("keys").join(format!("{c}.json")).exists());
+        again.forget(&c, None).unwrap();
     }
 
     #[test]

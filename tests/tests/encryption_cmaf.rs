@@ -309,6 +309,24 @@ fn clearkey_licences_answer_the_keys_asked_for_under_the_endpoint_rules() {
     assert_eq!(v["keys"][0]["k"], b64url(&e.key).as_str());
     assert_eq!(v["keys"][0]["kty"], "oct");
     assert_eq!(post("{\"kids\":", &[]).status, 400);
+    // Over HTTP/2 too (h2c here; TLS with ALPN h2 is how browsers reach an HTTPS origin).
+    if require_tool("curl") {
+        let out = run_with_timeout(
+            Command::new("curl").args([
+                "-s",
+                "--http2-prior-knowledge",
+                "-H",
+                "Content-Type: application/json",
+                "--data",
+                &req,
+                &format!("http://{}{license}", s.d.pull),
+            ]),
+            Duration::from_secs(10),
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("licence over h2: {e}: {}", text(&out.stdout)));
+        assert_eq!(v["keys"][0]["k"], b64url(&e.key).as_str(), "{v}");
+    }
     let other = format!("{{\"kids\":[\"{}\"]}}", b64url(&"00".repeat(16)));
     assert_eq!(post(&other, &[]).status, 404);
     // The clear endpoint has no licences; POST elsewhere stays refused.

@@ -61,7 +61,7 @@ impl ControlState {
             check_low_latency(c.protocol, kind)?;
         }
         validate_encryption(
-            c.protocol,
+            (c.protocol, c.max_segment_duration),
             kind,
             req.encryption,
             req.key_rotation_secs,
@@ -145,7 +145,10 @@ impl ControlState {
         }
         next.key_server = check_key_server(next.encryption, next.key_server.as_deref())?;
         validate_encryption(
-            self.channels[ci].protocol,
+            (
+                self.channels[ci].protocol,
+                self.channels[ci].max_segment_duration,
+            ),
             next.kind,
             next.encryption,
             next.key_rotation_secs,
@@ -171,7 +174,7 @@ impl ControlState {
 /// Checks an endpoint's encryption settings against its type, its channel's protocol and its
 /// other settings.
 pub fn validate_encryption(
-    protocol: Protocol,
+    (protocol, max_segment_secs): (Protocol, u32),
     kind: EndpointType,
     encryption: Encryption,
     key_rotation_secs: u32,
@@ -213,6 +216,11 @@ pub fn validate_encryption(
         return invalid(
             "an encrypted endpoint cannot be low-latency yet: turn one of --encryption and --low-latency off".into(),
         );
+    }
+    if key_rotation_secs > 0 && key_rotation_secs < max_segment_secs {
+        return invalid(format!(
+            "--key-rotation {key_rotation_secs}: keys change on segment boundaries, so a period shorter than the channel's longest segment ({max_segment_secs} s) would make one key per segment; give 0 or at least {max_segment_secs}"
+        ));
     }
     if key_rotation_secs > MAX_KEY_ROTATION_SECS {
         return invalid(format!(

@@ -576,6 +576,12 @@ fn encryption_fits_the_endpoint_type_and_its_other_settings() {
             Some("not available yet"),
         ),
         (EndpointType::Cmaf, Encryption::Cenc, 0, None),
+        (
+            EndpointType::Hls,
+            Encryption::Aes128,
+            14,
+            Some("shorter than the channel's longest segment"),
+        ),
         (EndpointType::Cmaf, Encryption::Cbcs, 0, None),
         (EndpointType::Cmaf, Encryption::Cbcs, 60, None),
         (

@@ -197,13 +197,19 @@ impl Encryptor {
                 // An init segment names the key of the newest segment that needs it (with
                 // rotation, it is re-encrypted once per period; older keys are in the
                 // segments' own `seig` groups).
-                let period = track
+                // (The newest period that has a key: a late one holds back its segments only.)
+                let mut periods: Vec<u64> = track
                     .segments
                     .iter()
                     .rev()
-                    .find(|s| s.init == Some(i.k))
-                    .map_or(0, |s| period_of(s.start_unix_ms, self.rotation_secs));
-                let Some(key) = self.key(period, source) else {
+                    .filter(|s| s.init == Some(i.k))
+                    .map(|s| period_of(s.start_unix_ms, self.rotation_secs))
+                    .collect();
+                periods.dedup();
+                if periods.is_empty() {
+                    periods.push(0);
+                }
+                let Some(key) = periods.iter().find_map(|p| self.key(*p, source)) else {
                     out.waiting.get_or_insert_with(|| source.why_missing());
                     continue;
                 };
@@ -242,7 +248,7 @@ impl Encryptor {
                         let next = (self.rotation_secs > 0)
                             .then(|| self.key(period + 1, source))
                             .flatten();
-                        self.encrypt_segment(s, &key, next, &crypto)
+                        self.encrypt_segment(&path, s, &key, next, &crypto)
                     }
                 };
                 let e = match found {
@@ -380,6 +386,7 @@ impl Encryptor {
 
     fn encrypt_segment(
         &mut self,
+        path: &str,
         s: &SegmentEntry,
         key: &ContentKey,
         next: Option<ContentKey>,
@@ -400,7 +407,7 @@ impl Encryptor {
                     key: &key.key,
                     announce: &announce,
                 };
-                encrypt_cmaf_segment(&s.object.body, scheme, &sk, tracks, s.seq)
+                encrypt_cmaf_segment(&s.object.body, scheme, &sk, tracks, iv_seed(path))
                     .map_err(|e| e.to_string())?
             }
         };
@@ -449,6 +456,14 @@ fn encrypted_object(clear: &MediaObject, body: Vec<u8>, kid: &[u8; 16]) -> Media
         keyed_etag(&clear.etag, kid),
         clear.last_modified_unix_ms,
     )
+}
+
+/// A `cenc` IV seed unique to a segment's URL path (rendition, track, number): no two
+/// segments of an endpoint share counter blocks under one key.
+fn iv_seed(path: &str) -> u64 {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(path.as_bytes());
+    u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
 }
 
 /// `dir/file`, or `file` at the endpoint's top.

@@ -150,6 +150,7 @@ impl Admin {
             }
             Request::ChannelDelete { channel } => {
                 let gone = self.mutate(|st, _| st.delete_channel(&channel))?;
+                self.forget_keys(&gone.id, None);
                 tracing::info!(channel = %gone.id, name = %gone.name, "channel deleted");
                 Response::Deleted {
                     id: gone.id.to_string(),
@@ -249,13 +250,28 @@ impl Admin {
                 Response::Channel(view)
             }
             Request::EndpointDelete { channel, endpoint } => {
+                let cid = self.lock()?.channel(&channel)?.id;
                 let gone = self.mutate(|st, _| st.delete_endpoint(&channel, &endpoint))?;
+                self.forget_keys(&cid, Some(&gone.id));
                 tracing::info!(channel = %channel, endpoint = %gone.id, name = %gone.name, "endpoint deleted");
                 Response::Deleted {
                     id: gone.id.to_string(),
                 }
             }
         })
+    }
+
+    /// Deletes the content keys of a deleted endpoint (or of every endpoint of a deleted
+    /// channel): nothing they encrypted can be served any more.
+    fn forget_keys(
+        &self,
+        channel: &streampack_core::id::Id,
+        endpoint: Option<&streampack_core::id::Id>,
+    ) {
+        let mut store = self.shared.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = store.forget(channel, endpoint) {
+            tracing::warn!(channel = %channel, "the deleted endpoint's keys could not be removed: {e}");
+        }
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, ControlState>, ControlError> {

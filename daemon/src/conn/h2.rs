@@ -191,11 +191,30 @@ async fn serve_stream(
     peer: SocketAddr,
     shared: &Arc<Shared>,
 ) {
-    // The body is dropped at once (the pull path takes none): h2 discards what comes and
-    // gives the window back.
-    let (parts, _) = req.into_parts();
+    // A body is dropped at once (h2 discards what comes and gives the window back), but for
+    // the one request the pull path reads one: a ClearKey licence POST, read here first.
+    let (parts, body) = req.into_parts();
     let head_only = parts.method == http::Method::HEAD;
     let mut conn = Conn::for_h2(peer, H2Sink::new(respond, head_only));
+    let posted = if parts.method == http::Method::POST
+        && crate::pull::keys::is_license_path(parts.uri.path().as_bytes())
+    {
+        match read_small_body(body).await {
+            Some(b) => Some(b),
+            None => {
+                let e = HttpError::new(
+                    Status::PAYLOAD_TOO_LARGE,
+                    "a licence request is at most 16 KiB, sent within 5 s",
+                );
+                conn.send_error(&e, true, false).await;
+                conn.finish_h2().await;
+                return;
+            }
+        }
+    } else {
+        drop(body);
+        None
+    };
     let target = parts
         .uri
         .path_and_query()
@@ -216,7 +235,12 @@ async fn serve_stream(
                 .ok_or_else(|| HttpError::new(Status::BAD_REQUEST, "incomplete request"))
         });
     match parsed {
-        Ok(head) => {
+        Ok(mut head) => {
+            if let Some(b) = posted {
+                // As if it had come on the connection, framed by its length.
+                head.body = streampack_core::http::BodyKind::Length(b.len() as u64);
+                conn.rbuf.extend_from_slice(&b);
+            }
             // Boxed: the stream's task stays small (it is moved into place when spawned).
             Box::pin(crate::pull::handle(&mut conn, head, shared)).await;
         }
@@ -228,6 +252,28 @@ async fn serve_stream(
         }
     }
     conn.finish_h2().await;
+}
+
+/// A request body of at most [`clearkey::MAX_REQUEST_BYTES`], read within 5 s (`None`:
+/// larger, slower, or reset).
+async fn read_small_body(mut body: h2::RecvStream) -> Option<Vec<u8>> {
+    use streampack_core::encryption::clearkey;
+    let read = async {
+        let mut out = Vec::new();
+        while let Some(chunk) = std::future::poll_fn(|cx| body.poll_data(cx)).await {
+            let chunk = chunk.ok()?;
+            let _ = body.flow_control().release_capacity(chunk.len());
+            if out.len() + chunk.len() > clearkey::MAX_REQUEST_BYTES {
+                return None;
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Some(out)
+    };
+    monoio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Where a [`Conn`] serving one HTTP/2 stream writes: the response as written for HTTP/1.1,

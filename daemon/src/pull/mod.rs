@@ -150,7 +150,12 @@ async fn serve_request<'r>(
         )
         .await;
     }
-    if endpoint.encryption.is_on() && route.rest.starts_with(KEY_DIR) {
+    if endpoint.encryption.is_on()
+        && route
+            .rest
+            .strip_prefix(KEY_DIR)
+            .is_some_and(|r| r.starts_with('/'))
+    {
         return keys::serve(conn, &head, output, &route.rest).await;
     }
     let manifest = timeshift::is_manifest(&route.rest);

@@ -34,8 +34,10 @@ pub struct SegmentKey<'a> {
 }
 
 /// `segment` encrypted with `key` under `scheme`, its tracks described by `tracks` (from
-/// [`super::encrypt_init`]); `iv_seed` makes `cenc` IVs unique to this segment (its
-/// sequence number).
+/// [`super::encrypt_init`]); `iv_seed` makes `cenc` IVs unique to this segment: it must
+/// differ between every two segments encrypted with one key (the caller hashes the segment's
+/// URL path: renditions share sequence numbers and track ids), and is added the track id
+/// (high half) and the sample's index.
 pub fn encrypt_segment(
     segment: &[u8],
     scheme: Scheme,
@@ -155,8 +157,16 @@ fn fragment(
                 .filter(|s| *s >= 8 && s + size <= mdat.len())
                 .ok_or_else(|| unsupported("a sample outside its 'mdat'"))?;
             let sample = &mut mdat[start..start + size];
-            let seed = iv_seed << 32 | u64::from(track_id & 0xff) << 24 | n as u64;
+            let seed = iv_seed
+                .wrapping_add(u64::from(track_id) << 32)
+                .wrapping_add(n as u64);
             aux.push(encrypt_sample(sample, scheme, kid, key, track, seed)?);
+        }
+        let info = |a: &SampleAux| scheme.per_sample_iv_size() + 2 + 6 * a.subsamples.len();
+        if aux.iter().any(|a| info(a) > usize::from(u8::MAX)) {
+            return Err(unsupported(
+                "a video frame of more than 40 slices (its encryption information does not fit saiz)",
+            ));
         }
         let mut boxes = aux_boxes(scheme, &aux, track.video.is_some());
         boxes.extend(seig_boxes(scheme, kid, aux.len(), track.video.is_some()));
