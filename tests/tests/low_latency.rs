@@ -492,7 +492,18 @@ fn ll_hls_parts_blocking_reloads_and_players_close_to_live() {
         shifted.text().contains("use a dash endpoint"),
         "{shifted:?}"
     );
-    // Blocking-reload refusals, at once.
+    // Blocking-reload refusals, at once. Against the segment being built now: the steps above
+    // took seconds, and a part far beyond a segment already whole is simply there.
+    let msn = (0..20)
+        .find_map(|_| {
+            let found = try_next_part(&get(d.pull, &format!("{dir}/v0.m3u8")).text());
+            if found.is_none() {
+                thread::sleep(Duration::from_millis(200));
+            }
+            found
+        })
+        .map(|(_, m, _)| m)
+        .expect("a part hinted within 4 s");
     for (query, why) in [
         ("_HLS_part=1", "_HLS_part needs _HLS_msn"),
         (&*format!("_HLS_msn={}", msn + 5), "more than two segments"),
