@@ -13,17 +13,11 @@ use std::ops::Range;
 /// `sample_is_non_sync_sample` in `sample_flags` (ISO/IEC 14496-12 8.8.3.1).
 const NON_SYNC: u32 = 0x0001_0000;
 
-const TFHD_BASE_DATA_OFFSET: u32 = 0x01;
-const TFHD_SAMPLE_DESCRIPTION: u32 = 0x02;
-const TFHD_DEFAULT_DURATION: u32 = 0x08;
-const TFHD_DEFAULT_SIZE: u32 = 0x10;
-const TFHD_DEFAULT_FLAGS: u32 = 0x20;
-const TRUN_DATA_OFFSET: u32 = 0x001;
-const TRUN_FIRST_FLAGS: u32 = 0x004;
-const TRUN_DURATION: u32 = 0x100;
-const TRUN_SIZE: u32 = 0x200;
-const TRUN_FLAGS: u32 = 0x400;
-const TRUN_CTO: u32 = 0x800;
+use super::fields::{
+    be32, be64, TFHD_BASE_DATA_OFFSET, TFHD_DEFAULT_DURATION, TFHD_DEFAULT_FLAGS,
+    TFHD_DEFAULT_SIZE, TFHD_SAMPLE_DESCRIPTION, TRUN_CTO, TRUN_DATA_OFFSET, TRUN_DURATION,
+    TRUN_FIRST_FLAGS, TRUN_FLAGS, TRUN_SIZE,
+};
 
 /// Largest `moof` accepted (a chunk's sample table: a few KB at most).
 const MAX_MOOF: usize = 1 << 20;
@@ -211,15 +205,6 @@ fn box_at(body: &[u8], at: usize) -> Result<Option<(FourCc, usize, usize)>, Chun
     }
     let size = usize::try_from(size).map_err(|_| bad(&typ, at, "too large"))?;
     Ok(Some((typ, header, size)))
-}
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn be64(b: &[u8], at: usize) -> Option<u64> {
-    Some((u64::from(be32(b, at)?) << 32) | u64::from(be32(b, at + 4)?))
 }
 
 /// The children of a container body: `(type, body)` each.

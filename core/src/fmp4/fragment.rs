@@ -9,12 +9,10 @@ pub const SAMPLE_SYNC: u32 = 0x0200_0000;
 /// `sample_flags` of a non-sync sample: depends on others, `sample_is_non_sync_sample`.
 pub const SAMPLE_NON_SYNC: u32 = 0x0101_0000;
 
-const TFHD_DEFAULT_BASE_IS_MOOF: u32 = 0x02_0000;
-const TRUN_DATA_OFFSET: u32 = 0x001;
-const TRUN_DURATION: u32 = 0x100;
-const TRUN_SIZE: u32 = 0x200;
-const TRUN_FLAGS: u32 = 0x400;
-const TRUN_CTO: u32 = 0x800;
+use super::fields::{
+    be32, TFHD_DEFAULT_BASE_IS_MOOF, TRUN_CTO, TRUN_DATA_OFFSET, TRUN_DURATION, TRUN_FIRST_FLAGS,
+    TRUN_FLAGS, TRUN_SIZE,
+};
 
 /// One sample's `trun` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,10 +112,6 @@ pub fn parse_media_segment(data: &[u8]) -> Result<ParsedFragment, FragmentError>
         .iter()
         .find(|b| &b.typ == b"mdat")
         .ok_or(FragmentError::Missing("mdat"))?;
-    let be32 = |b: &[u8], at: usize| {
-        b.get(at..at + 4)
-            .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-    };
     let mfhd = moof.child(b"mfhd").ok_or(FragmentError::Missing("mfhd"))?;
     let sequence = be32(&mfhd.prefix, 4).ok_or(FragmentError::Missing("mfhd"))?;
     let tfhd = moof
@@ -147,7 +141,7 @@ pub fn parse_media_segment(data: &[u8]) -> Result<ParsedFragment, FragmentError>
         data_offset = be32(t, at).ok_or(FragmentError::Missing("trun"))? as i32;
         at += 4;
     }
-    if flags & 0x004 != 0 {
+    if flags & TRUN_FIRST_FLAGS != 0 {
         at += 4; // first_sample_flags
     }
     let mut samples = Vec::new();

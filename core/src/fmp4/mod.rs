@@ -5,6 +5,7 @@
 //! Written by hand because the `mp4` crate cannot write fragmented MP4 (see docs/testing.md).
 
 pub mod chunks;
+pub(crate) mod fields;
 pub mod fragment;
 pub mod init;
 pub mod reader;

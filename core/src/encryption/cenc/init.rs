@@ -3,6 +3,7 @@
 //! Common PSSH box listing the key id in `moov`.
 
 use super::{constant_iv, CencError, Scheme, COMMON_SYSTEM_ID};
+use crate::fmp4::fields::be32;
 use crate::fmp4::{parse_boxes, BoxNode, BoxWriter, FourCc};
 
 /// What the encryption of a track's media segments needs from its init segment.
@@ -97,11 +98,6 @@ pub fn encrypt_init(
 
 fn unsupported(what: &str) -> CencError {
     CencError::Unsupported(what.to_string())
-}
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
 fn track_id(trak: &BoxNode) -> Option<u32> {

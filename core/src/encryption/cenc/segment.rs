@@ -6,16 +6,10 @@ use super::cipher::{cbcs_ranges, ctr_ranges};
 use super::{constant_iv, CencError, Scheme, TrackCrypto};
 use crate::fmp4::{parse_boxes, top_level, BoxNode, BoxWriter};
 
-const TFHD_BASE_DATA_OFFSET: u32 = 0x01;
-const TFHD_SAMPLE_DESCRIPTION: u32 = 0x02;
-const TFHD_DEFAULT_DURATION: u32 = 0x08;
-const TFHD_DEFAULT_SIZE: u32 = 0x10;
-const TRUN_DATA_OFFSET: u32 = 0x001;
-const TRUN_FIRST_FLAGS: u32 = 0x004;
-const TRUN_DURATION: u32 = 0x100;
-const TRUN_SIZE: u32 = 0x200;
-const TRUN_FLAGS: u32 = 0x400;
-const TRUN_CTO: u32 = 0x800;
+use crate::fmp4::fields::{
+    be32, TFHD_BASE_DATA_OFFSET, TFHD_DEFAULT_DURATION, TFHD_DEFAULT_SIZE, TFHD_SAMPLE_DESCRIPTION,
+    TRUN_CTO, TRUN_DATA_OFFSET, TRUN_DURATION, TRUN_FIRST_FLAGS, TRUN_FLAGS, TRUN_SIZE,
+};
 /// Clear bytes kept at the start of each video NAL unit's payload (its header and, usually,
 /// its slice header), beyond the length field.
 const VIDEO_CLEAR_LEAD: usize = 32;
@@ -80,11 +74,6 @@ pub fn encrypt_segment(
 
 fn unsupported(what: &str) -> CencError {
     CencError::Unsupported(what.to_string())
-}
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
 /// One sample's encryption: its IV and subsamples `(clear, protected)`.
