@@ -41,6 +41,7 @@ pub mod fmp4;
 pub mod fuzzing;
 #[cfg(test)]
 mod golden;
+pub mod hex;
 pub mod hls;
 pub mod http;
 pub mod id;

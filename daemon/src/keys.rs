@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use streampack_core::channel::config::Encryption;
 use streampack_core::encryption::cpix::{Answer, SystemPssh};
-use streampack_core::encryption::keys::{hex, parse_hex16};
 use streampack_core::encryption::ContentKey;
+use streampack_core::hex::{encode, parse16};
 use streampack_core::id::Id;
 
 /// Keys older than this (by their period's start) are forgotten when a new one is made:
@@ -45,8 +45,8 @@ struct StoredPssh {
 impl Stored {
     fn content_key(&self) -> Option<ContentKey> {
         Some(ContentKey {
-            kid: parse_hex16(&self.kid)?,
-            key: parse_hex16(&self.key)?,
+            kid: parse16(&self.kid)?,
+            key: parse16(&self.key)?,
             period: self.period,
         })
     }
@@ -132,8 +132,8 @@ impl KeyStore {
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(|e| std::io::Error::other(e.to_string()))?;
         let made = Stored {
-            kid: hex(&random[..16]),
-            key: hex(&random[16..]),
+            kid: encode(&random[..16]),
+            key: encode(&random[16..]),
             period,
             rotation_secs,
             scheme,
@@ -212,8 +212,8 @@ impl KeyStore {
         for k in &fetched.keys {
             let b64 = base64::engine::general_purpose::STANDARD;
             list.push(Stored {
-                kid: hex(&k.kid),
-                key: hex(&k.key),
+                kid: encode(&k.kid),
+                key: encode(&k.key),
                 period: k.period,
                 rotation_secs,
                 scheme,
@@ -257,7 +257,7 @@ impl KeyStore {
         let Ok(keys) = self.load(channel) else {
             return Vec::new();
         };
-        let want = hex(kid);
+        let want = encode(kid);
         let b64 = base64::engine::general_purpose::STANDARD;
         keys.endpoints
             .get(&endpoint.to_string())

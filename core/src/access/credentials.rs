@@ -32,16 +32,12 @@ pub struct PreviousPassword {
     pub valid_until_unix_ms: u64,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl InputAuth {
     /// Fresh credentials from `random`: username `enc-` + 8 hex, password 32 hex.
     pub fn generate(random: [u8; RANDOM_BYTES]) -> InputAuth {
         InputAuth {
-            username: format!("enc-{}", hex(&random[..4])),
-            password: hex(&random[4..]),
+            username: format!("enc-{}", crate::hex::encode(&random[..4])),
+            password: crate::hex::encode(&random[4..]),
             previous: None,
         }
     }

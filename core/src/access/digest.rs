@@ -41,14 +41,10 @@ impl Algorithm {
     /// Lowercase hex of the hash of `data`.
     pub fn hex(self, data: &[u8]) -> String {
         match self {
-            Algorithm::Md5 => hex(&Md5::digest(data)),
-            Algorithm::Sha256 => hex(&Sha256::digest(data)),
+            Algorithm::Md5 => crate::hex::encode(&Md5::digest(data)),
+            Algorithm::Sha256 => crate::hex::encode(&Sha256::digest(data)),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn mac(key: &[u8], ts: u64) -> String {
@@ -56,7 +52,7 @@ fn mac(key: &[u8], ts: u64) -> String {
     match Hmac::<Sha256>::new_from_slice(key) {
         Ok(mut m) => {
             m.update(&ts.to_be_bytes());
-            hex(&m.finalize().into_bytes()[..16])
+            crate::hex::encode(&m.finalize().into_bytes()[..16])
         }
         Err(_) => String::new(),
     }

@@ -224,7 +224,7 @@ fn is_pssh_of(b: &[u8], system: &str) -> bool {
     b.len() >= 32
         && u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize == b.len()
         && &b[4..8] == b"pssh"
-        && super::keys::parse_hex16(&hex).is_some_and(|id| b[12..28] == id)
+        && crate::hex::parse16(&hex).is_some_and(|id| b[12..28] == id)
 }
 
 fn escape(s: &str) -> String {
@@ -348,7 +348,7 @@ mod pssh_tests {
     /// A `pssh` box of `system` with `data`.
     fn pssh_box(system: &str, data: &[u8]) -> Vec<u8> {
         let hex: String = system.chars().filter(|c| *c != '-').collect();
-        let id = crate::encryption::keys::parse_hex16(&hex).unwrap();
+        let id = crate::hex::parse16(&hex).unwrap();
         let mut b = ((32 + data.len()) as u32).to_be_bytes().to_vec();
         b.extend_from_slice(b"pssh");
         b.extend_from_slice(&[0, 0, 0, 0]);

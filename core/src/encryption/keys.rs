@@ -20,12 +20,12 @@ pub struct ContentKey {
 impl ContentKey {
     /// The key id in lowercase hex (32 characters): the file name of its key URL.
     pub fn kid_hex(&self) -> String {
-        hex(&self.kid)
+        crate::hex::encode(&self.kid)
     }
 
     /// The key in lowercase hex.
     pub fn key_hex(&self) -> String {
-        hex(&self.key)
+        crate::hex::encode(&self.key)
     }
 }
 
@@ -76,29 +76,6 @@ pub fn from_rfc3339(period: u64, rotation_secs: u32) -> String {
     format_datetime(period_start_unix_ms(period, rotation_secs))
 }
 
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// Parses 32 hex characters into 16 bytes.
-pub fn parse_hex16(s: &str) -> Option<[u8; 16]> {
-    if s.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,15 +95,5 @@ mod tests {
         }
         assert_eq!(from_rfc3339(180_000_001, 10), "2027-01-15T08:00:10.000Z");
         assert_eq!(from_rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
-    }
-
-    #[test]
-    fn hex_round_trips() {
-        let k: [u8; 16] = core::array::from_fn(|i| (i * 17) as u8);
-        assert_eq!(hex(&k), "00112233445566778899aabbccddeeff");
-        assert_eq!(parse_hex16(&hex(&k)), Some(k));
-        for bad in ["", "0011", &"g".repeat(32), &"0".repeat(33)] {
-            assert_eq!(parse_hex16(bad), None, "{bad:?}");
-        }
     }
 }

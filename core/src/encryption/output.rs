@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::aes128;
 use super::cenc::{
     encrypt_init, encrypt_segment as encrypt_cmaf_segment, Scheme, SegmentKey as CmafSegmentKey,
     TrackCrypto,
@@ -12,7 +13,6 @@ use super::cpix::SystemPssh;
 use super::keys::{period_of, period_start_unix_ms, ContentKey, KeySource, KEY_DIR};
 use super::mpd::add_content_protection;
 use super::playlist::{add_key_tags_with, up_from, widevine_tag, KeyTag, SegmentKey};
-use super::{aes128, keys};
 use crate::channel::config::Encryption;
 use crate::media::object::EtagGen;
 use crate::media::{
@@ -76,7 +76,7 @@ impl MediaOutput for EncryptedOutput {
             .strip_prefix(KEY_DIR)?
             .strip_prefix('/')?
             .strip_suffix(".key")?;
-        let kid = keys::parse_hex16(kid)?;
+        let kid = crate::hex::parse16(kid)?;
         self.keys.iter().find(|k| k.kid == kid)
     }
 }
@@ -479,5 +479,5 @@ fn join(dir: &str, file: &str) -> String {
 /// its clear form or with a copy under another key.
 fn keyed_etag(clear: &str, kid: &[u8; 16]) -> String {
     let stem = clear.strip_suffix('"').unwrap_or(clear);
-    format!("{stem}-{}\"", &keys::hex(kid)[..8])
+    format!("{stem}-{}\"", &crate::hex::encode(kid)[..8])
 }

@@ -2,7 +2,8 @@
 //! wherever the key changes (RFC 8216bis §4.4.4.4), written into the text the clear output
 //! rendered, so every HLS playlist form (TS, repackaged, time-shifted) gets its keys one way.
 
-use super::keys::{hex, KEY_DIR};
+use super::keys::KEY_DIR;
+use crate::hex::encode;
 
 /// A segment's key as its playlist line names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +115,7 @@ pub fn add_key_tags_with(
             let mut line = format!(
                 "#EXT-X-KEY:METHOD={},URI=\"{up}{KEY_DIR}/{}.key\"",
                 tag.method,
-                hex(&k.kid)
+                encode(&k.kid)
             );
             if let Some(f) = tag.keyformat {
                 line.push_str(&format!(",KEYFORMAT=\"{f}\""));
@@ -140,7 +141,7 @@ pub fn widevine_tag(method: &str, kid: &[u8; 16], pssh: &[u8]) -> String {
     format!(
         "#EXT-X-KEY:METHOD={method},URI=\"data:text/plain;base64,{}\",KEYID=0x{},KEYFORMAT=\"urn:uuid:{}\",KEYFORMATVERSIONS=\"1\"\n",
         base64::engine::general_purpose::STANDARD.encode(pssh),
-        hex(kid),
+        encode(kid),
         super::cpix::WIDEVINE
     )
 }

@@ -73,7 +73,7 @@ pub enum CencError {
 
 /// A key id as the UUID text DASH uses (`cenc:default_KID`).
 pub fn kid_uuid(kid: &[u8; 16]) -> String {
-    let h = super::keys::hex(kid);
+    let h = crate::hex::encode(kid);
     format!(
         "{}-{}-{}-{}-{}",
         &h[..8],
