@@ -108,6 +108,15 @@ impl KeyStore {
             .ok_or_else(|| std::io::Error::other("key store"))
     }
 
+    /// An endpoint's stored keys, oldest first.
+    fn stored(&mut self, channel: &Id, endpoint: &Id) -> std::io::Result<&[Stored]> {
+        let keys = self.load(channel)?;
+        Ok(keys
+            .endpoints
+            .get(&endpoint.to_string())
+            .map_or(&[], Vec::as_slice))
+    }
+
     /// The endpoint's key for `period`, made (random) and written to disk when it has none.
     pub fn key(
         &mut self,
@@ -120,12 +129,7 @@ impl KeyStore {
     ) -> std::io::Result<ContentKey> {
         let keys = self.load(channel)?;
         let list = keys.endpoints.entry(endpoint.to_string()).or_default();
-        let found = list.iter().rev().find(|k| {
-            k.period == period
-                && k.rotation_secs == rotation_secs
-                && k.scheme == scheme
-                && k.server.is_none()
-        });
+        let found = find(list, (scheme, rotation_secs), period, None);
         if let Some(k) = found.and_then(Stored::content_key) {
             return Ok(k);
         }
@@ -180,20 +184,8 @@ impl KeyStore {
         period: u64,
         server: &str,
     ) -> std::io::Result<Option<ContentKey>> {
-        let keys = self.load(channel)?;
-        Ok(keys
-            .endpoints
-            .get(&endpoint.to_string())
-            .into_iter()
-            .flatten()
-            .rev()
-            .find(|k| {
-                k.period == period
-                    && k.rotation_secs == rotation_secs
-                    && k.scheme == scheme
-                    && k.server.as_deref() == Some(server)
-            })
-            .and_then(Stored::content_key))
+        let list = self.stored(channel, endpoint)?;
+        Ok(find(list, (scheme, rotation_secs), period, Some(server)).and_then(Stored::content_key))
     }
 
     /// Keeps keys fetched from key server `server`, on disk before this returns.
@@ -254,15 +246,12 @@ impl KeyStore {
 
     /// Other DRM systems' `pssh` boxes stored with key `kid` of the endpoint.
     pub fn drm_pssh(&mut self, channel: &Id, endpoint: &Id, kid: &[u8; 16]) -> Vec<SystemPssh> {
-        let Ok(keys) = self.load(channel) else {
+        let Ok(list) = self.stored(channel, endpoint) else {
             return Vec::new();
         };
         let want = encode(kid);
         let b64 = base64::engine::general_purpose::STANDARD;
-        keys.endpoints
-            .get(&endpoint.to_string())
-            .into_iter()
-            .flatten()
+        list.iter()
             .filter(|k| k.kid == want)
             .flat_map(|k| &k.pssh)
             .filter_map(|p| {
@@ -301,12 +290,9 @@ impl KeyStore {
 
     /// The endpoint's keys, oldest first.
     pub fn list(&mut self, channel: &Id, endpoint: &Id) -> std::io::Result<Vec<Listed>> {
-        let keys = self.load(channel)?;
-        Ok(keys
-            .endpoints
-            .get(&endpoint.to_string())
-            .into_iter()
-            .flatten()
+        Ok(self
+            .stored(channel, endpoint)?
+            .iter()
             .filter_map(|k| {
                 Some(Listed {
                     key: k.content_key()?,
@@ -315,6 +301,22 @@ impl KeyStore {
             })
             .collect())
     }
+}
+
+/// The newest key of `list` for `period` of an endpoint encrypting as `setting`, from key
+/// server `server` (`None`: made here).
+fn find<'a>(
+    list: &'a [Stored],
+    (scheme, rotation_secs): (Encryption, u32),
+    period: u64,
+    server: Option<&str>,
+) -> Option<&'a Stored> {
+    list.iter().rev().find(|k| {
+        k.period == period
+            && k.rotation_secs == rotation_secs
+            && k.scheme == scheme
+            && k.server.as_deref() == server
+    })
 }
 
 #[cfg(test)]
