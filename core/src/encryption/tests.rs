@@ -48,10 +48,19 @@ fn ts(n: u64) -> Bytes {
 
 /// An HLS channel fed `n` two-second TS segments, one every two seconds.
 fn channel(n: u64) -> Box<dyn crate::media::Media> {
-    let mut m = for_channel(Protocol::Hls, MediaParams::new(4_000, 60_000), at(0));
-    for i in 0..n {
-        let now = at(i * 2_000);
-        m.put(InputRole::Primary, &format!("{i}.ts"), ts(i), now)
+    fed(MediaParams::new(4_000, 60_000), (0..n).map(ts))
+}
+
+/// An HLS channel with `params` fed `segments` (TS), one every two seconds, each followed by
+/// the encoder's playlist listing it.
+fn fed(
+    params: MediaParams,
+    segments: impl IntoIterator<Item = Bytes>,
+) -> Box<dyn crate::media::Media> {
+    let mut m = for_channel(Protocol::Hls, params, at(0));
+    for (i, body) in segments.into_iter().enumerate() {
+        let now = at(i as u64 * 2_000);
+        m.put(InputRole::Primary, &format!("{i}.ts"), body, now)
             .unwrap();
         let mut pl = String::from(
             "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n",
@@ -261,26 +270,7 @@ fn cmaf_channel() -> Box<dyn crate::media::Media> {
         cmaf: true,
         ..MediaParams::new(4_000, 60_000)
     };
-    let mut m = for_channel(Protocol::Hls, params, at(0));
-    for (i, ts) in FIXTURES.iter().enumerate() {
-        let now = at(i as u64 * 2_000);
-        m.put(
-            InputRole::Primary,
-            &format!("{i}.ts"),
-            Bytes::from_static(ts),
-            now,
-        )
-        .unwrap();
-        let mut pl = String::from(
-            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n",
-        );
-        for j in 0..=i {
-            pl.push_str(&format!("#EXTINF:2.000,\n{j}.ts\n"));
-        }
-        m.put(InputRole::Primary, "index.m3u8", Bytes::from(pl), now)
-            .unwrap();
-    }
-    m
+    fed(params, FIXTURES.iter().map(|ts| Bytes::from_static(ts)))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
