@@ -103,6 +103,8 @@ pub struct Encryptor {
     objects: HashMap<String, Encrypted>,
     keys: BTreeMap<u64, ContentKey>,
     manifests: HashMap<String, Rendered>,
+    /// Other DRM systems' `pssh` boxes of the keys it holds, asked of the source once per key.
+    drm: HashMap<[u8; 16], Vec<SystemPssh>>,
     etags: EtagGen,
     /// The absolute URL of the endpoint's ClearKey licences, for MPDs (players send licence
     /// requests from the page's origin, so a relative URL would miss).
@@ -124,6 +126,7 @@ impl Encryptor {
             objects: HashMap::new(),
             keys: BTreeMap::new(),
             manifests: HashMap::new(),
+            drm: HashMap::new(),
             etags: EtagGen::new("k", now),
             license_url: None,
             encrypted: 0,
@@ -217,7 +220,7 @@ impl Encryptor {
                 let found = match self.objects.remove(&path) {
                     Some(e) if e.clear_etag == i.object.etag && e.kid == key.kid => Ok(e),
                     _ => {
-                        let drm = source.drm_pssh(&key.kid);
+                        let drm = self.drm(&key.kid, source);
                         self.encrypt_init(&i.object, &key, &drm)
                     }
                 };
@@ -284,16 +287,18 @@ impl Encryptor {
             self.keys.pop_first();
         }
         out.keys = self.keys.values().copied().collect();
+        let kept: Vec<[u8; 16]> = out.keys.iter().map(|k| k.kid).collect();
+        self.drm.retain(|kid, _| kept.contains(kid));
         // Widevine's pssh for each key a CMAF playlist names (a key server's), for its HLS tags.
         let mut widevine_pssh: HashMap<[u8; 16], Vec<u8>> = HashMap::new();
         if cenc_scheme(self.scheme).is_some() {
-            for k in &out.keys {
-                if let Some(p) = source
-                    .drm_pssh(&k.kid)
+            for kid in &kept {
+                if let Some(p) = self
+                    .drm(kid, source)
                     .into_iter()
                     .find(|p| p.system_id == super::cpix::WIDEVINE)
                 {
-                    widevine_pssh.insert(k.kid, p.pssh);
+                    widevine_pssh.insert(*kid, p.pssh);
                 }
             }
         }
@@ -312,7 +317,7 @@ impl Encryptor {
                     let license = self.license_url.clone().unwrap_or_else(|| {
                         format!("{}{}", up_from(&path), super::clearkey::LICENSE_PATH)
                     });
-                    let drm = source.drm_pssh(&kid);
+                    let drm = self.drm(&kid, source);
                     add_content_protection(text, scheme, Some(&kid), &license, &drm)
                 }
                 (_, None) if path.ends_with(".mpd") => continue,
@@ -418,6 +423,14 @@ impl Encryptor {
             object: Arc::new(encrypted_object(&s.object, body, &key.kid)),
             tracks: Vec::new(),
         })
+    }
+
+    /// Other DRM systems' `pssh` boxes of key `kid` (they come with the key and never change).
+    fn drm(&mut self, kid: &[u8; 16], source: &mut dyn KeySource) -> Vec<SystemPssh> {
+        self.drm
+            .entry(*kid)
+            .or_insert_with(|| source.drm_pssh(kid))
+            .clone()
     }
 
     fn key(&mut self, period: u64, source: &mut dyn KeySource) -> Option<ContentKey> {
