@@ -13,6 +13,7 @@
 
 pub mod aes128;
 pub mod cenc;
+pub mod cipher;
 pub mod clearkey;
 pub mod cpix;
 pub mod keys;

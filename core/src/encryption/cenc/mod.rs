@@ -9,7 +9,6 @@
 //!   pattern (one block encrypted, nine clear), audio every whole block; a trailing partial
 //!   block stays clear.
 
-pub mod cipher;
 pub mod init;
 pub mod segment;
 

@@ -2,8 +2,8 @@
 //! `senc` (IVs, subsamples), `saiz` and `saio` boxes a player needs added to its `traf`, and
 //! the `trun` data offsets moved by what `moof` grew.
 
-use super::cipher::{cbcs_ranges, ctr_ranges};
 use super::{constant_iv, CencError, Scheme, TrackCrypto};
+use crate::encryption::cipher::{cbcs_ranges, ctr_ranges};
 use crate::fmp4::{parse_boxes, top_level, BoxNode, BoxWriter};
 
 use crate::fmp4::fields::{

@@ -1,4 +1,5 @@
-//! The two ciphers of Common Encryption over a sample's protected ranges.
+//! The ciphers of sample encryption over a sample's protected ranges: AES-CTR (`cenc`) and
+//! AES-CBC in a block pattern (`cbcs`, and Apple's SAMPLE-AES for TS, which cbcs grew from).
 
 use aes::cipher::{BlockEncrypt, KeyInit, KeyIvInit, StreamCipher};
 use aes::Aes128;
