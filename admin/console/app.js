@@ -754,9 +754,9 @@ function openEndpointForm(v, host, opener, ep) {
   const allow = area('allow', ep && ep.allow), block = area('block', ep && ep.block), keys = area('auth_keys', ep && ep.auth_keys);
   const lowLatency = el('input', { type: 'checkbox', name: 'low_latency', checked: !!(ep && ep.low_latency) });
   const dash = ch.protocol === 'dash';
-  // Encryption: aes-128 on hls endpoints, cenc/cbcs on cmaf ones (the daemon says why not).
+  // Encryption: aes-128 or sample-aes on hls endpoints, cenc/cbcs on cmaf ones (the daemon says why not).
   const encryption = el('select', { name: 'encryption' },
-    ['none', 'aes-128', 'cenc', 'cbcs'].map((t) => el('option', { value: t }, t)));
+    ['none', 'aes-128', 'sample-aes', 'cenc', 'cbcs'].map((t) => el('option', { value: t }, t)));
   encryption.value = (ep && ep.encryption) || 'none';
   const rotation = el('input', { type: 'number', name: 'key_rotation_secs', min: '0', step: '1',
     value: ep ? String(ep.key_rotation_secs || 0) : '0' });
@@ -772,7 +772,7 @@ function openEndpointForm(v, host, opener, ep) {
     field('IP blocklist', block, 'One CIDR per line (commas also accepted).'),
     field('AuthKeys', keys, `One per line; players send one in the ${authKeyHeader()} header. Empty: no key needed.`),
     dash ? checkField('Low latency', lowLatency) : null,
-    dash ? null : field('Encryption', encryption, 'aes-128 for hls endpoints, cenc or cbcs for cmaf ones.'),
+    dash ? null : field('Encryption', encryption, 'aes-128 or sample-aes for hls endpoints, cenc or cbcs for cmaf ones.'),
     dash ? null : field('Key rotation (seconds)', rotation, '0: one key for the endpoint\'s life.'),
     dash ? null : field('Key server (SPEKE v2)', keyServer, 'Optional; empty: the daemon makes and keeps the keys.'),
   ], ep ? 'Save' : 'Create', async () => {

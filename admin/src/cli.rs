@@ -284,8 +284,9 @@ pub struct EndpointCreateArgs {
     /// `-streaming 1 -ldash 1`)
     #[arg(long)]
     pub low_latency: bool,
-    /// Encrypt what it serves: aes-128 (hls endpoints: whole TS segments, keys served under
-    /// the endpoint at keys/<kid>.key) [default: none]
+    /// Encrypt what it serves: aes-128 (hls endpoints: whole TS segments), sample-aes (hls
+    /// endpoints: H.264/AAC samples in TS), cenc or cbcs (cmaf endpoints); keys served under
+    /// the endpoint at keys/<kid>.key [default: none]
     #[arg(long, value_name = "SCHEME", value_parser = parse_encryption)]
     pub encryption: Option<Encryption>,
     /// A new content key every SECONDS, on a segment boundary (0: one key) [default: 0]
@@ -355,7 +356,8 @@ pub struct EndpointEditArgs {
     /// Turn low latency (LL-DASH) on or off
     #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
     pub low_latency: Option<bool>,
-    /// Change the encryption (none|aes-128); new keys from the next segment on
+    /// Change the encryption (none|aes-128|sample-aes|cenc|cbcs); new keys from the next
+    /// segment on
     #[arg(long, value_name = "SCHEME", value_parser = parse_encryption)]
     pub encryption: Option<Encryption>,
     /// Change the key rotation period, seconds (0: one key)

@@ -188,7 +188,7 @@ pub fn validate_encryption(
             )
         }
         (Encryption::None, _) => return Ok(()),
-        (Encryption::Aes128, EndpointType::Hls) => {}
+        (Encryption::Aes128 | Encryption::SampleAes, EndpointType::Hls) => {}
         (Encryption::Cenc | Encryption::Cbcs, EndpointType::Cmaf) => {
             if protocol != Protocol::Hls {
                 return invalid(format!(
@@ -196,14 +196,9 @@ pub fn validate_encryption(
                 ));
             }
         }
-        (Encryption::SampleAes, _) => {
-            return invalid(
-                "--encryption sample-aes is not available yet in this release: use aes-128 on an hls endpoint, or cenc/cbcs on a cmaf one".into(),
-            )
-        }
-        (Encryption::Aes128, _) => {
+        (Encryption::Aes128 | Encryption::SampleAes, _) => {
             return invalid(format!(
-                "--encryption aes-128 encrypts whole TS segments: it is for hls endpoints, not {kind} ones (cmaf endpoints take cenc or cbcs)"
+                "--encryption {encryption} encrypts TS segments: it is for hls endpoints, not {kind} ones (cmaf endpoints take cenc or cbcs)"
             ))
         }
         (Encryption::Cenc | Encryption::Cbcs, _) => {

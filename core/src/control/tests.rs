@@ -569,11 +569,12 @@ fn encryption_fits_the_endpoint_type_and_its_other_settings() {
             0,
             Some("for hls endpoints"),
         ),
+        (EndpointType::Hls, Encryption::SampleAes, 60, None),
         (
-            EndpointType::Hls,
+            EndpointType::Cmaf,
             Encryption::SampleAes,
             0,
-            Some("not available yet"),
+            Some("encrypts TS segments: it is for hls endpoints"),
         ),
         (EndpointType::Cmaf, Encryption::Cenc, 0, None),
         (

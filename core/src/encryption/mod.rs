@@ -20,6 +20,7 @@ pub mod keys;
 pub mod mpd;
 pub mod output;
 pub mod playlist;
+pub mod sample_aes;
 
 pub use keys::{ContentKey, KeySource, KEY_DIR};
 pub use output::{EncryptedOutput, Encryptor};

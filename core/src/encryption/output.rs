@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::aes128;
 use super::cenc::{
     encrypt_init, encrypt_segment as encrypt_cmaf_segment, Scheme, SegmentKey as CmafSegmentKey,
     TrackCrypto,
@@ -13,6 +12,7 @@ use super::cpix::SystemPssh;
 use super::keys::{period_of, period_start_unix_ms, ContentKey, KeySource, KEY_DIR};
 use super::mpd::add_content_protection;
 use super::playlist::{add_key_tags_with, up_from, widevine_tag, KeyTag, SegmentKey};
+use super::{aes128, sample_aes};
 use crate::channel::config::Encryption;
 use crate::media::object::EtagGen;
 use crate::media::{
@@ -291,7 +291,7 @@ impl Encryptor {
         self.drm.retain(|kid, _| kept.contains(kid));
         // Widevine's pssh for each key a CMAF playlist names (a key server's), for its HLS tags.
         let mut widevine_pssh: HashMap<[u8; 16], Vec<u8>> = HashMap::new();
-        if cenc_scheme(self.scheme).is_some() {
+        if Scheme::of(self.scheme).is_some() {
             for kid in &kept {
                 if let Some(p) = self
                     .drm(kid, source)
@@ -312,7 +312,7 @@ impl Encryptor {
                 _ => continue,
             };
             let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
-            let text = match (cenc_scheme(self.scheme), out.default_kid) {
+            let text = match (Scheme::of(self.scheme), out.default_kid) {
                 (Some(scheme), Some(kid)) if path.ends_with(".mpd") => {
                     let license = self.license_url.clone().unwrap_or_else(|| {
                         format!("{}{}", up_from(&path), super::clearkey::LICENSE_PATH)
@@ -322,7 +322,7 @@ impl Encryptor {
                 }
                 (_, None) if path.ends_with(".mpd") => continue,
                 _ => {
-                    let tag = key_tag(self.scheme);
+                    let tag = KeyTag::of(self.scheme);
                     let widevine = |kid: &[u8; 16]| {
                         widevine_pssh
                             .get(kid)
@@ -356,8 +356,9 @@ impl Encryptor {
     fn fits(&self, track: &TrackView<'_>) -> Result<(), String> {
         let ts = track.inits.is_empty() && track.segments.iter().all(|s| s.ext == "ts");
         match (self.scheme, ts) {
-            (Encryption::Aes128, true) | (Encryption::Cenc | Encryption::Cbcs, false) => Ok(()),
-            (Encryption::Aes128, false) => Err(format!(
+            (Encryption::Aes128 | Encryption::SampleAes, true)
+            | (Encryption::Cenc | Encryption::Cbcs, false) => Ok(()),
+            (Encryption::Aes128 | Encryption::SampleAes, false) => Err(format!(
                 "--encryption {} encrypts TS segments, and this channel's input pushes fMP4: \
                  push TS to encrypt this endpoint",
                 self.scheme
@@ -376,7 +377,7 @@ impl Encryptor {
         key: &ContentKey,
         drm: &[SystemPssh],
     ) -> Result<Encrypted, String> {
-        let scheme = cenc_scheme(self.scheme).ok_or("not a CMAF scheme")?;
+        let scheme = Scheme::of(self.scheme).ok_or("not a CMAF scheme")?;
         let boxes: Vec<&[u8]> = drm.iter().map(|p| &p.pssh[..]).collect();
         let (body, tracks) =
             encrypt_init(&clear.body, scheme, &key.kid, &boxes).map_err(|e| e.to_string())?;
@@ -397,7 +398,11 @@ impl Encryptor {
         next: Option<ContentKey>,
         crypto: &HashMap<u64, Vec<TrackCrypto>>,
     ) -> Result<Encrypted, String> {
-        let body = match cenc_scheme(self.scheme) {
+        let body = match Scheme::of(self.scheme) {
+            None if self.scheme == Encryption::SampleAes => {
+                sample_aes::encrypt_segment(&s.object.body, &key.key, &sample_aes::key_iv(&key.kid))
+                    .map_err(|e| e.to_string())?
+            }
             None => aes128::encrypt(&key.key, &aes128::sequence_iv(s.seq), &s.object.body),
             Some(scheme) => {
                 let tracks = s
@@ -440,24 +445,6 @@ impl Encryptor {
         let k = source.key(period, period_start_unix_ms(period, self.rotation_secs))?;
         self.keys.insert(period, k);
         Some(k)
-    }
-}
-
-/// The Common Encryption scheme of a CMAF encryption setting.
-fn cenc_scheme(e: Encryption) -> Option<Scheme> {
-    match e {
-        Encryption::Cenc => Some(Scheme::Cenc),
-        Encryption::Cbcs => Some(Scheme::Cbcs),
-        _ => None,
-    }
-}
-
-/// How HLS playlists name keys of this setting.
-fn key_tag(e: Encryption) -> KeyTag {
-    match e {
-        Encryption::Cenc => KeyTag::CENC,
-        Encryption::Cbcs => KeyTag::CBCS,
-        _ => KeyTag::AES_128,
     }
 }
 

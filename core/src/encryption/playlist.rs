@@ -21,29 +21,58 @@ pub struct KeyTag {
     pub method: &'static str,
     /// `KEYFORMAT`, when not left to its default.
     pub keyformat: Option<&'static str>,
-    /// Whether the IV comes from the playlist (AES-128: the sequence number, or stated);
-    /// CMAF schemes carry theirs in the segments.
-    pub playlist_iv: bool,
+    /// Where players get the IV.
+    pub iv: IvRule,
+}
+
+/// Where a key tag's IV comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IvRule {
+    /// The segment's Media Sequence Number, stated only where the playlist numbers a segment
+    /// otherwise (AES-128).
+    Sequence,
+    /// One per key, always stated ([`super::sample_aes::key_iv`]: SAMPLE-AES in TS, whose
+    /// players take no IV from the sequence number).
+    PerKey,
+    /// In the segments (CMAF schemes).
+    InSegments,
 }
 
 impl KeyTag {
+    /// How playlists name the keys of an endpoint's encryption setting.
+    pub fn of(e: crate::channel::config::Encryption) -> KeyTag {
+        use crate::channel::config::Encryption;
+        match e {
+            Encryption::Cenc => KeyTag::CENC,
+            Encryption::Cbcs => KeyTag::CBCS,
+            Encryption::SampleAes => KeyTag::SAMPLE_AES_TS,
+            _ => KeyTag::AES_128,
+        }
+    }
+
     /// Whole-segment AES-128.
     pub const AES_128: KeyTag = KeyTag {
         method: "AES-128",
         keyformat: None,
-        playlist_iv: true,
+        iv: IvRule::Sequence,
+    };
+    /// Apple's SAMPLE-AES for TS.
+    pub const SAMPLE_AES_TS: KeyTag = KeyTag {
+        method: "SAMPLE-AES",
+        keyformat: None,
+        iv: IvRule::PerKey,
     };
     /// CMAF `cenc`, the key at its URL (what Shaka Player reads as ClearKey).
     pub const CENC: KeyTag = KeyTag {
         method: "SAMPLE-AES-CTR",
         keyformat: Some("identity"),
-        playlist_iv: false,
+        iv: IvRule::InSegments,
     };
     /// CMAF `cbcs`, the key at its URL.
     pub const CBCS: KeyTag = KeyTag {
         method: "SAMPLE-AES",
         keyformat: Some("identity"),
-        playlist_iv: false,
+        iv: IvRule::InSegments,
     };
 }
 
@@ -90,7 +119,7 @@ pub fn add_key_tags_with(
     // Where this segment's tags begin in `out` (its EXTINF), once seen.
     let mut extinf_at: Option<usize> = None;
     // The key tag in effect: key id, and the IV when it is stated.
-    let mut current: Option<([u8; 16], Option<u64>)> = None;
+    let mut current: Option<([u8; 16], Option<u128>)> = None;
     for line in text.lines() {
         if let Some(n) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
             media_sequence = n.trim().parse().unwrap_or(0);
@@ -110,7 +139,11 @@ pub fn add_key_tags_with(
             out.truncate(at);
             return out;
         };
-        let iv = (tag.playlist_iv && k.seq != implied).then_some(k.seq);
+        let iv = match tag.iv {
+            IvRule::Sequence => (k.seq != implied).then_some(u128::from(k.seq)),
+            IvRule::PerKey => Some(u128::from_be_bytes(super::sample_aes::key_iv(&k.kid))),
+            IvRule::InSegments => None,
+        };
         if current != Some((k.kid, iv)) {
             let mut line = format!(
                 "#EXT-X-KEY:METHOD={},URI=\"{up}{KEY_DIR}/{}.key\"",
@@ -120,8 +153,8 @@ pub fn add_key_tags_with(
             if let Some(f) = tag.keyformat {
                 line.push_str(&format!(",KEYFORMAT=\"{f}\""));
             }
-            if let Some(seq) = iv {
-                line.push_str(&format!(",IV=0x{seq:032x}"));
+            if let Some(iv) = iv {
+                line.push_str(&format!(",IV=0x{iv:032x}"));
             }
             line.push('\n');
             line.push_str(&more(&k.kid));

@@ -173,6 +173,68 @@ fn every_segment_is_served_encrypted_under_the_key_its_playlist_names() {
 }
 
 #[test]
+fn sample_aes_encrypts_the_samples_and_states_each_keys_iv() {
+    use super::sample_aes::tests::{
+        adts_frames, annex_b, decrypt_h264_with, es_of, pids, segment, slice,
+    };
+    let segments = (0..3u8).map(|i| {
+        let video = annex_b(&[&[9, 0xF0], &slice(3000, i + 1)]);
+        Bytes::from(segment(&[
+            (0x100, &video),
+            (0x101, &adts_frames(&[300, 300])),
+        ]))
+    });
+    let mut m = fed(MediaParams::new(4_000, 60_000), segments);
+    let published = m.publish(at(6_000));
+    let clear = published.output(EndpointType::Hls).unwrap();
+    let mut keys = Keys::default();
+    let mut enc = Encryptor::new(Encryption::SampleAes, 0, at(6_000));
+    let out = enc.build(clear, "main", &mut keys, at(6_000));
+    assert_eq!(enc.failed, 0, "{:?}", enc.last_failure);
+    let key = out.keys()[0];
+    let main = text(&out, "main.m3u8");
+    let listed = segments_with_keys(main);
+    assert_eq!(listed.len(), 3, "{main}");
+    let iv = crate::hex::encode(&sample_aes::key_iv(&key.kid));
+    for (uri, tag) in &listed {
+        assert_eq!(
+            tag,
+            &format!(
+                "METHOD=SAMPLE-AES,URI=\"keys/{}.key\",IV=0x{iv}",
+                key.kid_hex()
+            ),
+            "{main}"
+        );
+        let (Ok(Lookup::Object(o)), Ok(Lookup::Object(c))) =
+            (out.lookup("main", uri), clear.lookup("main", uri))
+        else {
+            panic!("{uri}");
+        };
+        let (wire, plain) = (pids(&o.body), pids(&c.body));
+        assert_eq!(wire.continuity_errors, 0);
+        let (v, pv) = (&es_of(&wire, 0x100)[0], &es_of(&plain, 0x100)[0]);
+        assert_ne!(v, pv, "{uri}: video is encrypted");
+        let iv = sample_aes::key_iv(&key.kid);
+        assert!(
+            decrypt_h264_with(&key.key, &iv, &v[14..]) == pv[14..],
+            "{uri} decrypts"
+        );
+    }
+    // Whatever is not a transport stream is not published, and says why.
+    let mut m = channel(2);
+    let out = Encryptor::new(Encryption::SampleAes, 0, at(0)).build(
+        m.publish(at(4_000)).output(EndpointType::Hls).unwrap(),
+        "main",
+        &mut keys,
+        at(4_000),
+    );
+    assert!(matches!(
+        out.lookup("main", "index/0.ts"),
+        Ok(Lookup::NotFound) | Err(_)
+    ));
+}
+
+#[test]
 fn rotation_changes_the_key_on_a_segment_boundary() {
     let mut m = channel(6);
     let clear_pub = m.publish(at(12_000));

@@ -25,6 +25,16 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// The Common Encryption scheme of an endpoint's encryption setting, if it is one.
+    pub fn of(e: crate::channel::config::Encryption) -> Option<Scheme> {
+        use crate::channel::config::Encryption;
+        match e {
+            Encryption::Cenc => Some(Scheme::Cenc),
+            Encryption::Cbcs => Some(Scheme::Cbcs),
+            _ => None,
+        }
+    }
+
     /// The `schm` scheme type.
     pub fn fourcc(self) -> [u8; 4] {
         match self {
