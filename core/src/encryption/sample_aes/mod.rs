@@ -263,10 +263,12 @@ fn encrypt_pes(
             (bytes, c)
         }
     };
-    if out[4..6] != [0, 0] {
-        let len = u16::try_from(out.len() - 6).unwrap_or(0);
-        out[4..6].copy_from_slice(&len.to_be_bytes());
-    }
+    // Every PES that fits says its length, video too: a demuxer can hand the last one of a
+    // segment on when its bytes are in, without waiting for the next segment's first PES
+    // (ffmpeg decrypts a packet with the key of the segment it is reading when the packet
+    // comes out: at a key change, an open-ended last PES would get the next key).
+    let len = u16::try_from(out.len() - 6).unwrap_or(0);
+    out[4..6].copy_from_slice(&len.to_be_bytes());
     Some((out, config))
 }
 
