@@ -2,7 +2,8 @@
 //! indexing and publication, full 600 s window) clear, and with an `aes-128` endpoint's
 //! encryptor run on each publication (the new segment encrypted once, every playlist given
 //! its key tags); and the cipher alone. Then a CMAF endpoint's work per 2 s segment (640x360
-//! H.264 + AAC): TS → CMAF repackaging, and the `cenc`/`cbcs` encryption of its two fragments.
+//! H.264 + AAC): TS → CMAF repackaging, and the `cenc`/`cbcs` encryption of its two fragments;
+//! and that segment kept TS, in `aes-128` and in `sample-aes`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use streampack_benches::media::{at, Feeder};
 use streampack_core::channel::Encryption;
 use streampack_core::cmaf::Repackager;
-use streampack_core::encryption::{aes128, cenc, ContentKey, Encryptor, KeySource};
+use streampack_core::encryption::{aes128, cenc, sample_aes, ContentKey, Encryptor, KeySource};
 
 struct OneKey;
 
@@ -92,6 +93,18 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    // TS: the same 2 s segment kept TS, whole-segment AES-128 against SAMPLE-AES (samples
+    // encrypted, the segment re-packetized).
+    let mut g = c.benchmark_group("ts_2s_segment");
+    g.throughput(Throughput::Bytes(ts.len() as u64));
+    g.bench_function("aes128", |b| {
+        b.iter(|| aes128::encrypt(&[2; 16], &aes128::sequence_iv(7), ts))
+    });
+    g.bench_function("sample_aes", |b| {
+        b.iter(|| sample_aes::encrypt_segment(ts, &[2; 16], &[3; 16]).unwrap())
+    });
     g.finish();
 }
 

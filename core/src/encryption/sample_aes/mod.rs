@@ -84,11 +84,10 @@ pub fn encrypt_segment(
         .iter()
         .map(|p| {
             let kind = psi.kinds[&p.pid];
-            let bytes: Vec<u8> = p
-                .packets
-                .iter()
-                .flat_map(|&i| packets[i].payload.iter().copied())
-                .collect();
+            let mut bytes = Vec::with_capacity(p.packets.len() * (PACKET_SIZE - 4));
+            for &i in &p.packets {
+                bytes.extend_from_slice(packets[i].payload);
+            }
             let (new, config) = encrypt_pes(bytes, kind, key, iv)?;
             if let Some(c) = config {
                 audio.entry(p.pid).or_insert(c);
@@ -110,15 +109,20 @@ pub fn encrypt_segment(
     }
     let mut out = Vec::with_capacity(ts.len() + 4 * PACKET_SIZE);
     // By how much each PID's continuity counters move (packets its PES gained or lost).
-    let mut shift: HashMap<u16, i32> = HashMap::new();
+    let pids = usize::from(packet::NULL_PID) + 1;
+    let mut shift = vec![0i32; pids];
+    let mut pmt_of: Vec<Option<&[u8]>> = vec![None; pids];
+    for (pid, section) in &pmts {
+        pmt_of[usize::from(*pid)] = Some(section);
+    }
     // The packets of the PES being written on each PID, not yet placed.
     let mut pending: HashMap<u16, std::collections::VecDeque<[u8; PACKET_SIZE]>> = HashMap::new();
     for (i, (raw, p)) in ts.chunks_exact(PACKET_SIZE).zip(&packets).enumerate() {
-        if let Some(section) = pmts.get(&p.pid) {
+        if let Some(section) = pmt_of[usize::from(p.pid)] {
             out.extend_from_slice(&pmt_packet(raw, p, section)?);
             continue;
         }
-        let by = shift.get(&p.pid).copied().unwrap_or(0);
+        let by = shift[usize::from(p.pid)];
         let Some((k, j, bytes)) =
             slot[i].and_then(|(k, j)| encrypted[k].as_deref().map(|b| (k, j, b)))
         else {
@@ -132,7 +136,7 @@ pub fn encrypt_segment(
         let queue = pending.entry(p.pid).or_default();
         if j == 0 {
             let built = repacketize(ts, &packets, at, bytes, by);
-            *shift.entry(p.pid).or_default() += built.len() as i32 - at.len() as i32;
+            shift[usize::from(p.pid)] += built.len() as i32 - at.len() as i32;
             queue.clear();
             queue.extend(built);
         }

@@ -76,20 +76,18 @@ pub fn encrypt_adts(es: &mut [u8], key: &[u8; 16], iv: &[u8; 16]) -> Option<Adts
 pub fn nal_ranges(es: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut start: Option<usize> = None;
-    let mut i = 0;
-    while i + 2 < es.len() {
-        if es[i] == 0 && es[i + 1] == 0 && es[i + 2] == 1 {
-            if let Some(s) = start {
-                let end = if i > s && es[i - 1] == 0 { i - 1 } else { i };
-                if end > s {
-                    out.push((s, end));
-                }
+    for code in memchr::memmem::find_iter(es, &[0, 0, 1]) {
+        if let Some(s) = start {
+            let end = if code > s && es[code - 1] == 0 {
+                code - 1
+            } else {
+                code
+            };
+            if end > s {
+                out.push((s, end));
             }
-            i += 3;
-            start = Some(i);
-            continue;
         }
-        i += if es[i + 2] > 1 { 3 } else { 1 };
+        start = Some(code + 3);
     }
     if let Some(s) = start.filter(|&s| s < es.len()) {
         out.push((s, es.len()));
@@ -100,13 +98,20 @@ pub fn nal_ranges(es: &[u8]) -> Vec<(usize, usize)> {
 /// Appends `nal` to `out` with an emulation prevention byte (0x03) after every two zero
 /// bytes that a byte of 0x03 or less follows (ISO/IEC 14496-10 §7.4.1).
 pub fn add_emulation_prevention(nal: &[u8], out: &mut Vec<u8>) {
-    let mut zeros = 0;
-    for &b in nal {
-        if zeros >= 2 && b <= 3 {
+    let mut copied = 0;
+    let mut i = 0;
+    while i + 2 < nal.len() {
+        if nal[i + 2] > 3 {
+            // No two zeros and a small byte can start at i, i + 1 or i + 2.
+            i += 3;
+        } else if nal[i] == 0 && nal[i + 1] == 0 {
+            out.extend_from_slice(&nal[copied..i + 2]);
             out.push(3);
-            zeros = 0;
+            copied = i + 2;
+            i += 2;
+        } else {
+            i += 1;
         }
-        out.push(b);
-        zeros = if b == 0 { zeros + 1 } else { 0 };
     }
+    out.extend_from_slice(&nal[copied..]);
 }
