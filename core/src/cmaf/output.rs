@@ -66,6 +66,9 @@ pub struct CmafSnapshot {
     pub held_bytes: u64,
     /// The MPD's Periods as the time-shift archive keeps them.
     pub periods: Vec<PeriodView>,
+    /// The MPD before rendering, for outputs derived from this one (an encrypted endpoint
+    /// with key rotation splits its Periods at key changes).
+    pub mpd_model: Option<crate::dash::mpd::Mpd>,
 }
 
 /// One rendition's CMAF tracks.
@@ -125,6 +128,10 @@ impl MediaOutput for CmafSnapshot {
 
     fn periods(&self) -> Vec<PeriodView> {
         self.periods.clone()
+    }
+
+    fn mpd_model(&self) -> Option<&crate::dash::mpd::Mpd> {
+        self.mpd_model.as_ref()
     }
 
     fn manifests(&self, manifest: &str) -> Vec<(String, &Rendered)> {
@@ -286,6 +293,7 @@ mod tests {
             stats: PackagerStats::default(),
             held_bytes: 0,
             periods: vec![],
+            mpd_model: None,
         };
         let table = [
             ("2147483646", Some("a")),

@@ -328,6 +328,7 @@ fn build(
         .unwrap_or(0);
     let ended = !views.is_empty() && views.iter().all(|v| v.ended);
     let mut archived_periods = Vec::new();
+    let mut mpd_model = None;
     let (mpd, master) = if views.is_empty() {
         (None, None)
     } else {
@@ -341,9 +342,10 @@ fn build(
         let mpd = crate::dash::mpd::render(&model);
         archived_periods = model
             .periods
-            .into_iter()
-            .map(|p| PeriodView::of(p, availability_start_unix_ms))
+            .iter()
+            .map(|p| PeriodView::of(p.clone(), availability_start_unix_ms))
             .collect();
+        mpd_model = Some(model);
         let master = manifests::master(views);
         (
             Some(out.render(".mpd".into(), mpd)),
@@ -418,6 +420,7 @@ fn build(
         stats,
         held_bytes: 0,
         periods: archived_periods,
+        mpd_model,
     };
     snap.held_bytes = snap.objects().map(|o| o.body.len() as u64).sum();
     snap

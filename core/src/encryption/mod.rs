@@ -16,14 +16,17 @@ pub mod cenc;
 pub mod cipher;
 pub mod clearkey;
 pub mod cpix;
+pub mod encryptor;
 pub mod keys;
 pub mod mpd;
 pub mod output;
+pub mod periods;
 pub mod playlist;
 pub mod sample_aes;
 
+pub use encryptor::Encryptor;
 pub use keys::{ContentKey, KeySource, KEY_DIR};
-pub use output::{EncryptedOutput, Encryptor};
+pub use output::EncryptedOutput;
 
 #[cfg(test)]
 mod tests;

@@ -23,24 +23,39 @@ pub fn add_content_protection(
     license_url: &str,
     drm_pssh: &[SystemPssh],
 ) -> String {
+    add_content_protection_by_period(mpd, scheme, license_url, |_| {
+        (kid.copied(), drm_pssh.to_vec())
+    })
+}
+
+/// [`add_content_protection`] with each Period's key id and other systems' `pssh` boxes from
+/// `of_period` (by `Period@id`): key rotation by Periods.
+pub fn add_content_protection_by_period(
+    mpd: &str,
+    scheme: Scheme,
+    license_url: &str,
+    of_period: impl Fn(&str) -> (Option<[u8; 16]>, Vec<SystemPssh>),
+) -> String {
     let value = String::from_utf8_lossy(&scheme.fourcc()).into_owned();
-    let default_kid = kid
-        .map(|k| format!(" cenc:default_KID=\"{}\"", kid_uuid(k)))
-        .unwrap_or_default();
-    let protection = format!(
-        "      <ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"{value}\"{default_kid}/>\n\
-         \x20     <ContentProtection schemeIdUri=\"urn:uuid:{CLEARKEY_SYSTEM_ID}\" value=\"ClearKey1.0\">\n\
-         \x20       <dashif:Laurl Lic_type=\"EME-1.0\">{license_url}</dashif:Laurl>\n\
-         \x20     </ContentProtection>\n"
-    );
-    let mut protection = protection;
-    for p in drm_pssh {
-        protection.push_str(&format!(
-            "      <ContentProtection schemeIdUri=\"urn:uuid:{}\">\n        <cenc:pssh>{}</cenc:pssh>\n      </ContentProtection>\n",
-            p.system_id,
-            base64::engine::general_purpose::STANDARD.encode(&p.pssh)
-        ));
-    }
+    let protection = |kid: Option<[u8; 16]>, drm_pssh: &[SystemPssh]| {
+        let default_kid = kid
+            .map(|k| format!(" cenc:default_KID=\"{}\"", kid_uuid(&k)))
+            .unwrap_or_default();
+        let mut p = format!(
+            "      <ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"{value}\"{default_kid}/>\n\
+             \x20     <ContentProtection schemeIdUri=\"urn:uuid:{CLEARKEY_SYSTEM_ID}\" value=\"ClearKey1.0\">\n\
+             \x20       <dashif:Laurl Lic_type=\"EME-1.0\">{license_url}</dashif:Laurl>\n\
+             \x20     </ContentProtection>\n"
+        );
+        for d in drm_pssh {
+            p.push_str(&format!(
+                "      <ContentProtection schemeIdUri=\"urn:uuid:{}\">\n        <cenc:pssh>{}</cenc:pssh>\n      </ContentProtection>\n",
+                d.system_id,
+                base64::engine::general_purpose::STANDARD.encode(&d.pssh)
+            ));
+        }
+        p
+    };
     let mut out = String::with_capacity(mpd.len() + 512);
     let mut rest = mpd;
     if let Some(at) = rest.find("<MPD ") {
@@ -50,12 +65,29 @@ pub fn add_content_protection(
         ));
         rest = &rest[at + 4..];
     }
-    while let Some(at) = rest.find("<AdaptationSet") {
-        let Some(end) = rest[at..].find(">\n").map(|e| at + e + 2) else {
+    let mut current = String::new();
+    loop {
+        let period = rest.find("<Period");
+        let Some(set) = rest.find("<AdaptationSet") else {
+            break;
+        };
+        if let Some(p) = period.filter(|&p| p < set) {
+            // A new Period: the one its AdaptationSets belong to.
+            let head = &rest[p..];
+            let id = head
+                .split_once(" id=\"")
+                .and_then(|(_, v)| v.split_once('"'))
+                .map(|(v, _)| v)
+                .filter(|_| head.find(" id=\"") < head.find('>'))
+                .unwrap_or("");
+            current = id.to_string();
+        }
+        let Some(end) = rest[set..].find(">\n").map(|e| set + e + 2) else {
             break;
         };
         out.push_str(&rest[..end]);
-        out.push_str(&protection);
+        let (kid, drm) = of_period(&current);
+        out.push_str(&protection(kid, &drm));
         rest = &rest[end..];
     }
     out.push_str(rest);

@@ -449,11 +449,58 @@ fn cmaf_key_rotation_names_each_fragments_key_and_the_next() {
         }
     }
     assert!(kids.len() >= 3, "a key per 2 s segment: {}", kids.len());
-    let newest = keys.made.values().rfind(|k| kids.contains(&k.kid)).unwrap();
+    // The MPD has a Period per key, each naming its key as default_KID, its segments those
+    // of that key (DASH players follow keys by Period).
     let mpd = text(&out, "main.mpd");
-    assert!(
-        mpd.contains(&super::cenc::kid_uuid(&newest.kid)),
-        "the MPD's default_KID is the current key's:\n{mpd}"
+    let doc = roxmltree::Document::parse(mpd).unwrap();
+    let periods: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("Period"))
+        .collect();
+    assert_eq!(periods.len(), kids.len(), "{mpd}");
+    let mut named = std::collections::BTreeSet::new();
+    for p in &periods {
+        let defaults: std::collections::BTreeSet<&str> = p
+            .descendants()
+            .filter_map(|n| n.attribute(("urn:mpeg:cenc:2013", "default_KID")))
+            .collect();
+        assert_eq!(defaults.len(), 1, "one key per Period: {mpd}");
+        let kid = *defaults.iter().next().unwrap();
+        let key = keys
+            .made
+            .values()
+            .find(|k| super::cenc::kid_uuid(&k.kid) == kid)
+            .unwrap();
+        named.insert(key.kid);
+        // Its video segments are those encrypted with that key.
+        let tmpl = p
+            .descendants()
+            .find(|n| n.has_tag_name("SegmentTemplate"))
+            .unwrap();
+        let number: u64 = tmpl.attribute("startNumber").unwrap().parse().unwrap();
+        let media = tmpl
+            .attribute("media")
+            .unwrap()
+            .replace("$Number$", &number.to_string());
+        let Ok(Lookup::Object(o)) = out.lookup("main", &media) else {
+            panic!("{media}")
+        };
+        assert!(
+            contains(&o.body, &key.kid),
+            "{media} is under its Period's key"
+        );
+    }
+    assert_eq!(named, kids);
+    let again = Encryptor::new(Encryption::Cenc, 0, at(0)).build(
+        clear,
+        "main",
+        &mut Keys::default(),
+        at(6_000),
+    );
+    assert_eq!(
+        text(&again, "main.mpd").matches("<Period").count(),
+        1,
+        "no rotation: the clear MPD's Periods"
     );
     for k in keys.made.values() {
         assert!(

@@ -263,6 +263,12 @@ pub trait MediaOutput: fmt::Debug + Send + Sync {
         Vec::new()
     }
 
+    /// Its MPD as a model, when it renders one from a model (CMAF), for outputs derived from
+    /// this one.
+    fn mpd_model(&self) -> Option<&crate::dash::mpd::Mpd> {
+        None
+    }
+
     /// Time-shift: what its time-shifted manifests take from it besides the segments.
     fn outline(&self) -> Outline {
         Outline::default()

@@ -1,0 +1,327 @@
+//! DASH key rotation as one Period per key: each Period's `cenc:default_KID` names the key of
+//! its segments, so players ask for a licence as each new Period appears in the MPD. Shaka
+//! takes key ids from the MPD only once it has any there (it never follows the `pssh` boxes
+//! segments announce), and dash.js needs `default_KID` to ask at all: Periods are what both
+//! follow (DASH-IF IOP §7.7: key rotation by Periods).
+//!
+//! The clear MPD's Periods are split where the key of their segments changes. A key's Period
+//! is anchored once, when first seen (its `start` and each Representation's
+//! `presentationTimeOffset`, the media time of its first segment in it), and keeps its id and
+//! anchor while any of its segments is in the window: players identify Periods by id and
+//! expect one never to move.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::cenc::Scheme;
+use super::cpix::SystemPssh;
+use super::mpd::add_content_protection_by_period;
+use crate::dash::mpd::{self, Mpd, Period, Representation};
+
+/// The MPD of a rotating CMAF endpoint: `model` split into a Period per key
+/// ([`split_by_key`]), each with the `ContentProtection` of its key (and that key's other
+/// systems' boxes from `drm`), the ClearKey licence at `license_url`.
+pub fn protected_mpd(
+    model: &Mpd,
+    kid_of: impl Fn(&str, u64) -> Option<[u8; 16]>,
+    anchors: &mut BTreeMap<String, Anchor>,
+    scheme: Scheme,
+    license_url: &str,
+    drm: &HashMap<[u8; 16], Vec<SystemPssh>>,
+) -> String {
+    let (split, kids) = split_by_key(model, kid_of, anchors);
+    let kids: HashMap<String, [u8; 16]> = kids.into_iter().collect();
+    add_content_protection_by_period(&mpd::render(&split), scheme, license_url, |id| {
+        let kid = kids.get(id).copied();
+        let boxes = kid.and_then(|k| drm.get(&k).cloned()).unwrap_or_default();
+        (kid, boxes)
+    })
+}
+
+/// Where the Period of one key starts, fixed when first seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// `Period@start`, ms after `availabilityStartTime`.
+    pub start_ms: u64,
+    /// `presentationTimeOffset` by Representation id.
+    pub ptos: BTreeMap<String, u64>,
+}
+
+/// `mpd` with each Period split where its segments' key changes, and the key id of each
+/// Period. `kid_of(media, number)` is the key of segment `number` of the Representation whose
+/// `SegmentTemplate@media` is `media`; a segment without one ends the timeline (nothing after
+/// it is announced). `anchors` keeps each key's Period across calls, by Period id.
+pub fn split_by_key(
+    model: &Mpd,
+    kid_of: impl Fn(&str, u64) -> Option<[u8; 16]>,
+    anchors: &mut BTreeMap<String, Anchor>,
+) -> (Mpd, Vec<(String, [u8; 16])>) {
+    let mut periods = Vec::new();
+    let mut kids = Vec::new();
+    for p in &model.periods {
+        let Some(lead) = p
+            .adaptation_sets
+            .first()
+            .and_then(|s| s.representations.first())
+        else {
+            continue;
+        };
+        // Runs of the lead Representation's segments under one key: (kid, first, end).
+        let mut runs: Vec<([u8; 16], u64, u64, u64)> = Vec::new();
+        for (n, t, _) in segments(lead) {
+            let Some(kid) = kid_of(&lead.template.media, n) else {
+                break;
+            };
+            match runs.last_mut() {
+                Some(run) if run.0 == kid => run.2 = n + 1,
+                _ => runs.push((kid, n, n + 1, t)),
+            }
+        }
+        for (kid, first, end, lead_t) in runs {
+            let id = format!("{}k{}", p.id, &crate::hex::encode(&kid)[..8]);
+            let anchor = anchors
+                .entry(id.clone())
+                .or_insert_with(|| anchor(p, lead, lead_t, first, end));
+            let mut sub = Period {
+                id: id.clone(),
+                start_ms: anchor.start_ms,
+                adaptation_sets: Vec::new(),
+            };
+            for set in &p.adaptation_sets {
+                let mut set = set.clone();
+                set.representations.retain_mut(|rep| {
+                    let mine: Vec<(u64, u64, u64)> = segments(rep)
+                        .filter(|(n, _, _)| (first..end).contains(n))
+                        .collect();
+                    let Some(&(n0, t0, _)) = mine.first() else {
+                        return false;
+                    };
+                    rep.template.start_number = n0;
+                    rep.template.presentation_time_offset =
+                        anchor.ptos.get(&rep.id).copied().unwrap_or(t0);
+                    rep.template.timeline = mpd::timeline_from(mine.iter().map(|s| (s.1, s.2)));
+                    true
+                });
+                if !set.representations.is_empty() {
+                    sub.adaptation_sets.push(set);
+                }
+            }
+            if !sub.adaptation_sets.is_empty() {
+                periods.push(sub);
+                kids.push((id, kid));
+            }
+        }
+    }
+    anchors.retain(|id, _| kids.iter().any(|(k, _)| k == id));
+    (
+        Mpd {
+            periods,
+            ..model.clone()
+        },
+        kids,
+    )
+}
+
+/// The anchor of the key whose segments `first..end` start (on the lead Representation) at
+/// media time `lead_t` in Period `p`.
+fn anchor(p: &Period, lead: &Representation, lead_t: u64, first: u64, end: u64) -> Anchor {
+    let lt = &lead.template;
+    let into_ms =
+        lead_t.saturating_sub(lt.presentation_time_offset) * 1000 / u64::from(lt.timescale.max(1));
+    let ptos = p
+        .adaptation_sets
+        .iter()
+        .flat_map(|s| &s.representations)
+        .filter_map(|rep| {
+            segments(rep)
+                .find(|(n, _, _)| (first..end).contains(n))
+                .map(|(_, t, _)| (rep.id.clone(), t))
+        })
+        .collect();
+    Anchor {
+        start_ms: p.start_ms.saturating_add(into_ms),
+        ptos,
+    }
+}
+
+/// A Representation's segments: `($Number$, t, d)`.
+fn segments(rep: &Representation) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+    let start = rep.template.start_number;
+    rep.template
+        .timeline
+        .iter()
+        .flat_map(|s| (0..=u64::from(s.r)).map(move |i| (s.t + i * s.d, s.d)))
+        .enumerate()
+        .map(move |(i, (t, d))| (start + i as u64, t, d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dash::mpd::{AdaptationSet, ContentType, SegmentTemplate, S};
+
+    fn rep(
+        id: &str,
+        timescale: u32,
+        pto: u64,
+        start: u64,
+        t0: u64,
+        d: u64,
+        n: u32,
+    ) -> Representation {
+        Representation {
+            id: id.into(),
+            bandwidth: 1,
+            codecs: String::new(),
+            width: None,
+            height: None,
+            frame_rate: None,
+            audio_sampling_rate: None,
+            audio_channels: None,
+            template: SegmentTemplate {
+                timescale,
+                presentation_time_offset: pto,
+                initialization: format!("{id}/init0.mp4"),
+                media: format!("{id}/$Number$.m4s"),
+                start_number: start,
+                timeline: vec![S { t: t0, d, r: n - 1 }],
+            },
+        }
+    }
+
+    fn model(start: u64, n: u32) -> Mpd {
+        // Video at 90 kHz, audio at 48 kHz starting 10 ms later; 2 s segments numbered from
+        // `start`, the Period's reference at number 100.
+        let skip = start - 100;
+        let set = |id: u32, ct, r: Representation| AdaptationSet {
+            id,
+            content_type: ct,
+            mime_type: String::new(),
+            lang: None,
+            segment_alignment: true,
+            representations: vec![r],
+        };
+        Mpd {
+            dynamic: true,
+            availability_start_unix_ms: 0,
+            publish_time_unix_ms: 0,
+            time_shift_buffer_ms: 0,
+            min_update_period_ms: 2000,
+            suggested_presentation_delay_ms: 6000,
+            min_buffer_time_ms: 2000,
+            max_segment_duration_ms: 2000,
+            media_presentation_duration_ms: None,
+            utc_timing: vec![],
+            low_latency: None,
+            periods: vec![Period {
+                id: "p0".into(),
+                start_ms: 5_000,
+                adaptation_sets: vec![
+                    set(
+                        0,
+                        ContentType::Video,
+                        rep(
+                            "v",
+                            90_000,
+                            900_000,
+                            start,
+                            900_000 + skip * 180_000,
+                            180_000,
+                            n,
+                        ),
+                    ),
+                    set(
+                        1,
+                        ContentType::Audio,
+                        rep(
+                            "a",
+                            48_000,
+                            480_480,
+                            start,
+                            480_480 + skip * 96_000,
+                            96_000,
+                            n,
+                        ),
+                    ),
+                ],
+            }],
+        }
+    }
+
+    /// Keys change every two segments (numbers 100-101 key 0, 102-103 key 1, ...).
+    fn kid(_media: &str, n: u64) -> Option<[u8; 16]> {
+        Some([((n - 100) / 2) as u8 + 1; 16])
+    }
+
+    #[test]
+    fn a_period_per_key_anchored_once() {
+        let mut anchors = BTreeMap::new();
+        let (m, kids) = split_by_key(&model(100, 5), kid, &mut anchors);
+        assert_eq!(m.periods.len(), 3);
+        assert_eq!(
+            kids.iter().map(|k| k.1[0]).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        let starts: Vec<u64> = m.periods.iter().map(|p| p.start_ms).collect();
+        assert_eq!(starts, vec![5_000, 9_000, 13_000]);
+        let second = &m.periods[1];
+        let v = &second.adaptation_sets[0].representations[0].template;
+        let a = &second.adaptation_sets[1].representations[0].template;
+        assert_eq!(
+            (v.start_number, v.presentation_time_offset),
+            (102, 900_000 + 2 * 180_000)
+        );
+        assert_eq!(
+            v.timeline,
+            vec![S {
+                t: 900_000 + 2 * 180_000,
+                d: 180_000,
+                r: 1
+            }]
+        );
+        // Audio's offset is its own first segment's time: it starts with the Period.
+        assert_eq!(
+            (a.start_number, a.presentation_time_offset),
+            (102, 480_480 + 2 * 96_000)
+        );
+        assert_eq!(
+            m.periods[2].adaptation_sets[0].representations[0]
+                .template
+                .timeline
+                .len(),
+            1
+        );
+        // Later: the window slid by three segments; the Periods that remain keep their ids,
+        // starts and offsets, and the new key's Period is anchored where it begins.
+        let (later, _) = split_by_key(&model(103, 5), kid, &mut anchors);
+        let ids: Vec<&str> = later.periods.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec![
+                m.periods[1].id.as_str(),
+                m.periods[2].id.as_str(),
+                &later.periods[2].id
+            ]
+        );
+        assert_eq!(later.periods[0].start_ms, 9_000);
+        let v = &later.periods[0].adaptation_sets[0].representations[0].template;
+        assert_eq!(
+            (v.start_number, v.presentation_time_offset),
+            (103, 900_000 + 2 * 180_000)
+        );
+        assert_eq!(later.periods[2].start_ms, 17_000);
+        assert_eq!(anchors.len(), 3, "anchors of Periods that left are let go");
+    }
+
+    #[test]
+    fn a_segment_without_its_key_ends_the_timeline() {
+        let held = |_: &str, n: u64| (n < 103).then(|| [((n - 100) / 2) as u8 + 1; 16]);
+        let (m, kids) = split_by_key(&model(100, 5), held, &mut BTreeMap::new());
+        assert_eq!(kids.len(), 2);
+        let last = &m.periods[1].adaptation_sets[0].representations[0].template;
+        assert_eq!(
+            (last.start_number, last.timeline[0].r),
+            (102, 0),
+            "103 and 104 are not announced"
+        );
+    }
+}
