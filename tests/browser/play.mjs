@@ -8,7 +8,8 @@
 // <seconds> and prints ONE JSON line on stdout:
 //   {player, url, seconds_watched, start_time, end_time, advanced, stalls, longest_stall_s,
 //    errors:[...], fatal, frames_decoded, frames_dropped, buffered_end, ...}
-// `advanced` is media time actually played (the sum of `video.played`), so a seek to the live
+// `advanced` is media time actually played (currentTime moving at about the wall clock's
+// speed between timeupdate events; seeks and jumps over holes are not played), so a seek to the live
 // edge does not count as playback. A stall is a `waiting` after the first `playing`, until the
 // next `playing` (one still open at the end counts up to the end). `latency_median_s` is the
 // median of the player's own live-latency figure (dash.js getCurrentLiveLatency, hls.js
@@ -108,6 +109,23 @@ const PAGE = `<!doctype html>
     const e = v.error;
     pb.err('video element error: ' + (e ? e.code + ' ' + e.message : 'unknown'), true);
   });
+  // Media time played at (about) the speed of the wall clock, from one timeupdate to the
+  // next: a seek or a jump over a hole moves currentTime without playing it, and is not
+  // counted (video.played can count such moves as played).
+  let lastTime = null;
+  let lastWall = null;
+  pb.naturalPlayed = 0;
+  v.addEventListener('timeupdate', () => {
+    const t = v.currentTime;
+    const w = now();
+    if (lastTime !== null && !v.seeking && !v.paused) {
+      const d = t - lastTime;
+      if (d > 0 && d <= (w - lastWall) * 1.5 + 0.25) pb.naturalPlayed += d;
+    }
+    lastTime = t;
+    lastWall = w;
+  });
+  v.addEventListener('seeking', () => { lastTime = null; });
   const bufferedEnd = () => v.buffered.length ? v.buffered.end(v.buffered.length - 1) : 0;
   setInterval(() => {
     if (pb.samples.length < 600) pb.samples.push([+now().toFixed(2), +v.currentTime.toFixed(3), +bufferedEnd().toFixed(3), v.readyState]);
@@ -119,8 +137,9 @@ const PAGE = `<!doctype html>
     const t = now();
     let longest = pb.longestStall;
     if (pb.stallSince !== null) longest = Math.max(longest, t - pb.stallSince);
-    let played = 0;
-    for (let i = 0; i < v.played.length; i++) played += v.played.end(i) - v.played.start(i);
+    let playedRanges = 0;
+    for (let i = 0; i < v.played.length; i++) playedRanges += v.played.end(i) - v.played.start(i);
+    const played = pb.naturalPlayed;
     const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
     const sorted = [...pb.latencies].sort((a, b) => a - b);
     const median = sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
@@ -133,6 +152,7 @@ const PAGE = `<!doctype html>
     return {
       latency_median_s: median, latencies: pb.latencies, gaps_jumped: gapsJumped,
       start_time: pb.startTime, end_time: v.currentTime, advanced: played,
+      played_ranges_s: playedRanges,
       stalls: pb.stalls, longest_stall_s: longest, errors: pb.errors, fatal: pb.fatal,
       frames_decoded: q ? q.totalVideoFrames : 0, frames_dropped: q ? q.droppedVideoFrames : 0,
       buffered_end: bufferedEnd(), stall_log: pb.stallLog,
@@ -325,7 +345,7 @@ async function main() {
     const out = {
       protocols,
       player, url, seconds_watched: watched,
-      start_time: res.start_time, end_time: res.end_time, advanced: res.advanced,
+      start_time: res.start_time, end_time: res.end_time, advanced: res.advanced, played_ranges_s: res.played_ranges_s,
       stalls: res.stalls, longest_stall_s: res.longest_stall_s, errors: res.errors, fatal: res.fatal,
       frames_decoded: res.frames_decoded, frames_dropped: res.frames_dropped, buffered_end: res.buffered_end,
       stall_log: res.stall_log, time_to_first_frame_s: res.time_to_first_frame_s, http_errors: httpErrors,
