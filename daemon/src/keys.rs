@@ -35,11 +35,13 @@ struct Stored {
     pssh: Vec<StoredPssh>,
 }
 
-/// A DRM system's `pssh` box (base64).
+/// A DRM system's `pssh` box (base64), or its HLS key URI (FairPlay).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredPssh {
     system: String,
     pssh: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hls_uri: Option<String>,
 }
 
 impl Stored {
@@ -217,6 +219,7 @@ impl KeyStore {
                     .map(|p| StoredPssh {
                         system: p.system_id.clone(),
                         pssh: b64.encode(&p.pssh),
+                        hls_uri: p.hls_uri.clone(),
                     })
                     .collect(),
             });
@@ -259,6 +262,7 @@ impl KeyStore {
                     kid: *kid,
                     system_id: p.system.clone(),
                     pssh: b64.decode(&p.pssh).ok()?,
+                    hls_uri: p.hls_uri.clone(),
                 })
             })
             .collect()

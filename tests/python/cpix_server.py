@@ -28,6 +28,7 @@ ET.register_namespace("pskc", PSKC)
 
 WIDEVINE = "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"
 PLAYREADY = "9a04f079-9840-4286-ab92-e65be0885f95"
+FAIRPLAY = "94ce86fb-07ff-4f43-adb8-93d2fa968ca2"
 
 
 def pssh_box(system, data):
@@ -81,7 +82,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             secret = ET.SubElement(data, f"{{{PSKC}}}Secret")
             plain = ET.SubElement(secret, f"{{{PSKC}}}PlainValue")
             plain.text = base64.b64encode(key_for(ck.get("kid"))).decode()
-        # Widevine and PlayReady signalling, as a DRM key server returns it.
+        # Widevine and PlayReady signalling (pssh boxes) and FairPlay's (its key tag's skd://
+        # URI, base64), as a DRM key server returns them.
         for sys_el in root.findall(f"{{{CPIX}}}DRMSystemList/{{{CPIX}}}DRMSystem"):
             system = sys_el.get("systemId", "").lower()
             if system in (WIDEVINE, PLAYREADY):
@@ -90,6 +92,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     p = ET.SubElement(sys_el, f"{{{CPIX}}}PSSH")
                 data = b"streampack-test-" + system.encode()[:8] + b"-" + sys_el.get("kid", "").encode()
                 p.text = base64.b64encode(pssh_box(system, data)).decode()
+            if system == FAIRPLAY:
+                u = sys_el.find(f"{{{CPIX}}}URIExtXKey")
+                if u is None:
+                    u = ET.SubElement(sys_el, f"{{{CPIX}}}URIExtXKey")
+                skd = "skd://streampack-test/" + sys_el.get("kid", "")
+                u.text = base64.b64encode(skd.encode()).decode()
         if self.path == "/wrong-content-id":
             root.set("contentId", "someone-else")
         try:

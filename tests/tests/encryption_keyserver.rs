@@ -141,6 +141,20 @@ fn keys_come_from_the_key_server_and_its_failures_hold_segments_back() {
         "--key-server",
         &ks.url("ok"),
     ]);
+    let fps = d.ctl_json(&[
+        "endpoint",
+        "create",
+        &f.id,
+        "--name",
+        "fps",
+        "--type",
+        "cmaf",
+        "--encryption",
+        "cbcs",
+        "--key-server",
+        &ks.url("ok"),
+    ]);
+    let fps_path = split_url(fps["url"].as_str().unwrap()).1;
     let drm_path = split_url(drm["url"].as_str().unwrap()).1;
     let spk_path = split_url(ep["url"].as_str().unwrap()).1;
     let bad_path = split_url(bad["url"].as_str().unwrap()).1;
@@ -254,6 +268,31 @@ fn keys_come_from_the_key_server_and_its_failures_hold_segments_back() {
         pl.contains("#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI=\"data:text/plain;base64,")
             && pl.contains("KEYFORMAT=\"urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed\",KEYFORMATVERSIONS=\"1\""),
         "{pl}"
+    );
+    // cbcs: FairPlay's key tag (the key server's skd:// URI) beside the identity and Widevine
+    // ones; nothing of FairPlay in the MPD or the init segments (it has no pssh box).
+    let fps_mpd = wait_status(&d, &fps_path, 200, 30).text();
+    assert!(!fps_mpd.contains("94ce86fb"), "{fps_mpd}");
+    let master = get(d.pull, &fps_path.replace(".mpd", ".m3u8")).text();
+    let video = master
+        .lines()
+        .find(|l| l.ends_with(".m3u8") && !l.starts_with('#'))
+        .unwrap_or_else(|| panic!("{master}"));
+    let pl = get(d.pull, &resolve(&fps_path, video)).text();
+    let fairplay = pl
+        .lines()
+        .find(|l| l.contains("KEYFORMAT=\"com.apple.streamingkeydelivery\""))
+        .unwrap_or_else(|| panic!("no FairPlay key tag:\n{pl}"));
+    assert!(
+        fairplay.starts_with("#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://streampack-test/")
+            && fairplay.ends_with(",KEYFORMATVERSIONS=\"1\""),
+        "{fairplay}"
+    );
+    let fps_keys = d.ctl_json(&["endpoint", "keys", &f.id, "fps"]);
+    let kid = fps_keys[0]["kid"].as_str().unwrap();
+    assert!(
+        fairplay.contains(&kid[..8]),
+        "the skd URI the key server gave for the key in use: {fairplay} (kid {kid})"
     );
     let requests = ks.requests.lock().unwrap().clone();
     assert!(

@@ -25,14 +25,17 @@ pub struct Wanted {
 pub const WIDEVINE: &str = "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed";
 /// PlayReady's system id.
 pub const PLAYREADY: &str = "9a04f079-9840-4286-ab92-e65be0885f95";
+/// FairPlay's system id (HLS only: a key tag with an `skd://` URI, no `pssh` box).
+pub const FAIRPLAY: &str = "94ce86fb-07ff-4f43-adb8-93d2fa968ca2";
 /// The Common (W3C ClearKey) system id.
 pub const COMMON: &str = "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b";
 
 /// The DRM systems a request asks signalling for: the Common one always, Widevine and
-/// PlayReady for CMAF schemes.
+/// PlayReady for CMAF schemes, FairPlay for `cbcs`.
 pub fn systems_for(scheme: &str) -> &'static [&'static str] {
     match scheme {
-        "cenc" | "cbcs" => &[COMMON, WIDEVINE, PLAYREADY],
+        "cenc" => &[COMMON, WIDEVINE, PLAYREADY],
+        "cbcs" => &[COMMON, WIDEVINE, PLAYREADY, FAIRPLAY],
         _ => &[COMMON],
     }
 }
@@ -55,8 +58,14 @@ pub fn request(content_id: &str, scheme: &str, wanted: &[Wanted]) -> String {
     s.push_str("  </cpix:ContentKeyList>\n  <cpix:DRMSystemList>\n");
     for w in wanted {
         for system in systems_for(scheme) {
+            // FairPlay has no pssh box: its HLS key tag's URI is asked for instead.
+            let wanted = if *system == FAIRPLAY {
+                "URIExtXKey"
+            } else {
+                "PSSH"
+            };
             s.push_str(&format!(
-                "    <cpix:DRMSystem kid=\"{}\" systemId=\"{system}\">\n      <cpix:PSSH/>\n    </cpix:DRMSystem>\n",
+                "    <cpix:DRMSystem kid=\"{}\" systemId=\"{system}\">\n      <cpix:{wanted}/>\n    </cpix:DRMSystem>\n",
                 kid_uuid(&w.kid)
             ));
         }
@@ -197,6 +206,17 @@ pub fn parse_response(xml: &str, content_id: &str, wanted: &[Wanted]) -> Result<
         if system == COMMON {
             continue; // the origin writes its own Common PSSH
         }
+        if system == FAIRPLAY {
+            if let Some(uri) = fairplay_uri(&sys) {
+                pssh.push(SystemPssh {
+                    kid: w.kid,
+                    system_id: system,
+                    pssh: Vec::new(),
+                    hls_uri: Some(uri),
+                });
+            }
+            continue;
+        }
         let Some(text) = sys
             .children()
             .find(|n| n.has_tag_name((CPIX_NS, "PSSH")))
@@ -212,10 +232,26 @@ pub fn parse_response(xml: &str, content_id: &str, wanted: &[Wanted]) -> Result<
                 kid: w.kid,
                 system_id: system,
                 pssh: bytes,
+                hls_uri: None,
             });
         }
     }
     Ok(Answer { keys: out, pssh })
+}
+
+/// FairPlay's `skd://` key URI in a DRM system's `URIExtXKey` (base64), when it is one a
+/// playlist can quote.
+fn fairplay_uri(sys: &roxmltree::Node<'_, '_>) -> Option<String> {
+    let text = sys
+        .children()
+        .find(|n| n.has_tag_name((CPIX_NS, "URIExtXKey")))?
+        .text()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    let uri = String::from_utf8(bytes).ok()?;
+    let quotable = uri.len() <= 1024 && uri.chars().all(|c| c.is_ascii_graphic() && c != '"');
+    (uri.starts_with("skd://") && quotable).then_some(uri)
 }
 
 /// Whether `b` is one whole `pssh` box of DRM system `system` (UUID text).
@@ -384,8 +420,56 @@ mod pssh_tests {
             vec![SystemPssh {
                 kid: [1; 16],
                 system_id: WIDEVINE.into(),
-                pssh: widevine
+                pssh: widevine,
+                hls_uri: None,
             }]
         );
+    }
+
+    #[test]
+    fn fairplay_comes_back_as_its_key_uri() {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let w = [Wanted {
+            kid: [2; 16],
+            period: None,
+        }];
+        let asked = request("c", "cbcs", &w);
+        assert!(asked.contains(&format!(
+            "systemId=\"{FAIRPLAY}\">\n      <cpix:URIExtXKey/>"
+        )));
+        assert!(
+            !request("c", "cenc", &w).contains(FAIRPLAY),
+            "FairPlay is cbcs only"
+        );
+        let key = b64(&[9u8; 16]);
+        let answer = |uri: &str| {
+            asked
+                .replace(
+                    "commonEncryptionScheme=\"cbcs\"/>",
+                    &format!("commonEncryptionScheme=\"cbcs\"><cpix:Data><pskc:Secret><pskc:PlainValue>{key}</pskc:PlainValue></pskc:Secret></cpix:Data></cpix:ContentKey>"),
+                )
+                .replace("<cpix:URIExtXKey/>", &format!("<cpix:URIExtXKey>{}</cpix:URIExtXKey>", b64(uri.as_bytes())))
+        };
+        let a = parse_response(&answer("skd://keys.example/abc"), "c", &w).unwrap();
+        assert_eq!(
+            a.pssh,
+            vec![SystemPssh {
+                kid: [2; 16],
+                system_id: FAIRPLAY.into(),
+                pssh: Vec::new(),
+                hls_uri: Some("skd://keys.example/abc".into()),
+            }]
+        );
+        // What a playlist could not quote, or is not a FairPlay key URI, is left out.
+        for bad in ["https://x/y", "skd://a\"b", "skd://a b"] {
+            assert!(
+                parse_response(&answer(bad), "c", &w)
+                    .unwrap()
+                    .pssh
+                    .is_empty(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -12,7 +12,7 @@ use super::cpix::SystemPssh;
 use super::keys::{period_of, period_start_unix_ms, ContentKey, KeySource};
 use super::mpd::add_content_protection;
 use super::output::EncryptedOutput;
-use super::playlist::{add_key_tags_with, up_from, widevine_tag, KeyTag, SegmentKey};
+use super::playlist::{add_key_tags_with, drm_key_tags, up_from, KeyTag, SegmentKey};
 use super::{aes128, sample_aes};
 use crate::channel::config::Encryption;
 use crate::media::object::EtagGen;
@@ -233,21 +233,14 @@ impl Encryptor {
         out.keys = self.keys.values().copied().collect();
         let kept: Vec<[u8; 16]> = out.keys.iter().map(|k| k.kid).collect();
         self.drm.retain(|kid, _| kept.contains(kid));
-        // Other systems' pssh boxes of each key a CMAF manifest names (a key server's):
-        // Widevine's for the HLS tags, all of them for the MPD.
+        // Other systems' signalling of each key a CMAF manifest names (a key server's):
+        // Widevine's and FairPlay's for the HLS tags, the pssh boxes for the MPD.
         let mut drm_all: HashMap<[u8; 16], Vec<SystemPssh>> = HashMap::new();
         if Scheme::of(self.scheme).is_some() {
             for kid in &kept {
                 drm_all.insert(*kid, self.drm(kid, source));
             }
         }
-        let widevine_pssh: HashMap<[u8; 16], Vec<u8>> = drm_all
-            .iter()
-            .filter_map(|(kid, all)| {
-                let p = all.iter().find(|p| p.system_id == super::cpix::WIDEVINE)?;
-                Some((*kid, p.pssh.clone()))
-            })
-            .collect();
         let mut manifests = HashMap::new();
         for (path, rendered) in clear.manifests(manifest) {
             let Ok(text) = std::str::from_utf8(&rendered.body) else {
@@ -285,18 +278,16 @@ impl Encryptor {
                 (_, None) if path.ends_with(".mpd") => continue,
                 _ => {
                     let tag = KeyTag::of(self.scheme);
-                    let widevine = |kid: &[u8; 16]| {
-                        widevine_pssh
-                            .get(kid)
-                            .map(|p| widevine_tag(tag.method, kid, p))
-                            .unwrap_or_default()
+                    let others = |kid: &[u8; 16]| {
+                        let systems = drm_all.get(kid).map_or(&[][..], Vec::as_slice);
+                        drm_key_tags(tag.method, kid, systems)
                     };
                     add_key_tags_with(
                         text,
                         &up_from(&path),
                         tag,
                         |uri| segment_keys.get(&join(dir, uri)).copied(),
-                        widevine,
+                        others,
                     )
                 }
             };
@@ -340,7 +331,11 @@ impl Encryptor {
         drm: &[SystemPssh],
     ) -> Result<Encrypted, String> {
         let scheme = Scheme::of(self.scheme).ok_or("not a CMAF scheme")?;
-        let boxes: Vec<&[u8]> = drm.iter().map(|p| &p.pssh[..]).collect();
+        let boxes: Vec<&[u8]> = drm
+            .iter()
+            .filter(|p| !p.pssh.is_empty())
+            .map(|p| &p.pssh[..])
+            .collect();
         let (body, tracks) =
             encrypt_init(&clear.body, scheme, &key.kid, &boxes).map_err(|e| e.to_string())?;
         self.encrypted += 1;

@@ -29,15 +29,18 @@ impl ContentKey {
     }
 }
 
-/// A DRM system's `pssh` box for a key, as a key server returned it.
+/// A DRM system's signalling for a key, as a key server returned it: its `pssh` box, or
+/// (FairPlay) the URI of its HLS key tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemPssh {
     /// The key it is for.
     pub kid: [u8; 16],
     /// The DRM system's id (UUID text, lowercase).
     pub system_id: String,
-    /// The whole `pssh` box.
+    /// The whole `pssh` box (empty for systems without one: FairPlay).
     pub pssh: Vec<u8>,
+    /// FairPlay: the `skd://` URI of its `EXT-X-KEY` (`KEYFORMAT="com.apple.streamingkeydelivery"`).
+    pub hls_uri: Option<String>,
 }
 
 /// Where an endpoint's keys come from, one per rotation period (the daemon: its key store).

@@ -47,7 +47,7 @@ pub fn add_content_protection_by_period(
              \x20       <dashif:Laurl Lic_type=\"EME-1.0\">{license_url}</dashif:Laurl>\n\
              \x20     </ContentProtection>\n"
         );
-        for d in drm_pssh {
+        for d in drm_pssh.iter().filter(|d| !d.pssh.is_empty()) {
             p.push_str(&format!(
                 "      <ContentProtection schemeIdUri=\"urn:uuid:{}\">\n        <cenc:pssh>{}</cenc:pssh>\n      </ContentProtection>\n",
                 d.system_id,

@@ -167,6 +167,27 @@ pub fn add_key_tags_with(
     out
 }
 
+/// The key tags other DRM systems' players read for a CMAF `method` segment under `kid`,
+/// from what the key server gave for it (`systems`): Widevine's (its `pssh` in a data URI)
+/// and, for `SAMPLE-AES` (`cbcs`), FairPlay's (its `skd://` URI).
+pub fn drm_key_tags(method: &str, kid: &[u8; 16], systems: &[super::cpix::SystemPssh]) -> String {
+    use super::cpix::{FAIRPLAY, WIDEVINE};
+    let mut out = String::new();
+    if let Some(p) = systems.iter().find(|p| p.system_id == WIDEVINE) {
+        out.push_str(&widevine_tag(method, kid, &p.pssh));
+    }
+    let fairplay = systems.iter().find(|p| p.system_id == FAIRPLAY);
+    if let Some(uri) = fairplay
+        .and_then(|p| p.hls_uri.as_deref())
+        .filter(|_| method == "SAMPLE-AES")
+    {
+        out.push_str(&format!(
+            "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"{uri}\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n"
+        ));
+    }
+    out
+}
+
 /// The Widevine key tag of a CMAF `method` segment (`SAMPLE-AES-CTR`, `SAMPLE-AES`) whose
 /// key `kid` has Widevine `pssh` box `pssh`: the box in a data URI, as Widevine HLS reads it.
 pub fn widevine_tag(method: &str, kid: &[u8; 16], pssh: &[u8]) -> String {
