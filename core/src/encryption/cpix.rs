@@ -313,7 +313,8 @@ mod tests {
                 count("KeyPeriodFilter"),
                 count("DRMSystem")
             ),
-            (2, 2, 2, 6)
+            (2, 2, 2, 8),
+            "two keys × Common, Widevine, PlayReady, FairPlay"
         );
         assert!(r.contains(
             "kid=\"01010101-0101-0101-0101-010101010101\" commonEncryptionScheme=\"cbcs\""
