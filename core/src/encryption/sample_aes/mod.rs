@@ -33,6 +33,10 @@ pub enum SampleAesError {
          H.264 video and AAC audio (H.265 and other codecs: use a cmaf endpoint with cbcs)"
     )]
     Unsupported(u8, u16),
+    /// Bytes of an encrypted stream that cannot be read as whole PES packets and frames:
+    /// the segment is not published rather than served partly clear.
+    #[error("PID {0}: {1}")]
+    Stream(u16, String),
 }
 
 /// The IV a playlist states for key `kid` (SAMPLE-AES restarts the IV at every NAL unit and
@@ -53,9 +57,10 @@ enum Kind {
     Audio,
 }
 
-/// Stream types passed through clear: metadata and private data, not audio or video.
+/// Stream types passed through clear: private sections, DSM-CC, ID3 timed metadata, SCTE-35
+/// (not PES private data, 0x06, which can be AC-3 or Opus audio).
 fn passes_clear(t: u8) -> bool {
-    matches!(t, 0x05 | 0x06 | 0x0D | 0x15 | 0x86)
+    matches!(t, 0x05 | 0x0D | 0x15 | 0x86)
 }
 
 /// `ts` (a whole TS segment) with its H.264 and AAC samples encrypted with `key` from `iv`.
@@ -78,9 +83,9 @@ pub fn encrypt_segment(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let psi = Psi::read(&packets)?;
-    let pes = group_pes(&packets, &psi.kinds);
+    let pes = group_pes(&packets, &psi.kinds)?;
     let mut audio = HashMap::new();
-    let encrypted: Vec<Option<Vec<u8>>> = pes
+    let encrypted = pes
         .iter()
         .map(|p| {
             let kind = psi.kinds[&p.pid];
@@ -88,13 +93,14 @@ pub fn encrypt_segment(
             for &i in &p.packets {
                 bytes.extend_from_slice(packets[i].payload);
             }
-            let (new, config) = encrypt_pes(bytes, kind, key, iv)?;
+            let (new, config) = encrypt_pes(bytes, kind, key, iv)
+                .map_err(|why| SampleAesError::Stream(p.pid, why))?;
             if let Some(c) = config {
                 audio.entry(p.pid).or_insert(c);
             }
-            Some(new)
+            Ok(new)
         })
-        .collect();
+        .collect::<Result<Vec<Vec<u8>>, SampleAesError>>()?;
     let pmts = psi
         .sections
         .iter()
@@ -102,15 +108,22 @@ pub fn encrypt_segment(
         .collect::<Result<HashMap<u16, Vec<u8>>, SampleAesError>>()?;
 
     let mut slot: Vec<Option<(usize, usize)>> = vec![None; packets.len()];
+    let mut last_pes: HashMap<u16, usize> = HashMap::new();
     for (k, p) in pes.iter().enumerate() {
         for (j, &i) in p.packets.iter().enumerate() {
             slot[i] = Some((k, j));
         }
+        last_pes.insert(p.pid, k);
     }
     let mut out = Vec::with_capacity(ts.len() + 4 * PACKET_SIZE);
-    // By how much each PID's continuity counters move (packets its PES gained or lost).
+    // By how much each PID's continuity counters move (packets its PES gained or lost); a
+    // PID's last PES takes what brings that back to a multiple of 16, so the next segment's
+    // counters (which the encoder numbered on from this one's) still follow on.
     let pids = usize::from(packet::NULL_PID) + 1;
     let mut shift = vec![0i32; pids];
+    // The counter of each PID's last packet written with a payload (a packet without one
+    // repeats it).
+    let mut last_cc: Vec<Option<u8>> = vec![None; pids];
     let mut pmt_of: Vec<Option<&[u8]>> = vec![None; pids];
     for (pid, section) in &pmts {
         pmt_of[usize::from(*pid)] = Some(section);
@@ -118,36 +131,45 @@ pub fn encrypt_segment(
     // The packets of the PES being written on each PID, not yet placed.
     let mut pending: HashMap<u16, std::collections::VecDeque<[u8; PACKET_SIZE]>> = HashMap::new();
     for (i, (raw, p)) in ts.chunks_exact(PACKET_SIZE).zip(&packets).enumerate() {
-        if let Some(section) = pmt_of[usize::from(p.pid)] {
+        let pid = usize::from(p.pid);
+        if let Some(section) = pmt_of[pid] {
             out.extend_from_slice(&pmt_packet(raw, p, section)?);
             continue;
         }
-        let by = shift[usize::from(p.pid)];
-        let Some((k, j, bytes)) =
-            slot[i].and_then(|(k, j)| encrypted[k].as_deref().map(|b| (k, j, b)))
-        else {
+        let Some((k, j)) = slot[i] else {
             let mut copy = [0u8; PACKET_SIZE];
             copy.copy_from_slice(raw);
-            copy[3] = (copy[3] & 0xF0) | shifted(p.continuity_counter, by);
+            let cc = match (p.has_payload, last_cc[pid]) {
+                (false, Some(cc)) => cc,
+                _ => shifted(p.continuity_counter, shift[pid]),
+            };
+            copy[3] = (copy[3] & 0xF0) | cc;
+            if p.has_payload {
+                last_cc[pid] = Some(cc);
+            }
             out.extend_from_slice(&copy);
             continue;
         };
         let at = &pes[k].packets;
         let queue = pending.entry(p.pid).or_default();
         if j == 0 {
-            let built = repacketize(ts, &packets, at, bytes, by);
-            shift[usize::from(p.pid)] += built.len() as i32 - at.len() as i32;
+            let by = shift[pid];
+            let mut built = repacketize(ts, at, &encrypted[k], by, 0);
+            if last_pes.get(&p.pid) == Some(&k) {
+                let total = by + built.len() as i32 - at.len() as i32;
+                let pad = (16 - total.rem_euclid(16)) % 16;
+                if pad > 0 {
+                    built = repacketize(ts, at, &encrypted[k], by, pad as usize);
+                }
+            }
+            shift[pid] += built.len() as i32 - at.len() as i32;
             queue.clear();
             queue.extend(built);
         }
-        if j + 1 < at.len() {
-            if let Some(q) = queue.pop_front() {
-                out.extend_from_slice(&q);
-            }
-        } else {
-            for q in queue.drain(..) {
-                out.extend_from_slice(&q);
-            }
+        let take = if j + 1 < at.len() { 1 } else { queue.len() };
+        for q in queue.drain(..take.min(queue.len())) {
+            last_cc[pid] = Some(q[3] & 0x0F);
+            out.extend_from_slice(&q);
         }
     }
     Ok(out)
@@ -219,9 +241,13 @@ struct PesPackets {
     packets: Vec<usize>,
 }
 
-/// The PES packets of the streams in `kinds`. Payload before a stream's first PES start
-/// (the tail of one that began in an earlier segment) belongs to none and stays as it is.
-fn group_pes(packets: &[Packet<'_>], kinds: &HashMap<u16, Kind>) -> Vec<PesPackets> {
+/// The PES packets of the streams in `kinds`. A segment that starts inside a PES of one of
+/// them (its first bytes the tail of a PES begun in an earlier segment) is refused: those
+/// bytes could not be encrypted.
+fn group_pes(
+    packets: &[Packet<'_>],
+    kinds: &HashMap<u16, Kind>,
+) -> Result<Vec<PesPackets>, SampleAesError> {
     let mut out: Vec<PesPackets> = Vec::new();
     let mut open: HashMap<u16, usize> = HashMap::new();
     for (i, p) in packets.iter().enumerate() {
@@ -236,25 +262,33 @@ fn group_pes(packets: &[Packet<'_>], kinds: &HashMap<u16, Kind>) -> Vec<PesPacke
             });
         } else if let Some(&k) = open.get(&p.pid) {
             out[k].packets.push(i);
+        } else {
+            return Err(SampleAesError::Stream(
+                p.pid,
+                "the segment starts inside a PES (each segment must start its streams with a \
+                 new PES)"
+                    .into(),
+            ));
         }
     }
-    out
+    Ok(out)
 }
 
-/// A PES with its samples encrypted, and an audio stream's configuration; `None` when it is
-/// not a PES this can read (left as it is).
+/// A PES with its samples encrypted, and an audio stream's configuration; why not, when it
+/// is not a whole PES of whole samples.
 fn encrypt_pes(
     mut bytes: Vec<u8>,
     kind: Kind,
     key: &[u8; 16],
     iv: &[u8; 16],
-) -> Option<(Vec<u8>, Option<crate::ts::adts::AdtsConfig>)> {
+) -> Result<(Vec<u8>, Option<crate::ts::adts::AdtsConfig>), String> {
     if bytes.len() < 9 || bytes[..3] != [0, 0, 1] {
-        return None;
+        return Err("a PES without its start code".into());
     }
     let header = 9 + usize::from(bytes[8]);
-    if header > bytes.len() {
-        return None;
+    let declared = usize::from(u16::from_be_bytes([bytes[4], bytes[5]]));
+    if header > bytes.len() || (declared > 0 && 6 + declared > bytes.len()) {
+        return Err("a PES cut short (it goes on past the end of the segment)".into());
     }
     let (mut out, config) = match kind {
         Kind::Video => {
@@ -263,8 +297,8 @@ fn encrypt_pes(
             (out, None)
         }
         Kind::Audio => {
-            let c = encrypt_adts(&mut bytes[header..], key, iv);
-            (bytes, c)
+            let c = encrypt_adts(&mut bytes[header..], key, iv)?;
+            (bytes, Some(c))
         }
     };
     // Every PES that fits says its length, video too: a demuxer can hand the last one of a
@@ -273,7 +307,7 @@ fn encrypt_pes(
     // comes out: at a key change, an open-ended last PES would get the next key).
     let len = u16::try_from(out.len() - 6).unwrap_or(0);
     out[4..6].copy_from_slice(&len.to_be_bytes());
-    Some((out, config))
+    Ok((out, config))
 }
 
 /// The adaptation field fields of a packet without its stuffing (flags byte first); empty
@@ -306,34 +340,49 @@ fn af_core(raw: &[u8]) -> &[u8] {
 }
 
 /// `bytes` (a PES) in packets laid out as its old packets `at` were (each keeps its
-/// adaptation field: PCR, random access), then as many more as it needs; the last one
-/// stuffed. Continuity counters run on from the first one's, moved by `by`.
+/// adaptation field: PCR, random access), then as many more as it needs, and `extra` more
+/// (one byte each, taken from the end of the ones before); the last one stuffed. Continuity
+/// counters run on from the first one's, moved by `by`.
 fn repacketize(
     ts: &[u8],
-    packets: &[Packet<'_>],
     at: &[usize],
     bytes: &[u8],
     by: i32,
+    extra: usize,
 ) -> Vec<[u8; PACKET_SIZE]> {
-    let first = at[0];
-    let last = &ts[at[at.len() - 1] * PACKET_SIZE..][..PACKET_SIZE];
-    let mut cc = shifted(packets[first].continuity_counter, by);
-    let mut out = Vec::new();
+    let raw = |j: usize| at.get(j).map(|&i| &ts[i * PACKET_SIZE..][..PACKET_SIZE]);
+    let core = |j: usize| raw(j).map_or(&[][..], af_core);
+    // How much of `bytes` each packet carries.
+    let mut sizes = Vec::new();
+    let mut left = bytes.len();
+    while left > 0 {
+        let c = core(sizes.len()).len();
+        let room = PACKET_SIZE - 4 - if c > 0 { 1 + c } else { 0 };
+        let take = left.min(room);
+        sizes.push(take);
+        left -= take;
+    }
+    let mut moved = 0;
+    for size in sizes.iter_mut().rev() {
+        let give = (*size - 1).min(extra - moved);
+        *size -= give;
+        moved += give;
+        if moved == extra {
+            break;
+        }
+    }
+    sizes.extend(std::iter::repeat_n(1, moved));
+    let last = raw(at.len() - 1).unwrap_or(&ts[..PACKET_SIZE]);
+    let first_cc = raw(0).map_or(0, |r| r[3] & 0x0F);
+    let mut cc = shifted(first_cc, by);
+    let mut out = Vec::with_capacity(sizes.len());
     let mut rest = bytes;
-    let mut j = 0;
-    while !rest.is_empty() {
-        let (raw, core): (&[u8], &[u8]) = match at.get(j) {
-            Some(&i) => {
-                let raw = &ts[i * PACKET_SIZE..][..PACKET_SIZE];
-                (raw, af_core(raw))
-            }
-            None => (last, &[]),
-        };
-        let (p, took) = build_packet(raw, j == 0, cc, core, rest);
+    for (j, size) in sizes.into_iter().enumerate() {
+        let (p, took) = build_packet(raw(j).unwrap_or(last), j == 0, cc, core(j), &rest[..size]);
+        debug_assert_eq!(took, size);
         out.push(p);
-        rest = &rest[took..];
+        rest = &rest[size..];
         cc = (cc + 1) & 0x0F;
-        j += 1;
     }
     out
 }

@@ -46,17 +46,22 @@ pub fn encrypt_h264(es: &[u8], key: &[u8; 16], iv: &[u8; 16]) -> Vec<u8> {
     out
 }
 
-/// Encrypts the ADTS frames of `es` in place; returns the first frame's configuration.
-/// Bytes that are not whole frames (a frame cut at the end of the PES) stay as they are.
-pub fn encrypt_adts(es: &mut [u8], key: &[u8; 16], iv: &[u8; 16]) -> Option<AdtsConfig> {
+/// Encrypts the ADTS frames of `es` in place; returns the first frame's configuration. Bytes
+/// that are not whole frames (a frame cut at the end of the PES, a header this cannot read)
+/// are refused with the reason: they would stay clear.
+pub fn encrypt_adts(es: &mut [u8], key: &[u8; 16], iv: &[u8; 16]) -> Result<AdtsConfig, String> {
     let mut config = None;
     let mut at = 0;
-    while let Some(rest) = es.get_mut(at..) {
-        let Ok(Adts::Frame(f)) = adts::parse_frame(rest) else {
-            break;
+    while at < es.len() {
+        let f = match adts::parse_frame(&es[at..]) {
+            Ok(Adts::Frame(f)) => f,
+            Ok(Adts::Incomplete) => {
+                return Err("an ADTS frame cut at the end of its PES (SAMPLE-AES needs whole frames in each PES)".into())
+            }
+            Err(e) => return Err(format!("ADTS: {e}")),
         };
         config.get_or_insert(f.config);
-        let frame = &mut rest[..f.frame_len];
+        let frame = &mut es[at..at + f.frame_len];
         cbcs_ranges(
             key,
             iv,
@@ -67,7 +72,7 @@ pub fn encrypt_adts(es: &mut [u8], key: &[u8; 16], iv: &[u8; 16]) -> Option<Adts
         );
         at += f.frame_len;
     }
-    config
+    config.ok_or_else(|| "an audio PES without an ADTS frame".into())
 }
 
 /// Where the NAL units of an Annex B stream are: from after each start code to the next

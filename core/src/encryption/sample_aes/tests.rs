@@ -7,6 +7,7 @@
 use super::*;
 use crate::ts::adts::{self, AdtsConfig};
 use crate::ts::demux::{build_pes, packetize};
+use crate::ts::packet::Packet;
 use crate::ts::psi::{build_pat, build_pmt};
 use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use proptest::prelude::*;
@@ -292,7 +293,17 @@ fn a_pes_that_grows_takes_another_packet_and_counters_follow() {
     let second = annex_b(&[&slice(900, 6)]);
     let clear = segment(&[(0x100, &es), (0x101, &adts_frames(&[50])), (0x100, &second)]);
     let enc = encrypt_segment(&clear, &KEY, &IV).unwrap();
-    assert_eq!(enc.len(), clear.len() + PACKET_SIZE);
+    // One packet more for the grown PES, and the PID's last PES spread over 15 more: the
+    // counters end where the encoder's did, so the next segment's follow on.
+    assert_eq!(enc.len(), clear.len() + 16 * PACKET_SIZE);
+    let last_cc = |ts: &[u8]| {
+        ts.chunks(PACKET_SIZE)
+            .map(|r| packet::parse(r).unwrap())
+            .rfind(|p| p.pid == 0x100)
+            .unwrap()
+            .continuity_counter
+    };
+    assert_eq!(last_cc(&enc), last_cc(&clear));
     let d = pids(&enc);
     assert_eq!(d.continuity_errors, 0);
     let v = es_of(&d, 0x100);
@@ -336,6 +347,53 @@ fn what_cannot_be_encrypted_says_why() {
         encrypt_segment(&no_psi, &KEY, &IV),
         Err(SampleAesError::NoPmt)
     );
+}
+
+#[test]
+fn what_would_stay_clear_is_refused() {
+    let video = annex_b(&[&slice(1000, 7)]);
+    let whole = segment(&[(0x100, &video), (0x101, &adts_frames(&[600]))]);
+    let without = |drop: &dyn Fn(usize, &Packet<'_>) -> bool| -> Vec<u8> {
+        whole
+            .chunks(PACKET_SIZE)
+            .enumerate()
+            .filter(|(i, r)| !drop(*i, &packet::parse(r).unwrap()))
+            .flat_map(|(_, r)| r.to_vec())
+            .collect()
+    };
+    let stream_error = |ts: &[u8]| match encrypt_segment(ts, &KEY, &IV) {
+        Err(SampleAesError::Stream(pid, why)) => (pid, why),
+        other => panic!("{other:?}"),
+    };
+    // A segment that starts inside a video PES.
+    let (pid, why) = stream_error(&without(&|_, p| p.pid == 0x100 && p.unit_start));
+    assert_eq!(pid, 0x100);
+    assert!(why.contains("starts inside a PES"), "{why}");
+    // An audio PES cut short (its declared length goes past the segment).
+    let last_audio = whole
+        .chunks(PACKET_SIZE)
+        .rposition(|r| packet::parse(r).unwrap().pid == 0x101)
+        .unwrap();
+    let (pid, why) = stream_error(&without(&|i, _| i == last_audio));
+    assert_eq!(pid, 0x101);
+    assert!(why.contains("cut short"), "{why}");
+    // Audio that is not ADTS.
+    let (pid, why) = stream_error(&segment(&[(0x101, b"not ADTS frames at all, just bytes")]));
+    assert_eq!(pid, 0x101);
+    assert!(why.contains("ADTS"), "{why}");
+    // PES private data (0x06) may be audio: refused, not passed clear.
+    let mut private = Vec::new();
+    let mut cc = 0;
+    let mut pat = vec![0];
+    pat.extend(build_pat(&[(1, 0x1000)]));
+    private.extend(packetize(0, &pat, &mut cc, false));
+    let mut pmt = vec![0];
+    pmt.extend(build_pmt(1, 0x100, &[(0x1B, 0x100), (0x06, 0x103)]));
+    private.extend(packetize(0x1000, &pmt, &mut 0, false));
+    assert!(matches!(
+        encrypt_segment(&private, &KEY, &IV),
+        Err(SampleAesError::Unsupported(0x06, 0x103))
+    ));
 }
 
 #[test]
