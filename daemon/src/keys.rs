@@ -35,13 +35,13 @@ struct Stored {
     pssh: Vec<StoredPssh>,
 }
 
-/// A DRM system's `pssh` box (base64), or its HLS key URI (FairPlay).
+/// A DRM system's `pssh` box (base64), or its HLS key tag (FairPlay).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredPssh {
     system: String,
     pssh: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    hls_uri: Option<String>,
+    hls_key_tag: Option<String>,
 }
 
 impl Stored {
@@ -219,7 +219,7 @@ impl KeyStore {
                     .map(|p| StoredPssh {
                         system: p.system_id.clone(),
                         pssh: b64.encode(&p.pssh),
-                        hls_uri: p.hls_uri.clone(),
+                        hls_key_tag: p.hls_key_tag.clone(),
                     })
                     .collect(),
             });
@@ -262,7 +262,7 @@ impl KeyStore {
                     kid: *kid,
                     system_id: p.system.clone(),
                     pssh: b64.decode(&p.pssh).ok()?,
-                    hls_uri: p.hls_uri.clone(),
+                    hls_key_tag: p.hls_key_tag.clone(),
                 })
             })
             .collect()

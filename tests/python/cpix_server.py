@@ -82,8 +82,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             secret = ET.SubElement(data, f"{{{PSKC}}}Secret")
             plain = ET.SubElement(secret, f"{{{PSKC}}}PlainValue")
             plain.text = base64.b64encode(key_for(ck.get("kid"))).decode()
-        # Widevine and PlayReady signalling (pssh boxes) and FairPlay's (its key tag's skd://
-        # URI, base64), as a DRM key server returns them.
+        # Widevine and PlayReady signalling (pssh boxes) and FairPlay's (its HLS key tag,
+        # base64), as a DRM key server returns them.
         for sys_el in root.findall(f"{{{CPIX}}}DRMSystemList/{{{CPIX}}}DRMSystem"):
             system = sys_el.get("systemId", "").lower()
             if system in (WIDEVINE, PLAYREADY):
@@ -93,11 +93,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 data = b"streampack-test-" + system.encode()[:8] + b"-" + sys_el.get("kid", "").encode()
                 p.text = base64.b64encode(pssh_box(system, data)).decode()
             if system == FAIRPLAY:
-                u = sys_el.find(f"{{{CPIX}}}URIExtXKey")
-                if u is None:
-                    u = ET.SubElement(sys_el, f"{{{CPIX}}}URIExtXKey")
+                # SPEKE v2: the whole key tag for media playlists (no URIExtXKey).
+                for u in sys_el.findall(f"{{{CPIX}}}URIExtXKey"):
+                    sys_el.remove(u)
+                h = sys_el.find(f"{{{CPIX}}}HLSSignalingData")
+                if h is None:
+                    h = ET.SubElement(sys_el, f"{{{CPIX}}}HLSSignalingData", playlist="media")
                 skd = "skd://streampack-test/" + sys_el.get("kid", "")
-                u.text = base64.b64encode(skd.encode()).decode()
+                tag = (f'#EXT-X-KEY:METHOD=SAMPLE-AES,URI="{skd}",'
+                       'KEYFORMAT="com.apple.streamingkeydelivery",KEYFORMATVERSIONS="1"')
+                h.text = base64.b64encode(tag.encode()).decode()
         if self.path == "/wrong-content-id":
             root.set("contentId", "someone-else")
         try:

@@ -58,14 +58,15 @@ pub fn request(content_id: &str, scheme: &str, wanted: &[Wanted]) -> String {
     s.push_str("  </cpix:ContentKeyList>\n  <cpix:DRMSystemList>\n");
     for w in wanted {
         for system in systems_for(scheme) {
-            // FairPlay has no pssh box: its HLS key tag's URI is asked for instead.
+            // FairPlay has no pssh box: its HLS key tag is asked for instead (SPEKE v2's
+            // HLSSignalingData; URIExtXKey for servers that answer the older way).
             let wanted = if *system == FAIRPLAY {
-                "URIExtXKey"
+                "<cpix:URIExtXKey/>\n      <cpix:HLSSignalingData playlist=\"media\"/>"
             } else {
-                "PSSH"
+                "<cpix:PSSH/>"
             };
             s.push_str(&format!(
-                "    <cpix:DRMSystem kid=\"{}\" systemId=\"{system}\">\n      <cpix:{wanted}/>\n    </cpix:DRMSystem>\n",
+                "    <cpix:DRMSystem kid=\"{}\" systemId=\"{system}\">\n      {wanted}\n    </cpix:DRMSystem>\n",
                 kid_uuid(&w.kid)
             ));
         }
@@ -207,12 +208,12 @@ pub fn parse_response(xml: &str, content_id: &str, wanted: &[Wanted]) -> Result<
             continue; // the origin writes its own Common PSSH
         }
         if system == FAIRPLAY {
-            if let Some(uri) = fairplay_uri(&sys) {
+            if let Some(tag) = fairplay_tag(&sys) {
                 pssh.push(SystemPssh {
                     kid: w.kid,
                     system_id: system,
                     pssh: Vec::new(),
-                    hls_uri: Some(uri),
+                    hls_key_tag: Some(tag),
                 });
             }
             continue;
@@ -232,26 +233,44 @@ pub fn parse_response(xml: &str, content_id: &str, wanted: &[Wanted]) -> Result<
                 kid: w.kid,
                 system_id: system,
                 pssh: bytes,
-                hls_uri: None,
+                hls_key_tag: None,
             });
         }
     }
     Ok(Answer { keys: out, pssh })
 }
 
-/// FairPlay's `skd://` key URI in a DRM system's `URIExtXKey` (base64), when it is one a
-/// playlist can quote.
-fn fairplay_uri(sys: &roxmltree::Node<'_, '_>) -> Option<String> {
-    let text = sys
-        .children()
-        .find(|n| n.has_tag_name((CPIX_NS, "URIExtXKey")))?
-        .text()?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .ok()?;
-    let uri = String::from_utf8(bytes).ok()?;
-    let quotable = uri.len() <= 1024 && uri.chars().all(|c| c.is_ascii_graphic() && c != '"');
-    (uri.starts_with("skd://") && quotable).then_some(uri)
+/// FairPlay's HLS key tag from a DRM system's answer: its `HLSSignalingData` for media
+/// playlists (base64 of the whole `EXT-X-KEY` line), else a tag around its `URIExtXKey`
+/// (base64 of the `skd://` URI). Only a single `#EXT-X-KEY:METHOD=SAMPLE-AES` line naming
+/// FairPlay's key format is taken (nothing else reaches a playlist).
+fn fairplay_tag(sys: &roxmltree::Node<'_, '_>) -> Option<String> {
+    let decoded = |name: &str| -> Option<String> {
+        let node = sys.children().find(|n| {
+            n.has_tag_name((CPIX_NS, name)) && n.attribute("playlist").is_none_or(|p| p == "media")
+        })?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(node.text()?.trim())
+            .ok()?;
+        String::from_utf8(bytes).ok()
+    };
+    let plain = |s: &str| s.len() <= 2048 && s.chars().all(|c| c.is_ascii_graphic() || c == ' ');
+    let signalled = decoded("HLSSignalingData")
+        .map(|t| t.trim().to_string())
+        .filter(|t| {
+            plain(t)
+                && t.starts_with("#EXT-X-KEY:METHOD=SAMPLE-AES,")
+                && t.contains("KEYFORMAT=\"com.apple.streamingkeydelivery\"")
+                && t.matches('"').count() % 2 == 0
+        });
+    signalled.or_else(|| {
+        let uri = decoded("URIExtXKey")?;
+        (uri.starts_with("skd://") && plain(&uri) && !uri.contains(['"', ' '])).then(|| {
+            format!(
+                "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"{uri}\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\""
+            )
+        })
+    })
 }
 
 /// Whether `b` is one whole `pssh` box of DRM system `system` (UUID text).
@@ -422,13 +441,13 @@ mod pssh_tests {
                 kid: [1; 16],
                 system_id: WIDEVINE.into(),
                 pssh: widevine,
-                hls_uri: None,
+                hls_key_tag: None,
             }]
         );
     }
 
     #[test]
-    fn fairplay_comes_back_as_its_key_uri() {
+    fn fairplay_comes_back_as_its_key_tag() {
         use base64::Engine;
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let w = [Wanted {
@@ -437,40 +456,61 @@ mod pssh_tests {
         }];
         let asked = request("c", "cbcs", &w);
         assert!(asked.contains(&format!(
-            "systemId=\"{FAIRPLAY}\">\n      <cpix:URIExtXKey/>"
+            "systemId=\"{FAIRPLAY}\">\n      <cpix:URIExtXKey/>\n      <cpix:HLSSignalingData playlist=\"media\"/>"
         )));
         assert!(
             !request("c", "cenc", &w).contains(FAIRPLAY),
             "FairPlay is cbcs only"
         );
         let key = b64(&[9u8; 16]);
-        let answer = |uri: &str| {
-            asked
+        // An answer with `uri` as URIExtXKey and `tag` as the media HLSSignalingData.
+        let answer = |uri: Option<&str>, tag: Option<&str>| {
+            let filled = |name: &str, v: Option<&str>| {
+                v.map_or(String::new(), |v| {
+                    format!("<cpix:{name}>{}</cpix:{name}>", b64(v.as_bytes()))
+                })
+            };
+            let xml = asked
                 .replace(
                     "commonEncryptionScheme=\"cbcs\"/>",
                     &format!("commonEncryptionScheme=\"cbcs\"><cpix:Data><pskc:Secret><pskc:PlainValue>{key}</pskc:PlainValue></pskc:Secret></cpix:Data></cpix:ContentKey>"),
                 )
-                .replace("<cpix:URIExtXKey/>", &format!("<cpix:URIExtXKey>{}</cpix:URIExtXKey>", b64(uri.as_bytes())))
+                .replace("<cpix:URIExtXKey/>", &filled("URIExtXKey", uri))
+                .replace(
+                    "<cpix:HLSSignalingData playlist=\"media\"/>",
+                    &filled("HLSSignalingData", tag).replace("<cpix:HLSSignalingData>", "<cpix:HLSSignalingData playlist=\"media\">"),
+                );
+            parse_response(&xml, "c", &w).unwrap().pssh
         };
-        let a = parse_response(&answer("skd://keys.example/abc"), "c", &w).unwrap();
+        let tag_of = |uri: &str| {
+            format!("#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"{uri}\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"")
+        };
         assert_eq!(
-            a.pssh,
+            answer(Some("skd://keys.example/abc"), None),
             vec![SystemPssh {
                 kid: [2; 16],
                 system_id: FAIRPLAY.into(),
                 pssh: Vec::new(),
-                hls_uri: Some("skd://keys.example/abc".into()),
+                hls_key_tag: Some(tag_of("skd://keys.example/abc")),
             }]
         );
-        // What a playlist could not quote, or is not a FairPlay key URI, is left out.
-        for bad in ["https://x/y", "skd://a\"b", "skd://a b"] {
-            assert!(
-                parse_response(&answer(bad), "c", &w)
-                    .unwrap()
-                    .pssh
-                    .is_empty(),
-                "{bad}"
-            );
+        // SPEKE v2's HLSSignalingData (the whole tag) wins over URIExtXKey.
+        let v2 = tag_of("skd://v2/k");
+        assert_eq!(
+            answer(Some("skd://v1/k"), Some(&v2))[0].hls_key_tag,
+            Some(v2.clone())
+        );
+        // What is not one FairPlay SAMPLE-AES key tag, or a URI a playlist cannot quote, is
+        // left out.
+        for (uri, tag) in [
+            (Some("https://x/y"), None),
+            (Some("skd://a\"b"), None),
+            (Some("skd://a b"), None),
+            (None, Some(format!("{v2}\n#EXT-X-ENDLIST"))),
+            (None, Some(v2.replace("SAMPLE-AES", "AES-128"))),
+            (None, Some("#EXT-X-ENDLIST".to_string())),
+        ] {
+            assert!(answer(uri, tag.as_deref()).is_empty(), "{uri:?} {tag:?}");
         }
     }
 }

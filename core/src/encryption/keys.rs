@@ -39,8 +39,9 @@ pub struct SystemPssh {
     pub system_id: String,
     /// The whole `pssh` box (empty for systems without one: FairPlay).
     pub pssh: Vec<u8>,
-    /// FairPlay: the `skd://` URI of its `EXT-X-KEY` (`KEYFORMAT="com.apple.streamingkeydelivery"`).
-    pub hls_uri: Option<String>,
+    /// FairPlay: its whole `EXT-X-KEY` line (`URI="skd://…"`,
+    /// `KEYFORMAT="com.apple.streamingkeydelivery"`), as the key server signalled it.
+    pub hls_key_tag: Option<String>,
 }
 
 /// Where an endpoint's keys come from, one per rotation period (the daemon: its key store).

@@ -169,7 +169,7 @@ pub fn add_key_tags_with(
 
 /// The key tags other DRM systems' players read for a CMAF `method` segment under `kid`,
 /// from what the key server gave for it (`systems`): Widevine's (its `pssh` in a data URI)
-/// and, for `SAMPLE-AES` (`cbcs`), FairPlay's (its `skd://` URI).
+/// and, for `SAMPLE-AES` (`cbcs`), FairPlay's (the key server's tag).
 pub fn drm_key_tags(method: &str, kid: &[u8; 16], systems: &[super::cpix::SystemPssh]) -> String {
     use super::cpix::{FAIRPLAY, WIDEVINE};
     let mut out = String::new();
@@ -177,13 +177,12 @@ pub fn drm_key_tags(method: &str, kid: &[u8; 16], systems: &[super::cpix::System
         out.push_str(&widevine_tag(method, kid, &p.pssh));
     }
     let fairplay = systems.iter().find(|p| p.system_id == FAIRPLAY);
-    if let Some(uri) = fairplay
-        .and_then(|p| p.hls_uri.as_deref())
+    if let Some(tag) = fairplay
+        .and_then(|p| p.hls_key_tag.as_deref())
         .filter(|_| method == "SAMPLE-AES")
     {
-        out.push_str(&format!(
-            "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"{uri}\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n"
-        ));
+        out.push_str(tag);
+        out.push('\n');
     }
     out
 }
