@@ -9,6 +9,12 @@
 //! `presentationTimeOffset`, the media time of its first segment in it), and keeps its id and
 //! anchor while any of its segments is in the window: players identify Periods by id and
 //! expect one never to move.
+//!
+//! Each Representation's offset is its own first segment's time, so every track starts with
+//! its Period: audio, cut at its own frame boundaries, then starts up to a frame (~20 ms)
+//! before its true place against the video. Keeping the exact offset (audio starting a few ms
+//! into each Period) made dash.js report a gap and stall at Period changes in trials; Shaka
+//! played both.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -36,6 +42,11 @@ pub fn protected_mpd(
         (kid, boxes)
     })
 }
+
+/// A segment of a Representation: `($Number$, t, d)`.
+type Seg = (u64, u64, u64);
+/// A segment of a Representation with its key: `($Number$, t, d, kid)`.
+type Keyed = (u64, u64, u64, [u8; 16]);
 
 /// Where the Period of one key starts, fixed when first seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,22 +76,41 @@ pub fn split_by_key(
         else {
             continue;
         };
-        // Runs of the lead Representation's segments under one key: (kid, first, end).
-        let mut runs: Vec<([u8; 16], u64, u64, u64)> = Vec::new();
-        for (n, t, _) in segments(lead) {
-            let Some(kid) = kid_of(&lead.template.media, n) else {
-                break;
-            };
-            match runs.last_mut() {
-                Some(run) if run.0 == kid => run.2 = n + 1,
-                _ => runs.push((kid, n, n + 1, t)),
+        // Each Representation's segments with their keys, up to the first without one.
+        let keyed: HashMap<&str, Vec<Keyed>> = p
+            .adaptation_sets
+            .iter()
+            .flat_map(|s| &s.representations)
+            .map(|rep| {
+                let list = segments(rep)
+                    .map_while(|(n, t, d)| Some((n, t, d, kid_of(&rep.template.media, n)?)))
+                    .collect();
+                (rep.id.as_str(), list)
+            })
+            .collect();
+        let of = |rep: &Representation| keyed.get(rep.id.as_str()).map_or(&[][..], Vec::as_slice);
+        // The keys of the lead Representation's segments, in order, with the media time at
+        // which each starts.
+        let mut runs: Vec<([u8; 16], u64)> = Vec::new();
+        for &(_, t, _, kid) in of(lead) {
+            if runs.last().is_none_or(|run| run.0 != kid) {
+                runs.push((kid, t));
             }
         }
-        for (kid, first, end, lead_t) in runs {
+        for (kid, lead_t) in runs {
+            // Each Representation's segments under this key (numbers and times may differ
+            // from the lead's a little: audio cut at its own frame boundaries).
+            let mine = |rep: &Representation| -> Vec<Seg> {
+                of(rep)
+                    .iter()
+                    .filter(|s| s.3 == kid)
+                    .map(|&(n, t, d, _)| (n, t, d))
+                    .collect()
+            };
             let id = format!("{}k{}", p.id, &crate::hex::encode(&kid)[..8]);
             let anchor = anchors
                 .entry(id.clone())
-                .or_insert_with(|| anchor(p, lead, lead_t, first, end));
+                .or_insert_with(|| anchor(p, lead, lead_t, &mine));
             let mut sub = Period {
                 id: id.clone(),
                 start_ms: anchor.start_ms,
@@ -89,9 +119,7 @@ pub fn split_by_key(
             for set in &p.adaptation_sets {
                 let mut set = set.clone();
                 set.representations.retain_mut(|rep| {
-                    let mine: Vec<(u64, u64, u64)> = segments(rep)
-                        .filter(|(n, _, _)| (first..end).contains(n))
-                        .collect();
+                    let mine = mine(rep);
                     let Some(&(n0, t0, _)) = mine.first() else {
                         return false;
                     };
@@ -121,9 +149,14 @@ pub fn split_by_key(
     )
 }
 
-/// The anchor of the key whose segments `first..end` start (on the lead Representation) at
-/// media time `lead_t` in Period `p`.
-fn anchor(p: &Period, lead: &Representation, lead_t: u64, first: u64, end: u64) -> Anchor {
+/// The anchor of the key whose segments start (on the lead Representation) at media time
+/// `lead_t` in Period `p`; `mine` gives each Representation's segments under the key.
+fn anchor(
+    p: &Period,
+    lead: &Representation,
+    lead_t: u64,
+    mine: &dyn Fn(&Representation) -> Vec<Seg>,
+) -> Anchor {
     let lt = &lead.template;
     let into_ms =
         lead_t.saturating_sub(lt.presentation_time_offset) * 1000 / u64::from(lt.timescale.max(1));
@@ -131,11 +164,7 @@ fn anchor(p: &Period, lead: &Representation, lead_t: u64, first: u64, end: u64) 
         .adaptation_sets
         .iter()
         .flat_map(|s| &s.representations)
-        .filter_map(|rep| {
-            segments(rep)
-                .find(|(n, _, _)| (first..end).contains(n))
-                .map(|(_, t, _)| (rep.id.clone(), t))
-        })
+        .filter_map(|rep| mine(rep).first().map(|&(_, t, _)| (rep.id.clone(), t)))
         .collect();
     Anchor {
         start_ms: p.start_ms.saturating_add(into_ms),
