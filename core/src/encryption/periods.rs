@@ -10,11 +10,11 @@
 //! anchor while any of its segments is in the window: players identify Periods by id and
 //! expect one never to move.
 //!
-//! Each Representation's offset is its own first segment's time, so every track starts with
-//! its Period: audio, cut at its own frame boundaries, then starts up to a frame (~20 ms)
-//! before its true place against the video. Keeping the exact offset (audio starting a few ms
-//! into each Period) made dash.js report a gap and stall at Period changes in trials; Shaka
-//! played both.
+//! Every track keeps its exact place against the lead (its `presentationTimeOffset` moves by
+//! the Period's distance from the clear Period's start), and lists every segment that
+//! overlaps its Period: audio, cut at its own frame boundaries, covers the Period from start
+//! to end instead of starting a few ms late or ending a few ms short (a gap dash.js stalls
+//! at); a segment across a key change is in both Periods, each player trimming it to each.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -97,20 +97,32 @@ pub fn split_by_key(
                 runs.push((kid, t));
             }
         }
-        for (kid, lead_t) in runs {
-            // Each Representation's segments under this key (numbers and times may differ
-            // from the lead's a little: audio cut at its own frame boundaries).
+        // Where each key's Period begins on the clear Period's presentation time line (ms).
+        let lt = &lead.template;
+        let at_ms = |t: u64, tmpl: &mpd::SegmentTemplate| {
+            t.saturating_sub(tmpl.presentation_time_offset) * 1000
+                / u64::from(tmpl.timescale.max(1))
+        };
+        let bounds: Vec<u64> = runs.iter().map(|r| at_ms(r.1, lt)).collect();
+        for (k, (kid, lead_t)) in runs.into_iter().enumerate() {
+            // Each Representation's segments that overlap this key's Period: the lead's are
+            // exactly those under the key; others (audio, cut at its own frame boundaries,
+            // perhaps numbered otherwise) go by time, so every track covers its Period whole
+            // (a segment across a key change is listed in both Periods; players trim to each
+            // Period, and licences carry every key the endpoint has).
+            let (from, to) = (bounds[k], bounds.get(k + 1).copied().unwrap_or(u64::MAX));
             let mine = |rep: &Representation| -> Vec<Seg> {
+                let tmpl = &rep.template;
                 of(rep)
                     .iter()
-                    .filter(|s| s.3 == kid)
+                    .filter(|&&(_, t, d, _)| at_ms(t, tmpl) < to && at_ms(t + d, tmpl) > from)
                     .map(|&(n, t, d, _)| (n, t, d))
                     .collect()
             };
             let id = format!("{}k{}", p.id, &crate::hex::encode(&kid)[..8]);
             let anchor = anchors
                 .entry(id.clone())
-                .or_insert_with(|| anchor(p, lead, lead_t, &mine));
+                .or_insert_with(|| anchor(p, lead, lead_t));
             let mut sub = Period {
                 id: id.clone(),
                 start_ms: anchor.start_ms,
@@ -151,20 +163,25 @@ pub fn split_by_key(
 
 /// The anchor of the key whose segments start (on the lead Representation) at media time
 /// `lead_t` in Period `p`; `mine` gives each Representation's segments under the key.
-fn anchor(
-    p: &Period,
-    lead: &Representation,
-    lead_t: u64,
-    mine: &dyn Fn(&Representation) -> Vec<Seg>,
-) -> Anchor {
+fn anchor(p: &Period, lead: &Representation, lead_t: u64) -> Anchor {
     let lt = &lead.template;
-    let into_ms =
-        lead_t.saturating_sub(lt.presentation_time_offset) * 1000 / u64::from(lt.timescale.max(1));
+    let into = lead_t.saturating_sub(lt.presentation_time_offset);
+    let into_ms = into * 1000 / u64::from(lt.timescale.max(1));
+    // Every track keeps its place against the lead: its offset moves by the same time.
     let ptos = p
         .adaptation_sets
         .iter()
         .flat_map(|s| &s.representations)
-        .filter_map(|rep| mine(rep).first().map(|&(_, t, _)| (rep.id.clone(), t)))
+        .map(|rep| {
+            let t = &rep.template;
+            let moved =
+                u128::from(into) * u128::from(t.timescale) / u128::from(lt.timescale.max(1));
+            let moved = u64::try_from(moved).unwrap_or(u64::MAX);
+            (
+                rep.id.clone(),
+                t.presentation_time_offset.saturating_add(moved),
+            )
+        })
         .collect();
     Anchor {
         start_ms: p.start_ms.saturating_add(into_ms),
