@@ -187,6 +187,7 @@ fn ingest_setup() -> (MediaParams, Now) {
         cmaf: false,
         end_on_endlist: false,
         timeshift: false,
+        encrypted: false,
         // Announcing segments ahead (low latency) is exercised by every input too.
         low_latency: true,
     };

@@ -23,22 +23,45 @@ struct Encrypted {
     key: String,
 }
 
+/// An HLS channel (TS repackaged into CMAF) with a clear `cmaf` endpoint, `cenc` and `cbcs`
+/// ones and a `cenc` one rotating keys every 4 s, ffmpeg pushing.
 fn start(push_seconds: u32) -> Option<Setup> {
+    start_on(false, push_seconds)
+}
+
+/// [`start`], or (`dash`) a DASH channel with ffmpeg's fMP4 pushed as it is: the clear,
+/// `cenc` and rotating endpoints of type `dash`, the `cbcs` one `cmaf` (MPD and fMP4 HLS).
+fn start_on(dash: bool, push_seconds: u32) -> Option<Setup> {
     if !require_tool("ffmpeg") {
         return None;
     }
     let d = Daemon::start(DaemonOpts::default());
-    let f = d.hls_channel(
-        "cenc",
-        &[
-            "--max-segment-duration",
-            "4",
-            "--max-playlist-duration",
-            "30",
-        ],
-    );
+    let opts = [
+        "--max-segment-duration",
+        "4",
+        "--max-playlist-duration",
+        "30",
+    ];
+    let f = if dash {
+        d.dash_channel("cenc", &opts)
+    } else {
+        d.hls_channel("cenc", &opts)
+    };
+    let kind = |scheme: &str| {
+        if dash && scheme != "cbcs" {
+            "dash"
+        } else {
+            "cmaf"
+        }
+    };
     d.ctl_json(&[
-        "endpoint", "create", &f.id, "--name", "clear", "--type", "cmaf",
+        "endpoint",
+        "create",
+        &f.id,
+        "--name",
+        "clear",
+        "--type",
+        kind("clear"),
     ]);
     for scheme in ["cenc", "cbcs"] {
         let ep = d.ctl_json(&[
@@ -48,7 +71,7 @@ fn start(push_seconds: u32) -> Option<Setup> {
             "--name",
             scheme,
             "--type",
-            "cmaf",
+            kind(scheme),
             "--encryption",
             scheme,
         ]);
@@ -62,20 +85,23 @@ fn start(push_seconds: u32) -> Option<Setup> {
         "--name",
         "rotating",
         "--type",
-        "cmaf",
+        kind("rotating"),
         "--encryption",
         "cenc",
         "--key-rotation",
         "4",
     ]);
     let log = d.dir().join("ffmpeg-push.log");
-    let push = Killed(ffmpeg_push_hls(
-        HlsPush::Ts,
-        &f.primary_url,
-        push_seconds,
-        &log,
-    ));
-    Some(Setup { d, f, _push: push })
+    let push = if dash {
+        ffmpeg_push_dash(DashPush::Timeline, &f.primary_url, push_seconds, &log)
+    } else {
+        ffmpeg_push_hls(HlsPush::Ts, &f.primary_url, push_seconds, &log)
+    };
+    Some(Setup {
+        d,
+        f,
+        _push: Killed(push),
+    })
 }
 
 fn endpoint(s: &Setup, name: &str) -> Encrypted {
@@ -159,11 +185,23 @@ fn decode(file: &std::path::Path, key: Option<&str>) -> (u64, String) {
 #[test]
 fn ffmpeg_decrypts_cenc_and_cbcs_with_the_listed_key() {
     let Some(s) = start(60) else { return };
-    let clear = endpoint(&s, "clear");
-    wait_mpd(&s, &clear.mpd_path, 3);
+    ffmpeg_decrypts(&s);
+}
+
+#[test]
+fn ffmpeg_decrypts_a_dash_channels_cenc_and_cbcs_endpoints() {
+    let Some(s) = start_on(true, 60) else { return };
+    ffmpeg_decrypts(&s);
+}
+
+/// Each track's init + a media segment of the `cenc` and `cbcs` endpoints decrypt, with the
+/// key `endpoint keys` lists, to as much media as the clear endpoint's same segment.
+fn ffmpeg_decrypts(s: &Setup) {
+    let clear = endpoint(s, "clear");
+    wait_mpd(s, &clear.mpd_path, 3);
     for scheme in ["cenc", "cbcs"] {
-        let e = endpoint(&s, scheme);
-        let mpd = wait_mpd(&s, &e.mpd_path, 3);
+        let e = endpoint(s, scheme);
+        let mpd = wait_mpd(s, &e.mpd_path, 3);
         assert_eq!(e.kid.len(), 32, "{scheme}: one key listed");
         let uuid = format!(
             "{}-{}-{}-{}-{}",
@@ -178,22 +216,26 @@ fn ffmpeg_decrypts_cenc_and_cbcs_with_the_listed_key() {
                 && mpd.contains("urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e"),
             "{scheme} MPD:\n{mpd}"
         );
-        // The fMP4 HLS side names the key for players that fetch it (Shaka's "identity").
-        let master = get(s.d.pull, &e.mpd_path.replace(".mpd", ".m3u8")).text();
-        let video_pl = master
-            .lines()
-            .find(|l| l.ends_with(".m3u8") && !l.starts_with('#'))
-            .unwrap_or_else(|| panic!("{master}"));
-        let pl = get(s.d.pull, &resolve(&e.mpd_path, video_pl)).text();
-        let method = if scheme == "cenc" {
-            "SAMPLE-AES-CTR"
-        } else {
-            "SAMPLE-AES"
-        };
-        assert!(
-            pl.contains(&format!("#EXT-X-KEY:METHOD={method},URI=")),
-            "{pl}"
-        );
+        // The fMP4 HLS side (cmaf endpoints) names the key for players that fetch it
+        // (Shaka's "identity").
+        let master = get(s.d.pull, &e.mpd_path.replace(".mpd", ".m3u8"));
+        if master.status != 404 {
+            let master = master.text();
+            let video_pl = master
+                .lines()
+                .find(|l| l.ends_with(".m3u8") && !l.starts_with('#'))
+                .unwrap_or_else(|| panic!("{master}"));
+            let pl = get(s.d.pull, &resolve(&e.mpd_path, video_pl)).text();
+            let method = if scheme == "cenc" {
+                "SAMPLE-AES-CTR"
+            } else {
+                "SAMPLE-AES"
+            };
+            assert!(
+                pl.contains(&format!("#EXT-X-KEY:METHOD={method},URI=")),
+                "{pl}"
+            );
+        }
 
         let tracks = mpd_tracks(&mpd, &e.mpd_path);
         let clear_tracks = mpd_tracks(&get(s.d.pull, &clear.mpd_path).text(), &clear.mpd_path);
@@ -248,7 +290,39 @@ fn dashjs_and_shaka_play_across_key_rotations() {
         return;
     }
     let Some(s) = start(120) else { return };
-    let e = endpoint(&s, "rotating");
+    plays_across_rotations(&s, &[Player::DashJs, Player::Shaka]);
+}
+
+#[test]
+fn a_dash_channel_plays_encrypted_and_across_key_rotations() {
+    if !require_browser() {
+        return;
+    }
+    let Some(s) = start_on(true, 150) else { return };
+    // One key: both players, asking the origin's licence URL.
+    let e = endpoint(&s, "cenc");
+    wait_mpd(&s, &e.mpd_path, 3);
+    for player in [Player::DashJs, Player::Shaka] {
+        let Some(pb) = play_in_browser(player, &e.mpd_url, 12) else {
+            return;
+        };
+        assert!(
+            !pb.fatal && pb.advanced >= 8.0 && pb.frames_decoded > 100,
+            "{player:?} on a dash channel's cenc endpoint: played {:.1} s of 12, errors {:?}\n{}",
+            pb.advanced,
+            pb.errors,
+            pb.json
+        );
+    }
+    // Rotation: Shaka. (dash.js stalls a second or two at some key changes here: ffmpeg cuts
+    // DASH audio at its own frame boundaries, so an audio segment straddles each key change
+    // and dash.js leaves its tail unbuffered at the Period's end; docs/encryption.md.)
+    plays_across_rotations(&s, &[Player::Shaka]);
+}
+
+/// `players` play the `rotating` endpoint for 20 s (about five keys) without a stall.
+fn plays_across_rotations(s: &Setup, players: &[Player]) {
+    let e = endpoint(s, "rotating");
     // A Period per key, each naming its key: both players ask the licence URL for each new
     // Period's key as it appears (Shaka follows keys only through the MPD).
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -263,14 +337,20 @@ fn dashjs_and_shaka_play_across_key_rotations() {
         );
         std::thread::sleep(Duration::from_millis(250));
     };
-    let periods = mpd.matches("<Period ").count();
-    let named = mpd.matches("cenc:default_KID=").count();
-    assert_eq!(
-        named,
-        2 * periods,
-        "video and audio name each Period's key:\n{mpd}"
-    );
-    for player in [Player::DashJs, Player::Shaka] {
+    // Every AdaptationSet of a Period names the Period's one key.
+    for period in mpd.split("<Period ").skip(1) {
+        let kids: std::collections::BTreeSet<&str> = period
+            .split("cenc:default_KID=\"")
+            .skip(1)
+            .filter_map(|k| k.split('"').next())
+            .collect();
+        let sets = period.matches("<AdaptationSet ").count();
+        assert!(
+            kids.len() == 1 && period.matches("cenc:default_KID=").count() == sets,
+            "one key per Period, named by each of its AdaptationSets:\n{mpd}"
+        );
+    }
+    for &player in players {
         let Some(pb) = play_in_browser(player, &e.mpd_url, 20) else {
             return;
         };

@@ -189,13 +189,8 @@ pub fn validate_encryption(
         }
         (Encryption::None, _) => return Ok(()),
         (Encryption::Aes128 | Encryption::SampleAes, EndpointType::Hls) => {}
-        (Encryption::Cenc | Encryption::Cbcs, EndpointType::Cmaf) => {
-            if protocol != Protocol::Hls {
-                return invalid(format!(
-                    "--encryption {encryption} is offered on the cmaf endpoints of hls channels (TS repackaged into CMAF) in this release, not yet on dash channels"
-                ));
-            }
-        }
+        (Encryption::Cenc | Encryption::Cbcs, EndpointType::Cmaf) => {}
+        (Encryption::Cenc | Encryption::Cbcs, EndpointType::Dash) if protocol == Protocol::Dash => {}
         (Encryption::Aes128 | Encryption::SampleAes, _) => {
             return invalid(format!(
                 "--encryption {encryption} encrypts TS segments: it is for hls endpoints, not {kind} ones (cmaf endpoints take cenc or cbcs)"
@@ -203,7 +198,7 @@ pub fn validate_encryption(
         }
         (Encryption::Cenc | Encryption::Cbcs, _) => {
             return invalid(format!(
-                "--encryption {encryption} encrypts CMAF tracks: it is for cmaf endpoints, not {kind} ones (hls endpoints take aes-128)"
+                "--encryption {encryption} encrypts CMAF tracks: it is for cmaf endpoints (and the dash endpoints of dash channels), not {kind} ones (hls endpoints take aes-128 or sample-aes)"
             ))
         }
     }

@@ -60,6 +60,9 @@ pub struct MediaParams {
     /// The channel keeps a time-shift window: outputs describe their tracks and Periods for
     /// the archive ([`MediaOutput::tracks`], [`MediaOutput::periods`]).
     pub timeshift: bool,
+    /// The channel has encrypted endpoints: outputs describe their tracks, manifests and MPD
+    /// model for the endpoints' encryptors (as for the archive).
+    pub encrypted: bool,
     /// The channel has low-latency endpoints: outputs announce segments before they are whole
     /// and serve them as their chunks arrive.
     pub low_latency: bool,
@@ -75,6 +78,7 @@ impl MediaParams {
             cmaf: false,
             end_on_endlist: false,
             timeshift: false,
+            encrypted: false,
             low_latency: false,
         }
     }

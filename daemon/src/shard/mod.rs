@@ -73,6 +73,7 @@ fn media_params(failover: FailoverPolicy, c: &ChannelConfig) -> MediaParams {
         cmaf: c.endpoints.iter().any(|e| e.kind == EndpointType::Cmaf),
         end_on_endlist: c.end_on_endlist,
         timeshift: c.timeshift_window_secs > 0,
+        encrypted: c.endpoints.iter().any(|e| e.encryption.is_on()),
         low_latency: c.endpoints.iter().any(|e| e.low_latency),
         ..MediaParams::new(c.max_segment_ms(), c.window_ms())
     }

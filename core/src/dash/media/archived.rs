@@ -1,7 +1,8 @@
-//! What a DASH channel's output offers the time-shift archive: per Representation a track of
-//! segments (with their Period and timeline entry) and init segments, and the Periods with
-//! their Representations' attributes. Built with the snapshot, only for a channel that keeps
-//! a time-shift window.
+//! What a DASH channel's output offers the time-shift archive and encrypted endpoints: per
+//! Representation a track of segments (with their Period and timeline entry) and init
+//! segments, the Periods with their Representations' attributes, and the MPD's model. Built
+//! with the snapshot, only for a channel that keeps a time-shift window or has encrypted
+//! endpoints.
 
 use super::output::Output;
 use crate::dash::mpd;
@@ -17,16 +18,22 @@ pub(crate) struct DashTrack {
 }
 
 /// The output as the archive records it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ArchiveView {
     tracks: Vec<DashTrack>,
     periods: Vec<PeriodView>,
+    /// The MPD's model (an encrypted endpoint with key rotation splits its Periods).
+    pub(crate) model: mpd::Mpd,
 }
 
 impl ArchiveView {
     /// The view of `out`, whose MPD model is `model`.
     pub(crate) fn of(out: &Output, model: &mpd::Mpd) -> ArchiveView {
-        let mut view = ArchiveView::default();
+        let mut view = ArchiveView {
+            tracks: Vec::new(),
+            periods: Vec::new(),
+            model: model.clone(),
+        };
         let ast = model.availability_start_unix_ms;
         for p in &out.periods {
             let start_unix_ms = ast.saturating_add(p.start_ms);

@@ -71,6 +71,25 @@ impl MediaOutput for CmafOfDash {
         self.0.find(manifest, rest, Variant::default(), true)
     }
 
+    fn tracks(&self) -> Vec<TrackView<'_>> {
+        self.0.tracks()
+    }
+
+    fn mpd_model(&self) -> Option<&mpd::Mpd> {
+        self.0.mpd_model()
+    }
+
+    fn manifests(&self, manifest: &str) -> Vec<(String, &Rendered)> {
+        let mut out = self.0.manifests(manifest);
+        if let Some(h) = &self.0.hls {
+            out.push((format!("{manifest}.m3u8"), &h.master));
+            for (name, p) in &h.media {
+                out.push((name.clone(), &p.regular));
+            }
+        }
+        out
+    }
+
     fn lookup_with<'a>(
         &'a self,
         manifest: &str,
@@ -110,6 +129,17 @@ impl MediaOutput for DashSnapshot {
 
     fn periods(&self) -> Vec<PeriodView> {
         self.archive.as_ref().map_or_else(Vec::new, |a| a.periods())
+    }
+
+    fn mpd_model(&self) -> Option<&mpd::Mpd> {
+        self.archive.as_ref().map(|a| &a.model)
+    }
+
+    fn manifests(&self, manifest: &str) -> Vec<(String, &Rendered)> {
+        self.mpd
+            .iter()
+            .map(|m| (format!("{manifest}.mpd"), m))
+            .collect()
     }
 }
 
@@ -161,7 +191,7 @@ pub(crate) fn build(dm: &mut DashMedia) -> DashSnapshot {
     let model = model::mpd_of(&dm.output, window_ms, ended, changed, None);
     let archive = model
         .as_ref()
-        .filter(|_| dm.params.timeshift)
+        .filter(|_| dm.params.timeshift || dm.params.encrypted)
         .map(|m| Arc::new(ArchiveView::of(&dm.output, m)));
     let text = model.map(|m| mpd::render(&m));
     let unix_ms = dm.last_now.unix_ms;

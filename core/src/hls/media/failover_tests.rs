@@ -22,6 +22,7 @@ fn params(policy: FailoverPolicy) -> MediaParams {
         cmaf: false,
         end_on_endlist: false,
         timeshift: false,
+        encrypted: false,
         low_latency: false,
     }
 }
