@@ -128,6 +128,12 @@ pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
+/// Media `ticks` of timescale `from` in timescale `to`, rounded down (saturating).
+pub fn rescale(ticks: u64, from: u32, to: u32) -> u64 {
+    let v = u128::from(ticks) * u128::from(to) / u128::from(from.max(1));
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,10 +122,7 @@ impl Anchor {
     }
 }
 
-pub(crate) fn rescale(ticks: u64, from: u32, to: u32) -> u64 {
-    let v = u128::from(ticks) * u128::from(to) / u128::from(from.max(1));
-    u64::try_from(v).unwrap_or(u64::MAX)
-}
+pub(crate) use crate::time::rescale;
 
 /// Ticks of `timescale` in milliseconds, rounded.
 pub(crate) fn ms(ticks: u64, timescale: u32) -> u64 {

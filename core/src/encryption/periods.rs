@@ -22,6 +22,7 @@ use super::cenc::Scheme;
 use super::cpix::SystemPssh;
 use super::mpd::add_content_protection_by_period;
 use crate::dash::mpd::{self, Mpd, Period, Representation};
+use crate::time::rescale;
 
 /// The MPD of a rotating CMAF endpoint: `model` split into a Period per key
 /// ([`split_by_key`]), each with the `ContentProtection` of its key (and that key's other
@@ -100,8 +101,11 @@ pub fn split_by_key(
         // Where each key's Period begins on the clear Period's presentation time line (ms).
         let lt = &lead.template;
         let at_ms = |t: u64, tmpl: &mpd::SegmentTemplate| {
-            t.saturating_sub(tmpl.presentation_time_offset) * 1000
-                / u64::from(tmpl.timescale.max(1))
+            rescale(
+                t.saturating_sub(tmpl.presentation_time_offset),
+                tmpl.timescale,
+                1000,
+            )
         };
         let bounds: Vec<u64> = runs.iter().map(|r| at_ms(r.1, lt)).collect();
         for (k, (kid, lead_t)) in runs.into_iter().enumerate() {
@@ -166,7 +170,7 @@ pub fn split_by_key(
 fn anchor(p: &Period, lead: &Representation, lead_t: u64) -> Anchor {
     let lt = &lead.template;
     let into = lead_t.saturating_sub(lt.presentation_time_offset);
-    let into_ms = into * 1000 / u64::from(lt.timescale.max(1));
+    let into_ms = rescale(into, lt.timescale, 1000);
     // Every track keeps its place against the lead: its offset moves by the same time.
     let ptos = p
         .adaptation_sets
@@ -174,9 +178,7 @@ fn anchor(p: &Period, lead: &Representation, lead_t: u64) -> Anchor {
         .flat_map(|s| &s.representations)
         .map(|rep| {
             let t = &rep.template;
-            let moved =
-                u128::from(into) * u128::from(t.timescale) / u128::from(lt.timescale.max(1));
-            let moved = u64::try_from(moved).unwrap_or(u64::MAX);
+            let moved = rescale(into, lt.timescale, t.timescale);
             (
                 rep.id.clone(),
                 t.presentation_time_offset.saturating_add(moved),

@@ -10,7 +10,7 @@ use crate::media::growing::GrowingObject;
 use crate::media::object::{EtagGen, MediaObject};
 use crate::media::Body;
 use crate::media::OVERLONG_TOLERANCE_MS;
-use crate::time::Now;
+use crate::time::{rescale, Now};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -415,10 +415,4 @@ pub(crate) fn ticks_to_ms_ceil(ticks: u64, timescale: u32) -> u64 {
     let ts = u128::from(timescale.max(1));
     let ms = (u128::from(ticks) * 1000).div_ceil(ts);
     u64::try_from(ms).unwrap_or(u64::MAX)
-}
-
-/// `ticks` from one timescale to another, rounded down.
-fn rescale(ticks: u64, from: u32, to: u32) -> u64 {
-    let v = u128::from(ticks) * u128::from(to) / u128::from(from.max(1));
-    u64::try_from(v).unwrap_or(u64::MAX)
 }
