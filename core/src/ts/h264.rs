@@ -17,35 +17,40 @@ pub const NAL_SPS_EXT: u8 = 13;
 /// The NAL units of an Annex B byte stream (start codes `00 00 01` / `00 00 00 01` removed,
 /// trailing zero bytes of each unit dropped).
 pub fn nal_units(data: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut i = 0usize;
-    while i + 2 < data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            if let Some(s) = start {
-                push_trimmed(&mut out, &data[s..i]);
-            }
-            i += 3;
-            start = Some(i);
-            continue;
-        }
-        // Skip fast when the third byte cannot be part of a start code.
-        i += if data[i + 2] > 1 { 3 } else { 1 };
-    }
-    if let Some(s) = start {
-        push_trimmed(&mut out, &data[s..]);
-    }
-    out
+    nal_ranges(data)
+        .into_iter()
+        .filter_map(|(s, e)| {
+            let unit = &data[s..e];
+            let end = unit.iter().rposition(|&b| b != 0)? + 1;
+            Some(&unit[..end])
+        })
+        .collect()
 }
 
-fn push_trimmed<'a>(out: &mut Vec<&'a [u8]>, nal: &'a [u8]) {
-    let mut end = nal.len();
-    while end > 0 && nal[end - 1] == 0 {
-        end -= 1;
+/// Where the NAL units of an Annex B stream are: from after each start code to the next
+/// start code (a 4-byte start code's leading zero is not part of the unit before it; other
+/// trailing zeros are, as players that decrypt SAMPLE-AES split units). Start codes are found
+/// with memchr's SIMD search.
+pub fn nal_ranges(es: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    for code in memchr::memmem::find_iter(es, &[0, 0, 1]) {
+        if let Some(s) = start {
+            let end = if code > s && es[code - 1] == 0 {
+                code - 1
+            } else {
+                code
+            };
+            if end > s {
+                out.push((s, end));
+            }
+        }
+        start = Some(code + 3);
     }
-    if end > 0 {
-        out.push(&nal[..end]);
+    if let Some(s) = start.filter(|&s| s < es.len()) {
+        out.push((s, es.len()));
     }
+    out
 }
 
 /// `nal_unit_type` of an H.264 NAL unit.

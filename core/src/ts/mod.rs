@@ -7,7 +7,7 @@
 //! and decoder configurations. [`crate::cmaf`] drives the pipeline.
 
 pub mod adts;
-mod bits;
+pub(crate) mod bits;
 pub mod demux;
 pub mod h264;
 pub mod h265;

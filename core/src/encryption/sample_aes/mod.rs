@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use crate::ts::packet::{self, Packet};
 use crate::ts::psi::{self, StreamType};
 use crate::ts::PACKET_SIZE;
-pub use samples::{add_emulation_prevention, encrypt_adts, encrypt_h264, nal_ranges};
+pub use samples::{add_emulation_prevention, encrypt_adts, encrypt_h264};
 
 /// Why a segment could not be encrypted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

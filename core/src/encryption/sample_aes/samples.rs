@@ -13,6 +13,7 @@
 
 use crate::encryption::cipher::cbcs_ranges;
 use crate::ts::adts::{self, Adts, AdtsConfig};
+use crate::ts::h264::nal_ranges;
 
 /// Slices this long or shorter are left clear.
 const MIN_ENCRYPTED_NAL: usize = 48;
@@ -73,31 +74,6 @@ pub fn encrypt_adts(es: &mut [u8], key: &[u8; 16], iv: &[u8; 16]) -> Result<Adts
         at += f.frame_len;
     }
     config.ok_or_else(|| "an audio PES without an ADTS frame".into())
-}
-
-/// Where the NAL units of an Annex B stream are: from after each start code to the next
-/// start code (a 4-byte start code's leading zero is not part of the unit before it), as
-/// players that decrypt SAMPLE-AES split them.
-pub fn nal_ranges(es: &[u8]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    for code in memchr::memmem::find_iter(es, &[0, 0, 1]) {
-        if let Some(s) = start {
-            let end = if code > s && es[code - 1] == 0 {
-                code - 1
-            } else {
-                code
-            };
-            if end > s {
-                out.push((s, end));
-            }
-        }
-        start = Some(code + 3);
-    }
-    if let Some(s) = start.filter(|&s| s < es.len()) {
-        out.push((s, es.len()));
-    }
-    out
 }
 
 /// Appends `nal` to `out` with an emulation prevention byte (0x03) after every two zero

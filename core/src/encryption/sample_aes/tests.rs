@@ -6,7 +6,9 @@
 
 use super::*;
 use crate::ts::adts::{self, AdtsConfig};
+use crate::ts::bits::rbsp;
 use crate::ts::demux::{build_pes, packetize};
+use crate::ts::h264::nal_ranges;
 use crate::ts::packet::Packet;
 use crate::ts::psi::{build_pat, build_pmt};
 use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
@@ -14,21 +16,6 @@ use proptest::prelude::*;
 
 const KEY: [u8; 16] = [0x3c; 16];
 const IV: [u8; 16] = [0x5a; 16];
-
-/// Emulation prevention taken out, as decryptors do before decrypting.
-fn unescape(nal: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(nal.len());
-    let mut zeros = 0;
-    for &b in nal {
-        if zeros >= 2 && b == 3 {
-            zeros = 0;
-            continue;
-        }
-        out.push(b);
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-    }
-    out
-}
 
 fn cbc_decrypt_blocks(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8], starts: &[usize]) {
     let aes = aes::Aes128::new(key.into());
@@ -59,7 +46,7 @@ pub(crate) fn decrypt_h264_with(key: &[u8; 16], iv: &[u8; 16], es: &[u8]) -> Vec
         if !matches!(nal[0] & 0x1F, 1 | 5) || nal.len() <= 48 {
             continue;
         }
-        let mut clear = unescape(nal);
+        let mut clear = rbsp(nal);
         let starts: Vec<usize> = (32..)
             .step_by(160)
             .take_while(|&p| p < clear.len() && clear.len() - p > 16)
