@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use streampack_core::ts::{packet, psi, StreamType};
 use streampack_tests::*;
 
 struct Setup {
@@ -191,34 +192,25 @@ fn framemd5(playlist: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The stream types a TS segment's PMT declares.
-fn pmt_stream_types(ts: &[u8]) -> Vec<u8> {
+/// The stream types a TS segment's PMT declares (its CRC checked).
+fn pmt_stream_types(ts: &[u8]) -> Vec<StreamType> {
     let mut pmt_pid = None;
-    for p in ts.chunks_exact(188) {
-        let pid = (u16::from(p[1] & 0x1F) << 8) | u16::from(p[2]);
-        let unit_start = p[1] & 0x40 != 0;
-        let payload = if p[3] & 0x20 != 0 {
-            &p[5 + usize::from(p[4])..]
-        } else {
-            &p[4..]
-        };
-        if !unit_start || payload.is_empty() {
-            continue;
-        }
-        let section = &payload[1 + usize::from(payload[0])..];
-        if pid == 0 && section[0] == 0 {
-            pmt_pid = Some((u16::from(section[10] & 0x1F) << 8) | u16::from(section[11]));
-        } else if Some(pid) == pmt_pid && section[0] == 2 {
-            let len = (usize::from(section[1] & 0x0F) << 8) | usize::from(section[2]);
-            let info = (usize::from(section[10] & 0x0F) << 8) | usize::from(section[11]);
-            let mut at = 12 + info;
-            let mut types = Vec::new();
-            while at + 5 <= 3 + len - 4 {
-                types.push(section[at]);
-                at +=
-                    5 + ((usize::from(section[at + 3] & 0x0F) << 8) | usize::from(section[at + 4]));
-            }
-            return types;
+    for raw in ts.chunks_exact(188) {
+        let Ok(p) = packet::parse(raw) else { continue };
+        let section = p
+            .payload
+            .split_first()
+            .filter(|_| p.unit_start)
+            .and_then(|(pointer, rest)| rest.get(usize::from(*pointer)..))
+            .and_then(psi::complete_section);
+        let Some(section) = section else { continue };
+        if p.pid == 0 {
+            pmt_pid = psi::parse_pat(section)
+                .ok()
+                .and_then(|pat| pat.first().map(|e| e.1));
+        } else if Some(p.pid) == pmt_pid {
+            let program = psi::parse_pmt(section, p.pid).expect("a whole PMT with its CRC");
+            return program.streams.iter().map(|s| s.stream_type).collect();
         }
     }
     Vec::new()
@@ -262,10 +254,13 @@ fn ffmpeg_decrypts_sample_aes_to_the_clear_endpoints_frames() {
         let wire = std::fs::read(dir.join(format!("enc-{i}.ts"))).unwrap();
         let plain = std::fs::read(dir.join(format!("clear-{i}.ts"))).unwrap();
         assert_ne!(wire, plain, "segment {i} is encrypted");
-        assert_eq!(pmt_stream_types(&plain), vec![0x1B, 0x0F]);
+        assert_eq!(
+            pmt_stream_types(&plain),
+            vec![StreamType::H264, StreamType::AacAdts]
+        );
         assert_eq!(
             pmt_stream_types(&wire),
-            vec![0xDB, 0xCF],
+            vec![StreamType::Other(0xDB), StreamType::Other(0xCF)],
             "segment {i}'s PMT"
         );
     }
