@@ -11,6 +11,17 @@ pub fn encode(bytes: &[u8]) -> String {
         })
 }
 
+/// Hex of either case, an even number of digits, as bytes.
+pub fn decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
+
 /// 32 hex characters as 16 bytes.
 pub fn parse16(s: &str) -> Option<[u8; 16]> {
     if s.len() != 32 {

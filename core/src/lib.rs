@@ -47,6 +47,7 @@ pub mod http;
 pub mod id;
 pub mod media;
 pub mod parse_error;
+pub mod scte35;
 pub mod time;
 pub mod timeshift;
 pub mod ts;
