@@ -2,7 +2,7 @@
 //! to the core's types (which know nothing of clap).
 
 use clap::ValueEnum;
-use streampack_core::channel::config::Encryption;
+use streampack_core::channel::config::{AdMarkerStyle, Encryption};
 use streampack_core::channel::{EndpointType, Protocol};
 
 /// `on`/`off` (also `true`/`false`, `yes`/`no`).
@@ -65,4 +65,23 @@ pub(crate) fn parse_encryption(s: &str) -> Result<Encryption, String> {
         let all: Vec<_> = Encryption::ALL.iter().map(|e| e.as_str()).collect();
         format!("{s:?}: say one of {}", all.join(", "))
     })
+}
+
+/// `--ad-markers`: a style the daemon knows, or the list of them.
+pub(crate) fn parse_ad_markers(s: &str) -> Result<AdMarkerStyle, String> {
+    AdMarkerStyle::parse(s).ok_or_else(|| {
+        let all: Vec<_> = AdMarkerStyle::ALL.iter().map(|e| e.as_str()).collect();
+        format!("{s:?}: say one of {}", all.join(", "))
+    })
+}
+
+/// `--duration` of a splice: seconds (decimals allowed) as ms.
+pub(crate) fn parse_seconds_ms(s: &str) -> Result<u64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(v.is_finite() && v > 0.0 && v <= 86_400.0) {
+        return Err(format!("{s}: say more than 0 and at most 86400 seconds"));
+    }
+    Ok((v * 1000.0).round() as u64)
 }

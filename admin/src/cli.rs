@@ -3,14 +3,17 @@
 //! Only shapes are checked here (a number is a `u32`, a protocol is `hls` or `dash`); every
 //! rule about values lives in the daemon, whose refusals already say what to fix.
 
-use crate::args::{parse_encryption, parse_on_off, replace_list};
+use crate::args::{
+    parse_ad_markers, parse_encryption, parse_on_off, parse_seconds_ms, replace_list,
+};
 pub use crate::args::{EndpointTypeArg, ProtocolArg};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::path::PathBuf;
 use streampack_core::admin::proto::{
     ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, InputAuthAction, Request,
+    SpliceSpec,
 };
-use streampack_core::channel::config::Encryption;
+use streampack_core::channel::config::{AdMarkerStyle, Encryption};
 
 /// Manage a running streampackd over its admin socket.
 #[derive(Debug, Parser)]
@@ -131,6 +134,28 @@ pub enum ChannelCmd {
         #[arg(value_name = "CH")]
         channel: String,
     },
+    /// Insert a SCTE-35 ad break (splice_insert) at the next segment boundary, signalled on
+    /// every endpoint as if the encoder had sent it
+    Splice(ChannelSpliceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelSpliceArgs {
+    /// Channel id or name
+    #[arg(value_name = "CH")]
+    pub channel: String,
+    /// The break's duration, seconds (required unless --return)
+    #[arg(long, value_name = "S", value_parser = parse_seconds_ms, required_unless_present = "return_to_network")]
+    pub duration: Option<u64>,
+    /// When, as an RFC 3339 date (2026-12-07T18:00:00Z) [default: the next segment boundary]
+    #[arg(long, value_name = "T")]
+    pub at: Option<String>,
+    /// splice_event_id [default: one the channel has not used]
+    #[arg(long, value_name = "N")]
+    pub id: Option<u32>,
+    /// Return to the network early, ending the break in progress (or --id's)
+    #[arg(long = "return", conflicts_with = "duration")]
+    pub return_to_network: bool,
 }
 
 #[derive(Debug, Args)]
@@ -296,6 +321,11 @@ pub struct EndpointCreateArgs {
     /// them [default: the daemon makes and keeps them]
     #[arg(long, value_name = "URL")]
     pub key_server: Option<String>,
+    /// How its manifests signal SCTE-35 ad markers: daterange (HLS EXT-X-DATERANGE), cue
+    /// (HLS EXT-X-CUE-OUT/IN), passthrough (HLS: the encoder's tags as sent), none; DASH and
+    /// CMAF MPDs carry an EventStream unless none [default: daterange]
+    #[arg(long, value_name = "STYLE", value_parser = parse_ad_markers)]
+    pub ad_markers: Option<AdMarkerStyle>,
 }
 
 #[derive(Debug, Args)]
@@ -316,6 +346,7 @@ pub struct EndpointCreateArgs {
             "encryption",
             "key_rotation",
             "key_server",
+            "ad_markers",
         ])
 ))]
 pub struct EndpointEditArgs {
@@ -366,6 +397,9 @@ pub struct EndpointEditArgs {
     /// Take the keys from this SPEKE v2 key server ("" : the daemon's own keys again)
     #[arg(long, value_name = "URL")]
     pub key_server: Option<String>,
+    /// Change how its manifests signal ad markers (daterange|cue|passthrough|none)
+    #[arg(long, value_name = "STYLE", value_parser = parse_ad_markers)]
+    pub ad_markers: Option<AdMarkerStyle>,
 }
 
 impl Command {
@@ -428,6 +462,15 @@ impl Command {
                     },
                 },
                 ChannelCmd::Delete { channel } => Request::ChannelDelete { channel },
+                ChannelCmd::Splice(a) => Request::ChannelSplice {
+                    channel: a.channel,
+                    splice: SpliceSpec {
+                        duration_ms: a.duration,
+                        at: a.at,
+                        event_id: a.id,
+                        return_to_network: a.return_to_network,
+                    },
+                },
             },
             Command::Endpoint(e) => match e {
                 EndpointCmd::Create(a) => Request::EndpointCreate {
@@ -443,6 +486,7 @@ impl Command {
                         encryption: a.encryption.unwrap_or_default(),
                         key_rotation_secs: a.key_rotation.unwrap_or(0),
                         key_server: a.key_server,
+                        ad_markers: a.ad_markers.unwrap_or_default(),
                     },
                 },
                 EndpointCmd::List { channel } => Request::EndpointList { channel },
@@ -462,6 +506,7 @@ impl Command {
                         encryption: a.encryption,
                         key_rotation_secs: a.key_rotation,
                         key_server: a.key_server,
+                        ad_markers: a.ad_markers,
                     },
                 },
                 EndpointCmd::Delete { channel, endpoint } => {

@@ -61,6 +61,8 @@ pub fn format(req: &Request, resp: Response, fmt: Format) -> Result<String, CtlE
         }
         (Q::EndpointList { .. }, A::Endpoints(es)) if json => to_json(&es),
         (Q::EndpointList { .. }, A::Endpoints(es)) => Ok(render::endpoint_table(&es)),
+        (Q::ChannelSplice { .. }, A::Splice(s)) if json => to_json(&s),
+        (Q::ChannelSplice { .. }, A::Splice(s)) => Ok(render::splice(&s)),
         (Q::EndpointKeys { .. }, A::Keys(keys)) if json => to_json(&keys),
         (Q::EndpointKeys { .. }, A::Keys(keys)) => Ok(render::key_table(&keys)),
         (Q::ChannelDelete { .. } | Q::EndpointDelete { .. }, A::Deleted { id }) => {
@@ -95,6 +97,7 @@ fn request_kind(req: &Request) -> &'static str {
         Request::ChannelShow { .. } => "channel show",
         Request::ChannelEdit { .. } => "channel edit",
         Request::ChannelDelete { .. } => "channel delete",
+        Request::ChannelSplice { .. } => "channel splice",
         Request::EndpointCreate { .. } => "endpoint create",
         Request::EndpointList { .. } => "endpoint list",
         Request::EndpointShow { .. } => "endpoint show",
@@ -116,6 +119,7 @@ fn response_kind(resp: &Response) -> &'static str {
         Response::Endpoint(_) => "an endpoint",
         Response::Endpoints(_) => "an endpoint list",
         Response::Keys(_) => "a key list",
+        Response::Splice(_) => "a splice",
         Response::Deleted { .. } => "a deletion",
         Response::Error(_) => "an error",
     }

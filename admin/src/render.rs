@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use streampack_core::admin::proto::{
-    ChannelView, EndpointView, InputAuthView, KeyView, LiveView, StatusView,
+    ChannelView, EndpointView, InputAuthView, KeyView, LiveView, SpliceView, StatusView,
 };
 
 /// `channel list`: one row per channel.
@@ -309,7 +309,33 @@ pub fn endpoint_detail(e: &EndpointView) -> String {
                     (None, true) => "the daemon's key store".into(),
                 },
             ),
+            ("ad markers", e.ad_markers.to_string()),
             ("cdn urls", list_or_dash(&e.cdn_urls)),
+        ],
+    )
+}
+
+/// `channel splice`.
+pub fn splice(s: &SpliceView) -> String {
+    kv(
+        "",
+        &[
+            ("channel id", s.channel_id.clone()),
+            ("splice event id", s.event_id.to_string()),
+            (
+                "signal",
+                match s.signal.as_str() {
+                    "out" => "out of network (a break)".into(),
+                    "in" => "return to network".into(),
+                    other => other.into(),
+                },
+            ),
+            ("at", s.at.clone()),
+            (
+                "duration",
+                s.duration_secs.map_or("-".into(), |d| format!("{d:.3} s")),
+            ),
+            ("scte35", format!("0x{}", s.scte35_hex)),
         ],
     )
 }
@@ -579,6 +605,7 @@ pub(crate) mod tests {
             encryption: Default::default(),
             key_rotation_secs: 0,
             key_server: None,
+            ad_markers: Default::default(),
             cdn_urls: vec![],
         }
     }

@@ -30,6 +30,7 @@
 //! - `fuzzing` (tests and the `fuzzing` feature only): the fuzz targets' entry points.
 
 pub mod access;
+pub mod ad_markers;
 pub mod admin;
 pub mod channel;
 pub mod cmaf;

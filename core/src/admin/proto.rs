@@ -3,7 +3,7 @@
 //!
 //! Postcard is not self-describing: no `skip_serializing_if` or untagged enums here.
 
-use crate::channel::config::{Encryption, EndpointType, Protocol};
+use crate::channel::config::{AdMarkerStyle, Encryption, EndpointType, Protocol};
 pub use crate::control::commands::{
     ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, InputAuthAction,
 };
@@ -106,6 +106,84 @@ pub enum Request {
         /// Id or name.
         endpoint: String,
     },
+    /// Insert a SCTE-35 splice (`channel splice`).
+    ChannelSplice {
+        /// Id or name.
+        channel: String,
+        /// What to insert.
+        splice: SpliceSpec,
+    },
+}
+
+/// The operator's splice as the CLI and console send it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpliceSpec {
+    /// The break's duration, ms (required unless `return_to_network`).
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// When: an RFC 3339 date; `None`: the next segment boundary.
+    #[serde(default)]
+    pub at: Option<String>,
+    /// `splice_event_id`; `None`: one the channel has not used.
+    #[serde(default)]
+    pub event_id: Option<u32>,
+    /// An early return from the break in progress.
+    #[serde(default, rename = "return")]
+    pub return_to_network: bool,
+}
+
+impl SpliceSpec {
+    /// The request for the channel's media; what to fix when it is not one.
+    pub fn request(&self) -> Result<crate::ad_markers::SpliceRequest, String> {
+        let duration_ms = match self.duration_ms {
+            Some(_) if self.return_to_network => {
+                return Err("a return (--return) has no --duration".into())
+            }
+            Some(d) if d == 0 || d > 86_400_000 => {
+                return Err(format!(
+                    "--duration must be more than 0 and at most 86400 seconds, got {} s",
+                    d as f64 / 1000.0
+                ))
+            }
+            Some(d) => Some(d),
+            None if self.return_to_network => None,
+            None => return Err("a break needs --duration SECONDS (or --return to end one)".into()),
+        };
+        let at_unix_ms = match &self.at {
+            Some(at) => Some(
+                crate::time::parse_rfc3339_ms(at)
+                    .and_then(|t| u64::try_from(t).ok())
+                    .ok_or_else(|| {
+                        format!("--at {at:?} is not an RFC 3339 date (2026-12-07T18:00:00Z)")
+                    })?,
+            ),
+            None => None,
+        };
+        Ok(crate::ad_markers::SpliceRequest {
+            duration_ms,
+            at_unix_ms,
+            event_id: self.event_id,
+            return_to_network: self.return_to_network,
+        })
+    }
+}
+
+/// A splice inserted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpliceView {
+    /// Id of the channel.
+    pub channel_id: String,
+    /// `splice_event_id`.
+    pub event_id: u32,
+    /// `out` (a break) or `in` (a return).
+    pub signal: String,
+    /// The splice point (RFC 3339 UTC, ms).
+    pub at: String,
+    /// The break's duration, seconds.
+    pub duration_secs: Option<f64>,
+    /// The `splice_info_section`, hex (as in `SCTE35-OUT`).
+    pub scte35_hex: String,
 }
 
 /// The daemon's answer.
@@ -123,6 +201,8 @@ pub enum Response {
     Endpoints(Vec<EndpointView>),
     /// Content keys, oldest first.
     Keys(Vec<KeyView>),
+    /// A splice inserted.
+    Splice(SpliceView),
     /// Something was deleted; the id says what.
     Deleted {
         /// Id of what was deleted.
@@ -222,6 +302,8 @@ pub struct EndpointView {
     pub key_rotation_secs: u32,
     /// The SPEKE v2 key server its keys come from (`None`: the daemon's own keys).
     pub key_server: Option<String>,
+    /// How its manifests signal ad markers.
+    pub ad_markers: AdMarkerStyle,
     /// The manifest URL through each bound CDN domain.
     pub cdn_urls: Vec<String>,
 }

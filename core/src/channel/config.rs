@@ -219,6 +219,60 @@ pub struct EndpointConfig {
     /// store.
     #[serde(default)]
     pub key_server: Option<String>,
+    /// How its manifests signal ad markers (`daterange`, the default, and what state files
+    /// written before the setting load with).
+    #[serde(default)]
+    pub ad_markers: AdMarkerStyle,
+}
+
+/// How an endpoint signals ad markers (SCTE-35) in its manifests; DASH and CMAF MPDs carry
+/// an `EventStream` in every style but `none`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AdMarkerStyle {
+    /// None written.
+    #[serde(rename = "none")]
+    None,
+    /// HLS `EXT-X-DATERANGE` with `SCTE35-OUT`/`-IN` (RFC 8216bis).
+    #[default]
+    #[serde(rename = "daterange")]
+    DateRange,
+    /// HLS `EXT-X-CUE-OUT` / `-CUE-OUT-CONT` / `-CUE-IN` (what some ad servers want).
+    #[serde(rename = "cue")]
+    Cue,
+    /// HLS: the encoder's own tags as they came (others as `daterange`).
+    #[serde(rename = "passthrough")]
+    Passthrough,
+}
+
+impl AdMarkerStyle {
+    /// Every style, as the CLI offers them.
+    pub const ALL: [AdMarkerStyle; 4] = [
+        AdMarkerStyle::None,
+        AdMarkerStyle::DateRange,
+        AdMarkerStyle::Cue,
+        AdMarkerStyle::Passthrough,
+    ];
+
+    /// The name on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdMarkerStyle::None => "none",
+            AdMarkerStyle::DateRange => "daterange",
+            AdMarkerStyle::Cue => "cue",
+            AdMarkerStyle::Passthrough => "passthrough",
+        }
+    }
+
+    /// Parses a name of [`AdMarkerStyle::as_str`].
+    pub fn parse(s: &str) -> Option<AdMarkerStyle> {
+        AdMarkerStyle::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for AdMarkerStyle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl EndpointConfig {

@@ -4,7 +4,7 @@
 //! The web console's JSON API reads them too: unknown fields are refused (a typo is an
 //! error, not a silent no-op) and an endpoint's lists and flags may be left out.
 
-use crate::channel::config::{Encryption, EndpointType, Protocol};
+use crate::channel::config::{AdMarkerStyle, Encryption, EndpointType, Protocol};
 use serde::{Deserialize, Serialize};
 
 /// What `input auth` does.
@@ -115,6 +115,9 @@ pub struct EndpointCreate {
     /// A SPEKE v2 key server's URL (default: keys made and kept by the daemon).
     #[serde(default)]
     pub key_server: Option<String>,
+    /// How its manifests signal ad markers (default: `daterange`).
+    #[serde(default)]
+    pub ad_markers: AdMarkerStyle,
 }
 
 /// Endpoint fields to change.
@@ -143,4 +146,7 @@ pub struct EndpointPatch {
     /// own keys.
     #[serde(default)]
     pub key_server: Option<String>,
+    /// Changes how its manifests signal ad markers.
+    #[serde(default)]
+    pub ad_markers: Option<AdMarkerStyle>,
 }

@@ -4,6 +4,7 @@
 use super::commands::{EndpointCreate, EndpointPatch};
 use super::{ControlError, ControlState};
 use crate::access::parse_cidr;
+use crate::channel::config::AdMarkerStyle;
 use crate::channel::config::{
     validate_auth_key, validate_endpoint_type, validate_manifest_name, validate_name,
     ChannelConfig, EndpointConfig, DEFAULT_MANIFEST_NAME,
@@ -67,6 +68,7 @@ impl ControlState {
             req.key_rotation_secs,
             req.low_latency,
         )?;
+        check_ad_markers(kind, req.ad_markers)?;
         let id = self.fresh_id(new_id, &[]);
         self.channels[ci].endpoints.push(EndpointConfig {
             id,
@@ -80,6 +82,7 @@ impl ControlState {
             encryption: req.encryption,
             key_rotation_secs: req.key_rotation_secs,
             key_server: check_key_server(req.encryption, req.key_server.as_deref())?,
+            ad_markers: req.ad_markers,
         });
         let c = &self.channels[ci];
         Ok((c, &c.endpoints[c.endpoints.len() - 1]))
@@ -144,6 +147,10 @@ impl ControlState {
             next.key_server = None;
         }
         next.key_server = check_key_server(next.encryption, next.key_server.as_deref())?;
+        if let Some(style) = patch.ad_markers {
+            check_ad_markers(next.kind, style)?;
+            next.ad_markers = style;
+        }
         validate_encryption(
             (
                 self.channels[ci].protocol,
@@ -284,4 +291,16 @@ fn check_auth_keys(keys: &[String]) -> Result<Vec<String>, ControlError> {
         }
     }
     Ok(out)
+}
+
+/// `cue` and `passthrough` are HLS forms: a `dash` endpoint signals markers in its MPD only.
+fn check_ad_markers(kind: EndpointType, style: AdMarkerStyle) -> Result<(), ControlError> {
+    if kind == EndpointType::Dash
+        && matches!(style, AdMarkerStyle::Cue | AdMarkerStyle::Passthrough)
+    {
+        return Err(ControlError::Invalid(format!(
+            "--ad-markers {style} is an HLS playlist style: a dash endpoint takes daterange (an MPD EventStream, the default) or none"
+        )));
+    }
+    Ok(())
 }

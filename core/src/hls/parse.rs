@@ -32,6 +32,8 @@ pub struct MediaPlaylistIn {
     pub end_list: bool,
     /// `EXT-X-INDEPENDENT-SEGMENTS` was present.
     pub independent_segments: bool,
+    /// Ad-marker tags that were dropped, and why.
+    pub cue_warnings: Vec<String>,
 }
 
 /// One segment of a media playlist.
@@ -47,6 +49,8 @@ pub struct SegmentIn {
     pub program_date_time: Option<String>,
     /// Path of the init segment (`EXT-X-MAP`) that applies to it, if any.
     pub map_uri: Option<String>,
+    /// The ad-marker tags written before it.
+    pub cues: Vec<crate::ad_markers::hls_in::CueTag>,
 }
 
 /// A master playlist, variant and rendition URIs resolved inside the input.
@@ -136,9 +140,32 @@ pub fn parse_playlist(path: &str, body: &[u8]) -> Result<PlaylistIn, ParseError>
         check_rest(text, rest)?;
         convert_master(path, master)
     } else {
+        // Ad-marker tags are read by `ad_markers::hls_in` (m3u8-rs refuses some forms of
+        // them, and a bad marker must not refuse the playlist): blanked for m3u8-rs, lines
+        // kept so its line numbers stay right.
+        let blanked: String;
+        let input = if text.lines().any(crate::ad_markers::hls_in::is_cue_line) {
+            blanked = text
+                .split_inclusive('\n')
+                .map(|l| {
+                    if crate::ad_markers::hls_in::is_cue_line(l) {
+                        if l.ends_with('\n') {
+                            "\n"
+                        } else {
+                            ""
+                        }
+                    } else {
+                        l
+                    }
+                })
+                .collect();
+            blanked.as_bytes()
+        } else {
+            input
+        };
         let (rest, media) = m3u8_rs::parse_media_playlist(input)
             .map_err(|e| ParseError::syntax(format!("cannot parse media playlist: {e:?}")))?;
-        check_rest(text, rest)?;
+        check_rest(std::str::from_utf8(input).unwrap_or(text), rest)?;
         lint_media(text)?;
         let end_list = text.lines().any(|l| l.trim_end() == "#EXT-X-ENDLIST");
         convert_media(path, text, media, end_list)
@@ -261,6 +288,8 @@ fn convert_media(
             media.segments.len()
         )));
     }
+    let (cues, cue_warnings) = crate::ad_markers::hls_in::scan(text);
+    let mut cues = cues.into_iter();
     let mut segments = Vec::with_capacity(media.segments.len());
     let mut map_uri: Option<String> = None;
     for (seg, pdt) in media.segments.into_iter().zip(pdts) {
@@ -314,6 +343,7 @@ fn convert_media(
             discontinuity: seg.discontinuity,
             program_date_time: pdt,
             map_uri: map_uri.clone(),
+            cues: cues.next().unwrap_or_default(),
         });
     }
     Ok(PlaylistIn::Media(MediaPlaylistIn {
@@ -322,6 +352,7 @@ fn convert_media(
         segments,
         end_list: end_list || media.end_list,
         independent_segments: media.independent_segments,
+        cue_warnings,
     }))
 }
 

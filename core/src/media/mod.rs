@@ -178,6 +178,15 @@ pub trait Media: fmt::Debug {
     /// Periodic work (about every 500 ms): missing-segment timeouts, failover, eviction.
     fn tick(&mut self, now: Now);
 
+    /// The operator's splice ([`crate::ad_markers::SpliceRequest`]): a `splice_insert` cue
+    /// at its time or the next segment boundary, signalled by every endpoint as an encoder's
+    /// would be. The reason when it cannot be placed.
+    fn splice(
+        &mut self,
+        req: &crate::ad_markers::SpliceRequest,
+        now: Now,
+    ) -> Result<crate::ad_markers::AdMarker, String>;
+
     /// Takes the events since the last call (inputs up, down, restarted; switches; output
     /// warnings). At most 256 are kept for a caller that does not drain them.
     fn drain_events(&mut self) -> Vec<MediaEvent>;
@@ -391,6 +400,8 @@ pub struct Published {
     pub status: MediaStatus,
     /// Present while the channel repackages for `cmaf` endpoints.
     pub repackaging: Option<RepackageStats>,
+    /// The ad markers (SCTE-35) in its window, oldest first.
+    pub markers: Arc<[crate::ad_markers::AdMarker]>,
     outputs: [Option<Arc<dyn MediaOutput>>; EndpointType::ALL.len()],
     /// Outputs of endpoints of their own (encrypted ones), by endpoint id.
     endpoint_outputs: Vec<(crate::id::Id, Arc<dyn MediaOutput>)>,
@@ -403,6 +414,7 @@ impl Published {
             version,
             status,
             repackaging: None,
+            markers: Arc::new([]),
             outputs: Default::default(),
             endpoint_outputs: Vec::new(),
         }
@@ -417,23 +429,68 @@ impl Published {
             version: self.version,
             status: self.status.clone(),
             repackaging: self.repackaging,
+            markers: self.markers.clone(),
             outputs: self.outputs.clone(),
             endpoint_outputs,
         }
     }
 
-    /// What `endpoint` serves: its own output when it is encrypted (`None` until one was
-    /// built: never the clear output), else its type's.
+    /// The same view with `overrides` serving their endpoints instead of what did (an
+    /// endpoint's marked output over its encrypted one).
+    pub fn with_endpoint_output_overrides(
+        &self,
+        overrides: Vec<(crate::id::Id, Arc<dyn MediaOutput>)>,
+    ) -> Published {
+        let mut outs: Vec<(crate::id::Id, Arc<dyn MediaOutput>)> = self
+            .endpoint_outputs
+            .iter()
+            .filter(|(id, _)| !overrides.iter().any(|(o, _)| o == id))
+            .cloned()
+            .collect();
+        outs.extend(overrides);
+        self.with_endpoint_outputs(outs)
+    }
+
+    /// The same view with `markers` in its window.
+    pub fn with_markers(mut self, markers: Arc<[crate::ad_markers::AdMarker]>) -> Published {
+        self.markers = markers;
+        self
+    }
+
+    /// [`Published::output_for`], shared.
+    pub fn output_arc_for(
+        &self,
+        endpoint: &crate::channel::config::EndpointConfig,
+    ) -> Option<Arc<dyn MediaOutput>> {
+        if let Some((_, o)) = self
+            .endpoint_outputs
+            .iter()
+            .find(|(id, _)| *id == endpoint.id)
+        {
+            return Some(Arc::clone(o));
+        }
+        if endpoint.encryption.is_on() {
+            return None;
+        }
+        self.outputs[endpoint.kind.index()].clone()
+    }
+
+    /// What `endpoint` serves: its own output when it has one (encrypted, marked; an
+    /// encrypted endpoint gets `None` until one was built: never the clear output), else its
+    /// type's.
     pub fn output_for(
         &self,
         endpoint: &crate::channel::config::EndpointConfig,
     ) -> Option<&dyn MediaOutput> {
+        if let Some((_, o)) = self
+            .endpoint_outputs
+            .iter()
+            .find(|(id, _)| *id == endpoint.id)
+        {
+            return Some(&**o);
+        }
         if endpoint.encryption.is_on() {
-            return self
-                .endpoint_outputs
-                .iter()
-                .find(|(id, _)| *id == endpoint.id)
-                .map(|(_, o)| &**o);
+            return None;
         }
         self.output(endpoint.kind)
     }

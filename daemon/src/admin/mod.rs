@@ -212,6 +212,10 @@ impl Admin {
                 })?;
                 Response::Keys(listed.iter().map(views::key_view).collect())
             }
+            Request::ChannelSplice { channel, splice } => {
+                let id = self.lock()?.channel(&channel)?.id;
+                Response::Splice(self.splice(id, &splice)?)
+            }
             Request::CdnBind { channel, domain } => {
                 let view = self
                     .mutate(|st, _| st.cdn_bind(&channel, &domain).map(|c| self.channel_view(c)))?;
@@ -309,5 +313,39 @@ impl Admin {
         let reg = Registry::rebuild(&guard, &self.shared.registry.load());
         self.shared.registry.store(Arc::new(reg));
         Ok(out)
+    }
+}
+
+impl Admin {
+    /// Hands the operator's splice to the channel's owner shard and waits for the marker.
+    fn splice(
+        &self,
+        channel: Id,
+        spec: &streampack_core::admin::proto::SpliceSpec,
+    ) -> Result<streampack_core::admin::proto::SpliceView, ControlError> {
+        use crate::shard::{ShardMsg, SpliceOp};
+        let request = spec.request().map_err(ControlError::Invalid)?;
+        let owner = streampack_core::id::shard_for(&channel, self.shared.shards());
+        let inbox = self
+            .shared
+            .inboxes
+            .get(owner)
+            .ok_or_else(|| ControlError::Unavailable("the channel's shard is gone".into()))?;
+        let (tx, rx) = flume::bounded(1);
+        let op = SpliceOp {
+            channel,
+            request,
+            reply: tx,
+        };
+        inbox
+            .send(ShardMsg::Splice(op))
+            .map_err(|_| ControlError::Unavailable("the daemon is shutting down".into()))?;
+        let marker = rx
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| {
+                ControlError::Unavailable("the channel's shard did not answer within 5 s".into())
+            })?
+            .map_err(ControlError::Conflict)?;
+        Ok(views::splice_view(&channel, &marker))
     }
 }

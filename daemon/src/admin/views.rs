@@ -81,6 +81,7 @@ impl Admin {
             encryption: e.encryption,
             key_rotation_secs: e.key_rotation_secs,
             key_server: e.key_server.clone(),
+            ad_markers: e.ad_markers,
             cdn_urls: c
                 .cdn_domains
                 .iter()
@@ -220,5 +221,25 @@ pub(super) fn key_view(k: &crate::keys::Listed) -> streampack_core::admin::proto
         key: k.key.key_hex(),
         from: from_rfc3339(k.key.period, k.rotation_secs),
         period: k.key.period,
+    }
+}
+
+/// A splice the owner inserted.
+pub(super) fn splice_view(
+    channel: &streampack_core::id::Id,
+    m: &streampack_core::ad_markers::AdMarker,
+) -> streampack_core::admin::proto::SpliceView {
+    streampack_core::admin::proto::SpliceView {
+        channel_id: channel.to_string(),
+        event_id: m.event_id,
+        signal: match m.signal {
+            streampack_core::scte35::Signal::Out => "out",
+            streampack_core::scte35::Signal::In => "in",
+            streampack_core::scte35::Signal::Other => "other",
+        }
+        .into(),
+        at: streampack_core::time::format_datetime(m.start_unix_ms),
+        duration_secs: m.duration_ms.map(|d| d as f64 / 1000.0),
+        scte35_hex: streampack_core::hex::encode(&m.section),
     }
 }

@@ -22,7 +22,8 @@ use crate::context::Shared;
 use crate::registry::MediaSlot;
 use crate::storage::Storage;
 
-pub use msg::{ChunkOp, IngestDone, IngestOp, IngestReply, ShardMsg};
+pub use msg::{ChunkOp, IngestDone, IngestOp, IngestReply, ShardMsg, SpliceOp, SpliceReply};
+use streampack_core::ad_markers::output::Marking;
 
 /// How often owners run time-based work (pending segments, failover, eviction).
 pub const TICK: Duration = Duration::from_millis(500);
@@ -37,6 +38,8 @@ struct Owned {
     recorder: Option<Recorder>,
     /// One per encrypted endpoint.
     encryptors: Vec<encrypt::EndpointEncryptor>,
+    /// The endpoints that signal ad markers, and their marked manifests.
+    marking: Marking,
 }
 
 impl Owned {
@@ -56,6 +59,15 @@ impl Owned {
     /// for each endpoint whose encryption changed.
     fn set_encryption(&mut self, c: &ChannelConfig, pull_base: &str, now: Now) {
         if encrypt::follow(&mut self.encryptors, c, pull_base, now) {
+            self.published = u64::MAX;
+        }
+    }
+}
+
+impl Owned {
+    /// Follows the endpoints' ad-marker styles: republishes when one changed.
+    fn set_markers(&mut self, c: &ChannelConfig) {
+        if self.marking.follow(c) {
             self.published = u64::MAX;
         }
     }
@@ -106,6 +118,10 @@ pub async fn owner_loop(
             }
             Ok(ShardMsg::Chunk(op)) => apply_chunk(&shared, &channels, op, false),
             Ok(ShardMsg::Abort(op)) => apply_chunk(&shared, &channels, op, true),
+            Ok(ShardMsg::Splice(op)) => {
+                let reply = op.reply.clone();
+                let _ = reply.send(apply_splice(&shared, &channels, op));
+            }
             Err(_) => break,
         }
     }
@@ -130,6 +146,7 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
         published: u64::MAX,
         recorder: None,
         encryptors: Vec::new(),
+        marking: Marking::default(),
     });
     if owned.params != params {
         owned.media.set_params(params, now);
@@ -137,6 +154,7 @@ fn apply(shared: &Shared, channels: &Channels, op: IngestOp) -> IngestReply {
     }
     owned.set_timeshift(&entry.config);
     owned.set_encryption(&entry.config, &shared.pull_base, now);
+    owned.set_markers(&entry.config);
     let result = match op.body {
         Some(body) => owned
             .media
@@ -271,9 +289,34 @@ fn publish_quietly(owned: &mut Owned, now: Now, id: &Id, to: &Sinks<'_>) -> bool
             now,
         );
     }
+    if let Some(marked) = owned.marking.apply(&published, now.unix_ms) {
+        published = Arc::new(marked);
+    }
     owned.slot.store(published);
     owned.published = v;
     true
+}
+
+/// The operator's splice on a channel this shard owns: placed by its media, published at
+/// once.
+fn apply_splice(shared: &Shared, channels: &Channels, op: SpliceOp) -> SpliceReply {
+    let now = clock::now();
+    let mut map = channels.borrow_mut();
+    let Some(owned) = map.get_mut(&op.channel) else {
+        return Err(
+            "nothing is live on this channel yet: no encoder has pushed to it since the daemon started"
+                .into(),
+        );
+    };
+    let marker = owned.media.splice(&op.request, now)?;
+    publish(owned, now, &op.channel, &shared.into());
+    tracing::info!(
+        channel = %op.channel,
+        event_id = marker.event_id,
+        at = %streampack_core::time::format_datetime(marker.start_unix_ms),
+        "operator splice"
+    );
+    Ok(marker)
 }
 
 async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Receiver<()>) {
@@ -298,6 +341,7 @@ async fn tick_loop(shared: Arc<Shared>, channels: Channels, shutdown: flume::Rec
                 }
                 owned.set_timeshift(&entry.config);
                 owned.set_encryption(&entry.config, &shared.pull_base, now);
+                owned.set_markers(&entry.config);
                 owned.media.tick(now);
                 if owned.slot.take_promotion() {
                     let mut moved = owned.media.promote_hot(&mut crate::pages::promote);
@@ -396,6 +440,7 @@ mod tests {
             published: u64::MAX,
             recorder: Some(Recorder::new()),
             encryptors: Vec::new(),
+            marking: Marking::default(),
         };
         let id = Id::parse("0123456789abcdef0123456789ab").unwrap();
         let (storage, archived) = Storage::new("/nonexistent".into(), 0);

@@ -12,7 +12,22 @@ pub enum ShardMsg {
     Chunk(ChunkOp),
     /// A chunked upload broke off before its end.
     Abort(ChunkOp),
+    /// The operator's splice (`channel splice`).
+    Splice(SpliceOp),
 }
+
+/// The operator's splice, handed to the channel's owner.
+pub struct SpliceOp {
+    /// Channel.
+    pub channel: Id,
+    /// What to insert.
+    pub request: streampack_core::ad_markers::SpliceRequest,
+    /// Where the outcome goes.
+    pub reply: flume::Sender<SpliceReply>,
+}
+
+/// The marker inserted, or why not.
+pub type SpliceReply = Result<streampack_core::ad_markers::AdMarker, String>;
 
 /// A chunk of an upload under way, or (no bytes) its breaking off.
 pub struct ChunkOp {

@@ -121,6 +121,8 @@ pub struct DashMedia {
     /// When the output last changed (`MPD@publishTime`).
     changed_unix_ms: u64,
     last_now: Now,
+    /// Ad markers in the window.
+    markers: crate::ad_markers::AdMarkers,
 }
 
 impl DashMedia {
@@ -146,6 +148,7 @@ impl DashMedia {
             published: None,
             changed_unix_ms: now.unix_ms,
             last_now: now,
+            markers: crate::ad_markers::AdMarkers::default(),
         }
     }
 
@@ -463,6 +466,18 @@ impl Media for DashMedia {
         self.versions.current
     }
 
+    fn splice(
+        &mut self,
+        req: &crate::ad_markers::SpliceRequest,
+        now: Now,
+    ) -> Result<crate::ad_markers::AdMarker, String> {
+        self.last_now = now;
+        let at = crate::ad_markers::splice_time(req, self.output.span_unix_ms())?;
+        let m = self.markers.splice(req, at)?;
+        self.versions.output_changed();
+        Ok(m)
+    }
+
     /// Takes the events since the last call (inputs up, down, restarted; switches). At most
     /// 256 are kept for a caller that does not drain them.
     fn drain_events(&mut self) -> Vec<MediaEvent> {
@@ -478,7 +493,11 @@ impl Media for DashMedia {
             return Arc::clone(p);
         }
         let dash = self.snapshot();
-        let mut p = Published::new(self.versions.current, dash.status.clone());
+        if let Some((start, _)) = self.output.span_unix_ms() {
+            self.markers.evict_before(start);
+        }
+        let mut p = Published::new(self.versions.current, dash.status.clone())
+            .with_markers(self.markers.published());
         if self.params.cmaf {
             p = p.with_output(EndpointType::Cmaf, Arc::new(CmafOfDash(Arc::clone(&dash))));
         }

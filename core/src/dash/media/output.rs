@@ -69,6 +69,23 @@ impl Output {
 
     /// Moves the hot segments and init segments of every Period into `promote`'s memory; how
     /// many moved.
+    /// The window on the wall clock (Unix ms): where the first segment starts, where the
+    /// newest ends.
+    pub fn span_unix_ms(&self) -> Option<(u64, u64)> {
+        let ast = self.ast?;
+        let first = self.periods.front()?;
+        let start = first
+            .reps()
+            .filter_map(|r| {
+                let s = r.segments.front()?;
+                let rel = s.t.saturating_sub(r.pto);
+                Some(first.start_ms + rel.saturating_mul(1000) / u64::from(r.info.timescale.max(1)))
+            })
+            .min()?;
+        let end = self.periods.back()?.end_ms();
+        Some((ast.saturating_add(start), ast.saturating_add(end)))
+    }
+
     pub fn promote_hot(
         &mut self,
         promote: &mut dyn FnMut(&bytes::Bytes) -> Option<crate::media::Body>,

@@ -43,6 +43,7 @@ mod timeline;
 
 pub use snapshot::{HlsSnapshot, RenditionSnapshot};
 
+use crate::ad_markers::AdMarkers;
 use crate::channel::config::InputRole;
 use crate::cmaf::packager::CmafPackager;
 use crate::hls::{classify, parse_playlist, ObjectKind, PlaylistIn};
@@ -88,6 +89,8 @@ pub struct HlsMedia {
     cmaf: Option<CmafPackager>,
     /// The last view published.
     published: Option<Arc<Published>>,
+    /// Ad markers in the window.
+    markers: AdMarkers,
 }
 
 impl HlsMedia {
@@ -113,6 +116,7 @@ impl HlsMedia {
             last_now: now,
             cmaf: None,
             published: None,
+            markers: AdMarkers::default(),
         }
     }
 
@@ -149,6 +153,7 @@ impl HlsMedia {
     /// anything changed.
     fn process(&mut self, now: Now, warnings: &mut Vec<String>) -> bool {
         let mut changed = self.choose_active(now);
+        let mut cues = Vec::new();
         if let Some(active) = self.active {
             let store = &self.inputs[active.index()];
             changed |= renditions::sync(&mut self.renditions, &mut self.master_mode, store);
@@ -164,13 +169,32 @@ impl HlsMedia {
                 etag: &mut self.etag,
                 warnings,
                 refused: &mut self.refused,
+                collect_cues: true,
+                cues: &mut cues,
             };
             for r in self.renditions.iter_mut().filter(|r| r.listed) {
                 if let Some(pl) = store.current_media(&r.source) {
                     changed |= r.advance(pl, &mut ctx);
                 }
+                ctx.collect_cues = false;
                 changed |= r.trim(self.params.window_ms);
             }
+            for (tags, start, encoder_clock) in cues {
+                for tag in &tags {
+                    self.markers
+                        .take_hls_tag(tag, start, encoder_clock, warnings);
+                }
+                changed = true;
+            }
+        }
+        let window_start = self
+            .renditions
+            .iter()
+            .filter(|r| r.listed)
+            .find_map(|r| r.segments.front())
+            .map(|s| s.entry.start_unix_ms);
+        if let Some(start) = window_start {
+            changed |= self.markers.evict_before(start);
         }
         for s in &mut self.inputs {
             changed |= s.gc(now.mono_ms, self.params.window_ms);
@@ -292,12 +316,14 @@ impl Media for HlsMedia {
         let kind = classify(path).map_err(IngestError::UnsupportedMedia)?;
         let store = &mut self.inputs[input.index()];
         let is_playlist = kind == ObjectKind::Playlist;
+        let mut cue_warnings = Vec::new();
         match kind {
             ObjectKind::Media { .. } => store.put_object(path, body, now.mono_ms),
             ObjectKind::Playlist => match parse_playlist(path, &body.bytes) {
                 Err(why) => return Err(IngestError::BadPlaylist(format!("{path}: {why}"))),
                 Ok(PlaylistIn::Master(m)) => store.put_master(path, m),
-                Ok(PlaylistIn::Media(m)) => {
+                Ok(PlaylistIn::Media(mut m)) => {
+                    cue_warnings = std::mem::take(&mut m.cue_warnings);
                     if store.put_media(path, m, now.mono_ms) {
                         self.tracker.restarted(input);
                         if self.active == Some(input) {
@@ -307,7 +333,7 @@ impl Media for HlsMedia {
                 }
             },
         }
-        let mut warnings = Vec::new();
+        let mut warnings = cue_warnings;
         let changed = self.process(now, &mut warnings);
         // A segment usually arrives before the playlist that lists it: storing it changes
         // only the status, which is republished without rendering the playlists again.
@@ -333,6 +359,29 @@ impl Media for HlsMedia {
         if self.process(now, &mut Vec::new()) {
             self.versions.output_changed();
         }
+    }
+
+    fn splice(
+        &mut self,
+        req: &crate::ad_markers::SpliceRequest,
+        now: Now,
+    ) -> Result<crate::ad_markers::AdMarker, String> {
+        self.last_now = now;
+        let lead = self
+            .renditions
+            .iter()
+            .find(|r| r.listed && !r.segments.is_empty());
+        let live = lead.and_then(|r| {
+            let (first, last) = (r.segments.front()?, r.segments.back()?);
+            Some((
+                first.entry.start_unix_ms,
+                last.entry.start_unix_ms + last.entry.duration_ms,
+            ))
+        });
+        let at = crate::ad_markers::splice_time(req, live)?;
+        let m = self.markers.splice(req, at)?;
+        self.versions.output_changed();
+        Ok(m)
     }
 
     /// Takes the events since the last call (inputs up, down, restarted; switches). At most

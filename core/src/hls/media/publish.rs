@@ -99,7 +99,8 @@ pub(crate) fn build(cm: &mut HlsMedia) -> HlsSnapshot {
 pub(crate) fn published(hm: &mut HlsMedia, now: Now) -> Published {
     let hls = hm.snapshot();
     let mut p = Published::new(hm.versions.current, hls.status.clone())
-        .with_output(EndpointType::Hls, Arc::clone(&hls) as _);
+        .with_output(EndpointType::Hls, Arc::clone(&hls) as _)
+        .with_markers(hm.markers.published());
     if !hm.params.cmaf {
         hm.cmaf = None;
         return p;

@@ -34,7 +34,16 @@ pub(crate) struct AdvanceCtx<'a> {
     pub etag: &'a mut EtagGen,
     pub warnings: &'a mut Vec<String>,
     pub refused: &'a mut u64,
+    /// The rendition advancing is the one whose ad-marker tags count (the first listed: the
+    /// others carry the same ones).
+    pub collect_cues: bool,
+    /// Ad-marker tags of the segments published: the tags, the segment's start, whether it
+    /// had the encoder's own `EXT-X-PROGRAM-DATE-TIME`.
+    pub cues: &'a mut Vec<PublishedCues>,
 }
+
+/// The ad-marker tags of one segment published.
+pub(crate) type PublishedCues = (Vec<crate::ad_markers::hls_in::CueTag>, u64, bool);
 
 /// A published segment.
 #[derive(Debug)]
@@ -313,6 +322,11 @@ impl Rendition {
         self.disc_pending = false;
         self.ended = false;
         let start_unix_ms = self.stamp(seg, break_before, ctx.now);
+        if ctx.collect_cues && !seg.cues.is_empty() {
+            let encoder_clock = seg.program_date_time.is_some();
+            ctx.cues
+                .push((seg.cues.clone(), start_unix_ms, encoder_clock));
+        }
         self.target_s = self.target_s.max(seg.duration_ms.div_ceil(1000)).max(1);
         self.total_ms = self.total_ms.saturating_add(seg.duration_ms);
         let (ext, content_type) = ext_of(&seg.uri);

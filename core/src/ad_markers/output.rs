@@ -1,0 +1,181 @@
+//! What an endpoint that signals ad markers serves: [`MarkedOutput`], the output it would
+//! serve anyway (clear or encrypted) with its manifests marked in the endpoint's style; built
+//! on each publication by a channel's [`Marking`] while markers are in its window.
+
+use super::{hls_out, mpd_out, AdMarker};
+use crate::channel::config::{AdMarkerStyle, ChannelConfig, EndpointType};
+use crate::id::Id;
+use crate::media::{Lookup, MediaOutput, Published, Rendered, Unavailable, Variant};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// An endpoint's output with its manifests marked. Lookups never allocate; segments, and
+/// what low-latency requests ask for (parts, blocking reloads, delta updates), are the
+/// underlying output's.
+#[derive(Debug)]
+pub struct MarkedOutput {
+    base: Arc<dyn MediaOutput>,
+    manifests: HashMap<String, (Rendered, &'static str)>,
+}
+
+impl MediaOutput for MarkedOutput {
+    fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>> {
+        match self.manifests.get(rest) {
+            Some((r, content_type)) => Ok(Lookup::Manifest(r, content_type)),
+            None => self.base.lookup(manifest, rest),
+        }
+    }
+
+    fn lookup_with<'a>(
+        &'a self,
+        manifest: &str,
+        rest: &str,
+        variant: Variant,
+    ) -> Result<Lookup<'a>, Unavailable<'a>> {
+        if variant != Variant::default() {
+            return self.base.lookup_with(manifest, rest, variant);
+        }
+        self.lookup(manifest, rest)
+    }
+
+    fn playlist_position(
+        &self,
+        manifest: &str,
+        rest: &str,
+    ) -> Option<crate::hls::directives::Position> {
+        self.base.playlist_position(manifest, rest)
+    }
+
+    fn manifests(&self, manifest: &str) -> Vec<(String, &Rendered)> {
+        let mut out: Vec<(String, &Rendered)> = self
+            .manifests
+            .iter()
+            .map(|(p, (r, _))| (p.clone(), r))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        let _ = manifest;
+        out
+    }
+
+    fn content_keys(&self) -> &[crate::encryption::ContentKey] {
+        self.base.content_keys()
+    }
+
+    fn content_key(&self, rest: &str) -> Option<&crate::encryption::ContentKey> {
+        self.base.content_key(rest)
+    }
+}
+
+/// One endpoint that signals markers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Marked {
+    endpoint: crate::channel::config::EndpointConfig,
+    style: AdMarkerStyle,
+}
+
+/// A channel's endpoints that signal ad markers, and their last marked manifests (an
+/// unchanged text keeps its `ETag`).
+#[derive(Debug, Default)]
+pub struct Marking {
+    endpoints: Vec<Marked>,
+    renders: HashMap<(Id, String), Rendered>,
+}
+
+impl Marking {
+    /// Follows the channel's endpoints; whether that changes what is published.
+    pub fn follow(&mut self, c: &ChannelConfig) -> bool {
+        let wanted: Vec<Marked> = c
+            .endpoints
+            .iter()
+            .filter(|e| e.ad_markers != AdMarkerStyle::None)
+            .map(|e| Marked {
+                endpoint: e.clone(),
+                style: e.ad_markers,
+            })
+            .collect();
+        if wanted == self.endpoints {
+            return false;
+        }
+        self.endpoints = wanted;
+        self.renders.clear();
+        true
+    }
+
+    /// `published` with the markers in its window written into each marking endpoint's
+    /// manifests; `None` when no manifest changes.
+    pub fn apply(&mut self, published: &Published, now_unix_ms: u64) -> Option<Published> {
+        let markers = published.markers.clone();
+        if markers.is_empty() || self.endpoints.is_empty() {
+            self.renders.clear();
+            return None;
+        }
+        let mut outs: Vec<(Id, Arc<dyn MediaOutput>)> = Vec::new();
+        let mut renders = HashMap::new();
+        for m in &self.endpoints {
+            let e = &m.endpoint;
+            let Some(base) = published.output_arc_for(e) else {
+                continue;
+            };
+            let mut manifests = HashMap::new();
+            let mut changed = false;
+            for (path, r) in base.manifests(&e.manifest_name) {
+                let (marked, content_type) = mark_one(&path, r, &markers, m.style, e.kind);
+                let rendered = match marked {
+                    Some(text) => {
+                        changed = true;
+                        let key = (e.id, path.clone());
+                        let r = self
+                            .renders
+                            .get(&key)
+                            .filter(|prev| prev.body == text.as_bytes())
+                            .cloned()
+                            .unwrap_or_else(|| {
+                                let etag = etag_of(&text);
+                                Rendered::new(text.into(), etag, now_unix_ms)
+                            });
+                        renders.insert(key, r.clone());
+                        r
+                    }
+                    None => r.clone(),
+                };
+                manifests.insert(path, (rendered, content_type));
+            }
+            if changed {
+                outs.push((e.id, Arc::new(MarkedOutput { base, manifests })));
+            }
+        }
+        self.renders = renders;
+        (!outs.is_empty()).then(|| published.with_endpoint_output_overrides(outs))
+    }
+}
+
+/// A manifest marked for an endpoint (`None`: unchanged), and its content type.
+fn mark_one(
+    path: &str,
+    r: &Rendered,
+    markers: &[AdMarker],
+    style: AdMarkerStyle,
+    kind: EndpointType,
+) -> (Option<String>, &'static str) {
+    let text = std::str::from_utf8(&r.body).unwrap_or("");
+    if path.ends_with(".mpd") {
+        let _ = kind;
+        (
+            mpd_out::mark(text, markers),
+            crate::dash::mpd::MPD_CONTENT_TYPE,
+        )
+    } else {
+        (
+            hls_out::mark(text, markers, style),
+            crate::hls::PLAYLIST_CONTENT_TYPE,
+        )
+    }
+}
+
+/// A strong `ETag` of a marked manifest: changes whenever its text does.
+fn etag_of(text: &str) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    format!("\"m{:016x}{:x}\"", h.finish(), text.len())
+}
