@@ -42,6 +42,8 @@ need openssl openssl
 need nghttp2-client h2load nghttp
 [ -f /usr/lib/python3/dist-packages/h2/__init__.py ] || missing+=(python3-h2)
 need python3 /usr/bin/python3
+# threefive (SCTE-35, PyPI) goes into a venv of Debian's python3: the ad-marker tests' decoder.
+/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "tests/setup.sh: installing ${missing[*]} (apt-get)"
@@ -60,6 +62,17 @@ if ! cmp -s tests/browser/package-lock.json "$stamp"; then
     echo "tests/setup.sh: npm ci --prefix tests/browser"
     npm ci --prefix tests/browser --prefer-offline --no-audit --no-fund --loglevel=error
     cp tests/browser/package-lock.json "$stamp"
+fi
+
+# Python packages of the tests (tests/python/requirements.txt, exact versions) in their venv.
+venv=tests/python/.venv
+pystamp=$venv/.streampack-requirements
+if ! cmp -s tests/python/requirements.txt "$pystamp"; then
+    echo "tests/setup.sh: python venv $venv (tests/python/requirements.txt)"
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
+    cp tests/python/requirements.txt "$pystamp"
 fi
 
 printf 'tests/setup.sh: peers ready: %s; %s; node %s\n' \

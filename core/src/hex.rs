@@ -13,7 +13,7 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// Hex of either case, an even number of digits, as bytes.
 pub fn decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
     (0..s.len())

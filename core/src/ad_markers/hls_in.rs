@@ -20,6 +20,9 @@ pub enum CueKind {
         id: String,
         /// `START-DATE`, Unix ms.
         start_unix_ms: i64,
+        /// `DURATION`, ms: on a `SCTE35-IN`, the return is this long after `START-DATE`
+        /// (the break's, as RFC 8216bis writes a return: same `ID` and `START-DATE`).
+        duration_ms: Option<u64>,
     },
     /// `EXT-X-CUE-OUT`: a break starts at this segment.
     Out {
@@ -64,7 +67,7 @@ pub fn scan(text: &str) -> (Vec<Vec<CueTag>>, Vec<String>) {
     let mut current: Vec<CueTag> = Vec::new();
     let mut warnings = Vec::new();
     let mut oatcls: Option<(Vec<u8>, String)> = None;
-    let mut kept = 0usize;
+    let mut seen = 0usize;
     let mut dropped = 0usize;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -78,15 +81,13 @@ pub fn scan(text: &str) -> (Vec<Vec<CueTag>>, Vec<String>) {
         if !is_cue_line(line) {
             continue;
         }
-        if kept >= MAX_TAGS_PER_PLAYLIST {
+        if seen >= MAX_TAGS_PER_PLAYLIST {
             dropped += 1;
             continue;
         }
+        seen += 1;
         match read_tag(line, &mut oatcls) {
-            Ok(Some(tag)) => {
-                kept += 1;
-                current.push(tag);
-            }
+            Ok(Some(tag)) => current.push(tag),
             Ok(None) => {}
             Err(why) => warnings.push(format!("line {}: ad marker dropped: {why}", i + 1)),
         }
@@ -185,6 +186,7 @@ fn date_range(value: &str) -> Result<Option<(CueKind, Vec<u8>)>, String> {
         CueKind::DateRange {
             id: id.to_string(),
             start_unix_ms,
+            duration_ms: get("DURATION").map(seconds_ms).transpose()?,
         },
         checked(section)?,
     )))
@@ -268,13 +270,22 @@ impl super::AdMarkers {
             }))
         };
         let made = match &tag.kind {
-            CueKind::DateRange { id, start_unix_ms } => {
+            CueKind::DateRange {
+                id,
+                start_unix_ms,
+                duration_ms,
+            } => {
                 let start = match u64::try_from(*start_unix_ms) {
                     Ok(s) if encoder_clock => s,
                     _ => at,
                 };
                 let section = tag.section.clone().unwrap_or_default().into();
-                AdMarker::from_section(section, start, Some(id.clone()))
+                AdMarker::from_section(section, start, Some(id.clone())).map(|mut m| {
+                    if let (Signal::In, Some(d), true) = (m.signal, duration_ms, encoder_clock) {
+                        m.start_unix_ms = m.start_unix_ms.saturating_add(*d);
+                    }
+                    m
+                })
             }
             CueKind::Out { duration_ms } => {
                 let section = match &tag.section {

@@ -3,7 +3,7 @@
 //! on each publication by a channel's [`Marking`] while markers are in its window.
 
 use super::{hls_out, mpd_out, AdMarker};
-use crate::channel::config::{AdMarkerStyle, ChannelConfig, EndpointType};
+use crate::channel::config::{AdMarkerStyle, ChannelConfig};
 use crate::id::Id;
 use crate::media::{Lookup, MediaOutput, Published, Rendered, Unavailable, Variant};
 use std::collections::HashMap;
@@ -120,7 +120,7 @@ impl Marking {
             let mut manifests = HashMap::new();
             let mut changed = false;
             for (path, r) in base.manifests(&e.manifest_name) {
-                let (marked, content_type) = mark_one(&path, r, &markers, m.style, e.kind);
+                let (marked, content_type) = mark_one(&path, r, &markers, m.style, &*base);
                 let rendered = match marked {
                     Some(text) => {
                         changed = true;
@@ -156,13 +156,20 @@ fn mark_one(
     r: &Rendered,
     markers: &[AdMarker],
     style: AdMarkerStyle,
-    kind: EndpointType,
+    base: &dyn MediaOutput,
 ) -> (Option<String>, &'static str) {
     let text = std::str::from_utf8(&r.body).unwrap_or("");
     if path.ends_with(".mpd") {
-        let _ = kind;
+        // On the MPD's own clock.
+        let on_mpd: Vec<AdMarker> = markers
+            .iter()
+            .map(|m| AdMarker {
+                start_unix_ms: base.mpd_clock(m.start_unix_ms),
+                ..m.clone()
+            })
+            .collect();
         (
-            mpd_out::mark(text, markers),
+            mpd_out::mark(text, &on_mpd),
             crate::dash::mpd::MPD_CONTENT_TYPE,
         )
     } else {

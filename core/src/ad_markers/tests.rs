@@ -171,7 +171,8 @@ fn hls_input_tags_of_both_styles_are_read_per_segment() {
         cues[1][0].kind,
         CueKind::DateRange {
             id: "ad-7".into(),
-            start_unix_ms: (T0 + 2000) as i64
+            start_unix_ms: (T0 + 2000) as i64,
+            duration_ms: None
         }
     );
     assert_eq!(cues[1][0].section.as_deref(), Some(&section[..]));

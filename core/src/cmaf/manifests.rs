@@ -34,6 +34,39 @@ fn reference<'a>(seg: &KeptSeg<'a>) -> Option<(usize, &'a PackagedTrack)> {
         .find_map(|slot| seg.packaged.tracks[slot].as_ref().map(|t| (slot, t)))
 }
 
+/// Where the MPD's clock stands against the segments' `EXT-X-PROGRAM-DATE-TIME` (the MPD
+/// anchors each Period on the segments' arrival): per Period of the lead rendition, from the
+/// program date of its first segment on, the ms to add to a program date to get the MPD's
+/// wall clock (`availabilityStartTime` + `Period@start` + media time).
+pub(crate) fn mpd_clock(
+    views: &[RenditionView<'_>],
+    periods: &BTreeMap<u64, Anchor>,
+    ast: u64,
+) -> Vec<(u64, i64)> {
+    let Some(lead) = views.first() else {
+        return Vec::new();
+    };
+    let mut out: Vec<(u64, i64)> = Vec::new();
+    let mut dsn = None;
+    for seg in &lead.segs {
+        if dsn == Some(seg.dsn) {
+            continue;
+        }
+        dsn = Some(seg.dsn);
+        let (Some(anchor), Some((_, t))) = (periods.get(&seg.dsn), reference(seg)) else {
+            continue;
+        };
+        if t.timescale != anchor.ref_timescale {
+            continue;
+        }
+        let media_ms = ms(t.ept.saturating_sub(anchor.ref_ticks), t.timescale);
+        let mpd_ms = ast.saturating_add(anchor.start_ms).saturating_add(media_ms);
+        let pdt = seg.source.start_unix_ms;
+        out.push((pdt, mpd_ms as i64 - pdt as i64));
+    }
+    out
+}
+
 /// Anchors the Periods of the first rendition that are new, updates the end of the others and
 /// forgets those that left the window.
 pub(crate) fn anchor_periods(

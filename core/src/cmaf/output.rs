@@ -69,6 +69,8 @@ pub struct CmafSnapshot {
     /// The MPD before rendering, for outputs derived from this one (an encrypted endpoint
     /// with key rotation splits its Periods at key changes).
     pub mpd_model: Option<crate::dash::mpd::Mpd>,
+    /// [`super::manifests::mpd_clock`]: (program date from, ms to add), by program date.
+    pub mpd_clock: Vec<(u64, i64)>,
 }
 
 /// One rendition's CMAF tracks.
@@ -98,6 +100,15 @@ pub struct CmafTrack {
 }
 
 impl MediaOutput for CmafSnapshot {
+    fn mpd_clock(&self, unix_ms: u64) -> u64 {
+        let i = self.mpd_clock.partition_point(|(from, _)| *from <= unix_ms);
+        let offset = self
+            .mpd_clock
+            .get(i.saturating_sub(1))
+            .map_or(0, |(_, o)| *o);
+        (unix_ms as i64).saturating_add(offset).max(0) as u64
+    }
+
     /// 503 before media, 501 when the input cannot be repackaged (fMP4 HLS).
     fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>> {
         if self.mpd.is_none() {
@@ -294,6 +305,7 @@ mod tests {
             held_bytes: 0,
             periods: vec![],
             mpd_model: None,
+            mpd_clock: Vec::new(),
         };
         let table = [
             ("2147483646", Some("a")),

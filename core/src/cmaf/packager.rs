@@ -148,6 +148,12 @@ impl CmafPackager {
             self.stats,
         );
         self.rendered = out.rendered;
+        let mut snap = snap;
+        snap.mpd_clock = manifests::mpd_clock(
+            &views,
+            &self.periods,
+            self.availability_start_unix_ms.unwrap_or(0),
+        );
         let snap = Arc::new(snap);
         self.current = Some(Arc::clone(&snap));
         snap
@@ -421,6 +427,7 @@ fn build(
         held_bytes: 0,
         periods: archived_periods,
         mpd_model,
+        mpd_clock: Vec::new(),
     };
     snap.held_bytes = snap.objects().map(|o| o.body.len() as u64).sum();
     snap

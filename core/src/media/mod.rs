@@ -294,6 +294,13 @@ pub trait MediaOutput: fmt::Debug + Send + Sync {
         Vec::new()
     }
 
+    /// Where a program date (Unix ms, `EXT-X-PROGRAM-DATE-TIME`) falls on its MPD's wall clock
+    /// (`availabilityStartTime` + `Period@start` + media time): the same, unless the MPD
+    /// anchors its clock elsewhere (CMAF repackaged from TS anchors on arrival).
+    fn mpd_clock(&self, unix_ms: u64) -> u64 {
+        unix_ms
+    }
+
     /// An encrypted output's content keys (ClearKey licences).
     fn content_keys(&self) -> &[crate::encryption::ContentKey] {
         &[]

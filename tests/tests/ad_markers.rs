@@ -1,0 +1,640 @@
+//! SCTE-35 ad markers through the origin, decoded by threefive (`tests/python/scte35.py`, an
+//! implementation independent of ours): an encoder's `EXT-X-DATERANGE` and `EXT-X-CUE-OUT`
+//! breaks pushed with real ffmpeg segments come out of an `hls` endpoint in each style
+//! (daterange, cue, passthrough, none) and of a `cmaf` endpoint as an MPD `EventStream`,
+//! with the same event ids, durations and out/in flags, on the splice point's segment;
+//! `streampackctl channel splice` inserts a break and an early return the same way; hostile
+//! markers are dropped with a warning while the channel goes on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use base64::Engine;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use streampack_tests::*;
+
+/// The venv tests/setup.sh makes with threefive in it.
+fn threefive_python() -> Option<PathBuf> {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/.venv/bin/python");
+    let ok = py.exists()
+        && Command::new(&py)
+            .args(["-c", "import threefive"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    require(
+        "Python's threefive (tests/python/.venv)",
+        ok,
+        in_ci(),
+        "bash tests/setup.sh (makes tests/python/.venv with tests/python/requirements.txt)",
+    )
+    .then_some(py)
+}
+
+fn scte35(py: &Path, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/scte35.py");
+    let out = Command::new(py).arg(script).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "scte35.py {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// threefive's reading of each cue.
+fn decode(py: &Path, cues: &[String]) -> Vec<Value> {
+    let mut args = vec!["decode"];
+    args.extend(cues.iter().map(String::as_str));
+    scte35(py, &args)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// 12 segments of 2 s (H.264 + AAC in TS), made by ffmpeg as fast as it can.
+fn segments(dir: &Path) -> Vec<(Vec<u8>, f64)> {
+    let out = run_with_timeout(
+        Command::new("ffmpeg")
+            .args([
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x180:rate=25",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=48000",
+                "-t",
+                "24",
+                "-c:v",
+                "libx264",
+                "-g",
+                "50",
+                "-keyint_min",
+                "50",
+                "-sc_threshold",
+                "0",
+                "-c:a",
+                "aac",
+                "-f",
+                "hls",
+                "-hls_time",
+                "2",
+                "-hls_list_size",
+                "0",
+                "-hls_segment_filename",
+            ])
+            .arg(dir.join("s%d.ts"))
+            .arg(dir.join("x.m3u8")),
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "ffmpeg: {}", text(&out.stderr));
+    let list = std::fs::read_to_string(dir.join("x.m3u8")).unwrap();
+    let durations: Vec<f64> = list
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|v| v.trim_end_matches(',').parse().unwrap())
+        .collect();
+    durations
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (std::fs::read(dir.join(format!("s{i}.ts"))).unwrap(), *d))
+        .collect()
+}
+
+/// The encoder: segments with their dates, and the tags to write before some of them.
+struct Encoder {
+    base_ms: i64,
+    segs: Vec<(Vec<u8>, f64)>,
+    tags: Vec<(usize, String)>,
+}
+
+impl Encoder {
+    fn start_ms(&self, i: usize) -> i64 {
+        self.base_ms
+            + self.segs[..i]
+                .iter()
+                .map(|s| (s.1 * 1000.0).round() as i64)
+                .sum::<i64>()
+    }
+
+    fn date(&self, i: usize) -> String {
+        let ms = self.start_ms(i);
+        let secs = ms.div_euclid(1000);
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        // civil_from_days (Howard Hinnant).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60,
+            ms.rem_euclid(1000)
+        )
+    }
+
+    /// Pushes segments `..n` and the playlist listing them with their tags.
+    fn push(&self, d: &Daemon, f: &Fixture, n: usize) {
+        let mut pl = String::from(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n",
+        );
+        for i in 0..n {
+            let r = http(
+                d.ingest,
+                "PUT",
+                &f.ingest(&format!("s{i}.ts")),
+                &[],
+                Some(&self.segs[i].0),
+            );
+            assert_eq!(r.status, 201, "{r:?}");
+            for (_, t) in self.tags.iter().filter(|(at, _)| *at == i) {
+                pl.push_str(t);
+                pl.push('\n');
+            }
+            pl.push_str(&format!(
+                "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{:.6},\ns{i}.ts\n",
+                self.date(i),
+                self.segs[i].1
+            ));
+        }
+        let r = http(
+            d.ingest,
+            "PUT",
+            &f.ingest("index.m3u8"),
+            &[],
+            Some(pl.as_bytes()),
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+}
+
+/// `(tag line, the URI of the segment after it, that segment's PDT)` for tags starting with
+/// `prefix`.
+fn tagged(playlist: &str, prefix: &str) -> Vec<(String, String, i64)> {
+    // Tags and PDT lines belong to the next URI line.
+    let mut out = Vec::new();
+    let (mut pending, mut pdt) = (Vec::new(), None);
+    for l in playlist.lines() {
+        if let Some(v) = l.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            pdt = parse_utc_ms(v.trim());
+        } else if l.starts_with(prefix) {
+            pending.push(l.to_string());
+        } else if !l.starts_with('#') && !l.is_empty() {
+            let at = pdt.take().expect("a PDT on every segment");
+            out.extend(pending.drain(..).map(|t| (t, l.to_string(), at)));
+        }
+    }
+    out
+}
+
+fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("{name}=");
+    let at = line.find(&key)? + key.len();
+    let rest = &line[at..];
+    Some(match rest.strip_prefix('"') {
+        Some(q) => &q[..q.find('"')?],
+        None => rest.split(',').next()?,
+    })
+}
+
+/// The MPD's events: (wall-clock Unix ms of presentationTime, duration s, base64 cue).
+fn mpd_events(mpd: &str) -> Vec<(i64, Option<f64>, String)> {
+    let ast = parse_utc_ms(attr(mpd, "availabilityStartTime").unwrap()).unwrap();
+    let mut out = Vec::new();
+    for period in mpd.split("<Period").skip(1) {
+        let start = attr(period, "start").unwrap();
+        let start_ms = (start
+            .trim_start_matches("PT")
+            .trim_end_matches('S')
+            .parse::<f64>()
+            .unwrap()
+            * 1000.0)
+            .round() as i64;
+        let Some(stream) = period.split("<EventStream").nth(1) else {
+            continue;
+        };
+        let stream = stream.split("</EventStream>").next().unwrap();
+        assert!(
+            stream.contains("schemeIdUri=\"urn:scte:scte35:2014:xml+bin\""),
+            "{stream}"
+        );
+        assert!(stream.contains("timescale=\"90000\""), "{stream}");
+        for ev in stream.split("<Event ").skip(1) {
+            let pt: i64 = attr(ev, "presentationTime").unwrap().parse().unwrap();
+            let dur = attr(ev, "duration").map(|d| d.parse::<f64>().unwrap() / 90_000.0);
+            let b64 = ev
+                .split("<scte35:Binary>")
+                .nth(1)
+                .unwrap()
+                .split('<')
+                .next()
+                .unwrap();
+            out.push((ast + start_ms + pt / 90, dur, b64.to_string()));
+        }
+    }
+    out
+}
+
+/// The MPD's wall clock at its first segment (the first Period's first `S`).
+fn mpd_first_segment_ms(mpd: &str) -> i64 {
+    let ast = parse_utc_ms(attr(mpd, "availabilityStartTime").unwrap()).unwrap();
+    let period = mpd.split("<Period").nth(1).unwrap();
+    let start = attr(period, "start").unwrap();
+    let start_ms = (start
+        .trim_start_matches("PT")
+        .trim_end_matches('S')
+        .parse::<f64>()
+        .unwrap()
+        * 1000.0)
+        .round() as i64;
+    let tpl = period.split("<SegmentTemplate").nth(1).unwrap();
+    let ts: i64 = attr(tpl, "timescale").unwrap().parse().unwrap();
+    let pto: i64 = attr(tpl, "presentationTimeOffset")
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
+    let t: i64 = attr(tpl.split("<S ").nth(1).unwrap(), "t")
+        .unwrap()
+        .parse()
+        .unwrap();
+    ast + start_ms + (t - pto) * 1000 / ts
+}
+
+fn playlist_of(d: &Daemon, ep: &Value) -> String {
+    let path = split_url(ep["url"].as_str().unwrap()).1;
+    let r = get(d.pull, &path);
+    assert_eq!(r.status, 200, "{path}: {r:?}");
+    r.text()
+}
+
+/// One frame at 25 fps: how far a marker may sit from its splice point.
+const FRAME_MS: i64 = 40;
+
+#[test]
+fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
+    let Some(py) = threefive_python() else { return };
+    if !require_tool("ffmpeg") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel("ads", &[]);
+    let ep = |name: &str, extra: &[&str]| {
+        let mut a = vec!["endpoint", "create", &f.id, "--name", name];
+        a.extend_from_slice(extra);
+        d.ctl_json(&a)
+    };
+    let cue = ep("cue", &["--ad-markers", "cue"]);
+    let pass = ep("pass", &["--ad-markers", "passthrough"]);
+    let none = ep("none", &["--ad-markers", "none"]);
+    let cmaf = ep("cmaf", &["--type", "cmaf"]);
+    assert_eq!(
+        f.endpoint["ad_markers"], "daterange",
+        "the default: {}",
+        f.endpoint
+    );
+    assert_eq!(cue["ad_markers"], "cue");
+
+    let out_101 = scte35(&py, &["encode", "101", "4", "1"]).trim().to_string();
+    let in_101 = scte35(&py, &["encode", "101", "0", "0"]).trim().to_string();
+    let out_202 = scte35(&py, &["encode", "202", "4", "1"]).trim().to_string();
+    let b64_202 = base64::engine::general_purpose::STANDARD
+        .encode(hex_bytes(out_202.trim_start_matches("0x")));
+    let segs = segments(work.path());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut enc = Encoder {
+        base_ms: (now - 30_000) / 1000 * 1000,
+        segs,
+        tags: Vec::new(),
+    };
+    enc.tags = vec![
+        (2, format!("#EXT-X-DATERANGE:ID=\"ad-101\",START-DATE=\"{}\",PLANNED-DURATION=4,SCTE35-OUT={out_101}", enc.date(2))),
+        (4, format!("#EXT-X-DATERANGE:ID=\"ad-101\",START-DATE=\"{}\",DURATION=4,SCTE35-IN={in_101}", enc.date(2))),
+        (5, format!("#EXT-X-OATCLS-SCTE35:{b64_202}")),
+        (5, "#EXT-X-CUE-OUT:DURATION=4".to_string()),
+        (6, "#EXT-X-CUE-OUT-CONT:ElapsedTime=2,Duration=4".to_string()),
+        (7, "#EXT-X-CUE-IN".to_string()),
+    ];
+    enc.push(&d, &f, 8);
+
+    // daterange (the default): each break on its splice point's segment, decoded as pushed.
+    let hls = wait_for(&d, &f.endpoint, |t| {
+        t.matches("#EXT-X-DATERANGE").count() >= 3
+    });
+    let ranges = tagged(&hls, "#EXT-X-DATERANGE");
+    assert_eq!(ranges.len(), 3, "{hls}");
+    let cues: Vec<String> = ranges
+        .iter()
+        .map(|(l, _, _)| {
+            attr(l, "SCTE35-OUT")
+                .or_else(|| attr(l, "SCTE35-IN"))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let got = decode(&py, &cues);
+    let summary: Vec<(u64, bool, Option<f64>)> = got
+        .iter()
+        .map(|c| {
+            (
+                c["event_id"].as_u64().unwrap(),
+                c["out"].as_bool().unwrap(),
+                c["duration"].as_f64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (101, true, Some(4.0)),
+            (101, false, None),
+            (202, true, Some(4.0))
+        ],
+        "{hls}"
+    );
+    for (i, (line, _, pdt)) in ranges.iter().enumerate() {
+        let start = parse_utc_ms(attr(line, "START-DATE").unwrap()).unwrap();
+        let splice = [enc.start_ms(2), enc.start_ms(4), enc.start_ms(5)][i];
+        if i != 1 {
+            assert!(
+                (start - splice).abs() <= FRAME_MS,
+                "{line} vs splice at {splice}"
+            );
+            assert!(
+                (pdt - start).abs() <= FRAME_MS,
+                "{line}: on its segment (PDT {pdt})"
+            );
+        } else {
+            assert_eq!(
+                attr(line, "ID"),
+                Some("ad-101"),
+                "the return names its break: {line}"
+            );
+            assert_eq!(attr(line, "DURATION"), Some("4.000"), "{line}");
+            assert!(
+                (pdt - splice).abs() <= FRAME_MS,
+                "{line}: on the return's segment"
+            );
+        }
+    }
+    assert!(
+        ranges[0].0.contains("PLANNED-DURATION=4.000"),
+        "{}",
+        ranges[0].0
+    );
+
+    // cue: out, continuation, in, on the right segments, the cue decoded.
+    let c = wait_for(&d, &cue, |t| t.contains("#EXT-X-CUE-IN"));
+    let outs = tagged(&c, "#EXT-X-CUE-OUT:");
+    let conts = tagged(&c, "#EXT-X-CUE-OUT-CONT");
+    let ins = tagged(&c, "#EXT-X-CUE-IN");
+    let on = |v: &[(String, String, i64)]| v.iter().map(|x| x.2).collect::<Vec<i64>>();
+    let near = |a: Vec<i64>, b: Vec<i64>| {
+        a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= FRAME_MS)
+    };
+    assert!(
+        near(on(&outs), vec![enc.start_ms(2), enc.start_ms(5)]),
+        "{c}"
+    );
+    assert!(
+        near(on(&conts), vec![enc.start_ms(3), enc.start_ms(6)]),
+        "{c}"
+    );
+    assert!(
+        near(on(&ins), vec![enc.start_ms(4), enc.start_ms(7)]),
+        "{c}"
+    );
+    assert!(
+        outs.iter().all(|o| o.0 == "#EXT-X-CUE-OUT:DURATION=4.000"),
+        "{c}"
+    );
+    let oatcls: Vec<String> = tagged(&c, "#EXT-OATCLS-SCTE35:")
+        .into_iter()
+        .map(|t| t.0.split_once(':').unwrap().1.to_string())
+        .collect();
+    let ids: Vec<u64> = decode(&py, &oatcls)
+        .iter()
+        .map(|v| v["event_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [101, 202], "{c}");
+
+    // passthrough: the encoder's own lines; none: nothing.
+    let p = playlist_of(&d, &pass);
+    assert!(p.contains(&enc.tags[0].1), "{p}");
+    assert!(p.contains("#EXT-X-CUE-OUT:DURATION=4\n"), "{p}");
+    let n = playlist_of(&d, &none);
+    assert!(!n.contains("DATERANGE") && !n.contains("CUE"), "{n}");
+
+    // cmaf: an EventStream in the MPD at the same wall-clock times, and the HLS side too.
+    let mpd_path = split_url(cmaf["url"].as_str().unwrap())
+        .1
+        .replace(".m3u8", ".mpd");
+    let mpd = wait_for_text(&d, &mpd_path, |t| t.matches("<Event ").count() >= 3);
+    let events = mpd_events(&mpd);
+    let b64: Vec<String> = events.iter().map(|e| e.2.clone()).collect();
+    let got: Vec<(u64, bool)> = decode(&py, &b64)
+        .iter()
+        .map(|c| (c["event_id"].as_u64().unwrap(), c["out"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(got, [(101, true), (101, false), (202, true)], "{mpd}");
+    // The MPD anchors its clock on arrival: the events sit on the segments of the splice
+    // points, counted from the first segment (s0).
+    let first = mpd_first_segment_ms(&mpd);
+    for (e, k) in events.iter().zip([2, 4, 5]) {
+        let want = enc.start_ms(k) - enc.start_ms(0);
+        assert!(
+            (e.0 - first - want).abs() <= FRAME_MS,
+            "event {} ms after s0, want s{k} at {want}\n{mpd}",
+            e.0 - first
+        );
+    }
+    assert_eq!(events[0].1, Some(4.0));
+
+    // The operator's break at the next boundary (the end of s7), then an early return.
+    let spliced = d.ctl_json(&["channel", "splice", &f.id, "--duration", "30"]);
+    let id = spliced["event_id"].as_u64().unwrap();
+    assert_eq!(spliced["signal"], "out");
+    let at = parse_utc_ms(spliced["at"].as_str().unwrap()).unwrap();
+    assert!((at - enc.start_ms(8)).abs() <= FRAME_MS, "{spliced}");
+    enc.push(&d, &f, 9);
+    let ret = d.ctl_json(&["channel", "splice", &f.id, "--return"]);
+    assert_eq!(
+        (ret["event_id"].as_u64(), ret["signal"].as_str()),
+        (Some(id), Some("in"))
+    );
+    enc.push(&d, &f, 10);
+    let hls = wait_for(&d, &f.endpoint, |t| {
+        t.matches("#EXT-X-DATERANGE").count() >= 5
+    });
+    let ranges = tagged(&hls, "#EXT-X-DATERANGE");
+    let (out_line, _, out_pdt) = &ranges[3];
+    let (in_line, _, in_pdt) = &ranges[4];
+    assert!((out_pdt - enc.start_ms(8)).abs() <= FRAME_MS, "{hls}");
+    assert!((in_pdt - enc.start_ms(9)).abs() <= FRAME_MS, "{hls}");
+    assert_eq!(attr(in_line, "ID"), attr(out_line, "ID"));
+    let got = decode(
+        &py,
+        &[
+            attr(out_line, "SCTE35-OUT").unwrap().into(),
+            attr(in_line, "SCTE35-IN").unwrap().into(),
+        ],
+    );
+    assert_eq!(got[0]["event_id"].as_u64(), Some(id));
+    assert_eq!(
+        (got[0]["out"].as_bool(), got[0]["duration"].as_f64()),
+        (Some(true), Some(30.0))
+    );
+    assert_eq!(
+        (got[1]["event_id"].as_u64(), got[1]["out"].as_bool()),
+        (Some(id), Some(false))
+    );
+    let mpd = wait_for_text(&d, &mpd_path, |t| t.matches("<Event ").count() >= 5);
+    let events = mpd_events(&mpd);
+    let first = mpd_first_segment_ms(&mpd);
+    let want = enc.start_ms(8) - enc.start_ms(0);
+    assert!((events[3].0 - first - want).abs() <= FRAME_MS, "{mpd}");
+    assert_eq!(events[3].1, Some(30.0));
+
+    // What the CLI refuses, and why.
+    let why = d.ctl_refused(&[
+        "channel",
+        "splice",
+        &f.id,
+        "--duration",
+        "30",
+        "--at",
+        "tomorrow",
+    ]);
+    assert!(why.contains("rfc 3339"), "{why}");
+    let why = d.ctl_refused(&[
+        "channel",
+        "splice",
+        &f.id,
+        "--duration",
+        "30",
+        "--id",
+        &id.to_string(),
+    ]);
+    assert!(why.contains("already signalled"), "{why}");
+    let dash = d.ctl_refused(&[
+        "endpoint",
+        "create",
+        &f.id,
+        "--name",
+        "d",
+        "--type",
+        "dash",
+        "--ad-markers",
+        "cue",
+    ]);
+    assert!(dash.contains("dash endpoint"), "{dash}");
+}
+
+#[test]
+fn hostile_markers_are_dropped_and_the_channel_goes_on() {
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel("hostile", &[]);
+    let good = fake_ts(1, 50);
+    let r = http(d.ingest, "PUT", &f.ingest("a.ts"), &[], Some(&good));
+    assert_eq!(r.status, 201);
+    let mut pl = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n");
+    // Truncated, a bad CRC, an unknown command, bad base64, 10,000 more DATERANGEs.
+    pl.push_str(
+        "#EXT-X-DATERANGE:ID=\"t\",START-DATE=\"2026-12-07T10:00:00Z\",SCTE35-OUT=0xfc302000\n",
+    );
+    pl.push_str("#EXT-X-DATERANGE:ID=\"c\",START-DATE=\"2026-12-07T10:00:00Z\",SCTE35-OUT=0xfc302000000000000000fff00f05000000657ffffe00057e40000100000000a3f41ece\n");
+    pl.push_str("#EXT-X-DATERANGE:ID=\"u\",START-DATE=\"2026-12-07T10:00:00Z\",SCTE35-CMD=0xfc301100000000000000fff000420000ab5d7b4d\n");
+    pl.push_str("#EXT-X-OATCLS-SCTE35:!!!not base64\n#EXT-X-CUE-OUT:DURATION=banana\n");
+    for i in 0..10_000 {
+        pl.push_str(&format!(
+            "#EXT-X-DATERANGE:ID=\"f{i}\",START-DATE=\"2026-12-07T10:00:00Z\",SCTE35-OUT=0xfc\n"
+        ));
+    }
+    pl.push_str("#EXTINF:2.0,\na.ts\n");
+    let r = http(
+        d.ingest,
+        "PUT",
+        &f.ingest("index.m3u8"),
+        &[],
+        Some(pl.as_bytes()),
+    );
+    assert_eq!(
+        r.status, 201,
+        "a playlist is not refused for its markers: {r:?}"
+    );
+    let hls = wait_for(&d, &f.endpoint, |t| t.contains("a.ts") || t.contains(".ts"));
+    assert!(!hls.contains("DATERANGE") && !hls.contains("CUE"), "{hls}");
+    let log = d.stderr_log();
+    assert!(log.contains("ad marker dropped"), "warned: {log}");
+    assert!(
+        log.contains("beyond the first 32"),
+        "the flood is cut short: {log}"
+    );
+    // The channel goes on.
+    let r = http(
+        d.ingest,
+        "PUT",
+        &f.ingest("b.ts"),
+        &[],
+        Some(&fake_ts(2, 50)),
+    );
+    assert_eq!(r.status, 201);
+    let pl2 = pl.replace(
+        "#EXTINF:2.0,\na.ts\n",
+        "#EXTINF:2.0,\na.ts\n#EXTINF:2.0,\nb.ts\n",
+    );
+    let r = http(
+        d.ingest,
+        "PUT",
+        &f.ingest("index.m3u8"),
+        &[],
+        Some(pl2.as_bytes()),
+    );
+    assert_eq!(r.status, 201);
+    wait_for(&d, &f.endpoint, |t| t.matches(".ts").count() >= 2);
+}
+
+fn hex_bytes(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The endpoint's manifest once `ok` holds (10 s at most).
+fn wait_for(d: &Daemon, ep: &Value, ok: impl Fn(&str) -> bool) -> String {
+    let path = split_url(ep["url"].as_str().unwrap()).1;
+    wait_for_text(d, &path, ok)
+}
+
+fn wait_for_text(d: &Daemon, path: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = get(d.pull, path);
+        let t = r.text();
+        if r.status == 200 && ok(&t) {
+            return t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path}: {} {t}",
+            r.status
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
