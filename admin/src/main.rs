@@ -5,6 +5,7 @@
 //! 4 admin protocol error.
 
 mod args;
+mod channel_args;
 mod cli;
 mod client;
 mod console;
@@ -14,6 +15,7 @@ mod harvest;
 mod output;
 mod render;
 mod socket;
+mod units;
 
 use clap::Parser;
 use std::io::{self, Write};

@@ -193,6 +193,7 @@ mod tests {
         assert_eq!(
             ep,
             [
+                "ad_markers",
                 "allow",
                 "auth_keys",
                 "block",

@@ -229,7 +229,7 @@ fn refusal_exits_1_with_the_daemons_message() -> TestResult {
 #[test]
 fn version_mismatch_exits_4() -> TestResult {
     let mut answer = frame::encode(&Response::Deleted { id: "x".into() })?;
-    answer[4..6].copy_from_slice(&9u16.to_be_bytes());
+    answer[4..6].copy_from_slice(&(frame::PROTOCOL_VERSION + 1).to_be_bytes());
     let dir = tempfile::tempdir()?;
     let sock = dir.path().join("d.sock");
     let daemon = fake_daemon(&sock, answer)?;

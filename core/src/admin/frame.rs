@@ -101,8 +101,8 @@ mod tests {
             Err(FrameError::Length(0xffff_ffff))
         );
         assert_eq!(
-            decode::<Request>(&[0, 0, 0, 3, 0, 9, 0]),
-            Err(FrameError::Version { peer: 9 })
+            decode::<Request>(&[0, 0, 0, 3, 0, 2, 0]),
+            Err(FrameError::Version { peer: 2 })
         );
         let [v0, v1] = PROTOCOL_VERSION.to_be_bytes();
         assert!(matches!(

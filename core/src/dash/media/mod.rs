@@ -61,36 +61,11 @@ use crate::media::{
 };
 use crate::time::Now;
 use output::Output;
+pub use period::first_number;
 use period::{ticks_to_ms_ceil, PublishCtx};
 use std::sync::Arc;
-use store::InputStore;
-
-/// Extensions a DASH input stores as segments.
-const SEGMENT_EXTENSIONS: &[&str] = &[
-    "m4s", "mp4", "m4v", "m4a", "cmfv", "cmfa", "cmft", "webm", "chk",
-];
-
-/// Whether a DASH input stores `path` as an fMP4 media or init segment: what a low-latency
-/// encoder uploads a chunk at a time.
-pub fn is_fmp4_segment_path(path: &str) -> bool {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    file.rsplit_once('.').is_some_and(|(_, e)| {
-        let e = e.to_ascii_lowercase();
-        e != "webm" && SEGMENT_EXTENSIONS.contains(&e.as_str())
-    })
-}
-
-/// 2020-01-01T00:00:00Z, Unix ms.
-const NUMBER_EPOCH_UNIX_MS: u64 = 1_577_836_800_000;
-
-/// The first output segment number of a channel media created at `now`: half-seconds since
-/// 2020. `startNumber` is an `xs:unsignedInt` and ffmpeg's DASH reader keeps `$Number$` in a
-/// signed 32-bit int, so numbers must stay below 2³¹: this seed does until 2053. Segments are
-/// never shorter than half a second on average, so a restarted daemon starts above every
-/// number it served before (as the HLS side's `unix_ms / 100` does for its 64-bit numbers).
-pub fn first_number(now: Now) -> u64 {
-    now.unix_ms.saturating_sub(NUMBER_EPOCH_UNIX_MS) / 500
-}
+pub use store::is_fmp4_segment_path;
+use store::{InputStore, SEGMENT_EXTENSIONS};
 
 /// A DASH channel's media state. See the module docs for the policies.
 #[derive(Debug)]

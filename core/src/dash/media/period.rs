@@ -143,6 +143,18 @@ pub(crate) struct OutSet {
     pub reps: Vec<OutRep>,
 }
 
+/// 2020-01-01T00:00:00Z, Unix ms.
+const NUMBER_EPOCH_UNIX_MS: u64 = 1_577_836_800_000;
+
+/// The first output segment number of a channel media created at `now`: half-seconds since
+/// 2020. `startNumber` is an `xs:unsignedInt` and ffmpeg's DASH reader keeps `$Number$` in a
+/// signed 32-bit int, so numbers must stay below 2³¹: this seed does until 2053. Segments are
+/// never shorter than half a second on average, so a restarted daemon starts above every
+/// number it served before (as the HLS side's `unix_ms / 100` does for its 64-bit numbers).
+pub fn first_number(now: crate::time::Now) -> u64 {
+    now.unix_ms.saturating_sub(NUMBER_EPOCH_UNIX_MS) / 500
+}
+
 /// An output Period.
 #[derive(Debug)]
 pub(crate) struct OutPeriod {

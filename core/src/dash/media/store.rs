@@ -13,6 +13,21 @@ use crate::media::InputStatus;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+/// Extensions a DASH input stores as segments.
+pub(crate) const SEGMENT_EXTENSIONS: &[&str] = &[
+    "m4s", "mp4", "m4v", "m4a", "cmfv", "cmfa", "cmft", "webm", "chk",
+];
+
+/// Whether a DASH input stores `path` as an fMP4 media or init segment: what a low-latency
+/// encoder uploads a chunk at a time.
+pub fn is_fmp4_segment_path(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.rsplit_once('.').is_some_and(|(_, e)| {
+        let e = e.to_ascii_lowercase();
+        e != "webm" && SEGMENT_EXTENSIONS.contains(&e.as_str())
+    })
+}
+
 /// Deletions remembered per input.
 const MAX_TOMBSTONES: usize = 4096;
 
