@@ -16,6 +16,7 @@ pub mod hls_in;
 pub mod hls_out;
 pub mod mpd_out;
 pub mod output;
+pub mod ts_in;
 
 use crate::scte35::{self, Signal, SpliceInsert};
 use bytes::Bytes;
@@ -167,6 +168,22 @@ impl AdMarkers {
         }
         self.published = None;
         Added::New
+    }
+
+    /// Keeps the marker a binary section signals at `at_unix_ms` (SCTE-35 in TS); sections
+    /// that signal no cue (`splice_null` heartbeats) are ignored, unreadable ones dropped
+    /// with a warning.
+    pub fn take_section(&mut self, section: Bytes, at_unix_ms: u64, warnings: &mut Vec<String>) {
+        match scte35::parse(&section) {
+            Ok(info) if info.cue().is_none() => {}
+            Ok(_) => match AdMarker::from_section(section, at_unix_ms, None) {
+                Ok(m) => {
+                    self.add(m, warnings);
+                }
+                Err(why) => warnings.push(format!("ad marker dropped: {why}")),
+            },
+            Err(e) => warnings.push(format!("ad marker dropped: {e}")),
+        }
     }
 
     /// Drops markers wholly before `unix_ms` (the window's start); whether any went.

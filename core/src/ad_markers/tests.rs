@@ -301,3 +301,57 @@ fn splices_are_placed_or_refused_with_the_reason() {
         .unwrap_err()
         .contains("--duration"));
 }
+
+#[test]
+fn sections_in_ts_are_timed_against_the_segments_first_frame() {
+    use crate::ts::demux::{build_pes, packetize};
+    use crate::ts::psi::{build_pat, build_pmt};
+    let (pmt_pid, video, scte) = (0x1000, 0x100, 0x1F0);
+    let mut ts = Vec::new();
+    let (mut c0, mut c1, mut cv, mut cs) = (0, 0, 0, 0);
+    let mut pat = vec![0u8];
+    pat.extend(build_pat(&[(1, pmt_pid)]));
+    ts.extend(packetize(0, &pat, &mut c0, false));
+    let mut pmt = vec![0u8];
+    pmt.extend(build_pmt(1, video, &[(0x1B, video), (0x86, scte)]));
+    ts.extend(packetize(pmt_pid, &pmt, &mut c1, false));
+    let first = 126_000;
+    ts.extend(packetize(
+        video,
+        &build_pes(0xE0, Some(first), None, &[0; 300], false),
+        &mut cv,
+        true,
+    ));
+    let insert = crate::scte35::SpliceInsert {
+        event_id: 301,
+        out_of_network: true,
+        pts: Some(first + 90_000 + 45_000),
+        duration: Some(4 * 90_000),
+        ..Default::default()
+    };
+    let section = crate::scte35::splice_insert_section(&insert);
+    let mut payload = vec![0u8];
+    payload.extend_from_slice(&section);
+    ts.extend(packetize(scte, &payload, &mut cs, false));
+    let got = ts_in::scan(&ts);
+    assert_eq!(
+        got.sections,
+        vec![(section.clone(), 1500)],
+        "{:?}",
+        got.warnings
+    );
+
+    // Without a SCTE-35 stream nothing is read; a broken section is dropped with the reason.
+    let mut plain = Vec::new();
+    plain.extend(packetize(0, &pat, &mut 0, false));
+    let mut pmt2 = vec![0u8];
+    pmt2.extend(build_pmt(1, video, &[(0x1B, video)]));
+    plain.extend(packetize(pmt_pid, &pmt2, &mut 0, false));
+    assert_eq!(ts_in::scan(&plain), ts_in::TsCues::default());
+    let mut broken = ts.clone();
+    let at = broken.len() - 3; // the section ends the packet: its CRC
+    broken[at] ^= 0xFF;
+    let got = ts_in::scan(&broken);
+    assert!(got.sections.is_empty());
+    assert!(got.warnings[0].contains("CRC"), "{:?}", got.warnings);
+}

@@ -332,7 +332,7 @@ impl Demuxer {
 }
 
 /// `(stream_id, pts, dts, payload start)` of a whole PES packet, or `None` when it is not one.
-fn parse_pes(buf: &[u8], at_end: bool) -> Option<(u8, Option<u64>, Option<u64>, usize)> {
+pub(crate) fn parse_pes(buf: &[u8], at_end: bool) -> Option<(u8, Option<u64>, Option<u64>, usize)> {
     if buf.len() < 9 || buf[..3] != [0, 0, 1] {
         return None;
     }

@@ -179,11 +179,16 @@ impl HlsMedia {
                 ctx.collect_cues = false;
                 changed |= r.trim(self.params.window_ms);
             }
-            for (tags, start, encoder_clock) in cues {
-                for tag in &tags {
+            for c in cues {
+                for tag in &c.tags {
                     self.markers
-                        .take_hls_tag(tag, start, encoder_clock, warnings);
+                        .take_hls_tag(tag, c.start_unix_ms, c.encoder_clock, warnings);
                 }
+                for (section, offset_ms) in c.sections.sections {
+                    let at = c.start_unix_ms.saturating_add(offset_ms);
+                    self.markers.take_section(section.into(), at, warnings);
+                }
+                warnings.extend(c.sections.warnings);
                 changed = true;
             }
         }

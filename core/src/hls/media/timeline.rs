@@ -42,8 +42,18 @@ pub(crate) struct AdvanceCtx<'a> {
     pub cues: &'a mut Vec<PublishedCues>,
 }
 
-/// The ad-marker tags of one segment published.
-pub(crate) type PublishedCues = (Vec<crate::ad_markers::hls_in::CueTag>, u64, bool);
+/// The ad markers of one segment published.
+#[derive(Debug)]
+pub(crate) struct PublishedCues {
+    /// The tags written before it in its playlist.
+    pub tags: Vec<crate::ad_markers::hls_in::CueTag>,
+    /// The SCTE-35 sections it carries (TS), with their offsets from its start.
+    pub sections: crate::ad_markers::ts_in::TsCues,
+    /// Its start, Unix ms.
+    pub start_unix_ms: u64,
+    /// It had the encoder's own `EXT-X-PROGRAM-DATE-TIME`.
+    pub encoder_clock: bool,
+}
 
 /// A published segment.
 #[derive(Debug)]
@@ -322,10 +332,23 @@ impl Rendition {
         self.disc_pending = false;
         self.ended = false;
         let start_unix_ms = self.stamp(seg, break_before, ctx.now);
-        if ctx.collect_cues && !seg.cues.is_empty() {
-            let encoder_clock = seg.program_date_time.is_some();
-            ctx.cues
-                .push((seg.cues.clone(), start_unix_ms, encoder_clock));
+        if ctx.collect_cues {
+            let sections = if ext_of(&seg.uri).0 == "ts" {
+                crate::ad_markers::ts_in::scan(&body.bytes)
+            } else {
+                Default::default()
+            };
+            if !seg.cues.is_empty()
+                || !sections.sections.is_empty()
+                || !sections.warnings.is_empty()
+            {
+                ctx.cues.push(PublishedCues {
+                    tags: seg.cues.clone(),
+                    sections,
+                    start_unix_ms,
+                    encoder_clock: seg.program_date_time.is_some(),
+                });
+            }
         }
         self.target_s = self.target_s.max(seg.duration_ms.div_ceil(1000)).max(1);
         self.total_ms = self.total_ms.saturating_add(seg.duration_ms);
