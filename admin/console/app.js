@@ -408,8 +408,8 @@ function openCreateChannel(host, opener) {
 
 /* ---------- channel details ---------- */
 
-const TABS = ['inputs', 'endpoints', 'cdn'];
-const TAB_LABELS = { inputs: 'Inputs', endpoints: 'Endpoints', cdn: 'CDN' };
+const TABS = ['inputs', 'endpoints', 'cdn', 'ads'];
+const TAB_LABELS = { inputs: 'Inputs', endpoints: 'Endpoints', cdn: 'CDN', ads: 'Ad breaks' };
 
 function renderChannel(v, tab) {
   const h2 = el('h2', { tabindex: '-1' }, 'Channel');
@@ -502,6 +502,7 @@ function buildChannel(v, h2, errors, tab) {
   v.inputsPanel = buildInputsPanel(v, panels.inputs);
   v.endpointsPanel = buildEndpointsPanel(v, panels.endpoints);
   v.cdnPanel = buildCdnPanel(v, panels.cdn);
+  buildAdsPanel(v, panels.ads);
   errors.after(v.dl, el('div', { class: 'toolbar' }, editBtn, deleteBtn), v.actionErrors, formHost,
     tablist, ...TABS.map((t) => panels[t]));
   v.selectTab(tab, false);
@@ -581,6 +582,26 @@ async function act(host, fn) {
   clearError(host);
   try { return await fn(); } catch (e) { if (e.status !== 401) showError(host, e.message); }
   return undefined;
+}
+
+/* ---------- ad breaks tab ---------- */
+
+function buildAdsPanel(v, panel) {
+  const errors = el('div');
+  const duration = el('input', { type: 'number', name: 'duration', min: '1', max: '86400', step: '1', value: '30' });
+  const result = el('p', { role: 'status', class: 'splice-result' });
+  const splice = (body, what) => act(errors, async () => {
+    const r = await api('POST', `${chPath(v.ch.id)}/splice`, body);
+    result.textContent = `${what} ${r.event_id} at ${r.at}` + (r.duration_secs ? ` for ${r.duration_secs} s.` : '.');
+    announce(result.textContent);
+  });
+  const insert = el('button', { type: 'button', onclick: () => splice(
+    { duration_ms: Math.round(Number(duration.value || 0) * 1000) }, 'Ad break') }, 'Insert ad break');
+  const back = el('button', { type: 'button', onclick: () => splice({ return: true }, 'Return from ad break') }, 'Return to program');
+  panel.append(
+    el('p', {}, 'An ad break (SCTE-35 splice_insert) at the next segment boundary, signalled on every endpoint as if the encoder had sent it: HLS EXT-X-DATERANGE or CUE-OUT/IN as each endpoint is set, an EventStream in DASH and CMAF manifests.'),
+    field('Break duration (seconds)', duration),
+    el('div', { class: 'toolbar' }, insert, back), errors, result);
 }
 
 /* ---------- inputs tab ---------- */
@@ -762,6 +783,9 @@ function openEndpointForm(v, host, opener, ep) {
     value: ep ? String(ep.key_rotation_secs || 0) : '0' });
   const keyServer = el('input', { type: 'url', name: 'key_server', autocomplete: 'off', spellcheck: 'false',
     placeholder: 'https://keys.example/speke/v2.0/copyProtection', value: (ep && ep.key_server) || '' });
+  const adMarkers = el('select', { name: 'ad_markers' },
+    ['daterange', 'cue', 'passthrough', 'none'].map((t) => el('option', { value: t }, t)));
+  adMarkers.value = (ep && ep.ad_markers) || 'daterange';
   const label = ep ? 'Edit endpoint' : 'Create endpoint';
   const form = makeForm(label, [
     el('h3', {}, ep ? `Edit endpoint ${ep.name}` : 'New endpoint'),
@@ -775,6 +799,7 @@ function openEndpointForm(v, host, opener, ep) {
     dash ? null : field('Encryption', encryption, 'aes-128 or sample-aes for hls endpoints, cenc or cbcs for cmaf ones.'),
     dash ? null : field('Key rotation (seconds)', rotation, '0: one key for the endpoint\'s life.'),
     dash ? null : field('Key server (SPEKE v2)', keyServer, 'Optional; empty: the daemon makes and keeps the keys.'),
+    field('Ad markers', adMarkers, 'How HLS playlists signal SCTE-35 breaks (cue and passthrough: HLS only); MPDs carry an EventStream unless none.'),
   ], ep ? 'Save' : 'Create', async () => {
     const crypto = dash ? {} : {
       encryption: encryption.value,
@@ -787,6 +812,7 @@ function openEndpointForm(v, host, opener, ep) {
       if (name.value.trim() !== ep.name) body.name = name.value.trim();
       if (manifest.value.trim() && manifest.value.trim() !== ep.manifest_name) body.manifest_name = manifest.value.trim();
       if (dash && lowLatency.checked !== ep.low_latency) body.low_latency = lowLatency.checked;
+      if (adMarkers.value !== (ep.ad_markers || 'daterange')) body.ad_markers = adMarkers.value;
       if (!dash) {
         if (crypto.encryption !== (ep.encryption || 'none')) body.encryption = crypto.encryption;
         if (crypto.key_rotation_secs !== (ep.key_rotation_secs || 0)) body.key_rotation_secs = crypto.key_rotation_secs;
@@ -798,6 +824,7 @@ function openEndpointForm(v, host, opener, ep) {
       if (manifest.value.trim()) body.manifest_name = manifest.value.trim();
       for (const [k, val] of Object.entries(lists)) if (val.length) body[k] = val;
       if (dash) body.low_latency = lowLatency.checked;
+      if (adMarkers.value !== 'daterange') body.ad_markers = adMarkers.value;
       if (!dash && crypto.encryption !== 'none') {
         body.encryption = crypto.encryption;
         body.key_rotation_secs = crypto.key_rotation_secs;

@@ -147,6 +147,24 @@ async function finish(page) {
     await page.screenshot({ path: process.env.CONSOLE_SCREENSHOT, fullPage: true });
   }
   await page.getByRole('button', { name: 'Stop preview' }).click();
+  const row = await page.getByRole('table', { name: 'Endpoints' }).getByRole('row').filter({ hasText: 'web' }).first().innerText();
+  const endpointUrl = (row.match(/https?:\/\/\S+/) || [''])[0];
+
+  // Ad breaks: one inserted from the page shows up in the endpoint's playlist.
+  await page.getByRole('tab', { name: 'Ad breaks' }).click();
+  await page.getByRole('spinbutton', { name: 'Break duration (seconds)' }).fill('20');
+  await page.getByRole('button', { name: 'Insert ad break' }).click();
+  const spliceStatus = page.locator('.splice-result');
+  await expectText(spliceStatus, /^Ad break \d+ at \S+ for 20 s\.$/, 'splice result', 10_000);
+  const splice = await spliceStatus.innerText();
+  const eventId = splice.match(/^Ad break (\d+)/)[1];
+  let marked = '';
+  for (let i = 0; i < 100 && !marked.includes(`ID="splice-${eventId}"`); i++) {
+    await page.waitForTimeout(200);
+    const media = await fetch(endpointUrl, { headers: { [process.env.AUTH_KEY_HEADER || 'X-TENCENT-PACKAGE']: 'studio-key-1' } }).then((r) => r.text());
+    marked = media.includes('#EXT-X-DATERANGE') ? media : (await fetchMediaPlaylist(endpointUrl, media));
+  }
+  if (!marked.includes(`ID="splice-${eventId}"`)) fail(`the ad break is not in the endpoint's playlist:\n${marked}`);
 
   // CDN: bind a playback domain and read the CDN playback URL.
   await page.getByRole('tab', { name: 'CDN' }).click();
@@ -192,7 +210,15 @@ async function finish(page) {
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   const status = await page.evaluate(() => fetch('/api/status').then((r) => r.status));
   if (status !== 401) fail(`after signing out /api/status answered ${status}`);
-  return { listed: list, played_s: played, cdn_url: cdnUrl, refusal: refusalText };
+  return { listed: list, played_s: played, cdn_url: cdnUrl, refusal: refusalText, splice };
+}
+
+/** The first media playlist a master playlist at `url` lists (with the AuthKey), or `text` itself. */
+async function fetchMediaPlaylist(url, text) {
+  const uri = text.split('\n').find((l) => l && !l.startsWith('#'));
+  if (!uri || !text.includes('#EXT-X-STREAM-INF')) return text;
+  const headers = { [process.env.AUTH_KEY_HEADER || 'X-TENCENT-PACKAGE']: 'studio-key-1' };
+  return fetch(new URL(uri, url), { headers }).then((r) => r.text());
 }
 
 async function daemonDown(page) {

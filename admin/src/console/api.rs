@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use streampack_core::admin::proto::{
     ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, InputAuthAction, Request, Response,
+    SpliceSpec,
 };
 use streampack_core::control::ControlError;
 
@@ -126,6 +127,11 @@ pub fn route(method: &str, path: &str, body: &[u8]) -> Result<Call, Reply> {
             endpoint: ch(3),
         }),
         (["channels", _, "endpoints", _], _) => wrong("GET, PATCH, DELETE"),
+        (["channels", _, "splice"], "POST") => call(Request::ChannelSplice {
+            channel: ch(1),
+            splice: json::<SpliceSpec>(body)?,
+        }),
+        (["channels", _, "splice"], _) => wrong("POST"),
         (["channels", _, "cdn"], "GET") => call(Request::CdnList { channel: ch(1) }),
         (["channels", _, "cdn"], "POST") => call(Request::CdnBind {
             channel: ch(1),
@@ -335,6 +341,30 @@ mod tests {
                 Request::CdnBind {
                     channel: ch(),
                     domain: "live.example.com".into(),
+                },
+            ),
+            (
+                "POST",
+                "channels/news/splice",
+                r#"{"duration_ms": 30000}"#,
+                Request::ChannelSplice {
+                    channel: ch(),
+                    splice: SpliceSpec {
+                        duration_ms: Some(30_000),
+                        ..SpliceSpec::default()
+                    },
+                },
+            ),
+            (
+                "POST",
+                "channels/news/splice",
+                r#"{"return": true}"#,
+                Request::ChannelSplice {
+                    channel: ch(),
+                    splice: SpliceSpec {
+                        return_to_network: true,
+                        ..SpliceSpec::default()
+                    },
                 },
             ),
             (
