@@ -638,3 +638,104 @@ fn wait_for_text(d: &Daemon, path: &str, ok: impl Fn(&str) -> bool) -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Injects `cues` into segment `ts` with threefive's SuperKabuki (PID 0x86, stream type 0x86).
+fn inject(py: &Path, dir: &Path, ts: &[u8], cues: &[String]) -> Vec<u8> {
+    let (src, dst) = (dir.join("inject-in.ts"), dir.join("inject-out.ts"));
+    std::fs::write(&src, ts).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/inject_scte35.py");
+    let out = Command::new(py)
+        .arg(script)
+        .arg(&src)
+        .arg(&dst)
+        .arg("0")
+        .args(cues)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "inject_scte35.py: {}",
+        text(&out.stderr)
+    );
+    std::fs::read(&dst).unwrap()
+}
+
+#[test]
+fn cues_carried_in_ts_segments_are_signalled_at_their_pts() {
+    let Some(py) = threefive_python() else { return };
+    if !require_tool("ffmpeg") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel("ts-cues", &[]);
+    let mut segs = segments(work.path());
+    // A break 1 s into s2 (no segment boundary there), its return at s4's first frame.
+    let pts = |i: usize| ts_first_video_pts(&segs[i].0).unwrap() as f64 / 90_000.0;
+    let out_pts = format!("{:.6}", pts(2) + 1.0);
+    let in_pts = format!("{:.6}", pts(4));
+    let out = scte35(&py, &["encode", "401", "4", "1", &out_pts])
+        .trim()
+        .to_string();
+    let back = scte35(&py, &["encode", "401", "0", "0", &in_pts])
+        .trim()
+        .to_string();
+    segs[2].0 = inject(&py, work.path(), &segs[2].0, &[out]);
+    segs[4].0 = inject(&py, work.path(), &segs[4].0, &[back]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let enc = Encoder {
+        base_ms: (now - 30_000) / 1000 * 1000,
+        segs,
+        tags: Vec::new(),
+    };
+    enc.push(&d, &f, 6);
+    let hls = wait_for(&d, &f.endpoint, |t| {
+        t.matches("#EXT-X-DATERANGE").count() >= 2
+    });
+    let ranges = tagged(&hls, "#EXT-X-DATERANGE");
+    let cues: Vec<String> = ranges
+        .iter()
+        .map(|(l, _, _)| {
+            attr(l, "SCTE35-OUT")
+                .or_else(|| attr(l, "SCTE35-IN"))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let got = decode(&py, &cues);
+    assert_eq!(got[0]["event_id"].as_u64(), Some(401), "{hls}");
+    assert_eq!(
+        (got[0]["out"].as_bool(), got[0]["duration"].as_f64()),
+        (Some(true), Some(4.0))
+    );
+    assert_eq!(
+        (got[1]["event_id"].as_u64(), got[1]["out"].as_bool()),
+        (Some(401), Some(false))
+    );
+    // The break starts 1 s into s2 (signalled on s2 with its exact time), returns at s4.
+    let start = parse_utc_ms(attr(&ranges[0].0, "START-DATE").unwrap()).unwrap();
+    assert!(
+        (start - (enc.start_ms(2) + 1000)).abs() <= FRAME_MS,
+        "{hls}"
+    );
+    assert!(
+        (ranges[0].2 - enc.start_ms(2)).abs() <= FRAME_MS,
+        "on s2: {hls}"
+    );
+    assert!(
+        (ranges[1].2 - enc.start_ms(4)).abs() <= FRAME_MS,
+        "the return on s4: {hls}"
+    );
+    assert_eq!(
+        attr(&ranges[1].0, "DURATION"),
+        Some("3.000"),
+        "{}",
+        ranges[1].0
+    );
+    // Said, not silent: the splice point is inside a segment.
+    let log = d.stderr_log();
+    assert!(log.contains("into its segment"), "{log}");
+}

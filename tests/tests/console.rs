@@ -540,7 +540,10 @@ fn an_operator_walks_the_console() {
     );
     // The ad break inserted from the Ad breaks tab (its DATERANGE was read back by the walk).
     let splice = done["splice"].as_str().unwrap();
-    assert!(splice.starts_with("Ad break ") && splice.ends_with("for 20 s."), "{splice}");
+    assert!(
+        splice.starts_with("Ad break ") && splice.ends_with("for 20 s."),
+        "{splice}"
+    );
     let refusal = done["refusal"].as_str().unwrap();
     assert!(refusal.contains("delete it first"), "{refusal}");
     assert!(d.channel_names().is_empty(), "the walk deleted the channel");

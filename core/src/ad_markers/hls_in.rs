@@ -248,14 +248,15 @@ impl super::AdMarkers {
     /// Keeps the marker `tag` signals for a segment published at `segment_start_unix_ms`
     /// (`encoder_clock`: the segment had the encoder's `EXT-X-PROGRAM-DATE-TIME`, so a
     /// DATERANGE's `START-DATE` is on the same clock; else the tag goes on the segment's
-    /// start). Tags that cannot be placed are dropped with a warning.
+    /// start). Tags that cannot be placed are dropped with a warning. The new marker's id
+    /// and start, if it is one.
     pub fn take_hls_tag(
         &mut self,
         tag: &CueTag,
         segment_start_unix_ms: u64,
         encoder_clock: bool,
         warnings: &mut Vec<String>,
-    ) {
+    ) -> Option<(String, u64)> {
         use super::AdMarker;
         use crate::scte35::{splice_insert_section, Signal, SpliceInsert};
         let at = segment_start_unix_ms;
@@ -303,7 +304,7 @@ impl super::AdMarkers {
             } => {
                 // Joined inside a break: it started `elapsed` before this segment.
                 if self.open_at(at).is_some() {
-                    return;
+                    return None;
                 }
                 let start = at.saturating_sub(*elapsed_ms);
                 let section = match &tag.section {
@@ -317,7 +318,7 @@ impl super::AdMarkers {
             }
             CueKind::In => {
                 let Some(open) = self.open_at(at) else {
-                    return;
+                    return None;
                 };
                 let event_id = open.event_id;
                 AdMarker::from_section(synthesized(event_id, false, None), at, None)
@@ -326,12 +327,15 @@ impl super::AdMarkers {
         match made {
             Ok(mut m) => {
                 if m.signal == Signal::Out && matches!(tag.kind, CueKind::In) {
-                    return;
+                    return None;
                 }
                 m.tags = Some(tag.lines.as_str().into());
-                self.add(m, warnings);
+                self.add_new(m, warnings)
             }
-            Err(why) => warnings.push(format!("ad marker dropped: {why}")),
+            Err(why) => {
+                warnings.push(format!("ad marker dropped: {why}"));
+                None
+            }
         }
     }
 

@@ -114,6 +114,25 @@ pub fn splice_time(req: &SpliceRequest, live: Option<(u64, u64)>) -> Result<u64,
     }
 }
 
+/// How far from a segment boundary a splice point may be and still count as on it: a frame
+/// at 25 fps.
+pub const ON_BOUNDARY_MS: u64 = 40;
+
+/// What to say when marker `id`'s splice point at `at_unix_ms` falls inside the segment
+/// `(start, duration)` (ms) rather than on its boundary: the origin passes the input's
+/// segments as they are, so the marker keeps its exact time and is signalled on that segment.
+pub fn inside_segment(id: &str, at_unix_ms: u64, (start, duration): (u64, u64)) -> Option<String> {
+    let offset = at_unix_ms.checked_sub(start)?;
+    (offset > ON_BOUNDARY_MS && offset + ON_BOUNDARY_MS < duration).then(|| {
+        format!(
+            "ad marker {id} at {} falls {}.{:03} s into its segment (the input has no segment boundary there): signalled on that segment with its exact time",
+            crate::time::format_datetime(at_unix_ms),
+            offset / 1000,
+            offset % 1000
+        )
+    })
+}
+
 /// A channel's markers, oldest first.
 #[derive(Debug, Default)]
 pub struct AdMarkers {
@@ -172,18 +191,37 @@ impl AdMarkers {
 
     /// Keeps the marker a binary section signals at `at_unix_ms` (SCTE-35 in TS); sections
     /// that signal no cue (`splice_null` heartbeats) are ignored, unreadable ones dropped
-    /// with a warning.
-    pub fn take_section(&mut self, section: Bytes, at_unix_ms: u64, warnings: &mut Vec<String>) {
+    /// with a warning. The new marker's id and start, if it is one.
+    pub fn take_section(
+        &mut self,
+        section: Bytes,
+        at_unix_ms: u64,
+        warnings: &mut Vec<String>,
+    ) -> Option<(String, u64)> {
         match scte35::parse(&section) {
-            Ok(info) if info.cue().is_none() => {}
+            Ok(info) if info.cue().is_none() => None,
             Ok(_) => match AdMarker::from_section(section, at_unix_ms, None) {
-                Ok(m) => {
-                    self.add(m, warnings);
+                Ok(m) => self.add_new(m, warnings),
+                Err(why) => {
+                    warnings.push(format!("ad marker dropped: {why}"));
+                    None
                 }
-                Err(why) => warnings.push(format!("ad marker dropped: {why}")),
             },
-            Err(e) => warnings.push(format!("ad marker dropped: {e}")),
+            Err(e) => {
+                warnings.push(format!("ad marker dropped: {e}"));
+                None
+            }
         }
+    }
+
+    /// [`AdMarkers::add`]; the marker's id and start when it is new.
+    pub(crate) fn add_new(
+        &mut self,
+        m: AdMarker,
+        warnings: &mut Vec<String>,
+    ) -> Option<(String, u64)> {
+        let placed = (m.id.clone(), m.start_unix_ms);
+        (self.add(m, warnings) == Added::New).then_some(placed)
     }
 
     /// Drops markers wholly before `unix_ms` (the window's start); whether any went.

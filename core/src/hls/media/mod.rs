@@ -180,15 +180,27 @@ impl HlsMedia {
                 changed |= r.trim(self.params.window_ms);
             }
             for c in cues {
+                let mut placed = Vec::new();
                 for tag in &c.tags {
-                    self.markers
-                        .take_hls_tag(tag, c.start_unix_ms, c.encoder_clock, warnings);
+                    placed.extend(self.markers.take_hls_tag(
+                        tag,
+                        c.start_unix_ms,
+                        c.encoder_clock,
+                        warnings,
+                    ));
                 }
                 for (section, offset_ms) in c.sections.sections {
                     let at = c.start_unix_ms.saturating_add(offset_ms);
-                    self.markers.take_section(section.into(), at, warnings);
+                    placed.extend(self.markers.take_section(section.into(), at, warnings));
                 }
                 warnings.extend(c.sections.warnings);
+                for (id, at) in placed {
+                    if let Some(w) =
+                        crate::ad_markers::inside_segment(&id, at, (c.start_unix_ms, c.duration_ms))
+                    {
+                        warnings.push(w);
+                    }
+                }
                 changed = true;
             }
         }

@@ -51,6 +51,8 @@ pub(crate) struct PublishedCues {
     pub sections: crate::ad_markers::ts_in::TsCues,
     /// Its start, Unix ms.
     pub start_unix_ms: u64,
+    /// Its duration, ms.
+    pub duration_ms: u64,
     /// It had the encoder's own `EXT-X-PROGRAM-DATE-TIME`.
     pub encoder_clock: bool,
 }
@@ -346,6 +348,7 @@ impl Rendition {
                     tags: seg.cues.clone(),
                     sections,
                     start_unix_ms,
+                    duration_ms: seg.duration_ms,
                     encoder_clock: seg.program_date_time.is_some(),
                 });
             }
