@@ -317,9 +317,7 @@ impl super::AdMarkers {
                 })
             }
             CueKind::In => {
-                let Some(open) = self.open_at(at) else {
-                    return None;
-                };
+                let open = self.open_at(at)?;
                 let event_id = open.event_id;
                 AdMarker::from_section(synthesized(event_id, false, None), at, None)
             }
