@@ -18,6 +18,10 @@
 // catch-up, Shaka streaming.lowLatencyMode with liveSync catch-up; dash.js takes it from the MPD).
 // Player errors go in the JSON; the exit status is non-zero only when the harness itself failed
 // (bad arguments, no chromium, the page or the player library did not load).
+// PLAY_TEXT=1 turns the first subtitle track on (hls.js subtitleTrack 0, Shaka's first text
+// track, visible) and samples, every 250 ms, the playhead, the player's program date for it
+// (hls.js playingDate, Shaka getPlayheadTimeAsDate) and the text of the cues active then:
+// `text_samples` [[currentTime, dateMs|null, [text…]]…] and `text_tracks`.
 // Diagnostics go to stderr; PLAY_DEBUG=1 adds a per-second timeline and every HTTP request.
 
 import http from 'node:http';
@@ -32,6 +36,7 @@ const DEBUG = process.env.PLAY_DEBUG === '1';
 const LOW_LATENCY = process.env.PLAY_LOW_LATENCY === '1';
 // ClearKey keys for encrypted content, as JSON {"<kid hex>": "<key hex>"} (dash.js, Shaka).
 const CLEARKEYS = process.env.PLAY_CLEARKEYS || '';
+const TEXT = process.env.PLAY_TEXT === '1';
 
 const LIBS = {
   hls: 'node_modules/hls.js/dist/hls.min.js',
@@ -133,6 +138,25 @@ const PAGE = `<!doctype html>
     if (pb.started && typeof l === 'number' && Number.isFinite(l) && l > 0 && pb.latencies.length < 600)
       pb.latencies.push(+l.toFixed(3));
   }, 1000);
+  // Subtitles: the cues active at the playhead, with the player's program date for it.
+  pb.textSamples = [];
+  const dateOf = () => {
+    const p = window.__player;
+    try {
+      if (p && 'playingDate' in p && p.playingDate) return p.playingDate.getTime();
+      if (p && p.getPlayheadTimeAsDate) { const d = p.getPlayheadTimeAsDate(); return d ? d.getTime() : null; }
+    } catch (e) { return null; }
+    return null;
+  };
+  pb.sampleText = () => {
+    const texts = [];
+    for (const t of v.textTracks) {
+      if (t.mode === 'disabled') t.mode = 'hidden';
+      for (const c of (t.activeCues || [])) texts.push(c.text);
+    }
+    if (pb.textSamples.length < 400) pb.textSamples.push([+v.currentTime.toFixed(3), dateOf(), texts]);
+  };
+  pb.textTracks = () => [...v.textTracks].map((t) => ({ kind: t.kind, label: t.label, language: t.language, mode: t.mode, cues: t.cues ? t.cues.length : null }));
   pb.result = () => {
     const t = now();
     let longest = pb.longestStall;
@@ -177,14 +201,19 @@ const PAGE = `<!doctype html>
       // Low-latency mode as LL players run it: blocking reloads and parts, and catching up
       // (up to 1.5x, hls.js's own suggestion) when behind its target latency.
       const ll = q.get('ll') === '1';
-      const hls = new Hls(ll ? { debug: false, lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 } : { debug: false });
+      const text = q.get('text') === '1';
+      const hls = new Hls({ debug: false, ...(ll ? { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 } : {}),
+        ...(text ? { subtitleDisplay: true, renderTextTracksNatively: true } : {}) });
       hls.on(Hls.Events.ERROR, (_, d) => {
         const u = (d.frag && d.frag.url) || (d.context && d.context.url) || (d.url) || '';
         const code = d.response && d.response.code !== undefined ? ' HTTP ' + d.response.code : '';
         pb.err('hls.js ' + d.type + '/' + d.details + (d.fatal ? ' (fatal)' : '') + code + (u ? ' ' + u : '') +
           (d.reason ? ' reason: ' + d.reason : '') + (d.error && d.error.message ? ' error: ' + d.error.message : ''), d.fatal);
       });
-      hls.on(Hls.Events.MANIFEST_PARSED, () => { v.play().catch((e) => pb.err('video.play(): ' + e, false)); });
+      hls.on(Hls.Events.MANIFEST_PARSED, () => {
+        if (text) hls.subtitleTrack = 0;
+        v.play().catch((e) => pb.err('video.play(): ' + e, false));
+      });
       hls.loadSource(url);
       hls.attachMedia(v);
       window.__player = hls;
@@ -243,11 +272,20 @@ const PAGE = `<!doctype html>
       // and its failure is the player's, reported in the JSON.
       pb.ready = true;
       p.load(url).then(
-        () => v.play().catch((e) => pb.err('video.play(): ' + e, false)),
+        () => {
+          if (q.get('text') === '1') {
+            const tt = p.getTextTracks();
+            if (tt.length) p.selectTextTrack(tt[0]);
+            // Shaka 5 shows a selected track (setTextTrackVisibility is gone).
+            if (p.setTextTrackVisibility) p.setTextTrackVisibility(true);
+          }
+          return v.play().catch((e) => pb.err('video.play(): ' + e, false));
+        },
         (e) => pb.err('shaka load failed: code ' + e.code + ' ' + (e.message || ''), true));
     } else {
       throw new Error('unknown player ' + kind);
     }
+    if (q.get('text') === '1') setInterval(pb.sampleText, 250);
     pb.ready = true;
   } catch (e) {
     pb.setupError = String(e && e.stack || e);
@@ -330,7 +368,7 @@ async function main() {
       if (r.status() >= 400 && httpErrors.length < 50) httpErrors.push(`${r.request().method()} ${r.url()} -> ${r.status()}`);
     });
 
-    const pageUrl = `http://127.0.0.1:${pagePort}/?player=${player}&ll=${LOW_LATENCY ? 1 : 0}&url=${encodeURIComponent(url)}` +
+    const pageUrl = `http://127.0.0.1:${pagePort}/?player=${player}&ll=${LOW_LATENCY ? 1 : 0}&text=${TEXT ? 1 : 0}&url=${encodeURIComponent(url)}` +
       (CLEARKEYS ? `&ck=${encodeURIComponent(CLEARKEYS)}` : '');
     await page.goto(pageUrl, { waitUntil: 'load', timeout: 20_000 });
     await page.waitForFunction(() => window.__pb && (window.__pb.ready || window.__pb.setupError), null, { timeout: 20_000 });
@@ -341,6 +379,7 @@ async function main() {
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const watched = (Date.now() - t0) / 1000;
     const res = await page.evaluate(() => window.__pb.result());
+    const text = TEXT ? await page.evaluate(() => ({ samples: window.__pb.textSamples, tracks: window.__pb.textTracks() })) : null;
     const protocols = [...protocolsSeen];
     const out = {
       protocols,
@@ -351,6 +390,7 @@ async function main() {
       stall_log: res.stall_log, time_to_first_frame_s: res.time_to_first_frame_s, http_errors: httpErrors,
       requests, latency_median_s: res.latency_median_s, latencies: res.latencies,
       gaps_jumped: res.gaps_jumped,
+      ...(text ? { text_samples: text.samples, text_tracks: text.tracks } : {}),
     };
     if (DEBUG) {
       log(`events: ${JSON.stringify(res.events)}`);

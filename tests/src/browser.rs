@@ -156,7 +156,7 @@ pub fn play_in_browser_with(
     seconds: u32,
     low_latency: bool,
 ) -> Option<Playback> {
-    play_in_browser_opts(player, manifest_url, seconds, low_latency, None)
+    play_in_browser_opts(player, manifest_url, seconds, low_latency, None, false)
 }
 
 /// [`play_in_browser`] of encrypted content: the players get `clear_keys`, JSON
@@ -167,7 +167,21 @@ pub fn play_in_browser_clear_keys(
     seconds: u32,
     clear_keys: &str,
 ) -> Option<Playback> {
-    play_in_browser_opts(player, manifest_url, seconds, false, Some(clear_keys))
+    play_in_browser_opts(
+        player,
+        manifest_url,
+        seconds,
+        false,
+        Some(clear_keys),
+        false,
+    )
+}
+
+/// [`play_in_browser`] with the first subtitle track on: the JSON (`Playback::json`) has
+/// `text_samples` `[[currentTime, program date ms|null, [cue text…]]…]` every 250 ms and
+/// `text_tracks`.
+pub fn play_in_browser_text(player: Player, manifest_url: &str, seconds: u32) -> Option<Playback> {
+    play_in_browser_opts(player, manifest_url, seconds, false, None, true)
 }
 
 fn play_in_browser_opts(
@@ -176,6 +190,7 @@ fn play_in_browser_opts(
     seconds: u32,
     low_latency: bool,
     clear_keys: Option<&str>,
+    subtitles: bool,
 ) -> Option<Playback> {
     if !require_browser() {
         return None;
@@ -189,7 +204,8 @@ fn play_in_browser_opts(
             .arg(manifest_url)
             .arg(seconds.to_string())
             .env("PLAY_LOW_LATENCY", if low_latency { "1" } else { "0" })
-            .env("PLAY_CLEARKEYS", clear_keys.unwrap_or("")),
+            .env("PLAY_CLEARKEYS", clear_keys.unwrap_or(""))
+            .env("PLAY_TEXT", if subtitles { "1" } else { "0" }),
         timeout,
     );
     let stdout = text(&out.stdout);

@@ -1,0 +1,259 @@
+//! WebVTT subtitles pushed with HLS (ffmpeg `-var_stream_map "v:0,a:0,s:0,sgroup:subs"`) pass
+//! to `hls` endpoints: the multivariant playlist keeps its `EXT-X-MEDIA:TYPE=SUBTITLES`
+//! rendition, ffprobe finds the subtitle stream, and hls.js and Shaka in Chromium load the text
+//! track and show each cue while the video is at its time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+use streampack_tests::*;
+
+/// How long the push lasts: the wait for segments plus two 20 s watches.
+const PUSH_SECONDS: u32 = 75;
+const WATCH_SECONDS: u32 = 20;
+
+/// A WebVTT file with one cue a second, `cue N` from N s to N+1 s.
+fn subtitles(dir: &Path) -> std::path::PathBuf {
+    let mut vtt = String::from("WEBVTT\n\n");
+    let t = |s: u32| format!("{:02}:{:02}:{:02}.000", s / 3600, s / 60 % 60, s % 60);
+    for i in 0..PUSH_SECONDS + 5 {
+        vtt.push_str(&format!("{} --> {}\ncue {i}\n\n", t(i), t(i + 1)));
+    }
+    let path = dir.join("subs.vtt");
+    std::fs::write(&path, vtt).unwrap();
+    path
+}
+
+/// ffmpeg pushing video, audio and the subtitles as one variant with a subtitles group.
+fn push(input_url: &str, vtt: &Path, log: &Path) -> Child {
+    // The live source's `-t` ends its argument list: here it bounds the subtitles input, and
+    // the output is bounded again below.
+    let mut a = ffmpeg_live_source_args(PUSH_SECONDS);
+    a.extend(["-i".to_string(), vtt.display().to_string()]);
+    a.extend(["-t".to_string(), PUSH_SECONDS.to_string()]);
+    a.extend(
+        [
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-map",
+            "2:s",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-g",
+            "50",
+            "-keyint_min",
+            "50",
+            "-sc_threshold",
+            "0",
+            "-b:v",
+            "600k",
+            "-c:a",
+            "aac",
+            "-c:s",
+            "webvtt",
+            "-f",
+            "hls",
+            "-hls_time",
+            "2",
+            "-hls_list_size",
+            "6",
+            "-hls_flags",
+            "delete_segments",
+            "-method",
+            "PUT",
+            "-http_persistent",
+            "1",
+            "-var_stream_map",
+            "v:0,a:0,s:0,sgroup:subs",
+            "-master_pl_name",
+            "main.m3u8",
+            "-hls_segment_filename",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    a.push(format!("{input_url}/v%v_%05d.ts"));
+    a.push(format!("{input_url}/v%v.m3u8"));
+    spawn_ffmpeg(a, log)
+}
+
+#[test]
+fn webvtt_subtitles_pass_to_hls_endpoints_and_players_show_them() {
+    if !require_tool("ffmpeg") || !require_browser() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel(
+        "subs",
+        &[
+            "--max-segment-duration",
+            "4",
+            "--max-playlist-duration",
+            "120",
+            "--end-on-endlist",
+        ],
+    );
+    let log = d.dir().join("ffmpeg-push.log");
+    let mut ffmpeg = Killed(push(&f.primary_url, &subtitles(work.path()), &log));
+    let push_log = || text(&std::fs::read(&log).unwrap_or_default());
+
+    // The multivariant playlist names the subtitles rendition; its playlist lists WebVTT.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (master, subs_path) = loop {
+        let m = get(d.pull, &f.endpoint_path);
+        let t = m.text();
+        if m.status == 200 && t.contains("TYPE=SUBTITLES") {
+            let line = t.lines().find(|l| l.contains("TYPE=SUBTITLES")).unwrap();
+            let uri = line
+                .split("URI=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            let p = resolve(&f.endpoint_path, uri);
+            if playlist_uris(&get(d.pull, &p).text()).len() >= 3 {
+                break (t, p);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no subtitles rendition: {} {t}\n{}",
+            m.status,
+            push_log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(master.contains("GROUP-ID=\"subs\""), "{master}");
+    assert!(master.contains("SUBTITLES=\"subs\""), "{master}");
+    let subs = get(d.pull, &subs_path).text();
+    let seg = resolve(&subs_path, &playlist_uris(&subs)[0]);
+    let vtt = get(d.pull, &seg);
+    assert_eq!(vtt.header("content-type"), Some("text/vtt"), "{vtt:?}");
+    assert!(vtt.text().starts_with("WEBVTT"), "{}", vtt.text());
+
+    // Where the video starts on the wall clock: its first segment's program date.
+    let variant = playlist_uris(&master).into_iter().next().unwrap();
+    let video = get(d.pull, &resolve(&f.endpoint_path, &variant)).text();
+    let video_start_ms = dated_segments(&video)[0].start_unix_ms.unwrap();
+    assert!(video.contains("#EXT-X-MEDIA-SEQUENCE:"), "{video}");
+    for player in [Player::HlsJs, Player::Shaka] {
+        let Some(pb) = play_in_browser_text(player, &f.endpoint_url, WATCH_SECONDS) else {
+            return;
+        };
+        let v: Value = serde_json::from_str(&pb.json).unwrap();
+        eprintln!(
+            "[subtitles {player:?}] tracks {} samples {}",
+            v["text_tracks"], v["text_samples"]
+        );
+        assert!(
+            !pb.fatal && pb.advanced >= 15.0,
+            "{player:?} played {}: {}",
+            pb.advanced,
+            pb.json
+        );
+        check_cues_in_step(player, &v, video_start_ms);
+    }
+    assert!(
+        ffmpeg.0.try_wait().unwrap().is_none(),
+        "the push ended before the watches: {}",
+        push_log()
+    );
+
+    // ffprobe reads the subtitle stream through the endpoint once the stream ended (its
+    // rendition playlist: ffmpeg 5.1's HLS demuxer skips subtitle renditions of a
+    // multivariant playlist, and its WebVTT reader waits for the end of a live one).
+    let status = wait_child(
+        &mut ffmpeg.0,
+        Duration::from_secs(u64::from(PUSH_SECONDS) + 30),
+    );
+    assert!(status.success(), "{}", push_log());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !get(d.pull, &subs_path).text().contains("#EXT-X-ENDLIST") {
+        assert!(
+            Instant::now() < deadline,
+            "the subtitles playlist did not end"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let probe = run_with_timeout(
+        Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_type,codec_name",
+                "-of",
+                "compact",
+            ])
+            .arg(format!("http://{}{subs_path}", d.pull)),
+        Duration::from_secs(30),
+    );
+    let probed = text(&probe.stdout);
+    assert!(
+        probed.contains("codec_name=webvtt|codec_type=subtitle"),
+        "{probed}\n{}",
+        text(&probe.stderr)
+    );
+}
+
+/// Cues were shown for most of the watch, one after the other, each while the video was at
+/// its time: `cue N` is on screen at source second N, so the playhead minus N stays the same
+/// (within the second a cue lasts) over the whole watch.
+fn check_cues_in_step(player: Player, v: &Value, video_start_ms: i64) {
+    let samples = v["text_samples"].as_array().unwrap();
+    let shown: Vec<(f64, i64)> = samples
+        .iter()
+        .filter_map(|s| {
+            let t = s[0].as_f64()?;
+            let texts = s[2].as_array()?;
+            let n = texts
+                .iter()
+                .find_map(|x| x.as_str()?.strip_prefix("cue ")?.trim().parse::<i64>().ok())?;
+            Some((t, n))
+        })
+        .collect();
+    assert!(
+        shown.len() >= samples.len() / 2 && shown.len() >= 20,
+        "{player:?} showed cues in {} of {} samples: {v}",
+        shown.len(),
+        samples.len()
+    );
+    let distinct: std::collections::BTreeSet<i64> = shown.iter().map(|s| s.1).collect();
+    assert!(distinct.len() >= 10, "{player:?} showed only {distinct:?}");
+    // And against the video's own timeline: the player's program date for the playhead, minus
+    // the cue's second, is where source second 0 is on the wall clock: the program date of
+    // the first video segment (the window holds the whole push).
+    let dated: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| {
+            let date = s[1].as_f64()?;
+            let n = s[2]
+                .as_array()?
+                .iter()
+                .find_map(|x| x.as_str()?.strip_prefix("cue ")?.trim().parse::<i64>().ok())?;
+            Some(date - n as f64 * 1000.0)
+        })
+        .collect();
+    assert!(dated.len() >= 20, "{player:?} gave no program dates: {v}");
+    let zero = video_start_ms;
+    assert!(
+        dated.iter().all(|d| (d - zero as f64).abs() <= 1500.0),
+        "{player:?}: cue N is not shown N s into the video (first video segment at {zero}): {dated:?}"
+    );
+    let offsets: Vec<f64> = shown.iter().map(|(t, n)| t - *n as f64).collect();
+    let (lo, hi) = offsets
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &o| (a.min(o), b.max(o)));
+    assert!(
+        hi - lo <= 1.3,
+        "{player:?}: cues drift against the playhead ({lo:.3}..{hi:.3}): {shown:?}"
+    );
+}
