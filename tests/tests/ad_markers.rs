@@ -147,6 +147,11 @@ impl Encoder {
 
     /// Pushes segments `..n` and the playlist listing them with their tags.
     fn push(&self, d: &Daemon, f: &Fixture, n: usize) {
+        self.push_to(d, &f.primary_path, n);
+    }
+
+    /// [`Encoder::push`] to the input at `input_path`.
+    fn push_to(&self, d: &Daemon, input_path: &str, n: usize) {
         let mut pl = String::from(
             "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n",
         );
@@ -154,7 +159,7 @@ impl Encoder {
             let r = http(
                 d.ingest,
                 "PUT",
-                &f.ingest(&format!("s{i}.ts")),
+                &format!("{input_path}/s{i}.ts"),
                 &[],
                 Some(&self.segs[i].0),
             );
@@ -172,7 +177,7 @@ impl Encoder {
         let r = http(
             d.ingest,
             "PUT",
-            &f.ingest("index.m3u8"),
+            &format!("{input_path}/index.m3u8"),
             &[],
             Some(pl.as_bytes()),
         );
@@ -738,4 +743,77 @@ fn cues_carried_in_ts_segments_are_signalled_at_their_pts() {
     // Said, not silent: the splice point is inside a segment.
     let log = d.stderr_log();
     assert!(log.contains("into its segment"), "{log}");
+}
+
+#[test]
+fn the_backups_markers_are_served_after_a_failover_without_a_second_break() {
+    let Some(py) = threefive_python() else { return };
+    if !require_tool("ffmpeg") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel("ads-failover", &["--max-segment-duration", "2"]);
+    let backup_path = split_url(&f.backup_url).1;
+    let segs = segments(work.path());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let base_ms = (now - 20_000) / 1000 * 1000;
+    let range = |enc: &Encoder, i: usize, id: &str, hex: &str, dir: &str| {
+        format!(
+            "#EXT-X-DATERANGE:ID=\"{id}\",START-DATE=\"{}\",SCTE35-{dir}={hex}",
+            enc.date(i)
+        )
+    };
+    let out_500 = scte35(&py, &["encode", "500", "4", "1"]).trim().to_string();
+    let out_501 = scte35(&py, &["encode", "501", "4", "1"]).trim().to_string();
+    let mut primary = Encoder {
+        base_ms,
+        segs: segs.clone(),
+        tags: Vec::new(),
+    };
+    primary.tags = vec![(3, range(&primary, 3, "ad-500", &out_500, "OUT"))];
+    // Both encoders carry break 500; the backup signals it again on s6 (a re-sent cue), and
+    // has a break of its own, 501, at s7.
+    let mut backup = Encoder {
+        base_ms,
+        segs,
+        tags: Vec::new(),
+    };
+    backup.tags = vec![
+        (3, range(&backup, 3, "ad-500", &out_500, "OUT")),
+        (6, range(&backup, 3, "ad-500", &out_500, "OUT")),
+        (7, range(&backup, 7, "ad-501", &out_501, "OUT")),
+    ];
+    primary.push_to(&d, &f.primary_path, 6);
+    backup.push_to(&d, &backup_path, 6);
+    // The primary goes silent; the backup goes on, one segment a second, and takes over.
+    for n in 7..=10 {
+        std::thread::sleep(Duration::from_secs(1));
+        backup.push_to(&d, &backup_path, n);
+    }
+    let hls = wait_for(&d, &f.endpoint, |t| {
+        t.contains("s9") || t.matches("#EXTINF").count() >= 10
+    });
+    let show = d.ctl_json(&["channel", "show", &f.id]);
+    assert_eq!(show["live"]["active_input"], "backup", "{show}");
+    let ranges = tagged(&hls, "#EXT-X-DATERANGE");
+    let ids: Vec<&str> = ranges.iter().map(|r| attr(&r.0, "ID").unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["ad-500", "ad-501"],
+        "one break 500, then the backup's 501: {hls}"
+    );
+    assert!(
+        (ranges[0].2 - primary.start_ms(3)).abs() <= FRAME_MS,
+        "{hls}"
+    );
+    assert!(
+        (ranges[1].2 - backup.start_ms(7)).abs() <= FRAME_MS,
+        "{hls}"
+    );
+    let got = decode(&py, &[attr(&ranges[1].0, "SCTE35-OUT").unwrap().into()]);
+    assert_eq!(got[0]["event_id"].as_u64(), Some(501));
 }
