@@ -17,6 +17,8 @@
 //!   (npm `mpd-parser`), [`xml_attr`], [`iso_duration_secs`].
 //! - CMAF endpoints: [`CmafFixture`], [`mpd_tracks`], [`playlist_all_uris`], [`mp4_top_boxes`].
 //! - nginx as a peer (static server, caching edge): [`Nginx`]; any child killed on drop: [`Killed`].
+//! - an HLS encoder of pre-made segments with playlists of the test's own: [`Encoder`],
+//!   [`hls_segments`].
 //! - TLS: [`make_cert`] (openssl), [`tls_args`], [`curl`] → [`Fetched`] (HTTPS, HTTP/2, h2c).
 //! - the web console: [`Console`] (`streampackctl console`), [`console_walk`] (its pages in
 //!   chromium, `tests/browser/console.mjs`).
@@ -56,6 +58,8 @@ mod cmaf;
 pub use cmaf::*;
 mod nginx;
 pub use nginx::*;
+mod encoder;
+pub use encoder::*;
 
 /// How long a daemon may take to answer `status` after it was spawned.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);

@@ -52,139 +52,6 @@ fn decode(py: &Path, cues: &[String]) -> Vec<Value> {
         .collect()
 }
 
-/// 12 segments of 2 s (H.264 + AAC in TS), made by ffmpeg as fast as it can.
-fn segments(dir: &Path) -> Vec<(Vec<u8>, f64)> {
-    let out = run_with_timeout(
-        Command::new("ffmpeg")
-            .args([
-                "-nostdin",
-                "-loglevel",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=320x180:rate=25",
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=440:sample_rate=48000",
-                "-t",
-                "24",
-                "-c:v",
-                "libx264",
-                "-g",
-                "50",
-                "-keyint_min",
-                "50",
-                "-sc_threshold",
-                "0",
-                "-c:a",
-                "aac",
-                "-f",
-                "hls",
-                "-hls_time",
-                "2",
-                "-hls_list_size",
-                "0",
-                "-hls_segment_filename",
-            ])
-            .arg(dir.join("s%d.ts"))
-            .arg(dir.join("x.m3u8")),
-        Duration::from_secs(120),
-    );
-    assert!(out.status.success(), "ffmpeg: {}", text(&out.stderr));
-    let list = std::fs::read_to_string(dir.join("x.m3u8")).unwrap();
-    let durations: Vec<f64> = list
-        .lines()
-        .filter_map(|l| l.strip_prefix("#EXTINF:"))
-        .map(|v| v.trim_end_matches(',').parse().unwrap())
-        .collect();
-    durations
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (std::fs::read(dir.join(format!("s{i}.ts"))).unwrap(), *d))
-        .collect()
-}
-
-/// The encoder: segments with their dates, and the tags to write before some of them.
-struct Encoder {
-    base_ms: i64,
-    segs: Vec<(Vec<u8>, f64)>,
-    tags: Vec<(usize, String)>,
-}
-
-impl Encoder {
-    fn start_ms(&self, i: usize) -> i64 {
-        self.base_ms
-            + self.segs[..i]
-                .iter()
-                .map(|s| (s.1 * 1000.0).round() as i64)
-                .sum::<i64>()
-    }
-
-    fn date(&self, i: usize) -> String {
-        let ms = self.start_ms(i);
-        let secs = ms.div_euclid(1000);
-        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        // civil_from_days (Howard Hinnant).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60,
-            ms.rem_euclid(1000)
-        )
-    }
-
-    /// Pushes segments `..n` and the playlist listing them with their tags.
-    fn push(&self, d: &Daemon, f: &Fixture, n: usize) {
-        self.push_to(d, &f.primary_path, n);
-    }
-
-    /// [`Encoder::push`] to the input at `input_path`.
-    fn push_to(&self, d: &Daemon, input_path: &str, n: usize) {
-        let mut pl = String::from(
-            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n",
-        );
-        for i in 0..n {
-            let r = http(
-                d.ingest,
-                "PUT",
-                &format!("{input_path}/s{i}.ts"),
-                &[],
-                Some(&self.segs[i].0),
-            );
-            assert_eq!(r.status, 201, "{r:?}");
-            for (_, t) in self.tags.iter().filter(|(at, _)| *at == i) {
-                pl.push_str(t);
-                pl.push('\n');
-            }
-            pl.push_str(&format!(
-                "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{:.6},\ns{i}.ts\n",
-                self.date(i),
-                self.segs[i].1
-            ));
-        }
-        let r = http(
-            d.ingest,
-            "PUT",
-            &format!("{input_path}/index.m3u8"),
-            &[],
-            Some(pl.as_bytes()),
-        );
-        assert_eq!(r.status, 201, "{r:?}");
-    }
-}
-
 /// `(tag line, the URI of the segment after it, that segment's PDT)` for tags starting with
 /// `prefix`.
 fn tagged(playlist: &str, prefix: &str) -> Vec<(String, String, i64)> {
@@ -317,7 +184,7 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     let out_202 = scte35(&py, &["encode", "202", "4", "1"]).trim().to_string();
     let b64_202 = base64::engine::general_purpose::STANDARD
         .encode(hex_bytes(out_202.trim_start_matches("0x")));
-    let segs = segments(work.path());
+    let segs = hls_segments(work.path());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -674,7 +541,7 @@ fn cues_carried_in_ts_segments_are_signalled_at_their_pts() {
     let work = tempfile::tempdir().unwrap();
     let d = Daemon::start(DaemonOpts::default());
     let f = d.hls_channel("ts-cues", &[]);
-    let mut segs = segments(work.path());
+    let mut segs = hls_segments(work.path());
     // A break 1 s into s2 (no segment boundary there), its return at s4's first frame.
     let pts = |i: usize| ts_first_video_pts(&segs[i].0).unwrap() as f64 / 90_000.0;
     let out_pts = format!("{:.6}", pts(2) + 1.0);
@@ -755,7 +622,7 @@ fn the_backups_markers_are_served_after_a_failover_without_a_second_break() {
     let d = Daemon::start(DaemonOpts::default());
     let f = d.hls_channel("ads-failover", &["--max-segment-duration", "2"]);
     let backup_path = split_url(&f.backup_url).1;
-    let segs = segments(work.path());
+    let segs = hls_segments(work.path());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

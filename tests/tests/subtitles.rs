@@ -1,7 +1,9 @@
-//! WebVTT subtitles pushed with HLS (ffmpeg `-var_stream_map "v:0,a:0,s:0,sgroup:subs"`) pass
-//! to `hls` endpoints: the multivariant playlist keeps its `EXT-X-MEDIA:TYPE=SUBTITLES`
-//! rendition, ffprobe finds the subtitle stream, and hls.js and Shaka in Chromium load the text
-//! track and show each cue while the video is at its time.
+//! Subtitles and captions. WebVTT subtitles pushed with HLS (ffmpeg
+//! `-var_stream_map "v:0,a:0,s:0,sgroup:subs"`) pass to `hls` endpoints: the multivariant
+//! playlist keeps its `EXT-X-MEDIA:TYPE=SUBTITLES` rendition, ffprobe finds the subtitle
+//! stream, and hls.js and Shaka in Chromium load the text track and show each cue while the
+//! video is at its time. CEA-608 captions in the H.264 SEI of TS segments survive the
+//! repackaging into CMAF, which announces them (`CLOSED-CAPTIONS`, DASH `Accessibility`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;
@@ -255,5 +257,125 @@ fn check_cues_in_step(player: Player, v: &Value, video_start_ms: i64) {
     assert!(
         hi - lo <= 1.3,
         "{player:?}: cues drift against the playhead ({lo:.3}..{hi:.3}): {shown:?}"
+    );
+}
+
+#[test]
+fn cea608_captions_survive_repackaging_and_are_announced() {
+    if !require_tool("ffmpeg") || !require_tool("python3") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    // Captions the way broadcast encoders carry them: an A/53 SEI in every access unit
+    // (tests/python/add_cea608.py), kept by libx264 when ffmpeg encodes the segments.
+    let raw = dir.join("raw.h264");
+    let out = run_with_timeout(
+        Command::new("ffmpeg")
+            .args([
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x180:rate=25",
+            ])
+            .args(["-t", "25", "-c:v", "libx264", "-bf", "0", "-f", "h264"])
+            .arg(&raw),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/add_cea608.py");
+    let cc = dir.join("cc.h264");
+    let out = run_with_timeout(
+        Command::new("python3")
+            .arg(script)
+            .arg(&raw)
+            .arg(&cc)
+            .arg("HELLO STREAMPACK "),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cc_arg = cc.display().to_string();
+    let segs = hls_segments_of(dir, &["-r", "25", "-i", &cc_arg]);
+
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.hls_channel("captions", &[]);
+    let cmaf = d.ctl_json(&[
+        "endpoint", "create", &f.id, "--name", "cmaf", "--type", "cmaf",
+    ]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let enc = Encoder {
+        base_ms: (now - 30_000) / 1000 * 1000,
+        segs,
+        tags: Vec::new(),
+    };
+    enc.push(&d, &f, 6);
+
+    let mpd_path = split_url(cmaf["url"].as_str().unwrap()).1;
+    let master_path = mpd_path.replace(".mpd", ".m3u8");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let master = loop {
+        let r = get(d.pull, &master_path);
+        if r.status == 200 && r.text().contains("CLOSED-CAPTIONS") {
+            break r.text();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no CLOSED-CAPTIONS: {} {}",
+            r.status,
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        master.contains("#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"cc\"")
+            && master.contains("INSTREAM-ID=\"CC1\""),
+        "{master}"
+    );
+    assert!(
+        master.contains("CLOSED-CAPTIONS=\"cc\""),
+        "the variant names the group: {master}"
+    );
+    let mpd = get(d.pull, &mpd_path).text();
+    assert!(
+        mpd.contains(
+            "<Accessibility schemeIdUri=\"urn:scte:dash:cc:cea-608:2015\" value=\"CC1\"/>"
+        ),
+        "{mpd}"
+    );
+    // The SEI is in the CMAF samples, cc_data and all: field-1 CEA-608 pairs of the text.
+    let variant = playlist_uris(&master).into_iter().next().unwrap();
+    let video_path = resolve(&master_path, &variant);
+    let video = get(d.pull, &video_path).text();
+    let seg = get(d.pull, &resolve(&video_path, &playlist_uris(&video)[1]));
+    assert_eq!(seg.status, 200);
+    let body = &seg.body;
+    let at = body
+        .windows(5)
+        .position(|w| w == b"GA94\x03")
+        .expect("an A/53 SEI in the sample");
+    assert_eq!(body[at + 5] & 0x1F, 1, "cc_count 1");
+    assert_eq!(body[at + 7], 0xFC, "field 1, valid, CEA-608");
+    let pair = [body[at + 8] & 0x7F, body[at + 9] & 0x7F];
+    assert!(
+        "HELLO STREAMPACK ".as_bytes().windows(2).any(|w| w == pair),
+        "the pair {pair:?} is not from the captions' text"
+    );
+    // ffprobe reads the captions from the CMAF endpoint's video.
+    let probe = run_with_timeout(
+        Command::new("ffprobe")
+            .args(["-hide_banner"])
+            .arg(format!("http://{}{video_path}", d.pull)),
+        Duration::from_secs(30),
+    );
+    assert!(
+        text(&probe.stderr).contains("Closed Captions"),
+        "{}",
+        text(&probe.stderr)
     );
 }

@@ -37,6 +37,12 @@ fn reference<'a>(seg: &KeptSeg<'a>) -> Option<(usize, &'a PackagedTrack)> {
 /// Where the MPD's clock stands against the segments' `EXT-X-PROGRAM-DATE-TIME` (the MPD
 /// anchors each Period on the segments' arrival): per Period of the lead rendition, from the
 /// program date of its first segment on, the ms to add to a program date to get the MPD's
+/// The closed-captions rendition of video that carries CEA-608 (HLS `INSTREAM-ID`, DASH
+/// `Accessibility` value).
+const CAPTIONS_CHANNEL: &str = "CC1";
+/// Its HLS group.
+const CAPTIONS_GROUP: &str = "cc";
+
 /// wall clock (`availabilityStartTime` + `Period@start` + media time).
 pub(crate) fn mpd_clock(
     views: &[RenditionView<'_>],
@@ -194,12 +200,14 @@ pub(crate) fn mpd(
             .filter_map(|v| representation(v, VIDEO, dsn, anchor))
             .collect();
         if !video.is_empty() {
+            let captions = views.iter().any(|v| v.captions());
             sets.push(AdaptationSet {
                 id: 0,
                 content_type: ContentType::Video,
                 mime_type: "video/mp4".into(),
                 lang: None,
                 segment_alignment: true,
+                cea608: captions.then(|| CAPTIONS_CHANNEL.to_string()),
                 representations: video,
             });
         }
@@ -210,6 +218,7 @@ pub(crate) fn mpd(
                 mime_type: "audio/mp4".into(),
                 lang: None,
                 segment_alignment: true,
+                cea608: None,
                 representations: vec![r],
             });
         }
@@ -301,6 +310,19 @@ pub(crate) fn master(views: &[RenditionView<'_>]) -> String {
         _ => Vec::new(),
     };
     let audio_bps = audio.map_or(0, |v| v.peak_bps(AUDIO));
+    // CEA-608 captions in the video: one closed-captions rendition, named by its channel.
+    let mut media = media;
+    if views.iter().any(|v| v.captions()) {
+        media.push(MediaIn {
+            media_type: "CLOSED-CAPTIONS".into(),
+            group_id: CAPTIONS_GROUP.into(),
+            name: CAPTIONS_CHANNEL.into(),
+            default: true,
+            autoselect: true,
+            instream_id: Some(CAPTIONS_CHANNEL.into()),
+            ..MediaIn::default()
+        });
+    }
     let video: Vec<VariantIn> = views
         .iter()
         .filter_map(|v| {
@@ -316,6 +338,7 @@ pub(crate) fn master(views: &[RenditionView<'_>]) -> String {
                 resolution: Some((u64::from(info.width), u64::from(info.height))),
                 frame_rate: info.frame_rate.map(hls_frame_rate),
                 audio: audio_info.map(|_| AUDIO_GROUP.to_string()),
+                closed_captions: v.captions().then(|| Some(CAPTIONS_GROUP.to_string())),
                 ..VariantIn::default()
             })
         })

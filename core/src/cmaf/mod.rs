@@ -76,6 +76,8 @@ pub struct TrackFragment {
     pub duration: u64,
     pub samples: u32,
     pub starts_with_sync: bool,
+    /// Its samples carry CEA-608/708 captions in SEI messages (kept as they came).
+    pub captions: bool,
     pub bytes: Bytes,
 }
 

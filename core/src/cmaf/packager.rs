@@ -221,6 +221,7 @@ impl CmafPackager {
                     st.peak_bps[slot] = st.peak_bps[slot].max(bps);
                 }
                 tracks[slot] = Some(PackagedTrack {
+                    captions: frag.captions,
                     init_k,
                     timescale: info.timescale,
                     ept: frag.earliest_presentation_time,

@@ -60,6 +60,8 @@ pub(super) struct TrackSamples {
     pub(super) base_decode_time: u64,
     pub(super) earliest_presentation_time: u64,
     pub(super) info: TrackInfo,
+    /// Its samples carry CEA-608/708 captions (SEI).
+    pub(super) captions: bool,
 }
 
 impl Repackager {
@@ -189,6 +191,7 @@ impl Repackager {
                 duration: t.samples.iter().map(|s| u64::from(s.duration)).sum(),
                 samples: t.samples.len() as u32,
                 starts_with_sync: t.samples.first().is_some_and(|s| s.flags == SAMPLE_SYNC),
+                captions: t.captions,
                 bytes: Bytes::from(bytes),
             });
             out.tracks.push(t.info);

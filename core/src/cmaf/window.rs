@@ -27,6 +27,8 @@ pub(crate) struct PackagedTrack {
     pub duration: u64,
     /// `styp`+`moof`+`mdat`.
     pub object: Arc<MediaObject>,
+    /// Its samples carry CEA-608/708 captions.
+    pub captions: bool,
 }
 
 /// A repackaged source segment: its tracks by [`TRACK_SLOTS`] index.
@@ -132,6 +134,11 @@ pub(crate) fn ms(ticks: u64, timescale: u32) -> u64 {
 }
 
 impl RenditionView<'_> {
+    /// Whether its video (slot 0) carries CEA-608/708 captions (in a segment of the window).
+    pub fn captions(&self) -> bool {
+        self.track(0).any(|(_, t)| t.captions)
+    }
+
     /// The segments carrying track `slot`: those after the last one that lacks it.
     pub(crate) fn track(
         &self,

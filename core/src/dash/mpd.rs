@@ -146,9 +146,17 @@ pub struct AdaptationSet {
     pub lang: Option<String>,
     /// `segmentAlignment="true"` (rendered only when true).
     pub segment_alignment: bool,
+    /// CEA-608 captions in the video: the `Accessibility` value of
+    /// `urn:scte:dash:cc:cea-608:2015` (`CC1`). Not kept by the time-shift archive (whose
+    /// records keep their shape across versions).
+    #[serde(skip)]
+    pub cea608: Option<String>,
     /// The Representations.
     pub representations: Vec<Representation>,
 }
+
+/// The `Accessibility` scheme of CEA-608 captions carried in the video (SCTE 214-1).
+pub const CEA608_SCHEME: &str = "urn:scte:dash:cc:cea-608:2015";
 
 /// A `Representation`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -318,6 +326,12 @@ fn render_period(s: &mut String, p: &Period, ll: Option<&LowLatency>) {
             attr(s, "segmentAlignment", "true");
         }
         s.push_str(">\n");
+        if let Some(cc) = &a.cea608 {
+            s.push_str("      <Accessibility");
+            attr(s, "schemeIdUri", CEA608_SCHEME);
+            attr(s, "value", cc);
+            s.push_str("/>\n");
+        }
         for r in &a.representations {
             render_representation(s, r, ll);
         }

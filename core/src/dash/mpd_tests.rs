@@ -53,6 +53,7 @@ fn sets(start_number: u64, first: u64, n: u64) -> Vec<AdaptationSet> {
             mime_type: "video/mp4".to_string(),
             lang: None,
             segment_alignment: true,
+            cea608: None,
             representations: vec![
                 video("v0", 640, 360, 800_000, start_number, v.clone()),
                 video("v1", 320, 180, 300_000, start_number, v),
@@ -64,6 +65,7 @@ fn sets(start_number: u64, first: u64, n: u64) -> Vec<AdaptationSet> {
             mime_type: "audio/mp4".to_string(),
             lang: Some("en".to_string()),
             segment_alignment: true,
+            cea608: None,
             representations: vec![audio(start_number, a)],
         },
     ]

@@ -344,6 +344,7 @@ mod round_trip {
                 mime_type: if video { "video/mp4" } else { "audio/mp4" }.into(),
                 lang: Some("en".into()),
                 segment_alignment: true,
+                cea608: None,
                 representations,
             },
         );

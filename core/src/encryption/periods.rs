@@ -246,6 +246,7 @@ mod tests {
             mime_type: String::new(),
             lang: None,
             segment_alignment: true,
+            cea608: None,
             representations: vec![r],
         };
         Mpd {

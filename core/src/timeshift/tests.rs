@@ -578,6 +578,7 @@ fn dash_archive() -> ChannelArchive {
             mime_type: "video/mp4".into(),
             lang: None,
             segment_alignment: true,
+            cea608: None,
             representations: vec![mpd::Representation {
                 id: "v0".into(),
                 bandwidth: 800_000,

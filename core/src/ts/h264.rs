@@ -14,6 +14,13 @@ pub const NAL_AUD: u8 = 9;
 /// SPS extension (alpha planes): not part of `avcC`'s main arrays; dropped.
 pub const NAL_SPS_EXT: u8 = 13;
 
+/// Whether an SEI NAL unit (H.264 type 6, H.265 prefix SEI) carries ATSC A/53 closed
+/// captions (CEA-608/708 `cc_data`): a `user_data_registered_itu_t_t35` message with the
+/// `GA94` identifier and user data type 3.
+pub fn carries_a53_captions(sei: &[u8]) -> bool {
+    memchr::memmem::find(sei, b"GA94\x03").is_some()
+}
+
 /// The NAL units of an Annex B byte stream (start codes `00 00 01` / `00 00 00 01` removed,
 /// trailing zero bytes of each unit dropped).
 pub fn nal_units(data: &[u8]) -> Vec<&[u8]> {

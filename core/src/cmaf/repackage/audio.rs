@@ -141,5 +141,6 @@ pub(super) fn audio_track(
         base_decode_time: base,
         earliest_presentation_time: base,
         info,
+        captions: false,
     }))
 }

@@ -56,6 +56,7 @@ pub(super) fn video_track(
     let mut samples = Vec::with_capacity(units.len());
     let mut times = Vec::with_capacity(units.len());
     let mut mdat = Vec::with_capacity(pes.iter().map(|p| p.pes.data.len()).sum());
+    let mut captions = false;
     for au in &units {
         let start = mdat.len();
         let mut sync = false;
@@ -82,6 +83,10 @@ pub(super) fn video_track(
                         ),
                     )
                 };
+                // Captions ride in SEI messages, which stay in the samples: noted for manifests.
+                if !captions && matches!((hevc, t), (false, h264::NAL_SEI) | (true, 39)) {
+                    captions = h264::carries_a53_captions(nal);
+                }
                 if !keep {
                     let list = match (hevc, t) {
                         (true, h265::NAL_VPS) => Some(&mut vps),
@@ -241,6 +246,7 @@ pub(super) fn video_track(
         base_decode_time,
         earliest_presentation_time,
         info,
+        captions,
     }))
 }
 

@@ -47,6 +47,7 @@ pub(crate) fn mpd_of(
                     mime_type: set.mime_type.clone(),
                     lang: set.lang.clone(),
                     segment_alignment: true,
+                    cea608: None,
                     representations: reps,
                 });
             }
