@@ -368,6 +368,7 @@ impl Capture {
                 mime_type: s.mime_type.clone(),
                 lang: s.lang.clone(),
                 segment_alignment: true,
+                cea608: None,
                 representations: s
                     .reps
                     .iter()
