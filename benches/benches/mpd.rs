@@ -47,6 +47,7 @@ fn model(segments: u64) -> Mpd {
         mime_type: format!("{}/mp4", content_type.as_str()),
         lang: None,
         segment_alignment: true,
+        cea608: None,
         representations: reps,
     };
     Mpd {
