@@ -684,3 +684,151 @@ fn the_backups_markers_are_served_after_a_failover_without_a_second_break() {
     let got = decode(&py, &[attr(&ranges[1].0, "SCTE35-OUT").unwrap().into()]);
     assert_eq!(got[0]["event_id"].as_u64(), Some(501));
 }
+
+/// A static MPD with its segments made by ffmpeg's dash muxer in `dir`: 6 video segments of
+/// 2 s (`timescale` 12800).
+fn dash_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let out = run_with_timeout(
+        Command::new("ffmpeg")
+            .args([
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x180:rate=25",
+            ])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=48000",
+                "-t",
+                "12",
+            ])
+            .args([
+                "-c:v",
+                "libx264",
+                "-g",
+                "50",
+                "-keyint_min",
+                "50",
+                "-sc_threshold",
+                "0",
+            ])
+            .args([
+                "-c:a",
+                "aac",
+                "-f",
+                "dash",
+                "-seg_duration",
+                "2",
+                "-use_timeline",
+                "1",
+            ])
+            .args(["-use_template", "1"])
+            .arg(dir.join("manifest.mpd")),
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "ffmpeg: {}", text(&out.stderr));
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "m4s"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn dash_input_events_and_splices_reach_dash_endpoints() {
+    let Some(py) = threefive_python() else { return };
+    if !require_tool("ffmpeg") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.dash_channel("dash-ads", &[]);
+    for (name, bytes) in dash_files(work.path()) {
+        let r = http(d.ingest, "PUT", &f.ingest(&name), &[], Some(&bytes));
+        assert_eq!(r.status, 201, "{name}: {r:?}");
+    }
+    // The encoder's MPD with two events: binary at 4 s, XML at 8 s (timescale 1000).
+    let out_601 = scte35(&py, &["encode", "601", "4", "1"]).trim().to_string();
+    let b64 = base64::engine::general_purpose::STANDARD
+        .encode(hex_bytes(out_601.trim_start_matches("0x")));
+    let events = format!(
+        "<EventStream schemeIdUri=\"urn:scte:scte35:2014:xml+bin\" timescale=\"1000\">\
+         <Event presentationTime=\"4000\" duration=\"4000\" id=\"1\"><Signal xmlns=\"http://www.scte.org/schemas/35/2016\"><Binary>{b64}</Binary></Signal></Event></EventStream>\
+         <EventStream schemeIdUri=\"urn:scte:scte35:2013:xml\" timescale=\"1000\">\
+         <Event presentationTime=\"8000\" id=\"2\"><SpliceInfoSection xmlns=\"http://www.scte.org/schemas/35/2016\"><SpliceInsert spliceEventId=\"602\" outOfNetworkIndicator=\"true\" spliceImmediateFlag=\"true\"><BreakDuration autoReturn=\"true\" duration=\"180000\"/></SpliceInsert></SpliceInfoSection></Event></EventStream>"
+    );
+    let mpd = std::fs::read_to_string(work.path().join("manifest.mpd"))
+        .unwrap()
+        .replacen(
+            "<Period id=\"0\" start=\"PT0.0S\">",
+            &format!("<Period id=\"0\" start=\"PT0.0S\">{events}"),
+            1,
+        );
+    let r = http(
+        d.ingest,
+        "PUT",
+        &f.ingest("manifest.mpd"),
+        &[],
+        Some(mpd.as_bytes()),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+
+    let out = wait_for(&d, &f.endpoint, |t| t.matches("<Event ").count() >= 2);
+    let events = mpd_events(&out);
+    let first = mpd_first_segment_ms(&out);
+    let got = decode(&py, &events.iter().map(|e| e.2.clone()).collect::<Vec<_>>());
+    let summary: Vec<(u64, bool, Option<f64>)> = got
+        .iter()
+        .map(|c| {
+            (
+                c["event_id"].as_u64().unwrap(),
+                c["out"].as_bool().unwrap(),
+                c["duration"].as_f64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [(601, true, Some(4.0)), (602, true, Some(2.0))],
+        "{out}"
+    );
+    for (e, at) in events.iter().zip([4000, 8000]) {
+        assert!(
+            (e.0 - first - at).abs() <= FRAME_MS,
+            "event {} ms into the Period, want {at}\n{out}",
+            e.0 - first
+        );
+    }
+
+    // The operator's break goes at the live edge: the end of the newest segment (12 s).
+    let spliced = d.ctl_json(&[
+        "channel",
+        "splice",
+        &f.id,
+        "--duration",
+        "10",
+        "--id",
+        "603",
+    ]);
+    assert_eq!(spliced["event_id"], 603);
+    let out = wait_for(&d, &f.endpoint, |t| t.matches("<Event ").count() >= 3);
+    let events = mpd_events(&out);
+    let e = events
+        .iter()
+        .find(|e| e.1 == Some(10.0))
+        .expect("the operator's break");
+    assert!((e.0 - first - 12_000).abs() <= FRAME_MS, "{out}");
+}

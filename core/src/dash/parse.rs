@@ -38,6 +38,8 @@ pub struct MpdIn {
     pub media_presentation_duration_ms: Option<u64>,
     /// The Periods, in document order.
     pub periods: Vec<PeriodIn>,
+    /// SCTE-35 events that were dropped, and why.
+    pub event_warnings: Vec<String>,
 }
 
 /// A Period of an encoder MPD.
@@ -49,6 +51,8 @@ pub struct PeriodIn {
     pub start_ms: u64,
     /// The AdaptationSets.
     pub adaptation_sets: Vec<AdaptationSetIn>,
+    /// Its SCTE-35 events (ad markers).
+    pub events: Vec<crate::ad_markers::dash_in::DashEvent>,
 }
 
 /// An AdaptationSet of an encoder MPD.
@@ -188,6 +192,7 @@ pub fn parse_mpd(path: &str, body: &[u8]) -> Result<MpdIn, ParseError> {
         return Err(ParseError::missing("MPD has no Period"));
     }
     let mut periods = Vec::with_capacity(period_nodes.len());
+    let mut event_warnings = Vec::new();
     let mut next_start = 0u64;
     for (i, p) in period_nodes.iter().enumerate() {
         if p.attribute(("http://www.w3.org/1999/xlink", "href"))
@@ -213,12 +218,15 @@ pub fn parse_mpd(path: &str, body: &[u8]) -> Result<MpdIn, ParseError> {
         for a in children(*p, "AdaptationSet") {
             adaptation_sets.push(parse_adaptation_set(&ctx, a)?);
         }
+        let (events, warnings) = crate::ad_markers::dash_in::period_events(*p);
+        event_warnings.extend(warnings);
         periods.push(PeriodIn {
             id: p
                 .attribute("id")
                 .map_or_else(|| i.to_string(), str::to_string),
             start_ms,
             adaptation_sets,
+            events,
         });
     }
     Ok(MpdIn {
@@ -226,6 +234,7 @@ pub fn parse_mpd(path: &str, body: &[u8]) -> Result<MpdIn, ParseError> {
         availability_start: root.attribute("availabilityStartTime").map(str::to_string),
         media_presentation_duration_ms,
         periods,
+        event_warnings,
     })
 }
 

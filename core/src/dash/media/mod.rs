@@ -39,6 +39,7 @@
 
 mod archived;
 mod hls_view;
+mod markers;
 mod model;
 mod output;
 mod pending;
@@ -164,6 +165,13 @@ impl DashMedia {
                 refused: &mut self.refused,
             };
             output_changed |= self.output.advance(&mut ctx);
+            output_changed |= markers::take_events(
+                &self.output,
+                &self.inputs[active.index()],
+                active,
+                &mut self.markers,
+                warnings,
+            );
         }
         output_changed |= self.output.withdraw(&self.inputs);
         output_changed |= self.output.trim(self.params.window_ms);
@@ -342,11 +350,13 @@ impl Media for DashMedia {
             .map(|(_, e)| e.to_ascii_lowercase());
         let store = &mut self.inputs[input.index()];
         let is_mpd = ext.as_deref() == Some("mpd");
+        let mut event_warnings = Vec::new();
         let mut announced_whole = false;
         match ext.as_deref() {
             Some("mpd") => {
-                let mpd = parse_mpd(path, &body.bytes)
+                let mut mpd = parse_mpd(path, &body.bytes)
                     .map_err(|why| IngestError::BadPlaylist(format!("{path}: {why}")))?;
+                event_warnings = std::mem::take(&mut mpd.event_warnings);
                 if store.put_mpd(mpd, now.mono_ms) {
                     self.tracker.restarted(input);
                     self.last_delivered[input.index()] = None;
@@ -374,7 +384,7 @@ impl Media for DashMedia {
                 )))
             }
         }
-        let mut warnings = Vec::new();
+        let mut warnings = event_warnings;
         let changed = self.process(now, &mut warnings);
         // Segments usually arrive before the MPD that lists them: storing one changes only
         // the status, which is republished without rendering the MPD again.
@@ -446,11 +456,7 @@ impl Media for DashMedia {
         req: &crate::ad_markers::SpliceRequest,
         now: Now,
     ) -> Result<crate::ad_markers::AdMarker, String> {
-        self.last_now = now;
-        let at = crate::ad_markers::splice_time(req, self.output.span_unix_ms())?;
-        let m = self.markers.splice(req, at)?;
-        self.versions.output_changed();
-        Ok(m)
+        self.operator_splice(req, now)
     }
 
     /// Takes the events since the last call (inputs up, down, restarted; switches). At most
@@ -468,11 +474,8 @@ impl Media for DashMedia {
             return Arc::clone(p);
         }
         let dash = self.snapshot();
-        if let Some((start, _)) = self.output.span_unix_ms() {
-            self.markers.evict_before(start);
-        }
         let mut p = Published::new(self.versions.current, dash.status.clone())
-            .with_markers(self.markers.published());
+            .with_markers(self.window_markers());
         if self.params.cmaf {
             p = p.with_output(EndpointType::Cmaf, Arc::new(CmafOfDash(Arc::clone(&dash))));
         }

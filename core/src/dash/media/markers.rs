@@ -1,0 +1,78 @@
+//! Ad markers from a DASH input: the SCTE-35 events of the active input's MPD
+//! ([`crate::ad_markers::dash_in`]) placed on the output's clock, through the output Period
+//! that follows their input Period: an event `t` after its Period's start is at the media time
+//! the Period's first Representation has there, and that media time is on the output's
+//! timeline (`availabilityStartTime` + `Period@start` + media time − `presentationTimeOffset`).
+
+use super::output::Output;
+use super::store::InputStore;
+use super::DashMedia;
+use crate::ad_markers::AdMarkers;
+use crate::channel::config::InputRole;
+use crate::time::rescale;
+
+/// Keeps the markers of `store`'s (the active input's) MPD whose Periods the output follows;
+/// whether a new one was kept.
+pub(super) fn take_events(
+    output: &Output,
+    store: &InputStore,
+    role: InputRole,
+    markers: &mut AdMarkers,
+    warnings: &mut Vec<String>,
+) -> bool {
+    let (Some(entry), Some(ast)) = (&store.mpd, output.ast) else {
+        return false;
+    };
+    let mut added = false;
+    for p in entry.mpd.periods.iter().filter(|p| !p.events.is_empty()) {
+        let Some(out) = output.periods.iter().rev().find(|o| {
+            o.source.role == role && o.source.run == store.run && o.source.period == p.id
+        }) else {
+            continue;
+        };
+        let Some(rep) = out.reps().find(|r| !r.segments.is_empty()) else {
+            continue;
+        };
+        let ts = rep.info.timescale.max(1);
+        for ev in &p.events {
+            let media = rep.info.presentation_time_offset.saturating_add(rescale(
+                ev.period_ticks,
+                ev.timescale,
+                ts,
+            ));
+            let Some(rel) = media.checked_sub(rep.pto) else {
+                continue;
+            };
+            let at = ast
+                .saturating_add(out.start_ms)
+                .saturating_add(rescale(rel, ts, 1000));
+            added |= markers
+                .take_section(ev.section.clone().into(), at, warnings)
+                .is_some();
+        }
+    }
+    added
+}
+
+impl DashMedia {
+    /// The operator's splice ([`crate::media::Media::splice`]).
+    pub(super) fn operator_splice(
+        &mut self,
+        req: &crate::ad_markers::SpliceRequest,
+        now: crate::time::Now,
+    ) -> Result<crate::ad_markers::AdMarker, String> {
+        self.last_now = now;
+        let at = crate::ad_markers::splice_time(req, self.output.span_unix_ms())?;
+        let m = self.markers.splice(req, at)?;
+        self.versions.output_changed();
+        Ok(m)
+    }
+
+    /// The markers in the window, older ones forgotten.
+    pub(super) fn window_markers(&mut self) -> std::sync::Arc<[crate::ad_markers::AdMarker]> {
+        if let Some((start, _)) = self.output.span_unix_ms() {
+            self.markers.evict_before(start);
+        }
+        self.markers.published()
+    }
+}
