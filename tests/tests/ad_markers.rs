@@ -756,7 +756,17 @@ fn dash_input_events_and_splices_reach_dash_endpoints() {
     let work = tempfile::tempdir().unwrap();
     let d = Daemon::start(DaemonOpts::default());
     let f = d.dash_channel("dash-ads", &[]);
-    for (name, bytes) in dash_files(work.path()) {
+    let out_604 = scte35(&py, &["encode", "604", "2", "1"]).trim().to_string();
+    for (name, mut bytes) in dash_files(work.path()) {
+        // In-band: an emsg (version 0) on the video segment at 10 s, 0.5 s into it.
+        if name == "chunk-stream0-00006.m4s" {
+            bytes = with_emsg(
+                &bytes,
+                12_800,
+                6_400,
+                &hex_bytes(out_604.trim_start_matches("0x")),
+            );
+        }
         let r = http(d.ingest, "PUT", &f.ingest(&name), &[], Some(&bytes));
         assert_eq!(r.status, 201, "{name}: {r:?}");
     }
@@ -786,7 +796,7 @@ fn dash_input_events_and_splices_reach_dash_endpoints() {
     );
     assert_eq!(r.status, 201, "{r:?}");
 
-    let out = wait_for(&d, &f.endpoint, |t| t.matches("<Event ").count() >= 2);
+    let out = wait_for(&d, &f.endpoint, |t| t.matches("<Event ").count() >= 3);
     let events = mpd_events(&out);
     let first = mpd_first_segment_ms(&out);
     let got = decode(&py, &events.iter().map(|e| e.2.clone()).collect::<Vec<_>>());
@@ -802,10 +812,14 @@ fn dash_input_events_and_splices_reach_dash_endpoints() {
         .collect();
     assert_eq!(
         summary,
-        [(601, true, Some(4.0)), (602, true, Some(2.0))],
+        [
+            (601, true, Some(4.0)),
+            (602, true, Some(2.0)),
+            (604, true, Some(2.0))
+        ],
         "{out}"
     );
-    for (e, at) in events.iter().zip([4000, 8000]) {
+    for (e, at) in events.iter().zip([4000, 8000, 10_500]) {
         assert!(
             (e.0 - first - at).abs() <= FRAME_MS,
             "event {} ms into the Period, want {at}\n{out}",
@@ -824,11 +838,28 @@ fn dash_input_events_and_splices_reach_dash_endpoints() {
         "603",
     ]);
     assert_eq!(spliced["event_id"], 603);
-    let out = wait_for(&d, &f.endpoint, |t| t.matches("<Event ").count() >= 3);
+    let out = wait_for(&d, &f.endpoint, |t| t.matches("<Event ").count() >= 4);
     let events = mpd_events(&out);
     let e = events
         .iter()
         .find(|e| e.1 == Some(10.0))
         .expect("the operator's break");
     assert!((e.0 - first - 12_000).abs() <= FRAME_MS, "{out}");
+}
+
+/// `segment` with an `emsg` (version 0, `urn:scte:scte35:2013:bin`) carrying `section`
+/// `delta` ticks of `timescale` after its start, ahead of its `moof` (after its `styp`).
+fn with_emsg(segment: &[u8], timescale: u32, delta: u32, section: &[u8]) -> Vec<u8> {
+    let mut body = vec![0u8; 4];
+    body.extend_from_slice(b"urn:scte:scte35:2013:bin\0\0");
+    for v in [timescale, delta, 0, 1] {
+        body.extend_from_slice(&v.to_be_bytes());
+    }
+    body.extend_from_slice(section);
+    let mut emsg = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    emsg.extend_from_slice(b"emsg");
+    emsg.extend_from_slice(&body);
+    let first = u32::from_be_bytes(segment[..4].try_into().unwrap()) as usize;
+    let at = if &segment[4..8] == b"styp" { first } else { 0 };
+    [&segment[..at], &emsg, &segment[at..]].concat()
 }

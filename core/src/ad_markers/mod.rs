@@ -13,6 +13,7 @@
 //! Sans-io: callers pass the cues and times in.
 
 pub mod dash_in;
+pub mod emsg_in;
 pub mod hls_in;
 pub mod hls_out;
 pub mod mpd_out;

@@ -17,7 +17,7 @@ pub(super) fn take_events(
     output: &Output,
     store: &InputStore,
     role: InputRole,
-    markers: &mut AdMarkers,
+    (markers, scanned): (&mut AdMarkers, &mut EmsgScanned),
     warnings: &mut Vec<String>,
 ) -> bool {
     let (Some(entry), Some(ast)) = (&store.mpd, output.ast) else {
@@ -49,6 +49,58 @@ pub(super) fn take_events(
             added |= markers
                 .take_section(ev.section.clone().into(), at, warnings)
                 .is_some();
+        }
+    }
+    added | take_emsg(output, markers, scanned, warnings)
+}
+
+/// The newest segment number scanned for `emsg`, per output Period (its first
+/// Representation's segments).
+#[derive(Debug, Default)]
+pub(super) struct EmsgScanned(std::collections::HashMap<String, u64>);
+
+/// Keeps the markers of the SCTE-35 `emsg` boxes in the segments of each Period's first
+/// Representation published since the last pass; whether a new one was kept.
+fn take_emsg(
+    output: &Output,
+    markers: &mut AdMarkers,
+    scanned: &mut EmsgScanned,
+    warnings: &mut Vec<String>,
+) -> bool {
+    use crate::ad_markers::emsg_in::{scan, EmsgTime};
+    let Some(ast) = output.ast else {
+        return false;
+    };
+    scanned
+        .0
+        .retain(|id, _| output.periods.iter().any(|p| &p.id == id));
+    let mut added = false;
+    for out in &output.periods {
+        let Some(rep) = out.reps().find(|r| !r.segments.is_empty()) else {
+            continue;
+        };
+        let ts = rep.info.timescale.max(1);
+        let last = scanned.0.entry(out.id.clone()).or_insert(0);
+        let from = *last;
+        *last = rep.segments.back().map_or(from, |s| s.number.max(from));
+        for seg in rep.segments.iter().filter(|s| s.number > from) {
+            for cue in scan(&seg.object.body) {
+                let media = match cue.time {
+                    EmsgTime::AfterSegmentStart(d) => {
+                        seg.t.saturating_add(rescale(d, cue.timescale, ts))
+                    }
+                    EmsgTime::MediaTime(t) => rescale(t, cue.timescale, ts),
+                };
+                let Some(rel) = media.checked_sub(rep.pto) else {
+                    continue;
+                };
+                let at = ast
+                    .saturating_add(out.start_ms)
+                    .saturating_add(rescale(rel, ts, 1000));
+                added |= markers
+                    .take_section(cue.section.into(), at, warnings)
+                    .is_some();
+            }
         }
     }
     added

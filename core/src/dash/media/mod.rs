@@ -97,8 +97,9 @@ pub struct DashMedia {
     /// When the output last changed (`MPD@publishTime`).
     changed_unix_ms: u64,
     last_now: Now,
-    /// Ad markers in the window.
+    /// Ad markers in the window, and how far segments were read for them.
     markers: crate::ad_markers::AdMarkers,
+    emsg_scanned: markers::EmsgScanned,
 }
 
 impl DashMedia {
@@ -125,6 +126,7 @@ impl DashMedia {
             changed_unix_ms: now.unix_ms,
             last_now: now,
             markers: crate::ad_markers::AdMarkers::default(),
+            emsg_scanned: markers::EmsgScanned::default(),
         }
     }
 
@@ -169,7 +171,7 @@ impl DashMedia {
                 &self.output,
                 &self.inputs[active.index()],
                 active,
-                &mut self.markers,
+                (&mut self.markers, &mut self.emsg_scanned),
                 warnings,
             );
         }
