@@ -171,6 +171,7 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     let cue = ep("cue", &["--ad-markers", "cue"]);
     let pass = ep("pass", &["--ad-markers", "passthrough"]);
     let none = ep("none", &["--ad-markers", "none"]);
+    let secure = ep("secure", &["--encryption", "aes-128"]);
     let cmaf = ep("cmaf", &["--type", "cmaf"]);
     assert_eq!(
         f.endpoint["ad_markers"], "daterange",
@@ -311,6 +312,12 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     assert!(p.contains("#EXT-X-CUE-OUT:DURATION=4\n"), "{p}");
     let n = playlist_of(&d, &none);
     assert!(!n.contains("DATERANGE") && !n.contains("CUE"), "{n}");
+    // An encrypted endpoint's playlists carry the markers too, beside their keys.
+    let sec = wait_for(&d, &secure, |t| t.contains("#EXT-X-DATERANGE"));
+    assert!(
+        sec.contains("#EXT-X-KEY:METHOD=AES-128") && sec.contains("ID=\"ad-101\""),
+        "{sec}"
+    );
 
     // cmaf: an EventStream in the MPD at the same wall-clock times, and the HLS side too.
     let mpd_path = split_url(cmaf["url"].as_str().unwrap())
