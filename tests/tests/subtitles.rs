@@ -140,6 +140,12 @@ fn webvtt_subtitles_pass_to_hls_endpoints_and_players_show_them() {
     let vtt = get(d.pull, &seg);
     assert_eq!(vtt.header("content-type"), Some("text/vtt"), "{vtt:?}");
     assert!(vtt.text().starts_with("WEBVTT"), "{}", vtt.text());
+    // ffmpeg writes no X-TIMESTAMP-MAP; the origin does: cue time 0 is the stream's first frame.
+    assert!(
+        vtt.text().contains("X-TIMESTAMP-MAP=MPEGTS:"),
+        "{}",
+        vtt.text()
+    );
 
     // Where the video starts on the wall clock: its first segment's program date.
     let variant = playlist_uris(&master).into_iter().next().unwrap();
@@ -245,10 +251,15 @@ fn check_cues_in_step(player: Player, v: &Value, video_start_ms: i64) {
         })
         .collect();
     assert!(dated.len() >= 20, "{player:?} gave no program dates: {v}");
-    let zero = video_start_ms;
+    // Cue N spans N s to N+1 s of the source: shown then, give or take a sample (250 ms) and
+    // a frame, never a second early (a missing X-TIMESTAMP-MAP showed them 1.4 s early).
+    let zero = video_start_ms as f64;
     assert!(
-        dated.iter().all(|d| (d - zero as f64).abs() <= 1500.0),
-        "{player:?}: cue N is not shown N s into the video (first video segment at {zero}): {dated:?}"
+        dated
+            .iter()
+            .all(|d| (-300.0..=1350.0).contains(&(d - zero))),
+        "{player:?}: cue N is not shown N s into the video (first video segment at {zero}): {:?}",
+        dated.iter().map(|d| d - zero).collect::<Vec<_>>()
     );
     let offsets: Vec<f64> = shown.iter().map(|(t, n)| t - *n as f64).collect();
     let (lo, hi) = offsets

@@ -26,8 +26,6 @@ pub fn scan(ts: &[u8]) -> TsCues {
     let mut out = TsCues::default();
     let mut pmt_pid = None;
     let mut scte_pid = None;
-    let mut clock_pid = None;
-    let mut first_pts = None;
     let mut pending: Option<Vec<u8>> = None;
     let mut raw: Vec<Vec<u8>> = Vec::new();
     for chunk in ts.chunks_exact(PACKET_SIZE) {
@@ -49,14 +47,6 @@ pub fn scan(ts: &[u8]) -> TsCues {
             if scte_pid.is_none() {
                 return out;
             }
-            clock_pid = program
-                .streams
-                .iter()
-                .find(|s| matches!(s.stream_type, StreamType::H264 | StreamType::H265))
-                .or_else(|| program.streams.iter().find(|s| s.stream_type.supported()))
-                .map(|s| s.pid);
-        } else if Some(p.pid) == clock_pid && first_pts.is_none() && p.unit_start {
-            first_pts = crate::ts::demux::parse_pes(p.payload, false).and_then(|h| h.1);
         } else if Some(p.pid) == scte_pid {
             if p.unit_start {
                 let pointer = usize::from(*p.payload.first().unwrap_or(&0));
@@ -78,6 +68,7 @@ pub fn scan(ts: &[u8]) -> TsCues {
             break;
         }
     }
+    let first_pts = first_pts(ts);
     for s in raw {
         match crate::scte35::parse(&s) {
             Ok(info) => {
@@ -101,6 +92,35 @@ pub fn scan(ts: &[u8]) -> TsCues {
         }
     }
     out
+}
+
+/// The first presentation time of a TS segment: its video's first PES (its first audio's
+/// without video), 90 kHz.
+pub fn first_pts(ts: &[u8]) -> Option<u64> {
+    let mut pmt_pid = None;
+    let mut clock_pid = None;
+    for chunk in ts.chunks_exact(PACKET_SIZE) {
+        let p = packet::parse(chunk).ok()?;
+        if !p.unit_start {
+            continue;
+        }
+        if p.pid == 0 && pmt_pid.is_none() {
+            pmt_pid = psi_section(p.payload)
+                .and_then(|s| parse_pat(s).ok())
+                .and_then(|progs| progs.first().map(|&(_, pid)| pid));
+        } else if Some(p.pid) == pmt_pid && clock_pid.is_none() {
+            let program = psi_section(p.payload).and_then(|s| parse_pmt(s, p.pid).ok())?;
+            clock_pid = program
+                .streams
+                .iter()
+                .find(|s| matches!(s.stream_type, StreamType::H264 | StreamType::H265))
+                .or_else(|| program.streams.iter().find(|s| s.stream_type.supported()))
+                .map(|s| s.pid);
+        } else if Some(p.pid) == clock_pid {
+            return crate::ts::demux::parse_pes(p.payload, false).and_then(|h| h.1);
+        }
+    }
+    None
 }
 
 /// The section starting a PSI payload (after its pointer field).

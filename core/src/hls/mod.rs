@@ -13,6 +13,7 @@ pub mod object;
 pub mod parse;
 pub mod render;
 pub mod render_ll;
+pub mod webvtt;
 
 pub use object::{classify, ObjectKind, PLAYLIST_CONTENT_TYPE};
 pub use parse::{

@@ -91,6 +91,10 @@ pub struct HlsMedia {
     published: Option<Arc<Published>>,
     /// Ad markers in the window.
     markers: AdMarkers,
+    /// The first PTS of the encoder's stream ([`crate::hls::webvtt`]), and since when
+    /// subtitles wait for it.
+    stream_origin_pts: Option<u64>,
+    subtitles_held_since: Option<u64>,
 }
 
 impl HlsMedia {
@@ -117,6 +121,8 @@ impl HlsMedia {
             cmaf: None,
             published: None,
             markers: AdMarkers::default(),
+            stream_origin_pts: None,
+            subtitles_held_since: None,
         }
     }
 
@@ -141,6 +147,7 @@ impl HlsMedia {
 
     /// A new delta will be chosen: every rendition starts again behind a discontinuity.
     fn reset(&mut self, start_at: StartAt) {
+        self.stream_origin_pts = None;
         self.delta = None;
         self.start_in = None;
         self.start_at = start_at;
@@ -158,6 +165,40 @@ impl HlsMedia {
             let store = &self.inputs[active.index()];
             changed |= renditions::sync(&mut self.renditions, &mut self.master_mode, store);
             let store = &self.inputs[active.index()];
+            // Ad markers (and the stream's first PTS) come from the first variant's playlist
+            // (the master lists alternative renditions, subtitles among them, first); it
+            // advances first, so subtitles published with it know where the stream began.
+            let lead = store
+                .master
+                .as_ref()
+                .and_then(|m| m.variants.first())
+                .and_then(|v| {
+                    self.renditions
+                        .iter()
+                        .position(|r| r.listed && r.source == v.uri)
+                })
+                .or_else(|| self.renditions.iter().position(|r| r.listed));
+            // Then the other renditions with media, subtitles last.
+            let subtitles = |r: &Rendition| {
+                store
+                    .current_media(&r.source)
+                    .and_then(|pl| pl.segments.first())
+                    .is_some_and(|s| s.uri.to_ascii_lowercase().ends_with(".vtt"))
+            };
+            let mut order: Vec<usize> = (0..self.renditions.len()).collect();
+            order.sort_by_key(|&i| (Some(i) != lead, subtitles(&self.renditions[i])));
+            // Subtitles wait for the stream's first frame while the lead's first segment (media
+            // sequence 0) is still to come, for at most a segment's time: their
+            // X-TIMESTAMP-MAP needs it.
+            let origin_due = self.stream_origin_pts.is_none()
+                && lead
+                    .map(|l| store.current_media(&self.renditions[l].source))
+                    .is_some_and(|pl| pl.is_none_or(|pl| pl.media_sequence == 0));
+            let since = *self.subtitles_held_since.get_or_insert(now.mono_ms);
+            let hold = origin_due && now.mono_ms.saturating_sub(since) < self.params.max_segment_ms;
+            if !origin_due {
+                self.subtitles_held_since = None;
+            }
             let mut ctx = AdvanceCtx {
                 store,
                 now,
@@ -169,14 +210,22 @@ impl HlsMedia {
                 etag: &mut self.etag,
                 warnings,
                 refused: &mut self.refused,
-                collect_cues: true,
+                collect_cues: false,
                 cues: &mut cues,
+                stream_origin_pts: &mut self.stream_origin_pts,
             };
-            for r in self.renditions.iter_mut().filter(|r| r.listed) {
+            for i in order {
+                let r = &mut self.renditions[i];
+                if !r.listed {
+                    continue;
+                }
+                ctx.collect_cues = Some(i) == lead;
+                if hold && ctx.stream_origin_pts.is_none() && subtitles(r) {
+                    continue;
+                }
                 if let Some(pl) = store.current_media(&r.source) {
                     changed |= r.advance(pl, &mut ctx);
                 }
-                ctx.collect_cues = false;
                 changed |= r.trim(self.params.window_ms);
             }
             for c in cues {
@@ -444,3 +493,5 @@ mod failover_tests;
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod webvtt_tests;

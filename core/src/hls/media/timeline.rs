@@ -40,6 +40,9 @@ pub(crate) struct AdvanceCtx<'a> {
     /// Ad-marker tags of the segments published: the tags, the segment's start, whether it
     /// had the encoder's own `EXT-X-PROGRAM-DATE-TIME`.
     pub cues: &'a mut Vec<PublishedCues>,
+    /// The first PTS of the encoder's stream (its media sequence 0), for the WebVTT
+    /// segments that have no `X-TIMESTAMP-MAP` ([`crate::hls::webvtt`]).
+    pub stream_origin_pts: &'a mut Option<u64>,
 }
 
 /// The ad markers of one segment published.
@@ -235,7 +238,16 @@ impl Rendition {
                 Some((m, Some(init))) => Some(self.init_for(m, init, ctx)),
                 _ => None,
             };
-            self.publish(seg, body.clone(), init_k, ctx);
+            let (ext, _) = ext_of(&seg.uri);
+            if ni == 0 && ext == "ts" {
+                *ctx.stream_origin_pts = crate::ad_markers::ts_in::first_pts(&body.bytes);
+            }
+            let body = if ext == "vtt" {
+                crate::hls::webvtt::with_timestamp_map(body, *ctx.stream_origin_pts)
+            } else {
+                body.clone()
+            };
+            self.publish(seg, body, init_k, ctx);
             self.next_in = Some(ni.saturating_add(1));
             self.pending = None;
             changed = true;
