@@ -172,6 +172,7 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     let pass = ep("pass", &["--ad-markers", "passthrough"]);
     let none = ep("none", &["--ad-markers", "none"]);
     let secure = ep("secure", &["--encryption", "aes-128"]);
+    let drm = ep("drm", &["--type", "cmaf", "--encryption", "cenc"]);
     let cmaf = ep("cmaf", &["--type", "cmaf"]);
     assert_eq!(
         f.endpoint["ad_markers"], "daterange",
@@ -207,10 +208,11 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
 
     // daterange (the default): each break on its splice point's segment, decoded as pushed.
     let hls = wait_for(&d, &f.endpoint, |t| {
-        t.matches("#EXT-X-DATERANGE").count() >= 3
+        t.matches("#EXT-X-DATERANGE").count() >= 4
     });
     let ranges = tagged(&hls, "#EXT-X-DATERANGE");
-    assert_eq!(ranges.len(), 3, "{hls}");
+    // Break 101 (DATERANGE out and in), break 202 (CUE-OUT, its CUE-IN at the planned end).
+    assert_eq!(ranges.len(), 4, "{hls}");
     let cues: Vec<String> = ranges
         .iter()
         .map(|(l, _, _)| {
@@ -236,14 +238,20 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
         [
             (101, true, Some(4.0)),
             (101, false, None),
-            (202, true, Some(4.0))
+            (202, true, Some(4.0)),
+            (202, false, None)
         ],
         "{hls}"
     );
     for (i, (line, _, pdt)) in ranges.iter().enumerate() {
         let start = parse_utc_ms(attr(line, "START-DATE").unwrap()).unwrap();
-        let splice = [enc.start_ms(2), enc.start_ms(4), enc.start_ms(5)][i];
-        if i != 1 {
+        let splice = [
+            enc.start_ms(2),
+            enc.start_ms(4),
+            enc.start_ms(5),
+            enc.start_ms(7),
+        ][i];
+        if i % 2 == 0 {
             assert!(
                 (start - splice).abs() <= FRAME_MS,
                 "{line} vs splice at {splice}"
@@ -255,7 +263,7 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
         } else {
             assert_eq!(
                 attr(line, "ID"),
-                Some("ad-101"),
+                attr(&ranges[i - 1].0, "ID"),
                 "the return names its break: {line}"
             );
             assert_eq!(attr(line, "DURATION"), Some("4.000"), "{line}");
@@ -310,6 +318,7 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     let p = playlist_of(&d, &pass);
     assert!(p.contains(&enc.tags[0].1), "{p}");
     assert!(p.contains("#EXT-X-CUE-OUT:DURATION=4\n"), "{p}");
+    assert!(p.contains("#EXT-X-CUE-IN\n"), "the return, as sent: {p}");
     let n = playlist_of(&d, &none);
     assert!(!n.contains("DATERANGE") && !n.contains("CUE"), "{n}");
     // An encrypted endpoint's playlists carry the markers too, beside their keys.
@@ -323,23 +332,40 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     let mpd_path = split_url(cmaf["url"].as_str().unwrap())
         .1
         .replace(".m3u8", ".mpd");
-    let mpd = wait_for_text(&d, &mpd_path, |t| t.matches("<Event ").count() >= 3);
+    let mpd = wait_for_text(&d, &mpd_path, |t| t.matches("<Event ").count() >= 4);
     let events = mpd_events(&mpd);
     let b64: Vec<String> = events.iter().map(|e| e.2.clone()).collect();
     let got: Vec<(u64, bool)> = decode(&py, &b64)
         .iter()
         .map(|c| (c["event_id"].as_u64().unwrap(), c["out"].as_bool().unwrap()))
         .collect();
-    assert_eq!(got, [(101, true), (101, false), (202, true)], "{mpd}");
+    assert_eq!(
+        got,
+        [(101, true), (101, false), (202, true), (202, false)],
+        "{mpd}"
+    );
     // The MPD anchors its clock on arrival: the events sit on the segments of the splice
     // points, counted from the first segment (s0).
     let first = mpd_first_segment_ms(&mpd);
-    for (e, k) in events.iter().zip([2, 4, 5]) {
+    for (e, k) in events.iter().zip([2, 4, 5, 7]) {
         let want = enc.start_ms(k) - enc.start_ms(0);
         assert!(
             (e.0 - first - want).abs() <= FRAME_MS,
             "event {} ms after s0, want s{k} at {want}\n{mpd}",
             e.0 - first
+        );
+    }
+    // An encrypted cmaf endpoint's MPD has them at the same places.
+    let drm_path = split_url(drm["url"].as_str().unwrap()).1;
+    let drm_mpd = wait_for_text(&d, &drm_path, |t| t.matches("<Event ").count() >= 4);
+    let drm_first = mpd_first_segment_ms(&drm_mpd);
+    let drm_events = mpd_events(&drm_mpd);
+    for (a, b) in drm_events.iter().zip(&events) {
+        assert!(
+            ((a.0 - drm_first) - (b.0 - first)).abs() <= FRAME_MS,
+            "encrypted {} vs clear {}\n{drm_mpd}",
+            a.0 - drm_first,
+            b.0 - first
         );
     }
     assert_eq!(events[0].1, Some(4.0));
@@ -358,11 +384,11 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     );
     enc.push(&d, &f, 10);
     let hls = wait_for(&d, &f.endpoint, |t| {
-        t.matches("#EXT-X-DATERANGE").count() >= 5
+        t.matches("#EXT-X-DATERANGE").count() >= 6
     });
     let ranges = tagged(&hls, "#EXT-X-DATERANGE");
-    let (out_line, _, out_pdt) = &ranges[3];
-    let (in_line, _, in_pdt) = &ranges[4];
+    let (out_line, _, out_pdt) = &ranges[4];
+    let (in_line, _, in_pdt) = &ranges[5];
     assert!((out_pdt - enc.start_ms(8)).abs() <= FRAME_MS, "{hls}");
     assert!((in_pdt - enc.start_ms(9)).abs() <= FRAME_MS, "{hls}");
     assert_eq!(attr(in_line, "ID"), attr(out_line, "ID"));
@@ -382,12 +408,12 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
         (got[1]["event_id"].as_u64(), got[1]["out"].as_bool()),
         (Some(id), Some(false))
     );
-    let mpd = wait_for_text(&d, &mpd_path, |t| t.matches("<Event ").count() >= 5);
+    let mpd = wait_for_text(&d, &mpd_path, |t| t.matches("<Event ").count() >= 6);
     let events = mpd_events(&mpd);
     let first = mpd_first_segment_ms(&mpd);
     let want = enc.start_ms(8) - enc.start_ms(0);
-    assert!((events[3].0 - first - want).abs() <= FRAME_MS, "{mpd}");
-    assert_eq!(events[3].1, Some(30.0));
+    assert!((events[4].0 - first - want).abs() <= FRAME_MS, "{mpd}");
+    assert_eq!(events[4].1, Some(30.0));
 
     // What the CLI refuses, and why.
     let why = d.ctl_refused(&[
@@ -461,7 +487,7 @@ fn hostile_markers_are_dropped_and_the_channel_goes_on() {
     let log = d.stderr_log();
     assert!(log.contains("ad marker dropped"), "warned: {log}");
     assert!(
-        log.contains("beyond the first 32"),
+        log.contains("before the last 32"),
         "the flood is cut short: {log}"
     );
     // The channel goes on.

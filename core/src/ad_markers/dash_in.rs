@@ -9,7 +9,8 @@
 use base64::Engine;
 use roxmltree::Node;
 
-/// Events read from one Period at most; more are dropped with a warning.
+/// Events read from one Period at most (the last ones); earlier ones are dropped with a
+/// warning.
 pub const MAX_EVENTS_PER_PERIOD: usize = 32;
 
 /// The binary-in-XML SCTE-35 scheme.
@@ -55,10 +56,6 @@ pub fn period_events(p: Node<'_, '_>) -> (Vec<DashEvent>, Vec<String>) {
             .children()
             .filter(|c| c.is_element() && c.tag_name().name() == "Event")
         {
-            if out.len() >= MAX_EVENTS_PER_PERIOD {
-                dropped += 1;
-                continue;
-            }
             let pt = ev
                 .attribute("presentationTime")
                 .map_or(Ok(0), str::parse::<u64>);
@@ -79,9 +76,13 @@ pub fn period_events(p: Node<'_, '_>) -> (Vec<DashEvent>, Vec<String>) {
             }
         }
     }
+    if out.len() > MAX_EVENTS_PER_PERIOD {
+        dropped = out.len() - MAX_EVENTS_PER_PERIOD;
+        out.drain(..dropped);
+    }
     if dropped > 0 {
         warnings.push(format!(
-            "{dropped} SCTE-35 events beyond the first {MAX_EVENTS_PER_PERIOD} of a Period dropped"
+            "{dropped} SCTE-35 events before the last {MAX_EVENTS_PER_PERIOD} of a Period dropped"
         ));
     }
     (out, warnings)

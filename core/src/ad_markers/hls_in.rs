@@ -8,7 +8,8 @@
 
 use base64::Engine;
 
-/// Ad-marker tags read from one playlist at most; more are dropped with a warning.
+/// Ad-marker tags read from one playlist at most (the newest: those of the segments still to
+/// come); older ones are dropped with a warning.
 pub const MAX_TAGS_PER_PLAYLIST: usize = 32;
 
 /// What a tag says.
@@ -67,8 +68,10 @@ pub fn scan(text: &str) -> (Vec<Vec<CueTag>>, Vec<String>) {
     let mut current: Vec<CueTag> = Vec::new();
     let mut warnings = Vec::new();
     let mut oatcls: Option<(Vec<u8>, String)> = None;
+    // The newest tags count: an encoder's long window must not hide its new breaks.
+    let total = text.lines().filter(|l| is_cue_line(l.trim())).count();
+    let dropped = total.saturating_sub(MAX_TAGS_PER_PLAYLIST);
     let mut seen = 0usize;
-    let mut dropped = 0usize;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() {
@@ -81,11 +84,10 @@ pub fn scan(text: &str) -> (Vec<Vec<CueTag>>, Vec<String>) {
         if !is_cue_line(line) {
             continue;
         }
-        if seen >= MAX_TAGS_PER_PLAYLIST {
-            dropped += 1;
+        seen += 1;
+        if seen <= dropped {
             continue;
         }
-        seen += 1;
         match read_tag(line, &mut oatcls) {
             Ok(Some(tag)) => current.push(tag),
             Ok(None) => {}
@@ -94,7 +96,7 @@ pub fn scan(text: &str) -> (Vec<Vec<CueTag>>, Vec<String>) {
     }
     if dropped > 0 {
         warnings.push(format!(
-            "{dropped} ad-marker tags beyond the first {MAX_TAGS_PER_PLAYLIST} of the playlist dropped"
+            "{dropped} ad-marker tags before the last {MAX_TAGS_PER_PLAYLIST} of the playlist dropped"
         ));
     }
     (per_segment, warnings)
@@ -171,8 +173,11 @@ fn date_range(value: &str) -> Result<Option<(CueKind, Vec<u8>)>, String> {
         return Ok(None);
     };
     let id = get("ID").ok_or("EXT-X-DATERANGE without ID")?;
-    if id.is_empty() || id.len() > 256 {
-        return Err("EXT-X-DATERANGE ID must be 1 to 256 characters".into());
+    if id.is_empty() || id.len() > 256 || id.chars().any(|c| c == '"' || c.is_control()) {
+        return Err(
+            "EXT-X-DATERANGE ID must be a quoted string of 1 to 256 characters without quotes or control characters"
+                .into(),
+        );
     }
     let start = get("START-DATE").ok_or("EXT-X-DATERANGE without START-DATE")?;
     let start_unix_ms = crate::time::parse_rfc3339_ms(start)
@@ -280,6 +285,12 @@ impl super::AdMarkers {
                     Ok(s) if encoder_clock => s,
                     _ => at,
                 };
+                if start.abs_diff(at) > super::MAX_LEAD_MS {
+                    warnings.push(format!(
+                        "ad marker {id:?} dropped: its START-DATE is more than an hour from its segment's program date"
+                    ));
+                    return None;
+                }
                 let section = tag.section.clone().unwrap_or_default().into();
                 AdMarker::from_section(section, start, Some(id.clone())).map(|mut m| {
                     if let (Signal::In, Some(d), true) = (m.signal, duration_ms, encoder_clock) {
@@ -317,7 +328,8 @@ impl super::AdMarkers {
                 })
             }
             CueKind::In => {
-                let open = self.open_at(at)?;
+                // At or a frame after the planned end too: the usual place of a CUE-IN.
+                let open = self.open_within(at, super::ON_BOUNDARY_MS + 1)?;
                 let event_id = open.event_id;
                 AdMarker::from_section(synthesized(event_id, false, None), at, None)
             }
@@ -335,21 +347,5 @@ impl super::AdMarkers {
                 None
             }
         }
-    }
-
-    /// The break under way at `t`: started at or before it, not yet returned from.
-    fn open_at(&self, t: u64) -> Option<&super::AdMarker> {
-        use crate::scte35::Signal;
-        self.list.iter().rev().find(|m| {
-            m.signal == Signal::Out
-                && m.start_unix_ms <= t
-                && m.end_unix_ms().is_none_or(|e| t < e)
-                && !self.list.iter().any(|r| {
-                    r.signal == Signal::In
-                        && r.event_id == m.event_id
-                        && r.start_unix_ms >= m.start_unix_ms
-                        && r.start_unix_ms <= t
-                })
-        })
     }
 }

@@ -27,6 +27,12 @@ pub fn mark(text: &str, markers: &[AdMarker], style: AdMarkerStyle) -> Option<St
     }
     let mut out = String::with_capacity(text.len() + 512);
     let mut changed = false;
+    // Where each break ends, once per playlist (the `cue` style asks on every segment).
+    let ends: Vec<Option<u64>> = if style == AdMarkerStyle::Cue {
+        markers.iter().map(|m| return_of(markers, m)).collect()
+    } else {
+        Vec::new()
+    };
     let mut clock: Option<u64> = None;
     let mut first = true;
     let mut previous_start = None;
@@ -45,7 +51,7 @@ pub fn mark(text: &str, markers: &[AdMarker], style: AdMarkerStyle) -> Option<St
                     first,
                     previous_start,
                 };
-                changed |= write_tags(&mut out, markers, style, span);
+                changed |= write_tags(&mut out, markers, &ends, style, span);
                 clock = Some(start + ms);
                 previous_start = Some(start);
             }
@@ -73,14 +79,20 @@ impl Span {
     }
 }
 
-fn write_tags(out: &mut String, markers: &[AdMarker], style: AdMarkerStyle, s: Span) -> bool {
+fn write_tags(
+    out: &mut String,
+    markers: &[AdMarker],
+    ends: &[Option<u64>],
+    style: AdMarkerStyle,
+    s: Span,
+) -> bool {
     let mut wrote = false;
-    for m in markers {
+    for (i, m) in markers.iter().enumerate() {
         let starts_here = s.holds(m.start_unix_ms);
         let under_way =
             s.first && m.start_unix_ms < s.start && m.end_unix_ms().is_some_and(|e| e > s.start);
         match style {
-            AdMarkerStyle::Cue => wrote |= cue_tags(out, markers, m, s),
+            AdMarkerStyle::Cue => wrote |= cue_tags(out, m, ends.get(i).copied().flatten(), s),
             AdMarkerStyle::Passthrough if m.tags.is_some() => {
                 if starts_here {
                     let _ = writeln!(out, "{}", m.tags.as_deref().unwrap_or(""));
@@ -159,15 +171,14 @@ fn return_of(markers: &[AdMarker], out: &AdMarker) -> Option<u64> {
         .or_else(|| out.end_unix_ms())
 }
 
-/// The `cue` style for break `m` on segment `s`.
-fn cue_tags(out: &mut String, markers: &[AdMarker], m: &AdMarker, s: Span) -> bool {
+/// The `cue` style for break `m`, which ends at `end`, on segment `s`.
+fn cue_tags(out: &mut String, m: &AdMarker, end: Option<u64>, s: Span) -> bool {
     if m.signal != Signal::Out {
         return false;
     }
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&m.section);
-    let end = return_of(markers, m);
+    let b64 = || base64::engine::general_purpose::STANDARD.encode(&m.section);
     if s.holds(m.start_unix_ms) {
-        let _ = writeln!(out, "#EXT-OATCLS-SCTE35:{b64}");
+        let _ = writeln!(out, "#EXT-OATCLS-SCTE35:{}", b64());
         match m.duration_ms {
             Some(d) => {
                 let _ = writeln!(out, "#EXT-X-CUE-OUT:DURATION={}", seconds(d));
@@ -185,7 +196,7 @@ fn cue_tags(out: &mut String, markers: &[AdMarker], m: &AdMarker, s: Span) -> bo
         if let Some(d) = m.duration_ms {
             let _ = write!(out, ",Duration={}", seconds(d));
         }
-        let _ = writeln!(out, ",SCTE35={b64}");
+        let _ = writeln!(out, ",SCTE35={}", b64());
         return true;
     }
     // Back on the network with the first segment that starts at or after the return.

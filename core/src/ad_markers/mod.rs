@@ -116,6 +116,26 @@ pub fn splice_time(req: &SpliceRequest, live: Option<(u64, u64)>) -> Result<u64,
     }
 }
 
+/// How far from the media that brings it (its segment, the window's live edge) a marker may
+/// be: a cue for tomorrow is an encoder's mistake, and would take a place among the markers
+/// kept until then.
+pub const MAX_LEAD_MS: u64 = 3_600_000;
+
+/// Two cues of one event id and direction this close (ms) are one cue sent again (by both
+/// encoders, or repeated by one); further apart, the id was reused for a new event.
+pub const SAME_EVENT_MS: u64 = 10_000;
+
+/// Whether `b` is `a` again: same event id and direction, at (nearly) the same time or while
+/// the break `a` opened is still under way.
+fn same_event(a: &AdMarker, b: &AdMarker) -> bool {
+    a.event_id == b.event_id
+        && a.signal == b.signal
+        && (a.start_unix_ms.abs_diff(b.start_unix_ms) <= SAME_EVENT_MS
+            || (a.signal == Signal::Out
+                && a.start_unix_ms <= b.start_unix_ms
+                && a.end_unix_ms().is_some_and(|e| b.start_unix_ms < e)))
+}
+
 /// How far from a segment boundary a splice point may be and still count as on it: a frame
 /// at 25 fps.
 pub const ON_BOUNDARY_MS: u64 = 40;
@@ -169,11 +189,7 @@ impl AdMarkers {
             self.published = None;
             return Added::Cancelled;
         }
-        if self
-            .list
-            .iter()
-            .any(|x| x.event_id == m.event_id && x.signal == m.signal)
-        {
+        if self.list.iter().any(|x| same_event(x, &m)) {
             return Added::Duplicate;
         }
         let at = self
@@ -248,16 +264,12 @@ impl AdMarkers {
     /// The marker for the operator's splice at `at_unix_ms`; kept like an encoder's. A
     /// return needs a break in progress (its event id, unless one is given).
     pub fn splice(&mut self, req: &SpliceRequest, at_unix_ms: u64) -> Result<AdMarker, String> {
-        let open = self
-            .list
-            .iter()
-            .rev()
-            .find(|m| m.signal == Signal::Out && m.start_unix_ms <= at_unix_ms);
+        let open = self.open_at(at_unix_ms);
         let event_id = match (req.event_id, req.return_to_network) {
             (Some(id), _) => id,
             (None, true) => open
                 .map(|m| m.event_id)
-                .ok_or("no break to return from: give --id of the break")?,
+                .ok_or("no break is under way to return from (it ended, or none started)")?,
             (None, false) => self.fresh_event_id(),
         };
         if !req.return_to_network && req.duration_ms.is_none() {
@@ -274,17 +286,35 @@ impl AdMarkers {
         let section = Bytes::from(scte35::splice_insert_section(&insert));
         let mut m = AdMarker::from_section(section, at_unix_ms, None)?;
         m.operator = true;
-        if self
-            .list
-            .iter()
-            .any(|x| x.event_id == m.event_id && x.signal == m.signal)
-        {
+        if self.list.iter().any(|x| same_event(x, &m)) {
             return Err(format!(
                 "splice event {event_id} was already signalled: give another --id"
             ));
         }
         self.add(m.clone(), &mut Vec::new());
         Ok(m)
+    }
+
+    /// The break under way at `t`: started at or before it, not yet returned from.
+    pub(crate) fn open_at(&self, t: u64) -> Option<&AdMarker> {
+        self.open_within(t, 0)
+    }
+
+    /// [`AdMarkers::open_at`], counting a break as under way `grace_ms` past its planned end
+    /// (a return that comes when it was planned).
+    pub(crate) fn open_within(&self, t: u64, grace_ms: u64) -> Option<&AdMarker> {
+        self.list.iter().rev().find(|m| {
+            m.signal == Signal::Out
+                && m.start_unix_ms <= t
+                && m.end_unix_ms()
+                    .is_none_or(|e| t < e.saturating_add(grace_ms))
+                && !self.list.iter().any(|r| {
+                    r.signal == Signal::In
+                        && r.event_id == m.event_id
+                        && r.start_unix_ms >= m.start_unix_ms
+                        && r.start_unix_ms <= t
+                })
+        })
     }
 
     fn fresh_event_id(&mut self) -> u32 {

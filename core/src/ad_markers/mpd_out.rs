@@ -56,13 +56,13 @@ pub fn mark(text: &str, markers: &[AdMarker]) -> Option<String> {
             let _ = write!(
                 out,
                 "\n      <Event presentationTime=\"{}\"",
-                (m.start_unix_ms - start) * 90
+                (m.start_unix_ms - start).saturating_mul(90)
             );
             if let Some(d) = m
                 .duration_ms
                 .filter(|_| m.signal == crate::scte35::Signal::Out)
             {
-                let _ = write!(out, " duration=\"{}\"", d * 90);
+                let _ = write!(out, " duration=\"{}\"", d.saturating_mul(90));
             }
             let _ = write!(
                 out,

@@ -20,10 +20,14 @@ pub struct MarkedOutput {
 }
 
 impl MediaOutput for MarkedOutput {
+    /// The base output's answer (its refusals and waits included), with a manifest replaced
+    /// by its marked form.
     fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>> {
-        match self.manifests.get(rest) {
-            Some((r, content_type)) => Ok(Lookup::Manifest(r, content_type)),
-            None => self.base.lookup(manifest, rest),
+        match (self.base.lookup(manifest, rest)?, self.manifests.get(rest)) {
+            (Lookup::Manifest(..), Some((r, content_type))) => {
+                Ok(Lookup::Manifest(r, content_type))
+            }
+            (answer, _) => Ok(answer),
         }
     }
 
@@ -64,6 +68,10 @@ impl MediaOutput for MarkedOutput {
 
     fn content_key(&self, rest: &str) -> Option<&crate::encryption::ContentKey> {
         self.base.content_key(rest)
+    }
+
+    fn mpd_clock(&self, unix_ms: u64) -> u64 {
+        self.base.mpd_clock(unix_ms)
     }
 }
 
@@ -119,8 +127,10 @@ impl Marking {
             };
             let mut manifests = HashMap::new();
             let mut changed = false;
+            // The MPD's clock is the clear output's (an encrypted one renders the same MPD).
+            let clock: &dyn MediaOutput = published.output(e.kind).unwrap_or(&*base);
             for (path, r) in base.manifests(&e.manifest_name) {
-                let (marked, content_type) = mark_one(&path, r, &markers, m.style, &*base);
+                let (marked, content_type) = mark_one(&path, r, &markers, m.style, clock);
                 let rendered = match marked {
                     Some(text) => {
                         changed = true;
@@ -156,7 +166,7 @@ fn mark_one(
     r: &Rendered,
     markers: &[AdMarker],
     style: AdMarkerStyle,
-    base: &dyn MediaOutput,
+    clock: &dyn MediaOutput,
 ) -> (Option<String>, &'static str) {
     let text = std::str::from_utf8(&r.body).unwrap_or("");
     if path.ends_with(".mpd") {
@@ -164,7 +174,7 @@ fn mark_one(
         let on_mpd: Vec<AdMarker> = markers
             .iter()
             .map(|m| AdMarker {
-                start_unix_ms: base.mpd_clock(m.start_unix_ms),
+                start_unix_ms: clock.mpd_clock(m.start_unix_ms),
                 ..m.clone()
             })
             .collect();

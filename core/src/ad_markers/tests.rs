@@ -286,7 +286,7 @@ fn splices_are_placed_or_refused_with_the_reason() {
     assert!(markers
         .splice(&ret, T0)
         .unwrap_err()
-        .contains("no break to return from"));
+        .contains("no break is under way"));
     let m = markers.splice(&brk, T0).unwrap();
     let again = SpliceRequest {
         event_id: Some(m.event_id),
@@ -354,4 +354,77 @@ fn sections_in_ts_are_timed_against_the_segments_first_frame() {
     let got = ts_in::scan(&broken);
     assert!(got.sections.is_empty());
     assert!(got.warnings[0].contains("CRC"), "{:?}", got.warnings);
+}
+
+#[test]
+fn an_event_id_used_again_later_is_a_new_break_and_a_late_return_is_refused() {
+    let mut markers = AdMarkers::default();
+    let brk = SpliceRequest {
+        duration_ms: Some(30_000),
+        event_id: Some(7),
+        ..SpliceRequest::default()
+    };
+    markers.splice(&brk, T0).unwrap();
+    // Within the break: the same event again.
+    assert!(markers.splice(&brk, T0 + 20_000).is_err());
+    // Five minutes on, the id is reused for a new break.
+    markers.splice(&brk, T0 + 300_000).unwrap();
+    assert_eq!(markers.published().len(), 2);
+    // Returning once a break is over rewrites nothing.
+    let ret = SpliceRequest {
+        return_to_network: true,
+        ..SpliceRequest::default()
+    };
+    let over = markers.splice(&ret, T0 + 400_000).unwrap_err();
+    assert!(over.contains("no break is under way"), "{over}");
+}
+
+#[test]
+fn encoder_tags_that_would_break_or_flood_the_output_are_dropped() {
+    let hex = crate::hex::encode(&crate::scte35::splice_insert_section(
+        &crate::scte35::SpliceInsert {
+            event_id: 8,
+            out_of_network: true,
+            duration: Some(30 * 90_000),
+            ..Default::default()
+        },
+    ));
+    let date = crate::time::format_datetime(T0);
+    let text = format!(
+        "#EXTM3U\n#EXT-X-DATERANGE:ID=ad\"1,START-DATE=\"{date}\",SCTE35-OUT=0x{hex}\n#EXTINF:2,\na.ts\n\
+         #EXT-X-DATERANGE:ID=\"far\",START-DATE=\"9999-12-31T00:00:00Z\",SCTE35-OUT=0x{hex}\n#EXTINF:2,\nb.ts\n"
+    );
+    let (cues, warnings) = scan(&text);
+    assert!(cues[0].is_empty(), "an ID with a quote is refused");
+    assert!(warnings[0].contains("without quotes"), "{warnings:?}");
+    let mut markers = AdMarkers::default();
+    let mut w = Vec::new();
+    assert_eq!(markers.take_hls_tag(&cues[1][0], T0, true, &mut w), None);
+    assert!(w[0].contains("more than an hour"), "{w:?}");
+}
+
+#[test]
+fn a_cue_in_at_the_planned_end_returns_and_the_newest_tags_count() {
+    let mut markers = AdMarkers::default();
+    let mut w = Vec::new();
+    let (cues, _) = scan("#EXTM3U\n#EXT-X-CUE-OUT:DURATION=4\n#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n#EXT-X-CUE-IN\n#EXTINF:2,\nc.ts\n");
+    for (i, tags) in cues.iter().enumerate() {
+        for t in tags {
+            markers.take_hls_tag(t, T0 + i as u64 * 2000, true, &mut w);
+        }
+    }
+    let kept = markers.published();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert_eq!(
+        (kept[1].signal, kept[1].start_unix_ms),
+        (Signal::In, T0 + 4000)
+    );
+    // 40 breaks in a long playlist: the last 32 are read (the new ones).
+    let mut long = String::from("#EXTM3U\n");
+    for i in 0..40 {
+        long.push_str(&format!("#EXT-X-CUE-OUT:DURATION=1\n#EXTINF:2,\ns{i}.ts\n"));
+    }
+    let (cues, warnings) = scan(&long);
+    assert!(cues[39].len() == 1 && cues[7].is_empty() && cues[8].len() == 1);
+    assert!(warnings[0].contains("before the last 32"), "{warnings:?}");
 }

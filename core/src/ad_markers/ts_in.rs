@@ -76,10 +76,15 @@ pub fn scan(ts: &[u8]) -> TsCues {
                     (Some(at), Some(first)) => {
                         // 33-bit wrap: the cue is at most ~13 h after the segment's start.
                         let d = at.wrapping_sub(first) & ((1 << 33) - 1);
-                        if d < (1 << 32) {
-                            d / 90
-                        } else {
-                            0
+                        match d / 90 {
+                            ms if d < (1 << 32) && ms <= crate::ad_markers::MAX_LEAD_MS => ms,
+                            ms if d < (1 << 32) => {
+                                out.warnings.push(format!(
+                                    "SCTE-35 section in TS dropped: its pts_time is {ms} ms after the segment"
+                                ));
+                                continue;
+                            }
+                            _ => 0,
                         }
                     }
                     _ => 0,

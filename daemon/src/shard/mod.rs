@@ -300,6 +300,10 @@ fn publish_quietly(owned: &mut Owned, now: Now, id: &Id, to: &Sinks<'_>) -> bool
 /// The operator's splice on a channel this shard owns: placed by its media, published at
 /// once.
 fn apply_splice(shared: &Shared, channels: &Channels, op: SpliceOp) -> SpliceReply {
+    // The admin gave up waiting (and told the operator it failed): not applied behind its back.
+    if op.reply.is_disconnected() {
+        return Err("the splice timed out before the channel's shard took it".into());
+    }
     let now = clock::now();
     let mut map = channels.borrow_mut();
     let Some(owned) = map.get_mut(&op.channel) else {

@@ -20,7 +20,8 @@ pub(super) fn take_events(
     (markers, scanned): (&mut AdMarkers, &mut EmsgScanned),
     warnings: &mut Vec<String>,
 ) -> bool {
-    let (Some(entry), Some(ast)) = (&store.mpd, output.ast) else {
+    let (Some(entry), Some(ast), Some(span)) = (&store.mpd, output.ast, output.span_unix_ms())
+    else {
         return false;
     };
     let mut added = false;
@@ -46,12 +47,21 @@ pub(super) fn take_events(
             let at = ast
                 .saturating_add(out.start_ms)
                 .saturating_add(rescale(rel, ts, 1000));
+            // Gone from the window (taken before, then forgotten), or far ahead of it.
+            if !in_reach(at, span) {
+                continue;
+            }
             added |= markers
                 .take_section(ev.section.clone().into(), at, warnings)
                 .is_some();
         }
     }
     added | take_emsg(output, markers, scanned, warnings)
+}
+
+/// Whether a marker at `at` is in the window `span` or at most [`MAX_LEAD_MS`] after it.
+fn in_reach(at: u64, (start, end): (u64, u64)) -> bool {
+    start <= at && at <= end.saturating_add(crate::ad_markers::MAX_LEAD_MS)
 }
 
 /// The newest segment number scanned for `emsg`, per output Period (its first
@@ -76,7 +86,14 @@ fn take_emsg(
         .retain(|id, _| output.periods.iter().any(|p| &p.id == id));
     let mut added = false;
     for out in &output.periods {
-        let Some(rep) = out.reps().find(|r| !r.segments.is_empty()) else {
+        // The video's segments carry the emsg (packagers put them there), else the first.
+        let video = out
+            .sets
+            .iter()
+            .filter(|s| s.content_type == crate::dash::mpd::ContentType::Video)
+            .flat_map(|s| s.reps.iter())
+            .find(|r| !r.segments.is_empty());
+        let Some(rep) = video.or_else(|| out.reps().find(|r| !r.segments.is_empty())) else {
             continue;
         };
         let ts = rep.info.timescale.max(1);
@@ -97,6 +114,12 @@ fn take_emsg(
                 let at = ast
                     .saturating_add(out.start_ms)
                     .saturating_add(rescale(rel, ts, 1000));
+                if output
+                    .span_unix_ms()
+                    .is_some_and(|span| !in_reach(at, span))
+                {
+                    continue;
+                }
                 added |= markers
                     .take_section(cue.section.into(), at, warnings)
                     .is_some();

@@ -145,6 +145,35 @@ impl HlsMedia {
         snap
     }
 
+    /// The rendition that leads (ad markers, the stream's first frame, the window's clock): the
+    /// active input's first variant (its master lists alternative renditions first), else the
+    /// first listed.
+    fn lead(&self) -> Option<usize> {
+        let store = &self.inputs[self.active?.index()];
+        store
+            .master
+            .as_ref()
+            .and_then(|m| m.variants.first())
+            .and_then(|v| {
+                self.renditions
+                    .iter()
+                    .position(|r| r.listed && r.source == v.uri)
+            })
+            .or_else(|| self.renditions.iter().position(|r| r.listed))
+    }
+
+    /// [`HlsMedia::lead`] when it has segments, else the first listed rendition with some.
+    fn lead_with_media(&self) -> Option<&Rendition> {
+        self.lead()
+            .map(|i| &self.renditions[i])
+            .filter(|r| !r.segments.is_empty())
+            .or_else(|| {
+                self.renditions
+                    .iter()
+                    .find(|r| r.listed && !r.segments.is_empty())
+            })
+    }
+
     /// A new delta will be chosen: every rendition starts again behind a discontinuity.
     fn reset(&mut self, start_at: StartAt) {
         self.stream_origin_pts = None;
@@ -168,16 +197,7 @@ impl HlsMedia {
             // Ad markers (and the stream's first PTS) come from the first variant's playlist
             // (the master lists alternative renditions, subtitles among them, first); it
             // advances first, so subtitles published with it know where the stream began.
-            let lead = store
-                .master
-                .as_ref()
-                .and_then(|m| m.variants.first())
-                .and_then(|v| {
-                    self.renditions
-                        .iter()
-                        .position(|r| r.listed && r.source == v.uri)
-                })
-                .or_else(|| self.renditions.iter().position(|r| r.listed));
+            let lead = self.lead();
             // Then the other renditions with media, subtitles last.
             let subtitles = |r: &Rendition| {
                 store
@@ -254,10 +274,8 @@ impl HlsMedia {
             }
         }
         let window_start = self
-            .renditions
-            .iter()
-            .filter(|r| r.listed)
-            .find_map(|r| r.segments.front())
+            .lead_with_media()
+            .and_then(|r| r.segments.front())
             .map(|s| s.entry.start_unix_ms);
         if let Some(start) = window_start {
             changed |= self.markers.evict_before(start);
@@ -433,11 +451,7 @@ impl Media for HlsMedia {
         now: Now,
     ) -> Result<crate::ad_markers::AdMarker, String> {
         self.last_now = now;
-        let lead = self
-            .renditions
-            .iter()
-            .find(|r| r.listed && !r.segments.is_empty());
-        let live = lead.and_then(|r| {
+        let live = self.lead_with_media().and_then(|r| {
             let (first, last) = (r.segments.front()?, r.segments.back()?);
             Some((
                 first.entry.start_unix_ms,

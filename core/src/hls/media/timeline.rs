@@ -239,7 +239,7 @@ impl Rendition {
                 _ => None,
             };
             let (ext, _) = ext_of(&seg.uri);
-            if ni == 0 && ext == "ts" {
+            if ni == 0 && ext == "ts" && (ctx.collect_cues || ctx.stream_origin_pts.is_none()) {
                 *ctx.stream_origin_pts = crate::ad_markers::ts_in::first_pts(&body.bytes);
             }
             let body = if ext == "vtt" {
