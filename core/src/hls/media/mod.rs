@@ -35,6 +35,7 @@
 //! endpoint of the channel, and never an encoder's file name.
 
 mod leader;
+mod markers;
 mod publish;
 mod renditions;
 pub mod snapshot;
@@ -145,35 +146,6 @@ impl HlsMedia {
         snap
     }
 
-    /// The rendition that leads (ad markers, the stream's first frame, the window's clock): the
-    /// active input's first variant (its master lists alternative renditions first), else the
-    /// first listed.
-    fn lead(&self) -> Option<usize> {
-        let store = &self.inputs[self.active?.index()];
-        store
-            .master
-            .as_ref()
-            .and_then(|m| m.variants.first())
-            .and_then(|v| {
-                self.renditions
-                    .iter()
-                    .position(|r| r.listed && r.source == v.uri)
-            })
-            .or_else(|| self.renditions.iter().position(|r| r.listed))
-    }
-
-    /// [`HlsMedia::lead`] when it has segments, else the first listed rendition with some.
-    fn lead_with_media(&self) -> Option<&Rendition> {
-        self.lead()
-            .map(|i| &self.renditions[i])
-            .filter(|r| !r.segments.is_empty())
-            .or_else(|| {
-                self.renditions
-                    .iter()
-                    .find(|r| r.listed && !r.segments.is_empty())
-            })
-    }
-
     /// A new delta will be chosen: every rendition starts again behind a discontinuity.
     fn reset(&mut self, start_at: StartAt) {
         self.stream_origin_pts = None;
@@ -248,30 +220,7 @@ impl HlsMedia {
                 }
                 changed |= r.trim(self.params.window_ms);
             }
-            for c in cues {
-                let mut placed = Vec::new();
-                for tag in &c.tags {
-                    placed.extend(self.markers.take_hls_tag(
-                        tag,
-                        c.start_unix_ms,
-                        c.encoder_clock,
-                        warnings,
-                    ));
-                }
-                for (section, offset_ms) in c.sections.sections {
-                    let at = c.start_unix_ms.saturating_add(offset_ms);
-                    placed.extend(self.markers.take_section(section.into(), at, warnings));
-                }
-                warnings.extend(c.sections.warnings);
-                for (id, at) in placed {
-                    if let Some(w) =
-                        crate::ad_markers::inside_segment(&id, at, (c.start_unix_ms, c.duration_ms))
-                    {
-                        warnings.push(w);
-                    }
-                }
-                changed = true;
-            }
+            changed |= self.take_cues(cues, warnings);
         }
         let window_start = self
             .lead_with_media()
@@ -450,18 +399,7 @@ impl Media for HlsMedia {
         req: &crate::ad_markers::SpliceRequest,
         now: Now,
     ) -> Result<crate::ad_markers::AdMarker, String> {
-        self.last_now = now;
-        let live = self.lead_with_media().and_then(|r| {
-            let (first, last) = (r.segments.front()?, r.segments.back()?);
-            Some((
-                first.entry.start_unix_ms,
-                last.entry.start_unix_ms + last.entry.duration_ms,
-            ))
-        });
-        let at = crate::ad_markers::splice_time(req, live)?;
-        let m = self.markers.splice(req, at)?;
-        self.versions.output_changed();
-        Ok(m)
+        self.operator_splice(req, now)
     }
 
     /// Takes the events since the last call (inputs up, down, restarted; switches). At most
