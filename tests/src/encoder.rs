@@ -80,6 +80,20 @@ pub struct Encoder {
 }
 
 impl Encoder {
+    /// An encoder of `segs` whose first segment began `secs` seconds ago (on a whole second),
+    /// with no tags yet.
+    pub fn started_ago(secs: i64, segs: Vec<(Vec<u8>, f64)>) -> Encoder {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        Encoder {
+            base_ms: (now - secs * 1000) / 1000 * 1000,
+            segs,
+            tags: Vec::new(),
+        }
+    }
+
     /// Segment `i`'s program date, Unix ms.
     pub fn start_ms(&self, i: usize) -> i64 {
         self.base_ms

@@ -42,6 +42,20 @@ fn scte35(py: &Path, args: &[&str]) -> String {
     text(&out.stdout)
 }
 
+/// What threefive read of each cue: (event id, out of network, break duration in seconds).
+fn summarize(decoded: &[Value]) -> Vec<(u64, bool, Option<f64>)> {
+    decoded
+        .iter()
+        .map(|c| {
+            (
+                c["event_id"].as_u64().unwrap(),
+                c["out"].as_bool().unwrap(),
+                c["duration"].as_f64(),
+            )
+        })
+        .collect()
+}
+
 /// threefive's reading of each cue.
 fn decode(py: &Path, cues: &[String]) -> Vec<Value> {
     let mut args = vec!["decode"];
@@ -187,15 +201,7 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     let b64_202 = base64::engine::general_purpose::STANDARD
         .encode(hex_bytes(out_202.trim_start_matches("0x")));
     let segs = hls_segments(work.path());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let mut enc = Encoder {
-        base_ms: (now - 30_000) / 1000 * 1000,
-        segs,
-        tags: Vec::new(),
-    };
+    let mut enc = Encoder::started_ago(30, segs);
     enc.tags = vec![
         (2, format!("#EXT-X-DATERANGE:ID=\"ad-101\",START-DATE=\"{}\",PLANNED-DURATION=4,SCTE35-OUT={out_101}", enc.date(2))),
         (4, format!("#EXT-X-DATERANGE:ID=\"ad-101\",START-DATE=\"{}\",DURATION=4,SCTE35-IN={in_101}", enc.date(2))),
@@ -223,16 +229,7 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
         })
         .collect();
     let got = decode(&py, &cues);
-    let summary: Vec<(u64, bool, Option<f64>)> = got
-        .iter()
-        .map(|c| {
-            (
-                c["event_id"].as_u64().unwrap(),
-                c["out"].as_bool().unwrap(),
-                c["duration"].as_f64(),
-            )
-        })
-        .collect();
+    let summary = summarize(&got);
     assert_eq!(
         summary,
         [
@@ -587,15 +584,7 @@ fn cues_carried_in_ts_segments_are_signalled_at_their_pts() {
         .to_string();
     segs[2].0 = inject(&py, work.path(), &segs[2].0, &[out]);
     segs[4].0 = inject(&py, work.path(), &segs[4].0, &[back]);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let enc = Encoder {
-        base_ms: (now - 30_000) / 1000 * 1000,
-        segs,
-        tags: Vec::new(),
-    };
+    let enc = Encoder::started_ago(30, segs);
     enc.push(&d, &f, 6);
     let hls = wait_for(&d, &f.endpoint, |t| {
         t.matches("#EXT-X-DATERANGE").count() >= 2
@@ -656,11 +645,6 @@ fn the_backups_markers_are_served_after_a_failover_without_a_second_break() {
     let f = d.hls_channel("ads-failover", &["--max-segment-duration", "2"]);
     let backup_path = split_url(&f.backup_url).1;
     let segs = hls_segments(work.path());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let base_ms = (now - 20_000) / 1000 * 1000;
     let range = |enc: &Encoder, i: usize, id: &str, hex: &str, dir: &str| {
         format!(
             "#EXT-X-DATERANGE:ID=\"{id}\",START-DATE=\"{}\",SCTE35-{dir}={hex}",
@@ -669,18 +653,13 @@ fn the_backups_markers_are_served_after_a_failover_without_a_second_break() {
     };
     let out_500 = scte35(&py, &["encode", "500", "4", "1"]).trim().to_string();
     let out_501 = scte35(&py, &["encode", "501", "4", "1"]).trim().to_string();
-    let mut primary = Encoder {
-        base_ms,
-        segs: segs.clone(),
-        tags: Vec::new(),
-    };
+    let mut primary = Encoder::started_ago(20, segs.clone());
     primary.tags = vec![(3, range(&primary, 3, "ad-500", &out_500, "OUT"))];
     // Both encoders carry break 500; the backup signals it again on s6 (a re-sent cue), and
     // has a break of its own, 501, at s7.
     let mut backup = Encoder {
-        base_ms,
         segs,
-        tags: Vec::new(),
+        ..primary.clone()
     };
     backup.tags = vec![
         (3, range(&backup, 3, "ad-500", &out_500, "OUT")),
@@ -833,16 +812,7 @@ fn dash_input_events_and_splices_reach_dash_endpoints() {
     let events = mpd_events(&out);
     let first = mpd_first_segment_ms(&out);
     let got = decode(&py, &events.iter().map(|e| e.2.clone()).collect::<Vec<_>>());
-    let summary: Vec<(u64, bool, Option<f64>)> = got
-        .iter()
-        .map(|c| {
-            (
-                c["event_id"].as_u64().unwrap(),
-                c["out"].as_bool().unwrap(),
-                c["duration"].as_f64(),
-            )
-        })
-        .collect();
+    let summary = summarize(&got);
     assert_eq!(
         summary,
         [

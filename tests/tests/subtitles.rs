@@ -316,15 +316,7 @@ fn cea608_captions_survive_repackaging_and_are_announced() {
     let cmaf = d.ctl_json(&[
         "endpoint", "create", &f.id, "--name", "cmaf", "--type", "cmaf",
     ]);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let enc = Encoder {
-        base_ms: (now - 30_000) / 1000 * 1000,
-        segs,
-        tags: Vec::new(),
-    };
+    let enc = Encoder::started_ago(30, segs);
     enc.push(&d, &f, 6);
 
     let mpd_path = split_url(cmaf["url"].as_str().unwrap()).1;

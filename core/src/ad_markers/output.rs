@@ -51,15 +51,8 @@ impl MediaOutput for MarkedOutput {
         self.base.playlist_position(manifest, rest)
     }
 
-    fn manifests(&self, manifest: &str) -> Vec<(String, &Rendered)> {
-        let mut out: Vec<(String, &Rendered)> = self
-            .manifests
-            .iter()
-            .map(|(p, (r, _))| (p.clone(), r))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        let _ = manifest;
-        out
+    fn manifests(&self, _manifest: &str) -> Vec<(String, &Rendered)> {
+        crate::media::object::listed_manifests(&self.manifests)
     }
 
     fn content_keys(&self) -> &[crate::encryption::ContentKey] {

@@ -59,13 +59,7 @@ impl MediaOutput for EncryptedOutput {
 
     /// Its manifests with their key tags (an endpoint's ad markers are written into them).
     fn manifests(&self, _manifest: &str) -> Vec<(String, &Rendered)> {
-        let mut out: Vec<(String, &Rendered)> = self
-            .manifests
-            .iter()
-            .map(|(p, (r, _))| (p.clone(), r))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        crate::media::object::listed_manifests(&self.manifests)
     }
 
     fn content_key(&self, rest: &str) -> Option<&ContentKey> {

@@ -58,6 +58,16 @@ impl Rendered {
     }
 }
 
+/// Manifests kept by path with their content types, as [`super::MediaOutput::manifests`]
+/// lists them: by path, in order.
+pub fn listed_manifests<'a>(
+    map: &'a std::collections::HashMap<String, (Rendered, &'static str)>,
+) -> Vec<(String, &'a Rendered)> {
+    let mut out: Vec<(String, &Rendered)> = map.iter().map(|(p, (r, _))| (p.clone(), r)).collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 /// Smallest object that is ever given a sending form of its own ([`super::Media::promote_hot`]):
 /// below it, making one costs more than the copies it saves.
 pub const PROMOTE_MIN_BYTES: usize = 64 * 1024;

@@ -56,7 +56,7 @@ pub(super) fn take_events(
                 .is_some();
         }
     }
-    added | take_emsg(output, markers, scanned, warnings)
+    added | take_emsg(output, span, markers, scanned, warnings)
 }
 
 /// Whether a marker at `at` is in the window `span` or at most [`MAX_LEAD_MS`] after it.
@@ -73,6 +73,7 @@ pub(super) struct EmsgScanned(std::collections::HashMap<String, u64>);
 /// Representation published since the last pass; whether a new one was kept.
 fn take_emsg(
     output: &Output,
+    span: (u64, u64),
     markers: &mut AdMarkers,
     scanned: &mut EmsgScanned,
     warnings: &mut Vec<String>,
@@ -114,10 +115,7 @@ fn take_emsg(
                 let at = ast
                     .saturating_add(out.start_ms)
                     .saturating_add(rescale(rel, ts, 1000));
-                if output
-                    .span_unix_ms()
-                    .is_some_and(|span| !in_reach(at, span))
-                {
+                if !in_reach(at, span) {
                     continue;
                 }
                 added |= markers
