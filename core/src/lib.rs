@@ -24,6 +24,7 @@
 //! - [`parse_error`]: why a pushed playlist or MPD was refused (a kind and a detail).
 //! - [`timeshift`]: the time-shift archive's index and log, the `start`/`end`/`delay` query,
 //!   and manifests over archived media.
+//! - [`webvtt`]: WebVTT files read into cues, and cues written as CMAF `wvtt` samples.
 //! - [`x509`]: a TLS certificate's expiry (`notAfter`), for the expiry log line and metric.
 //! - [`id`]: 28-hex-character ids.
 //! - [`time`]: the `now` callers pass in.
@@ -52,4 +53,5 @@ pub mod scte35;
 pub mod time;
 pub mod timeshift;
 pub mod ts;
+pub mod webvtt;
 pub mod x509;

@@ -24,6 +24,11 @@ pub enum SampleEntry {
         channels: u16,
         audio_specific_config: Vec<u8>,
     },
+    /// `wvtt` + `vttC` (ISO/IEC 14496-30): WebVTT cues, in a `text` track.
+    WebVtt {
+        /// The `vttC` text (`WEBVTT`).
+        config: String,
+    },
 }
 
 /// What an init segment describes.
@@ -34,6 +39,16 @@ pub struct InitParams {
     pub entry: SampleEntry,
     /// The CMAF media profile brand, if the track meets one (`cfhd`, `chhd`, `caac`).
     pub profile_brand: Option<FourCc>,
+    /// `mdhd` language, ISO 639-2/T (`eng`); `und` when unknown.
+    pub language: [u8; 3],
+}
+
+/// What a track's handler and media header say it is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Handler {
+    Video,
+    Sound,
+    Text,
 }
 
 const MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
@@ -50,11 +65,12 @@ pub fn init_segment(p: &InitParams) -> Vec<u8> {
             w.bytes(b);
         }
     });
-    let (is_video, width, height) = match &p.entry {
+    let (handler, width, height) = match &p.entry {
         SampleEntry::Avc { width, height, .. } | SampleEntry::Hevc { width, height, .. } => {
-            (true, *width, *height)
+            (Handler::Video, *width, *height)
         }
-        SampleEntry::Aac { .. } => (false, 0, 0),
+        SampleEntry::Aac { .. } => (Handler::Sound, 0, 0),
+        SampleEntry::WebVtt { .. } => (Handler::Text, 0, 0),
     };
     w.bx(b"moov", |w| {
         w.full(b"mvhd", 0, 0, |w| {
@@ -80,7 +96,7 @@ pub fn init_segment(p: &InitParams) -> Vec<u8> {
                 w.zeros(8);
                 w.u16(0); // layer
                 w.u16(0); // alternate_group
-                w.u16(if is_video { 0 } else { 0x0100 });
+                w.u16(if handler == Handler::Sound { 0x0100 } else { 0 });
                 w.u16(0);
                 MATRIX.iter().for_each(|&m| w.u32(m));
                 w.u32(u32::from(width) << 16);
@@ -92,24 +108,26 @@ pub fn init_segment(p: &InitParams) -> Vec<u8> {
                     w.u32(0);
                     w.u32(p.timescale);
                     w.u32(0);
-                    w.u16(0x55C4); // language "und"
+                    w.u16(packed_language(p.language));
                     w.u16(0);
                 });
                 w.full(b"hdlr", 0, 0, |w| {
                     w.u32(0);
-                    w.bytes(if is_video { b"vide" } else { b"soun" });
+                    let (typ, name): (&[u8], &[u8]) = match handler {
+                        Handler::Video => (b"vide", b"VideoHandler\0"),
+                        Handler::Sound => (b"soun", b"SoundHandler\0"),
+                        Handler::Text => (b"text", b"TextHandler\0"),
+                    };
+                    w.bytes(typ);
                     w.zeros(12);
-                    w.bytes(if is_video {
-                        b"VideoHandler\0"
-                    } else {
-                        b"SoundHandler\0"
-                    });
+                    w.bytes(name);
                 });
                 w.bx(b"minf", |w| {
-                    if is_video {
-                        w.full(b"vmhd", 0, 1, |w| w.zeros(8));
-                    } else {
-                        w.full(b"smhd", 0, 0, |w| w.zeros(4));
+                    match handler {
+                        Handler::Video => w.full(b"vmhd", 0, 1, |w| w.zeros(8)),
+                        Handler::Sound => w.full(b"smhd", 0, 0, |w| w.zeros(4)),
+                        // ISO/IEC 14496-30 §7.4: text tracks use the null media header.
+                        Handler::Text => w.full(b"nmhd", 0, 0, |_| {}),
                     }
                     w.bx(b"dinf", |w| {
                         w.full(b"dref", 0, 0, |w| {
@@ -139,6 +157,17 @@ pub fn init_segment(p: &InitParams) -> Vec<u8> {
         });
     });
     w.into_vec()
+}
+
+/// ISO 639-2/T code packed in 15 bits (`mdhd`); anything not three lowercase letters is `und`.
+fn packed_language(code: [u8; 3]) -> u16 {
+    let code = if code.iter().all(u8::is_ascii_lowercase) {
+        code
+    } else {
+        *b"und"
+    };
+    code.iter()
+        .fold(0u16, |acc, &c| (acc << 5) | u16::from(c - 0x60))
 }
 
 fn visual_entry(
@@ -195,6 +224,13 @@ fn sample_entry(w: &mut BoxWriter, entry: &SampleEntry, track_id: u32) {
                 w.full(b"esds", 0, 0, |w| esds(w, audio_specific_config, track_id));
             });
         }
+        SampleEntry::WebVtt { config } => {
+            w.bx(b"wvtt", |w| {
+                w.zeros(6);
+                w.u16(1); // data_reference_index
+                w.bx(b"vttC", |w| w.bytes(config.as_bytes()));
+            });
+        }
     }
 }
 
@@ -239,6 +275,7 @@ mod tests {
                 audio_specific_config: vec![0x11, 0x90],
             },
             profile_brand: Some(*b"caac"),
+            language: *b"und",
         }
     }
 
@@ -270,6 +307,7 @@ mod tests {
                 avcc: vec![1, 0x64, 0, 0x1e, 0xFF, 0xE0, 0],
             },
             profile_brand: None,
+            language: *b"und",
         };
         let tree = parse_boxes(&init_segment(&p)).unwrap();
         let avc1 = tree[1]
@@ -285,5 +323,29 @@ mod tests {
             &tkhd.prefix[tkhd.prefix.len() - 8..],
             &[2, 0x80, 0, 0, 1, 0x68, 0, 0]
         );
+    }
+
+    #[test]
+    fn text_init_is_a_wvtt_track_with_the_null_media_header() {
+        let p = InitParams {
+            track_id: 3,
+            timescale: 1000,
+            entry: SampleEntry::WebVtt {
+                config: "WEBVTT".into(),
+            },
+            profile_brand: None,
+            language: *b"eng",
+        };
+        let tree = parse_boxes(&init_segment(&p)).unwrap();
+        let mdia = tree[1].at(&[b"trak", b"mdia"]).unwrap();
+        let hdlr = mdia.child(b"hdlr").unwrap();
+        assert_eq!(&hdlr.prefix[8..12], b"text");
+        let mdhd = mdia.child(b"mdhd").unwrap();
+        // 'e' 'n' 'g' in 5 bits each.
+        assert_eq!(&mdhd.prefix[20..22], &[0x15, 0xC7]);
+        assert!(mdia.at(&[b"minf", b"nmhd"]).is_some());
+        let wvtt = mdia.at(&[b"minf", b"stbl", b"stsd", b"wvtt"]).unwrap();
+        assert_eq!(wvtt.child(b"vttC").unwrap().prefix, b"WEBVTT");
+        assert_eq!(packed_language(*b"EN1"), 0x55C4, "und");
     }
 }

@@ -50,8 +50,8 @@ impl BoxNode {
 pub fn container_prefix(typ: &FourCc) -> Option<usize> {
     Some(match typ {
         b"moov" | b"trak" | b"mdia" | b"minf" | b"dinf" | b"stbl" | b"mvex" | b"moof" | b"traf"
-        | b"edts" | b"udta" | b"sinf" | b"schi" => 0,
-        b"stsd" | b"dref" => 8,
+        | b"edts" | b"udta" | b"sinf" | b"schi" | b"vttc" => 0,
+        b"stsd" | b"dref" | b"wvtt" => 8,
         b"avc1" | b"avc3" | b"hvc1" | b"hev1" | b"encv" => 78,
         b"mp4a" | b"enca" => 28,
         _ => return None,

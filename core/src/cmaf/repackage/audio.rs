@@ -132,6 +132,7 @@ pub(super) fn audio_track(
                 audio_specific_config: asc,
             },
             profile_brand: (c.object_type == 2 && c.channels() <= 2).then_some(*b"caac"),
+            language: *b"und",
         })),
     });
     Ok(Some(TrackSamples {

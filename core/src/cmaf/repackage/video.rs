@@ -237,6 +237,7 @@ pub(super) fn video_track(
             timescale: VIDEO_TIMESCALE,
             entry,
             profile_brand: brand,
+            language: *b"und",
         })),
     });
     Ok(Some(TrackSamples {
