@@ -2,7 +2,8 @@
 //! `-var_stream_map "v:0,a:0,s:0,sgroup:subs"`) pass to `hls` endpoints: the multivariant
 //! playlist keeps its `EXT-X-MEDIA:TYPE=SUBTITLES` rendition, ffprobe finds the subtitle
 //! stream, and hls.js and Shaka in Chromium load the text track and show each cue while the
-//! video is at its time. CEA-608 captions in the H.264 SEI of TS segments survive the
+//! video is at its time. `cmaf` endpoints carry them as WebVTT in fMP4 (`wvtt`): hls.js plays
+//! the fMP4 HLS master and Shaka the MPD, both showing the cues in step. CEA-608 captions in the H.264 SEI of TS segments survive the
 //! repackaging into CMAF, which announces them (`CLOSED-CAPTIONS`, DASH `Accessibility`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,9 +13,9 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use streampack_tests::*;
 
-/// How long the push lasts: the wait for segments plus two 20 s watches.
-const PUSH_SECONDS: u32 = 75;
-const WATCH_SECONDS: u32 = 20;
+/// How long the push lasts: the wait for segments plus four 15 s watches.
+const PUSH_SECONDS: u32 = 115;
+const WATCH_SECONDS: u32 = 15;
 
 /// A WebVTT file with one cue a second, `cue N` from N s to N+1 s.
 fn subtitles(dir: &Path) -> std::path::PathBuf {
@@ -102,6 +103,11 @@ fn webvtt_subtitles_pass_to_hls_endpoints_and_players_show_them() {
             "--end-on-endlist",
         ],
     );
+    let cmaf = d.ctl_json(&[
+        "endpoint", "create", &f.id, "--name", "cmaf", "--type", "cmaf",
+    ]);
+    let mpd_url = cmaf["url"].as_str().unwrap().to_string();
+    let cmaf_master_url = mpd_url.replace(".mpd", ".m3u8");
     let log = d.dir().join("ffmpeg-push.log");
     let mut ffmpeg = Killed(push(&f.primary_url, &subtitles(work.path()), &log));
     let push_log = || text(&std::fs::read(&log).unwrap_or_default());
@@ -152,22 +158,77 @@ fn webvtt_subtitles_pass_to_hls_endpoints_and_players_show_them() {
     let video = get(d.pull, &resolve(&f.endpoint_path, &variant)).text();
     let video_start_ms = dated_segments(&video)[0].start_unix_ms.unwrap();
     assert!(video.contains("#EXT-X-MEDIA-SEQUENCE:"), "{video}");
-    for player in [Player::HlsJs, Player::Shaka] {
-        let Some(pb) = play_in_browser_text(player, &f.endpoint_url, WATCH_SECONDS) else {
+    // The CMAF endpoint: the fMP4 HLS master lists the WebVTT files (HLS carries WebVTT as
+    // text), the MPD a wvtt text track.
+    let master_path = split_url(&cmaf_master_url).1;
+    let cmaf_master = get(d.pull, &master_path).text();
+    assert!(
+        cmaf_master.contains("#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\"")
+            && cmaf_master.contains("SUBTITLES=\"subs\""),
+        "{cmaf_master}"
+    );
+    let text_list_uri = cmaf_master
+        .lines()
+        .find(|l| l.contains("TYPE=SUBTITLES"))
+        .and_then(|l| l.split("URI=\"").nth(1))
+        .and_then(|u| u.split('"').next())
+        .unwrap();
+    let text_list_path = resolve(&master_path, text_list_uri);
+    let text_list = get(d.pull, &text_list_path).text();
+    let vtt_file = get(
+        d.pull,
+        &resolve(&text_list_path, &playlist_uris(&text_list)[0]),
+    );
+    assert_eq!(
+        vtt_file.header("content-type"),
+        Some("text/vtt"),
+        "{text_list}"
+    );
+    let wvtt_list_path = text_list_path.replace("/webvtt.m3u8", "/text.m3u8");
+    let wvtt_list = get(d.pull, &wvtt_list_path).text();
+    let text_seg = get(
+        d.pull,
+        &resolve(&wvtt_list_path, &playlist_uris(&wvtt_list)[1]),
+    );
+    assert_eq!(text_seg.status, 200, "{wvtt_list}");
+    assert!(
+        text_seg.body.windows(4).any(|w| w == b"vttc"),
+        "a text fragment shows a cue"
+    );
+    let mpd = get(d.pull, &split_url(&mpd_url).1).text();
+    assert!(
+        mpd.contains("contentType=\"text\" mimeType=\"application/mp4\"")
+            && mpd.contains("codecs=\"wvtt\""),
+        "{mpd}"
+    );
+    let cmaf_variant = playlist_uris(&cmaf_master).into_iter().next().unwrap();
+    let cmaf_video = get(d.pull, &resolve(&master_path, &cmaf_variant)).text();
+    let cmaf_start_ms = dated_segments(&cmaf_video)[0].start_unix_ms.unwrap();
+
+    // Players: the HLS endpoint in hls.js and Shaka, the CMAF endpoint's fMP4 HLS in hls.js
+    // and its MPD in Shaka (whose program dates are the MPD's clock, not the playlists').
+    let watches = [
+        (Player::HlsJs, f.endpoint_url.as_str(), Some(video_start_ms)),
+        (Player::Shaka, f.endpoint_url.as_str(), Some(video_start_ms)),
+        (Player::HlsJs, cmaf_master_url.as_str(), Some(cmaf_start_ms)),
+        (Player::Shaka, mpd_url.as_str(), None),
+    ];
+    for (player, url, start_ms) in watches {
+        let Some(pb) = play_in_browser_text(player, url, WATCH_SECONDS) else {
             return;
         };
         let v: Value = serde_json::from_str(&pb.json).unwrap();
         eprintln!(
-            "[subtitles {player:?}] tracks {} samples {}",
+            "[subtitles {player:?} {url}] tracks {} samples {}",
             v["text_tracks"], v["text_samples"]
         );
         assert!(
-            !pb.fatal && pb.advanced >= 15.0,
-            "{player:?} played {}: {}",
+            !pb.fatal && pb.advanced >= 10.0,
+            "{player:?} played {url} for {}: {}",
             pb.advanced,
             pb.json
         );
-        check_cues_in_step(player, &v, video_start_ms);
+        check_cues_in_step(player, &v, start_ms);
     }
     assert!(
         ffmpeg.0.try_wait().unwrap().is_none(),
@@ -215,7 +276,7 @@ fn webvtt_subtitles_pass_to_hls_endpoints_and_players_show_them() {
 /// Cues were shown for most of the watch, one after the other, each while the video was at
 /// its time: `cue N` is on screen at source second N, so the playhead minus N stays the same
 /// (within the second a cue lasts) over the whole watch.
-fn check_cues_in_step(player: Player, v: &Value, video_start_ms: i64) {
+fn check_cues_in_step(player: Player, v: &Value, video_start_ms: Option<i64>) {
     let samples = v["text_samples"].as_array().unwrap();
     let shown: Vec<(f64, i64)> = samples
         .iter()
@@ -235,7 +296,7 @@ fn check_cues_in_step(player: Player, v: &Value, video_start_ms: i64) {
         samples.len()
     );
     let distinct: std::collections::BTreeSet<i64> = shown.iter().map(|s| s.1).collect();
-    assert!(distinct.len() >= 10, "{player:?} showed only {distinct:?}");
+    assert!(distinct.len() >= 8, "{player:?} showed only {distinct:?}");
     // And against the video's own timeline: the player's program date for the playhead, minus
     // the cue's second, is where source second 0 is on the wall clock: the program date of
     // the first video segment (the window holds the whole push).
@@ -250,17 +311,19 @@ fn check_cues_in_step(player: Player, v: &Value, video_start_ms: i64) {
             Some(date - n as f64 * 1000.0)
         })
         .collect();
-    assert!(dated.len() >= 20, "{player:?} gave no program dates: {v}");
     // Cue N spans N s to N+1 s of the source: shown then, give or take a sample (250 ms) and
     // a frame, never a second early (a missing X-TIMESTAMP-MAP showed them 1.4 s early).
-    let zero = video_start_ms as f64;
-    assert!(
+    if let Some(zero) = video_start_ms {
+        assert!(dated.len() >= 20, "{player:?} gave no program dates: {v}");
+        let zero = zero as f64;
+        assert!(
         dated
             .iter()
             .all(|d| (-300.0..=1350.0).contains(&(d - zero))),
         "{player:?}: cue N is not shown N s into the video (first video segment at {zero}): {:?}",
         dated.iter().map(|d| d - zero).collect::<Vec<_>>()
-    );
+        );
+    }
     let offsets: Vec<f64> = shown.iter().map(|(t, n)| t - *n as f64).collect();
     let (lo, hi) = offsets
         .iter()

@@ -11,8 +11,10 @@
 //! `availabilityStartTime` is fixed by the first Period and never moves; a later Period starts
 //! no earlier than the previous one ends.
 
-use super::output::url_number;
-use super::window::{ms, rescale, Anchor, KeptSeg, PackagedTrack, RenditionView, TRACK_SLOTS};
+use super::output::{url_number, WEBVTT_DIR};
+use super::window::{
+    ms, rescale, Anchor, KeptSeg, PackagedTrack, RenditionView, AUDIO, TEXT, TRACK_SLOTS, VIDEO,
+};
 use crate::dash::mpd::{
     self, AdaptationSet, ContentType, Mpd, Period, Representation, SegmentTemplate, UtcTiming,
 };
@@ -22,10 +24,10 @@ use crate::hls::{render_media, MediaIn, MediaPlaylistOut};
 use crate::hls::{SegmentOut, VariantIn};
 use std::collections::BTreeMap;
 
-const VIDEO: usize = 0;
-const AUDIO: usize = 1;
 /// `GROUP-ID` of the audio rendition in the HLS master.
 const AUDIO_GROUP: &str = "audio";
+/// `GROUP-ID` of the subtitles renditions in the HLS master.
+const SUBTITLES_GROUP: &str = "subs";
 
 /// The track timing reference of the first segment of `group` (video preferred).
 fn reference<'a>(seg: &KeptSeg<'a>) -> Option<(usize, &'a PackagedTrack)> {
@@ -34,15 +36,15 @@ fn reference<'a>(seg: &KeptSeg<'a>) -> Option<(usize, &'a PackagedTrack)> {
         .find_map(|slot| seg.packaged.tracks[slot].as_ref().map(|t| (slot, t)))
 }
 
-/// Where the MPD's clock stands against the segments' `EXT-X-PROGRAM-DATE-TIME` (the MPD
-/// anchors each Period on the segments' arrival): per Period of the lead rendition, from the
-/// program date of its first segment on, the ms to add to a program date to get the MPD's
 /// The closed-captions rendition of video that carries CEA-608 (HLS `INSTREAM-ID`, DASH
 /// `Accessibility` value).
 const CAPTIONS_CHANNEL: &str = "CC1";
 /// Its HLS group.
 const CAPTIONS_GROUP: &str = "cc";
 
+/// Where the MPD's clock stands against the segments' `EXT-X-PROGRAM-DATE-TIME` (the MPD
+/// anchors each Period on the segments' arrival): per Period of the lead rendition, from the
+/// program date of its first segment on, the ms to add to a program date to get the MPD's
 /// wall clock (`availabilityStartTime` + `Period@start` + media time).
 pub(crate) fn mpd_clock(
     views: &[RenditionView<'_>],
@@ -222,7 +224,22 @@ pub(crate) fn mpd(
                 representations: vec![r],
             });
         }
-        if !sets.is_empty() {
+        // Each subtitles rendition: a text AdaptationSet of its own (its language).
+        for (i, v) in views.iter().filter(|v| v.subtitles.is_some()).enumerate() {
+            let Some(r) = representation(v, TEXT, dsn, anchor) else {
+                continue;
+            };
+            sets.push(AdaptationSet {
+                id: 2 + i as u32,
+                content_type: ContentType::Text,
+                mime_type: "application/mp4".into(),
+                lang: v.subtitles.and_then(|s| s.language.clone()),
+                segment_alignment: true,
+                cea608: None,
+                representations: vec![r],
+            });
+        }
+        if sets.iter().any(|s| s.content_type != ContentType::Text) {
             out.push(Period {
                 id: format!("p{dsn}"),
                 start_ms: anchor.start_ms,
@@ -261,7 +278,7 @@ fn representation(
     let (_, last) = segs.last()?;
     let info = &v.inits[slot].get(last.init_k)?.info;
     let dir = TRACK_SLOTS[slot].1;
-    let video = slot == VIDEO;
+    let (video, audio) = (slot == VIDEO, slot == AUDIO);
     Some(Representation {
         id: format!("{}-{dir}", v.name),
         bandwidth: v.peak_bps(slot),
@@ -269,8 +286,8 @@ fn representation(
         width: video.then_some(info.width),
         height: video.then_some(info.height),
         frame_rate: info.frame_rate.map(dash_frame_rate),
-        audio_sampling_rate: (!video).then_some(info.sample_rate),
-        audio_channels: (!video).then_some(u32::from(info.channels)),
+        audio_sampling_rate: audio.then_some(info.sample_rate),
+        audio_channels: audio.then_some(u32::from(info.channels)),
         template: SegmentTemplate {
             timescale: info.timescale,
             presentation_time_offset: anchor.pto(info.timescale),
@@ -323,6 +340,26 @@ pub(crate) fn master(views: &[RenditionView<'_>]) -> String {
             ..MediaIn::default()
         });
     }
+    // WebVTT subtitles: one rendition each in one group.
+    let subtitles: Vec<&RenditionView<'_>> = views
+        .iter()
+        .filter(|v| v.subtitles.is_some() && v.has(TEXT))
+        .collect();
+    for v in &subtitles {
+        let Some(s) = v.subtitles else { continue };
+        media.push(MediaIn {
+            media_type: "SUBTITLES".into(),
+            group_id: SUBTITLES_GROUP.into(),
+            name: s.name.clone(),
+            language: s.language.clone(),
+            default: s.default,
+            autoselect: s.autoselect,
+            forced: s.forced,
+            uri: Some(format!("{}/{WEBVTT_DIR}.m3u8", v.name)),
+            ..MediaIn::default()
+        });
+    }
+    let with_subtitles = !subtitles.is_empty();
     let video: Vec<VariantIn> = views
         .iter()
         .filter_map(|v| {
@@ -339,6 +376,7 @@ pub(crate) fn master(views: &[RenditionView<'_>]) -> String {
                 frame_rate: info.frame_rate.map(hls_frame_rate),
                 audio: audio_info.map(|_| AUDIO_GROUP.to_string()),
                 closed_captions: v.captions().then(|| Some(CAPTIONS_GROUP.to_string())),
+                subtitles: with_subtitles.then(|| SUBTITLES_GROUP.to_string()),
                 ..VariantIn::default()
             })
         })
@@ -377,6 +415,36 @@ pub(crate) fn media_playlist(v: &RenditionView<'_>, slot: usize) -> Option<Strin
                 program_date_time: None,
                 start_unix_ms: Some(s.source.start_unix_ms),
                 init: Some((t.init_k, "mp4")),
+            })
+            .collect(),
+    };
+    Some(render_media(&out))
+}
+
+/// The WebVTT playlist of a subtitles rendition: its WebVTT files as pushed (with the
+/// `X-TIMESTAMP-MAP` that puts them on the same 90 kHz clock as the fMP4 decode times), for
+/// the segments its `wvtt` track has.
+pub(crate) fn webvtt_playlist(v: &RenditionView<'_>) -> Option<String> {
+    let segs: Vec<&KeptSeg<'_>> = v.track(TEXT).map(|(s, _)| s).collect();
+    let first = segs.first()?;
+    let prefix = format!("{WEBVTT_DIR}/");
+    let out = MediaPlaylistOut {
+        target_duration_s: v.targets[TEXT].max(1),
+        media_sequence: first.seq,
+        discontinuity_sequence: first.dsn.saturating_sub(u64::from(first.discontinuity)),
+        independent_segments: false,
+        end_list: v.ended,
+        uri_prefix: &prefix,
+        segments: segs
+            .iter()
+            .map(|s| SegmentOut {
+                seq: url_number(s.seq),
+                ext: s.source.ext,
+                duration_ms: s.source.duration_ms,
+                discontinuity: s.discontinuity,
+                program_date_time: None,
+                start_unix_ms: Some(s.source.start_unix_ms),
+                init: None,
             })
             .collect(),
     };

@@ -10,10 +10,13 @@
 //! output, repackages each new segment once and publishes a [`output::CmafSnapshot`] (DASH MPD,
 //! fMP4 HLS playlists, init and media segments).
 
+mod assemble;
 mod manifests;
 pub mod output;
 pub mod packager;
 mod repackage;
+mod state;
+mod text;
 mod window;
 
 pub use repackage::{RepackageStats, Repackager, MAX_SEGMENT_BYTES};
@@ -27,6 +30,8 @@ use crate::ts::EsError;
 pub enum TrackKind {
     Video,
     Audio,
+    /// Subtitles (WebVTT).
+    Text,
 }
 
 /// The codecs the repackager carries from TS into CMAF.
@@ -35,6 +40,8 @@ pub enum Codec {
     H264,
     H265,
     Aac,
+    /// WebVTT cues in `wvtt` samples.
+    WebVtt,
 }
 
 /// One CMAF track of a rendition.

@@ -23,6 +23,12 @@ use crate::media::{
 pub const VIDEO_DIR: &str = "video";
 /// Folder and playlist stem of a rendition's audio track.
 pub const AUDIO_DIR: &str = "audio";
+/// Folder and playlist stem of a subtitles rendition's text track (`wvtt` fragments, the
+/// MPD's).
+pub const TEXT_DIR: &str = "text";
+/// Folder and playlist stem of a subtitles rendition's WebVTT files (the fMP4 HLS master's:
+/// RFC 8216bis carries WebVTT in HLS as text, and HLS players read no `wvtt`).
+pub const WEBVTT_DIR: &str = "webvtt";
 
 /// Sequence numbers in URLs are taken modulo this.
 const URL_NUMBER_MODULUS: u64 = 1 << 31;
@@ -87,7 +93,7 @@ pub struct CmafRendition {
 /// One CMAF track of a rendition.
 #[derive(Debug)]
 pub struct CmafTrack {
-    /// [`VIDEO_DIR`] or [`AUDIO_DIR`].
+    /// [`VIDEO_DIR`], [`AUDIO_DIR`], [`TEXT_DIR`] or [`WEBVTT_DIR`].
     pub dir: &'static str,
     /// Its media playlist (`<dir>.m3u8`).
     pub playlist: Rendered,
@@ -129,9 +135,10 @@ impl MediaOutput for CmafSnapshot {
                     segments: &t.segments,
                     discontinuities: &r.discontinuities,
                     inits: &t.inits,
-                    segment_file: |s| format!("{}.m4s", url_number(s.seq)),
+                    segment_file: |s| format!("{}.{}", url_number(s.seq), s.ext),
                     init_file: |i| format!("init{}.mp4", i.k),
                     timing: t.timing.clone(),
+                    text: t.dir == TEXT_DIR || t.dir == WEBVTT_DIR,
                 })
             })
             .collect()
@@ -221,13 +228,15 @@ impl CmafSnapshot {
                 Err(_) => Lookup::NotFound,
             };
         }
-        let Some(n) = file
-            .strip_suffix(".m4s")
-            .and_then(parse_number)
-            .filter(|n| *n < URL_NUMBER_MODULUS)
-        else {
+        let Some((n, ext)) = file.rsplit_once('.') else {
             return Lookup::NotFound;
         };
+        let Some(n) = parse_number(n).filter(|n| *n < URL_NUMBER_MODULUS) else {
+            return Lookup::NotFound;
+        };
+        if t.segments.first().is_none_or(|s| s.ext != ext) {
+            return Lookup::NotFound;
+        }
         // The window spans far less than 2^31 segments: one sequence number fits.
         let Some(first) = t.segments.first().map(|s| s.seq) else {
             return Lookup::NotFound;

@@ -20,38 +20,18 @@
 //!   and a channel with no TS rendition gets [`CmafSnapshot::refused`] (an `hls` endpoint
 //!   serves fMP4 input as it is).
 
+use super::assemble::{build, views, Out};
 use super::manifests;
-use super::output::{CmafRendition, CmafSnapshot, CmafTrack, PackagerStats};
-use super::window::{
-    self, Anchor, KeptSeg, Packaged, PackagedTrack, RenditionView, TrackInits, TRACK_SLOTS,
-};
+use super::output::{CmafSnapshot, PackagerStats};
+use super::state::RenditionState;
+use super::text::{self, Clock, TextSegment};
+use super::window::{self, Anchor, Packaged, PackagedTrack, SLOTS, TEXT, TRACK_SLOTS};
 use super::Repackager;
 use crate::hls::media::snapshot::{HlsSnapshot, RenditionSnapshot};
-use crate::media::object::{EtagGen, InitEntry, MediaObject, Rendered, SegmentEntry};
-use crate::media::{PeriodView, SegmentTiming};
+use crate::media::object::{EtagGen, MediaObject, Rendered};
 use crate::time::Now;
-use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-
-/// Per-rendition state: the repackager, the cache, the init versions.
-#[derive(Debug, Default)]
-struct RenditionState {
-    repackager: Repackager,
-    /// Sequence number last fed to the repackager.
-    last_seq: Option<u64>,
-    /// Repackaged segments by sequence number; `None`: failed (not retried).
-    cache: BTreeMap<u64, Option<Arc<Packaged>>>,
-    inits: [TrackInits; 2],
-    /// Per track slot, the largest segment duration ever served, rounded to whole seconds:
-    /// `EXT-X-TARGETDURATION` must not shrink while the stream lives (RFC 8216 §6.2.1).
-    targets: [u64; 2],
-    /// Per track slot, the peak segment bit rate ever served (`BANDWIDTH`, DASH `@bandwidth`).
-    /// Monotonic rather than the window's peak: a value that moves with the window makes
-    /// renditions of similar rates trade places at every update, and dash.js then switches
-    /// quality at every update (and stalls on it at the live edge).
-    peak_bps: [u64; 2],
-}
 
 /// Follows one channel's HLS output and builds its CMAF output. Owned by the channel's owner
 /// shard, like [`crate::hls::media::HlsMedia`].
@@ -112,7 +92,7 @@ impl CmafPackager {
         }
         let mut refused = None;
         let mut any_ts = false;
-        for r in &hls.renditions {
+        for r in hls.renditions.iter().filter(|r| r.subtitles.is_none()) {
             if r.segments.iter().any(|s| s.ext != "ts") {
                 refused = Some(format!(
                     "cmaf endpoints repackage MPEG-TS input; rendition {:?} of this channel is \
@@ -123,6 +103,23 @@ impl CmafPackager {
             }
             any_ts = true;
             self.ingest_rendition(r, now);
+        }
+        // Subtitles go on the media timeline of the first rendition packaged.
+        let clock = hls
+            .renditions
+            .iter()
+            .filter(|r| r.subtitles.is_none())
+            .find_map(|r| {
+                let st = self.renditions.get(&r.name)?;
+                let packaged = r.segments.iter().filter_map(|s| {
+                    let p = st.cache.get(&s.seq)?.as_ref()?;
+                    Some((s, &**p))
+                });
+                Some(Clock::of(packaged))
+            })
+            .unwrap_or_default();
+        for r in hls.renditions.iter().filter(|r| r.subtitles.is_some()) {
+            self.ingest_subtitles(r, &clock);
         }
         self.renditions
             .retain(|name, _| hls.renditions.iter().any(|r| &r.name == name));
@@ -194,8 +191,8 @@ impl CmafPackager {
                 }
             };
             self.stats.repackaged = self.stats.repackaged.saturating_add(1);
-            let mut tracks: [Option<PackagedTrack>; 2] = [None, None];
-            for (slot, (kind, _, content_type)) in TRACK_SLOTS.iter().enumerate() {
+            let mut tracks: [Option<PackagedTrack>; SLOTS] = Default::default();
+            for (slot, (kind, _, content_type)) in TRACK_SLOTS[..TEXT].iter().enumerate() {
                 let Some((ti, info)) = out.tracks.iter().enumerate().find(|(_, t)| t.kind == *kind)
                 else {
                     continue;
@@ -254,184 +251,61 @@ impl CmafPackager {
     }
 }
 
-/// Each rendition's window as served: the repackaged segments after its last failure.
-fn views<'a>(
-    states: &'a HashMap<String, RenditionState>,
-    hls: &'a HlsSnapshot,
-) -> Vec<RenditionView<'a>> {
-    let mut views = Vec::new();
-    for r in &hls.renditions {
-        let Some(st) = states.get(&r.name) else {
-            continue;
-        };
-        let mut dsn = r.discontinuity_sequence;
-        let mut segs: Vec<KeptSeg<'a>> = Vec::with_capacity(r.segments.len());
-        for s in &r.segments {
-            let discontinuity = r.discontinuities.binary_search(&s.seq).is_ok();
-            if discontinuity {
-                dsn = dsn.saturating_add(1);
-            }
-            match st.cache.get(&s.seq) {
-                Some(Some(p)) => segs.push(KeptSeg {
-                    seq: s.seq,
-                    dsn,
-                    discontinuity,
-                    source: s,
-                    packaged: p,
-                }),
-                // Failed (or never fed): the window restarts after it.
-                _ => segs.clear(),
-            }
-        }
-        if segs.is_empty() {
-            continue;
-        }
-        views.push(RenditionView {
-            name: &r.name,
-            segs,
-            ended: r.ended,
-            inits: &st.inits,
-            targets: st.targets,
-            peak_bps: st.peak_bps,
-        });
-    }
-    views
-}
-
-/// Renders with etags reused while a path's text is unchanged.
-struct Out<'a> {
-    etags: &'a mut EtagGen,
-    previous: &'a HashMap<String, Rendered>,
-    rendered: HashMap<String, Rendered>,
-    unix_ms: u64,
-}
-
-impl Out<'_> {
-    fn render(&mut self, path: String, text: String) -> Rendered {
-        let r = match self.previous.get(&path) {
-            Some(p) if p.body == text.as_bytes() => p.clone(),
-            _ => Rendered::new(Bytes::from(text), self.etags.next(), self.unix_ms),
-        };
-        self.rendered.insert(path, r.clone());
-        r
-    }
-}
-
-fn build(
-    hls: &HlsSnapshot,
-    views: &[RenditionView<'_>],
-    periods: &BTreeMap<u64, Anchor>,
-    availability_start_unix_ms: u64,
-    out: &mut Out<'_>,
-    refused: Option<String>,
-    stats: PackagerStats,
-) -> CmafSnapshot {
-    out.unix_ms = hls
-        .renditions
-        .iter()
-        .flat_map(|r| r.segments.last())
-        .map(|s| s.object.last_modified_unix_ms)
-        .max()
-        .unwrap_or(0);
-    let ended = !views.is_empty() && views.iter().all(|v| v.ended);
-    let mut archived_periods = Vec::new();
-    let mut mpd_model = None;
-    let (mpd, master) = if views.is_empty() {
-        (None, None)
-    } else {
-        let model = manifests::mpd(
-            views,
-            periods,
-            availability_start_unix_ms,
-            out.unix_ms,
-            ended,
-        );
-        let mpd = crate::dash::mpd::render(&model);
-        archived_periods = model
-            .periods
-            .iter()
-            .map(|p| PeriodView::of(p.clone(), availability_start_unix_ms))
-            .collect();
-        mpd_model = Some(model);
-        let master = manifests::master(views);
-        (
-            Some(out.render(".mpd".into(), mpd)),
-            Some(out.render(".m3u8".into(), master)),
-        )
-    };
-    let mut renditions = Vec::with_capacity(views.len());
-    for v in views {
-        let mut tracks = Vec::new();
-        for (slot, (_, dir, _)) in TRACK_SLOTS.iter().enumerate() {
-            let Some(text) = manifests::media_playlist(v, slot) else {
+impl CmafPackager {
+    /// Packages the subtitles rendition's WebVTT segments not seen yet (those that cannot be
+    /// placed yet are tried again at the next update); evicts those that left its window.
+    fn ingest_subtitles(&mut self, r: &RenditionSnapshot, clock: &Clock) {
+        let st = self.renditions.entry(r.name.clone()).or_default();
+        let language =
+            text::mdhd_language(r.subtitles.as_ref().and_then(|s| s.language.as_deref()));
+        for seg in &r.segments {
+            if st.cache.contains_key(&seg.seq) {
                 continue;
+            }
+            let t = TextSegment {
+                seg,
+                discontinuity: r.discontinuities.binary_search(&seg.seq).is_ok(),
+                language,
             };
-            let playlist = out.render(format!("{}/{dir}.m3u8", v.name), text);
-            let (segments, timing) = v
-                .segs
-                .iter()
-                .filter_map(|s| {
-                    s.packaged.tracks[slot].as_ref().map(|t| {
-                        let entry = SegmentEntry {
-                            seq: s.seq,
-                            ext: "m4s",
-                            duration_ms: window::ms(t.duration, t.timescale),
-                            start_unix_ms: s.source.start_unix_ms,
-                            init: Some(t.init_k),
-                            object: Arc::clone(&t.object),
-                        };
-                        let timing = SegmentTiming {
-                            period: format!("p{}", s.dsn),
-                            t: t.ept,
-                            d: t.duration,
-                        };
-                        (entry, timing)
-                    })
-                })
-                .unzip();
-            let inits = v.inits[slot]
-                .versions
-                .iter()
-                .map(|i| InitEntry {
-                    k: i.k,
-                    ext: "mp4",
-                    object: Arc::clone(&i.object),
-                })
-                .collect();
-            tracks.push(CmafTrack {
-                dir,
-                playlist,
-                inits,
-                segments,
-                timing,
-            });
+            match text::package(
+                &mut st.text,
+                &mut st.inits[TEXT],
+                &t,
+                clock,
+                &mut self.etags,
+            ) {
+                Ok(None) => break,
+                Ok(Some(track)) => {
+                    self.stats.repackaged = self.stats.repackaged.saturating_add(1);
+                    let secs = track.duration.saturating_add(500) / 1000;
+                    st.targets[TEXT] = st.targets[TEXT].max(secs).max(1);
+                    let bits = (track.object.body.len() as u64).saturating_mul(8000);
+                    if let Some(bps) = bits.checked_div(track.duration) {
+                        st.peak_bps[TEXT] = st.peak_bps[TEXT].max(bps);
+                    }
+                    st.cache
+                        .insert(seg.seq, Some(Arc::new(text::packaged(track))));
+                }
+                Err(e) => {
+                    self.stats.failed = self.stats.failed.saturating_add(1);
+                    self.warnings.push(format!(
+                        "cmaf: subtitles segment {}/{}.{} not packaged (skipped): {e}",
+                        r.name, seg.seq, seg.ext
+                    ));
+                    st.cache.insert(seg.seq, None);
+                }
+            }
         }
-        let discontinuities = hls
-            .renditions
-            .iter()
-            .find(|r| r.name == v.name)
-            .map(|r| r.discontinuities.clone())
-            .unwrap_or_default();
-        renditions.push(CmafRendition {
-            name: v.name.to_string(),
-            tracks,
-            discontinuities,
+        st.cache
+            .retain(|seq, _| r.segments.binary_search_by_key(seq, |s| s.seq).is_ok());
+        let cache = &st.cache;
+        st.inits[TEXT].versions.retain(|v| {
+            cache
+                .values()
+                .flatten()
+                .any(|p| p.tracks[TEXT].as_ref().is_some_and(|t| t.init_k == v.k))
         });
     }
-    let mut snap = CmafSnapshot {
-        version: hls.output_version,
-        mpd,
-        master,
-        renditions,
-        refused,
-        stats,
-        held_bytes: 0,
-        periods: archived_periods,
-        mpd_model,
-        mpd_clock: Vec::new(),
-    };
-    snap.held_bytes = snap.objects().map(|o| o.body.len() as u64).sum();
-    snap
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use crate::channel::config::InputRole::Primary;
 use crate::cmaf::output::url_number;
 use crate::hls::media::HlsMedia;
 use crate::media::{Lookup, Media, MediaParams};
+use bytes::Bytes;
 use std::path::PathBuf;
 
 const T0_UNIX: u64 = 1_700_000_000_000;

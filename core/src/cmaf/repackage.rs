@@ -166,6 +166,7 @@ impl Repackager {
         built.sort_by_key(|t| match t.kind {
             TrackKind::Video => 0,
             TrackKind::Audio => 1,
+            TrackKind::Text => 2,
         });
 
         let mut out = Repackaged {

@@ -2,17 +2,23 @@
 //! repackaged tracks ([`Packaged`]), the init versions of each track ([`TrackInits`]), a
 //! rendition's served window ([`RenditionView`]) and where a DASH Period sits ([`Anchor`]).
 
-use super::output::{AUDIO_DIR, VIDEO_DIR};
+use super::output::{AUDIO_DIR, TEXT_DIR, VIDEO_DIR};
 use super::{TrackInfo, TrackKind};
+use crate::hls::media::snapshot::SubtitlesInfo;
 use crate::media::{MediaObject, SegmentEntry};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// Track slots of a rendition: video, then audio.
-pub(crate) const TRACK_SLOTS: [(TrackKind, &str, &str); 2] = [
+/// Track slots of a rendition: video, audio, and text (a subtitles rendition has only text).
+pub(crate) const TRACK_SLOTS: [(TrackKind, &str, &str); SLOTS] = [
     (TrackKind::Video, VIDEO_DIR, "video/mp4"),
     (TrackKind::Audio, AUDIO_DIR, "audio/mp4"),
+    (TrackKind::Text, TEXT_DIR, "application/mp4"),
 ];
+pub(crate) const SLOTS: usize = 3;
+pub(crate) const VIDEO: usize = 0;
+pub(crate) const AUDIO: usize = 1;
+pub(crate) const TEXT: usize = 2;
 
 /// One track of one repackaged source segment.
 #[derive(Debug, Clone)]
@@ -34,7 +40,7 @@ pub(crate) struct PackagedTrack {
 /// A repackaged source segment: its tracks by [`TRACK_SLOTS`] index.
 #[derive(Debug)]
 pub(crate) struct Packaged {
-    pub tracks: [Option<PackagedTrack>; 2],
+    pub tracks: [Option<PackagedTrack>; SLOTS],
 }
 
 /// One version of a track's init segment.
@@ -96,11 +102,13 @@ pub(crate) struct RenditionView<'a> {
     /// Gapless, increasing `seq`; never empty.
     pub segs: Vec<KeptSeg<'a>>,
     pub ended: bool,
-    pub inits: &'a [TrackInits; 2],
+    pub inits: &'a [TrackInits; SLOTS],
     /// `EXT-X-TARGETDURATION` per track slot (never shrinks).
-    pub targets: [u64; 2],
+    pub targets: [u64; SLOTS],
+    /// A subtitles rendition: its attributes.
+    pub subtitles: Option<&'a SubtitlesInfo>,
     /// Peak segment bit rate per track slot since the stream started (never shrinks).
-    pub peak_bps: [u64; 2],
+    pub peak_bps: [u64; SLOTS],
 }
 
 /// Where a DASH Period sits (see the module docs).
@@ -136,7 +144,7 @@ pub(crate) fn ms(ticks: u64, timescale: u32) -> u64 {
 impl RenditionView<'_> {
     /// Whether its video (slot 0) carries CEA-608/708 captions (in a segment of the window).
     pub fn captions(&self) -> bool {
-        self.track(0).any(|(_, t)| t.captions)
+        self.track(VIDEO).any(|(_, t)| t.captions)
     }
 
     /// The segments carrying track `slot`: those after the last one that lacks it.

@@ -332,6 +332,12 @@ fn render_period(s: &mut String, p: &Period, ll: Option<&LowLatency>) {
             attr(s, "value", cc);
             s.push_str("/>\n");
         }
+        if a.content_type == ContentType::Text {
+            // DASH-IF IOP §6.4.2: a text AdaptationSet says what it is for.
+            s.push_str(
+                "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"subtitle\"/>\n",
+            );
+        }
         for r in &a.representations {
             render_representation(s, r, ll);
         }

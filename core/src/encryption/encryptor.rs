@@ -1,7 +1,7 @@
 //! The [`Encryptor`]: builds what an encrypted endpoint serves ([`EncryptedOutput`]) from the
 //! channel's clear output each time the channel publishes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::cenc::{
@@ -133,7 +133,22 @@ impl Encryptor {
         let mut cache = HashMap::new();
         let mut segment_keys: HashMap<String, SegmentKey> = HashMap::new();
         let mut used: BTreeMap<u64, ContentKey> = BTreeMap::new();
+        // Subtitles are served clear (players decrypt audio and video only); their playlists
+        // get no key tags.
+        let mut clear_dirs: HashSet<String> = HashSet::new();
         for track in clear.tracks() {
+            if track.text {
+                for i in track.inits {
+                    let path = join(&track.dir, &(track.init_file)(i));
+                    out.objects.insert(path, Arc::clone(&i.object));
+                }
+                for s in track.segments {
+                    let path = join(&track.dir, &(track.segment_file)(s));
+                    out.objects.insert(path, Arc::clone(&s.object));
+                }
+                clear_dirs.insert(track.dir);
+                continue;
+            }
             if let Err(why) = self.fits(&track) {
                 out.refused = Some(why);
                 return out;
@@ -251,6 +266,7 @@ impl Encryptor {
                 _ => continue,
             };
             let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+            let stem = path.strip_suffix(".m3u8").unwrap_or("");
             let text = match (Scheme::of(self.scheme), out.default_kid) {
                 (Some(scheme), Some(kid)) if path.ends_with(".mpd") => {
                     let license = self.license_url.clone().unwrap_or_else(|| {
@@ -276,6 +292,9 @@ impl Encryptor {
                     }
                 }
                 (_, None) if path.ends_with(".mpd") => continue,
+                // A subtitles playlist (`<rendition>/index.m3u8` of HLS, `<rendition>/text.m3u8`
+                // of CMAF) lists clear segments.
+                _ if clear_dirs.contains(dir) || clear_dirs.contains(stem) => text.to_string(),
                 _ => {
                     let tag = KeyTag::of(self.scheme);
                     let others = |kid: &[u8; 16]| {

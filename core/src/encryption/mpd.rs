@@ -86,8 +86,11 @@ pub fn add_content_protection_by_period(
             break;
         };
         out.push_str(&rest[..end]);
-        let (kid, drm) = of_period(&current);
-        out.push_str(&protection(kid, &drm));
+        // Text (subtitles) is served clear.
+        if !rest[set..end].contains("contentType=\"text\"") {
+            let (kid, drm) = of_period(&current);
+            out.push_str(&protection(kid, &drm));
+        }
         rest = &rest[end..];
     }
     out.push_str(rest);
@@ -100,7 +103,7 @@ mod tests {
 
     #[test]
     fn every_adaptation_set_says_how_it_is_protected() {
-        let mpd = "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"dynamic\">\n  <Period id=\"p0\">\n    <AdaptationSet id=\"0\" contentType=\"video\">\n      <Representation id=\"v\"/>\n    </AdaptationSet>\n    <AdaptationSet id=\"1\" contentType=\"audio\">\n      <Representation id=\"a\"/>\n    </AdaptationSet>\n  </Period>\n</MPD>\n";
+        let mpd = "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"dynamic\">\n  <Period id=\"p0\">\n    <AdaptationSet id=\"0\" contentType=\"video\">\n      <Representation id=\"v\"/>\n    </AdaptationSet>\n    <AdaptationSet id=\"1\" contentType=\"audio\">\n      <Representation id=\"a\"/>\n    </AdaptationSet>\n    <AdaptationSet id=\"2\" contentType=\"text\">\n      <Representation id=\"t\"/>\n    </AdaptationSet>\n  </Period>\n</MPD>\n";
         let out =
             add_content_protection(mpd, Scheme::Cbcs, Some(&[0xab; 16]), "keys/clearkey", &[]);
         let doc = roxmltree::Document::parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
@@ -113,7 +116,12 @@ mod tests {
             .descendants()
             .filter(|n| n.has_tag_name("AdaptationSet"))
             .collect();
-        assert_eq!(sets.len(), 2);
+        assert_eq!(sets.len(), 3);
+        let (text, sets) = sets.split_last().unwrap();
+        assert!(
+            !text.children().any(|n| n.has_tag_name("ContentProtection")),
+            "subtitles are clear: {out}"
+        );
         for set in sets {
             let cps: Vec<_> = set
                 .children()

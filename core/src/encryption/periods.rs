@@ -77,14 +77,22 @@ pub fn split_by_key(
         else {
             continue;
         };
-        // Each Representation's segments with their keys, up to the first without one.
+        // Each Representation's segments with their keys, up to the first without one;
+        // subtitles are clear (all listed, each key's Period takes them by time).
         let keyed: HashMap<&str, Vec<Keyed>> = p
             .adaptation_sets
             .iter()
-            .flat_map(|s| &s.representations)
-            .map(|rep| {
+            .flat_map(|s| {
+                let clear = s.content_type == mpd::ContentType::Text;
+                s.representations.iter().map(move |r| (clear, r))
+            })
+            .map(|(clear, rep)| {
+                let kid = |n| match clear {
+                    true => Some([0; 16]),
+                    false => kid_of(&rep.template.media, n),
+                };
                 let list = segments(rep)
-                    .map_while(|(n, t, d)| Some((n, t, d, kid_of(&rep.template.media, n)?)))
+                    .map_while(|(n, t, d)| Some((n, t, d, kid(n)?)))
                     .collect();
                 (rep.id.as_str(), list)
             })

@@ -344,6 +344,8 @@ pub struct TrackView<'a> {
     /// DASH: each segment's place on its Period's timeline, parallel to `segments` (empty
     /// for outputs without Periods).
     pub timing: Vec<SegmentTiming>,
+    /// Subtitles (WebVTT, as text or in `wvtt` samples): served clear by encrypted endpoints.
+    pub text: bool,
 }
 
 /// Where a DASH segment sits: its Period and its `SegmentTimeline` entry.

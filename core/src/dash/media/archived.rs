@@ -14,6 +14,8 @@ pub(crate) struct DashTrack {
     dir: String,
     segments: Vec<SegmentEntry>,
     timing: Vec<SegmentTiming>,
+    /// A text AdaptationSet's.
+    text: bool,
     inits: Vec<InitEntry>,
 }
 
@@ -37,7 +39,11 @@ impl ArchiveView {
         let ast = model.availability_start_unix_ms;
         for p in &out.periods {
             let start_unix_ms = ast.saturating_add(p.start_ms);
-            for r in p.reps() {
+            let reps = p
+                .sets
+                .iter()
+                .flat_map(|s| s.reps.iter().map(move |r| (s.content_type, r)));
+            for (content_type, r) in reps {
                 let Some((k, init)) = &r.init else {
                     continue;
                 };
@@ -49,6 +55,7 @@ impl ArchiveView {
                             segments: Vec::new(),
                             timing: Vec::new(),
                             inits: Vec::new(),
+                            text: content_type == mpd::ContentType::Text,
                         });
                         view.tracks.len() - 1
                     }
@@ -104,6 +111,7 @@ impl ArchiveView {
                 segment_file: |s| format!("{}.m4s", s.seq),
                 init_file: |i| format!("init{}.m4s", i.k),
                 timing: t.timing.clone(),
+                text: t.text,
             })
             .collect()
     }

@@ -4,7 +4,7 @@
 //! endpoints.
 
 use super::leader;
-use super::snapshot::{HlsSnapshot, RenditionSnapshot};
+use super::snapshot::{HlsSnapshot, RenditionSnapshot, SubtitlesInfo};
 use super::timeline::Rendition;
 use super::HlsMedia;
 use crate::channel::config::{EndpointType, InputRole};
@@ -34,6 +34,7 @@ pub(crate) fn build(cm: &mut HlsMedia) -> HlsSnapshot {
     let mut renditions = Vec::with_capacity(live.len());
     let mut new_cache = HashMap::with_capacity(live.len());
     let end_on_endlist = cm.params.end_on_endlist;
+    let master = cm.active.and_then(|a| cm.inputs[a.index()].master.as_ref());
     for r in &live {
         let text = render_media(&r.playlist("", end_on_endlist));
         let prev = cm.rendered.renditions.get(&r.name);
@@ -53,12 +54,12 @@ pub(crate) fn build(cm: &mut HlsMedia) -> HlsSnapshot {
                 .map(|s| s.entry.seq)
                 .collect(),
             ended: r.output_ended(end_on_endlist),
+            subtitles: subtitles_info(r, master),
         });
     }
     let main_text = if live.is_empty() {
         None
     } else if cm.master_mode {
-        let master = cm.active.and_then(|a| cm.inputs[a.index()].master.as_ref());
         let out = match master {
             Some(m) => rewrite_master(m, &live),
             None => synthesize_master(&live),
@@ -138,6 +139,32 @@ pub(crate) fn refresh_status(cm: &HlsMedia, prev: &HlsSnapshot) -> HlsSnapshot {
         renditions: prev.renditions.clone(),
         status: status(cm, &live),
     }
+}
+
+/// A WebVTT rendition's attributes: its `EXT-X-MEDIA:TYPE=SUBTITLES` in the input's master.
+fn subtitles_info(r: &Rendition, master: Option<&MasterPlaylistIn>) -> Option<SubtitlesInfo> {
+    if !r.segments.iter().all(|s| s.entry.ext == "vtt") {
+        return None;
+    }
+    let media = master.and_then(|m| {
+        m.media
+            .iter()
+            .find(|x| x.media_type == "SUBTITLES" && x.uri.as_deref() == Some(&r.source))
+    });
+    Some(match media {
+        Some(x) => SubtitlesInfo {
+            name: x.name.clone(),
+            language: x.language.clone(),
+            default: x.default,
+            autoselect: x.autoselect,
+            forced: x.forced,
+        },
+        None => SubtitlesInfo {
+            name: r.name.clone(),
+            autoselect: true,
+            ..SubtitlesInfo::default()
+        },
+    })
 }
 
 fn rendition_uri(r: &Rendition) -> String {

@@ -45,6 +45,20 @@ pub struct RenditionSnapshot {
     pub discontinuities: Vec<u64>,
     /// Its playlist ends with `EXT-X-ENDLIST`.
     pub ended: bool,
+    /// WebVTT subtitles: how the input's multivariant playlist presents them.
+    pub subtitles: Option<SubtitlesInfo>,
+}
+
+/// A WebVTT subtitles rendition's `EXT-X-MEDIA` attributes (what derived outputs announce).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubtitlesInfo {
+    /// `NAME` (the rendition's folder when no master names it).
+    pub name: String,
+    /// `LANGUAGE` (RFC 5646).
+    pub language: Option<String>,
+    pub default: bool,
+    pub autoselect: bool,
+    pub forced: bool,
 }
 
 impl MediaOutput for HlsSnapshot {
@@ -69,6 +83,7 @@ impl MediaOutput for HlsSnapshot {
                 segment_file: |s| format!("{}.{}", s.seq, s.ext),
                 init_file: |i| format!("init{}.{}", i.k, i.ext),
                 timing: Vec::new(),
+                text: r.subtitles.is_some(),
             })
             .collect()
     }
