@@ -158,6 +158,69 @@ impl MpdCheck {
     }
 }
 
+/// A static MPD (`manifest.mpd`) with its segments made by ffmpeg's dash muxer in `dir`: 6
+/// video segments of 2 s (`timescale` 12800, Representation 0) and audio (Representation 1);
+/// returns the segments (`init-stream<R>.m4s`, `chunk-stream<R>-<NNNNN>.m4s`) by name.
+pub fn ffmpeg_dash_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let out = run_with_timeout(
+        Command::new("ffmpeg")
+            .args([
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x180:rate=25",
+            ])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=48000",
+                "-t",
+                "12",
+            ])
+            .args([
+                "-c:v",
+                "libx264",
+                "-g",
+                "50",
+                "-keyint_min",
+                "50",
+                "-sc_threshold",
+                "0",
+            ])
+            .args([
+                "-c:a",
+                "aac",
+                "-f",
+                "dash",
+                "-seg_duration",
+                "2",
+                "-use_timeline",
+                "1",
+            ])
+            .args(["-use_template", "1"])
+            .arg(dir.join("manifest.mpd")),
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "ffmpeg: {}", text(&out.stderr));
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "m4s"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 /// Fetches `url` and parses it with npm `mpd-parser` (node `tests/browser/mpdcheck.mjs`).
 /// Panics with the script's output when it cannot parse it.
 pub fn mpd_check(url: &str) -> MpdCheck {

@@ -697,68 +697,6 @@ fn the_backups_markers_are_served_after_a_failover_without_a_second_break() {
     assert_eq!(got[0]["event_id"].as_u64(), Some(501));
 }
 
-/// A static MPD with its segments made by ffmpeg's dash muxer in `dir`: 6 video segments of
-/// 2 s (`timescale` 12800).
-fn dash_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let out = run_with_timeout(
-        Command::new("ffmpeg")
-            .args([
-                "-nostdin",
-                "-loglevel",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=320x180:rate=25",
-            ])
-            .args([
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=440:sample_rate=48000",
-                "-t",
-                "12",
-            ])
-            .args([
-                "-c:v",
-                "libx264",
-                "-g",
-                "50",
-                "-keyint_min",
-                "50",
-                "-sc_threshold",
-                "0",
-            ])
-            .args([
-                "-c:a",
-                "aac",
-                "-f",
-                "dash",
-                "-seg_duration",
-                "2",
-                "-use_timeline",
-                "1",
-            ])
-            .args(["-use_template", "1"])
-            .arg(dir.join("manifest.mpd")),
-        Duration::from_secs(120),
-    );
-    assert!(out.status.success(), "ffmpeg: {}", text(&out.stderr));
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "m4s"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn dash_input_events_and_splices_reach_dash_endpoints() {
     let Some(py) = threefive_python() else { return };
@@ -769,7 +707,7 @@ fn dash_input_events_and_splices_reach_dash_endpoints() {
     let d = Daemon::start(DaemonOpts::default());
     let f = d.dash_channel("dash-ads", &[]);
     let out_604 = scte35(&py, &["encode", "604", "2", "1"]).trim().to_string();
-    for (name, mut bytes) in dash_files(work.path()) {
+    for (name, mut bytes) in ffmpeg_dash_files(work.path()) {
         // In-band: an emsg (version 0) on the video segment at 10 s, 0.5 s into it.
         if name == "chunk-stream0-00006.m4s" {
             bytes = with_emsg(

@@ -445,3 +445,132 @@ fn cea608_captions_survive_repackaging_and_are_announced() {
         text(&probe.stderr)
     );
 }
+
+/// A DASH encoder's text AdaptationSet (WebVTT in fMP4, `wvtt`) is served by `dash` endpoints:
+/// announced in the MPD (language, codecs, Role) and its segments byte for byte as pushed.
+/// ffmpeg 5.1 writes no `wvtt`: the text track is built here with the core's writer and
+/// added to ffmpeg's MPD the way packagers that carry subtitles write it.
+#[test]
+fn dash_input_text_adaptation_sets_are_served_by_dash_endpoints() {
+    use streampack_core::fmp4::{init_segment, InitParams, SampleEntry};
+    use streampack_core::webvtt::{wvtt, Cue};
+    if !require_tool("ffmpeg") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let d = Daemon::start(DaemonOpts::default());
+    let f = d.dash_channel("dash-subs", &[]);
+    let mut pushed: Vec<(String, Vec<u8>)> = ffmpeg_dash_files(work.path());
+    let init = init_segment(&InitParams {
+        track_id: 1,
+        timescale: 1000,
+        entry: SampleEntry::WebVtt {
+            config: "WEBVTT".into(),
+        },
+        profile_brand: None,
+        language: *b"eng",
+    });
+    pushed.push(("init-stream2.m4s".into(), init));
+    for i in 0..6u64 {
+        let cue = Cue {
+            id: String::new(),
+            start_ms: i * 2000 + 500,
+            end_ms: i * 2000 + 1500,
+            settings: String::new(),
+            payload: format!("cue {i}"),
+        };
+        let frag = wvtt::fragment(i as u32 + 1, 1, &[cue], i * 2000, (i + 1) * 2000);
+        pushed.push((format!("chunk-stream2-{:05}.m4s", i + 1), frag));
+    }
+    for (name, bytes) in &pushed {
+        let r = http(d.ingest, "PUT", &f.ingest(name), &[], Some(bytes));
+        assert_eq!(r.status, 201, "{name}: {r:?}");
+    }
+    let text_set = "<AdaptationSet id=\"2\" contentType=\"text\" lang=\"eng\">\
+         <Representation id=\"2\" mimeType=\"application/mp4\" codecs=\"wvtt\" bandwidth=\"1000\">\
+         <SegmentTemplate timescale=\"1000\" initialization=\"init-stream$RepresentationID$.m4s\" \
+         media=\"chunk-stream$RepresentationID$-$Number%05d$.m4s\" startNumber=\"1\">\
+         <SegmentTimeline><S t=\"0\" d=\"2000\" r=\"5\"/></SegmentTimeline></SegmentTemplate>\
+         </Representation></AdaptationSet></Period>";
+    let mpd = std::fs::read_to_string(work.path().join("manifest.mpd"))
+        .unwrap()
+        .replacen("</Period>", text_set, 1);
+    let r = http(
+        d.ingest,
+        "PUT",
+        &f.ingest("manifest.mpd"),
+        &[],
+        Some(mpd.as_bytes()),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+
+    let mpd_path = f.endpoint_path.clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let out = loop {
+        let r = get(d.pull, &mpd_path);
+        if r.status == 200 && r.text().matches("<S ").count() >= 3 && r.text().contains("wvtt") {
+            break r.text();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no text AdaptationSet: {} {}",
+            r.status,
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let set = out
+        .split("<AdaptationSet")
+        .find(|s| s.contains("contentType=\"text\""))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(set.contains("lang=\"eng\""), "{out}");
+    assert!(set.contains("codecs=\"wvtt\""), "{out}");
+    assert!(
+        set.contains("<Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"subtitle\"/>"),
+        "{out}"
+    );
+    // Every text segment it lists is the one pushed, byte for byte.
+    let init = xml_attr(set, "SegmentTemplate", "initialization").unwrap();
+    let media = xml_attr(set, "SegmentTemplate", "media").unwrap();
+    let start: u64 = xml_attr(set, "SegmentTemplate", "startNumber")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rep = xml_attr(set, "Representation", "id").unwrap();
+    let expand = |t: &str, n: u64| {
+        let t = t.replace("$RepresentationID$", &rep);
+        match t.split_once("$Number") {
+            Some((a, rest)) => {
+                let (fmt, b) = rest.split_once('$').unwrap();
+                let width: usize = fmt
+                    .trim_start_matches("%0")
+                    .trim_end_matches('d')
+                    .parse()
+                    .unwrap_or(0);
+                format!("{a}{n:0width$}{b}")
+            }
+            None => t,
+        }
+    };
+    let got_init = get(d.pull, &resolve(&mpd_path, &expand(&init, 0)));
+    assert_eq!(got_init.status, 200, "{init}");
+    assert_eq!(
+        got_init.body,
+        pushed.iter().find(|p| p.0 == "init-stream2.m4s").unwrap().1
+    );
+    let listed = set.matches("<S ").count().max(1) as u64;
+    let mut matched = 0;
+    for n in start..start + listed.max(6) {
+        let r = get(d.pull, &resolve(&mpd_path, &expand(&media, n)));
+        if r.status != 200 {
+            continue;
+        }
+        assert!(
+            pushed.iter().any(|(_, b)| *b == r.body),
+            "text segment {n} is not one pushed"
+        );
+        assert!(r.body.windows(4).any(|w| w == b"vttc"));
+        matched += 1;
+    }
+    assert!(matched >= 3, "{matched} text segments served:\n{out}");
+}
