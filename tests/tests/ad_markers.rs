@@ -176,7 +176,7 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     }
     let work = tempfile::tempdir().unwrap();
     let d = Daemon::start(DaemonOpts::default());
-    let f = d.hls_channel("ads", &[]);
+    let f = d.hls_channel("ads", &["--timeshift-window", "600"]);
     let ep = |name: &str, extra: &[&str]| {
         let mut a = vec!["endpoint", "create", &f.id, "--name", name];
         a.extend_from_slice(extra);
@@ -239,6 +239,24 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
             (202, false, None)
         ],
         "{hls}"
+    );
+    // Time-shifted: the archive keeps the markers with the media, a startover playlist
+    // carries the same breaks at the same times.
+    let startover = format!("{}?start={}", f.endpoint_path, enc.base_ms / 1000 - 1);
+    let shifted = wait_for_text(&d, &startover, |t| {
+        t.matches("#EXT-X-DATERANGE").count() >= 4
+    });
+    let shifted_ranges = tagged(&shifted, "#EXT-X-DATERANGE");
+    assert_eq!(
+        shifted_ranges
+            .iter()
+            .map(|(l, _, pdt)| (l.clone(), *pdt))
+            .collect::<Vec<_>>(),
+        ranges
+            .iter()
+            .map(|(l, _, pdt)| (l.clone(), *pdt))
+            .collect::<Vec<_>>(),
+        "{shifted}"
     );
     for (i, (line, _, pdt)) in ranges.iter().enumerate() {
         let start = parse_utc_ms(attr(line, "START-DATE").unwrap()).unwrap();

@@ -123,7 +123,9 @@ impl Marking {
             // The MPD's clock is the clear output's (an encrypted one renders the same MPD).
             let clock: &dyn MediaOutput = published.output(e.kind).unwrap_or(&*base);
             for (path, r) in base.manifests(&e.manifest_name) {
-                let (marked, content_type) = mark_one(&path, r, &markers, m.style, clock);
+                let text = std::str::from_utf8(&r.body).unwrap_or("");
+                let marked = mark_manifest(&path, text, &markers, m.style, &|t| clock.mpd_clock(t));
+                let content_type = manifest_content_type(&path);
                 let rendered = match marked {
                     Some(text) => {
                         changed = true;
@@ -153,33 +155,38 @@ impl Marking {
     }
 }
 
-/// A manifest marked for an endpoint (`None`: unchanged), and its content type.
-fn mark_one(
+/// The manifest at `path` (an MPD or an HLS playlist) marked for an endpoint in `style`
+/// (`None`: unchanged). `mpd_clock` maps a wall-clock time onto the MPD's clock.
+pub fn mark_manifest(
     path: &str,
-    r: &Rendered,
+    text: &str,
     markers: &[AdMarker],
     style: AdMarkerStyle,
-    clock: &dyn MediaOutput,
-) -> (Option<String>, &'static str) {
-    let text = std::str::from_utf8(&r.body).unwrap_or("");
+    mpd_clock: &dyn Fn(u64) -> u64,
+) -> Option<String> {
+    if style == AdMarkerStyle::None {
+        return None;
+    }
     if path.ends_with(".mpd") {
         // On the MPD's own clock.
         let on_mpd: Vec<AdMarker> = markers
             .iter()
             .map(|m| AdMarker {
-                start_unix_ms: clock.mpd_clock(m.start_unix_ms),
+                start_unix_ms: mpd_clock(m.start_unix_ms),
                 ..m.clone()
             })
             .collect();
-        (
-            mpd_out::mark(text, &on_mpd),
-            crate::dash::mpd::MPD_CONTENT_TYPE,
-        )
+        mpd_out::mark(text, &on_mpd)
     } else {
-        (
-            hls_out::mark(text, markers, style),
-            crate::hls::PLAYLIST_CONTENT_TYPE,
-        )
+        hls_out::mark(text, markers, style)
+    }
+}
+
+fn manifest_content_type(path: &str) -> &'static str {
+    if path.ends_with(".mpd") {
+        crate::dash::mpd::MPD_CONTENT_TYPE
+    } else {
+        crate::hls::PLAYLIST_CONTENT_TYPE
     }
 }
 

@@ -4,6 +4,7 @@
 //! function of the same log.
 
 use super::log::{InitRec, Record, SegmentRecord, TrackKey};
+use crate::ad_markers::AdMarker;
 use crate::channel::config::EndpointType;
 use crate::media::{Outline, PeriodView};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -70,8 +71,15 @@ pub struct ChannelArchive {
     periods: BTreeMap<usize, VecDeque<PeriodView>>,
     /// The last outline, per output.
     outlines: BTreeMap<usize, Outline>,
+    /// Ad markers, by increasing splice point; those before every track's first segment
+    /// go with it.
+    markers: VecDeque<AdMarker>,
     bytes: u64,
 }
+
+/// Markers an archive keeps at most (the oldest go first): far more than a time-shift window
+/// of breaks holds.
+pub const MAX_ARCHIVED_MARKERS: usize = 10_000;
 
 impl ChannelArchive {
     /// An empty archive.
@@ -106,6 +114,17 @@ impl ChannelArchive {
     /// The Periods of output `kind`, in order.
     pub fn periods(&self, kind: EndpointType) -> impl Iterator<Item = &PeriodView> {
         self.periods.get(&kind.index()).into_iter().flatten()
+    }
+
+    /// The ad markers whose splice point is in `[from_unix_ms, to_unix_ms)`.
+    pub fn markers(&self, from_unix_ms: u64, to_unix_ms: u64) -> Vec<AdMarker> {
+        let from = self
+            .markers
+            .partition_point(|m| m.start_unix_ms < from_unix_ms);
+        let to = self
+            .markers
+            .partition_point(|m| m.start_unix_ms < to_unix_ms);
+        self.markers.range(from..to.max(from)).cloned().collect()
     }
 
     /// The last outline of output `kind`.
@@ -180,9 +199,50 @@ impl ChannelArchive {
             Record::Expired { key, through_seq } => {
                 let removed = self.expire_through(key, *through_seq);
                 self.drop_unused_periods(key.kind);
+                self.drop_old_markers();
                 removed
             }
+            Record::Marker(m) => {
+                if !self.markers.contains(m) {
+                    let at = self
+                        .markers
+                        .partition_point(|x| x.start_unix_ms <= m.start_unix_ms);
+                    self.markers.insert(at, m.clone());
+                    if self.markers.len() > MAX_ARCHIVED_MARKERS {
+                        self.markers.pop_front();
+                    }
+                }
+                Vec::new()
+            }
         }
+    }
+
+    /// Drops the markers whose splice point is before every track's first segment (a break
+    /// under way at the oldest segment keeps its start).
+    fn drop_old_markers(&mut self) {
+        let oldest = self
+            .tracks
+            .values()
+            .filter_map(|t| t.entries.front())
+            .map(|e| e.rec.start_unix_ms)
+            .min();
+        let Some(oldest) = oldest else {
+            self.markers.clear();
+            return;
+        };
+        let keep_from = self
+            .markers
+            .iter()
+            .rposition(|m| {
+                m.signal == crate::scte35::Signal::Out
+                    && m.start_unix_ms <= oldest
+                    && m.start_unix_ms
+                        .saturating_add(m.duration_ms.unwrap_or(u64::MAX))
+                        > oldest
+            })
+            .unwrap_or(usize::MAX);
+        let before = self.markers.partition_point(|m| m.start_unix_ms < oldest);
+        self.markers.drain(..keep_from.min(before));
     }
 
     /// Removes the track's segments up to `through_seq` and the init segments no remaining
@@ -293,6 +353,7 @@ impl ChannelArchive {
                 seg: e.rec.clone(),
             }));
         }
+        out.extend(self.markers.iter().cloned().map(Record::Marker));
         // Last: a log cut short at one of them keeps every segment.
         out.extend(
             self.outlines

@@ -6,9 +6,11 @@
 //! the first frame that is short or fails its CRC, and says how many bytes were good, so the
 //! caller truncates the tail and goes on appending.
 
+use crate::ad_markers::AdMarker;
 use crate::channel::config::EndpointType;
 use crate::dash::mpd;
 use crate::media::{Outline, PeriodView, SegmentTiming};
+use crate::scte35::Signal;
 use serde::{Deserialize, Serialize};
 
 /// A frame's header: length and CRC.
@@ -127,6 +129,8 @@ pub enum Record {
         /// Last sequence number removed.
         through_seq: u64,
     },
+    /// An ad marker the channel signalled (time-shifted manifests carry it).
+    Marker(AdMarker),
 }
 
 impl Record {
@@ -136,7 +140,10 @@ impl Record {
         match self {
             Record::Init { key, init } => Some((key.path_of(&init.file), init.len)),
             Record::Segment { key, seg } => Some((key.path_of(&seg.file), seg.len)),
-            Record::Period { .. } | Record::Outline { .. } | Record::Expired { .. } => None,
+            Record::Period { .. }
+            | Record::Outline { .. }
+            | Record::Expired { .. }
+            | Record::Marker(_) => None,
         }
     }
 }
@@ -188,6 +195,59 @@ enum Wire {
     Expired(u8, String, u64),
     Period(u8, u64, mpd::Period),
     Outline(u8, Option<String>, Vec<String>),
+    Marker(MarkerWire),
+}
+
+/// An [`AdMarker`] as the log keeps it.
+#[derive(Serialize, Deserialize)]
+struct MarkerWire {
+    id: String,
+    event_id: u32,
+    /// 0 out, 1 in, 2 other.
+    signal: u8,
+    start_unix_ms: u64,
+    duration_ms: Option<u64>,
+    section: Vec<u8>,
+    tags: Option<String>,
+    operator: bool,
+}
+
+impl From<&AdMarker> for MarkerWire {
+    fn from(m: &AdMarker) -> MarkerWire {
+        MarkerWire {
+            id: m.id.clone(),
+            event_id: m.event_id,
+            signal: match m.signal {
+                Signal::Out => 0,
+                Signal::In => 1,
+                Signal::Other => 2,
+            },
+            start_unix_ms: m.start_unix_ms,
+            duration_ms: m.duration_ms,
+            section: m.section.to_vec(),
+            tags: m.tags.as_deref().map(str::to_string),
+            operator: m.operator,
+        }
+    }
+}
+
+impl From<MarkerWire> for AdMarker {
+    fn from(w: MarkerWire) -> AdMarker {
+        AdMarker {
+            id: w.id,
+            event_id: w.event_id,
+            signal: match w.signal {
+                0 => Signal::Out,
+                1 => Signal::In,
+                _ => Signal::Other,
+            },
+            start_unix_ms: w.start_unix_ms,
+            duration_ms: w.duration_ms,
+            section: w.section.into(),
+            tags: w.tags.map(Into::into),
+            operator: w.operator,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -238,6 +298,7 @@ impl From<&Record> for Wire {
                 outline.master.clone(),
                 outline.independent.clone(),
             ),
+            Record::Marker(m) => Wire::Marker(MarkerWire::from(m)),
         }
     }
 }
@@ -281,6 +342,7 @@ impl From<Wire> for Record {
                     independent,
                 },
             },
+            Wire::Marker(m) => Record::Marker(m.into()),
         }
     }
 }

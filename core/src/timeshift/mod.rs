@@ -23,7 +23,7 @@ pub use archive::{ChannelArchive, Entry, Found, Track};
 pub use log::{InitRec, Record, SegmentRecord, TrackKey};
 pub use query::Window;
 pub use recorder::Recorder;
-pub use render::manifest;
+pub use render::{manifest, with_markers};
 
 /// A time-shifted manifest request, as outputs render it.
 #[derive(Debug, Clone)]
@@ -42,6 +42,18 @@ impl ShiftRequest {
     /// The manifest ends (`EXT-X-ENDLIST`, a static MPD): a closed window whose end passed.
     pub fn ended(&self) -> bool {
         self.window.is_complete(self.now_ms)
+    }
+
+    /// The wall-clock span (Unix ms) whose media the request asks for.
+    pub fn span_ms(&self) -> (u64, u64) {
+        match self.window {
+            Window::Startover { start_ms } => (start_ms, self.now_ms),
+            Window::Closed { start_ms, end_ms } => (start_ms, end_ms),
+            Window::Delayed { delay_ms } => {
+                let edge = self.now_ms.saturating_sub(delay_ms);
+                (edge.saturating_sub(self.live_ms), edge)
+            }
+        }
     }
 }
 

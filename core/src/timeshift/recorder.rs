@@ -2,6 +2,7 @@
 //! segment once, in the order the outputs serve them.
 
 use super::log::{InitRec, Record, SegmentRecord, TrackKey};
+use crate::ad_markers::AdMarker;
 use crate::channel::config::EndpointType;
 use crate::media::{Outline, PeriodView, Published};
 use bytes::Bytes;
@@ -16,6 +17,8 @@ pub struct Recorder {
     periods: HashMap<(usize, String), PeriodView>,
     /// The outline as last recorded, per output.
     outlines: HashMap<usize, Outline>,
+    /// The markers recorded that are still published.
+    markers: Vec<AdMarker>,
 }
 
 impl Recorder {
@@ -28,6 +31,13 @@ impl Recorder {
     /// write first; init segments before the segments that need them.
     pub fn record(&mut self, published: &Published) -> Vec<(Record, Bytes)> {
         let mut out = Vec::new();
+        self.markers.retain(|m| published.markers.contains(m));
+        for m in published.markers.iter() {
+            if !self.markers.contains(m) {
+                self.markers.push(m.clone());
+                out.push((Record::Marker(m.clone()), Bytes::new()));
+            }
+        }
         for kind in EndpointType::ALL {
             let Some(output) = published.output(kind) else {
                 continue;
@@ -113,6 +123,7 @@ impl Recorder {
             Record::Period { kind, view } => {
                 self.periods.remove(&(kind.index(), view.period.id.clone()));
             }
+            Record::Marker(m) => self.markers.retain(|x| x != m),
             Record::Init { .. } | Record::Segment { .. } | Record::Expired { .. } => {}
         }
     }

@@ -5,6 +5,8 @@
 
 use super::hls::{master_with_query, media_playlist};
 use super::{ChannelArchive, ShiftRequest, Shifted};
+use crate::ad_markers::output::mark_manifest;
+use crate::channel::config::AdMarkerStyle;
 use crate::channel::config::EndpointType;
 use crate::dash::mpd::MPD_CONTENT_TYPE;
 use crate::hls::PLAYLIST_CONTENT_TYPE;
@@ -27,6 +29,34 @@ pub fn manifest(
         EndpointType::Dash => Shifted::NotFound,
         EndpointType::Hls | EndpointType::Cmaf => playlist(kind, main, rest, archive, request),
     }
+}
+
+/// How far before a window its markers are looked for: a break under way when the window
+/// starts is signalled on its first segment (the longest break a marker may announce).
+const BREAK_LOOKBACK_MS: u64 = 3_600_000;
+
+/// A time-shifted manifest `text` (at `rest`) with the archived ad markers of its window, in
+/// the endpoint's `style`; `mpd_clock` maps wall-clock time onto the MPD's clock.
+pub fn with_markers(
+    rest: &str,
+    text: String,
+    archive: &ChannelArchive,
+    request: &ShiftRequest,
+    style: AdMarkerStyle,
+    mpd_clock: &dyn Fn(u64) -> u64,
+) -> String {
+    if style == AdMarkerStyle::None {
+        return text;
+    }
+    let (from, to) = request.span_ms();
+    let markers = archive.markers(from.saturating_sub(BREAK_LOOKBACK_MS), to);
+    // A delayed MPD's clock runs `delay` behind the live one (its media comes that late).
+    let delay = match request.window {
+        super::Window::Delayed { delay_ms } => delay_ms,
+        _ => 0,
+    };
+    let clock = |t: u64| mpd_clock(t).saturating_add(delay);
+    mark_manifest(rest, &text, &markers, style, &clock).unwrap_or(text)
 }
 
 /// HLS: the main playlist (the master with the window carried on its URIs, or a single

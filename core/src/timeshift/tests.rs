@@ -22,6 +22,14 @@ fn at(ms: u64) -> Now {
 /// An encoder pushing `n` 2-second segments of one rendition, one every 2 s, its playlist
 /// listing the last five; every publish recorded into an archive (and its log).
 fn pushed(n: u64) -> (HlsMedia, ChannelArchive, Vec<u8>) {
+    pushed_with(n, |_, _, _| {})
+}
+
+/// [`pushed`], `each(media, i, now)` called after segment `i` is listed.
+fn pushed_with(
+    n: u64,
+    mut each: impl FnMut(&mut HlsMedia, u64, Now),
+) -> (HlsMedia, ChannelArchive, Vec<u8>) {
     let mut m = HlsMedia::new(MediaParams::new(4_000, 10_000), at(0));
     let mut rec = Recorder::new();
     let mut archive = ChannelArchive::new();
@@ -43,6 +51,7 @@ fn pushed(n: u64) -> (HlsMedia, ChannelArchive, Vec<u8>) {
             pl.push_str(&format!("#EXTINF:2.000,\nseg_{s}.ts\n"));
         }
         m.put(Primary, "main.m3u8", Bytes::from(pl), at(t)).unwrap();
+        each(&mut m, i, at(t));
         let published = m.publish(at(t));
         for (r, bytes) in rec.record(&published) {
             if let Record::Segment { seg, .. } = &r {
@@ -485,6 +494,105 @@ fn a_master_carries_the_window_on_to_every_rendition() {
     );
 }
 
+#[test]
+fn markers_are_archived_and_signalled_in_time_shifted_manifests() {
+    use crate::ad_markers::SpliceRequest;
+    use crate::channel::config::AdMarkerStyle;
+    // A 4 s break at the end of segment 3 (8 s in); 12 segments later it left the live window.
+    let (_, archive, log_bytes) = pushed_with(12, |m, i, now| {
+        if i == 3 {
+            let req = SpliceRequest {
+                duration_ms: Some(4_000),
+                at_unix_ms: None,
+                event_id: Some(77),
+                return_to_network: false,
+            };
+            m.splice(&req, now).unwrap();
+        }
+    });
+    let all = archive.markers(0, u64::MAX);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!((all[0].event_id, all[0].start_unix_ms), (77, T0 + 8_000));
+    let r = req(Window::Startover { start_ms: T0 }, 24_000);
+    let Shifted::Manifest(text, _) = manifest(EndpointType::Hls, "main", "main.m3u8", &archive, &r)
+    else {
+        panic!("no playlist");
+    };
+    let marked = with_markers(
+        "main.m3u8",
+        text.clone(),
+        &archive,
+        &r,
+        AdMarkerStyle::DateRange,
+        &|t| t,
+    );
+    let tag = marked
+        .lines()
+        .position(|l| l.starts_with("#EXT-X-DATERANGE:ID=\"splice-77\""))
+        .unwrap_or_else(|| panic!("{marked}"));
+    // Before the segment that starts at the splice point (seq 4: 8 s in).
+    let next = marked
+        .lines()
+        .skip(tag)
+        .find(|l| l.ends_with(".ts"))
+        .unwrap();
+    assert!(next.ends_with("4.ts"), "{marked}");
+    assert!(marked.contains("PLANNED-DURATION=4.000"), "{marked}");
+    assert_eq!(
+        with_markers(
+            "main.m3u8",
+            text.clone(),
+            &archive,
+            &r,
+            AdMarkerStyle::None,
+            &|t| t
+        ),
+        text
+    );
+    // A window after the break carries nothing of it.
+    let later = req(
+        Window::Closed {
+            start_ms: T0 + 16_000,
+            end_ms: T0 + 24_000,
+        },
+        24_000,
+    );
+    let Shifted::Manifest(text, _) =
+        manifest(EndpointType::Hls, "main", "main.m3u8", &archive, &later)
+    else {
+        panic!("no playlist");
+    };
+    assert!(!with_markers(
+        "main.m3u8",
+        text,
+        &archive,
+        &later,
+        AdMarkerStyle::DateRange,
+        &|t| t
+    )
+    .contains("DATERANGE"));
+    // The log replays to the same markers; retention takes them with the media.
+    let (records, _) = log::decode(&log_bytes);
+    let mut replayed = ChannelArchive::new();
+    for r in &records {
+        replayed.apply(r);
+    }
+    assert_eq!(replayed.markers(0, u64::MAX), all);
+    let mut compacted = ChannelArchive::new();
+    for r in archive.snapshot_records() {
+        compacted.apply(&r);
+    }
+    assert_eq!(compacted.markers(0, u64::MAX), all);
+    let mut a = archive.clone();
+    for r in a.expiring_before(T0 + 14_000) {
+        a.apply(&r);
+    }
+    assert!(
+        a.markers(0, u64::MAX).is_empty(),
+        "the break's media is gone"
+    );
+}
+
 fn arb_record() -> impl Strategy<Value = Record> {
     let key = (0u8..3, "[a-z]{1,4}(/[a-z]{1,3})?").prop_map(|(k, dir)| TrackKey {
         kind: EndpointType::ALL[usize::from(k)],
@@ -530,6 +638,29 @@ fn arb_record() -> impl Strategy<Value = Record> {
                     master,
                     independent
                 },
+            }),
+        (
+            any::<u32>(),
+            any::<u64>(),
+            proptest::option::of(any::<u64>()),
+            proptest::collection::vec(any::<u8>(), 0..40),
+            any::<bool>()
+        )
+            .prop_map(|(event_id, start, duration_ms, section, operator)| {
+                Record::Marker(crate::ad_markers::AdMarker {
+                    id: format!("splice-{event_id}"),
+                    event_id,
+                    signal: if operator {
+                        crate::scte35::Signal::Out
+                    } else {
+                        crate::scte35::Signal::In
+                    },
+                    start_unix_ms: start,
+                    duration_ms,
+                    section: section.into(),
+                    tags: operator.then(|| "#EXT-X-CUE-IN".into()),
+                    operator,
+                })
             }),
     ]
 }
@@ -735,4 +866,90 @@ fn dash_windows_fill_the_archived_periods() {
     let bytes: Vec<u8> = a.snapshot_records().iter().flat_map(log::encode).collect();
     let (back, _) = log::decode(&bytes);
     assert_eq!(back, a.snapshot_records());
+}
+
+#[test]
+fn time_shifted_mpds_carry_the_archived_markers_on_their_periods() {
+    use crate::channel::config::AdMarkerStyle;
+    let mut a = dash_archive();
+    let section = crate::scte35::splice_insert_section(&crate::scte35::SpliceInsert {
+        event_id: 9,
+        cancel: false,
+        out_of_network: true,
+        immediate: true,
+        pts: None,
+        duration: Some(360_000),
+        unique_program_id: 1,
+        avail_num: 0,
+        avails_expected: 0,
+        auto_return: true,
+    });
+    let marker =
+        crate::ad_markers::AdMarker::from_section(section.into(), T0 + 8_000, None).unwrap();
+    a.apply(&Record::Marker(marker));
+    let r = ShiftRequest {
+        window: Window::Closed {
+            start_ms: T0 + 6_000,
+            end_ms: T0 + 14_000,
+        },
+        live_ms: 10_000,
+        window_ms: 600_000,
+        now_ms: T0 + 200_000,
+    };
+    let Shifted::Manifest(text, _) = manifest(EndpointType::Dash, "main", "main.mpd", &a, &r)
+    else {
+        panic!("no MPD");
+    };
+    let marked = with_markers("main.mpd", text, &a, &r, AdMarkerStyle::DateRange, &|t| t);
+    assert!(
+        marked.contains("<EventStream schemeIdUri=\"urn:scte:scte35:2014:xml+bin\""),
+        "{marked}"
+    );
+    // 2 s into the window's Period (its start is the window's first segment), 90 kHz.
+    assert!(
+        marked.contains("<Event presentationTime=\"180000\" duration=\"360000\""),
+        "{marked}"
+    );
+    // A delayed MPD moves its clock by the delay: the event stays on its media.
+    let delayed = ShiftRequest {
+        window: Window::Delayed { delay_ms: 190_000 },
+        ..r
+    };
+    let Shifted::Manifest(text, _) = manifest(EndpointType::Dash, "main", "main.mpd", &a, &delayed)
+    else {
+        panic!("no MPD");
+    };
+    let plain = with_markers(
+        "main.mpd",
+        text.clone(),
+        &a,
+        &delayed,
+        AdMarkerStyle::None,
+        &|t| t,
+    );
+    assert_eq!(plain, text);
+    let marked = with_markers(
+        "main.mpd",
+        text,
+        &a,
+        &delayed,
+        AdMarkerStyle::DateRange,
+        &|t| t,
+    );
+    let value = |name: &str| -> String {
+        let at = marked
+            .find(&format!("{name}=\""))
+            .unwrap_or_else(|| panic!("{name}: {marked}"));
+        let v = &marked[at + name.len() + 2..];
+        v[..v.find('"').unwrap()].to_string()
+    };
+    let ast = crate::time::parse_rfc3339_ms(&value("availabilityStartTime")).unwrap() as u64;
+    let period_start = crate::dash::parse::parse_duration_ms(&value("start")).unwrap();
+    let pt: u64 = value("presentationTime").parse().unwrap();
+    // Shown `delay` after it was live, where its media is in the delayed MPD.
+    assert_eq!(
+        ast + period_start + pt / 90,
+        T0 + 8_000 + 190_000,
+        "{marked}"
+    );
 }

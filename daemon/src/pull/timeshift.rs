@@ -83,13 +83,33 @@ pub async fn manifest(
         window_ms,
         now_ms,
     };
-    let shifted = timeshift::manifest(
-        endpoint.kind,
-        &endpoint.manifest_name,
-        rest,
-        &storage::read(&archive),
-        &request,
-    );
+    let shifted = {
+        let archived = storage::read(&archive);
+        match timeshift::manifest(
+            endpoint.kind,
+            &endpoint.manifest_name,
+            rest,
+            &archived,
+            &request,
+        ) {
+            Shifted::Manifest(body, content_type) => {
+                // The MPD's clock is the live output's (the archive keeps its Periods).
+                let live = entry.media.load();
+                let output = live.as_ref().and_then(|p| p.output(endpoint.kind));
+                let clock = |t: u64| output.map_or(t, |o| o.mpd_clock(t));
+                let body = timeshift::with_markers(
+                    rest,
+                    body,
+                    &archived,
+                    &request,
+                    endpoint.ad_markers,
+                    &clock,
+                );
+                Shifted::Manifest(body, content_type)
+            }
+            other => other,
+        }
+    };
     let (body, content_type) = match shifted {
         Shifted::Manifest(body, content_type) => (body, content_type),
         Shifted::NotFound => {
