@@ -17,6 +17,9 @@ use std::sync::Arc;
 pub struct MarkedOutput {
     base: Arc<dyn MediaOutput>,
     manifests: HashMap<String, (Rendered, &'static str)>,
+    /// A low-latency endpoint's forms (its MPD, LL-HLS playlists and their Delta Updates),
+    /// by path and whether it is the Delta Update: every one the base has.
+    low_latency: HashMap<(String, bool), (Rendered, &'static str)>,
 }
 
 impl MediaOutput for MarkedOutput {
@@ -37,10 +40,20 @@ impl MediaOutput for MarkedOutput {
         rest: &str,
         variant: Variant,
     ) -> Result<Lookup<'a>, Unavailable<'a>> {
-        if variant != Variant::default() {
-            return self.base.lookup_with(manifest, rest, variant);
+        if !variant.low_latency {
+            return self.lookup(manifest, rest);
         }
-        self.lookup(manifest, rest)
+        let answer = self.base.lookup_with(manifest, rest, variant)?;
+        let marked = self
+            .low_latency
+            .get(&(rest.to_string(), variant.delta))
+            .or_else(|| self.manifests.get(rest));
+        match (answer, marked) {
+            (Lookup::Manifest(..), Some((r, content_type))) => {
+                Ok(Lookup::Manifest(r, content_type))
+            }
+            (answer, _) => Ok(answer),
+        }
     }
 
     fn playlist_position(
@@ -80,7 +93,8 @@ struct Marked {
 #[derive(Debug, Default)]
 pub struct Marking {
     endpoints: Vec<Marked>,
-    renders: HashMap<(Id, String), Rendered>,
+    /// By endpoint, path and low-latency form (`Some(delta)`).
+    renders: HashMap<(Id, String, Option<bool>), Rendered>,
 }
 
 impl Marking {
@@ -119,17 +133,27 @@ impl Marking {
                 continue;
             };
             let mut manifests = HashMap::new();
+            let mut low_latency = HashMap::new();
             let mut changed = false;
             // The MPD's clock is the clear output's (an encrypted one renders the same MPD).
             let clock: &dyn MediaOutput = published.output(e.kind).unwrap_or(&*base);
-            for (path, r) in base.manifests(&e.manifest_name) {
+            let regular = base
+                .manifests(&e.manifest_name)
+                .into_iter()
+                .map(|(path, r)| (path, None, r));
+            let ll = base
+                .low_latency_manifests(&e.manifest_name)
+                .into_iter()
+                .filter(|_| e.low_latency)
+                .map(|(path, delta, r)| (path, Some(delta), r));
+            for (path, form, r) in regular.chain(ll) {
                 let text = std::str::from_utf8(&r.body).unwrap_or("");
                 let marked = mark_manifest(&path, text, &markers, m.style, &|t| clock.mpd_clock(t));
                 let content_type = manifest_content_type(&path);
                 let rendered = match marked {
                     Some(text) => {
                         changed = true;
-                        let key = (e.id, path.clone());
+                        let key = (e.id, path.clone(), form);
                         let r = self
                             .renders
                             .get(&key)
@@ -144,10 +168,18 @@ impl Marking {
                     }
                     None => r.clone(),
                 };
-                manifests.insert(path, (rendered, content_type));
+                match form {
+                    None => manifests.insert(path, (rendered, content_type)),
+                    Some(delta) => low_latency.insert((path, delta), (rendered, content_type)),
+                };
             }
             if changed {
-                outs.push((e.id, Arc::new(MarkedOutput { base, manifests })));
+                let marked = MarkedOutput {
+                    base,
+                    manifests,
+                    low_latency,
+                };
+                outs.push((e.id, Arc::new(marked)));
             }
         }
         self.renders = renders;

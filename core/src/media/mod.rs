@@ -296,6 +296,13 @@ pub trait MediaOutput: fmt::Debug + Send + Sync {
         Vec::new()
     }
 
+    /// The low-latency forms of its manifests, for outputs derived from this one (ad
+    /// markers): by path, with whether it is a Playlist Delta Update. None by default.
+    fn low_latency_manifests(&self, manifest: &str) -> Vec<(String, bool, &Rendered)> {
+        let _ = manifest;
+        Vec::new()
+    }
+
     /// Where a program date (Unix ms, `EXT-X-PROGRAM-DATE-TIME`) falls on its MPD's wall clock
     /// (`availabilityStartTime` + `Period@start` + media time): the same, unless the MPD
     /// anchors its clock elsewhere (CMAF repackaged from TS anchors on arrival).

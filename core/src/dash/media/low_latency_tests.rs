@@ -619,3 +619,107 @@ fn a_chunked_input_fails_over_after_three_chunks_of_silence() {
         );
     }
 }
+
+/// An operator's splice on a low-latency channel: the low-latency MPD, the LL-HLS playlists
+/// and their Delta Updates (what low-latency players reload) carry it, as the regular
+/// manifests do.
+#[test]
+fn low_latency_manifests_carry_ad_markers() {
+    use crate::ad_markers::output::Marking;
+    use crate::ad_markers::SpliceRequest;
+    use crate::control::commands::{ChannelCreate, EndpointCreate};
+    use crate::control::ControlState;
+    use crate::media::Variant;
+    let mut st = ControlState::new();
+    let mut n = 0u8;
+    let mut ids = move || {
+        n += 1;
+        crate::id::Id::from_random([n; 14])
+    };
+    let create = ChannelCreate {
+        name: "ll".into(),
+        protocol: crate::channel::Protocol::Dash,
+        ..Default::default()
+    };
+    let ch = st.create_channel(&create, &mut ids).unwrap().id.to_string();
+    for (name, kind) in [("d", EndpointType::Dash), ("c", EndpointType::Cmaf)] {
+        let ep = EndpointCreate {
+            name: name.into(),
+            kind: Some(kind),
+            low_latency: true,
+            ..Default::default()
+        };
+        st.create_endpoint(&ch, &ep, &mut ids).unwrap();
+    }
+    let config = st.channel(&ch).unwrap().clone();
+    let mut marking = Marking::default();
+    assert!(marking.follow(&config));
+    let params = MediaParams {
+        cmaf: true,
+        window_ms: 30_000,
+        ..ll_params()
+    };
+    let mut dm = DashMedia::new(params, t0());
+    let mut spliced = None;
+    let mut checked = 0;
+    for (at, step) in chunked_push() {
+        let now = t0().plus_ms(at);
+        match step {
+            Step::Mpd(body) => drop(dm.put(P, "main.mpd", Bytes::from(body), now)),
+            Step::Chunk(path, chunk) => drop(dm.put_chunk(P, &path, chunk, now)),
+            Step::Whole(path, body) => drop(dm.put(P, &path, body, now)),
+            Step::Delete(path) => drop(dm.delete(P, &path, now)),
+        }
+        let published = dm.publish(now);
+        if published.output(EndpointType::Dash).is_none() {
+            continue;
+        }
+        if spliced.is_none() && at > 6_000 {
+            let req = SpliceRequest {
+                duration_ms: Some(30_000),
+                at_unix_ms: None,
+                event_id: Some(4242),
+                return_to_network: false,
+            };
+            spliced = dm.splice(&req, now).ok();
+            continue;
+        }
+        let Some(marker) = &spliced else { continue };
+        let Some(marked) = marking.apply(&published, now.unix_ms) else {
+            continue;
+        };
+        let text =
+            |ep: &crate::channel::config::EndpointConfig, rest: &str, v: Variant| match marked
+                .output_for(ep)
+                .unwrap()
+                .lookup_with("main", rest, v)
+            {
+                Ok(Lookup::Manifest(r, _)) => String::from_utf8(r.body.to_vec()).unwrap(),
+                other => panic!("{rest}: {other:?}"),
+            };
+        let (d, c) = (&config.endpoints[0], &config.endpoints[1]);
+        let mpd = text(d, "main.mpd", LL);
+        assert!(
+            mpd.contains("availabilityTimeComplete=\"false\""),
+            "the LL MPD: {mpd}"
+        );
+        if !mpd.contains("<EventStream") {
+            continue;
+        }
+        let id = format!("ID=\"{}\"", marker.id);
+        let media = text(c, "v0.m3u8", LL);
+        assert!(media.contains("#EXT-X-PART:"), "the LL playlist: {media}");
+        assert!(media.contains(&id), "{media}");
+        let delta = Variant {
+            low_latency: true,
+            delta: true,
+        };
+        let skipped = text(c, "v0.m3u8", delta);
+        if skipped.contains("#EXT-X-SKIP") && skipped.contains(&id) {
+            checked += 1;
+        }
+        assert!(text(c, "v0.m3u8", Variant::default()).contains(&id));
+    }
+    assert!(spliced.is_some());
+    assert!(checked > 0, "no Delta Update carried the break");
+}

@@ -99,6 +99,19 @@ impl MediaOutput for CmafOfDash {
         self.0.find(manifest, rest, variant, true)
     }
 
+    fn low_latency_manifests(&self, manifest: &str) -> Vec<(String, bool, &Rendered)> {
+        let mut out = self.0.low_latency_manifests(manifest);
+        if let Some(h) = &self.0.hls {
+            for (name, p) in &h.media {
+                if let Some((full, delta, _)) = &p.low_latency {
+                    out.push((name.clone(), false, full));
+                    out.push((name.clone(), true, delta));
+                }
+            }
+        }
+        out
+    }
+
     fn playlist_position(&self, _manifest: &str, rest: &str) -> Option<Position> {
         let hls = self.0.hls.as_ref()?;
         hls.media
@@ -121,6 +134,13 @@ impl MediaOutput for DashSnapshot {
         variant: Variant,
     ) -> Result<Lookup<'a>, Unavailable<'a>> {
         self.find(manifest, rest, variant, false)
+    }
+
+    fn low_latency_manifests(&self, manifest: &str) -> Vec<(String, bool, &Rendered)> {
+        self.mpd_low_latency
+            .iter()
+            .map(|m| (format!("{manifest}.mpd"), false, m))
+            .collect()
     }
 
     fn tracks(&self) -> Vec<TrackView<'_>> {
