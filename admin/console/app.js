@@ -786,6 +786,8 @@ function openEndpointForm(v, host, opener, ep) {
   const adMarkers = el('select', { name: 'ad_markers' },
     ['daterange', 'cue', 'passthrough', 'none'].map((t) => el('option', { value: t }, t)));
   adMarkers.value = (ep && ep.ad_markers) || 'daterange';
+  const inband = el('input', { type: 'checkbox', name: 'inband_markers', checked: !!(ep && ep.inband_markers) });
+  const cmaf = ep ? ep.type === 'cmaf' : null;
   const label = ep ? 'Edit endpoint' : 'Create endpoint';
   const form = makeForm(label, [
     el('h3', {}, ep ? `Edit endpoint ${ep.name}` : 'New endpoint'),
@@ -800,6 +802,7 @@ function openEndpointForm(v, host, opener, ep) {
     dash ? null : field('Key rotation (seconds)', rotation, '0: one key for the endpoint\'s life.'),
     dash ? null : field('Key server (SPEKE v2)', keyServer, 'Optional; empty: the daemon makes and keeps the keys.'),
     field('Ad markers', adMarkers, 'How HLS playlists signal SCTE-35 breaks (cue and passthrough: HLS only); MPDs carry an EventStream unless none.'),
+    cmaf === false ? null : checkField('In-band markers (cmaf: emsg in the segments)', inband),
   ], ep ? 'Save' : 'Create', async () => {
     const crypto = dash ? {} : {
       encryption: encryption.value,
@@ -813,6 +816,7 @@ function openEndpointForm(v, host, opener, ep) {
       if (manifest.value.trim() && manifest.value.trim() !== ep.manifest_name) body.manifest_name = manifest.value.trim();
       if (dash && lowLatency.checked !== ep.low_latency) body.low_latency = lowLatency.checked;
       if (adMarkers.value !== (ep.ad_markers || 'daterange')) body.ad_markers = adMarkers.value;
+      if (cmaf && inband.checked !== !!ep.inband_markers) body.inband_markers = inband.checked;
       if (!dash) {
         if (crypto.encryption !== (ep.encryption || 'none')) body.encryption = crypto.encryption;
         if (crypto.key_rotation_secs !== (ep.key_rotation_secs || 0)) body.key_rotation_secs = crypto.key_rotation_secs;
@@ -825,6 +829,7 @@ function openEndpointForm(v, host, opener, ep) {
       for (const [k, val] of Object.entries(lists)) if (val.length) body[k] = val;
       if (dash) body.low_latency = lowLatency.checked;
       if (adMarkers.value !== 'daterange') body.ad_markers = adMarkers.value;
+      if (inband.checked) body.inband_markers = true;
       if (!dash && crypto.encryption !== 'none') {
         body.encryption = crypto.encryption;
         body.key_rotation_secs = crypto.key_rotation_secs;

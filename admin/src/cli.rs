@@ -225,6 +225,10 @@ pub struct EndpointCreateArgs {
     /// CMAF MPDs carry an EventStream unless none [default: daterange]
     #[arg(long, value_name = "STYLE", value_parser = parse_ad_markers)]
     pub ad_markers: Option<AdMarkerStyle>,
+    /// cmaf endpoints: SCTE-35 in-band too, an emsg box in the video segment that holds each
+    /// splice point (InbandEventStream in the MPD)
+    #[arg(long)]
+    pub inband_markers: bool,
 }
 
 #[derive(Debug, Args)]
@@ -246,6 +250,7 @@ pub struct EndpointCreateArgs {
             "key_rotation",
             "key_server",
             "ad_markers",
+            "inband_markers",
         ])
 ))]
 pub struct EndpointEditArgs {
@@ -299,6 +304,9 @@ pub struct EndpointEditArgs {
     /// Change how its manifests signal ad markers (daterange|cue|passthrough|none)
     #[arg(long, value_name = "STYLE", value_parser = parse_ad_markers)]
     pub ad_markers: Option<AdMarkerStyle>,
+    /// Turn in-band SCTE-35 (emsg in a cmaf endpoint's segments) on or off
+    #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+    pub inband_markers: Option<bool>,
 }
 
 impl Command {
@@ -386,6 +394,7 @@ impl Command {
                         key_rotation_secs: a.key_rotation.unwrap_or(0),
                         key_server: a.key_server,
                         ad_markers: a.ad_markers.unwrap_or_default(),
+                        inband_markers: a.inband_markers,
                     },
                 },
                 EndpointCmd::List { channel } => Request::EndpointList { channel },
@@ -406,6 +415,7 @@ impl Command {
                         key_rotation_secs: a.key_rotation,
                         key_server: a.key_server,
                         ad_markers: a.ad_markers,
+                        inband_markers: a.inband_markers,
                     },
                 },
                 EndpointCmd::Delete { channel, endpoint } => {

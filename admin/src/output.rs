@@ -201,6 +201,7 @@ mod tests {
                 "channel_id",
                 "encryption",
                 "id",
+                "inband_markers",
                 "key_rotation_secs",
                 "key_server",
                 "low_latency",

@@ -310,7 +310,14 @@ pub fn endpoint_detail(e: &EndpointView) -> String {
                     (None, true) => "the daemon's key store".into(),
                 },
             ),
-            ("ad markers", e.ad_markers.to_string()),
+            (
+                "ad markers",
+                if e.inband_markers {
+                    format!("{} + in-band emsg", e.ad_markers)
+                } else {
+                    e.ad_markers.to_string()
+                },
+            ),
             ("cdn urls", list_or_dash(&e.cdn_urls)),
         ],
     )
@@ -552,6 +559,7 @@ pub(crate) mod tests {
             key_rotation_secs: 0,
             key_server: None,
             ad_markers: Default::default(),
+            inband_markers: false,
             cdn_urls: vec![],
         }
     }

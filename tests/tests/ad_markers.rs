@@ -188,6 +188,8 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     let secure = ep("secure", &["--encryption", "aes-128"]);
     let drm = ep("drm", &["--type", "cmaf", "--encryption", "cenc"]);
     let cmaf = ep("cmaf", &["--type", "cmaf"]);
+    let inband = ep("inband", &["--type", "cmaf", "--inband-markers"]);
+    assert_eq!(inband["inband_markers"], true, "{inband}");
     assert_eq!(
         f.endpoint["ad_markers"], "daterange",
         "the default: {}",
@@ -384,6 +386,36 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
         );
     }
     assert_eq!(events[0].1, Some(4.0));
+
+    // In-band (--inband-markers): an emsg in the video segment of each splice point, which
+    // threefive decodes as the same breaks; the MPD declares them.
+    let inband_mpd_path = split_url(inband["url"].as_str().unwrap())
+        .1
+        .replace(".m3u8", ".mpd");
+    let inband_mpd = wait_for_text(&d, &inband_mpd_path, |t| t.contains("<InbandEventStream"));
+    assert!(
+        inband_mpd.contains("<InbandEventStream schemeIdUri=\"urn:scte:scte35:2013:bin\""),
+        "{inband_mpd}"
+    );
+    let master_path = inband_mpd_path.replace(".mpd", ".m3u8");
+    let master = get(d.pull, &master_path).text();
+    let video_path = resolve(&master_path, &playlist_uris(&master)[0]);
+    let video = get(d.pull, &video_path).text();
+    let mut inband_cues = Vec::new();
+    for uri in playlist_uris(&video) {
+        let seg = get(d.pull, &resolve(&video_path, &uri));
+        inband_cues.extend(emsg_messages(&seg.body).into_iter().map(|m| {
+            format!(
+                "0x{}",
+                m.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            )
+        }));
+    }
+    let got: Vec<(u64, bool)> = decode(&py, &inband_cues)
+        .iter()
+        .map(|c| (c["event_id"].as_u64().unwrap(), c["out"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(got, [(101, true), (101, false), (202, true), (202, false)]);
 
     // The operator's break at the next boundary (the end of s7), then an early return.
     let spliced = d.ctl_json(&["channel", "splice", &f.id, "--duration", "30"]);
@@ -804,6 +836,29 @@ fn dash_input_events_and_splices_reach_dash_endpoints() {
         .find(|e| e.1 == Some(10.0))
         .expect("the operator's break");
     assert!((e.0 - first - 12_000).abs() <= FRAME_MS, "{out}");
+}
+
+/// The messages of the version 1 `emsg` boxes ahead of a segment's `moof`.
+fn emsg_messages(segment: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 8 <= segment.len() {
+        let size = u32::from_be_bytes(segment[at..at + 4].try_into().unwrap()) as usize;
+        if size < 8 || at + size > segment.len() {
+            break;
+        }
+        if &segment[at + 4..at + 8] == b"emsg" && segment[at + 8] == 1 {
+            // version/flags, timescale, presentation_time, duration, id, then two C strings.
+            let mut rest = &segment[at + 12 + 20..at + size];
+            for _ in 0..2 {
+                let nul = rest.iter().position(|&b| b == 0).unwrap();
+                rest = &rest[nul + 1..];
+            }
+            out.push(rest.to_vec());
+        }
+        at += size;
+    }
+    out
 }
 
 /// `segment` with an `emsg` (version 0, `urn:scte:scte35:2013:bin`) carrying `section`

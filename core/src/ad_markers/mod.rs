@@ -14,6 +14,7 @@
 
 pub mod dash_in;
 pub mod emsg_in;
+pub mod emsg_out;
 pub mod hls_in;
 pub mod hls_out;
 pub mod mpd_out;

@@ -80,7 +80,7 @@ pub fn mark(text: &str, markers: &[AdMarker]) -> Option<String> {
 
 /// `Event@id`: unique in its stream (players drop events whose id they saw), the same for
 /// the same marker on every publication: the event id, and which way it goes.
-fn event_number(m: &AdMarker) -> u64 {
+pub(crate) fn event_number(m: &AdMarker) -> u64 {
     let way = match m.signal {
         crate::scte35::Signal::Out => 0,
         crate::scte35::Signal::In => 1,

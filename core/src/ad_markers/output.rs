@@ -2,6 +2,7 @@
 //! serve anyway (clear or encrypted) with its manifests marked in the endpoint's style; built
 //! on each publication by a channel's [`Marking`] while markers are in its window.
 
+use super::emsg_out::{declare_inband, inband_segments, Inband};
 use super::{hls_out, mpd_out, AdMarker};
 use crate::channel::config::{AdMarkerStyle, ChannelConfig};
 use crate::id::Id;
@@ -20,6 +21,8 @@ pub struct MarkedOutput {
     /// A low-latency endpoint's forms (its MPD, LL-HLS playlists and their Delta Updates),
     /// by path and whether it is the Delta Update: every one the base has.
     low_latency: HashMap<(String, bool), (Rendered, &'static str)>,
+    /// `--inband-markers`: the segments that carry `emsg`s, by path.
+    segments: HashMap<String, Inband>,
 }
 
 impl MediaOutput for MarkedOutput {
@@ -30,6 +33,9 @@ impl MediaOutput for MarkedOutput {
             (Lookup::Manifest(..), Some((r, content_type))) => {
                 Ok(Lookup::Manifest(r, content_type))
             }
+            (Lookup::Object(o), _) => Ok(Lookup::Object(
+                self.segments.get(rest).map_or(o, |s| &**s.object()),
+            )),
             (answer, _) => Ok(answer),
         }
     }
@@ -95,6 +101,8 @@ pub struct Marking {
     endpoints: Vec<Marked>,
     /// By endpoint, path and low-latency form (`Some(delta)`).
     renders: HashMap<(Id, String, Option<bool>), Rendered>,
+    /// `--inband-markers`: the segments made with `emsg`s, by endpoint.
+    inband: HashMap<Id, HashMap<String, Inband>>,
 }
 
 impl Marking {
@@ -103,7 +111,7 @@ impl Marking {
         let wanted: Vec<Marked> = c
             .endpoints
             .iter()
-            .filter(|e| e.ad_markers != AdMarkerStyle::None)
+            .filter(|e| e.ad_markers != AdMarkerStyle::None || e.inband_markers)
             .map(|e| Marked {
                 endpoint: e.clone(),
                 style: e.ad_markers,
@@ -123,8 +131,10 @@ impl Marking {
         let markers = published.markers.clone();
         if markers.is_empty() || self.endpoints.is_empty() {
             self.renders.clear();
+            self.inband.clear();
             return None;
         }
+        let mut inband = HashMap::new();
         let mut outs: Vec<(Id, Arc<dyn MediaOutput>)> = Vec::new();
         let mut renders = HashMap::new();
         for m in &self.endpoints {
@@ -137,6 +147,12 @@ impl Marking {
             let mut changed = false;
             // The MPD's clock is the clear output's (an encrypted one renders the same MPD).
             let clock: &dyn MediaOutput = published.output(e.kind).unwrap_or(&*base);
+            let segments = if e.inband_markers {
+                let previous = self.inband.remove(&e.id).unwrap_or_default();
+                inband_segments(clock, &*base, &e.manifest_name, &markers, &previous)
+            } else {
+                HashMap::new()
+            };
             let regular = base
                 .manifests(&e.manifest_name)
                 .into_iter()
@@ -148,7 +164,11 @@ impl Marking {
                 .map(|(path, delta, r)| (path, Some(delta), r));
             for (path, form, r) in regular.chain(ll) {
                 let text = std::str::from_utf8(&r.body).unwrap_or("");
-                let marked = mark_manifest(&path, text, &markers, m.style, &|t| clock.mpd_clock(t));
+                let mut marked =
+                    mark_manifest(&path, text, &markers, m.style, &|t| clock.mpd_clock(t));
+                if e.inband_markers && !segments.is_empty() && path.ends_with(".mpd") {
+                    marked = Some(declare_inband(marked.as_deref().unwrap_or(text)));
+                }
                 let content_type = manifest_content_type(&path);
                 let rendered = match marked {
                     Some(text) => {
@@ -173,15 +193,18 @@ impl Marking {
                     Some(delta) => low_latency.insert((path, delta), (rendered, content_type)),
                 };
             }
-            if changed {
+            if changed || !segments.is_empty() {
+                inband.insert(e.id, segments.clone());
                 let marked = MarkedOutput {
                     base,
                     manifests,
                     low_latency,
+                    segments,
                 };
                 outs.push((e.id, Arc::new(marked)));
             }
         }
+        self.inband = inband;
         self.renders = renders;
         (!outs.is_empty()).then(|| published.with_endpoint_output_overrides(outs))
     }

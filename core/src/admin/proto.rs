@@ -304,6 +304,8 @@ pub struct EndpointView {
     pub key_server: Option<String>,
     /// How its manifests signal ad markers.
     pub ad_markers: AdMarkerStyle,
+    /// SCTE-35 in-band too (`emsg` in the CMAF segments).
+    pub inband_markers: bool,
     /// The manifest URL through each bound CDN domain.
     pub cdn_urls: Vec<String>,
 }

@@ -223,6 +223,10 @@ pub struct EndpointConfig {
     /// written before the setting load with).
     #[serde(default)]
     pub ad_markers: AdMarkerStyle,
+    /// `cmaf` endpoints: SCTE-35 also in-band, an `emsg` in the video segment that holds each
+    /// splice point (and `InbandEventStream` in the MPD).
+    #[serde(default)]
+    pub inband_markers: bool,
 }
 
 /// How an endpoint signals ad markers (SCTE-35) in its manifests; DASH and CMAF MPDs carry

@@ -118,6 +118,9 @@ pub struct EndpointCreate {
     /// How its manifests signal ad markers (default: `daterange`).
     #[serde(default)]
     pub ad_markers: AdMarkerStyle,
+    /// `cmaf` endpoints: SCTE-35 in-band too (`emsg` in the segments).
+    #[serde(default)]
+    pub inband_markers: bool,
 }
 
 /// Endpoint fields to change.
@@ -149,4 +152,7 @@ pub struct EndpointPatch {
     /// Changes how its manifests signal ad markers.
     #[serde(default)]
     pub ad_markers: Option<AdMarkerStyle>,
+    /// Turns in-band SCTE-35 (`emsg` in the segments) on or off.
+    #[serde(default)]
+    pub inband_markers: Option<bool>,
 }

@@ -69,6 +69,7 @@ impl ControlState {
             req.low_latency,
         )?;
         check_ad_markers(kind, req.ad_markers)?;
+        check_inband_markers(kind, req.inband_markers)?;
         let id = self.fresh_id(new_id, &[]);
         self.channels[ci].endpoints.push(EndpointConfig {
             id,
@@ -83,6 +84,7 @@ impl ControlState {
             key_rotation_secs: req.key_rotation_secs,
             key_server: check_key_server(req.encryption, req.key_server.as_deref())?,
             ad_markers: req.ad_markers,
+            inband_markers: req.inband_markers,
         });
         let c = &self.channels[ci];
         Ok((c, &c.endpoints[c.endpoints.len() - 1]))
@@ -150,6 +152,10 @@ impl ControlState {
         if let Some(style) = patch.ad_markers {
             check_ad_markers(next.kind, style)?;
             next.ad_markers = style;
+        }
+        if let Some(on) = patch.inband_markers {
+            check_inband_markers(next.kind, on)?;
+            next.inband_markers = on;
         }
         validate_encryption(
             (
@@ -291,6 +297,16 @@ fn check_auth_keys(keys: &[String]) -> Result<Vec<String>, ControlError> {
         }
     }
     Ok(out)
+}
+
+/// In-band `emsg`s go in CMAF segments: a `cmaf` endpoint's.
+fn check_inband_markers(kind: EndpointType, on: bool) -> Result<(), ControlError> {
+    if on && kind != EndpointType::Cmaf {
+        return Err(ControlError::Invalid(format!(
+            "--inband-markers writes emsg boxes into CMAF segments: it is a cmaf endpoint setting, and this is a {kind} endpoint"
+        )));
+    }
+    Ok(())
 }
 
 /// `cue` and `passthrough` are HLS forms: a `dash` endpoint signals markers in its MPD only.

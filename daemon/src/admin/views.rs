@@ -82,6 +82,7 @@ impl Admin {
             key_rotation_secs: e.key_rotation_secs,
             key_server: e.key_server.clone(),
             ad_markers: e.ad_markers,
+            inband_markers: e.inband_markers,
             cdn_urls: c
                 .cdn_domains
                 .iter()
