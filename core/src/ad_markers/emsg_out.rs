@@ -222,8 +222,9 @@ mod tests {
     use crate::ad_markers::output::Marking;
     use crate::ad_markers::SpliceRequest;
     use crate::channel::config::{EndpointType, InputRole::Primary};
-    use crate::control::commands::{ChannelCreate, EndpointCreate};
-    use crate::control::ControlState;
+    use crate::channel::Protocol;
+    use crate::control::commands::EndpointCreate;
+    use crate::control::test_channel;
     use crate::hls::media::HlsMedia;
     use crate::media::{Media, MediaParams};
     use crate::time::Now;
@@ -291,38 +292,22 @@ mod tests {
 
     #[test]
     fn a_cmaf_endpoint_with_inband_markers_puts_an_emsg_in_the_segment_of_the_splice() {
-        let mut st = ControlState::new();
-        let mut n = 0u8;
-        let mut ids = move || {
-            n += 1;
-            crate::id::Id::from_random([n; 14])
-        };
-        let create = ChannelCreate {
-            name: "c".into(),
-            protocol: crate::channel::Protocol::Hls,
+        let ep = |name: &str, inband| EndpointCreate {
+            name: name.into(),
+            kind: Some(EndpointType::Cmaf),
+            inband_markers: inband,
             ..Default::default()
         };
-        let ch = st.create_channel(&create, &mut ids).unwrap().id.to_string();
-        for (name, inband) in [("in", true), ("mpd", false)] {
-            let ep = EndpointCreate {
-                name: name.into(),
-                kind: Some(EndpointType::Cmaf),
-                inband_markers: inband,
-                ..Default::default()
-            };
-            st.create_endpoint(&ch, &ep, &mut ids).unwrap();
-        }
+        let config = test_channel(Protocol::Hls, &[ep("in", true), ep("mpd", false)]).unwrap();
         let hls_only = EndpointCreate {
-            name: "h".into(),
-            inband_markers: true,
-            ..Default::default()
+            kind: Some(EndpointType::Hls),
+            ..ep("h", true)
         };
-        let refused = st.create_endpoint(&ch, &hls_only, &mut ids).unwrap_err();
+        let refused = test_channel(Protocol::Hls, &[hls_only]).unwrap_err();
         assert!(
             refused.to_string().contains("cmaf endpoint setting"),
             "{refused}"
         );
-        let config = st.channel(&ch).unwrap().clone();
         let mut marking = Marking::default();
         marking.follow(&config);
 

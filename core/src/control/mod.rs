@@ -181,5 +181,30 @@ impl ControlState {
     }
 }
 
+/// A channel of `protocol` with `endpoints`, as the control plane makes it (tests of what
+/// reads a channel's configuration), or why it refuses one of them.
+#[cfg(test)]
+pub(crate) fn test_channel(
+    protocol: crate::channel::Protocol,
+    endpoints: &[commands::EndpointCreate],
+) -> Result<crate::channel::config::ChannelConfig, ControlError> {
+    let mut st = ControlState::new();
+    let mut n = 0u8;
+    let mut ids = move || {
+        n += 1;
+        crate::id::Id::from_random([n; 14])
+    };
+    let create = commands::ChannelCreate {
+        name: "test".into(),
+        protocol,
+        ..Default::default()
+    };
+    let ch = st.create_channel(&create, &mut ids)?.id.to_string();
+    for e in endpoints {
+        st.create_endpoint(&ch, e, &mut ids)?;
+    }
+    st.channel(&ch).cloned()
+}
+
 #[cfg(test)]
 mod tests;

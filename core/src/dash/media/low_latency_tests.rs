@@ -627,31 +627,20 @@ fn a_chunked_input_fails_over_after_three_chunks_of_silence() {
 fn low_latency_manifests_carry_ad_markers() {
     use crate::ad_markers::output::Marking;
     use crate::ad_markers::SpliceRequest;
-    use crate::control::commands::{ChannelCreate, EndpointCreate};
-    use crate::control::ControlState;
+    use crate::control::commands::EndpointCreate;
+    use crate::control::test_channel;
     use crate::media::Variant;
-    let mut st = ControlState::new();
-    let mut n = 0u8;
-    let mut ids = move || {
-        n += 1;
-        crate::id::Id::from_random([n; 14])
-    };
-    let create = ChannelCreate {
-        name: "ll".into(),
-        protocol: crate::channel::Protocol::Dash,
+    let ep = |name: &str, kind| EndpointCreate {
+        name: name.into(),
+        kind: Some(kind),
+        low_latency: true,
         ..Default::default()
     };
-    let ch = st.create_channel(&create, &mut ids).unwrap().id.to_string();
-    for (name, kind) in [("d", EndpointType::Dash), ("c", EndpointType::Cmaf)] {
-        let ep = EndpointCreate {
-            name: name.into(),
-            kind: Some(kind),
-            low_latency: true,
-            ..Default::default()
-        };
-        st.create_endpoint(&ch, &ep, &mut ids).unwrap();
-    }
-    let config = st.channel(&ch).unwrap().clone();
+    let config = test_channel(
+        crate::channel::Protocol::Dash,
+        &[ep("d", EndpointType::Dash), ep("c", EndpointType::Cmaf)],
+    )
+    .unwrap();
     let mut marking = Marking::default();
     assert!(marking.follow(&config));
     let params = MediaParams {
