@@ -97,7 +97,21 @@ fn base_decode_time(segment: &[u8]) -> Option<u64> {
 pub(crate) struct Inband {
     /// The `ETag` of the segment it was made from.
     base_etag: String,
+    /// Which markers it carries (their ids and sections, hashed).
+    markers: u64,
     object: Arc<MediaObject>,
+}
+
+/// A fingerprint of the markers a segment carries.
+fn fingerprint(markers: &[&AdMarker]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for m in markers {
+        event_number(m).hash(&mut h);
+        m.start_unix_ms.hash(&mut h);
+        m.section.hash(&mut h);
+    }
+    h.finish()
 }
 
 /// The video segments of `clear`'s tracks whose span holds a splice point of `markers`, as
@@ -135,7 +149,11 @@ pub(crate) fn inband_segments(
             let Ok(Lookup::Object(o)) = served.lookup(manifest, &path) else {
                 continue;
             };
-            if let Some(p) = previous.get(&path).filter(|p| p.base_etag == o.etag) {
+            let key = fingerprint(&mine);
+            if let Some(p) = previous
+                .get(&path)
+                .filter(|p| p.base_etag == o.etag && p.markers == key)
+            {
                 out.insert(path, p.clone());
                 continue;
             }
@@ -166,7 +184,7 @@ pub(crate) fn inband_segments(
             let Some(body) = insert_before_moof(&o.body, &boxes) else {
                 continue;
             };
-            let etag = format!("{}-e\"", o.etag.trim_end_matches('"'));
+            let etag = format!("{}-e{key:016x}\"", o.etag.trim_end_matches('"'));
             let object = MediaObject::new(
                 Bytes::from(body).into(),
                 o.content_type,
@@ -175,6 +193,7 @@ pub(crate) fn inband_segments(
             );
             let made = Inband {
                 base_etag: o.etag.clone(),
+                markers: key,
                 object: Arc::new(object),
             };
             out.insert(path, made);

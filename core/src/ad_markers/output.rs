@@ -18,9 +18,11 @@ use std::sync::Arc;
 pub struct MarkedOutput {
     base: Arc<dyn MediaOutput>,
     manifests: HashMap<String, (Rendered, &'static str)>,
-    /// A low-latency endpoint's forms (its MPD, LL-HLS playlists and their Delta Updates),
-    /// by path and whether it is the Delta Update: every one the base has.
-    low_latency: HashMap<(String, bool), (Rendered, &'static str)>,
+    /// A low-latency endpoint's forms (its MPD, LL-HLS playlists), by path: every one the
+    /// base has.
+    low_latency: HashMap<String, (Rendered, &'static str)>,
+    /// The LL-HLS playlists' Delta Updates, by path.
+    deltas: HashMap<String, (Rendered, &'static str)>,
     /// `--inband-markers`: the segments that carry `emsg`s, by path.
     segments: HashMap<String, Inband>,
 }
@@ -29,15 +31,8 @@ impl MediaOutput for MarkedOutput {
     /// The base output's answer (its refusals and waits included), with a manifest replaced
     /// by its marked form.
     fn lookup<'a>(&'a self, manifest: &str, rest: &str) -> Result<Lookup<'a>, Unavailable<'a>> {
-        match (self.base.lookup(manifest, rest)?, self.manifests.get(rest)) {
-            (Lookup::Manifest(..), Some((r, content_type))) => {
-                Ok(Lookup::Manifest(r, content_type))
-            }
-            (Lookup::Object(o), _) => Ok(Lookup::Object(
-                self.segments.get(rest).map_or(o, |s| &**s.object()),
-            )),
-            (answer, _) => Ok(answer),
-        }
+        let answer = self.base.lookup(manifest, rest)?;
+        Ok(self.replaced(answer, rest, self.manifests.get(rest)))
     }
 
     fn lookup_with<'a>(
@@ -50,16 +45,13 @@ impl MediaOutput for MarkedOutput {
             return self.lookup(manifest, rest);
         }
         let answer = self.base.lookup_with(manifest, rest, variant)?;
-        let marked = self
-            .low_latency
-            .get(&(rest.to_string(), variant.delta))
-            .or_else(|| self.manifests.get(rest));
-        match (answer, marked) {
-            (Lookup::Manifest(..), Some((r, content_type))) => {
-                Ok(Lookup::Manifest(r, content_type))
-            }
-            (answer, _) => Ok(answer),
-        }
+        let forms = if variant.delta {
+            &self.deltas
+        } else {
+            &self.low_latency
+        };
+        let marked = forms.get(rest).or_else(|| self.manifests.get(rest));
+        Ok(self.replaced(answer, rest, marked))
     }
 
     fn playlist_position(
@@ -84,6 +76,25 @@ impl MediaOutput for MarkedOutput {
 
     fn mpd_clock(&self, unix_ms: u64) -> u64 {
         self.base.mpd_clock(unix_ms)
+    }
+}
+
+impl MarkedOutput {
+    /// The base output's `answer` at `rest` with a manifest replaced by its `marked` form and
+    /// a segment by its in-band form.
+    fn replaced<'a>(
+        &'a self,
+        answer: Lookup<'a>,
+        rest: &str,
+        marked: Option<&'a (Rendered, &'static str)>,
+    ) -> Lookup<'a> {
+        match (answer, marked) {
+            (Lookup::Manifest(..), Some((r, content_type))) => Lookup::Manifest(r, content_type),
+            (Lookup::Object(o), _) => {
+                Lookup::Object(self.segments.get(rest).map_or(o, |s| &**s.object()))
+            }
+            (answer, _) => answer,
+        }
     }
 }
 
@@ -144,6 +155,7 @@ impl Marking {
             };
             let mut manifests = HashMap::new();
             let mut low_latency = HashMap::new();
+            let mut deltas = HashMap::new();
             let mut changed = false;
             // The MPD's clock is the clear output's (an encrypted one renders the same MPD).
             let clock: &dyn MediaOutput = published.output(e.kind).unwrap_or(&*base);
@@ -188,10 +200,12 @@ impl Marking {
                     }
                     None => r.clone(),
                 };
-                match form {
-                    None => manifests.insert(path, (rendered, content_type)),
-                    Some(delta) => low_latency.insert((path, delta), (rendered, content_type)),
+                let forms = match form {
+                    None => &mut manifests,
+                    Some(false) => &mut low_latency,
+                    Some(true) => &mut deltas,
                 };
+                forms.insert(path, (rendered, content_type));
             }
             if changed || !segments.is_empty() {
                 inband.insert(e.id, segments.clone());
@@ -199,6 +213,7 @@ impl Marking {
                     base,
                     manifests,
                     low_latency,
+                    deltas,
                     segments,
                 };
                 outs.push((e.id, Arc::new(marked)));

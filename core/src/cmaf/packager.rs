@@ -267,34 +267,32 @@ impl CmafPackager {
                 discontinuity: r.discontinuities.binary_search(&seg.seq).is_ok(),
                 language,
             };
-            match text::package(
+            let packaged = text::package(
                 &mut st.text,
                 &mut st.inits[TEXT],
                 &t,
                 clock,
                 &mut self.etags,
-            ) {
-                Ok(None) => break,
-                Ok(Some(track)) => {
-                    self.stats.repackaged = self.stats.repackaged.saturating_add(1);
-                    let secs = track.duration.saturating_add(500) / 1000;
-                    st.targets[TEXT] = st.targets[TEXT].max(secs).max(1);
-                    let bits = (track.object.body.len() as u64).saturating_mul(8000);
-                    if let Some(bps) = bits.checked_div(track.duration) {
-                        st.peak_bps[TEXT] = st.peak_bps[TEXT].max(bps);
-                    }
-                    st.cache
-                        .insert(seg.seq, Some(Arc::new(text::packaged(track))));
-                }
-                Err(e) => {
-                    self.stats.failed = self.stats.failed.saturating_add(1);
-                    self.warnings.push(format!(
-                        "cmaf: subtitles segment {}/{}.{} not packaged (skipped): {e}",
-                        r.name, seg.seq, seg.ext
-                    ));
-                    st.cache.insert(seg.seq, None);
-                }
+            );
+            let Some((track, warning)) = packaged else {
+                break;
+            };
+            if let Some(e) = warning {
+                self.stats.failed = self.stats.failed.saturating_add(1);
+                self.warnings.push(format!(
+                    "cmaf: subtitles segment {}/{}.{} has no cues the origin can read ({e}): served empty",
+                    r.name, seg.seq, seg.ext
+                ));
             }
+            self.stats.repackaged = self.stats.repackaged.saturating_add(1);
+            let secs = track.duration.saturating_add(500) / 1000;
+            st.targets[TEXT] = st.targets[TEXT].max(secs).max(1);
+            let bits = (track.object.body.len() as u64).saturating_mul(8000);
+            if let Some(bps) = bits.checked_div(track.duration) {
+                st.peak_bps[TEXT] = st.peak_bps[TEXT].max(bps);
+            }
+            st.cache
+                .insert(seg.seq, Some(Arc::new(text::packaged(track))));
         }
         st.cache
             .retain(|seq, _| r.segments.binary_search_by_key(seq, |s| s.seq).is_ok());

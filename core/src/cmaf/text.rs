@@ -24,6 +24,8 @@ pub(crate) const TEXT_TIMESCALE: u32 = 1000;
 const TEXT_TRACK_ID: u32 = 3;
 /// Cues carried into the next fragment, at most.
 const MAX_CARRIED: usize = 64;
+/// Segments whose durations differ by no more were cut together.
+const SAME_LENGTH_MS: u64 = 100;
 
 /// Where media time stands against the wall clock: the reference rendition's segments.
 #[derive(Debug, Default)]
@@ -48,14 +50,24 @@ impl Clock {
         Clock { segments }
     }
 
-    /// The media span (ms) of a segment published at `start_unix_ms` lasting `duration_ms`.
+    /// The media span (ms) of a segment published at `start_unix_ms` lasting `duration_ms`:
+    /// from the reference segment that holds its start (else the nearest), at the same
+    /// distance; a segment cut with the reference one (starting within half of the shorter
+    /// of the two, lasting as long within [`SAME_LENGTH_MS`]) takes its span exactly.
     fn place(&self, start_unix_ms: u64, duration_ms: u64) -> Option<(u64, u64)> {
-        let &(at, start, len) = self
-            .segments
-            .iter()
-            .min_by_key(|(at, _, _)| at.abs_diff(start_unix_ms))?;
+        let holds = |&&(at, _, len): &&(u64, u64, u64)| {
+            at <= start_unix_ms && start_unix_ms < at.saturating_add(len.max(1))
+        };
+        let &(at, start, len) = match self.segments.iter().find(holds) {
+            Some(s) => s,
+            None => self
+                .segments
+                .iter()
+                .min_by_key(|(at, _, _)| at.abs_diff(start_unix_ms))?,
+        };
         let delta = start_unix_ms as i64 - at as i64;
-        if delta.unsigned_abs().saturating_mul(2) <= len {
+        let same_length = len.abs_diff(duration_ms) <= SAME_LENGTH_MS;
+        if same_length && delta.unsigned_abs().saturating_mul(2) <= len.min(duration_ms) {
             return Some((start, start.saturating_add(len)));
         }
         let start = start.saturating_add_signed(delta);
@@ -96,23 +108,32 @@ pub(crate) fn mdhd_language(tag: Option<&str>) -> [u8; 3] {
     }
 }
 
-/// One WebVTT segment as a `wvtt` fragment. `Ok(None)`: nothing to place it against yet.
+/// One WebVTT segment as a `wvtt` fragment, with a warning when its file could not be read
+/// (it is then an empty fragment: the track's timeline stays whole). `None`: nothing to place
+/// it against yet.
 pub(crate) fn package(
     st: &mut TextState,
     inits: &mut TrackInits,
     t: &TextSegment<'_>,
     clock: &Clock,
     etags: &mut EtagGen,
-) -> Result<Option<PackagedTrack>, String> {
+) -> Option<(PackagedTrack, Option<String>)> {
     let seg = t.seg;
-    let file = webvtt::parse(&seg.object.body).map_err(|e| e.to_string())?;
-    let Some((placed_start, placed_end)) = clock.place(seg.start_unix_ms, seg.duration_ms) else {
-        return Ok(None);
+    let (placed_start, placed_end) = clock.place(seg.start_unix_ms, seg.duration_ms)?;
+    let body = &seg.object.body;
+    // An empty segment is a stretch without cues (segmenters write those).
+    let (file, warning) = match webvtt::parse(body) {
+        Ok(f) => (f, None),
+        Err(_) if body.is_empty() => (webvtt::WebVtt::default(), None),
+        Err(e) => (webvtt::WebVtt::default(), Some(e.to_string())),
     };
+    // It continues the fragment before (no gap in the track's timeline) when it follows it
+    // and lands where that one ended, within half its length.
     let continues = !t.discontinuity
-        && st
-            .last
-            .is_some_and(|(seq, _)| seq.checked_add(1) == Some(seg.seq));
+        && st.last.is_some_and(|(seq, end)| {
+            seq.checked_add(1) == Some(seg.seq)
+                && end.abs_diff(placed_start).saturating_mul(2) <= seg.duration_ms.max(1)
+        });
     let start = match st.last {
         Some((_, end)) if continues => end,
         _ => {
@@ -182,7 +203,7 @@ pub(crate) fn package(
             unix_ms,
         )
     });
-    Ok(Some(PackagedTrack {
+    let track = PackagedTrack {
         init_k,
         timescale: TEXT_TIMESCALE,
         ept: start,
@@ -194,7 +215,8 @@ pub(crate) fn package(
             unix_ms,
         )),
         captions: false,
-    }))
+    };
+    Some((track, warning))
 }
 
 /// A packaged segment holding only its text track.

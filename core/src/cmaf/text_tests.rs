@@ -314,4 +314,11 @@ fn a_segment_takes_the_span_of_the_video_segment_cut_with_it() {
     // Far from every reference segment: its own time from the nearest one.
     assert_eq!(clock.place(20_000, 1_000), Some((11_400, 12_400)));
     assert_eq!(Clock::default().place(1, 1), None);
+    // 2 s subtitles against 4 s video: each at its own time, not the video segment's.
+    let clock = Clock {
+        segments: vec![(10_000, 0, 4_000), (14_000, 4_000, 4_000)],
+    };
+    assert_eq!(clock.place(10_000, 2_000), Some((0, 2_000)));
+    assert_eq!(clock.place(12_000, 2_000), Some((2_000, 4_000)));
+    assert_eq!(clock.place(14_010, 2_000), Some((4_010, 6_010)));
 }

@@ -69,7 +69,7 @@ impl ControlState {
             req.low_latency,
         )?;
         check_ad_markers(kind, req.ad_markers)?;
-        check_inband_markers(kind, req.inband_markers)?;
+        check_inband_markers(c.protocol, kind, req.inband_markers, req.low_latency)?;
         let id = self.fresh_id(new_id, &[]);
         self.channels[ci].endpoints.push(EndpointConfig {
             id,
@@ -154,9 +154,14 @@ impl ControlState {
             next.ad_markers = style;
         }
         if let Some(on) = patch.inband_markers {
-            check_inband_markers(next.kind, on)?;
             next.inband_markers = on;
         }
+        check_inband_markers(
+            self.channels[ci].protocol,
+            next.kind,
+            next.inband_markers,
+            next.low_latency,
+        )?;
         validate_encryption(
             (
                 self.channels[ci].protocol,
@@ -299,14 +304,29 @@ fn check_auth_keys(keys: &[String]) -> Result<Vec<String>, ControlError> {
     Ok(out)
 }
 
-/// In-band `emsg`s go in CMAF segments: a `cmaf` endpoint's.
-fn check_inband_markers(kind: EndpointType, on: bool) -> Result<(), ControlError> {
-    if on && kind != EndpointType::Cmaf {
-        return Err(ControlError::Invalid(format!(
-            "--inband-markers writes emsg boxes into CMAF segments: it is a cmaf endpoint setting, and this is a {kind} endpoint"
-        )));
+/// In-band `emsg`s go into the CMAF segments the origin packages: a `cmaf` endpoint's of an
+/// HLS channel, served whole (a low-latency endpoint's segments are read while they grow).
+fn check_inband_markers(
+    protocol: Protocol,
+    kind: EndpointType,
+    on: bool,
+    low_latency: bool,
+) -> Result<(), ControlError> {
+    if !on {
+        return Ok(());
     }
-    Ok(())
+    let why = if kind != EndpointType::Cmaf {
+        format!("it is a cmaf endpoint setting, and this is a {kind} endpoint")
+    } else if protocol == Protocol::Dash {
+        "a DASH channel's segments are its encoder's: signal the markers in its MPD (the default), or have the encoder write emsg".to_string()
+    } else if low_latency {
+        "low-latency segments are read while they grow, before an emsg could go in".to_string()
+    } else {
+        return Ok(());
+    };
+    Err(ControlError::Invalid(format!(
+        "--inband-markers writes emsg boxes into the CMAF segments the origin packages: {why}"
+    )))
 }
 
 /// `cue` and `passthrough` are HLS forms: a `dash` endpoint signals markers in its MPD only.

@@ -8,6 +8,11 @@
 use crate::media::Body;
 use bytes::Bytes;
 
+/// A WebVTT segment's extension (`.vtt`, or `.webvtt` as Apple's segmenter names them).
+pub fn is_webvtt(ext: &str) -> bool {
+    matches!(ext, "vtt" | "webvtt")
+}
+
 /// `body` with `X-TIMESTAMP-MAP=MPEGTS:<origin_pts>,LOCAL:00:00:00.000` after its `WEBVTT`
 /// line, unless it has a map already or `origin_pts` is unknown.
 pub fn with_timestamp_map(body: &Body, origin_pts: Option<u64>) -> Body {

@@ -116,6 +116,48 @@ impl ChannelArchive {
         self.periods.get(&kind.index()).into_iter().flatten()
     }
 
+    /// Where wall-clock (program date) time `unix_ms` is on the clock of output `kind`'s
+    /// MPDs, live and time-shifted alike: from the archived segment that holds it (else the
+    /// one before it) and the Period it belongs to. `None` without such a segment.
+    pub fn mpd_clock_at(&self, kind: EndpointType, unix_ms: u64) -> Option<u64> {
+        for (dir, t) in self.tracks_of(kind) {
+            let i = t
+                .entries
+                .partition_point(|e| e.rec.start_unix_ms <= unix_ms);
+            let Some(e) = t.entries.get(i.saturating_sub(1)) else {
+                continue;
+            };
+            let Some(timing) = &e.rec.timing else {
+                continue;
+            };
+            let Some(view) = self.periods(kind).find(|v| v.period.id == timing.period) else {
+                continue;
+            };
+            let rep = view
+                .period
+                .adaptation_sets
+                .iter()
+                .flat_map(|s| &s.representations)
+                .find(|r| r.template.media.rsplit_once('/').map(|(d, _)| d) == Some(dir));
+            let Some(rep) = rep else {
+                continue;
+            };
+            let tmpl = &rep.template;
+            let into = timing.t.saturating_sub(tmpl.presentation_time_offset);
+            let at =
+                view.start_unix_ms
+                    .saturating_add(crate::time::rescale(into, tmpl.timescale, 1000));
+            let delta = unix_ms as i64 - e.rec.start_unix_ms as i64;
+            return Some(at.saturating_add_signed(delta));
+        }
+        None
+    }
+
+    /// Ad markers it keeps.
+    pub fn marker_count(&self) -> usize {
+        self.markers.len()
+    }
+
     /// The ad markers whose splice point is in `[from_unix_ms, to_unix_ms)`.
     pub fn markers(&self, from_unix_ms: u64, to_unix_ms: u64) -> Vec<AdMarker> {
         let from = self
@@ -212,6 +254,10 @@ impl ChannelArchive {
                         self.markers.pop_front();
                     }
                 }
+                Vec::new()
+            }
+            Record::MarkerGone(m) => {
+                self.markers.retain(|x| x != m);
                 Vec::new()
             }
         }

@@ -131,6 +131,9 @@ pub enum Record {
     },
     /// An ad marker the channel signalled (time-shifted manifests carry it).
     Marker(AdMarker),
+    /// A marker the channel no longer signals although its media is still live: its break
+    /// was cancelled.
+    MarkerGone(AdMarker),
 }
 
 impl Record {
@@ -143,7 +146,8 @@ impl Record {
             Record::Period { .. }
             | Record::Outline { .. }
             | Record::Expired { .. }
-            | Record::Marker(_) => None,
+            | Record::Marker(_)
+            | Record::MarkerGone(_) => None,
         }
     }
 }
@@ -163,7 +167,8 @@ pub fn encode(record: &Record) -> Vec<u8> {
 }
 
 /// The records of a log, up to the first torn or corrupt frame, and the length of that good
-/// prefix.
+/// prefix. A whole frame (its checksum right) this build cannot read is a record a later
+/// build wrote: it is passed over, so the records after it are kept.
 pub fn decode(bytes: &[u8]) -> (Vec<Record>, usize) {
     let mut records = Vec::new();
     let mut at = 0;
@@ -177,10 +182,9 @@ pub fn decode(bytes: &[u8]) -> (Vec<Record>, usize) {
         if crc32fast::hash(payload) != crc {
             break;
         }
-        let Ok(wire) = postcard::from_bytes::<Wire>(payload) else {
-            break;
-        };
-        records.push(wire.into());
+        if let Ok(wire) = postcard::from_bytes::<Wire>(payload) {
+            records.push(wire.into());
+        }
         at = start + len;
     }
     (records, at)
@@ -196,6 +200,7 @@ enum Wire {
     Period(u8, u64, mpd::Period),
     Outline(u8, Option<String>, Vec<String>),
     Marker(MarkerWire),
+    MarkerGone(MarkerWire),
 }
 
 /// An [`AdMarker`] as the log keeps it.
@@ -299,6 +304,7 @@ impl From<&Record> for Wire {
                 outline.independent.clone(),
             ),
             Record::Marker(m) => Wire::Marker(MarkerWire::from(m)),
+            Record::MarkerGone(m) => Wire::MarkerGone(MarkerWire::from(m)),
         }
     }
 }
@@ -343,6 +349,7 @@ impl From<Wire> for Record {
                 },
             },
             Wire::Marker(m) => Record::Marker(m.into()),
+            Wire::MarkerGone(m) => Record::MarkerGone(m.into()),
         }
     }
 }

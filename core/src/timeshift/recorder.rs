@@ -31,6 +31,28 @@ impl Recorder {
     /// write first; init segments before the segments that need them.
     pub fn record(&mut self, published: &Published) -> Vec<(Record, Bytes)> {
         let mut out = Vec::new();
+        // A marker gone while its media is still in the window was cancelled (the window's
+        // own eviction takes only markers wholly before it): the archive forgets it too.
+        let window_start = EndpointType::ALL
+            .iter()
+            .filter_map(|k| published.output(*k))
+            .flat_map(|o| {
+                o.tracks()
+                    .iter()
+                    .filter_map(|t| t.segments.first().map(|s| s.start_unix_ms))
+                    .collect::<Vec<_>>()
+            })
+            .min();
+        for gone in self
+            .markers
+            .iter()
+            .filter(|m| !published.markers.contains(m))
+        {
+            let end = gone.end_unix_ms().unwrap_or(gone.start_unix_ms);
+            if window_start.is_some_and(|w| end >= w) {
+                out.push((Record::MarkerGone(gone.clone()), Bytes::new()));
+            }
+        }
         self.markers.retain(|m| published.markers.contains(m));
         for m in published.markers.iter() {
             if !self.markers.contains(m) {
@@ -124,6 +146,7 @@ impl Recorder {
                 self.periods.remove(&(kind.index(), view.period.id.clone()));
             }
             Record::Marker(m) => self.markers.retain(|x| x != m),
+            Record::MarkerGone(_) => {}
             Record::Init { .. } | Record::Segment { .. } | Record::Expired { .. } => {}
         }
     }

@@ -35,9 +35,12 @@ pub fn manifest(
 /// starts is signalled on its first segment (the longest break a marker may announce).
 const BREAK_LOOKBACK_MS: u64 = 3_600_000;
 
-/// A time-shifted manifest `text` (at `rest`) with the archived ad markers of its window, in
-/// the endpoint's `style`; `mpd_clock` maps wall-clock time onto the MPD's clock.
+/// A time-shifted manifest `text` (at `rest`) of an endpoint of type `kind` with the archived
+/// ad markers of its window, in the endpoint's `style`. MPD events go on the MPD's clock as
+/// the archive knows it ([`ChannelArchive::mpd_clock_at`]), else as `mpd_clock` (the live
+/// output's) maps wall-clock time.
 pub fn with_markers(
+    kind: EndpointType,
     rest: &str,
     text: String,
     archive: &ChannelArchive,
@@ -55,7 +58,12 @@ pub fn with_markers(
         super::Window::Delayed { delay_ms } => delay_ms,
         _ => 0,
     };
-    let clock = |t: u64| mpd_clock(t).saturating_add(delay);
+    let clock = |t: u64| {
+        archive
+            .mpd_clock_at(kind, t)
+            .unwrap_or_else(|| mpd_clock(t))
+            .saturating_add(delay)
+    };
     mark_manifest(rest, &text, &markers, style, &clock).unwrap_or(text)
 }
 

@@ -519,6 +519,7 @@ fn markers_are_archived_and_signalled_in_time_shifted_manifests() {
         panic!("no playlist");
     };
     let marked = with_markers(
+        EndpointType::Hls,
         "main.m3u8",
         text.clone(),
         &archive,
@@ -540,6 +541,7 @@ fn markers_are_archived_and_signalled_in_time_shifted_manifests() {
     assert!(marked.contains("PLANNED-DURATION=4.000"), "{marked}");
     assert_eq!(
         with_markers(
+            EndpointType::Hls,
             "main.m3u8",
             text.clone(),
             &archive,
@@ -563,6 +565,7 @@ fn markers_are_archived_and_signalled_in_time_shifted_manifests() {
         panic!("no playlist");
     };
     assert!(!with_markers(
+        EndpointType::Hls,
         "main.m3u8",
         text,
         &archive,
@@ -692,6 +695,80 @@ proptest! {
         prop_assert!(back.len() <= records.len());
         prop_assert_eq!(&back[..], &records[..back.len()]);
     }
+}
+
+#[test]
+fn a_break_cancelled_while_live_leaves_the_archive_and_an_evicted_one_stays() {
+    use crate::ad_markers::AdMarker;
+    let marker = |event_id: u32, start: u64| {
+        let section = crate::scte35::splice_insert_section(&crate::scte35::SpliceInsert {
+            event_id,
+            cancel: false,
+            out_of_network: true,
+            immediate: true,
+            pts: None,
+            duration: Some(180_000),
+            unique_program_id: 1,
+            avail_num: 0,
+            avails_expected: 0,
+            auto_return: true,
+        });
+        AdMarker::from_section(section.into(), start, None).unwrap()
+    };
+    let (mut m, _, _) = pushed(6);
+    // The live window holds the last five segments (from 2 s in); one break in it, one
+    // before it.
+    let live = marker(1, T0 + 8_000);
+    let old = marker(2, T0 - 60_000);
+    let mut rec = Recorder::new();
+    let mut archive = ChannelArchive::new();
+    let both: std::sync::Arc<[AdMarker]> = vec![old.clone(), live.clone()].into();
+    for (r, _) in rec.record(
+        &m.publish(at(12_000))
+            .with_endpoint_outputs(Vec::new())
+            .with_markers(both),
+    ) {
+        archive.apply(&r);
+    }
+    assert_eq!(
+        archive.markers(0, u64::MAX),
+        vec![old.clone(), live.clone()]
+    );
+    let none: std::sync::Arc<[AdMarker]> = Vec::new().into();
+    let records: Vec<Record> = rec
+        .record(
+            &m.publish(at(12_100))
+                .with_endpoint_outputs(Vec::new())
+                .with_markers(none),
+        )
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    assert_eq!(records, vec![Record::MarkerGone(live.clone())]);
+    for r in &records {
+        archive.apply(r);
+        let (back, _) = log::decode(&log::encode(r));
+        assert_eq!(&back, std::slice::from_ref(r));
+    }
+    assert_eq!(archive.markers(0, u64::MAX), vec![old]);
+}
+
+#[test]
+fn a_record_a_later_build_wrote_is_passed_over() {
+    let (_, _, log_bytes) = pushed(3);
+    let (records, _) = log::decode(&log_bytes);
+    // A whole frame of a record kind this build does not know (variant 99), between two.
+    let payload = [99u8, 1, 2, 3];
+    let mut unknown = (payload.len() as u32).to_le_bytes().to_vec();
+    unknown.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    unknown.extend_from_slice(&payload);
+    let first = log::encode(&records[0]);
+    let mut bytes = first.clone();
+    bytes.extend_from_slice(&unknown);
+    bytes.extend_from_slice(&log_bytes[first.len()..]);
+    let (back, good) = log::decode(&bytes);
+    assert_eq!(back, records);
+    assert_eq!(good, bytes.len());
 }
 
 /// An archive of DASH output: one Period `p1` of a video Representation `v0`, 2 s segments
@@ -900,7 +977,15 @@ fn time_shifted_mpds_carry_the_archived_markers_on_their_periods() {
     else {
         panic!("no MPD");
     };
-    let marked = with_markers("main.mpd", text, &a, &r, AdMarkerStyle::DateRange, &|t| t);
+    let marked = with_markers(
+        EndpointType::Dash,
+        "main.mpd",
+        text,
+        &a,
+        &r,
+        AdMarkerStyle::DateRange,
+        &|t| t,
+    );
     assert!(
         marked.contains("<EventStream schemeIdUri=\"urn:scte:scte35:2014:xml+bin\""),
         "{marked}"
@@ -920,6 +1005,7 @@ fn time_shifted_mpds_carry_the_archived_markers_on_their_periods() {
         panic!("no MPD");
     };
     let plain = with_markers(
+        EndpointType::Dash,
         "main.mpd",
         text.clone(),
         &a,
@@ -929,6 +1015,7 @@ fn time_shifted_mpds_carry_the_archived_markers_on_their_periods() {
     );
     assert_eq!(plain, text);
     let marked = with_markers(
+        EndpointType::Dash,
         "main.mpd",
         text,
         &a,

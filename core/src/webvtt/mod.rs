@@ -2,7 +2,7 @@
 //! written as ISO/IEC 14496-30 `wvtt` samples for CMAF text tracks ([`wvtt`]).
 //!
 //! Reading is lenient where encoders differ (hours optional, a `\r\n` or a BOM, fewer than three
-//! fraction digits) and bounded: at most [`MAX_CUES`] cues per file, blocks that are not cues
+//! fraction digits, a byte that is not UTF-8) and bounded: at most [`MAX_CUES`] cues per file, blocks that are not cues
 //! (`NOTE`, `STYLE`, `REGION`, garbage) skipped.
 
 pub mod wvtt;
@@ -45,14 +45,13 @@ pub struct WebVtt {
 pub enum WebVttError {
     #[error("not WebVTT: the file does not start with \"WEBVTT\"")]
     NoSignature,
-    #[error("not UTF-8 text")]
-    NotUtf8,
 }
 
 /// Reads a WebVTT file.
 pub fn parse(bytes: &[u8]) -> Result<WebVtt, WebVttError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| WebVttError::NotUtf8)?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Bytes that are not UTF-8 become U+FFFD: a cue with one bad byte still shows.
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     if !text.starts_with("WEBVTT") {
         return Err(WebVttError::NoSignature);
     }

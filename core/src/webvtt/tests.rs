@@ -51,7 +51,8 @@ fn ffmpeg_segments_and_their_variants_are_read() {
 #[test]
 fn bad_files_and_cues_are_refused_or_dropped() {
     assert_eq!(parse(b"garbage"), Err(WebVttError::NoSignature));
-    assert_eq!(parse(b"WEBVTT\n\xff"), Err(WebVttError::NotUtf8));
+    let lossy = parse(b"WEBVTT\n\n00:01.000 --> 00:02.000\ncaf\xe9\n").unwrap();
+    assert_eq!(lossy.cues[0].payload, "caf\u{fffd}");
     let f = parse(
         b"WEBVTT\n\n00:02.000 --> 00:01.000\nbackwards\n\n00:61.000 --> 00:62.000\nbad\n\n\
           00:01.000 --> 00:02.000\nok\n",

@@ -98,6 +98,7 @@ pub async fn manifest(
                 let output = live.as_ref().and_then(|p| p.output(endpoint.kind));
                 let clock = |t: u64| output.map_or(t, |o| o.mpd_clock(t));
                 let body = timeshift::with_markers(
+                    endpoint.kind,
                     rest,
                     body,
                     &archived,

@@ -151,7 +151,11 @@ impl ChannelStore {
     /// Rewrites the log as the records of the index alone when it has grown well past them
     /// written beside it, synced, renamed over it.
     pub fn compact_if_grown(&mut self) -> io::Result<()> {
-        let live = super::read(&self.archive).segments() as u64 * 160;
+        // What a compacted log holds: a segment's record, a marker's (with its section).
+        let live = {
+            let a = super::read(&self.archive);
+            a.segments() as u64 * 160 + a.marker_count() as u64 * 256
+        };
         if self.log_len > COMPACT_MIN_BYTES && self.log_len > 4 * live {
             self.compact()?;
         }

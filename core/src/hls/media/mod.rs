@@ -175,7 +175,10 @@ impl HlsMedia {
                 store
                     .current_media(&r.source)
                     .and_then(|pl| pl.segments.first())
-                    .is_some_and(|s| s.uri.to_ascii_lowercase().ends_with(".vtt"))
+                    .is_some_and(|s| {
+                        let uri = s.uri.to_ascii_lowercase();
+                        uri.ends_with(".vtt") || uri.ends_with(".webvtt")
+                    })
             };
             let mut order: Vec<usize> = (0..self.renditions.len()).collect();
             order.sort_by_key(|&i| (Some(i) != lead, subtitles(&self.renditions[i])));

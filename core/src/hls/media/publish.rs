@@ -143,7 +143,11 @@ pub(crate) fn refresh_status(cm: &HlsMedia, prev: &HlsSnapshot) -> HlsSnapshot {
 
 /// A WebVTT rendition's attributes: its `EXT-X-MEDIA:TYPE=SUBTITLES` in the input's master.
 fn subtitles_info(r: &Rendition, master: Option<&MasterPlaylistIn>) -> Option<SubtitlesInfo> {
-    if !r.segments.iter().all(|s| s.entry.ext == "vtt") {
+    if !r
+        .segments
+        .iter()
+        .all(|s| crate::hls::webvtt::is_webvtt(s.entry.ext))
+    {
         return None;
     }
     let media = master.and_then(|m| {

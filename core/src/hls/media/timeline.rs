@@ -242,7 +242,7 @@ impl Rendition {
             if ni == 0 && ext == "ts" && (ctx.collect_cues || ctx.stream_origin_pts.is_none()) {
                 *ctx.stream_origin_pts = crate::ad_markers::ts_in::first_pts(&body.bytes);
             }
-            let body = if ext == "vtt" {
+            let body = if crate::hls::webvtt::is_webvtt(ext) {
                 crate::hls::webvtt::with_timestamp_map(body, *ctx.stream_origin_pts)
             } else {
                 body.clone()
