@@ -8,7 +8,7 @@
 use super::emsg_in::SCHEME_BIN;
 use super::mpd_out::event_number;
 use super::AdMarker;
-use crate::fmp4::fields::{be32, TFHD_BASE_DATA_OFFSET};
+use crate::fmp4::fields::{be32, tfdt_time, TFHD_BASE_DATA_OFFSET};
 use crate::fmp4::parse_boxes;
 use crate::fmp4::BoxWriter;
 use crate::media::{Lookup, MediaObject, MediaOutput};
@@ -83,13 +83,7 @@ fn base_decode_time(segment: &[u8]) -> Option<u64> {
         .iter()
         .find(|b| &b.typ == b"moof")?
         .at(&[b"traf", b"tfdt"])?;
-    let p = &tfdt.prefix;
-    match p.first() {
-        Some(1) => p
-            .get(4..12)
-            .map(|s| u64::from_be_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]])),
-        _ => be32(p, 4).map(u64::from),
-    }
+    tfdt_time(&tfdt.prefix)
 }
 
 /// A served segment with its `emsg`s, kept while its bytes and markers stay the same.

@@ -25,7 +25,7 @@ use super::manifests;
 use super::output::{CmafSnapshot, PackagerStats};
 use super::state::RenditionState;
 use super::text::{self, Clock, TextSegment};
-use super::window::{self, Anchor, Packaged, PackagedTrack, SLOTS, TEXT, TRACK_SLOTS};
+use super::window::{Anchor, Packaged, PackagedTrack, SLOTS, TEXT, TRACK_SLOTS};
 use super::Repackager;
 use crate::hls::media::snapshot::{HlsSnapshot, RenditionSnapshot};
 use crate::media::object::{EtagGen, MediaObject, Rendered};
@@ -105,21 +105,28 @@ impl CmafPackager {
             self.ingest_rendition(r, now);
         }
         // Subtitles go on the media timeline of the first rendition packaged.
-        let clock = hls
+        let subtitles: Vec<&RenditionSnapshot> = hls
             .renditions
             .iter()
-            .filter(|r| r.subtitles.is_none())
-            .find_map(|r| {
-                let st = self.renditions.get(&r.name)?;
-                let packaged = r.segments.iter().filter_map(|s| {
-                    let p = st.cache.get(&s.seq)?.as_ref()?;
-                    Some((s, &**p))
-                });
-                Some(Clock::of(packaged))
-            })
-            .unwrap_or_default();
-        for r in hls.renditions.iter().filter(|r| r.subtitles.is_some()) {
-            self.ingest_subtitles(r, &clock);
+            .filter(|r| r.subtitles.is_some())
+            .collect();
+        if !subtitles.is_empty() {
+            let clock = hls
+                .renditions
+                .iter()
+                .filter(|r| r.subtitles.is_none())
+                .find_map(|r| {
+                    let st = self.renditions.get(&r.name)?;
+                    let packaged = r.segments.iter().filter_map(|s| {
+                        let p = st.cache.get(&s.seq)?.as_ref()?;
+                        Some((s, &**p))
+                    });
+                    Some(Clock::of(packaged))
+                })
+                .unwrap_or_default();
+            for r in subtitles {
+                self.ingest_subtitles(r, &clock);
+            }
         }
         self.renditions
             .retain(|name, _| hls.renditions.iter().any(|r| &r.name == name));
@@ -210,14 +217,7 @@ impl CmafPackager {
                         unix_ms,
                     )
                 });
-                let secs = window::ms(frag.duration, info.timescale).saturating_add(500) / 1000;
-                st.targets[slot] = st.targets[slot].max(secs).max(1);
-                if frag.duration > 0 {
-                    let bits = u128::from(frag.bytes.len() as u64) * 8 * u128::from(info.timescale);
-                    let bps = u64::try_from(bits / u128::from(frag.duration)).unwrap_or(u64::MAX);
-                    st.peak_bps[slot] = st.peak_bps[slot].max(bps);
-                }
-                tracks[slot] = Some(PackagedTrack {
+                let track = PackagedTrack {
                     captions: frag.captions,
                     init_k,
                     timescale: info.timescale,
@@ -229,25 +229,15 @@ impl CmafPackager {
                         self.etags.next(),
                         seg.object.last_modified_unix_ms,
                     )),
-                });
+                };
+                st.account(slot, &track);
+                tracks[slot] = Some(track);
             }
             st.cache
                 .insert(seg.seq, Some(Arc::new(Packaged { tracks })));
         }
-        let before = st.cache.len();
-        st.cache
-            .retain(|seq, _| r.segments.binary_search_by_key(seq, |s| s.seq).is_ok());
-        let evicted = (before - st.cache.len()) as u64;
+        let evicted = st.evict_outside(&r.segments) as u64;
         self.stats.evicted = self.stats.evicted.saturating_add(evicted);
-        for (slot, inits) in st.inits.iter_mut().enumerate() {
-            let cache = &st.cache;
-            inits.versions.retain(|v| {
-                cache
-                    .values()
-                    .flatten()
-                    .any(|p| p.tracks[slot].as_ref().is_some_and(|t| t.init_k == v.k))
-            });
-        }
     }
 }
 
@@ -285,24 +275,11 @@ impl CmafPackager {
                 ));
             }
             self.stats.repackaged = self.stats.repackaged.saturating_add(1);
-            let secs = track.duration.saturating_add(500) / 1000;
-            st.targets[TEXT] = st.targets[TEXT].max(secs).max(1);
-            let bits = (track.object.body.len() as u64).saturating_mul(8000);
-            if let Some(bps) = bits.checked_div(track.duration) {
-                st.peak_bps[TEXT] = st.peak_bps[TEXT].max(bps);
-            }
+            st.account(TEXT, &track);
             st.cache
                 .insert(seg.seq, Some(Arc::new(text::packaged(track))));
         }
-        st.cache
-            .retain(|seq, _| r.segments.binary_search_by_key(seq, |s| s.seq).is_ok());
-        let cache = &st.cache;
-        st.inits[TEXT].versions.retain(|v| {
-            cache
-                .values()
-                .flatten()
-                .any(|p| p.tracks[TEXT].as_ref().is_some_and(|t| t.init_k == v.k))
-        });
+        st.evict_outside(&r.segments);
     }
 }
 

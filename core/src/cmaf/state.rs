@@ -1,8 +1,9 @@
 //! What the CMAF packager keeps per rendition between updates.
 
 use super::text::TextState;
-use super::window::{Packaged, TrackInits, SLOTS};
+use super::window::{self, Packaged, PackagedTrack, TrackInits, SLOTS};
 use super::Repackager;
+use crate::media::object::SegmentEntry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -25,4 +26,35 @@ pub(super) struct RenditionState {
     pub(super) peak_bps: [u64; SLOTS],
     /// A subtitles rendition's state.
     pub(super) text: TextState,
+}
+
+impl RenditionState {
+    /// Counts a new fragment of track `slot` in its target duration and peak bit rate.
+    pub(super) fn account(&mut self, slot: usize, t: &PackagedTrack) {
+        let secs = window::ms(t.duration, t.timescale).saturating_add(500) / 1000;
+        self.targets[slot] = self.targets[slot].max(secs).max(1);
+        if t.duration > 0 {
+            let bits = u128::from(t.object.body.len() as u64) * 8 * u128::from(t.timescale);
+            let bps = u64::try_from(bits / u128::from(t.duration)).unwrap_or(u64::MAX);
+            self.peak_bps[slot] = self.peak_bps[slot].max(bps);
+        }
+    }
+
+    /// Drops the cached segments that left the window (`segments`) and the init versions no
+    /// kept segment needs; how many segments went.
+    pub(super) fn evict_outside(&mut self, segments: &[SegmentEntry]) -> usize {
+        let before = self.cache.len();
+        self.cache
+            .retain(|seq, _| segments.binary_search_by_key(seq, |s| s.seq).is_ok());
+        for (slot, inits) in self.inits.iter_mut().enumerate() {
+            let cache = &self.cache;
+            inits.versions.retain(|v| {
+                cache
+                    .values()
+                    .flatten()
+                    .any(|p| p.tracks[slot].as_ref().is_some_and(|t| t.init_k == v.k))
+            });
+        }
+        before - self.cache.len()
+    }
 }

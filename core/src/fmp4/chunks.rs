@@ -14,7 +14,7 @@ use std::ops::Range;
 const NON_SYNC: u32 = 0x0001_0000;
 
 use super::fields::{
-    be32, be64, TFHD_BASE_DATA_OFFSET, TFHD_DEFAULT_DURATION, TFHD_DEFAULT_FLAGS,
+    be32, be64, tfdt_time, TFHD_BASE_DATA_OFFSET, TFHD_DEFAULT_DURATION, TFHD_DEFAULT_FLAGS,
     TFHD_DEFAULT_SIZE, TFHD_SAMPLE_DESCRIPTION, TRUN_CTO, TRUN_DATA_OFFSET, TRUN_DURATION,
     TRUN_FIRST_FLAGS, TRUN_FLAGS, TRUN_SIZE,
 };
@@ -296,12 +296,7 @@ fn read_traf(traf: &[u8]) -> Option<TrafTiming> {
                     t.default_flags = Some(be32(b, at)?);
                 }
             }
-            b"tfdt" => {
-                t.decode_time = match b.first()? {
-                    1 => be64(b, 4)?,
-                    _ => u64::from(be32(b, 4)?),
-                };
-            }
+            b"tfdt" => t.decode_time = tfdt_time(b)?,
             b"trun" => {
                 let flags = be32(b, 0)? & 0x00FF_FFFF;
                 let count = be32(b, 4)?;

@@ -24,3 +24,11 @@ pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
 pub(crate) fn be64(b: &[u8], at: usize) -> Option<u64> {
     Some((u64::from(be32(b, at)?) << 32) | u64::from(be32(b, at + 4)?))
 }
+
+/// `baseMediaDecodeTime` of a `tfdt` body (version 1: 64 bits, else 32).
+pub(crate) fn tfdt_time(body: &[u8]) -> Option<u64> {
+    match body.first()? {
+        1 => be64(body, 4),
+        _ => be32(body, 4).map(u64::from),
+    }
+}

@@ -10,8 +10,8 @@ pub const SAMPLE_SYNC: u32 = 0x0200_0000;
 pub const SAMPLE_NON_SYNC: u32 = 0x0101_0000;
 
 use super::fields::{
-    be32, TFHD_DEFAULT_BASE_IS_MOOF, TRUN_CTO, TRUN_DATA_OFFSET, TRUN_DURATION, TRUN_FIRST_FLAGS,
-    TRUN_FLAGS, TRUN_SIZE,
+    be32, tfdt_time, TFHD_DEFAULT_BASE_IS_MOOF, TRUN_CTO, TRUN_DATA_OFFSET, TRUN_DURATION,
+    TRUN_FIRST_FLAGS, TRUN_FLAGS, TRUN_SIZE,
 };
 
 /// One sample's `trun` entry.
@@ -121,14 +121,7 @@ pub fn parse_media_segment(data: &[u8]) -> Result<ParsedFragment, FragmentError>
     let tfdt = moof
         .at(&[b"traf", b"tfdt"])
         .ok_or(FragmentError::Missing("tfdt"))?;
-    let base_decode_time = match tfdt.prefix.first() {
-        Some(1) => tfdt
-            .prefix
-            .get(4..12)
-            .map(|s| u64::from_be_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]])),
-        _ => be32(&tfdt.prefix, 4).map(u64::from),
-    }
-    .ok_or(FragmentError::Missing("tfdt"))?;
+    let base_decode_time = tfdt_time(&tfdt.prefix).ok_or(FragmentError::Missing("tfdt"))?;
     let trun = moof
         .at(&[b"traf", b"trun"])
         .ok_or(FragmentError::Missing("trun"))?;

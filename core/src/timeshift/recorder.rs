@@ -31,40 +31,17 @@ impl Recorder {
     /// write first; init segments before the segments that need them.
     pub fn record(&mut self, published: &Published) -> Vec<(Record, Bytes)> {
         let mut out = Vec::new();
-        // A marker gone while its media is still in the window was cancelled (the window's
-        // own eviction takes only markers wholly before it): the archive forgets it too.
-        let window_start = EndpointType::ALL
-            .iter()
-            .filter_map(|k| published.output(*k))
-            .flat_map(|o| {
-                o.tracks()
-                    .iter()
-                    .filter_map(|t| t.segments.first().map(|s| s.start_unix_ms))
-                    .collect::<Vec<_>>()
-            })
-            .min();
-        for gone in self
-            .markers
-            .iter()
-            .filter(|m| !published.markers.contains(m))
-        {
-            let end = gone.end_unix_ms().unwrap_or(gone.start_unix_ms);
-            if window_start.is_some_and(|w| end >= w) {
-                out.push((Record::MarkerGone(gone.clone()), Bytes::new()));
-            }
-        }
-        self.markers.retain(|m| published.markers.contains(m));
-        for m in published.markers.iter() {
-            if !self.markers.contains(m) {
-                self.markers.push(m.clone());
-                out.push((Record::Marker(m.clone()), Bytes::new()));
-            }
-        }
+        // Where the live window starts: the earliest first segment of any track.
+        let mut window_start: Option<u64> = None;
         for kind in EndpointType::ALL {
             let Some(output) = published.output(kind) else {
                 continue;
             };
             let tracks = output.tracks();
+            for s in tracks.iter().filter_map(|t| t.segments.first()) {
+                window_start =
+                    Some(window_start.map_or(s.start_unix_ms, |w| w.min(s.start_unix_ms)));
+            }
             // An output with no media (yet, or for a moment) has nothing to say about its
             // shape; nothing recorded yet reads as the empty outline.
             if tracks.iter().any(|t| !t.segments.is_empty()) {
@@ -132,7 +109,37 @@ impl Recorder {
                 }
             }
         }
+        self.record_markers(published, window_start, &mut out);
         out
+    }
+
+    /// The markers `published` signals that were not recorded yet; and those recorded that
+    /// it no longer signals although their media is still in the window (from
+    /// `window_start`): cancelled (the window's own eviction takes only markers wholly
+    /// before it), so the archive forgets them too.
+    fn record_markers(
+        &mut self,
+        published: &Published,
+        window_start: Option<u64>,
+        out: &mut Vec<(Record, Bytes)>,
+    ) {
+        for gone in self
+            .markers
+            .iter()
+            .filter(|m| !published.markers.contains(m))
+        {
+            let end = gone.end_unix_ms().unwrap_or(gone.start_unix_ms);
+            if window_start.is_some_and(|w| end >= w) {
+                out.push((Record::MarkerGone(gone.clone()), Bytes::new()));
+            }
+        }
+        self.markers.retain(|m| published.markers.contains(m));
+        for m in published.markers.iter() {
+            if !self.markers.contains(m) {
+                self.markers.push(m.clone());
+                out.push((Record::Marker(m.clone()), Bytes::new()));
+            }
+        }
     }
 
     /// `record` could not be archived (the store's queue was full): a Period or an outline is

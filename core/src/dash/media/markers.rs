@@ -5,6 +5,7 @@
 //! timeline (`availabilityStartTime` + `Period@start` + media time − `presentationTimeOffset`).
 
 use super::output::Output;
+use super::period::{OutPeriod, OutRep};
 use super::store::InputStore;
 use super::DashMedia;
 use crate::ad_markers::AdMarkers;
@@ -41,22 +42,27 @@ pub(super) fn take_events(
                 ev.timescale,
                 ts,
             ));
-            let Some(rel) = media.checked_sub(rep.pto) else {
+            // Gone from the window (taken before, then forgotten), or far ahead of it.
+            let Some(at) = wall_ms(ast, out, rep, media).filter(|at| in_reach(*at, span)) else {
                 continue;
             };
-            let at = ast
-                .saturating_add(out.start_ms)
-                .saturating_add(rescale(rel, ts, 1000));
-            // Gone from the window (taken before, then forgotten), or far ahead of it.
-            if !in_reach(at, span) {
-                continue;
-            }
             added |= markers
                 .take_section(ev.section.clone().into(), at, warnings)
                 .is_some();
         }
     }
     added | take_emsg(output, span, markers, scanned, warnings)
+}
+
+/// Where media time `media` of `rep` in output Period `out` is on the output's clock (Unix
+/// ms, `ast`: `availabilityStartTime`); `None` before the Period's start.
+fn wall_ms(ast: u64, out: &OutPeriod, rep: &OutRep, media: u64) -> Option<u64> {
+    let rel = media.checked_sub(rep.pto)?;
+    let ts = rep.info.timescale.max(1);
+    Some(
+        ast.saturating_add(out.start_ms)
+            .saturating_add(rescale(rel, ts, 1000)),
+    )
 }
 
 /// Whether a marker at `at` is in the window `span` or at most [`MAX_LEAD_MS`] after it.
@@ -109,15 +115,10 @@ fn take_emsg(
                     }
                     EmsgTime::MediaTime(t) => rescale(t, cue.timescale, ts),
                 };
-                let Some(rel) = media.checked_sub(rep.pto) else {
+                let Some(at) = wall_ms(ast, out, rep, media).filter(|at| in_reach(*at, span))
+                else {
                     continue;
                 };
-                let at = ast
-                    .saturating_add(out.start_ms)
-                    .saturating_add(rescale(rel, ts, 1000));
-                if !in_reach(at, span) {
-                    continue;
-                }
                 added |= markers
                     .take_section(cue.section.into(), at, warnings)
                     .is_some();
