@@ -63,6 +63,11 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// PUTs `body` at ingest path `path`, as an encoder does.
+    pub fn put(&self, path: &str, body: &[u8]) -> Response {
+        http(self.ingest, "PUT", path, &[], Some(body))
+    }
+
     /// Spawns a daemon and waits until `streampackctl status` answers.
     pub fn start(opts: DaemonOpts) -> Daemon {
         let mut d = Daemon::launch(opts);

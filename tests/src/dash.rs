@@ -181,16 +181,7 @@ pub fn ffmpeg_dash_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
                 "-t",
                 "12",
             ])
-            .args([
-                "-c:v",
-                "libx264",
-                "-g",
-                "50",
-                "-keyint_min",
-                "50",
-                "-sc_threshold",
-                "0",
-            ])
+            .args(X264_2S_GOP)
             .args([
                 "-c:a",
                 "aac",

@@ -3,7 +3,7 @@
 //! tags it wants (ad markers) before the segments it wants.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::{http, run_with_timeout, text, Daemon, Fixture};
+use crate::{run_with_timeout, text, Daemon, Fixture, X264_2S_GOP};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -28,16 +28,7 @@ pub fn hls_segments_of(dir: &Path, video: &[&str]) -> Vec<(Vec<u8>, f64)> {
                 "-t",
                 "24",
             ])
-            .args([
-                "-c:v",
-                "libx264",
-                "-g",
-                "50",
-                "-keyint_min",
-                "50",
-                "-sc_threshold",
-                "0",
-            ])
+            .args(X264_2S_GOP)
             .args([
                 "-c:a",
                 "aac",
@@ -138,13 +129,7 @@ impl Encoder {
             "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n",
         );
         for i in 0..n {
-            let r = http(
-                d.ingest,
-                "PUT",
-                &format!("{input_path}/s{i}.ts"),
-                &[],
-                Some(&self.segs[i].0),
-            );
+            let r = d.put(&format!("{input_path}/s{i}.ts"), &self.segs[i].0);
             assert_eq!(r.status, 201, "{r:?}");
             for (_, t) in self.tags.iter().filter(|(at, _)| *at == i) {
                 pl.push_str(t);
@@ -156,13 +141,7 @@ impl Encoder {
                 self.segs[i].1
             ));
         }
-        let r = http(
-            d.ingest,
-            "PUT",
-            &format!("{input_path}/index.m3u8"),
-            &[],
-            Some(pl.as_bytes()),
-        );
+        let r = d.put(&format!("{input_path}/index.m3u8"), pl.as_bytes());
         assert_eq!(r.status, 201, "{r:?}");
     }
 }

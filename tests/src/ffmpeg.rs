@@ -21,6 +21,19 @@ pub enum HlsPush {
     Master,
 }
 
+/// H.264 with a keyframe every 2 s of 25 fps video and none elsewhere: the segments the
+/// tests' encoders cut are 2 s, each starting on its keyframe.
+pub const X264_2S_GOP: [&str; 8] = [
+    "-c:v",
+    "libx264",
+    "-g",
+    "50",
+    "-keyint_min",
+    "50",
+    "-sc_threshold",
+    "0",
+];
+
 /// The input of every ffmpeg push: `seconds` of a 640x360 25 fps test pattern (input 0) and a
 /// 440 Hz tone (input 1), read in real time.
 pub fn ffmpeg_live_source_args(seconds: u32) -> Vec<String> {

@@ -56,6 +56,27 @@ fn summarize(decoded: &[Value]) -> Vec<(u64, bool, Option<f64>)> {
         .collect()
 }
 
+/// What threefive read of each cue: (event id, out of network).
+fn ids_and_ways(decoded: &[Value]) -> Vec<(u64, bool)> {
+    summarize(decoded)
+        .into_iter()
+        .map(|(id, out, _)| (id, out))
+        .collect()
+}
+
+/// The section (hex) of each DATERANGE line of `tagged`: its `SCTE35-OUT` or `SCTE35-IN`.
+fn daterange_cues(ranges: &[(String, String, i64)]) -> Vec<String> {
+    ranges
+        .iter()
+        .map(|(l, _, _)| {
+            attr(l, "SCTE35-OUT")
+                .or_else(|| attr(l, "SCTE35-IN"))
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
 /// threefive's reading of each cue.
 fn decode(py: &Path, cues: &[String]) -> Vec<Value> {
     let mut args = vec!["decode"];
@@ -221,16 +242,7 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     let ranges = tagged(&hls, "#EXT-X-DATERANGE");
     // Break 101 (DATERANGE out and in), break 202 (CUE-OUT, its CUE-IN at the planned end).
     assert_eq!(ranges.len(), 4, "{hls}");
-    let cues: Vec<String> = ranges
-        .iter()
-        .map(|(l, _, _)| {
-            attr(l, "SCTE35-OUT")
-                .or_else(|| attr(l, "SCTE35-IN"))
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    let got = decode(&py, &cues);
+    let got = decode(&py, &daterange_cues(&ranges));
     let summary = summarize(&got);
     assert_eq!(
         summary,
@@ -352,10 +364,7 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
     let mpd = wait_for_text(&d, &mpd_path, |t| t.matches("<Event ").count() >= 4);
     let events = mpd_events(&mpd);
     let b64: Vec<String> = events.iter().map(|e| e.2.clone()).collect();
-    let got: Vec<(u64, bool)> = decode(&py, &b64)
-        .iter()
-        .map(|c| (c["event_id"].as_u64().unwrap(), c["out"].as_bool().unwrap()))
-        .collect();
+    let got = ids_and_ways(&decode(&py, &b64));
     assert_eq!(
         got,
         [(101, true), (101, false), (202, true), (202, false)],
@@ -411,10 +420,7 @@ fn markers_pushed_and_spliced_come_out_of_every_endpoint_style() {
             )
         }));
     }
-    let got: Vec<(u64, bool)> = decode(&py, &inband_cues)
-        .iter()
-        .map(|c| (c["event_id"].as_u64().unwrap(), c["out"].as_bool().unwrap()))
-        .collect();
+    let got = ids_and_ways(&decode(&py, &inband_cues));
     assert_eq!(got, [(101, true), (101, false), (202, true), (202, false)]);
 
     // The operator's break at the next boundary (the end of s7), then an early return.
@@ -502,7 +508,7 @@ fn hostile_markers_are_dropped_and_the_channel_goes_on() {
     let d = Daemon::start(DaemonOpts::default());
     let f = d.hls_channel("hostile", &[]);
     let good = fake_ts(1, 50);
-    let r = http(d.ingest, "PUT", &f.ingest("a.ts"), &[], Some(&good));
+    let r = d.put(&f.ingest("a.ts"), &good);
     assert_eq!(r.status, 201);
     let mut pl = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n");
     // Truncated, a bad CRC, an unknown command, bad base64, 10,000 more DATERANGEs.
@@ -518,13 +524,7 @@ fn hostile_markers_are_dropped_and_the_channel_goes_on() {
         ));
     }
     pl.push_str("#EXTINF:2.0,\na.ts\n");
-    let r = http(
-        d.ingest,
-        "PUT",
-        &f.ingest("index.m3u8"),
-        &[],
-        Some(pl.as_bytes()),
-    );
+    let r = d.put(&f.ingest("index.m3u8"), pl.as_bytes());
     assert_eq!(
         r.status, 201,
         "a playlist is not refused for its markers: {r:?}"
@@ -538,25 +538,13 @@ fn hostile_markers_are_dropped_and_the_channel_goes_on() {
         "the flood is cut short: {log}"
     );
     // The channel goes on.
-    let r = http(
-        d.ingest,
-        "PUT",
-        &f.ingest("b.ts"),
-        &[],
-        Some(&fake_ts(2, 50)),
-    );
+    let r = d.put(&f.ingest("b.ts"), &fake_ts(2, 50));
     assert_eq!(r.status, 201);
     let pl2 = pl.replace(
         "#EXTINF:2.0,\na.ts\n",
         "#EXTINF:2.0,\na.ts\n#EXTINF:2.0,\nb.ts\n",
     );
-    let r = http(
-        d.ingest,
-        "PUT",
-        &f.ingest("index.m3u8"),
-        &[],
-        Some(pl2.as_bytes()),
-    );
+    let r = d.put(&f.ingest("index.m3u8"), pl2.as_bytes());
     assert_eq!(r.status, 201);
     wait_for(&d, &f.endpoint, |t| t.matches(".ts").count() >= 2);
 }
@@ -640,16 +628,7 @@ fn cues_carried_in_ts_segments_are_signalled_at_their_pts() {
         t.matches("#EXT-X-DATERANGE").count() >= 2
     });
     let ranges = tagged(&hls, "#EXT-X-DATERANGE");
-    let cues: Vec<String> = ranges
-        .iter()
-        .map(|(l, _, _)| {
-            attr(l, "SCTE35-OUT")
-                .or_else(|| attr(l, "SCTE35-IN"))
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    let got = decode(&py, &cues);
+    let got = decode(&py, &daterange_cues(&ranges));
     assert_eq!(got[0]["event_id"].as_u64(), Some(401), "{hls}");
     assert_eq!(
         (got[0]["out"].as_bool(), got[0]["duration"].as_f64()),
@@ -767,7 +746,7 @@ fn dash_input_events_and_splices_reach_dash_endpoints() {
                 &hex_bytes(out_604.trim_start_matches("0x")),
             );
         }
-        let r = http(d.ingest, "PUT", &f.ingest(&name), &[], Some(&bytes));
+        let r = d.put(&f.ingest(&name), &bytes);
         assert_eq!(r.status, 201, "{name}: {r:?}");
     }
     // The encoder's MPD with two events: binary at 4 s, XML at 8 s (timescale 1000).
@@ -787,13 +766,7 @@ fn dash_input_events_and_splices_reach_dash_endpoints() {
             &format!("<Period id=\"0\" start=\"PT0.0S\">{events}"),
             1,
         );
-    let r = http(
-        d.ingest,
-        "PUT",
-        &f.ingest("manifest.mpd"),
-        &[],
-        Some(mpd.as_bytes()),
-    );
+    let r = d.put(&f.ingest("manifest.mpd"), mpd.as_bytes());
     assert_eq!(r.status, 201, "{r:?}");
 
     let out = wait_for(&d, &f.endpoint, |t| t.matches("<Event ").count() >= 3);

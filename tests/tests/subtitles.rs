@@ -37,49 +37,37 @@ fn push(input_url: &str, vtt: &Path, log: &Path) -> Child {
     a.extend(["-i".to_string(), vtt.display().to_string()]);
     a.extend(["-t".to_string(), PUSH_SECONDS.to_string()]);
     a.extend(
-        [
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-            "-map",
-            "2:s",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-g",
-            "50",
-            "-keyint_min",
-            "50",
-            "-sc_threshold",
-            "0",
-            "-b:v",
-            "600k",
-            "-c:a",
-            "aac",
-            "-c:s",
-            "webvtt",
-            "-f",
-            "hls",
-            "-hls_time",
-            "2",
-            "-hls_list_size",
-            "6",
-            "-hls_flags",
-            "delete_segments",
-            "-method",
-            "PUT",
-            "-http_persistent",
-            "1",
-            "-var_stream_map",
-            "v:0,a:0,s:0,sgroup:subs",
-            "-master_pl_name",
-            "main.m3u8",
-            "-hls_segment_filename",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
+        ["-map", "0:v", "-map", "1:a", "-map", "2:s"]
+            .iter()
+            .chain(&X264_2S_GOP)
+            .chain(&[
+                "-preset",
+                "veryfast",
+                "-b:v",
+                "600k",
+                "-c:a",
+                "aac",
+                "-c:s",
+                "webvtt",
+                "-f",
+                "hls",
+                "-hls_time",
+                "2",
+                "-hls_list_size",
+                "6",
+                "-hls_flags",
+                "delete_segments",
+                "-method",
+                "PUT",
+                "-http_persistent",
+                "1",
+                "-var_stream_map",
+                "v:0,a:0,s:0,sgroup:subs",
+                "-master_pl_name",
+                "main.m3u8",
+                "-hls_segment_filename",
+            ])
+            .map(|s| s.to_string()),
     );
     a.push(format!("{input_url}/v%v_%05d.ts"));
     a.push(format!("{input_url}/v%v.m3u8"));
@@ -483,7 +471,7 @@ fn dash_input_text_adaptation_sets_are_served_by_dash_endpoints() {
         pushed.push((format!("chunk-stream2-{:05}.m4s", i + 1), frag));
     }
     for (name, bytes) in &pushed {
-        let r = http(d.ingest, "PUT", &f.ingest(name), &[], Some(bytes));
+        let r = d.put(&f.ingest(name), bytes);
         assert_eq!(r.status, 201, "{name}: {r:?}");
     }
     let text_set = "<AdaptationSet id=\"2\" contentType=\"text\" lang=\"eng\">\
@@ -495,13 +483,7 @@ fn dash_input_text_adaptation_sets_are_served_by_dash_endpoints() {
     let mpd = std::fs::read_to_string(work.path().join("manifest.mpd"))
         .unwrap()
         .replacen("</Period>", text_set, 1);
-    let r = http(
-        d.ingest,
-        "PUT",
-        &f.ingest("manifest.mpd"),
-        &[],
-        Some(mpd.as_bytes()),
-    );
+    let r = d.put(&f.ingest("manifest.mpd"), mpd.as_bytes());
     assert_eq!(r.status, 201, "{r:?}");
 
     let mpd_path = f.endpoint_path.clone();
