@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests drive, on a fresh Debian machine: ffmpeg/ffprobe, Debian's
 # chromium, node + npm with the pinned packages of tests/browser (playwright-core, hls.js,
-# dash.js, Shaka, mp4box, mpd-parser), nginx, curl, prometheus/promtool, systemd-analyze,
+# dash.js, Shaka, mp4box, mpd-parser), nginx, curl, prometheus/promtool, etcd, systemd-analyze,
 # openssl, h2load/nghttp and Python's h2.
 # Idempotent: installs only what is missing. Fails, saying what is missing, when it cannot install.
 set -euo pipefail
@@ -36,6 +36,8 @@ need npm npm
 need nginx nginx
 need curl curl
 need prometheus prometheus promtool
+# Cluster mode: a multi-member etcd started by the cluster tests (Debian's etcd 3.4).
+need etcd-server etcd
 # TLS and HTTP/2: certificates for the tests, h2load/nghttp, a Python HTTP/2 client that crafts
 # hostile frames (Debian's python3, not a pyenv one: the module is installed for it).
 need openssl openssl

@@ -49,11 +49,20 @@ pub enum Command {
     Input(InputCmd),
     /// Daemon version, uptime, URLs and totals
     Status,
+    /// Cluster mode: the nodes, their URLs, liveness, the channel inputs each receives
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
     /// Write a closed window of an endpoint as a standalone VOD (needs a time-shift window)
     Harvest(crate::harvest::HarvestArgs),
     /// Serve the web console (channels, inputs, endpoints, CDN) over HTTP, talking to the
     /// daemon over the admin socket
     Console(crate::console::ConsoleArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCmd {
+    /// Every node that joined: URLs, alive or not (its etcd lease), the inputs it receives
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,6 +325,7 @@ impl Command {
             // main runs a harvest and the console itself (many requests); status is a
             // harvest's first.
             Command::Status | Command::Harvest(_) | Command::Console(_) => Request::Status,
+            Command::Cluster(ClusterCmd::Status) => Request::ClusterStatus,
             Command::Cdn(c) => match c {
                 CdnCmd::Bind(a) => Request::CdnBind {
                     channel: a.channel,
@@ -452,6 +462,7 @@ mod tests {
     fn every_subcommand_maps_to_its_request() -> Result<(), clap::Error> {
         let table: Vec<(&[&str], Request)> = vec![
             (&["status"], Request::Status),
+            (&["cluster", "status"], Request::ClusterStatus),
             (
                 &["channel", "create", "--name", "news", "--protocol", "hls"],
                 Request::ChannelCreate(ChannelCreate {

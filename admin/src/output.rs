@@ -24,6 +24,8 @@ pub fn format(req: &Request, resp: Response, fmt: Format) -> Result<String, CtlE
         (_, A::Error(e)) => Err(CtlError::Refused(e)),
         (Q::Status, A::Status(s)) if json => to_json(&s),
         (Q::Status, A::Status(s)) => Ok(render::status(&s)),
+        (Q::ClusterStatus, A::Cluster(c)) if json => to_json(&c),
+        (Q::ClusterStatus, A::Cluster(c)) => Ok(render::cluster(&c)),
         (
             Q::ChannelCreate(_)
             | Q::ChannelShow { .. }
@@ -92,6 +94,7 @@ fn to_json<T: Serialize>(v: &T) -> Result<String, CtlError> {
 fn request_kind(req: &Request) -> &'static str {
     match req {
         Request::Status => "status",
+        Request::ClusterStatus => "cluster status",
         Request::ChannelCreate(_) => "channel create",
         Request::ChannelList => "channel list",
         Request::ChannelShow { .. } => "channel show",
@@ -114,6 +117,7 @@ fn request_kind(req: &Request) -> &'static str {
 fn response_kind(resp: &Response) -> &'static str {
     match resp {
         Response::Status(_) => "a status",
+        Response::Cluster(_) => "a cluster status",
         Response::Channel(_) => "a channel",
         Response::Channels(_) => "a channel list",
         Response::Endpoint(_) => "an endpoint",

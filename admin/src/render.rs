@@ -4,7 +4,8 @@
 pub use crate::units::{age, bitrate, bytes, duration};
 use std::fmt::Write as _;
 use streampack_core::admin::proto::{
-    ChannelView, EndpointView, InputAuthView, KeyView, LiveView, SpliceView, StatusView,
+    ChannelView, ClusterView, EndpointView, InputAuthView, KeyView, LiveView, SpliceView,
+    StatusView,
 };
 
 /// `channel list`: one row per channel.
@@ -406,6 +407,47 @@ pub fn status(s: &StatusView) -> String {
             ("memory (rss)", bytes(s.rss_bytes)),
         ],
     )
+}
+
+/// `cluster status`.
+pub fn cluster(c: &ClusterView) -> String {
+    let etcd = if c.etcd_connected {
+        format!("connected ({})", c.etcd.join(", "))
+    } else {
+        format!(
+            "NOT connected ({}): {}",
+            c.etcd.join(", "),
+            c.etcd_error.as_deref().unwrap_or("unknown")
+        )
+    };
+    let revision = c.config_revision.to_string();
+    let mut out = kv(
+        "",
+        &[
+            ("node", c.node.clone()),
+            ("etcd", etcd),
+            ("config revision", revision),
+        ],
+    );
+    // Liveness as last seen: unknown while this node cannot reach etcd.
+    let state = |alive| match (c.etcd_connected, alive) {
+        (false, _) => "unknown",
+        (true, true) => "alive",
+        (true, false) => "DOWN",
+    };
+    let rows = c.nodes.iter().map(|n| {
+        let inputs = if n.inputs.is_empty() {
+            "-".to_string()
+        } else {
+            n.inputs.join(" ")
+        };
+        let cells = [&n.name, state(n.alive), &n.pull_url, &n.ingest_url, &inputs];
+        cells.map(str::to_string).to_vec()
+    });
+    let header = ["NODE", "STATE", "PULL URL", "INGEST URL", "INPUTS"];
+    out.push('\n');
+    out.push_str(&table("", &header, &rows.collect::<Vec<_>>()));
+    out
 }
 
 /// Columns padded to their widest cell, two spaces apart, no trailing blanks.

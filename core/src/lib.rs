@@ -34,6 +34,7 @@ pub mod access;
 pub mod ad_markers;
 pub mod admin;
 pub mod channel;
+pub mod cluster;
 pub mod cmaf;
 pub mod control;
 pub mod dash;

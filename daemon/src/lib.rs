@@ -30,6 +30,7 @@ pub mod accept;
 pub mod access_log;
 pub mod admin;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod conn;
 pub mod context;

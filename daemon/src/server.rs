@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::accept::{accept_loop, ConnCtx, Role};
 use crate::admin::{self, Admin};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::context::Shared;
 use crate::limits::{self, ShardConns};
@@ -176,11 +177,31 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
                 source,
             }
         })?;
+    let cluster = if cfg.cluster.enabled() {
+        let (cluster, updates) =
+            Cluster::start(cfg.cluster.clone(), Arc::clone(&shared), state.clone())
+                .map_err(StartError::Thread)?;
+        Some((cluster, updates))
+    } else {
+        None
+    };
     let admin = Arc::new(Admin::new(
         Arc::clone(&shared),
         state,
         cfg.state_dir.clone(),
+        cluster.as_ref().map(|(c, _)| Arc::clone(c)),
     ));
+    if let Some((_, updates)) = cluster {
+        let admin = Arc::clone(&admin);
+        std::thread::Builder::new()
+            .name("cluster-apply".into())
+            .spawn(move || {
+                for update in updates {
+                    admin.apply_cluster(update);
+                }
+            })
+            .map_err(StartError::Thread)?;
+    }
     {
         let admin = Arc::clone(&admin);
         std::thread::Builder::new()

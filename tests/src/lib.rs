@@ -20,6 +20,7 @@
 //! - an HLS encoder of pre-made segments with playlists of the test's own: [`Encoder`],
 //!   [`hls_segments`].
 //! - TLS: [`make_cert`] (openssl), [`tls_args`], [`curl`] → [`Fetched`] (HTTPS, HTTP/2, h2c).
+//! - etcd (cluster mode): [`Etcd`], a multi-member etcd on loopback, killed and restarted.
 //! - the web console: [`Console`] (`streampackctl console`), [`console_walk`] (its pages in
 //!   chromium, `tests/browser/console.mjs`).
 //!
@@ -38,6 +39,8 @@ mod ports;
 pub use ports::*;
 mod daemon;
 pub use daemon::*;
+mod etcd;
+pub use etcd::*;
 mod http;
 pub use http::*;
 mod tls;

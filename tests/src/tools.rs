@@ -84,6 +84,7 @@ pub fn debian_package(name: &str) -> &str {
         "ffprobe" => "ffmpeg",
         "node" => "nodejs",
         "promtool" => "prometheus",
+        "etcd" => "etcd-server",
         "systemd-analyze" => "systemd",
         other => other,
     }

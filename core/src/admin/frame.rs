@@ -5,7 +5,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 /// Version of the admin protocol. Bumped on any incompatible change of [`super::proto`].
-pub const PROTOCOL_VERSION: u16 = 10;
+pub const PROTOCOL_VERSION: u16 = 11;
 /// Largest frame accepted (a full channel list stays far below this).
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 

@@ -3,6 +3,7 @@
 //!
 //! Postcard is not self-describing: no `skip_serializing_if` or untagged enums here.
 
+pub use crate::admin::cluster_view::{ClusterView, NodeView};
 use crate::channel::config::{AdMarkerStyle, Encryption, EndpointType, Protocol};
 pub use crate::control::commands::{
     ChannelCreate, ChannelPatch, EndpointCreate, EndpointPatch, InputAuthAction,
@@ -15,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub enum Request {
     /// Daemon-wide status.
     Status,
+    /// The cluster: nodes, liveness, inputs (cluster mode only).
+    ClusterStatus,
     /// Create a channel.
     ChannelCreate(ChannelCreate),
     /// All channels.
@@ -203,6 +206,8 @@ pub enum Response {
     Keys(Vec<KeyView>),
     /// A splice inserted.
     Splice(SpliceView),
+    /// The cluster as this node sees it.
+    Cluster(ClusterView),
     /// Something was deleted; the id says what.
     Deleted {
         /// Id of what was deleted.

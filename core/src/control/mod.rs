@@ -103,6 +103,17 @@ impl ControlState {
         Ok(st)
     }
 
+    /// A state of these channels (in this order), checked by the rules of a state file: how
+    /// a cluster node reads the configuration from etcd.
+    pub fn from_channels(channels: Vec<ChannelConfig>) -> Result<ControlState, LoadError> {
+        let st = ControlState {
+            channels,
+            ..ControlState::new()
+        };
+        st.check().map_err(LoadError::Inconsistent)?;
+        Ok(st)
+    }
+
     fn check(&self) -> Result<(), String> {
         let mut names = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();

@@ -4,11 +4,14 @@
 //!
 //! Every change is applied to a copy of the state, persisted atomically, and only then made
 //! visible: a refused or failed change leaves both the file and the running daemon as they were.
+//! On a cluster node "persisted" means written to etcd first ([`Cluster::commit`], one
+//! transaction), then to the local copy; changes other nodes make arrive as
+//! [`ConfigUpdate`]s ([`Admin::apply_cluster`]).
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use streampack_core::admin::frame;
@@ -22,6 +25,7 @@ mod views;
 pub use socket::bind;
 
 use crate::clock;
+use crate::cluster::{Cluster, CommitError, ConfigUpdate};
 
 /// Admin connections served at once; each lives at most its 10 s read/write timeouts.
 pub const MAX_ADMIN_CONNS: usize = 32;
@@ -34,15 +38,27 @@ pub struct Admin {
     shared: Arc<Shared>,
     state: Mutex<ControlState>,
     dir: PathBuf,
+    /// Cluster mode: where changes are written first.
+    cluster: Option<Arc<Cluster>>,
+    /// The etcd revision of the configuration `state` holds (cluster mode; changed only with
+    /// `state` locked).
+    revision: AtomicI64,
 }
 
 impl Admin {
     /// The control plane over `state`, persisted in `dir`.
-    pub fn new(shared: Arc<Shared>, state: ControlState, dir: PathBuf) -> Admin {
+    pub fn new(
+        shared: Arc<Shared>,
+        state: ControlState,
+        dir: PathBuf,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Admin {
         Admin {
             shared,
             state: Mutex::new(state),
             dir,
+            cluster,
+            revision: AtomicI64::new(0),
         }
     }
 
@@ -126,6 +142,20 @@ impl Admin {
     fn try_dispatch(&self, req: Request) -> Result<Response, ControlError> {
         Ok(match req {
             Request::Status => Response::Status(self.status()),
+            Request::ClusterStatus => {
+                let cluster = self.cluster.as_ref().ok_or_else(|| {
+                    ControlError::Invalid(
+                        "this streampackd is a single node: start it with --cluster-etcd URL and --node-name NAME to make it a cluster node".into(),
+                    )
+                })?;
+                let st = self.lock()?;
+                Response::Cluster(cluster.view(|id| {
+                    st.channels
+                        .iter()
+                        .find(|c| c.id == *id)
+                        .map(|c| c.name.clone())
+                }))
+            }
             Request::ChannelList => {
                 let st = self.lock()?;
                 Response::Channels(st.channels.iter().map(|c| self.channel_view(c)).collect())
@@ -284,36 +314,121 @@ impl Admin {
             .map_err(|_| ControlError::Unavailable("control state is unavailable".into()))
     }
 
-    /// Applies `f` to a copy of the state, persists it, then publishes it.
+    /// Applies `f` to a copy of the state, persists it (in etcd first on a cluster node),
+    /// then publishes it. On a cluster node whose configuration another node changed at the
+    /// same moment, `f` runs again on the newer configuration (a few times at most).
     fn mutate<T>(
         &self,
-        f: impl FnOnce(&mut ControlState, &mut dyn FnMut() -> Id) -> Result<T, ControlError>,
+        mut f: impl FnMut(&mut ControlState, &mut dyn FnMut() -> Id) -> Result<T, ControlError>,
     ) -> Result<T, ControlError> {
-        let mut guard = self.lock()?;
-        let mut next = guard.clone();
-        let mut rng_failed = false;
-        let mut gen = || {
-            let mut b = [0u8; 14];
-            if getrandom::fill(&mut b).is_err() {
-                rng_failed = true;
+        for _ in 0..4 {
+            let mut guard = self.lock()?;
+            let mut next = guard.clone();
+            let mut rng_failed = false;
+            let mut gen = || {
+                let mut b = [0u8; 14];
+                if getrandom::fill(&mut b).is_err() {
+                    rng_failed = true;
+                }
+                Id::from_random(b)
+            };
+            let out = f(&mut next, &mut gen)?;
+            if rng_failed {
+                return Err(ControlError::Unavailable(
+                    "the system random number generator failed; nothing changed".into(),
+                ));
             }
-            Id::from_random(b)
-        };
-        let out = f(&mut next, &mut gen)?;
-        if rng_failed {
-            return Err(ControlError::Unavailable(
-                "the system random number generator failed; nothing changed".into(),
-            ));
+            if let Some(cluster) = &self.cluster {
+                let from = self.revision.load(Ordering::Acquire);
+                match cluster.commit(&guard, &next, from) {
+                    Ok(rev) => self.revision.store(rev, Ordering::Release),
+                    Err(CommitError::Stale) => {
+                        drop(guard);
+                        self.wait_past(from);
+                        continue;
+                    }
+                    Err(CommitError::Failed(e)) => return Err(e),
+                }
+                // etcd has it: the local copy is only what this node restarts from.
+                if let Err(e) = persist::save(&self.dir, &next) {
+                    tracing::error!("the cluster took the change; the local copy failed: {e}");
+                }
+            } else {
+                persist::save(&self.dir, &next).map_err(|e| {
+                    tracing::error!("{e}");
+                    ControlError::Unavailable(format!(
+                        "cannot persist the change, nothing changed: {e}"
+                    ))
+                })?;
+            }
+            self.install(&mut guard, next);
+            return Ok(out);
         }
-        persist::save(&self.dir, &next).map_err(|e| {
-            tracing::error!("{e}");
-            ControlError::Unavailable(format!("cannot persist the change, nothing changed: {e}"))
-        })?;
-        *guard = next;
-        let reg = Registry::rebuild(&guard, &self.shared.registry.load());
-        self.shared.registry.store(Arc::new(reg));
-        Ok(out)
+        Err(ControlError::Conflict(
+            "other nodes kept changing the cluster's configuration meanwhile; nothing changed: run the command again".into(),
+        ))
     }
+
+    /// Makes `next` the state every shard serves.
+    fn install(&self, guard: &mut ControlState, next: ControlState) {
+        *guard = next;
+        let reg = Registry::rebuild(guard, &self.shared.registry.load());
+        self.shared.registry.store(Arc::new(reg));
+    }
+
+    /// Waits (2 s at most) until a configuration newer than revision `rev` is applied.
+    fn wait_past(&self, rev: i64) {
+        for _ in 0..100 {
+            if self.revision.load(Ordering::Acquire) > rev {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Applies a configuration read from etcd (a newer one than this node has): persisted
+    /// locally, then published; content keys of channels and endpoints it no longer has are
+    /// deleted, as when they are deleted here.
+    pub fn apply_cluster(&self, update: ConfigUpdate) {
+        let Ok(mut guard) = self.lock() else { return };
+        if update.revision <= self.revision.load(Ordering::Acquire) {
+            return;
+        }
+        let mut next = update.state;
+        next.limits = guard.limits;
+        if next != *guard {
+            if let Err(e) = persist::save(&self.dir, &next) {
+                tracing::error!("the cluster's configuration could not be copied locally: {e}");
+            }
+            for gone in gone_endpoints(&guard, &next) {
+                self.forget_keys(&gone.0, gone.1.as_ref());
+            }
+            tracing::info!(
+                revision = update.revision,
+                channels = next.channels.len(),
+                "applied the cluster's configuration"
+            );
+            self.install(&mut guard, next);
+        }
+        self.revision.store(update.revision, Ordering::Release);
+    }
+}
+
+/// Channels (`None`) and endpoints of `prev` that `next` no longer has.
+fn gone_endpoints(prev: &ControlState, next: &ControlState) -> Vec<(Id, Option<Id>)> {
+    let mut out = Vec::new();
+    for c in &prev.channels {
+        match next.channels.iter().find(|n| n.id == c.id) {
+            None => out.push((c.id, None)),
+            Some(n) => out.extend(
+                c.endpoints
+                    .iter()
+                    .filter(|e| !n.endpoints.iter().any(|ne| ne.id == e.id))
+                    .map(|e| (c.id, Some(e.id))),
+            ),
+        }
+    }
+    out
 }
 
 impl Admin {

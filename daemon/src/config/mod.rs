@@ -7,10 +7,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use streampack_core::admin::socket;
 
+mod cluster;
 mod sections;
 mod validate;
 
 pub use crate::metrics::settings::{AccessLogTarget, MetricsListen, Observability};
+pub use cluster::ClusterSettings;
 pub use sections::{Access, Cache, Failover, Limits, Listener, RevertMode, Storage, Tls};
 
 /// Which io driver the executors use.
@@ -77,6 +79,8 @@ pub struct Config {
     /// Certificate and key of the TLS listeners (`ingest.tls_listen`, `pull.tls_listen`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
+    /// Cluster mode: the etcd the configuration lives in, this node's name.
+    pub cluster: ClusterSettings,
 }
 
 impl Default for Config {
@@ -108,6 +112,7 @@ impl Default for Config {
             access: Access::default(),
             storage: Storage::default(),
             tls: None,
+            cluster: ClusterSettings::default(),
         }
     }
 }
@@ -174,6 +179,12 @@ pub struct Args {
     /// Access log: `off` (default), `-` for standard output, or a file to append to.
     #[arg(long, value_name = "PATH|-|off")]
     pub access_log: Option<AccessLogTarget>,
+    /// Cluster mode: etcd client URLs, comma-separated (http://HOST:2379,…).
+    #[arg(long, value_name = "URL[,URL…]", value_delimiter = ',')]
+    pub cluster_etcd: Vec<String>,
+    /// This node's name in the cluster (with --cluster-etcd).
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -276,6 +287,12 @@ impl Config {
         }
         if let Some(v) = &args.access_log {
             cfg.observability.access_log = v.clone();
+        }
+        if !args.cluster_etcd.is_empty() {
+            cfg.cluster.etcd = args.cluster_etcd.clone();
+        }
+        if let Some(v) = &args.node_name {
+            cfg.cluster.node_name = Some(v.clone());
         }
         cfg.validate()?;
         Ok(cfg)

@@ -22,6 +22,7 @@ impl Config {
             }
         }
         self.validate_tls()?;
+        self.cluster.validate().map_err(ConfigError::Invalid)?;
         let l = &self.limits;
         if !(1024..=1024 * 1024).contains(&l.max_head_bytes) {
             return bad("limits.max_head_bytes must be 1024-1048576".into());

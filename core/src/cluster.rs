@@ -1,0 +1,270 @@
+//! Cluster mode's data in etcd: the key layout, what a configuration change writes, how a
+//! node rebuilds the configuration from what it reads, and what each node announces. No etcd
+//! client here: the daemon runs one and hands the keys and values in and out.
+//!
+//! # Keys (all under [`PREFIX`])
+//! - `config/revision`: written by every configuration change; a change is one etcd
+//!   transaction that compares this key's `mod_revision` with the one its author started from
+//!   (so two nodes never interleave changes) and writes it along with the channels it changes.
+//! - `channels/<id>`: one channel (inputs, credentials, endpoints, CDN domains) as JSON, so a
+//!   change writes only what it changes and no value nears etcd's 1.5 MiB request limit.
+//!   Channel order is creation order: etcd's `create_revision`.
+//! - `members/<node>`: a node that joined (kept when it dies, so a dead node shows as dead).
+//! - `alive/<node>`: the same node, under its lease: present while the node is alive; it says
+//!   which channel inputs the node receives.
+
+use crate::channel::config::{ChannelConfig, InputRole};
+use crate::control::{ControlState, LoadError};
+use crate::id::Id;
+use serde::{Deserialize, Serialize};
+
+/// Every key streampack writes starts with this.
+pub const PREFIX: &str = "/streampack/v1/";
+/// The key every configuration change compares and writes.
+pub const CONFIG_REVISION_KEY: &str = "/streampack/v1/config/revision";
+/// Where channels live.
+pub const CHANNELS_PREFIX: &str = "/streampack/v1/channels/";
+/// Where nodes that joined live.
+pub const MEMBERS_PREFIX: &str = "/streampack/v1/members/";
+/// Where live nodes live (leased).
+pub const ALIVE_PREFIX: &str = "/streampack/v1/alive/";
+/// Longest node name.
+pub const MAX_NODE_NAME: usize = 63;
+
+/// The key of channel `id`.
+pub fn channel_key(id: &Id) -> String {
+    format!("{CHANNELS_PREFIX}{id}")
+}
+
+/// The member key of node `name`.
+pub fn member_key(name: &str) -> String {
+    format!("{MEMBERS_PREFIX}{name}")
+}
+
+/// The liveness key of node `name`.
+pub fn alive_key(name: &str) -> String {
+    format!("{ALIVE_PREFIX}{name}")
+}
+
+/// Checks a node name: 1 to 63 of `a-z 0-9 - _ .`, starting with a letter or digit (it is
+/// part of etcd keys and of logs).
+pub fn check_node_name(name: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if name.is_empty() || name.len() > MAX_NODE_NAME || !first_ok || !name.chars().all(ok_char) {
+        return Err(format!(
+            "node name {name:?}: use 1 to {MAX_NODE_NAME} of a-z, 0-9, '-', '_', '.', starting with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// One write of a configuration change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyWrite {
+    /// Put this value at this key.
+    Put(String, Vec<u8>),
+    /// Delete this key.
+    Delete(String),
+}
+
+/// What changing the configuration from `prev` to `next` writes: each added or changed
+/// channel, each removed one (the revision key is the caller's: it carries who wrote).
+pub fn config_writes(prev: &ControlState, next: &ControlState) -> Result<Vec<KeyWrite>, String> {
+    let mut out = Vec::new();
+    for c in &next.channels {
+        if prev.channels.iter().any(|p| p == c) {
+            continue;
+        }
+        let json = serde_json::to_vec(c).map_err(|e| format!("channel {}: {e}", c.id))?;
+        out.push(KeyWrite::Put(channel_key(&c.id), json));
+    }
+    for p in &prev.channels {
+        if !next.channels.iter().any(|c| c.id == p.id) {
+            out.push(KeyWrite::Delete(channel_key(&p.id)));
+        }
+    }
+    Ok(out)
+}
+
+/// A channel as read from etcd: its value and its `create_revision`.
+#[derive(Debug, Clone)]
+pub struct StoredChannel {
+    /// etcd's `create_revision` of the key: creation order.
+    pub created: i64,
+    /// The key's value.
+    pub value: Vec<u8>,
+}
+
+/// The configuration the channel keys hold, in creation order, checked by the same rules as
+/// the state file (a value no build of this format wrote is refused, naming its key).
+pub fn state_from_channels(
+    mut stored: Vec<(String, StoredChannel)>,
+) -> Result<ControlState, LoadError> {
+    stored.sort_by_key(|(_, s)| s.created);
+    let mut channels = Vec::with_capacity(stored.len());
+    for (key, s) in stored {
+        let c: ChannelConfig = serde_json::from_slice(&s.value)
+            .map_err(|e| LoadError::Corrupt(format!("{key}: {e}")))?;
+        channels.push(c);
+    }
+    ControlState::from_channels(channels)
+}
+
+/// What a node announces about itself (its member and alive keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Its `--node-name`.
+    pub name: String,
+    /// Where it serves pulls (its public pull URL).
+    pub pull_url: String,
+    /// Where encoders push to it (its public ingest URL).
+    pub ingest_url: String,
+    /// Its streampack version.
+    pub version: String,
+    /// The channel inputs it receives now (an encoder pushing, not down).
+    #[serde(default)]
+    pub inputs: Vec<NodeInput>,
+}
+
+/// A channel input a node receives.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct NodeInput {
+    /// The channel.
+    pub channel: Id,
+    /// Which of its inputs.
+    pub role: InputRole,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::admin::proto::ChannelCreate;
+
+    fn state_with(names: &[&str]) -> ControlState {
+        let mut st = ControlState::new();
+        let mut n = 0u8;
+        let mut gen = || {
+            n += 1;
+            Id::from_random([n; 14])
+        };
+        for name in names {
+            let spec = ChannelCreate {
+                name: (*name).into(),
+                ..Default::default()
+            };
+            st.create_channel(&spec, &mut gen).unwrap();
+        }
+        st
+    }
+
+    fn stored(writes: &[KeyWrite]) -> Vec<(String, StoredChannel)> {
+        writes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| match w {
+                KeyWrite::Put(k, v) => Some((
+                    k.clone(),
+                    StoredChannel {
+                        created: i as i64,
+                        value: v.clone(),
+                    },
+                )),
+                KeyWrite::Delete(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_state_written_as_keys_reads_back_in_creation_order() {
+        let st = state_with(&["a", "b", "c"]);
+        let writes = config_writes(&ControlState::new(), &st).unwrap();
+        assert_eq!(writes.len(), 3);
+        let mut keys = stored(&writes);
+        keys.reverse();
+        // Sorted by create_revision, not by key or by the order etcd listed them.
+        for (i, k) in keys.iter_mut().enumerate() {
+            k.1.created = 10 - i as i64;
+        }
+        assert_eq!(state_from_channels(keys).unwrap(), st);
+    }
+
+    #[test]
+    fn a_change_writes_only_what_it_changes() {
+        let prev = state_with(&["a", "b"]);
+        let mut next = prev.clone();
+        next.channels[1].name = "renamed".into();
+        let gone = next.channels.remove(0);
+        let writes = config_writes(&prev, &next).unwrap();
+        assert_eq!(writes.len(), 2, "{writes:?}");
+        assert!(
+            matches!(&writes[0], KeyWrite::Put(k, _) if *k == channel_key(&next.channels[0].id))
+        );
+        assert_eq!(writes[1], KeyWrite::Delete(channel_key(&gone.id)));
+        assert!(config_writes(&next, &next).unwrap().is_empty());
+    }
+
+    #[test]
+    fn keys_breaking_the_rules_are_refused_with_the_key() {
+        let st = state_with(&["a"]);
+        let writes = config_writes(&ControlState::new(), &st).unwrap();
+        let mut twice = stored(&writes);
+        twice.push(twice[0].clone());
+        assert!(matches!(
+            state_from_channels(twice),
+            Err(LoadError::Inconsistent(_))
+        ));
+        let bad = vec![(
+            channel_key(&st.channels[0].id),
+            StoredChannel {
+                created: 1,
+                value: b"{".to_vec(),
+            },
+        )];
+        let err = state_from_channels(bad).unwrap_err().to_string();
+        assert!(err.contains(CHANNELS_PREFIX), "{err}");
+    }
+
+    #[test]
+    fn node_names() {
+        for ok in [
+            "a",
+            "node-1",
+            "eu-west.2",
+            "n_3",
+            &"x".repeat(MAX_NODE_NAME),
+        ] {
+            assert!(check_node_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "-a",
+            "Node",
+            "a/b",
+            "a b",
+            &"x".repeat(MAX_NODE_NAME + 1),
+        ] {
+            assert!(check_node_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn node_info_round_trips() {
+        let info = NodeInfo {
+            name: "a".into(),
+            pull_url: "http://127.0.0.1:8080".into(),
+            ingest_url: "http://127.0.0.1:8081".into(),
+            version: "0.1.0".into(),
+            inputs: vec![NodeInput {
+                channel: Id::from_random([1; 14]),
+                role: InputRole::Backup,
+            }],
+        };
+        let json = serde_json::to_vec(&info).unwrap();
+        assert_eq!(serde_json::from_slice::<NodeInfo>(&json).unwrap(), info);
+    }
+}

@@ -1,0 +1,348 @@
+//! The etcd thread's loop: connect, announce this node under a lease, read and watch
+//! everything under the prefix, hand configurations to the admin plane; on any failure, mark
+//! the link down, wait, and start again (a whole read each time: nothing is missed).
+
+use etcd_client::{Client, ConnectOptions, EventType, GetOptions, PutOptions, WatchOptions};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use streampack_core::cluster::{
+    self, NodeInfo, NodeInput, StoredChannel, ALIVE_PREFIX, CHANNELS_PREFIX, CONFIG_REVISION_KEY,
+    MEMBERS_PREFIX, PREFIX,
+};
+use streampack_core::control::ControlState;
+use streampack_core::media::failover::Health;
+
+use super::{Cluster, ConfigUpdate, Link, Members, MAX_TXN_OPS};
+use crate::context::Shared;
+
+/// Pause between two attempts to reach etcd.
+const RETRY: Duration = Duration::from_millis(500);
+/// How often the node checks which inputs it receives.
+const INPUTS_EVERY: Duration = Duration::from_secs(1);
+
+/// One key as last read: `create_revision`, `mod_revision`, value.
+struct Kv {
+    created: i64,
+    modified: i64,
+    value: Vec<u8>,
+}
+
+/// Runs forever: one session after another.
+pub(super) async fn run(
+    cluster: Arc<Cluster>,
+    shared: Arc<Shared>,
+    local: ControlState,
+    updates: flume::Sender<ConfigUpdate>,
+) {
+    let mut seed = Some(local);
+    // One member at a time, moving to the next when the session fails (a member's death is
+    // seen at once: its connections close), starting at one that depends on the node name so
+    // that nodes spread over the members.
+    let endpoints = &cluster.settings.etcd;
+    let mut at = cluster.me.name.bytes().fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    });
+    loop {
+        let endpoint = &endpoints[at % endpoints.len()];
+        at = at.wrapping_add(1);
+        let why = match session(&cluster, endpoint, &shared, &mut seed, &updates).await {
+            Ok(never) => match never {},
+            Err(e) => e,
+        };
+        let why = format!("{endpoint}: {why}");
+        let was_up = {
+            let mut link = cluster.link.lock().unwrap_or_else(|p| p.into_inner());
+            let was_up = link.client.is_some();
+            link.client = None;
+            link.error = Some(why.clone());
+            if was_up {
+                link.down_since = Some(std::time::Instant::now());
+            }
+            was_up
+        };
+        if was_up {
+            tracing::warn!(node = %cluster.me.name, "etcd lost: {why}; serving the last configuration, admin writes refused until it is back");
+        } else {
+            tracing::debug!("etcd not reached: {why}");
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// An etcd client error in a line: gRPC's message and its innermost cause ("tcp connect
+/// error: Connection refused (os error 111)"), not the whole debug chain.
+fn text(e: etcd_client::Error) -> String {
+    match &e {
+        etcd_client::Error::GRpcStatus(status) => {
+            let mut cause = std::error::Error::source(status);
+            let mut last = None;
+            while let Some(c) = cause {
+                last = Some(c.to_string());
+                cause = c.source();
+            }
+            match last {
+                Some(l) if l != status.message() => format!("{}: {l}", status.message()),
+                _ => status.message().to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+async fn session(
+    cluster: &Cluster,
+    endpoint: &str,
+    shared: &Shared,
+    seed: &mut Option<ControlState>,
+    updates: &flume::Sender<ConfigUpdate>,
+) -> Result<std::convert::Infallible, String> {
+    let ttl = i64::try_from(cluster.settings.lease_secs).unwrap_or(5);
+    let opts = ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(2))
+        .with_timeout(Duration::from_secs(3))
+        .with_keep_alive(Duration::from_secs(1), Duration::from_secs(2))
+        .with_keep_alive_while_idle(true);
+    let mut client = Client::connect([endpoint], Some(opts))
+        .await
+        .map_err(text)?;
+    let lease = client.lease_grant(ttl, None).await.map_err(text)?.id();
+    let (mut keeper, mut kept) = client.lease_keep_alive(lease).await.map_err(text)?;
+    let mut me = cluster.me.clone();
+    me.inputs = receiving(shared);
+    let json = serde_json::to_vec(&me).map_err(|e| e.to_string())?;
+    client
+        .put(cluster::member_key(&me.name), json.clone(), None)
+        .await
+        .map_err(text)?;
+    let leased = Some(PutOptions::new().with_lease(lease));
+    client
+        .put(cluster::alive_key(&me.name), json, leased.clone())
+        .await
+        .map_err(text)?;
+
+    let all = client
+        .get(PREFIX, Some(GetOptions::new().with_prefix()))
+        .await
+        .map_err(text)?;
+    let read_at = all.header().map_or(0, |h| h.revision());
+    let mut mirror: BTreeMap<String, Kv> = all
+        .kvs()
+        .iter()
+        .filter_map(|kv| {
+            let key = kv.key_str().ok()?.to_string();
+            Some((
+                key,
+                Kv {
+                    created: kv.create_revision(),
+                    modified: kv.mod_revision(),
+                    value: kv.value().to_vec(),
+                },
+            ))
+        })
+        .collect();
+    if let Some(local) = seed.take() {
+        if !mirror.contains_key(CONFIG_REVISION_KEY) {
+            seed_config(&mut client, &cluster.me.name, &local).await?;
+        }
+    }
+    let mut watch = client
+        .watch(
+            PREFIX,
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_start_revision(read_at + 1),
+            ),
+        )
+        .await
+        .map_err(text)?;
+    publish_config(&mirror, updates);
+    publish_members(cluster, &mirror);
+    {
+        let mut link = cluster.link.lock().unwrap_or_else(|p| p.into_inner());
+        *link = Link {
+            client: Some(client.clone()),
+            error: None,
+            down_since: None,
+        };
+    }
+    tracing::info!(node = %me.name, etcd = endpoint, revision = read_at, "connected to etcd");
+
+    let mut keep_tick = tokio::time::interval(Duration::from_millis(
+        cluster.settings.lease_secs.saturating_mul(1000) / 3,
+    ));
+    let mut inputs_tick = tokio::time::interval(INPUTS_EVERY);
+    loop {
+        tokio::select! {
+            msg = watch.message() => {
+                let resp = msg.map_err(text)?.ok_or("etcd ended the watch")?;
+                if resp.canceled() {
+                    return Err(format!("etcd cancelled the watch: {}", resp.cancel_reason()));
+                }
+                let mut config_changed = false;
+                let mut members_changed = false;
+                for ev in resp.events() {
+                    let Some(kv) = ev.kv() else { continue };
+                    let Ok(key) = kv.key_str() else { continue };
+                    config_changed |= key == CONFIG_REVISION_KEY || key.starts_with(CHANNELS_PREFIX);
+                    members_changed |= key.starts_with(MEMBERS_PREFIX) || key.starts_with(ALIVE_PREFIX);
+                    match ev.event_type() {
+                        EventType::Put => {
+                            mirror.insert(key.to_string(), Kv {
+                                created: kv.create_revision(),
+                                modified: kv.mod_revision(),
+                                value: kv.value().to_vec(),
+                            });
+                        }
+                        EventType::Delete => {
+                            mirror.remove(key);
+                        }
+                    }
+                }
+                if config_changed {
+                    publish_config(&mirror, updates);
+                }
+                if members_changed || config_changed {
+                    publish_members(cluster, &mirror);
+                }
+            }
+            _ = keep_tick.tick() => {
+                keeper.keep_alive().await.map_err(text)?;
+                match kept.message().await.map_err(text)? {
+                    Some(r) if r.ttl() > 0 => {}
+                    _ => return Err("this node's etcd lease expired".into()),
+                }
+            }
+            _ = inputs_tick.tick() => {
+                let now = receiving(shared);
+                if now != me.inputs {
+                    me.inputs = now;
+                    let json = serde_json::to_vec(&me).map_err(|e| e.to_string())?;
+                    client
+                        .put(cluster::alive_key(&me.name), json, leased.clone())
+                        .await
+                        .map_err(text)?;
+                }
+            }
+        }
+    }
+}
+
+/// Writes the configuration this node started with into an etcd that holds none: the
+/// channels in batches, the revision key last (until it is there, no node takes any of it);
+/// each batch only while the revision key is still absent (another node seeding wins).
+async fn seed_config(client: &mut Client, node: &str, local: &ControlState) -> Result<(), String> {
+    let writes = cluster::config_writes(&ControlState::new(), local)?;
+    let absent = || {
+        etcd_client::Compare::create_revision(CONFIG_REVISION_KEY, etcd_client::CompareOp::Equal, 0)
+    };
+    let mut batches: Vec<Vec<etcd_client::TxnOp>> = writes
+        .chunks(MAX_TXN_OPS - 1)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|w| match w {
+                    cluster::KeyWrite::Put(k, v) => {
+                        etcd_client::TxnOp::put(k.clone(), v.clone(), None)
+                    }
+                    cluster::KeyWrite::Delete(k) => etcd_client::TxnOp::delete(k.clone(), None),
+                })
+                .collect()
+        })
+        .collect();
+    let stamp = serde_json::json!({ "node": node, "seeded": true }).to_string();
+    match batches.last_mut() {
+        Some(last) => last.push(etcd_client::TxnOp::put(CONFIG_REVISION_KEY, stamp, None)),
+        None => batches.push(vec![etcd_client::TxnOp::put(
+            CONFIG_REVISION_KEY,
+            stamp,
+            None,
+        )]),
+    }
+    for ops in batches {
+        let txn = etcd_client::Txn::new().when([absent()]).and_then(ops);
+        if !client.txn(txn).await.map_err(text)?.succeeded() {
+            return Ok(());
+        }
+    }
+    tracing::info!(
+        channels = local.channels.len(),
+        "etcd held no configuration: wrote this node's"
+    );
+    Ok(())
+}
+
+/// Hands the configuration the mirror holds to the admin plane (none while the revision key
+/// is absent: etcd holds no configuration yet, or one being seeded).
+fn publish_config(mirror: &BTreeMap<String, Kv>, updates: &flume::Sender<ConfigUpdate>) {
+    let Some(rev) = mirror.get(CONFIG_REVISION_KEY) else {
+        return;
+    };
+    let stored = mirror
+        .range(CHANNELS_PREFIX.to_string()..)
+        .take_while(|(k, _)| k.starts_with(CHANNELS_PREFIX))
+        .map(|(k, kv)| {
+            (
+                k.clone(),
+                StoredChannel {
+                    created: kv.created,
+                    value: kv.value.clone(),
+                },
+            )
+        })
+        .collect();
+    match cluster::state_from_channels(stored) {
+        Ok(state) => {
+            let _ = updates.send(ConfigUpdate {
+                state,
+                revision: rev.modified,
+            });
+        }
+        Err(e) => tracing::error!(
+            revision = rev.modified,
+            "the cluster's configuration in etcd cannot be used ({e}); keeping the last one"
+        ),
+    }
+}
+
+/// Refreshes the node list `cluster status` shows.
+fn publish_members(cluster: &Cluster, mirror: &BTreeMap<String, Kv>) {
+    let nodes = |prefix: &str| -> BTreeMap<String, NodeInfo> {
+        mirror
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter_map(|(_, kv)| serde_json::from_slice::<NodeInfo>(&kv.value).ok())
+            .map(|n| (n.name.clone(), n))
+            .collect()
+    };
+    let mut m = cluster.members.lock().unwrap_or_else(|p| p.into_inner());
+    *m = Members {
+        joined: nodes(MEMBERS_PREFIX),
+        alive: nodes(ALIVE_PREFIX),
+        config_revision: mirror.get(CONFIG_REVISION_KEY).map_or(0, |kv| kv.modified),
+    };
+}
+
+/// The channel inputs an encoder is pushing to this node now.
+fn receiving(shared: &Shared) -> Vec<NodeInput> {
+    let reg = shared.registry.load();
+    let mut out: Vec<NodeInput> = reg
+        .channels
+        .iter()
+        .filter_map(|(id, entry)| Some((id, entry.media.status()?)))
+        .flat_map(|(id, status)| {
+            streampack_core::channel::InputRole::ALL
+                .into_iter()
+                .filter(move |role| {
+                    matches!(
+                        status.inputs[role.index()].health,
+                        Health::Starting | Health::Healthy
+                    )
+                })
+                .map(move |role| NodeInput { channel: *id, role })
+        })
+        .collect();
+    out.sort();
+    out
+}
