@@ -12,6 +12,15 @@
 //! - `members/<node>`: a node that joined (kept when it dies, so a dead node shows as dead).
 //! - `alive/<node>`: the same node, under its lease: present while the node is alive; it says
 //!   which channel inputs the node receives.
+//! - `secret`: the cluster secret nodes prove themselves to each other with (made by the first
+//!   node, random).
+//!
+//! # Media
+//! A channel's media is made where its inputs arrive. Its *home* is the node receiving its
+//! primary input, else the one receiving its backup ([`home_order`]: the same answer on every
+//! node, from the same etcd view); every other node fetches its media from there. The nodes
+//! receiving a channel's inputs also relay each push to each other ([`relay_targets`]), so
+//! each of them runs the channel's failover rules on both inputs, as one node does.
 
 use crate::channel::config::{ChannelConfig, InputRole};
 use crate::control::{ControlState, LoadError};
@@ -28,6 +37,10 @@ pub const CHANNELS_PREFIX: &str = "/streampack/v1/channels/";
 pub const MEMBERS_PREFIX: &str = "/streampack/v1/members/";
 /// Where live nodes live (leased).
 pub const ALIVE_PREFIX: &str = "/streampack/v1/alive/";
+/// The cluster secret.
+pub const SECRET_KEY: &str = "/streampack/v1/secret";
+/// The header a node's requests to another node carry the cluster secret in.
+pub const PEER_HEADER: &str = "x-streampack-cluster";
 /// Longest node name.
 pub const MAX_NODE_NAME: usize = 63;
 
@@ -125,9 +138,44 @@ pub struct NodeInfo {
     pub ingest_url: String,
     /// Its streampack version.
     pub version: String,
-    /// The channel inputs it receives now (an encoder pushing, not down).
+    /// Where other nodes reach its pull listener (`HOST:PORT`).
+    #[serde(default)]
+    pub peer_pull: String,
+    /// Where other nodes reach its ingest listener (`HOST:PORT`).
+    #[serde(default)]
+    pub peer_ingest: String,
+    /// The channel inputs it receives now from an encoder (relayed pushes are not counted).
     #[serde(default)]
     pub inputs: Vec<NodeInput>,
+}
+
+/// The nodes that make channel `channel`'s media, best first: those receiving its primary
+/// input, then those receiving its backup, each by name. Empty: no node receives it.
+pub fn home_order<'a>(alive: &'a [NodeInfo], channel: &Id) -> Vec<&'a NodeInfo> {
+    let receives = |n: &NodeInfo, role: InputRole| {
+        n.inputs
+            .iter()
+            .any(|i| i.channel == *channel && i.role == role)
+    };
+    let mut order: Vec<&NodeInfo> = Vec::new();
+    for role in InputRole::ALL {
+        let mut these: Vec<&NodeInfo> = alive
+            .iter()
+            .filter(|n| receives(n, role) && !order.iter().any(|o| o.name == n.name))
+            .collect();
+        these.sort_by(|a, b| a.name.cmp(&b.name));
+        order.extend(these);
+    }
+    order
+}
+
+/// Where node `me` relays a push it received on channel `channel`: every other node receiving
+/// an input of that channel.
+pub fn relay_targets<'a>(alive: &'a [NodeInfo], me: &str, channel: &Id) -> Vec<&'a NodeInfo> {
+    alive
+        .iter()
+        .filter(|n| n.name != me && n.inputs.iter().any(|i| i.channel == *channel))
+        .collect()
 }
 
 /// A channel input a node receives.
@@ -252,19 +300,74 @@ mod tests {
         }
     }
 
+    fn node(name: &str, inputs: &[(u8, InputRole)]) -> NodeInfo {
+        NodeInfo {
+            name: name.into(),
+            pull_url: format!("http://{name}:8080"),
+            ingest_url: format!("http://{name}:8081"),
+            version: "0.1.0".into(),
+            peer_pull: format!("{name}:8080"),
+            peer_ingest: format!("{name}:8081"),
+            inputs: inputs
+                .iter()
+                .map(|&(c, role)| NodeInput {
+                    channel: Id::from_random([c; 14]),
+                    role,
+                })
+                .collect(),
+        }
+    }
+
     #[test]
     fn node_info_round_trips() {
-        let info = NodeInfo {
-            name: "a".into(),
-            pull_url: "http://127.0.0.1:8080".into(),
-            ingest_url: "http://127.0.0.1:8081".into(),
-            version: "0.1.0".into(),
-            inputs: vec![NodeInput {
-                channel: Id::from_random([1; 14]),
-                role: InputRole::Backup,
-            }],
-        };
+        let info = node("a", &[(1, InputRole::Backup)]);
         let json = serde_json::to_vec(&info).unwrap();
         assert_eq!(serde_json::from_slice::<NodeInfo>(&json).unwrap(), info);
+    }
+
+    #[test]
+    fn the_home_is_where_the_primary_arrives_else_the_backup() {
+        use InputRole::{Backup, Primary};
+        let ch = Id::from_random([1; 14]);
+        let names = |v: Vec<&NodeInfo>| v.iter().map(|n| n.name.clone()).collect::<Vec<_>>();
+        let cases: Vec<(Vec<NodeInfo>, Vec<&str>)> = vec![
+            (vec![node("a", &[]), node("b", &[])], vec![]),
+            (
+                vec![
+                    node("c", &[]),
+                    node("b", &[(1, Backup)]),
+                    node("a", &[(1, Primary)]),
+                ],
+                vec!["a", "b"],
+            ),
+            // The primary's node first whatever the names; ties by name; a node with both once.
+            (
+                vec![node("a", &[(1, Backup)]), node("z", &[(1, Primary)])],
+                vec!["z", "a"],
+            ),
+            (
+                vec![
+                    node("b", &[(1, Primary)]),
+                    node("a", &[(1, Primary), (1, Backup)]),
+                ],
+                vec!["a", "b"],
+            ),
+            // Another channel's inputs do not count.
+            (
+                vec![node("a", &[(2, Primary)]), node("b", &[(1, Backup)])],
+                vec!["b"],
+            ),
+        ];
+        for (alive, want) in cases {
+            assert_eq!(names(home_order(&alive, &ch)), want, "{alive:?}");
+        }
+        let alive = vec![
+            node("a", &[(1, Primary)]),
+            node("b", &[(1, Backup)]),
+            node("c", &[(2, Primary)]),
+        ];
+        assert_eq!(names(relay_targets(&alive, "a", &ch)), ["b"]);
+        assert_eq!(names(relay_targets(&alive, "b", &ch)), ["a"]);
+        assert!(relay_targets(&alive, "c", &ch).len() == 2);
     }
 }

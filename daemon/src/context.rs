@@ -54,6 +54,8 @@ pub struct Shared {
     pub keys: std::sync::Arc<std::sync::Mutex<crate::keys::KeyStore>>,
     /// The SPEKE v2 key server client (its own thread).
     pub key_servers: crate::key_server::KeyServers,
+    /// Cluster mode: routes to other nodes, the cache of their media, the relay queues.
+    pub cluster: Option<std::sync::Arc<crate::cluster::plane::PeerPlane>>,
     /// The TLS listeners' certificate state (`None`: no TLS listener).
     pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
     /// Failed ingest logins per client address (refusals are rare: a lock is fine).
@@ -125,5 +127,17 @@ impl Shared {
     /// Whether shutdown began.
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+impl Shared {
+    /// Whether `head` is another cluster node's request (it carries the cluster secret): a
+    /// fetch of media this node makes, or a push relayed from an encoder's node.
+    pub fn from_peer(&self, head: &RequestHead) -> bool {
+        self.cluster.as_ref().is_some_and(|p| {
+            p.routes
+                .load()
+                .is_peer(head.header(streampack_core::cluster::PEER_HEADER))
+        })
     }
 }

@@ -121,6 +121,22 @@ async fn read_by_chunk(
     }
 }
 
+/// Cluster mode: sends an encoder's push on to the other nodes receiving the channel's
+/// inputs (`body` `None`: a deletion).
+fn relay(shared: &Shared, channel: &Id, head: &RequestHead, body: Option<&Bytes>) {
+    let Some(plane) = &shared.cluster else { return };
+    let routes = plane.routes.load();
+    let (Some(route), Some(secret)) = (routes.channels.get(channel), &routes.secret) else {
+        return;
+    };
+    if route.relay_to.is_empty() {
+        return;
+    }
+    let target = String::from_utf8_lossy(&head.target);
+    let secret: Arc<str> = Arc::from(secret.as_str());
+    plane.relay.send(&route.relay_to, &target, body, &secret);
+}
+
 /// What serving a request learned, for counting and remembering a refusal on its input.
 #[derive(Default)]
 struct Seen {
@@ -205,11 +221,13 @@ async fn serve_request(
         };
         let role = input.role;
         seen.input = Some((entry.config.id, role));
+        // A push another node relays (it checked the encoder's credentials).
+        let relayed = shared.from_peer(&head);
         seen.path = route.rest.to_string();
         // Before `100 Continue` and before any body byte: a client that sent
         // `Expect: 100-continue` without credentials (ffmpeg with `user:pass@` URLs) retries
         // with them and loses nothing.
-        if let Some(auth) = &input.auth {
+        if let Some(auth) = input.auth.as_ref().filter(|_| !relayed) {
             let asked = crate::ingest_auth::Asked {
                 authorization: head.header("authorization"),
                 method: if is_delete {
@@ -264,6 +282,7 @@ async fn serve_request(
             && head.body == BodyKind::Chunked
             && !is_delete
             && is_fmp4_segment_path(&route.rest);
+        let media = Arc::clone(&entry.media);
         drop(reg);
         let owner = streampack_core::id::shard_for(&channel, shared.shards());
         let unavailable = || {
@@ -291,7 +310,9 @@ async fn serve_request(
         } else {
             conn.read_body(dec, body_limit, hint).await
         };
-        let body = read.map(Body::from).map_err(|e| (e, false))?;
+        let bytes = read.map_err(|e| (e, false))?;
+        let relay_body = (!is_delete).then(|| bytes.clone());
+        let body = Body::from(bytes);
         let (tx, rx) = flume::bounded(1);
         let op = IngestOp {
             channel,
@@ -304,7 +325,12 @@ async fn serve_request(
             .send_async(ShardMsg::Ingest(op))
             .await
             .map_err(|_| unavailable())?;
-        match rx.recv_async().await {
+        let answer = rx.recv_async().await;
+        if !relayed && matches!(answer, Ok(Ok(_))) {
+            media.note_local_push(role, crate::clock::now().mono_ms);
+            relay(shared, &channel, &head, relay_body.as_ref());
+        }
+        match answer {
             Ok(Ok(IngestDone::Stored(outcome))) => {
                 for w in outcome.warnings {
                     tracing::warn!(channel = %channel, input = %role, "{w}");

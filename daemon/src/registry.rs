@@ -6,9 +6,9 @@
 
 use arc_swap::ArcSwapOption;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use streampack_core::channel::ChannelConfig;
+use streampack_core::channel::{ChannelConfig, InputRole};
 use streampack_core::control::ControlState;
 use streampack_core::id::Id;
 use streampack_core::media::wake::WAKE_KEYS;
@@ -27,6 +27,9 @@ pub struct MediaSlot {
     /// Wakes the pulls parked on this channel's playlists (LL-HLS blocking reloads), by track
     /// ([`streampack_core::media::wake`]): no pull polls.
     changed: [event_listener::Event; WAKE_KEYS],
+    /// Monotonic ms (+1, 0: never) of each input's last push an encoder made to this node
+    /// (cluster mode tells which inputs a node receives by it; relayed pushes do not count).
+    local_push: [AtomicU64; 2],
 }
 
 impl MediaSlot {
@@ -63,6 +66,19 @@ impl MediaSlot {
             || event_listener::Event::new().listen(),
             event_listener::Event::listen,
         )
+    }
+
+    /// Notes an encoder's push on input `role` at monotonic `now_ms`.
+    pub fn note_local_push(&self, role: InputRole, now_ms: u64) {
+        if let Some(at) = self.local_push.get(role.index()) {
+            at.store(now_ms.saturating_add(1), Ordering::Relaxed);
+        }
+    }
+
+    /// When an encoder last pushed input `role` here (monotonic ms).
+    pub fn last_local_push(&self, role: InputRole) -> Option<u64> {
+        let at = self.local_push.get(role.index())?.load(Ordering::Relaxed);
+        at.checked_sub(1)
     }
 
     /// Live state of the channel's media.

@@ -159,6 +159,10 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         nonce_counts: std::sync::Mutex::new(streampack_core::access::NonceCounts::new()),
         nonce_clock: std::sync::atomic::AtomicU64::new(0),
         tls: tls.clone(),
+        cluster: cfg
+            .cluster
+            .enabled()
+            .then(|| crate::cluster::plane::PeerPlane::new(cfg.cluster.cache_max_bytes)),
     });
     if let Some(tls) = &tls {
         spawn_expiry_check(Arc::clone(tls)).map_err(StartError::Thread)?;
@@ -177,13 +181,14 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
                 source,
             }
         })?;
-    let cluster = if cfg.cluster.enabled() {
-        let (cluster, updates) =
-            Cluster::start(cfg.cluster.clone(), Arc::clone(&shared), state.clone())
-                .map_err(StartError::Thread)?;
-        Some((cluster, updates))
-    } else {
-        None
+    let cluster = match &shared.cluster {
+        Some(plane) => {
+            let plane = Arc::clone(plane);
+            let local = state.clone();
+            let started = Cluster::start(cfg.cluster.clone(), Arc::clone(&shared), plane, local);
+            Some(started.map_err(StartError::Thread)?)
+        }
+        None => None,
     };
     let admin = Arc::new(Admin::new(
         Arc::clone(&shared),

@@ -50,6 +50,8 @@ impl Status {
     pub const INTERNAL_SERVER_ERROR: Status = Status(500);
     /// 501: e.g. a transfer coding other than `chunked`.
     pub const NOT_IMPLEMENTED: Status = Status(501);
+    /// 502: an upstream (another cluster node) could not be reached.
+    pub const BAD_GATEWAY: Status = Status(502);
     /// 503.
     pub const SERVICE_UNAVAILABLE: Status = Status(503);
     /// 429 Too Many Requests

@@ -16,6 +16,10 @@ use streampack_core::cluster::{self, KeyWrite, NodeInfo};
 use streampack_core::control::{ControlError, ControlState};
 use streampack_core::id::Id;
 
+pub mod cache;
+pub mod peer_http;
+pub mod plane;
+pub mod relay;
 mod session;
 
 use crate::config::ClusterSettings;
@@ -52,6 +56,8 @@ pub struct Cluster {
     /// What this node announces (its inputs filled in by the session).
     me: NodeInfo,
     runtime: tokio::runtime::Handle,
+    /// The data plane's view, rebuilt with the members.
+    plane: Arc<plane::PeerPlane>,
     link: Mutex<Link>,
     members: Mutex<Members>,
 }
@@ -79,8 +85,12 @@ impl Cluster {
     pub fn start(
         settings: ClusterSettings,
         shared: Arc<Shared>,
+        plane: Arc<plane::PeerPlane>,
         local: ControlState,
     ) -> std::io::Result<(Arc<Cluster>, flume::Receiver<ConfigUpdate>)> {
+        let cfg = &shared.config;
+        let peer = |listen| settings.peer_addr(listen).map_err(std::io::Error::other);
+        let (peer_pull, peer_ingest) = (peer(cfg.pull.listen)?, peer(cfg.ingest.listen)?);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -89,12 +99,15 @@ impl Cluster {
             pull_url: shared.pull_base.clone(),
             ingest_url: shared.ingest_base.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            peer_pull,
+            peer_ingest,
             inputs: Vec::new(),
         };
         let cluster = Arc::new(Cluster {
             settings,
             me,
             runtime: runtime.handle().clone(),
+            plane,
             link: Mutex::new(Link {
                 client: None,
                 error: Some("not connected yet".into()),

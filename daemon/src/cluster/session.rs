@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use streampack_core::cluster::{
     self, NodeInfo, NodeInput, StoredChannel, ALIVE_PREFIX, CHANNELS_PREFIX, CONFIG_REVISION_KEY,
-    MEMBERS_PREFIX, PREFIX,
+    MEMBERS_PREFIX, PREFIX, SECRET_KEY,
 };
 use streampack_core::control::ControlState;
 use streampack_core::media::failover::Health;
 
+use super::plane::Routes;
 use super::{Cluster, ConfigUpdate, Link, Members, MAX_TXN_OPS};
 use crate::context::Shared;
 
@@ -121,6 +122,7 @@ async fn session(
         .await
         .map_err(text)?;
 
+    make_secret(&mut client).await?;
     let all = client
         .get(PREFIX, Some(GetOptions::new().with_prefix()))
         .await
@@ -203,7 +205,9 @@ async fn session(
                 if config_changed {
                     publish_config(&mirror, updates);
                 }
-                if members_changed || config_changed {
+                if members_changed || config_changed || resp.events().iter().any(|e| {
+                    e.kv().is_some_and(|kv| kv.key() == SECRET_KEY.as_bytes())
+                }) {
                     publish_members(cluster, &mirror);
                 }
             }
@@ -306,7 +310,24 @@ fn publish_config(mirror: &BTreeMap<String, Kv>, updates: &flume::Sender<ConfigU
     }
 }
 
-/// Refreshes the node list `cluster status` shows.
+/// Writes a random cluster secret unless there is one.
+async fn make_secret(client: &mut Client) -> Result<(), String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| format!("no random numbers for the cluster secret: {e}"))?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let txn = etcd_client::Txn::new()
+        .when([etcd_client::Compare::create_revision(
+            SECRET_KEY,
+            etcd_client::CompareOp::Equal,
+            0,
+        )])
+        .and_then([etcd_client::TxnOp::put(SECRET_KEY, secret, None)]);
+    client.txn(txn).await.map_err(text)?;
+    Ok(())
+}
+
+/// Refreshes the node list `cluster status` shows and the data plane's routes.
 fn publish_members(cluster: &Cluster, mirror: &BTreeMap<String, Kv>) {
     let nodes = |prefix: &str| -> BTreeMap<String, NodeInfo> {
         mirror
@@ -316,29 +337,42 @@ fn publish_members(cluster: &Cluster, mirror: &BTreeMap<String, Kv>) {
             .map(|n| (n.name.clone(), n))
             .collect()
     };
+    let alive = nodes(ALIVE_PREFIX);
+    let listed: Vec<NodeInfo> = alive.values().cloned().collect();
+    let secret = mirror
+        .get(SECRET_KEY)
+        .map(|kv| String::from_utf8_lossy(&kv.value).into_owned());
+    let routes = Routes::build(&cluster.me.name, secret, &listed);
+    cluster.plane.routes.store(Arc::new(routes));
     let mut m = cluster.members.lock().unwrap_or_else(|p| p.into_inner());
     *m = Members {
         joined: nodes(MEMBERS_PREFIX),
-        alive: nodes(ALIVE_PREFIX),
+        alive,
         config_revision: mirror.get(CONFIG_REVISION_KEY).map_or(0, |kv| kv.modified),
     };
 }
 
-/// The channel inputs an encoder is pushing to this node now.
+/// The channel inputs an encoder is pushing to this node now: pushed here (not relayed)
+/// within the channel's failover timeout, and not down by its failover rules.
 fn receiving(shared: &Shared) -> Vec<NodeInput> {
     let reg = shared.registry.load();
+    let now = crate::clock::now().mono_ms;
+    let timeout_pct = u64::from(shared.config.failover.timeout_pct);
     let mut out: Vec<NodeInput> = reg
         .channels
         .iter()
-        .filter_map(|(id, entry)| Some((id, entry.media.status()?)))
-        .flat_map(|(id, status)| {
+        .filter_map(|(id, entry)| Some((id, entry, entry.media.status()?)))
+        .flat_map(|(id, entry, status)| {
+            let timeout = entry.config.max_segment_ms().saturating_mul(timeout_pct) / 100;
             streampack_core::channel::InputRole::ALL
                 .into_iter()
                 .filter(move |role| {
-                    matches!(
-                        status.inputs[role.index()].health,
-                        Health::Starting | Health::Healthy
-                    )
+                    let pushed = entry.media.last_local_push(*role);
+                    pushed.is_some_and(|t| now.saturating_sub(t) <= timeout)
+                        && matches!(
+                            status.inputs[role.index()].health,
+                            Health::Starting | Health::Healthy
+                        )
                 })
                 .map(move |role| NodeInput { channel: *id, role })
         })

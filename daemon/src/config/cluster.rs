@@ -14,6 +14,12 @@ pub struct ClusterSettings {
     pub node_name: Option<String>,
     /// Seconds of the node's etcd lease: how long after it dies it still shows alive.
     pub lease_secs: u64,
+    /// The host other nodes reach this one at (its pull and ingest ports); default: the
+    /// listen addresses' IP, which must then not be a wildcard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertise_host: Option<String>,
+    /// Most bytes of media fetched from other nodes kept in memory.
+    pub cache_max_bytes: u64,
 }
 
 impl Default for ClusterSettings {
@@ -22,6 +28,8 @@ impl Default for ClusterSettings {
             etcd: Vec::new(),
             node_name: None,
             lease_secs: 5,
+            advertise_host: None,
+            cache_max_bytes: 1 << 30,
         }
     }
 }
@@ -30,6 +38,17 @@ impl ClusterSettings {
     /// Whether this daemon is a cluster node.
     pub fn enabled(&self) -> bool {
         !self.etcd.is_empty()
+    }
+
+    /// `HOST:PORT` where other nodes reach the listener on `listen`.
+    pub fn peer_addr(&self, listen: std::net::SocketAddr) -> Result<String, String> {
+        match &self.advertise_host {
+            Some(h) => Ok(format!("{h}:{}", listen.port())),
+            None if listen.ip().is_unspecified() => Err(format!(
+                "cluster mode with a listener on {listen}: set cluster.advertise_host, the address other nodes reach this one at"
+            )),
+            None => Ok(listen.to_string()),
+        }
     }
 
     /// Checks the combination, saying what to fix.

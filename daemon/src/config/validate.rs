@@ -23,6 +23,13 @@ impl Config {
         }
         self.validate_tls()?;
         self.cluster.validate().map_err(ConfigError::Invalid)?;
+        if self.cluster.enabled() {
+            for listen in [self.pull.listen, self.ingest.listen] {
+                self.cluster
+                    .peer_addr(listen)
+                    .map_err(ConfigError::Invalid)?;
+            }
+        }
         let l = &self.limits;
         if !(1024..=1024 * 1024).contains(&l.max_head_bytes) {
             return bad("limits.max_head_bytes must be 1024-1048576".into());

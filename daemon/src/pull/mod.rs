@@ -23,6 +23,7 @@ pub mod content;
 pub mod dash;
 pub mod growing;
 pub mod keys;
+pub mod peer;
 pub mod timeshift;
 
 use crate::conn::{Conn, Outcome};
@@ -120,8 +121,11 @@ async fn serve_request<'r>(
         let e = HttpError::new(Status::NOT_FOUND, "unknown endpoint for this channel");
         return send_error(conn, &e, keep, head_only).await;
     };
+    // Another cluster node's fetch: it checked the player's host and access already.
+    let from_peer = shared.from_peer(&head);
     let host = head.header("host").and_then(host_of);
-    if let Err(why) = host_may_reach(
+    if from_peer {
+    } else if let Err(why) = host_may_reach(
         host.as_deref(),
         &entry.config.id,
         !entry.config.cdn_domains.is_empty(),
@@ -135,8 +139,14 @@ async fn serve_request<'r>(
         .metrics
         .endpoint(&endpoint.id)
         .map(|m| (m, ObjectType::of_path(&route.rest)));
-    if let Some(e) = access_denied(conn, &head, shared, endpoint) {
+    if let Some(e) = access_denied(conn, &head, shared, endpoint).filter(|_| !from_peer) {
         return send_error(conn, &e, keep, head_only).await;
+    }
+    if !from_peer && license_request.is_none() {
+        let manifest = timeshift::is_manifest(&route.rest);
+        if let Some(outcome) = peer::serve(conn, &head, shared, &route.channel, manifest).await {
+            return outcome;
+        }
     }
     // The channel's published media stays loaded while the answer borrows from it.
     let published = entry.media.load();

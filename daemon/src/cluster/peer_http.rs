@@ -1,0 +1,145 @@
+//! A node's GET to another node's pull listener, on the shard's own runtime: one connection
+//! per request (`Connection: close`), the cluster secret in [`PEER_HEADER`], the answer read
+//! whole (`Content-Length`, chunked or until close) with the same strict body reader as
+//! requests.
+
+use bytes::{Bytes, BytesMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use streampack_core::cluster::PEER_HEADER;
+use streampack_core::http::{BodyDecoder, BodyKind};
+
+/// Largest answer head, bytes.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Another node's answer.
+pub struct PeerAnswer {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lowercase.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl PeerAnswer {
+    /// The first header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// `GET target` from the node at `addr`, within `timeout`, a body of at most `max_body`.
+pub async fn get(
+    addr: SocketAddr,
+    target: &str,
+    secret: &str,
+    timeout: Duration,
+    max_body: u64,
+) -> io::Result<PeerAnswer> {
+    match monoio::time::timeout(timeout, exchange(addr, target, secret, max_body)).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no answer within {} ms", timeout.as_millis()),
+        )),
+    }
+}
+
+async fn exchange(
+    addr: SocketAddr,
+    target: &str,
+    secret: &str,
+    max_body: u64,
+) -> io::Result<PeerAnswer> {
+    let mut s = TcpStream::connect(addr).await?;
+    let _ = s.set_nodelay(true);
+    let req = format!(
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\n{PEER_HEADER}: {secret}\r\nConnection: close\r\n\r\n"
+    );
+    let (res, _) = s.write_all(req.into_bytes()).await;
+    res?;
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let (status, headers, head_len) = loop {
+        let mut slots = [httparse::EMPTY_HEADER; 48];
+        let mut resp = httparse::Response::new(&mut slots);
+        match resp.parse(&buf) {
+            Ok(httparse::Status::Complete(n)) => {
+                let headers = resp
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
+                    .collect::<Vec<_>>();
+                break (resp.code.unwrap_or(502), headers, n);
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {
+                if read_more(&mut s, &mut buf).await? == 0 {
+                    return Err(bad("the connection closed before the answer's head ended"));
+                }
+            }
+            Ok(httparse::Status::Partial) => return Err(bad("answer head too large")),
+            Err(e) => return Err(bad(&format!("unreadable answer head: {e}"))),
+        }
+    };
+    let _ = buf.split_to(head_len);
+    let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let chunked = find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case(b"chunked"));
+    let length = find("content-length")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let kind = match (chunked, length) {
+        (true, _) => Some(BodyKind::Chunked),
+        (false, Some(n)) => Some(BodyKind::Length(n)),
+        (false, None) if status == 204 || status == 304 => Some(BodyKind::Empty),
+        (false, None) => None,
+    };
+    let body = match kind {
+        Some(kind) => {
+            let mut dec = BodyDecoder::new(kind, max_body).map_err(|e| bad(&e.reason))?;
+            let mut out =
+                BytesMut::with_capacity(usize::try_from(length.unwrap_or(0)).unwrap_or(0));
+            loop {
+                match dec.decode(&mut buf, &mut out).map_err(|e| bad(&e.reason))? {
+                    streampack_core::http::BodyStatus::Done => break out.freeze(),
+                    streampack_core::http::BodyStatus::NeedMore => {
+                        if read_more(&mut s, &mut buf).await? == 0 {
+                            return Err(bad("the connection closed inside the answer's body"));
+                        }
+                    }
+                }
+            }
+        }
+        // Neither length nor chunks: the body ends with the connection.
+        None => {
+            while read_more(&mut s, &mut buf).await? > 0 {
+                if buf.len() as u64 > max_body {
+                    return Err(bad("answer body too large"));
+                }
+            }
+            buf.freeze()
+        }
+    };
+    Ok(PeerAnswer {
+        status,
+        headers,
+        body,
+    })
+}
+
+async fn read_more(s: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    buf.reserve(64 * 1024);
+    let owned = std::mem::take(buf);
+    let (res, owned) = s.read(owned).await;
+    *buf = owned;
+    res
+}
+
+fn bad(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why.to_string())
+}
