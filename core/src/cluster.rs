@@ -39,6 +39,8 @@ pub const MEMBERS_PREFIX: &str = "/streampack/v1/members/";
 pub const ALIVE_PREFIX: &str = "/streampack/v1/alive/";
 /// The cluster secret.
 pub const SECRET_KEY: &str = "/streampack/v1/secret";
+/// The root of the content keys every node derives alike ([`derive_content_key`]).
+pub const KEY_MASTER_KEY: &str = "/streampack/v1/key-master";
 /// The header a node's requests to another node carry the cluster secret in.
 pub const PEER_HEADER: &str = "x-streampack-cluster";
 /// Longest node name.
@@ -187,6 +189,39 @@ pub struct NodeInput {
     pub role: InputRole,
 }
 
+/// The content key of an endpoint's rotation period, derived from the cluster's key master
+/// (HMAC-SHA256, one label for the key id, one for the key): every node that encrypts the
+/// channel's media makes the same key for the same period without asking any other, so a
+/// player switching node, or a node taking over, decrypts alike.
+pub fn derive_content_key(
+    master: &[u8; 32],
+    channel: &Id,
+    endpoint: &Id,
+    scheme: &str,
+    rotation_secs: u32,
+    period: u64,
+) -> crate::encryption::ContentKey {
+    use hmac::{Hmac, Mac};
+    let part = |label: &str| -> [u8; 16] {
+        let mut out = [0u8; 16];
+        if let Ok(mut m) = Hmac::<sha2::Sha256>::new_from_slice(master) {
+            m.update(
+                format!(
+                    "streampack-v1 {label} {channel} {endpoint} {scheme} {rotation_secs} {period}"
+                )
+                .as_bytes(),
+            );
+            out.copy_from_slice(&m.finalize().into_bytes()[..16]);
+        }
+        out
+    };
+    crate::encryption::ContentKey {
+        kid: part("kid"),
+        key: part("key"),
+        period,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -315,6 +350,25 @@ mod tests {
                     role,
                 })
                 .collect(),
+        }
+    }
+
+    #[test]
+    fn derived_keys_are_the_same_for_the_same_period_and_differ_otherwise() {
+        let (c, e) = (Id::from_random([1; 14]), Id::from_random([2; 14]));
+        let m = [7u8; 32];
+        let k = derive_content_key(&m, &c, &e, "cenc", 60, 5);
+        assert_eq!(k, derive_content_key(&m, &c, &e, "cenc", 60, 5));
+        assert_ne!(k.kid, k.key);
+        for other in [
+            derive_content_key(&[8u8; 32], &c, &e, "cenc", 60, 5),
+            derive_content_key(&m, &e, &c, "cenc", 60, 5),
+            derive_content_key(&m, &c, &e, "cbcs", 60, 5),
+            derive_content_key(&m, &c, &e, "cenc", 30, 5),
+            derive_content_key(&m, &c, &e, "cenc", 60, 6),
+        ] {
+            assert_ne!(other.kid, k.kid);
+            assert_ne!(other.key, k.key);
         }
     }
 

@@ -1,7 +1,9 @@
 //! The built-in key provider: random content keys, one per endpoint and rotation period,
 //! kept in `<state_dir>/keys/<channel>.json` (directory 0700, files 0600, written atomically)
 //! so that media encrypted before a restart stays playable after it. A key is handed out
-//! only once it is on disk.
+//! only once it is on disk. On a cluster node the keys are not random but derived from the
+//! cluster's key master in etcd ([`streampack_core::cluster::derive_content_key`]), so every
+//! node encrypting a channel uses the same keys.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -65,6 +67,8 @@ struct ChannelKeys {
 pub struct KeyStore {
     dir: PathBuf,
     channels: HashMap<Id, ChannelKeys>,
+    /// Cluster mode: keys are derived from this (none made before it is known).
+    cluster_master: Option<Option<[u8; 32]>>,
 }
 
 /// A key as listed for the operator.
@@ -82,7 +86,20 @@ impl KeyStore {
         KeyStore {
             dir: state_dir.join("keys"),
             channels: HashMap::new(),
+            cluster_master: None,
         }
+    }
+
+    /// A cluster node's store: keys derived from the cluster's key master, given with
+    /// [`KeyStore::set_master`] (until then none is made).
+    pub fn for_cluster(mut self) -> KeyStore {
+        self.cluster_master = Some(None);
+        self
+    }
+
+    /// The cluster's key master, read from etcd.
+    pub fn set_master(&mut self, master: [u8; 32]) {
+        self.cluster_master = Some(Some(master));
     }
 
     fn file(&self, channel: &Id) -> String {
@@ -136,7 +153,31 @@ impl KeyStore {
             return Ok(k);
         }
         let mut random = [0u8; 32];
-        getrandom::fill(&mut random).map_err(|e| std::io::Error::other(e.to_string()))?;
+        match self.cluster_master {
+            None => {
+                getrandom::fill(&mut random).map_err(|e| std::io::Error::other(e.to_string()))?
+            }
+            Some(None) => {
+                return Err(std::io::Error::other(
+                    "the cluster's key master is not known yet (etcd not reached since start)",
+                ))
+            }
+            Some(Some(master)) => {
+                let scheme_name = scheme.to_string();
+                let derived = streampack_core::cluster::derive_content_key(
+                    &master,
+                    channel,
+                    endpoint,
+                    &scheme_name,
+                    rotation_secs,
+                    period,
+                );
+                random[..16].copy_from_slice(&derived.kid);
+                random[16..].copy_from_slice(&derived.key);
+            }
+        }
+        let keys = self.load(channel)?;
+        let list = keys.endpoints.entry(endpoint.to_string()).or_default();
         let made = Stored {
             kid: encode(&random[..16]),
             key: encode(&random[16..]),

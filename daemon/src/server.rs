@@ -124,9 +124,13 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     })?;
     let (storage, storage_rx) =
         crate::storage::Storage::new(cfg.media_dir(), cfg.storage.max_bytes);
-    let keys = Arc::new(std::sync::Mutex::new(crate::keys::KeyStore::new(
-        &cfg.state_dir,
-    )));
+    let keys = crate::keys::KeyStore::new(&cfg.state_dir);
+    let keys = if cfg.cluster.enabled() {
+        keys.for_cluster()
+    } else {
+        keys
+    };
+    let keys = Arc::new(std::sync::Mutex::new(keys));
     let key_servers =
         crate::key_server::KeyServers::start(Arc::clone(&keys)).map_err(StartError::Thread)?;
     let shared = Arc::new(Shared {

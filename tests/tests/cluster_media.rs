@@ -2,7 +2,8 @@
 //! encoder (ffmpeg) pushes to n1, the backup to n2; n3 receives nothing. Every node serves the
 //! channel with byte-identical playlists and segments; hls.js in chromium plays through nginx
 //! with the three nodes as upstreams (`proxy_next_upstream`) while n1 is SIGKILLed, and keeps
-//! playing: every node then serves the backup.
+//! playing: every node then serves the backup. An `aes-128` endpoint rotating keys gets the
+//! same keys on the two nodes that encrypt (derived from the cluster's key master).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;
@@ -96,6 +97,18 @@ fn every_node_serves_the_channel_and_players_survive_a_node_kill() {
             "30",
         ],
     );
+    let aes = n1.ctl_json(&[
+        "endpoint",
+        "create",
+        "live",
+        "--name",
+        "aes",
+        "--encryption",
+        "aes-128",
+        "--key-rotation",
+        "4",
+    ]);
+    let aes_path = split_url(aes["url"].as_str().unwrap()).1;
     // Each encoder pushes to its own node: the primary to n1, the backup to n2 (the channel's
     // input paths are the same on every node).
     let backup_path = split_url(&f.backup_url).1;
@@ -167,6 +180,48 @@ fn every_node_serves_the_channel_and_players_survive_a_node_kill() {
     let ranged = http(n3.pull, "GET", &seg, &[("Range", "bytes=0-187")], None);
     assert_eq!(ranged.status, 206);
     assert_eq!(ranged.body[..], bodies[0].body[..188]);
+
+    // The encrypted endpoint: n1 and n2 both encrypt (each has both inputs) with the same keys
+    // for the same periods; n3 serves n1's playlist and its key.
+    let keys = |d: &Daemon| -> Vec<(u64, String, String)> {
+        let listed = d.ctl_json(&["endpoint", "keys", "live", "aes"]);
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["period"].as_u64().unwrap(),
+                    k["kid"].to_string(),
+                    k["key"].to_string(),
+                )
+            })
+            .collect()
+    };
+    wait_for("keys on n1 and n2", Duration::from_secs(10), || {
+        let (k1, k2) = (keys(&n1), keys(&n2));
+        let shared: Vec<_> = k1.iter().filter(|k| k2.contains(k)).collect();
+        let clash = k1.iter().any(|a| k2.iter().any(|b| a.0 == b.0 && a != b));
+        assert!(
+            !clash,
+            "n1 and n2 made different keys for one period: {k1:?} {k2:?}"
+        );
+        shared.is_empty().then(|| format!("{k1:?} / {k2:?}"))
+    });
+    let enc = text(&get(n3.pull, &aes_path).body);
+    let key_uri = enc
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("#EXT-X-KEY:")
+                .and_then(|a| a.split("URI=\"").nth(1))
+        })
+        .and_then(|u| u.split('"').next())
+        .unwrap_or_else(|| panic!("no key in {enc}"))
+        .to_string();
+    let k3 = get(n3.pull, &resolve(&aes_path, &key_uri));
+    let k1 = get(n1.pull, &resolve(&aes_path, &key_uri));
+    assert_eq!((k3.status, k3.body.len()), (200, 16), "{key_uri}");
+    assert_eq!(k3.body, k1.body);
 
     // Players through nginx with all nodes as upstreams; n1 (the primary's node, which every
     // node fetched from) is SIGKILLed mid-play.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use streampack_core::cluster::{
     self, NodeInfo, NodeInput, StoredChannel, ALIVE_PREFIX, CHANNELS_PREFIX, CONFIG_REVISION_KEY,
-    MEMBERS_PREFIX, PREFIX, SECRET_KEY,
+    KEY_MASTER_KEY, MEMBERS_PREFIX, PREFIX, SECRET_KEY,
 };
 use streampack_core::control::ControlState;
 use streampack_core::media::failover::Health;
@@ -122,7 +122,7 @@ async fn session(
         .await
         .map_err(text)?;
 
-    make_secret(&mut client).await?;
+    make_secrets(&mut client).await?;
     let all = client
         .get(PREFIX, Some(GetOptions::new().with_prefix()))
         .await
@@ -159,6 +159,7 @@ async fn session(
         )
         .await
         .map_err(text)?;
+    publish_key_master(shared, &mirror);
     publish_config(&mirror, updates);
     publish_members(cluster, &mirror);
     {
@@ -310,21 +311,38 @@ fn publish_config(mirror: &BTreeMap<String, Kv>, updates: &flume::Sender<ConfigU
     }
 }
 
-/// Writes a random cluster secret unless there is one.
-async fn make_secret(client: &mut Client) -> Result<(), String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| format!("no random numbers for the cluster secret: {e}"))?;
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let txn = etcd_client::Txn::new()
-        .when([etcd_client::Compare::create_revision(
-            SECRET_KEY,
-            etcd_client::CompareOp::Equal,
-            0,
-        )])
-        .and_then([etcd_client::TxnOp::put(SECRET_KEY, secret, None)]);
-    client.txn(txn).await.map_err(text)?;
+/// Writes a random cluster secret and key master unless there are some (the first node's
+/// win: each only where its key is absent).
+async fn make_secrets(client: &mut Client) -> Result<(), String> {
+    for key in [SECRET_KEY, KEY_MASTER_KEY] {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| format!("no random numbers for {key}: {e}"))?;
+        let value = streampack_core::hex::encode(&bytes);
+        let txn = etcd_client::Txn::new()
+            .when([etcd_client::Compare::create_revision(
+                key,
+                etcd_client::CompareOp::Equal,
+                0,
+            )])
+            .and_then([etcd_client::TxnOp::put(key, value, None)]);
+        client.txn(txn).await.map_err(text)?;
+    }
     Ok(())
+}
+
+/// Hands the key master to the key store once it is read.
+fn publish_key_master(shared: &Shared, mirror: &BTreeMap<String, Kv>) {
+    let master = mirror
+        .get(KEY_MASTER_KEY)
+        .and_then(|kv| streampack_core::hex::decode(std::str::from_utf8(&kv.value).ok()?))
+        .and_then(|v| <[u8; 32]>::try_from(v).ok());
+    if let Some(m) = master {
+        shared
+            .keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_master(m);
+    }
 }
 
 /// Refreshes the node list `cluster status` shows and the data plane's routes.
