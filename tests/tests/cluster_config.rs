@@ -212,6 +212,10 @@ fn configuration_follows_etcd_on_every_node_through_etcd_outages() {
         "etcd shown as not connected",
         |v| v["etcd_connected"] == false && v["etcd_error"].is_string(),
     );
+    assert_eq!(
+        scrape(n2.metrics).get("streampack_cluster_etcd_connected", &[]),
+        0.0
+    );
     n3.kill9();
     n3.restart();
     let mut listed = n3.channel_names();

@@ -223,6 +223,20 @@ fn every_node_serves_the_channel_and_players_survive_a_node_kill() {
     assert_eq!((k3.status, k3.body.len()), (200, 16), "{key_uri}");
     assert_eq!(k3.body, k1.body);
 
+    // What the nodes count: n3 fetched from n1 and answered from its cache; n1 and n2
+    // relayed their encoders' pushes to each other.
+    let m3 = scrape(n3.metrics);
+    assert_eq!(m3.get("streampack_cluster_etcd_connected", &[]), 1.0);
+    assert_eq!(m3.get("streampack_cluster_nodes_alive", &[]), 3.0);
+    assert!(m3.get("streampack_cluster_fetches_total", &[("result", "fetched")]) >= 3.0);
+    assert!(m3.get("streampack_cluster_fetches_total", &[("result", "hit")]) >= 1.0);
+    assert!(m3.get("streampack_cluster_cache_bytes", &[]) > 0.0);
+    for d in [&n1, &n2] {
+        let relayed =
+            scrape(d.metrics).get("streampack_cluster_relayed_total", &[("result", "queued")]);
+        assert!(relayed >= 3.0, "{relayed} pushes relayed by {}", d.pull);
+    }
+
     // Players through nginx with all nodes as upstreams; n1 (the primary's node, which every
     // node fetched from) is SIGKILLed mid-play.
     let nginx = edge(tmp.path(), &[&n1, &n2, &n3]);

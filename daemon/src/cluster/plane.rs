@@ -6,6 +6,7 @@
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use streampack_core::cluster::{home_order, relay_targets, NodeInfo};
 use streampack_core::id::Id;
@@ -81,8 +82,25 @@ impl Routes {
     }
 }
 
+/// Counters of the cluster's data plane (`/metrics`).
+#[derive(Default)]
+pub struct PeerStats {
+    /// Connected to etcd now.
+    pub etcd_connected: AtomicBool,
+    /// Nodes alive as last seen.
+    pub nodes_alive: AtomicU64,
+    /// Pulls answered from the cache.
+    pub cache_hits: AtomicU64,
+    /// Pulls fetched from a making node.
+    pub fetched: AtomicU64,
+    /// Pulls no making node answered.
+    pub fetch_failed: AtomicU64,
+}
+
 /// The cluster's share of the data plane (in [`crate::context::Shared`] on a cluster node).
 pub struct PeerPlane {
+    /// Counters.
+    pub stats: PeerStats,
     /// The routes in force.
     pub routes: ArcSwap<Routes>,
     /// Media fetched from other nodes.
@@ -95,6 +113,7 @@ impl PeerPlane {
     /// An empty plane holding at most `cache_bytes` of fetched media.
     pub fn new(cache_bytes: u64) -> Arc<PeerPlane> {
         Arc::new(PeerPlane {
+            stats: PeerStats::default(),
             routes: ArcSwap::from_pointee(Routes::default()),
             cache: PeerCache::new(cache_bytes),
             relay: Relay::default(),

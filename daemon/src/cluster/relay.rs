@@ -32,6 +32,8 @@ struct Job {
 #[derive(Default)]
 pub struct Relay {
     queues: Mutex<HashMap<SocketAddr, flume::Sender<Job>>>,
+    /// Pushes queued for a target.
+    pub queued: AtomicU64,
     /// Pushes dropped because a target's queue was full.
     pub dropped: AtomicU64,
     /// Pushes a target refused or did not answer.
@@ -56,7 +58,9 @@ impl Relay {
                     None => continue,
                 },
             };
-            if queue.try_send(job).is_err() {
+            if queue.try_send(job).is_ok() {
+                self.queued.fetch_add(1, Ordering::Relaxed);
+            } else {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(node = %addr, "cluster relay queue full: a push was not relayed");
             }

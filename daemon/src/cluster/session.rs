@@ -57,6 +57,8 @@ pub(super) async fn run(
             let was_up = link.client.is_some();
             link.client = None;
             link.error = Some(why.clone());
+            let connected = &cluster.plane.stats.etcd_connected;
+            connected.store(false, std::sync::atomic::Ordering::Relaxed);
             if was_up {
                 link.down_since = Some(std::time::Instant::now());
             }
@@ -169,6 +171,8 @@ async fn session(
             error: None,
             down_since: None,
         };
+        let connected = &cluster.plane.stats.etcd_connected;
+        connected.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     tracing::info!(node = %me.name, etcd = endpoint, revision = read_at, "connected to etcd");
 
@@ -362,6 +366,10 @@ fn publish_members(cluster: &Cluster, mirror: &BTreeMap<String, Kv>) {
         .map(|kv| String::from_utf8_lossy(&kv.value).into_owned());
     let routes = Routes::build(&cluster.me.name, secret, &listed);
     cluster.plane.routes.store(Arc::new(routes));
+    let stats = &cluster.plane.stats;
+    stats
+        .nodes_alive
+        .store(alive.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let mut m = cluster.members.lock().unwrap_or_else(|p| p.into_inner());
     *m = Members {
         joined: nodes(MEMBERS_PREFIX),

@@ -49,6 +49,7 @@ pub fn render(shared: &Shared) -> String {
     super::storage::render(shared, &mut w);
     super::transport::render(shared, &mut w);
     super::encryption::render(shared, &mut w);
+    super::cluster::render(shared, &mut w);
     inputs(shared, &chans, &mut w);
     channels(&chans, &mut w);
     cmaf_channels(&chans, &mut w);

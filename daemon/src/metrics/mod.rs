@@ -28,6 +28,7 @@
 //! - `shard`, `histogram`, `labels`, `channel`: the counting primitives, latency histograms,
 //!   label sets and a channel's counters; this file: the daemon-wide counters ([`Metrics`]).
 
+pub mod cluster;
 pub mod collect;
 pub mod encryption;
 pub mod expo;

@@ -6,6 +6,7 @@
 //! segment names. A request that carries the cluster secret is itself a node's fetch: it is
 //! always answered from this node's own media.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use streampack_core::http::answer::{answer_object, Conditions, Served};
@@ -85,7 +86,10 @@ async fn fetch(
     let started = Instant::now();
     loop {
         match plane.cache.find(target, Instant::now()) {
-            Found::Hit(f) => return Some(f),
+            Found::Hit(f) => {
+                plane.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                return Some(f);
+            }
             Found::Wait(listener) => {
                 let left = FETCH_TIMEOUT.saturating_sub(started.elapsed());
                 if left.is_zero() || monoio::time::timeout(left, listener).await.is_err() {
@@ -99,6 +103,7 @@ async fn fetch(
                             let f = Arc::new(fetched(a));
                             let keep_for = if f.status == 200 { ttl } else { Duration::ZERO };
                             turn.done(Arc::clone(&f), keep_for);
+                            plane.stats.fetched.fetch_add(1, Ordering::Relaxed);
                             return Some(f);
                         }
                         Err(e) => {
@@ -106,6 +111,7 @@ async fn fetch(
                         }
                     }
                 }
+                plane.stats.fetch_failed.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
         }
