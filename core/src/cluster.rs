@@ -89,44 +89,37 @@ pub enum KeyWrite {
 /// What changing the configuration from `prev` to `next` writes: each added or changed
 /// channel, each removed one (the revision key is the caller's: it carries who wrote).
 pub fn config_writes(prev: &ControlState, next: &ControlState) -> Result<Vec<KeyWrite>, String> {
+    let before: std::collections::HashMap<&Id, &ChannelConfig> =
+        prev.channels.iter().map(|c| (&c.id, c)).collect();
+    let after: std::collections::HashSet<&Id> = next.channels.iter().map(|c| &c.id).collect();
     let mut out = Vec::new();
     for c in &next.channels {
-        if prev.channels.iter().any(|p| p == c) {
+        if before.get(&c.id).is_some_and(|p| *p == c) {
             continue;
         }
         let json = serde_json::to_vec(c).map_err(|e| format!("channel {}: {e}", c.id))?;
         out.push(KeyWrite::Put(channel_key(&c.id), json));
     }
     for p in &prev.channels {
-        if !next.channels.iter().any(|c| c.id == p.id) {
+        if !after.contains(&p.id) {
             out.push(KeyWrite::Delete(channel_key(&p.id)));
         }
     }
     Ok(out)
 }
 
-/// A channel as read from etcd: its value and its `create_revision`.
-#[derive(Debug, Clone)]
-pub struct StoredChannel {
-    /// etcd's `create_revision` of the key: creation order.
-    pub created: i64,
-    /// The key's value.
-    pub value: Vec<u8>,
+/// Reads channel key `key`'s value (read once per change of the key, not per configuration).
+pub fn parse_channel(key: &str, value: &[u8]) -> Result<ChannelConfig, LoadError> {
+    serde_json::from_slice(value).map_err(|e| LoadError::Corrupt(format!("{key}: {e}")))
 }
 
-/// The configuration the channel keys hold, in creation order, checked by the same rules as
-/// the state file (a value no build of this format wrote is refused, naming its key).
+/// The configuration of these channels with their keys' `create_revision`, in creation
+/// order, checked by the same rules as the state file.
 pub fn state_from_channels(
-    mut stored: Vec<(String, StoredChannel)>,
+    mut stored: Vec<(i64, ChannelConfig)>,
 ) -> Result<ControlState, LoadError> {
-    stored.sort_by_key(|(_, s)| s.created);
-    let mut channels = Vec::with_capacity(stored.len());
-    for (key, s) in stored {
-        let c: ChannelConfig = serde_json::from_slice(&s.value)
-            .map_err(|e| LoadError::Corrupt(format!("{key}: {e}")))?;
-        channels.push(c);
-    }
-    ControlState::from_channels(channels)
+    stored.sort_by_key(|(created, _)| *created);
+    ControlState::from_channels(stored.into_iter().map(|(_, c)| c).collect())
 }
 
 /// What a node announces about itself (its member and alive keys).
@@ -245,18 +238,12 @@ mod tests {
         st
     }
 
-    fn stored(writes: &[KeyWrite]) -> Vec<(String, StoredChannel)> {
+    fn stored(writes: &[KeyWrite]) -> Vec<(i64, ChannelConfig)> {
         writes
             .iter()
             .enumerate()
             .filter_map(|(i, w)| match w {
-                KeyWrite::Put(k, v) => Some((
-                    k.clone(),
-                    StoredChannel {
-                        created: i as i64,
-                        value: v.clone(),
-                    },
-                )),
+                KeyWrite::Put(k, v) => Some((i as i64, parse_channel(k, v).unwrap())),
                 KeyWrite::Delete(_) => None,
             })
             .collect()
@@ -271,7 +258,7 @@ mod tests {
         keys.reverse();
         // Sorted by create_revision, not by key or by the order etcd listed them.
         for (i, k) in keys.iter_mut().enumerate() {
-            k.1.created = 10 - i as i64;
+            k.0 = 10 - i as i64;
         }
         assert_eq!(state_from_channels(keys).unwrap(), st);
     }
@@ -301,15 +288,9 @@ mod tests {
             state_from_channels(twice),
             Err(LoadError::Inconsistent(_))
         ));
-        let bad = vec![(
-            channel_key(&st.channels[0].id),
-            StoredChannel {
-                created: 1,
-                value: b"{".to_vec(),
-            },
-        )];
-        let err = state_from_channels(bad).unwrap_err().to_string();
-        assert!(err.contains(CHANNELS_PREFIX), "{err}");
+        let key = channel_key(&st.channels[0].id);
+        let err = parse_channel(&key, b"{").unwrap_err().to_string();
+        assert!(err.contains(&key), "{err}");
     }
 
     #[test]

@@ -200,6 +200,7 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
         cfg.state_dir.clone(),
         cluster.as_ref().map(|(c, _)| Arc::clone(c)),
     ));
+    let cluster_node = cluster.as_ref().map(|(c, _)| Arc::clone(c));
     if let Some((_, updates)) = cluster {
         let admin = Arc::clone(&admin);
         std::thread::Builder::new()
@@ -277,6 +278,9 @@ pub fn run(cfg: Config) -> Result<(), StartError> {
     tracing::info!(signal = ?sig, "shutting down: finishing in-flight requests");
     notify::notify("STOPPING=1");
     shared.shutting_down.store(true, Ordering::SeqCst);
+    if let Some(c) = &cluster_node {
+        c.leave();
+    }
     drop(shutdown_tx);
     for t in threads {
         if t.join().is_err() {

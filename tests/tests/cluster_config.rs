@@ -256,6 +256,15 @@ fn configuration_follows_etcd_on_every_node_through_etcd_outages() {
     wait_cluster(&n1, Duration::from_secs(6), "n3 alive again", |v| {
         alive(v).len() == 3
     });
+    // A node stopped cleanly (SIGTERM) leaves at once: its lease is revoked, not left to
+    // expire (2 s here).
+    n3.stop_term();
+    wait_cluster(
+        &n1,
+        Duration::from_secs(1),
+        "n3 gone at once after SIGTERM",
+        |v| alive(v) == ["n1", "n2"],
+    );
 }
 
 #[test]

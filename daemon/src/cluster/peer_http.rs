@@ -1,4 +1,4 @@
-//! A node's GET to another node's pull listener, on the shard's own runtime: one connection
+//! A node's GET (or licence POST) to another node's pull listener, on the shard's own runtime: one connection
 //! per request (`Connection: close`), the cluster secret in [`PEER_HEADER`], the answer read
 //! whole (`Content-Length`, chunked or until close) with the same strict body reader as
 //! requests.
@@ -35,15 +35,16 @@ impl PeerAnswer {
     }
 }
 
-/// `GET target` from the node at `addr`, within `timeout`, a body of at most `max_body`.
+/// `GET target` (`POST` with `post` as its body) from the node at `addr`, within `timeout`,
+/// an answer body of at most `max_body`.
 pub async fn get(
     addr: SocketAddr,
     target: &str,
     secret: &str,
-    timeout: Duration,
-    max_body: u64,
+    post: Option<&[u8]>,
+    (timeout, max_body): (Duration, u64),
 ) -> io::Result<PeerAnswer> {
-    match monoio::time::timeout(timeout, exchange(addr, target, secret, max_body)).await {
+    match monoio::time::timeout(timeout, exchange(addr, target, secret, post, max_body)).await {
         Ok(r) => r,
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -56,14 +57,21 @@ async fn exchange(
     addr: SocketAddr,
     target: &str,
     secret: &str,
+    post: Option<&[u8]>,
     max_body: u64,
 ) -> io::Result<PeerAnswer> {
     let mut s = TcpStream::connect(addr).await?;
     let _ = s.set_nodelay(true);
-    let req = format!(
-        "GET {target} HTTP/1.1\r\nHost: {addr}\r\n{PEER_HEADER}: {secret}\r\nConnection: close\r\n\r\n"
-    );
-    let (res, _) = s.write_all(req.into_bytes()).await;
+    let (method, length) = match post {
+        Some(b) => ("POST", format!("Content-Length: {}\r\n", b.len())),
+        None => ("GET", String::new()),
+    };
+    let mut req = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\n{PEER_HEADER}: {secret}\r\n{length}Connection: close\r\n\r\n"
+    )
+    .into_bytes();
+    req.extend_from_slice(post.unwrap_or_default());
+    let (res, _) = s.write_all(req).await;
     res?;
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let (status, headers, head_len) = loop {

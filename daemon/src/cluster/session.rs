@@ -6,9 +6,10 @@ use etcd_client::{Client, ConnectOptions, EventType, GetOptions, PutOptions, Wat
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use streampack_core::channel::ChannelConfig;
 use streampack_core::cluster::{
-    self, NodeInfo, NodeInput, StoredChannel, ALIVE_PREFIX, CHANNELS_PREFIX, CONFIG_REVISION_KEY,
-    KEY_MASTER_KEY, MEMBERS_PREFIX, PREFIX, SECRET_KEY,
+    self, NodeInfo, NodeInput, ALIVE_PREFIX, CHANNELS_PREFIX, CONFIG_REVISION_KEY, KEY_MASTER_KEY,
+    MEMBERS_PREFIX, PREFIX, SECRET_KEY,
 };
 use streampack_core::control::ControlState;
 use streampack_core::media::failover::Health;
@@ -22,11 +23,27 @@ const RETRY: Duration = Duration::from_millis(500);
 /// How often the node checks which inputs it receives.
 const INPUTS_EVERY: Duration = Duration::from_secs(1);
 
-/// One key as last read: `create_revision`, `mod_revision`, value.
+/// One key as last read: `create_revision`, `mod_revision`, value (and, for a channel key,
+/// the channel read from it, once per change of the key).
 struct Kv {
     created: i64,
     modified: i64,
     value: Vec<u8>,
+    channel: Option<Result<ChannelConfig, String>>,
+}
+
+impl Kv {
+    fn read(key: &str, kv: &etcd_client::KeyValue) -> Kv {
+        let channel = key
+            .starts_with(CHANNELS_PREFIX)
+            .then(|| cluster::parse_channel(key, kv.value()).map_err(|e| e.to_string()));
+        Kv {
+            created: kv.create_revision(),
+            modified: kv.mod_revision(),
+            value: kv.value().to_vec(),
+            channel,
+        }
+    }
 }
 
 /// Runs forever: one session after another.
@@ -135,14 +152,8 @@ async fn session(
         .iter()
         .filter_map(|kv| {
             let key = kv.key_str().ok()?.to_string();
-            Some((
-                key,
-                Kv {
-                    created: kv.create_revision(),
-                    modified: kv.mod_revision(),
-                    value: kv.value().to_vec(),
-                },
-            ))
+            let read = Kv::read(&key, kv);
+            Some((key, read))
         })
         .collect();
     if let Some(local) = seed.take() {
@@ -170,6 +181,7 @@ async fn session(
             client: Some(client.clone()),
             error: None,
             down_since: None,
+            lease: Some(lease),
         };
         let connected = &cluster.plane.stats.etcd_connected;
         connected.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -196,11 +208,7 @@ async fn session(
                     members_changed |= key.starts_with(MEMBERS_PREFIX) || key.starts_with(ALIVE_PREFIX);
                     match ev.event_type() {
                         EventType::Put => {
-                            mirror.insert(key.to_string(), Kv {
-                                created: kv.create_revision(),
-                                modified: kv.mod_revision(),
-                                value: kv.value().to_vec(),
-                            });
+                            mirror.insert(key.to_string(), Kv::read(key, kv));
                         }
                         EventType::Delete => {
                             mirror.remove(key);
@@ -288,20 +296,13 @@ fn publish_config(mirror: &BTreeMap<String, Kv>, updates: &flume::Sender<ConfigU
     let Some(rev) = mirror.get(CONFIG_REVISION_KEY) else {
         return;
     };
-    let stored = mirror
+    let stored: Result<Vec<(i64, ChannelConfig)>, String> = mirror
         .range(CHANNELS_PREFIX.to_string()..)
         .take_while(|(k, _)| k.starts_with(CHANNELS_PREFIX))
-        .map(|(k, kv)| {
-            (
-                k.clone(),
-                StoredChannel {
-                    created: kv.created,
-                    value: kv.value.clone(),
-                },
-            )
-        })
+        .filter_map(|(_, kv)| Some(kv.channel.clone()?.map(|c| (kv.created, c))))
         .collect();
-    match cluster::state_from_channels(stored) {
+    let state = stored.and_then(|s| cluster::state_from_channels(s).map_err(|e| e.to_string()));
+    match state {
         Ok(state) => {
             let _ = updates.send(ConfigUpdate {
                 state,

@@ -142,9 +142,10 @@ async fn serve_request<'r>(
     if let Some(e) = access_denied(conn, &head, shared, endpoint).filter(|_| !from_peer) {
         return send_error(conn, &e, keep, head_only).await;
     }
-    if !from_peer && license_request.is_none() {
+    if !from_peer {
         let manifest = timeshift::is_manifest(&route.rest);
-        if let Some(outcome) = peer::serve(conn, &head, shared, &route.channel, manifest).await {
+        let how = (manifest, license_request.as_deref());
+        if let Some(outcome) = peer::serve(conn, &head, shared, &route.channel, how).await {
             return outcome;
         }
     }

@@ -25,13 +25,14 @@ const MANIFEST_TTL: Duration = Duration::from_millis(500);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// Answers `head` with channel `channel`'s media fetched from the node that makes it; `None`
-/// when this node serves it itself (it makes the channel's media, or no node does).
+/// when this node serves it itself (it makes the channel's media, or no node does). A
+/// ClearKey licence request (`license`: its body) is sent on as it is, never cached.
 pub async fn serve(
     conn: &mut Conn,
     head: &RequestHead,
     shared: &Shared,
     channel: &Id,
-    manifest: bool,
+    (manifest, license): (bool, Option<&[u8]>),
 ) -> Option<Outcome> {
     let plane = shared.cluster.as_ref()?;
     let (from, makes_media, secret) = {
@@ -52,7 +53,10 @@ pub async fn serve(
     } else {
         Duration::from_secs(u64::from(shared.config.cache.segment_max_age_secs))
     };
-    let fetched = fetch(plane, shared, &from, &target, &secret, ttl).await;
+    let fetched = match license {
+        None => fetch(plane, shared, &from, &target, &secret, ttl).await,
+        Some(body) => post(shared, &from, &target, &secret, body).await,
+    };
     let keep = head.keep_alive;
     let head_only = head.method == Method::Head;
     match fetched {
@@ -98,7 +102,8 @@ async fn fetch(
             }
             Found::Fetch(turn) => {
                 for (name, addr) in from {
-                    match peer_http::get(*addr, target, secret, FETCH_TIMEOUT, max_body).await {
+                    let limits = (FETCH_TIMEOUT, max_body);
+                    match peer_http::get(*addr, target, secret, None, limits).await {
                         Ok(a) => {
                             let f = Arc::new(fetched(a));
                             let keep_for = if f.status == 200 { ttl } else { Duration::ZERO };
@@ -116,6 +121,24 @@ async fn fetch(
             }
         }
     }
+}
+
+/// A licence request sent to the first making node that answers.
+async fn post(
+    shared: &Shared,
+    from: &[(String, std::net::SocketAddr)],
+    target: &str,
+    secret: &str,
+    body: &[u8],
+) -> Option<Arc<Fetched>> {
+    let limits = (FETCH_TIMEOUT, shared.config.limits.max_object_bytes);
+    for (name, addr) in from {
+        match peer_http::get(*addr, target, secret, Some(body), limits).await {
+            Ok(a) => return Some(Arc::new(fetched(a))),
+            Err(e) => tracing::debug!(node = %name, %target, "cluster licence request failed: {e}"),
+        }
+    }
+    None
 }
 
 fn fetched(a: PeerAnswer) -> Fetched {
@@ -146,7 +169,7 @@ async fn answer(
     head_only: bool,
 ) -> Outcome {
     let mut out = crate::send_buf::head_buf();
-    if f.status != 200 {
+    if f.status != 200 || head.method == Method::Post {
         let status = Status(f.status);
         write_head(
             &mut out,
