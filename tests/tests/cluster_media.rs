@@ -109,6 +109,23 @@ fn every_node_serves_the_channel_and_players_survive_a_node_kill() {
         "4",
     ]);
     let aes_path = split_url(aes["url"].as_str().unwrap()).1;
+    let cenc = n1.ctl_json(&[
+        "endpoint",
+        "create",
+        "live",
+        "--name",
+        "cenc",
+        "--type",
+        "cmaf",
+        "--encryption",
+        "cenc",
+    ]);
+    let cenc_dir = split_url(cenc["url"].as_str().unwrap())
+        .1
+        .rsplit_once('/')
+        .unwrap()
+        .0
+        .to_string();
     // Each encoder pushes to its own node: the primary to n1, the backup to n2 (the channel's
     // input paths are the same on every node).
     let backup_path = split_url(&f.backup_url).1;
@@ -222,6 +239,36 @@ fn every_node_serves_the_channel_and_players_survive_a_node_kill() {
     let k1 = get(n1.pull, &resolve(&aes_path, &key_uri));
     assert_eq!((k3.status, k3.body.len()), (200, 16), "{key_uri}");
     assert_eq!(k3.body, k1.body);
+
+    // A ClearKey licence request on n3 is answered with n1's key.
+    let mut cenc_keys = vec![];
+    wait_for("a cenc key on n1", Duration::from_secs(10), || {
+        cenc_keys = n1
+            .ctl_json(&["endpoint", "keys", "live", "cenc"])
+            .as_array()
+            .unwrap()
+            .clone();
+        cenc_keys.is_empty().then(|| "none yet".to_string())
+    });
+    let b64url = |hex: &str| {
+        use base64::Engine;
+        let bytes: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap())
+            .collect();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    let (kid, key) = (
+        cenc_keys[0]["kid"].as_str().unwrap(),
+        cenc_keys[0]["key"].as_str().unwrap(),
+    );
+    let req = format!("{{\"kids\":[\"{}\"],\"type\":\"temporary\"}}", b64url(kid));
+    let license = format!("{cenc_dir}/keys/clearkey");
+    let h = [("Content-Type", "application/json")];
+    let r = http(n3.pull, "POST", &license, &h, Some(req.as_bytes()));
+    assert_eq!(r.status, 200, "licence via n3: {r:?}");
+    assert_eq!(r.header("cache-control"), Some("private, no-store"));
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["keys"][0]["k"], b64url(key).as_str(), "{v}");
 
     // What the nodes count: n3 fetched from n1 and answered from its cache; n1 and n2
     // relayed their encoders' pushes to each other.

@@ -171,12 +171,16 @@ async fn answer(
     let mut out = crate::send_buf::head_buf();
     if f.status != 200 || head.method == Method::Post {
         let status = Status(f.status);
+        let cache_control: &[u8] = match f.status {
+            200 if !f.cache_control.is_empty() => &f.cache_control,
+            _ => b"no-store",
+        };
         write_head(
             &mut out,
             status,
             &[
                 ("Content-Type", &f.content_type),
-                ("Cache-Control", b"no-store"),
+                ("Cache-Control", cache_control),
                 ("Access-Control-Allow-Origin", b"*"),
             ],
             Some(f.body.len() as u64),
