@@ -37,6 +37,8 @@ pub const CHANNELS_PREFIX: &str = "/streampack/v1/channels/";
 pub const MEMBERS_PREFIX: &str = "/streampack/v1/members/";
 /// Where live nodes live (leased).
 pub const ALIVE_PREFIX: &str = "/streampack/v1/alive/";
+/// Held (leased) by the node writing its channels into an empty etcd.
+pub const SEED_LOCK_KEY: &str = "/streampack/v1/seeding";
 /// The cluster secret.
 pub const SECRET_KEY: &str = "/streampack/v1/secret";
 /// The root of the content keys every node derives alike ([`derive_content_key`]).
@@ -146,7 +148,7 @@ pub struct NodeInfo {
 
 /// The nodes that make channel `channel`'s media, best first: those receiving its primary
 /// input, then those receiving its backup, each by name. Empty: no node receives it.
-pub fn home_order<'a>(alive: &'a [NodeInfo], channel: &Id) -> Vec<&'a NodeInfo> {
+pub fn home_order<'a>(alive: &[&'a NodeInfo], channel: &Id) -> Vec<&'a NodeInfo> {
     let receives = |n: &NodeInfo, role: InputRole| {
         n.inputs
             .iter()
@@ -156,6 +158,7 @@ pub fn home_order<'a>(alive: &'a [NodeInfo], channel: &Id) -> Vec<&'a NodeInfo> 
     for role in InputRole::ALL {
         let mut these: Vec<&NodeInfo> = alive
             .iter()
+            .copied()
             .filter(|n| receives(n, role) && !order.iter().any(|o| o.name == n.name))
             .collect();
         these.sort_by(|a, b| a.name.cmp(&b.name));
@@ -166,9 +169,10 @@ pub fn home_order<'a>(alive: &'a [NodeInfo], channel: &Id) -> Vec<&'a NodeInfo> 
 
 /// Where node `me` relays a push it received on channel `channel`: every other node receiving
 /// an input of that channel.
-pub fn relay_targets<'a>(alive: &'a [NodeInfo], me: &str, channel: &Id) -> Vec<&'a NodeInfo> {
+pub fn relay_targets<'a>(alive: &[&'a NodeInfo], me: &str, channel: &Id) -> Vec<&'a NodeInfo> {
     alive
         .iter()
+        .copied()
         .filter(|n| n.name != me && n.inputs.iter().any(|i| i.channel == *channel))
         .collect()
 }
@@ -394,13 +398,15 @@ mod tests {
             ),
         ];
         for (alive, want) in cases {
-            assert_eq!(names(home_order(&alive, &ch)), want, "{alive:?}");
+            let refs: Vec<&NodeInfo> = alive.iter().collect();
+            assert_eq!(names(home_order(&refs, &ch)), want, "{alive:?}");
         }
-        let alive = vec![
+        let alive = [
             node("a", &[(1, Primary)]),
             node("b", &[(1, Backup)]),
             node("c", &[(2, Primary)]),
         ];
+        let alive: Vec<&NodeInfo> = alive.iter().collect();
         assert_eq!(names(relay_targets(&alive, "a", &ch)), ["b"]);
         assert_eq!(names(relay_targets(&alive, "b", &ch)), ["a"]);
         assert!(relay_targets(&alive, "c", &ch).len() == 2);

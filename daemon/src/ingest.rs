@@ -132,7 +132,9 @@ fn relay(shared: &Shared, channel: &Id, head: &RequestHead, body: Option<&Bytes>
     if route.relay_to.is_empty() {
         return;
     }
-    let target = String::from_utf8_lossy(&head.target);
+    let target = String::from_utf8_lossy(streampack_core::http::strip_scheme_and_authority(
+        &head.target,
+    ));
     let secret: Arc<str> = Arc::from(secret.as_str());
     plane.relay.send(&route.relay_to, &target, body, &secret);
 }

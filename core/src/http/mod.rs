@@ -26,5 +26,5 @@ pub use body::{BodyDecoder, BodyStatus};
 pub use head::{parse_head, BodyKind, Limits, Method, RequestHead, Version};
 pub use range::{if_none_match_matches, parse_range, RangeOutcome};
 pub use response::{error_response, write_head, CONTINUE_100};
-pub use route::{parse_v1_path, V1Path};
+pub use route::{parse_v1_path, strip_scheme_and_authority, V1Path};
 pub use status::{HttpError, Status};

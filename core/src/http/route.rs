@@ -52,8 +52,9 @@ pub fn parse_v1_path(path: &[u8]) -> Result<V1Path<'_>, HttpError> {
     })
 }
 
-/// `http://host:port/x` → `/x` (scheme case-insensitive); other targets unchanged.
-fn strip_scheme_and_authority(target: &[u8]) -> &[u8] {
+/// `http://host:port/x?q` → `/x?q` (scheme case-insensitive); other targets unchanged: the
+/// origin-form of a request target, as sent on to another server.
+pub fn strip_scheme_and_authority(target: &[u8]) -> &[u8] {
     for scheme in [&b"http://"[..], b"https://"] {
         if target.len() >= scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme) {
             let authority_and_path = &target[scheme.len()..];

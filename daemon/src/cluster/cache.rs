@@ -1,9 +1,11 @@
 //! Media fetched from other nodes, shared by every shard: kept for its time to live, bounded
-//! in bytes, and fetched once however many requests miss at the same moment (the first
-//! fetches, the others wait for its answer).
+//! in bytes (bodies and a per-entry overhead, so many small answers count too), and fetched
+//! once however many requests miss at the same moment (the first fetches, the others wait for
+//! its answer). Entries leave in expiry order: the expired ones at each insert, then the
+//! soonest to expire while the bound is exceeded.
 
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,17 +26,54 @@ pub struct Fetched {
     pub body: Bytes,
 }
 
+/// Bytes an entry costs besides its body and key (the answer's headers, the maps' entries).
+const ENTRY_OVERHEAD: u64 = 256;
+
 enum Slot {
     /// A fetch is under way; its waiters listen here.
     Pending(Arc<event_listener::Event>),
-    /// Fetched, good until then.
-    Ready(Arc<Fetched>, Instant),
+    /// Fetched, good until then; its place in the expiry order.
+    Ready(Arc<Fetched>, (Instant, u64)),
 }
 
 #[derive(Default)]
 struct Inner {
     slots: HashMap<String, Slot>,
+    /// Ready entries by expiry (then insertion).
+    by_expiry: BTreeMap<(Instant, u64), String>,
     bytes: u64,
+    seq: u64,
+}
+
+impl Inner {
+    fn cost(key: &str, f: &Fetched) -> u64 {
+        f.body.len() as u64 + key.len() as u64 + ENTRY_OVERHEAD
+    }
+
+    /// Removes `key`'s ready entry, if any.
+    fn remove_ready(&mut self, key: &str) {
+        if let Some(Slot::Ready(f, at)) = self.slots.get(key) {
+            let cost = Inner::cost(key, f);
+            let at = *at;
+            self.slots.remove(key);
+            self.by_expiry.remove(&at);
+            self.bytes = self.bytes.saturating_sub(cost);
+        }
+    }
+
+    /// Drops expired entries, then the soonest to expire until `need` more bytes fit `max`.
+    fn make_room(&mut self, need: u64, max: u64, now: Instant) {
+        while let Some((&(until, seq), _)) = self.by_expiry.first_key_value() {
+            if until > now && self.bytes + need <= max {
+                break;
+            }
+            if let Some(key) = self.by_expiry.remove(&(until, seq)) {
+                if let Some(Slot::Ready(f, _)) = self.slots.remove(&key) {
+                    self.bytes = self.bytes.saturating_sub(Inner::cost(&key, &f));
+                }
+            }
+        }
+    }
 }
 
 /// The cache.
@@ -78,13 +117,11 @@ impl PeerCache {
     pub fn find(&self, key: &str, now: Instant) -> Found<'_> {
         let mut inner = self.lock();
         match inner.slots.get(key) {
-            Some(Slot::Ready(f, until)) if *until > now => return Found::Hit(Arc::clone(f)),
+            Some(Slot::Ready(f, (until, _))) if *until > now => return Found::Hit(Arc::clone(f)),
             Some(Slot::Pending(ev)) => return Found::Wait(ev.listen()),
             _ => {}
         }
-        if let Some(Slot::Ready(old, _)) = inner.slots.remove(key) {
-            inner.bytes = inner.bytes.saturating_sub(old.body.len() as u64);
-        }
+        inner.remove_ready(key);
         let event = Arc::new(event_listener::Event::new());
         inner
             .slots
@@ -101,29 +138,6 @@ impl PeerCache {
     pub fn bytes(&self) -> u64 {
         self.lock().bytes
     }
-
-    /// Makes room for `need` more bytes: expired entries first, then those expiring soonest.
-    fn make_room(&self, inner: &mut Inner, need: u64, now: Instant) {
-        if inner.bytes + need <= self.max_bytes {
-            return;
-        }
-        let mut ready: Vec<(Instant, String, u64)> = inner
-            .slots
-            .iter()
-            .filter_map(|(k, s)| match s {
-                Slot::Ready(f, until) => Some((*until, k.clone(), f.body.len() as u64)),
-                Slot::Pending(_) => None,
-            })
-            .collect();
-        ready.sort();
-        for (until, key, len) in ready {
-            if inner.bytes + need <= self.max_bytes && until > now {
-                break;
-            }
-            inner.slots.remove(&key);
-            inner.bytes = inner.bytes.saturating_sub(len);
-        }
-    }
 }
 
 impl FetchTurn<'_> {
@@ -131,17 +145,19 @@ impl FetchTurn<'_> {
     /// waiters.
     pub fn done(mut self, answer: Arc<Fetched>, ttl: Duration) {
         let now = Instant::now();
-        let len = answer.body.len() as u64;
+        let cost = Inner::cost(&self.key, &answer);
         let mut inner = self.cache.lock();
         inner.slots.remove(&self.key);
         // Zero TTL still serves the waiters woken now (they look again at once).
         let until = now + ttl.max(Duration::from_millis(50));
-        if len <= self.cache.max_bytes {
-            self.cache.make_room(&mut inner, len, now);
-            inner
-                .slots
-                .insert(std::mem::take(&mut self.key), Slot::Ready(answer, until));
-            inner.bytes += len;
+        inner.make_room(cost, self.cache.max_bytes, now);
+        if cost <= self.cache.max_bytes {
+            inner.seq += 1;
+            let at = (until, inner.seq);
+            let key = std::mem::take(&mut self.key);
+            inner.by_expiry.insert(at, key.clone());
+            inner.slots.insert(key, Slot::Ready(answer, at));
+            inner.bytes += cost;
         }
         drop(inner);
         self.finished = true;
@@ -189,9 +205,31 @@ mod tests {
         assert!(matches!(cache.find("/a", now), Found::Wait(_)));
         turn.done(fetched(10), Duration::from_secs(5));
         assert!(matches!(cache.find("/a", now), Found::Hit(_)));
-        assert_eq!(cache.bytes(), 10);
+        assert_eq!(
+            cache.bytes(),
+            10 + 2 + ENTRY_OVERHEAD,
+            "body, key and overhead"
+        );
         let later = now + Duration::from_secs(6);
         assert!(matches!(cache.find("/a", later), Found::Fetch(_)));
+    }
+
+    #[test]
+    fn expired_entries_leave_at_the_next_insert() {
+        let cache = PeerCache::new(1 << 20);
+        let now = Instant::now();
+        for i in 0..100 {
+            let Found::Fetch(turn) = cache.find(&format!("/junk?{i}"), now) else {
+                panic!()
+            };
+            turn.done(fetched(10), Duration::ZERO);
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        let Found::Fetch(turn) = cache.find("/next", Instant::now()) else {
+            panic!()
+        };
+        turn.done(fetched(10), Duration::from_secs(5));
+        assert_eq!(cache.bytes(), 10 + 5 + ENTRY_OVERHEAD, "only /next is left");
     }
 
     #[test]
@@ -207,7 +245,9 @@ mod tests {
 
     #[test]
     fn the_byte_bound_evicts_what_expires_first() {
-        let cache = PeerCache::new(25);
+        // Room for two entries of 10 body bytes ("/a": 2 key bytes), not three.
+        let one = 10 + 2 + ENTRY_OVERHEAD;
+        let cache = PeerCache::new(2 * one + one / 2);
         let now = Instant::now();
         for (key, ttl) in [("/a", 10), ("/b", 5), ("/c", 20)] {
             let Found::Fetch(turn) = cache.find(key, now) else {
@@ -215,7 +255,7 @@ mod tests {
             };
             turn.done(fetched(10), Duration::from_secs(ttl));
         }
-        assert_eq!(cache.bytes(), 20);
+        assert_eq!(cache.bytes(), 2 * one);
         assert!(
             matches!(cache.find("/b", now), Found::Fetch(_)),
             "/b went first"
@@ -226,7 +266,7 @@ mod tests {
         let Found::Fetch(turn) = cache.find("/big", now) else {
             panic!()
         };
-        turn.done(fetched(100), Duration::from_secs(5));
-        assert!(cache.bytes() <= 25);
+        turn.done(fetched(1000), Duration::from_secs(5));
+        assert!(cache.bytes() <= 2 * one + one / 2);
     }
 }

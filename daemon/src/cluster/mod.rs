@@ -28,7 +28,7 @@ use crate::context::Shared;
 /// How long an admin write waits for etcd's answer.
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an admin write waits for the node to reconnect to etcd.
-const LINK_WAIT: Duration = Duration::from_secs(4);
+const LINK_WAIT: Duration = Duration::from_secs(6);
 /// etcd's default limit of operations in one transaction (`--max-txn-ops`).
 const MAX_TXN_OPS: usize = 128;
 
@@ -60,6 +60,8 @@ pub struct Cluster {
     plane: Arc<plane::PeerPlane>,
     link: Mutex<Link>,
     members: Mutex<Members>,
+    /// Set at shutdown: the session stops instead of joining again.
+    leaving: std::sync::atomic::AtomicBool,
 }
 
 /// The connection to etcd as the session last left it.
@@ -117,6 +119,7 @@ impl Cluster {
                 lease: None,
             }),
             members: Mutex::new(Members::default()),
+            leaving: std::sync::atomic::AtomicBool::new(false),
         });
         let (tx, rx) = flume::unbounded();
         let c = Arc::clone(&cluster);
@@ -134,6 +137,8 @@ impl Cluster {
     /// Leaves the cluster at shutdown: revokes the node's lease (waiting a second at most),
     /// so the other nodes see it gone at once instead of after `lease_secs`.
     pub fn leave(&self) {
+        self.leaving
+            .store(true, std::sync::atomic::Ordering::Release);
         let (client, lease) = {
             let link = self.link.lock().unwrap_or_else(|p| p.into_inner());
             (link.client.clone(), link.lease)
@@ -170,6 +175,11 @@ impl Cluster {
             ))));
         }
         let client = self.client().map_err(CommitError::Failed)?;
+        if revision == 0 {
+            return Err(CommitError::Failed(ControlError::Unavailable(
+                "this node has not read the cluster's configuration from etcd yet (it is connecting, or the first node is writing its channels there): nothing changed, try again in a moment".into(),
+            )));
+        }
         let txn = etcd_client::Txn::new()
             .when([etcd_client::Compare::mod_revision(
                 cluster::CONFIG_REVISION_KEY,
@@ -187,6 +197,15 @@ impl Cluster {
                 Ok(resp.header().map_or(revision, |h| h.revision()))
             }
             Ok(Ok(_)) => Err(CommitError::Stale),
+            Ok(Err(etcd_client::Error::GRpcStatus(st)))
+                // gRPC's CANCELLED (1) and DEADLINE_EXCEEDED (4): sent, not answered.
+                if matches!(i32::from(st.code()), 1 | 4) =>
+            {
+                Err(CommitError::Failed(ControlError::Unavailable(format!(
+                    "etcd did not answer in time ({}): the change may still apply; `streampackctl channel list` shows whether it did",
+                    st.message()
+                ))))
+            }
             Ok(Err(e)) => Err(CommitError::Failed(unreachable(&e.to_string()))),
             Err(_) => Err(CommitError::Failed(ControlError::Unavailable(format!(
                 "etcd did not answer within {} s: the change may still apply; `streampackctl channel list` shows whether it did",

@@ -4,6 +4,7 @@
 //! requests.
 
 use bytes::{Bytes, BytesMut};
+use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use std::io;
@@ -12,6 +13,8 @@ use std::time::Duration;
 use streampack_core::cluster::PEER_HEADER;
 use streampack_core::http::{BodyDecoder, BodyKind};
 
+/// How long connecting to another node may take (a dead host answers nothing at all).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Largest answer head, bytes.
 const MAX_HEAD: usize = 64 * 1024;
 
@@ -60,7 +63,10 @@ async fn exchange(
     post: Option<&[u8]>,
     max_body: u64,
 ) -> io::Result<PeerAnswer> {
-    let mut s = TcpStream::connect(addr).await?;
+    let mut s = match monoio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Ok(s) => s?,
+        Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+    };
     let _ = s.set_nodelay(true);
     let (method, length) = match post {
         Some(b) => ("POST", format!("Content-Length: {}\r\n", b.len())),
@@ -140,14 +146,98 @@ async fn exchange(
     })
 }
 
+/// Reads more onto the end of `buf` (into its spare capacity: a read into the buffer itself
+/// would write over what it holds).
 async fn read_more(s: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
     buf.reserve(64 * 1024);
     let owned = std::mem::take(buf);
-    let (res, owned) = s.read(owned).await;
-    *buf = owned;
+    let (start, end) = (owned.len(), owned.capacity());
+    let (res, spare) = s.read(owned.slice_mut(start..end)).await;
+    *buf = spare.into_inner();
     res
 }
 
 fn bad(why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// Serves one request with `answer` written in pieces of `piece` bytes, a pause between.
+    fn server(answer: Vec<u8>, piece: usize) -> SocketAddr {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut req = [0u8; 4096];
+            let n = s.read(&mut req).unwrap();
+            let req = String::from_utf8_lossy(&req[..n]).into_owned();
+            assert!(req.contains("x-streampack-cluster: s3cret"), "{req}");
+            for part in answer.chunks(piece) {
+                s.write_all(part).unwrap();
+                s.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        addr
+    }
+
+    fn fetch(addr: SocketAddr) -> io::Result<PeerAnswer> {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(get(
+            addr,
+            "/v1/a/b/c.ts",
+            "s3cret",
+            None,
+            (Duration::from_secs(5), 1 << 20),
+        ))
+    }
+
+    #[test]
+    fn answers_arriving_in_small_pieces_are_read_whole() {
+        let body: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        let mut chunked =
+            b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .to_vec();
+        for part in body.chunks(700) {
+            chunked.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+            chunked.extend_from_slice(part);
+            chunked.extend_from_slice(b"\r\n");
+        }
+        chunked.extend_from_slice(b"0\r\n\r\n");
+        let mut length = format!(
+            "HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        length.extend_from_slice(&body);
+        let mut closed = b"HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n".to_vec();
+        closed.extend_from_slice(&body);
+        for (answer, status) in [(chunked, 200), (length, 200), (closed, 404)] {
+            // Pieces that split the head, the chunk-size lines and the CRLFs.
+            for piece in [7, 100, 1 << 16] {
+                let a = fetch(server(answer.clone(), piece)).unwrap();
+                assert_eq!(a.status, status, "piece {piece}");
+                assert_eq!(a.body, body, "piece {piece}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_connection_fails_at_once() {
+        let addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let started = std::time::Instant::now();
+        assert!(fetch(addr).is_err());
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
 }

@@ -36,8 +36,9 @@ pub struct Routes {
 }
 
 impl Routes {
-    /// Builds the routes as node `me` sees `alive` (addresses that do not resolve are left
-    /// out, with a warning).
+    /// Builds the routes as node `me` sees `alive`: each node's addresses resolved once
+    /// (those that do not resolve are left out, with a warning), each channel's route from
+    /// the few nodes receiving it (one pass over every node's inputs).
     pub fn build(me: &str, secret: Option<String>, alive: &[NodeInfo]) -> Routes {
         let resolve = |hostport: &str| -> Option<SocketAddr> {
             let found = hostport.to_socket_addrs().ok().and_then(|mut a| a.next());
@@ -46,27 +47,46 @@ impl Routes {
             }
             found
         };
-        let mut channels = HashMap::new();
+        let addrs: HashMap<&str, (Option<SocketAddr>, Option<SocketAddr>)> = alive
+            .iter()
+            .map(|n| {
+                (
+                    n.name.as_str(),
+                    (resolve(&n.peer_pull), resolve(&n.peer_ingest)),
+                )
+            })
+            .collect();
+        let mut receivers: HashMap<Id, Vec<&NodeInfo>> = HashMap::new();
         for n in alive {
             for input in &n.inputs {
-                channels
-                    .entry(input.channel)
-                    .or_insert_with(ChannelRoute::default);
+                let these = receivers.entry(input.channel).or_default();
+                if !these.iter().any(|t| t.name == n.name) {
+                    these.push(n);
+                }
             }
         }
-        for (id, route) in &mut channels {
-            let order = home_order(alive, id);
-            let mine = order.iter().position(|n| n.name == me);
-            route.makes_media = mine.is_some();
-            route.fetch_from = order[..mine.unwrap_or(order.len())]
-                .iter()
-                .filter_map(|n| Some((n.name.clone(), resolve(&n.peer_pull)?)))
-                .collect();
-            route.relay_to = relay_targets(alive, me, id)
-                .iter()
-                .filter_map(|n| resolve(&n.peer_ingest))
-                .collect();
-        }
+        let pull = |n: &NodeInfo| addrs.get(n.name.as_str()).and_then(|a| a.0);
+        let ingest = |n: &NodeInfo| addrs.get(n.name.as_str()).and_then(|a| a.1);
+        let channels = receivers
+            .into_iter()
+            .map(|(id, nodes)| {
+                let order = home_order(&nodes, &id);
+                let mine = order.iter().position(|n| n.name == me);
+                let ahead = order.get(..mine.unwrap_or(order.len())).unwrap_or_default();
+                let route = ChannelRoute {
+                    fetch_from: ahead
+                        .iter()
+                        .filter_map(|n| Some((n.name.clone(), pull(n)?)))
+                        .collect(),
+                    makes_media: mine.is_some(),
+                    relay_to: relay_targets(&nodes, me, &id)
+                        .iter()
+                        .filter_map(|n| ingest(n))
+                        .collect(),
+                };
+                (id, route)
+            })
+            .collect();
         Routes { secret, channels }
     }
 
@@ -118,5 +138,81 @@ impl PeerPlane {
             cache: PeerCache::new(cache_bytes),
             relay: Relay::default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use streampack_core::channel::InputRole;
+    use streampack_core::cluster::NodeInput;
+
+    fn node(name: &str, port: u16, inputs: &[InputRole]) -> NodeInfo {
+        NodeInfo {
+            name: name.into(),
+            pull_url: String::new(),
+            ingest_url: String::new(),
+            version: String::new(),
+            peer_pull: format!("127.0.0.1:{port}"),
+            peer_ingest: format!("127.0.0.1:{}", port + 1),
+            inputs: inputs
+                .iter()
+                .map(|&role| NodeInput {
+                    channel: Id::from_random([1; 14]),
+                    role,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn each_node_fetches_from_the_ones_ahead_of_it_and_relays_to_the_other_receivers() {
+        let ch = Id::from_random([1; 14]);
+        let alive = [
+            node("c", 3000, &[]),
+            node("b", 2000, &[InputRole::Backup]),
+            node("a", 1000, &[InputRole::Primary]),
+        ];
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let route = |me| {
+            Routes::build(me, None, &alive)
+                .channels
+                .remove(&ch)
+                .unwrap()
+        };
+        let c = route("c");
+        let names: Vec<&str> = c.fetch_from.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(c.fetch_from[0].1, addr(1000));
+        assert!(!c.makes_media);
+        // Were an encoder to push to c, c would relay to both receivers.
+        let mut relay = c.relay_to.clone();
+        relay.sort();
+        assert_eq!(relay, [addr(1001), addr(2001)]);
+        let b = route("b");
+        assert_eq!(b.fetch_from, [("a".to_string(), addr(1000))]);
+        assert!(b.makes_media);
+        assert_eq!(b.relay_to, [addr(1001)]);
+        let a = route("a");
+        assert!(a.fetch_from.is_empty() && a.makes_media);
+        assert_eq!(a.relay_to, [addr(2001)]);
+    }
+
+    #[test]
+    fn only_the_exact_secret_is_a_peer() {
+        let r = Routes {
+            secret: Some("abcd".into()),
+            ..Routes::default()
+        };
+        assert!(r.is_peer(Some(b"abcd")));
+        for other in [&b"abce"[..], b"abc", b"abcde", b""] {
+            assert!(!r.is_peer(Some(other)));
+        }
+        assert!(!r.is_peer(None));
+        assert!(
+            !Routes::default().is_peer(Some(b"")),
+            "no secret known: nobody is a peer"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use streampack_core::channel::ChannelConfig;
 use streampack_core::cluster::{
     self, NodeInfo, NodeInput, ALIVE_PREFIX, CHANNELS_PREFIX, CONFIG_REVISION_KEY, KEY_MASTER_KEY,
-    MEMBERS_PREFIX, PREFIX, SECRET_KEY,
+    MEMBERS_PREFIX, PREFIX, SECRET_KEY, SEED_LOCK_KEY,
 };
 use streampack_core::control::ControlState;
 use streampack_core::media::failover::Health;
@@ -62,6 +62,9 @@ pub(super) async fn run(
         h.wrapping_mul(31).wrapping_add(usize::from(b))
     });
     loop {
+        if cluster.leaving.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         let endpoint = &endpoints[at % endpoints.len()];
         at = at.wrapping_add(1);
         let why = match session(&cluster, endpoint, &shared, &mut seed, &updates).await {
@@ -120,7 +123,7 @@ async fn session(
     let ttl = i64::try_from(cluster.settings.lease_secs).unwrap_or(5);
     let opts = ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(2))
-        .with_timeout(Duration::from_secs(3))
+        .with_timeout(Duration::from_secs(2))
         .with_keep_alive(Duration::from_secs(1), Duration::from_secs(2))
         .with_keep_alive_while_idle(true);
     let mut client = Client::connect([endpoint], Some(opts))
@@ -142,23 +145,12 @@ async fn session(
         .map_err(text)?;
 
     make_secrets(&mut client).await?;
-    let all = client
-        .get(PREFIX, Some(GetOptions::new().with_prefix()))
-        .await
-        .map_err(text)?;
-    let read_at = all.header().map_or(0, |h| h.revision());
-    let mut mirror: BTreeMap<String, Kv> = all
-        .kvs()
-        .iter()
-        .filter_map(|kv| {
-            let key = kv.key_str().ok()?.to_string();
-            let read = Kv::read(&key, kv);
-            Some((key, read))
-        })
-        .collect();
-    if let Some(local) = seed.take() {
-        if !mirror.contains_key(CONFIG_REVISION_KEY) {
-            seed_config(&mut client, &cluster.me.name, &local).await?;
+    let (read_at, mut mirror) = read_all(&mut client).await?;
+    if mirror.contains_key(CONFIG_REVISION_KEY) {
+        *seed = None;
+    } else if let Some(local) = seed.as_ref() {
+        if seed_config(&mut client, (&cluster.me.name, lease), local).await? {
+            *seed = None;
         }
     }
     let mut watch = client
@@ -188,9 +180,9 @@ async fn session(
     }
     tracing::info!(node = %me.name, etcd = endpoint, revision = read_at, "connected to etcd");
 
-    let mut keep_tick = tokio::time::interval(Duration::from_millis(
-        cluster.settings.lease_secs.saturating_mul(1000) / 3,
-    ));
+    let lease_ttl = Duration::from_secs(cluster.settings.lease_secs);
+    let mut keep_tick = tokio::time::interval(lease_ttl / 3);
+    let mut renewed = tokio::time::Instant::now();
     let mut inputs_tick = tokio::time::interval(INPUTS_EVERY);
     loop {
         tokio::select! {
@@ -224,10 +216,21 @@ async fn session(
                     publish_members(cluster, &mirror);
                 }
             }
+            // Renewals are sent on a tick and their answers read as they come (a leader
+            // election delays them without stopping the watch); a lease not renewed within
+            // its own time to live is gone.
             _ = keep_tick.tick() => {
+                if cluster.leaving.load(std::sync::atomic::Ordering::Acquire) {
+                    return Err("leaving the cluster".into());
+                }
+                if renewed.elapsed() > lease_ttl {
+                    return Err("etcd did not renew this node's lease in time".into());
+                }
                 keeper.keep_alive().await.map_err(text)?;
-                match kept.message().await.map_err(text)? {
-                    Some(r) if r.ttl() > 0 => {}
+            }
+            answer = kept.message() => {
+                match answer.map_err(text)? {
+                    Some(r) if r.ttl() > 0 => renewed = tokio::time::Instant::now(),
                     _ => return Err("this node's etcd lease expired".into()),
                 }
             }
@@ -246,48 +249,106 @@ async fn session(
     }
 }
 
-/// Writes the configuration this node started with into an etcd that holds none: the
-/// channels in batches, the revision key last (until it is there, no node takes any of it);
-/// each batch only while the revision key is still absent (another node seeding wins).
-async fn seed_config(client: &mut Client, node: &str, local: &ControlState) -> Result<(), String> {
+/// Keys read in one request (a page stays far below gRPC's 4 MiB answer limit).
+const PAGE: i64 = 500;
+/// Most bytes of channel values in one seeding transaction (etcd takes 1.5 MiB requests).
+const SEED_BATCH_BYTES: usize = 1 << 20;
+
+/// Everything under the prefix, in pages, all at one revision: that revision and the keys.
+async fn read_all(client: &mut Client) -> Result<(i64, BTreeMap<String, Kv>), String> {
+    let mut end = PREFIX.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    let mut from = PREFIX.as_bytes().to_vec();
+    let mut at = 0;
+    let mut mirror = BTreeMap::new();
+    loop {
+        let mut opts = GetOptions::new().with_range(end.clone()).with_limit(PAGE);
+        if at > 0 {
+            opts = opts.with_revision(at);
+        }
+        let page = client.get(from.clone(), Some(opts)).await.map_err(text)?;
+        if at == 0 {
+            at = page.header().map_or(0, |h| h.revision());
+        }
+        for kv in page.kvs() {
+            if let Ok(key) = kv.key_str() {
+                mirror.insert(key.to_string(), Kv::read(key, kv));
+            }
+        }
+        match page.kvs().last() {
+            Some(last) if page.more() => {
+                from = last.key().to_vec();
+                from.push(0);
+            }
+            _ => return Ok((at, mirror)),
+        }
+    }
+}
+
+/// Writes the configuration this node started with into an etcd that holds none, under a
+/// leased lock (one node at a time; one that dies midway lets the next start over): the
+/// channel keys cleared, the channels in batches, the revision key last (until it is there,
+/// no node takes any of it). `true` once this node wrote it; `false` when etcd holds one
+/// already or another node is writing its own (it arrives by the watch).
+async fn seed_config(
+    client: &mut Client,
+    (node, lease): (&str, i64),
+    local: &ControlState,
+) -> Result<bool, String> {
+    use etcd_client::{Compare, CompareOp, DeleteOptions, TxnOp};
+    let absent = || Compare::create_revision(CONFIG_REVISION_KEY, CompareOp::Equal, 0);
+    let lock = etcd_client::Txn::new()
+        .when([
+            absent(),
+            Compare::create_revision(SEED_LOCK_KEY, CompareOp::Equal, 0),
+        ])
+        .and_then([TxnOp::put(
+            SEED_LOCK_KEY,
+            node,
+            Some(PutOptions::new().with_lease(lease)),
+        )]);
+    if !client.txn(lock).await.map_err(text)?.succeeded() {
+        return Ok(false);
+    }
     let writes = cluster::config_writes(&ControlState::new(), local)?;
-    let absent = || {
-        etcd_client::Compare::create_revision(CONFIG_REVISION_KEY, etcd_client::CompareOp::Equal, 0)
-    };
-    let mut batches: Vec<Vec<etcd_client::TxnOp>> = writes
-        .chunks(MAX_TXN_OPS - 1)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .map(|w| match w {
-                    cluster::KeyWrite::Put(k, v) => {
-                        etcd_client::TxnOp::put(k.clone(), v.clone(), None)
-                    }
-                    cluster::KeyWrite::Delete(k) => etcd_client::TxnOp::delete(k.clone(), None),
-                })
-                .collect()
-        })
-        .collect();
+    let mut batches: Vec<Vec<TxnOp>> = vec![vec![TxnOp::delete(
+        CHANNELS_PREFIX,
+        Some(DeleteOptions::new().with_prefix()),
+    )]];
+    let mut bytes = 0;
+    for w in writes {
+        let cluster::KeyWrite::Put(k, v) = w else {
+            continue;
+        };
+        let full = batches.last().is_none_or(|b| b.len() >= MAX_TXN_OPS - 2);
+        if full || bytes + v.len() > SEED_BATCH_BYTES {
+            batches.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += v.len();
+        if let Some(b) = batches.last_mut() {
+            b.push(TxnOp::put(k, v, None));
+        }
+    }
     let stamp = serde_json::json!({ "node": node, "seeded": true }).to_string();
-    match batches.last_mut() {
-        Some(last) => last.push(etcd_client::TxnOp::put(CONFIG_REVISION_KEY, stamp, None)),
-        None => batches.push(vec![etcd_client::TxnOp::put(
-            CONFIG_REVISION_KEY,
-            stamp,
-            None,
-        )]),
+    if let Some(last) = batches.last_mut() {
+        last.push(TxnOp::put(CONFIG_REVISION_KEY, stamp, None));
+        last.push(TxnOp::delete(SEED_LOCK_KEY, None));
     }
     for ops in batches {
-        let txn = etcd_client::Txn::new().when([absent()]).and_then(ops);
+        let ours = Compare::value(SEED_LOCK_KEY, CompareOp::Equal, node);
+        let txn = etcd_client::Txn::new().when([absent(), ours]).and_then(ops);
         if !client.txn(txn).await.map_err(text)?.succeeded() {
-            return Ok(());
+            return Err("lost the seeding lock while writing this node's channels".into());
         }
     }
     tracing::info!(
         channels = local.channels.len(),
         "etcd held no configuration: wrote this node's"
     );
-    Ok(())
+    Ok(true)
 }
 
 /// Hands the configuration the mirror holds to the admin plane (none while the revision key

@@ -47,14 +47,15 @@ pub async fn serve(
             routes.secret.clone()?,
         )
     };
-    let target = String::from_utf8_lossy(&head.target).into_owned();
+    let target = streampack_core::http::strip_scheme_and_authority(&head.target);
+    let target = String::from_utf8_lossy(target).into_owned();
     let ttl = if manifest {
         MANIFEST_TTL
     } else {
         Duration::from_secs(u64::from(shared.config.cache.segment_max_age_secs))
     };
     let fetched = match license {
-        None => fetch(plane, shared, &from, &target, &secret, ttl).await,
+        None => fetch(plane, shared, (&from, makes_media), &target, &secret, ttl).await,
         Some(body) => post(shared, &from, &target, &secret, body).await,
     };
     let keep = head.keep_alive;
@@ -77,11 +78,12 @@ pub async fn serve(
 }
 
 /// The answer for `target`: cached, waited for, or fetched from the first node of `from`
-/// that answers.
+/// that answers without a server error (a 5xx: the next is asked; when every one fails so,
+/// the last 5xx is the answer, unless this node makes the media itself: `None`, serve it).
 async fn fetch(
     plane: &PeerPlane,
     shared: &Shared,
-    from: &[(String, std::net::SocketAddr)],
+    (from, makes_media): (&[(String, std::net::SocketAddr)], bool),
     target: &str,
     secret: &str,
     ttl: Duration,
@@ -101,9 +103,14 @@ async fn fetch(
                 }
             }
             Found::Fetch(turn) => {
+                let mut failed_with = None;
                 for (name, addr) in from {
                     let limits = (FETCH_TIMEOUT, max_body);
                     match peer_http::get(*addr, target, secret, None, limits).await {
+                        Ok(a) if a.status >= 500 => {
+                            tracing::debug!(node = %name, %target, status = a.status, "cluster fetch: server error");
+                            failed_with = Some(Arc::new(fetched(a)));
+                        }
                         Ok(a) => {
                             let f = Arc::new(fetched(a));
                             let keep_for = if f.status == 200 { ttl } else { Duration::ZERO };
@@ -117,7 +124,13 @@ async fn fetch(
                     }
                 }
                 plane.stats.fetch_failed.fetch_add(1, Ordering::Relaxed);
-                return None;
+                return match failed_with {
+                    Some(f) if !makes_media => {
+                        turn.done(Arc::clone(&f), Duration::ZERO);
+                        Some(f)
+                    }
+                    _ => None,
+                };
             }
         }
     }
