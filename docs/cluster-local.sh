@@ -12,7 +12,7 @@
 #   ctl() { target/release/streampackctl --socket "$DIR/a.sock" "$@"; }   # $DIR as printed
 #   ctl channel create --name news --protocol hls --max-segment-duration 2
 #   ctl endpoint create news --name web
-#   ctl --socket "$DIR/c.sock" channel list       # the same channel, on node c
+#   target/release/streampackctl --socket "$DIR/c.sock" channel list   # the same, on node c
 #   # the primary encoder to node a, the backup to node b (same paths, other hosts):
 #   ffmpeg -re -f lavfi -i testsrc2 -c:v libx264 -g 50 -f hls -hls_time 2 -method PUT \
 #       "$(ctl --json channel show news | jq -r '.inputs[0].url')/main.m3u8"
