@@ -270,6 +270,13 @@ fn every_node_serves_the_channel_and_players_survive_a_node_kill() {
     let v: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["keys"][0]["k"], b64url(key).as_str(), "{v}");
 
+    // An operator's splice goes to the node whose media every node serves: asked on another
+    // node, it is refused naming that node.
+    for d in [&n2, &n3] {
+        let err = d.ctl_refused(&["channel", "splice", "live", "--duration", "30"]);
+        assert!(err.contains("node n1"), "{err}");
+    }
+
     // What the nodes count: n3 fetched from n1 and answered from its cache; n1 and n2
     // relayed their encoders' pushes to each other.
     let m3 = scrape(n3.metrics);

@@ -440,6 +440,20 @@ impl Admin {
     ) -> Result<streampack_core::admin::proto::SpliceView, ControlError> {
         use crate::shard::{ShardMsg, SpliceOp};
         let request = spec.request().map_err(ControlError::Invalid)?;
+        // Cluster mode: the marker goes into the media of the node it is asked on; every node
+        // serves the home's, so only the home may take it.
+        if let Some(plane) = &self.shared.cluster {
+            let routes = plane.routes.load();
+            if let Some((home, _)) = routes
+                .channels
+                .get(&channel)
+                .and_then(|r| r.fetch_from.first())
+            {
+                return Err(ControlError::Conflict(format!(
+                    "node {home} makes this channel's media (it receives the input on air): run `streampackctl channel splice` on node {home}"
+                )));
+            }
+        }
         let owner = streampack_core::id::shard_for(&channel, self.shared.shards());
         let inbox = self
             .shared
