@@ -135,8 +135,7 @@ fn relay(shared: &Shared, channel: &Id, head: &RequestHead, body: Option<&Bytes>
     let target = String::from_utf8_lossy(streampack_core::http::strip_scheme_and_authority(
         &head.target,
     ));
-    let secret: Arc<str> = Arc::from(secret.as_str());
-    plane.relay.send(&route.relay_to, &target, body, &secret);
+    plane.relay.send(&route.relay_to, &target, body, secret);
 }
 
 /// What serving a request learned, for counting and remembering a refusal on its input.

@@ -146,55 +146,62 @@ impl KeyStore {
         period: u64,
         now_unix_ms: u64,
     ) -> std::io::Result<ContentKey> {
-        let keys = self.load(channel)?;
-        let list = keys.endpoints.entry(endpoint.to_string()).or_default();
-        let found = find(list, (scheme, rotation_secs), period, None);
+        let stored = self.stored(channel, endpoint)?;
+        let found = find(stored, (scheme, rotation_secs), period, None);
         if let Some(k) = found.and_then(Stored::content_key) {
             return Ok(k);
         }
-        let mut random = [0u8; 32];
-        match self.cluster_master {
-            None => {
-                getrandom::fill(&mut random).map_err(|e| std::io::Error::other(e.to_string()))?
-            }
-            Some(None) => {
-                return Err(std::io::Error::other(
-                    "the cluster's key master is not known yet (etcd not reached since start)",
-                ))
-            }
-            Some(Some(master)) => {
-                let scheme_name = scheme.to_string();
-                let derived = streampack_core::cluster::derive_content_key(
-                    &master,
-                    channel,
-                    endpoint,
-                    &scheme_name,
-                    rotation_secs,
-                    period,
-                );
-                random[..16].copy_from_slice(&derived.kid);
-                random[16..].copy_from_slice(&derived.key);
-            }
-        }
-        let keys = self.load(channel)?;
-        let list = keys.endpoints.entry(endpoint.to_string()).or_default();
+        let key = self.new_key(channel, endpoint, (scheme, rotation_secs), period)?;
         let made = Stored {
-            kid: encode(&random[..16]),
-            key: encode(&random[16..]),
+            kid: encode(&key.kid),
+            key: encode(&key.key),
             period,
             rotation_secs,
             scheme,
             server: None,
             pssh: Vec::new(),
         };
-        let key = made
-            .content_key()
-            .ok_or_else(|| std::io::Error::other("key"))?;
+        let keys = self.load(channel)?;
+        let list = keys.endpoints.entry(endpoint.to_string()).or_default();
         let before = list.clone();
         list.push(made);
         Self::prune(list, now_unix_ms);
         self.save_or_restore(channel, endpoint, before)?;
         Ok(key)
+    }
+
+    /// A key for `period` not stored yet: random, or on a cluster node derived from the
+    /// cluster's key master (none before it is known).
+    fn new_key(
+        &self,
+        channel: &Id,
+        endpoint: &Id,
+        (scheme, rotation_secs): (Encryption, u32),
+        period: u64,
+    ) -> std::io::Result<ContentKey> {
+        match self.cluster_master {
+            None => {
+                let mut random = [0u8; 32];
+                getrandom::fill(&mut random).map_err(|e| std::io::Error::other(e.to_string()))?;
+                let (kid, key) = random.split_at(16);
+                Ok(ContentKey {
+                    kid: kid.try_into().map_err(|_| std::io::Error::other("key"))?,
+                    key: key.try_into().map_err(|_| std::io::Error::other("key"))?,
+                    period,
+                })
+            }
+            Some(None) => Err(std::io::Error::other(
+                "the cluster's key master is not known yet (etcd not reached since start)",
+            )),
+            Some(Some(master)) => Ok(streampack_core::cluster::derive_content_key(
+                &master,
+                channel,
+                endpoint,
+                &scheme.to_string(),
+                rotation_secs,
+                period,
+            )),
+        }
     }
 
     /// Writes the channel's file; when that fails, the endpoint's keys go back to `before`:

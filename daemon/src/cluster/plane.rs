@@ -30,16 +30,16 @@ pub struct ChannelRoute {
 #[derive(Debug, Default)]
 pub struct Routes {
     /// The cluster secret (`None` until read from etcd: peer requests are refused meanwhile).
-    pub secret: Option<String>,
-    /// By channel.
-    pub channels: HashMap<Id, ChannelRoute>,
+    pub secret: Option<Arc<str>>,
+    /// By channel (shared: a request keeps its channel's route without copying it).
+    pub channels: HashMap<Id, Arc<ChannelRoute>>,
 }
 
 impl Routes {
     /// Builds the routes as node `me` sees `alive`: each node's addresses resolved once
     /// (those that do not resolve are left out, with a warning), each channel's route from
     /// the few nodes receiving it (one pass over every node's inputs).
-    pub fn build(me: &str, secret: Option<String>, alive: &[NodeInfo]) -> Routes {
+    pub fn build(me: &str, secret: Option<Arc<str>>, alive: &[NodeInfo]) -> Routes {
         let resolve = |hostport: &str| -> Option<SocketAddr> {
             let found = hostport.to_socket_addrs().ok().and_then(|mut a| a.next());
             if found.is_none() {
@@ -84,7 +84,7 @@ impl Routes {
                         .filter_map(|n| ingest(n))
                         .collect(),
                 };
-                (id, route)
+                (id, Arc::new(route))
             })
             .collect();
         Routes { secret, channels }
@@ -176,10 +176,8 @@ mod tests {
         ];
         let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
         let route = |me| {
-            Routes::build(me, None, &alive)
-                .channels
-                .remove(&ch)
-                .unwrap()
+            let shared = Routes::build(me, None, &alive).channels.remove(&ch);
+            Arc::try_unwrap(shared.unwrap()).unwrap()
         };
         let c = route("c");
         let names: Vec<&str> = c.fetch_from.iter().map(|(n, _)| n.as_str()).collect();

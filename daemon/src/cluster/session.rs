@@ -425,7 +425,7 @@ fn publish_members(cluster: &Cluster, mirror: &BTreeMap<String, Kv>) {
     let listed: Vec<NodeInfo> = alive.values().cloned().collect();
     let secret = mirror
         .get(SECRET_KEY)
-        .map(|kv| String::from_utf8_lossy(&kv.value).into_owned());
+        .map(|kv| Arc::from(String::from_utf8_lossy(&kv.value).as_ref()));
     let routes = Routes::build(&cluster.me.name, secret, &listed);
     cluster.plane.routes.store(Arc::new(routes));
     let stats = &cluster.plane.stats;

@@ -35,18 +35,15 @@ pub async fn serve(
     (manifest, license): (bool, Option<&[u8]>),
 ) -> Option<Outcome> {
     let plane = shared.cluster.as_ref()?;
-    let (from, makes_media, secret) = {
+    let (route, secret) = {
         let routes = plane.routes.load();
         let route = routes.channels.get(channel)?;
         if route.fetch_from.is_empty() {
             return None;
         }
-        (
-            route.fetch_from.clone(),
-            route.makes_media,
-            routes.secret.clone()?,
-        )
+        (Arc::clone(route), Arc::clone(routes.secret.as_ref()?))
     };
+    let (from, makes_media) = (&route.fetch_from, route.makes_media);
     let target = streampack_core::http::strip_scheme_and_authority(&head.target);
     let target = String::from_utf8_lossy(target).into_owned();
     let ttl = if manifest {
@@ -55,8 +52,8 @@ pub async fn serve(
         Duration::from_secs(u64::from(shared.config.cache.segment_max_age_secs))
     };
     let fetched = match license {
-        None => fetch(plane, shared, (&from, makes_media), &target, &secret, ttl).await,
-        Some(body) => post(shared, &from, &target, &secret, body).await,
+        None => fetch(plane, shared, (from, makes_media), &target, &secret, ttl).await,
+        Some(body) => post(shared, from, &target, &secret, body).await,
     };
     let keep = head.keep_alive;
     let head_only = head.method == Method::Head;
