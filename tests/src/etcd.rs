@@ -45,6 +45,15 @@ impl Etcd {
         etcd
     }
 
+    /// A streampackd cluster node on this etcd, named `name`, with a 2 s lease (a dead node
+    /// shows dead soon).
+    pub fn node(&self, name: &str) -> Daemon {
+        Daemon::start(DaemonOpts {
+            config_toml: Some("[cluster]\nlease_secs = 2\n".into()),
+            ..DaemonOpts::args(&["--cluster-etcd", &self.urls(), "--node-name", name])
+        })
+    }
+
     /// Client URLs, comma-separated (what `--cluster-etcd` takes).
     pub fn urls(&self) -> String {
         self.members

@@ -11,14 +11,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 use streampack_tests::*;
 
-/// A cluster node: its etcd endpoints and name, a 2 s lease (a dead node shows dead soon).
-fn node(etcd: &Etcd, name: &str) -> Daemon {
-    Daemon::start(DaemonOpts {
-        config_toml: Some("[cluster]\nlease_secs = 2\n".into()),
-        ..DaemonOpts::args(&["--cluster-etcd", &etcd.urls(), "--node-name", name])
-    })
-}
-
 fn cluster(d: &Daemon) -> Value {
     d.ctl_json(&["cluster", "status"])
 }
@@ -77,9 +69,9 @@ fn configuration_follows_etcd_on_every_node_through_etcd_outages() {
         return;
     }
     let mut etcd = Etcd::start(3);
-    let n1 = node(&etcd, "n1");
-    let n2 = node(&etcd, "n2");
-    let mut n3 = node(&etcd, "n3");
+    let n1 = etcd.node("n1");
+    let n2 = etcd.node("n2");
+    let mut n3 = etcd.node("n3");
     for d in [&n1, &n2, &n3] {
         wait_cluster(d, Duration::from_secs(10), "three nodes alive", |v| {
             v["etcd_connected"] == true && alive(v).len() == 3

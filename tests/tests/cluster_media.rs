@@ -11,13 +11,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 use streampack_tests::*;
 
-fn node(etcd: &Etcd, name: &str) -> Daemon {
-    Daemon::start(DaemonOpts {
-        config_toml: Some("[cluster]\nlease_secs = 2\n".into()),
-        ..DaemonOpts::args(&["--cluster-etcd", &etcd.urls(), "--node-name", name])
-    })
-}
-
 /// The inputs each node says it receives, by node name.
 fn inputs(d: &Daemon) -> Vec<(String, bool, Vec<String>)> {
     let v = d.ctl_json(&["cluster", "status"]);
@@ -85,9 +78,9 @@ fn every_node_serves_the_channel_and_players_survive_a_node_kill() {
         return;
     }
     let etcd = Etcd::start(3);
-    let mut n1 = node(&etcd, "n1");
-    let n2 = node(&etcd, "n2");
-    let n3 = node(&etcd, "n3");
+    let mut n1 = etcd.node("n1");
+    let n2 = etcd.node("n2");
+    let n3 = etcd.node("n3");
     let f = n1.hls_channel(
         "live",
         &[
